@@ -1,0 +1,95 @@
+/// A kernel's view of one tensor: memory it does not own, and a concrete shape.
+public struct TensorView {
+    public let data: UnsafeMutableRawPointer
+    public let shape: [Int]
+    public let dtype: DType
+
+    public init(data: UnsafeMutableRawPointer, shape: [Int], dtype: DType) {
+        self.data = data; self.shape = shape; self.dtype = dtype
+    }
+
+    public var count: Int { shape.reduce(1, *) }
+    public var f32: UnsafeMutablePointer<Float> { data.assumingMemoryBound(to: Float.self) }
+    public var i64: UnsafeMutablePointer<Int64> { data.assumingMemoryBound(to: Int64.self) }
+    public var floats: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: f32, count: count) }
+}
+
+/// Scratch memory kernels may borrow (im2col columns, softmax rows). It grows to the largest
+/// request once and is then reused, so steady-state steps allocate nothing.
+public final class Workspace {
+    private var buffer: UnsafeMutablePointer<Float>?
+    private var capacity = 0
+
+    public init() {}
+    deinit { buffer?.deallocate() }
+
+    public func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if count > capacity || buffer == nil {
+            buffer?.deallocate()
+            capacity = max(count, 1)
+            buffer = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+        }
+        return buffer!
+    }
+}
+
+/// Everything a kernel gets: its inputs, where to write its result, its attributes, scratch
+/// memory and the seeded random source (for dropout masks).
+public struct KernelContext {
+    public let inputs: [TensorView]
+    public let output: TensorView
+    public let attributes: Attributes
+    public let workspace: Workspace
+    public let random: RandomSource
+
+    public init(inputs: [TensorView], output: TensorView, attributes: Attributes, workspace: Workspace, random: RandomSource) {
+        self.inputs = inputs; self.output = output; self.attributes = attributes
+        self.workspace = workspace; self.random = random
+    }
+}
+
+/// A small, fast, seedable generator (xoshiro256**, seeded through splitmix64) so a run is
+/// the same run after run for a given seed.
+public final class RandomSource {
+    private var s: (UInt64, UInt64, UInt64, UInt64)
+
+    public init(seed: UInt64) {
+        var x = seed
+        func splitmix() -> UInt64 {
+            x &+= 0x9E37_79B9_7F4A_7C15
+            var z = x
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        s = (splitmix(), splitmix(), splitmix(), splitmix())
+    }
+
+    @inline(__always)
+    public func next() -> UInt64 {
+        let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
+        let t = s.1 << 17
+        s.2 ^= s.0; s.3 ^= s.1; s.1 ^= s.2; s.0 ^= s.3
+        s.2 ^= t
+        s.3 = (s.3 << 45) | (s.3 >> 19)
+        return result
+    }
+
+    /// Uniform in [0, 1) with 24 bits, like a float32 generator.
+    @inline(__always)
+    public func nextFloat() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
+
+    /// Uniform integer in 0..<n (n > 0), without modulo bias worth noticing for n << 2^64.
+    @inline(__always)
+    public func nextInt(below n: Int) -> Int { Int(next() % UInt64(n)) }
+
+    /// Standard normal via Box-Muller.
+    public func nextNormal() -> Float {
+        let u1 = max(Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0), 1e-300)
+        let u2 = Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
+        return Float((-2 * _log(u1)).squareRoot() * _cos(2 * .pi * u2))
+    }
+}
+
+@inline(__always) func _log(_ x: Double) -> Double { Foundation_log(x) }
+@inline(__always) func _cos(_ x: Double) -> Double { Foundation_cos(x) }

@@ -1,0 +1,31 @@
+/// Every op graphc knows, by name. Adding an op: declare it in `Ops/` and list it here.
+public enum OpRegistry {
+    public static let all: [OpDef] = [
+        // Sources
+        .input, .param, .constant, .dropoutMask,
+        // Elementwise
+        .relu, .sigmoid, .tanh, .exp, .log, .neg, .scale, .clamp,
+        .add, .sub, .mul, .div, .reluGrad,
+        // Reductions
+        .sum, .mean, .reduceLike, .broadcastLike, .argmax,
+        // Contractions and windows
+        .matmul, .conv2d, .conv2dGradInput, .conv2dGradWeight, .maxpool2d, .maxpool2dGrad, .batchNorm,
+        // Movement
+        .reshape, .reshapeLike, .transpose, .concat, .slice, .select, .sliceGrad, .selectGrad, .stack,
+        // Lookup
+        .embedding, .embeddingGrad,
+        // Softmax and losses
+        .softmax, .logSoftmax, .softmaxGrad, .logSoftmaxGrad, .nllLoss, .nllLossGrad,
+    ]
+
+    public static let byName: [String: OpDef] = {
+        var d: [String: OpDef] = [:]
+        for op in all {
+            precondition(d[op.name] == nil, "op \(op.name) is declared twice")
+            d[op.name] = op
+        }
+        return d
+    }()
+
+    public static func named(_ name: String) -> OpDef? { byName[name] }
+}

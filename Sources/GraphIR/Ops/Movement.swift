@@ -1,0 +1,109 @@
+// Data movement: reshape, transpose, slicing, concatenation.
+
+extension OpDef {
+    /// `reshape(x) {shape}`; one dimension may be -1 and is then inferred. Symbols (the batch)
+    /// must appear in the target as often as in the input.
+    public static let reshape = OpDef("reshape", arity: .exactly(1), fusion: .injective, shape: { q in
+        guard let target = q.attributes.shape("shape") else { throw ShapeError("missing attribute 'shape'") }
+        let x = q.input(0)
+        let holes = target.dims.filter { $0 == .known(-1) }.count
+        guard holes <= 1 else { throw ShapeError("only one dimension of \(target) may be -1") }
+        let fin = factor(x.shape)
+        let fout = factor(Shape(target.dims.filter { $0 != .known(-1) }))
+        guard fin.symbols == fout.symbols else { throw ShapeError("cannot reshape \(x) to \(target): symbolic dimensions differ") }
+        if target.dims.contains(where: { if case .known(let n) = $0 { return n < -1 || n == 0 } else { return false } }) {
+            throw ShapeError("invalid target shape \(target)")
+        }
+        if holes == 1 {
+            guard fout.known > 0, fin.known % fout.known == 0 else { throw ShapeError("cannot reshape \(x) to \(target)") }
+            let filled = target.dims.map { $0 == .known(-1) ? Dim.known(fin.known / fout.known) : $0 }
+            return TensorType(x.dtype, Shape(filled))
+        }
+        guard fin.known == fout.known else {
+            throw ShapeError("cannot reshape \(x) (\(fin.known) elements per batch) to \(target) (\(fout.known))")
+        }
+        return TensorType(x.dtype, target)
+    })
+
+    /// `reshape_like(x, ref)`: x's elements in ref's shape (reshape's gradient).
+    public static let reshapeLike = OpDef("reshape_like", arity: .exactly(2), fusion: .injective, shape: { q in
+        guard sameElementCount(q.input(0).shape, q.input(1).shape) else {
+            throw ShapeError("\(q.input(0)) and \(q.input(1)) hold different numbers of elements")
+        }
+        return TensorType(q.input(0).dtype, q.input(1).shape)
+    })
+
+    /// `transpose(x) {perm}`: output axis i is input axis perm[i].
+    public static let transpose = OpDef("transpose", arity: .exactly(1), fusion: .injective, shape: { q in
+        let x = q.input(0)
+        let perm = try q.ints("perm", count: x.rank)
+        guard Set(perm) == Set(0..<x.rank) else { throw ShapeError("perm \(perm) is not a permutation of 0..<\(x.rank)") }
+        return TensorType(x.dtype, Shape(perm.map { x.shape[$0] }))
+    })
+
+    /// `concat(x1, x2, ...) {axis}`: every other dimension must agree.
+    public static let concat = OpDef("concat", arity: .atLeast(1), fusion: .injective, shape: { q in
+        let first = q.input(0)
+        let ax = try q.axis("axis", rank: first.rank)
+        var total = 0
+        for t in q.inputs {
+            guard t.rank == first.rank, t.dtype == first.dtype else { throw ShapeError("cannot concatenate \(first) and \(t)") }
+            for i in 0..<t.rank where i != ax && t.shape[i] != first.shape[i] {
+                throw ShapeError("cannot concatenate \(first) and \(t) along axis \(ax): dimension \(i) differs")
+            }
+            guard let n = t.shape[ax].value else { throw ShapeError("the concatenation axis must be a known size, got \(t)") }
+            total += n
+        }
+        var dims = first.shape.dims
+        dims[ax] = .known(total)
+        return TensorType(first.dtype, Shape(dims))
+    })
+
+    /// `slice(x) {axis, start, end}`: the half-open range start..<end along axis.
+    public static let slice = OpDef("slice", arity: .exactly(1), fusion: .injective, shape: { q in
+        let x = q.input(0)
+        let ax = try q.axis("axis", rank: x.rank)
+        let start = try q.int("start"), end = try q.int("end")
+        guard let n = x.shape[ax].value else { throw ShapeError("cannot slice symbolic dimension \(x.shape[ax]) of \(x)") }
+        guard 0 <= start, start < end, end <= n else { throw ShapeError("slice \(start)..<\(end) is out of range for axis \(ax) of \(x)") }
+        var dims = x.shape.dims
+        dims[ax] = .known(end - start)
+        return TensorType(x.dtype, Shape(dims))
+    })
+
+    /// `select(x) {axis, index}`: one position along axis, which disappears (`captions[:, t]`).
+    public static let select = OpDef("select", arity: .exactly(1), fusion: .injective, shape: { q in
+        let x = q.input(0)
+        let ax = try q.axis("axis", rank: x.rank)
+        let index = try q.int("index")
+        guard let n = x.shape[ax].value else { throw ShapeError("cannot index symbolic dimension \(x.shape[ax]) of \(x)") }
+        guard 0 <= index, index < n else { throw ShapeError("index \(index) is out of range for axis \(ax) of \(x)") }
+        var dims = x.shape.dims
+        dims.remove(at: ax)
+        return TensorType(x.dtype, Shape(dims))
+    })
+
+    /// `slice_grad(dy, ref) {axis, start, end}`: dy placed in zeros shaped like ref.
+    public static let sliceGrad = OpDef("slice_grad", arity: .exactly(2), fusion: .injective, shape: { q in
+        try q.requireFloat(0)
+        return .f32(q.input(1).shape)
+    })
+
+    /// `select_grad(dy, ref) {axis, index}`: dy placed at index in zeros shaped like ref.
+    public static let selectGrad = OpDef("select_grad", arity: .exactly(2), fusion: .injective, shape: { q in
+        try q.requireFloat(0)
+        return .f32(q.input(1).shape)
+    })
+
+    /// `stack(x1, x2, ...) {axis}`: same-shaped tensors along a new axis.
+    public static let stack = OpDef("stack", arity: .atLeast(1), fusion: .injective, shape: { q in
+        let first = q.input(0)
+        for t in q.inputs where t != first { throw ShapeError("stack needs equal types, got \(first) and \(t)") }
+        let axRaw = try q.int("axis")
+        let ax = axRaw < 0 ? axRaw + first.rank + 1 : axRaw
+        guard ax >= 0 && ax <= first.rank else { throw ShapeError("axis \(axRaw) is out of range for stacking \(first)") }
+        var dims = first.shape.dims
+        dims.insert(.known(q.inputs.count), at: ax)
+        return TensorType(first.dtype, Shape(dims))
+    })
+}
