@@ -28,8 +28,8 @@ public struct Diagnostic: Error, CustomStringConvertible {
         if let text = sourceLine {
             out += "\n" + text
             // Keep tabs so the caret lines up under the same column in a terminal.
-            let prefix = text.prefix(max(0, location.column - 1)).map { $0 == "\t" ? "\t" : " " }
-            out += "\n" + String(prefix) + "^"
+            let prefix = text.prefix(max(0, location.column - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
+            out += "\n" + prefix + "^"
         }
         for n in notes { out += "\nnote: " + n }
         return out
