@@ -49,22 +49,48 @@ public typealias ShapeRule = (ShapeQuery) throws -> TensorType
 public typealias GradientRule = (GradientContext) throws -> [Value?]
 public typealias KernelFunction = (KernelContext) -> Void
 
-/// One op, declared once: its name, arity, shape rule, gradient rule, fusion class and kernel.
-/// Families of ops live in `Ops/*.swift`; `OpRegistry.all` lists them.
+/// An op's declaration. Each op is one type in `Ops/*.swift`; its gradient rule
+/// (`DifferentiableOp`) and CPU kernel (`KernelOp`) are extensions of that same type in the
+/// same file, so everything about an op sits together and adding one touches one file (and a
+/// line in `OpRegistry`).
+public protocol OpSpec {
+    static var name: String { get }
+    static var arity: Arity { get }
+    static var fusion: FusionClass { get }
+    /// Random or otherwise not a function of its inputs: CSE and constant folding leave it.
+    static var isRandom: Bool { get }
+    static func shape(_ q: ShapeQuery) throws -> TensorType
+}
+
+extension OpSpec {
+    public static var isRandom: Bool { false }
+}
+
+public protocol DifferentiableOp: OpSpec {
+    static func gradient(_ c: GradientContext) throws -> [Value?]
+}
+
+public protocol KernelOp: OpSpec {
+    static func kernel(_ c: KernelContext)
+}
+
+/// The registry's handle on an op: its spec with the optional parts resolved once.
 public struct OpDef: @unchecked Sendable, Hashable, CustomStringConvertible {
+    public let spec: OpSpec.Type
     public let name: String
     public let arity: Arity
     public let fusion: FusionClass
-    /// Random or otherwise not a function of its inputs: CSE and constant folding leave it.
     public let isRandom: Bool
     public let shape: ShapeRule
     public let gradient: GradientRule?
     public let kernel: KernelFunction?
 
-    public init(_ name: String, arity: Arity, fusion: FusionClass, isRandom: Bool = false,
-                shape: @escaping ShapeRule, gradient: GradientRule? = nil, kernel: KernelFunction? = nil) {
-        self.name = name; self.arity = arity; self.fusion = fusion; self.isRandom = isRandom
-        self.shape = shape; self.gradient = gradient; self.kernel = kernel
+    public init(_ spec: OpSpec.Type) {
+        self.spec = spec
+        name = spec.name; arity = spec.arity; fusion = spec.fusion; isRandom = spec.isRandom
+        shape = spec.shape
+        gradient = (spec as? DifferentiableOp.Type).map { d in { try d.gradient($0) } }
+        kernel = (spec as? KernelOp.Type).map { k in { k.kernel($0) } }
     }
 
     public var description: String { name }

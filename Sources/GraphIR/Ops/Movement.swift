@@ -1,48 +1,65 @@
 // Data movement: reshape, transpose, slicing, concatenation.
 
-extension OpDef {
-    /// `reshape(x) {shape}`; one dimension may be -1 and is then inferred. Symbols (the batch)
-    /// must appear in the target as often as in the input.
-    public static let reshape = OpDef("reshape", arity: .exactly(1), fusion: .injective, shape: { q in
+/// `reshape(x) {shape}`; one dimension may be -1 and is then inferred. Symbols (the batch)
+/// must appear in the target as often as in the input.
+public enum ReshapeOp: OpSpec {
+    public static let name = "reshape"
+    public static let arity = Arity.exactly(1)
+    public static let fusion = FusionClass.injective
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
         guard let target = q.attributes.shape("shape") else { throw ShapeError("missing attribute 'shape'") }
         let x = q.input(0)
         let holes = target.dims.filter { $0 == .known(-1) }.count
         guard holes <= 1 else { throw ShapeError("only one dimension of \(target) may be -1") }
-        let fin = factor(x.shape)
-        let fout = factor(Shape(target.dims.filter { $0 != .known(-1) }))
-        guard fin.symbols == fout.symbols else { throw ShapeError("cannot reshape \(x) to \(target): symbolic dimensions differ") }
         if target.dims.contains(where: { if case .known(let n) = $0 { return n < -1 || n == 0 } else { return false } }) {
             throw ShapeError("invalid target shape \(target)")
         }
+        let fin = factor(x.shape)
+        let fout = factor(Shape(target.dims.filter { $0 != .known(-1) }))
+        guard fin.symbols == fout.symbols else { throw ShapeError("cannot reshape \(x) to \(target): symbolic dimensions differ") }
         if holes == 1 {
             guard fout.known > 0, fin.known % fout.known == 0 else { throw ShapeError("cannot reshape \(x) to \(target)") }
-            let filled = target.dims.map { $0 == .known(-1) ? Dim.known(fin.known / fout.known) : $0 }
-            return TensorType(x.dtype, Shape(filled))
+            return TensorType(x.dtype, Shape(target.dims.map { $0 == .known(-1) ? Dim.known(fin.known / fout.known) : $0 }))
         }
         guard fin.known == fout.known else {
             throw ShapeError("cannot reshape \(x) (\(fin.known) elements per batch) to \(target) (\(fout.known))")
         }
         return TensorType(x.dtype, target)
-    })
+    }
+}
 
-    /// `reshape_like(x, ref)`: x's elements in ref's shape (reshape's gradient).
-    public static let reshapeLike = OpDef("reshape_like", arity: .exactly(2), fusion: .injective, shape: { q in
+/// `reshape_like(x, ref)`: x's elements in ref's shape (reshape's gradient).
+public enum ReshapeLikeOp: OpSpec {
+    public static let name = "reshape_like"
+    public static let arity = Arity.exactly(2)
+    public static let fusion = FusionClass.injective
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
         guard sameElementCount(q.input(0).shape, q.input(1).shape) else {
             throw ShapeError("\(q.input(0)) and \(q.input(1)) hold different numbers of elements")
         }
         return TensorType(q.input(0).dtype, q.input(1).shape)
-    })
+    }
+}
 
-    /// `transpose(x) {perm}`: output axis i is input axis perm[i].
-    public static let transpose = OpDef("transpose", arity: .exactly(1), fusion: .injective, shape: { q in
+/// `transpose(x) {perm}`: output axis i is input axis perm[i].
+public enum TransposeOp: OpSpec {
+    public static let name = "transpose"
+    public static let arity = Arity.exactly(1)
+    public static let fusion = FusionClass.injective
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
         let x = q.input(0)
         let perm = try q.ints("perm", count: x.rank)
         guard Set(perm) == Set(0..<x.rank) else { throw ShapeError("perm \(perm) is not a permutation of 0..<\(x.rank)") }
         return TensorType(x.dtype, Shape(perm.map { x.shape[$0] }))
-    })
+    }
+}
 
-    /// `concat(x1, x2, ...) {axis}`: every other dimension must agree.
-    public static let concat = OpDef("concat", arity: .atLeast(1), fusion: .injective, shape: { q in
+/// `concat(x1, x2, ...) {axis}`: every other dimension must agree.
+public enum ConcatOp: OpSpec {
+    public static let name = "concat"
+    public static let arity = Arity.atLeast(1)
+    public static let fusion = FusionClass.injective
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
         let first = q.input(0)
         let ax = try q.axis("axis", rank: first.rank)
         var total = 0
@@ -57,10 +74,15 @@ extension OpDef {
         var dims = first.shape.dims
         dims[ax] = .known(total)
         return TensorType(first.dtype, Shape(dims))
-    })
+    }
+}
 
-    /// `slice(x) {axis, start, end}`: the half-open range start..<end along axis.
-    public static let slice = OpDef("slice", arity: .exactly(1), fusion: .injective, shape: { q in
+/// `slice(x) {axis, start, end}`: the half-open range start..<end along axis.
+public enum SliceOp: OpSpec {
+    public static let name = "slice"
+    public static let arity = Arity.exactly(1)
+    public static let fusion = FusionClass.injective
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
         let x = q.input(0)
         let ax = try q.axis("axis", rank: x.rank)
         let start = try q.int("start"), end = try q.int("end")
@@ -69,10 +91,15 @@ extension OpDef {
         var dims = x.shape.dims
         dims[ax] = .known(end - start)
         return TensorType(x.dtype, Shape(dims))
-    })
+    }
+}
 
-    /// `select(x) {axis, index}`: one position along axis, which disappears (`captions[:, t]`).
-    public static let select = OpDef("select", arity: .exactly(1), fusion: .injective, shape: { q in
+/// `select(x) {axis, index}`: one position along axis, which disappears (`captions[:, t]`).
+public enum SelectOp: OpSpec {
+    public static let name = "select"
+    public static let arity = Arity.exactly(1)
+    public static let fusion = FusionClass.injective
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
         let x = q.input(0)
         let ax = try q.axis("axis", rank: x.rank)
         let index = try q.int("index")
@@ -81,29 +108,56 @@ extension OpDef {
         var dims = x.shape.dims
         dims.remove(at: ax)
         return TensorType(x.dtype, Shape(dims))
-    })
+    }
+}
 
-    /// `slice_grad(dy, ref) {axis, start, end}`: dy placed in zeros shaped like ref.
-    public static let sliceGrad = OpDef("slice_grad", arity: .exactly(2), fusion: .injective, shape: { q in
+/// `slice_grad(dy, ref) {axis, start, end}`: dy placed in zeros shaped like ref.
+public enum SliceGradOp: OpSpec {
+    public static let name = "slice_grad"
+    public static let arity = Arity.exactly(2)
+    public static let fusion = FusionClass.injective
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0)
         return .f32(q.input(1).shape)
-    })
+    }
+}
 
-    /// `select_grad(dy, ref) {axis, index}`: dy placed at index in zeros shaped like ref.
-    public static let selectGrad = OpDef("select_grad", arity: .exactly(2), fusion: .injective, shape: { q in
+/// `select_grad(dy, ref) {axis, index}`: dy placed at index in zeros shaped like ref.
+public enum SelectGradOp: OpSpec {
+    public static let name = "select_grad"
+    public static let arity = Arity.exactly(2)
+    public static let fusion = FusionClass.injective
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0)
         return .f32(q.input(1).shape)
-    })
+    }
+}
 
-    /// `stack(x1, x2, ...) {axis}`: same-shaped tensors along a new axis.
-    public static let stack = OpDef("stack", arity: .atLeast(1), fusion: .injective, shape: { q in
+/// `stack(x1, x2, ...) {axis}`: same-typed tensors along a new axis.
+public enum StackOp: OpSpec {
+    public static let name = "stack"
+    public static let arity = Arity.atLeast(1)
+    public static let fusion = FusionClass.injective
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
         let first = q.input(0)
         for t in q.inputs where t != first { throw ShapeError("stack needs equal types, got \(first) and \(t)") }
-        let axRaw = try q.int("axis")
-        let ax = axRaw < 0 ? axRaw + first.rank + 1 : axRaw
-        guard ax >= 0 && ax <= first.rank else { throw ShapeError("axis \(axRaw) is out of range for stacking \(first)") }
+        let raw = try q.int("axis")
+        let ax = raw < 0 ? raw + first.rank + 1 : raw
+        guard ax >= 0 && ax <= first.rank else { throw ShapeError("axis \(raw) is out of range for stacking \(first)") }
         var dims = first.shape.dims
         dims.insert(.known(q.inputs.count), at: ax)
         return TensorType(first.dtype, Shape(dims))
-    })
+    }
+}
+
+extension OpDef {
+    public static let reshape = OpDef(ReshapeOp.self)
+    public static let reshapeLike = OpDef(ReshapeLikeOp.self)
+    public static let transpose = OpDef(TransposeOp.self)
+    public static let concat = OpDef(ConcatOp.self)
+    public static let slice = OpDef(SliceOp.self)
+    public static let select = OpDef(SelectOp.self)
+    public static let sliceGrad = OpDef(SliceGradOp.self)
+    public static let selectGrad = OpDef(SelectGradOp.self)
+    public static let stack = OpDef(StackOp.self)
 }

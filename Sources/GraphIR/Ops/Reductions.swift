@@ -1,55 +1,80 @@
 // Reductions over axes, and the broadcasts that undo them in gradients.
 
-/// `{axes, keepdims}`: the reduced shape.
-private let reduceAxes: ShapeRule = { q in
-    try q.requireFloat(0)
-    let s = q.input(0).shape
-    let raw = try q.ints("axes")
-    var axes = Set<Int>()
-    for a in raw {
-        let n = a < 0 ? a + s.rank : a
-        guard n >= 0 && n < s.rank else { throw ShapeError("axis \(a) is out of range for \(q.input(0))") }
-        axes.insert(n)
+/// `{axes, keepdims}` over one f32 input.
+public protocol AxesReductionOp: OpSpec {}
+extension AxesReductionOp {
+    public static var arity: Arity { .exactly(1) }
+    public static var fusion: FusionClass { .reduction }
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
+        try q.requireFloat(0)
+        let s = q.input(0).shape
+        var axes = Set<Int>()
+        for a in try q.ints("axes") {
+            let n = a < 0 ? a + s.rank : a
+            guard n >= 0 && n < s.rank else { throw ShapeError("axis \(a) is out of range for \(q.input(0))") }
+            axes.insert(n)
+        }
+        let keep = q.attributes.bool("keepdims") ?? false
+        var dims: [Dim] = []
+        for (i, d) in s.dims.enumerated() {
+            if axes.contains(i) { if keep { dims.append(.known(1)) } } else { dims.append(d) }
+        }
+        return .f32(Shape(dims))
     }
-    let keep = q.attributes.bool("keepdims") ?? false
-    var dims: [Dim] = []
-    for (i, d) in s.dims.enumerated() {
-        if axes.contains(i) { if keep { dims.append(.known(1)) } } else { dims.append(d) }
-    }
-    return .f32(Shape(dims))
 }
 
-extension OpDef {
-    public static let sum = OpDef("sum", arity: .exactly(1), fusion: .reduction, shape: reduceAxes)
-    public static let mean = OpDef("mean", arity: .exactly(1), fusion: .reduction, shape: reduceAxes)
+public enum SumOp: AxesReductionOp { public static let name = "sum" }
+public enum MeanOp: AxesReductionOp { public static let name = "mean" }
 
-    /// `reduce_like(x, ref)`: sums `x` down to `ref`'s shape over the axes broadcasting
-    /// stretched. The gradient of a broadcasting binary op.
-    public static let reduceLike = OpDef("reduce_like", arity: .exactly(2), fusion: .reduction, shape: { q in
+/// `reduce_like(x, ref)`: sums x down to ref's shape over the axes broadcasting stretched
+/// (the gradient of a broadcasting binary op).
+public enum ReduceLikeOp: OpSpec {
+    public static let name = "reduce_like"
+    public static let arity = Arity.exactly(2)
+    public static let fusion = FusionClass.reduction
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0)
         let target = q.input(1).shape
         guard try broadcastShapes(q.input(0).shape, target) == q.input(0).shape else {
             throw ShapeError("\(q.input(0)) does not reduce to \(target)")
         }
         return .f32(target)
-    })
+    }
+}
 
-    /// `broadcast_like(x, ref)`: stretches `x` to `ref`'s shape (numpy rules).
-    public static let broadcastLike = OpDef("broadcast_like", arity: .exactly(2), fusion: .injective, shape: { q in
+/// `broadcast_like(x, ref)`: stretches x to ref's shape (numpy rules).
+public enum BroadcastLikeOp: OpSpec {
+    public static let name = "broadcast_like"
+    public static let arity = Arity.exactly(2)
+    public static let fusion = FusionClass.injective
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0)
         let target = q.input(1).shape
         guard try broadcastShapes(q.input(0).shape, target) == target else {
             throw ShapeError("\(q.input(0)) does not broadcast to \(target)")
         }
         return .f32(target)
-    })
+    }
+}
 
-    /// Index of the largest element along `{axis}` (greedy decoding, accuracy). i64 result.
-    public static let argmax = OpDef("argmax", arity: .exactly(1), fusion: .reduction, shape: { q in
+/// Index of the largest element along `{axis}` (greedy decoding, accuracy); i64 result.
+public enum ArgmaxOp: OpSpec {
+    public static let name = "argmax"
+    public static let arity = Arity.exactly(1)
+    public static let fusion = FusionClass.reduction
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0)
         let ax = try q.axis("axis", rank: q.input(0).rank)
         var dims = q.input(0).shape.dims
         dims.remove(at: ax)
         return .i64(Shape(dims))
-    })
+    }
+}
+
+extension OpDef {
+    public static let sum = OpDef(SumOp.self)
+    public static let mean = OpDef(MeanOp.self)
+    public static let reduceLike = OpDef(ReduceLikeOp.self)
+    public static let broadcastLike = OpDef(BroadcastLikeOp.self)
+    public static let argmax = OpDef(ArgmaxOp.self)
 }
