@@ -39,7 +39,8 @@ let package = Package(
         .testTarget(name: "GraphIRTests", dependencies: ["GraphIR"]),
         .testTarget(name: "PassesTests", dependencies: ["Passes", "GraphIR", "Frontend"]),
         .testTarget(name: "FrontendTests", dependencies: ["Frontend", "Passes", "GraphIR"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Passes", "GraphIR", "Frontend"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Passes", "GraphIR", "Frontend"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "GraphIR"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "GraphIR"]),
     ]
