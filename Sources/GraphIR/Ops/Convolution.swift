@@ -42,6 +42,19 @@ public enum Conv2dOp: OpSpec {
         return try window2d(q, input: x, channels: w.shape[0], kernel: [kh, kw], what: "conv2d")
     }
 }
+extension Conv2dOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        let x = c.input(0), w = c.input(1), g = c.gradient
+        let window: Attributes = ["stride": c.attributes["stride"] ?? .ints([1, 1]), "padding": c.attributes["padding"] ?? .ints([0, 0])]
+        return try c.perInput { i in
+            switch i {
+            case 0: return try c.emit(.conv2dGradInput, [g, w, x], window)
+            case 1: return try c.emit(.conv2dGradWeight, [g, x, w], window)
+            default: return try c.emit(.sum, [g], ["axes": .ints([0, 2, 3])])
+            }
+        }
+    }
+}
 
 /// `conv2d_grad_input(dy, w, x) {stride, padding}`: the gradient for x (x gives the shape).
 public enum Conv2dGradInputOp: OpSpec {
@@ -76,6 +89,11 @@ public enum Maxpool2dOp: OpSpec {
         return try window2d(q, input: q.input(0), channels: q.input(0).shape[1], kernel: k, what: "maxpool2d")
     }
 }
+extension Maxpool2dOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [try c.emit(.maxpool2dGrad, [c.gradient, c.input(0)], c.attributes)]
+    }
+}
 
 /// `maxpool2d_grad(dy, x) {kernel, stride, padding}`: routes dy to each window's maximum.
 public enum Maxpool2dGradOp: OpSpec {
@@ -101,6 +119,36 @@ public enum BatchNormOp: OpSpec {
             throw ShapeError("statistics and affine parameters must be [\(c)], got \(q.input(i))")
         }
         return q.input(0)
+    }
+}
+extension BatchNormOp: DifferentiableOp {
+    /// Inference form, y = (x - mean) * s * weight + bias with s = (var + eps)^-1/2: the
+    /// statistics are constants, so dx = dy * weight * s, dweight = Σ dy * (x - mean) * s and
+    /// dbias = Σ dy over every axis but the channel. s is exp(-log(var + eps) / 2) as there is
+    /// no square-root op.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        let x = c.input(0), weight = c.input(1), mean = c.input(3), variance = c.input(4), g = c.gradient
+        let xs = c.type(x).shape
+        let otherAxes = Array(0..<xs.rank).filter { $0 != 1 }
+        // [C] laid out as [C, 1, ...] so that it broadcasts along axis 1 of x.
+        func perChannel(_ v: Value) throws -> Value {
+            guard xs.rank > 2 else { return v }
+            return try c.emit(.reshape, [v], ["shape": .shape(Shape([xs[1]] + Array(repeating: .known(1), count: xs.rank - 2)))])
+        }
+        let eps = try c.constant(c.attributes.float("eps") ?? 1e-5)
+        let logVar = try c.emit(.log, [try c.emit(.add, [variance, eps])])
+        let invStd = try c.emit(.exp, [try c.emit(.scale, [logVar], ["factor": .float(-0.5)])])
+        return try c.perInput { i in
+            switch i {
+            case 0: return try c.emit(.mul, [g, try perChannel(try c.emit(.mul, [weight, invStd]))])
+            case 1:
+                let centred = try c.emit(.sub, [x, try perChannel(mean)])
+                let xhat = try c.emit(.mul, [centred, try perChannel(invStd)])
+                return try c.emit(.sum, [try c.emit(.mul, [g, xhat])], ["axes": .ints(otherAxes)])
+            case 2: return try c.emit(.sum, [g], ["axes": .ints(otherAxes)])
+            default: return nil  // running statistics are buffers
+            }
+        }
     }
 }
 

@@ -23,11 +23,45 @@ extension BinaryElementwiseOp {
 }
 
 public enum ReluOp: UnaryElementwiseOp { public static let name = "relu" }
+extension ReluOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [try c.emit(.reluGrad, [c.gradient, c.input(0)])]
+    }
+}
 public enum SigmoidOp: UnaryElementwiseOp { public static let name = "sigmoid" }
+extension SigmoidOp: DifferentiableOp {
+    /// dy * y * (1 - y), from the forward result.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        let oneMinusY = try c.emit(.sub, [try c.constant(1), c.result])
+        return [try c.emit(.mul, [c.gradient, try c.emit(.mul, [c.result, oneMinusY])])]
+    }
+}
 public enum TanhOp: UnaryElementwiseOp { public static let name = "tanh" }
+extension TanhOp: DifferentiableOp {
+    /// dy * (1 - y²), from the forward result.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        let y2 = try c.emit(.mul, [c.result, c.result])
+        return [try c.emit(.mul, [c.gradient, try c.emit(.sub, [try c.constant(1), y2])])]
+    }
+}
 public enum ExpOp: UnaryElementwiseOp { public static let name = "exp" }
+extension ExpOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [try c.emit(.mul, [c.gradient, c.result])]
+    }
+}
 public enum LogOp: UnaryElementwiseOp { public static let name = "log" }
+extension LogOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [try c.emit(.div, [c.gradient, c.input(0)])]
+    }
+}
 public enum NegOp: UnaryElementwiseOp { public static let name = "neg" }
+extension NegOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [try c.emit(.neg, [c.gradient])]
+    }
+}
 
 /// `x * factor` for a compile-time `{factor}`.
 public enum ScaleOp: UnaryElementwiseOp {
@@ -36,6 +70,11 @@ public enum ScaleOp: UnaryElementwiseOp {
         guard q.attributes.float("factor") != nil else { throw ShapeError("missing attribute 'factor'") }
         try q.requireFloat(0)
         return q.input(0)
+    }
+}
+extension ScaleOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [try c.emit(.scale, [c.gradient], ["factor": c.attributes["factor"] ?? .float(1)])]
     }
 }
 
@@ -50,11 +89,53 @@ public enum ClampOp: UnaryElementwiseOp {
         return q.input(0)
     }
 }
+extension ClampOp: DifferentiableOp {
+    /// dy where min < x < max, else 0: two relu_grad masks on x - min and max - x (in IEEE
+    /// arithmetic with subnormals a difference is positive exactly when x is strictly inside).
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        let x = c.input(0)
+        let aboveMin = try c.emit(.sub, [x, try c.constant(c.attributes.float("min") ?? 0)])
+        let belowMax = try c.emit(.sub, [try c.constant(c.attributes.float("max") ?? 0), x])
+        let g = try c.emit(.reluGrad, [c.gradient, aboveMin])
+        return [try c.emit(.reluGrad, [g, belowMax])]
+    }
+}
 
 public enum AddOp: BinaryElementwiseOp { public static let name = "add" }
+extension AddOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        try c.perInput { try c.unbroadcast(c.gradient, to: c.input($0)) }
+    }
+}
 public enum SubOp: BinaryElementwiseOp { public static let name = "sub" }
+extension SubOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        try c.perInput { i in
+            let g = try c.unbroadcast(c.gradient, to: c.input(i))
+            return i == 0 ? g : try c.emit(.neg, [g])
+        }
+    }
+}
 public enum MulOp: BinaryElementwiseOp { public static let name = "mul" }
+extension MulOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        try c.perInput { i in
+            try c.unbroadcast(try c.emit(.mul, [c.gradient, c.input(1 - i)]), to: c.input(i))
+        }
+    }
+}
 public enum DivOp: BinaryElementwiseOp { public static let name = "div" }
+extension DivOp: DifferentiableOp {
+    /// a / b: dy / b for a, and -dy * a / b² = -(dy * y) / b for b, reusing the result y.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        let b = c.input(1)
+        return try c.perInput { i in
+            if i == 0 { return try c.unbroadcast(try c.emit(.div, [c.gradient, b]), to: c.input(0)) }
+            let gy = try c.emit(.div, [try c.emit(.mul, [c.gradient, c.result]), b])
+            return try c.emit(.neg, [try c.unbroadcast(gy, to: b)])
+        }
+    }
+}
 
 /// `relu_grad(dy, x)`: dy where x > 0, else 0. Same shapes only.
 public enum ReluGradOp: OpSpec {

@@ -11,6 +11,12 @@ public enum EmbeddingOp: OpSpec {
         return .f32(Shape(q.input(0).shape.dims + [q.input(1).shape[1]]))
     }
 }
+extension EmbeddingOp: DifferentiableOp {
+    /// Rows of the gradient added into the looked-up rows of the table; ids are indices.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [nil, c.needs(1) ? try c.emit(.embeddingGrad, [c.gradient, c.input(0), c.input(1)]) : nil]
+    }
+}
 
 /// `embedding_grad(dy, ids, weight)`: dy's rows added into zeros shaped like weight.
 public enum EmbeddingGradOp: OpSpec {

@@ -27,6 +27,11 @@ public enum ReshapeOp: OpSpec {
         return TensorType(x.dtype, target)
     }
 }
+extension ReshapeOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [try c.emit(.reshapeLike, [c.gradient, c.input(0)])]
+    }
+}
 
 /// `reshape_like(x, ref)`: x's elements in ref's shape (reshape's gradient).
 public enum ReshapeLikeOp: OpSpec {
@@ -40,6 +45,12 @@ public enum ReshapeLikeOp: OpSpec {
         return TensorType(q.input(0).dtype, q.input(1).shape)
     }
 }
+extension ReshapeLikeOp: DifferentiableOp {
+    /// The reference only lends its shape.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [c.needs(0) ? try c.emit(.reshapeLike, [c.gradient, c.input(0)]) : nil, nil]
+    }
+}
 
 /// `transpose(x) {perm}`: output axis i is input axis perm[i].
 public enum TransposeOp: OpSpec {
@@ -51,6 +62,15 @@ public enum TransposeOp: OpSpec {
         let perm = try q.ints("perm", count: x.rank)
         guard Set(perm) == Set(0..<x.rank) else { throw ShapeError("perm \(perm) is not a permutation of 0..<\(x.rank)") }
         return TensorType(x.dtype, Shape(perm.map { x.shape[$0] }))
+    }
+}
+extension TransposeOp: DifferentiableOp {
+    /// The inverse permutation: output axis i came from input axis perm[i].
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        let perm = c.attributes.ints("perm") ?? []
+        var inverse = Array(repeating: 0, count: perm.count)
+        for (i, p) in perm.enumerated() where p >= 0 && p < perm.count { inverse[p] = i }
+        return [try c.emit(.transpose, [c.gradient], ["perm": .ints(inverse)])]
     }
 }
 
@@ -76,6 +96,25 @@ public enum ConcatOp: OpSpec {
         return TensorType(first.dtype, Shape(dims))
     }
 }
+extension ConcatOp: DifferentiableOp {
+    /// Each input gets its own slice of the gradient along the axis.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        guard c.inputs.count > 1 else { return [c.gradient] }
+        let rank = c.type(c.gradient).rank
+        let raw = c.attributes.int("axis") ?? 0
+        let axis = raw < 0 ? raw + rank : raw
+        var start = 0
+        var grads: [Value?] = []
+        for (i, x) in c.inputs.enumerated() {
+            let n = c.type(x).shape[axis].value ?? 0
+            grads.append(c.needs(i)
+                ? try c.emit(.slice, [c.gradient], ["axis": .int(axis), "start": .int(start), "end": .int(start + n)])
+                : nil)
+            start += n
+        }
+        return grads
+    }
+}
 
 /// `slice(x) {axis, start, end}`: the half-open range start..<end along axis.
 public enum SliceOp: OpSpec {
@@ -93,6 +132,11 @@ public enum SliceOp: OpSpec {
         return TensorType(x.dtype, Shape(dims))
     }
 }
+extension SliceOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [try c.emit(.sliceGrad, [c.gradient, c.input(0)], c.attributes)]
+    }
+}
 
 /// `select(x) {axis, index}`: one position along axis, which disappears (`captions[:, t]`).
 public enum SelectOp: OpSpec {
@@ -108,6 +152,11 @@ public enum SelectOp: OpSpec {
         var dims = x.shape.dims
         dims.remove(at: ax)
         return TensorType(x.dtype, Shape(dims))
+    }
+}
+extension SelectOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [try c.emit(.selectGrad, [c.gradient, c.input(0)], c.attributes)]
     }
 }
 
@@ -147,6 +196,14 @@ public enum StackOp: OpSpec {
         var dims = first.shape.dims
         dims.insert(.known(q.inputs.count), at: ax)
         return TensorType(first.dtype, Shape(dims))
+    }
+}
+extension StackOp: DifferentiableOp {
+    /// Input i gets position i of the gradient along the stacking axis.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        let raw = c.attributes.int("axis") ?? 0
+        let axis = raw < 0 ? raw + c.type(c.gradient).rank : raw
+        return try c.perInput { i in try c.emit(.select, [c.gradient], ["axis": .int(axis), "index": .int(i)]) }
     }
 }
 

@@ -24,7 +24,27 @@ extension AxesReductionOp {
 }
 
 public enum SumOp: AxesReductionOp { public static let name = "sum" }
+extension SumOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] { [try c.expandReduced()] }
+}
 public enum MeanOp: AxesReductionOp { public static let name = "mean" }
+extension MeanOp: DifferentiableOp {
+    /// The sum's gradient divided by the number of reduced elements. When a reduced axis is
+    /// symbolic (the batch) that number is only known at run time, so it is computed then, as
+    /// the sum of ones over the same axes.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        let x = c.input(0), dims = c.type(x).shape.dims
+        let g = try c.expandReduced()
+        var known = 1, symbolic = false
+        for a in c.reducedAxes() {
+            if let n = dims[a].value { known *= n } else { symbolic = true }
+        }
+        guard symbolic else { return [try c.emit(.scale, [g], ["factor": .float(1 / Double(max(known, 1)))])] }
+        let ones = try c.emit(.broadcastLike, [try c.constant(1), x])
+        let count = try c.emit(.sum, [ones], ["axes": .ints(c.reducedAxes().sorted()), "keepdims": .bool(true)])
+        return [try c.emit(.div, [g, count])]
+    }
+}
 
 /// `reduce_like(x, ref)`: sums x down to ref's shape over the axes broadcasting stretched
 /// (the gradient of a broadcasting binary op).
@@ -41,6 +61,12 @@ public enum ReduceLikeOp: OpSpec {
         return .f32(target)
     }
 }
+extension ReduceLikeOp: DifferentiableOp {
+    /// Undoes the broadcast the reduction undid; the reference only lends its shape.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [c.needs(0) ? try c.emit(.broadcastLike, [c.gradient, c.input(0)]) : nil, nil]
+    }
+}
 
 /// `broadcast_like(x, ref)`: stretches x to ref's shape (numpy rules).
 public enum BroadcastLikeOp: OpSpec {
@@ -54,6 +80,12 @@ public enum BroadcastLikeOp: OpSpec {
             throw ShapeError("\(q.input(0)) does not broadcast to \(target)")
         }
         return .f32(target)
+    }
+}
+extension BroadcastLikeOp: DifferentiableOp {
+    /// Sums the stretched copies back; the reference only lends its shape.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [c.needs(0) ? try c.unbroadcast(c.gradient, to: c.input(0)) : nil, nil]
     }
 }
 

@@ -26,7 +26,17 @@ extension AlongAxisGradOp {
 }
 
 public enum SoftmaxOp: AlongAxisOp { public static let name = "softmax" }
+extension SoftmaxOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [try c.emit(.softmaxGrad, [c.gradient, c.result], ["axis": c.attributes["axis"] ?? .int(-1)])]
+    }
+}
 public enum LogSoftmaxOp: AlongAxisOp { public static let name = "log_softmax" }
+extension LogSoftmaxOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [try c.emit(.logSoftmaxGrad, [c.gradient, c.result], ["axis": c.attributes["axis"] ?? .int(-1)])]
+    }
+}
 /// `softmax_grad(dy, y) {axis}`: y * (dy - sum(dy * y)).
 public enum SoftmaxGradOp: AlongAxisGradOp { public static let name = "softmax_grad" }
 /// `log_softmax_grad(dy, y) {axis}`: dy - exp(y) * sum(dy).
@@ -46,6 +56,12 @@ public enum NllLossOp: OpSpec {
             throw ShapeError("log-probabilities \(lp) do not match targets \(t): expected targets of shape \(Shape(Array(lp.shape.dims.dropLast())))")
         }
         return .f32([])
+    }
+}
+extension NllLossOp: DifferentiableOp {
+    /// Targets are class indices and get no gradient.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [c.needs(0) ? try c.emit(.nllLossGrad, [c.gradient, c.input(0), c.input(1)], c.attributes) : nil, nil]
     }
 }
 

@@ -42,6 +42,10 @@ public enum DropoutMaskOp: OpSpec {
         return .f32(q.input(0).shape)
     }
 }
+extension DropoutMaskOp: DifferentiableOp {
+    /// The mask is a constant drawn per step; its input only lends a shape.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] { [nil] }
+}
 
 extension OpDef {
     public static let input = OpDef(InputOp.self)
