@@ -21,8 +21,9 @@ func softmaxAlongAxis(_ c: KernelContext, log: Bool) {
         var total = 0.0
         if log {
             for k in 0..<n { total += Double(floatExp(x[off + k * st] - m)) }
-            let lse = m + Float(Foundation_log(total))
-            for k in 0..<n { y[off + k * st] = x[off + k * st] - lse }
+            // (x - m) - log Σ rather than x - (m + log Σ): the shift cancels before rounding.
+            let logTotal = Float(Foundation_log(total))
+            for k in 0..<n { y[off + k * st] = (x[off + k * st] - m) - logTotal }
         } else {
             for k in 0..<n {
                 let e = floatExp(x[off + k * st] - m)
