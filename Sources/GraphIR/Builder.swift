@@ -69,9 +69,13 @@ public struct GradientContext {
     /// The node's own result (useful when the gradient reuses it, as for sigmoid or softmax).
     public let result: Value
     public let gradient: Value
+    /// Which inputs lie on a path from a trainable parameter to the loss; a rule builds
+    /// nothing for the others (their gradient would be dead code, e.g. a conv's image input).
+    public let needed: [Bool]
 
-    public init(builder: GraphBuilder, node: Node, result: Value, gradient: Value) {
+    public init(builder: GraphBuilder, node: Node, result: Value, gradient: Value, needed: [Bool]? = nil) {
         self.builder = builder; self.node = node; self.result = result; self.gradient = gradient
+        self.needed = needed ?? Array(repeating: true, count: node.inputs.count)
     }
 
     public var inputs: [Value] { node.inputs }

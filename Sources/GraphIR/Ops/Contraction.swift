@@ -23,6 +23,63 @@ public enum MatmulOp: OpSpec {
         return .f32(Shape(lead + [m, n]))
     }
 }
+extension MatmulOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { matmulForward(c) }
+}
+extension MatmulOp: DifferentiableOp {
+    /// With y = op(a) op(b) per batch slice: d op(a) = dy op(b)ᵀ and d op(b) = op(a)ᵀ dy,
+    /// each written as one matmul with transpose flags. A 2-D b shared by a batched a gets
+    /// the sum over the batch: one matmul over the flattened batch when its size is known,
+    /// else a batched product summed over the leading axes.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        let a = c.input(0), b = c.input(1), g = c.gradient
+        let ta = c.attributes.bool("transpose_a") ?? false, tb = c.attributes.bool("transpose_b") ?? false
+        let aType = c.type(a), lead = aType.rank - 2
+        let sharedB = lead > 0 && c.type(b).rank == 2
+        func mm(_ x: Value, _ y: Value, _ tx: Bool, _ ty: Bool) throws -> Value {
+            try c.emit(.matmul, [x, y], ["transpose_a": .bool(tx), "transpose_b": .bool(ty)])
+        }
+        func swapLast(_ x: Value) throws -> Value {
+            let r = c.type(x).rank
+            return try c.emit(.transpose, [x], ["perm": .ints(Array(0..<(r - 2)) + [r - 1, r - 2])])
+        }
+        var da: Value?, db: Value?
+        if c.needs(0) {
+            switch (ta, tb) {
+            case (false, false): da = try mm(g, b, false, true)
+            case (false, true): da = try mm(g, b, false, false)
+            // a is stored transposed: da = b dyᵀ (or bᵀ dyᵀ); a 2-D b cannot lead a batched product.
+            case (true, false): da = sharedB ? try swapLast(try mm(g, b, false, true)) : try mm(b, g, false, true)
+            case (true, true): da = sharedB ? try swapLast(try mm(g, b, false, false)) : try mm(b, g, true, true)
+            }
+        }
+        if c.needs(1) {
+            // Per slice: (F,F) aᵀ dy, (F,T) dyᵀ a, (T,F) a dy, (T,T) dyᵀ aᵀ.
+            let flags: (Value, Value, Bool, Bool) = {
+                switch (ta, tb) {
+                case (false, false): return (a, g, true, false)
+                case (false, true): return (g, a, true, false)
+                case (true, false): return (a, g, false, false)
+                case (true, true): return (g, a, true, true)
+                }
+            }()
+            // Flattening [..., M, K] to [-1, K] needs every dimension but the last known.
+            if sharedB && !ta && aType.shape.dims.dropLast().allSatisfy({ $0.value != nil }) {
+                func flat(_ v: Value) throws -> Value {
+                    let last = c.type(v).shape.dims[c.type(v).rank - 1]
+                    return try c.emit(.reshape, [v], ["shape": .shape(Shape([.known(-1), last]))])
+                }
+                db = try mm(try flat(flags.0), try flat(flags.1), flags.2, flags.3)
+            } else if sharedB {
+                let perSlice = try mm(flags.0, flags.1, flags.2, flags.3)
+                db = try c.emit(.sum, [perSlice], ["axes": .ints(Array(0..<lead))])
+            } else {
+                db = try mm(flags.0, flags.1, flags.2, flags.3)
+            }
+        }
+        return [da, db]
+    }
+}
 
 extension OpDef {
     public static let matmul = OpDef(MatmulOp.self)

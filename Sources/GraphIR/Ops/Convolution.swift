@@ -42,6 +42,25 @@ public enum Conv2dOp: OpSpec {
         return try window2d(q, input: x, channels: w.shape[0], kernel: [kh, kw], what: "conv2d")
     }
 }
+extension Conv2dOp: KernelOp {
+    public static func kernel(_ c: KernelContext) {
+        conv2dForward(x: c.inputs[0], weight: c.inputs[1], bias: c.inputs.count > 2 ? c.inputs[2] : nil, y: c.output,
+                      attributes: c.attributes, workspace: c.workspace)
+    }
+}
+extension Conv2dOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        let x = c.input(0), w = c.input(1), g = c.gradient
+        let window: Attributes = ["stride": c.attributes["stride"] ?? .ints([1, 1]), "padding": c.attributes["padding"] ?? .ints([0, 0])]
+        return try c.perInput { i in
+            switch i {
+            case 0: return try c.emit(.conv2dGradInput, [g, w, x], window)
+            case 1: return try c.emit(.conv2dGradWeight, [g, x, w], window)
+            default: return try c.emit(.sum, [g], ["axes": .ints([0, 2, 3])])
+            }
+        }
+    }
+}
 
 /// `conv2d_grad_input(dy, w, x) {stride, padding}`: the gradient for x (x gives the shape).
 public enum Conv2dGradInputOp: OpSpec {
@@ -53,6 +72,9 @@ public enum Conv2dGradInputOp: OpSpec {
         return q.input(2)
     }
 }
+extension Conv2dGradInputOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { conv2dGradInput(dy: c.inputs[0], weight: c.inputs[1], dx: c.output, attributes: c.attributes, workspace: c.workspace) }
+}
 
 /// `conv2d_grad_weight(dy, x, w) {stride, padding}`: the gradient for w (w gives the shape).
 public enum Conv2dGradWeightOp: OpSpec {
@@ -63,6 +85,9 @@ public enum Conv2dGradWeightOp: OpSpec {
         try q.requireRank(0, 4...4); try q.requireRank(1, 4...4); try q.requireRank(2, 4...4)
         return q.input(2)
     }
+}
+extension Conv2dGradWeightOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { conv2dGradWeight(dy: c.inputs[0], x: c.inputs[1], dw: c.output, attributes: c.attributes, workspace: c.workspace) }
 }
 
 /// `maxpool2d(x) {kernel, stride, padding}` over the last two axes of [N,C,H,W].
@@ -76,6 +101,14 @@ public enum Maxpool2dOp: OpSpec {
         return try window2d(q, input: q.input(0), channels: q.input(0).shape[1], kernel: k, what: "maxpool2d")
     }
 }
+extension Maxpool2dOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { maxpool2dForward(x: c.inputs[0], y: c.output, attributes: c.attributes) }
+}
+extension Maxpool2dOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [try c.emit(.maxpool2dGrad, [c.gradient, c.input(0)], c.attributes)]
+    }
+}
 
 /// `maxpool2d_grad(dy, x) {kernel, stride, padding}`: routes dy to each window's maximum.
 public enum Maxpool2dGradOp: OpSpec {
@@ -86,6 +119,9 @@ public enum Maxpool2dGradOp: OpSpec {
         try q.requireRank(1, 4...4)
         return q.input(1)
     }
+}
+extension Maxpool2dGradOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { maxpool2dBackward(dy: c.inputs[0], x: c.inputs[1], dx: c.output, attributes: c.attributes) }
 }
 
 /// `batch_norm(x, weight, bias, running_mean, running_var) {eps}` in inference form:
@@ -101,6 +137,39 @@ public enum BatchNormOp: OpSpec {
             throw ShapeError("statistics and affine parameters must be [\(c)], got \(q.input(i))")
         }
         return q.input(0)
+    }
+}
+extension BatchNormOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { batchNormInference(c) }
+}
+extension BatchNormOp: DifferentiableOp {
+    /// Inference form, y = (x - mean) * s * weight + bias with s = (var + eps)^-1/2: the
+    /// statistics are constants, so dx = dy * weight * s, dweight = Σ dy * (x - mean) * s and
+    /// dbias = Σ dy over every axis but the channel. s is exp(-log(var + eps) / 2) as there is
+    /// no square-root op.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        let x = c.input(0), weight = c.input(1), mean = c.input(3), variance = c.input(4), g = c.gradient
+        let xs = c.type(x).shape
+        let otherAxes = Array(0..<xs.rank).filter { $0 != 1 }
+        // [C] laid out as [C, 1, ...] so that it broadcasts along axis 1 of x.
+        func perChannel(_ v: Value) throws -> Value {
+            guard xs.rank > 2 else { return v }
+            return try c.emit(.reshape, [v], ["shape": .shape(Shape([xs[1]] + Array(repeating: .known(1), count: xs.rank - 2)))])
+        }
+        let eps = try c.constant(c.attributes.float("eps") ?? 1e-5)
+        let logVar = try c.emit(.log, [try c.emit(.add, [variance, eps])])
+        let invStd = try c.emit(.exp, [try c.emit(.scale, [logVar], ["factor": .float(-0.5)])])
+        return try c.perInput { i in
+            switch i {
+            case 0: return try c.emit(.mul, [g, try perChannel(try c.emit(.mul, [weight, invStd]))])
+            case 1:
+                let centred = try c.emit(.sub, [x, try perChannel(mean)])
+                let xhat = try c.emit(.mul, [centred, try perChannel(invStd)])
+                return try c.emit(.sum, [try c.emit(.mul, [g, xhat])], ["axes": .ints(otherAxes)])
+            case 2: return try c.emit(.sum, [g], ["axes": .ints(otherAxes)])
+            default: return nil  // running statistics are buffers
+            }
+        }
     }
 }
 

@@ -27,6 +27,14 @@ public enum ReshapeOp: OpSpec {
         return TensorType(x.dtype, target)
     }
 }
+extension ReshapeOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { copyAll(c.inputs[0], into: c.output) }
+}
+extension ReshapeOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [try c.emit(.reshapeLike, [c.gradient, c.input(0)])]
+    }
+}
 
 /// `reshape_like(x, ref)`: x's elements in ref's shape (reshape's gradient).
 public enum ReshapeLikeOp: OpSpec {
@@ -40,6 +48,15 @@ public enum ReshapeLikeOp: OpSpec {
         return TensorType(q.input(0).dtype, q.input(1).shape)
     }
 }
+extension ReshapeLikeOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { copyAll(c.inputs[0], into: c.output) }
+}
+extension ReshapeLikeOp: DifferentiableOp {
+    /// The reference only lends its shape.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [c.needs(0) ? try c.emit(.reshapeLike, [c.gradient, c.input(0)]) : nil, nil]
+    }
+}
 
 /// `transpose(x) {perm}`: output axis i is input axis perm[i].
 public enum TransposeOp: OpSpec {
@@ -51,6 +68,18 @@ public enum TransposeOp: OpSpec {
         let perm = try q.ints("perm", count: x.rank)
         guard Set(perm) == Set(0..<x.rank) else { throw ShapeError("perm \(perm) is not a permutation of 0..<\(x.rank)") }
         return TensorType(x.dtype, Shape(perm.map { x.shape[$0] }))
+    }
+}
+extension TransposeOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { transpose(c.inputs[0], perm: c.attributes.ints("perm") ?? [], into: c.output) }
+}
+extension TransposeOp: DifferentiableOp {
+    /// The inverse permutation: output axis i came from input axis perm[i].
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        let perm = c.attributes.ints("perm") ?? []
+        var inverse = Array(repeating: 0, count: perm.count)
+        for (i, p) in perm.enumerated() where p >= 0 && p < perm.count { inverse[p] = i }
+        return [try c.emit(.transpose, [c.gradient], ["perm": .ints(inverse)])]
     }
 }
 
@@ -76,6 +105,28 @@ public enum ConcatOp: OpSpec {
         return TensorType(first.dtype, Shape(dims))
     }
 }
+extension ConcatOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { concatenate(c.inputs, axis: normalizedAxis(c.attributes.int("axis"), rank: c.output.shape.count), into: c.output) }
+}
+extension ConcatOp: DifferentiableOp {
+    /// Each input gets its own slice of the gradient along the axis.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        guard c.inputs.count > 1 else { return [c.gradient] }
+        let rank = c.type(c.gradient).rank
+        let raw = c.attributes.int("axis") ?? 0
+        let axis = raw < 0 ? raw + rank : raw
+        var start = 0
+        var grads: [Value?] = []
+        for (i, x) in c.inputs.enumerated() {
+            let n = c.type(x).shape[axis].value ?? 0
+            grads.append(c.needs(i)
+                ? try c.emit(.slice, [c.gradient], ["axis": .int(axis), "start": .int(start), "end": .int(start + n)])
+                : nil)
+            start += n
+        }
+        return grads
+    }
+}
 
 /// `slice(x) {axis, start, end}`: the half-open range start..<end along axis.
 public enum SliceOp: OpSpec {
@@ -91,6 +142,18 @@ public enum SliceOp: OpSpec {
         var dims = x.shape.dims
         dims[ax] = .known(end - start)
         return TensorType(x.dtype, Shape(dims))
+    }
+}
+extension SliceOp: KernelOp {
+    public static func kernel(_ c: KernelContext) {
+        let x = c.inputs[0], start = c.attributes.int("start") ?? 0
+        sliceCopy(x, axis: normalizedAxis(c.attributes.int("axis"), rank: x.shape.count), start: start,
+                  length: (c.attributes.int("end") ?? start) - start, into: c.output)
+    }
+}
+extension SliceOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [try c.emit(.sliceGrad, [c.gradient, c.input(0)], c.attributes)]
     }
 }
 
@@ -110,6 +173,18 @@ public enum SelectOp: OpSpec {
         return TensorType(x.dtype, Shape(dims))
     }
 }
+extension SelectOp: KernelOp {
+    public static func kernel(_ c: KernelContext) {
+        let x = c.inputs[0]
+        sliceCopy(x, axis: normalizedAxis(c.attributes.int("axis"), rank: x.shape.count), start: c.attributes.int("index") ?? 0,
+                  length: 1, into: c.output)
+    }
+}
+extension SelectOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [try c.emit(.selectGrad, [c.gradient, c.input(0)], c.attributes)]
+    }
+}
 
 /// `slice_grad(dy, ref) {axis, start, end}`: dy placed in zeros shaped like ref.
 public enum SliceGradOp: OpSpec {
@@ -121,6 +196,13 @@ public enum SliceGradOp: OpSpec {
         return .f32(q.input(1).shape)
     }
 }
+extension SliceGradOp: KernelOp {
+    public static func kernel(_ c: KernelContext) {
+        let start = c.attributes.int("start") ?? 0
+        sliceScatter(c.inputs[0], axis: normalizedAxis(c.attributes.int("axis"), rank: c.output.shape.count), start: start,
+                     length: (c.attributes.int("end") ?? start) - start, into: c.output)
+    }
+}
 
 /// `select_grad(dy, ref) {axis, index}`: dy placed at index in zeros shaped like ref.
 public enum SelectGradOp: OpSpec {
@@ -130,6 +212,12 @@ public enum SelectGradOp: OpSpec {
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0)
         return .f32(q.input(1).shape)
+    }
+}
+extension SelectGradOp: KernelOp {
+    public static func kernel(_ c: KernelContext) {
+        sliceScatter(c.inputs[0], axis: normalizedAxis(c.attributes.int("axis"), rank: c.output.shape.count),
+                     start: c.attributes.int("index") ?? 0, length: 1, into: c.output)
     }
 }
 
@@ -147,6 +235,17 @@ public enum StackOp: OpSpec {
         var dims = first.shape.dims
         dims.insert(.known(q.inputs.count), at: ax)
         return TensorType(first.dtype, Shape(dims))
+    }
+}
+extension StackOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { concatenate(c.inputs, axis: normalizedAxis(c.attributes.int("axis"), rank: c.output.shape.count), into: c.output) }
+}
+extension StackOp: DifferentiableOp {
+    /// Input i gets position i of the gradient along the stacking axis.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        let raw = c.attributes.int("axis") ?? 0
+        let axis = raw < 0 ? raw + c.type(c.gradient).rank : raw
+        return try c.perInput { i in try c.emit(.select, [c.gradient], ["axis": .int(axis), "index": .int(i)]) }
     }
 }
 

@@ -24,7 +24,33 @@ extension AxesReductionOp {
 }
 
 public enum SumOp: AxesReductionOp { public static let name = "sum" }
+extension SumOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { reduceAxes(c, mean: false) }
+}
+extension SumOp: DifferentiableOp {
+    public static func gradient(_ c: GradientContext) throws -> [Value?] { [try c.expandReduced()] }
+}
 public enum MeanOp: AxesReductionOp { public static let name = "mean" }
+extension MeanOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { reduceAxes(c, mean: true) }
+}
+extension MeanOp: DifferentiableOp {
+    /// The sum's gradient divided by the number of reduced elements. When a reduced axis is
+    /// symbolic (the batch) that number is only known at run time, so it is computed then, as
+    /// the sum of ones over the same axes.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        let x = c.input(0), dims = c.type(x).shape.dims
+        let g = try c.expandReduced()
+        var known = 1, symbolic = false
+        for a in c.reducedAxes() {
+            if let n = dims[a].value { known *= n } else { symbolic = true }
+        }
+        guard symbolic else { return [try c.emit(.scale, [g], ["factor": .float(1 / Double(max(known, 1)))])] }
+        let ones = try c.emit(.broadcastLike, [try c.constant(1), x])
+        let count = try c.emit(.sum, [ones], ["axes": .ints(c.reducedAxes().sorted()), "keepdims": .bool(true)])
+        return [try c.emit(.div, [g, count])]
+    }
+}
 
 /// `reduce_like(x, ref)`: sums x down to ref's shape over the axes broadcasting stretched
 /// (the gradient of a broadcasting binary op).
@@ -39,6 +65,18 @@ public enum ReduceLikeOp: OpSpec {
             throw ShapeError("\(q.input(0)) does not reduce to \(target)")
         }
         return .f32(target)
+    }
+}
+extension ReduceLikeOp: KernelOp {
+    public static func kernel(_ c: KernelContext) {
+        let x = c.inputs[0], target = c.output.shape
+        sumReduce(x, into: c.output) { writeBroadcastStrides(of: target, rank: x.shape.count, into: $0) }
+    }
+}
+extension ReduceLikeOp: DifferentiableOp {
+    /// Undoes the broadcast the reduction undid; the reference only lends its shape.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [c.needs(0) ? try c.emit(.broadcastLike, [c.gradient, c.input(0)]) : nil, nil]
     }
 }
 
@@ -56,6 +94,15 @@ public enum BroadcastLikeOp: OpSpec {
         return .f32(target)
     }
 }
+extension BroadcastLikeOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { broadcast(c.inputs[0], to: c.output) }
+}
+extension BroadcastLikeOp: DifferentiableOp {
+    /// Sums the stretched copies back; the reference only lends its shape.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [c.needs(0) ? try c.unbroadcast(c.gradient, to: c.input(0)) : nil, nil]
+    }
+}
 
 /// Index of the largest element along `{axis}` (greedy decoding, accuracy); i64 result.
 public enum ArgmaxOp: OpSpec {
@@ -68,6 +115,12 @@ public enum ArgmaxOp: OpSpec {
         var dims = q.input(0).shape.dims
         dims.remove(at: ax)
         return .i64(Shape(dims))
+    }
+}
+extension ArgmaxOp: KernelOp {
+    public static func kernel(_ c: KernelContext) {
+        let x = c.inputs[0]
+        argmaxAlongAxis(x, axis: normalizedAxis(c.attributes.int("axis"), rank: x.shape.count), into: c.output)
     }
 }
 

@@ -1,0 +1,215 @@
+// 2-D convolution and pooling over [N, C, H, W] as im2col + GEMM, and the window scans.
+
+/// The sizes of one 2-D window op, read from its input and output shapes and attributes.
+struct ConvGeometry {
+    let n: Int, c: Int, h: Int, w: Int
+    let kh: Int, kw: Int
+    let oh: Int, ow: Int
+    let sh: Int, sw: Int
+    let ph: Int, pw: Int
+
+    /// x is [N, C, H, W], y is [N, *, OH, OW], the kernel is kh x kw.
+    init(x: [Int], y: [Int], kernel: (Int, Int), attributes: Attributes) {
+        let stride = attributes.ints("stride") ?? [1, 1], padding = attributes.ints("padding") ?? [0, 0]
+        n = x[0]; c = x[1]; h = x[2]; w = x[3]
+        kh = kernel.0; kw = kernel.1
+        oh = y[2]; ow = y[3]
+        sh = stride.count == 2 ? stride[0] : 1; sw = stride.count == 2 ? stride[1] : 1
+        ph = padding.count == 2 ? padding[0] : 0; pw = padding.count == 2 ? padding[1] : 0
+    }
+
+    /// Rows of the column matrix: one per (channel, kernel row, kernel column).
+    var patch: Int { c * kh * kw }
+    var outPlane: Int { oh * ow }
+    var inPlane: Int { h * w }
+    /// A 1x1 window with unit stride and no padding: the image already is its column matrix.
+    var isPointwise: Bool { kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 }
+
+    /// The output positions `lo..<hi` along one axis whose input position
+    /// `o*stride - pad + k` falls inside `0..<size`.
+    @inline(__always)
+    static func validRange(size: Int, out: Int, stride: Int, pad: Int, k: Int) -> (Int, Int) {
+        // o*stride >= pad - k  and  o*stride <= size - 1 + pad - k
+        let lo = max(0, ceilDiv(pad - k, stride))
+        let hi = min(out, floorDiv(size - 1 + pad - k, stride) + 1)
+        return (lo, max(lo, hi))
+    }
+}
+
+@inline(__always) func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
+@inline(__always) func ceilDiv(_ a: Int, _ b: Int) -> Int { -floorDiv(-a, b) }
+
+/// Unfolds one image [C, H, W] into columns [C*kh*kw, OH*OW]; padding reads as zero.
+func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into cols: UnsafeMutablePointer<Float>) {
+    var row = 0
+    for ch in 0..<g.c {
+        let plane = x + ch * g.inPlane
+        for ki in 0..<g.kh {
+            let (ohLo, ohHi) = ConvGeometry.validRange(size: g.h, out: g.oh, stride: g.sh, pad: g.ph, k: ki)
+            for kj in 0..<g.kw {
+                let (owLo, owHi) = ConvGeometry.validRange(size: g.w, out: g.ow, stride: g.sw, pad: g.pw, k: kj)
+                let dst = cols + row * g.outPlane
+                row += 1
+                for o in 0..<g.oh {
+                    let line = dst + o * g.ow
+                    guard o >= ohLo && o < ohHi else { fill(line, g.ow, 0); continue }
+                    let src = plane + (o * g.sh - g.ph + ki) * g.w - g.pw + kj
+                    if owLo > 0 { fill(line, owLo, 0) }
+                    if g.sw == 1 {
+                        (line + owLo).update(from: src + owLo, count: owHi - owLo)
+                    } else {
+                        for p in owLo..<owHi { line[p] = src[p * g.sw] }
+                    }
+                    if owHi < g.ow { fill(line + owHi, g.ow - owHi, 0) }
+                }
+            }
+        }
+    }
+}
+
+/// Folds columns [C*kh*kw, OH*OW] back onto one image [C, H, W], adding overlaps (the
+/// adjoint of im2col). The image must be zeroed first.
+func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutablePointer<Float>) {
+    var row = 0
+    for ch in 0..<g.c {
+        let plane = x + ch * g.inPlane
+        for ki in 0..<g.kh {
+            let (ohLo, ohHi) = ConvGeometry.validRange(size: g.h, out: g.oh, stride: g.sh, pad: g.ph, k: ki)
+            for kj in 0..<g.kw {
+                let (owLo, owHi) = ConvGeometry.validRange(size: g.w, out: g.ow, stride: g.sw, pad: g.pw, k: kj)
+                let src = cols + row * g.outPlane
+                row += 1
+                for o in ohLo..<ohHi {
+                    let line = src + o * g.ow
+                    let dst = plane + (o * g.sh - g.ph + ki) * g.w - g.pw + kj
+                    for p in owLo..<owHi { dst[p * g.sw] += line[p] }
+                }
+            }
+        }
+    }
+}
+
+/// `y[n] = W · im2col(x[n]) (+ bias)`, one GEMM per image.
+func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: TensorView, attributes: Attributes, workspace: Workspace) {
+    let wt = weight.shape
+    let g = ConvGeometry(x: x.shape, y: y.shape, kernel: (wt[2], wt[3]), attributes: attributes)
+    let outC = wt[0]
+    let cols = g.isPointwise ? nil : workspace.floats(g.patch * g.outPlane)
+    for img in 0..<g.n {
+        let out = y.f32 + img * outC * g.outPlane
+        let xin = x.f32 + img * g.c * g.inPlane
+        var beta: Float = 0
+        if let b = bias {
+            for o in 0..<outC { fill(out + o * g.outPlane, g.outPlane, b.f32[o]) }
+            beta = 1
+        }
+        let columns: UnsafePointer<Float>
+        if let cols { im2col(xin, g, into: cols); columns = UnsafePointer(cols) } else { columns = UnsafePointer(xin) }
+        sgemm(m: outC, n: g.outPlane, k: g.patch, a: weight.f32, lda: g.patch, b: columns, ldb: g.outPlane,
+              beta: beta, c: out, ldc: g.outPlane)
+    }
+}
+
+/// `dx[n] = col2im(Wᵀ · dy[n])`.
+func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView, attributes: Attributes, workspace: Workspace) {
+    let wt = weight.shape
+    let g = ConvGeometry(x: dx.shape, y: dy.shape, kernel: (wt[2], wt[3]), attributes: attributes)
+    let outC = wt[0]
+    let cols = g.isPointwise ? nil : workspace.floats(g.patch * g.outPlane)
+    for img in 0..<g.n {
+        let grad = dy.f32 + img * outC * g.outPlane
+        let dst = dx.f32 + img * g.c * g.inPlane
+        if let cols {
+            sgemm(transA: true, m: g.patch, n: g.outPlane, k: outC, a: weight.f32, lda: g.patch, b: grad, ldb: g.outPlane,
+                  c: cols, ldc: g.outPlane)
+            fill(dst, g.c * g.inPlane, 0)
+            col2im(cols, g, into: dst)
+        } else {
+            sgemm(transA: true, m: g.patch, n: g.outPlane, k: outC, a: weight.f32, lda: g.patch, b: grad, ldb: g.outPlane,
+                  c: dst, ldc: g.outPlane)
+        }
+    }
+}
+
+/// `dW = Σₙ dy[n] · im2col(x[n])ᵀ`.
+func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, attributes: Attributes, workspace: Workspace) {
+    let wt = dw.shape
+    let g = ConvGeometry(x: x.shape, y: dy.shape, kernel: (wt[2], wt[3]), attributes: attributes)
+    let outC = wt[0]
+    fill(dw.f32, dw.count, 0)
+    let cols = g.isPointwise ? nil : workspace.floats(g.patch * g.outPlane)
+    for img in 0..<g.n {
+        let grad = dy.f32 + img * outC * g.outPlane
+        let xin = x.f32 + img * g.c * g.inPlane
+        let columns: UnsafePointer<Float>
+        if let cols { im2col(xin, g, into: cols); columns = UnsafePointer(cols) } else { columns = UnsafePointer(xin) }
+        sgemm(transB: true, m: outC, n: g.patch, k: g.outPlane, a: grad, lda: g.outPlane, b: columns, ldb: g.outPlane,
+              beta: 1, c: dw.f32, ldc: g.patch)
+    }
+}
+
+/// The first position of each window's maximum, scanning rows then columns; padding never
+/// wins. NaN counts as largest, as in PyTorch. Returns -1 for a window entirely in padding.
+@inline(__always)
+func windowArgmax(_ plane: UnsafePointer<Float>, _ g: ConvGeometry, _ oi: Int, _ oj: Int) -> Int {
+    let i0 = oi * g.sh - g.ph, j0 = oj * g.sw - g.pw
+    var best = -Float.infinity, at = -1
+    for i in stride(from: max(i0, 0), to: min(i0 + g.kh, g.h), by: 1) {
+        for j in stride(from: max(j0, 0), to: min(j0 + g.kw, g.w), by: 1) {
+            let v = plane[i * g.w + j]
+            if at < 0 || v > best || v.isNaN { best = v; at = i * g.w + j; if v.isNaN { return at } }
+        }
+    }
+    return at
+}
+
+func maxpool2dForward(x: TensorView, y: TensorView, attributes: Attributes) {
+    let k = attributes.ints("kernel") ?? [1, 1]
+    let g = ConvGeometry(x: x.shape, y: y.shape, kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1), attributes: attributes)
+    for p in 0..<(g.n * g.c) {
+        let plane = UnsafePointer(x.f32 + p * g.inPlane)
+        let out = y.f32 + p * g.outPlane
+        for oi in 0..<g.oh {
+            for oj in 0..<g.ow {
+                let at = windowArgmax(plane, g, oi, oj)
+                out[oi * g.ow + oj] = at >= 0 ? plane[at] : -Float.infinity
+            }
+        }
+    }
+}
+
+/// Routes each dy to its window's (recomputed) maximum; overlapping windows add.
+func maxpool2dBackward(dy: TensorView, x: TensorView, dx: TensorView, attributes: Attributes) {
+    let k = attributes.ints("kernel") ?? [1, 1]
+    let g = ConvGeometry(x: x.shape, y: dy.shape, kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1), attributes: attributes)
+    fill(dx.f32, dx.count, 0)
+    for p in 0..<(g.n * g.c) {
+        let plane = UnsafePointer(x.f32 + p * g.inPlane)
+        let grad = dy.f32 + p * g.outPlane
+        let dst = dx.f32 + p * g.inPlane
+        for oi in 0..<g.oh {
+            for oj in 0..<g.ow {
+                let at = windowArgmax(plane, g, oi, oj)
+                if at >= 0 { dst[at] += grad[oi * g.ow + oj] }
+            }
+        }
+    }
+}
+
+/// Inference batch norm per channel (axis 1) of [N, C, ...].
+func batchNormInference(_ c: KernelContext) {
+    let x = c.inputs[0]
+    let eps = Float(c.attributes.float("eps") ?? 1e-5)
+    let channels = x.shape.count > 1 ? x.shape[1] : 1
+    let split = AxisSplit(x.shape, axis: 1)
+    let gamma = c.inputs[1].f32, beta = c.inputs[2].f32, mean = c.inputs[3].f32, variance = c.inputs[4].f32
+    let px = x.f32, py = c.output.f32
+    for n in 0..<split.outer {
+        for ch in 0..<channels {
+            let scale = gamma[ch] / (variance[ch] + eps).squareRoot()
+            let shift = beta[ch] - mean[ch] * scale
+            let base = (n * channels + ch) * split.inner
+            for i in 0..<split.inner { py[base + i] = px[base + i] * scale + shift }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Loops for element-by-element kernels. The closures are inlined into each kernel, so every
+// op gets its own tight loop.
+
+/// `out[i] = f(x[i])` over one f32 input of the output's shape.
+@inline(__always)
+func mapUnary(_ c: KernelContext, _ f: (Float) -> Float) {
+    let x = c.inputs[0].f32, y = c.output.f32
+    for i in 0..<c.output.count { y[i] = f(x[i]) }
+}
+
+/// `out = f(a, b)` with numpy broadcasting. Same-shape operands run as one flat loop; a
+/// scalar or a trailing-axes operand (a bias) becomes rows with a stride-0 or contiguous
+/// inner walk.
+@inline(__always)
+func mapBinary(_ c: KernelContext, _ f: (Float, Float) -> Float) {
+    let a = c.inputs[0], b = c.inputs[1], out = c.output
+    let pa = a.f32, pb = b.f32, po = out.f32
+    let count = out.count
+    if a.count == count && b.count == count {
+        for i in 0..<count { po[i] = f(pa[i], pb[i]) }
+        return
+    }
+    let rank = out.shape.count
+    forEachStridedRow(out.shape, strides: { s1, s2 in
+        writeBroadcastStrides(of: a.shape, rank: rank, into: s1)
+        writeBroadcastStrides(of: b.shape, rank: rank, into: s2)
+    }) { o0, o1, o2, n, s1, s2 in
+        let y = po + o0, xa = pa + o1, xb = pb + o2
+        if s1 == 1 && s2 == 1 {
+            for j in 0..<n { y[j] = f(xa[j], xb[j]) }
+        } else if s1 == 1 && s2 == 0 {
+            let v = xb[0]
+            for j in 0..<n { y[j] = f(xa[j], v) }
+        } else if s1 == 0 && s2 == 1 {
+            let v = xa[0]
+            for j in 0..<n { y[j] = f(v, xb[j]) }
+        } else {
+            for j in 0..<n { y[j] = f(xa[j * s1], xb[j * s2]) }
+        }
+    }
+}
+
+/// Fills `count` floats with `v`.
+@inline(__always)
+func fill(_ p: UnsafeMutablePointer<Float>, _ count: Int, _ v: Float) {
+    p.update(repeating: v, count: count)
+}
+
+/// The logistic function without overflow: exp is only taken of non-positive numbers.
+@inline(__always)
+func stableSigmoid(_ x: Float) -> Float {
+    if x >= 0 { return 1 / (1 + expf(-x)) }
+    let e = expf(x)
+    return e / (1 + e)
+}
+
+@inline(__always) func floatExp(_ x: Float) -> Float { expf(x) }
+@inline(__always) func floatLog(_ x: Float) -> Float { logf(x) }
+@inline(__always) func floatTanh(_ x: Float) -> Float { tanhf(x) }

@@ -1,0 +1,81 @@
+// Sums down to a broadcast-compatible shape, the broadcast back up, and per-axis scans.
+
+/// `out` = the sum of `x` over the positions that share an index into `out`, where
+/// `outStrides` fills out's strides over x's axes (0 on summed axes). Rows that collapse onto
+/// one output element accumulate in Double.
+@inline(__always)
+func sumReduce(_ x: TensorView, into out: TensorView, outStrides: (UnsafeMutablePointer<Int>) -> Void) {
+    let px = x.f32, po = out.f32
+    fill(po, out.count, 0)
+    forEachStridedRow(x.shape, strides: { s1, _ in outStrides(s1) }) { o0, o1, _, n, s1, _ in
+        let row = px + o0
+        if s1 == 0 {
+            var acc = 0.0
+            for j in 0..<n { acc += Double(row[j]) }
+            po[o1] += Float(acc)
+        } else if s1 == 1 {
+            let y = po + o1
+            for j in 0..<n { y[j] += row[j] }
+        } else {
+            for j in 0..<n { po[o1 + j * s1] += row[j] }
+        }
+    }
+}
+
+/// Sum (or mean) of the kernel's input over its `axes` attribute; keepdims only changes the
+/// output's shape, not its memory.
+@inline(__always)
+func reduceAxes(_ c: KernelContext, mean: Bool) {
+    let x = c.inputs[0]
+    let rank = x.shape.count
+    let axes = c.attributes.ints("axes") ?? []
+    sumReduce(x, into: c.output) { p in
+        writeReducedStrides(of: x.shape, isReduced: { i in axes.contains { normalizedAxis($0, rank: rank) == i } }, into: p)
+    }
+    if mean && c.output.count > 0 && x.count > 0 {
+        let scale = Float(Double(c.output.count) / Double(x.count))
+        let po = c.output.f32
+        for i in 0..<c.output.count { po[i] *= scale }
+    }
+}
+
+/// Copies `x` into every position of the larger `out` (numpy broadcasting).
+@inline(__always)
+func broadcast(_ x: TensorView, to out: TensorView) {
+    let px = x.f32, po = out.f32
+    let rank = out.shape.count
+    forEachStridedRow(out.shape, strides: { s1, _ in writeBroadcastStrides(of: x.shape, rank: rank, into: s1) }) { o0, o1, _, n, s1, _ in
+        let y = po + o0
+        if s1 == 0 {
+            fill(y, n, px[o1])
+        } else if s1 == 1 {
+            y.update(from: px + o1, count: n)
+        } else {
+            for j in 0..<n { y[j] = px[o1 + j * s1] }
+        }
+    }
+}
+
+/// Index of the largest element along an axis. Ties keep the first; NaN counts as largest
+/// (as PyTorch does), the first NaN winning.
+@inline(__always)
+func argmaxAlongAxis(_ x: TensorView, axis: Int, into out: TensorView) {
+    let s = AxisSplit(x.shape, axis: axis)
+    let px = x.f32, po = out.i64
+    guard s.n > 0 else { po.update(repeating: 0, count: out.count); return }
+    for o in 0..<s.outer {
+        for i in 0..<s.inner {
+            let base = px + o * s.n * s.inner + i
+            var best = base[0], at = 0
+            if !best.isNaN {
+                var k = 1
+                while k < s.n {
+                    let v = base[k * s.inner]
+                    if v > best || v.isNaN { best = v; at = k; if v.isNaN { break } }
+                    k += 1
+                }
+            }
+            po[o * s.inner + i] = Int64(at)
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import GraphIR
+
+/// Why a graph could not be differentiated. Names the op and, where the node has one, its DSL
+/// location (so the CLI can render it as a `Diagnostic` with the source line).
+public struct AutodiffError: Error, CustomStringConvertible {
+    public let message: String
+    public let location: SourceLocation?
+
+    public init(_ message: String, at location: SourceLocation? = nil) {
+        self.message = message; self.location = location
+    }
+
+    public var diagnostic: Diagnostic? { location.map { Diagnostic(message, at: $0) } }
+    public var description: String {
+        location.map { "\($0): error: \(message)" } ?? "error: \(message)"
+    }
+}
+
+/// Reverse-mode differentiation, graph to graph.
+public enum Autodiff {
+    /// Gradient outputs are named `grad:<parameter name>`.
+    public static let outputPrefix = "grad:"
+    public static func outputName(forParameter name: String) -> String { outputPrefix + name }
+
+    /// A parameter the optimiser updates: not frozen (`trainable=false`) and not state
+    /// such as BatchNorm's running statistics (`buffer=true`).
+    public static func isTrainable(_ n: Node) -> Bool {
+        n.op == .param && n.attributes.bool("trainable") != false && n.attributes.bool("buffer") != true
+    }
+
+    /// Returns a new graph holding the forward graph unchanged (outputs and loss included)
+    /// followed by the backward nodes, with one output `grad:<name>` per trainable parameter
+    /// the loss depends on. Linear in the size of the graph: one forward sweep marks values
+    /// that depend on a trainable parameter, one backward sweep marks those the loss also
+    /// depends on, and one more backward sweep applies each node's gradient rule once,
+    /// accumulating the gradients of values used several times with `add`.
+    public static func differentiate(_ g: Graph) throws -> Graph {
+        guard let loss = g.loss else { throw AutodiffError("graph @\(g.name) has no loss to differentiate") }
+        let lossNode = g[loss]
+        guard lossNode.type == .f32([]) else {
+            throw AutodiffError("the loss must be a scalar f32, but \(lossNode.op.name) (\(loss)) gives \(lossNode.type)",
+                                at: lossNode.location)
+        }
+        for o in g.outputs where o.name.hasPrefix(outputPrefix) {
+            throw AutodiffError("graph @\(g.name) already has gradient output \"\(o.name)\"")
+        }
+
+        let onPath = valuesBetweenParametersAndLoss(g, loss: loss)
+        let out = g.copy()
+        let builder = GraphBuilder(graph: out)
+        var grads = [Value?](repeating: nil, count: g.nodes.count)
+        if onPath[loss.id] {
+            builder.location = lossNode.location
+            builder.scope = gradientScope(lossNode.scope)
+            grads[loss.id] = try builder.scalar(1)
+        }
+
+        for i in stride(from: loss.id, through: 0, by: -1) {
+            guard onPath[i], let dy = grads[i] else { continue }
+            let node = g.nodes[i]
+            if node.inputs.isEmpty { continue }
+            guard let rule = node.op.gradient else {
+                throw AutodiffError("cannot differentiate \(node.op.name) (%\(i)): the op has no gradient rule, "
+                                    + "and the loss depends on a trainable parameter through it", at: node.location)
+            }
+            builder.location = node.location
+            builder.scope = gradientScope(node.scope)
+            let needed = node.inputs.map { onPath[$0.id] }
+            let context = GradientContext(builder: builder, node: node, result: Value(i), gradient: dy, needed: needed)
+            let inputGrads: [Value?]
+            do {
+                inputGrads = try rule(context)
+            } catch let e as BuildError {
+                throw AutodiffError("the gradient of \(node.op.name) (%\(i)) could not be built: \(e)", at: node.location)
+            }
+            guard inputGrads.count == node.inputs.count else {
+                throw AutodiffError("the gradient rule of \(node.op.name) returned \(inputGrads.count) gradients for \(node.inputs.count) inputs",
+                                    at: node.location)
+            }
+            for (k, v) in node.inputs.enumerated() where needed[k] {
+                guard let dv = inputGrads[k] else { continue }
+                guard out.type(of: dv) == g.type(of: v) else {
+                    throw AutodiffError("the gradient rule of \(node.op.name) gave \(out.type(of: dv)) for input \(k) of type \(g.type(of: v))",
+                                        at: node.location)
+                }
+                if let previous = grads[v.id] {
+                    grads[v.id] = try builder.emit(.add, [previous, dv])
+                } else {
+                    grads[v.id] = dv
+                }
+            }
+        }
+
+        var seen = Set<String>()
+        for p in g.parameters where onPath[p.id] {
+            guard let d = grads[p.id] else { continue }
+            let name = outputName(forParameter: g[p].name ?? "\(p)")
+            guard seen.insert(name).inserted else {
+                throw AutodiffError("two parameters are named \"\(g[p].name ?? "")\"; their gradients would share an output", at: g[p].location)
+            }
+            out.outputs.append((name, d))
+        }
+        return out
+    }
+
+    /// Values that depend on a trainable parameter through f32 values and that the loss
+    /// depends on: exactly the values whose gradient is needed. Integer values (ids, argmax)
+    /// never carry a gradient, which keeps greedy decoding and labels off the path.
+    static func valuesBetweenParametersAndLoss(_ g: Graph, loss: Value) -> [Bool] {
+        var fromParameter = [Bool](repeating: false, count: g.nodes.count)
+        for (i, n) in g.nodes.enumerated() where n.type.dtype == .f32 {
+            fromParameter[i] = isTrainable(n) || n.inputs.contains { fromParameter[$0.id] }
+        }
+        var onPath = [Bool](repeating: false, count: g.nodes.count)
+        onPath[loss.id] = fromParameter[loss.id]
+        for i in stride(from: loss.id, through: 0, by: -1) where onPath[i] {
+            for v in g.nodes[i].inputs where fromParameter[v.id] { onPath[v.id] = true }
+        }
+        return onPath
+    }
+
+    static func gradientScope(_ scope: String) -> String { scope.isEmpty ? "grad" : scope + "/grad" }
+}

@@ -1,0 +1,74 @@
+import GraphIR
+
+/// Matching feeds against the graph's declared inputs: every input fed, with its declared
+/// element type and rank, known dimensions equal, and each symbol (B, T) bound to one size.
+enum FeedBinding {
+    static func bind(_ graph: Graph, inputs: [Value], feeds: [String: HostTensor]) throws -> [String: Int] {
+        var bindings: [String: Int] = [:]
+        var boundBy: [String: String] = [:]
+        for v in inputs {
+            let node = graph[v]
+            let name = node.name ?? "%\(v.id)"
+            let declared = node.type
+            guard let feed = feeds[name] else {
+                let given = feeds.keys.sorted().map { "'\($0)'" }.joined(separator: ", ")
+                throw RuntimeError("missing feed '\(name)' (\(declared)); feeds given: \(given.isEmpty ? "none" : given)")
+            }
+            guard feed.dtype == declared.dtype else {
+                throw RuntimeError("feed '\(name)' is \(feed.dtype.rawValue)\(feed.shape) but the graph declares \(declared)")
+            }
+            guard feed.storedCount == feed.count else {
+                throw RuntimeError("feed '\(name)' has shape \(feed.shape) (\(feed.count) elements) but holds \(feed.storedCount) values")
+            }
+            guard feed.shape.count == declared.rank else {
+                throw RuntimeError("feed '\(name)' has shape \(feed.shape) but the graph declares \(declared) (rank \(declared.rank), not \(feed.shape.count))")
+            }
+            for (i, d) in declared.shape.dims.enumerated() {
+                let got = feed.shape[i]
+                switch d {
+                case .known(let n):
+                    guard got == n else {
+                        throw RuntimeError("feed '\(name)' has shape \(feed.shape) but the graph declares \(declared): dimension \(i) must be \(n), not \(got)")
+                    }
+                case .symbol(let s):
+                    guard got >= 1 else {
+                        throw RuntimeError("feed '\(name)' has shape \(feed.shape), binding \(s) = \(got); a dimension must be at least 1")
+                    }
+                    if let prior = bindings[s], prior != got {
+                        throw RuntimeError("feed '\(name)' has shape \(feed.shape), binding \(s) = \(got), but feed '\(boundBy[s] ?? "?")' bound \(s) = \(prior)")
+                    }
+                    bindings[s] = got
+                    boundBy[s] = boundBy[s] ?? name
+                }
+            }
+        }
+        return bindings
+    }
+
+    /// Every value's concrete shape under `bindings`, or an error naming the first value with
+    /// a symbol no feed binds.
+    static func resolveShapes(_ graph: Graph, bindings: [String: Int]) throws -> [[Int]] {
+        var shapes: [[Int]] = []
+        shapes.reserveCapacity(graph.nodes.count)
+        for (i, node) in graph.nodes.enumerated() {
+            guard let s = node.type.shape.resolved(bindings) else {
+                let unbound = node.type.shape.dims.compactMap { d -> String? in
+                    if case .symbol(let s) = d, bindings[s] == nil { return s }
+                    return nil
+                }
+                let bound = bindings.keys.sorted().joined(separator: ", ")
+                throw RuntimeError("value %\(i) (\(node.op.name)) has type \(node.type) but no feed binds \(unbound.joined(separator: ", ")) (feeds bind: \(bound.isEmpty ? "nothing" : bound))")
+            }
+            var n = 1
+            for d in s {
+                let (p, overflow) = n.multipliedReportingOverflow(by: d)
+                guard !overflow, p <= maxBLASElementCount else {
+                    throw RuntimeError("value %\(i) (\(node.op.name)) would be \(node.type.dtype.rawValue)\(s), more than \(maxBLASElementCount) elements")
+                }
+                n = p
+            }
+            shapes.append(s)
+        }
+        return shapes
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import GraphIR
+import Runtime
+import XCTest
+
+final class KernelSoftmaxTests: XCTestCase {
+    let data = TestData(seed: 16)
+
+    /// Softmax of the row through `idx` along `axis`, in Double.
+    func referenceSoftmax(_ x: HostTensor, axis: Int) -> [Double] {
+        var out = [Double](repeating: 0, count: x.count)
+        for i in 0..<x.count {
+            var idx = unravel(i, x.shape)
+            let me = Double(x.floats[i])
+            var denom = 0.0
+            for k in 0..<x.shape[axis] { idx[axis] = k; denom += Foundation.exp(Double(x.floats[ravel(idx, x.shape)]) - me) }
+            out[i] = 1 / denom
+        }
+        return out
+    }
+
+    func testSoftmaxAndLogSoftmaxAlongAnyAxis() throws {
+        let x = data.floats([3, 4, 5], in: -5...5)
+        for axis in [0, 1, 2, -1] {
+            let a = axis < 0 ? axis + 3 : axis
+            let p = referenceSoftmax(x, axis: a)
+            assertClose(try runOp(.softmax, [x], ["axis": .int(axis)]), p, shape: x.shape, "softmax \(axis)")
+            assertClose(try runOp(.logSoftmax, [x], ["axis": .int(axis)]), p.map { Foundation.log($0) }, shape: x.shape, "log_softmax \(axis)")
+        }
+    }
+
+    func testSoftmaxIsStableForHugeLogits() throws {
+        let x = HostTensor(shape: [2, 3], floats: [1000, 1001, 1002, -1000, -1000, -999])
+        let p = try runOp(.softmax, [x], ["axis": .int(-1)])
+        let lp = try runOp(.logSoftmax, [x], ["axis": .int(-1)])
+        XCTAssertTrue(p.floats.allSatisfy { $0.isFinite } && lp.floats.allSatisfy { $0.isFinite }, "\(p.floats) \(lp.floats)")
+        assertClose(p, referenceSoftmax(x, axis: 1), "softmax huge")
+        XCTAssertEqual(Double(lp.floats[2]), -Foundation.log(1 + Foundation.exp(-1.0) + Foundation.exp(-2.0)), accuracy: 1e-5)
+    }
+
+    /// dx = Jᵀ dy with the Jacobian written out: softmax ∂y_j/∂x_i = y_j(δ_ij - y_i);
+    /// log-softmax ∂y_j/∂x_i = δ_ij - p_i.
+    func testGradientsAreTheJacobianTransposeProducts() throws {
+        let x = data.floats([2, 5, 3])
+        let dy = data.floats([2, 5, 3])
+        for axis in [1, -1] {
+            let a = axis < 0 ? axis + 3 : axis
+            let p = referenceSoftmax(x, axis: a)
+            let y = try runOp(.softmax, [x], ["axis": .int(axis)])
+            let ly = try runOp(.logSoftmax, [x], ["axis": .int(axis)])
+            var dxs = [Double](repeating: 0, count: x.count), dxl = dxs
+            for i in 0..<x.count {
+                var idx = unravel(i, x.shape)
+                for k in 0..<x.shape[a] {
+                    idx[a] = k
+                    let j = ravel(idx, x.shape)
+                    let delta = i == j ? 1.0 : 0.0
+                    dxs[i] += Double(dy.floats[j]) * p[j] * (delta - p[i])
+                    dxl[i] += Double(dy.floats[j]) * (delta - p[i])
+                }
+            }
+            assertClose(try runOp(.softmaxGrad, [dy, y], ["axis": .int(axis)]), dxs, shape: x.shape, tol: 1e-5, "softmax_grad \(axis)")
+            assertClose(try runOp(.logSoftmaxGrad, [dy, ly], ["axis": .int(axis)]), dxl, shape: x.shape, tol: 1e-5, "log_softmax_grad \(axis)")
+        }
+    }
+
+    func testNllLossMeanOverCountedTargets() throws {
+        let logp = data.floats([4, 3, 6], in: -4...0)
+        let t = HostTensor(shape: [4, 3], ints: [0, 5, 2, 0, 0, 1, 3, 0, 4, 5, 5, 0])
+        var total = 0.0
+        for i in 0..<12 { total -= Double(logp.floats[i * 6 + Int(t.ints[i])]) }
+        XCTAssertEqual(Double(try runOp(.nllLoss, [logp, t]).floats[0]), total / 12, accuracy: 1e-5)
+
+        // ignore_index 0 drops the padding positions from both the sum and the count.
+        var kept = 0.0, count = 0.0
+        for i in 0..<12 where t.ints[i] != 0 { kept -= Double(logp.floats[i * 6 + Int(t.ints[i])]); count += 1 }
+        let ignoring = try runOp(.nllLoss, [logp, t], ["ignore_index": .int(0)])
+        XCTAssertEqual(ignoring.shape, [])
+        XCTAssertEqual(Double(ignoring.floats[0]), kept / count, accuracy: 1e-5)
+
+        let dy = HostTensor(scalar: 2)
+        let grad = try runOp(.nllLossGrad, [dy, logp, t], ["ignore_index": .int(0)])
+        var expected = [Double](repeating: 0, count: logp.count)
+        for i in 0..<12 where t.ints[i] != 0 { expected[i * 6 + Int(t.ints[i])] = -2 / count }
+        assertClose(grad, expected, shape: logp.shape, "nll_loss_grad")
+    }
+
+    func testNllLossWithEveryTargetIgnoredIsZero() throws {
+        let logp = data.floats([3, 4], in: -3...0)
+        let t = HostTensor(shape: [3], ints: [-100, -100, -100])
+        let attrs: Attributes = ["ignore_index": .int(-100)]
+        XCTAssertEqual(try runOp(.nllLoss, [logp, t], attrs).floats, [0])
+        XCTAssertEqual(try runOp(.nllLossGrad, [HostTensor(scalar: 1), logp, t], attrs).floats, [Float](repeating: 0, count: 12))
+    }
+}
