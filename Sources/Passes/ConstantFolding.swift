@@ -10,21 +10,23 @@ import GraphIR
 /// folding happens in f32 like the kernels, and an identity only forwards a value whose type
 /// equals the node's (so broadcasting is never lost).
 ///
-///     %0 = input() {name="x"} : f32[4]
+///     %0 = input() {name="x"} : f32[B,4]
 ///     %1 = constant() {value=2.0} : f32[]
 ///     %2 = constant() {value=0.5} : f32[]
 ///     %3 = mul(%1, %2) : f32[]
-///     %4 = mul(%0, %3) : f32[4]
-///     %5 = transpose(%0) ... ; transpose(%5) back to the original order
-/// becomes (the dead constants are left for `dce`)
-///     %0 = input() {name="x"} : f32[4]
+///     %4 = mul(%0, %3) : f32[B,4]
+///     %5 = transpose(%4) {perm=[1,0]} : f32[4,B]
+///     %6 = transpose(%5) {perm=[1,0]} : f32[B,4]
+///     output "y" = %6
+/// becomes (the constants left dead are for `dce`)
+///     %0 = input() {name="x"} : f32[B,4]
 ///     %1 = constant() {value=2.0} : f32[]
 ///     %2 = constant() {value=0.5} : f32[]
 ///     %3 = constant() {value=1.0} : f32[]
-///     (%4 is %0: x * 1, and the transposes cancel)
+///     output "y" = %0
 ///
-/// Identities: `x*1`, `1*x`, `x/1`, `x+0`, `0+x`, `x-0` (with `x+0` the only change is that a
-/// `-0` becomes `+0`, which compares equal), `scale{factor=1}`, `neg(neg(x))`, a reshape,
+/// Identities: `x*1`, `1*x`, `x/1`, `x+0`, `0+x`, `x-0` (for `x+0` the one difference: a `-0`
+/// stays `-0` where the addition would give `+0`; the two compare equal), `scale{factor=1}`, `neg(neg(x))`, a reshape,
 /// reshape_like, broadcast_like, reduce_like, slice or concat that leaves the type unchanged,
 /// sum/mean over no axes, an identity transpose, `reshape(reshape(x))` -> one reshape, and
 /// `transpose(transpose(x))` -> one transpose (or `x` when the permutations cancel).
@@ -134,7 +136,9 @@ struct Folder {
             guard ins.count == 1 else { return nil }
             if let same = keep(ins[0]) { return same }
             let inner = graph[ins[0]]
-            if inner.op == .reshape, inner.inputs.count == 1 { return .replace(.reshape, inner.inputs, a) }
+            if inner.op == .reshape, inner.inputs.count == 1 {
+                return keep(inner.inputs[0]) ?? .replace(.reshape, inner.inputs, a)
+            }
         case .reshapeLike, .broadcastLike, .reduceLike, .slice, .concat:
             if ins.count == (node.op == .slice || node.op == .concat ? 1 : 2) { return keep(ins[0]) }
         case .sum, .mean:
