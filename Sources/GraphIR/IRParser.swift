@@ -51,9 +51,27 @@ public enum IRParser {
     }
 }
 
-/// Shapes whose element count could overflow the integer arithmetic of shape rules are
-/// rejected while reading, so no input can make a rule trap.
-private let maxElements = 1 << 40
+extension Shape {
+    /// The largest tensor graphc accepts (16 GiB of f32). IR files and shape inference reject
+    /// bigger ones, which also keeps the integer arithmetic of shape rules (element counts,
+    /// window sizes, concatenated lengths) far from overflow whatever a file says.
+    public static let maxElementCount = 1 << 32
+
+    /// Whether the product of the known dimensions stays within `maxElementCount`.
+    public var isWithinElementLimit: Bool {
+        var n = 1
+        for d in dims {
+            guard case .known(let k) = d else { continue }
+            guard k.magnitude <= UInt(Shape.maxElementCount) else { return false }
+            let (p, overflow) = n.multipliedReportingOverflow(by: max(Int(k.magnitude), 1))
+            guard !overflow, p <= Shape.maxElementCount else { return false }
+            n = p
+        }
+        return true
+    }
+}
+
+private let maxElements = Shape.maxElementCount
 
 private struct IRTextParser {
     let lines: [[Unicode.Scalar]]
@@ -232,6 +250,9 @@ private struct IRTextParser {
             } catch let e as ShapeError {
                 let shapes = inputTypes.map(\.description).joined(separator: ", ")
                 throw cursor.error("\(opName): \(e.message) (inputs: \(shapes))", column: opColumn)
+            }
+            guard inferred.shape.isWithinElementLimit else {
+                throw cursor.error("\(opName): the result \(inferred) holds more than \(maxElements) elements", column: opColumn)
             }
             if let d = declared, d.type != inferred {
                 throw cursor.error("declared type \(d.type) of %\(name) does not match the type \(inferred) that \(opName) infers", column: d.column)

@@ -17,13 +17,11 @@ extension Pass {
         for v in g.values {
             var node = g[v]
             node.inputs = try r.remapInputs(of: v)
-            if !node.isInterface {
-                let types = node.inputs.map { r.target.type(of: $0) }
-                do {
-                    node.type = try inferType(node.op, types, node.attributes)
-                } catch let e as ShapeError {
-                    throw nodeError("shape-inference", g, v, "\(e.message) \(describe(types))")
-                }
+            let types = node.inputs.map { r.target.type(of: $0) }
+            do {
+                if node.isInterface { try checkSize(node.type) } else { node.type = try inferType(node.op, types, node.attributes) }
+            } catch let e as ShapeError {
+                throw nodeError("shape-inference", g, v, "\(e.message) \(describe(types))")
             }
             r.emit(node, for: v)
         }

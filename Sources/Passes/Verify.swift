@@ -33,6 +33,7 @@ enum Verifier {
                     throw nodeError("verify", g, v, "name \"\(name)\" is already used by \(first)")
                 }
                 names[name] = v
+                do { try checkSize(node.type) } catch let e as ShapeError { throw nodeError("verify", g, v, e.message) }
                 continue
             }
             let types = node.inputs.map { g.nodes[$0.id].type }

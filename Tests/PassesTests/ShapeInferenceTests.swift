@@ -57,4 +57,16 @@ final class ShapeInferenceTests: XCTestCase {
         let message = errorMessage { _ = try Pipeline(["shape-inference"]).run(g) }
         XCTAssertEqual(message, "shape-inference: relu %1 in scope \"head\": input must be f32, got i64[4] (inputs: i64[4])")
     }
+
+    func testRejectsResultsBeyondTheElementLimit() throws {
+        let g = try parseIR("""
+        graph @g {
+          %a = input() {name="a"} : f32[65536,1]
+          %b = input() {name="b"} : f32[1,131072]
+          %c = add(%a, %b) : f32[1]
+        }
+        """, types: .trustDeclared)
+        let message = errorMessage { _ = try Pipeline(["shape-inference"]).run(g) }
+        assertContains(message, ["add %2", "f32[65536,131072] holds more than 4294967296 elements"])
+    }
 }
