@@ -10,6 +10,18 @@
 ///       meta {key=value, ...}
 ///     }
 ///
+/// The grammar, with blanks allowed between tokens:
+///
+///     file   := "graph" "@" name "{" stmt* "}"          (each on its own line)
+///     stmt   := value "=" op "(" [value ("," value)*] ")" [attrs] [":" type]
+///                   ["scope(" string ")"] ["loc(" string ":" int ":" int ")"]
+///             | "output" string "=" value | "loss" "=" value | "meta" attrs
+///     attrs  := "{" [key "=" attr ("," key "=" attr)*] "}"
+///     attr   := int | float | "nan" | "inf" | "-inf" | "[" [int ("," int)*] "]" | string
+///             | "true" | "false" | "shape" dims
+///     type   := ("f32" | "i64") dims
+///     dims   := "[" [dim ("," dim)*] "]"     dim := int | symbol   (-1 only in `shape[...]`)
+///
 /// Value names are `%` plus letters, digits, `_` or `.`; they must be defined before use. The
 /// attribute block, scope and location are optional, and so is the `: type` of ops other than
 /// `input` and `param` (it is then inferred). Attribute values: integers, floats (with a `.`
@@ -157,7 +169,8 @@ private struct IRTextParser {
         }
         cursor.skipSpaces()
         try cursor.expect("@", "before the graph name")
-        let name = cursor.readWhile { isIdentifierChar($0) || $0 == "." || $0 == "-" || $0 == "$" }
+        // Any name the printer can have written: everything up to a blank or the brace.
+        let name = cursor.readWhile { $0 != " " && $0 != "\t" && $0 != "{" }
         guard !name.isEmpty else { throw cursor.error("expected a graph name after '@'", column: cursor.column) }
         graph = Graph(name: name)
         cursor.skipSpaces()
