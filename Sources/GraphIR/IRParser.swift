@@ -107,15 +107,12 @@ private struct IRTextParser {
 
     mutating func parseGraph() throws -> Graph {
         scanDefinitions()
-        var index = 0
-        // Header.
         guard let headerIndex = nextStatement(from: 0) else {
             cursor = LineCursor(text: lines.first ?? [], line: 1, file: file)
             throw cursor.error("expected 'graph @name {', found an empty file", column: 1)
         }
-        index = headerIndex
         try parseHeader()
-        index += 1
+        var index = headerIndex + 1
         // Body up to the closing brace.
         var closed = false
         while let i = nextStatement(from: index) {
@@ -243,7 +240,6 @@ private struct IRTextParser {
         }
         try cursor.expectEnd("after the node (expected attributes '{...}', ': type', 'scope(...)' or 'loc(...)' in that order)")
 
-        let inputValues = inputs.map(\.value)
         guard op.arity.accepts(inputs.count) else {
             throw cursor.error("op '\(opName)' takes \(describe(op.arity)), got \(inputs.count)", column: opColumn)
         }
@@ -256,13 +252,14 @@ private struct IRTextParser {
         } else if let d = declared, types == .trustDeclared {
             type = d.type
         } else {
-            let inputTypes = inputValues.map { graph.type(of: $0) }
+            let inputTypes = inputs.map { graph.type(of: $0) }
             let inferred: TensorType
             do {
                 inferred = try op.shape(ShapeQuery(inputs: inputTypes, attributes: attributes))
-            } catch let e as ShapeError {
+            } catch {
                 let shapes = inputTypes.map(\.description).joined(separator: ", ")
-                throw cursor.error("\(opName): \(e.message) (inputs: \(shapes))", column: opColumn)
+                let message = (error as? ShapeError)?.message ?? String(describing: error)
+                throw cursor.error("\(opName): \(message) (inputs: \(shapes))", column: opColumn)
             }
             guard inferred.shape.isWithinElementLimit else {
                 throw cursor.error("\(opName): the result \(inferred) holds more than \(maxElements) elements", column: opColumn)
@@ -272,7 +269,7 @@ private struct IRTextParser {
             }
             type = inferred
         }
-        let v = graph.append(Node(op: op, inputs: inputValues, attributes: attributes, type: type, location: location, scope: scope))
+        let v = graph.append(Node(op: op, inputs: inputs, attributes: attributes, type: type, location: location, scope: scope))
         values[name] = (v, cursor.line)
     }
 
@@ -315,14 +312,13 @@ private struct IRTextParser {
 
     // MARK: Pieces
 
-    mutating func parseArguments() throws -> [(value: Value, column: Int)] {
-        var args: [(value: Value, column: Int)] = []
+    mutating func parseArguments() throws -> [Value] {
+        var args: [Value] = []
         cursor.skipSpaces()
         if cursor.peek == ")" { cursor.advance(); return args }
         while true {
             cursor.skipSpaces()
-            let column = cursor.column
-            args.append((try parseValueReference(), column))
+            args.append(try parseValueReference())
             cursor.skipSpaces()
             if cursor.peek == "," { cursor.advance(); continue }
             if cursor.peek == ")" { cursor.advance(); return args }

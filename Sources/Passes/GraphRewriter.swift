@@ -75,7 +75,14 @@ extension Node {
 /// results within the element limit so later rules' arithmetic cannot overflow.
 func inferType(_ op: OpDef, _ inputs: [TensorType], _ attributes: Attributes) throws -> TensorType {
     guard op.arity.accepts(inputs.count) else { throw ShapeError("wrong number of inputs (\(inputs.count))") }
-    let t = try op.shape(ShapeQuery(inputs: inputs, attributes: attributes))
+    let t: TensorType
+    do {
+        t = try op.shape(ShapeQuery(inputs: inputs, attributes: attributes))
+    } catch let e as ShapeError {
+        throw e
+    } catch {
+        throw ShapeError(String(describing: error))
+    }
     try checkSize(t)
     return t
 }
