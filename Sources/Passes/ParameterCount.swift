@@ -13,11 +13,12 @@ public struct ParameterReport {
 
 public enum ParameterCount {
     /// One row per `param` node in graph order. A parameter with a symbolic dimension has no
-    /// fixed size and counts 0 (the verifier does not forbid it, the frontend never makes one).
+    /// fixed size and counts 0 (the frontend never makes one); so does one beyond
+    /// `Shape.maxElementCount`, which `verify` rejects, so that counting never overflows.
     public static func report(_ g: Graph) -> ParameterReport {
         var rep = ParameterReport(rows: [], total: 0, trainable: 0, nonTrainable: 0, buffers: 0)
         for node in g.nodes where node.op == .param {
-            let count = node.type.shape.knownCount ?? 0
+            let count = node.type.shape.isWithinElementLimit ? (node.type.shape.knownCount ?? 0) : 0
             let buffer = node.attributes.bool("buffer") ?? false
             let trainable = !buffer && (node.attributes.bool("trainable") ?? true)
             rep.rows.append((node.name ?? "", node.type.shape, count, trainable, buffer))

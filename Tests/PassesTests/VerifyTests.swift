@@ -59,6 +59,13 @@ final class VerifyTests: XCTestCase {
         assertContains(dup, ["param %1", "name \"x\" is already used by %0"])
     }
 
+    func testOversizedParameter() {
+        let m = verifyError { g, _ in
+            g.append(Node(op: .param, inputs: [], attributes: ["name": .string("w")], type: .f32([65536, 65537])))
+        }
+        XCTAssertEqual(m, "verify: param %1: f32[65536,65537] holds more than 4294967296 elements")
+    }
+
     func testOutputsAndLoss() {
         let outOfRange = verifyError { g, _ in g.outputs = [("y", Value(9))] }
         XCTAssertEqual(outOfRange, "verify: output \"y\" refers to %9, which is not in the graph")
