@@ -9,6 +9,7 @@ public enum PassRegistry {
         .commonSubexpressionElimination,
         .deadCodeElimination,
         .countParameters,
+        .autodiff,
     ]
 
     private static let byName: [String: Pass] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
