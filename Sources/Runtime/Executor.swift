@@ -23,6 +23,11 @@
 
 import CBLAS
 import GraphIR
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 public struct ExecutionOptions {
     /// Dropout masks are random when true, all ones when false.
@@ -52,6 +57,13 @@ public final class Executor {
     private(set) var lastPlan: BoundPlan?
     /// Plans kept at once; a loop alternating between a few batch sizes stays cached.
     private let planCacheLimit = 8
+
+    /// When on, `run` adds each node's wall time (seconds) to `nodeSeconds[node index]`.
+    public var measuresTime = false {
+        didSet { if measuresTime && nodeSeconds.count != graph.nodes.count { resetTimes() } }
+    }
+    public private(set) var nodeSeconds: [Double] = []
+    public func resetTimes() { nodeSeconds = [Double](repeating: 0, count: graph.nodes.count) }
 
     public init(graph: Graph, options: ExecutionOptions, planner: @escaping BufferPlanner = { _, sizes in .onePerValue(byteSizes: sizes) }) throws {
         self.graph = graph
@@ -104,11 +116,13 @@ public final class Executor {
             if let check = step.check {
                 try check.run(ids: plan.views[check.ids.id], limit: plan.shapes[check.limitValue.id][check.limitAxis])
             }
+            let start = measuresTime ? monotonicSeconds() : 0
             if step.isDropoutMask && !training {
                 step.context.output.f32.update(repeating: 1, count: step.context.output.count)
             } else {
                 step.kernel(step.context)
             }
+            if measuresTime { nodeSeconds[step.node] += monotonicSeconds() - start }
         }
 
         var results: [String: HostTensor] = [:]
@@ -162,6 +176,7 @@ public final class Executor {
 /// Everything prepared for one binding of the symbolic dims: shapes, memory, kernel contexts.
 final class BoundPlan {
     struct Step {
+        let node: Int
         let kernel: KernelFunction
         let context: KernelContext
         let isDropoutMask: Bool
@@ -190,7 +205,7 @@ final class BoundPlan {
             guard let kernel = node.op.kernel else { continue }   // inputs and parameters
             let context = KernelContext(inputs: node.inputs.map { views[$0.id] }, output: views[i],
                                         attributes: node.attributes, workspace: workspace, random: random)
-            steps.append(Step(kernel: kernel, context: context, isDropoutMask: node.op == .dropoutMask, check: checks[i]))
+            steps.append(Step(node: i, kernel: kernel, context: context, isDropoutMask: node.op == .dropoutMask, check: checks[i]))
         }
         self.views = views
         self.steps = steps
@@ -202,4 +217,12 @@ final class BoundPlan {
         let view = views[v.id]
         return HostTensor(copying: view.data, shape: view.shape, dtype: view.dtype)
     }
+}
+
+/// Seconds on a clock that never goes backwards.
+@inline(__always)
+func monotonicSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }

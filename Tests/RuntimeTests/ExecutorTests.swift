@@ -68,6 +68,24 @@ final class ExecutorTests: XCTestCase {
         }
     }
 
+    func testTimingsAccumulatePerNodeWhenAskedFor() throws {
+        let (g, _) = try linearGraph()
+        let store = ParameterStore()
+        try store.initialise(from: g, seed: 4)
+        let ex = try Executor(graph: g, options: ExecutionOptions())
+        _ = try ex.run(feeds: ["x": data.floats([64, 4])], parameters: store)
+        XCTAssertEqual(ex.nodeSeconds, [], "off by default")
+        ex.measuresTime = true
+        for _ in 0..<3 { _ = try ex.run(feeds: ["x": data.floats([64, 4])], parameters: store) }
+        XCTAssertEqual(ex.nodeSeconds.count, g.nodes.count)
+        XCTAssertTrue(ex.nodeSeconds.allSatisfy { $0 >= 0 })
+        let matmul = try XCTUnwrap(g.nodes.firstIndex { $0.op == .matmul })
+        XCTAssertGreaterThan(ex.nodeSeconds[matmul], 0)
+        XCTAssertEqual(ex.nodeSeconds[0], 0, "inputs run no kernel")
+        ex.resetTimes()
+        XCTAssertEqual(ex.nodeSeconds.reduce(0, +), 0)
+    }
+
     func testParameterChangesReachTheNextRun() throws {
         let (g, _) = try linearGraph()
         let store = ParameterStore()

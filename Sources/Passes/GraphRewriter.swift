@@ -1,0 +1,94 @@
+import GraphIR
+
+/// Builds a new graph from an old one node by node, remembering where each old value went.
+/// Every rewriting pass goes through it, so locations, scopes, outputs, loss and metadata
+/// are carried over the same way everywhere.
+struct GraphRewriter {
+    let pass: String
+    let source: Graph
+    let target: Graph
+    /// Old value id -> its replacement in `target` (nil: not copied, e.g. dead).
+    private(set) var map: [Value?]
+
+    init(_ source: Graph, pass: String) {
+        self.pass = pass
+        self.source = source
+        target = Graph(name: source.name)
+        target.metadata = source.metadata
+        map = [Value?](repeating: nil, count: source.nodes.count)
+    }
+
+    /// The new value for an old one; an error if the old graph used it before defining it.
+    func remap(_ v: Value, in user: Value) throws -> Value {
+        guard v.id >= 0, v.id < user.id, let m = map[v.id] else {
+            throw nodeError(pass, source, user, "input \(v) is not an earlier value")
+        }
+        return m
+    }
+
+    func remapInputs(of v: Value) throws -> [Value] {
+        try source.nodes[v.id].inputs.map { try remap($0, in: v) }
+    }
+
+    mutating func forward(_ old: Value, to new: Value) { map[old.id] = new }
+
+    /// Appends `node` (inputs already remapped) as the replacement of `old`.
+    @discardableResult
+    mutating func emit(_ node: Node, for old: Value) -> Value {
+        let v = target.append(node)
+        map[old.id] = v
+        return v
+    }
+
+    /// Copies `old` unchanged except for remapped inputs.
+    @discardableResult
+    mutating func copy(_ old: Value) throws -> Value {
+        var node = source.nodes[old.id]
+        node.inputs = try remapInputs(of: old)
+        return emit(node, for: old)
+    }
+
+    /// Carries the outputs and loss over; every one of them must have been copied.
+    func finish() throws -> Graph {
+        for o in source.outputs {
+            guard o.value.id >= 0, o.value.id < map.count, let m = map[o.value.id] else {
+                throw PassError(pass: pass, "output \"\(o.name)\" refers to \(o.value), which is not in the graph")
+            }
+            target.outputs.append((o.name, m))
+        }
+        if let l = source.loss {
+            guard l.id >= 0, l.id < map.count, let m = map[l.id] else {
+                throw PassError(pass: pass, "the loss refers to \(l), which is not in the graph")
+            }
+            target.loss = m
+        }
+        return target
+    }
+}
+
+extension Node {
+    /// Inputs and parameters: the graph's interface, typed by declaration.
+    var isInterface: Bool { op == .input || op == .param }
+}
+
+/// Runs `op`'s shape rule after an arity check (rules index their inputs freely), and keeps
+/// results within the element limit so later rules' arithmetic cannot overflow.
+func inferType(_ op: OpDef, _ inputs: [TensorType], _ attributes: Attributes) throws -> TensorType {
+    guard op.arity.accepts(inputs.count) else { throw ShapeError("wrong number of inputs (\(inputs.count))") }
+    let t: TensorType
+    do {
+        t = try op.shape(ShapeQuery(inputs: inputs, attributes: attributes))
+    } catch let e as ShapeError {
+        throw e
+    } catch {
+        throw ShapeError(String(describing: error))
+    }
+    try checkSize(t)
+    return t
+}
+
+func checkSize(_ t: TensorType) throws {
+    guard t.shape.isWithinElementLimit else { throw ShapeError("\(t) holds more than \(Shape.maxElementCount) elements") }
+}
+
+func describe(_ types: [TensorType]) -> String { "(inputs: " + types.map(\.description).joined(separator: ", ") + ")" }

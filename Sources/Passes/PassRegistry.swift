@@ -1,0 +1,18 @@
+import GraphIR
+
+/// Every pass graphc knows, by name, in one place.
+public enum PassRegistry {
+    public static let all: [Pass] = [
+        .verify,
+        .shapeInference,
+        .constantFolding,
+        .commonSubexpressionElimination,
+        .deadCodeElimination,
+        .countParameters,
+        .autodiff,
+    ]
+
+    private static let byName: [String: Pass] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+
+    public static func named(_ n: String) -> Pass? { byName[n] }
+}
