@@ -1,1 +1,99 @@
 import GraphIR
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public enum Mode: String, Sendable {
+    case train, infer
+}
+
+public struct FrontendOptions: Sendable {
+    /// `.train` lowers the teacher-forced training graph, `.infer` the inference graph; the
+    /// DSL reads it as the builtin `mode`.
+    public var mode: Mode = .train
+    /// Guards against runaway unrolling: graph size, iterations of one loop, statements run.
+    public var maxNodes = 1_000_000
+    public var maxLoopIterations = 100_000
+    public var maxSteps = 5_000_000
+
+    public init() {}
+    public init(mode: Mode) { self.mode = mode }
+}
+
+/// One row of the layer table printed by `--count-params`: a module at its first call.
+public struct LayerSummaryRow: Equatable, Sendable {
+    /// The module path, e.g. `convblock1.0` or `layer2.0.downsample.1`.
+    public var name: String
+    /// The layer kind (`Conv2d`, `Sequential`) or the `func` that built it (`BasicBlock`).
+    public var type: String
+    public var outputShape: Shape
+    /// Elements of the parameters the module itself owns (its children have their own rows),
+    /// so the column sums to the model's total.
+    public var parameters: Int
+    /// Elements of non-trainable buffers (BatchNorm running statistics).
+    public var buffers: Int
+    /// Nesting depth (0 for top-level modules), for indenting the table.
+    public var depth: Int
+
+    public init(name: String, type: String, outputShape: Shape, parameters: Int, buffers: Int, depth: Int = 0) {
+        self.name = name; self.type = type; self.outputShape = outputShape
+        self.parameters = parameters; self.buffers = buffers; self.depth = depth
+    }
+}
+
+public enum Frontend {
+    /// Parses and lowers a .swiftgraph source into a typed graph. Errors are `Diagnostic`s
+    /// (file:line:col, source line, caret). Never traps on any input.
+    public static func lower(source: String, file: String, options: FrontendOptions = .init()) throws -> Graph {
+        try lowerWithSummary(source: source, file: file, options: options).0
+    }
+
+    /// Reads and lowers a file; an unreadable file is a `Diagnostic` naming it.
+    public static func lower(path: String, options: FrontendOptions = .init()) throws -> Graph {
+        try lowerWithSummary(path: path, options: options).0
+    }
+
+    /// Lowers and also returns one summary row per module (shared modules once).
+    public static func lowerWithSummary(source: String, file: String, options: FrontendOptions = .init()) throws -> (Graph, [LayerSummaryRow]) {
+        let lowerer = Lowerer(file: file, options: options)
+        do {
+            let program = try Parser.parse(source)
+            try DescribeContext.$graph.withValue(lowerer.graph) {
+                try lowerer.run(program)
+            }
+            return (lowerer.graph, lowerer.rows)
+        } catch let e as DSLError {
+            throw Diagnostic(e.message, at: SourceLocation(file: file, line: e.line, column: e.column), source: source, notes: e.notes)
+        }
+    }
+
+    public static func lowerWithSummary(path: String, options: FrontendOptions = .init()) throws -> (Graph, [LayerSummaryRow]) {
+        try lowerWithSummary(source: try readSource(path), file: path, options: options)
+    }
+
+    /// The file's text, or a diagnostic saying why it cannot be read.
+    static func readSource(_ path: String) throws -> String {
+        let location = SourceLocation(file: path, line: 1, column: 1)
+        guard let f = fopen(path, "rb") else {
+            let reason = String(cString: strerror(errno))
+            throw Diagnostic("cannot read the graph file: \(reason)", at: location)
+        }
+        defer { fclose(f) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, 65536, f) }
+            if n > 0 { bytes.append(contentsOf: chunk[0..<n]) }
+            if n < 65536 {
+                if ferror(f) != 0 { throw Diagnostic("cannot read the graph file: read error (is it a directory?)", at: location) }
+                break
+            }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw Diagnostic("the graph file is not valid UTF-8 text", at: location)
+        }
+        return text
+    }
+}
