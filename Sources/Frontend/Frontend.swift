@@ -16,7 +16,7 @@ public struct FrontendOptions: Sendable {
     /// Guards against runaway unrolling: graph size, iterations of one loop, statements run.
     public var maxNodes = 1_000_000
     public var maxLoopIterations = 100_000
-    public var maxSteps = 5_000_000
+    public var maxSteps = 1_000_000
 
     public init() {}
     public init(mode: Mode) { self.mode = mode }

@@ -18,11 +18,11 @@ enum Layers {
         let kind: LayerKind
         switch name {
         case "Linear":
-            let a = try bind([.positional("a", optional: true), .positional("b", optional: true), .labelled("in"), .labelled("out")] + inits)
+            let a = try bind([.positional("features", optional: true), .positional("outFeatures", optional: true), .labelled("in"), .labelled("out")] + inits)
             var inF: Int?, outF: Int
-            switch (a.has("a"), a.has("b"), a.has("in"), a.has("out")) {
-            case (true, false, false, false): outF = try a.positiveInt("a")
-            case (true, true, false, false): inF = try a.positiveInt("a"); outF = try a.positiveInt("b")
+            switch (a.has("features"), a.has("outFeatures"), a.has("in"), a.has("out")) {
+            case (true, false, false, false): outF = try a.positiveInt("features")
+            case (true, true, false, false): inF = try a.positiveInt("features"); outF = try a.positiveInt("outFeatures")
             case (false, false, _, true): inF = a.has("in") ? try a.positiveInt("in") : nil; outF = try a.positiveInt("out")
             default:
                 throw L.error("`Linear` takes `Linear(out)`, `Linear(in, out)` or `Linear(in: n, out: m)`", pos)
@@ -30,10 +30,10 @@ enum Layers {
             kind = .linear(out: outF, in: inF, bias: try a.bool("bias", default: true),
                            weightInit: try initArg(a, "weightInit"), biasInit: try initArg(a, "biasInit"))
         case "Conv2d":
-            let a = try bind([.positional("a"), .positional("b", optional: true), .labelled("kernel", optional: false),
+            let a = try bind([.positional("channels"), .positional("outChannels", optional: true), .labelled("kernel", optional: false),
                               .labelled("stride"), .labelled("padding")] + inits)
-            let inC: Int? = a.has("b") ? try a.positiveInt("a") : nil
-            let outC = try a.positiveInt(a.has("b") ? "b" : "a")
+            let inC: Int? = a.has("outChannels") ? try a.positiveInt("channels") : nil
+            let outC = try a.positiveInt(a.has("outChannels") ? "outChannels" : "channels")
             let k = try a.positiveInt("kernel"), s = try a.positiveInt("stride", default: 1)
             var padding = Padding.explicit(0)
             switch a.value("padding") {
@@ -256,8 +256,9 @@ enum Layers {
 
         case .sequential(let children):
             var v: Val = .tensor(try tensorArgs(1)[0])
+            // A child's nodes and errors point at the line that declares it inside the block.
             for child in children {
-                v = try L.callModule(child, [EvaluatedArgument(label: nil, value: v, pos: pos)], scope, pos)
+                v = try L.callModule(child, [EvaluatedArgument(label: nil, value: v, pos: child.pos)], scope, child.pos)
             }
             return v
 

@@ -70,11 +70,16 @@ final class Lowerer {
         return .normal
     }
 
-    func exec(_ s: Stmt, _ scope: Scope) throws -> Flow {
+    /// Counts statements and loop iterations run at compile time, so no program can hang.
+    func step(_ pos: Pos) throws {
         steps += 1
         if steps > options.maxSteps {
-            throw error("the program runs more than \(options.maxSteps) statements at compile time; is a loop bound too large?", s.pos)
+            throw error("the program runs more than \(options.maxSteps) statements at compile time; is a loop bound too large?", pos)
         }
+    }
+
+    func exec(_ s: Stmt, _ scope: Scope) throws -> Flow {
+        try step(s.pos)
         switch s.kind {
         case .declaration(let isLet, let bindings):
             for b in bindings {
@@ -104,6 +109,7 @@ final class Lowerer {
                 }
                 var i = lo
                 while i < hi {
+                    try step(s.pos)
                     let inner = Scope(parent: scope, frame: scope.frame)
                     try bind(pattern, .int(i), in: inner, isLet: true, at: pattern.pos)
                     if case .returned(let v, let p) = try exec(body, inner) { return .returned(v, p) }
@@ -111,6 +117,7 @@ final class Lowerer {
                 }
             case .array(let box):
                 for item in box.items {
+                    try step(s.pos)
                     let inner = Scope(parent: scope, frame: scope.frame)
                     try bind(pattern, item.copied(), in: inner, isLet: true, at: pattern.pos)
                     if case .returned(let v, let p) = try exec(body, inner) { return .returned(v, p) }
