@@ -80,6 +80,10 @@ final class Lowerer {
 
     func exec(_ s: Stmt, _ scope: Scope) throws -> Flow {
         try step(s.pos)
+        return try nested(s.pos) { try execInner(s, scope) }
+    }
+
+    private func execInner(_ s: Stmt, _ scope: Scope) throws -> Flow {
         switch s.kind {
         case .declaration(let isLet, let bindings):
             for b in bindings {
@@ -209,7 +213,25 @@ final class Lowerer {
 
     // MARK: expressions
 
+    /// Bounds the interpreter's recursion (nested expressions inside nested calls) so that
+    /// no program can overflow the stack.
+    var nesting = 0
+    static let maxNesting = 400
+
+    func nested<T>(_ pos: Pos, _ body: () throws -> T) throws -> T {
+        nesting += 1
+        defer { nesting -= 1 }
+        if nesting > Lowerer.maxNesting {
+            throw error("the program is nested too deeply at compile time (expressions inside calls more than \(Lowerer.maxNesting) levels deep); is a function calling itself?", pos)
+        }
+        return try body()
+    }
+
     func eval(_ e: Expr, _ scope: Scope) throws -> Val {
+        try nested(e.pos) { try evalInner(e, scope) }
+    }
+
+    private func evalInner(_ e: Expr, _ scope: Scope) throws -> Val {
         switch e.kind {
         case .integer(let n): return .int(n)
         case .float(let d): return .float(d)
