@@ -97,3 +97,42 @@ public enum Frontend {
         return text
     }
 }
+
+extension LayerSummaryRow {
+    /// The torchinfo-like table `--count-params` prints: one row per module, indented by
+    /// depth, then the totals.
+    ///
+    ///     Layer (type)                 Output shape        Param #
+    ///     convblock1 (Sequential)      [B,16,14,14]        0
+    ///       convblock1.0 (Conv2d)      [B,16,28,28]        160
+    public static func table(_ rows: [LayerSummaryRow]) -> String {
+        let cells = rows.map { r -> (String, String, String) in
+            let p = r.buffers > 0 ? "\(grouped(r.parameters)) (+\(grouped(r.buffers)) buffers)" : grouped(r.parameters)
+            return (String(repeating: "  ", count: r.depth) + "\(r.name) (\(r.type))", r.outputShape.description, p)
+        }
+        let header = ("Layer (type)", "Output shape", "Param #")
+        let w0 = max(header.0.count, cells.map(\.0.count).max() ?? 0) + 2
+        let w1 = max(header.1.count, cells.map(\.1.count).max() ?? 0) + 2
+        func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
+        var out = pad(header.0, w0) + pad(header.1, w1) + header.2 + "\n"
+        let rule = String(repeating: "=", count: w0 + w1 + 12) + "\n"
+        out += rule
+        for c in cells { out += pad(c.0, w0) + pad(c.1, w1) + c.2 + "\n" }
+        out += rule
+        out += "Total params: \(grouped(rows.reduce(0) { $0 + $1.parameters }))\n"
+        let buffers = rows.reduce(0) { $0 + $1.buffers }
+        if buffers > 0 { out += "Buffers (not trained): \(grouped(buffers))\n" }
+        return out
+    }
+
+    /// 769930 -> "769,930".
+    static func grouped(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, ch) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(ch)
+        }
+        return (n < 0 ? "-" : "") + out
+    }
+}

@@ -32,3 +32,20 @@ final class ParameterCountTests: XCTestCase {
         XCTAssertEqual(g.outputs.first.map { g.type(of: $0.value).description }, "f32[B,512,16,16]")
     }
 }
+
+final class SummaryTableTests: XCTestCase {
+    func testTable() throws {
+        let (_, rows) = try Fixtures.lower("cnn")
+        let table = LayerSummaryRow.table(rows)
+        let lines = table.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines[0].hasPrefix("Layer (type)"))
+        XCTAssertTrue(lines.contains { $0.hasPrefix("  head.1 (Linear)") && $0.contains("[B,600]") && $0.hasSuffix("691,800") }, table)
+        XCTAssertEqual(lines.last, "Total params: 769,930")
+        let (_, resnet) = try Fixtures.lower("resnet18")
+        let t2 = LayerSummaryRow.table(resnet)
+        XCTAssertTrue(t2.contains("Total params: 11,176,512\n"), t2)
+        XCTAssertTrue(t2.contains("Buffers (not trained): 9,600\n"), t2)
+        XCTAssertEqual(LayerSummaryRow.grouped(1_000), "1,000")
+        XCTAssertEqual(LayerSummaryRow.grouped(999), "999")
+    }
+}
