@@ -56,7 +56,8 @@ public enum Frontend {
     }
 
     /// Lowers and also returns one summary row per module (shared modules once).
-    public static func lowerWithSummary(source: String, file: String, options: FrontendOptions = .init()) throws -> (Graph, [LayerSummaryRow]) {
+    public static func lowerWithSummary(source rawSource: String, file: String, options: FrontendOptions = .init()) throws -> (Graph, [LayerSummaryRow]) {
+        let source = normalized(rawSource)
         let lowerer = Lowerer(file: file, options: options)
         do {
             let program = try Parser.parse(source)
@@ -67,6 +68,15 @@ public enum Frontend {
         } catch let e as DSLError {
             throw Diagnostic(e.message, at: SourceLocation(file: file, line: e.line, column: e.column), source: source, notes: e.notes)
         }
+    }
+
+    /// Windows and old-Mac line ends become `\n` (so lines and columns match what editors
+    /// show) and a leading byte-order mark is dropped, as swiftc does.
+    static func normalized(_ s: String) -> String {
+        var text = s
+        if text.first == "\u{FEFF}" { text.removeFirst() }
+        guard text.contains(where: { $0 == "\r\n" || $0 == "\r" }) else { return text }
+        return String(text.map { $0 == "\r\n" || $0 == "\r" ? "\n" : $0 })
     }
 
     public static func lowerWithSummary(path: String, options: FrontendOptions = .init()) throws -> (Graph, [LayerSummaryRow]) {

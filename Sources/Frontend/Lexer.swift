@@ -72,7 +72,7 @@ struct Lexer {
     private func peek(_ k: Int = 0) -> Character? { i + k < chars.count ? chars[i + k] : nil }
 
     private mutating func advance() {
-        if chars[i] == "\n" { line += 1; column = 1 } else { column += 1 }
+        if chars[i].isNewline { line += 1; column = 1 } else { column += 1 }
         i += 1
     }
 
@@ -93,10 +93,10 @@ struct Lexer {
     private mutating func skipTrivia() throws -> Bool {
         var newline = false
         while let c = peek() {
-            if c == "\n" { newline = true; advance() }
+            if c.isNewline { newline = true; advance() }
             else if c.isWhitespace { advance() }
             else if c == "/" && peek(1) == "/" {
-                while let d = peek(), d != "\n" { _ = d; advance() }
+                while let d = peek(), !d.isNewline { advance() }
             } else if c == "/" && peek(1) == "*" {
                 // Swift block comments nest.
                 let l = line, col = column
@@ -108,7 +108,7 @@ struct Lexer {
                     }
                     if d == "/" && peek(1) == "*" { depth += 1; advance(); advance() }
                     else if d == "*" && peek(1) == "/" { depth -= 1; advance(); advance() }
-                    else { if d == "\n" { newline = true }; advance() }
+                    else { if d.isNewline { newline = true }; advance() }
                 }
             } else { break }
         }
@@ -205,14 +205,14 @@ struct Lexer {
         advance()
         var s = ""
         while true {
-            guard let c = peek(), c != "\n" else {
+            guard let c = peek(), !c.isNewline else {
                 throw DSLError("unterminated string literal", line: l, column: col)
             }
             advance()
             if c == "\"" { return .string(s) }
             if c == "\\" {
                 let el = line, ec = column - 1
-                guard let e = peek(), e != "\n" else { throw DSLError("unterminated string literal", line: l, column: col) }
+                guard let e = peek(), !e.isNewline else { throw DSLError("unterminated string literal", line: l, column: col) }
                 advance()
                 switch e {
                 case "n": s.append("\n")

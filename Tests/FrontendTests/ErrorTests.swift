@@ -199,3 +199,20 @@ final class ErrorTests: XCTestCase {
         }
     }
 }
+
+final class LineEndingTests: XCTestCase {
+    func testCRLFAndBOM() throws {
+        let source = "\u{FEFF}let x = input(\"x\", [batch, 3])\r\nlet y = relu(x)\r\noutput(\"y\", y)\r\n"
+        let g = try Frontend.lower(source: source, file: "crlf.swiftgraph")
+        XCTAssertEqual(g.nodes.last?.location?.line, 2)
+        let bad = "let x = 1\r\nlet y = q\r\n"
+        do {
+            _ = try Frontend.lower(source: bad, file: "crlf.swiftgraph")
+            XCTFail("expected an error")
+        } catch let d as Diagnostic {
+            XCTAssertEqual(d.location.line, 2)
+            XCTAssertEqual(d.location.column, 9)
+            XCTAssertEqual(d.sourceLine, "let y = q")
+        }
+    }
+}
