@@ -86,9 +86,12 @@ struct BoundArguments {
 
     func positiveInt(_ name: String, default d: Int? = nil) throws -> Int {
         let v = try int(name, default: d)
+        let p = position(name)
         guard v > 0 else {
-            let p = position(name)
             throw DSLError("argument `\(name)` of `\(callee)` must be positive, got \(v)", line: p.line, column: p.column)
+        }
+        guard v <= TensorLimits.maxDimension else {
+            throw DSLError("argument `\(name)` of `\(callee)` is too large (\(v); the limit is \(TensorLimits.maxDimension))", line: p.line, column: p.column)
         }
         return v
     }
@@ -149,4 +152,22 @@ func describeValue(_ v: Val, graph: Graph? = nil) -> String {
 /// duration of one `lower` call on its thread.
 enum DescribeContext {
     @TaskLocal static var graph: Graph?
+}
+
+/// Sizes the frontend accepts, so element counts never overflow an Int anywhere downstream.
+enum TensorLimits {
+    static let maxDimension = 1 << 31
+    static let maxElements = 1 << 48
+
+    /// The product of the known dimensions, or nil when it exceeds `maxElements`.
+    static func knownElements(_ s: Shape) -> Int? {
+        var n = 1
+        for d in s.dims {
+            guard case .known(let k) = d, k > 0 else { continue }
+            let (r, o) = n.multipliedReportingOverflow(by: k)
+            guard !o, r <= maxElements else { return nil }
+            n = r
+        }
+        return n
+    }
 }

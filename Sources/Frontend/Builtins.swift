@@ -323,6 +323,9 @@ extension Lowerer {
         for v in box.items {
             switch v {
             case .int(let n):
+                guard n <= TensorLimits.maxDimension else {
+                    throw error("dimension \(n) in the shape of `\(a.callee)` is too large (the limit is \(TensorLimits.maxDimension))", a.position(name))
+                }
                 guard n > 0 || (allowHole && n == -1) else {
                     throw error("dimension \(n) in the shape of `\(a.callee)` must be positive\(allowHole ? " (or -1, inferred)" : "")", a.position(name))
                 }
@@ -331,7 +334,11 @@ extension Lowerer {
             default: throw a.wrongType(name, "a shape of Ints and `batch`, containing \(describeValue(v))")
             }
         }
-        return Shape(dims)
+        let shape = Shape(dims)
+        guard TensorLimits.knownElements(shape) != nil else {
+            throw error("the shape \(shape) in `\(a.callee)` has too many elements (the limit is 2^48)", a.position(name))
+        }
+        return shape
     }
 
     func intList(_ a: BoundArguments, _ name: String) throws -> [Int] {

@@ -210,7 +210,7 @@ enum Layers {
             }
             let pad: Int
             switch padding { case .explicit(let p): pad = p; case .same: pad = (k - 1) / 2 }
-            let bound = 1 / Double(c * k * k).squareRoot()
+            let bound = 1 / (Double(c) * Double(k) * Double(k)).squareRoot()
             var ins = [x, try param("weight", Shape(known: [outC, c, k, k]), wInit ?? .uniform(bound: bound))]
             if bias { ins.append(try param("bias", Shape(known: [outC]), bInit ?? .uniform(bound: bound))) }
             return .tensor(try emit(.conv2d, ins, ["stride": .ints([stride, stride]), "padding": .ints([pad, pad])]))

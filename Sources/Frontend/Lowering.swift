@@ -107,9 +107,9 @@ final class Lowerer {
             let seq = try eval(seqExpr, scope)
             switch seq {
             case .range(let lo?, let hi?):
-                let count = hi - lo
-                if count > options.maxLoopIterations {
-                    throw error("loop runs \(count) times; the unrolling limit is \(options.maxLoopIterations) iterations", seqExpr.pos)
+                let (count, overflow) = hi.subtractingReportingOverflow(lo)
+                if overflow || count > options.maxLoopIterations {
+                    throw error("loop runs \(overflow ? "more than \(Int.max)" : String(count)) times; the unrolling limit is \(options.maxLoopIterations) iterations", seqExpr.pos)
                 }
                 var i = lo
                 while i < hi {
@@ -573,6 +573,9 @@ final class Lowerer {
         do {
             let v = try builder.emit(op, inputs, attrs)
             try checkSize(pos)
+            guard TensorLimits.knownElements(graph.type(of: v).shape) != nil else {
+                throw error("\(op.name): the result \(graph.type(of: v)) has too many elements (the limit is 2^48)", pos)
+            }
             return v
         } catch let e as BuildError {
             let prefix = context.map { "\($0): " } ?? ""
@@ -588,6 +591,9 @@ final class Lowerer {
 
     /// Makes a parameter (or, with `buffer`, a non-trainable statistic) of module `m`.
     func parameter(_ m: ModuleInstance?, _ local: String, _ shape: Shape, _ initSpec: InitSpec, buffer: Bool = false, at pos: Pos) throws -> Value {
+        guard TensorLimits.knownElements(shape) != nil else {
+            throw error("the parameter \(local) of shape \(shape) has too many elements (the limit is 2^48)", pos)
+        }
         let full = (m?.path ?? "").isEmpty ? local : "\(m?.path ?? "").\(local)"
         guard !paramNames.contains(full) else { throw error("a parameter named `\(full)` already exists", pos) }
         paramNames.insert(full)
