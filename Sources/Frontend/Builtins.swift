@@ -68,6 +68,7 @@ enum Builtins {
             return .void
         case "output":
             let n = try a.string("name"), t = try a.tensor("value")
+            guard !n.isEmpty else { throw L.error("an output needs a non-empty name", a.position("name")) }
             guard !L.outputNames.contains(n) else { throw L.error("an output named \"\(n)\" is already declared", pos) }
             L.outputNames.insert(n)
             L.graph.outputs.append((name: n, value: t))
@@ -143,6 +144,7 @@ enum Builtins {
 
     private static func input(_ L: Lowerer, _ a: BoundArguments, _ pos: Pos) throws -> Val {
         let name = try a.string("name")
+        guard !name.isEmpty else { throw L.error("an input needs a non-empty name", a.position("name")) }
         guard !L.inputNames.contains(name) else { throw L.error("an input named \"\(name)\" is already declared", pos) }
         let shape = try L.shapeValue(a, "shape", allowHole: false)
         var dtype = DType.f32

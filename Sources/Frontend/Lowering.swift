@@ -373,6 +373,11 @@ final class Lowerer {
             if op == "!=" { return .bool(x != y) }
             if op == "+" { return .string(x + y) }
         case (.enumCase(let x, _), .enumCase(let y, _)):
+            // `mode == .test` is a typo, not a false condition.
+            let modes: Set<String> = ["train", "infer"]
+            if modes.contains(x) != modes.contains(y), op == "==" || op == "!=" {
+                throw error("`.\(modes.contains(x) ? y : x)` is not a mode; `mode` is `.train` or `.infer`", rhsPos)
+            }
             if op == "==" { return .bool(x == y) }
             if op == "!=" { return .bool(x != y) }
         case (.symbol(let x), .symbol(let y)):

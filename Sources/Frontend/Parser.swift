@@ -94,6 +94,7 @@ struct Parser {
         "lazy", "weak", "unowned", "mutating", "nonmutating", "override", "convenience", "required",
         "async", "await", "inout", "some", "any", "self", "Self", "super", "as", "is", "nil", "where", "macro",
     ]
+    static let operatorSymbols: Set<Character> = ["+", "-", "*", "/", "%", "<", ">", "=", "!", "&", "|", "^", "~", "?", "."]
     static let reserved: Set<String> = ["let", "var", "func", "for", "in", "if", "else", "return", "true", "false"]
 
     private func unsupported(_ name: String) -> DSLError {
@@ -129,8 +130,16 @@ struct Parser {
             out.append(try statement())
             // A statement ends at `;`, a line break, `}` or the end of the file.
             if !(tok.isSymbol(";") || tok.startsLine || tok.isSymbol("}")) {
-                if case .end = tok.kind { continue }
-                throw DSLError("consecutive statements on a line must be separated by `;`", at: tok)
+                switch tok.kind {
+                case .end: continue
+                case .identifier(let w) where Parser.unsupported.contains(w): throw unsupported(w)
+                case .symbol(let sym) where Parser.operatorSymbols.contains(sym.first ?? " "):
+                    throw DSLError("operator `\(sym)` is not part of the graphc DSL here", at: tok)
+                case .symbol(let sym):
+                    throw DSLError("unexpected `\(sym)`", at: tok)
+                default:
+                    throw DSLError("consecutive statements on a line must be separated by `;`", at: tok)
+                }
             }
         }
     }

@@ -92,6 +92,20 @@ final class ErrorTests: XCTestCase {
         Case(name: "bad dtype", source: "let x = input(\"x\", [batch, 3], .int8)\n", line: 1, column: 32, message: "argument `dtype` of `input` must be `.float32` or `.int64`"),
         Case(name: "LSTM call shape", source: "let x = input(\"x\", [batch, 5])\nlet cell = LSTMCell(4, 8)\nlet h = input(\"h\", [batch, 8])\nlet (a, b) = cell(x, (h, h))\n",
              line: 4, column: 19, message: "LSTMCell `cell` expects input [batch, 4], got f32[B,5]"),
+        Case(name: "as cast", source: "let a = 1 as Int\n", line: 1, column: 11, message: "`as` is not part of the graphc DSL"),
+        Case(name: "bitwise operator", source: "let a = 1 & 2\n", line: 1, column: 11, message: "operator `&` is not part of the graphc DSL"),
+        Case(name: "unbalanced paren", source: "let a = (1 + 2))\n", line: 1, column: 16, message: "unexpected `)`"),
+        Case(name: "unknown mode", source: "if mode == .test {\n}\n", line: 1, column: 12, message: "`.test` is not a mode; `mode` is `.train` or `.infer`"),
+        Case(name: "empty input name", source: "let x = input(\"\", [batch, 2])\n", line: 1, column: 15, message: "an input needs a non-empty name"),
+        Case(name: "string interpolation", source: "let s = \"a\\(1)\"\n", line: 1, column: 11, message: "string interpolation is not part of the graphc DSL"),
+        Case(name: "wrong method label", source: "let x = input(\"x\", [batch, 2])\nlet y = x.mean(axis: 1, keepdim: true)\n", line: 2, column: 25,
+             message: "`mean` has no argument labelled `keepdim:`"),
+        Case(name: "layer called with label", source: "let x = input(\"x\", [batch, 2])\nlet fc = Linear(2)\nlet y = fc(input: x)\n", line: 3, column: 12,
+             message: "layers are called without argument labels"),
+        Case(name: "layer arity", source: "let x = input(\"x\", [batch, 2])\nlet fc = Linear(2)\nlet y = fc(x, x)\n", line: 3, column: 9,
+             message: "Linear `fc` takes 1 input, got 2"),
+        Case(name: "mutating a let array", source: "let xs: [Tensor] = []\nxs.append(input(\"x\", [2]))\n", line: 2, column: 1,
+             message: "cannot mutate `xs`: it is a `let` constant"),
     ]
 
     func testCorpus() {
