@@ -14,7 +14,7 @@ public struct FrontendOptions: Sendable {
     /// DSL reads it as the builtin `mode`.
     public var mode: Mode = .train
     /// Guards against runaway unrolling: graph size, iterations of one loop, statements run.
-    public var maxNodes = 1_000_000
+    public var maxNodes = 250_000
     public var maxLoopIterations = 100_000
     public var maxSteps = 1_000_000
 
