@@ -69,7 +69,8 @@ public enum Gzip {
                     }
                     continue
                 case Z_BUF_ERROR:
-                    if consumed >= bytes.count {
+                    // No progress with a fresh output buffer: the input ran out mid-stream.
+                    if consumed >= bytes.count || produced == 0 {
                         throw DataError(file, "truncated \(what) data: stream ends after \(output.count) bytes of output")
                     }
                     continue

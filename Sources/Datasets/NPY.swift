@@ -73,10 +73,12 @@ public enum NPYReader {
     }
 
     public static func parse(_ data: Data, file: String) throws -> NPYArray {
-        let bytes = [UInt8](data)
+        // Only the preamble and header are copied; the data stays in `data` (arrays can be large).
+        let total = data.count
+        let bytes = [UInt8](data.prefix(12))
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
-        guard bytes.count >= 10 else {
-            throw DataError(file, "truncated: \(bytes.count) bytes, too short for an NPY header")
+        guard total >= 10 else {
+            throw DataError(file, "truncated: \(total) bytes, too short for an NPY header")
         }
         guard Array(bytes[0..<6]) == magic else {
             throw DataError(file, "not an NPY file: bad magic (expected \\x93NUMPY)")
@@ -89,16 +91,17 @@ public enum NPYReader {
             headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
             headerStart = 10
         case 2, 3:
-            guard bytes.count >= 12 else { throw DataError(file, "truncated: NPY v\(major) header length missing") }
+            guard total >= 12 else { throw DataError(file, "truncated: NPY v\(major) header length missing") }
             headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
             headerStart = 12
         default:
             throw DataError(file, "unsupported NPY format version \(major).\(bytes[7])")
         }
-        guard bytes.count - headerStart >= headerLength else {
-            throw DataError(file, "truncated: NPY header says \(headerLength) bytes, file has \(bytes.count - headerStart) after the preamble")
+        guard total - headerStart >= headerLength else {
+            throw DataError(file, "truncated: NPY header says \(headerLength) bytes, file has \(total - headerStart) after the preamble")
         }
-        let headerBytes = bytes[headerStart..<(headerStart + headerLength)]
+        let base = data.startIndex
+        let headerBytes = [UInt8](data[(base + headerStart)..<(base + headerStart + headerLength)])
         // v3 headers are UTF-8, earlier ones latin-1; the keys and values we accept are ASCII.
         guard let headerText = String(bytes: headerBytes, encoding: major == 3 ? .utf8 : .isoLatin1) else {
             throw DataError(file, "NPY header is not valid text")
@@ -135,7 +138,7 @@ public enum NPYReader {
             count = p
         }
         let dataStart = headerStart + headerLength
-        let found = bytes.count - dataStart
+        let found = total - dataStart
         let (needed, o) = count.multipliedReportingOverflow(by: dtype.itemSize)
         guard !o else { throw DataError(file, "bad NPY header: shape \(shape) is too large") }
         // Python's tuple spelling, so the message matches what numpy prints.
@@ -146,7 +149,7 @@ public enum NPYReader {
         if found > needed {
             throw DataError(file, "size mismatch: shape \(shapeText) of '\(descr)' needs \(needed) data bytes, found \(found)")
         }
-        return NPYArray(dtype: dtype, shape: shape, raw: Data(bytes[dataStart...]), source: file)
+        return NPYArray(dtype: dtype, shape: shape, raw: data.subdata(in: (base + dataStart)..<data.endIndex), source: file)
     }
 }
 

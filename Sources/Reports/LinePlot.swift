@@ -71,19 +71,30 @@ public struct LinePlot {
         let finite = allPoints.flatMap { $0.compactMap { $0 } }
         let (x0, x1) = Self.range(finite.map(\.x), fixed: xLimits)
         let (y0, y1) = Self.range(finite.map(\.y), fixed: yLimits)
-        let xTicks = NiceTicks.ticks(lo: x0, hi: x1, maxTicks: 9)
-        let yTicks = NiceTicks.ticks(lo: y0, hi: y1, maxTicks: 8)
-        let xStep = NiceTicks.step(lo: x0, hi: x1, maxTicks: 9)
-        let yStep = NiceTicks.step(lo: y0, hi: y1, maxTicks: 8)
-        let yTickLabels = yTicks.map { NiceTicks.label($0, step: yStep) }
-        let widestYLabel = yTickLabels.map { Image.textSize($0, scale: scale).width }.max() ?? 0
-
         // Layout: room on the left for the y label and tick labels, below for x, above for the title.
         let tickLength = 5
-        let left = 12 + lineHeight + 12 + widestYLabel + 8 + tickLength
-        let right = width - 24
         let top = title.isEmpty ? 20 : 20 + lineHeight + 18
         let bottom = height - (tickLength + 8 + lineHeight + 14 + lineHeight + 14)
+        // As many ticks as fit with a label's height (or width) of space between labels.
+        let plotHeight = max(0, bottom - top)
+        let yAxis = Self.fittingTicks(lo: y0, hi: y1, most: 8) { labels in
+            labels.count * lineHeight * 2 <= plotHeight
+        }
+        let widestYLabel = yAxis.labels.map { Image.textSize($0, scale: scale).width }.max() ?? 0
+        let left = 12 + lineHeight + 12 + widestYLabel + 8 + tickLength
+        func rightMargin(_ labels: [String]) -> Int {
+            // The last x label is centred on the right edge of the axes and must stay inside.
+            let half: Int = Image.textSize(labels.last ?? "", scale: scale).width / 2
+            return max(24, half + 8)
+        }
+        let xAxis = Self.fittingTicks(lo: x0, hi: x1, most: 9) { labels in
+            let widest: Int = labels.map { Image.textSize($0, scale: scale).width }.max() ?? 0
+            let room: Int = width - rightMargin(labels) - left
+            return labels.count * (widest + 24) <= room
+        }
+        let right = width - rightMargin(xAxis.labels)
+        let (xTicks, yTicks, yTickLabels) = (xAxis.ticks, yAxis.ticks, yAxis.labels)
+        let xStep = xAxis.step
         guard right - left > 10, bottom - top > 10 else { return img }
 
         func px(_ x: Double) -> Double { Double(left) + (x - x0) / (x1 - x0) * Double(right - left) }
@@ -139,6 +150,19 @@ public struct LinePlot {
         drawLegend(on: &img, points: allPoints.map { $0.compactMap { $0 }.map { (px($0.x), py($0.y)) } },
                    box: (left, top, right, bottom), scale: scale)
         return img
+    }
+
+    /// Ticks for lo...hi with at most `most` of them, fewer while `fits` rejects the labels.
+    static func fittingTicks(lo: Double, hi: Double, most: Int,
+                             fits: ([String]) -> Bool) -> (ticks: [Double], labels: [String], step: Double) {
+        var result: (ticks: [Double], labels: [String], step: Double) = ([], [], 1)
+        for m in stride(from: max(2, most), through: 2, by: -1) {
+            let step = NiceTicks.step(lo: lo, hi: hi, maxTicks: m)
+            let ticks = NiceTicks.ticks(lo: lo, hi: hi, maxTicks: m)
+            result = (ticks, ticks.map { NiceTicks.label($0, step: step) }, step)
+            if fits(result.labels) { break }
+        }
+        return result
     }
 
     /// The legend goes in whichever corner of the axes covers the fewest data points
