@@ -1,0 +1,89 @@
+/// Drawing primitives on `Image`. Coordinates are in pixels with (0, 0) the top-left corner of
+/// the top-left pixel, so pixel (i, j) has its centre at (i + 0.5, j + 0.5).
+extension Image {
+    /// Fills the pixels x..<x+width, y..<y+height (clipped to the image).
+    public mutating func fillRect(x: Int, y: Int, width w: Int, height h: Int, color: Color) {
+        let x0 = max(0, x), y0 = max(0, y)
+        let x1 = min(width, x + w), y1 = min(height, y + h)
+        guard x0 < x1, y0 < y1 else { return }
+        for yy in y0..<y1 { for xx in x0..<x1 { blend(xx, yy, color) } }
+    }
+
+    /// A one-pixel outline of the rectangle x..<x+width, y..<y+height.
+    public mutating func strokeRect(x: Int, y: Int, width w: Int, height h: Int, color: Color) {
+        guard w > 0, h > 0 else { return }
+        fillRect(x: x, y: y, width: w, height: 1, color: color)
+        fillRect(x: x, y: y + h - 1, width: w, height: 1, color: color)
+        fillRect(x: x, y: y, width: 1, height: h, color: color)
+        fillRect(x: x + w - 1, y: y, width: 1, height: h, color: color)
+    }
+
+    /// An anti-aliased line of the given width with round ends: each pixel is covered by how
+    /// far its centre lies inside the stroke (distance to the segment against half the width).
+    public mutating func drawLine(from a: (x: Double, y: Double), to b: (x: Double, y: Double),
+                                  width lineWidth: Double = 1, color: Color) {
+        guard a.x.isFinite, a.y.isFinite, b.x.isFinite, b.y.isFinite, lineWidth > 0 else { return }
+        let half = lineWidth / 2
+        let pad = half + 1
+        let minX = max(0, Int((min(a.x, b.x) - pad).rounded(.down)))
+        let maxX = min(width - 1, Int((max(a.x, b.x) + pad).rounded(.up)))
+        let minY = max(0, Int((min(a.y, b.y) - pad).rounded(.down)))
+        let maxY = min(height - 1, Int((max(a.y, b.y) + pad).rounded(.up)))
+        guard minX <= maxX, minY <= maxY else { return }
+        let dx = b.x - a.x, dy = b.y - a.y
+        let lengthSquared = dx * dx + dy * dy
+        for y in minY...maxY {
+            for x in minX...maxX {
+                let px = Double(x) + 0.5, py = Double(y) + 0.5
+                var t = lengthSquared > 0 ? ((px - a.x) * dx + (py - a.y) * dy) / lengthSquared : 0
+                t = max(0, min(1, t))
+                let ex = a.x + t * dx - px, ey = a.y + t * dy - py
+                let d = (ex * ex + ey * ey).squareRoot()
+                let coverage = min(1, half + 0.5 - d)
+                if coverage > 0 { blend(x, y, color, coverage: coverage) }
+            }
+        }
+    }
+
+    /// A filled, anti-aliased disc.
+    public mutating func fillCircle(center: (x: Double, y: Double), radius: Double, color: Color) {
+        guard center.x.isFinite, center.y.isFinite, radius > 0 else { return }
+        let minX = max(0, Int((center.x - radius - 1).rounded(.down)))
+        let maxX = min(width - 1, Int((center.x + radius + 1).rounded(.up)))
+        let minY = max(0, Int((center.y - radius - 1).rounded(.down)))
+        let maxY = min(height - 1, Int((center.y + radius + 1).rounded(.up)))
+        guard minX <= maxX, minY <= maxY else { return }
+        for y in minY...maxY {
+            for x in minX...maxX {
+                let ex = Double(x) + 0.5 - center.x, ey = Double(y) + 0.5 - center.y
+                let coverage = min(1, radius + 0.5 - (ex * ex + ey * ey).squareRoot())
+                if coverage > 0 { blend(x, y, color, coverage: coverage) }
+            }
+        }
+    }
+
+    /// Draws `text` with the bitmap font, its top-left corner at (x, y); with `vertical` the
+    /// text runs bottom to top (rotated 90 degrees counter-clockwise) from (x, y) as the
+    /// bottom-left corner, as y-axis labels are drawn.
+    public mutating func drawText(_ text: String, x: Int, y: Int, scale: Int = 1, color: Color, vertical: Bool = false) {
+        let s = max(1, scale)
+        for (index, c) in text.enumerated() {
+            let origin = index * BitmapFont.advance
+            for row in 0..<BitmapFont.glyphHeight {
+                for column in 0..<BitmapFont.glyphWidth where BitmapFont.isInk(c, column: column, row: row) {
+                    if vertical {
+                        fillRect(x: x + row * s, y: y - (origin + column + 1) * s, width: s, height: s, color: color)
+                    } else {
+                        fillRect(x: x + (origin + column) * s, y: y + row * s, width: s, height: s, color: color)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The size of `text` drawn horizontally at `scale`: width, and height down to the
+    /// baseline (descenders hang below it).
+    public static func textSize(_ text: String, scale: Int) -> (width: Int, height: Int) {
+        (BitmapFont.width(of: text, scale: max(1, scale)), BitmapFont.ascent * max(1, scale))
+    }
+}
