@@ -45,40 +45,64 @@ public struct TorchTensor: Sendable {
 
     /// Values in row-major order (what `tensor.flatten()` gives), converted to Float.
     public func floats() throws -> [Float] {
-        let read: (Int) -> Float
         switch dtype {
-        case .float32: read = { Float(bitPattern: UInt32(truncatingIfNeeded: self.element($0))) }
-        case .float64: read = { Float(Double(bitPattern: self.element($0))) }
-        case .float16: read = { Float(Float16(bitPattern: UInt16(truncatingIfNeeded: self.element($0)))) }
-        case .bfloat16: read = { Float(bitPattern: UInt32(truncatingIfNeeded: self.element($0)) << 16) }
+        case .float32 where isContiguous && Self.hostIsLittleEndian: return copyContiguous(Float.self)
+        case .float32: return gather(UInt32.self) { Float(bitPattern: $0) }
+        case .float64: return gather(UInt64.self) { Float(Double(bitPattern: $0)) }
+        case .float16: return gather(UInt16.self) { Float(Float16(bitPattern: $0)) }
+        case .bfloat16: return gather(UInt16.self) { Float(bitPattern: UInt32($0) << 16) }
         default:
             throw DatasetFileError(file: file, message: "tensor \(name) holds \(dtype.rawValue), not floating point")
         }
-        return storageIndices().map(read)
     }
 
     /// Values in row-major order for integer and bool tensors (e.g. `num_batches_tracked`).
     public func int64s() throws -> [Int64] {
-        let read: (Int) -> Int64
         switch dtype {
-        case .int64: read = { Int64(bitPattern: self.element($0)) }
-        case .int32: read = { Int64(Int32(truncatingIfNeeded: self.element($0))) }
-        case .int16: read = { Int64(Int16(truncatingIfNeeded: self.element($0))) }
-        case .int8: read = { Int64(Int8(truncatingIfNeeded: self.element($0))) }
-        case .uint8, .bool: read = { Int64(self.element($0)) }
+        case .int64 where isContiguous && Self.hostIsLittleEndian: return copyContiguous(Int64.self)
+        case .int64: return gather(UInt64.self) { Int64(bitPattern: $0) }
+        case .int32: return gather(UInt32.self) { Int64(Int32(bitPattern: $0)) }
+        case .int16: return gather(UInt16.self) { Int64(Int16(bitPattern: $0)) }
+        case .int8: return gather(UInt8.self) { Int64(Int8(bitPattern: $0)) }
+        case .uint8, .bool: return gather(UInt8.self) { Int64($0) }
         default:
             throw DatasetFileError(file: file, message: "tensor \(name) holds \(dtype.rawValue), not integers")
         }
-        return storageIndices().map(read)
     }
 
-    /// Raw little-endian bits of storage element `i` (bounds were checked at load time).
-    private func element(_ i: Int) -> UInt64 {
-        let size = dtype.elementSize
-        let start = storage.startIndex + i * size
-        var v: UInt64 = 0
-        for k in 0..<size { v |= UInt64(storage[start + k]) << (8 * UInt64(k)) }
-        return v
+    /// Reads the little-endian `Bits` of every addressed storage element (bounds were checked
+    /// at load time) and converts them.
+    private func gather<Bits: FixedWidthInteger, T>(_: Bits.Type, _ convert: (Bits) -> T) -> [T] {
+        let size = MemoryLayout<Bits>.size
+        return storage.withUnsafeBytes { raw in
+            let load = { (i: Int) in convert(Bits(littleEndian: raw.loadUnaligned(fromByteOffset: i * size, as: Bits.self))) }
+            return isContiguous ? (storageOffset..<(storageOffset + count)).map(load) : storageIndices().map(load)
+        }
+    }
+
+    static let hostIsLittleEndian = 1.littleEndian == 1
+
+    /// A straight byte copy, valid because storages and the host are both little-endian.
+    private func copyContiguous<T>(_: T.Type) -> [T] {
+        let n = count, size = MemoryLayout<T>.size
+        return [T](unsafeUninitializedCapacity: n) { out, initialized in
+            storage.withUnsafeBytes { raw in
+                if let dst = out.baseAddress, let src = raw.baseAddress, n > 0 {
+                    UnsafeMutableRawPointer(dst).copyMemory(from: src + storageOffset * size, byteCount: n * size)
+                }
+            }
+            initialized = n
+        }
+    }
+
+    /// Row-major with no gaps (what state_dict tensors almost always are).
+    public var isContiguous: Bool {
+        var expected = 1
+        for (size, stride) in zip(shape, strides).reversed() {
+            if size != 1 && stride != expected { return false }
+            expected *= size
+        }
+        return true
     }
 
     /// Storage element of every tensor element, in row-major order.
