@@ -3,15 +3,15 @@ import Foundation
 
 /// A JSON document parsed by json-c and copied into Swift values, so that validation never holds
 /// json-c pointers (the json-c tree is freed before `parse` returns).
-indirect enum JSONValue {
+indirect enum CaptionsJSONValue {
     case null
     case bool(Bool)
     case int(Int64)
     case double(Double)
     case string(String)
-    case array([JSONValue])
+    case array([CaptionsJSONValue])
     /// Members in file order; `index` maps a key to its first position.
-    case object(keys: [String], values: [JSONValue], index: [String: Int])
+    case object(keys: [String], values: [CaptionsJSONValue], index: [String: Int])
 
     var typeName: String {
         switch self {
@@ -26,15 +26,15 @@ indirect enum JSONValue {
     }
 }
 
-enum JSONFile {
+enum CaptionsJSONFile {
     /// Parses `path` strictly (RFC 8259: no comments, no trailing commas), reporting syntax errors
     /// with line, column and byte offset.
-    static func parse(path: String) throws -> JSONCursor {
+    static func parse(path: String) throws -> CaptionsJSONCursor {
         let data = try DatasetFileError.contents(of: path)
-        return JSONCursor(file: path, path: "", value: try parse(data: data, file: path))
+        return CaptionsJSONCursor(file: path, path: "", value: try parse(data: data, file: path))
     }
 
-    static func parse(data: Data, file: String) throws -> JSONValue {
+    static func parse(data: Data, file: String) throws -> CaptionsJSONValue {
         guard let tok = json_tokener_new() else {
             throw DatasetFileError(file: file, message: "json-c could not allocate a parser")
         }
@@ -79,7 +79,7 @@ enum JSONFile {
         return "line \(line), column \(column) (byte \(offset))"
     }
 
-    private static func convert(_ obj: OpaquePointer?) -> JSONValue {
+    private static func convert(_ obj: OpaquePointer?) -> CaptionsJSONValue {
         guard let obj else { return .null }
         switch json_object_get_type(obj) {
         case json_type_boolean:
@@ -95,12 +95,12 @@ enum JSONFile {
             return .string(String(decoding: bytes, as: UTF8.self))
         case json_type_array:
             let n = json_object_array_length(obj)
-            var items: [JSONValue] = []
+            var items: [CaptionsJSONValue] = []
             items.reserveCapacity(n)
             for i in 0..<n { items.append(convert(json_object_array_get_idx(obj, i))) }
             return .array(items)
         case json_type_object:
-            var keys: [String] = [], values: [JSONValue] = [], index: [String: Int] = [:]
+            var keys: [String] = [], values: [CaptionsJSONValue] = [], index: [String: Int] = [:]
             var it = json_object_iter_begin(obj)
             var end = json_object_iter_end(obj)
             while json_object_iter_equal(&it, &end) == 0 {
@@ -119,10 +119,10 @@ enum JSONFile {
 
 /// A JSON value together with where it is (file and JSON path such as `captions_tokens[17]`),
 /// so every validation error can say exactly which element is wrong.
-struct JSONCursor {
+struct CaptionsJSONCursor {
     let file: String
     let path: String
-    let value: JSONValue
+    let value: CaptionsJSONValue
 
     func error(_ what: String) -> DatasetFileError {
         DatasetFileError(file: file, message: path.isEmpty ? what : "\(path) \(what)")
@@ -137,27 +137,27 @@ struct JSONCursor {
     }
 
     /// The members of an object, in file order.
-    func members() throws -> [(key: String, value: JSONCursor)] {
+    func members() throws -> [(key: String, value: CaptionsJSONCursor)] {
         guard case let .object(keys, values, _) = value else { throw error("is \(value.typeName), expected an object") }
-        return zip(keys, values).map { ($0, JSONCursor(file: file, path: childPath($0), value: $1)) }
+        return zip(keys, values).map { ($0, CaptionsJSONCursor(file: file, path: childPath($0), value: $1)) }
     }
 
-    func member(_ key: String) throws -> JSONCursor {
+    func member(_ key: String) throws -> CaptionsJSONCursor {
         guard case let .object(_, values, index) = value else { throw error("is \(value.typeName), expected an object") }
         guard let i = index[key] else {
             throw DatasetFileError(file: file, message: path.isEmpty ? "missing key \"\(key)\"" : "\(path): missing key \"\(key)\"")
         }
-        return JSONCursor(file: file, path: childPath(key), value: values[i])
+        return CaptionsJSONCursor(file: file, path: childPath(key), value: values[i])
     }
 
-    func optionalMember(_ key: String) throws -> JSONCursor? {
+    func optionalMember(_ key: String) throws -> CaptionsJSONCursor? {
         guard case let .object(_, values, index) = value else { throw error("is \(value.typeName), expected an object") }
-        return index[key].map { JSONCursor(file: file, path: childPath(key), value: values[$0]) }
+        return index[key].map { CaptionsJSONCursor(file: file, path: childPath(key), value: values[$0]) }
     }
 
-    func elements() throws -> [JSONCursor] {
+    func elements() throws -> [CaptionsJSONCursor] {
         guard case let .array(items) = value else { throw error("is \(value.typeName), expected an array") }
-        return items.enumerated().map { JSONCursor(file: file, path: "\(path)[\($0.offset)]", value: $0.element) }
+        return items.enumerated().map { CaptionsJSONCursor(file: file, path: "\(path)[\($0.offset)]", value: $0.element) }
     }
 
     func string() throws -> String {

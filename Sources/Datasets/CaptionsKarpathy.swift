@@ -20,7 +20,7 @@ public struct KarpathyDataset: Sendable, Equatable {
     public func images(inSplit split: String) -> [Image] { images.filter { $0.split == split } }
 
     public static func load(path: String) throws -> KarpathyDataset {
-        let root = try JSONFile.parse(path: path)
+        let root = try CaptionsJSONFile.parse(path: path)
         let name = try root.optionalMember("dataset")?.string()
         var images: [Image] = []
         var filenames = Set<String>()

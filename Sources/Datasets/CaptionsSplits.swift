@@ -12,7 +12,7 @@ public struct CaptionsTrain: Sendable, Equatable {
     }
 
     public static func load(path: String) throws -> CaptionsTrain {
-        let root = try JSONFile.parse(path: path)
+        let root = try CaptionsJSONFile.parse(path: path)
         let namesNode = try root.member("images_names")
         let names = try namesNode.strings()
         let capsNode = try root.member("captions_tokens")
@@ -64,7 +64,7 @@ public struct CaptionsEval: Sendable, Equatable {
     public var orderedRefs: [[[String]]] { imageNames.map { refs[$0] ?? [] } }
 
     public static func load(path: String) throws -> CaptionsEval {
-        let root = try JSONFile.parse(path: path)
+        let root = try CaptionsJSONFile.parse(path: path)
         let names = try root.member("images_names").strings()
         var seen = Set<String>()
         for name in names where !seen.insert(name).inserted {

@@ -47,7 +47,7 @@ public struct Vocabulary: Sendable, Equatable {
     /// Reads and cross-checks `vocab_info.json` (`vocab_size`, `max_len`, `token_to_id`,
     /// `id_to_token`): both tables must describe the same bijection onto 0..<vocab_size.
     public static func load(path: String) throws -> Vocabulary {
-        let root = try JSONFile.parse(path: path)
+        let root = try CaptionsJSONFile.parse(path: path)
         let sizeNode = try root.member("vocab_size")
         let size = try sizeNode.int()
         guard size > 0 else { throw sizeNode.error("must be positive, got \(size)") }

@@ -8,6 +8,8 @@ import Foundation
 /// thread-safe: use these from one thread at a time.
 public enum HDF5Features {
     public static let datasetName = "features"
+    /// 2^31 floats (8 GiB): far above the homework's 613 x 256 x 512, far below overflow.
+    static let maxValues = 1 << 31
 
     /// Writes `features` (row-major count x regions x dim) to a temporary name beside `path`
     /// and renames it over `path`, so a crash never leaves a half-written features file.
@@ -164,7 +166,7 @@ public final class HDF5FeatureReader {
             throw DatasetFileError(file: path, message: HDF5Library.describe("cannot read the dimensions of \"features\""))
         }
         let limit = hsize_t(Int32.max)
-        guard dims.allSatisfy({ $0 <= limit }), dims[1] > 0, dims[2] > 0 else {
+        guard dims.allSatisfy({ $0 <= limit }), dims[1] > 0, dims[2] > 0, dims[1] * dims[2] <= hsize_t(HDF5Features.maxValues) else {
             throw DatasetFileError(file: path, message: "dataset \"features\" has unusable shape \(dims)")
         }
         return (Int(dims[0]), Int(dims[1]), Int(dims[2]))
@@ -172,7 +174,9 @@ public final class HDF5FeatureReader {
 
     public func readAll() throws -> [Float] {
         let (total, overflow) = count.multipliedReportingOverflow(by: regions * dim)
-        guard !overflow else { throw DatasetFileError(file: path, message: "dataset \"features\" is too large") }
+        guard !overflow, total <= HDF5Features.maxValues else {
+            throw DatasetFileError(file: path, message: "dataset \"features\" (\(count), \(regions), \(dim)) is too large to load at once; read it by rows")
+        }
         var out = [Float](repeating: 0, count: total)
         guard total > 0 else { return out }
         let status = out.withUnsafeMutableBufferPointer { buf in

@@ -174,7 +174,7 @@ public struct TorchCheckpoint: Sendable {
         var refs: [String: TorchStorageRef] = [:]
         let context = "zip entry \(pkl.name)"
         var machine = PickleMachine(bytes: Array(try archive.contents(of: pkl)), start: 0, file: path, context: context) { id, at in
-            let ref = try storageRef(id, at, ByteReader(bytes: [], file: path, context: context))
+            let ref = try storageRef(id, at, TorchByteReader(bytes: [], file: path, context: context))
             refs[ref.key] = ref
             return .storage(ref)
         }
@@ -194,7 +194,7 @@ public struct TorchCheckpoint: Sendable {
     private static func loadLegacy(_ path: String, _ bytes: [UInt8]) throws -> TorchCheckpoint {
         let context = "legacy torch.save stream"
         let noStorage: (PickleValue, Int) throws -> PickleValue = { _, at in
-            throw ByteReader(bytes: [], file: path, context: context).fail(at, "unexpected persistent id")
+            throw TorchByteReader(bytes: [], file: path, context: context).fail(at, "unexpected persistent id")
         }
         var position = legacyMagic.count
         var versionPickle = PickleMachine(bytes: bytes, start: position, file: path, context: context, persistentLoad: noStorage)
@@ -211,7 +211,7 @@ public struct TorchCheckpoint: Sendable {
         }
         var refs: [String: TorchStorageRef] = [:]
         var objectPickle = PickleMachine(bytes: bytes, start: infoPickle.position, file: path, context: context) { id, at in
-            let ref = try storageRef(id, at, ByteReader(bytes: bytes, file: path, context: context))
+            let ref = try storageRef(id, at, TorchByteReader(bytes: bytes, file: path, context: context))
             refs[ref.key] = ref
             return .storage(ref)
         }
@@ -221,7 +221,7 @@ public struct TorchCheckpoint: Sendable {
             throw DatasetFileError(file: path, message: "\(context), byte \(objectPickle.position): expected the list of storage keys")
         }
         position = keysPickle.position
-        let reader = ByteReader(bytes: bytes, file: path, context: context)
+        let reader = TorchByteReader(bytes: bytes, file: path, context: context)
         var storages: [String: ArraySlice<UInt8>] = [:]
         for item in keyList.items {
             guard case let .string(key) = item, let ref = refs[key] else {
@@ -237,7 +237,7 @@ public struct TorchCheckpoint: Sendable {
     }
 
     /// `('storage', torch.<Type>Storage, key, location, numel[, view_metadata])`.
-    private static func storageRef(_ id: PickleValue, _ at: Int, _ reader: ByteReader) throws -> TorchStorageRef {
+    private static func storageRef(_ id: PickleValue, _ at: Int, _ reader: TorchByteReader) throws -> TorchStorageRef {
         guard case let .tuple(parts) = id, parts.count >= 5, case .string("storage") = parts[0] else {
             throw reader.fail(at, "persistent id is not a ('storage', ...) tuple")
         }
@@ -314,6 +314,11 @@ public struct TorchCheckpoint: Sendable {
         }
         guard !overflow, count == 0 || last < t.storage.numel else {
             throw DatasetFileError(file: path, message: "tensor \"\(name)\" (size \(t.shape), stride \(t.strides), offset \(t.storageOffset)) reaches past its storage of \(t.storage.numel) elements")
+        }
+        // Zero strides could make a tiny storage claim billions of elements; a saved state_dict
+        // never expands a storage that far.
+        guard count <= max(t.storage.numel, 1 << 24) else {
+            throw DatasetFileError(file: path, message: "tensor \"\(name)\" has \(count) elements, far more than its storage of \(t.storage.numel)")
         }
     }
 }

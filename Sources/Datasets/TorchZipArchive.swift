@@ -27,7 +27,7 @@ struct TorchZipArchive {
     init(path: String, bytes: [UInt8]) throws {
         self.path = path
         self.bytes = bytes
-        let reader = ByteReader(bytes: bytes, file: path, context: "zip")
+        let reader = TorchByteReader(bytes: bytes, file: path, context: "zip")
         let eocd = try Self.findEndOfCentralDirectory(bytes, path)
         var count = Int(try reader.u16(eocd + 10))
         var cdSize = Int(try reader.u32(eocd + 12))
@@ -102,7 +102,7 @@ struct TorchZipArchive {
 
     /// The bytes of a stored entry, after checking its local header and CRC-32.
     func contents(of entry: Entry) throws -> ArraySlice<UInt8> {
-        let reader = ByteReader(bytes: bytes, file: path, context: "zip entry \(entry.name)")
+        let reader = TorchByteReader(bytes: bytes, file: path, context: "zip entry \(entry.name)")
         guard entry.method == 0 else {
             throw DatasetFileError(file: path, message: "zip entry \(entry.name) is compressed (method \(entry.method)); torch.save writes stored entries only")
         }
@@ -135,7 +135,7 @@ struct TorchZipArchive {
 
 /// Bounds-checked little-endian reads; every failure names the file, the part being read and
 /// the byte offset.
-struct ByteReader {
+struct TorchByteReader {
     let bytes: [UInt8]
     let file: String
     let context: String
