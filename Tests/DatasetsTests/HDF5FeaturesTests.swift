@@ -30,6 +30,15 @@ final class HDF5FeaturesTests: XCTestCase {
         XCTAssertEqual(try HDF5Features.read(path: path).features, [1, 2])
     }
 
+    /// A file written by h5py the way the homework writes all_features.hdf5 (see the script).
+    func testReadsAnH5pyWrittenFile() throws {
+        let path = F.fixturesDirectory.appendingPathComponent("h5py_features.hdf5").path
+        let back = try HDF5Features.read(path: path)
+        XCTAssertEqual([back.count, back.regions, back.dim], [3, 4, 5])
+        XCTAssertEqual(back.features, (0..<60).map { Float($0) * 0.5 - 3 })
+        XCTAssertEqual(try HDF5Features.readRow(path: path, row: 2), (40..<60).map { Float($0) * 0.5 - 3 })
+    }
+
     func testFloat64DatasetIsConverted() throws {
         let dir = try F.tempDirectory(self)
         let path = dir.appendingPathComponent("f64.hdf5").path
