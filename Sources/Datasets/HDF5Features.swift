@@ -1,0 +1,247 @@
+import CHDF5
+import Foundation
+
+/// The encoder-features file of the homework, `all_features.hdf5`: one float32 dataset
+/// `features` of shape (images, regions, dim) = (613, 256, 512), row = image number - 1.
+/// Goes through libhdf5 with its automatic error printing turned off; failures become
+/// `DatasetFileError`s carrying HDF5's own innermost message. libhdf5 (serial build) is not
+/// thread-safe: use these from one thread at a time.
+public enum HDF5Features {
+    public static let datasetName = "features"
+    /// 2^31 floats (8 GiB): far above the homework's 613 x 256 x 512, far below overflow.
+    static let maxValues = 1 << 31
+
+    /// Writes `features` (row-major count x regions x dim) to a temporary name beside `path`
+    /// and renames it over `path`, so a crash never leaves a half-written features file.
+    public static func write(path: String, features: [Float], count: Int, regions: Int, dim: Int) throws {
+        guard count >= 0, regions > 0, dim > 0 else {
+            throw DatasetFileError(file: path, message: "invalid features shape (\(count), \(regions), \(dim))")
+        }
+        let (product, overflow) = count.multipliedReportingOverflow(by: regions * dim)
+        guard !overflow, product == features.count else {
+            throw DatasetFileError(file: path, message: "\(features.count) values do not fill shape (\(count), \(regions), \(dim))")
+        }
+        HDF5Library.prepare()
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        } catch {
+            throw DatasetFileError(file: path, message: "cannot create folder \(dir.path): \(error.localizedDescription)")
+        }
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)").path
+        do {
+            try writeDataset(tmp, reportAs: path, name: datasetName, values: features, dims: [count, regions, dim],
+                             fileType: .float32)
+        } catch {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw error
+        }
+        if rename(tmp, path) != 0 {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw DatasetFileError(file: path, message: "cannot rename the temporary file into place: \(reason)")
+        }
+    }
+
+    /// The whole dataset.
+    public static func read(path: String) throws -> (features: [Float], count: Int, regions: Int, dim: Int) {
+        let reader = try HDF5FeatureReader(path: path)
+        return (try reader.readAll(), reader.count, reader.regions, reader.dim)
+    }
+
+    /// One image's regions x dim features (row = image number - 1).
+    public static func readRow(path: String, row: Int) throws -> [Float] {
+        try HDF5FeatureReader(path: path).row(row)
+    }
+
+    /// How values are stored in the file (little-endian, as h5py writes them).
+    enum StoredType {
+        case float32, float64, int32
+        var hdf5Type: hid_t {
+            switch self {
+            case .float32: return H5T_IEEE_F32LE_g
+            case .float64: return H5T_IEEE_F64LE_g
+            case .int32: return H5T_STD_I32LE_g
+            }
+        }
+    }
+
+    /// Creates `file` holding one dataset `name` stored as `fileType` (HDF5 converts the
+    /// float32 `values`). Separate from `write` so tests can make files of other ranks and types.
+    static func writeDataset(_ file: String, reportAs path: String, name: String, values: [Float], dims: [Int],
+                             fileType: StoredType) throws {
+        HDF5Library.prepare()
+        let tmp = file
+        let fail = { (what: String) in DatasetFileError(file: path, message: HDF5Library.describe(what)) }
+        let file = H5Fcreate(tmp, HDF5Library.accTrunc, HDF5Library.defaultProperties, HDF5Library.defaultProperties)
+        guard file >= 0 else { throw fail("cannot create the HDF5 file") }
+        defer { H5Fclose(file) }
+        var hdims = dims.map { hsize_t($0) }
+        let space = H5Screate_simple(Int32(hdims.count), &hdims, nil)
+        guard space >= 0 else { throw fail("cannot create the dataspace") }
+        defer { H5Sclose(space) }
+        let dataset = H5Dcreate2(file, name, fileType.hdf5Type, space,
+                                 HDF5Library.defaultProperties, HDF5Library.defaultProperties, HDF5Library.defaultProperties)
+        guard dataset >= 0 else { throw fail("cannot create dataset \"\(name)\"") }
+        defer { H5Dclose(dataset) }
+        let status = values.withUnsafeBufferPointer { buf in
+            H5Dwrite(dataset, H5T_NATIVE_FLOAT_g, HDF5Library.all, HDF5Library.all, HDF5Library.defaultProperties, buf.baseAddress)
+        }
+        guard status >= 0 else { throw fail("cannot write dataset \"\(name)\"") }
+        guard H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0 else { throw fail("cannot flush the HDF5 file") }
+    }
+}
+
+/// An open features file, for reading rows one image at a time without reopening it.
+public final class HDF5FeatureReader {
+    public let path: String
+    public let count: Int
+    public let regions: Int
+    public let dim: Int
+    private let file: hid_t
+    private let dataset: hid_t
+
+    public init(path: String) throws {
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else { throw DatasetFileError(file: path, message: "no such file") }
+        HDF5Library.prepare()
+        let fail = { (what: String) in DatasetFileError(file: path, message: HDF5Library.describe(what)) }
+        let file = H5Fopen(path, HDF5Library.accReadOnly, HDF5Library.defaultProperties)
+        guard file >= 0 else { throw fail("not a readable HDF5 file") }
+        guard H5Lexists(file, HDF5Features.datasetName, HDF5Library.defaultProperties) > 0 else {
+            H5Fclose(file)
+            throw DatasetFileError(file: path, message: "has no dataset \"\(HDF5Features.datasetName)\"")
+        }
+        let dataset = H5Dopen2(file, HDF5Features.datasetName, HDF5Library.defaultProperties)
+        guard dataset >= 0 else {
+            H5Fclose(file)
+            throw fail("cannot open dataset \"\(HDF5Features.datasetName)\"")
+        }
+        do {
+            (count, regions, dim) = try Self.checkShape(dataset, path)
+        } catch {
+            H5Dclose(dataset)
+            H5Fclose(file)
+            throw error
+        }
+        self.file = file
+        self.dataset = dataset
+    }
+
+    deinit {
+        H5Dclose(dataset)
+        H5Fclose(file)
+    }
+
+    /// Requires a rank-3 floating-point dataset (float64 is converted to float32 by HDF5).
+    private static func checkShape(_ dataset: hid_t, _ path: String) throws -> (Int, Int, Int) {
+        let type = H5Dget_type(dataset)
+        guard type >= 0 else { throw DatasetFileError(file: path, message: HDF5Library.describe("cannot read the type of \"features\"")) }
+        let typeClass = H5Tget_class(type)
+        let typeSize = H5Tget_size(type)
+        H5Tclose(type)
+        guard typeClass == H5T_FLOAT else {
+            let name: String
+            switch typeClass {
+            case H5T_INTEGER: name = "integers"
+            case H5T_STRING: name = "strings"
+            case H5T_COMPOUND: name = "a compound type"
+            default: name = "HDF5 type class \(typeClass.rawValue)"
+            }
+            throw DatasetFileError(file: path, message: "dataset \"features\" is not floating point (it holds \(name))")
+        }
+        guard typeSize == 4 || typeSize == 8 else {
+            throw DatasetFileError(file: path, message: "dataset \"features\" has \(typeSize)-byte floats, expected float32")
+        }
+        let space = H5Dget_space(dataset)
+        guard space >= 0 else { throw DatasetFileError(file: path, message: HDF5Library.describe("cannot read the shape of \"features\"")) }
+        defer { H5Sclose(space) }
+        let rank = H5Sget_simple_extent_ndims(space)
+        guard rank == 3 else {
+            throw DatasetFileError(file: path, message: "dataset \"features\" has rank \(rank), expected 3 (images, regions, dim)")
+        }
+        var dims = [hsize_t](repeating: 0, count: 3)
+        guard H5Sget_simple_extent_dims(space, &dims, nil) == 3 else {
+            throw DatasetFileError(file: path, message: HDF5Library.describe("cannot read the dimensions of \"features\""))
+        }
+        let limit = hsize_t(Int32.max)
+        guard dims.allSatisfy({ $0 <= limit }), dims[1] > 0, dims[2] > 0, dims[1] * dims[2] <= hsize_t(HDF5Features.maxValues) else {
+            throw DatasetFileError(file: path, message: "dataset \"features\" has unusable shape \(dims)")
+        }
+        return (Int(dims[0]), Int(dims[1]), Int(dims[2]))
+    }
+
+    public func readAll() throws -> [Float] {
+        let (total, overflow) = count.multipliedReportingOverflow(by: regions * dim)
+        guard !overflow, total <= HDF5Features.maxValues else {
+            throw DatasetFileError(file: path, message: "dataset \"features\" (\(count), \(regions), \(dim)) is too large to load at once; read it by rows")
+        }
+        var out = [Float](repeating: 0, count: total)
+        guard total > 0 else { return out }
+        let status = out.withUnsafeMutableBufferPointer { buf in
+            H5Dread(dataset, H5T_NATIVE_FLOAT_g, HDF5Library.all, HDF5Library.all, HDF5Library.defaultProperties, buf.baseAddress)
+        }
+        guard status >= 0 else { throw DatasetFileError(file: path, message: HDF5Library.describe("cannot read dataset \"features\"")) }
+        return out
+    }
+
+    /// Row `index` (0-based: image number - 1) as regions x dim floats.
+    public func row(_ index: Int) throws -> [Float] {
+        guard index >= 0 && index < count else {
+            throw DatasetFileError(file: path, message: "row \(index) is out of range 0..<\(count)")
+        }
+        let fileSpace = H5Dget_space(dataset)
+        guard fileSpace >= 0 else { throw DatasetFileError(file: path, message: HDF5Library.describe("cannot read the shape of \"features\"")) }
+        defer { H5Sclose(fileSpace) }
+        var start: [hsize_t] = [hsize_t(index), 0, 0]
+        var extent: [hsize_t] = [1, hsize_t(regions), hsize_t(dim)]
+        guard H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &extent, nil) >= 0 else {
+            throw DatasetFileError(file: path, message: HDF5Library.describe("cannot select row \(index)"))
+        }
+        let memSpace = H5Screate_simple(3, &extent, nil)
+        guard memSpace >= 0 else { throw DatasetFileError(file: path, message: HDF5Library.describe("cannot create a dataspace")) }
+        defer { H5Sclose(memSpace) }
+        var out = [Float](repeating: 0, count: regions * dim)
+        let status = out.withUnsafeMutableBufferPointer { buf in
+            H5Dread(dataset, H5T_NATIVE_FLOAT_g, memSpace, fileSpace, HDF5Library.defaultProperties, buf.baseAddress)
+        }
+        guard status >= 0 else { throw DatasetFileError(file: path, message: HDF5Library.describe("cannot read row \(index)")) }
+        return out
+    }
+}
+
+/// HDF5's C macros (H5P_DEFAULT, H5F_ACC_*, H5T_NATIVE_FLOAT) do not import into Swift; these
+/// are their values, and the type globals such as H5T_NATIVE_FLOAT_g are valid after H5open().
+enum HDF5Library {
+    static let defaultProperties: hid_t = 0  // H5P_DEFAULT
+    static let all: hid_t = 0                // H5S_ALL
+    static let accReadOnly: UInt32 = 0x0000  // H5F_ACC_RDONLY
+    static let accTrunc: UInt32 = 0x0002     // H5F_ACC_TRUNC
+    private static let errorStack: hid_t = 0 // H5E_DEFAULT
+
+    /// Opens the library and stops it printing error stacks to stderr; cheap to repeat.
+    static func prepare() {
+        _ = H5open()
+        _ = H5Eset_auto2(errorStack, nil, nil)
+    }
+
+    /// `what`, plus the innermost message on HDF5's error stack (which is then cleared).
+    static func describe(_ what: String) -> String {
+        final class Box { var messages: [String] = [] }
+        let box = Box()
+        _ = withExtendedLifetime(box) {
+            H5Ewalk2(errorStack, H5E_WALK_DOWNWARD, { _, err, context in
+                guard let err, let context, let desc = err.pointee.desc else { return 0 }
+                let message = String(cString: desc)
+                if !message.isEmpty {
+                    Unmanaged<Box>.fromOpaque(context).takeUnretainedValue().messages.append(message)
+                }
+                return 0
+            }, Unmanaged.passUnretained(box).toOpaque())
+        }
+        _ = H5Eclear2(errorStack)
+        guard let innermost = box.messages.last else { return what }
+        return "\(what) (HDF5: \(innermost))"
+    }
+}
