@@ -39,6 +39,21 @@ final class DrawingTests: XCTestCase {
         XCTAssertEqual(img.pixel(19, 0), .white)
     }
 
+    func testFarOffCoordinatesAreClippedNotFatal() {
+        var img = Image(width: 10, height: 10, fill: .white)
+        img.drawLine(from: (-1e300, 5.5), to: (1e300, 5.5), width: 1, color: .black)
+        XCTAssertEqual(img.pixel(0, 5), .black)
+        XCTAssertEqual(img.pixel(9, 5), .black)
+        // Towards a far-off point the line keeps its direction: straight down from (2.5, 1.5).
+        img.drawLine(from: (2.5, 1.5), to: (2.5, 1e300), width: 1, color: .black)
+        XCTAssertEqual(img.pixel(2, 9), .black)
+        XCTAssertEqual(img.pixel(2, 0), .white)
+        XCTAssertEqual(img.pixel(3, 8), .white)
+        img.fillCircle(center: (1e300, -1e300), radius: 1e200, color: .black)
+        img.drawLine(from: (.nan, 0), to: (3, 3), color: .black)
+        XCTAssertEqual(img.pixel(0, 0), .white)
+    }
+
     func testCircleIsRound() {
         var img = Image(width: 21, height: 21, fill: .white)
         img.fillCircle(center: (10.5, 10.5), radius: 5, color: .black)

@@ -79,6 +79,7 @@ final class LinePlotTests: XCTestCase {
             [.init(label: "nan", x: [1, 2, 3, 4], y: [1, .nan, 3, .infinity])],
             [.init(label: "short y", x: [1, 2, 3], y: [1])],
             [.init(label: "huge", x: [0, 1], y: [-1e300, 1e300])],
+            [.init(label: "max", x: [0, 1], y: [-.greatestFiniteMagnitude, .greatestFiniteMagnitude])],
         ]
         for series in cases {
             for (w, h) in [(800, 500), (40, 30), (0, 0)] {
@@ -88,6 +89,13 @@ final class LinePlotTests: XCTestCase {
             let img = LinePlot(title: "t", xLabel: "x", yLabel: "y", series: series).render()
             XCTAssertGreaterThan(count(.black, in: img), 1000, "axes must be drawn for \(series.map(\.label))")
         }
+    }
+
+    func testPointsFarOutsideFixedLimitsAreClipped() {
+        var plot = LinePlot(title: "", xLabel: "", yLabel: "", xLimits: 0...1, yLimits: 0...1)
+        plot.add(label: "", x: [0.5, 0.6, 1e200], y: [0.5, 1e250, -1e300])
+        let img = plot.render()
+        XCTAssertGreaterThan(count(tab10[0], in: img), 10)
     }
 
     func testNaNBreaksTheLine() {
@@ -174,6 +182,17 @@ final class FilterGridTests: XCTestCase {
         XCTAssertEqual(img.pixel(0, 0), FilterGrid.gapColor)
         XCTAssertEqual(img.pixel(gap + 3 * scale, gap + 1), FilterGrid.gapColor)
         XCTAssertEqual(img.pixel(gap + 3 * scale - 1, 2 * gap + 3 * scale + 1), .black, "kernel 8 corner")
+    }
+
+    func testKernelsFromConvWeight() throws {
+        // weight[o][i][r][c] = 1000 o + 100 i + 10 r + c, for 3 outputs, 2 inputs, 2x2 kernels.
+        var w: [Float] = []
+        for o in 0..<3 { for i in 0..<2 { for r in 0..<2 { for c in 0..<2 { w.append(Float(1000 * o + 100 * i + 10 * r + c)) } } } }
+        let channel1 = try XCTUnwrap(FilterGrid.kernels(weight: w, outChannels: 3, inChannels: 2, kh: 2, kw: 2, inputChannel: 1))
+        XCTAssertEqual(channel1, [[100, 101, 110, 111], [1100, 1101, 1110, 1111], [2100, 2101, 2110, 2111]])
+        XCTAssertEqual(FilterGrid.kernels(weight: w, outChannels: 3, inChannels: 2, kh: 2, kw: 2)?[2], [2000, 2001, 2010, 2011])
+        XCTAssertNil(FilterGrid.kernels(weight: w, outChannels: 3, inChannels: 2, kh: 2, kw: 2, inputChannel: 2))
+        XCTAssertNil(FilterGrid.kernels(weight: w, outChannels: 4, inChannels: 2, kh: 2, kw: 2))
     }
 
     func testBadKernelsAreVisibleNotFatal() {
