@@ -125,4 +125,16 @@ extension Image {
     public static func textSize(_ text: String, scale: Int) -> (width: Int, height: Int) {
         (BitmapFont.width(of: text, scale: max(1, scale)), BitmapFont.ascent * max(1, scale))
     }
+
+    /// Draws `other` over this image with its top-left corner at (x, y), using its alpha.
+    public mutating func composite(_ other: Image, x: Int, y: Int) {
+        for j in 0..<other.height {
+            for i in 0..<other.width {
+                let s = (j * other.width + i) * 4
+                let a = other.rgba[s + 3]
+                if a == 0 { continue }
+                blend(x + i, y + j, Color(other.rgba[s], other.rgba[s + 1], other.rgba[s + 2], a))
+            }
+        }
+    }
 }
