@@ -15,8 +15,6 @@ public struct DataError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         "\((file as NSString).lastPathComponent): \(problem)"
     }
-
-    public var localizedDescription: String { description }
 }
 
 extension DataError: LocalizedError {

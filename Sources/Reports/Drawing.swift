@@ -25,10 +25,13 @@ extension Image {
         guard a.x.isFinite, a.y.isFinite, b.x.isFinite, b.y.isFinite, lineWidth > 0 else { return }
         let half = lineWidth / 2
         let pad = half + 1
-        let minX = max(0, Int((min(a.x, b.x) - pad).rounded(.down)))
-        let maxX = min(width - 1, Int((max(a.x, b.x) + pad).rounded(.up)))
-        let minY = max(0, Int((min(a.y, b.y) - pad).rounded(.down)))
-        let maxY = min(height - 1, Int((max(a.y, b.y) + pad).rounded(.up)))
+        // Clip to the image first (Liang-Barsky), so that a segment to a far-off point keeps its
+        // direction but the distance arithmetic below stays in pixel-sized numbers.
+        guard let (a, b) = clip(a, b, minX: -pad, minY: -pad, maxX: Double(width) + pad, maxY: Double(height) + pad) else { return }
+        let minX = pixelIndex(min(a.x, b.x) - pad, limit: width)
+        let maxX = pixelIndex(max(a.x, b.x) + pad, limit: width)
+        let minY = pixelIndex(min(a.y, b.y) - pad, limit: height)
+        let maxY = pixelIndex(max(a.y, b.y) + pad, limit: height)
         guard minX <= maxX, minY <= maxY else { return }
         let dx = b.x - a.x, dy = b.y - a.y
         let lengthSquared = dx * dx + dy * dy
@@ -45,13 +48,49 @@ extension Image {
         }
     }
 
+    /// The part of segment a-b inside the rectangle, or nil when none is (or the segment is
+    /// too long to represent).
+    private func clip(_ a: (x: Double, y: Double), _ b: (x: Double, y: Double),
+                      minX: Double, minY: Double, maxX: Double, maxY: Double) -> ((x: Double, y: Double), (x: Double, y: Double))? {
+        let dx = b.x - a.x, dy = b.y - a.y
+        guard dx.isFinite, dy.isFinite else { return nil }
+        var t0 = 0.0, t1 = 1.0
+        // Which boundary (0 left, 1 right, 2 top, 3 bottom) moved each end, so that coordinate
+        // can be set exactly: a + t * d loses all precision when d is astronomically large.
+        var edge0 = -1, edge1 = -1
+        let bounds = [minX, maxX, minY, maxY]
+        for (edge, (p, q)) in [(-dx, a.x - minX), (dx, maxX - a.x), (-dy, a.y - minY), (dy, maxY - a.y)].enumerated() {
+            if p == 0 {
+                if q < 0 { return nil }
+                continue
+            }
+            let r = q / p
+            if p < 0 { if r > t0 { t0 = r; edge0 = edge } } else { if r < t1 { t1 = r; edge1 = edge } }
+            if t0 > t1 { return nil }
+        }
+        func point(_ t: Double, _ edge: Int, from origin: (x: Double, y: Double)) -> (x: Double, y: Double) {
+            var p = edge < 0 ? origin : (x: a.x + t * dx, y: a.y + t * dy)
+            if edge == 0 || edge == 1 { p.x = bounds[edge] }
+            if edge == 2 || edge == 3 { p.y = bounds[edge] }
+            return p
+        }
+        return (point(t0, edge0, from: a), point(t1, edge1, from: b))
+    }
+
+    /// The pixel index containing coordinate `v`, clamped to 0..<limit; clamping in floating
+    /// point first keeps far-off coordinates (a point way outside fixed axis limits) from
+    /// overflowing the conversion to Int.
+    private func pixelIndex(_ v: Double, limit: Int) -> Int {
+        Int(max(0, min(Double(max(0, limit - 1)), v.rounded(.down))))
+    }
+
     /// A filled, anti-aliased disc.
     public mutating func fillCircle(center: (x: Double, y: Double), radius: Double, color: Color) {
         guard center.x.isFinite, center.y.isFinite, radius > 0 else { return }
-        let minX = max(0, Int((center.x - radius - 1).rounded(.down)))
-        let maxX = min(width - 1, Int((center.x + radius + 1).rounded(.up)))
-        let minY = max(0, Int((center.y - radius - 1).rounded(.down)))
-        let maxY = min(height - 1, Int((center.y + radius + 1).rounded(.up)))
+        let minX = pixelIndex(center.x - radius - 1, limit: width)
+        let maxX = pixelIndex(center.x + radius + 1, limit: width)
+        let minY = pixelIndex(center.y - radius - 1, limit: height)
+        let maxY = pixelIndex(center.y + radius + 1, limit: height)
         guard minX <= maxX, minY <= maxY else { return }
         for y in minY...maxY {
             for x in minX...maxX {
@@ -85,5 +124,17 @@ extension Image {
     /// baseline (descenders hang below it).
     public static func textSize(_ text: String, scale: Int) -> (width: Int, height: Int) {
         (BitmapFont.width(of: text, scale: max(1, scale)), BitmapFont.ascent * max(1, scale))
+    }
+
+    /// Draws `other` over this image with its top-left corner at (x, y), using its alpha.
+    public mutating func composite(_ other: Image, x: Int, y: Int) {
+        for j in 0..<other.height {
+            for i in 0..<other.width {
+                let s = (j * other.width + i) * 4
+                let a = other.rgba[s + 3]
+                if a == 0 { continue }
+                blend(x + i, y + j, Color(other.rgba[s], other.rgba[s + 1], other.rgba[s + 2], a))
+            }
+        }
     }
 }

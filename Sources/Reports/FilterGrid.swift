@@ -48,6 +48,21 @@ public enum FilterGrid {
         return img
     }
 
+    /// The kernels of input channel `inputChannel` from a convolution weight laid out
+    /// [out, in, kh, kw] (C order), one kh*kw kernel per output channel: what the homework
+    /// draws for the second layer (channel 0 of each of its 32 kernels), and for the first layer
+    /// (whose only input channel is 0). Nil when the sizes do not match.
+    public static func kernels(weight: [Float], outChannels: Int, inChannels: Int, kh: Int, kw: Int,
+                               inputChannel: Int = 0) -> [[Float]]? {
+        guard outChannels >= 0, inChannels > 0, kh > 0, kw > 0, (0..<inChannels).contains(inputChannel),
+              weight.count == outChannels * inChannels * kh * kw else { return nil }
+        let size = kh * kw
+        return (0..<outChannels).map { o in
+            let start = (o * inChannels + inputChannel) * size
+            return Array(weight[start..<(start + size)])
+        }
+    }
+
     /// Min-max normalisation to [0, 1]; nil for non-finite values; 0.5 for a constant kernel.
     public static func normalised(_ kernel: [Float]) -> [Double?] {
         let finite = kernel.filter(\.isFinite).map(Double.init)

@@ -213,17 +213,3 @@ public struct LinePlot {
         try PNG.write(render(width: width, height: height), to: path)
     }
 }
-
-extension Image {
-    /// Draws `other` over this image with its top-left corner at (x, y), using its alpha.
-    public mutating func composite(_ other: Image, x: Int, y: Int) {
-        for j in 0..<other.height {
-            for i in 0..<other.width {
-                let s = (j * other.width + i) * 4
-                let a = other.rgba[s + 3]
-                if a == 0 { continue }
-                blend(x + i, y + j, Color(other.rgba[s], other.rgba[s + 1], other.rgba[s + 2], a))
-            }
-        }
-    }
-}

@@ -5,7 +5,7 @@ import XCTest
 
 /// Builders for the small data files the tests write (nothing binary is committed).
 enum TestFiles {
-    static func tempDirectory(_ function: String = #function) throws -> String {
+    static func tempDirectory() throws -> String {
         let dir = FileManager.default.temporaryDirectory
             .appendingPathComponent("graphc-datasets-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

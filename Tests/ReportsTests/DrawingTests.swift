@@ -39,6 +39,21 @@ final class DrawingTests: XCTestCase {
         XCTAssertEqual(img.pixel(19, 0), .white)
     }
 
+    func testFarOffCoordinatesAreClippedNotFatal() {
+        var img = Image(width: 10, height: 10, fill: .white)
+        img.drawLine(from: (-1e300, 5.5), to: (1e300, 5.5), width: 1, color: .black)
+        XCTAssertEqual(img.pixel(0, 5), .black)
+        XCTAssertEqual(img.pixel(9, 5), .black)
+        // Towards a far-off point the line keeps its direction: straight down from (2.5, 1.5).
+        img.drawLine(from: (2.5, 1.5), to: (2.5, 1e300), width: 1, color: .black)
+        XCTAssertEqual(img.pixel(2, 9), .black)
+        XCTAssertEqual(img.pixel(2, 0), .white)
+        XCTAssertEqual(img.pixel(3, 8), .white)
+        img.fillCircle(center: (1e300, -1e300), radius: 1e200, color: .black)
+        img.drawLine(from: (.nan, 0), to: (3, 3), color: .black)
+        XCTAssertEqual(img.pixel(0, 0), .white)
+    }
+
     func testCircleIsRound() {
         var img = Image(width: 21, height: 21, fill: .white)
         img.fillCircle(center: (10.5, 10.5), radius: 5, color: .black)
@@ -68,32 +83,5 @@ final class DrawingTests: XCTestCase {
         // The stem (glyph column 2) is the row 3 pixels above the bottom, extending to the right.
         for r in 1..<7 { XCTAssertEqual(img.pixel(2 + r, 12), .black) }
         XCTAssertEqual(img.pixel(4, 14), .white)
-    }
-}
-
-final class BitmapFontTests: XCTestCase {
-    func testEveryPrintableGlyphIsDefinedAndDistinct() {
-        XCTAssertEqual(BitmapFont.glyphs.count, 95)
-        var seen: [[UInt8]: Character] = [:]
-        for code in 33...126 {
-            let c = Character(UnicodeScalar(UInt8(code)))
-            let rows = BitmapFont.rows(of: c)
-            XCTAssertTrue(rows.contains { $0 != 0 }, "glyph \(c) is blank")
-            XCTAssertLessThanOrEqual(rows.count, BitmapFont.glyphHeight)
-            XCTAssertTrue(rows.allSatisfy { $0 < 32 }, "glyph \(c) is wider than 5")
-            let padded = rows + [UInt8](repeating: 0, count: BitmapFont.glyphHeight - rows.count)
-            XCTAssertNil(seen[padded], "glyphs \(c) and \(seen[padded] ?? " ") are identical")
-            seen[padded] = c
-        }
-        XCTAssertEqual(BitmapFont.rows(of: " ").count, 0)
-        // Outside ASCII falls back to "?".
-        XCTAssertEqual(BitmapFont.rows(of: "é"), BitmapFont.rows(of: "?"))
-    }
-
-    func testDescendersHangBelowBaseline() {
-        for c in "gjpqy" { XCTAssertGreaterThan(BitmapFont.rows(of: c).count, BitmapFont.ascent, "\(c)") }
-        XCTAssertTrue(BitmapFont.isInk("A", column: 0, row: 6))
-        XCTAssertFalse(BitmapFont.isInk("A", column: 0, row: 0))
-        XCTAssertFalse(BitmapFont.isInk("A", column: 9, row: 0))
     }
 }

@@ -26,19 +26,3 @@ final class NiceTicksTests: XCTestCase {
         XCTAssertEqual(NiceTicks.label(2_500_000, step: 500_000), "2.5e+06")
     }
 }
-
-final class MarkdownTableTests: XCTestCase {
-    func testPadsAndAligns() {
-        var t = MarkdownTable(headers: ["lr", "dev acc"], alignments: [.left, .right])
-        t.append(["0.01", "0.911"])
-        t.append(["0.1|x"])
-        XCTAssertEqual(t.render(), """
-        | lr     | dev acc |
-        | ------ | ------: |
-        | 0.01   |   0.911 |
-        | 0.1\\|x |         |
-
-        """)
-        XCTAssertEqual(MarkdownTable(headers: []).render(), "")
-    }
-}
