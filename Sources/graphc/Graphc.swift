@@ -1,0 +1,127 @@
+import ArgumentParser
+import Foundation
+import Frontend
+import GraphIR
+import Passes
+import Runtime
+
+/// The `graphc` command: inspect, compile, train and evaluate models written in the
+/// .swiftgraph DSL (or in the IR's text form, .gir).
+@main
+struct Graphc: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "graphc",
+        abstract: "A static-graph deep-learning compiler and CPU runtime.",
+        discussion: """
+        Models are .swiftgraph files (a subset of Swift) or .gir files (graphc's IR as text).
+        Examples:
+          graphc graphs/cnn.swiftgraph --count-params
+          graphc graphs/q1_cnn.swiftgraph graphs/q1_mlp.swiftgraph --count-params
+          graphc graphs/cnn.swiftgraph --dump-ir --after all
+          graphc graphs/cnn.swiftgraph --train --lr 0.001,0.01,0.1
+          graphc graphs/cnn.swiftgraph --eval --weights results/best.safetensors
+        """,
+        version: "graphc 0.1.0")
+
+    @Argument(help: ArgumentHelp("Model files (.swiftgraph or .gir).", valueName: "file"))
+    var files: [String] = []
+
+    // What to do.
+    @Flag(help: "Print a per-layer table of output shapes and parameter counts, then the totals.")
+    var countParams = false
+    @Flag(name: .customLong("dump-ir"), help: "Print the IR after the compile pipeline (see --after, --passes).")
+    var dumpIR = false
+    @Option(help: ArgumentHelp("With --dump-ir: print the IR after this pass only, or after every pass with 'all'.", valueName: "pass|all"))
+    var after: String?
+    @Option(help: ArgumentHelp("Comma-separated passes to run instead of the default pipeline (--list-passes shows them).", valueName: "names"))
+    var passes: String?
+    @Flag(help: "List the registered passes with their summaries.")
+    var listPasses = false
+    @Flag(help: "Print each pass's wall time.")
+    var timePasses = false
+    @Option(help: ArgumentHelp("Lower the model in 'train' (teacher forcing, loss) or 'infer' mode.", valueName: "train|infer"))
+    var mode: String = "train"
+    @Flag(help: "Train the model on the data its train(on:) declaration names.")
+    var train = false
+    @Flag(help: "Evaluate the weights given by --weights on the dev and test sets.")
+    var eval = false
+    @Option(help: ArgumentHelp("A safetensors checkpoint to evaluate (--eval).", valueName: "file"))
+    var weights: String?
+
+    // Training settings; each defaults to the model's train(...) declaration.
+    @Option(help: "Epochs.") var epochs: Int?
+    @Option(help: ArgumentHelp("Learning rate, or a comma-separated sweep such as 0.001,0.01,0.1.", valueName: "lr[,lr...]"))
+    var lr: String?
+    @Option(help: "Batch size.") var batchSize: Int?
+    @Option(help: ArgumentHelp("Optimiser.", valueName: "sgd|adam")) var optimizer: String?
+    @Option(help: "SGD momentum (0 = plain SGD).") var momentum: Float?
+    @Option(help: "Dropout probability, replacing every Dropout layer's p.") var dropout: Double?
+    @Option(help: "L2 weight decay, applied by the optimiser.") var l2: Float?
+    @Option(help: "Clamp every gradient value to ±this before the update.") var gradClip: Float?
+    @Option(help: "Seed for weights, shuffling and dropout.") var seed: UInt64?
+    @Option(help: "OpenBLAS threads.") var threads: Int?
+    @Option(help: ArgumentHelp("Data folder (or a Fashion-MNIST.npz file).", valueName: "path")) var data: String?
+    @Option(help: ArgumentHelp("Results folder.", valueName: "dir")) var out: String = "results"
+    @Flag(help: "Print per-op time, share of the step and GFLOP/s after training or evaluation.")
+    var profile = false
+
+    func validate() throws {
+        if listPasses { return }
+        guard !files.isEmpty else { throw ValidationError("give a model file (.swiftgraph or .gir); see --help") }
+        guard ["train", "infer"].contains(mode) else { throw ValidationError("--mode must be 'train' or 'infer', got '\(mode)'") }
+        let actions = [countParams, dumpIR, train, eval].filter { $0 }.count
+        guard actions <= 1 else { throw ValidationError("choose one of --count-params, --dump-ir, --train, --eval") }
+        guard actions == 1 else { throw ValidationError("nothing to do: add --count-params, --dump-ir, --train or --eval") }
+        if !countParams && files.count > 1 { throw ValidationError("only --count-params takes several model files") }
+        if after != nil && !dumpIR { throw ValidationError("--after goes with --dump-ir") }
+        if eval && weights == nil { throw ValidationError("--eval needs --weights FILE") }
+        if let e = epochs, e < 1 { throw ValidationError("--epochs must be at least 1") }
+        if let b = batchSize, b < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if let t = threads, t < 1 || t > 256 { throw ValidationError("--threads must be between 1 and 256") }
+        if let p = dropout, !(p >= 0 && p < 1) { throw ValidationError("--dropout must be in [0, 1)") }
+        if let c = gradClip, !(c > 0) { throw ValidationError("--grad-clip must be positive") }
+        if let m = momentum, !(m >= 0 && m < 1) { throw ValidationError("--momentum must be in [0, 1)") }
+        if let w = l2, !(w >= 0) { throw ValidationError("--l2 must be non-negative") }
+        if let o = optimizer, !["sgd", "adam"].contains(o) { throw ValidationError("--optimizer must be 'sgd' or 'adam', got '\(o)'") }
+        if let l = lr { _ = try LearningRates.parse(l) }
+    }
+
+    func run() throws {
+        if let t = threads { BLASInfo.setThreads(t) }
+        do {
+            if listPasses { return printPasses() }
+            if countParams { return try CountParams.run(files: files, options: frontendOptions) }
+            if dumpIR { return try DumpIR.run(file: files[0], options: frontendOptions, pipeline: pipelineNames, after: after, timePasses: timePasses) }
+            if train || eval { return try Training.run(command: self) }
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            ErrorReport.print(error)
+            throw ExitCode.failure
+        }
+    }
+
+    var frontendOptions: FrontendOptions { FrontendOptions(mode: mode == "infer" ? .infer : .train) }
+
+    /// The pipeline --passes names, or nil for the default one.
+    var pipelineNames: [String]? {
+        passes.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+    }
+
+    func printPasses() {
+        let width = PassRegistry.all.map(\.name.count).max() ?? 0
+        for p in PassRegistry.all { print(p.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + p.summary) }
+    }
+}
+
+enum LearningRates {
+    static func parse(_ s: String) throws -> [Float] {
+        let parts = s.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        var out: [Float] = []
+        for p in parts {
+            guard let v = Float(p), v.isFinite, v > 0 else { throw ValidationError("--lr: '\(p)' is not a positive number") }
+            out.append(v)
+        }
+        return out
+    }
+}

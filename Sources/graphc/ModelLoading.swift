@@ -1,0 +1,22 @@
+import Foundation
+import Frontend
+import GraphIR
+
+/// Reads a model from a .swiftgraph (DSL) or .gir (IR text) file, as mlir-opt reads either.
+enum ModelLoading {
+    static func isIR(_ path: String) -> Bool { path.hasSuffix(".gir") }
+
+    static func load(_ path: String, options: FrontendOptions) throws -> Graph {
+        if isIR(path) { return try IRParser.parse(try readText(path), file: path) }
+        return try Frontend.lower(path: path, options: options)
+    }
+
+    static func readText(_ path: String) throws -> String {
+        let location = SourceLocation(file: path, line: 1, column: 1)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Diagnostic("cannot read the file (missing, unreadable or a directory)", at: location)
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw Diagnostic("the file is not UTF-8 text", at: location) }
+        return text
+    }
+}

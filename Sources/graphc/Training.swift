@@ -1,0 +1,94 @@
+import Foundation
+import Frontend
+import GraphIR
+import Passes
+import Runtime
+
+/// The training settings of a run: the model's `train(...)` declaration, overridden by flags.
+struct Recipe {
+    var dataset: String
+    var metric: String
+    var epochs: Int
+    var batchSize: Int
+    var learningRates: [Float]
+    var optimizer: String
+    var momentum: Float
+    var weightDecay: Float
+    /// nil keeps each Dropout layer's own p.
+    var dropout: Double?
+    var gradClip: Float?
+    var seed: UInt64
+    var threads: Int
+
+    init(graph g: Graph, command c: Graphc) throws {
+        let m = g.metadata
+        dataset = m.string("dataset") ?? ""
+        metric = m.string("metric") ?? ""
+        epochs = c.epochs ?? m.int("epochs") ?? 1
+        batchSize = c.batchSize ?? m.int("batch_size") ?? 32
+        if let l = c.lr { learningRates = try LearningRates.parse(l) } else { learningRates = [Float(m.float("lr") ?? 0.01)] }
+        optimizer = c.optimizer ?? m.string("optimizer") ?? "sgd"
+        guard ["sgd", "adam"].contains(optimizer) else { throw RuntimeError("unknown optimizer '\(optimizer)' in the model's train(...): use .sgd or .adam") }
+        momentum = c.momentum ?? Float(m.float("momentum") ?? 0)
+        weightDecay = c.l2 ?? Float(m.float("weight_decay") ?? 0)
+        dropout = c.dropout ?? m.float("dropout")
+        gradClip = c.gradClip ?? m.float("grad_clip").map(Float.init)
+        seed = c.seed ?? UInt64(max(0, m.int("seed") ?? 0))
+        threads = c.threads ?? BLASInfo.threads
+    }
+
+    func makeOptimizer(learningRate: Float) -> Optimizer {
+        optimizer == "adam"
+            ? Adam(learningRate: learningRate, weightDecay: weightDecay)
+            : SGD(learningRate: learningRate, momentum: momentum, weightDecay: weightDecay)
+    }
+
+    /// The homework's file stem for a configuration: `{lr}-{dropout}-{l2}-{optimizer}`.
+    func configName(learningRate: Float) -> String {
+        "\(learningRate)-\(dropout.map { String($0) } ?? "model")-\(weightDecay)-\(optimizer)"
+    }
+}
+
+/// `--train` and `--eval`: compile the model, then hand it to the task its `train(on:)` names.
+enum Training {
+    static func run(command c: Graphc) throws {
+        let file = c.files[0]
+        let lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .train))
+        let recipe = try Recipe(graph: lowered, command: c)
+        switch recipe.dataset {
+        case "fashionMNIST":
+            try ClassifierTraining(file: file, lowered: lowered, recipe: recipe, command: c).run()
+        case "":
+            throw RuntimeError("\(file): the model declares no training data: add `train(on: .fashionMNIST, ...)`")
+        default:
+            throw RuntimeError("\(file): training on .\(recipe.dataset) is not supported (supported: .fashionMNIST)")
+        }
+    }
+
+    /// The forward graph (clean-ups, dropout override) and the training graph (its gradients).
+    static func compile(_ lowered: Graph, dropout: Double?) throws -> (forward: Graph, training: Graph) {
+        let forward = try Pipeline(Pipelines.default).run(lowered)
+        if let p = dropout { setDropout(forward, p) }
+        let training = try Pipeline(["autodiff", "constant-folding", "cse", "dce", "verify"]).run(forward)
+        return (forward, training)
+    }
+
+    /// `--dropout p` replaces the rate of every dropout mask in the model.
+    static func setDropout(_ g: Graph, _ p: Double) {
+        for v in g.values where g[v].op == .dropoutMask {
+            var node = g[v]
+            node.attributes["p"] = .float(p)
+            g.replaceNode(v, with: node)
+        }
+    }
+
+    static func banner(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    static func blasLine(threads: Int) -> String {
+        var s = "OpenBLAS core \(BLASInfo.coreName), \(threads) thread\(threads == 1 ? "" : "s")"
+        if let advice = BLASInfo.advice { s += "\nnote: " + advice }
+        return s
+    }
+}
