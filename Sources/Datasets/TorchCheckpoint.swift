@@ -186,7 +186,7 @@ public struct TorchCheckpoint: Sendable {
             }
             storages[key] = try archive.contents(of: entry)
         }
-        return try build(path, root, refs, storages)
+        return try build(path, root, storages)
     }
 
     /// Pre-1.6 layout: pickles of the magic number, protocol version, system info, the object,
@@ -224,16 +224,17 @@ public struct TorchCheckpoint: Sendable {
         let reader = TorchByteReader(bytes: bytes, file: path, context: context)
         var storages: [String: ArraySlice<UInt8>] = [:]
         for item in keyList.items {
-            guard case let .string(key) = item, let ref = refs[key] else {
-                throw reader.fail(position, "storage key \(item.typeName) is not used by any tensor")
+            guard case let .string(key) = item else {
+                throw reader.fail(position, "storage key is a \(item.typeName), not a string")
             }
+            guard let ref = refs[key] else { throw reader.fail(position, "storage \(key) is not used by any tensor") }
             let numel = try reader.int(u64At: position)
             let (size, overflow) = numel.multipliedReportingOverflow(by: ref.dtype.elementSize)
             guard !overflow else { throw reader.fail(position, "storage \(key) is too large") }
             storages[key] = try reader.slice(position + 8, size)
             position += 8 + size
         }
-        return try build(path, root, refs, storages)
+        return try build(path, root, storages)
     }
 
     /// `('storage', torch.<Type>Storage, key, location, numel[, view_metadata])`.
@@ -248,13 +249,15 @@ public struct TorchCheckpoint: Sendable {
         guard case let .int(numel) = parts[4], numel >= 0, numel <= Int64(Int32.max) * 64 else {
             throw reader.fail(at, "storage \(key) has an invalid element count")
         }
-        if parts.count > 5, case .none = parts[5] {} else if parts.count > 5 {
-            throw reader.fail(at, "storage \(key) is a view of another storage (legacy view metadata is not supported)")
+        if parts.count > 5 {
+            guard case .none = parts[5] else {
+                throw reader.fail(at, "storage \(key) is a view of another storage (legacy view metadata is not supported)")
+            }
         }
         return TorchStorageRef(key: key, dtype: dtype, numel: Int(numel))
     }
 
-    private static func build(_ path: String, _ root: PickleValue, _ refs: [String: TorchStorageRef],
+    private static func build(_ path: String, _ root: PickleValue,
                               _ storages: [String: ArraySlice<UInt8>]) throws -> TorchCheckpoint {
         let items = try stateDictItems(path, root, nested: true)
         var names: [String] = []
