@@ -584,7 +584,11 @@ final class Lowerer {
             return v
         } catch let e as BuildError {
             let prefix = context.map { "\($0): " } ?? ""
-            throw error(prefix + e.description, pos)
+            // Some shape rules already start their message with the op's name.
+            let own = e.op + ": "
+            let message = e.message.hasPrefix(own) ? String(e.message.dropFirst(own.count)) : e.message
+            let shapes = e.inputs.map(\.description).joined(separator: ", ")
+            throw error("\(prefix)\(e.op): \(message) (inputs: \(shapes))", pos)
         }
     }
 
