@@ -31,6 +31,7 @@ enum Builtins {
         "nllLoss": [.positional("logProbs"), .positional("targets"), .labelled("ignoring")],
         "crossEntropy": [.positional("scores"), .positional("targets"), .labelled("ignoring")],
         "sqrt": [.positional("value")],
+        "stride": [.labelled("from", optional: false), .labelled("to", optional: true), .labelled("through", optional: true), .labelled("by", optional: false)],
         "Double": [.positional("value")], "Float": [.positional("value")], "Int": [.positional("value")],
         "min": [.positional("a"), .positional("b")], "max": [.positional("a"), .positional("b")],
         // concat is variadic: `concat(a, b, axis: -1)` or `concat([a, b], axis: -1)`.
@@ -128,6 +129,25 @@ enum Builtins {
             let v = try a.double("value")
             guard v >= 0 else { throw L.error("`sqrt` of a negative number (\(v))", a.position("value")) }
             return .float(v.squareRoot())
+        case "stride":
+            // `stride(from: 0, to: 10, by: 2)`: a compile-time list of Ints for `for` loops.
+            let from = try a.int("from"), by = try a.int("by")
+            guard by != 0 else { throw L.error("`stride` needs a non-zero step", a.position("by")) }
+            guard a.has("to") != a.has("through") else { throw L.error("`stride` takes `to:` or `through:`", pos) }
+            let end = a.has("to") ? try a.int("to") : try a.int("through")
+            let inclusive = a.has("through")
+            var items: [Val] = []
+            var v = from
+            while by > 0 ? (inclusive ? v <= end : v < end) : (inclusive ? v >= end : v > end) {
+                items.append(.int(v))
+                if items.count > L.options.maxLoopIterations {
+                    throw L.error("`stride` makes more than \(L.options.maxLoopIterations) values", pos)
+                }
+                let (next, o) = v.addingReportingOverflow(by)
+                if o { break }
+                v = next
+            }
+            return .array(ArrayBox(items))
         case "Double", "Float": return .float(try a.double("value"))
         case "Int":
             let v = try a.double("value")

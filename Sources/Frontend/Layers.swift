@@ -267,8 +267,12 @@ enum Layers {
                 throw L.error("\(label) takes \(closure.params.count) input\(closure.params.count == 1 ? "" : "s"), got \(args.count)", pos)
             }
             let inner = Scope(parent: captured, frame: Frame(owner: m, buildsModule: false))
-            for (n, a) in zip(closure.params, args) where n != "_" {
-                inner.vars[n] = Variable(value: a.value.copied(), isLet: true)
+            for (i, (n, a)) in zip(closure.params, args).enumerated() where n != "_" {
+                var v = a.value.copied()
+                if i < closure.types.count, let t = closure.types[i] {
+                    v = try L.coerce(v, to: t, at: a.pos, what: "input `\(n)` of \(label)")
+                }
+                inner.vars[n] = Variable(value: v, isLet: true)
             }
             let flow = try L.exec(closure.body, inner)
             if case .returned(let v, _) = flow, !isVoid(v) { return v }

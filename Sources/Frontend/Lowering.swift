@@ -167,6 +167,8 @@ final class Lowerer {
 
     func assign(_ target: Expr, _ v: Val, _ scope: Scope) throws {
         switch target.kind {
+        case .identifier("_"):
+            return  // `_ = expr` evaluates and discards
         case .identifier(let n):
             guard let owner = scope.owner(of: n), let old = owner.vars[n] else {
                 throw error("cannot find `\(n)` in scope", target.pos)
@@ -463,6 +465,12 @@ final class Lowerer {
                 throw error("unknown layer `\(n)`; the layers are \(Layers.constructors.sorted().joined(separator: ", "))", calleeExpr.pos)
             }
             throw error("cannot find `\(n)` in scope", calleeExpr.pos)
+        }
+        // `[Tensor]()`: Swift's empty-array initializer.
+        if case .array(let items) = calleeExpr.kind, items.count == 1, case .identifier(let t) = items[0].kind,
+           argExprs.isEmpty, closure == nil {
+            _ = try coerce(.array(ArrayBox([])), to: .array(.named(t)), at: calleeExpr.pos, what: "the array")
+            return .array(ArrayBox([]))
         }
         let callee = try eval(calleeExpr, scope)
         let args = try evaluate(argExprs, scope)

@@ -304,4 +304,26 @@ final class LoweringTests: XCTestCase {
         note: the layer is declared at line 2, column 10
         """)
     }
+
+    func testSwiftIdioms() throws {
+        let (g, _) = try lower("""
+        let x = input("x", [batch, 4])
+        var outs = [Tensor]()
+        let block = Module { (v: Tensor) -> Tensor in
+            return relu(v)
+        }
+        for i in stride(from: 0, to: 6, by: 2) {
+            outs.append(block(x) * Double(i))
+        }
+        for _ in stride(from: 3, through: 1, by: -1) {
+            outs.append(x)
+        }
+        _ = block(x)
+        output("y", stack(outs, axis: 0))
+        """)
+        XCTAssertEqual(type(g, "y"), "f32[6,B,4]")
+        let d = expectDiagnostic("let m = Module { (v: Tensor) in relu(v) }\nlet y = m(3)\n")
+        XCTAssertTrue(d?.message.contains("input `v` of Module") ?? false, d?.message ?? "")
+        XCTAssertEqual(d?.location.column, 11)
+    }
 }
