@@ -74,7 +74,7 @@ enum Builtins {
             L.outputNames.insert(n)
             L.graph.outputs.append((name: n, value: t))
             return .void
-        case "train": return try train(L, a, args, pos)
+        case "train": return try train(L, args, pos)  // labels were checked by the binding above
         case "matmul":
             return .tensor(try L.emit(.matmul, [try a.tensor("a"), try a.tensor("b")], at: pos))
         case "transpose":
@@ -185,12 +185,12 @@ enum Builtins {
     }
 
     /// `train(on:metric:...)`: the training recipe, as graph metadata with snake_case keys.
-    private static func train(_ L: Lowerer, _ a: BoundArguments, _ args: [EvaluatedArgument], _ pos: Pos) throws -> Val {
+    private static func train(_ L: Lowerer, _ args: [EvaluatedArgument], _ pos: Pos) throws -> Val {
         if let tp = L.trainPos { throw L.error("`train(...)` is already declared at line \(tp.line)", pos) }
         L.trainPos = pos
         for arg in args {
             guard let label = arg.label else { continue }
-            let key = label == "on" ? "dataset" : label == "lr" ? "lr" : snakeCase(label)
+            let key = label == "on" ? "dataset" : snakeCase(label)
             var attr: Attribute
             switch arg.value {
             case .int(let n): attr = .int(n)
@@ -202,7 +202,7 @@ enum Builtins {
                 throw L.error("argument `\(label):` of `train` must be a number, a Bool, a String or a name like `.adam`, got \(describeValue(arg.value))", arg.pos)
             }
             if ["epochs", "batchSize", "seed", "maxLen"].contains(label) {
-                guard case .int(let n) = arg.value, n > 0 || label == "seed" else {
+                guard case .int(let n) = arg.value, n > 0 || (label == "seed" && n >= 0) else {
                     throw L.error("argument `\(label):` of `train` must be a positive Int, got \(describeValue(arg.value))", arg.pos)
                 }
             }
@@ -217,7 +217,6 @@ enum Builtins {
             }
             L.graph.metadata[key] = attr
         }
-        _ = a
         return .void
     }
 
