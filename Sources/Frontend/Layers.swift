@@ -350,7 +350,13 @@ enum Layers {
             return t
         }
         let batch = ft.shape[0], regions = ft.shape[1]
-        let att1 = try call(m.builtinChildren[0], feats)                       // [B, N, A]
+        // The encoder projection depends only on the features: computed once per features
+        // tensor, not once per unrolled step (the original recomputes it every step).
+        let att1: Value
+        if let cached = m.encoderProjections[feats] { att1 = cached } else {
+            att1 = try call(m.builtinChildren[0], feats)                        // [B, N, A]
+            m.encoderProjections[feats] = att1
+        }
         let att2 = try call(m.builtinChildren[1], h)                           // [B, A]
         let a = L.graph.type(of: att2).shape[1]
         let att2r = try emit(.reshape, [att2], ["shape": .shape(Shape([batch, .known(1), a]))])

@@ -101,6 +101,10 @@ final class GraphFileTests: XCTestCase {
         XCTAssertEqual(g.nodes.filter { $0.op.name == "embedding" }.count, 21)
         XCTAssertEqual(g.nodes.filter { $0.op.name == "dropout_mask" }.count, 21)
         XCTAssertEqual(g.nodes.filter { $0.op.name == "argmax" }.count, 0)
+        // encoder_att(features) is computed once and shared by the 21 steps; decoder_att runs per step.
+        XCTAssertEqual(g.nodes.filter { $0.scope == "attention.encoder_att" && $0.op.name == "matmul" }.count, 1)
+        XCTAssertEqual(g.nodes.filter { $0.scope == "attention.decoder_att" && $0.op.name == "matmul" }.count, 21)
+        XCTAssertEqual(g.nodes.filter { $0.op.name == "softmax" }.count, 21)
     }
 
     func testCaptionInferenceGraph() throws {
