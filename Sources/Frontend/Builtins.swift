@@ -100,7 +100,7 @@ enum Builtins {
             return .tensor(try L.emit(ops[name] ?? .relu, [try a.tensor("x")], at: pos))
         case "softmax", "logSoftmax":
             return .tensor(try L.emit(name == "softmax" ? .softmax : .logSoftmax, [try a.tensor("x")],
-                                      ["axis": .int(try a.int("axis", default: -1))], at: pos))
+                                      ["axis": .int(L.axis(try a.int("axis", default: -1), of: try a.tensor("x")))], at: pos))
         case "mean", "sum":
             let t = try a.tensor("x")
             var axes: [Int]
@@ -109,19 +109,21 @@ enum Builtins {
             else if a.has("axes") { axes = try L.intList(a, "axes") }
             else { axes = Array(0..<L.graph.type(of: t).rank) }
             return .tensor(try L.emit(name == "mean" ? .mean : .sum, [t],
-                                      ["axes": .ints(axes), "keepdims": .bool(try a.bool("keepdims", default: false))], at: pos))
+                                      ["axes": .ints(axes.map { L.axis($0, of: t) }), "keepdims": .bool(try a.bool("keepdims", default: false))], at: pos))
         case "argmax":
-            return .tensor(try L.emit(.argmax, [try a.tensor("x")], ["axis": .int(try a.int("axis", default: -1))], at: pos))
+            let t = try a.tensor("x")
+            return .tensor(try L.emit(.argmax, [t], ["axis": .int(L.axis(try a.int("axis", default: -1), of: t))], at: pos))
         case "clamp":
             return .tensor(try L.emit(.clamp, [try a.tensor("x")], ["min": .float(try a.double("min")), "max": .float(try a.double("max"))], at: pos))
         case "dropout":
             return .tensor(try dropout(L, try a.tensor("x"), try a.double("p"), at: pos, argPos: a.position("p")))
         case "stack":
             let items = try tensorList(L, a, "tensors")
-            return .tensor(try L.emit(.stack, items, ["axis": .int(try a.int("axis", default: 0))], at: pos))
+            // A new axis: -1 means after the last of the inputs' axes.
+            return .tensor(try L.emit(.stack, items, ["axis": .int(L.axis(try a.int("axis", default: 0), of: items[0], extra: 1))], at: pos))
         case "nllLoss", "crossEntropy":
             var scores = try a.tensor(name == "nllLoss" ? "logProbs" : "scores")
-            if name == "crossEntropy" { scores = try L.emit(.logSoftmax, [scores], ["axis": .int(-1)], at: pos) }
+            if name == "crossEntropy" { scores = try L.emit(.logSoftmax, [scores], ["axis": .int(L.axis(-1, of: scores))], at: pos) }
             var attrs = Attributes()
             if a.has("ignoring") { attrs["ignore_index"] = .int(try a.int("ignoring")) }
             return .tensor(try L.emit(.nllLoss, [scores, try a.tensor("targets")], attrs, at: pos))
@@ -243,7 +245,7 @@ enum Builtins {
             }
         }
         guard !items.isEmpty else { throw L.error("`concat` needs at least one tensor", pos) }
-        return .tensor(try L.emit(.concat, items, ["axis": .int(axis)], at: pos))
+        return .tensor(try L.emit(.concat, items, ["axis": .int(L.axis(axis, of: items[0]))], at: pos))
     }
 
     static func tensorList(_ L: Lowerer, _ a: BoundArguments, _ name: String) throws -> [Value] {
@@ -360,6 +362,13 @@ extension Lowerer {
             throw error("the shape \(shape) in `\(a.callee)` has too many elements (the limit is 2^48)", a.position(name))
         }
         return shape
+    }
+
+    /// Kernels get non-negative axes: `-1` becomes `rank - 1`. An axis out of range is left
+    /// for the op's shape rule to report.
+    func axis(_ a: Int, of t: Value, extra: Int = 0) -> Int {
+        let rank = graph.type(of: t).rank + extra
+        return a < 0 && a + rank >= 0 ? a + rank : a
     }
 
     func intList(_ a: BoundArguments, _ name: String) throws -> [Int] {

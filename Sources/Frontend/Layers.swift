@@ -229,7 +229,8 @@ enum Layers {
             return .tensor(try Builtins.flatten(L, try tensorArgs(1)[0], at: pos))
 
         case .softmax(let axis, let log):
-            return .tensor(try emit(log ? .logSoftmax : .softmax, try tensorArgs(1), ["axis": .int(axis)]))
+            let x = try tensorArgs(1)[0]
+            return .tensor(try emit(log ? .logSoftmax : .softmax, [x], ["axis": .int(L.axis(axis, of: x))]))
 
         case .embedding(let vocab, let dim, let wInit):
             let ids = try tensorArgs(1)[0]
