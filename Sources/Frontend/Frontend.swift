@@ -117,8 +117,9 @@ extension LayerSummaryRow {
     ///       convblock1.0 (Conv2d)      [B,16,28,28]        160
     public static func table(_ rows: [LayerSummaryRow]) -> String {
         let cells = rows.map { r -> (String, String, String) in
+            let indent = String(repeating: "  ", count: max(0, r.depth))
             let p = r.buffers > 0 ? "\(grouped(r.parameters)) (+\(grouped(r.buffers)) buffers)" : grouped(r.parameters)
-            return (String(repeating: "  ", count: r.depth) + "\(r.name) (\(r.type))", r.outputShape.description, p)
+            return (indent + "\(r.name) (\(r.type))", r.outputShape.description, p)
         }
         let header = ("Layer (type)", "Output shape", "Param #")
         let w0 = max(header.0.count, cells.map(\.0.count).max() ?? 0) + 2

@@ -551,7 +551,7 @@ final class Lowerer {
             m.called = true
             rowIndex = rows.count
             rows.append(LayerSummaryRow(name: m.path, type: m.typeName, outputShape: Shape([]), parameters: 0, buffers: 0,
-                                        depth: m.path.split(separator: ".").count - 1))
+                                        depth: max(0, m.path.split(separator: ".").count - 1)))
         }
         let savedScope = currentScope
         currentScope = m.path
