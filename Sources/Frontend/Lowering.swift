@@ -171,7 +171,7 @@ final class Lowerer {
             return  // `_ = expr` evaluates and discards
         case .identifier(let n):
             guard let owner = scope.owner(of: n), let old = owner.vars[n] else {
-                throw error("cannot find `\(n)` in scope", target.pos)
+                throw error("cannot find `\(n)` in scope" + Suggestions.hint(n, scope.visibleNames), target.pos)
             }
             if old.isLet { throw error("cannot assign to `\(n)`: it is a `let` constant", target.pos) }
             if case .module(let m) = v { name(m, n, scope) }
@@ -279,7 +279,11 @@ final class Lowerer {
         if Builtins.functions[n] != nil || Layers.constructors.contains(n) {
             throw error("`\(n)` is a function; call it with `\(n)(...)`", pos)
         }
-        throw error("cannot find `\(n)` in scope", pos)
+        throw error("cannot find `\(n)` in scope" + Suggestions.hint(n, allNames(scope)), pos)
+    }
+
+    func allNames(_ scope: Scope) -> [String] {
+        scope.visibleNames + Array(Builtins.functions.keys) + Array(Layers.constructors) + ["batch", "mode", "concat"]
     }
 
     func member(_ baseExpr: Expr, _ n: String, _ scope: Scope, _ pos: Pos) throws -> Val {
@@ -441,7 +445,8 @@ final class Lowerer {
             let args = try evaluate(argExprs, scope)
             if case .tensor = base {
                 guard Builtins.methods.contains(method) else {
-                    throw error("tensors have no method `\(method)`; methods are \(Builtins.methods.sorted().joined(separator: ", "))", calleeExpr.pos)
+                    let hint = Suggestions.closest(to: method, in: Array(Builtins.methods)).map { "did you mean `\($0)`? " } ?? ""
+                    throw error("tensors have no method `\(method)`; \(hint)methods are \(Builtins.methods.sorted().joined(separator: ", "))", calleeExpr.pos)
                 }
                 let all = [EvaluatedArgument(label: nil, value: base, pos: baseExpr.pos)] + args
                 return try Builtins.call(self, method, all, scope, pos)
@@ -462,9 +467,10 @@ final class Lowerer {
             if Layers.constructors.contains(n) { return .module(try Layers.construct(self, n, args, pos)) }
             if Builtins.functions[n] != nil { return try Builtins.call(self, n, args, scope, pos) }
             if n.first?.isUppercase == true {
-                throw error("unknown layer `\(n)`; the layers are \(Layers.constructors.sorted().joined(separator: ", "))", calleeExpr.pos)
+                let hint = Suggestions.closest(to: n, in: Array(Layers.constructors)).map { "did you mean `\($0)`? " } ?? ""
+                throw error("unknown layer `\(n)`; \(hint)the layers are \(Layers.constructors.sorted().joined(separator: ", "))", calleeExpr.pos)
             }
-            throw error("cannot find `\(n)` in scope", calleeExpr.pos)
+            throw error("cannot find `\(n)` in scope" + Suggestions.hint(n, allNames(scope)), calleeExpr.pos)
         }
         // `[Tensor]()`: Swift's empty-array initializer.
         if case .array(let items) = calleeExpr.kind, items.count == 1, case .identifier(let t) = items[0].kind,
