@@ -217,6 +217,12 @@ enum Builtins {
             if ["on", "metric", "optimizer"].contains(label), !isName(arg.value) {
                 throw L.error("argument `\(label):` of `train` must be a name like `.\(label == "on" ? "fashionMNIST" : label == "metric" ? "accuracy" : "sgd")`, got \(describeValue(arg.value))", arg.pos)
             }
+            let allowed: [String: Set<String>] = ["on": L.options.datasets, "metric": L.options.metrics, "optimizer": L.options.optimizers]
+            if let names = allowed[label], case .string(let n) = attr, !names.contains(n) {
+                let list = names.sorted().map { "." + $0 }.joined(separator: ", ")
+                let hint = Suggestions.closest(to: n, in: Array(names)).map { " (did you mean `.\($0)`?)" } ?? ""
+                throw L.error("unknown \(label == "on" ? "dataset" : label) `.\(n)`; expected one of \(list)\(hint)", arg.pos)
+            }
             L.graph.metadata[key] = attr
         }
         return .void

@@ -17,6 +17,10 @@ public struct FrontendOptions: Sendable {
     public var maxNodes = 250_000
     public var maxLoopIterations = 100_000
     public var maxSteps = 1_000_000
+    /// What `train(on:metric:optimizer:)` may name; anything else is a located error.
+    public var datasets: Set<String> = ["fashionMNIST", "sydneyCaptions"]
+    public var metrics: Set<String> = ["accuracy", "bleu4", "loss"]
+    public var optimizers: Set<String> = ["sgd", "adam"]
 
     public init() {}
     public init(mode: Mode) { self.mode = mode }

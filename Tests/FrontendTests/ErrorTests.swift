@@ -246,6 +246,7 @@ final class SuggestionTests: XCTestCase {
         }
         XCTAssertEqual(Suggestions.distance("kitten", "sitting", limit: 5), 3)
         XCTAssertEqual(Suggestions.distance("", "ab", limit: 5), 2)
+        XCTAssertEqual(Suggestions.distance("sdg", "sgd", limit: 2), 1)
         XCTAssertNil(Suggestions.closest(to: "zzzzzz", in: ["batch", "mode"]))
     }
 }

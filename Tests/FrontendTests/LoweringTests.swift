@@ -178,7 +178,7 @@ final class LoweringTests: XCTestCase {
         } else {
             output("pred", scores.argmax(axis: 1))
         }
-        train(on: .toy, metric: .accuracy, epochs: 2, batchSize: 4, lr: 1, momentum: 0.9)
+        train(on: .fashionMNIST, metric: .accuracy, epochs: 2, batchSize: 4, lr: 1, momentum: 0.9)
         """
         let (t, _) = try lower(source)
         let l = try XCTUnwrap(t.loss)
@@ -196,10 +196,16 @@ final class LoweringTests: XCTestCase {
     }
 
     func testTrainRejectsUnknownSettings() {
-        let d = expectDiagnostic("let x = input(\"x\", [batch, 2])\noutput(\"x\", x)\ntrain(on: .toy, epoch: 3)\n")
+        let d = expectDiagnostic("let x = input(\"x\", [batch, 2])\noutput(\"x\", x)\ntrain(on: .fashionMNIST, epoch: 3)\n")
         XCTAssertEqual(d?.location.line, 3)
-        XCTAssertEqual(d?.location.column, 17)
-        XCTAssertTrue(d?.message.contains("`train` has no argument labelled `epoch:`") ?? false, d?.message ?? "")
+        XCTAssertEqual(d?.location.column, 26)
+        XCTAssertTrue(d?.message.contains("`train` has no argument labelled `epoch:`; did you mean `epochs:`?") ?? false, d?.message ?? "")
+        let o = expectDiagnostic("let x = input(\"x\", [batch, 2])\nloss(x.sum())\ntrain(on: .fashionMNIST, optimizer: .sdg)\n")
+        XCTAssertEqual(o?.message, "unknown optimizer `.sdg`; expected one of .adam, .sgd (did you mean `.sgd`?)")
+        XCTAssertEqual(o?.location.column, 26)
+        var options = FrontendOptions()
+        options.datasets.insert("toy")
+        XCTAssertNoThrow(try Frontend.lower(source: "let x = input(\"x\", [batch, 2])\nloss(x.sum())\ntrain(on: .toy)\n", file: "t", options: options))
     }
 
     func testLSTMCellGateOrder() throws {
