@@ -275,7 +275,7 @@ enum Layers {
                 }
                 inner.vars[n] = Variable(value: v, isLet: true)
             }
-            let flow = try L.exec(closure.body, inner)
+            let flow = try L.traced("\(label) called", pos) { try L.exec(closure.body, inner) }
             if case .returned(let v, _) = flow, !isVoid(v) { return v }
             // A single-expression body returns its value, as in Swift.
             if closure.body.count == 1, case .expression(let e) = closure.body[0].kind {

@@ -517,7 +517,7 @@ final class Lowerer {
             v = try coerce(v, to: p.type, at: bound.position(p.name), what: "argument `\(p.name)` of `\(f.name)`")
             scope.vars[p.name] = Variable(value: v.copied(), isLet: true)
         }
-        let flow = try exec(f.body, scope)
+        let flow = try traced("`\(f.name)` called", pos) { try exec(f.body, scope) }
         var result: Val = .void
         if case .returned(let v, _) = flow { result = v }
         if let rt = f.returnType {
@@ -534,6 +534,17 @@ final class Lowerer {
             }
         }
         return result
+    }
+
+    /// Runs `body`, adding "in X called at line L" to an error raised inside it, so an error in
+    /// a function or module body says which call led there (at most 8 such notes).
+    func traced<T>(_ what: String, _ pos: Pos, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch var e as DSLError {
+            if e.notes.count < 8 { e.notes.append("in \(what) at line \(pos.line), column \(pos.column)") }
+            throw e
+        }
     }
 
     /// Modules that are children of `owner`; kept as a list to re-parent them.

@@ -332,4 +332,20 @@ final class LoweringTests: XCTestCase {
         XCTAssertTrue(d?.message.contains("input `v` of Module") ?? false, d?.message ?? "")
         XCTAssertEqual(d?.location.column, 11)
     }
+
+    func testErrorsInsideModulesNameTheCall() {
+        let d = expectDiagnostic("""
+        func Block(_ width: Int) -> Module {
+            let fc = Linear(width)
+            return Module { x in fc(x) + x }
+        }
+        let x = input("x", [batch, 4])
+        let net = Sequential { Block(4); Block(3) }
+        output("y", net(x))
+        """)
+        XCTAssertEqual(d?.location.line, 3)
+        XCTAssertEqual(d?.location.column, 26)
+        XCTAssertTrue(d?.message.contains("add: shapes [B,3] and [B,4] do not broadcast") ?? false, d?.message ?? "")
+        XCTAssertEqual(d?.notes, ["in Block `net.1` called at line 6, column 34"])
+    }
 }
