@@ -27,6 +27,10 @@
 ///       }
 ///
 ///   A `func` returning anything else is a plain helper: its layers belong to the caller.
+///   Because sizes are inferred, a layer that is never called has no parameters: ResNet's
+///   block declares `downsample` and calls it only when `stride != 1`.
+/// * Layers made inside a loop body are new each iteration (`layer`, `layer_1`, ...); layers
+///   declared outside are shared. In mode `.infer`, `Dropout` is the identity.
 /// * Closures are allowed only as `Sequential { layer; layer ... }` and `Module { x in ... }`.
 ///   Swift declarations the DSL has no use for (class, struct, enum, protocol, while, switch,
 ///   try, generics, optionals, ...) are rejected with "`X` is not part of the graphc DSL".
