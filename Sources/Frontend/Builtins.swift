@@ -38,7 +38,7 @@ enum Builtins {
         "concat": [],
     ]
 
-    static let methods: Set<String> = ["transpose", "permute", "reshape", "flatten", "relu", "sigmoid", "tanh", "exp", "log",
+    static let methods: Set<String> = ["matmul", "transpose", "permute", "reshape", "flatten", "relu", "sigmoid", "tanh", "exp", "log",
                                        "softmax", "logSoftmax", "mean", "sum", "argmax", "clamp"]
 
     static func call(_ L: Lowerer, _ name: String, _ args: [EvaluatedArgument], _ scope: Scope, _ pos: Pos) throws -> Val {
