@@ -16,6 +16,8 @@ struct Argument {
 /// `Module { x in ... }` (a forward function).
 struct Closure {
     var params: [String]
+    /// Optional annotations `{ (x: Tensor) in ... }`, checked when the module is called.
+    var types: [TypeName?]
     var body: [Stmt]
     var pos: Pos
 }

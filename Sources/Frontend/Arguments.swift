@@ -40,7 +40,8 @@ struct BoundArguments {
                         throw DSLError("argument `\(label):` is out of order or repeated in call to `\(callee)`; the signature is \(signature)",
                                        line: arg.pos.line, column: arg.pos.column)
                     }
-                    throw DSLError("`\(callee)` has no argument labelled `\(label):`; the signature is \(signature)",
+                    let hint = Suggestions.hint(label, spec.compactMap(\.label), suffix: ":")
+                    throw DSLError("`\(callee)` has no argument labelled `\(label):`\(hint); the signature is \(signature)",
                                    line: arg.pos.line, column: arg.pos.column)
                 }
                 if spec.contains(where: { $0.label == nil }) || spec.isEmpty {

@@ -31,13 +31,14 @@ enum Builtins {
         "nllLoss": [.positional("logProbs"), .positional("targets"), .labelled("ignoring")],
         "crossEntropy": [.positional("scores"), .positional("targets"), .labelled("ignoring")],
         "sqrt": [.positional("value")],
+        "stride": [.labelled("from", optional: false), .labelled("to", optional: true), .labelled("through", optional: true), .labelled("by", optional: false)],
         "Double": [.positional("value")], "Float": [.positional("value")], "Int": [.positional("value")],
         "min": [.positional("a"), .positional("b")], "max": [.positional("a"), .positional("b")],
         // concat is variadic: `concat(a, b, axis: -1)` or `concat([a, b], axis: -1)`.
         "concat": [],
     ]
 
-    static let methods: Set<String> = ["transpose", "permute", "reshape", "flatten", "relu", "sigmoid", "tanh", "exp", "log",
+    static let methods: Set<String> = ["matmul", "transpose", "permute", "reshape", "flatten", "relu", "sigmoid", "tanh", "exp", "log",
                                        "softmax", "logSoftmax", "mean", "sum", "argmax", "clamp"]
 
     static func call(_ L: Lowerer, _ name: String, _ args: [EvaluatedArgument], _ scope: Scope, _ pos: Pos) throws -> Val {
@@ -73,7 +74,7 @@ enum Builtins {
             L.outputNames.insert(n)
             L.graph.outputs.append((name: n, value: t))
             return .void
-        case "train": return try train(L, a, args, pos)
+        case "train": return try train(L, args, pos)  // labels were checked by the binding above
         case "matmul":
             return .tensor(try L.emit(.matmul, [try a.tensor("a"), try a.tensor("b")], at: pos))
         case "transpose":
@@ -99,7 +100,7 @@ enum Builtins {
             return .tensor(try L.emit(ops[name] ?? .relu, [try a.tensor("x")], at: pos))
         case "softmax", "logSoftmax":
             return .tensor(try L.emit(name == "softmax" ? .softmax : .logSoftmax, [try a.tensor("x")],
-                                      ["axis": .int(try a.int("axis", default: -1))], at: pos))
+                                      ["axis": .int(L.axis(try a.int("axis", default: -1), of: try a.tensor("x")))], at: pos))
         case "mean", "sum":
             let t = try a.tensor("x")
             var axes: [Int]
@@ -108,19 +109,21 @@ enum Builtins {
             else if a.has("axes") { axes = try L.intList(a, "axes") }
             else { axes = Array(0..<L.graph.type(of: t).rank) }
             return .tensor(try L.emit(name == "mean" ? .mean : .sum, [t],
-                                      ["axes": .ints(axes), "keepdims": .bool(try a.bool("keepdims", default: false))], at: pos))
+                                      ["axes": .ints(axes.map { L.axis($0, of: t) }), "keepdims": .bool(try a.bool("keepdims", default: false))], at: pos))
         case "argmax":
-            return .tensor(try L.emit(.argmax, [try a.tensor("x")], ["axis": .int(try a.int("axis", default: -1))], at: pos))
+            let t = try a.tensor("x")
+            return .tensor(try L.emit(.argmax, [t], ["axis": .int(L.axis(try a.int("axis", default: -1), of: t))], at: pos))
         case "clamp":
             return .tensor(try L.emit(.clamp, [try a.tensor("x")], ["min": .float(try a.double("min")), "max": .float(try a.double("max"))], at: pos))
         case "dropout":
             return .tensor(try dropout(L, try a.tensor("x"), try a.double("p"), at: pos, argPos: a.position("p")))
         case "stack":
             let items = try tensorList(L, a, "tensors")
-            return .tensor(try L.emit(.stack, items, ["axis": .int(try a.int("axis", default: 0))], at: pos))
+            // A new axis: -1 means after the last of the inputs' axes.
+            return .tensor(try L.emit(.stack, items, ["axis": .int(L.axis(try a.int("axis", default: 0), of: items[0], extra: 1))], at: pos))
         case "nllLoss", "crossEntropy":
             var scores = try a.tensor(name == "nllLoss" ? "logProbs" : "scores")
-            if name == "crossEntropy" { scores = try L.emit(.logSoftmax, [scores], ["axis": .int(-1)], at: pos) }
+            if name == "crossEntropy" { scores = try L.emit(.logSoftmax, [scores], ["axis": .int(L.axis(-1, of: scores))], at: pos) }
             var attrs = Attributes()
             if a.has("ignoring") { attrs["ignore_index"] = .int(try a.int("ignoring")) }
             return .tensor(try L.emit(.nllLoss, [scores, try a.tensor("targets")], attrs, at: pos))
@@ -128,6 +131,25 @@ enum Builtins {
             let v = try a.double("value")
             guard v >= 0 else { throw L.error("`sqrt` of a negative number (\(v))", a.position("value")) }
             return .float(v.squareRoot())
+        case "stride":
+            // `stride(from: 0, to: 10, by: 2)`: a compile-time list of Ints for `for` loops.
+            let from = try a.int("from"), by = try a.int("by")
+            guard by != 0 else { throw L.error("`stride` needs a non-zero step", a.position("by")) }
+            guard a.has("to") != a.has("through") else { throw L.error("`stride` takes `to:` or `through:`", pos) }
+            let end = a.has("to") ? try a.int("to") : try a.int("through")
+            let inclusive = a.has("through")
+            var items: [Val] = []
+            var v = from
+            while by > 0 ? (inclusive ? v <= end : v < end) : (inclusive ? v >= end : v > end) {
+                items.append(.int(v))
+                if items.count > L.options.maxLoopIterations {
+                    throw L.error("`stride` makes more than \(L.options.maxLoopIterations) values", pos)
+                }
+                let (next, o) = v.addingReportingOverflow(by)
+                if o { break }
+                v = next
+            }
+            return .array(ArrayBox(items))
         case "Double", "Float": return .float(try a.double("value"))
         case "Int":
             let v = try a.double("value")
@@ -165,12 +187,12 @@ enum Builtins {
     }
 
     /// `train(on:metric:...)`: the training recipe, as graph metadata with snake_case keys.
-    private static func train(_ L: Lowerer, _ a: BoundArguments, _ args: [EvaluatedArgument], _ pos: Pos) throws -> Val {
+    private static func train(_ L: Lowerer, _ args: [EvaluatedArgument], _ pos: Pos) throws -> Val {
         if let tp = L.trainPos { throw L.error("`train(...)` is already declared at line \(tp.line)", pos) }
         L.trainPos = pos
         for arg in args {
             guard let label = arg.label else { continue }
-            let key = label == "on" ? "dataset" : label == "lr" ? "lr" : snakeCase(label)
+            let key = label == "on" ? "dataset" : snakeCase(label)
             var attr: Attribute
             switch arg.value {
             case .int(let n): attr = .int(n)
@@ -182,7 +204,7 @@ enum Builtins {
                 throw L.error("argument `\(label):` of `train` must be a number, a Bool, a String or a name like `.adam`, got \(describeValue(arg.value))", arg.pos)
             }
             if ["epochs", "batchSize", "seed", "maxLen"].contains(label) {
-                guard case .int(let n) = arg.value, n > 0 || label == "seed" else {
+                guard case .int(let n) = arg.value, n > 0 || (label == "seed" && n >= 0) else {
                     throw L.error("argument `\(label):` of `train` must be a positive Int, got \(describeValue(arg.value))", arg.pos)
                 }
             }
@@ -195,9 +217,14 @@ enum Builtins {
             if ["on", "metric", "optimizer"].contains(label), !isName(arg.value) {
                 throw L.error("argument `\(label):` of `train` must be a name like `.\(label == "on" ? "fashionMNIST" : label == "metric" ? "accuracy" : "sgd")`, got \(describeValue(arg.value))", arg.pos)
             }
+            let allowed: [String: Set<String>] = ["on": L.options.datasets, "metric": L.options.metrics, "optimizer": L.options.optimizers]
+            if let names = allowed[label], case .string(let n) = attr, !names.contains(n) {
+                let list = names.sorted().map { "." + $0 }.joined(separator: ", ")
+                let hint = Suggestions.closest(to: n, in: Array(names)).map { " (did you mean `.\($0)`?)" } ?? ""
+                throw L.error("unknown \(label == "on" ? "dataset" : label) `.\(n)`; expected one of \(list)\(hint)", arg.pos)
+            }
             L.graph.metadata[key] = attr
         }
-        _ = a
         return .void
     }
 
@@ -224,7 +251,7 @@ enum Builtins {
             }
         }
         guard !items.isEmpty else { throw L.error("`concat` needs at least one tensor", pos) }
-        return .tensor(try L.emit(.concat, items, ["axis": .int(axis)], at: pos))
+        return .tensor(try L.emit(.concat, items, ["axis": .int(L.axis(axis, of: items[0]))], at: pos))
     }
 
     static func tensorList(_ L: Lowerer, _ a: BoundArguments, _ name: String) throws -> [Value] {
@@ -341,6 +368,13 @@ extension Lowerer {
             throw error("the shape \(shape) in `\(a.callee)` has too many elements (the limit is 2^48)", a.position(name))
         }
         return shape
+    }
+
+    /// Kernels get non-negative axes: `-1` becomes `rank - 1`. An axis out of range is left
+    /// for the op's shape rule to report.
+    func axis(_ a: Int, of t: Value, extra: Int = 0) -> Int {
+        let rank = graph.type(of: t).rank + extra
+        return a < 0 && a + rank >= 0 ? a + rank : a
     }
 
     func intList(_ a: BoundArguments, _ name: String) throws -> [Int] {

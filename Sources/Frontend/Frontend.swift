@@ -17,6 +17,10 @@ public struct FrontendOptions: Sendable {
     public var maxNodes = 250_000
     public var maxLoopIterations = 100_000
     public var maxSteps = 1_000_000
+    /// What `train(on:metric:optimizer:)` may name; anything else is a located error.
+    public var datasets: Set<String> = ["fashionMNIST", "sydneyCaptions"]
+    public var metrics: Set<String> = ["accuracy", "bleu4", "loss"]
+    public var optimizers: Set<String> = ["sgd", "adam"]
 
     public init() {}
     public init(mode: Mode) { self.mode = mode }
@@ -117,8 +121,9 @@ extension LayerSummaryRow {
     ///       convblock1.0 (Conv2d)      [B,16,28,28]        160
     public static func table(_ rows: [LayerSummaryRow]) -> String {
         let cells = rows.map { r -> (String, String, String) in
+            let indent = String(repeating: "  ", count: max(0, r.depth))
             let p = r.buffers > 0 ? "\(grouped(r.parameters)) (+\(grouped(r.buffers)) buffers)" : grouped(r.parameters)
-            return (String(repeating: "  ", count: r.depth) + "\(r.name) (\(r.type))", r.outputShape.description, p)
+            return (indent + "\(r.name) (\(r.type))", r.outputShape.description, p)
         }
         let header = ("Layer (type)", "Output shape", "Param #")
         let w0 = max(header.0.count, cells.map(\.0.count).max() ?? 0) + 2

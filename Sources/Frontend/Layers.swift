@@ -229,7 +229,8 @@ enum Layers {
             return .tensor(try Builtins.flatten(L, try tensorArgs(1)[0], at: pos))
 
         case .softmax(let axis, let log):
-            return .tensor(try emit(log ? .logSoftmax : .softmax, try tensorArgs(1), ["axis": .int(axis)]))
+            let x = try tensorArgs(1)[0]
+            return .tensor(try emit(log ? .logSoftmax : .softmax, [x], ["axis": .int(L.axis(axis, of: x))]))
 
         case .embedding(let vocab, let dim, let wInit):
             let ids = try tensorArgs(1)[0]
@@ -267,10 +268,14 @@ enum Layers {
                 throw L.error("\(label) takes \(closure.params.count) input\(closure.params.count == 1 ? "" : "s"), got \(args.count)", pos)
             }
             let inner = Scope(parent: captured, frame: Frame(owner: m, buildsModule: false))
-            for (n, a) in zip(closure.params, args) where n != "_" {
-                inner.vars[n] = Variable(value: a.value.copied(), isLet: true)
+            for (i, (n, a)) in zip(closure.params, args).enumerated() where n != "_" {
+                var v = a.value.copied()
+                if i < closure.types.count, let t = closure.types[i] {
+                    v = try L.coerce(v, to: t, at: a.pos, what: "input `\(n)` of \(label)")
+                }
+                inner.vars[n] = Variable(value: v, isLet: true)
             }
-            let flow = try L.exec(closure.body, inner)
+            let flow = try L.traced("\(label) called", pos) { try L.exec(closure.body, inner) }
             if case .returned(let v, _) = flow, !isVoid(v) { return v }
             // A single-expression body returns its value, as in Swift.
             if closure.body.count == 1, case .expression(let e) = closure.body[0].kind {
@@ -346,7 +351,13 @@ enum Layers {
             return t
         }
         let batch = ft.shape[0], regions = ft.shape[1]
-        let att1 = try call(m.builtinChildren[0], feats)                       // [B, N, A]
+        // The encoder projection depends only on the features: computed once per features
+        // tensor, not once per unrolled step (the original recomputes it every step).
+        let att1: Value
+        if let cached = m.encoderProjections[feats] { att1 = cached } else {
+            att1 = try call(m.builtinChildren[0], feats)                        // [B, N, A]
+            m.encoderProjections[feats] = att1
+        }
         let att2 = try call(m.builtinChildren[1], h)                           // [B, A]
         let a = L.graph.type(of: att2).shape[1]
         let att2r = try emit(.reshape, [att2], ["shape": .shape(Shape([batch, .known(1), a]))])

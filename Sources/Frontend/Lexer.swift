@@ -150,7 +150,7 @@ struct Lexer {
             advance(); advance()
             digits(&self, into: &text, hex: true)
             let radix = radixChar == "x" ? 16 : radixChar == "b" ? 2 : 8
-            if let d = peek(), d.isLetter || d.isNumber || d == "." { _ = d; return try badNumber(text, l, col) }
+            if peek().map({ $0.isLetter || $0.isNumber || $0 == "." }) == true { return try badNumber(text, l, col) }
             guard !text.isEmpty, let v = Int(text, radix: radix) else {
                 throw DSLError("invalid number literal `0\(radixChar)\(text)`", line: l, column: col)
             }
@@ -176,8 +176,7 @@ struct Lexer {
                 return try badNumber(text, l, col)
             }
         }
-        if let d = peek(), d.isLetter || d == "_" || (d == "." && peek(1)?.isNumber == true) {
-            _ = d
+        if peek().map({ $0.isLetter || $0 == "_" || ($0 == "." && peek(1)?.isNumber == true) }) == true {
             return try badNumber(text, l, col)
         }
         if isFloat {

@@ -27,6 +27,10 @@
 ///       }
 ///
 ///   A `func` returning anything else is a plain helper: its layers belong to the caller.
+///   Because sizes are inferred, a layer that is never called has no parameters: ResNet's
+///   block declares `downsample` and calls it only when `stride != 1`.
+/// * Layers made inside a loop body are new each iteration (`layer`, `layer_1`, ...); layers
+///   declared outside are shared. In mode `.infer`, `Dropout` is the identity.
 /// * Closures are allowed only as `Sequential { layer; layer ... }` and `Module { x in ... }`.
 ///   Swift declarations the DSL has no use for (class, struct, enum, protocol, while, switch,
 ///   try, generics, optionals, ...) are rejected with "`X` is not part of the graphc DSL".
@@ -436,28 +440,38 @@ struct Parser {
         let start = pos
         try enter(); defer { leave() }
         advance()
-        var params: [String] = []
-        // `{ x in`, `{ x, h in` or `{ (x, h) in`.
-        var k = 0
-        let paren = peekToken(0).isSymbol("(")
-        if paren { k = 1 }
-        var names: [String] = []
-        var looksLikeParams = false
-        while let n = peekToken(k).identifier, !Parser.reserved.contains(n) || n == "_" {
-            names.append(n)
-            k += 1
-            if paren && peekToken(k).isSymbol(")") { k += 1 }
-            if peekToken(k).identifier == "in" { looksLikeParams = true; break }
-            if peekToken(k).isSymbol(",") { k += 1 } else { break }
-        }
-        if looksLikeParams {
-            params = names
-            p += k + 1
-        }
+        // `{ x in`, `{ x, h in`, `{ (x, h) in` or `{ (x: Tensor) -> Tensor in`; anything else
+        // is a body without parameters.
+        let save = p
+        var params: [(String, TypeName?)] = []
+        if let ps = try? closureParameters() { params = ps } else { p = save }
         if tok.isSymbol("$") { throw DSLError("anonymous closure arguments (`$0`) are not part of the graphc DSL; name them: `{ x in ... }`", at: tok) }
         let body = try statements(until: "}")
         try expect("}", "to close the closure")
-        return Closure(params: params, body: body, pos: start)
+        return Closure(params: params.map(\.0), types: params.map(\.1), body: body, pos: start)
+    }
+
+    private mutating func closureParameters() throws -> [(String, TypeName?)] {
+        var out: [(String, TypeName?)] = []
+        let paren = tok.isSymbol("(")
+        if paren { advance() }
+        while true {
+            guard let n = tok.identifier, n == "_" || !(Parser.reserved.contains(n) || Parser.unsupported.contains(n)) else {
+                throw DSLError("not a closure parameter", at: tok)
+            }
+            advance()
+            var type: TypeName?
+            if paren && tok.isSymbol(":") { advance(); type = try typeName() }
+            out.append((n, type))
+            if tok.isSymbol(",") { advance() } else { break }
+        }
+        if paren {
+            try expect(")", "to close the closure parameters")
+            if tok.isSymbol("->") { advance(); _ = try typeName() }
+        }
+        guard tok.identifier == "in" else { throw DSLError("not a closure parameter list", at: tok) }
+        advance()
+        return out
     }
 
     private mutating func primary() throws -> Expr {

@@ -92,6 +92,8 @@ final class ModuleInstance {
     var path = ""
     /// Sub-modules a composite layer (attention) made for itself.
     var builtinChildren: [ModuleInstance] = []
+    /// AdditiveAttention: `encoder_att(features)` per features tensor, shared by every step.
+    var encoderProjections: [Value: Value] = [:]
 
     init(kind: LayerKind, typeName: String, pos: Pos) { self.kind = kind; self.typeName = typeName; self.pos = pos }
 

@@ -230,3 +230,23 @@ final class LineEndingTests: XCTestCase {
         }
     }
 }
+
+final class SuggestionTests: XCTestCase {
+    func testDidYouMean() {
+        let cases: [(String, String)] = [
+            ("let image = input(\"x\", [batch, 3])\noutput(\"y\", relu(imgae))\n", "cannot find `imgae` in scope; did you mean `image`?"),
+            ("let c = Conv2D(16, kernel: 3)\n", "unknown layer `Conv2D`; did you mean `Conv2d`?"),
+            ("let c = Conv2d(16, kernal: 3)\n", "`Conv2d` has no argument labelled `kernal:`; did you mean `kernel:`?"),
+            ("let x = input(\"x\", [batch, 3])\noutput(\"y\", x.maen(axis: 1))\n", "tensors have no method `maen`; did you mean `mean`?"),
+            ("let x = input(\"x\", [bacth, 3])\n", "did you mean `batch`?"),
+        ]
+        for (source, message) in cases {
+            let d = expectDiagnostic(source)
+            XCTAssertTrue(d?.message.contains(message) ?? false, d?.message ?? "no error")
+        }
+        XCTAssertEqual(Suggestions.distance("kitten", "sitting", limit: 5), 3)
+        XCTAssertEqual(Suggestions.distance("", "ab", limit: 5), 2)
+        XCTAssertEqual(Suggestions.distance("sdg", "sgd", limit: 2), 1)
+        XCTAssertNil(Suggestions.closest(to: "zzzzzz", in: ["batch", "mode"]))
+    }
+}

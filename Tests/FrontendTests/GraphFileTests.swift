@@ -44,6 +44,8 @@ final class GraphFileTests: XCTestCase {
         let mask = try XCTUnwrap(g.nodes.firstIndex { $0.op.name == "dropout_mask" })
         XCTAssertEqual(g.nodes[mask].attributes.float("p"), 0.3)
         XCTAssertEqual(g.nodes[mask].scope, "head.3")
+        // Kernels get non-negative axes: LogSoftmax's default -1 is axis 1 of [B,10].
+        XCTAssertEqual(g.nodes.first { $0.op.name == "log_softmax" }?.attributes.int("axis"), 1)
     }
 
     func testNodesCarryLocationsAndScopes() throws {
@@ -101,6 +103,12 @@ final class GraphFileTests: XCTestCase {
         XCTAssertEqual(g.nodes.filter { $0.op.name == "embedding" }.count, 21)
         XCTAssertEqual(g.nodes.filter { $0.op.name == "dropout_mask" }.count, 21)
         XCTAssertEqual(g.nodes.filter { $0.op.name == "argmax" }.count, 0)
+        // encoder_att(features) is computed once and shared by the 21 steps; decoder_att runs per step.
+        XCTAssertEqual(g.nodes.filter { $0.scope == "attention.encoder_att" && $0.op.name == "matmul" }.count, 1)
+        XCTAssertEqual(g.nodes.filter { $0.scope == "attention.decoder_att" && $0.op.name == "matmul" }.count, 21)
+        XCTAssertEqual(g.nodes.filter { $0.op.name == "softmax" }.count, 21)
+        XCTAssertEqual(Set(g.nodes.filter { $0.op.name == "concat" }.compactMap { $0.attributes.int("axis") }), [1])
+        XCTAssertEqual(g[g[loss].inputs[0]].attributes.int("axis"), 2)
     }
 
     func testCaptionInferenceGraph() throws {

@@ -138,6 +138,7 @@ final class LoweringTests: XCTestCase {
         output("cat2", concat(x, x))
         output("stk", stack([x, x, x], axis: 1))
         output("tr", transpose(x))
+        output("mm", x.matmul(transpose(x)))
         output("pm", x.permute([2, 0, 1]))
         output("rs", x.reshape([batch, -1, 2]))
         output("fl", x.flatten())
@@ -157,6 +158,7 @@ final class LoweringTests: XCTestCase {
         XCTAssertEqual(type(g, "cat2"), "f32[B,5,12]")
         XCTAssertEqual(type(g, "stk"), "f32[B,3,5,6]")
         XCTAssertEqual(type(g, "tr"), "f32[B,6,5]")
+        XCTAssertEqual(type(g, "mm"), "f32[B,5,5]")
         XCTAssertEqual(type(g, "pm"), "f32[6,B,5]")
         XCTAssertEqual(type(g, "rs"), "f32[B,15,2]")
         XCTAssertEqual(type(g, "fl"), "f32[B,30]")
@@ -178,7 +180,7 @@ final class LoweringTests: XCTestCase {
         } else {
             output("pred", scores.argmax(axis: 1))
         }
-        train(on: .toy, metric: .accuracy, epochs: 2, batchSize: 4, lr: 1, momentum: 0.9)
+        train(on: .fashionMNIST, metric: .accuracy, epochs: 2, batchSize: 4, lr: 1, momentum: 0.9)
         """
         let (t, _) = try lower(source)
         let l = try XCTUnwrap(t.loss)
@@ -196,10 +198,16 @@ final class LoweringTests: XCTestCase {
     }
 
     func testTrainRejectsUnknownSettings() {
-        let d = expectDiagnostic("let x = input(\"x\", [batch, 2])\noutput(\"x\", x)\ntrain(on: .toy, epoch: 3)\n")
+        let d = expectDiagnostic("let x = input(\"x\", [batch, 2])\noutput(\"x\", x)\ntrain(on: .fashionMNIST, epoch: 3)\n")
         XCTAssertEqual(d?.location.line, 3)
-        XCTAssertEqual(d?.location.column, 17)
-        XCTAssertTrue(d?.message.contains("`train` has no argument labelled `epoch:`") ?? false, d?.message ?? "")
+        XCTAssertEqual(d?.location.column, 26)
+        XCTAssertTrue(d?.message.contains("`train` has no argument labelled `epoch:`; did you mean `epochs:`?") ?? false, d?.message ?? "")
+        let o = expectDiagnostic("let x = input(\"x\", [batch, 2])\nloss(x.sum())\ntrain(on: .fashionMNIST, optimizer: .sdg)\n")
+        XCTAssertEqual(o?.message, "unknown optimizer `.sdg`; expected one of .adam, .sgd (did you mean `.sgd`?)")
+        XCTAssertEqual(o?.location.column, 26)
+        var options = FrontendOptions()
+        options.datasets.insert("toy")
+        XCTAssertNoThrow(try Frontend.lower(source: "let x = input(\"x\", [batch, 2])\nloss(x.sum())\ntrain(on: .toy)\n", file: "t", options: options))
     }
 
     func testLSTMCellGateOrder() throws {
@@ -303,5 +311,43 @@ final class LoweringTests: XCTestCase {
                     ^
         note: the layer is declared at line 2, column 10
         """)
+    }
+
+    func testSwiftIdioms() throws {
+        let (g, _) = try lower("""
+        let x = input("x", [batch, 4])
+        var outs = [Tensor]()
+        let block = Module { (v: Tensor) -> Tensor in
+            return relu(v)
+        }
+        for i in stride(from: 0, to: 6, by: 2) {
+            outs.append(block(x) * Double(i))
+        }
+        for _ in stride(from: 3, through: 1, by: -1) {
+            outs.append(x)
+        }
+        _ = block(x)
+        output("y", stack(outs, axis: 0))
+        """)
+        XCTAssertEqual(type(g, "y"), "f32[6,B,4]")
+        let d = expectDiagnostic("let m = Module { (v: Tensor) in relu(v) }\nlet y = m(3)\n")
+        XCTAssertTrue(d?.message.contains("input `v` of Module") ?? false, d?.message ?? "")
+        XCTAssertEqual(d?.location.column, 11)
+    }
+
+    func testErrorsInsideModulesNameTheCall() {
+        let d = expectDiagnostic("""
+        func Block(_ width: Int) -> Module {
+            let fc = Linear(width)
+            return Module { x in fc(x) + x }
+        }
+        let x = input("x", [batch, 4])
+        let net = Sequential { Block(4); Block(3) }
+        output("y", net(x))
+        """)
+        XCTAssertEqual(d?.location.line, 3)
+        XCTAssertEqual(d?.location.column, 26)
+        XCTAssertTrue(d?.message.contains("add: shapes [B,3] and [B,4] do not broadcast") ?? false, d?.message ?? "")
+        XCTAssertEqual(d?.notes, ["in Block `net.1` called at line 6, column 34"])
     }
 }
