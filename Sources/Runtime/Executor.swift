@@ -79,6 +79,16 @@ public final class Executor {
             guard node.op.arity.accepts(node.inputs.count) else {
                 throw RuntimeError("node %\(i) (\(node.op.name)) has \(node.inputs.count) inputs, which \(node.op.name) does not accept")
             }
+            // Kernels trust the recorded types for memory sizes, so a graph whose types
+            // disagree with the shape rules (a hand-made or mis-rewritten graph) stops here.
+            let query = ShapeQuery(inputs: node.inputs.map { graph.type(of: $0) }, attributes: node.attributes)
+            let inferred: TensorType
+            do { inferred = try node.op.shape(query) } catch {
+                throw RuntimeError("node %\(i) (\(node.op.name)) is not well formed: \(error)")
+            }
+            guard inferred == node.type else {
+                throw RuntimeError("node %\(i) (\(node.op.name)) records type \(node.type) but its inputs give \(inferred)")
+            }
         }
         guard missing.isEmpty else { throw RuntimeError("no CPU kernel for: \(missing.joined(separator: ", "))") }
 
