@@ -262,6 +262,7 @@ extension XCTestCase {
                         file: StaticString = #filePath, line: UInt = #line) throws -> [String: [Float]] {
         let objective = try XCTUnwrap(c.objective, "finish the graph first", file: file, line: line)
         let differentiated = try Autodiff.differentiate(c.graph)
+        XCTAssertNoThrow(try Pass.verify.run(differentiated), file: file, line: line)
         let backward = try Executor(graph: differentiated, options: ExecutionOptions())
         let results = try backward.run(feeds: c.feeds, parameters: c.store)
         var analytic: [String: [Float]] = [:]
