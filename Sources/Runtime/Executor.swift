@@ -18,8 +18,11 @@
 // - `dropout_mask` draws from the executor's seeded generator when `training` is on (the
 //   stream advances run after run; the same seed gives the same masks) and is all ones when
 //   it is off.
-// - Matrix products go to OpenBLAS; `ExecutionOptions.threads` sets its thread count and
-//   `BLASInfo` reports which kernels it picked.
+// - Matrix products go to OpenBLAS; `ExecutionOptions.threads` sets its (process-wide) thread
+//   count and `BLASInfo` reports which kernels it picked. At batch 8 the products are small
+//   enough that one thread beats two on a busy 2-core machine.
+// - The graph is verified once at `init` (the `verify` pass: arity, types, names); it must not
+//   be changed afterwards.
 
 import CBLAS
 import GraphIR
