@@ -1,21 +1,5 @@
 import GraphIR
 
-/// Why a graph could not be differentiated. Names the op and, where the node has one, its DSL
-/// location (so the CLI can render it as a `Diagnostic` with the source line).
-public struct AutodiffError: Error, CustomStringConvertible {
-    public let message: String
-    public let location: SourceLocation?
-
-    public init(_ message: String, at location: SourceLocation? = nil) {
-        self.message = message; self.location = location
-    }
-
-    public var diagnostic: Diagnostic? { location.map { Diagnostic(message, at: $0) } }
-    public var description: String {
-        location.map { "\($0): error: \(message)" } ?? "error: \(message)"
-    }
-}
-
 /// Reverse-mode differentiation, graph to graph.
 public enum Autodiff {
     /// Gradient outputs are named `grad:<parameter name>`.
@@ -35,14 +19,13 @@ public enum Autodiff {
     /// depends on, and one more backward sweep applies each node's gradient rule once,
     /// accumulating the gradients of values used several times with `add`.
     public static func differentiate(_ g: Graph) throws -> Graph {
-        guard let loss = g.loss else { throw AutodiffError("graph @\(g.name) has no loss to differentiate") }
+        guard let loss = g.loss else { throw PassError(pass: "autodiff", "graph @\(g.name) has no loss to differentiate") }
         let lossNode = g[loss]
         guard lossNode.type == .f32([]) else {
-            throw AutodiffError("the loss must be a scalar f32, but \(lossNode.op.name) (\(loss)) gives \(lossNode.type)",
-                                at: lossNode.location)
+            throw nodeError("autodiff", g, loss, "the loss must be a scalar f32, not \(lossNode.type)")
         }
         for o in g.outputs where o.name.hasPrefix(outputPrefix) {
-            throw AutodiffError("graph @\(g.name) already has gradient output \"\(o.name)\"")
+            throw PassError(pass: "autodiff", "graph @\(g.name) already has gradient output \"\(o.name)\"")
         }
 
         let onPath = valuesBetweenParametersAndLoss(g, loss: loss)
@@ -60,8 +43,7 @@ public enum Autodiff {
             let node = g.nodes[i]
             if node.inputs.isEmpty { continue }
             guard let rule = node.op.gradient else {
-                throw AutodiffError("cannot differentiate \(node.op.name) (%\(i)): the op has no gradient rule, "
-                                    + "and the loss depends on a trainable parameter through it", at: node.location)
+                throw nodeError("autodiff", g, Value(i), "no gradient rule, and the loss depends on a trainable parameter through it")
             }
             builder.location = node.location
             builder.scope = gradientScope(node.scope)
@@ -71,17 +53,15 @@ public enum Autodiff {
             do {
                 inputGrads = try rule(context)
             } catch let e as BuildError {
-                throw AutodiffError("the gradient of \(node.op.name) (%\(i)) could not be built: \(e)", at: node.location)
+                throw nodeError("autodiff", g, Value(i), "its gradient could not be built: \(e)")
             }
             guard inputGrads.count == node.inputs.count else {
-                throw AutodiffError("the gradient rule of \(node.op.name) returned \(inputGrads.count) gradients for \(node.inputs.count) inputs",
-                                    at: node.location)
+                throw nodeError("autodiff", g, Value(i), "the gradient rule returned \(inputGrads.count) gradients for \(node.inputs.count) inputs")
             }
             for (k, v) in node.inputs.enumerated() where needed[k] {
                 guard let dv = inputGrads[k] else { continue }
                 guard out.type(of: dv) == g.type(of: v) else {
-                    throw AutodiffError("the gradient rule of \(node.op.name) gave \(out.type(of: dv)) for input \(k) of type \(g.type(of: v))",
-                                        at: node.location)
+                    throw nodeError("autodiff", g, Value(i), "the gradient rule gave \(out.type(of: dv)) for input \(k) of type \(g.type(of: v))")
                 }
                 if let previous = grads[v.id] {
                     grads[v.id] = try builder.emit(.add, [previous, dv])
@@ -96,7 +76,7 @@ public enum Autodiff {
             guard let d = grads[p.id] else { continue }
             let name = outputName(forParameter: g[p].name ?? "\(p)")
             guard seen.insert(name).inserted else {
-                throw AutodiffError("two parameters are named \"\(g[p].name ?? "")\"; their gradients would share an output", at: g[p].location)
+                throw nodeError("autodiff", g, p, "another parameter is also named \"\(g[p].name ?? "")\"; their gradients would share an output")
             }
             out.outputs.append((name, d))
         }

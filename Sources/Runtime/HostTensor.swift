@@ -16,7 +16,7 @@ public struct HostTensor: Equatable, CustomStringConvertible {
 
     /// Zeros of the given shape and type.
     public init(zeros shape: [Int], dtype: DType = .f32) {
-        let n = shape.reduce(1, *)
+        let n = max(0, shape.reduce(1, *))
         self.shape = shape
         storage = dtype == .f32 ? .f32([Float](repeating: 0, count: n)) : .i64([Int64](repeating: 0, count: n))
     }

@@ -138,13 +138,15 @@ final class ExecutorTests: XCTestCase {
         assertRuntimeError(try ex.run(feeds: ["x": data.floats([2, 2]), "y": data.floats([3, 2])], parameters: ParameterStore()),
                            contains: ["feed 'y'", "B = 3", "feed 'x' bound B = 2"])
 
+        // Only a parameter can carry a symbol no input declares.
         let h = Graph(name: "unbound")
-        h.append(Node(op: .input, inputs: [], attributes: ["name": .string("x")], type: .f32(Shape([B]))))
-        let c = h.append(Node(op: .constant, inputs: [], attributes: ["value": .float(1)], type: .f32(Shape([T]))))
-        h.outputs = [("c", c)]
+        let hb = GraphBuilder(graph: h)
+        _ = hb.input("x", .f32(Shape([B])))
+        let c = hb.parameter("p", .f32(Shape([T])), initializer: ["init": .string("zeros")])
+        h.outputs = [("c", try hb.emit(.relu, [c]))]
         let ex2 = try Executor(graph: h, options: ExecutionOptions())
         assertRuntimeError(try ex2.run(feeds: ["x": data.floats([4])], parameters: ParameterStore()),
-                           contains: ["%1 (constant)", "f32[T]", "no feed binds T", "B"])
+                           contains: ["%1 (param)", "f32[T]", "no feed binds T", "feeds bind: B"])
     }
 
     func testMissingOrMisshapedParameters() throws {
@@ -232,7 +234,18 @@ final class ExecutorTests: XCTestCase {
         let h = Graph(name: "arity")
         let y = h.append(Node(op: .input, inputs: [], attributes: ["name": .string("y")], type: .f32([2])))
         h.append(Node(op: .add, inputs: [y], type: .f32([2])))
-        assertRuntimeError(try Executor(graph: h, options: ExecutionOptions()), contains: ["%1 (add)", "1 inputs"])
+        assertRuntimeError(try Executor(graph: h, options: ExecutionOptions()), contains: ["cannot run", "add %1", "wrong number of inputs"])
+
+        // A node whose recorded type disagrees with its shape rule would make kernels
+        // write past their buffers.
+        let k = Graph(name: "mistyped")
+        let z = k.append(Node(op: .input, inputs: [], attributes: ["name": .string("z")], type: .f32([2, 3])))
+        k.append(Node(op: .relu, inputs: [z], type: .f32([4, 3])))
+        assertRuntimeError(try Executor(graph: k, options: ExecutionOptions()), contains: ["cannot run", "relu %1", "f32[4,3]", "f32[2,3]"])
+        let m = Graph(name: "bad attributes")
+        let w = m.append(Node(op: .input, inputs: [], attributes: ["name": .string("w")], type: .f32([2, 3])))
+        m.append(Node(op: .transpose, inputs: [w], attributes: ["perm": .ints([0, 0])], type: .f32([2, 2])))
+        assertRuntimeError(try Executor(graph: m, options: ExecutionOptions()), contains: ["cannot run", "transpose %1", "perm [0, 0]"])
     }
 
     func testBufferPlansAreValidatedAndPluggable() throws {

@@ -106,6 +106,19 @@ final class KernelConvolutionTests: XCTestCase {
         XCTAssertEqual(dx2.floats, [5, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
     }
 
+    /// A NaN in a window wins (PyTorch propagates it), with or without padding.
+    func testMaxpoolPropagatesNaN() throws {
+        var v = [Float](repeating: 0, count: 16)
+        v[5] = .nan; v[10] = 9
+        let x = HostTensor(shape: [1, 1, 4, 4], floats: v)
+        for padding in [0, 1] {
+            let attrs: Attributes = ["kernel": .ints([2, 2]), "stride": .ints([2, 2]), "padding": .ints([padding, padding])]
+            let y = try runOp(.maxpool2d, [x], attrs).floats
+            XCTAssertTrue(padding == 0 ? y[0].isNaN : y[4].isNaN, "padding \(padding): \(y)")
+            XCTAssertEqual(y.filter { $0.isNaN }.count, 1, "padding \(padding): \(y)")
+        }
+    }
+
     func testBatchNormInferenceForm() throws {
         for shape in [[2, 3, 4, 5], [4, 3], [2, 3, 7]] {
             let x = data.floats(shape)

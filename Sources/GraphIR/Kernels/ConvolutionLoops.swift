@@ -153,6 +153,20 @@ func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, attributes:
 @inline(__always)
 func windowArgmax(_ plane: UnsafePointer<Float>, _ g: ConvGeometry, _ oi: Int, _ oj: Int) -> Int {
     let i0 = oi * g.sh - g.ph, j0 = oj * g.sw - g.pw
+    if i0 >= 0 && j0 >= 0 && i0 + g.kh <= g.h && j0 + g.kw <= g.w {
+        // Window inside the image (always, without padding): no clipping.
+        var at = i0 * g.w + j0
+        var best = plane[at]
+        if best.isNaN { return at }
+        for i in 0..<g.kh {
+            let row = i0 * g.w + i * g.w + j0
+            for j in 0..<g.kw {
+                let v = plane[row + j]
+                if v > best { best = v; at = row + j } else if v.isNaN { return row + j }
+            }
+        }
+        return at
+    }
     var best = -Float.infinity, at = -1
     for i in stride(from: max(i0, 0), to: min(i0 + g.kh, g.h), by: 1) {
         for j in stride(from: max(j0, 0), to: min(j0 + g.kw, g.w), by: 1) {

@@ -10,9 +10,7 @@ func sumReduce(_ x: TensorView, into out: TensorView, outStrides: (UnsafeMutable
     forEachStridedRow(x.shape, strides: { s1, _ in outStrides(s1) }) { o0, o1, _, n, s1, _ in
         let row = px + o0
         if s1 == 0 {
-            var acc = 0.0
-            for j in 0..<n { acc += Double(row[j]) }
-            po[o1] += Float(acc)
+            po[o1] += Float(rowSum(row, n))
         } else if s1 == 1 {
             let y = po + o1
             for j in 0..<n { y[j] += row[j] }
@@ -78,4 +76,18 @@ func argmaxAlongAxis(_ x: TensorView, axis: Int, into out: TensorView) {
             po[o * s.inner + i] = Int64(at)
         }
     }
+}
+
+/// Σ row[0..<n] in Double with four independent accumulators, so the adds pipeline instead
+/// of waiting on each other.
+@inline(__always)
+func rowSum(_ row: UnsafePointer<Float>, _ n: Int) -> Double {
+    var a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0
+    var j = 0
+    while j + 4 <= n {
+        a0 += Double(row[j]); a1 += Double(row[j + 1]); a2 += Double(row[j + 2]); a3 += Double(row[j + 3])
+        j += 4
+    }
+    while j < n { a0 += Double(row[j]); j += 1 }
+    return (a0 + a1) + (a2 + a3)
 }
