@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(name: "FrontendTests", dependencies: ["Frontend", "Passes", "GraphIR"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Passes", "GraphIR", "Frontend"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "GraphIR"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "GraphIR"], exclude: ["Fixtures"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "GraphIR"]),
     ]
 )
