@@ -138,6 +138,17 @@ final class GradientCheckOpTests: XCTestCase {
         try checkReduction(.mean, axes: [2], keepdims: false)
     }
 
+    func testReductionsOfSymbolicBatchTensors() throws {
+        // Inner axes of a [B, 3, 4] tensor: the reduced axes come back as 1s next to B.
+        for (op, axes, keep) in [(OpDef.sum, [1], false), (.mean, [2], false), (.mean, [0, 2], false), (.sum, [0, 1], true)] {
+            let c = GradientCheckGraph("\(op.name)\(axes)", bindings: ["B": 3])
+            let x = c.input("x", .f32(Shape([B, .known(3), .known(4)])))
+            let w = c.param("w", [3, 4])
+            try c.finishWithWeightedSum(try c.emit(op, [try c.emit(.mul, [x, w])], ["axes": .ints(axes), "keepdims": .bool(keep)]))
+            try checkGradients(c, expect: ["w"])
+        }
+    }
+
     func testMeanOverTheSymbolicBatchCountsAtRunTime() throws {
         // The batch size is only known when the graph runs; run at two sizes.
         for batch in [2, 5] {
