@@ -67,6 +67,15 @@ final class GradientStructureTests: XCTestCase {
         return n.inputs.map { additionTerms(g, $0, forwardCount: forwardCount) }.reduce(0, +)
     }
 
+    func testRegisteredPassPrintsAndParsesBack() throws {
+        let (g, _) = try unrolledRNN(steps: 3)
+        let d = try Pipeline(["verify", "autodiff", "verify"]).run(g)
+        XCTAssertNotNil(d.output(named: "grad:cell.W"))
+        // Every attribute a gradient rule writes survives the text form.
+        let text = IRPrinter.print(d)
+        XCTAssertEqual(IRPrinter.print(try IRParser.parse(text, file: "rnn.gir")), text)
+    }
+
     func testBackwardSizeIsLinearInForwardSize() throws {
         let small = try Autodiff.differentiate(try unrolledRNN(steps: 50).0)
         let large = try Autodiff.differentiate(try unrolledRNN(steps: 100).0)
