@@ -20,6 +20,9 @@ public enum Autodiff {
     /// accumulating the gradients of values used several times with `add`.
     public static func differentiate(_ g: Graph) throws -> Graph {
         guard let loss = g.loss else { throw PassError(pass: "autodiff", "graph @\(g.name) has no loss to differentiate") }
+        guard loss.id >= 0 && loss.id < g.nodes.count else {
+            throw PassError(pass: "autodiff", "graph @\(g.name): the loss \(loss) is not a value of the graph")
+        }
         let lossNode = g[loss]
         guard lossNode.type == .f32([]) else {
             throw nodeError("autodiff", g, loss, "the loss must be a scalar f32, not \(lossNode.type)")
