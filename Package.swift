@@ -43,5 +43,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "GraphIR"], exclude: ["Fixtures"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "GraphIR"]),
+        // Runs the built `graphc` binary as a user would.
+        .testTarget(name: "CLITests", dependencies: ["graphc"]),
     ]
 )
