@@ -21,7 +21,7 @@ struct Graphc: ParsableCommand {
           graphc graphs/cnn.swiftgraph --train --lr 0.001,0.01,0.1
           graphc graphs/cnn.swiftgraph --eval --weights results/best.safetensors
         """,
-        version: "graphc 0.1.0")
+        version: "graphc 0.1.0 (OpenBLAS kernels: \(BLASInfo.coreName))")
 
     @Argument(help: ArgumentHelp("Model files (.swiftgraph or .gir).", valueName: "file"))
     var files: [String] = []
