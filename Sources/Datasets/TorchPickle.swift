@@ -60,7 +60,7 @@ struct TorchTensorRecord {
 /// torch state_dicts use (OrderedDict, tensor/parameter rebuilders). Nothing is executed: an
 /// unknown callable or opcode is an error naming the byte offset.
 struct PickleMachine {
-    let reader: TorchByteReader
+    let reader: ByteReader
     var position: Int
     /// Resolves BINPERSID ids (torch storages).
     let persistentLoad: (PickleValue, Int) throws -> PickleValue
@@ -71,7 +71,7 @@ struct PickleMachine {
 
     init(bytes: [UInt8], start: Int, file: String, context: String,
          persistentLoad: @escaping (PickleValue, Int) throws -> PickleValue) {
-        self.reader = TorchByteReader(bytes: bytes, file: file, context: context)
+        self.reader = ByteReader(bytes: bytes, file: file, context: context)
         self.position = start
         self.persistentLoad = persistentLoad
     }
