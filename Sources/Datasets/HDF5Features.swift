@@ -1,5 +1,6 @@
 import CHDF5
 import Foundation
+import GraphIR
 
 /// The encoder-features file of the homework, `all_features.hdf5`: one float32 dataset
 /// `features` of shape (images, regions, dim) = (613, 256, 512), row = image number - 1.
@@ -11,8 +12,8 @@ public enum HDF5Features {
     /// 2^31 floats (8 GiB): far above the homework's 613 x 256 x 512, far below overflow.
     static let maxValues = 1 << 31
 
-    /// Writes `features` (row-major count x regions x dim) to a temporary name beside `path`
-    /// and renames it over `path`, so a crash never leaves a half-written features file.
+    /// Writes `features` (row-major count x regions x dim) through `AtomicFile`, so a crash
+    /// never leaves a half-written features file.
     public static func write(path: String, features: [Float], count: Int, regions: Int, dim: Int) throws {
         guard count >= 0, regions > 0, dim > 0 else {
             throw DataError(path, "invalid features shape (\(count), \(regions), \(dim))")
@@ -22,25 +23,15 @@ public enum HDF5Features {
             throw DataError(path, "\(features.count) values do not fill shape (\(count), \(regions), \(dim))")
         }
         HDF5Library.prepare()
-        let url = URL(fileURLWithPath: path)
-        let dir = url.deletingLastPathComponent()
         do {
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try AtomicFile.write(to: URL(fileURLWithPath: path)) { tmp in
+                try writeDataset(tmp.path, reportAs: path, name: datasetName, values: features, dims: [count, regions, dim],
+                                 fileType: .float32)
+            }
+        } catch let e as DataError {
+            throw e
         } catch {
-            throw DataError(path, "cannot create folder \(dir.path): \(error.localizedDescription)")
-        }
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)").path
-        do {
-            try writeDataset(tmp, reportAs: path, name: datasetName, values: features, dims: [count, regions, dim],
-                             fileType: .float32)
-        } catch {
-            try? FileManager.default.removeItem(atPath: tmp)
-            throw error
-        }
-        if rename(tmp, path) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(atPath: tmp)
-            throw DataError(path, "cannot rename the temporary file into place: \(reason)")
+            throw DataError(path, "cannot write: \(error.localizedDescription)")
         }
     }
 
