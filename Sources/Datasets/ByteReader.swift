@@ -1,5 +1,6 @@
-/// Bounds-checked little-endian reads from a file's bytes (zip records, pickles, NPY headers);
-/// every failure names the file, the part being read and the byte offset.
+/// Bounds-checked reads of unsigned integers from a file's bytes, little-endian (zip records,
+/// pickles, NPY headers) or big-endian (IDX headers, pickled floats); every failure names the
+/// file, the part being read and the byte offset.
 struct ByteReader {
     let bytes: [UInt8]
     let file: String
@@ -21,6 +22,10 @@ struct ByteReader {
         var v: UInt64 = 0
         for (i, b) in try slice(offset, width).enumerated() { v |= UInt64(b) << (8 * UInt64(i)) }
         return v
+    }
+
+    func bigEndianUnsigned(_ offset: Int, _ width: Int) throws -> UInt64 {
+        try slice(offset, width).reduce(0) { $0 << 8 | UInt64($1) }
     }
 
     func u16(_ offset: Int) throws -> UInt16 { UInt16(try unsigned(offset, 2)) }
