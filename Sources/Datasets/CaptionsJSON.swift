@@ -30,20 +30,20 @@ enum CaptionsJSONFile {
     /// Parses `path` strictly (RFC 8259: no comments, no trailing commas), reporting syntax errors
     /// with line, column and byte offset.
     static func parse(path: String) throws -> CaptionsJSONCursor {
-        let data = try DatasetFileError.contents(of: path)
+        let data = try readFile(path)
         return CaptionsJSONCursor(file: path, path: "", value: try parse(data: data, file: path))
     }
 
     static func parse(data: Data, file: String) throws -> CaptionsJSONValue {
         guard let tok = json_tokener_new() else {
-            throw DatasetFileError(file: file, message: "json-c could not allocate a parser")
+            throw DataError(file, "json-c could not allocate a parser")
         }
         defer { json_tokener_free(tok) }
         json_tokener_set_flags(tok, Int32(JSON_TOKENER_STRICT))
         guard data.count < Int(Int32.max) else {
-            throw DatasetFileError(file: file, message: "JSON file too large (\(data.count) bytes)")
+            throw DataError(file, "JSON file too large (\(data.count) bytes)")
         }
-        guard !data.isEmpty else { throw DatasetFileError(file: file, message: "empty file, expected JSON") }
+        guard !data.isEmpty else { throw DataError(file, "empty file, expected JSON") }
         let (root, parseEnd, status): (OpaquePointer?, Int, json_tokener_error) = data.withUnsafeBytes { raw in
             guard let base = raw.bindMemory(to: CChar.self).baseAddress else { return (nil, 0, json_tokener_continue) }
             let obj = json_tokener_parse_ex(tok, base, Int32(raw.count))
@@ -57,13 +57,13 @@ enum CaptionsJSONFile {
                 reason = String(cString: json_tokener_error_desc(status))
             }
             let offset = min(parseEnd, data.count)
-            throw DatasetFileError(file: file, message: "JSON syntax error at \(position(of: offset, in: data)): \(reason)")
+            throw DataError(file, "JSON syntax error at \(position(of: offset, in: data)): \(reason)")
         }
         defer { json_object_put(root) }
         // json-c stops after the first complete value; anything but whitespace after it is an error.
         if let extra = data[(data.startIndex + parseEnd)...].firstIndex(where: { !isJSONSpace($0) }) {
             let offset = extra - data.startIndex
-            throw DatasetFileError(file: file, message: "JSON syntax error at \(position(of: offset, in: data)): unexpected data after the top-level value")
+            throw DataError(file, "JSON syntax error at \(position(of: offset, in: data)): unexpected data after the top-level value")
         }
         return convert(root)
     }
@@ -124,8 +124,8 @@ struct CaptionsJSONCursor {
     let path: String
     let value: CaptionsJSONValue
 
-    func error(_ what: String) -> DatasetFileError {
-        DatasetFileError(file: file, message: path.isEmpty ? what : "\(path) \(what)")
+    func error(_ what: String) -> DataError {
+        DataError(file, path.isEmpty ? what : "\(path) \(what)")
     }
 
     private func childPath(_ key: String) -> String {
@@ -145,7 +145,7 @@ struct CaptionsJSONCursor {
     func member(_ key: String) throws -> CaptionsJSONCursor {
         guard case let .object(_, values, index) = value else { throw error("is \(value.typeName), expected an object") }
         guard let i = index[key] else {
-            throw DatasetFileError(file: file, message: path.isEmpty ? "missing key \"\(key)\"" : "\(path): missing key \"\(key)\"")
+            throw DataError(file, path.isEmpty ? "missing key \"\(key)\"" : "\(path): missing key \"\(key)\"")
         }
         return CaptionsJSONCursor(file: file, path: childPath(key), value: values[i])
     }

@@ -22,7 +22,8 @@ public enum IDXReader {
         guard bytes.count >= 4 else {
             throw DataError(file, "truncated: \(bytes.count) bytes, too short for an IDX header")
         }
-        let magic = bigEndianU32(bytes, 0)
+        let header = ByteReader(bytes: bytes, file: file, context: "IDX header")
+        let magic = UInt32(try header.bigEndianUnsigned(0, 4))
         guard bytes[0] == 0, bytes[1] == 0, bytes[2] == 0x08, bytes[3] >= 1 else {
             throw DataError(file, "bad magic number 0x\(hex8(magic)): expected 0x00000801 (labels) or 0x00000803 (images) for unsigned-byte IDX data")
         }
@@ -37,7 +38,7 @@ public enum IDXReader {
         var dims: [Int] = []
         var total = 1
         for d in 0..<rank {
-            let n = Int(bigEndianU32(bytes, 4 + 4 * d))
+            let n = Int(try header.bigEndianUnsigned(4 + 4 * d, 4))
             dims.append(n)
             let (product, overflow) = total.multipliedReportingOverflow(by: n)
             guard !overflow else { throw DataError(file, "dimensions \(dims) are too large") }
@@ -52,10 +53,6 @@ public enum IDXReader {
             throw DataError(file, "size mismatch: header says \(shapeText) = \(total) bytes, found \(found) (\(found - total) extra)")
         }
         return IDXArray(dims: dims, bytes: Array(bytes[headerSize...]))
-    }
-
-    private static func bigEndianU32(_ b: [UInt8], _ at: Int) -> UInt32 {
-        UInt32(b[at]) << 24 | UInt32(b[at + 1]) << 16 | UInt32(b[at + 2]) << 8 | UInt32(b[at + 3])
     }
 
     private static func hex8(_ v: UInt32) -> String {

@@ -84,15 +84,16 @@ public enum NPYReader {
             throw DataError(file, "not an NPY file: bad magic (expected \\x93NUMPY)")
         }
         let major = bytes[6]
+        let preamble = ByteReader(bytes: bytes, file: file, context: "NPY preamble")
         let headerLength: Int
         let headerStart: Int
         switch major {
         case 1:
-            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+            headerLength = Int(try preamble.u16(8))
             headerStart = 10
         case 2, 3:
             guard total >= 12 else { throw DataError(file, "truncated: NPY v\(major) header length missing") }
-            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
+            headerLength = Int(try preamble.u32(8))
             headerStart = 12
         default:
             throw DataError(file, "unsupported NPY format version \(major).\(bytes[7])")

@@ -14,15 +14,11 @@ public enum TiffImage {
 
     /// Decodes the first image of `path` to 8-bit RGB, rows top to bottom, HWC order.
     public static func readRGB(path: String) throws -> (width: Int, height: Int, pixels: [UInt8]) {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw DatasetFileError(file: path, message: "no such file")
-        }
-        if isDirectory.boolValue { throw DatasetFileError(file: path, message: "is a directory, not a TIFF image") }
+        try requireFile(path)
 
         let log = TiffMessageLog()
         guard let options = TIFFOpenOptionsAlloc() else {
-            throw DatasetFileError(file: path, message: "libtiff could not allocate open options")
+            throw DataError(path, "libtiff could not allocate open options")
         }
         defer { TIFFOpenOptionsFree(options) }
         let context = Unmanaged.passUnretained(log).toOpaque()
@@ -88,9 +84,9 @@ public enum TiffImage {
         withUnsafeMutablePointer(to: &out) { p in tiffGetFieldUInt32(tif, tag, p) } == 1
     }
 
-    private static func failure(_ path: String, _ log: TiffMessageLog, _ what: String) -> DatasetFileError {
+    private static func failure(_ path: String, _ log: TiffMessageLog, _ what: String) -> DataError {
         let detail = log.errors.isEmpty ? "" : " (libtiff: \(log.errors.joined(separator: "; ")))"
-        return DatasetFileError(file: path, message: what + detail)
+        return DataError(path, what + detail)
     }
 }
 

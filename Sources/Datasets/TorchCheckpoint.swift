@@ -52,7 +52,7 @@ public struct TorchTensor: Sendable {
         case .float16: return gather(UInt16.self) { Float(Float16(bitPattern: $0)) }
         case .bfloat16: return gather(UInt16.self) { Float(bitPattern: UInt32($0) << 16) }
         default:
-            throw DatasetFileError(file: file, message: "tensor \(name) holds \(dtype.rawValue), not floating point")
+            throw DataError(file, "tensor \(name) holds \(dtype.rawValue), not floating point")
         }
     }
 
@@ -66,7 +66,7 @@ public struct TorchTensor: Sendable {
         case .int8: return gather(UInt8.self) { Int64(Int8(bitPattern: $0)) }
         case .uint8, .bool: return gather(UInt8.self) { Int64($0) }
         default:
-            throw DatasetFileError(file: file, message: "tensor \(name) holds \(dtype.rawValue), not integers")
+            throw DataError(file, "tensor \(name) holds \(dtype.rawValue), not integers")
         }
     }
 
@@ -140,7 +140,7 @@ public struct TorchCheckpoint: Sendable {
     public subscript(name: String) -> TorchTensor? { tensors[name] }
 
     public func tensor(_ name: String) throws -> TorchTensor {
-        guard let t = tensors[name] else { throw DatasetFileError(file: path, message: "has no tensor \"\(name)\"") }
+        guard let t = tensors[name] else { throw DataError(path, "has no tensor \"\(name)\"") }
         return t
     }
 
@@ -148,33 +148,40 @@ public struct TorchCheckpoint: Sendable {
     static let legacyMagic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E]
 
     public static func load(path: String) throws -> TorchCheckpoint {
-        let bytes = [UInt8](try DatasetFileError.contents(of: path))
-        if TorchZipArchive.isZip(bytes) { return try loadZip(path, bytes) }
+        let bytes = [UInt8](try readFile(path))
+        if ZipArchive.isZip(bytes) { return try loadZip(path, bytes) }
         if bytes.starts(with: legacyMagic) { return try loadLegacy(path, bytes) }
-        throw DatasetFileError(file: path, message: "not a PyTorch checkpoint (neither a torch.save zip archive nor the legacy format)")
+        throw DataError(path, "not a PyTorch checkpoint (neither a torch.save zip archive nor the legacy format)")
     }
 
     private static func loadZip(_ path: String, _ bytes: [UInt8]) throws -> TorchCheckpoint {
-        let archive = try TorchZipArchive(path: path, bytes: bytes)
+        let archive = try ZipArchive(path: path, bytes: bytes)
+        // torch.save writes every entry stored (storages are aligned in the file); keep to that.
+        let contents = { (entry: ZipArchive.Entry) throws -> ArraySlice<UInt8> in
+            guard entry.method == 0 else {
+                throw DataError(path, "zip entry \(entry.name) is compressed (method \(entry.method)); torch.save writes stored entries only")
+            }
+            return try archive.contents(of: entry)
+        }
         // torch names the top folder after the file; only data/ and .data/ sit below it.
         let isPickle = { (name: String) -> Bool in
             let parts = name.split(separator: "/", omittingEmptySubsequences: false)
             return parts.last == "data.pkl" && parts.count <= 2
         }
         guard let pkl = archive.entries.first(where: { isPickle($0.name) }) else {
-            throw DatasetFileError(file: path, message: "zip archive has no <name>/data.pkl entry")
+            throw DataError(path, "zip archive has no <name>/data.pkl entry")
         }
         let prefix = String(pkl.name.dropLast("data.pkl".count))
         if let order = archive.entry(named: prefix + "byteorder") {
-            let text = String(decoding: try archive.contents(of: order), as: UTF8.self)
+            let text = String(decoding: try contents(order), as: UTF8.self)
             guard text == "little" else {
-                throw DatasetFileError(file: path, message: "storages are \(text)-endian; only little-endian checkpoints are supported")
+                throw DataError(path, "storages are \(text)-endian; only little-endian checkpoints are supported")
             }
         }
         var refs: [String: TorchStorageRef] = [:]
         let context = "zip entry \(pkl.name)"
-        var machine = PickleMachine(bytes: Array(try archive.contents(of: pkl)), start: 0, file: path, context: context) { id, at in
-            let ref = try storageRef(id, at, TorchByteReader(bytes: [], file: path, context: context))
+        var machine = PickleMachine(bytes: Array(try contents(pkl)), start: 0, file: path, context: context) { id, at in
+            let ref = try storageRef(id, at, ByteReader(bytes: [], file: path, context: context))
             refs[ref.key] = ref
             return .storage(ref)
         }
@@ -182,9 +189,9 @@ public struct TorchCheckpoint: Sendable {
         var storages: [String: ArraySlice<UInt8>] = [:]
         for key in refs.keys {
             guard let entry = archive.entry(named: prefix + "data/" + key) else {
-                throw DatasetFileError(file: path, message: "zip archive lacks storage entry \(prefix)data/\(key)")
+                throw DataError(path, "zip archive lacks storage entry \(prefix)data/\(key)")
             }
-            storages[key] = try archive.contents(of: entry)
+            storages[key] = try contents(entry)
         }
         return try build(path, root, storages)
     }
@@ -194,34 +201,34 @@ public struct TorchCheckpoint: Sendable {
     private static func loadLegacy(_ path: String, _ bytes: [UInt8]) throws -> TorchCheckpoint {
         let context = "legacy torch.save stream"
         let noStorage: (PickleValue, Int) throws -> PickleValue = { _, at in
-            throw TorchByteReader(bytes: [], file: path, context: context).fail(at, "unexpected persistent id")
+            throw ByteReader(bytes: [], file: path, context: context).fail(at, "unexpected persistent id")
         }
         var position = legacyMagic.count
         var versionPickle = PickleMachine(bytes: bytes, start: position, file: path, context: context, persistentLoad: noStorage)
         guard case .int(1001) = try versionPickle.run() else {
-            throw DatasetFileError(file: path, message: "\(context): unsupported protocol version (expected 1001)")
+            throw DataError(path, "\(context): unsupported protocol version (expected 1001)")
         }
         var infoPickle = PickleMachine(bytes: bytes, start: versionPickle.position, file: path, context: context, persistentLoad: noStorage)
         if case let .dict(info) = try infoPickle.run() {
             for (k, v) in info.items {
                 if case .string("little_endian") = k, case .bool(false) = v {
-                    throw DatasetFileError(file: path, message: "storages are big-endian; only little-endian checkpoints are supported")
+                    throw DataError(path, "storages are big-endian; only little-endian checkpoints are supported")
                 }
             }
         }
         var refs: [String: TorchStorageRef] = [:]
         var objectPickle = PickleMachine(bytes: bytes, start: infoPickle.position, file: path, context: context) { id, at in
-            let ref = try storageRef(id, at, TorchByteReader(bytes: bytes, file: path, context: context))
+            let ref = try storageRef(id, at, ByteReader(bytes: bytes, file: path, context: context))
             refs[ref.key] = ref
             return .storage(ref)
         }
         let root = try objectPickle.run()
         var keysPickle = PickleMachine(bytes: bytes, start: objectPickle.position, file: path, context: context, persistentLoad: noStorage)
         guard case let .list(keyList) = try keysPickle.run() else {
-            throw DatasetFileError(file: path, message: "\(context), byte \(objectPickle.position): expected the list of storage keys")
+            throw DataError(path, "\(context), byte \(objectPickle.position): expected the list of storage keys")
         }
         position = keysPickle.position
-        let reader = TorchByteReader(bytes: bytes, file: path, context: context)
+        let reader = ByteReader(bytes: bytes, file: path, context: context)
         var storages: [String: ArraySlice<UInt8>] = [:]
         for item in keyList.items {
             guard case let .string(key) = item else {
@@ -238,7 +245,7 @@ public struct TorchCheckpoint: Sendable {
     }
 
     /// `('storage', torch.<Type>Storage, key, location, numel[, view_metadata])`.
-    private static func storageRef(_ id: PickleValue, _ at: Int, _ reader: TorchByteReader) throws -> TorchStorageRef {
+    private static func storageRef(_ id: PickleValue, _ at: Int, _ reader: ByteReader) throws -> TorchStorageRef {
         guard case let .tuple(parts) = id, parts.count >= 5, case .string("storage") = parts[0] else {
             throw reader.fail(at, "persistent id is not a ('storage', ...) tuple")
         }
@@ -264,15 +271,15 @@ public struct TorchCheckpoint: Sendable {
         var tensors: [String: TorchTensor] = [:]
         for (key, value) in items {
             guard case let .string(name) = key else {
-                throw DatasetFileError(file: path, message: "state_dict key is a \(key.typeName), not a string")
+                throw DataError(path, "state_dict key is a \(key.typeName), not a string")
             }
             guard case let .tensor(record) = value else {
-                throw DatasetFileError(file: path, message: "state_dict entry \"\(name)\" is a \(value.typeName), not a tensor")
+                throw DataError(path, "state_dict entry \"\(name)\" is a \(value.typeName), not a tensor")
             }
             let ref = record.storage
             let needed = ref.numel * ref.dtype.elementSize
             guard let bytes = storages[ref.key], bytes.count >= needed else {
-                throw DatasetFileError(file: path, message: "storage \(ref.key) of \"\(name)\" has fewer than \(ref.numel) \(ref.dtype.rawValue) elements")
+                throw DataError(path, "storage \(ref.key) of \"\(name)\" has fewer than \(ref.numel) \(ref.dtype.rawValue) elements")
             }
             try checkView(path, name, record)
             if tensors[name] == nil { names.append(name) }
@@ -286,7 +293,7 @@ public struct TorchCheckpoint: Sendable {
     /// A plain state_dict, or a checkpoint dict holding one under "state_dict" / "model".
     private static func stateDictItems(_ path: String, _ root: PickleValue, nested: Bool) throws -> [(key: PickleValue, value: PickleValue)] {
         guard case let .dict(dict) = root else {
-            throw DatasetFileError(file: path, message: "holds a \(root.typeName), not a state_dict")
+            throw DataError(path, "holds a \(root.typeName), not a state_dict")
         }
         let allTensors = dict.items.allSatisfy { if case .tensor = $0.value { return true } else { return false } }
         if !allTensors && nested {
@@ -302,7 +309,7 @@ public struct TorchCheckpoint: Sendable {
     /// Every element the view addresses must lie inside its storage.
     private static func checkView(_ path: String, _ name: String, _ t: TorchTensorRecord) throws {
         guard t.shape.count == t.strides.count else {
-            throw DatasetFileError(file: path, message: "tensor \"\(name)\" has \(t.shape.count) sizes but \(t.strides.count) strides")
+            throw DataError(path, "tensor \"\(name)\" has \(t.shape.count) sizes but \(t.strides.count) strides")
         }
         var count = 1, last = t.storageOffset, overflow = false
         for (size, stride) in zip(t.shape, t.strides) {
@@ -316,12 +323,12 @@ public struct TorchCheckpoint: Sendable {
             }
         }
         guard !overflow, count == 0 || last < t.storage.numel else {
-            throw DatasetFileError(file: path, message: "tensor \"\(name)\" (size \(t.shape), stride \(t.strides), offset \(t.storageOffset)) reaches past its storage of \(t.storage.numel) elements")
+            throw DataError(path, "tensor \"\(name)\" (size \(t.shape), stride \(t.strides), offset \(t.storageOffset)) reaches past its storage of \(t.storage.numel) elements")
         }
         // Zero strides could make a tiny storage claim billions of elements; a saved state_dict
         // never expands a storage that far.
         guard count <= max(t.storage.numel, 1 << 24) else {
-            throw DatasetFileError(file: path, message: "tensor \"\(name)\" has \(count) elements, far more than its storage of \(t.storage.numel)")
+            throw DataError(path, "tensor \"\(name)\" has \(count) elements, far more than its storage of \(t.storage.numel)")
         }
     }
 }

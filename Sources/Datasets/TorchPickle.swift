@@ -60,7 +60,7 @@ struct TorchTensorRecord {
 /// torch state_dicts use (OrderedDict, tensor/parameter rebuilders). Nothing is executed: an
 /// unknown callable or opcode is an error naming the byte offset.
 struct PickleMachine {
-    let reader: TorchByteReader
+    let reader: ByteReader
     var position: Int
     /// Resolves BINPERSID ids (torch storages).
     let persistentLoad: (PickleValue, Int) throws -> PickleValue
@@ -71,7 +71,7 @@ struct PickleMachine {
 
     init(bytes: [UInt8], start: Int, file: String, context: String,
          persistentLoad: @escaping (PickleValue, Int) throws -> PickleValue) {
-        self.reader = TorchByteReader(bytes: bytes, file: file, context: context)
+        self.reader = ByteReader(bytes: bytes, file: file, context: context)
         self.position = start
         self.persistentLoad = persistentLoad
     }
@@ -111,8 +111,7 @@ struct PickleMachine {
                 stack.append(.int(try long(position + 4, n, at)))
                 position += 4 + n
             case 0x47:                                                // BINFLOAT, big-endian
-                let raw = try reader.slice(position, 8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-                stack.append(.float(Double(bitPattern: raw)))
+                stack.append(.float(Double(bitPattern: try reader.bigEndianUnsigned(position, 8))))
                 position += 8
             case 0x58: stack.append(.string(try text(lengthWidth: 4)))            // BINUNICODE
             case 0x8C: stack.append(.string(try text(lengthWidth: 1)))            // SHORT_BINUNICODE

@@ -36,13 +36,13 @@ enum CaptioningTestFiles {
         return url.path
     }
 
-    /// Asserts that `body` throws a DatasetFileError for `file` whose message contains `fragment`.
+    /// Asserts that `body` throws a DataError for `file` whose message contains `fragment`.
     static func assertFileError<T>(_ body: @autoclosure () throws -> T, file path: String, contains fragment: String,
                                    file: StaticString = #filePath, line: UInt = #line) {
         do {
             _ = try body()
             XCTFail("expected an error mentioning \"\(fragment)\"", file: file, line: line)
-        } catch let e as DatasetFileError {
+        } catch let e as DataError {
             XCTAssertEqual(e.file, path, file: file, line: line)
             XCTAssert(e.description.contains(fragment), "message \"\(e.description)\" lacks \"\(fragment)\"", file: file, line: line)
             XCTAssert(e.description.hasPrefix((path as NSString).lastPathComponent + ": "), "\(e.description)", file: file, line: line)

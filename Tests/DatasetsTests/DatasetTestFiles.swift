@@ -80,7 +80,8 @@ enum TestFiles {
 
     /// A zip archive. `numpyStyle` mimics numpy.savez (force_zip64): local headers carry
     /// 0xFFFFFFFF sizes and a zip64 extra field; `zip64Directory` also saturates the central
-    /// directory fields so the reader must take them from the zip64 extra there.
+    /// directory fields so the reader must take them from the zip64 extra there, and ends the
+    /// archive with zip64 end records (the classic one saturated, as large torch.save files do).
     static func zip(_ members: [ZipMember], numpyStyle: Bool = true, zip64Directory: Bool = false) -> [UInt8] {
         var out: [UInt8] = []
         var central: [UInt8] = []
@@ -108,8 +109,16 @@ enum TestFiles {
         }
         let dirOffset = out.count
         out += central
-        out += le32(0x06054b50) + le16(0) + le16(0) + le16(members.count) + le16(members.count)
-        out += le32(UInt32(central.count)) + le32(UInt32(dirOffset)) + le16(0)
+        if zip64Directory {
+            let record = out.count
+            out += le32(0x06064b50) + le64(44) + le16(45) + le16(45) + le32(0) + le32(0)
+            out += le64(UInt64(members.count)) + le64(UInt64(members.count)) + le64(UInt64(central.count)) + le64(UInt64(dirOffset))
+            out += le32(0x07064b50) + le32(0) + le64(UInt64(record)) + le32(1)
+            out += le32(0x06054b50) + le16(0) + le16(0) + le16(0xFFFF) + le16(0xFFFF) + le32(0xFFFF_FFFF) + le32(0xFFFF_FFFF) + le16(0)
+        } else {
+            out += le32(0x06054b50) + le16(0) + le16(0) + le16(members.count) + le16(members.count)
+            out += le32(UInt32(central.count)) + le32(UInt32(dirOffset)) + le16(0)
+        }
         return out
     }
 

@@ -30,7 +30,7 @@ final class NPZArchiveTests: XCTestCase {
     func testCorruptArchives() throws {
         var zip = TestFiles.zip(members(deflated: true))
         TestFiles.assertDataError(["c.npz", "not a zip archive"]) { _ = try NPZArchive(data: Data(zip[0..<10]), path: "c.npz") }
-        TestFiles.assertDataError(["c.npz", "end of central directory not found"]) {
+        TestFiles.assertDataError(["c.npz", "no end-of-central-directory record"]) {
             _ = try NPZArchive(data: Data(zip[0..<(zip.count - 3)]), path: "c.npz")
         }
         // Cut out the middle of the data: the directory now points past the end.
@@ -51,7 +51,7 @@ final class NPZArchiveTests: XCTestCase {
         let firstSize = TestFiles.npy(descr: "<i8", shape: [3], data: TestFiles.bytes(of: ints)).count
         zip[30 + "ints.npy".utf8.count + firstSize - 1] ^= 1
         let archive = try NPZArchive(data: Data(zip), path: "s.npz")
-        TestFiles.assertDataError(["s.npz", "entry ints.npy", "CRC mismatch"]) { _ = try archive.array("ints") }
+        TestFiles.assertDataError(["s.npz", "entry ints.npy", "CRC-32 mismatch"]) { _ = try archive.array("ints") }
     }
 
     func testBadEntryContentIsNamed() throws {

@@ -146,7 +146,7 @@ final class TorchCheckpointTests: XCTestCase {
                 let cut = dir.appendingPathComponent("cut-\(length)-\(fixture)")
                 try whole.prefix(length).write(to: cut)
                 XCTAssertThrowsError(try TorchCheckpoint.load(path: cut.path), "\(fixture) cut at \(length)") { e in
-                    XCTAssertEqual((e as? DatasetFileError)?.file, cut.path)
+                    XCTAssertEqual((e as? DataError)?.file, cut.path)
                 }
             }
         }
@@ -169,5 +169,21 @@ final class TorchCheckpointTests: XCTestCase {
         F.assertFileError(try TorchCheckpoint.load(path: text), file: text, contains: "not a PyTorch checkpoint")
         let missing = dir.appendingPathComponent("none.pth").path
         F.assertFileError(try TorchCheckpoint.load(path: missing), file: missing, contains: "no such file")
+    }
+
+    func testArchiveWithoutPickleIsRejected() throws {
+        let url = try F.tempDirectory(self).appendingPathComponent("nopickle.pth")
+        try Data(TestFiles.zip([.init(name: "nopickle/version", content: Array("3\n".utf8), deflated: false)], numpyStyle: false)).write(to: url)
+        F.assertFileError(try TorchCheckpoint.load(path: url.path), file: url.path, contains: "no <name>/data.pkl entry")
+    }
+
+    /// torch.save stores every entry; a deflated one means another tool rewrote the file.
+    func testCompressedEntriesAreRejected() throws {
+        let url = try F.tempDirectory(self).appendingPathComponent("d.pth")
+        let pickle: [UInt8] = [0x80, 0x02, 0x7D, 0x2E]  // PROTO 2, EMPTY_DICT, STOP
+        try Data(TestFiles.zip([.init(name: "d/data.pkl", content: pickle, deflated: true)], numpyStyle: false)).write(to: url)
+        F.assertFileError(try TorchCheckpoint.load(path: url.path), file: url.path, contains: "zip entry d/data.pkl is compressed (method 8)")
+        try Data(TestFiles.zip([.init(name: "d/data.pkl", content: pickle, deflated: false)], numpyStyle: false)).write(to: url)
+        XCTAssertEqual(try TorchCheckpoint.load(path: url.path).names, [])
     }
 }
