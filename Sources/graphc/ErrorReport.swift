@@ -11,10 +11,11 @@ enum ErrorReport {
                 d.sourceLine = Diagnostic.line(d.location.line, of: source)
             }
             text = d.render()
-        } else if let e = error as? CustomStringConvertible {
-            text = "error: " + e.description
         } else {
-            text = "error: \(error.localizedDescription)"
+            // Every error type here describes itself (file and problem); Foundation's own
+            // errors fall back to their localized text.
+            let described = String(describing: error)
+            text = "error: " + (described.isEmpty ? error.localizedDescription : described)
         }
         if !text.hasSuffix("\n") { text += "\n" }
         FileHandle.standardError.write(Data(text.utf8))
