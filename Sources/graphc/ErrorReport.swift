@@ -12,10 +12,11 @@ enum ErrorReport {
             }
             text = d.render()
         } else {
-            // Every error type here describes itself (file and problem); Foundation's own
-            // errors fall back to their localized text.
-            let described = String(describing: error)
-            text = "error: " + (described.isEmpty ? error.localizedDescription : described)
+            // graphc's error types describe themselves (file and problem); Foundation's own
+            // errors read better through their localized text.
+            let domain = (error as NSError).domain
+            let foundation = domain == NSCocoaErrorDomain || domain == NSPOSIXErrorDomain
+            text = "error: " + (foundation ? error.localizedDescription : String(describing: error))
         }
         if !text.hasSuffix("\n") { text += "\n" }
         FileHandle.standardError.write(Data(text.utf8))
