@@ -43,5 +43,6 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "GraphIR"], exclude: ["Fixtures"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "GraphIR"]),
+        .testTarget(name: "graphcTests", dependencies: ["graphc", "Datasets", "Runtime", "Reports", "GraphIR"], exclude: ["Fixtures"]),
     ]
 )

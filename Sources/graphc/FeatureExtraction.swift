@@ -137,17 +137,23 @@ final class ProgressBar {
 
     init(total: Int, label: String) { self.total = total; self.label = label }
 
+    /// On a terminal the bar is redrawn at most five times a second; into a file (a log) a
+    /// line is written at every tenth of the work instead.
     func update(done: Int) {
         let now = Date()
-        guard isTerminal, now.timeIntervalSince(lastDraw) > 0.2 || done == total else { return }
+        if isTerminal {
+            guard now.timeIntervalSince(lastDraw) > 0.2 || done == total else { return }
+        } else {
+            guard total > 0, done * 10 / total != (done - 1) * 10 / total else { return }
+        }
         lastDraw = now
         let elapsed = now.timeIntervalSince(start)
         let width = 30
-        let filled = total > 0 ? width * done / total : width
+        let filled = total > 0 ? width * min(done, total) / total : width
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : .infinity
-        let line = String(format: "\r%@ [%@] %d/%d  %.2f s/image  ETA %@   ", label, bar, done, total,
-                          elapsed / Double(max(done, 1)), Progress.clock(eta))
+        let line = String(format: "%@%@ [%@] %d/%d  %.2f s/image  ETA %@%@", isTerminal ? "\r" : "", label, bar, done, total,
+                          elapsed / Double(max(done, 1)), Progress.clock(eta), isTerminal ? "   " : "\n")
         FileHandle.standardError.write(Data(line.utf8))
     }
 
