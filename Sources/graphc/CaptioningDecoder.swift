@@ -10,6 +10,8 @@ final class CaptionDecoder {
     let graph: Graph
     let executor: Executor
     let vocabulary: Vocabulary
+    /// Set for `--beam N` with N > 1: captions come from beam search instead.
+    var beam: BeamDecoder?
     var hasAttention: Bool { graph.outputs.contains { $0.name == "alphas" } }
 
     struct Caption {
@@ -34,8 +36,9 @@ final class CaptionDecoder {
     }
 
     /// The caption of one image (`features` [1, regions, dim]): the generated tokens up to, not
-    /// including, the first `<end_seq>`, at most maxLen of them.
+    /// including, the first `<end_seq>`, at most maxLen of them (greedy unless `beam` is set).
     func decode(_ features: HostTensor, parameters: ParameterStore) throws -> Caption {
+        if let b = beam { return try b.decode(features, parameters: parameters) }
         let out = try executor.run(feeds: ["features": features, "start": HostTensor(shape: [1], ints: [Int64(vocabulary.start)])],
                                    parameters: parameters)
         guard let words = out["words"], words.shape.count == 2, words.shape[0] == 1 else {

@@ -44,7 +44,7 @@ struct CaptioningReport {
         md += table.render() + "\n\n"
         md += "Settings: " + metrics.settings.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n\n"
         md += "![training loss](train_loss.png) ![validation BLEU-4](val_bleu4.png)\n\n## Generated captions\n\n"
-        md += "| image | generated caption (greedy) |\n|---|---|\n"
+        md += "| image | generated caption (\(metrics.settings["decoding"] ?? "greedy")) |\n|---|---|\n"
         var strips = ""
         for name in CaptioningReport.showcase {
             let rgb: (width: Int, height: Int, pixels: [UInt8])

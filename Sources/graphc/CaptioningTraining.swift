@@ -56,17 +56,22 @@ struct CaptioningTraining {
         let features = try CaptioningFeatures.load(featuresFile: command.features, cacheDirectory: command.cache, data: data,
                                                    encoderFile: encoderFile, regions: regions, dim: dim, threads: recipe.threads)
         let decoder = try CaptionDecoder(graph: infer, file: file, vocabulary: data.vocabulary, threads: recipe.threads)
+        if command.beam > 1 {
+            decoder.beam = try BeamDecoder(file: BeamDecoder.stepFile(for: file), width: command.beam, vocabulary: data.vocabulary, threads: recipe.threads)
+        }
         let store = ParameterStore()
         if command.eval {
             guard let w = command.weights else { throw RuntimeError("--eval needs --weights FILE") }
             try store.load(from: w, for: lowered)
             try checkParameters(infer, store)
+            try decoder.beam?.checkParameters(store, model: file)
             let (val, test) = try (score(data.val, decoder, features, store), score(data.test, decoder, features, store))
             print("val BLEU-4 \(val.scores.meanSentence) corpus \(val.scores.corpus); test BLEU-4 \(test.scores.meanSentence) corpus \(test.scores.corpus)")
             return
         }
         try store.initialise(from: lowered, seed: recipe.seed)
         try checkParameters(infer, store)
+        try decoder.beam?.checkParameters(store, model: file)
         let lr = recipe.learningRates[0]
         if recipe.learningRates.count > 1 { Training.banner("note: caption training uses one learning rate; using \(lr)") }
         let trainer = try Trainer(graph: training, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
@@ -131,7 +136,7 @@ struct CaptioningTraining {
     func settings(_ lr: Float) -> [String: String] {
         ["epochs": "\(recipe.epochs)", "batch_size": "\(recipe.batchSize)", "optimizer": recipe.optimizer, "lr": "\(lr)",
          "grad_clip": recipe.gradClip.map { "\($0)" } ?? "none", "dropout": recipe.dropout.map { "\($0)" } ?? "model",
-         "seed": "\(recipe.seed)", "decoding": "greedy"]
+         "seed": "\(recipe.seed)", "decoding": command.beam > 1 ? "beam \(command.beam)" : "greedy"]
     }
 
     /// Greedy captions of a split and their BLEU-4.

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import GraphIR
+import Passes
 import Runtime
 import XCTest
 @testable import graphc
@@ -8,6 +9,9 @@ import XCTest
 /// `--train` on the real caption graphs shrunk (4 regions x 8 features, small LSTM) over a few
 /// Sydney-Captions captions with random features; skips without the shared data folder.
 final class CaptioningTrainingTests: XCTestCase {
+    let shrink = [("encoderDim = 512", "encoderDim = 8"), ("[batch, 256, encoderDim]", "[batch, 4, encoderDim]"),
+                  ("decoderDim = 256", "decoderDim = 16"), ("embedDim = 100", "embedDim = 8")]
+
     struct Setup { var dir: URL; var model: String; var features: String; var data: String }
 
     func setup(_ graph: String, rows: Int = 613) throws -> Setup {
@@ -15,13 +19,16 @@ final class CaptioningTrainingTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: data + "/datasets/train.json") else { throw XCTSkip("no Sydney-Captions at \(data)") }
         let dir = try Q3Support.temporaryDirectory("captions")
         var source = try Q3Support.graphSource(graph)
-        for (from, to) in [("encoderDim = 512", "encoderDim = 8"), ("[batch, 256, encoderDim]", "[batch, 4, encoderDim]"),
-                           ("decoderDim = 256", "decoderDim = 16"), ("embedDim = 100", "embedDim = 8")] {
+        for (from, to) in shrink {
             XCTAssertTrue(source.contains(from), "graphs/\(graph) no longer contains \(from)")
             source = source.replacingOccurrences(of: from, with: to)
         }
         let model = dir.appendingPathComponent(graph)
         try source.write(to: model, atomically: true, encoding: .utf8)
+        let stepName = graph.replacingOccurrences(of: ".swiftgraph", with: "_step.swiftgraph")
+        var step = try Q3Support.graphSource(stepName)
+        for (from, to) in shrink { step = step.replacingOccurrences(of: from, with: to) }
+        try step.write(to: dir.appendingPathComponent(stepName), atomically: true, encoding: .utf8)
         let random = RandomSource(seed: 3)
         let features = dir.appendingPathComponent("features.hdf5").path
         try HDF5Features.write(path: features, features: (0..<(rows * 32)).map { _ in random.nextFloat() }, count: rows, regions: 4, dim: 8)
@@ -108,5 +115,41 @@ final class CaptioningTrainingTests: XCTestCase {
         XCTAssertNoThrow(try CaptioningFeatures.checkOutside(cache: s.dir.appendingPathComponent("cache").path, data: data.path))
         let noData = try Q3Support.command([s.model, "--train", "--data", s.dir.appendingPathComponent("none").path])
         XCTAssertThrowsError(try Training.run(command: noData)) { XCTAssertTrue("\($0)".contains("not found"), "\($0)") }
+    }
+
+    /// Beam search over the step graph: width 1 reproduces the unrolled greedy graph word for
+    /// word (and its attention maps); a wider beam runs through training and the report.
+    func testBeamOfWidthOneIsGreedyAndWiderBeamsRun() throws {
+        let s = try setup("caption_attention.swiftgraph")
+        let out = try train(s, ["--limit", "16", "--epochs", "2", "--lr", "0.01", "--beam", "3"])
+        let folder = out.appendingPathComponent("enc_dec_w_attention")
+        let metrics = try XCTUnwrap(json(folder.appendingPathComponent("metrics.json")) as? [String: Any])
+        XCTAssertEqual((metrics["settings"] as? [String: String])?["decoding"], "beam 3")
+
+        let data = try SydneyCaptions.load(directory: s.data)
+        let store = ParameterStore()
+        let lowered = try ModelLoading.load(s.model, options: .init(mode: .infer))
+        try store.load(from: folder.appendingPathComponent("decoder.safetensors").path, for: lowered)
+        let greedy = try CaptionDecoder(graph: try Pipeline(Pipelines.default).run(lowered), file: s.model, vocabulary: data.vocabulary, threads: 1)
+        let beam1 = try BeamDecoder(file: BeamDecoder.stepFile(for: s.model), width: 1, vocabulary: data.vocabulary, threads: 1)
+        let beam3 = try BeamDecoder(file: BeamDecoder.stepFile(for: s.model), width: 3, vocabulary: data.vocabulary, threads: 1)
+        try beam1.checkParameters(store, model: s.model)
+        let features = try HDF5Features.read(path: s.features)
+        let all = CaptioningFeatures(values: features.features, rows: features.count, regions: 4, dim: 8, provenance: "test")
+        var differ = 0
+        for name in data.test.imageNames.prefix(6) {
+            let f = try all.batch([name])
+            let g = try greedy.decode(f, parameters: store)
+            let b = try beam1.decode(f, parameters: store)
+            XCTAssertEqual(b.tokens, g.tokens, name)
+            for (x, y) in zip(try XCTUnwrap(b.alphas), try XCTUnwrap(g.alphas)) {
+                for (p, q) in zip(x, y) { XCTAssertEqual(p, q, accuracy: 1e-5) }
+            }
+            let wide = try beam3.decode(f, parameters: store)
+            XCTAssertLessThanOrEqual(wide.tokens.count, 22)
+            XCTAssertEqual(wide.alphas?.count, wide.tokens.count)
+            if wide.tokens != g.tokens { differ += 1 }
+        }
+        print("CaptioningTrainingTests: beam 3 differs from greedy on \(differ) of 6 images")
     }
 }
