@@ -152,4 +152,43 @@ final class CaptioningTrainingTests: XCTestCase {
         }
         print("CaptioningTrainingTests: beam 3 differs from greedy on \(differ) of 6 images")
     }
+
+    /// Without --features the features are computed once with the encoder beside the model
+    /// (here a tiny one over 8x8 copies of the images) and cached in --cache, then reused.
+    func testFeaturesAreComputedOnceAndCachedOutsideTheData() throws {
+        let s = try setup("caption_lstm.swiftgraph")
+        let data = s.dir.appendingPathComponent("data")
+        let images = data.appendingPathComponent("images")
+        try FileManager.default.createDirectory(at: data.appendingPathComponent("datasets"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: s.data + "/dataset.json", toPath: data.appendingPathComponent("dataset.json").path)
+        for f in ["train.json", "val.json", "test.json", "vocab_info.json"] {
+            try FileManager.default.copyItem(atPath: s.data + "/datasets/" + f, toPath: data.appendingPathComponent("datasets/" + f).path)
+        }
+        for n in 1...613 {
+            let px = (0..<192).map { UInt8(($0 * 7 + n * 13) % 256) }
+            try Q3Support.tiff(width: 8, height: 8, pixels: px).write(to: images.appendingPathComponent("\(n).tif"))
+        }
+        try """
+            let image = input("image", [batch, 3, 8, 8])
+            let conv = Conv2d(8, kernel: 4, stride: 4, bias: false)
+            output("features", relu(conv(image)))
+            """.write(to: s.dir.appendingPathComponent("resnet18.swiftgraph"), atomically: true, encoding: .utf8)
+        let cache = s.dir.appendingPathComponent("cache")
+        let args = [s.model, "--train", "--data", data.path, "--cache", cache.path, "--out", s.dir.appendingPathComponent("r").path,
+                    "--limit", "8", "--epochs", "1", "--threads", "1"]
+        try Training.run(command: try Q3Support.command(args))
+        let cached = cache.appendingPathComponent("sydney-resnet18-seeded42.hdf5").path
+        let f = try HDF5Features.read(path: cached)
+        XCTAssertEqual([f.count, f.regions, f.dim], [613, 4, 8])
+        XCTAssertEqual(FeatureExtraction.summary(of: cached)?.pretrained, false)
+        let stamp = try FileManager.default.attributesOfItem(atPath: cached)[.modificationDate] as? Date
+        try Training.run(command: try Q3Support.command(args))
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: cached)[.modificationDate] as? Date, stamp, "the cache is reused")
+        let report = try String(contentsOfFile: s.dir.appendingPathComponent("r/enc_dec/report.md").path, encoding: .utf8)
+        XCTAssertTrue(report.contains("seeded initialisation"), report)
+
+        let inside = [s.model, "--train", "--data", data.path, "--cache", data.appendingPathComponent("c").path, "--limit", "8"]
+        XCTAssertThrowsError(try Training.run(command: try Q3Support.command(inside))) { XCTAssertTrue("\($0)".contains("inside the data folder"), "\($0)") }
+    }
 }
