@@ -37,7 +37,8 @@ struct CaptioningFeatures {
     /// `--features FILE` when given; else the cache's file for the seeded encoder, computing it
     /// with `encoderFile` on first use. Checks the shape against what the decoder expects.
     static func load(featuresFile: String?, cacheDirectory: String, data: SydneyCaptions, encoderFile: String,
-                     regions: Int, dim: Int, threads: Int?) throws -> CaptioningFeatures {
+                     regions: Int, dim: Int, threads: Int?,
+                     onBadImage: FeatureExtraction.BadImagePolicy = .stop) throws -> CaptioningFeatures {
         let path: String
         var provenance: String
         if let f = featuresFile {
@@ -55,7 +56,7 @@ struct CaptioningFeatures {
                 let list = try FeatureExtraction.imageList(directory: data.imagesDirectory)
                 let encoder = try FeatureEncoder(file: encoderFile, weights: nil, seed: seed, threads: threads)
                 Training.banner("computing the features of \(list.images.count) images once with \(encoderFile), \(encoder.provenance); caching them in \(path)")
-                try FeatureExtraction.extract(list, rows: list.rows, encoder: encoder, policy: .stop, to: path)
+                try FeatureExtraction.extract(list, rows: list.rows, encoder: encoder, policy: onBadImage, to: path)
             }
             provenance = "\(path) (cached; encoder \(encoderFile): " + (FeatureExtraction.summary(of: path)?.weights ?? "seeded initialisation") + ")"
         }

@@ -54,7 +54,8 @@ struct CaptioningTraining {
         if let n = command.limit { limit(&data, n) }
         let encoderFile = ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent("resnet18.swiftgraph")
         let features = try CaptioningFeatures.load(featuresFile: command.features, cacheDirectory: command.cache, data: data,
-                                                   encoderFile: encoderFile, regions: regions, dim: dim, threads: recipe.threads)
+                                                   encoderFile: encoderFile, regions: regions, dim: dim, threads: recipe.threads,
+                                                   onBadImage: FeatureExtraction.BadImagePolicy(rawValue: command.onBadImage) ?? .stop)
         let decoder = try CaptionDecoder(graph: infer, file: file, vocabulary: data.vocabulary, threads: recipe.threads)
         if command.beam > 1 {
             decoder.beam = try BeamDecoder(file: BeamDecoder.stepFile(for: file), width: command.beam, vocabulary: data.vocabulary, threads: recipe.threads)

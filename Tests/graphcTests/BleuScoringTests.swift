@@ -27,7 +27,7 @@ final class BleuScoringTests: XCTestCase {
     var captionsObject: [[String: Any]] { hyps.map { ["image_name": $0.0, "caption": $0.1] } }
 
     func testPrintsMeanSentenceAndCorpusBleuAsNltk() throws {
-        let dir = try Q3Support.temporaryDirectory("bleu")
+        let dir = try temporaryDirectory("bleu")
         let files = try write(dir, refs: refsObject, captions: captionsObject)
         XCTAssertEqual(try BleuScoring.line(captions: files.captions, refs: files.refs),
                        "BLEU-4 0.39137048567192695 corpus 0.5206536287445455")
@@ -40,7 +40,7 @@ final class BleuScoringTests: XCTestCase {
         let cases = try XCTUnwrap(root["cases"] as? [[String: Any]])
         var all: [String: Any] = [:]
         for c in cases { all[try XCTUnwrap(c["image_name"] as? String)] = c["references"] }
-        let dir = try Q3Support.temporaryDirectory("bleu-fixture")
+        let dir = try temporaryDirectory("bleu-fixture")
         let files = try write(dir, refs: ["images_names": cases.map { $0["image_name"] ?? "" }, "all_refs": all],
                               captions: cases.map { ["image_name": $0["image_name"] ?? "", "caption": $0["hypothesis"] ?? []] })
         let s = try BleuScoring.score(captions: files.captions, refs: files.refs)
@@ -50,7 +50,7 @@ final class BleuScoringTests: XCTestCase {
     }
 
     func testBadCaptionFilesNameTheProblem() throws {
-        let dir = try Q3Support.temporaryDirectory("bleu-bad")
+        let dir = try temporaryDirectory("bleu-bad")
         let files = try write(dir, refs: refsObject, captions: captionsObject)
         func expectError(_ text: String, _ fragment: String, file: StaticString = #filePath, line: UInt = #line) throws {
             try Data(text.utf8).write(to: URL(fileURLWithPath: files.captions))

@@ -8,11 +8,6 @@ enum Q3Support {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static var sharedData: String { repository.deletingLastPathComponent().appendingPathComponent("shared/data/sydney-captions").path }
 
-    static func temporaryDirectory(_ name: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-\(name)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
 
     static func graphSource(_ name: String) throws -> String {
         try String(contentsOf: repository.appendingPathComponent("graphs/\(name)"), encoding: .utf8)
@@ -54,5 +49,15 @@ enum Q3Support {
         let parsed = try Graphc.parseAsRoot(args)
         guard let c = parsed as? Graphc else { throw XCTSkip("parseAsRoot returned \(type(of: parsed))") }
         return c
+    }
+}
+
+extension XCTestCase {
+    /// A fresh folder removed when the test ends.
+    func temporaryDirectory(_ name: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
     }
 }

@@ -17,7 +17,7 @@ final class CaptioningTrainingTests: XCTestCase {
     func setup(_ graph: String, rows: Int = 613) throws -> Setup {
         let data = Q3Support.sharedData
         guard FileManager.default.fileExists(atPath: data + "/datasets/train.json") else { throw XCTSkip("no Sydney-Captions at \(data)") }
-        let dir = try Q3Support.temporaryDirectory("captions")
+        let dir = try temporaryDirectory("captions")
         var source = try Q3Support.graphSource(graph)
         for (from, to) in shrink {
             XCTAssertTrue(source.contains(from), "graphs/\(graph) no longer contains \(from)")

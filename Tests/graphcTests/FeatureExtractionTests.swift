@@ -47,7 +47,7 @@ final class FeatureExtractionTests: XCTestCase {
 
     /// A folder with 1.tif and 3.tif (so row 1 has no image), a non-image and a stray file.
     func makeFolder() throws -> (dir: URL, encoder: String) {
-        let dir = try Q3Support.temporaryDirectory("extract")
+        let dir = try temporaryDirectory("extract")
         let images = dir.appendingPathComponent("images")
         try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
         try Q3Support.tiff(width: 8, height: 8, pixels: Self.pixels(seed: 1)).write(to: images.appendingPathComponent("1.tif"))
