@@ -50,12 +50,14 @@ extension Image {
 
 public enum AttentionMap {
     /// `image` lit by one attention map: the `side` x `side` weights (row-major regions, as the
-    /// encoder's h x w grid) upsampled bilinearly to the image, scaled so the largest weight is
-    /// full brightness, the rest darkened towards 20 %.
+    /// encoder's h x w grid) upsampled bilinearly to the image and stretched from the map's
+    /// smallest weight (darkened to 20 %) to its largest (full brightness), with a square-root
+    /// curve so that a few strong regions do not leave the rest of the map black.
     public static func overlay(_ image: Image, weights: [Float], side: Int) -> Image {
         var out = image
         guard side > 0, weights.count >= side * side, image.width > 0, image.height > 0 else { return out }
-        let peak = max(weights.prefix(side * side).max() ?? 0, Float.leastNormalMagnitude)
+        let map = weights.prefix(side * side)
+        let low = Double(map.min() ?? 0), span = max(Double(map.max() ?? 0) - low, 1e-30)
         for y in 0..<image.height {
             // Pixel centres mapped onto the grid of region centres.
             let gy = min(max((Double(y) + 0.5) * Double(side) / Double(image.height) - 0.5, 0), Double(side - 1))
@@ -65,8 +67,8 @@ public enum AttentionMap {
                 let x0 = Int(gx), x1 = min(x0 + 1, side - 1), fx = gx - Double(x0)
                 let top = Double(weights[y0 * side + x0]) * (1 - fx) + Double(weights[y0 * side + x1]) * fx
                 let bottom = Double(weights[y1 * side + x0]) * (1 - fx) + Double(weights[y1 * side + x1]) * fx
-                let a = (top * (1 - fy) + bottom * fy) / Double(peak)
-                let light = 0.2 + 0.8 * max(0, min(1, a))
+                let a = ((top * (1 - fy) + bottom * fy) - low) / span
+                let light = 0.2 + 0.8 * max(0, min(1, a)).squareRoot()
                 let p = (y * image.width + x) * 4
                 for k in 0..<3 { out.rgba[p + k] = UInt8((Double(image.rgba[p + k]) * light).rounded()) }
             }

@@ -68,6 +68,7 @@ struct CaptioningTraining {
             try decoder.beam?.checkParameters(store, model: file)
             let (val, test) = try (score(data.val, decoder, features, store), score(data.test, decoder, features, store))
             print("val BLEU-4 \(val.scores.meanSentence) corpus \(val.scores.corpus); test BLEU-4 \(test.scores.meanSentence) corpus \(test.scores.corpus)")
+            try rewriteReport(data: data, features: features, decoder: decoder, store: store)
             return
         }
         try store.initialise(from: lowered, seed: recipe.seed)
@@ -132,6 +133,21 @@ struct CaptioningTraining {
         try CaptioningReport(file: file, tag: tag, metrics: metrics, data: data, features: features, decoder: decoder,
                              store: store, folder: folder).write()
         print("results written to \(out)/caps_generated_\(tag).json and \(folder)/")
+    }
+
+    /// `--eval` with the metrics of an earlier run in the results folder redraws that run's
+    /// report (captions and attention maps) from the given weights.
+    func rewriteReport(data: SydneyCaptions, features: CaptioningFeatures, decoder: CaptionDecoder, store: ParameterStore) throws {
+        let folder = (command.out as NSString).appendingPathComponent(CaptioningTraining.tag(attention: decoder.hasAttention))
+        let path = (folder as NSString).appendingPathComponent("metrics.json")
+        guard let bytes = FileManager.default.contents(atPath: path) else { return }
+        let metrics: Metrics
+        do { metrics = try JSONDecoder().decode(Metrics.self, from: bytes) } catch {
+            throw RuntimeError("\(path): not the metrics.json of a caption run (\(error.localizedDescription))")
+        }
+        try CaptioningReport(file: file, tag: CaptioningTraining.tag(attention: decoder.hasAttention), metrics: metrics, data: data,
+                             features: features, decoder: decoder, store: store, folder: folder).write()
+        print("report redrawn in \(folder)/report.md")
     }
 
     func settings(_ lr: Float) -> [String: String] {
