@@ -93,7 +93,7 @@ final class BeamDecoder {
             guard !live.isEmpty else { break }
             let out = try run(features, beams: live, words: live.map { $0.words.last ?? vocabulary.start }, hidden: hidden, store)
             guard let logp = out["logProbs"], logp.shape == [live.count, vocabulary.size],
-                  let h = out["h"]?.floats, let c = out["c"]?.floats else {
+                  let h = out["h"]?.floats, let c = out["c"]?.floats, h.count == live.count * hidden, c.count == h.count else {
                 throw RuntimeError("\(file): output \"logProbs\" must be [batch, \(vocabulary.size)] and \"h\", \"c\" [batch, \(hidden)]")
             }
             let alpha = out["alpha"]
@@ -109,7 +109,7 @@ final class BeamDecoder {
                 let b = k / v, word = k % v
                 var beam = live[b]
                 beam.score += Double(lp[k])
-                if let a = alpha, a.shape.count == 2 {
+                if let a = alpha, a.shape.count == 2, a.shape[0] == live.count {
                     let r = a.shape[1]
                     beam.alphas.append(Array(a.floats[(b * r)..<((b + 1) * r)]))
                 }
