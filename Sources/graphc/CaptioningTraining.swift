@@ -75,6 +75,7 @@ struct CaptioningTraining {
         try checkParameters(infer, store)
         try decoder.beam?.checkParameters(store, model: file)
         let lr = recipe.learningRates[0]
+        if command.profile { Training.banner("note: --profile is not available for caption training; ignored") }
         if recipe.learningRates.count > 1 { Training.banner("note: caption training uses one learning rate; using \(lr)") }
         let trainer = try Trainer(graph: training, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
                                   gradClip: recipe.gradClip, options: ExecutionOptions(training: true, seed: recipe.seed, threads: recipe.threads))
