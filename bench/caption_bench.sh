@@ -19,8 +19,9 @@ for model in lstm attention; do
   "$graphc" graphs/caption_$model.swiftgraph --train --epochs 1 --features "$features" --out "$out/graphc" --threads 1 2>/dev/null >/dev/null
   tag=enc_dec; [ "$model" = attention ] && tag=enc_dec_w_attention
   g=$(python3 -c "import json,sys; m=json.load(open('$out/graphc/$tag/metrics.json')); print(m['seconds_per_epoch'])")
-  t=$(python3 bench/caption_torch.py --features "$features" --epochs 1 --threads 1 $flag 2>/dev/null | tail -1 |
-      python3 -c "import json,sys; print(json.load(sys.stdin)['seconds_per_epoch'])")
+  # Output goes to a file, not a pipe: piped, torch's worker threads ran up to 8x slower here.
+  python3 bench/caption_torch.py --features "$features" --epochs 1 --threads 1 $flag >"$out/torch.json" 2>/dev/null
+  t=$(tail -1 "$out/torch.json" | python3 -c "import json,sys; print(json.load(sys.stdin)['seconds_per_epoch'])")
   python3 -c "print(f'decoder {\"$model\":9s} epoch: graphc {$g:7.1f} s   torch {$t:7.1f} s   speed-up {$t/$g:4.1f}x')"
 done
 
@@ -28,5 +29,6 @@ mkdir -p "$out/img"
 for i in $(seq 1 "$n"); do ln -s "$(realpath "$images/$i.tif")" "$out/img/$i.tif"; done
 "$graphc" graphs/resnet18.swiftgraph --extract-features --images "$out/img" --out "$out/f.hdf5" --threads 2 >/dev/null 2>&1
 g=$(python3 -c "import json; print(json.load(open('$out/f.hdf5.json'))['seconds_per_image'])")
-t=$(python3 bench/features_torch.py --images "$n" --threads 2 | python3 -c "import json,sys; print(json.load(sys.stdin)['seconds_per_image'])")
+python3 bench/features_torch.py --images "$n" --threads 2 >"$out/torch-features.json"
+t=$(python3 -c "import json; print(json.load(open('$out/torch-features.json'))['seconds_per_image'])")
 python3 -c "print(f'resnet18 features per image: graphc {$g:6.3f} s   torch {$t:6.3f} s   ratio {$t/$g:4.2f}x')"
