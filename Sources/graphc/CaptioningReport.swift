@@ -33,8 +33,8 @@ struct CaptioningReport {
         if !features.provenance.contains("weights from") {
             md += "**The encoder ran from a seeded initialisation, not from pretrained ImageNet weights**: the BLEU figures below are not comparable with the homework's pretrained-feature results (about 0.50 and 0.54 test BLEU-4).\n\n"
         }
-        md += String(format: "Test BLEU-4: **%.4f** (mean sentence BLEU over %d images, as the homework); corpus BLEU-4 %.4f.\n\n",
-                     metrics.test_bleu4, metrics.test_images, metrics.test_corpus_bleu4)
+        md += String(format: "Test BLEU-4: **%.4f** (mean sentence BLEU over %d images, as the homework; %@ decoding); corpus BLEU-4 %.4f.\n\n",
+                     metrics.test_bleu4, metrics.test_images, metrics.settings["decoding"] ?? "greedy", metrics.test_corpus_bleu4)
         var table = MarkdownTable(headers: ["epoch", "train loss", "val BLEU-4", "val corpus BLEU-4", "train s", "decode s"],
                                   alignments: [.right, .right, .right, .right, .right, .right])
         for e in metrics.epochs {
@@ -71,6 +71,30 @@ struct CaptioningReport {
             md += "\n## Where the decoder looked\n\nEach tile is the image lit by the attention weights (16x16 regions, upsampled) of the word under it.\n\n" + strips
         }
         try AtomicFile.write(md, toPath: path("report.md"))
+        try CaptioningReport.writeIndex(results: (folder as NSString).deletingLastPathComponent)
+    }
+
+    /// `results/report.md`: both decoders side by side, from whichever runs have metrics.
+    static func writeIndex(results: String) throws {
+        var table = MarkdownTable(headers: ["model", "test BLEU-4", "test corpus BLEU-4", "final val BLEU-4", "decoding", "s / epoch", "report"],
+                                  alignments: [.left, .right, .right, .right, .left, .right, .left])
+        var features: [String] = []
+        for attention in [false, true] {
+            let tag = CaptioningTraining.tag(attention: attention)
+            let file = ((results as NSString).appendingPathComponent(tag) as NSString).appendingPathComponent("metrics.json")
+            guard let bytes = FileManager.default.contents(atPath: file),
+                  let m = try? JSONDecoder().decode(CaptioningTraining.Metrics.self, from: bytes) else { continue }
+            table.append([tag, String(format: "%.4f", m.test_bleu4), String(format: "%.4f", m.test_corpus_bleu4),
+                          m.val_bleu4.last.map { String(format: "%.4f", $0) } ?? "-", m.settings["decoding"] ?? "greedy",
+                          String(format: "%.1f", m.seconds_per_epoch), "[\(tag)/report.md](\(tag)/report.md)"])
+            if !features.contains(m.features) { features.append(m.features) }
+        }
+        guard !table.rows.isEmpty else { return }
+        var md = "# Sydney-Captions decoders\n\n" + table.render() + "\n\nFeatures: " + features.joined(separator: "; ") + "\n"
+        if features.contains(where: { !$0.contains("weights from") }) {
+            md += "\nThe encoder ran from a seeded initialisation, not from pretrained ImageNet weights.\n"
+        }
+        try AtomicFile.write(md, toPath: (results as NSString).appendingPathComponent("report.md"))
     }
 
     func path(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }

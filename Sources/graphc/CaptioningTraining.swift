@@ -68,7 +68,7 @@ struct CaptioningTraining {
             try decoder.beam?.checkParameters(store, model: file)
             let (val, test) = try (score(data.val, decoder, features, store), score(data.test, decoder, features, store))
             print("val BLEU-4 \(val.scores.meanSentence) corpus \(val.scores.corpus); test BLEU-4 \(test.scores.meanSentence) corpus \(test.scores.corpus)")
-            try rewriteReport(data: data, features: features, decoder: decoder, store: store)
+            try rewriteReport(data: data, features: features, decoder: decoder, store: store, test: test.scores)
             return
         }
         try store.initialise(from: lowered, seed: recipe.seed)
@@ -138,14 +138,21 @@ struct CaptioningTraining {
 
     /// `--eval` with the metrics of an earlier run in the results folder redraws that run's
     /// report (captions and attention maps) from the given weights.
-    func rewriteReport(data: SydneyCaptions, features: CaptioningFeatures, decoder: CaptionDecoder, store: ParameterStore) throws {
+    /// The report's test figures and decoding become this evaluation's; the per-epoch history
+    /// stays the training run's.
+    func rewriteReport(data: SydneyCaptions, features: CaptioningFeatures, decoder: CaptionDecoder, store: ParameterStore,
+                       test: BleuScoring.Scores) throws {
         let folder = (command.out as NSString).appendingPathComponent(CaptioningTraining.tag(attention: decoder.hasAttention))
         let path = (folder as NSString).appendingPathComponent("metrics.json")
         guard let bytes = FileManager.default.contents(atPath: path) else { return }
-        let metrics: Metrics
+        var metrics: Metrics
         do { metrics = try JSONDecoder().decode(Metrics.self, from: bytes) } catch {
             throw RuntimeError("\(path): not the metrics.json of a caption run (\(error.localizedDescription))")
         }
+        metrics.test_bleu4 = test.meanSentence
+        metrics.test_corpus_bleu4 = test.corpus
+        metrics.test_images = test.images
+        metrics.settings["decoding"] = command.beam > 1 ? "beam \(command.beam)" : "greedy"
         try CaptioningReport(file: file, tag: CaptioningTraining.tag(attention: decoder.hasAttention), metrics: metrics, data: data,
                              features: features, decoder: decoder, store: store, folder: folder).write()
         print("report redrawn in \(folder)/report.md")

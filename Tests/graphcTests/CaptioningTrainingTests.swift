@@ -125,6 +125,11 @@ final class CaptioningTrainingTests: XCTestCase {
         let folder = out.appendingPathComponent("enc_dec_w_attention")
         let metrics = try XCTUnwrap(json(folder.appendingPathComponent("metrics.json")) as? [String: Any])
         XCTAssertEqual((metrics["settings"] as? [String: String])?["decoding"], "beam 3")
+        let report = try String(contentsOfFile: folder.appendingPathComponent("report.md").path, encoding: .utf8)
+        XCTAssertTrue(report.contains("beam 3 decoding"), report)
+        let index = try String(contentsOfFile: out.appendingPathComponent("report.md").path, encoding: .utf8)
+        XCTAssertTrue(index.contains("[enc_dec_w_attention/report.md](enc_dec_w_attention/report.md)") && index.contains("beam 3"), index)
+        XCTAssertFalse(index.contains("| enc_dec |"), "no vanilla run in this folder")
 
         let data = try SydneyCaptions.load(directory: s.data)
         let store = ParameterStore()
