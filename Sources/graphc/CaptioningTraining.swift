@@ -43,7 +43,29 @@ struct CaptioningTraining {
     /// The homework's file stem: `enc_dec` or `enc_dec_w_attention`.
     static func tag(attention: Bool) -> String { attention ? "enc_dec_w_attention" : "enc_dec" }
 
+    /// Everything a run needs once the model is compiled and the data and features are loaded.
+    struct Session {
+        var training: Graph
+        var data: SydneyCaptions
+        var features: CaptioningFeatures
+        var decoder: CaptionDecoder
+        var maxLen: Int
+        var tag: String { CaptioningTraining.tag(attention: decoder.hasAttention) }
+    }
+
     func run() throws {
+        let session = try prepare()
+        let store = ParameterStore()
+        if command.eval { return try evaluate(session, store) }
+        try store.initialise(from: lowered, seed: recipe.seed)
+        try checkParameters(session.decoder, store)
+        let epochs = try train(session, store)
+        let test = try score(session.data.test, session.decoder, session.features, store)
+        print(String(format: "test BLEU-4 %.4f (corpus %.4f) over %d images", test.scores.meanSentence, test.scores.corpus, test.scores.images))
+        try writeResults(session, store, epochs: epochs, test: test)
+    }
+
+    func prepare() throws -> Session {
         let (_, training) = try Training.compile(lowered, dropout: recipe.dropout)
         let (regions, dim, maxLen) = try checkInterface(lowered)
         let infer = try Pipeline(Pipelines.default).run(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)))
@@ -52,6 +74,9 @@ struct CaptioningTraining {
             throw RuntimeError("\(file): the model unrolls \(maxLen) steps but \(data.directory)/datasets/vocab_info.json has max_len \(data.vocabulary.maxLen)")
         }
         if let n = command.limit { limit(&data, n) }
+        guard !data.train.captions.isEmpty, !data.val.imageNames.isEmpty, !data.test.imageNames.isEmpty else {
+            throw RuntimeError("\(data.directory): a split is empty")
+        }
         let encoderFile = ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent("resnet18.swiftgraph")
         let features = try CaptioningFeatures.load(featuresFile: command.features, cacheDirectory: command.cache, data: data,
                                                    encoderFile: encoderFile, regions: regions, dim: dim, threads: recipe.threads,
@@ -60,89 +85,88 @@ struct CaptioningTraining {
         if command.beam > 1 {
             decoder.beam = try BeamDecoder(file: BeamDecoder.stepFile(for: file), width: command.beam, vocabulary: data.vocabulary, threads: recipe.threads)
         }
-        let store = ParameterStore()
-        if command.eval {
-            guard let w = command.weights else { throw RuntimeError("--eval needs --weights FILE") }
-            try store.load(from: w, for: lowered)
-            try checkParameters(infer, store)
-            try decoder.beam?.checkParameters(store, model: file)
-            let (val, test) = try (score(data.val, decoder, features, store), score(data.test, decoder, features, store))
-            print("val BLEU-4 \(val.scores.meanSentence) corpus \(val.scores.corpus); test BLEU-4 \(test.scores.meanSentence) corpus \(test.scores.corpus)")
-            try rewriteReport(data: data, features: features, decoder: decoder, store: store, test: test.scores)
-            return
-        }
-        try store.initialise(from: lowered, seed: recipe.seed)
-        try checkParameters(infer, store)
-        try decoder.beam?.checkParameters(store, model: file)
+        return Session(training: training, data: data, features: features, decoder: decoder, maxLen: maxLen)
+    }
+
+    /// `--eval --weights decoder.safetensors`: val and test BLEU-4 of saved weights.
+    func evaluate(_ s: Session, _ store: ParameterStore) throws {
+        guard let w = command.weights else { throw RuntimeError("--eval needs --weights FILE") }
+        try store.load(from: w, for: lowered)
+        try checkParameters(s.decoder, store)
+        let (val, test) = try (score(s.data.val, s.decoder, s.features, store), score(s.data.test, s.decoder, s.features, store))
+        print("val BLEU-4 \(val.scores.meanSentence) corpus \(val.scores.corpus); test BLEU-4 \(test.scores.meanSentence) corpus \(test.scores.corpus)")
+        try rewriteReport(s, store, test: test.scores)
+    }
+
+    /// The homework's loop: shuffled batches with teacher forcing, then validation BLEU-4.
+    func train(_ s: Session, _ store: ParameterStore) throws -> [Epoch] {
         let lr = recipe.learningRates[0]
         if command.profile { Training.banner("note: --profile is not available for caption training; ignored") }
         if recipe.learningRates.count > 1 { Training.banner("note: caption training uses one learning rate; using \(lr)") }
-        let trainer = try Trainer(graph: training, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
+        let trainer = try Trainer(graph: s.training, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
                                   gradClip: recipe.gradClip, options: ExecutionOptions(training: true, seed: recipe.seed, threads: recipe.threads))
-        let captions = try data.train.encoded(with: data.vocabulary)
-        let count = data.train.captions.count
-        guard count > 0, !data.val.imageNames.isEmpty, !data.test.imageNames.isEmpty else { throw RuntimeError("\(data.directory): a split is empty") }
-        let tag = CaptioningTraining.tag(attention: decoder.hasAttention)
-        Training.banner("graphc: \(file) (\(tag)) on Sydney-Captions (\(count) train captions / \(data.val.imageNames.count) val / \(data.test.imageNames.count) test images), "
+        let captions = try s.data.train.encoded(with: s.data.vocabulary).ids
+        let count = s.data.train.captions.count, maxLen = s.maxLen
+        Training.banner("graphc: \(file) (\(s.tag)) on Sydney-Captions (\(count) train captions / \(s.data.val.imageNames.count) val / \(s.data.test.imageNames.count) test images), "
             + "\(recipe.epochs) epochs, batch \(recipe.batchSize), \(recipe.optimizer) lr \(lr), grad clip \(recipe.gradClip.map { String($0) } ?? "none"), "
-            + "\(ParameterCount.report(lowered).trainable) parameters\nfeatures: \(features.provenance)\n" + Training.blasLine(threads: recipe.threads))
+            + "\(ParameterCount.report(lowered).trainable) parameters\nfeatures: \(s.features.provenance)\n" + Training.blasLine(threads: recipe.threads))
 
         var epochs: [Epoch] = []
         let shuffler = RandomSource(seed: recipe.seed &+ 1)
         var order = Array(0..<count)
         let batches = (count + recipe.batchSize - 1) / recipe.batchSize
-        let progress = Progress(total: batches * recipe.epochs, label: tag)
+        let progress = Progress(total: batches * recipe.epochs, label: s.tag)
         for epoch in 1...recipe.epochs {
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, shuffler.nextInt(below: i + 1)) }
             let start = Date()
             var lossSum = 0.0
             for b in 0..<batches {
                 let rows = Array(order[(b * recipe.batchSize)..<min(count, (b + 1) * recipe.batchSize)])
-                var ids = [Int64](repeating: 0, count: rows.count * maxLen)
-                for (i, r) in rows.enumerated() {
-                    for t in 0..<maxLen { ids[i * maxLen + t] = captions.ids[r * maxLen + t] }
-                }
-                let feeds = ["features": try features.batch(rows.map { data.train.imageNames[$0] }),
+                var ids = [Int64]()
+                ids.reserveCapacity(rows.count * maxLen)
+                for r in rows { ids.append(contentsOf: captions[(r * maxLen)..<((r + 1) * maxLen)]) }
+                let feeds = ["features": try s.features.batch(rows.map { s.data.train.imageNames[$0] }),
                              "captions": HostTensor(shape: [rows.count, maxLen], ints: ids)]
                 lossSum += Double(try trainer.step(feeds: feeds))
                 progress.update(epoch: epoch, step: b + 1, steps: batches, loss: lossSum / Double(b + 1), images: rows.count)
             }
             let seconds = Date().timeIntervalSince(start)
             let decodeStart = Date()
-            let val = try score(data.val, decoder, features, store)
+            let val = try score(s.data.val, s.decoder, s.features, store)
             let e = Epoch(epoch: epoch, train_loss: lossSum / Double(batches), val_bleu4: val.scores.meanSentence,
                           val_corpus_bleu4: val.scores.corpus, seconds: seconds, decode_seconds: Date().timeIntervalSince(decodeStart))
             epochs.append(e)
             progress.finishLine(String(format: "epoch %d  train loss %.4f  val BLEU-4 %.4f (corpus %.4f)  %.1f s train, %.1f s decode",
                                        epoch, e.train_loss, e.val_bleu4, e.val_corpus_bleu4, seconds, e.decode_seconds))
         }
-        let test = try score(data.test, decoder, features, store)
-        print(String(format: "test BLEU-4 %.4f (corpus %.4f) over %d images", test.scores.meanSentence, test.scores.corpus, test.scores.images))
+        return epochs
+    }
 
+    /// The homework's captions file, metrics.json, the weights and the report.
+    func writeResults(_ s: Session, _ store: ParameterStore, epochs: [Epoch], test: (scores: BleuScoring.Scores, captions: [[String]])) throws {
         let out = command.out
-        let folder = (out as NSString).appendingPathComponent(tag)
-        let generated = zip(data.test.imageNames, test.captions).map { BleuScoring.Caption(imageName: $0, caption: $1) }
-        try JSONReport.write(generated, to: (out as NSString).appendingPathComponent("caps_generated_\(tag).json"))
-        let metrics = Metrics(model: file, features: features.provenance, epochs: epochs, train_loss: epochs.map(\.train_loss),
+        let folder = (out as NSString).appendingPathComponent(s.tag)
+        let generated = zip(s.data.test.imageNames, test.captions).map { BleuScoring.Caption(imageName: $0, caption: $1) }
+        try JSONReport.write(generated, to: (out as NSString).appendingPathComponent("caps_generated_\(s.tag).json"))
+        let metrics = Metrics(model: file, features: s.features.provenance, epochs: epochs, train_loss: epochs.map(\.train_loss),
                               val_bleu4: epochs.map(\.val_bleu4), test_bleu4: test.scores.meanSentence,
                               test_corpus_bleu4: test.scores.corpus,
                               seconds_per_epoch: epochs.map(\.seconds).reduce(0, +) / Double(max(epochs.count, 1)),
-                              train_captions: count, val_images: data.val.imageNames.count, test_images: data.test.imageNames.count,
-                              settings: settings(lr))
+                              train_captions: s.data.train.captions.count, val_images: s.data.val.imageNames.count,
+                              test_images: s.data.test.imageNames.count, settings: settings(recipe.learningRates[0]))
         try JSONReport.write(metrics, to: (folder as NSString).appendingPathComponent("metrics.json"))
         try store.save(to: (folder as NSString).appendingPathComponent("decoder.safetensors"), metadata: ["model": file])
-        try CaptioningReport(file: file, tag: tag, metrics: metrics, data: data, features: features, decoder: decoder,
+        try CaptioningReport(file: file, tag: s.tag, metrics: metrics, data: s.data, features: s.features, decoder: s.decoder,
                              store: store, folder: folder).write()
-        print("results written to \(out)/caps_generated_\(tag).json and \(folder)/")
+        print("results written to \(out)/caps_generated_\(s.tag).json and \(folder)/")
     }
 
     /// `--eval` with the metrics of an earlier run in the results folder redraws that run's
     /// report (captions and attention maps) from the given weights.
     /// The report's test figures and decoding become this evaluation's; the per-epoch history
     /// stays the training run's.
-    func rewriteReport(data: SydneyCaptions, features: CaptioningFeatures, decoder: CaptionDecoder, store: ParameterStore,
-                       test: BleuScoring.Scores) throws {
-        let folder = (command.out as NSString).appendingPathComponent(CaptioningTraining.tag(attention: decoder.hasAttention))
+    func rewriteReport(_ s: Session, _ store: ParameterStore, test: BleuScoring.Scores) throws {
+        let folder = (command.out as NSString).appendingPathComponent(s.tag)
         let path = (folder as NSString).appendingPathComponent("metrics.json")
         guard let bytes = FileManager.default.contents(atPath: path) else { return }
         var metrics: Metrics
@@ -153,8 +177,8 @@ struct CaptioningTraining {
         metrics.test_corpus_bleu4 = test.corpus
         metrics.test_images = test.images
         metrics.settings["decoding"] = command.beam > 1 ? "beam \(command.beam)" : "greedy"
-        try CaptioningReport(file: file, tag: CaptioningTraining.tag(attention: decoder.hasAttention), metrics: metrics, data: data,
-                             features: features, decoder: decoder, store: store, folder: folder).write()
+        try CaptioningReport(file: file, tag: s.tag, metrics: metrics, data: s.data, features: s.features, decoder: s.decoder,
+                             store: store, folder: folder).write()
         print("report redrawn in \(folder)/report.md")
     }
 
@@ -185,13 +209,16 @@ struct CaptioningTraining {
         return (regions, dim, maxLen)
     }
 
-    /// The inference graph must use the weights the training graph trains, by name.
-    func checkParameters(_ infer: Graph, _ store: ParameterStore) throws {
+    /// The inference (and beam-search step) graphs must use the weights the training graph
+    /// trains, by name.
+    func checkParameters(_ decoder: CaptionDecoder, _ store: ParameterStore) throws {
+        let infer = decoder.graph
         for v in infer.parameters {
             guard let name = infer[v].name, store.get(name) != nil else {
                 throw RuntimeError("\(file): the infer-mode graph has a parameter '\(infer[v].name ?? "?")' the train-mode graph does not")
             }
         }
+        try decoder.beam?.checkParameters(store, model: file)
     }
 
     func loadData() throws -> SydneyCaptions {
