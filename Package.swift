@@ -43,7 +43,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "GraphIR"], exclude: ["Fixtures"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "GraphIR"]),
-        // Runs the built `graphc` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["graphc"]),
+        // The command-line tool: in-process (@testable) and as a user runs the built binary.
+        .testTarget(name: "graphcTests", dependencies: ["graphc", "Datasets", "Runtime", "Reports", "GraphIR"], exclude: ["Fixtures"]),
     ]
 )

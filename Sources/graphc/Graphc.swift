@@ -20,6 +20,9 @@ struct Graphc: ParsableCommand {
           graphc graphs/cnn.swiftgraph --dump-ir --after all
           graphc graphs/cnn.swiftgraph --train --lr 0.001,0.01,0.1
           graphc graphs/cnn.swiftgraph --eval --weights results/best.safetensors
+          graphc graphs/resnet18.swiftgraph --extract-features --images DIR --out all_features.hdf5
+          graphc graphs/caption_attention.swiftgraph --train --features all_features.hdf5
+          graphc --bleu results/caps_generated_enc_dec.json --refs DATA/datasets/test.json
         """,
         version: "graphc 0.1.0 (OpenBLAS kernels: \(BLASInfo.coreName))")
 
@@ -45,8 +48,26 @@ struct Graphc: ParsableCommand {
     var train = false
     @Flag(help: "Evaluate the weights given by --weights on the dev and test sets.")
     var eval = false
-    @Option(help: ArgumentHelp("A safetensors checkpoint to evaluate (--eval).", valueName: "file"))
+    @Option(help: ArgumentHelp("A safetensors checkpoint to evaluate (--eval), or the encoder's weights for --extract-features (.pth or .safetensors).", valueName: "file"))
     var weights: String?
+
+    // Captioning (Q3).
+    @Flag(help: "Run an encoder (graphs/resnet18.swiftgraph) over --images and write its features to an HDF5 file (--out).")
+    var extractFeatures = false
+    @Option(help: ArgumentHelp("Folder of N.tif images for --extract-features.", valueName: "dir")) var images: String?
+    @Option(help: ArgumentHelp("What to do with an unreadable image: skip it (its row stays zero) or stop.", valueName: "skip|stop"))
+    var onBadImage: String = "stop"
+    @Option(help: ArgumentHelp("An HDF5 features file (dataset 'features', row = image number - 1) for caption training.", valueName: "file"))
+    var features: String?
+    @Option(help: ArgumentHelp("Where caption training caches the features it computes (never inside the data folder).", valueName: "dir"))
+    var cache: String = ".graphc-cache"
+    @Option(help: "Beam width for decoding captions (1 = greedy, as the homework).") var beam: Int = 1
+    @Option(help: ArgumentHelp("Score a captions file ([{image_name, caption}]) with BLEU-4 against --refs.", valueName: "file"))
+    var bleu: String?
+    @Option(help: ArgumentHelp("Reference captions for --bleu (datasets/val.json or test.json).", valueName: "file"))
+    var refs: String?
+    @Option(help: ArgumentHelp("Use only the first N training captions and N val/test images (quick runs).", valueName: "n"))
+    var limit: Int?
 
     // Training settings; each defaults to the model's train(...) declaration.
     @Option(help: "Epochs.") var epochs: Int?
@@ -67,11 +88,21 @@ struct Graphc: ParsableCommand {
 
     func validate() throws {
         if listPasses { return }
+        if bleu != nil || refs != nil {
+            guard bleu != nil, refs != nil else { throw ValidationError("--bleu CAPTIONS.json needs --refs REFS.json (and the other way round)") }
+            guard files.isEmpty else { throw ValidationError("--bleu takes no model file") }
+            return
+        }
         guard !files.isEmpty else { throw ValidationError("give a model file (.swiftgraph or .gir); see --help") }
         guard ["train", "infer"].contains(mode) else { throw ValidationError("--mode must be 'train' or 'infer', got '\(mode)'") }
-        let actions = [countParams, dumpIR, train, eval].filter { $0 }.count
-        guard actions <= 1 else { throw ValidationError("choose one of --count-params, --dump-ir, --train, --eval") }
-        guard actions == 1 else { throw ValidationError("nothing to do: add --count-params, --dump-ir, --train or --eval") }
+        let actions = [countParams, dumpIR, train, eval, extractFeatures].filter { $0 }.count
+        guard actions <= 1 else { throw ValidationError("choose one of --count-params, --dump-ir, --train, --eval, --extract-features") }
+        guard actions == 1 else { throw ValidationError("nothing to do: add --count-params, --dump-ir, --train, --eval or --extract-features") }
+        if extractFeatures && images == nil { throw ValidationError("--extract-features needs --images DIR") }
+        if images != nil && !extractFeatures { throw ValidationError("--images goes with --extract-features") }
+        guard ["skip", "stop"].contains(onBadImage) else { throw ValidationError("--on-bad-image must be 'skip' or 'stop', got '\(onBadImage)'") }
+        if beam < 1 { throw ValidationError("--beam must be at least 1") }
+        if let n = limit, n < 1 { throw ValidationError("--limit must be at least 1") }
         if !countParams && files.count > 1 { throw ValidationError("only --count-params takes several model files") }
         if after != nil && !dumpIR { throw ValidationError("--after goes with --dump-ir") }
         if eval && weights == nil { throw ValidationError("--eval needs --weights FILE") }
@@ -90,6 +121,8 @@ struct Graphc: ParsableCommand {
         if let t = threads { BLASInfo.setThreads(t) }
         do {
             if listPasses { return printPasses() }
+            if let captions = bleu, let references = refs { return print(try BleuScoring.line(captions: captions, refs: references)) }
+            if extractFeatures { return try FeatureExtraction.run(command: self) }
             if countParams { return try CountParams.run(files: files, options: frontendOptions) }
             if dumpIR { return try DumpIR.run(file: files[0], options: frontendOptions, pipeline: pipelineNames, after: after, timePasses: timePasses) }
             if train || eval { return try Training.run(command: self) }

@@ -58,10 +58,12 @@ enum Training {
         switch recipe.dataset {
         case "fashionMNIST":
             try ClassifierTraining(file: file, lowered: lowered, recipe: recipe, command: c).run()
+        case "sydneyCaptions":
+            try CaptioningTraining(file: file, lowered: lowered, recipe: recipe, command: c).run()
         case "":
             throw RuntimeError("\(file): the model declares no training data: add `train(on: .fashionMNIST, ...)`")
         default:
-            throw RuntimeError("\(file): training on .\(recipe.dataset) is not supported (supported: .fashionMNIST)")
+            throw RuntimeError("\(file): training on .\(recipe.dataset) is not supported (supported: .fashionMNIST, .sydneyCaptions)")
         }
     }
 
