@@ -6,7 +6,17 @@ import XCTest
 /// The graphs in graphs/: PyTorch state_dict names, shapes, unrolling with shared weights,
 /// both modes, and that every file is valid Swift syntax.
 final class GraphFileTests: XCTestCase {
-    static let all = ["q1_cnn", "q1_mlp", "q1_attention", "cnn", "caption_lstm", "caption_attention", "resnet18"]
+    /// Every .swiftgraph file in graphs/, so a new graph is checked without editing this list.
+    static let all: [String] = {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "\(Fixtures.repo)/graphs")) ?? []
+        return names.filter { $0.hasSuffix(".swiftgraph") }.map { String($0.dropLast(".swiftgraph".count)) }.sorted()
+    }()
+
+    func testAllHomeworkGraphsAreFound() {
+        for name in ["q1_cnn", "q1_mlp", "q1_attention", "cnn", "caption_lstm", "caption_attention", "resnet18"] {
+            XCTAssertTrue(Self.all.contains(name), name)
+        }
+    }
 
     func testCNNNamesAndShapes() throws {
         let (g, rows) = try Fixtures.lower("cnn")
