@@ -28,8 +28,11 @@ enum Compile {
     static func pipeline(for g: Graph) -> [String] {
         var names = Pipelines.default
         if g.loss != nil { names += ["autodiff", "constant-folding", "cse", "dce", "verify"] }
-        return names
+        return names + optimisations
     }
+
+    /// Speed-ups run last, on the forward and on the training graph alike.
+    static let optimisations: [String] = []
 
     static func printTime(_ pass: Pass, _ time: Duration, _ g: Graph) {
         let ms = Double(time.components.seconds) * 1000 + Double(time.components.attoseconds) / 1e15

@@ -66,10 +66,16 @@ enum Training {
     }
 
     /// The forward graph (clean-ups, dropout override) and the training graph (its gradients).
-    static func compile(_ lowered: Graph, dropout: Double?) throws -> (forward: Graph, training: Graph) {
-        let forward = try Pipeline(Pipelines.default).run(lowered)
+    /// With `fusion`, both then go through the fusion pass (Compile.optimisations).
+    static func compile(_ lowered: Graph, dropout: Double?, fusion: Bool = true) throws -> (forward: Graph, training: Graph) {
+        var forward = try Pipeline(Pipelines.default).run(lowered)
         if let p = dropout { setDropout(forward, p) }
-        let training = try Pipeline(["autodiff", "constant-folding", "cse", "dce", "verify"]).run(forward)
+        var training = try Pipeline(["autodiff", "constant-folding", "cse", "dce", "verify"]).run(forward)
+        if fusion {
+            let optimise = try Pipeline(Compile.optimisations)
+            forward = try optimise.run(forward)
+            training = try optimise.run(training)
+        }
         return (forward, training)
     }
 

@@ -39,8 +39,11 @@ struct ConvGeometry {
 @inline(__always) func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
 @inline(__always) func ceilDiv(_ a: Int, _ b: Int) -> Int { -floorDiv(-a, b) }
 
-/// Unfolds one image [C, H, W] into columns [C*kh*kw, OH*OW]; padding reads as zero.
-func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into cols: UnsafeMutablePointer<Float>) {
+/// Unfolds one image [C, H, W] into columns [C*kh*kw, OH*OW] whose rows lie `rowStride`
+/// floats apart (several images side by side make one wide column matrix); padding reads
+/// as zero.
+func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into cols: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
+    let ld = rowStride ?? g.outPlane
     var row = 0
     for ch in 0..<g.c {
         let plane = x + ch * g.inPlane
@@ -48,7 +51,7 @@ func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into cols: UnsafeMutab
             let (ohLo, ohHi) = ConvGeometry.validRange(size: g.h, out: g.oh, stride: g.sh, pad: g.ph, k: ki)
             for kj in 0..<g.kw {
                 let (owLo, owHi) = ConvGeometry.validRange(size: g.w, out: g.ow, stride: g.sw, pad: g.pw, k: kj)
-                let dst = cols + row * g.outPlane
+                let dst = cols + row * ld
                 row += 1
                 for o in 0..<g.oh {
                     let line = dst + o * g.ow
@@ -69,7 +72,8 @@ func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into cols: UnsafeMutab
 
 /// Folds columns [C*kh*kw, OH*OW] back onto one image [C, H, W], adding overlaps (the
 /// adjoint of im2col). The image must be zeroed first.
-func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutablePointer<Float>) {
+func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
+    let ld = rowStride ?? g.outPlane
     var row = 0
     for ch in 0..<g.c {
         let plane = x + ch * g.inPlane
@@ -77,7 +81,7 @@ func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutab
             let (ohLo, ohHi) = ConvGeometry.validRange(size: g.h, out: g.oh, stride: g.sh, pad: g.ph, k: ki)
             for kj in 0..<g.kw {
                 let (owLo, owHi) = ConvGeometry.validRange(size: g.w, out: g.ow, stride: g.sw, pad: g.pw, k: kj)
-                let src = cols + row * g.outPlane
+                let src = cols + row * ld
                 row += 1
                 for o in ohLo..<ohHi {
                     let line = src + o * g.ow
@@ -89,11 +93,64 @@ func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutab
     }
 }
 
-/// `y[n] = W · im2col(x[n]) (+ bias)`, one GEMM per image.
+/// Images per GEMM: the batch is cut into groups whose column matrix stays under this many
+/// floats (4 MB), so a big evaluation batch does not need a huge workspace.
+let convColumnBudget = 1 << 20
+
+/// How many images go into one wide column matrix.
+@inline(__always)
+func imagesPerGroup(_ g: ConvGeometry) -> Int { max(1, min(g.n, convColumnBudget / max(1, g.patch * g.outPlane))) }
+
+/// Copies [O, k*P] (k images side by side) into y's [k, O, P] layout.
+@inline(__always)
+func unpackImages(_ wide: UnsafePointer<Float>, outC: Int, plane: Int, images: Int, into y: UnsafeMutablePointer<Float>) {
+    let ld = images * plane
+    for img in 0..<images {
+        for o in 0..<outC { (y + (img * outC + o) * plane).update(from: wide + o * ld + img * plane, count: plane) }
+    }
+}
+
+/// Copies [k, O, P] into [O, k*P] (the inverse of `unpackImages`).
+@inline(__always)
+func packImages(_ y: UnsafePointer<Float>, outC: Int, plane: Int, images: Int, into wide: UnsafeMutablePointer<Float>) {
+    let ld = images * plane
+    for img in 0..<images {
+        for o in 0..<outC { (wide + o * ld + img * plane).update(from: y + (img * outC + o) * plane, count: plane) }
+    }
+}
+
+/// `y[n] = W · im2col(x[n]) (+ bias)`. Small images make thin products (conv1 of the CNN is
+/// 16x9 times 9x784), so several images are unfolded side by side into one column matrix
+/// and multiplied by one GEMM, then scattered back to [N, O, H', W'].
 func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: TensorView, attributes: Attributes, workspace: Workspace) {
     let wt = weight.shape
     let g = ConvGeometry(x: x.shape, y: y.shape, kernel: (wt[2], wt[3]), attributes: attributes)
     let outC = wt[0]
+    let group = imagesPerGroup(g)
+    if group == 1 || g.isPointwise {
+        conv2dForwardPerImage(x: x, weight: weight, bias: bias, y: y, g: g, outC: outC, workspace: workspace)
+        return
+    }
+    let colsCount = g.patch * group * g.outPlane
+    let buffer = workspace.floats(colsCount + outC * group * g.outPlane)
+    let cols = buffer, wide = buffer + colsCount
+    var first = 0
+    while first < g.n {
+        let k = min(group, g.n - first), ld = k * g.outPlane
+        for img in 0..<k { im2col(x.f32 + (first + img) * g.c * g.inPlane, g, into: cols + img * g.outPlane, rowStride: ld) }
+        var beta: Float = 0
+        if let b = bias {
+            for o in 0..<outC { fill(wide + o * ld, ld, b.f32[o]) }
+            beta = 1
+        }
+        sgemm(m: outC, n: ld, k: g.patch, a: weight.f32, lda: g.patch, b: cols, ldb: ld, beta: beta, c: wide, ldc: ld)
+        unpackImages(wide, outC: outC, plane: g.outPlane, images: k, into: y.f32 + first * outC * g.outPlane)
+        first += k
+    }
+}
+
+/// One GEMM per image (pointwise kernels, or images too large to group).
+private func conv2dForwardPerImage(x: TensorView, weight: TensorView, bias: TensorView?, y: TensorView, g: ConvGeometry, outC: Int, workspace: Workspace) {
     let cols = g.isPointwise ? nil : workspace.floats(g.patch * g.outPlane)
     for img in 0..<g.n {
         let out = y.f32 + img * outC * g.outPlane
@@ -110,41 +167,58 @@ func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: Tens
     }
 }
 
-/// `dx[n] = col2im(Wᵀ · dy[n])`.
+/// `dx[n] = col2im(Wᵀ · dy[n])`, several images per GEMM as in the forward.
 func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView, attributes: Attributes, workspace: Workspace) {
     let wt = weight.shape
     let g = ConvGeometry(x: dx.shape, y: dy.shape, kernel: (wt[2], wt[3]), attributes: attributes)
     let outC = wt[0]
-    let cols = g.isPointwise ? nil : workspace.floats(g.patch * g.outPlane)
-    for img in 0..<g.n {
-        let grad = dy.f32 + img * outC * g.outPlane
-        let dst = dx.f32 + img * g.c * g.inPlane
-        if let cols {
-            sgemm(transA: true, m: g.patch, n: g.outPlane, k: outC, a: weight.f32, lda: g.patch, b: grad, ldb: g.outPlane,
-                  c: cols, ldc: g.outPlane)
-            fill(dst, g.c * g.inPlane, 0)
-            col2im(cols, g, into: dst)
-        } else {
-            sgemm(transA: true, m: g.patch, n: g.outPlane, k: outC, a: weight.f32, lda: g.patch, b: grad, ldb: g.outPlane,
-                  c: dst, ldc: g.outPlane)
+    if g.isPointwise {
+        for img in 0..<g.n {
+            sgemm(transA: true, m: g.patch, n: g.outPlane, k: outC, a: weight.f32, lda: g.patch, b: dy.f32 + img * outC * g.outPlane,
+                  ldb: g.outPlane, c: dx.f32 + img * g.c * g.inPlane, ldc: g.outPlane)
         }
+        return
+    }
+    let group = imagesPerGroup(g)
+    let colsCount = g.patch * group * g.outPlane
+    let buffer = workspace.floats(colsCount + outC * group * g.outPlane)
+    let cols = buffer, wide = buffer + colsCount
+    fill(dx.f32, dx.count, 0)
+    var first = 0
+    while first < g.n {
+        let k = min(group, g.n - first), ld = k * g.outPlane
+        packImages(dy.f32 + first * outC * g.outPlane, outC: outC, plane: g.outPlane, images: k, into: wide)
+        sgemm(transA: true, m: g.patch, n: ld, k: outC, a: weight.f32, lda: g.patch, b: wide, ldb: ld, c: cols, ldc: ld)
+        for img in 0..<k { col2im(cols + img * g.outPlane, g, into: dx.f32 + (first + img) * g.c * g.inPlane, rowStride: ld) }
+        first += k
     }
 }
 
-/// `dW = Σₙ dy[n] · im2col(x[n])ᵀ`.
+/// `dW = Σₙ dy[n] · im2col(x[n])ᵀ`: with images side by side, one GEMM whose inner
+/// dimension runs over every output position of the group.
 func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, attributes: Attributes, workspace: Workspace) {
     let wt = dw.shape
     let g = ConvGeometry(x: x.shape, y: dy.shape, kernel: (wt[2], wt[3]), attributes: attributes)
     let outC = wt[0]
     fill(dw.f32, dw.count, 0)
-    let cols = g.isPointwise ? nil : workspace.floats(g.patch * g.outPlane)
-    for img in 0..<g.n {
-        let grad = dy.f32 + img * outC * g.outPlane
-        let xin = x.f32 + img * g.c * g.inPlane
-        let columns: UnsafePointer<Float>
-        if let cols { im2col(xin, g, into: cols); columns = UnsafePointer(cols) } else { columns = UnsafePointer(xin) }
-        sgemm(transB: true, m: outC, n: g.patch, k: g.outPlane, a: grad, lda: g.outPlane, b: columns, ldb: g.outPlane,
-              beta: 1, c: dw.f32, ldc: g.patch)
+    if g.isPointwise {
+        for img in 0..<g.n {
+            sgemm(transB: true, m: outC, n: g.patch, k: g.outPlane, a: dy.f32 + img * outC * g.outPlane, lda: g.outPlane,
+                  b: x.f32 + img * g.c * g.inPlane, ldb: g.outPlane, beta: 1, c: dw.f32, ldc: g.patch)
+        }
+        return
+    }
+    let group = imagesPerGroup(g)
+    let colsCount = g.patch * group * g.outPlane
+    let buffer = workspace.floats(colsCount + outC * group * g.outPlane)
+    let cols = buffer, wide = buffer + colsCount
+    var first = 0
+    while first < g.n {
+        let k = min(group, g.n - first), ld = k * g.outPlane
+        for img in 0..<k { im2col(x.f32 + (first + img) * g.c * g.inPlane, g, into: cols + img * g.outPlane, rowStride: ld) }
+        packImages(dy.f32 + first * outC * g.outPlane, outC: outC, plane: g.outPlane, images: k, into: wide)
+        sgemm(transB: true, m: outC, n: g.patch, k: ld, a: wide, lda: ld, b: cols, ldb: ld, beta: 1, c: dw.f32, ldc: g.patch)
+        first += k
     }
 }
 
@@ -177,9 +251,50 @@ func windowArgmax(_ plane: UnsafePointer<Float>, _ g: ConvGeometry, _ oi: Int, _
     return at
 }
 
+/// The CNN's pooling: 2x2 windows, stride 2, no padding (every window inside the image).
+extension ConvGeometry {
+    var isPairPool: Bool { kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && 2 * oh <= h && 2 * ow <= w }
+}
+
+/// Index 0...3 of the maximum of (a, b, c, d) in scan order: the first strict maximum, or
+/// the first NaN, as `windowArgmax`. Without NaNs it is the first operand equal to the
+/// maximum, found with max instructions and a trailing-zero count: random data makes a
+/// scan's branches mispredict on almost every window.
+@inline(__always)
+func argmax4(_ a: Float, _ b: Float, _ c: Float, _ d: Float) -> Int {
+    if a.isNaN || b.isNaN || c.isNaN || d.isNaN { return argmax4Scan(a, b, c, d) }
+    let m = max(max(a, b), max(c, d))
+    return ((a == m ? 1 : 0) | (b == m ? 2 : 0) | (c == m ? 4 : 0) | 8).trailingZeroBitCount
+}
+
+@inline(never)
+func argmax4Scan(_ a: Float, _ b: Float, _ c: Float, _ d: Float) -> Int {
+    if a.isNaN { return 0 }
+    var best = a, at = 0
+    if b > best { best = b; at = 1 } else if b.isNaN { return 1 }
+    if c > best { best = c; at = 2 } else if c.isNaN { return 2 }
+    if d > best { at = 3 } else if d.isNaN { return 3 }
+    return at
+}
+
 func maxpool2dForward(x: TensorView, y: TensorView, attributes: Attributes) {
     let k = attributes.ints("kernel") ?? [1, 1]
     let g = ConvGeometry(x: x.shape, y: y.shape, kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1), attributes: attributes)
+    if g.isPairPool {
+        for p in 0..<(g.n * g.c) {
+            let plane = x.f32 + p * g.inPlane, out = y.f32 + p * g.outPlane
+            for oi in 0..<g.oh {
+                let r0 = plane + 2 * oi * g.w, r1 = r0 + g.w, o = out + oi * g.ow
+                for oj in 0..<g.ow {
+                    let j = 2 * oj
+                    let a = r0[j], b = r0[j + 1], c = r1[j], d = r1[j + 1]
+                    if a.isNaN || b.isNaN || c.isNaN || d.isNaN { o[oj] = .nan; continue }
+                    o[oj] = max(max(a, b), max(c, d))
+                }
+            }
+        }
+        return
+    }
     for p in 0..<(g.n * g.c) {
         let plane = UnsafePointer(x.f32 + p * g.inPlane)
         let out = y.f32 + p * g.outPlane
@@ -196,6 +311,22 @@ func maxpool2dForward(x: TensorView, y: TensorView, attributes: Attributes) {
 func maxpool2dBackward(dy: TensorView, x: TensorView, dx: TensorView, attributes: Attributes) {
     let k = attributes.ints("kernel") ?? [1, 1]
     let g = ConvGeometry(x: x.shape, y: dy.shape, kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1), attributes: attributes)
+    if g.isPairPool {
+        fill(dx.f32, dx.count, 0)
+        for p in 0..<(g.n * g.c) {
+            let plane = x.f32 + p * g.inPlane, grad = dy.f32 + p * g.outPlane, dst = dx.f32 + p * g.inPlane
+            for oi in 0..<g.oh {
+                let r0 = 2 * oi * g.w, r1 = r0 + g.w
+                for oj in 0..<g.ow {
+                    let j = 2 * oj
+                    let at = argmax4(plane[r0 + j], plane[r0 + j + 1], plane[r1 + j], plane[r1 + j + 1])
+                    // Windows do not overlap: a store, not an accumulation.
+                    dst[(at < 2 ? r0 : r1) + j + (at & 1)] = grad[oi * g.ow + oj]
+                }
+            }
+        }
+        return
+    }
     fill(dx.f32, dx.count, 0)
     for p in 0..<(g.n * g.c) {
         let plane = UnsafePointer(x.f32 + p * g.inPlane)
