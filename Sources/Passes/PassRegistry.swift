@@ -10,6 +10,7 @@ public enum PassRegistry {
         .deadCodeElimination,
         .countParameters,
         .autodiff,
+        .fusion,
     ]
 
     private static let byName: [String: Pass] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

@@ -56,6 +56,9 @@ public final class Executor {
     public var training: Bool
 
     private let planner: BufferPlanner
+    /// OpenBLAS threads for this executor's runs (set before each run: the count is
+    /// process-wide and a trainer and an evaluator may want different ones).
+    private let threads: Int?
     private let inputs: [Value]
     private let parameters: [Value]
     private let indexChecks: [Int: IndexCheck]
@@ -97,6 +100,7 @@ public final class Executor {
         self.training = options.training
         self.planner = planner
         random = RandomSource(seed: options.seed)
+        threads = options.threads
         if let t = options.threads { BLASInfo.setThreads(t) }
 
         // Kernels trust recorded types for memory sizes and names for feeds, so a graph that
@@ -173,6 +177,7 @@ public final class Executor {
         }
         try copyParameters(from: store, into: plan)
         if measuresTime { timedRuns += 1 }
+        if let t = threads, BLASInfo.threads != t { BLASInfo.setThreads(t) }
 
         for step in plan.steps {
             if let check = step.check {

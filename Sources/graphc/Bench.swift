@@ -28,7 +28,7 @@ enum Bench {
 
     struct Report: Codable {
         var framework: String
-        var threads: Int
+        var threads: [String: Int]
         var eval_threads: Int
         var blas_core: String
         var fusion: Bool
@@ -49,15 +49,17 @@ enum Bench {
             return b
         }
         let repeats = c.benchRepeats, seconds = c.benchSeconds
-        let trainThreads = recipe.threads
-        let evalThreads = c.evalThreads ?? trainThreads
-        Training.banner("graphc bench: \(file), \(Training.blasLine(threads: trainThreads)), eval \(evalThreads) thread\(evalThreads == 1 ? "" : "s")")
+        let cores = BLASInfo.threads
+        let evalThreads = recipe.evalThreads
+        Training.banner("graphc bench: \(file), OpenBLAS core \(BLASInfo.coreName), threads \(c.threads.map(String.init) ?? "default (1 for batches up to \(Recipe.singleThreadBatch), else \(cores))"), eval \(evalThreads)")
 
-        var report = Report(framework: "graphc", threads: trainThreads, eval_threads: evalThreads, blas_core: BLASInfo.coreName,
+        var report = Report(framework: "graphc", threads: [:], eval_threads: evalThreads, blas_core: BLASInfo.coreName,
                             fusion: c.fusion != "off", train: [:], train_ms_per_step: [:], eval: [:], peak_rss_mb: 0, planned_mb: [:])
         let random = RandomSource(seed: 7)
         var profiles: [(String, Executor)] = []
         for b in batches {
+            let trainThreads = c.threads ?? (b <= Recipe.singleThreadBatch ? 1 : cores)
+            report.threads[String(b)] = trainThreads
             BLASInfo.setThreads(trainThreads)
             let store = ParameterStore()
             try store.initialise(from: forward, seed: recipe.seed)
@@ -78,7 +80,8 @@ enum Bench {
             report.train[String(b)] = s
             report.train_ms_per_step[String(b)] = 1000 * Double(b) / s.median
             if let plan = trainer.memorySummary { report.planned_mb["train_\(b)"] = Double(plan.total) / 1_048_576 }
-            Training.banner(String(format: "train batch %4d: %8.0f images/s (median of %d; %.0f-%.0f), %.3f ms/step", b, s.median, repeats, s.min, s.max, 1000 * Double(b) / s.median))
+            Training.banner(String(format: "train batch %4d, %d thread%@: %8.0f images/s (median of %d; %.0f-%.0f), %.3f ms/step", b, trainThreads,
+                                   trainThreads == 1 ? "" : "s", s.median, repeats, s.min, s.max, 1000 * Double(b) / s.median))
             if c.profile {
                 trainer.executor.measuresTime = true
                 trainer.executor.measuresThreadTime = trainThreads == 1

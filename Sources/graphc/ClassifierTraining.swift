@@ -39,8 +39,8 @@ struct ClassifierTraining {
         guard data.train.count > 0, data.dev.count > 0, data.test.count > 0 else { throw RuntimeError("the Fashion-MNIST splits are empty") }
         Training.banner("graphc: \(file) on Fashion-MNIST (\(data.train.count) train / \(data.dev.count) dev / \(data.test.count) test), "
             + "\(recipe.epochs) epochs, batch \(recipe.batchSize), \(recipe.optimizer), \(ParameterCount.report(forward).trainable) parameters\n"
-            + Training.blasLine(threads: recipe.threads))
-        let evaluator = try Evaluator(graph: forward, threads: recipe.threads, profile: command.profile)
+            + Training.blasLine(threads: recipe.threads, evalThreads: recipe.evalThreads))
+        let evaluator = try Evaluator(graph: forward, threads: recipe.evalThreads, profile: command.profile)
         defer { if command.profile { Training.banner(ProfileReport(executor: evaluator.executor, title: "evaluation batches").text) } }
 
         if command.eval {

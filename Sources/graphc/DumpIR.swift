@@ -32,7 +32,7 @@ enum Compile {
     }
 
     /// Speed-ups run last, on the forward and on the training graph alike.
-    static let optimisations: [String] = []
+    static let optimisations: [String] = ["fusion", "dce", "verify"]
 
     static func printTime(_ pass: Pass, _ time: Duration, _ g: Graph) {
         let ms = Double(time.components.seconds) * 1000 + Double(time.components.attoseconds) / 1e15
