@@ -11,6 +11,7 @@ public enum PassRegistry {
         .countParameters,
         .autodiff,
         .fusion,
+        .memoryPlan,
     ]
 
     private static let byName: [String: Pass] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

@@ -32,6 +32,7 @@ enum Bench {
         var eval_threads: Int
         var blas_core: String
         var fusion: Bool
+        var memory_plan: Bool
         var train: [String: Summary]
         var train_ms_per_step: [String: Double]
         var eval: [String: Summary]
@@ -54,7 +55,7 @@ enum Bench {
         Training.banner("graphc bench: \(file), OpenBLAS core \(BLASInfo.coreName), threads \(c.threads.map(String.init) ?? "default (1 for batches up to \(Recipe.singleThreadBatch), else \(cores))"), eval \(evalThreads)")
 
         var report = Report(framework: "graphc", threads: [:], eval_threads: evalThreads, blas_core: BLASInfo.coreName,
-                            fusion: c.fusion != "off", train: [:], train_ms_per_step: [:], eval: [:], peak_rss_mb: 0, planned_mb: [:])
+                            fusion: c.fusion != "off", memory_plan: c.memoryPlan != "off", train: [:], train_ms_per_step: [:], eval: [:], peak_rss_mb: 0, planned_mb: [:])
         let random = RandomSource(seed: 7)
         var profiles: [(String, Executor)] = []
         for b in batches {
@@ -64,7 +65,8 @@ enum Bench {
             let store = ParameterStore()
             try store.initialise(from: forward, seed: recipe.seed)
             let trainer = try Trainer(graph: training, parameters: store, optimizer: SGD(learningRate: 0.01),
-                                      options: ExecutionOptions(training: true, seed: recipe.seed, threads: trainThreads))
+                                      options: ExecutionOptions(training: true, seed: recipe.seed, threads: trainThreads),
+                                      planner: c.memoryPlan == "off" ? { _, sizes in .onePerValue(byteSizes: sizes) } : BufferPlan.lifetimes)
             let feeds = try randomFeeds(forward, batch: b, random: random)
             func rate(steps: Int, warmup: Int) throws -> Double {
                 for _ in 0..<warmup { try trainer.step(feeds: feeds) }
@@ -96,7 +98,8 @@ enum Bench {
         BLASInfo.setThreads(evalThreads)
         let store = ParameterStore()
         try store.initialise(from: forward, seed: recipe.seed)
-        let executor = try Executor(graph: forward, options: ExecutionOptions(training: false, threads: evalThreads))
+        let executor = try Executor(graph: forward, options: ExecutionOptions(training: false, threads: evalThreads),
+                                    planner: c.memoryPlan == "off" ? { _, sizes in .onePerValue(byteSizes: sizes) } : BufferPlan.lifetimes)
         let feeds = try randomFeeds(forward, batch: evalBatch, random: random)
         func evalRate(steps: Int, warmup: Int) throws -> Double {
             for _ in 0..<warmup { try executor.execute(feeds: feeds, parameters: store) }

@@ -162,7 +162,7 @@ final class Evaluator {
     let batchSize = 1024
 
     init(graph: Graph, threads: Int, profile: Bool = false) throws {
-        executor = try Executor(graph: graph, options: ExecutionOptions(training: false, threads: threads))
+        executor = try Executor(graph: graph, options: ExecutionOptions(training: false, threads: threads), planner: BufferPlan.lifetimes)
         output = graph.outputs[0].name
         executor.measuresTime = profile
     }

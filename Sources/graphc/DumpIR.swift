@@ -28,11 +28,14 @@ enum Compile {
     static func pipeline(for g: Graph) -> [String] {
         var names = Pipelines.default
         if g.loss != nil { names += ["autodiff", "constant-folding", "cse", "dce", "verify"] }
-        return names + optimisations
+        return names + optimisations + planning
     }
 
     /// Speed-ups run last, on the forward and on the training graph alike.
     static let optimisations: [String] = ["fusion", "dce", "verify"]
+
+    /// What --dump-ir adds after the optimisations: the memory plan, shown in the IR.
+    static let planning: [String] = ["memory-plan"]
 
     static func printTime(_ pass: Pass, _ time: Duration, _ g: Graph) {
         let ms = Double(time.components.seconds) * 1000 + Double(time.components.attoseconds) / 1e15

@@ -66,6 +66,8 @@ struct Graphc: ParsableCommand {
     var profile = false
     @Option(help: ArgumentHelp("Fuse ops (bias+activation epilogues, log-softmax+NLL, elementwise chains) before running.", valueName: "on|off"))
     var fusion: String = "on"
+    @Option(help: ArgumentHelp("With --bench: plan memory by lifetimes ('off': one buffer per value).", valueName: "on|off"))
+    var memoryPlan: String = "on"
     @Option(help: ArgumentHelp("OpenBLAS threads for evaluation batches (default: --threads).", valueName: "n"))
     var evalThreads: Int?
 
@@ -84,6 +86,7 @@ struct Graphc: ParsableCommand {
         let actions = [countParams, dumpIR, train, eval, bench].filter { $0 }.count
         guard actions <= 1 else { throw ValidationError("choose one of --count-params, --dump-ir, --train, --eval, --bench") }
         guard actions == 1 else { throw ValidationError("nothing to do: add --count-params, --dump-ir, --train, --eval or --bench") }
+        guard ["on", "off"].contains(memoryPlan) else { throw ValidationError("--memory-plan must be 'on' or 'off', got '\(memoryPlan)'") }
         guard ["on", "off"].contains(fusion) else { throw ValidationError("--fusion must be 'on' or 'off', got '\(fusion)'") }
         if let t = evalThreads, t < 1 || t > 256 { throw ValidationError("--eval-threads must be between 1 and 256") }
         if benchRepeats < 1 { throw ValidationError("--bench-repeats must be at least 1") }

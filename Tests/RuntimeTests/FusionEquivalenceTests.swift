@@ -118,6 +118,22 @@ final class FusionEquivalenceTests: XCTestCase {
         XCTAssertGreaterThan(made, 24, "the random graphs exercise the fusions")
     }
 
+    /// Lifetime-planned memory (regions shared, elementwise ops in place) computes what one
+    /// buffer per value computes, on the fused training graphs.
+    func testLifetimePlanningGivesTheSameResults() throws {
+        for file in ["cnn.swiftgraph", "caption_lstm.swiftgraph"] {
+            let training = try Pipeline(["fusion", "dce"]).run(try compiled(file).training)
+            let store = ParameterStore()
+            try store.initialise(from: training, seed: 21)
+            let feeds = randomFeeds(training, size: 3, seed: 22)
+            let separate = try Executor(graph: training, options: ExecutionOptions(training: true, seed: 2)).run(feeds: feeds, parameters: store)
+            let shared = try Executor(graph: training, options: ExecutionOptions(training: true, seed: 2), planner: BufferPlan.lifetimes)
+            let out = try shared.run(feeds: feeds, parameters: store)
+            XCTAssertLessThan(try XCTUnwrap(shared.memorySummary).arena, try XCTUnwrap(shared.memorySummary).unplannedBytes, file)
+            for (name, t) in separate { XCTAssertEqual(out[name], t, "\(file): \(name)") }
+        }
+    }
+
     /// Fused contractions keep the unfused gradients, so fusion may run before autodiff too.
     func testFusedContractionsDifferentiateLikeTheOriginals() throws {
         let (forward, _) = try compiled("cnn.swiftgraph")

@@ -22,8 +22,9 @@ public final class Trainer {
     /// The executor running the training graph (for profiles and memory summaries).
     public let executor: Executor
 
+    /// Memory is planned by lifetimes unless another `planner` is given.
     public init(graph: Graph, parameters: ParameterStore, optimizer: Optimizer, gradClip: Float? = nil,
-                options: ExecutionOptions) throws {
+                options: ExecutionOptions, planner: @escaping BufferPlanner = BufferPlan.lifetimes) throws {
         guard graph.loss != nil else { throw RuntimeError("the training graph has no loss") }
         self.graph = graph
         self.parameters = parameters
@@ -34,7 +35,7 @@ public final class Trainer {
         guard !trainable.isEmpty else { throw RuntimeError("the training graph has no gradient outputs: nothing to train") }
         var opts = options
         opts.training = true
-        executor = try Executor(graph: graph, options: opts)
+        executor = try Executor(graph: graph, options: opts, planner: planner)
     }
 
     public static func gradientName(_ parameter: String) -> String { "grad:" + parameter }
