@@ -30,9 +30,9 @@ final class FusionEquivalenceTests: XCTestCase {
     /// Runs `graph` and its fused form with the same weights, feeds and dropout seed and
     /// compares every output. Returns how many fused nodes the pass made.
     @discardableResult
-    func assertFusionPreserves(_ graph: Graph, size: Int = 2, tol: Float = 2e-5, _ what: String,
-                               file: StaticString = #filePath, line: UInt = #line) throws -> Int {
-        let fused = try Pipeline(["fusion", "dce", "verify"]).run(graph)
+    func assertFusionPreserves(_ graph: Graph, size: Int = 2, tol: Float = 2e-5, passes: [String] = ["fusion", "dce", "verify"],
+                               _ what: String, file: StaticString = #filePath, line: UInt = #line) throws -> Int {
+        let fused = try Pipeline(passes).run(graph)
         let store = ParameterStore()
         try store.initialise(from: graph, seed: 13)
         let feeds = randomFeeds(graph, size: size, seed: 17)
@@ -68,6 +68,24 @@ final class FusionEquivalenceTests: XCTestCase {
         for file in ["caption_lstm.swiftgraph", "caption_attention.swiftgraph"] {
             let (_, training) = try compiled(file)
             XCTAssertGreaterThan(try assertFusionPreserves(training, size: 2, tol: 1e-4, file), 20, file)
+        }
+    }
+
+    /// Hoisting the teacher-forced input projection out of the LSTM decoder's steps: one
+    /// product instead of 21, same outputs and gradients, with fusion after it.
+    func testHoistedDecoderProjection() throws {
+        let (forward, training) = try compiled("caption_lstm.swiftgraph")
+        for g in [forward, training] {
+            let hoisted = try Pipeline(["hoist", "dce", "verify"]).run(g)
+            // Forward projections: products of an embedding with the input weight (the
+            // backward's products with it take gradients).
+            func projections(_ h: Graph) -> Int {
+                let w = h.parameter(named: "decode_step.weight_ih")
+                return h.nodes.filter { $0.op == .matmul && $0.inputs[1] == w && h[$0.inputs[0]].op == .embedding }.count
+            }
+            XCTAssertEqual(projections(g), 21)
+            XCTAssertEqual(projections(hoisted), 1)
+            try assertFusionPreserves(g, size: 2, tol: 1e-4, passes: ["hoist", "fusion", "dce", "verify"], "hoisted \(g.loss == nil ? "" : "loss ")graph")
         }
     }
 
