@@ -5,7 +5,9 @@ import GraphIR
 /// - conv2d + relu -> `fused_conv2d {activation="relu"}`;
 /// - log_softmax_grad(nll_loss_grad(dy, logp, t), logp) -> `log_softmax_nll_grad(dy, logp, t)`;
 /// - trees of elementwise ops whose inner values have one use and the same shape ->
-///   `fused_elementwise {program, expr}` (at most 64 ops each).
+///   `fused_elementwise {program, expr}` (at most 64 ops each); operands that are slices of
+///   a last axis (an LSTM's four gates cut out of one product) are read through a window of
+///   the sliced tensor (`offsets`, `width`) instead of a copy.
 /// An activation is fused only when the value before it is otherwise used by relu_grad's
 /// test operand alone (relu(p) > 0 exactly when p > 0), which is what autodiff makes;
 /// those relu_grads then read the fused result.
@@ -95,8 +97,13 @@ struct Fusion {
                 try emit(&r, .logSoftmaxNllGrad, inputs, nll.attributes, like: node, for: v)
             case .elementwiseRoot:
                 let (leaves, program) = try elementwiseProgram(root: i, group: group)
-                let inputs = try leaves.map { try r.remap(Value($0), in: v) }
-                try emit(&r, .fusedElementwise, inputs, ["program": .ints(program.encoded), "expr": .string(program.text)], like: node, for: v)
+                let inputs = try leaves.map { try r.remap(Value($0.value), in: v) }
+                var attrs: Attributes = ["program": .ints(program.encoded), "expr": .string(program.text)]
+                if leaves.contains(where: { $0.offset >= 0 }), let width = node.type.shape.dims.last?.value {
+                    attrs["offsets"] = .ints(leaves.map(\.offset))
+                    attrs["width"] = .int(width)
+                }
+                try emit(&r, .fusedElementwise, inputs, attrs, like: node, for: v)
             }
         }
         return try r.finish()
@@ -206,15 +213,35 @@ struct Fusion {
             size[group[u]] += 1
         }
         for i in 0..<n where candidate[i] {
-            if group[i] != i { roles[i] = .absorbed } else if size[i] > 1 { roles[i] = .elementwiseRoot }
+            // A lone op is worth a kernel of its own only when it saves a slice copy.
+            if group[i] != i { roles[i] = .absorbed } else if size[i] > 1 || g.nodes[i].inputs.contains(where: { window($0) != nil }) {
+                roles[i] = .elementwiseRoot
+            }
         }
         return group
     }
 
-    /// The inputs (old value ids) and program of the group rooted at `root`, operands
-    /// before users (an explicit stack: chains can be long).
-    func elementwiseProgram(root: Int, group: [Int]) throws -> ([Int], ElementwiseProgram) {
-        var leaves: [Int] = [], leafIndex: [Int: Int] = [:]
+    /// A slice of the last axis of an f32 tensor whose width is known: (the sliced value,
+    /// the window's start).
+    func window(_ v: Value) -> (Int, Int)? {
+        let s = g[v]
+        guard s.op == .slice, let start = s.attributes.int("start"), let axis = s.attributes.int("axis") else { return nil }
+        let source = s.inputs[0], rank = g.type(of: source).rank
+        guard rank >= 1, axis == -1 || axis == rank - 1, g.type(of: source).dtype == .f32,
+              s.type.shape.dims.last?.value != nil else { return nil }
+        return (source.id, start)
+    }
+
+    struct Leaf: Hashable {
+        let value: Int
+        /// Start of the last-axis window read, or -1 for the whole value.
+        let offset: Int
+    }
+
+    /// The inputs (old value ids, windows) and program of the group rooted at `root`,
+    /// operands before users (an explicit stack: chains can be long).
+    func elementwiseProgram(root: Int, group: [Int]) throws -> ([Leaf], ElementwiseProgram) {
+        var leaves: [Leaf] = [], leafIndex: [Int: Int] = [:], slot: [Leaf: Int] = [:]
         var order: [Int] = []
         var stack: [(Int, Bool)] = [(root, false)]
         while let (i, expanded) = stack.popLast() {
@@ -224,8 +251,11 @@ struct Fusion {
         }
         for i in order {
             for v in g.nodes[i].inputs where !(group[v.id] == root && v.id != root) && leafIndex[v.id] == nil {
+                let leaf = window(v).map { Leaf(value: $0.0, offset: $0.1) } ?? Leaf(value: v.id, offset: -1)
+                if let k = slot[leaf] { leafIndex[v.id] = k; continue }
+                slot[leaf] = leaves.count
                 leafIndex[v.id] = leaves.count
-                leaves.append(v.id)
+                leaves.append(leaf)
             }
         }
         var register: [Int: Int] = [:]

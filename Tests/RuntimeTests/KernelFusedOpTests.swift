@@ -57,6 +57,24 @@ final class KernelFusedOpTests: XCTestCase {
         assertClose(out, expected, shape: [n], "program")
     }
 
+    /// LSTM-style: two windows of one [rows, 8] tensor plus a full [rows, 3] operand, rows
+    /// long enough to cross a block boundary.
+    func testElementwiseProgramReadsWindowsOfTheLastAxis() throws {
+        let rows = 300
+        let gates = data.floats([rows, 8]), c = data.floats([rows, 3])
+        // r2 = sigmoid(window 1..<4); r3 = tanh(window 5..<8); r4 = r2 * r3; r5 = r4 + c
+        let y = try runOp(.fusedElementwise, [gates, gates, c],
+                          ["program": .ints([1, 0, 0, 2, 1, 0, 12, 3, 4, 10, 5, 2]), "offsets": .ints([1, 5, -1]), "width": .int(3)])
+        let expected = (0..<(rows * 3)).map { i -> Double in
+            let r = i / 3, j = i % 3
+            let s = 1 / (1 + Foundation.exp(-Double(gates.floats[r * 8 + 1 + j])))
+            return s * Foundation.tanh(Double(gates.floats[r * 8 + 5 + j])) + Double(c.floats[i])
+        }
+        assertClose(y, expected, shape: [rows, 3], "windows")
+        XCTAssertThrowsError(try runOp(.fusedElementwise, [gates], ["program": .ints([0, 0, 0]), "offsets": .ints([6]), "width": .int(3)]),
+                             "window 6..<9 does not fit 8 columns")
+    }
+
     func testElementwiseProgramsAreChecked() {
         XCTAssertThrowsError(try runOp(.fusedElementwise, [data.floats([3])], ["program": .ints([10, 0, 1])]), "register 1 not defined")
         XCTAssertThrowsError(try runOp(.fusedElementwise, [data.floats([3])], ["program": .ints([99, 0, 0])]), "unknown opcode")

@@ -76,9 +76,13 @@ public struct ElementwiseProgram: Equatable {
     }
 }
 
-/// `fused_elementwise(x0, x1, ...) {program, expr}`: runs the program per element. Every
-/// input has the output's shape or is a single value (broadcast). The fusion pass makes it
-/// after autodiff; it has no gradient rule (autodiff refuses it).
+/// `fused_elementwise(x0, x1, ...) {program, expr, offsets?, width?}`: runs the program per
+/// element. Every input has the output's shape or is a single value (broadcast), except,
+/// with `offsets` (one per input, -1 for none) and `width`, inputs read through a window of
+/// their last axis: output element (r, j) of [..., width] reads input [..., C] at (r,
+/// offset + j), which is how the four gates of an LSTM cell are read out of one [B, 4H]
+/// product without copying them. The fusion pass makes it after autodiff; it has no
+/// gradient rule (autodiff refuses it).
 public enum FusedElementwiseOp: OpSpec {
     public static let name = "fused_elementwise"
     public static let arity = Arity.atLeast(1)
@@ -87,9 +91,26 @@ public enum FusedElementwiseOp: OpSpec {
         for i in q.inputs.indices { try q.requireFloat(i) }
         guard let encoded = q.attributes.ints("program") else { throw ShapeError("missing attribute 'program'") }
         _ = try ElementwiseProgram(inputs: q.inputs.count, encoded: encoded)
-        var shape = q.input(0).shape
-        for t in q.inputs.dropFirst() { shape = try broadcastShapes(shape, t.shape) }
-        for t in q.inputs where t.shape != shape && !t.shape.isSingleElement {
+        let offsets = q.attributes.ints("offsets") ?? Array(repeating: -1, count: q.inputs.count)
+        guard offsets.count == q.inputs.count else { throw ShapeError("'offsets' needs one entry per input (\(q.inputs.count)), got \(offsets.count)") }
+        var shape: Shape
+        if offsets.contains(where: { $0 >= 0 }) {
+            guard let width = q.attributes.int("width"), width > 0 else { throw ShapeError("windowed inputs need a positive 'width'") }
+            var lead: [Dim]?
+            for (t, o) in zip(q.inputs, offsets) where o >= 0 {
+                guard t.rank >= 1, let c = t.shape.dims.last?.value, o + width <= c else {
+                    throw ShapeError("window \(o)..<\(o + width) does not fit the last axis of \(t)")
+                }
+                let l = Array(t.shape.dims.dropLast())
+                guard lead == nil || lead == l else { throw ShapeError("windowed inputs differ in their leading dimensions") }
+                lead = l
+            }
+            shape = Shape((lead ?? []) + [.known(width)])
+        } else {
+            shape = q.input(0).shape
+            for t in q.inputs.dropFirst() { shape = try broadcastShapes(shape, t.shape) }
+        }
+        for (t, o) in zip(q.inputs, offsets) where o < 0 && t.shape != shape && !t.shape.isSingleElement {
             throw ShapeError("input \(t) is neither the output's shape \(shape) nor a single value")
         }
         return .f32(shape)
