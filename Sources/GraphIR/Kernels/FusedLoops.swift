@@ -33,7 +33,7 @@ func logSoftmaxNllBackward(_ c: KernelContext) {
     for i in 0..<t.count {
         let row = dx.f32 + i * classes, logp = lp.f32 + i * classes
         guard let k = targetClass(t.i64[i], classes: classes, ignore: ignore) else { fill(row, classes, 0); continue }
-        for j in 0..<classes { row[j] = expf(logp[j]) * scale }
+        for j in 0..<classes { row[j] = fastExp(logp[j]) * scale }
         row[k] -= scale
     }
 }
@@ -93,8 +93,8 @@ func runElementwiseProgram(_ c: KernelContext) {
                         switch op {
                         case .relu: for j in 0..<n { dst[j] = max(a[j], 0) }
                         case .sigmoid: for j in 0..<n { dst[j] = stableSigmoid(a[j]) }
-                        case .tanh: for j in 0..<n { dst[j] = tanhf(a[j]) }
-                        case .exp: for j in 0..<n { dst[j] = expf(a[j]) }
+                        case .tanh: for j in 0..<n { dst[j] = fastTanh(a[j]) }
+                        case .exp: for j in 0..<n { dst[j] = fastExp(a[j]) }
                         case .log: for j in 0..<n { dst[j] = logf(a[j]) }
                         default: for j in 0..<n { dst[j] = -a[j] }
                         }
