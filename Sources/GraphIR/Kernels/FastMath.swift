@@ -4,14 +4,16 @@
 
 /// e^x within 2 ulp for normal results (Cephes' expf polynomial): x = n ln2 + r with
 /// |r| <= ln2/2, e^r by a degree-6 polynomial, 2^n built in the exponent bits. Overflow gives
-/// +inf, deep underflow 0, NaN stays NaN. The integer n is read from a float's bits (adding
-/// 1.5 * 2^23) rather than converted, so nothing can trap.
+/// +inf, deep underflow 0, NaN stays NaN. n is rounded by adding 1.5 * 2^23 (which leaves
+/// the integer in the low mantissa bits) rather than by floor, a library call on baseline
+/// x86-64, and read from those bits rather than converted, so nothing can trap.
 @inline(__always)
 func fastExp(_ x: Float) -> Float {
     let hi: Float = 88.3762626647949, lo: Float = -87.3365447504
     var v = x.isNaN ? 0 : x
     v = v > hi ? hi : (v < lo ? lo : v)
-    let n = (v * 1.44269504088896341 + 0.5).rounded(.down)
+    let shifted = v * 1.44269504088896341 + 12_582_912
+    let n = shifted - 12_582_912
     let r = v - n * 0.693359375 + n * 2.12194440e-4
     var p: Float = 1.9875691500e-4
     p = p * r + 1.3981999507e-3
@@ -20,7 +22,7 @@ func fastExp(_ x: Float) -> Float {
     p = p * r + 1.6666665459e-1
     p = p * r + 5.0000001201e-1
     let y = p * r * r + r + 1
-    let k = (n + 12_582_912).bitPattern &- 0x4B40_0000
+    let k = shifted.bitPattern &- 0x4B40_0000
     let scale = Float(bitPattern: (k &+ 127) << 23)
     var result = y * scale
     result = x > hi ? .infinity : result
