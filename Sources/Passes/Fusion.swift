@@ -3,6 +3,8 @@ import GraphIR
 /// `fusion`: merges ops that can share one loop, on forward and training graphs alike.
 /// - matmul + bias add (+ relu) -> `fused_matmul {activation}`;
 /// - conv2d + relu -> `fused_conv2d {activation="relu"}`;
+/// - conv2d + batch_norm (inference form) (+ relu) -> `fused_conv2d` on a scaled weight and
+///   shifted bias computed from the statistics by a few weight-sized ops;
 /// - log_softmax_grad(nll_loss_grad(dy, logp, t), logp) -> `log_softmax_nll_grad(dy, logp, t)`;
 /// - trees of elementwise ops whose inner values have one use and the same shape ->
 ///   `fused_elementwise {program, expr}` (at most 64 ops each); operands that are slices of
@@ -46,6 +48,7 @@ struct Fusion {
         case absorbed
         case matmulEpilogue(matmul: Int, bias: Value, relu: Bool, aliases: [Int])
         case convEpilogue(conv: Int)
+        case batchNormFold(conv: Int)
         case lossGradient(nllGrad: Int)
         case elementwiseRoot
     }
@@ -91,6 +94,8 @@ struct Fusion {
                 attrs["activation"] = .string("relu")
                 let new = try emit(&r, .fusedConv2d, try conv.inputs.map { try r.remap($0, in: v) }, attrs, like: node, for: v)
                 r.forward(Value(c), to: new)
+            case .batchNormFold(let c):
+                try emitBatchNormFold(&r, conv: c, root: v)
             case .lossGradient(let d):
                 let nll = g.nodes[d]
                 let inputs = [try r.remap(nll.inputs[0], in: v), try r.remap(nll.inputs[1], in: v), try r.remap(nll.inputs[2], in: v)]
@@ -150,6 +155,20 @@ struct Fusion {
                       users[c].contains(i) else { continue }
                 roles[c] = .absorbed
                 roles[i] = .convEpilogue(conv: c)
+            case .batchNorm:
+                // batch_norm(conv2d(...)) where nothing else reads the convolution, the
+                // statistics one value per output channel; a relu reading only the
+                // normalised value joins as the epilogue.
+                let c = node.inputs[0].id
+                guard op(c) == .conv2d, case .keep = roles[c], uses[c] == 1, let channels = g.nodes[c].type.shape.dims.dropFirst().first,
+                      node.inputs.dropFirst().allSatisfy({ g.type(of: $0).shape == Shape([channels]) }) else { continue }
+                roles[c] = .absorbed
+                if uses[i] == 1, users[i].count == 1, let u = users[i].first, op(u) == .relu, case .keep = roles[u] {
+                    roles[i] = .absorbed
+                    roles[u] = .batchNormFold(conv: c)
+                } else {
+                    roles[i] = .batchNormFold(conv: c)
+                }
             case .logSoftmaxGrad:
                 let d = node.inputs[0].id
                 let axis = node.attributes.int("axis") ?? -1
@@ -162,6 +181,39 @@ struct Fusion {
                 continue
             }
         }
+    }
+
+    /// conv2d(x, w, b) then batch_norm(gamma, beta, mean, var, eps) is conv2d(x, w * s, (b -
+    /// mean) * s + beta) with s = gamma / sqrt(var + eps) per output channel (sqrt as
+    /// exp(-log(.)/2): the IR has no square root).
+    func emitBatchNormFold(_ r: inout GraphRewriter, conv c: Int, root v: Value) throws {
+        let conv = g.nodes[c]
+        let root = g.nodes[v.id]
+        let norm = root.op == .relu ? g[root.inputs[0]] : root
+        let b = GraphBuilder(graph: r.target)
+        b.location = norm.location
+        b.scope = norm.scope
+        let x = try r.remap(conv.inputs[0], in: v), w = try r.remap(conv.inputs[1], in: v)
+        let stats = try norm.inputs.dropFirst().map { try r.remap($0, in: v) }
+        let (gamma, beta, mean, variance) = (stats[0], stats[1], stats[2], stats[3])
+        let w2: Value, b2: Value
+        do {
+            let eps = try b.scalar(norm.attributes.float("eps") ?? 1e-5)
+            let invStd = try b.emit(.exp, [try b.emit(.scale, [try b.emit(.log, [try b.emit(.add, [variance, eps])])], ["factor": .float(-0.5)])])
+            let s = try b.emit(.mul, [gamma, invStd])
+            let wt = r.target.type(of: w).shape
+            let perChannel = try b.emit(.reshape, [s], ["shape": .shape(Shape([wt[0]] + Array(repeating: .known(1), count: wt.rank - 1)))])
+            w2 = try b.emit(.mul, [w, perChannel])
+            let shift = conv.inputs.count > 2
+                ? try b.emit(.mul, [try b.emit(.sub, [try r.remap(conv.inputs[2], in: v), mean]), s])
+                : try b.emit(.neg, [try b.emit(.mul, [mean, s])])
+            b2 = try b.emit(.add, [shift, beta])
+        } catch {
+            throw nodeError("fusion", g, v, "folding batch_norm into its convolution does not type-check: \(error)")
+        }
+        var attrs = conv.attributes
+        attrs["activation"] = .string(root.op == .relu ? "relu" : "none")
+        try emit(&r, .fusedConv2d, [x, w2, b2], attrs, like: root, for: v)
     }
 
     // MARK: - Elementwise trees

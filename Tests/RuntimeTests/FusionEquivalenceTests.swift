@@ -89,6 +89,29 @@ final class FusionEquivalenceTests: XCTestCase {
         }
     }
 
+    /// conv -> batch_norm -> relu and conv(bias) -> batch_norm, with statistics away from
+    /// their initial values, fold into convolutions computing the same thing.
+    func testBatchNormFoldsIntoConvolution() throws {
+        let g = Graph(name: "bn")
+        let b = GraphBuilder(graph: g)
+        let x = b.input("x", .f32(Shape([.symbol("B"), .known(3), .known(6), .known(6)])))
+        func uniform(_ name: String, _ shape: Shape, _ lo: Double, _ hi: Double) -> Value {
+            b.parameter(name, .f32(shape), initializer: ["init": .string("uniform"), "low": .float(lo), "high": .float(hi)])
+        }
+        func bn(_ y: Value, _ name: String, _ c: Int) throws -> Value {
+            try b.emit(.batchNorm, [y, uniform(name + ".weight", [c], 0.5, 1.5), uniform(name + ".bias", [c], -0.5, 0.5),
+                                    uniform(name + ".running_mean", [c], -1, 1), uniform(name + ".running_var", [c], 0.2, 3)], ["eps": .float(1e-3)])
+        }
+        let window: Attributes = ["stride": .ints([1, 1]), "padding": .ints([1, 1])]
+        var y = try b.emit(.conv2d, [x, uniform("c1.weight", [4, 3, 3, 3], -0.5, 0.5)], window)
+        y = try b.emit(.relu, [try bn(y, "bn1", 4)])
+        y = try b.emit(.conv2d, [y, uniform("c2.weight", [5, 4, 3, 3], -0.5, 0.5), uniform("c2.bias", [5], -0.5, 0.5)], window)
+        g.outputs = [("y", try bn(y, "bn2", 5))]
+        XCTAssertEqual(try assertFusionPreserves(g, size: 2, tol: 1e-5, "conv + batch norm"), 2)
+        let fused = try Pipeline(["fusion", "dce"]).run(g)
+        XCTAssertFalse(fused.nodes.contains { $0.op == .batchNorm || $0.op == .conv2d || $0.op == .relu })
+    }
+
     /// Random MLP-like graphs: linear layers with and without relu, elementwise chains with
     /// scalars, products of branches, then log-softmax + NLL.
     func testRandomGraphs() throws {
