@@ -91,7 +91,14 @@ public final class Executor {
     public var measuresThreadTime = false
     /// Runs whose times `nodeSeconds` holds.
     public private(set) var timedRuns = 0
-    public func resetTimes() { nodeSeconds = [Double](repeating: 0, count: graph.nodes.count); timedRuns = 0 }
+    /// Floating-point operations of each contraction summed over the timed runs (`OpCost`),
+    /// so rates stay right when runs had different batch sizes.
+    public private(set) var nodeFlops: [Double] = []
+    public func resetTimes() {
+        nodeSeconds = [Double](repeating: 0, count: graph.nodes.count)
+        nodeFlops = nodeSeconds
+        timedRuns = 0
+    }
     /// Every value's concrete shape in the last run (nil before any run).
     public var lastShapes: [[Int]]? { lastPlan?.shapes }
 
@@ -176,7 +183,10 @@ public final class Executor {
             feed.copyBytes(to: view.data, count: view.count)
         }
         try copyParameters(from: store, into: plan)
-        if measuresTime { timedRuns += 1 }
+        if measuresTime {
+            timedRuns += 1
+            for (i, f) in plan.flops where i < nodeFlops.count { nodeFlops[i] += f }
+        }
         if let t = threads, BLASInfo.threads != t { BLASInfo.setThreads(t) }
 
         for step in plan.steps {
@@ -310,6 +320,8 @@ public final class BoundPlan {
     let views: [TensorView]
     let steps: [Step]
     private let arena: UnsafeMutableRawPointer
+    /// (node, operations) for the contractions, from this binding's shapes.
+    let flops: [(Int, Double)]
     /// Bytes of the arena, and what it would take with one region per value.
     let arenaBytes: Int
     let unplannedBytes: Int
@@ -336,6 +348,9 @@ public final class BoundPlan {
         }
         self.views = views
         self.steps = steps
+        flops = graph.nodes.enumerated().compactMap { i, node in
+            OpCost.flops(node, inputShapes: node.inputs.map { shapes[$0.id] }, outputShape: shapes[i]).map { (i, $0) }
+        }
     }
 
     deinit { arena.deallocate() }

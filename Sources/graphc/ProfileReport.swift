@@ -20,11 +20,12 @@ struct ProfileReport {
         let g = executor.graph
         let runs = max(executor.timedRuns, 1)
         let times = executor.nodeSeconds
-        guard times.count == g.nodes.count, let shapes = executor.lastShapes else { return "profile (\(title)): no timed runs" }
+        guard times.count == g.nodes.count, executor.timedRuns > 0, let shapes = executor.lastShapes else { return "profile (\(title)): no timed runs" }
+        let totalFlops = executor.nodeFlops
         var byOp: [String: Row] = [:]
         var perNode: [Row] = []
         for (i, node) in g.nodes.enumerated() where node.op.kernel != nil {
-            let flops = OpCost.flops(node, inputShapes: node.inputs.map { shapes[$0.id] }, outputShape: shapes[i])
+            let flops: Double? = i < totalFlops.count && totalFlops[i] > 0 ? totalFlops[i] / Double(runs) : nil
             var r = byOp[node.op.name] ?? Row(label: node.op.name, nodes: 0, seconds: 0, flops: nil)
             r.nodes += 1
             r.seconds += times[i]
@@ -34,7 +35,7 @@ struct ProfileReport {
             perNode.append(Row(label: "%\(i) \(node.op.name) \(shapes[i])\(where_)", nodes: 1, seconds: times[i], flops: flops))
         }
         let total = byOp.values.reduce(0) { $0 + $1.seconds }
-        var lines = ["profile: \(title); \(String(format: "%.3f", 1000 * total / Double(runs))) ms per run in kernels"]
+        var lines = ["profile: \(title); \(runs) runs, \(String(format: "%.3f", 1000 * total / Double(runs))) ms per run in kernels (shapes as in the last run)"]
         func line(_ r: Row) -> String {
             let ms = 1000 * r.seconds / Double(runs)
             let share = total > 0 ? 100 * r.seconds / total : 0
