@@ -18,7 +18,10 @@ import GraphIR
 ///     %a0 = select(%proj) {axis=1, index=0} : f32[B,1024]
 ///     ...
 /// The bias add moves along when every step adds the same rank-1 bias to its product and
-/// nothing else reads the product. Steps whose embeddings other nodes read (the weight
+/// nothing else reads the product. When a step's input is `concat(embedding, rest)` along the
+/// last axis (the attention decoder feeds [embedding, context] to its LSTM), the weight is
+/// split by columns: the embedding's part is hoisted as above and each step adds
+/// `matmul(rest, weight[:, E...])` to its slice. Steps whose embeddings other nodes read (the weight
 /// gradient of a training graph) keep them; dce removes the rest. Runs after autodiff, so
 /// the backward keeps its per-step products. Linear: one scan groups the candidates by
 /// (ids, table, weight, attributes, axis).
@@ -45,6 +48,8 @@ struct Hoisting {
     struct Key: Hashable {
         let ids: Value, table: Value, weight: Value, axis: Int
         let attributes: Attributes
+        /// Width of the embedding when it is the first part of a concatenated input.
+        let split: Int?
     }
 
     /// One step's product: the matmul, the column it embeds, and its bias add if any.
@@ -53,12 +58,26 @@ struct Hoisting {
         let index: Int
         let add: Int?
         let bias: Value?
+        /// The rest of a concatenated input.
+        let rest: Value?
     }
 
     func member(_ i: Int) -> (Key, Member)? {
         let m = g.nodes[i]
         guard m.op == .matmul, !(m.attributes.bool("transpose_a") ?? false), g.type(of: m.inputs[1]).rank == 2 else { return nil }
-        let e = g[m.inputs[0]]
+        var e = g[m.inputs[0]]
+        var split: Int?, rest: Value?
+        if e.op == .concat {
+            // concat(embedding, rest) along the last axis, against a [N, K] weight used
+            // transposed, so the embedding's columns of the weight are a slice of its axis 1.
+            let rank = e.type.rank
+            guard m.attributes.bool("transpose_b") == true, e.inputs.count == 2, rank == 2,
+                  let axis = e.attributes.int("axis"), axis == 1 || axis == -1,
+                  g[e.inputs[0]].op == .embedding, let width = g.type(of: e.inputs[0]).shape.dims.last?.value else { return nil }
+            split = width
+            rest = e.inputs[1]
+            e = g[e.inputs[0]]
+        }
         guard e.op == .embedding else { return nil }
         let s = g[e.inputs[0]]
         guard s.op == .select, let index = s.attributes.int("index") else { return nil }
@@ -75,8 +94,8 @@ struct Hoisting {
                 add = a; bias = b
             }
         }
-        let key = Key(ids: ids, table: e.inputs[1], weight: m.inputs[1], axis: axis, attributes: m.attributes)
-        return (key, Member(matmul: i, index: index, add: add, bias: bias))
+        let key = Key(ids: ids, table: e.inputs[1], weight: m.inputs[1], axis: axis, attributes: m.attributes, split: split)
+        return (key, Member(matmul: i, index: index, add: add, bias: bias, rest: rest))
     }
 
     func run() throws -> Graph {
@@ -90,7 +109,7 @@ struct Hoisting {
         // What each node becomes: the first member hoists its group; members' results become
         // selects of the hoisted product.
         var hoistAt: [Int: Key] = [:]
-        var selectFor: [Int: (Key, Int)] = [:]
+        var selectFor: [Int: (Key, Int, Value?)] = [:]
         var dropped = Set<Int>()
         var withBias: [Key: Value] = [:]
         for key in order {
@@ -103,16 +122,16 @@ struct Hoisting {
             for m in members {
                 if withBias[key] != nil, let a = m.add {
                     dropped.insert(m.matmul)
-                    selectFor[a] = (key, m.index)
+                    selectFor[a] = (key, m.index, m.rest)
                 } else {
-                    selectFor[m.matmul] = (key, m.index)
+                    selectFor[m.matmul] = (key, m.index, m.rest)
                 }
             }
         }
         guard !hoistAt.isEmpty else { return g }
 
         var r = GraphRewriter(g, pass: "hoist")
-        var hoisted: [Key: (value: Value, low: Int)] = [:]
+        var hoisted: [Key: (value: Value, low: Int, restWeight: Value?)] = [:]
         for v in g.values {
             let node = g.nodes[v.id]
             if let key = hoistAt[v.id], let members = groups[key] {
@@ -123,19 +142,27 @@ struct Hoisting {
                 do {
                     let cols = try b.emit(.slice, [try r.remap(key.ids, in: v)], ["axis": .int(key.axis), "start": .int(low), "end": .int(high + 1)])
                     let all = try b.emit(.embedding, [cols, try r.remap(key.table, in: v)])
-                    var product = try b.emit(.matmul, [all, try r.remap(key.weight, in: v)], key.attributes)
+                    var weight = try r.remap(key.weight, in: v), restWeight: Value?
+                    if let width = key.split, let k = r.target.type(of: weight).shape.dims.last?.value {
+                        restWeight = try b.emit(.slice, [weight], ["axis": .int(1), "start": .int(width), "end": .int(k)])
+                        weight = try b.emit(.slice, [weight], ["axis": .int(1), "start": .int(0), "end": .int(width)])
+                    }
+                    var product = try b.emit(.matmul, [all, weight], key.attributes)
                     if let bias = withBias[key] { product = try b.emit(.add, [product, try r.remap(bias, in: v)]) }
-                    hoisted[key] = (product, low)
+                    hoisted[key] = (product, low, restWeight)
                 } catch {
                     throw nodeError("hoist", g, v, "the hoisted product does not type-check: \(error)")
                 }
             }
             if dropped.contains(v.id) { continue }
-            if let (key, index) = selectFor[v.id], let h = hoisted[key] {
+            if let (key, index, rest) = selectFor[v.id], let h = hoisted[key] {
                 let b = GraphBuilder(graph: r.target)
                 b.location = node.location
                 b.scope = node.scope
-                let s = try b.emit(.select, [h.value], ["axis": .int(key.axis), "index": .int(index - h.low)])
+                var s = try b.emit(.select, [h.value], ["axis": .int(key.axis), "index": .int(index - h.low)])
+                if let rest, let restWeight = h.restWeight {
+                    s = try b.emit(.add, [s, try b.emit(.matmul, [try r.remap(rest, in: v), restWeight], key.attributes)])
+                }
                 guard r.target.type(of: s) == node.type else {
                     throw nodeError("hoist", g, v, "the hoisted slice has type \(r.target.type(of: s)), not \(node.type)")
                 }

@@ -112,6 +112,19 @@ final class FusionEquivalenceTests: XCTestCase {
         XCTAssertFalse(fused.nodes.contains { $0.op == .batchNorm || $0.op == .conv2d || $0.op == .relu })
     }
 
+    /// The attention decoder feeds concat(embedding, context) to its cell: the weight splits
+    /// by columns and the embedding half of all steps becomes one product.
+    func testHoistedAttentionDecoderProjection() throws {
+        let (_, training) = try compiled("caption_attention.swiftgraph")
+        let hoisted = try Pipeline(["hoist", "dce", "verify"]).run(training)
+        let w = try XCTUnwrap(hoisted.parameter(named: "decode_step.weight_ih"))
+        let stepsProducts = hoisted.nodes.filter { $0.op == .matmul && $0.type.rank == 3 && $0.type.shape.dims[1] == .known(21) }
+        XCTAssertEqual(stepsProducts.count, 1, "one product over the 21 steps")
+        XCTAssertFalse(hoisted.nodes.contains { $0.op == .matmul && $0.inputs[1] == w && hoisted[$0.inputs[0]].op == .concat },
+                       "no step multiplies its whole concatenated input any more")
+        try assertFusionPreserves(training, size: 2, tol: 1e-4, passes: ["hoist", "fusion", "dce", "verify"], "hoisted attention decoder")
+    }
+
     /// Random MLP-like graphs: linear layers with and without relu, elementwise chains with
     /// scalars, products of branches, then log-softmax + NLL.
     func testRandomGraphs() throws {
