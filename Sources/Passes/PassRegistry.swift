@@ -10,6 +10,7 @@ public enum PassRegistry {
         .deadCodeElimination,
         .countParameters,
         .autodiff,
+        .contract,
         .hoist,
         .fusion,
         .memoryPlan,

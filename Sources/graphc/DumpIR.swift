@@ -26,10 +26,14 @@ enum Compile {
     /// The forward clean-ups; a graph with a loss, lowered for training, also gets its
     /// gradients and the clean-ups again (autodiff leaves dead and duplicate nodes).
     static func pipeline(for g: Graph) -> [String] {
-        var names = Pipelines.default
+        var names = Pipelines.default + forwardOptimisations
         if g.loss != nil { names += ["autodiff", "constant-folding", "cse", "dce", "verify"] }
         return names + optimisations + planning
     }
+
+    /// Speed-ups of the forward graph that autodiff should see (it then differentiates the
+    /// cheaper form).
+    static let forwardOptimisations: [String] = ["contract", "dce", "verify"]
 
     /// Speed-ups run last, on the forward and on the training graph alike.
     static let optimisations: [String] = ["hoist", "fusion", "dce", "verify"]

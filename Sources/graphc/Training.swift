@@ -76,9 +76,10 @@ enum Training {
     }
 
     /// The forward graph (clean-ups, dropout override) and the training graph (its gradients).
-    /// With `fusion`, both then go through the fusion pass (Compile.optimisations).
+    /// With `fusion`, the forward graph is first contracted (Compile.forwardOptimisations) and
+    /// both then go through hoisting and fusion (Compile.optimisations).
     static func compile(_ lowered: Graph, dropout: Double?, fusion: Bool = true) throws -> (forward: Graph, training: Graph) {
-        var forward = try Pipeline(Pipelines.default).run(lowered)
+        var forward = try Pipeline(Pipelines.default + (fusion ? Compile.forwardOptimisations : [])).run(lowered)
         if let p = dropout { setDropout(forward, p) }
         var training = try Pipeline(["autodiff", "constant-folding", "cse", "dce", "verify"]).run(forward)
         if fusion {

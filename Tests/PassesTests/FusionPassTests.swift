@@ -121,6 +121,27 @@ final class FusionPassTests: XCTestCase {
         """)
     }
 
+    func testContractionOnlyForTheBroadcastAxis() throws {
+        let g = try parseIR("""
+        graph @g {
+          %x = input() {name="x"} : f32[B,4,3]
+          %a = input() {name="a"} : f32[B,4,1]
+          %p = mul(%a, %x) : f32[B,4,3]
+          %c = sum(%p) {axes=[1], keepdims=false} : f32[B,3]
+          %q = mul(%x, %a) : f32[B,4,3]
+          %d = sum(%q) {axes=[2], keepdims=false} : f32[B,4]
+          output "c" = %c
+          output "d" = %d
+        }
+        """)
+        assertFileCheck(IRPrinter.print(try Pipeline(["contract", "dce", "verify"]).run(g)), """
+        // CHECK: %2 = matmul(%1, %0) {transpose_a=true} : f32[B,1,3]
+        // CHECK-NEXT: %3 = reshape(%2) {shape=shape[B,3]} : f32[B,3]
+        // CHECK-NEXT: %4 = mul(%0, %1)
+        // CHECK-NEXT: %5 = sum(%4) {axes=[2], keepdims=false}
+        """)
+    }
+
     func testLossGradientPair() throws {
         let out = try fuse("""
         graph @g {

@@ -125,6 +125,27 @@ final class FusionEquivalenceTests: XCTestCase {
         try assertFusionPreserves(training, size: 2, tol: 1e-4, passes: ["hoist", "fusion", "dce", "verify"], "hoisted attention decoder")
     }
 
+    /// Attention contexts as matrix products (before autodiff): same outputs, same gradients,
+    /// and no broadcast products left in the forward pass.
+    func testContractedAttentionContexts() throws {
+        let (forward, training) = try compiled("caption_attention.swiftgraph")
+        let contracted = try Pipeline(["contract", "dce", "verify"]).run(forward)
+        XCTAssertEqual(contracted.nodes.filter { $0.op == .matmul && $0.attributes.bool("transpose_a") == true }.count, 21)
+        XCTAssertFalse(contracted.nodes.contains { $0.op == .mul && $0.type.rank == 3 }, "no [B, 256, 512] products")
+        let contractedTraining = try Pipeline(["autodiff", "constant-folding", "cse", "dce", "verify"]).run(contracted)
+        let store = ParameterStore()
+        try store.initialise(from: forward, seed: 8)
+        let feeds = randomFeeds(forward, size: 2, seed: 9)
+        let a = try Executor(graph: training, options: ExecutionOptions(training: true, seed: 4)).run(feeds: feeds, parameters: store)
+        let b = try Executor(graph: contractedTraining, options: ExecutionOptions(training: true, seed: 4)).run(feeds: feeds, parameters: store)
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        for (name, t) in a {
+            let u = try XCTUnwrap(b[name]).floats
+            let scale = max(1, t.floats.map(abs).max() ?? 1)
+            XCTAssertLessThanOrEqual(zip(t.floats, u).map { abs($0 - $1) }.max() ?? 0, 1e-4 * scale, name)
+        }
+    }
+
     /// Random MLP-like graphs: linear layers with and without relu, elementwise chains with
     /// scalars, products of branches, then log-softmax + NLL.
     func testRandomGraphs() throws {
