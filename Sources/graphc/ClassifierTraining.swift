@@ -33,7 +33,7 @@ struct ClassifierTraining {
     }
 
     func run() throws {
-        let (forward, training) = try Training.compile(lowered, dropout: recipe.dropout)
+        let (forward, training) = try Training.compile(lowered, dropout: recipe.dropout, fusion: command.fusion != "off")
         try checkInterface(forward)
         let data = try loadData()
         guard data.train.count > 0, data.dev.count > 0, data.test.count > 0 else { throw RuntimeError("the Fashion-MNIST splits are empty") }
