@@ -55,4 +55,17 @@ final class KernelFastPathTests: XCTestCase {
         assertClose(try runOp(.maxpool2d, [x], attrs), y, shape: outShape, "forward")
         XCTAssertEqual(try runOp(.maxpool2dGrad, [dy, x], attrs).floats, dx.map { Float($0) }, "backward routes to the first maximum")
     }
+
+    /// Windows holding +inf and -inf together (their sum is NaN, like a NaN window's),
+    /// infinities alone, and a NaN after the maximum.
+    func testPairPoolingWithInfinitiesAndNaN() throws {
+        let x = HostTensor(shape: [1, 1, 2, 8], floats: [-.infinity, 1, .infinity, 2, 3, -.infinity, 5, 9,
+                                                         .infinity, 0, -.infinity, 7, .nan, -1, 4, .nan])
+        let attrs: Attributes = ["kernel": .ints([2, 2]), "stride": .ints([2, 2]), "padding": .ints([0, 0])]
+        let y = try runOp(.maxpool2d, [x], attrs).floats
+        XCTAssertEqual(Array(y[0..<2]), [.infinity, .infinity])
+        XCTAssertTrue(y[2].isNaN && y[3].isNaN, "\(y)")
+        let dx = try runOp(.maxpool2dGrad, [HostTensor(shape: [1, 1, 1, 4], floats: [1, 2, 3, 4]), x], attrs).floats
+        XCTAssertEqual(dx, [0, 0, 2, 0, 0, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 4], "to the first +inf, or the first NaN")
+    }
 }

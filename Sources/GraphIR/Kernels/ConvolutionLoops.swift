@@ -259,10 +259,11 @@ extension ConvGeometry {
 /// Index 0...3 of the maximum of (a, b, c, d) in scan order: the first strict maximum, or
 /// the first NaN, as `windowArgmax`. Without NaNs it is the first operand equal to the
 /// maximum, found with max instructions and a trailing-zero count: random data makes a
-/// scan's branches mispredict on almost every window.
+/// scan's branches mispredict on almost every window. NaNs are caught by one test on the
+/// sum (which is also NaN for +inf and -inf together; the scan handles that right too).
 @inline(__always)
 func argmax4(_ a: Float, _ b: Float, _ c: Float, _ d: Float) -> Int {
-    if a.isNaN || b.isNaN || c.isNaN || d.isNaN { return argmax4Scan(a, b, c, d) }
+    if (a + b + c + d).isNaN { return argmax4Scan(a, b, c, d) }
     let m = max(max(a, b), max(c, d))
     return ((a == m ? 1 : 0) | (b == m ? 2 : 0) | (c == m ? 4 : 0) | 8).trailingZeroBitCount
 }
@@ -288,8 +289,14 @@ func maxpool2dForward(x: TensorView, y: TensorView, attributes: Attributes) {
                 for oj in 0..<g.ow {
                     let j = 2 * oj
                     let a = r0[j], b = r0[j + 1], c = r1[j], d = r1[j + 1]
-                    if a.isNaN || b.isNaN || c.isNaN || d.isNaN { o[oj] = .nan; continue }
-                    o[oj] = max(max(a, b), max(c, d))
+                    let m = max(max(a, b), max(c, d))
+                    // A NaN wins (PyTorch propagates it). One test on the sum finds it
+                    // (the sum is also NaN for +inf with -inf: the slow check sorts that out).
+                    if (a + b + c + d).isNaN {
+                        o[oj] = a.isNaN || b.isNaN || c.isNaN || d.isNaN ? .nan : m
+                        continue
+                    }
+                    o[oj] = m
                 }
             }
         }
