@@ -265,7 +265,10 @@ extension ConvGeometry {
 func argmax4(_ a: Float, _ b: Float, _ c: Float, _ d: Float) -> Int {
     if (a + b + c + d).isNaN { return argmax4Scan(a, b, c, d) }
     let m = max(max(a, b), max(c, d))
-    return ((a == m ? 1 : 0) | (b == m ? 2 : 0) | (c == m ? 4 : 0) | 8).trailingZeroBitCount
+    // Bools as bits (setcc, not branches: written as selects the compiler rebuilds the scan).
+    let bits = UInt32(unsafeBitCast(a == m, to: UInt8.self)) | UInt32(unsafeBitCast(b == m, to: UInt8.self)) << 1
+        | UInt32(unsafeBitCast(c == m, to: UInt8.self)) << 2 | 8
+    return bits.trailingZeroBitCount
 }
 
 @inline(never)
