@@ -39,11 +39,8 @@ struct ConvGeometry {
 @inline(__always) func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
 @inline(__always) func ceilDiv(_ a: Int, _ b: Int) -> Int { -floorDiv(-a, b) }
 
-/// Unfolds one image [C, H, W] into columns [C*kh*kw, OH*OW] whose rows lie `rowStride`
-/// floats apart (several images side by side make one wide column matrix); padding reads
-/// as zero.
-func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into cols: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
-    let ld = rowStride ?? g.outPlane
+/// Unfolds one image [C, H, W] into columns [C*kh*kw, OH*OW]; padding reads as zero.
+func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into cols: UnsafeMutablePointer<Float>) {
     var row = 0
     for ch in 0..<g.c {
         let plane = x + ch * g.inPlane
@@ -51,7 +48,7 @@ func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into cols: UnsafeMutab
             let (ohLo, ohHi) = ConvGeometry.validRange(size: g.h, out: g.oh, stride: g.sh, pad: g.ph, k: ki)
             for kj in 0..<g.kw {
                 let (owLo, owHi) = ConvGeometry.validRange(size: g.w, out: g.ow, stride: g.sw, pad: g.pw, k: kj)
-                let dst = cols + row * ld
+                let dst = cols + row * g.outPlane
                 row += 1
                 for o in 0..<g.oh {
                     let line = dst + o * g.ow
@@ -72,8 +69,7 @@ func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into cols: UnsafeMutab
 
 /// Folds columns [C*kh*kw, OH*OW] back onto one image [C, H, W], adding overlaps (the
 /// adjoint of im2col). The image must be zeroed first.
-func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
-    let ld = rowStride ?? g.outPlane
+func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutablePointer<Float>) {
     var row = 0
     for ch in 0..<g.c {
         let plane = x + ch * g.inPlane
@@ -81,7 +77,7 @@ func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutab
             let (ohLo, ohHi) = ConvGeometry.validRange(size: g.h, out: g.oh, stride: g.sh, pad: g.ph, k: ki)
             for kj in 0..<g.kw {
                 let (owLo, owHi) = ConvGeometry.validRange(size: g.w, out: g.ow, stride: g.sw, pad: g.pw, k: kj)
-                let src = cols + row * ld
+                let src = cols + row * g.outPlane
                 row += 1
                 for o in ohLo..<ohHi {
                     let line = src + o * g.ow
@@ -93,64 +89,13 @@ func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutab
     }
 }
 
-/// Images per GEMM: the batch is cut into groups whose column matrix stays under this many
-/// floats (4 MB), so a big evaluation batch does not need a huge workspace.
-let convColumnBudget = 1 << 20
-
-/// How many images go into one wide column matrix.
-@inline(__always)
-func imagesPerGroup(_ g: ConvGeometry) -> Int { max(1, min(g.n, convColumnBudget / max(1, g.patch * g.outPlane))) }
-
-/// Copies [O, k*P] (k images side by side) into y's [k, O, P] layout.
-@inline(__always)
-func unpackImages(_ wide: UnsafePointer<Float>, outC: Int, plane: Int, images: Int, into y: UnsafeMutablePointer<Float>) {
-    let ld = images * plane
-    for img in 0..<images {
-        for o in 0..<outC { (y + (img * outC + o) * plane).update(from: wide + o * ld + img * plane, count: plane) }
-    }
-}
-
-/// Copies [k, O, P] into [O, k*P] (the inverse of `unpackImages`).
-@inline(__always)
-func packImages(_ y: UnsafePointer<Float>, outC: Int, plane: Int, images: Int, into wide: UnsafeMutablePointer<Float>) {
-    let ld = images * plane
-    for img in 0..<images {
-        for o in 0..<outC { (wide + o * ld + img * plane).update(from: y + (img * outC + o) * plane, count: plane) }
-    }
-}
-
-/// `y[n] = W · im2col(x[n]) (+ bias)`. Small images make thin products (conv1 of the CNN is
-/// 16x9 times 9x784), so several images are unfolded side by side into one column matrix
-/// and multiplied by one GEMM, then scattered back to [N, O, H', W'].
+/// `y[n] = W · im2col(x[n]) (+ bias)`, one GEMM per image. (Unfolding several images side by
+/// side into one wide GEMM was tried: on the CNN it halved the GEMMs' rate, as the wide column
+/// matrix and the copy back to [N, O, H', W'] no longer fit in cache; bench/RESULTS.md.)
 func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: TensorView, attributes: Attributes, workspace: Workspace) {
     let wt = weight.shape
     let g = ConvGeometry(x: x.shape, y: y.shape, kernel: (wt[2], wt[3]), attributes: attributes)
     let outC = wt[0]
-    let group = imagesPerGroup(g)
-    if group == 1 || g.isPointwise {
-        conv2dForwardPerImage(x: x, weight: weight, bias: bias, y: y, g: g, outC: outC, workspace: workspace)
-        return
-    }
-    let colsCount = g.patch * group * g.outPlane
-    let buffer = workspace.floats(colsCount + outC * group * g.outPlane)
-    let cols = buffer, wide = buffer + colsCount
-    var first = 0
-    while first < g.n {
-        let k = min(group, g.n - first), ld = k * g.outPlane
-        for img in 0..<k { im2col(x.f32 + (first + img) * g.c * g.inPlane, g, into: cols + img * g.outPlane, rowStride: ld) }
-        var beta: Float = 0
-        if let b = bias {
-            for o in 0..<outC { fill(wide + o * ld, ld, b.f32[o]) }
-            beta = 1
-        }
-        sgemm(m: outC, n: ld, k: g.patch, a: weight.f32, lda: g.patch, b: cols, ldb: ld, beta: beta, c: wide, ldc: ld)
-        unpackImages(wide, outC: outC, plane: g.outPlane, images: k, into: y.f32 + first * outC * g.outPlane)
-        first += k
-    }
-}
-
-/// One GEMM per image (pointwise kernels, or images too large to group).
-private func conv2dForwardPerImage(x: TensorView, weight: TensorView, bias: TensorView?, y: TensorView, g: ConvGeometry, outC: Int, workspace: Workspace) {
     let cols = g.isPointwise ? nil : workspace.floats(g.patch * g.outPlane)
     for img in 0..<g.n {
         let out = y.f32 + img * outC * g.outPlane
@@ -167,58 +112,41 @@ private func conv2dForwardPerImage(x: TensorView, weight: TensorView, bias: Tens
     }
 }
 
-/// `dx[n] = col2im(Wᵀ · dy[n])`, several images per GEMM as in the forward.
+/// `dx[n] = col2im(Wᵀ · dy[n])`.
 func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView, attributes: Attributes, workspace: Workspace) {
     let wt = weight.shape
     let g = ConvGeometry(x: dx.shape, y: dy.shape, kernel: (wt[2], wt[3]), attributes: attributes)
     let outC = wt[0]
-    if g.isPointwise {
-        for img in 0..<g.n {
-            sgemm(transA: true, m: g.patch, n: g.outPlane, k: outC, a: weight.f32, lda: g.patch, b: dy.f32 + img * outC * g.outPlane,
-                  ldb: g.outPlane, c: dx.f32 + img * g.c * g.inPlane, ldc: g.outPlane)
+    let cols = g.isPointwise ? nil : workspace.floats(g.patch * g.outPlane)
+    for img in 0..<g.n {
+        let grad = dy.f32 + img * outC * g.outPlane
+        let dst = dx.f32 + img * g.c * g.inPlane
+        if let cols {
+            sgemm(transA: true, m: g.patch, n: g.outPlane, k: outC, a: weight.f32, lda: g.patch, b: grad, ldb: g.outPlane,
+                  c: cols, ldc: g.outPlane)
+            fill(dst, g.c * g.inPlane, 0)
+            col2im(cols, g, into: dst)
+        } else {
+            sgemm(transA: true, m: g.patch, n: g.outPlane, k: outC, a: weight.f32, lda: g.patch, b: grad, ldb: g.outPlane,
+                  c: dst, ldc: g.outPlane)
         }
-        return
-    }
-    let group = imagesPerGroup(g)
-    let colsCount = g.patch * group * g.outPlane
-    let buffer = workspace.floats(colsCount + outC * group * g.outPlane)
-    let cols = buffer, wide = buffer + colsCount
-    fill(dx.f32, dx.count, 0)
-    var first = 0
-    while first < g.n {
-        let k = min(group, g.n - first), ld = k * g.outPlane
-        packImages(dy.f32 + first * outC * g.outPlane, outC: outC, plane: g.outPlane, images: k, into: wide)
-        sgemm(transA: true, m: g.patch, n: ld, k: outC, a: weight.f32, lda: g.patch, b: wide, ldb: ld, c: cols, ldc: ld)
-        for img in 0..<k { col2im(cols + img * g.outPlane, g, into: dx.f32 + (first + img) * g.c * g.inPlane, rowStride: ld) }
-        first += k
     }
 }
 
-/// `dW = Σₙ dy[n] · im2col(x[n])ᵀ`: with images side by side, one GEMM whose inner
-/// dimension runs over every output position of the group.
+/// `dW = Σₙ dy[n] · im2col(x[n])ᵀ`.
 func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, attributes: Attributes, workspace: Workspace) {
     let wt = dw.shape
     let g = ConvGeometry(x: x.shape, y: dy.shape, kernel: (wt[2], wt[3]), attributes: attributes)
     let outC = wt[0]
     fill(dw.f32, dw.count, 0)
-    if g.isPointwise {
-        for img in 0..<g.n {
-            sgemm(transB: true, m: outC, n: g.patch, k: g.outPlane, a: dy.f32 + img * outC * g.outPlane, lda: g.outPlane,
-                  b: x.f32 + img * g.c * g.inPlane, ldb: g.outPlane, beta: 1, c: dw.f32, ldc: g.patch)
-        }
-        return
-    }
-    let group = imagesPerGroup(g)
-    let colsCount = g.patch * group * g.outPlane
-    let buffer = workspace.floats(colsCount + outC * group * g.outPlane)
-    let cols = buffer, wide = buffer + colsCount
-    var first = 0
-    while first < g.n {
-        let k = min(group, g.n - first), ld = k * g.outPlane
-        for img in 0..<k { im2col(x.f32 + (first + img) * g.c * g.inPlane, g, into: cols + img * g.outPlane, rowStride: ld) }
-        packImages(dy.f32 + first * outC * g.outPlane, outC: outC, plane: g.outPlane, images: k, into: wide)
-        sgemm(transB: true, m: outC, n: g.patch, k: ld, a: wide, lda: ld, b: cols, ldb: ld, beta: 1, c: dw.f32, ldc: g.patch)
-        first += k
+    let cols = g.isPointwise ? nil : workspace.floats(g.patch * g.outPlane)
+    for img in 0..<g.n {
+        let grad = dy.f32 + img * outC * g.outPlane
+        let xin = x.f32 + img * g.c * g.inPlane
+        let columns: UnsafePointer<Float>
+        if let cols { im2col(xin, g, into: cols); columns = UnsafePointer(cols) } else { columns = UnsafePointer(xin) }
+        sgemm(transB: true, m: outC, n: g.patch, k: g.outPlane, a: grad, lda: g.outPlane, b: columns, ldb: g.outPlane,
+              beta: 1, c: dw.f32, ldc: g.patch)
     }
 }
 
