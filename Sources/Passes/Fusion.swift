@@ -32,6 +32,11 @@ struct Fusion {
     let users: [[Int]]
     /// Ops per fused elementwise kernel at most: keeps programs and their scratch small.
     static let maxGroup = 64
+    /// A node joins its user's kernel only if the user comes at most this many nodes later.
+    /// Fusing moves the node's work to the user's place, so its operands must live until
+    /// then: a gradient accumulated over the steps of an unrolled loop (add after add, one
+    /// per step) fused into one kernel would keep every step's term alive to the end.
+    static let maxDistance = 24
 
     init(_ g: Graph) {
         self.g = g
@@ -260,7 +265,8 @@ struct Fusion {
         for i in 0..<n { if case .keep = roles[i] { candidate[i] = isElementwiseCandidate(i) } }
         for i in stride(from: n - 1, through: 0, by: -1) where candidate[i] {
             guard uses[i] == 1, users[i].count == 1, let u = users[i].first, candidate[u],
-                  g.nodes[u].type.shape == g.nodes[i].type.shape, size[group[u]] < Fusion.maxGroup else { continue }
+                  g.nodes[u].type.shape == g.nodes[i].type.shape, size[group[u]] < Fusion.maxGroup,
+                  u - i <= Fusion.maxDistance else { continue }
             group[i] = group[u]
             size[group[u]] += 1
         }

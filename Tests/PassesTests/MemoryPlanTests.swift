@@ -64,6 +64,17 @@ final class MemoryPlanTests: XCTestCase {
         }
     }
 
+    /// Fusion must not stretch lifetimes: a gradient accumulated over the decoder's steps,
+    /// fused into one kernel at the end, would keep every step's term alive (3x the arena).
+    func testFusionKeepsTheDecoderArenaSmall() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let lowered = try Frontend.lower(path: root.appendingPathComponent("graphs/caption_lstm.swiftgraph").path, options: FrontendOptions(mode: .train))
+        let training = try Pipeline(Pipelines.default + ["autodiff", "cse", "dce"]).run(lowered)
+        let fused = try Pipeline(["hoist", "fusion", "dce"]).run(training)
+        func arena(_ g: Graph) -> Int { MemoryPlanner.plan(g, byteSizes: MemoryPlanner.byteSizes(g, bindings: ["B": 32])).byteCount }
+        XCTAssertLessThan(Double(arena(fused)), 1.15 * Double(arena(training)), "fused \(arena(fused)) bytes, unfused \(arena(training))")
+    }
+
     func testPassAnnotatesOffsets() throws {
         let g = try parseIR("""
         graph @g {
