@@ -59,16 +59,16 @@ struct Graphc: ParsableCommand {
     @Option(help: "L2 weight decay, applied by the optimiser.") var l2: Float?
     @Option(help: "Clamp every gradient value to ±this before the update.") var gradClip: Float?
     @Option(help: "Seed for weights, shuffling and dropout.") var seed: UInt64?
-    @Option(help: "OpenBLAS threads.") var threads: Int?
+    @Option(help: "OpenBLAS threads (default: 1 for training batches up to 16, else all cores).") var threads: Int?
     @Option(help: ArgumentHelp("Data folder (or a Fashion-MNIST.npz file).", valueName: "path")) var data: String?
     @Option(help: ArgumentHelp("Results folder.", valueName: "dir")) var out: String = "results"
     @Flag(help: "Print per-op time, share of the step and GFLOP/s after training or evaluation.")
     var profile = false
-    @Option(help: ArgumentHelp("Fuse ops (bias+activation epilogues, log-softmax+NLL, elementwise chains) before running.", valueName: "on|off"))
+    @Option(help: ArgumentHelp("Run the speed-up passes (contract, hoist, fusion) before training, evaluating or benchmarking.", valueName: "on|off"))
     var fusion: String = "on"
     @Option(help: ArgumentHelp("With --bench: plan memory by lifetimes ('off': one buffer per value).", valueName: "on|off"))
     var memoryPlan: String = "on"
-    @Option(help: ArgumentHelp("OpenBLAS threads for evaluation batches (default: --threads).", valueName: "n"))
+    @Option(help: ArgumentHelp("OpenBLAS threads for evaluation batches (default: --threads, else all cores).", valueName: "n"))
     var evalThreads: Int?
 
     // Benchmark mode.
