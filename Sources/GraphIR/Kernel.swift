@@ -23,6 +23,9 @@ public final class Workspace {
     public init() {}
     deinit { buffer?.deallocate() }
 
+    /// Bytes currently held (for memory summaries).
+    public var byteCount: Int { buffer == nil ? 0 : capacity * MemoryLayout<Float>.stride }
+
     public func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
         if count > capacity || buffer == nil {
             buffer?.deallocate()

@@ -16,6 +16,8 @@ public enum OpRegistry {
         .embedding, .embeddingGrad,
         // Softmax and losses
         .softmax, .logSoftmax, .softmaxGrad, .logSoftmaxGrad, .nllLoss, .nllLossGrad,
+        // Fused (made by the fusion pass)
+        .fusedMatmul, .fusedConv2d, .fusedElementwise, .logSoftmaxNllGrad,
     ]
 
     public static let byName: [String: OpDef] = {

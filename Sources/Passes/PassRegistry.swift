@@ -10,6 +10,10 @@ public enum PassRegistry {
         .deadCodeElimination,
         .countParameters,
         .autodiff,
+        .contract,
+        .hoist,
+        .fusion,
+        .memoryPlan,
     ]
 
     private static let byName: [String: Pass] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

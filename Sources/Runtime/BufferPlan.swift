@@ -1,4 +1,5 @@
 import GraphIR
+import Passes
 
 /// Where each value of a graph lives in one arena, for one binding of its symbolic dims.
 ///
@@ -44,3 +45,13 @@ public struct BufferPlan {
 
 /// Makes a plan for a graph given each value's size in bytes under the current binding.
 public typealias BufferPlanner = (_ graph: Graph, _ byteSizes: [Int]) -> BufferPlan
+
+extension BufferPlan {
+    /// Lifetime-based reuse (`MemoryPlanner`): values never live at the same time share
+    /// memory and elementwise ops may write over an input read for the last time. After a
+    /// run only inputs, parameters and results hold their values.
+    public static func lifetimes(_ graph: Graph, _ byteSizes: [Int]) -> BufferPlan {
+        let p = MemoryPlanner.plan(graph, byteSizes: byteSizes)
+        return BufferPlan(offsets: p.offsets, byteCount: p.byteCount)
+    }
+}

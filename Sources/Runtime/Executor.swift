@@ -10,7 +10,11 @@
 //   planner can be plugged in), the arena, and one prepared `KernelContext` per node. Plans
 //   are cached per binding, so a steady-state step with the same shapes allocates no tensor
 //   memory: it copies the feeds in, copies parameters in only when the store says they
-//   changed, calls each kernel on its prepared context, and copies the results out.
+//   changed, calls each kernel on its prepared context, and copies the results out (`run`),
+//   or leaves them in place for the caller to read (`execute` + `outputBuffer`).
+// - Parameters live outside the per-binding arenas, in one region of their own shared by
+//   every plan, so a trainer can update them in place (`parameterBuffer`) and the store is
+//   brought up to date only when someone reads it (`ParameterStore.residence`).
 // - Kernels cannot fail; everything that can go wrong with data is checked before a kernel
 //   sees it: feed types and shapes, unbound symbols, parameter presence and shapes, and ids
 //   or targets outside their table (checked just before the node that uses them, so ids made
@@ -52,12 +56,27 @@ public final class Executor {
     public var training: Bool
 
     private let planner: BufferPlanner
+    /// OpenBLAS threads for this executor's runs (set before each run: the count is
+    /// process-wide and a trainer and an evaluator may want different ones).
+    private let threads: Int?
     private let inputs: [Value]
     private let parameters: [Value]
     private let indexChecks: [Int: IndexCheck]
     private let workspace = Workspace()
     private var random: RandomSource
     private var plans: [[String: Int]: BoundPlan] = [:]
+    /// Parameter values, shared by every plan: parameter node id -> its region.
+    private let parameterArena: UnsafeMutableRawPointer
+    private let parameterViews: [Int: TensorView]
+    private let parameterBytes: Int
+    private let parameterIndex: [String: Int]
+    /// Which store, and which version of each parameter, `parameterArena` currently holds.
+    private weak var lastStore: ParameterStore?
+    private var copiedVersions: [Int: UInt64] = [:]
+    private let outputIndex: [String: Value]
+    /// Parameters whose shapes name a symbol: refused at the first run (after the feeds'
+    /// own checks, which explain unbound symbols better).
+    private let symbolicParameters: [String]
     private(set) var lastPlan: BoundPlan?
     /// Plans kept at once; a loop alternating between a few batch sizes stays cached.
     private let planCacheLimit = 8
@@ -67,13 +86,28 @@ public final class Executor {
         didSet { if measuresTime && nodeSeconds.count != graph.nodes.count { resetTimes() } }
     }
     public private(set) var nodeSeconds: [Double] = []
-    public func resetTimes() { nodeSeconds = [Double](repeating: 0, count: graph.nodes.count) }
+    /// Time with the calling thread's CPU clock instead of the wall clock: steadier on a
+    /// busy machine, and right when kernels run on this thread only (one BLAS thread).
+    public var measuresThreadTime = false
+    /// Runs whose times `nodeSeconds` holds.
+    public private(set) var timedRuns = 0
+    /// Floating-point operations of each contraction summed over the timed runs (`OpCost`),
+    /// so rates stay right when runs had different batch sizes.
+    public private(set) var nodeFlops: [Double] = []
+    public func resetTimes() {
+        nodeSeconds = [Double](repeating: 0, count: graph.nodes.count)
+        nodeFlops = nodeSeconds
+        timedRuns = 0
+    }
+    /// Every value's concrete shape in the last run (nil before any run).
+    public var lastShapes: [[Int]]? { lastPlan?.shapes }
 
     public init(graph: Graph, options: ExecutionOptions, planner: @escaping BufferPlanner = { _, sizes in .onePerValue(byteSizes: sizes) }) throws {
         self.graph = graph
         self.training = options.training
         self.planner = planner
         random = RandomSource(seed: options.seed)
+        threads = options.threads
         if let t = options.threads { BLASInfo.setThreads(t) }
 
         // Kernels trust recorded types for memory sizes and names for feeds, so a graph that
@@ -89,7 +123,36 @@ public final class Executor {
         inputs = graph.inputs
         parameters = graph.parameters
         indexChecks = IndexCheck.checks(for: graph)
+
+        var offsets: [(Int, Int, [Int])] = []
+        var end = 0
+        var index: [String: Int] = [:]
+        var symbolic: [String] = []
+        for v in parameters {
+            let node = graph[v]
+            guard let shape = node.type.shape.resolved([:]) else {
+                symbolic.append("'\(node.name ?? "%\(v.id)")' (\(node.type))")
+                continue
+            }
+            offsets.append((v.id, end, shape))
+            end += (shape.reduce(1, *) * node.type.dtype.byteSize + 63) / 64 * 64
+            if let name = node.name { index[name] = v.id }
+        }
+        parameterBytes = end
+        symbolicParameters = symbolic
+        parameterArena = UnsafeMutableRawPointer.allocate(byteCount: max(end, 1), alignment: 64)
+        parameterArena.initializeMemory(as: UInt8.self, repeating: 0, count: max(end, 1))
+        var views: [Int: TensorView] = [:]
+        for (id, offset, shape) in offsets { views[id] = TensorView(data: parameterArena + offset, shape: shape, dtype: graph.nodes[id].type.dtype) }
+        parameterViews = views
+        parameterIndex = index
+        var outs: [String: Value] = [:]
+        for (name, v) in graph.outputs { outs[name] = v }
+        if let l = graph.loss, outs["loss"] == nil { outs["loss"] = l }
+        outputIndex = outs
     }
+
+    deinit { parameterArena.deallocate() }
 
     /// Restarts the dropout generator (prepared plans hold the old one, so they are dropped).
     public func reseed(_ seed: UInt64) {
@@ -99,6 +162,17 @@ public final class Executor {
 
     /// Runs the whole graph. Returns `graph.outputs` by name, plus "loss" when the graph has one.
     public func run(feeds: [String: HostTensor], parameters store: ParameterStore) throws -> [String: HostTensor] {
+        let plan = try execute(feeds: feeds, parameters: store)
+        var results: [String: HostTensor] = [:]
+        for (name, v) in graph.outputs { results[name] = plan.tensor(v) }
+        if let loss = graph.loss { results["loss"] = plan.tensor(loss) }
+        return results
+    }
+
+    /// Runs the whole graph and leaves every result in executor memory: read them with
+    /// `outputBuffer(named:)` (valid until the next run).
+    @discardableResult
+    public func execute(feeds: [String: HostTensor], parameters store: ParameterStore) throws -> BoundPlan {
         let bindings = try FeedBinding.bind(graph, inputs: inputs, feeds: feeds)
         let plan = try plan(for: bindings)
         lastPlan = plan
@@ -109,24 +183,78 @@ public final class Executor {
             feed.copyBytes(to: view.data, count: view.count)
         }
         try copyParameters(from: store, into: plan)
+        if measuresTime {
+            timedRuns += 1
+            for (i, f) in plan.flops where i < nodeFlops.count { nodeFlops[i] += f }
+        }
+        if let t = threads, BLASInfo.threads != t { BLASInfo.setThreads(t) }
 
         for step in plan.steps {
             if let check = step.check {
                 try check.run(ids: plan.views[check.ids.id], limit: plan.shapes[check.limitValue.id][check.limitAxis])
             }
-            let start = measuresTime ? monotonicSeconds() : 0
+            let start = measuresTime ? (measuresThreadTime ? threadSeconds() : monotonicSeconds()) : 0
             if step.isDropoutMask && !training {
                 step.context.output.f32.update(repeating: 1, count: step.context.output.count)
             } else {
                 step.kernel(step.context)
             }
-            if measuresTime { nodeSeconds[step.node] += monotonicSeconds() - start }
+            if measuresTime { nodeSeconds[step.node] += (measuresThreadTime ? threadSeconds() : monotonicSeconds()) - start }
         }
+        return plan
+    }
 
-        var results: [String: HostTensor] = [:]
-        for (name, v) in graph.outputs { results[name] = plan.tensor(v) }
-        if let loss = graph.loss { results["loss"] = plan.tensor(loss) }
-        return results
+    /// Plans memory for the feeds' shapes without running (so the plan can be reported
+    /// before the first step).
+    public func prepare(feeds: [String: HostTensor]) throws {
+        lastPlan = try plan(for: try FeedBinding.bind(graph, inputs: inputs, feeds: feeds))
+    }
+
+    /// The f32 output (or "loss") of the last run, in place; nil before a run or for an
+    /// unknown name or an i64 output.
+    public func outputBuffer(named name: String) -> UnsafeMutableBufferPointer<Float>? {
+        guard let plan = lastPlan, let v = outputIndex[name] else { return nil }
+        let view = plan.views[v.id]
+        guard view.dtype == .f32 else { return nil }
+        return view.floats
+    }
+
+    /// The executor's own copy of an f32 parameter, which kernels read; writing it changes
+    /// the weights the next run uses (call `noteParametersWritten` so readers of the store
+    /// see the change).
+    public func parameterBuffer(named name: String) -> UnsafeMutableBufferPointer<Float>? {
+        guard let id = parameterIndex[name], let view = parameterViews[id], view.dtype == .f32 else { return nil }
+        return view.floats
+    }
+
+    /// Makes this executor's parameter memory the newest copy of `store`'s weights once the
+    /// caller has written into `parameterBuffer`s: the store fetches them back lazily, the
+    /// first time anyone reads it.
+    public func noteParametersWritten(to store: ParameterStore) {
+        store.residence = self
+        store.residenceIsNewer = true
+    }
+
+    /// Copies every parameter back into `store` (the store calls this when it is read while
+    /// this executor holds newer values) and remembers the new versions, so the next run does
+    /// not copy them in again.
+    func writeBack(into store: ParameterStore) {
+        for v in parameters {
+            guard let name = graph[v].name, let view = parameterViews[v.id] else { continue }
+            if let version = store.overwrite(name, from: UnsafeRawPointer(view.data), count: view.count, dtype: view.dtype),
+               lastStore === store {
+                copiedVersions[v.id] = version
+            }
+        }
+    }
+
+    /// Bytes of the executor's memory, for the summary printed before training.
+    public var memorySummary: MemorySummary? {
+        guard let plan = lastPlan else { return nil }
+        var outputs = 0
+        for (_, v) in graph.outputs { outputs += plan.views[v.id].count * plan.views[v.id].dtype.byteSize }
+        return MemorySummary(parameters: parameterBytes, arena: plan.arenaBytes, outputs: outputs,
+                             workspace: workspace.byteCount, optimizerState: 0, unplannedBytes: plan.unplannedBytes)
     }
 
     /// The last computed value of `v` (for tests and debugging); nil before any run.
@@ -138,26 +266,33 @@ public final class Executor {
     private func plan(for bindings: [String: Int]) throws -> BoundPlan {
         if let p = plans[bindings] { return p }
         let shapes = try FeedBinding.resolveShapes(graph, bindings: bindings)
-        let sizes = zip(graph.nodes, shapes).map { node, s in s.reduce(1, *) * node.type.dtype.byteSize }
+        guard symbolicParameters.isEmpty else {
+            throw RuntimeError("parameter \(symbolicParameters.joined(separator: ", ")): parameter shapes must be known numbers")
+        }
+        // Parameters live in their own region: the arena holds no room for them.
+        let sizes = zip(graph.nodes, shapes).map { node, s in node.op == .param ? 0 : s.reduce(1, *) * node.type.dtype.byteSize }
         let layout = planner(graph, sizes)
         try layout.validate(byteSizes: sizes)
-        let p = BoundPlan(graph: graph, shapes: shapes, layout: layout, checks: indexChecks, workspace: workspace, random: random)
+        let p = BoundPlan(graph: graph, shapes: shapes, layout: layout, parameterViews: parameterViews, checks: indexChecks,
+                          workspace: workspace, random: random, unplannedBytes: BufferPlan.onePerValue(byteSizes: sizes).byteCount)
         if plans.count >= planCacheLimit { plans.removeAll() }
         plans[bindings] = p
         return p
     }
 
     private func copyParameters(from store: ParameterStore, into plan: BoundPlan) throws {
-        if plan.lastStore !== store {
-            plan.copiedVersions.removeAll(keepingCapacity: true)
-            plan.lastStore = store
+        // Another executor (a trainer's) may hold newer weights than the store: fetch them.
+        if store.residence !== self { store.synchronize() }
+        if lastStore !== store {
+            copiedVersions.removeAll(keepingCapacity: true)
+            lastStore = store
         }
         for v in parameters {
             let node = graph[v]
             let name = node.name ?? "%\(v.id)"
             let version = store.version(of: name)
-            if version != 0 && plan.copiedVersions[v.id] == version { continue }
-            guard let t = store.get(name) else {
+            if version != 0 && copiedVersions[v.id] == version { continue }
+            guard let t = store.peek(name) else {
                 throw RuntimeError("missing parameter '\(name)' (\(node.type)); initialise the store from the graph or load it")
             }
             let shape = plan.shapes[v.id]
@@ -166,13 +301,13 @@ public final class Executor {
             }
             let view = plan.views[v.id]
             t.copyBytes(to: view.data, count: view.count)
-            plan.copiedVersions[v.id] = version
+            copiedVersions[v.id] = version
         }
     }
 }
 
 /// Everything prepared for one binding of the symbolic dims: shapes, memory, kernel contexts.
-final class BoundPlan {
+public final class BoundPlan {
     struct Step {
         let node: Int
         let kernel: KernelFunction
@@ -185,17 +320,23 @@ final class BoundPlan {
     let views: [TensorView]
     let steps: [Step]
     private let arena: UnsafeMutableRawPointer
-    /// Which store, and which version of each parameter, the arena currently holds.
-    weak var lastStore: ParameterStore?
-    var copiedVersions: [Int: UInt64] = [:]
+    /// (node, operations) for the contractions, from this binding's shapes.
+    let flops: [(Int, Double)]
+    /// Bytes of the arena, and what it would take with one region per value.
+    let arenaBytes: Int
+    let unplannedBytes: Int
 
-    init(graph: Graph, shapes: [[Int]], layout: BufferPlan, checks: [Int: IndexCheck], workspace: Workspace, random: RandomSource) {
+    init(graph: Graph, shapes: [[Int]], layout: BufferPlan, parameterViews: [Int: TensorView], checks: [Int: IndexCheck],
+         workspace: Workspace, random: RandomSource, unplannedBytes: Int) {
         self.shapes = shapes
+        arenaBytes = layout.byteCount
+        self.unplannedBytes = unplannedBytes
         arena = UnsafeMutableRawPointer.allocate(byteCount: max(layout.byteCount, 1), alignment: 64)
         arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(layout.byteCount, 1))
         var views: [TensorView] = []
         views.reserveCapacity(graph.nodes.count)
         for (i, node) in graph.nodes.enumerated() {
+            if let p = parameterViews[i] { views.append(p); continue }
             views.append(TensorView(data: arena + layout.offsets[i], shape: shapes[i], dtype: node.type.dtype))
         }
         var steps: [Step] = []
@@ -207,6 +348,9 @@ final class BoundPlan {
         }
         self.views = views
         self.steps = steps
+        flops = graph.nodes.enumerated().compactMap { i, node in
+            OpCost.flops(node, inputShapes: node.inputs.map { shapes[$0.id] }, outputShape: shapes[i]).map { (i, $0) }
+        }
     }
 
     deinit { arena.deallocate() }
@@ -215,6 +359,14 @@ final class BoundPlan {
         let view = views[v.id]
         return HostTensor(copying: view.data, shape: view.shape, dtype: view.dtype)
     }
+}
+
+/// CPU seconds the calling thread has used.
+@inline(__always)
+func threadSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }
 
 /// Seconds on a clock that never goes backwards.

@@ -3,29 +3,71 @@ import GraphIR
 /// Named weights, shared by every graph of a model (the training graph and the evaluation
 /// graph read the same store). Each write bumps a version so an executor copies a weight
 /// into its buffers only when it changed.
+///
+/// A trainer updates weights in its executor's memory, not here, so steps copy nothing; the
+/// executor is then the store's `residence` and every read of the store first fetches the
+/// newer values back (`synchronize`), so readers never see stale weights.
 public final class ParameterStore {
     private var tensors: [String: HostTensor] = [:]
     private var versions: [String: UInt64] = [:]
     private var clock: UInt64 = 0
+    private var _names: [String] = []
+    /// The executor that holds newer weights than this store when `residenceIsNewer`.
+    weak var residence: Executor?
+    var residenceIsNewer = false
+
     /// Names in the order they were first set (graph order after `initialise`).
-    public private(set) var names: [String] = []
+    public var names: [String] { synchronize(); return _names }
 
     public init() {}
 
-    public func get(_ name: String) -> HostTensor? { tensors[name] }
+    /// Fetches weights an executor updated in place (a training step) back into the store.
+    public func synchronize() {
+        guard residenceIsNewer, let r = residence else { return }
+        residenceIsNewer = false
+        r.writeBack(into: self)
+    }
+
+    public func get(_ name: String) -> HostTensor? { synchronize(); return tensors[name] }
+
+    /// The stored tensor without synchronising (executors call `synchronize` themselves).
+    func peek(_ name: String) -> HostTensor? { tensors[name] }
+
+    /// Replaces the values of an existing tensor of the same dtype and element count from
+    /// raw memory, in place; returns the new version, or nil when there is no such tensor.
+    func overwrite(_ name: String, from source: UnsafeRawPointer, count: Int, dtype: DType) -> UInt64? {
+        guard var t = tensors[name], t.dtype == dtype, t.storedCount == count else { return nil }
+        tensors[name] = nil               // keep the array uniquely referenced: no copy on write
+        switch t.storage {
+        case .f32(var v):
+            t.storage = .f32([])
+            v.withUnsafeMutableBytes { $0.baseAddress?.copyMemory(from: source, byteCount: count * 4) }
+            t.storage = .f32(v)
+        case .i64(var v):
+            t.storage = .i64([])
+            v.withUnsafeMutableBytes { $0.baseAddress?.copyMemory(from: source, byteCount: count * 8) }
+            t.storage = .i64(v)
+        }
+        tensors[name] = t
+        clock += 1
+        versions[name] = clock
+        return clock
+    }
 
     public func set(_ name: String, _ value: HostTensor) {
-        if tensors[name] == nil { names.append(name) }
+        synchronize()
+        if tensors[name] == nil { _names.append(name) }
         tensors[name] = value
         clock += 1
         versions[name] = clock
     }
 
     public subscript(name: String) -> HostTensor? {
-        get { tensors[name] }
+        get { get(name) }
         set {
+            synchronize()
             if let v = newValue { set(name, v) } else if tensors.removeValue(forKey: name) != nil {
-                names.removeAll { $0 == name }
+                _names.removeAll { $0 == name }
                 versions[name] = nil
             }
         }
@@ -35,6 +77,7 @@ public final class ParameterStore {
     /// Returns false when there is no such f32 weight.
     @discardableResult
     public func update(_ name: String, _ body: (inout [Float]) -> Void) -> Bool {
+        synchronize()
         guard var t = tensors[name], case .f32(var values) = t.storage else { return false }
         tensors[name] = nil               // keep the array uniquely referenced: no copy on write
         t.storage = .f32([])

@@ -33,14 +33,15 @@ struct ClassifierTraining {
     }
 
     func run() throws {
-        let (forward, training) = try Training.compile(lowered, dropout: recipe.dropout)
+        let (forward, training) = try Training.compile(lowered, dropout: recipe.dropout, fusion: command.fusion != "off")
         try checkInterface(forward)
         let data = try loadData()
         guard data.train.count > 0, data.dev.count > 0, data.test.count > 0 else { throw RuntimeError("the Fashion-MNIST splits are empty") }
         Training.banner("graphc: \(file) on Fashion-MNIST (\(data.train.count) train / \(data.dev.count) dev / \(data.test.count) test), "
             + "\(recipe.epochs) epochs, batch \(recipe.batchSize), \(recipe.optimizer), \(ParameterCount.report(forward).trainable) parameters\n"
-            + Training.blasLine(threads: recipe.threads))
-        let evaluator = try Evaluator(graph: forward, threads: recipe.threads)
+            + Training.blasLine(threads: recipe.threads, evalThreads: recipe.evalThreads))
+        let evaluator = try Evaluator(graph: forward, threads: recipe.evalThreads, profile: command.profile)
+        defer { if command.profile { Training.banner(ProfileReport(executor: evaluator.executor, title: "evaluation batches").text) } }
 
         if command.eval {
             let store = ParameterStore()
@@ -104,6 +105,14 @@ struct ClassifierTraining {
         let batches = (order.count + recipe.batchSize - 1) / recipe.batchSize
         let progress = Progress(total: batches * recipe.epochs, label: "lr \(lr)")
         Training.banner("config \(name): lr \(lr)")
+        try trainer.prepare(feeds: Batches.feeds(data.train, order.prefix(recipe.batchSize)))
+        if let plan = trainer.memorySummary { Training.banner(plan.description) }
+        if command.profile {
+            trainer.executor.measuresTime = true
+            trainer.executor.measuresThreadTime = recipe.threads == 1
+            trainer.executor.resetTimes()
+        }
+        defer { if command.profile { Training.banner(ProfileReport(executor: trainer.executor, title: "training steps of \(name)").text) } }
         for epoch in 1...recipe.epochs {
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, shuffler.nextInt(below: i + 1)) }
             let start = Date()
@@ -152,9 +161,10 @@ final class Evaluator {
     let output: String
     let batchSize = 1024
 
-    init(graph: Graph, threads: Int) throws {
-        executor = try Executor(graph: graph, options: ExecutionOptions(training: false, threads: threads))
+    init(graph: Graph, threads: Int, profile: Bool = false) throws {
+        executor = try Executor(graph: graph, options: ExecutionOptions(training: false, threads: threads), planner: BufferPlan.lifetimes)
         output = graph.outputs[0].name
+        executor.measuresTime = profile
     }
 
     func evaluate(_ split: ImageClassificationSplit, _ store: ParameterStore) throws -> (accuracy: Double, loss: Double) {

@@ -26,10 +26,20 @@ enum Compile {
     /// The forward clean-ups; a graph with a loss, lowered for training, also gets its
     /// gradients and the clean-ups again (autodiff leaves dead and duplicate nodes).
     static func pipeline(for g: Graph) -> [String] {
-        var names = Pipelines.default
+        var names = Pipelines.default + forwardOptimisations
         if g.loss != nil { names += ["autodiff", "constant-folding", "cse", "dce", "verify"] }
-        return names
+        return names + optimisations + planning
     }
+
+    /// Speed-ups of the forward graph that autodiff should see (it then differentiates the
+    /// cheaper form).
+    static let forwardOptimisations: [String] = ["contract", "dce", "verify"]
+
+    /// Speed-ups run last, on the forward and on the training graph alike.
+    static let optimisations: [String] = ["hoist", "fusion", "dce", "verify"]
+
+    /// What --dump-ir adds after the optimisations: the memory plan, shown in the IR.
+    static let planning: [String] = ["memory-plan"]
 
     static func printTime(_ pass: Pass, _ time: Duration, _ g: Graph) {
         let ms = Double(time.components.seconds) * 1000 + Double(time.components.attoseconds) / 1e15

@@ -80,11 +80,25 @@ struct Graphc: ParsableCommand {
     @Option(help: "L2 weight decay, applied by the optimiser.") var l2: Float?
     @Option(help: "Clamp every gradient value to ±this before the update.") var gradClip: Float?
     @Option(help: "Seed for weights, shuffling and dropout.") var seed: UInt64?
-    @Option(help: "OpenBLAS threads.") var threads: Int?
+    @Option(help: "OpenBLAS threads (default: 1 for training batches up to 16, else all cores).") var threads: Int?
     @Option(help: ArgumentHelp("Data folder (or a Fashion-MNIST.npz file).", valueName: "path")) var data: String?
     @Option(help: ArgumentHelp("Results folder.", valueName: "dir")) var out: String = "results"
     @Flag(help: "Print per-op time, share of the step and GFLOP/s after training or evaluation.")
     var profile = false
+    @Option(help: ArgumentHelp("Run the speed-up passes (contract, hoist, fusion) before training, evaluating or benchmarking.", valueName: "on|off"))
+    var fusion: String = "on"
+    @Option(help: ArgumentHelp("With --bench: plan memory by lifetimes ('off': one buffer per value).", valueName: "on|off"))
+    var memoryPlan: String = "on"
+    @Option(help: ArgumentHelp("OpenBLAS threads for evaluation batches (default: --threads, else all cores).", valueName: "n"))
+    var evalThreads: Int?
+
+    // Benchmark mode.
+    @Flag(help: "Measure training and evaluation throughput on random data; prints JSON (see bench/cnn.sh).")
+    var bench = false
+    @Option(help: ArgumentHelp("With --bench: training batch sizes.", valueName: "b[,b...]")) var benchBatches: String = "8,64"
+    @Option(help: ArgumentHelp("With --bench: evaluation batch size.", valueName: "b")) var benchEvalBatch: Int = 1024
+    @Option(help: ArgumentHelp("With --bench: runs per measurement (median reported).", valueName: "n")) var benchRepeats: Int = 5
+    @Option(help: ArgumentHelp("With --bench: approximate seconds per run.", valueName: "s")) var benchSeconds: Double = 2
 
     func validate() throws {
         if listPasses { return }
@@ -95,14 +109,20 @@ struct Graphc: ParsableCommand {
         }
         guard !files.isEmpty else { throw ValidationError("give a model file (.swiftgraph or .gir); see --help") }
         guard ["train", "infer"].contains(mode) else { throw ValidationError("--mode must be 'train' or 'infer', got '\(mode)'") }
-        let actions = [countParams, dumpIR, train, eval, extractFeatures].filter { $0 }.count
-        guard actions <= 1 else { throw ValidationError("choose one of --count-params, --dump-ir, --train, --eval, --extract-features") }
-        guard actions == 1 else { throw ValidationError("nothing to do: add --count-params, --dump-ir, --train, --eval or --extract-features") }
+        let actions = [countParams, dumpIR, train, eval, extractFeatures, bench].filter { $0 }.count
+        guard actions <= 1 else { throw ValidationError("choose one of --count-params, --dump-ir, --train, --eval, --extract-features, --bench") }
+        guard actions == 1 else { throw ValidationError("nothing to do: add --count-params, --dump-ir, --train, --eval, --extract-features or --bench") }
         if extractFeatures && images == nil { throw ValidationError("--extract-features needs --images DIR") }
         if images != nil && !extractFeatures { throw ValidationError("--images goes with --extract-features") }
         guard ["skip", "stop"].contains(onBadImage) else { throw ValidationError("--on-bad-image must be 'skip' or 'stop', got '\(onBadImage)'") }
         if beam < 1 { throw ValidationError("--beam must be at least 1") }
         if let n = limit, n < 1 { throw ValidationError("--limit must be at least 1") }
+        guard ["on", "off"].contains(memoryPlan) else { throw ValidationError("--memory-plan must be 'on' or 'off', got '\(memoryPlan)'") }
+        guard ["on", "off"].contains(fusion) else { throw ValidationError("--fusion must be 'on' or 'off', got '\(fusion)'") }
+        if let t = evalThreads, t < 1 || t > 256 { throw ValidationError("--eval-threads must be between 1 and 256") }
+        if benchRepeats < 1 { throw ValidationError("--bench-repeats must be at least 1") }
+        if benchEvalBatch < 1 { throw ValidationError("--bench-eval-batch must be at least 1") }
+        if !(benchSeconds > 0 && benchSeconds < 3600) { throw ValidationError("--bench-seconds must be between 0 and 3600") }
         if !countParams && files.count > 1 { throw ValidationError("only --count-params takes several model files") }
         if after != nil && !dumpIR { throw ValidationError("--after goes with --dump-ir") }
         if eval && weights == nil { throw ValidationError("--eval needs --weights FILE") }
@@ -126,6 +146,7 @@ struct Graphc: ParsableCommand {
             if countParams { return try CountParams.run(files: files, options: frontendOptions) }
             if dumpIR { return try DumpIR.run(file: files[0], options: frontendOptions, pipeline: pipelineNames, after: after, timePasses: timePasses) }
             if train || eval { return try Training.run(command: self) }
+            if bench { return try Bench.run(command: self) }
         } catch let e as ExitCode {
             throw e
         } catch {

@@ -18,7 +18,9 @@ struct Recipe {
     var dropout: Double?
     var gradClip: Float?
     var seed: UInt64
+    /// OpenBLAS threads for training steps and for evaluation batches.
     var threads: Int
+    var evalThreads: Int
 
     init(graph g: Graph, command c: Graphc) throws {
         let m = g.metadata
@@ -34,8 +36,16 @@ struct Recipe {
         dropout = c.dropout ?? m.float("dropout")
         gradClip = c.gradClip ?? m.float("grad_clip").map(Float.init)
         seed = c.seed ?? UInt64(max(0, m.int("seed") ?? 0))
-        threads = c.threads ?? BLASInfo.threads
+        // Without --threads: small training batches make GEMMs too small to split across
+        // cores (one thread measured faster at batch 8 on a 2-core machine, bench/RESULTS.md),
+        // while evaluation batches of 1024 use every core.
+        let cores = BLASInfo.threads
+        threads = c.threads ?? (batchSize <= Recipe.singleThreadBatch ? 1 : cores)
+        evalThreads = c.evalThreads ?? c.threads ?? cores
     }
+
+    /// Largest training batch that runs on one BLAS thread unless --threads says otherwise.
+    static let singleThreadBatch = 16
 
     func makeOptimizer(learningRate: Float) -> Optimizer {
         optimizer == "adam"
@@ -68,10 +78,17 @@ enum Training {
     }
 
     /// The forward graph (clean-ups, dropout override) and the training graph (its gradients).
-    static func compile(_ lowered: Graph, dropout: Double?) throws -> (forward: Graph, training: Graph) {
-        let forward = try Pipeline(Pipelines.default).run(lowered)
+    /// With `fusion`, the forward graph is first contracted (Compile.forwardOptimisations) and
+    /// both then go through hoisting and fusion (Compile.optimisations).
+    static func compile(_ lowered: Graph, dropout: Double?, fusion: Bool = true) throws -> (forward: Graph, training: Graph) {
+        var forward = try Pipeline(Pipelines.default + (fusion ? Compile.forwardOptimisations : [])).run(lowered)
         if let p = dropout { setDropout(forward, p) }
-        let training = try Pipeline(["autodiff", "constant-folding", "cse", "dce", "verify"]).run(forward)
+        var training = try Pipeline(["autodiff", "constant-folding", "cse", "dce", "verify"]).run(forward)
+        if fusion {
+            let optimise = try Pipeline(Compile.optimisations)
+            forward = try optimise.run(forward)
+            training = try optimise.run(training)
+        }
         return (forward, training)
     }
 
@@ -88,8 +105,9 @@ enum Training {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
-    static func blasLine(threads: Int) -> String {
+    static func blasLine(threads: Int, evalThreads: Int? = nil) -> String {
         var s = "OpenBLAS core \(BLASInfo.coreName), \(threads) thread\(threads == 1 ? "" : "s")"
+        if let e = evalThreads, e != threads { s += " for training, \(e) for evaluation" }
         if let advice = BLASInfo.advice { s += "\nnote: " + advice }
         return s
     }

@@ -89,7 +89,9 @@ func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutab
     }
 }
 
-/// `y[n] = W · im2col(x[n]) (+ bias)`, one GEMM per image.
+/// `y[n] = W · im2col(x[n]) (+ bias)`, one GEMM per image. (Unfolding several images side by
+/// side into one wide GEMM was tried: on the CNN it halved the GEMMs' rate, as the wide column
+/// matrix and the copy back to [N, O, H', W'] no longer fit in cache; bench/RESULTS.md.)
 func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: TensorView, attributes: Attributes, workspace: Workspace) {
     let wt = weight.shape
     let g = ConvGeometry(x: x.shape, y: y.shape, kernel: (wt[2], wt[3]), attributes: attributes)
@@ -177,9 +179,60 @@ func windowArgmax(_ plane: UnsafePointer<Float>, _ g: ConvGeometry, _ oi: Int, _
     return at
 }
 
+/// The CNN's pooling: 2x2 windows, stride 2, no padding (every window inside the image).
+extension ConvGeometry {
+    var isPairPool: Bool { kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && 2 * oh <= h && 2 * ow <= w }
+}
+
+/// Index 0...3 of the maximum of (a, b, c, d) in scan order: the first strict maximum, or
+/// the first NaN, as `windowArgmax`. Without NaNs it is the first operand equal to the
+/// maximum, found with max instructions and a trailing-zero count: random data makes a
+/// scan's branches mispredict on almost every window. NaNs are caught by one test on the
+/// sum (which is also NaN for +inf and -inf together; the scan handles that right too).
+@inline(__always)
+func argmax4(_ a: Float, _ b: Float, _ c: Float, _ d: Float) -> Int {
+    if (a + b + c + d).isNaN { return argmax4Scan(a, b, c, d) }
+    let m = max(max(a, b), max(c, d))
+    // Bools as bits (setcc, not branches: written as selects the compiler rebuilds the scan).
+    let bits = UInt32(unsafeBitCast(a == m, to: UInt8.self)) | UInt32(unsafeBitCast(b == m, to: UInt8.self)) << 1
+        | UInt32(unsafeBitCast(c == m, to: UInt8.self)) << 2 | 8
+    return bits.trailingZeroBitCount
+}
+
+@inline(never)
+func argmax4Scan(_ a: Float, _ b: Float, _ c: Float, _ d: Float) -> Int {
+    if a.isNaN { return 0 }
+    var best = a, at = 0
+    if b > best { best = b; at = 1 } else if b.isNaN { return 1 }
+    if c > best { best = c; at = 2 } else if c.isNaN { return 2 }
+    if d > best { at = 3 } else if d.isNaN { return 3 }
+    return at
+}
+
 func maxpool2dForward(x: TensorView, y: TensorView, attributes: Attributes) {
     let k = attributes.ints("kernel") ?? [1, 1]
     let g = ConvGeometry(x: x.shape, y: y.shape, kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1), attributes: attributes)
+    if g.isPairPool {
+        for p in 0..<(g.n * g.c) {
+            let plane = x.f32 + p * g.inPlane, out = y.f32 + p * g.outPlane
+            for oi in 0..<g.oh {
+                let r0 = plane + 2 * oi * g.w, r1 = r0 + g.w, o = out + oi * g.ow
+                for oj in 0..<g.ow {
+                    let j = 2 * oj
+                    let a = r0[j], b = r0[j + 1], c = r1[j], d = r1[j + 1]
+                    let m = max(max(a, b), max(c, d))
+                    // A NaN wins (PyTorch propagates it). One test on the sum finds it
+                    // (the sum is also NaN for +inf with -inf: the slow check sorts that out).
+                    if (a + b + c + d).isNaN {
+                        o[oj] = a.isNaN || b.isNaN || c.isNaN || d.isNaN ? .nan : m
+                        continue
+                    }
+                    o[oj] = m
+                }
+            }
+        }
+        return
+    }
     for p in 0..<(g.n * g.c) {
         let plane = UnsafePointer(x.f32 + p * g.inPlane)
         let out = y.f32 + p * g.outPlane
@@ -196,6 +249,22 @@ func maxpool2dForward(x: TensorView, y: TensorView, attributes: Attributes) {
 func maxpool2dBackward(dy: TensorView, x: TensorView, dx: TensorView, attributes: Attributes) {
     let k = attributes.ints("kernel") ?? [1, 1]
     let g = ConvGeometry(x: x.shape, y: dy.shape, kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1), attributes: attributes)
+    if g.isPairPool {
+        fill(dx.f32, dx.count, 0)
+        for p in 0..<(g.n * g.c) {
+            let plane = x.f32 + p * g.inPlane, grad = dy.f32 + p * g.outPlane, dst = dx.f32 + p * g.inPlane
+            for oi in 0..<g.oh {
+                let r0 = 2 * oi * g.w, r1 = r0 + g.w
+                for oj in 0..<g.ow {
+                    let j = 2 * oj
+                    let at = argmax4(plane[r0 + j], plane[r0 + j + 1], plane[r1 + j], plane[r1 + j + 1])
+                    // Windows do not overlap: a store, not an accumulation.
+                    dst[(at < 2 ? r0 : r1) + j + (at & 1)] = grad[oi * g.ow + oj]
+                }
+            }
+        }
+        return
+    }
     fill(dx.f32, dx.count, 0)
     for p in 0..<(g.n * g.c) {
         let plane = UnsafePointer(x.f32 + p * g.inPlane)

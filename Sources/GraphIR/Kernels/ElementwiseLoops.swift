@@ -54,12 +54,8 @@ func fill(_ p: UnsafeMutablePointer<Float>, _ count: Int, _ v: Float) {
 
 /// The logistic function without overflow: exp is only taken of non-positive numbers.
 @inline(__always)
-func stableSigmoid(_ x: Float) -> Float {
-    if x >= 0 { return 1 / (1 + expf(-x)) }
-    let e = expf(x)
-    return e / (1 + e)
-}
+func stableSigmoid(_ x: Float) -> Float { fastSigmoid(x) }
 
-@inline(__always) func floatExp(_ x: Float) -> Float { expf(x) }
+@inline(__always) func floatExp(_ x: Float) -> Float { fastExp(x) }
 @inline(__always) func floatLog(_ x: Float) -> Float { logf(x) }
-@inline(__always) func floatTanh(_ x: Float) -> Float { tanhf(x) }
+@inline(__always) func floatTanh(_ x: Float) -> Float { fastTanh(x) }

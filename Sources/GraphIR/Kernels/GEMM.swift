@@ -15,9 +15,35 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, a
         }
         return
     }
+    if m == 1 || n == 1 {
+        // A vector result: OpenBLAS's gemm would pack both operands for it (attention's
+        // per-example products are 1 x 256 x 512), its gemv streams the matrix once.
+        sgemvProduct(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                     beta: beta, c: c, ldc: ldc)
+        return
+    }
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 blasInt(m), blasInt(n), blasInt(k), alpha, a, blasInt(max(lda, 1)), b, blasInt(max(ldb, 1)),
                 beta, c, blasInt(max(ldc, 1)))
+}
+
+/// `sgemm` for m == 1 or n == 1 as one matrix-vector product. With beta 0 the result is
+/// zeroed first: the vector may hold anything (arena memory is reused), and 0 * NaN is NaN.
+@inline(__always)
+func sgemvProduct(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    if m == 1 {
+        // c[0, j] = Σ_p a[p] op(B)[p, j]; a's p-th element lies lda apart when A is transposed.
+        if beta == 0 { for j in 0..<n { c[j] = 0 } }
+        cblas_sgemv(CblasRowMajor, transB ? CblasNoTrans : CblasTrans, blasInt(transB ? n : k), blasInt(transB ? k : n), alpha,
+                    b, blasInt(max(ldb, 1)), a, blasInt(transA ? max(lda, 1) : 1), beta, c, 1)
+    } else {
+        // c[i, 0] = Σ_p op(A)[i, p] b[p]; b's p-th element lies ldb apart unless B is transposed.
+        if beta == 0 { for i in 0..<m { c[i * ldc] = 0 } }
+        cblas_sgemv(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, blasInt(transA ? k : m), blasInt(transA ? m : k), alpha,
+                    a, blasInt(max(lda, 1)), b, blasInt(transB ? 1 : max(ldb, 1)), beta, c, blasInt(max(ldc, 1)))
+    }
 }
 
 /// BLAS takes 32-bit sizes; the executor refuses tensors with more elements than that.

@@ -10,6 +10,8 @@ public protocol Optimizer: AnyObject {
     func finishStep()
     /// Bytes of state kept (momentum buffers, Adam moments), for the memory summary.
     var stateBytes: Int { get }
+    /// Bytes of state the optimiser will keep for `parameterCount` f32 weights.
+    func plannedStateBytes(parameterCount: Int) -> Int
 }
 
 /// `torch.optim.SGD(lr, momentum, weight_decay)`: g += wd * p; buf = momentum * buf + g
@@ -47,6 +49,7 @@ public final class SGD: Optimizer {
     deinit { for b in buffers.values { b.deallocate() } }
     public func finishStep() {}
     public var stateBytes: Int { buffers.values.reduce(0) { $0 + $1.count * 4 } }
+    public func plannedStateBytes(parameterCount: Int) -> Int { momentum == 0 ? 0 : parameterCount * 4 }
 }
 
 /// `torch.optim.Adam(lr, betas, eps, weight_decay)` with bias correction.
@@ -91,6 +94,7 @@ public final class Adam: Optimizer {
 
     public func finishStep() { step += 1 }
     public var stateBytes: Int { moments.values.reduce(0) { $0 + ($1.m.count + $1.v.count) * 4 } }
+    public func plannedStateBytes(parameterCount: Int) -> Int { parameterCount * 8 }
 }
 
 /// `torch.nn.utils.clip_grad_value_`: every gradient value clamped to [-clip, clip].

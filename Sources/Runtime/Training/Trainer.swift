@@ -1,8 +1,16 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import GraphIR
 
 /// Runs optimisation steps of a compiled training graph: the graph computes the loss and a
 /// `grad:<name>` output per trainable parameter (the autodiff pass made them); the trainer
-/// clips them if asked and lets the optimiser update the shared `ParameterStore`.
+/// clips them if asked and lets the optimiser update the weights.
+///
+/// Weights and gradients stay in the executor's memory: the optimiser reads each gradient
+/// where the graph wrote it and updates the executor's copy of the weight in place, so a
+/// step copies no weights or gradients. The `ParameterStore` gets the new values back the
+/// first time anyone reads it (an evaluation, a checkpoint), not after every step.
 public final class Trainer {
     public let graph: Graph
     public let parameters: ParameterStore
@@ -11,10 +19,12 @@ public final class Trainer {
     public var gradClip: Float?
     /// Trainable parameters in graph order: the optimiser slot is the index here.
     public let trainable: [String]
-    private let executor: Executor
+    /// The executor running the training graph (for profiles and memory summaries).
+    public let executor: Executor
 
+    /// Memory is planned by lifetimes unless another `planner` is given.
     public init(graph: Graph, parameters: ParameterStore, optimizer: Optimizer, gradClip: Float? = nil,
-                options: ExecutionOptions) throws {
+                options: ExecutionOptions, planner: @escaping BufferPlanner = BufferPlan.lifetimes) throws {
         guard graph.loss != nil else { throw RuntimeError("the training graph has no loss") }
         self.graph = graph
         self.parameters = parameters
@@ -25,7 +35,7 @@ public final class Trainer {
         guard !trainable.isEmpty else { throw RuntimeError("the training graph has no gradient outputs: nothing to train") }
         var opts = options
         opts.training = true
-        executor = try Executor(graph: graph, options: opts)
+        executor = try Executor(graph: graph, options: opts, planner: planner)
     }
 
     public static func gradientName(_ parameter: String) -> String { "grad:" + parameter }
@@ -33,27 +43,37 @@ public final class Trainer {
     /// One step on one batch: forward, backward, clip, update. Returns the batch loss.
     @discardableResult
     public func step(feeds: [String: HostTensor]) throws -> Float {
-        var out = try executor.run(feeds: feeds, parameters: parameters)
-        guard let loss = out["loss"]?.scalar else { throw RuntimeError("the training graph produced no loss") }
+        try executor.execute(feeds: feeds, parameters: parameters)
+        guard let lossBuffer = executor.outputBuffer(named: "loss"), let loss = lossBuffer.first else {
+            throw RuntimeError("the training graph produced no loss")
+        }
         guard loss.isFinite else { throw RuntimeError("the loss is \(loss): training diverged (try a smaller learning rate)") }
         for (slot, name) in trainable.enumerated() {
-            guard case .f32(var g)? = out.removeValue(forKey: Trainer.gradientName(name))?.storage else {
-                throw RuntimeError("missing gradient for '\(name)'")
+            guard let g = executor.outputBuffer(named: Trainer.gradientName(name)) else { throw RuntimeError("missing gradient for '\(name)'") }
+            guard let p = executor.parameterBuffer(named: name) else {
+                throw RuntimeError("parameter '\(name)' is missing from the store or is not f32")
             }
-            let ok = g.withUnsafeMutableBufferPointer { gb -> Bool in
-                if let c = gradClip { clipGradientValues(gb, clip: c) }
-                return parameters.update(name) { values in
-                    values.withUnsafeMutableBufferPointer { pb in
-                        optimizer.update(slot: slot, parameter: pb, gradient: UnsafeBufferPointer(gb))
-                    }
-                }
-            }
-            guard ok else { throw RuntimeError("parameter '\(name)' is missing from the store or is not f32") }
+            if let c = gradClip { clipGradientValues(g, clip: c) }
+            optimizer.update(slot: slot, parameter: p, gradient: UnsafeBufferPointer(g))
         }
         optimizer.finishStep()
+        executor.noteParametersWritten(to: parameters)
         return loss
     }
 
     /// Seeds the dropout generator (for reproducible runs).
     public func reseed(_ seed: UInt64) { executor.reseed(seed) }
+
+    /// Plans the executor's memory for batches shaped like `feeds` without a step.
+    public func prepare(feeds: [String: HostTensor]) throws { try executor.prepare(feeds: feeds) }
+
+    /// The executor's memory plus the optimiser's state, once planned (`prepare` or a step);
+    /// before the first step the state is what the optimiser will allocate.
+    public var memorySummary: MemorySummary? {
+        guard var s = executor.memorySummary else { return nil }
+        var weights = 0
+        for name in trainable { weights += executor.parameterBuffer(named: name)?.count ?? 0 }
+        s.optimizerState = max(optimizer.stateBytes, optimizer.plannedStateBytes(parameterCount: weights))
+        return s
+    }
 }

@@ -1,0 +1,162 @@
+import GraphIR
+import Passes
+import XCTest
+
+/// IR in, IR out: what the fusion pass merges and what it must leave alone.
+final class FusionPassTests: XCTestCase {
+    func fuse(_ ir: String) throws -> String {
+        IRPrinter.print(try Pipeline(["fusion", "dce", "verify"]).run(try parseIR(ir)))
+    }
+
+    func testLinearWithReluAndItsGradientTest() throws {
+        let out = try fuse("""
+        graph @g {
+          %x = input() {name="x"} : f32[B,4]
+          %w = param() {name="w", init="zeros"} : f32[3,4]
+          %b = param() {name="b", init="zeros"} : f32[3]
+          %dy = input() {name="dy"} : f32[B,3]
+          %m = matmul(%x, %w) {transpose_b=true} : f32[B,3]
+          %a = add(%m, %b) : f32[B,3]
+          %r = relu(%a) : f32[B,3]
+          %g = relu_grad(%dy, %a) : f32[B,3]
+          output "r" = %r
+          output "g" = %g
+        }
+        """)
+        assertFileCheck(out, """
+        // CHECK: fused_matmul(%0, %1, %2) {transpose_b=true, activation="relu"} : f32[B,3]
+        // CHECK-NOT: relu(
+        // CHECK: relu_grad(%3, %4)
+        """)
+    }
+
+    func testBiasOnlyWhenThePreActivationValueIsAnOutput() throws {
+        let out = try fuse("""
+        graph @g {
+          %x = input() {name="x"} : f32[B,4]
+          %w = param() {name="w", init="zeros"} : f32[3,4]
+          %b = param() {name="b", init="zeros"} : f32[3]
+          %m = matmul(%x, %w) {transpose_b=true} : f32[B,3]
+          %a = add(%b, %m) : f32[B,3]
+          %r = relu(%a) : f32[B,3]
+          output "a" = %a
+          output "r" = %r
+        }
+        """)
+        assertFileCheck(out, """
+        // CHECK: %3 = fused_matmul(%0, %1, %2) {transpose_b=true, activation="none"}
+        // CHECK-NEXT: %4 = relu(%3)
+        """)
+    }
+
+    func testElementwiseChainBecomesOneProgram() throws {
+        let out = try fuse("""
+        graph @g {
+          %x = input() {name="x"} : f32[B,4]
+          %y = input() {name="y"} : f32[B,4]
+          %s = sigmoid(%x) : f32[B,4]
+          %t = tanh(%y) : f32[B,4]
+          %p = mul(%s, %t) : f32[B,4]
+          %q = scale(%p) {factor=2.0} : f32[B,4]
+          output "q" = %q
+        }
+        """)
+        assertFileCheck(out, """
+        // CHECK: %2 = fused_elementwise(%0, %1) {program=[1,0,0,2,1,0,12,2,3,6,4,1073741824]
+        // CHECK-SAME: expr="r2 = sigmoid(r0); r3 = tanh(r1); r4 = mul(r2, r3); r5 = scale(r4, 2.0)"} : f32[B,4]
+        // CHECK-NOT: sigmoid(
+        """)
+    }
+
+    /// A value used twice, or broadcast against a bias, ends a chain.
+    func testSharedAndBroadcastValuesStayOutside() throws {
+        let out = try fuse("""
+        graph @g {
+          %x = input() {name="x"} : f32[B,4]
+          %b = input() {name="b"} : f32[4]
+          %e = exp(%x) : f32[B,4]
+          %f = add(%e, %b) : f32[B,4]
+          %n = neg(%f) : f32[B,4]
+          %m = mul(%n, %e) : f32[B,4]
+          output "m" = %m
+        }
+        """)
+        assertFileCheck(out, """
+        // CHECK: %2 = exp(%0)
+        // CHECK-NEXT: %3 = add(%2, %1)
+        // CHECK-NEXT: %4 = fused_elementwise(%3, %2) {program=[5,0,0,12,2,1]
+        """)
+    }
+
+    /// An LSTM cell's gates cut out of one product: every gate op reads its window of the
+    /// product; the cell update and the hidden state are one kernel each.
+    func testLSTMCellReadsGateWindows() throws {
+        let out = try fuse("""
+        graph @g {
+          %z = input() {name="z"} : f32[B,8]
+          %c = input() {name="c"} : f32[B,2]
+          %zi = slice(%z) {axis=1, start=0, end=2} : f32[B,2]
+          %i = sigmoid(%zi) : f32[B,2]
+          %zf = slice(%z) {axis=1, start=2, end=4} : f32[B,2]
+          %f = sigmoid(%zf) : f32[B,2]
+          %zg = slice(%z) {axis=1, start=4, end=6} : f32[B,2]
+          %g = tanh(%zg) : f32[B,2]
+          %zo = slice(%z) {axis=1, start=6, end=8} : f32[B,2]
+          %o = sigmoid(%zo) : f32[B,2]
+          %fc = mul(%f, %c) : f32[B,2]
+          %ig = mul(%i, %g) : f32[B,2]
+          %c2 = add(%fc, %ig) : f32[B,2]
+          %tc = tanh(%c2) : f32[B,2]
+          %h = mul(%o, %tc) : f32[B,2]
+          output "h" = %h
+          output "c" = %c2
+        }
+        """)
+        assertFileCheck(out, """
+        // CHECK: %2 = fused_elementwise(%0, %1, %0, %0) {program=[1,0,0,12,4,1,1,2,0,2,3,0,12,6,7,10,5,8]
+        // CHECK-SAME: offsets=[2,-1,0,4], width=2} : f32[B,2]
+        // CHECK-NEXT: %3 = fused_elementwise(%0, %2) {program=[1,0,0,2,1,0,12,2,3]
+        // CHECK-SAME: offsets=[6,-1], width=2} : f32[B,2]
+        // CHECK-NOT: slice(
+        """)
+    }
+
+    func testContractionOnlyForTheBroadcastAxis() throws {
+        let g = try parseIR("""
+        graph @g {
+          %x = input() {name="x"} : f32[B,4,3]
+          %a = input() {name="a"} : f32[B,4,1]
+          %p = mul(%a, %x) : f32[B,4,3]
+          %c = sum(%p) {axes=[1], keepdims=false} : f32[B,3]
+          %q = mul(%x, %a) : f32[B,4,3]
+          %d = sum(%q) {axes=[2], keepdims=false} : f32[B,4]
+          output "c" = %c
+          output "d" = %d
+        }
+        """)
+        assertFileCheck(IRPrinter.print(try Pipeline(["contract", "dce", "verify"]).run(g)), """
+        // CHECK: %2 = matmul(%1, %0) {transpose_a=true} : f32[B,1,3]
+        // CHECK-NEXT: %3 = reshape(%2) {shape=shape[B,3]} : f32[B,3]
+        // CHECK-NEXT: %4 = mul(%0, %1)
+        // CHECK-NEXT: %5 = sum(%4) {axes=[2], keepdims=false}
+        """)
+    }
+
+    func testLossGradientPair() throws {
+        let out = try fuse("""
+        graph @g {
+          %z = input() {name="z"} : f32[B,5]
+          %t = input() {name="t"} : i64[B]
+          %dy = input() {name="dy"} : f32[]
+          %lp = log_softmax(%z) {axis=1} : f32[B,5]
+          %d = nll_loss_grad(%dy, %lp, %t) {ignore_index=0} : f32[B,5]
+          %g = log_softmax_grad(%d, %lp) {axis=1} : f32[B,5]
+          output "g" = %g
+        }
+        """)
+        assertFileCheck(out, """
+        // CHECK: %4 = log_softmax_nll_grad(%2, %3, %1) {ignore_index=0} : f32[B,5]
+        // CHECK-NOT: nll_loss_grad
+        """)
+    }
+}

@@ -1,0 +1,228 @@
+import Foundation
+import Frontend
+import GraphIR
+import Passes
+@testable import Runtime
+import XCTest
+
+/// Fused and unfused graphs must compute the same outputs and gradients: on the real models
+/// (the Q2 CNN and both captioning decoders) and on random small graphs.
+final class FusionEquivalenceTests: XCTestCase {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// Feeds for every input: uniform floats, and ids in 0..<3 (valid for every table and
+    /// class count of these models), every symbolic dimension set to `size`.
+    func randomFeeds(_ g: Graph, size: Int, seed: UInt64) -> [String: HostTensor] {
+        let random = RandomSource(seed: seed)
+        var feeds: [String: HostTensor] = [:]
+        for v in g.inputs {
+            let node = g[v]
+            guard let name = node.name else { continue }
+            let shape = node.type.shape.dims.map { $0.value ?? size }
+            let n = shape.reduce(1, *)
+            feeds[name] = node.type.dtype == .f32
+                ? HostTensor(shape: shape, floats: (0..<n).map { _ in random.nextFloat() * 2 - 1 })
+                : HostTensor(shape: shape, ints: (0..<n).map { _ in Int64(random.nextInt(below: 3)) })
+        }
+        return feeds
+    }
+
+    /// Runs `graph` and its fused form with the same weights, feeds and dropout seed and
+    /// compares every output. Returns how many fused nodes the pass made.
+    @discardableResult
+    func assertFusionPreserves(_ graph: Graph, size: Int = 2, tol: Float = 2e-5, passes: [String] = ["fusion", "dce", "verify"],
+                               _ what: String, file: StaticString = #filePath, line: UInt = #line) throws -> Int {
+        let fused = try Pipeline(passes).run(graph)
+        let store = ParameterStore()
+        try store.initialise(from: graph, seed: 13)
+        let feeds = randomFeeds(graph, size: size, seed: 17)
+        let plain = try Executor(graph: graph, options: ExecutionOptions(training: true, seed: 5)).run(feeds: feeds, parameters: store)
+        let fast = try Executor(graph: fused, options: ExecutionOptions(training: true, seed: 5)).run(feeds: feeds, parameters: store)
+        XCTAssertEqual(Set(plain.keys), Set(fast.keys), what, file: file, line: line)
+        for (name, a) in plain {
+            guard let b = fast[name] else { continue }
+            XCTAssertEqual(a.shape, b.shape, "\(what): \(name)", file: file, line: line)
+            let x = a.floats, y = b.floats
+            let scale = max(1, x.map(abs).max() ?? 1)
+            let worst = zip(x, y).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(worst, tol * scale, "\(what): output \(name) differs by \(worst)", file: file, line: line)
+        }
+        return fused.nodes.filter { $0.op.name.hasPrefix("fused_") || $0.op == .logSoftmaxNllGrad }.count
+    }
+
+    func compiled(_ file: String) throws -> (forward: Graph, training: Graph) {
+        let path = FusionEquivalenceTests.repository.appendingPathComponent("graphs/\(file)").path
+        let forward = try Pipeline(Pipelines.default).run(try Frontend.lower(path: path, options: FrontendOptions(mode: .train)))
+        let training = try Pipeline(["autodiff", "constant-folding", "cse", "dce", "verify"]).run(forward)
+        return (forward, training)
+    }
+
+    func testQ2NetworkForwardAndGradients() throws {
+        let (forward, training) = try compiled("cnn.swiftgraph")
+        XCTAssertEqual(try assertFusionPreserves(forward, size: 3, "cnn forward"), 5, "two conv+relu, three linear epilogues")
+        // Two conv and three linear epilogues, the loss gradient, dropout mask * relu_grad.
+        XCTAssertGreaterThanOrEqual(try assertFusionPreserves(training, size: 3, "cnn training"), 7)
+    }
+
+    func testCaptioningDecodersForwardAndGradients() throws {
+        for file in ["caption_lstm.swiftgraph", "caption_attention.swiftgraph"] {
+            let (_, training) = try compiled(file)
+            XCTAssertGreaterThan(try assertFusionPreserves(training, size: 2, tol: 1e-4, file), 20, file)
+        }
+    }
+
+    /// Hoisting the teacher-forced input projection out of the LSTM decoder's steps: one
+    /// product instead of 21, same outputs and gradients, with fusion after it.
+    func testHoistedDecoderProjection() throws {
+        let (forward, training) = try compiled("caption_lstm.swiftgraph")
+        for g in [forward, training] {
+            let hoisted = try Pipeline(["hoist", "dce", "verify"]).run(g)
+            // Forward projections: products of an embedding with the input weight (the
+            // backward's products with it take gradients).
+            func projections(_ h: Graph) -> Int {
+                let w = h.parameter(named: "decode_step.weight_ih")
+                return h.nodes.filter { $0.op == .matmul && $0.inputs[1] == w && h[$0.inputs[0]].op == .embedding }.count
+            }
+            XCTAssertEqual(projections(g), 21)
+            XCTAssertEqual(projections(hoisted), 1)
+            try assertFusionPreserves(g, size: 2, tol: 1e-4, passes: ["hoist", "fusion", "dce", "verify"], "hoisted \(g.loss == nil ? "" : "loss ")graph")
+        }
+    }
+
+    /// conv -> batch_norm -> relu and conv(bias) -> batch_norm, with statistics away from
+    /// their initial values, fold into convolutions computing the same thing.
+    func testBatchNormFoldsIntoConvolution() throws {
+        let g = Graph(name: "bn")
+        let b = GraphBuilder(graph: g)
+        let x = b.input("x", .f32(Shape([.symbol("B"), .known(3), .known(6), .known(6)])))
+        func uniform(_ name: String, _ shape: Shape, _ lo: Double, _ hi: Double) -> Value {
+            b.parameter(name, .f32(shape), initializer: ["init": .string("uniform"), "low": .float(lo), "high": .float(hi)])
+        }
+        func bn(_ y: Value, _ name: String, _ c: Int) throws -> Value {
+            try b.emit(.batchNorm, [y, uniform(name + ".weight", [c], 0.5, 1.5), uniform(name + ".bias", [c], -0.5, 0.5),
+                                    uniform(name + ".running_mean", [c], -1, 1), uniform(name + ".running_var", [c], 0.2, 3)], ["eps": .float(1e-3)])
+        }
+        let window: Attributes = ["stride": .ints([1, 1]), "padding": .ints([1, 1])]
+        var y = try b.emit(.conv2d, [x, uniform("c1.weight", [4, 3, 3, 3], -0.5, 0.5)], window)
+        y = try b.emit(.relu, [try bn(y, "bn1", 4)])
+        y = try b.emit(.conv2d, [y, uniform("c2.weight", [5, 4, 3, 3], -0.5, 0.5), uniform("c2.bias", [5], -0.5, 0.5)], window)
+        g.outputs = [("y", try bn(y, "bn2", 5))]
+        XCTAssertEqual(try assertFusionPreserves(g, size: 2, tol: 1e-5, "conv + batch norm"), 2)
+        let fused = try Pipeline(["fusion", "dce"]).run(g)
+        XCTAssertFalse(fused.nodes.contains { $0.op == .batchNorm || $0.op == .conv2d || $0.op == .relu })
+    }
+
+    /// The attention decoder feeds concat(embedding, context) to its cell: the weight splits
+    /// by columns and the embedding half of all steps becomes one product.
+    func testHoistedAttentionDecoderProjection() throws {
+        let (_, training) = try compiled("caption_attention.swiftgraph")
+        let hoisted = try Pipeline(["hoist", "dce", "verify"]).run(training)
+        let w = try XCTUnwrap(hoisted.parameter(named: "decode_step.weight_ih"))
+        let stepsProducts = hoisted.nodes.filter { $0.op == .matmul && $0.type.rank == 3 && $0.type.shape.dims[1] == .known(21) }
+        XCTAssertEqual(stepsProducts.count, 1, "one product over the 21 steps")
+        XCTAssertFalse(hoisted.nodes.contains { $0.op == .matmul && $0.inputs[1] == w && hoisted[$0.inputs[0]].op == .concat },
+                       "no step multiplies its whole concatenated input any more")
+        try assertFusionPreserves(training, size: 2, tol: 1e-4, passes: ["hoist", "fusion", "dce", "verify"], "hoisted attention decoder")
+    }
+
+    /// Attention contexts as matrix products (before autodiff): same outputs, same gradients,
+    /// and no broadcast products left in the forward pass.
+    func testContractedAttentionContexts() throws {
+        let (forward, training) = try compiled("caption_attention.swiftgraph")
+        let contracted = try Pipeline(["contract", "dce", "verify"]).run(forward)
+        XCTAssertEqual(contracted.nodes.filter { $0.op == .matmul && $0.attributes.bool("transpose_a") == true }.count, 21)
+        XCTAssertFalse(contracted.nodes.contains { $0.op == .mul && $0.type.rank == 3 }, "no [B, 256, 512] products")
+        let contractedTraining = try Pipeline(["autodiff", "constant-folding", "cse", "dce", "verify"]).run(contracted)
+        let store = ParameterStore()
+        try store.initialise(from: forward, seed: 8)
+        let feeds = randomFeeds(forward, size: 2, seed: 9)
+        let a = try Executor(graph: training, options: ExecutionOptions(training: true, seed: 4)).run(feeds: feeds, parameters: store)
+        let b = try Executor(graph: contractedTraining, options: ExecutionOptions(training: true, seed: 4)).run(feeds: feeds, parameters: store)
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        for (name, t) in a {
+            let u = try XCTUnwrap(b[name]).floats
+            let scale = max(1, t.floats.map(abs).max() ?? 1)
+            XCTAssertLessThanOrEqual(zip(t.floats, u).map { abs($0 - $1) }.max() ?? 0, 1e-4 * scale, name)
+        }
+    }
+
+    /// Random MLP-like graphs: linear layers with and without relu, elementwise chains with
+    /// scalars, products of branches, then log-softmax + NLL.
+    func testRandomGraphs() throws {
+        var made = 0
+        for seed in 0..<12 {
+            let random = RandomSource(seed: UInt64(seed))
+            let g = Graph(name: "random\(seed)")
+            let b = GraphBuilder(graph: g)
+            let B = Dim.symbol("B")
+            var width = 4
+            var x = b.input("x", .f32(Shape([B, .known(width)])))
+            let y = b.input("y", .i64(Shape([B])))
+            var values = [x]
+            for layer in 0..<(2 + random.nextInt(below: 3)) {
+                switch random.nextInt(below: 4) {
+                case 0, 1:
+                    let out = 3 + random.nextInt(below: 4)
+                    let w = b.parameter("w\(layer)", .f32([out, width]), initializer: ["init": .string("uniform"), "bound": .float(0.8)])
+                    let bias = b.parameter("b\(layer)", .f32([out]), initializer: ["init": .string("uniform"), "bound": .float(0.3)])
+                    let mm = try b.emit(.matmul, [x, w], ["transpose_b": .bool(true)])
+                    x = try b.emit(.add, random.nextInt(below: 2) == 0 ? [mm, bias] : [bias, mm])
+                    if random.nextInt(below: 3) > 0 { x = try b.emit(.relu, [x]) }
+                    width = out
+                    values = [x]
+                case 2:
+                    let unary: [OpDef] = [.sigmoid, .tanh, .neg, .relu]
+                    x = try b.emit(unary[random.nextInt(below: unary.count)], [x])
+                    x = try b.emit(.scale, [x], ["factor": .float(Double(random.nextFloat()) + 0.5)])
+                    x = try b.emit(.mul, [x, try b.scalar(0.75)])
+                    values.append(x)
+                default:
+                    let other = values[random.nextInt(below: values.count)]
+                    let binary: [OpDef] = [.add, .sub, .mul]
+                    x = try b.emit(binary[random.nextInt(below: binary.count)], [x, try b.emit(.tanh, [other])])
+                    values.append(x)
+                }
+            }
+            let w = b.parameter("out", .f32([3, width]), initializer: ["init": .string("uniform"), "bound": .float(0.8)])
+            let logp = try b.emit(.logSoftmax, [try b.emit(.matmul, [x, w], ["transpose_b": .bool(true)])], ["axis": .int(-1)])
+            g.outputs = [("logp", logp)]
+            g.loss = try b.emit(.nllLoss, [logp, y])
+            made += try assertFusionPreserves(g, size: 5, "random graph \(seed) forward")
+            made += try assertFusionPreserves(try Pipeline(["autodiff", "cse", "dce"]).run(g), size: 5, "random graph \(seed) training")
+        }
+        XCTAssertGreaterThan(made, 24, "the random graphs exercise the fusions")
+    }
+
+    /// Lifetime-planned memory (regions shared, elementwise ops in place) computes what one
+    /// buffer per value computes, on the fused training graphs.
+    func testLifetimePlanningGivesTheSameResults() throws {
+        for file in ["cnn.swiftgraph", "caption_lstm.swiftgraph"] {
+            let training = try Pipeline(["fusion", "dce"]).run(try compiled(file).training)
+            let store = ParameterStore()
+            try store.initialise(from: training, seed: 21)
+            let feeds = randomFeeds(training, size: 3, seed: 22)
+            let separate = try Executor(graph: training, options: ExecutionOptions(training: true, seed: 2)).run(feeds: feeds, parameters: store)
+            let shared = try Executor(graph: training, options: ExecutionOptions(training: true, seed: 2), planner: BufferPlan.lifetimes)
+            let out = try shared.run(feeds: feeds, parameters: store)
+            XCTAssertLessThan(try XCTUnwrap(shared.memorySummary).arena, try XCTUnwrap(shared.memorySummary).unplannedBytes, file)
+            for (name, t) in separate { XCTAssertEqual(out[name], t, "\(file): \(name)") }
+        }
+    }
+
+    /// Fused contractions keep the unfused gradients, so fusion may run before autodiff too.
+    func testFusedContractionsDifferentiateLikeTheOriginals() throws {
+        let (forward, _) = try compiled("cnn.swiftgraph")
+        let early = try Pipeline(["fusion", "autodiff", "dce", "verify"]).run(forward)
+        let late = try Pipeline(["autodiff", "dce", "verify"]).run(forward)
+        XCTAssertTrue(early.nodes.contains { $0.op == .fusedConv2d })
+        let store = ParameterStore()
+        try store.initialise(from: forward, seed: 3)
+        let feeds = randomFeeds(forward, size: 2, seed: 4)
+        let a = try Executor(graph: early, options: ExecutionOptions(training: true, seed: 1)).run(feeds: feeds, parameters: store)
+        let b = try Executor(graph: late, options: ExecutionOptions(training: true, seed: 1)).run(feeds: feeds, parameters: store)
+        for (name, t) in b where name.hasPrefix("grad:") {
+            let u = try XCTUnwrap(a[name]).floats
+            for (p, q) in zip(t.floats, u) { XCTAssertEqual(p, q, accuracy: 1e-5 * max(1, abs(p)), name) }
+        }
+    }
+}
