@@ -101,7 +101,6 @@ struct CaptioningTraining {
     /// The homework's loop: shuffled batches with teacher forcing, then validation BLEU-4.
     func train(_ s: Session, _ store: ParameterStore) throws -> [Epoch] {
         let lr = recipe.learningRates[0]
-        if command.profile { Training.banner("note: --profile is not available for caption training; ignored") }
         if recipe.learningRates.count > 1 { Training.banner("note: caption training uses one learning rate; using \(lr)") }
         let trainer = try Trainer(graph: s.training, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
                                   gradClip: recipe.gradClip, options: ExecutionOptions(training: true, seed: recipe.seed, threads: recipe.threads))
@@ -111,23 +110,29 @@ struct CaptioningTraining {
             + "\(recipe.epochs) epochs, batch \(recipe.batchSize), \(recipe.optimizer) lr \(lr), grad clip \(recipe.gradClip.map { String($0) } ?? "none"), "
             + "\(ParameterCount.report(lowered).trainable) parameters\nfeatures: \(s.features.provenance)\n" + Training.blasLine(threads: recipe.threads))
 
+        /// Teacher-forcing feeds for some training captions: their images' features and tokens.
+        func feeds(_ rows: [Int]) throws -> [String: HostTensor] {
+            var ids = [Int64]()
+            ids.reserveCapacity(rows.count * maxLen)
+            for r in rows { ids.append(contentsOf: captions[(r * maxLen)..<((r + 1) * maxLen)]) }
+            return ["features": try s.features.batch(rows.map { s.data.train.imageNames[$0] }),
+                    "captions": HostTensor(shape: [rows.count, maxLen], ints: ids)]
+        }
+
         var epochs: [Epoch] = []
         let shuffler = RandomSource(seed: recipe.seed &+ 1)
         var order = Array(0..<count)
         let batches = (count + recipe.batchSize - 1) / recipe.batchSize
         let progress = Progress(total: batches * recipe.epochs, label: s.tag)
+        try Training.instrument(trainer, firstBatch: try feeds(Array(order.prefix(recipe.batchSize))), profile: command.profile, threads: recipe.threads)
+        defer { if command.profile { Training.banner(ProfileReport(executor: trainer.executor, title: "training steps of \(s.tag)").text) } }
         for epoch in 1...recipe.epochs {
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, shuffler.nextInt(below: i + 1)) }
             let start = Date()
             var lossSum = 0.0
             for b in 0..<batches {
                 let rows = Array(order[(b * recipe.batchSize)..<min(count, (b + 1) * recipe.batchSize)])
-                var ids = [Int64]()
-                ids.reserveCapacity(rows.count * maxLen)
-                for r in rows { ids.append(contentsOf: captions[(r * maxLen)..<((r + 1) * maxLen)]) }
-                let feeds = ["features": try s.features.batch(rows.map { s.data.train.imageNames[$0] }),
-                             "captions": HostTensor(shape: [rows.count, maxLen], ints: ids)]
-                lossSum += Double(try trainer.step(feeds: feeds))
+                lossSum += Double(try trainer.step(feeds: feeds(rows)))
                 progress.update(epoch: epoch, step: b + 1, steps: batches, loss: lossSum / Double(b + 1), images: rows.count)
             }
             let seconds = Date().timeIntervalSince(start)

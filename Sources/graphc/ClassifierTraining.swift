@@ -105,13 +105,8 @@ struct ClassifierTraining {
         let batches = (order.count + recipe.batchSize - 1) / recipe.batchSize
         let progress = Progress(total: batches * recipe.epochs, label: "lr \(lr)")
         Training.banner("config \(name): lr \(lr)")
-        try trainer.prepare(feeds: Batches.feeds(data.train, order.prefix(recipe.batchSize)))
-        if let plan = trainer.memorySummary { Training.banner(plan.description) }
-        if command.profile {
-            trainer.executor.measuresTime = true
-            trainer.executor.measuresThreadTime = recipe.threads == 1
-            trainer.executor.resetTimes()
-        }
+        try Training.instrument(trainer, firstBatch: Batches.feeds(data.train, order.prefix(recipe.batchSize)),
+                                profile: command.profile, threads: recipe.threads)
         defer { if command.profile { Training.banner(ProfileReport(executor: trainer.executor, title: "training steps of \(name)").text) } }
         for epoch in 1...recipe.epochs {
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, shuffler.nextInt(below: i + 1)) }

@@ -101,6 +101,18 @@ enum Training {
         }
     }
 
+    /// Prepares the trainer on its first batch and prints its memory plan; with `--profile`,
+    /// switches on per-node timing (read back with `ProfileReport` when training ends).
+    static func instrument(_ trainer: Trainer, firstBatch: [String: HostTensor], profile: Bool, threads: Int) throws {
+        try trainer.prepare(feeds: firstBatch)
+        if let plan = trainer.memorySummary { banner(plan.description) }
+        if profile {
+            trainer.executor.measuresTime = true
+            trainer.executor.measuresThreadTime = threads == 1
+            trainer.executor.resetTimes()
+        }
+    }
+
     static func banner(_ text: String) {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
