@@ -161,7 +161,11 @@ extension Lowerer {
         case (.string(let x), .string(let y)):
             if op == "==" { return .bool(x == y) }
             if op == "!=" { return .bool(x != y) }
-            if op == "+" { return .string(x + y) }
+            if op == "+" {
+                // Strings only name things; a doubling loop must not eat the machine's memory.
+                guard x.utf8.count + y.utf8.count <= 1 << 16 else { throw error("string is too long (more than 65,536 bytes)", rhsPos) }
+                return .string(x + y)
+            }
         case (.enumCase(let x, _), .enumCase(let y, _)):
             // `mode == .test` is a typo, not a false condition.
             let modes: Set<String> = ["train", "infer"]

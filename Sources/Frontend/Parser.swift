@@ -41,6 +41,11 @@ struct Parser {
     private var p = 0
     private var depth = 0
     static let maxDepth = 100
+    /// Operators and postfix links (calls, members, subscripts) in the current statement.
+    /// Chains like `1 + 1 + ...` or `x.f().f()...` nest to the left without recursion while
+    /// parsing, but a tree tens of thousands deep would overflow the stack when freed.
+    private var links = 0
+    static let maxLinks = 10_000
 
     init(tokens: [Token]) { self.tokens = tokens }
 
@@ -88,6 +93,13 @@ struct Parser {
         }
     }
     private mutating func leave() { depth -= 1 }
+
+    private mutating func link() throws {
+        links += 1
+        if links > Parser.maxLinks {
+            throw DSLError("statement is too long (more than \(Parser.maxLinks) operators and calls); split it with `let`", at: tok)
+        }
+    }
 
     /// Swift keywords and declarations that the DSL rejects by name.
     static let unsupported: Set<String> = [
@@ -158,6 +170,7 @@ struct Parser {
     }
 
     private mutating func statement() throws -> Stmt {
+        links = 0
         let start = pos
         if tok.isSymbol("@") { throw DSLError("attributes (`@...`) are not part of the graphc DSL", at: tok) }
         if tok.isSymbol("#") { throw DSLError("compiler directives (`#...`) are not part of the graphc DSL", at: tok) }
@@ -352,6 +365,7 @@ struct Parser {
         var lhs = try binary(level + 1)
         while let op = binaryOperator(at: level) {
             let opTok = tok
+            try link()
             advance()
             let rhs = try binary(level + 1)
             if level == 2 || level == 3, case .binary(let prev, _, _) = lhs.kind, Parser.levels[level].contains(prev) {
@@ -384,20 +398,20 @@ struct Parser {
                 let args = try arguments(close: ")")
                 var closure: Closure?
                 if allowTrailing, tok.isSymbol("{"), !tok.startsLine { closure = try trailingClosure(for: e) }
-                e = Expr(.call(e, args, closure), e.pos)
+                try link(); e = Expr(.call(e, args, closure), e.pos)
             } else if tok.isSymbol("{"), !tok.startsLine, allowTrailing {
                 let closure = try trailingClosure(for: e)
-                e = Expr(.call(e, [], closure), e.pos)
+                try link(); e = Expr(.call(e, [], closure), e.pos)
             } else if tok.isSymbol("["), !tok.startsLine {
-                e = Expr(.subscriptAccess(e, try arguments(close: "]")), e.pos)
+                try link(); e = Expr(.subscriptAccess(e, try arguments(close: "]")), e.pos)
             } else if tok.isSymbol("."), tok.boundLeft {
                 advance()
-                if case .integer(let n) = tok.kind { advance(); e = Expr(.member(e, String(n)), e.pos); continue }
+                if case .integer(let n) = tok.kind { advance(); try link(); e = Expr(.member(e, String(n)), e.pos); continue }
                 let name = try identifier("after `.`")
-                e = Expr(.member(e, name), e.pos)
+                try link(); e = Expr(.member(e, name), e.pos)
             } else if tok.isSymbol("..."), tok.boundLeft, !tok.boundRight {
                 advance()
-                e = Expr(.postfixRange(e), e.pos)
+                try link(); e = Expr(.postfixRange(e), e.pos)
             } else if tok.isSymbol("!"), tok.boundLeft {
                 throw DSLError("force unwrapping (`!`) is not part of the graphc DSL (there are no optionals)", at: tok)
             } else if tok.isSymbol("?"), tok.boundLeft {

@@ -126,8 +126,9 @@ struct Graphc: ParsableCommand {
         if !countParams && files.count > 1 { throw ValidationError("only --count-params takes several model files") }
         if after != nil && !dumpIR { throw ValidationError("--after goes with --dump-ir") }
         if eval && weights == nil { throw ValidationError("--eval needs --weights FILE") }
-        if let e = epochs, e < 1 { throw ValidationError("--epochs must be at least 1") }
-        if let b = batchSize, b < 1 { throw ValidationError("--batch-size must be at least 1") }
+        // Upper bounds keep step and progress arithmetic far from overflow.
+        if let e = epochs, e < 1 || e > 1_000_000 { throw ValidationError("--epochs must be between 1 and 1,000,000") }
+        if let b = batchSize, b < 1 || b > 1 << 24 { throw ValidationError("--batch-size must be between 1 and 16,777,216") }
         if let t = threads, t < 1 || t > 256 { throw ValidationError("--threads must be between 1 and 256") }
         if let p = dropout, !(p >= 0 && p < 1) { throw ValidationError("--dropout must be in [0, 1)") }
         if let c = gradClip, !(c > 0) { throw ValidationError("--grad-clip must be positive") }

@@ -52,6 +52,8 @@ final class BadInputCLITests: XCTestCase {
     func testBadFlags() throws {
         try assertFails(["graphs/cnn.swiftgraph", "--train", "--lr", "abc"], says: "--lr")
         try assertFails(["graphs/cnn.swiftgraph", "--train", "--epochs", "0"], says: "--epochs")
+        try assertFails(["graphs/cnn.swiftgraph", "--train", "--epochs", "9223372036854775807"], says: "--epochs")
+        try assertFails(["graphs/cnn.swiftgraph", "--train", "--batch-size", "9223372036854775807"], says: "--batch-size")
         try assertFails(["graphs/cnn.swiftgraph", "--train", "--optimizer", "rmsprop"], says: "--optimizer")
         try assertFails(["graphs/cnn.swiftgraph", "--train", "--dropout", "1.5"], says: "--dropout")
         try assertFails(["graphs/cnn.swiftgraph"], says: "nothing to do")
