@@ -44,6 +44,7 @@ enum Bench {
         let file = c.files[0]
         let lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .train))
         let recipe = try Recipe(graph: lowered, command: c)
+        let planner: BufferPlanner = c.memoryPlan == "off" ? { _, sizes in .onePerValue(byteSizes: sizes) } : BufferPlan.lifetimes
         let (forward, training) = try Training.compile(lowered, dropout: recipe.dropout, fusion: c.fusion != "off")
         let batches = try c.benchBatches.split(separator: ",").map { s -> Int in
             guard let b = Int(s.trimmingCharacters(in: .whitespaces)), b > 0 else { throw RuntimeError("--bench-batches: '\(s)' is not a positive batch size") }
@@ -66,7 +67,7 @@ enum Bench {
             try store.initialise(from: forward, seed: recipe.seed)
             let trainer = try Trainer(graph: training, parameters: store, optimizer: SGD(learningRate: 0.01),
                                       options: ExecutionOptions(training: true, seed: recipe.seed, threads: trainThreads),
-                                      planner: c.memoryPlan == "off" ? { _, sizes in .onePerValue(byteSizes: sizes) } : BufferPlan.lifetimes)
+                                      planner: planner)
             let feeds = try randomFeeds(forward, batch: b, random: random)
             func rate(steps: Int, warmup: Int) throws -> Double {
                 for _ in 0..<warmup { try trainer.step(feeds: feeds) }
@@ -85,9 +86,7 @@ enum Bench {
             Training.banner(String(format: "train batch %4d, %d thread%@: %8.0f images/s (median of %d; %.0f-%.0f), %.3f ms/step", b, trainThreads,
                                    trainThreads == 1 ? "" : "s", s.median, repeats, s.min, s.max, 1000 * Double(b) / s.median))
             if c.profile {
-                trainer.executor.measuresTime = true
-                trainer.executor.measuresThreadTime = trainThreads == 1
-                trainer.executor.resetTimes()
+                trainer.executor.startProfiling(threads: trainThreads)
                 _ = try rate(steps: steps, warmup: 0)
                 trainer.executor.measuresTime = false
                 profiles.append(("training, batch \(b), \(steps) steps", trainer.executor))
@@ -99,7 +98,7 @@ enum Bench {
         let store = ParameterStore()
         try store.initialise(from: forward, seed: recipe.seed)
         let executor = try Executor(graph: forward, options: ExecutionOptions(training: false, threads: evalThreads),
-                                    planner: c.memoryPlan == "off" ? { _, sizes in .onePerValue(byteSizes: sizes) } : BufferPlan.lifetimes)
+                                    planner: planner)
         let feeds = try randomFeeds(forward, batch: evalBatch, random: random)
         func evalRate(steps: Int, warmup: Int) throws -> Double {
             for _ in 0..<warmup { try executor.execute(feeds: feeds, parameters: store) }
@@ -116,9 +115,7 @@ enum Bench {
         if let plan = executor.memorySummary { report.planned_mb["eval_\(evalBatch)"] = Double(plan.total) / 1_048_576 }
         Training.banner(String(format: "eval batch %4d: %8.0f images/s (median of %d; %.0f-%.0f)", evalBatch, s.median, repeats, s.min, s.max))
         if c.profile {
-            executor.measuresTime = true
-            executor.measuresThreadTime = evalThreads == 1
-            executor.resetTimes()
+            executor.startProfiling(threads: evalThreads)
             _ = try evalRate(steps: steps, warmup: 0)
             executor.measuresTime = false
             profiles.append(("evaluation, batch \(evalBatch), \(steps) runs", executor))

@@ -53,3 +53,13 @@ struct ProfileReport {
         return lines.joined(separator: "\n")
     }
 }
+
+extension Executor {
+    /// Starts `--profile` timing from zero. On one BLAS thread the calling thread's CPU time is
+    /// what a kernel costs, so other processes' load is not counted.
+    func startProfiling(threads: Int) {
+        measuresTime = true
+        measuresThreadTime = threads == 1
+        resetTimes()
+    }
+}

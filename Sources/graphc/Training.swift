@@ -107,9 +107,7 @@ enum Training {
         try trainer.prepare(feeds: firstBatch)
         if let plan = trainer.memorySummary { banner(plan.description) }
         if profile {
-            trainer.executor.measuresTime = true
-            trainer.executor.measuresThreadTime = threads == 1
-            trainer.executor.resetTimes()
+            trainer.executor.startProfiling(threads: threads)
         }
     }
 
