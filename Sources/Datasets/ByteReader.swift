@@ -1,3 +1,5 @@
+import GraphIR
+
 /// Bounds-checked reads of unsigned integers from a file's bytes, little-endian (zip records,
 /// pickles, NPY headers) or big-endian (IDX headers, pickled floats); every failure names the
 /// file, the part being read and the byte offset.
@@ -7,8 +9,8 @@ struct ByteReader {
     /// What is being read, e.g. `zip entry model/data.pkl`; it starts every message.
     let context: String
 
-    func fail(_ offset: Int, _ what: String) -> DataError {
-        DataError(file, "\(context), byte \(offset): \(what)")
+    func fail(_ offset: Int, _ what: String) -> FileError {
+        FileError(file, "\(context), byte \(offset): \(what)")
     }
 
     func slice(_ offset: Int, _ count: Int) throws -> ArraySlice<UInt8> {

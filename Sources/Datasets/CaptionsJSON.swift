@@ -1,3 +1,4 @@
+import GraphIR
 import CJSONC
 import Foundation
 
@@ -36,14 +37,14 @@ enum CaptionsJSONFile {
 
     static func parse(data: Data, file: String) throws -> CaptionsJSONValue {
         guard let tok = json_tokener_new() else {
-            throw DataError(file, "json-c could not allocate a parser")
+            throw FileError(file, "json-c could not allocate a parser")
         }
         defer { json_tokener_free(tok) }
         json_tokener_set_flags(tok, Int32(JSON_TOKENER_STRICT))
         guard data.count < Int(Int32.max) else {
-            throw DataError(file, "JSON file too large (\(data.count) bytes)")
+            throw FileError(file, "JSON file too large (\(data.count) bytes)")
         }
-        guard !data.isEmpty else { throw DataError(file, "empty file, expected JSON") }
+        guard !data.isEmpty else { throw FileError(file, "empty file, expected JSON") }
         let (root, parseEnd, status): (OpaquePointer?, Int, json_tokener_error) = data.withUnsafeBytes { raw in
             guard let base = raw.bindMemory(to: CChar.self).baseAddress else { return (nil, 0, json_tokener_continue) }
             let obj = json_tokener_parse_ex(tok, base, Int32(raw.count))
@@ -57,13 +58,13 @@ enum CaptionsJSONFile {
                 reason = String(cString: json_tokener_error_desc(status))
             }
             let offset = min(parseEnd, data.count)
-            throw DataError(file, "JSON syntax error at \(position(of: offset, in: data)): \(reason)")
+            throw FileError(file, "JSON syntax error at \(position(of: offset, in: data)): \(reason)")
         }
         defer { json_object_put(root) }
         // json-c stops after the first complete value; anything but whitespace after it is an error.
         if let extra = data[(data.startIndex + parseEnd)...].firstIndex(where: { !isJSONSpace($0) }) {
             let offset = extra - data.startIndex
-            throw DataError(file, "JSON syntax error at \(position(of: offset, in: data)): unexpected data after the top-level value")
+            throw FileError(file, "JSON syntax error at \(position(of: offset, in: data)): unexpected data after the top-level value")
         }
         return convert(root)
     }
@@ -124,8 +125,8 @@ struct CaptionsJSONCursor {
     let path: String
     let value: CaptionsJSONValue
 
-    func error(_ what: String) -> DataError {
-        DataError(file, path.isEmpty ? what : "\(path) \(what)")
+    func error(_ what: String) -> FileError {
+        FileError(file, path.isEmpty ? what : "\(path) \(what)")
     }
 
     private func childPath(_ key: String) -> String {
@@ -145,7 +146,7 @@ struct CaptionsJSONCursor {
     func member(_ key: String) throws -> CaptionsJSONCursor {
         guard case let .object(_, values, index) = value else { throw error("is \(value.typeName), expected an object") }
         guard let i = index[key] else {
-            throw DataError(file, path.isEmpty ? "missing key \"\(key)\"" : "\(path): missing key \"\(key)\"")
+            throw FileError(file, path.isEmpty ? "missing key \"\(key)\"" : "\(path): missing key \"\(key)\"")
         }
         return CaptionsJSONCursor(file: file, path: childPath(key), value: values[i])
     }

@@ -1,3 +1,4 @@
+import GraphIR
 import Foundation
 
 /// `datasets/train.json`: one entry per (image, caption) pair, captions wrapped in
@@ -18,7 +19,7 @@ public struct CaptionsTrain: Sendable, Equatable {
         let capsNode = try root.member("captions_tokens")
         let capNodes = try capsNode.elements()
         guard capNodes.count == names.count else {
-            throw DataError(path, "images_names has \(names.count) entries but captions_tokens has \(capNodes.count)")
+            throw FileError(path, "images_names has \(names.count) entries but captions_tokens has \(capNodes.count)")
         }
         var captions: [[String]] = []
         captions.reserveCapacity(capNodes.count)
@@ -40,7 +41,7 @@ public struct CaptionsTrain: Sendable, Equatable {
         var lengths: [Int] = []
         for (i, caption) in captions.enumerated() {
             guard caption.count <= vocab.maxLen else {
-                throw DataError(file, "captions_tokens[\(i)] has \(caption.count) tokens, more than max_len \(vocab.maxLen)")
+                throw FileError(file, "captions_tokens[\(i)] has \(caption.count) tokens, more than max_len \(vocab.maxLen)")
             }
             ids.append(contentsOf: vocab.encodePadded(caption))
             lengths.append(caption.count)
@@ -68,7 +69,7 @@ public struct CaptionsEval: Sendable, Equatable {
         let names = try root.member("images_names").strings()
         var seen = Set<String>()
         for name in names where !seen.insert(name).inserted {
-            throw DataError(path, "images_names lists \"\(name)\" twice")
+            throw FileError(path, "images_names lists \"\(name)\" twice")
         }
         let refsNode = try root.member("all_refs")
         var refs: [String: [[String]]] = [:]

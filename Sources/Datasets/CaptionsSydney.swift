@@ -1,3 +1,4 @@
+import GraphIR
 import Foundation
 
 /// The Sydney-Captions folder: `dataset.json`, `datasets/{train,val,test,vocab_info}.json` and
@@ -32,7 +33,7 @@ public struct SydneyCaptions: Sendable {
     public static func load(directory: String = defaultDirectory) throws -> SydneyCaptions {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
-            throw DataError(directory, "Sydney-Captions folder not found (expected dataset.json, datasets/, images/ inside; pass --data)")
+            throw FileError(directory, "Sydney-Captions folder not found (expected dataset.json, datasets/, images/ inside; pass --data)")
         }
         let dir = directory as NSString
         let splits = dir.appendingPathComponent("datasets") as NSString
@@ -50,10 +51,10 @@ public struct SydneyCaptions: Sendable {
         func check(_ names: [String], _ file: String, _ key: String) throws {
             for (i, name) in names.enumerated() {
                 guard known.contains(name) else {
-                    throw DataError(file, "\(key)[\(i)] \"\(name)\" is not an image of dataset.json")
+                    throw FileError(file, "\(key)[\(i)] \"\(name)\" is not an image of dataset.json")
                 }
                 guard imageNumber(name) != nil else {
-                    throw DataError(file, "\(key)[\(i)] \"\(name)\" is not named <number>.tif")
+                    throw FileError(file, "\(key)[\(i)] \"\(name)\" is not named <number>.tif")
                 }
             }
         }

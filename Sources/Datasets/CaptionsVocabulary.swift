@@ -1,3 +1,4 @@
+import GraphIR
 import Foundation
 
 /// The caption vocabulary of `vocab_info.json`: token <-> id tables and the maximum caption
@@ -26,15 +27,15 @@ public struct Vocabulary: Sendable, Equatable {
         var table: [String: Int] = [:]
         for (id, token) in tokens.enumerated() {
             if let other = table[token] {
-                throw DataError(file, "token \"\(token)\" has two ids, \(other) and \(id)")
+                throw FileError(file, "token \"\(token)\" has two ids, \(other) and \(id)")
             }
             table[token] = id
         }
         func special(_ t: String) throws -> Int {
-            guard let id = table[t] else { throw DataError(file, "special token \(t) is missing") }
+            guard let id = table[t] else { throw FileError(file, "special token \(t) is missing") }
             return id
         }
-        guard maxLen > 0 else { throw DataError(file, "max_len must be positive, got \(maxLen)") }
+        guard maxLen > 0 else { throw FileError(file, "max_len must be positive, got \(maxLen)") }
         self.tokenToId = table
         self.idToToken = tokens
         self.maxLen = maxLen

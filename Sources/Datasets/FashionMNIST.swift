@@ -1,3 +1,4 @@
+import GraphIR
 import Foundation
 
 /// Images and their class labels, images as one contiguous N x C x H x W float buffer.
@@ -59,7 +60,7 @@ public struct FashionMNIST {
         let trainAll = try loadIDXPair(directory: directory, prefix: "train")
         let test = try loadIDXPair(directory: directory, prefix: "t10k")
         guard trainAll.count == devCount + trainCount else {
-            throw DataError(path(directory, "train-labels-idx1-ubyte"),
+            throw FileError(path(directory, "train-labels-idx1-ubyte"),
                             "expected \(devCount + trainCount) training images for the homework split, found \(trainAll.count)")
         }
         let perm = homeworkPermutation(count: trainAll.count)
@@ -76,10 +77,10 @@ public struct FashionMNIST {
             let x = try archive.array("X" + name)
             let y = try archive.array("y" + name)
             guard x.shape.count == 4, Array(x.shape[1...]) == imageShape else {
-                throw DataError(npz, "X\(name): expected shape (N, 1, 28, 28), found \(x.shape)")
+                throw FileError(npz, "X\(name): expected shape (N, 1, 28, 28), found \(x.shape)")
             }
             guard y.shape == [x.shape[0]] else {
-                throw DataError(npz, "y\(name): expected shape (\(x.shape[0]),) to match X\(name), found \(y.shape)")
+                throw FileError(npz, "y\(name): expected shape (\(x.shape[0]),) to match X\(name), found \(y.shape)")
             }
             let labels = try y.int64s()
             try checkLabels(labels, file: npz, what: "y\(name)")
@@ -94,10 +95,10 @@ public struct FashionMNIST {
         let images = try IDXReader.read(path: imagesPath, expectedRank: 3)
         let labels = try IDXReader.read(path: labelsPath, expectedRank: 1)
         guard images.dims[1] == 28, images.dims[2] == 28 else {
-            throw DataError(imagesPath, "expected 28x28 images, found \(images.dims[1])x\(images.dims[2])")
+            throw FileError(imagesPath, "expected 28x28 images, found \(images.dims[1])x\(images.dims[2])")
         }
         guard images.dims[0] == labels.dims[0] else {
-            throw DataError(labelsPath, "wrong count: \(labels.dims[0]) labels for \(images.dims[0]) images in \((imagesPath as NSString).lastPathComponent)")
+            throw FileError(labelsPath, "wrong count: \(labels.dims[0]) labels for \(images.dims[0]) images in \((imagesPath as NSString).lastPathComponent)")
         }
         let values = labels.bytes.map { Int64($0) }
         try checkLabels(values, file: labelsPath, what: "labels")
@@ -108,7 +109,7 @@ public struct FashionMNIST {
 
     private static func checkLabels(_ labels: [Int64], file: String, what: String) throws {
         if let i = labels.firstIndex(where: { $0 < 0 || $0 >= Int64(classCount) }) {
-            throw DataError(file, "\(what)[\(i)] = \(labels[i]) is not a class in 0..<\(classCount)")
+            throw FileError(file, "\(what)[\(i)] = \(labels[i]) is not a class in 0..<\(classCount)")
         }
     }
 
@@ -118,7 +119,7 @@ public struct FashionMNIST {
         if FileManager.default.fileExists(atPath: gz) { return gz }
         let plain = path(directory, name)
         if FileManager.default.fileExists(atPath: plain) { return plain }
-        throw DataError(gz, "no such file (nor \(name)) in \(directory)")
+        throw FileError(gz, "no such file (nor \(name)) in \(directory)")
     }
 
     private static func path(_ directory: String, _ name: String) -> String {

@@ -1,3 +1,4 @@
+import GraphIR
 import CZlib
 import Foundation
 
@@ -22,10 +23,10 @@ public enum Gzip {
     }
 
     private static func inflate(_ input: Data, windowBits: Int32, expectedSize: Int?, file: String, what: String) throws -> Data {
-        if input.isEmpty { throw DataError(file, "bad \(what) data: empty input") }
+        if input.isEmpty { throw FileError(file, "bad \(what) data: empty input") }
         var stream = z_stream()
         guard inflateInit2_(&stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw DataError(file, "cannot initialise zlib")
+            throw FileError(file, "cannot initialise zlib")
         }
         defer { inflateEnd(&stream) }
 
@@ -52,7 +53,7 @@ public enum Gzip {
                 let produced = chunk - Int(stream.avail_out)
                 output.append(contentsOf: buffer[0..<produced])
                 if let limit = expectedSize, output.count > limit {
-                    throw DataError(file, "bad \(what) data: inflates to more than the expected \(limit) bytes")
+                    throw FileError(file, "bad \(what) data: inflates to more than the expected \(limit) bytes")
                 }
                 switch status {
                 case Z_STREAM_END:
@@ -65,25 +66,25 @@ public enum Gzip {
                     finished = true
                 case Z_OK:
                     if produced == 0 && consumed >= bytes.count {
-                        throw DataError(file, "truncated \(what) data: stream ends after \(output.count) bytes of output")
+                        throw FileError(file, "truncated \(what) data: stream ends after \(output.count) bytes of output")
                     }
                     continue
                 case Z_BUF_ERROR:
                     // No progress with a fresh output buffer: the input ran out mid-stream.
                     if consumed >= bytes.count || produced == 0 {
-                        throw DataError(file, "truncated \(what) data: stream ends after \(output.count) bytes of output")
+                        throw FileError(file, "truncated \(what) data: stream ends after \(output.count) bytes of output")
                     }
                     continue
                 default:
                     let msg = stream.msg.map { String(cString: $0) } ?? "zlib error \(status)"
-                    throw DataError(file, "bad \(what) data: \(msg)")
+                    throw FileError(file, "bad \(what) data: \(msg)")
                 }
                 break
             }
         }
-        if !finished { throw DataError(file, "truncated \(what) data") }
+        if !finished { throw FileError(file, "truncated \(what) data") }
         if let size = expectedSize, output.count != size {
-            throw DataError(file, "bad \(what) data: inflated to \(output.count) bytes, expected \(size)")
+            throw FileError(file, "bad \(what) data: inflated to \(output.count) bytes, expected \(size)")
         }
         return output
     }

@@ -5,7 +5,7 @@ import GraphIR
 /// The encoder-features file of the homework, `all_features.hdf5`: one float32 dataset
 /// `features` of shape (images, regions, dim) = (613, 256, 512), row = image number - 1.
 /// Goes through libhdf5 with its automatic error printing turned off; failures become
-/// `DataError`s carrying HDF5's own innermost message. libhdf5 (serial build) is not
+/// `FileError`s carrying HDF5's own innermost message. libhdf5 (serial build) is not
 /// thread-safe: use these from one thread at a time.
 public enum HDF5Features {
     public static let datasetName = "features"
@@ -16,11 +16,11 @@ public enum HDF5Features {
     /// never leaves a half-written features file.
     public static func write(path: String, features: [Float], count: Int, regions: Int, dim: Int) throws {
         guard count >= 0, regions > 0, dim > 0 else {
-            throw DataError(path, "invalid features shape (\(count), \(regions), \(dim))")
+            throw FileError(path, "invalid features shape (\(count), \(regions), \(dim))")
         }
         let (product, overflow) = count.multipliedReportingOverflow(by: regions * dim)
         guard !overflow, product == features.count else {
-            throw DataError(path, "\(features.count) values do not fill shape (\(count), \(regions), \(dim))")
+            throw FileError(path, "\(features.count) values do not fill shape (\(count), \(regions), \(dim))")
         }
         HDF5Library.prepare()
         do {
@@ -28,10 +28,10 @@ public enum HDF5Features {
                 try writeDataset(tmp.path, reportAs: path, name: datasetName, values: features, dims: [count, regions, dim],
                                  fileType: .float32)
             }
-        } catch let e as DataError {
+        } catch let e as FileError {
             throw e
         } catch {
-            throw DataError(path, "cannot write: \(error.localizedDescription)")
+            throw FileError(path, "cannot write: \(error.localizedDescription)")
         }
     }
 
@@ -64,7 +64,7 @@ public enum HDF5Features {
                              fileType: StoredType) throws {
         HDF5Library.prepare()
         let tmp = file
-        let fail = { (what: String) in DataError(path, HDF5Library.describe(what)) }
+        let fail = { (what: String) in FileError(path, HDF5Library.describe(what)) }
         let file = H5Fcreate(tmp, HDF5Library.accTrunc, HDF5Library.defaultProperties, HDF5Library.defaultProperties)
         guard file >= 0 else { throw fail("cannot create the HDF5 file") }
         defer { H5Fclose(file) }
@@ -97,12 +97,12 @@ public final class HDF5FeatureReader {
         self.path = path
         try requireFile(path)
         HDF5Library.prepare()
-        let fail = { (what: String) in DataError(path, HDF5Library.describe(what)) }
+        let fail = { (what: String) in FileError(path, HDF5Library.describe(what)) }
         let file = H5Fopen(path, HDF5Library.accReadOnly, HDF5Library.defaultProperties)
         guard file >= 0 else { throw fail("not a readable HDF5 file") }
         guard H5Lexists(file, HDF5Features.datasetName, HDF5Library.defaultProperties) > 0 else {
             H5Fclose(file)
-            throw DataError(path, "has no dataset \"\(HDF5Features.datasetName)\"")
+            throw FileError(path, "has no dataset \"\(HDF5Features.datasetName)\"")
         }
         let dataset = H5Dopen2(file, HDF5Features.datasetName, HDF5Library.defaultProperties)
         guard dataset >= 0 else {
@@ -128,7 +128,7 @@ public final class HDF5FeatureReader {
     /// Requires a rank-3 floating-point dataset (float64 is converted to float32 by HDF5).
     private static func checkShape(_ dataset: hid_t, _ path: String) throws -> (Int, Int, Int) {
         let type = H5Dget_type(dataset)
-        guard type >= 0 else { throw DataError(path, HDF5Library.describe("cannot read the type of \"features\"")) }
+        guard type >= 0 else { throw FileError(path, HDF5Library.describe("cannot read the type of \"features\"")) }
         let typeClass = H5Tget_class(type)
         let typeSize = H5Tget_size(type)
         H5Tclose(type)
@@ -140,25 +140,25 @@ public final class HDF5FeatureReader {
             case H5T_COMPOUND: name = "a compound type"
             default: name = "HDF5 type class \(typeClass.rawValue)"
             }
-            throw DataError(path, "dataset \"features\" is not floating point (it holds \(name))")
+            throw FileError(path, "dataset \"features\" is not floating point (it holds \(name))")
         }
         guard typeSize == 4 || typeSize == 8 else {
-            throw DataError(path, "dataset \"features\" has \(typeSize)-byte floats, expected float32")
+            throw FileError(path, "dataset \"features\" has \(typeSize)-byte floats, expected float32")
         }
         let space = H5Dget_space(dataset)
-        guard space >= 0 else { throw DataError(path, HDF5Library.describe("cannot read the shape of \"features\"")) }
+        guard space >= 0 else { throw FileError(path, HDF5Library.describe("cannot read the shape of \"features\"")) }
         defer { H5Sclose(space) }
         let rank = H5Sget_simple_extent_ndims(space)
         guard rank == 3 else {
-            throw DataError(path, "dataset \"features\" has rank \(rank), expected 3 (images, regions, dim)")
+            throw FileError(path, "dataset \"features\" has rank \(rank), expected 3 (images, regions, dim)")
         }
         var dims = [hsize_t](repeating: 0, count: 3)
         guard H5Sget_simple_extent_dims(space, &dims, nil) == 3 else {
-            throw DataError(path, HDF5Library.describe("cannot read the dimensions of \"features\""))
+            throw FileError(path, HDF5Library.describe("cannot read the dimensions of \"features\""))
         }
         let limit = hsize_t(Int32.max)
         guard dims.allSatisfy({ $0 <= limit }), dims[1] > 0, dims[2] > 0, dims[1] * dims[2] <= hsize_t(HDF5Features.maxValues) else {
-            throw DataError(path, "dataset \"features\" has unusable shape \(dims)")
+            throw FileError(path, "dataset \"features\" has unusable shape \(dims)")
         }
         return (Int(dims[0]), Int(dims[1]), Int(dims[2]))
     }
@@ -166,38 +166,38 @@ public final class HDF5FeatureReader {
     public func readAll() throws -> [Float] {
         let (total, overflow) = count.multipliedReportingOverflow(by: regions * dim)
         guard !overflow, total <= HDF5Features.maxValues else {
-            throw DataError(path, "dataset \"features\" (\(count), \(regions), \(dim)) is too large to load at once; read it by rows")
+            throw FileError(path, "dataset \"features\" (\(count), \(regions), \(dim)) is too large to load at once; read it by rows")
         }
         var out = [Float](repeating: 0, count: total)
         guard total > 0 else { return out }
         let status = out.withUnsafeMutableBufferPointer { buf in
             H5Dread(dataset, H5T_NATIVE_FLOAT_g, HDF5Library.all, HDF5Library.all, HDF5Library.defaultProperties, buf.baseAddress)
         }
-        guard status >= 0 else { throw DataError(path, HDF5Library.describe("cannot read dataset \"features\"")) }
+        guard status >= 0 else { throw FileError(path, HDF5Library.describe("cannot read dataset \"features\"")) }
         return out
     }
 
     /// Row `index` (0-based: image number - 1) as regions x dim floats.
     public func row(_ index: Int) throws -> [Float] {
         guard index >= 0 && index < count else {
-            throw DataError(path, "row \(index) is out of range 0..<\(count)")
+            throw FileError(path, "row \(index) is out of range 0..<\(count)")
         }
         let fileSpace = H5Dget_space(dataset)
-        guard fileSpace >= 0 else { throw DataError(path, HDF5Library.describe("cannot read the shape of \"features\"")) }
+        guard fileSpace >= 0 else { throw FileError(path, HDF5Library.describe("cannot read the shape of \"features\"")) }
         defer { H5Sclose(fileSpace) }
         var start: [hsize_t] = [hsize_t(index), 0, 0]
         var extent: [hsize_t] = [1, hsize_t(regions), hsize_t(dim)]
         guard H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &extent, nil) >= 0 else {
-            throw DataError(path, HDF5Library.describe("cannot select row \(index)"))
+            throw FileError(path, HDF5Library.describe("cannot select row \(index)"))
         }
         let memSpace = H5Screate_simple(3, &extent, nil)
-        guard memSpace >= 0 else { throw DataError(path, HDF5Library.describe("cannot create a dataspace")) }
+        guard memSpace >= 0 else { throw FileError(path, HDF5Library.describe("cannot create a dataspace")) }
         defer { H5Sclose(memSpace) }
         var out = [Float](repeating: 0, count: regions * dim)
         let status = out.withUnsafeMutableBufferPointer { buf in
             H5Dread(dataset, H5T_NATIVE_FLOAT_g, memSpace, fileSpace, HDF5Library.defaultProperties, buf.baseAddress)
         }
-        guard status >= 0 else { throw DataError(path, HDF5Library.describe("cannot read row \(index)")) }
+        guard status >= 0 else { throw FileError(path, HDF5Library.describe("cannot read row \(index)")) }
         return out
     }
 }

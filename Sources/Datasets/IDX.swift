@@ -1,3 +1,4 @@
+import GraphIR
 import Foundation
 
 /// An array read from an IDX file (the MNIST format): unsigned bytes and their dimensions.
@@ -20,20 +21,20 @@ public enum IDXReader {
     public static func parse(_ data: Data, file: String, expectedRank: Int? = nil) throws -> IDXArray {
         let bytes = [UInt8](data)
         guard bytes.count >= 4 else {
-            throw DataError(file, "truncated: \(bytes.count) bytes, too short for an IDX header")
+            throw FileError(file, "truncated: \(bytes.count) bytes, too short for an IDX header")
         }
         let header = ByteReader(bytes: bytes, file: file, context: "IDX header")
         let magic = UInt32(try header.bigEndianUnsigned(0, 4))
         guard bytes[0] == 0, bytes[1] == 0, bytes[2] == 0x08, bytes[3] >= 1 else {
-            throw DataError(file, "bad magic number 0x\(hex8(magic)): expected 0x00000801 (labels) or 0x00000803 (images) for unsigned-byte IDX data")
+            throw FileError(file, "bad magic number 0x\(hex8(magic)): expected 0x00000801 (labels) or 0x00000803 (images) for unsigned-byte IDX data")
         }
         let rank = Int(bytes[3])
         if let want = expectedRank, want != rank {
-            throw DataError(file, "bad magic number 0x\(hex8(magic)): expected 0x\(hex8(0x0800 + UInt32(want))) (\(want) dimension\(want == 1 ? "" : "s")), found \(rank)")
+            throw FileError(file, "bad magic number 0x\(hex8(magic)): expected 0x\(hex8(0x0800 + UInt32(want))) (\(want) dimension\(want == 1 ? "" : "s")), found \(rank)")
         }
         let headerSize = 4 + 4 * rank
         guard bytes.count >= headerSize else {
-            throw DataError(file, "truncated: header needs \(headerSize) bytes, found \(bytes.count)")
+            throw FileError(file, "truncated: header needs \(headerSize) bytes, found \(bytes.count)")
         }
         var dims: [Int] = []
         var total = 1
@@ -41,16 +42,16 @@ public enum IDXReader {
             let n = Int(try header.bigEndianUnsigned(4 + 4 * d, 4))
             dims.append(n)
             let (product, overflow) = total.multipliedReportingOverflow(by: n)
-            guard !overflow else { throw DataError(file, "dimensions \(dims) are too large") }
+            guard !overflow else { throw FileError(file, "dimensions \(dims) are too large") }
             total = product
         }
         let found = bytes.count - headerSize
         let shapeText = dims.map(String.init).joined(separator: "x")
         if found < total {
-            throw DataError(file, "truncated: header says \(shapeText) = \(total) bytes, found \(found)")
+            throw FileError(file, "truncated: header says \(shapeText) = \(total) bytes, found \(found)")
         }
         if found > total {
-            throw DataError(file, "size mismatch: header says \(shapeText) = \(total) bytes, found \(found) (\(found - total) extra)")
+            throw FileError(file, "size mismatch: header says \(shapeText) = \(total) bytes, found \(found) (\(found - total) extra)")
         }
         return IDXArray(dims: dims, bytes: Array(bytes[headerSize...]))
     }

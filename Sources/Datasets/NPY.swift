@@ -1,3 +1,4 @@
+import GraphIR
 import Foundation
 
 /// Element types the NPY reader understands (little-endian, as numpy writes them on x86/ARM).
@@ -47,7 +48,7 @@ public struct NPYArray {
         case .i32: return load(Int32.self).map { Int64($0) }
         case .u8: return [UInt8](raw).map { Int64($0) }
         case .f32, .f64:
-            throw DataError(source, "expected an integer array, found dtype '\(dtype.rawValue)'")
+            throw FileError(source, "expected an integer array, found dtype '\(dtype.rawValue)'")
         }
     }
 
@@ -78,10 +79,10 @@ public enum NPYReader {
         let bytes = [UInt8](data.prefix(12))
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
         guard total >= 10 else {
-            throw DataError(file, "truncated: \(total) bytes, too short for an NPY header")
+            throw FileError(file, "truncated: \(total) bytes, too short for an NPY header")
         }
         guard Array(bytes[0..<6]) == magic else {
-            throw DataError(file, "not an NPY file: bad magic (expected \\x93NUMPY)")
+            throw FileError(file, "not an NPY file: bad magic (expected \\x93NUMPY)")
         }
         let major = bytes[6]
         let preamble = ByteReader(bytes: bytes, file: file, context: "NPY preamble")
@@ -92,63 +93,63 @@ public enum NPYReader {
             headerLength = Int(try preamble.u16(8))
             headerStart = 10
         case 2, 3:
-            guard total >= 12 else { throw DataError(file, "truncated: NPY v\(major) header length missing") }
+            guard total >= 12 else { throw FileError(file, "truncated: NPY v\(major) header length missing") }
             headerLength = Int(try preamble.u32(8))
             headerStart = 12
         default:
-            throw DataError(file, "unsupported NPY format version \(major).\(bytes[7])")
+            throw FileError(file, "unsupported NPY format version \(major).\(bytes[7])")
         }
         guard total - headerStart >= headerLength else {
-            throw DataError(file, "truncated: NPY header says \(headerLength) bytes, file has \(total - headerStart) after the preamble")
+            throw FileError(file, "truncated: NPY header says \(headerLength) bytes, file has \(total - headerStart) after the preamble")
         }
         let base = data.startIndex
         let headerBytes = [UInt8](data[(base + headerStart)..<(base + headerStart + headerLength)])
         // v3 headers are UTF-8, earlier ones latin-1; the keys and values we accept are ASCII.
         guard let headerText = String(bytes: headerBytes, encoding: major == 3 ? .utf8 : .isoLatin1) else {
-            throw DataError(file, "NPY header is not valid text")
+            throw FileError(file, "NPY header is not valid text")
         }
         let header: [String: PyValue]
         do {
             var parser = PyLiteralParser(headerText)
             header = try parser.parseDict()
         } catch let e as PyLiteralParser.Failure {
-            throw DataError(file, "bad NPY header (\(e.message)): \(headerText.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw FileError(file, "bad NPY header (\(e.message)): \(headerText.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         guard case .string(let descr)? = header["descr"] else {
-            if header["descr"] == .other { throw DataError(file, "unsupported structured dtype (a record array)") }
-            throw DataError(file, "bad NPY header: 'descr' missing or not a string")
+            if header["descr"] == .other { throw FileError(file, "unsupported structured dtype (a record array)") }
+            throw FileError(file, "bad NPY header: 'descr' missing or not a string")
         }
         guard let dtype = NPYDType(descr: descr) else {
             let supported = NPYDType.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
-            throw DataError(file, "unsupported dtype '\(descr)' (supported: \(supported))")
+            throw FileError(file, "unsupported dtype '\(descr)' (supported: \(supported))")
         }
         guard case .bool(let fortran)? = header["fortran_order"] else {
-            throw DataError(file, "bad NPY header: 'fortran_order' missing or not a bool")
+            throw FileError(file, "bad NPY header: 'fortran_order' missing or not a bool")
         }
         if fortran {
-            throw DataError(file, "unsupported Fortran (column-major) order; save the array in C order")
+            throw FileError(file, "unsupported Fortran (column-major) order; save the array in C order")
         }
         guard case .tuple(let shape)? = header["shape"] else {
-            throw DataError(file, "bad NPY header: 'shape' missing or not a tuple of integers")
+            throw FileError(file, "bad NPY header: 'shape' missing or not a tuple of integers")
         }
         var count = 1
         for d in shape {
-            guard d >= 0 else { throw DataError(file, "bad NPY header: negative dimension in shape \(shape)") }
+            guard d >= 0 else { throw FileError(file, "bad NPY header: negative dimension in shape \(shape)") }
             let (p, o) = count.multipliedReportingOverflow(by: d)
-            guard !o else { throw DataError(file, "bad NPY header: shape \(shape) is too large") }
+            guard !o else { throw FileError(file, "bad NPY header: shape \(shape) is too large") }
             count = p
         }
         let dataStart = headerStart + headerLength
         let found = total - dataStart
         let (needed, o) = count.multipliedReportingOverflow(by: dtype.itemSize)
-        guard !o else { throw DataError(file, "bad NPY header: shape \(shape) is too large") }
+        guard !o else { throw FileError(file, "bad NPY header: shape \(shape) is too large") }
         // Python's tuple spelling, so the message matches what numpy prints.
         let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
         if found < needed {
-            throw DataError(file, "truncated: shape \(shapeText) of '\(descr)' needs \(needed) data bytes, found \(found)")
+            throw FileError(file, "truncated: shape \(shapeText) of '\(descr)' needs \(needed) data bytes, found \(found)")
         }
         if found > needed {
-            throw DataError(file, "size mismatch: shape \(shapeText) of '\(descr)' needs \(needed) data bytes, found \(found)")
+            throw FileError(file, "size mismatch: shape \(shapeText) of '\(descr)' needs \(needed) data bytes, found \(found)")
         }
         return NPYArray(dtype: dtype, shape: shape, raw: data.subdata(in: (base + dataStart)..<data.endIndex), source: file)
     }

@@ -1,3 +1,4 @@
+import GraphIR
 import Foundation
 
 /// A `.npz` archive (what numpy.savez / savez_compressed write): a zip file whose entries are
@@ -21,7 +22,7 @@ public struct NPZArchive {
         var keys: [String] = []
         for e in archive.entries {
             let key = e.name.hasSuffix(".npy") ? String(e.name.dropLast(4)) : e.name
-            if map[key] != nil { throw DataError(path, "duplicate entry '\(e.name)'") }
+            if map[key] != nil { throw FileError(path, "duplicate entry '\(e.name)'") }
             map[key] = e
             keys.append(key)
         }
@@ -32,13 +33,13 @@ public struct NPZArchive {
     /// The array stored under `key` (`Xtrain` reads entry `Xtrain.npy`).
     public func array(_ key: String) throws -> NPYArray {
         guard let entry = entries[key] else {
-            throw DataError(path, "missing key '\(key)' (archive has: \(keys.joined(separator: ", ")))")
+            throw FileError(path, "missing key '\(key)' (archive has: \(keys.joined(separator: ", ")))")
         }
         let content = try archive.data(of: entry)
         do {
             return try NPYReader.parse(content, file: path)
-        } catch let e as DataError {
-            throw DataError(path, "zip entry \(entry.name): \(e.problem)")
+        } catch let e as FileError {
+            throw FileError(path, "zip entry \(entry.name): \(e.problem)")
         }
     }
 }

@@ -1,3 +1,4 @@
+import GraphIR
 import CTIFF
 import Foundation
 
@@ -18,7 +19,7 @@ public enum TiffImage {
 
         let log = TiffMessageLog()
         guard let options = TIFFOpenOptionsAlloc() else {
-            throw DataError(path, "libtiff could not allocate open options")
+            throw FileError(path, "libtiff could not allocate open options")
         }
         defer { TIFFOpenOptionsFree(options) }
         let context = Unmanaged.passUnretained(log).toOpaque()
@@ -84,9 +85,9 @@ public enum TiffImage {
         withUnsafeMutablePointer(to: &out) { p in tiffGetFieldUInt32(tif, tag, p) } == 1
     }
 
-    private static func failure(_ path: String, _ log: TiffMessageLog, _ what: String) -> DataError {
+    private static func failure(_ path: String, _ log: TiffMessageLog, _ what: String) -> FileError {
         let detail = log.errors.isEmpty ? "" : " (libtiff: \(log.errors.joined(separator: "; ")))"
-        return DataError(path, what + detail)
+        return FileError(path, what + detail)
     }
 }
 

@@ -1,3 +1,4 @@
+import GraphIR
 import Foundation
 
 /// Element types of PyTorch storages, named by their storage classes (`torch.FloatStorage`, ...).
@@ -52,7 +53,7 @@ public struct TorchTensor: Sendable {
         case .float16: return gather(UInt16.self) { Float(Float16(bitPattern: $0)) }
         case .bfloat16: return gather(UInt16.self) { Float(bitPattern: UInt32($0) << 16) }
         default:
-            throw DataError(file, "tensor \(name) holds \(dtype.rawValue), not floating point")
+            throw FileError(file, "tensor \(name) holds \(dtype.rawValue), not floating point")
         }
     }
 
@@ -66,7 +67,7 @@ public struct TorchTensor: Sendable {
         case .int8: return gather(UInt8.self) { Int64(Int8(bitPattern: $0)) }
         case .uint8, .bool: return gather(UInt8.self) { Int64($0) }
         default:
-            throw DataError(file, "tensor \(name) holds \(dtype.rawValue), not integers")
+            throw FileError(file, "tensor \(name) holds \(dtype.rawValue), not integers")
         }
     }
 
@@ -140,7 +141,7 @@ public struct TorchCheckpoint: Sendable {
     public subscript(name: String) -> TorchTensor? { tensors[name] }
 
     public func tensor(_ name: String) throws -> TorchTensor {
-        guard let t = tensors[name] else { throw DataError(path, "has no tensor \"\(name)\"") }
+        guard let t = tensors[name] else { throw FileError(path, "has no tensor \"\(name)\"") }
         return t
     }
 
@@ -151,7 +152,7 @@ public struct TorchCheckpoint: Sendable {
         let bytes = [UInt8](try readFile(path))
         if ZipArchive.isZip(bytes) { return try loadZip(path, bytes) }
         if bytes.starts(with: legacyMagic) { return try loadLegacy(path, bytes) }
-        throw DataError(path, "not a PyTorch checkpoint (neither a torch.save zip archive nor the legacy format)")
+        throw FileError(path, "not a PyTorch checkpoint (neither a torch.save zip archive nor the legacy format)")
     }
 
     private static func loadZip(_ path: String, _ bytes: [UInt8]) throws -> TorchCheckpoint {
@@ -159,7 +160,7 @@ public struct TorchCheckpoint: Sendable {
         // torch.save writes every entry stored (storages are aligned in the file); keep to that.
         let contents = { (entry: ZipArchive.Entry) throws -> ArraySlice<UInt8> in
             guard entry.method == 0 else {
-                throw DataError(path, "zip entry \(entry.name) is compressed (method \(entry.method)); torch.save writes stored entries only")
+                throw FileError(path, "zip entry \(entry.name) is compressed (method \(entry.method)); torch.save writes stored entries only")
             }
             return try archive.contents(of: entry)
         }
@@ -169,13 +170,13 @@ public struct TorchCheckpoint: Sendable {
             return parts.last == "data.pkl" && parts.count <= 2
         }
         guard let pkl = archive.entries.first(where: { isPickle($0.name) }) else {
-            throw DataError(path, "zip archive has no <name>/data.pkl entry")
+            throw FileError(path, "zip archive has no <name>/data.pkl entry")
         }
         let prefix = String(pkl.name.dropLast("data.pkl".count))
         if let order = archive.entry(named: prefix + "byteorder") {
             let text = String(decoding: try contents(order), as: UTF8.self)
             guard text == "little" else {
-                throw DataError(path, "storages are \(text)-endian; only little-endian checkpoints are supported")
+                throw FileError(path, "storages are \(text)-endian; only little-endian checkpoints are supported")
             }
         }
         var refs: [String: TorchStorageRef] = [:]
@@ -189,7 +190,7 @@ public struct TorchCheckpoint: Sendable {
         var storages: [String: ArraySlice<UInt8>] = [:]
         for key in refs.keys {
             guard let entry = archive.entry(named: prefix + "data/" + key) else {
-                throw DataError(path, "zip archive lacks storage entry \(prefix)data/\(key)")
+                throw FileError(path, "zip archive lacks storage entry \(prefix)data/\(key)")
             }
             storages[key] = try contents(entry)
         }
@@ -206,13 +207,13 @@ public struct TorchCheckpoint: Sendable {
         var position = legacyMagic.count
         var versionPickle = PickleMachine(bytes: bytes, start: position, file: path, context: context, persistentLoad: noStorage)
         guard case .int(1001) = try versionPickle.run() else {
-            throw DataError(path, "\(context): unsupported protocol version (expected 1001)")
+            throw FileError(path, "\(context): unsupported protocol version (expected 1001)")
         }
         var infoPickle = PickleMachine(bytes: bytes, start: versionPickle.position, file: path, context: context, persistentLoad: noStorage)
         if case let .dict(info) = try infoPickle.run() {
             for (k, v) in info.items {
                 if case .string("little_endian") = k, case .bool(false) = v {
-                    throw DataError(path, "storages are big-endian; only little-endian checkpoints are supported")
+                    throw FileError(path, "storages are big-endian; only little-endian checkpoints are supported")
                 }
             }
         }
@@ -225,7 +226,7 @@ public struct TorchCheckpoint: Sendable {
         let root = try objectPickle.run()
         var keysPickle = PickleMachine(bytes: bytes, start: objectPickle.position, file: path, context: context, persistentLoad: noStorage)
         guard case let .list(keyList) = try keysPickle.run() else {
-            throw DataError(path, "\(context), byte \(objectPickle.position): expected the list of storage keys")
+            throw FileError(path, "\(context), byte \(objectPickle.position): expected the list of storage keys")
         }
         position = keysPickle.position
         let reader = ByteReader(bytes: bytes, file: path, context: context)
@@ -271,15 +272,15 @@ public struct TorchCheckpoint: Sendable {
         var tensors: [String: TorchTensor] = [:]
         for (key, value) in items {
             guard case let .string(name) = key else {
-                throw DataError(path, "state_dict key is a \(key.typeName), not a string")
+                throw FileError(path, "state_dict key is a \(key.typeName), not a string")
             }
             guard case let .tensor(record) = value else {
-                throw DataError(path, "state_dict entry \"\(name)\" is a \(value.typeName), not a tensor")
+                throw FileError(path, "state_dict entry \"\(name)\" is a \(value.typeName), not a tensor")
             }
             let ref = record.storage
             let needed = ref.numel * ref.dtype.elementSize
             guard let bytes = storages[ref.key], bytes.count >= needed else {
-                throw DataError(path, "storage \(ref.key) of \"\(name)\" has fewer than \(ref.numel) \(ref.dtype.rawValue) elements")
+                throw FileError(path, "storage \(ref.key) of \"\(name)\" has fewer than \(ref.numel) \(ref.dtype.rawValue) elements")
             }
             try checkView(path, name, record)
             if tensors[name] == nil { names.append(name) }
@@ -293,7 +294,7 @@ public struct TorchCheckpoint: Sendable {
     /// A plain state_dict, or a checkpoint dict holding one under "state_dict" / "model".
     private static func stateDictItems(_ path: String, _ root: PickleValue, nested: Bool) throws -> [(key: PickleValue, value: PickleValue)] {
         guard case let .dict(dict) = root else {
-            throw DataError(path, "holds a \(root.typeName), not a state_dict")
+            throw FileError(path, "holds a \(root.typeName), not a state_dict")
         }
         let allTensors = dict.items.allSatisfy { if case .tensor = $0.value { return true } else { return false } }
         if !allTensors && nested {
@@ -309,7 +310,7 @@ public struct TorchCheckpoint: Sendable {
     /// Every element the view addresses must lie inside its storage.
     private static func checkView(_ path: String, _ name: String, _ t: TorchTensorRecord) throws {
         guard t.shape.count == t.strides.count else {
-            throw DataError(path, "tensor \"\(name)\" has \(t.shape.count) sizes but \(t.strides.count) strides")
+            throw FileError(path, "tensor \"\(name)\" has \(t.shape.count) sizes but \(t.strides.count) strides")
         }
         var count = 1, last = t.storageOffset, overflow = false
         for (size, stride) in zip(t.shape, t.strides) {
@@ -323,12 +324,12 @@ public struct TorchCheckpoint: Sendable {
             }
         }
         guard !overflow, count == 0 || last < t.storage.numel else {
-            throw DataError(path, "tensor \"\(name)\" (size \(t.shape), stride \(t.strides), offset \(t.storageOffset)) reaches past its storage of \(t.storage.numel) elements")
+            throw FileError(path, "tensor \"\(name)\" (size \(t.shape), stride \(t.strides), offset \(t.storageOffset)) reaches past its storage of \(t.storage.numel) elements")
         }
         // Zero strides could make a tiny storage claim billions of elements; a saved state_dict
         // never expands a storage that far.
         guard count <= max(t.storage.numel, 1 << 24) else {
-            throw DataError(path, "tensor \"\(name)\" has \(count) elements, far more than its storage of \(t.storage.numel)")
+            throw FileError(path, "tensor \"\(name)\" has \(count) elements, far more than its storage of \(t.storage.numel)")
         }
     }
 }

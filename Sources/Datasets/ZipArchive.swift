@@ -1,3 +1,4 @@
+import GraphIR
 import CZlib
 import Foundation
 
@@ -40,16 +41,16 @@ struct ZipArchive {
         if locator >= 0, try reader.u32(locator) == 0x0706_4B50 {
             let record = try reader.int(u64At: locator + 8)
             guard try reader.u32(record) == 0x0606_4B50 else {
-                throw DataError(path, "zip: no ZIP64 end record at byte \(record)")
+                throw FileError(path, "zip: no ZIP64 end record at byte \(record)")
             }
             count = try reader.int(u64At: record + 32)
             cdSize = try reader.int(u64At: record + 40)
             cdOffset = try reader.int(u64At: record + 48)
         } else if count == 0xFFFF || cdSize == 0xFFFF_FFFF || cdOffset == 0xFFFF_FFFF {
-            throw DataError(path, "zip: ZIP64 sizes without a ZIP64 locator (byte \(eocd))")
+            throw FileError(path, "zip: ZIP64 sizes without a ZIP64 locator (byte \(eocd))")
         }
         guard cdOffset <= bytes.count, cdSize <= bytes.count - cdOffset, count <= cdSize / 46 + 1 else {
-            throw DataError(path, "zip: central directory (\(count) entries, \(cdSize) bytes at byte \(cdOffset)) lies outside the file (\(bytes.count) bytes)")
+            throw FileError(path, "zip: central directory (\(count) entries, \(cdSize) bytes at byte \(cdOffset)) lies outside the file (\(bytes.count) bytes)")
         }
         let cdEnd = cdOffset + cdSize
         var entries: [Entry] = []
@@ -57,7 +58,7 @@ struct ZipArchive {
         var at = cdOffset
         for number in 0..<count {
             guard at <= cdEnd - 46, try reader.u32(at) == 0x0201_4B50 else {
-                throw DataError(path, "zip: bad central directory record \(number) of \(count) at byte \(at)")
+                throw FileError(path, "zip: bad central directory record \(number) of \(count) at byte \(at)")
             }
             let flags = try reader.u16(at + 8)
             let method = try reader.u16(at + 10)
@@ -70,10 +71,10 @@ struct ZipArchive {
             var local = Int(try reader.u32(at + 42))
             let next = at + 46 + nameLength + extraLength + commentLength
             guard next <= cdEnd else {
-                throw DataError(path, "zip: central directory record \(number) at byte \(at) runs past the directory's end")
+                throw FileError(path, "zip: central directory record \(number) at byte \(at) runs past the directory's end")
             }
             let name = String(decoding: try reader.slice(at + 46, nameLength), as: UTF8.self)
-            if flags & 1 != 0 { throw DataError(path, "zip entry \(name) is encrypted, which is not supported") }
+            if flags & 1 != 0 { throw FileError(path, "zip entry \(name) is encrypted, which is not supported") }
             // ZIP64 extra field (id 1): 64-bit values for exactly the fields saturated above, in order.
             var extra = at + 46 + nameLength
             let extraEnd = extra + extraLength
@@ -84,7 +85,7 @@ struct ZipArchive {
                 if id == 0x0001 {
                     var field = body
                     func take() throws -> Int {
-                        guard field + 8 <= body + length else { throw DataError(path, "zip entry \(name): short ZIP64 extra field") }
+                        guard field + 8 <= body + length else { throw FileError(path, "zip entry \(name): short ZIP64 extra field") }
                         defer { field += 8 }
                         return try reader.int(u64At: field)
                     }
@@ -103,7 +104,7 @@ struct ZipArchive {
     }
 
     private static func findEndOfCentralDirectory(_ bytes: [UInt8], _ path: String) throws -> Int {
-        guard bytes.count >= 22 else { throw DataError(path, "not a zip archive: file too short (\(bytes.count) bytes)") }
+        guard bytes.count >= 22 else { throw FileError(path, "not a zip archive: file too short (\(bytes.count) bytes)") }
         // The record is 22 bytes plus a comment of at most 65535 bytes at the very end.
         let lowest = max(0, bytes.count - 22 - 0xFFFF)
         var i = bytes.count - 22
@@ -111,7 +112,7 @@ struct ZipArchive {
             if bytes[i] == 0x50 && bytes[i + 1] == 0x4B && bytes[i + 2] == 0x05 && bytes[i + 3] == 0x06 { return i }
             i -= 1
         }
-        throw DataError(path, "not a zip archive: no end-of-central-directory record (truncated file?)")
+        throw FileError(path, "not a zip archive: no end-of-central-directory record (truncated file?)")
     }
 
     func entry(named name: String) -> Entry? { index[name].map { entries[$0] } }
@@ -143,7 +144,7 @@ struct ZipArchive {
         let reader = ByteReader(bytes: bytes, file: path, context: "zip entry \(entry.name)")
         let at = entry.localHeaderOffset
         guard try reader.u32(at) == 0x0403_4B50 else {
-            throw DataError(path, "zip entry \(entry.name): no local header at byte \(at)")
+            throw FileError(path, "zip entry \(entry.name): no local header at byte \(at)")
         }
         let start = at + 30 + Int(try reader.u16(at + 26)) + Int(try reader.u16(at + 28))
         let raw = try reader.slice(start, entry.compressedSize)
@@ -151,17 +152,17 @@ struct ZipArchive {
         switch entry.method {
         case 0:
             guard entry.compressedSize == entry.size else {
-                throw DataError(path, "zip entry \(entry.name): stored size \(entry.compressedSize) differs from size \(entry.size)")
+                throw FileError(path, "zip entry \(entry.name): stored size \(entry.compressedSize) differs from size \(entry.size)")
             }
             result = .stored(raw)
         case 8:
             do {
                 result = .inflated(try Gzip.inflateRaw(Data(raw), expectedSize: entry.size, file: path))
-            } catch let e as DataError {
-                throw DataError(path, "zip entry \(entry.name): \(e.problem)")
+            } catch let e as FileError {
+                throw FileError(path, "zip entry \(entry.name): \(e.problem)")
             }
         default:
-            throw DataError(path, "zip entry \(entry.name): unsupported compression method \(entry.method) (only stored and deflate)")
+            throw FileError(path, "zip entry \(entry.name): unsupported compression method \(entry.method) (only stored and deflate)")
         }
         let crc: UInt32
         switch result {
@@ -169,7 +170,7 @@ struct ZipArchive {
         case .inflated(let data): crc = data.withUnsafeBytes(Self.crc32)
         }
         guard crc == entry.crc else {
-            throw DataError(path, "zip entry \(entry.name): CRC-32 mismatch (stored \(String(entry.crc, radix: 16)), computed \(String(crc, radix: 16)); corrupt file)")
+            throw FileError(path, "zip entry \(entry.name): CRC-32 mismatch (stored \(String(entry.crc, radix: 16)), computed \(String(crc, radix: 16)); corrupt file)")
         }
         return result
     }

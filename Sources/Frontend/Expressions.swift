@@ -208,7 +208,9 @@ extension Lowerer {
             guard x <= y else { throw error("range \(x)..<\(y) has its lower bound above its upper bound", pos) }
             return .range(lower: x, upper: y)
         case "...":
-            guard x <= y, y < Int.max else { throw error("range \(x)...\(y) has its lower bound above its upper bound", pos) }
+            guard x <= y else { throw error("range \(x)...\(y) has its lower bound above its upper bound", pos) }
+            // Ranges are kept half-open: y + 1 must fit.
+            guard y < Int.max else { throw error("range \(x)...\(y): the upper bound is too large (use ..< or a smaller bound)", pos) }
             return .range(lower: x, upper: y + 1)
         default:
             throw error("operator `\(op)` cannot be applied to Ints", pos)

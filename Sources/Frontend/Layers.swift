@@ -243,6 +243,8 @@ enum Layers {
 
         case .batchNorm(let features, let eps):
             let x = try tensorArgs(1)[0]
+            // As torch.nn.BatchNorm2d: statistics per channel of [N, C, H, W] images only.
+            guard type(x).shape.rank == 4 else { throw L.error("\(label) expects a 4-D input [N, C, H, W], got \(type(x))", pos) }
             let c = try size(x, axis: 1, "channel")
             if let declared = features, declared != c {
                 throw L.error("\(label): declared with \(declared) features but its input \(type(x)) has \(c) channels", pos)

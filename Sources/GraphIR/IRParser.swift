@@ -601,6 +601,8 @@ private struct LineCursor {
         let s = String(token)
         if isFloat {
             guard let d = Double(s) else { throw error("malformed \(what): '\(s)' is not a number", column: start) }
+            // 1e400 reads as infinity: say so here rather than let a weight start infinite.
+            guard d.isFinite else { throw error("malformed \(what): \(s) is out of range for a 64-bit float", column: start) }
             return .float(d)
         }
         guard let n = Int(s) else { throw error("malformed \(what): \(s) does not fit in a 64-bit integer", column: start) }

@@ -18,7 +18,7 @@ public enum JSONReport {
         do {
             try AtomicFile.write(try encode(value), to: URL(fileURLWithPath: path))
         } catch {
-            throw ReportError(path, "cannot write JSON: \(error.localizedDescription)")
+            throw FileError(path, "cannot write JSON: \(error.localizedDescription)")
         }
     }
 }

@@ -2,14 +2,6 @@ import CZlib
 import Foundation
 import GraphIR
 
-/// Errors writing images.
-public struct ReportError: Error, CustomStringConvertible {
-    public var file: String
-    public var problem: String
-    public init(_ file: String, _ problem: String) { self.file = file; self.problem = problem }
-    public var description: String { "\(file): \(problem)" }
-}
-
 /// PNG encoding (8-bit RGB, RGBA or grey), one IDAT chunk compressed by zlib.
 public enum PNG {
     public enum Format: Sendable {
@@ -36,7 +28,7 @@ public enum PNG {
     /// three); RGB output drops alpha, so draw on an opaque background.
     public static func encode(_ image: Image, format: Format = .rgb8) throws -> Data {
         guard image.width > 0, image.height > 0 else {
-            throw ReportError("<png>", "cannot encode an empty \(image.width)x\(image.height) image (PNG needs at least 1x1)")
+            throw FileError("<png>", "cannot encode an empty \(image.width)x\(image.height) image (PNG needs at least 1x1)")
         }
         let channels = format.channels
         let rowBytes = image.width * channels
@@ -80,11 +72,11 @@ public enum PNG {
     /// Encodes and writes atomically (temporary file + rename).
     public static func write(_ image: Image, to path: String, format: Format = .rgb8) throws {
         let data: Data
-        do { data = try encode(image, format: format) } catch let e as ReportError { throw ReportError(path, e.problem) }
+        do { data = try encode(image, format: format) } catch let e as FileError { throw FileError(path, e.problem) }
         do {
             try AtomicFile.write(data, to: URL(fileURLWithPath: path))
         } catch {
-            throw ReportError(path, "cannot write PNG: \(error.localizedDescription)")
+            throw FileError(path, "cannot write PNG: \(error.localizedDescription)")
         }
     }
 
@@ -96,7 +88,7 @@ public enum PNG {
                 compress2(o.baseAddress, &size, i.baseAddress, uLong(i.count), 9)
             }
         }
-        guard status == Z_OK else { throw ReportError("<png>", "zlib compress2 failed with status \(status)") }
+        guard status == Z_OK else { throw FileError("<png>", "zlib compress2 failed with status \(status)") }
         return Array(out[0..<Int(size)])
     }
 

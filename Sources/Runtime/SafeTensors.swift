@@ -1,14 +1,6 @@
 import Foundation
 import GraphIR
 
-/// A `.safetensors` file that cannot be written or read: which file, and what is wrong.
-public struct SafeTensorsError: Error, CustomStringConvertible, Equatable {
-    public var file: String
-    public var problem: String
-    public init(_ file: String, _ problem: String) { self.file = file; self.problem = problem }
-    public var description: String { "\(file): \(problem)" }
-}
-
 /// The safetensors checkpoint format (Hugging Face's): an 8-byte little-endian header length
 /// N, N bytes of JSON header `{"__metadata__": {...}, "name": {"dtype": "F32", "shape": [..],
 /// "data_offsets": [begin, end]}, ...}` padded with spaces to a multiple of 8, then the tensor
@@ -38,7 +30,7 @@ public enum SafeTensors {
         do {
             try AtomicFile.write(bytes, to: URL(fileURLWithPath: path))
         } catch {
-            throw SafeTensorsError(path, "cannot write: \(error.localizedDescription)")
+            throw FileError(path, "cannot write: \(error.localizedDescription)")
         }
     }
 
@@ -47,17 +39,17 @@ public enum SafeTensors {
         var seen = Set<String>()
         for t in tensors {
             guard !t.name.isEmpty, t.name != "__metadata__" else {
-                throw SafeTensorsError(file, "invalid tensor name '\(t.name)'")
+                throw FileError(file, "invalid tensor name '\(t.name)'")
             }
-            guard seen.insert(t.name).inserted else { throw SafeTensorsError(file, "duplicate tensor name '\(t.name)'") }
+            guard seen.insert(t.name).inserted else { throw FileError(file, "duplicate tensor name '\(t.name)'") }
             guard let size = dtypeSize(t.dtype) else {
-                throw SafeTensorsError(file, "tensor '\(t.name)': unknown dtype '\(t.dtype)' (known: \(dtypes.map(\.name).joined(separator: ", ")))")
+                throw FileError(file, "tensor '\(t.name)': unknown dtype '\(t.dtype)' (known: \(dtypes.map(\.name).joined(separator: ", ")))")
             }
             guard let count = elementCount(t.shape) else {
-                throw SafeTensorsError(file, "tensor '\(t.name)': invalid shape \(t.shape)")
+                throw FileError(file, "tensor '\(t.name)': invalid shape \(t.shape)")
             }
             guard count.multipliedReportingOverflow(by: size) == (t.data.count, false) else {
-                throw SafeTensorsError(file, "tensor '\(t.name)': \(t.dtype) \(t.shape) needs \(count * size) bytes, got \(t.data.count)")
+                throw FileError(file, "tensor '\(t.name)': \(t.dtype) \(t.shape) needs \(count * size) bytes, got \(t.data.count)")
             }
         }
         let ordered = tensors.sorted { a, b in
@@ -98,7 +90,7 @@ public enum SafeTensors {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw SafeTensorsError(path, FileManager.default.fileExists(atPath: path) ? "cannot read: \(error.localizedDescription)" : "no such file")
+            throw FileError(path, FileManager.default.fileExists(atPath: path) ? "cannot read: \(error.localizedDescription)" : "no such file")
         }
         return try decode(data, file: path)
     }
@@ -108,51 +100,51 @@ public enum SafeTensors {
     /// matches its dtype and shape, and the ranges tile the buffer exactly (no gap, no overlap).
     public static func decode(_ data: Data, file: String = "<safetensors>") throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         let bytes = [UInt8](data)
-        guard bytes.count >= 8 else { throw SafeTensorsError(file, "truncated: \(bytes.count) bytes, too short for the 8-byte header length") }
+        guard bytes.count >= 8 else { throw FileError(file, "truncated: \(bytes.count) bytes, too short for the 8-byte header length") }
         let headerLength = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[$1]) << (8 * UInt64($1)) }
         guard headerLength <= UInt64(bytes.count - 8) else {
-            throw SafeTensorsError(file, "header length \(headerLength) exceeds the \(bytes.count - 8) bytes after it")
+            throw FileError(file, "header length \(headerLength) exceeds the \(bytes.count - 8) bytes after it")
         }
         let headerEnd = 8 + Int(headerLength)
         let headerBytes = Array(bytes[8..<headerEnd])
         guard headerBytes.first == UInt8(ascii: "{") else {
-            throw SafeTensorsError(file, "header does not start with '{' (not a safetensors file?)")
+            throw FileError(file, "header does not start with '{' (not a safetensors file?)")
         }
-        guard String(bytes: headerBytes, encoding: .utf8) != nil else { throw SafeTensorsError(file, "header is not valid UTF-8") }
+        guard String(bytes: headerBytes, encoding: .utf8) != nil else { throw FileError(file, "header is not valid UTF-8") }
         let json: Any
         do {
             json = try JSONSerialization.jsonObject(with: Data(headerBytes))
         } catch {
-            throw SafeTensorsError(file, "header is not valid JSON: \(error.localizedDescription)")
+            throw FileError(file, "header is not valid JSON: \(error.localizedDescription)")
         }
-        guard let object = json as? [String: Any] else { throw SafeTensorsError(file, "header is not a JSON object") }
+        guard let object = json as? [String: Any] else { throw FileError(file, "header is not a JSON object") }
 
         var metadata: [String: String] = [:]
         var entries: [(name: String, dtype: String, shape: [Int], begin: Int, end: Int)] = []
         for (name, value) in object {
             if name == "__metadata__" {
-                guard let m = value as? [String: Any] else { throw SafeTensorsError(file, "__metadata__ is not an object") }
+                guard let m = value as? [String: Any] else { throw FileError(file, "__metadata__ is not an object") }
                 for (k, v) in m {
-                    guard let s = v as? String else { throw SafeTensorsError(file, "__metadata__ value for '\(k)' is not a string") }
+                    guard let s = v as? String else { throw FileError(file, "__metadata__ value for '\(k)' is not a string") }
                     metadata[k] = s
                 }
                 continue
             }
-            guard let info = value as? [String: Any] else { throw SafeTensorsError(file, "tensor '\(name)': entry is not an object") }
-            guard let dtype = info["dtype"] as? String else { throw SafeTensorsError(file, "tensor '\(name)': missing or non-string dtype") }
-            guard let size = dtypeSize(dtype) else { throw SafeTensorsError(file, "tensor '\(name)': unknown dtype '\(dtype)'") }
+            guard let info = value as? [String: Any] else { throw FileError(file, "tensor '\(name)': entry is not an object") }
+            guard let dtype = info["dtype"] as? String else { throw FileError(file, "tensor '\(name)': missing or non-string dtype") }
+            guard let size = dtypeSize(dtype) else { throw FileError(file, "tensor '\(name)': unknown dtype '\(dtype)'") }
             guard let shapeValues = info["shape"] as? [Any], let shape = integers(shapeValues) else {
-                throw SafeTensorsError(file, "tensor '\(name)': shape is missing or not a list of non-negative integers")
+                throw FileError(file, "tensor '\(name)': shape is missing or not a list of non-negative integers")
             }
             guard let offsetValues = info["data_offsets"] as? [Any], let offsets = integers(offsetValues), offsets.count == 2 else {
-                throw SafeTensorsError(file, "tensor '\(name)': data_offsets is missing or not [begin, end]")
+                throw FileError(file, "tensor '\(name)': data_offsets is missing or not [begin, end]")
             }
             guard offsets[0] <= offsets[1] else {
-                throw SafeTensorsError(file, "tensor '\(name)': data_offsets [\(offsets[0]), \(offsets[1])] end before they begin")
+                throw FileError(file, "tensor '\(name)': data_offsets [\(offsets[0]), \(offsets[1])] end before they begin")
             }
             guard let count = elementCount(shape), case let (bytesNeeded, false) = count.multipliedReportingOverflow(by: size),
                   bytesNeeded == offsets[1] - offsets[0] else {
-                throw SafeTensorsError(file, "tensor '\(name)': \(dtype) \(shape) does not fit data_offsets [\(offsets[0]), \(offsets[1])] (\(offsets[1] - offsets[0]) bytes)")
+                throw FileError(file, "tensor '\(name)': \(dtype) \(shape) does not fit data_offsets [\(offsets[0]), \(offsets[1])] (\(offsets[1] - offsets[0]) bytes)")
             }
             entries.append((name, dtype, shape, offsets[0], offsets[1]))
         }
@@ -162,14 +154,14 @@ public enum SafeTensors {
         var expected = 0
         for e in entries {
             guard e.begin == expected else {
-                throw SafeTensorsError(file, e.begin < expected
+                throw FileError(file, e.begin < expected
                     ? "tensor '\(e.name)': data_offsets [\(e.begin), \(e.end)] overlap the previous tensor (ending at \(expected))"
                     : "tensor '\(e.name)': data_offsets [\(e.begin), \(e.end)] leave a gap after byte \(expected)")
             }
             expected = e.end
         }
         guard expected == bufferSize else {
-            throw SafeTensorsError(file, expected > bufferSize
+            throw FileError(file, expected > bufferSize
                 ? "truncated: tensors need \(expected) data bytes, file has \(bufferSize)"
                 : "tensors cover \(expected) data bytes but the file has \(bufferSize)")
         }

@@ -230,7 +230,7 @@ struct CaptioningTraining {
         let dir = command.data ?? SydneyCaptions.defaultDirectory
         do {
             return try SydneyCaptions.load(directory: dir)
-        } catch let e as DataError where command.data == nil && e.file == dir {
+        } catch let e as FileError where command.data == nil && e.file == dir {
             throw RuntimeError("\(e.description)\n(looked in the default place, \(dir); pass --data DIR with dataset.json, datasets/ and images/)")
         }
     }

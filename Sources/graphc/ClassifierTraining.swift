@@ -37,15 +37,16 @@ struct ClassifierTraining {
         try checkInterface(forward)
         let data = try loadData()
         guard data.train.count > 0, data.dev.count > 0, data.test.count > 0 else { throw RuntimeError("the Fashion-MNIST splits are empty") }
-        Training.banner("graphc: \(file) on Fashion-MNIST (\(data.train.count) train / \(data.dev.count) dev / \(data.test.count) test), "
-            + "\(recipe.epochs) epochs, batch \(recipe.batchSize), \(recipe.optimizer), \(ParameterCount.report(forward).trainable) parameters\n"
-            + Training.blasLine(threads: recipe.threads, evalThreads: recipe.evalThreads))
+        let splits = "Fashion-MNIST (\(data.train.count) train / \(data.dev.count) dev / \(data.test.count) test)"
+        let parameters = "\(ParameterCount.report(forward).trainable) parameters"
         let evaluator = try Evaluator(graph: forward, threads: recipe.evalThreads, profile: command.profile)
         defer { if command.profile { Training.banner(ProfileReport(executor: evaluator.executor, title: "evaluation batches").text) } }
 
         if command.eval {
+            guard let w = command.weights else { throw RuntimeError("--eval needs --weights FILE") }
+            Training.banner("graphc: evaluating \(w) with \(file) on \(splits), \(parameters)\n"
+                + Training.blasLine(threads: recipe.evalThreads))
             let store = ParameterStore()
-            guard let w = command.weights else { return }
             try store.load(from: w, for: forward)
             let dev = try evaluator.evaluate(data.dev, store)
             let test = try evaluator.evaluate(data.test, store)
@@ -53,6 +54,8 @@ struct ClassifierTraining {
             return
         }
 
+        Training.banner("graphc: \(file) on \(splits), \(recipe.epochs) epochs, batch \(recipe.batchSize), \(recipe.optimizer), \(parameters)\n"
+            + Training.blasLine(threads: recipe.threads, evalThreads: recipe.evalThreads))
         var results: [ConfigResult] = []
         for lr in recipe.learningRates {
             results.append(try trainOne(learningRate: lr, training: training, forward: forward, data: data, evaluator: evaluator))

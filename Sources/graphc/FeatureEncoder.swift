@@ -101,7 +101,7 @@ final class FeatureEncoder {
     func encode(path: String) throws -> (values: [Float], regions: Int, dim: Int) {
         let image = try TiffImage.readNormalizedCHW(path: path)
         guard image.height == imageSize.height, image.width == imageSize.width else {
-            throw DataError(path, "the image is \(image.width)x\(image.height) but the encoder (\(file)) takes \(imageSize.width)x\(imageSize.height)")
+            throw FileError(path, "the image is \(image.width)x\(image.height) but the encoder (\(file)) takes \(imageSize.width)x\(imageSize.height)")
         }
         return try regions(image: image.values)
     }

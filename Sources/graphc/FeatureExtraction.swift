@@ -98,7 +98,7 @@ enum FeatureExtraction {
                         d.advanced(by: item.row * size).update(from: s, count: size)
                     }
                 }
-            } catch let e as DataError {
+            } catch let e as FileError {
                 guard policy == .skip else {
                     bar.finish()
                     throw RuntimeError("\(e.description)\n(stopped at image \(i + 1) of \(list.images.count); pass --on-bad-image skip to leave such images out)")

@@ -145,7 +145,7 @@ struct Graphc: ParsableCommand {
             if let captions = bleu, let references = refs { return print(try BleuScoring.line(captions: captions, refs: references)) }
             if extractFeatures { return try FeatureExtraction.run(command: self) }
             if countParams { return try CountParams.run(files: files, options: frontendOptions) }
-            if dumpIR { return try DumpIR.run(file: files[0], options: frontendOptions, pipeline: pipelineNames, after: after, timePasses: timePasses) }
+            if dumpIR { return try DumpIR.run(file: files[0], options: frontendOptions, pipeline: try pipelineNames(), after: after, timePasses: timePasses) }
             if train || eval { return try Training.run(command: self) }
             if bench { return try Bench.run(command: self) }
         } catch let e as ExitCode {
@@ -158,9 +158,15 @@ struct Graphc: ParsableCommand {
 
     var frontendOptions: FrontendOptions { FrontendOptions(mode: mode == "infer" ? .infer : .train) }
 
-    /// The pipeline --passes names, or nil for the default one.
-    var pipelineNames: [String]? {
-        passes.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+    /// The pipeline --passes names, or nil for the default one. An empty name (`verify,,dce`)
+    /// is refused: it is more likely a typo than a wish to skip something.
+    func pipelineNames() throws -> [String]? {
+        guard let passes else { return nil }
+        let names = passes.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !names.contains(where: \.isEmpty) else {
+            throw ValidationError("--passes '\(passes)': empty pass name (give names separated by single commas; --list-passes shows them)")
+        }
+        return names
     }
 
     func printPasses() {

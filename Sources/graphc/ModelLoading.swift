@@ -1,13 +1,20 @@
 import Foundation
 import Frontend
 import GraphIR
+import Passes
 
 /// Reads a model from a .swiftgraph (DSL) or .gir (IR text) file, as mlir-opt reads either.
 enum ModelLoading {
     static func isIR(_ path: String) -> Bool { path.hasSuffix(".gir") }
 
     static func load(_ path: String, options: FrontendOptions) throws -> Graph {
-        if isIR(path) { return try IRParser.parse(try readText(path), file: path) }
+        if isIR(path) {
+            // The parser checks each node as it reads it; verify adds the whole-graph rules
+            // (unique names, outputs, a scalar loss) that every command relies on.
+            let g = try IRParser.parse(try readText(path), file: path)
+            _ = try Pass.verify.run(g)
+            return g
+        }
         return try Frontend.lower(path: path, options: options)
     }
 

@@ -65,6 +65,7 @@ enum Training {
         let file = c.files[0]
         let lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .train))
         let recipe = try Recipe(graph: lowered, command: c)
+        try checkWritable(folder: c.out)
         switch recipe.dataset {
         case "fashionMNIST":
             try ClassifierTraining(file: file, lowered: lowered, recipe: recipe, command: c).run()
@@ -75,6 +76,20 @@ enum Training {
         default:
             throw RuntimeError("\(file): training on .\(recipe.dataset) is not supported (supported: .fashionMNIST, .sydneyCaptions)")
         }
+    }
+
+    /// Makes the results folder and writes a probe file into it, so a folder that cannot be
+    /// written fails now rather than after hours of training.
+    static func checkWritable(folder: String) throws {
+        let fm = FileManager.default
+        do { try fm.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw RuntimeError("--out \(folder): cannot create the results folder (\(error.localizedDescription))")
+        }
+        let probe = (folder as NSString).appendingPathComponent(".graphc-write-check-\(getpid())")
+        guard fm.createFile(atPath: probe, contents: Data()) else {
+            throw RuntimeError("--out \(folder): the results folder is not writable")
+        }
+        try? fm.removeItem(atPath: probe)
     }
 
     /// The forward graph (clean-ups, dropout override) and the training graph (its gradients).

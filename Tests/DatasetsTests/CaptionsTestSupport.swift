@@ -1,3 +1,4 @@
+import GraphIR
 import Foundation
 import XCTest
 @testable import Datasets
@@ -36,16 +37,16 @@ enum CaptioningTestFiles {
         return url.path
     }
 
-    /// Asserts that `body` throws a DataError for `file` whose message contains `fragment`.
+    /// Asserts that `body` throws a FileError for `file` whose message contains `fragment`.
     static func assertFileError<T>(_ body: @autoclosure () throws -> T, file path: String, contains fragment: String,
                                    file: StaticString = #filePath, line: UInt = #line) {
         do {
             _ = try body()
             XCTFail("expected an error mentioning \"\(fragment)\"", file: file, line: line)
-        } catch let e as DataError {
+        } catch let e as FileError {
             XCTAssertEqual(e.file, path, file: file, line: line)
             XCTAssert(e.description.contains(fragment), "message \"\(e.description)\" lacks \"\(fragment)\"", file: file, line: line)
-            XCTAssert(e.description.hasPrefix((path as NSString).lastPathComponent + ": "), "\(e.description)", file: file, line: line)
+            XCTAssert(e.description.hasPrefix(path + ": "), "\(e.description)", file: file, line: line)
         } catch {
             XCTFail("unexpected error type \(type(of: error)): \(error)", file: file, line: line)
         }

@@ -1,3 +1,4 @@
+import GraphIR
 import CZlib
 import Foundation
 import XCTest
@@ -122,17 +123,17 @@ enum TestFiles {
         return out
     }
 
-    /// Runs `body`, expecting a DataError whose text contains every one of `fragments`.
+    /// Runs `body`, expecting a FileError whose text contains every one of `fragments`.
     static func assertDataError(_ fragments: [String], file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void) {
         do {
             try body()
             XCTFail("expected an error mentioning \(fragments)", file: file, line: line)
-        } catch let e as DataError {
+        } catch let e as FileError {
             for f in fragments {
                 XCTAssertTrue(e.description.contains(f), "error '\(e.description)' does not mention '\(f)'", file: file, line: line)
             }
         } catch {
-            XCTFail("expected DataError, got \(error)", file: file, line: line)
+            XCTFail("expected FileError, got \(error)", file: file, line: line)
         }
     }
 }

@@ -1,3 +1,4 @@
+import GraphIR
 import Foundation
 import XCTest
 @testable import Datasets
@@ -146,7 +147,7 @@ final class TorchCheckpointTests: XCTestCase {
                 let cut = dir.appendingPathComponent("cut-\(length)-\(fixture)")
                 try whole.prefix(length).write(to: cut)
                 XCTAssertThrowsError(try TorchCheckpoint.load(path: cut.path), "\(fixture) cut at \(length)") { e in
-                    XCTAssertEqual((e as? DataError)?.file, cut.path)
+                    XCTAssertEqual((e as? FileError)?.file, cut.path)
                 }
             }
         }

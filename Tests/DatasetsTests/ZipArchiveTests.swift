@@ -1,3 +1,4 @@
+import GraphIR
 import Foundation
 import XCTest
 @testable import Datasets
@@ -78,7 +79,7 @@ final class ZipArchiveTests: XCTestCase {
                 let zip = try ZipArchive(path: "t.zip", bytes: cut)
                 for entry in zip.entries { _ = try zip.contents(of: entry) }
                 XCTFail("archive cut to \(length) of \(whole.count) bytes read without error")
-            } catch let e as DataError {
+            } catch let e as FileError {
                 XCTAssertEqual(e.file, "t.zip")
             }
         }

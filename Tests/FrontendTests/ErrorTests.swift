@@ -104,6 +104,10 @@ final class ErrorTests: XCTestCase {
              message: "layers are called without argument labels"),
         Case(name: "layer arity", source: "let x = input(\"x\", [batch, 2])\nlet fc = Linear(2)\nlet y = fc(x, x)\n", line: 3, column: 9,
              message: "Linear `fc` takes 1 input, got 2"),
+        Case(name: "BatchNorm2d on a matrix", source: "let x = input(\"x\", [batch, 2])\nlet bn = BatchNorm2d()\nlet y = bn(x)\noutput(\"y\", y)\n", line: 3, column: 9,
+             message: "BatchNorm2d `bn` expects a 4-D input [N, C, H, W], got f32[B,2]"),
+        Case(name: "closed range to Int.max", source: "let r = 0...9223372036854775807\n", line: 1, column: 9,
+             message: "range 0...9223372036854775807: the upper bound is too large"),
         Case(name: "mutating a let array", source: "let xs: [Tensor] = []\nxs.append(input(\"x\", [2]))\n", line: 2, column: 1,
              message: "cannot mutate `xs`: it is a `let` constant"),
     ]

@@ -201,6 +201,8 @@ final class IRParserTests: XCTestCase {
         assertError(wrap("  %1 = select(%0) {axis=99999999999999999999, index=0}"), "3:25", "does not fit in a 64-bit integer")
         assertError(wrap("  %1 = scale(%0) {factor=1.}"), "3:28", "expected digits after '.'")
         assertError(wrap("  %1 = scale(%0) {factor=2e}"), "3:28", "expected digits in the exponent")
+        // A literal past Double's range would silently become infinity.
+        assertError(wrap("  %1 = scale(%0) {factor=1e400}"), "3:26", "malformed attribute 'factor': 1e400 is out of range for a 64-bit float")
         assertError(wrap("  %1 = scale(%0) {factor=2, factor=3}"), "3:29", "duplicate attribute 'factor'")
         assertError(wrap("  %1 = scale(%0) {factor 2}"), "3:26", "expected '=' after the attribute name 'factor'")
         assertError(wrap("  %1 = scale(%0) {factor=2"), "3:27", "expected ',' or '}' in the attributes")

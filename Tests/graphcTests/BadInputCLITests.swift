@@ -44,6 +44,19 @@ final class BadInputCLITests: XCTestCase {
         try assertFails([try write("graph @g {\n  %0 = relu(%7) : f32[2]\n}\n", "undef.gir"), "--dump-ir"], says: "undef.gir:2:")
     }
 
+    func testIRFilesAreVerifiedBeforeAnyCommand() throws {
+        // Each line parses; only the whole-graph check sees the name used twice.
+        let twice = try write("graph @g {\n  %0 = input() {name=\"x\"} : f32[2]\n  %1 = param() {name=\"x\", init=\"zeros\"} : f32[2]\n}\n", "twice.gir")
+        try assertFails([twice, "--count-params"], says: "name \"x\" is already used")
+    }
+
+    func testEmptyPassNameAndUnwritableResultsFolder() throws {
+        try assertFails(["graphs/q1_mlp.swiftgraph", "--dump-ir", "--passes", "verify,,dce"], says: "--passes 'verify,,dce': empty pass name")
+        // A regular file where the results folder should go: refused before any data is read.
+        let file = try write("not a folder", "results")
+        try assertFails(["graphs/cnn.swiftgraph", "--train", "--out", file + "/sub", "--data", "/nonexistent"], says: "--out \(file)/sub: cannot create the results folder")
+    }
+
     func testMissingFilesAndDirectories() throws {
         try assertFails(["/nonexistent/model.swiftgraph", "--count-params"], says: "cannot read")
         try assertFails(["/tmp", "--count-params"], says: "/tmp")
