@@ -437,8 +437,10 @@ private struct IRTextParser {
                 guard case .int(let n) = try cursor.parseNumber(what: "dimension") else {
                     throw cursor.error("\(what): dimensions must be integers or symbols", column: column)
                 }
-                guard n >= 0 || (allowHole && n == -1) else {
-                    throw cursor.error("\(what): invalid dimension \(n)", column: column)
+                // As in the DSL, every dimension is positive: a zero-size tensor is almost
+                // certainly a mistake in a hand-edited file, and no kernel needs to handle it.
+                guard n > 0 || (allowHole && n == -1) else {
+                    throw cursor.error("\(what): invalid dimension \(n)\(n == 0 ? " (dimensions must be positive)" : "")", column: column)
                 }
                 let (product, overflow) = elements.multipliedReportingOverflow(by: max(n, 1))
                 guard !overflow, product <= maxElements else {

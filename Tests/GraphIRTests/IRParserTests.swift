@@ -208,6 +208,7 @@ final class IRParserTests: XCTestCase {
         assertError(wrap("  %1 = scale(%0) {factor=2"), "3:27", "expected ',' or '}' in the attributes")
         assertError(wrap("  %1 = reshape(%0) {shape=shape(4)}"), "3:32", "expected '[' after 'shape'")
         assertError(wrap("  %1 = reshape(%0) {shape=shape[2,-3]}"), "3:35", "malformed shape: invalid dimension -3")
+        assertError(wrap("  %1 = reshape(%0) {shape=shape[0,-1]}"), "3:33", "malformed shape: invalid dimension 0 (dimensions must be positive)")
     }
 
     func testStringsAndLocations() {
@@ -222,6 +223,7 @@ final class IRParserTests: XCTestCase {
     func testBadTypes() {
         assertError("graph @g {\n  %0 = input() {name=\"x\"} : f16[4]\n}\n", "2:29", "bad type: unknown element type 'f16' (expected f32 or i64)")
         assertError("graph @g {\n  %0 = input() {name=\"x\"} : f32[4,-2]\n}\n", "2:35", "bad type: invalid dimension -2")
+        assertError("graph @g {\n  %0 = input() {name=\"x\"} : f32[B,0]\n}\n", "2:35", "bad type: invalid dimension 0 (dimensions must be positive)")
         assertError("graph @g {\n  %0 = input() {name=\"x\"} : f32(4)\n}\n", "2:32", "bad type: expected '[' after 'f32'")
         assertError("graph @g {\n  %0 = input() {name=\"x\"} : f32[4\n}\n", "2:34", "bad type: expected ',' or ']' in the dimensions")
         assertError("graph @g {\n  %0 = input() {name=\"x\"} : f32[65536,65536,2]\n}\n", "2:45", "too many elements")
