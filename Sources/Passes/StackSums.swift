@@ -4,7 +4,8 @@ import GraphIR
 /// of one term per step (autodiff's chain of adds). Terms of the same kind are computed as
 /// one op over their stacked operands, which writes one weight-sized result instead of one
 /// per step plus an add per step:
-/// - matmul(a_t, b_t) {transpose_a} (2-D: a weight's gradient dyᵀ x) ->
+/// - matmul(a_t, b_t) {transpose_a} (2-D: a weight's gradient dyᵀ x) and
+///   contract_rows(a_t, b_t) (the same over batched rows) ->
 ///   `contract_rows(stack(a_t), stack(b_t))`, one GEMM with K = steps x rows;
 /// - reduce_like(x_t, p) (a bias's gradient) -> reduce_like(stack(x_t), p);
 /// - embedding_grad(dy_t, ids_t, w) -> embedding_grad(stack(dy_t), stack(ids_t), w).
@@ -63,6 +64,8 @@ struct StackSums {
             guard node.attributes.bool("transpose_a") == true, node.attributes.bool("transpose_b") != true,
                   a.rank == 2, b.rank == 2 else { return nil }
             return .product(a: a, b: b)
+        case .contractRows:
+            return .product(a: g.type(of: node.inputs[0]), b: g.type(of: node.inputs[1]))
         case .reduceLike:
             return .reduction(x: g.type(of: node.inputs[0]), target: node.inputs[1])
         case .embeddingGrad:
@@ -133,7 +136,7 @@ struct StackSums {
                     } else {
                         let first = g.nodes[members[0]]
                         switch first.op {
-                        case .matmul:
+                        case .matmul, .contractRows:
                             term = try b.emit(.contractRows, [try stacked(members, input: 0), try stacked(members, input: 1)])
                         case .reduceLike:
                             term = try b.emit(.reduceLike, [try stacked(members, input: 0), try r.remap(first.inputs[1], in: v)])
