@@ -11,6 +11,7 @@ public enum PassRegistry {
         .countParameters,
         .autodiff,
         .contract,
+        .stackProducts,
         .stackSums,
         .hoist,
         .fusion,

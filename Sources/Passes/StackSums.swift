@@ -9,8 +9,10 @@ import GraphIR
 ///   `contract_rows(stack(a_t), stack(b_t))`, one GEMM with K = steps x rows;
 /// - reduce_like(x_t, p) (a bias's gradient) -> reduce_like(stack(x_t), p);
 /// - embedding_grad(dy_t, ids_t, w) -> embedding_grad(stack(dy_t), stack(ids_t), w).
-/// A term qualifies only if the sum is its one use. Other terms are added to the result as
-/// before. Runs after autodiff.
+/// A term qualifies only if the sum is its one use and its operands are smaller than its
+/// result (stacking copies them). Stacked operands that are themselves per-step products
+/// with one weight become one product of their stacked operands. Other terms are added to
+/// the result as before. Runs after autodiff.
 ///
 ///     %5 = matmul(%1, %2) {transpose_a=true} : f32[1024,256]
 ///     %6 = matmul(%3, %4) {transpose_a=true} : f32[1024,256]
@@ -58,21 +60,52 @@ struct StackSums {
     func kind(_ i: Int) -> Kind? {
         let node = g.nodes[i]
         guard uses[i] == 1 else { return nil }
+        let result = elements(node.type)
         switch node.op {
-        case .matmul:
+        case .matmul, .contractRows:
             let a = g.type(of: node.inputs[0]), b = g.type(of: node.inputs[1])
-            guard node.attributes.bool("transpose_a") == true, node.attributes.bool("transpose_b") != true,
-                  a.rank == 2, b.rank == 2 else { return nil }
+            if node.op == .matmul {
+                guard node.attributes.bool("transpose_a") == true, node.attributes.bool("transpose_b") != true,
+                      a.rank == 2, b.rank == 2 else { return nil }
+            }
+            // Stacking copies the operands: worth it when they are smaller than the result
+            // each step would write (a weight's gradient at a small batch), not for a small
+            // weight against large activations (attention's [B, 256, 100] scores layer).
+            guard elements(a) + elements(b) < result else { return nil }
             return .product(a: a, b: b)
-        case .contractRows:
-            return .product(a: g.type(of: node.inputs[0]), b: g.type(of: node.inputs[1]))
         case .reduceLike:
-            return .reduction(x: g.type(of: node.inputs[0]), target: node.inputs[1])
+            let x = g.type(of: node.inputs[0])
+            guard elements(x) <= 4 * result else { return nil }
+            return .reduction(x: x, target: node.inputs[1])
         case .embeddingGrad:
-            return .scatter(dy: g.type(of: node.inputs[0]), ids: g.type(of: node.inputs[1]), table: node.inputs[2])
+            let dy = g.type(of: node.inputs[0])
+            guard elements(dy) < result else { return nil }
+            return .scatter(dy: dy, ids: g.type(of: node.inputs[1]), table: node.inputs[2])
         default:
             return nil
         }
+    }
+
+    /// Elements of a type, each symbolic dimension (the batch) counted as 1: sizes compared
+    /// per example.
+    func elements(_ t: TensorType) -> Int {
+        t.shape.dims.reduce(1) { n, d in n.multipliedReportingOverflow(by: d.value ?? 1).partialValue }
+    }
+
+    /// When every value is `matmul(y_t, w)` with the same 2-D w and flags (left operand not
+    /// transposed) read by nothing else (the embedding gradient's per-step dy = dGates
+    /// W_ih), the stack of the values is the product of the stacked y_t: (y_t, w, flags).
+    func sharedProducts(_ values: [Value]) -> ([Value], Value, Attributes)? {
+        guard let first = values.first.map({ g[$0] }), first.op == .matmul, first.attributes.bool("transpose_a") != true,
+              g.type(of: first.inputs[1]).rank == 2 else { return nil }
+        var ys: [Value] = []
+        for v in values {
+            let n = g[v]
+            guard n.op == .matmul, uses[v.id] == 1, n.inputs[1] == first.inputs[1], n.attributes == first.attributes,
+                  g.type(of: n.inputs[0]) == g.type(of: first.inputs[0]) else { return nil }
+            ys.append(n.inputs[0])
+        }
+        return (ys, first.inputs[1], first.attributes)
     }
 
     /// The terms of the sum tree rooted at `root`, in node order.
@@ -120,12 +153,19 @@ struct StackSums {
             let b = GraphBuilder(graph: r.target)
             b.location = node.location
             b.scope = node.scope
-            func stacked(_ members: [Int], input k: Int) throws -> Value {
-                let values = try members.map { try r.remap(g.nodes[$0].inputs[k], in: v) }
+            func stack(_ old: [Value]) throws -> Value {
+                let values = try old.map { try r.remap($0, in: v) }
                 if let s = stacks[values] { return s }
                 let s = try b.emit(.stack, values, ["axis": .int(0)])
                 stacks[values] = s
                 return s
+            }
+            func stacked(_ members: [Int], input k: Int) throws -> Value {
+                let old = members.map { g.nodes[$0].inputs[k] }
+                // Per-step products with one weight: one product of the stacked operands
+                // (the per-step products are left to dce).
+                if let (ys, w, attrs) = sharedProducts(old) { return try b.emit(.matmul, [try stack(ys), try r.remap(w, in: v)], attrs) }
+                return try stack(old)
             }
             do {
                 var sum: Value?

@@ -49,10 +49,10 @@ final class StackSumsTests: XCTestCase {
     func testMixedChainKeepsOtherTerms() throws {
         let out = try runPasses("""
         graph @g {
-          %d0 = input() {name="d0"} : f32[4,8]
-          %d1 = input() {name="d1"} : f32[4,8]
-          %d2 = input() {name="d2"} : f32[4,8]
-          %h = input() {name="h"} : f32[4,3]
+          %d0 = input() {name="d0"} : f32[2,8]
+          %d1 = input() {name="d1"} : f32[2,8]
+          %d2 = input() {name="d2"} : f32[2,8]
+          %h = input() {name="h"} : f32[2,3]
           %x = input() {name="x"} : f32[8,3]
           %w0 = matmul(%d0, %h) {transpose_a=true} : f32[8,3]
           %w1 = matmul(%d1, %h) {transpose_a=true} : f32[8,3]
@@ -66,13 +66,53 @@ final class StackSumsTests: XCTestCase {
         """, ["stack-sums", "dce", "verify"])
         assertFileCheck(out, """
         // CHECK: %5 = matmul(%2, %3) {transpose_a=true}
-        // CHECK-NEXT: %6 = stack(%0, %1) {axis=0} : f32[2,4,8]
-        // CHECK-NEXT: %7 = stack(%3, %3) {axis=0} : f32[2,4,3]
+        // CHECK-NEXT: %6 = stack(%0, %1) {axis=0} : f32[2,2,8]
+        // CHECK-NEXT: %7 = stack(%3, %3) {axis=0} : f32[2,2,3]
         // CHECK-NEXT: %8 = contract_rows(%6, %7) : f32[8,3]
         // CHECK-NEXT: %9 = add(%8, %4) : f32[8,3]
         // CHECK-NEXT: %10 = add(%9, %5) : f32[8,3]
         // CHECK: output "s" = %10
         // CHECK-NEXT: output "w2" = %5
+        """)
+    }
+
+    /// Per-step products whose operands outweigh the result (a small weight against large
+    /// activations) stay per step; per-step dy = d_t W of an embedding gradient becomes one
+    /// product of the stacked d_t.
+    func testSizeRuleAndStackedProductOperands() throws {
+        let out = try runPasses("""
+        graph @g {
+          %a0 = input() {name="a0"} : f32[B,64,1]
+          %a1 = input() {name="a1"} : f32[B,64,1]
+          %x = input() {name="x"} : f32[B,64,4]
+          %d0 = input() {name="d0"} : f32[B,8]
+          %d1 = input() {name="d1"} : f32[B,8]
+          %i0 = input() {name="i0"} : i64[B]
+          %i1 = input() {name="i1"} : i64[B]
+          %w = param() {name="w"} : f32[8,3]
+          %table = param() {name="table"} : f32[5,3]
+          %p0 = contract_rows(%a0, %x) : f32[1,4]
+          %p1 = contract_rows(%a1, %x) : f32[1,4]
+          %p = add(%p0, %p1) : f32[1,4]
+          %y0 = matmul(%d0, %w) : f32[B,3]
+          %e0 = embedding_grad(%y0, %i0, %table) : f32[5,3]
+          %y1 = matmul(%d1, %w) : f32[B,3]
+          %e1 = embedding_grad(%y1, %i1, %table) : f32[5,3]
+          %e = add(%e0, %e1) : f32[5,3]
+          output "p" = %p
+          output "e" = %e
+        }
+        """, ["stack-sums", "dce", "verify"])
+        assertFileCheck(out, """
+        // CHECK: %9 = contract_rows(%0, %2) : f32[1,4]
+        // CHECK-NEXT: %10 = contract_rows(%1, %2) : f32[1,4]
+        // CHECK-NEXT: %11 = add(%9, %10) : f32[1,4]
+        // CHECK-NEXT: %12 = stack(%3, %4) {axis=0} : f32[2,B,8]
+        // CHECK-NEXT: %13 = matmul(%12, %7) : f32[2,B,3]
+        // CHECK-NEXT: %14 = stack(%5, %6) {axis=0} : i64[2,B]
+        // CHECK-NEXT: %15 = embedding_grad(%13, %14, %8) : f32[5,3]
+        // CHECK-NOT: matmul
+        // CHECK: output "e" = %15
         """)
     }
 
