@@ -149,6 +149,37 @@ final class FusionEquivalenceTests: XCTestCase {
         XCTAssertGreaterThan(stackedSums, 10, "the recurrences exercise stack-sums")
     }
 
+    /// The decoders' per-step vocabulary projections as one product (stack-products, before
+    /// autodiff, as graphc compiles them): one forward product instead of 21, same outputs
+    /// and gradients, with the rest of the optimisations after autodiff too.
+    func testStackedProjectionsOnDecoders() throws {
+        for file in ["caption_lstm.swiftgraph", "caption_attention.swiftgraph"] {
+            let (forward, training) = try compiled(file)
+            let stacked = try Pipeline(["stack-products", "dce", "verify"]).run(forward)
+            func projections(_ g: Graph) -> Int {
+                let w = g.parameter(named: "fc.weight")
+                return g.nodes.filter { $0.op == .matmul && $0.inputs[1] == w }.count
+            }
+            XCTAssertEqual(projections(forward), 21, file)
+            XCTAssertEqual(projections(stacked), 1, file)
+            let stackedTraining = try Pipeline(["autodiff", "constant-folding", "cse", "dce", "verify"]).run(stacked)
+            let optimised = try Pipeline(["stack-sums", "hoist", "fusion", "dce", "verify"]).run(stackedTraining)
+            let store = ParameterStore()
+            try store.initialise(from: forward, seed: 8)
+            let feeds = randomFeeds(forward, size: 3, seed: 9)
+            let a = try Executor(graph: training, options: ExecutionOptions(training: true, seed: 4)).run(feeds: feeds, parameters: store)
+            for g in [stackedTraining, optimised] {
+                let b = try Executor(graph: g, options: ExecutionOptions(training: true, seed: 4)).run(feeds: feeds, parameters: store)
+                XCTAssertEqual(Set(a.keys), Set(b.keys))
+                for (name, t) in a {
+                    let u = try XCTUnwrap(b[name]).floats
+                    let scale = max(1, t.floats.map(abs).max() ?? 1)
+                    XCTAssertLessThanOrEqual(zip(t.floats, u).map { abs($0 - $1) }.max() ?? 0, 1e-4 * scale, "\(file): \(name)")
+                }
+            }
+        }
+    }
+
     /// conv -> batch_norm -> relu and conv(bias) -> batch_norm, with statistics away from
     /// their initial values, fold into convolutions computing the same thing.
     func testBatchNormFoldsIntoConvolution() throws {
