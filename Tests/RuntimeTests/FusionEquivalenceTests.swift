@@ -68,6 +68,10 @@ final class FusionEquivalenceTests: XCTestCase {
         for file in ["caption_lstm.swiftgraph", "caption_attention.swiftgraph"] {
             let (_, training) = try compiled(file)
             XCTAssertGreaterThan(try assertFusionPreserves(training, size: 2, tol: 1e-4, file), 20, file)
+            // Each step's cell is one lstm_cell kernel: no sigmoid or tanh op is left.
+            let fused = try Pipeline(["fusion", "dce", "verify"]).run(training)
+            XCTAssertEqual(fused.nodes.filter { $0.op == .lstmCell }.count, 21, file)
+            XCTAssertFalse(fused.nodes.contains { $0.op == .sigmoid || $0.op == .tanh }, file)
         }
     }
 
