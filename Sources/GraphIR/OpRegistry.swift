@@ -18,6 +18,8 @@ public enum OpRegistry {
         .softmax, .logSoftmax, .softmaxGrad, .logSoftmaxGrad, .nllLoss, .nllLossGrad,
         // Fused (made by the fusion pass)
         .fusedMatmul, .fusedConv2d, .fusedElementwise, .logSoftmaxNllGrad,
+        // Made by the stack-sums and fusion passes
+        .contractRows, .lstmCell,
     ]
 
     public static let byName: [String: OpDef] = {

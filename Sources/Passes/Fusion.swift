@@ -1,6 +1,7 @@
 import GraphIR
 
 /// `fusion`: merges ops that can share one loop, on forward and training graphs alike.
+/// - an LSTM cell's gate math -> `lstm_cell` (FusionLSTMCell.swift), first;
 /// - matmul + bias add (+ relu) -> `fused_matmul {activation}`;
 /// - conv2d + relu -> `fused_conv2d {activation="relu"}`;
 /// - conv2d + batch_norm (inference form) (+ relu) -> `fused_conv2d` on a scaled weight and
@@ -21,7 +22,7 @@ import GraphIR
 ///     %3 = fused_matmul(%0, %1, %2) {transpose_b=true, activation="relu"} : f32[B,600]
 extension Pass {
     public static let fusion = Pass(name: "fusion", summary: "fuse bias+activation epilogues, log-softmax+NLL gradients and elementwise chains") { g in
-        try Fusion(g).run()
+        try Fusion(try LSTMCellFusion(g).run()).run()
     }
 }
 

@@ -11,6 +11,8 @@ public enum PassRegistry {
         .countParameters,
         .autodiff,
         .contract,
+        .stackProducts,
+        .stackSums,
         .hoist,
         .fusion,
         .memoryPlan,

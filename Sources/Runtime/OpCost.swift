@@ -10,6 +10,10 @@ public enum OpCost {
             guard let a = inputShapes.first, a.count >= 2 else { return nil }
             let k = (node.attributes.bool("transpose_a") ?? false) ? a[a.count - 2] : a[a.count - 1]
             return 2 * out * Double(k)
+        case "contract_rows":
+            // Every row of a against the same row of b: K is the number of rows.
+            guard let a = inputShapes.first, let m = a.last, m > 0 else { return nil }
+            return 2 * out * Double(a.reduce(1, *) / m)
         case "conv2d", "fused_conv2d":
             // Each output element is a dot product over C*kh*kw inputs.
             guard inputShapes.count > 1, inputShapes[1].count == 4 else { return nil }

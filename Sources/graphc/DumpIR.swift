@@ -33,10 +33,10 @@ enum Compile {
 
     /// Speed-ups of the forward graph that autodiff should see (it then differentiates the
     /// cheaper form).
-    static let forwardOptimisations: [String] = ["contract", "dce", "verify"]
+    static let forwardOptimisations: [String] = ["contract", "stack-products", "dce", "verify"]
 
     /// Speed-ups run last, on the forward and on the training graph alike.
-    static let optimisations: [String] = ["hoist", "fusion", "dce", "verify"]
+    static let optimisations: [String] = ["stack-sums", "hoist", "fusion", "dce", "verify"]
 
     /// What --dump-ir adds after the optimisations: the memory plan, shown in the IR.
     static let planning: [String] = ["memory-plan"]

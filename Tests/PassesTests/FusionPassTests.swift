@@ -88,9 +88,10 @@ final class FusionPassTests: XCTestCase {
         """)
     }
 
-    /// An LSTM cell's gates cut out of one product: every gate op reads its window of the
-    /// product; the cell update and the hidden state are one kernel each.
-    func testLSTMCellReadsGateWindows() throws {
+    /// An LSTM cell's gate math (gates cut out of one product) becomes one lstm_cell kernel;
+    /// h and c' are slices of its rows, and a later reader of a gate activation and of
+    /// tanh c' (as the backward pass reads them) reads windows of the rows, not copies.
+    func testLSTMCellBecomesOneKernel() throws {
         let out = try fuse("""
         graph @g {
           %z = input() {name="z"} : f32[B,8]
@@ -103,22 +104,55 @@ final class FusionPassTests: XCTestCase {
           %g = tanh(%zg) : f32[B,2]
           %zo = slice(%z) {axis=1, start=6, end=8} : f32[B,2]
           %o = sigmoid(%zo) : f32[B,2]
-          %fc = mul(%f, %c) : f32[B,2]
-          %ig = mul(%i, %g) : f32[B,2]
-          %c2 = add(%fc, %ig) : f32[B,2]
+          %fc = mul(%c, %f) : f32[B,2]
+          %ig = mul(%g, %i) : f32[B,2]
+          %c2 = add(%ig, %fc) : f32[B,2]
           %tc = tanh(%c2) : f32[B,2]
-          %h = mul(%o, %tc) : f32[B,2]
+          %h = mul(%tc, %o) : f32[B,2]
+          %d = mul(%i, %tc) : f32[B,2]
           output "h" = %h
           output "c" = %c2
+          output "d" = %d
         }
         """)
         assertFileCheck(out, """
-        // CHECK: %2 = fused_elementwise(%0, %1, %0, %0) {program=[1,0,0,12,4,1,1,2,0,2,3,0,12,6,7,10,5,8]
-        // CHECK-SAME: offsets=[2,-1,0,4], width=2} : f32[B,2]
-        // CHECK-NEXT: %3 = fused_elementwise(%0, %2) {program=[1,0,0,2,1,0,12,2,3]
-        // CHECK-SAME: offsets=[6,-1], width=2} : f32[B,2]
-        // CHECK-NOT: slice(
+        // CHECK: %2 = lstm_cell(%0, %1) : f32[B,14]
+        // CHECK-NEXT: %3 = slice(%2) {axis=1, start=0, end=2} : f32[B,2]
+        // CHECK-NEXT: %4 = slice(%2) {axis=1, start=2, end=4} : f32[B,2]
+        // CHECK-NEXT: %5 = fused_elementwise(%2, %2) {program=[12,0,1], expr="r2 = mul(r0, r1)", offsets=[4,12], width=2} : f32[B,2]
+        // CHECK-NOT: sigmoid(
+        // CHECK: output "h" = %3
         """)
+    }
+
+    /// Not a cell: the forget gate's window is the input gate's, or a gate activation is
+    /// read before the cell's last op (where the kernel would run).
+    func testLSTMCellNeedsTheFourGatesAndLateReaders() throws {
+        for (fStart, early) in [(0, false), (2, true)] {
+            let out = try fuse("""
+            graph @g {
+              %z = input() {name="z"} : f32[B,8]
+              %c = input() {name="c"} : f32[B,2]
+              %zi = slice(%z) {axis=1, start=0, end=2} : f32[B,2]
+              %i = sigmoid(%zi) : f32[B,2]
+              %zf = slice(%z) {axis=1, start=\(fStart), end=\(fStart + 2)} : f32[B,2]
+              %f = sigmoid(%zf) : f32[B,2]
+              %e = \(early ? "exp(%f)" : "exp(%c)") : f32[B,2]
+              %zg = slice(%z) {axis=1, start=4, end=6} : f32[B,2]
+              %g = tanh(%zg) : f32[B,2]
+              %zo = slice(%z) {axis=1, start=6, end=8} : f32[B,2]
+              %o = sigmoid(%zo) : f32[B,2]
+              %fc = mul(%f, %c) : f32[B,2]
+              %ig = mul(%i, %g) : f32[B,2]
+              %c2 = add(%fc, %ig) : f32[B,2]
+              %tc = tanh(%c2) : f32[B,2]
+              %h = mul(%o, %tc) : f32[B,2]
+              output "h" = %h
+              output "e" = %e
+            }
+            """)
+            XCTAssertFalse(out.contains("lstm_cell"), out)
+        }
     }
 
     func testContractionOnlyForTheBroadcastAxis() throws {

@@ -68,6 +68,10 @@ final class FusionEquivalenceTests: XCTestCase {
         for file in ["caption_lstm.swiftgraph", "caption_attention.swiftgraph"] {
             let (_, training) = try compiled(file)
             XCTAssertGreaterThan(try assertFusionPreserves(training, size: 2, tol: 1e-4, file), 20, file)
+            // Each step's cell is one lstm_cell kernel: no sigmoid or tanh op is left.
+            let fused = try Pipeline(["fusion", "dce", "verify"]).run(training)
+            XCTAssertEqual(fused.nodes.filter { $0.op == .lstmCell }.count, 21, file)
+            XCTAssertFalse(fused.nodes.contains { $0.op == .sigmoid || $0.op == .tanh }, file)
         }
     }
 
@@ -86,6 +90,97 @@ final class FusionEquivalenceTests: XCTestCase {
             XCTAssertEqual(projections(g), 21)
             XCTAssertEqual(projections(hoisted), 1)
             try assertFusionPreserves(g, size: 2, tol: 1e-4, passes: ["hoist", "fusion", "dce", "verify"], "hoisted \(g.loss == nil ? "" : "loss ")graph")
+        }
+    }
+
+    /// The per-step sums of the shared weights' gradients as one op over stacked operands
+    /// (stack-sums), alone and with the rest of the optimisations: same outputs and gradients
+    /// on both decoders, and no weight-sized product per step left.
+    func testStackedGradientSumsOnDecoders() throws {
+        for file in ["caption_lstm.swiftgraph", "caption_attention.swiftgraph"] {
+            let (_, training) = try compiled(file)
+            let stacked = try Pipeline(["stack-sums", "dce", "verify"]).run(training)
+            let w = try XCTUnwrap(stacked.parameter(named: "decode_step.weight_hh"))
+            XCTAssertFalse(stacked.nodes.contains { $0.op == .matmul && $0.type == stacked.type(of: w) }, "\(file): a per-step product of weight_hh's size is left")
+            XCTAssertGreaterThanOrEqual(stacked.nodes.filter { $0.op == .contractRows }.count, 3, file)
+            let weightType = stacked.type(of: w)
+            XCTAssertTrue(training.nodes.contains { $0.op == .add && $0.type == weightType }, file)
+            XCTAssertFalse(stacked.nodes.contains { $0.op == .add && $0.type == weightType }, "\(file): weight_hh's gradient is still summed step by step")
+            try assertFusionPreserves(training, size: 2, tol: 1e-4, passes: ["stack-sums", "dce", "verify"], "\(file) stacked sums")
+            try assertFusionPreserves(training, size: 3, tol: 1e-4, passes: ["stack-sums", "hoist", "fusion", "dce", "verify"], "\(file) all optimisations")
+        }
+    }
+
+    /// Random unrolled recurrences sharing their weights across 2-6 steps (some steps' terms
+    /// also read elsewhere, some weights used transposed the other way): stacking the
+    /// gradient sums keeps every output and gradient.
+    func testStackedGradientSumsOnRandomRecurrences() throws {
+        var stackedSums = 0
+        for seed in 0..<10 {
+            let random = RandomSource(seed: UInt64(100 + seed))
+            let g = Graph(name: "rnn\(seed)")
+            let b = GraphBuilder(graph: g)
+            let B = Dim.symbol("B")
+            let width = 3 + random.nextInt(below: 3), steps = 2 + random.nextInt(below: 5)
+            func uniform(_ name: String, _ shape: [Int]) -> Value {
+                b.parameter(name, .f32(Shape(known: shape)), initializer: ["init": .string("uniform"), "bound": .float(0.7)])
+            }
+            let wx = uniform("wx", [width, 2]), wh = uniform("wh", [width, width]), bias = uniform("bias", [width])
+            let table = uniform("table", [4, 2]), wt = uniform("wt", [width, width])
+            let ids = b.input("ids", .i64(Shape([B, .known(steps)])))
+            let y = b.input("y", .i64(Shape([B])))
+            var h = try b.emit(.tanh, [b.input("h0", .f32(Shape([B, .known(width)])))])
+            var outs: [Value] = []
+            for t in 0..<steps {
+                let x = try b.emit(.embedding, [try b.emit(.select, [ids], ["axis": .int(1), "index": .int(t)]), table])
+                var pre = try b.emit(.add, [try b.emit(.matmul, [x, wx], ["transpose_b": .bool(true)]), bias])
+                // Some steps use wh untransposed, some multiply by a second weight too.
+                let flip = random.nextInt(below: 3) == 0
+                pre = try b.emit(.add, [pre, try b.emit(.matmul, [h, wh], ["transpose_b": .bool(!flip)])])
+                if random.nextInt(below: 2) == 0 { pre = try b.emit(.add, [pre, try b.emit(.matmul, [h, wt])]) }
+                h = try b.emit(.tanh, [pre])
+                outs.append(h)
+            }
+            let last = try b.emit(.add, [h, try b.emit(.scale, [outs[0]], ["factor": .float(0.5)])])
+            let logp = try b.emit(.logSoftmax, [last], ["axis": .int(-1)])
+            g.outputs = [("logp", logp)]
+            g.loss = try b.emit(.nllLoss, [logp, y])
+            let training = try Pipeline(["autodiff", "cse", "dce", "verify"]).run(g)
+            stackedSums += try Pipeline(["stack-sums", "dce"]).run(training).nodes.filter { $0.op == .contractRows }.count
+            try assertFusionPreserves(training, size: 3, tol: 1e-5, passes: ["stack-sums", "dce", "verify"], "recurrence \(seed)")
+            try assertFusionPreserves(training, size: 3, tol: 1e-5, passes: ["stack-sums", "hoist", "fusion", "dce", "verify"], "recurrence \(seed) all")
+        }
+        XCTAssertGreaterThan(stackedSums, 10, "the recurrences exercise stack-sums")
+    }
+
+    /// The decoders' per-step vocabulary projections as one product (stack-products, before
+    /// autodiff, as graphc compiles them): one forward product instead of 21, same outputs
+    /// and gradients, with the rest of the optimisations after autodiff too.
+    func testStackedProjectionsOnDecoders() throws {
+        for file in ["caption_lstm.swiftgraph", "caption_attention.swiftgraph"] {
+            let (forward, training) = try compiled(file)
+            let stacked = try Pipeline(["stack-products", "dce", "verify"]).run(forward)
+            func projections(_ g: Graph) -> Int {
+                let w = g.parameter(named: "fc.weight")
+                return g.nodes.filter { $0.op == .matmul && $0.inputs[1] == w }.count
+            }
+            XCTAssertEqual(projections(forward), 21, file)
+            XCTAssertEqual(projections(stacked), 1, file)
+            let stackedTraining = try Pipeline(["autodiff", "constant-folding", "cse", "dce", "verify"]).run(stacked)
+            let optimised = try Pipeline(["stack-sums", "hoist", "fusion", "dce", "verify"]).run(stackedTraining)
+            let store = ParameterStore()
+            try store.initialise(from: forward, seed: 8)
+            let feeds = randomFeeds(forward, size: 3, seed: 9)
+            let a = try Executor(graph: training, options: ExecutionOptions(training: true, seed: 4)).run(feeds: feeds, parameters: store)
+            for g in [stackedTraining, optimised] {
+                let b = try Executor(graph: g, options: ExecutionOptions(training: true, seed: 4)).run(feeds: feeds, parameters: store)
+                XCTAssertEqual(Set(a.keys), Set(b.keys))
+                for (name, t) in a {
+                    let u = try XCTUnwrap(b[name]).floats
+                    let scale = max(1, t.floats.map(abs).max() ?? 1)
+                    XCTAssertLessThanOrEqual(zip(t.floats, u).map { abs($0 - $1) }.max() ?? 0, 1e-4 * scale, "\(file): \(name)")
+                }
+            }
         }
     }
 

@@ -199,6 +199,39 @@ final class GradientCheckOpTests: XCTestCase {
         }
     }
 
+    /// contract_rows(a, b) = Σ over rows of aᵀb, rows spanning every leading axis (here a
+    /// symbolic batch too).
+    func testContractRows() throws {
+        for (lead, batch) in [([6], nil), ([2, 3], nil), ([3], 2)] as [([Int], Int?)] {
+            let c = GradientCheckGraph("contract_rows", bindings: batch.map { ["B": $0] } ?? [:])
+            var a = c.param("a", lead + [4]), b = c.param("b", lead + [5])
+            if batch != nil {
+                // A leading symbolic axis: a = input [B, ...] * parameter, and b likewise.
+                let x = c.input("x", .f32(Shape([Dim.symbol("B")] + (lead + [4]).map { Dim.known($0) })))
+                let y = c.input("y", .f32(Shape([Dim.symbol("B")] + (lead + [5]).map { Dim.known($0) })))
+                a = try c.emit(.mul, [x, a]); b = try c.emit(.mul, [y, b])
+            }
+            try c.finishWithWeightedSum(try c.emit(.contractRows, [a, b]))
+            try checkGradients(c, expect: ["a", "b"])
+        }
+    }
+
+    /// lstm_cell with a weighted sum over every block of its result (h, c', the gates and
+    /// tanh c'), and with a symbolic batch.
+    func testLSTMCell() throws {
+        for batch in [nil, 2] as [Int?] {
+            let c = GradientCheckGraph("lstm_cell", bindings: batch.map { ["B": $0] } ?? [:])
+            var gates = c.param("gates", [3, 12], c.uniform(36, -2, 2)), state = c.param("c", [3, 3])
+            if batch != nil {
+                // A leading symbolic axis on both operands: input [B, ...] * parameter.
+                gates = try c.emit(.mul, [c.input("x", .f32(Shape([Dim.symbol("B"), .known(3), .known(12)]))), gates])
+                state = try c.emit(.mul, [c.input("y", .f32(Shape([Dim.symbol("B"), .known(3), .known(3)]))), state])
+            }
+            try c.finishWithWeightedSum(try c.emit(.lstmCell, [gates, state]))
+            try checkGradients(c, expect: ["gates", "c"])
+        }
+    }
+
     func testConv2d() throws {
         for (stride, padding, bias) in [(1, 1, true), (2, 1, true), (1, 0, false), (2, 0, true)] {
             let c = GradientCheckGraph("conv")

@@ -24,13 +24,13 @@ public enum MatmulOp: OpSpec {
     }
 }
 extension MatmulOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { matmulForward(c) }
+    public static func kernel(_ c: KernelContext) { matmulForwardThinFirst(c) }
 }
 extension MatmulOp: DifferentiableOp {
     /// With y = op(a) op(b) per batch slice: d op(a) = dy op(b)ᵀ and d op(b) = op(a)ᵀ dy,
     /// each written as one matmul with transpose flags. A 2-D b shared by a batched a gets
-    /// the sum over the batch: one matmul over the flattened batch when its size is known,
-    /// else a batched product summed over the leading axes.
+    /// the sum over the batch: one `contract_rows` over every leading row when a is not
+    /// transposed, else a batched product summed over the leading axes.
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         let a = c.input(0), b = c.input(1), g = c.gradient
         let ta = c.attributes.bool("transpose_a") ?? false, tb = c.attributes.bool("transpose_b") ?? false
@@ -63,13 +63,10 @@ extension MatmulOp: DifferentiableOp {
                 case (true, true): return (g, a, true, true)
                 }
             }()
-            // Flattening [..., M, K] to [-1, K] needs every dimension but the last known.
-            if sharedB && !ta && aType.shape.dims.dropLast().allSatisfy({ $0.value != nil }) {
-                func flat(_ v: Value) throws -> Value {
-                    let last = c.type(v).shape.dims[c.type(v).rank - 1]
-                    return try c.emit(.reshape, [v], ["shape": .shape(Shape([.known(-1), last]))])
-                }
-                db = try mm(try flat(flags.0), try flat(flags.1), flags.2, flags.3)
+            // aᵀ dy or dyᵀ a summed over the batch: every leading index is one more row of
+            // one product (a symbolic batch included, and no flattened copies).
+            if sharedB && !ta {
+                db = try c.emit(.contractRows, [flags.0, flags.1])
             } else if sharedB {
                 let perSlice = try mm(flags.0, flags.1, flags.2, flags.3)
                 db = try c.emit(.sum, [perSlice], ["axes": .ints(Array(0..<lead))])

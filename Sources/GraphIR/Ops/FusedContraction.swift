@@ -32,7 +32,7 @@ public enum FusedMatmulOp: OpSpec {
 }
 extension FusedMatmulOp: KernelOp {
     public static func kernel(_ c: KernelContext) {
-        matmulForward(c)
+        matmulForwardThinFirst(c)
         let n = c.output.shape.last ?? 1
         addRowBias(c.output.f32, rows: n > 0 ? c.output.count / n : 0, columns: n, bias: c.inputs[2].f32,
                    relu: c.attributes.string("activation") == "relu")

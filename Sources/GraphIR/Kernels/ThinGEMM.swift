@@ -1,0 +1,57 @@
+import CBLAS
+
+// Products of a few rows (a decoder step at batch 8) by a weight matrix. OpenBLAS packs both
+// operands of every sgemm it runs through its blocked kernel, and for an 8-row product
+// packing the weight costs as much as the arithmetic (measured: [8,256]·[256,1024] 145 us,
+// 29 GFLOP/s, on this machine's Cooperlake core). On AVX-512 cores OpenBLAS also has
+// small-matrix kernels that skip the packing, but it only takes them for small enough
+// products; split into column blocks that qualify, the same product takes 66-90 us. On
+// cores without those kernels splitting only adds calls, so it is not done there.
+
+/// Whether this OpenBLAS runs AVX-512 kernels, which come with its small-matrix sgemm.
+let blasHasSmallMatrixKernels: Bool = {
+    guard let p = openblas_get_corename() else { return false }
+    return ["skylakex", "cooperlake", "sapphirerapids"].contains(String(cString: p).lowercased())
+}()
+
+/// Whether OpenBLAS (SkylakeX's permit rule) runs a row-major m x n x k product through its
+/// small-matrix kernel: m n k below 10^6, and for a·bᵀ (column-major TN) at most 1200
+/// results and k of 32 or more.
+@inline(__always)
+func smallKernelTakes(m: Int, n: Int, k: Int, transB: Bool) -> Bool {
+    m * n * k < 1_000_000 && (!transB || (m * n <= 1200 && k >= 32))
+}
+
+/// Rows of a thin product: at most this many are split by columns.
+let thinRows = 16
+
+/// `y = a op(b)` for a row-major a [m, k] (m <= thinRows) and a 2-D b, as column blocks the
+/// small-matrix kernel takes, when OpenBLAS has one and the whole product is too large for
+/// it. Returns false (nothing written) when the product is not such a case.
+func thinMatmul(a: UnsafePointer<Float>, b: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                m: Int, n: Int, k: Int, transB: Bool) -> Bool {
+    guard blasHasSmallMatrixKernels, m > 1, m <= thinRows, n > 1, k > 0,
+          !smallKernelTakes(m: m, n: n, k: k, transB: transB) else { return false }
+    var block = 1
+    while block * 2 <= n && smallKernelTakes(m: m, n: block * 2, k: k, transB: transB) { block *= 2 }
+    guard block >= 32 || (block >= 16 && k > 1024) else { return false }
+    let ldb = transB ? k : n
+    for start in stride(from: 0, to: n, by: block) {
+        let width = min(block, n - start)
+        sgemm(transB: transB, m: m, n: width, k: k, a: a, lda: k, b: transB ? b + start * k : b + start, ldb: ldb,
+              c: y + start, ldc: n)
+    }
+    return true
+}
+
+/// `matmul`'s kernel with the thin case first: a not transposed, b 2-D, all rows of a
+/// (leading axes included) at most thinRows.
+func matmulForwardThinFirst(_ c: KernelContext) {
+    let a = c.inputs[0], b = c.inputs[1]
+    if c.attributes.bool("transpose_a") != true, b.shape.count == 2, a.shape.count >= 2, let k = a.shape.last, k > 0 {
+        let transB = c.attributes.bool("transpose_b") ?? false
+        let n = transB ? b.shape[0] : b.shape[1]
+        if thinMatmul(a: a.f32, b: b.f32, y: c.output.f32, m: a.count / k, n: n, k: k, transB: transB) { return }
+    }
+    matmulForward(c)
+}
