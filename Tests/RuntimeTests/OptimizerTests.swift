@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Runtime
+import GraphIR
 
 /// graphc's optimisers against trajectories recorded from torch.optim (Fixtures/).
 final class OptimizerTests: XCTestCase {
@@ -30,6 +31,31 @@ final class OptimizerTests: XCTestCase {
                                "\(name) step \(step + 1) element \(i)")
             }
         }
+    }
+
+    /// The eight-lane loop and the one-element tail compute the same thing: a 1,003-element
+    /// tensor (vector lanes plus a tail) is updated exactly as 1,003 one-element tensors.
+    func testAdamVectorLanesMatchOneElementUpdates() {
+        let n = 1003
+        let rng = RandomSource(seed: 7)
+        var whole = (0..<n).map { _ in rng.nextNormal() }
+        var single = whole
+        let together = Adam(learningRate: 1e-2, weightDecay: 0.01), apart = Adam(learningRate: 1e-2, weightDecay: 0.01)
+        for _ in 0..<3 {
+            let g = (0..<n).map { _ in rng.nextNormal() }
+            whole.withUnsafeMutableBufferPointer { pb in g.withUnsafeBufferPointer { together.update(slot: 0, parameter: pb, gradient: $0) } }
+            single.withUnsafeMutableBufferPointer { pb in
+                g.withUnsafeBufferPointer { gb in
+                    for i in 0..<n {
+                        apart.update(slot: i, parameter: UnsafeMutableBufferPointer(rebasing: pb[i..<(i + 1)]),
+                                     gradient: UnsafeBufferPointer(rebasing: gb[i..<(i + 1)]))
+                    }
+                }
+            }
+            together.finishStep(); apart.finishStep()
+        }
+        XCTAssertEqual(whole, single)
+        XCTAssertNotEqual(whole[0], 0)
     }
 
     func testSGD() throws { try check("sgd", SGD(learningRate: 0.1)) }

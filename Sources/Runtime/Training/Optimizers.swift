@@ -83,12 +83,34 @@ public final class Adam: Optimizer {
         let c2 = 1 - Float(pow(Double(b2), Double(step)))
         let stepSize = learningRate / c1
         let c2Root = c2.squareRoot()
-        for i in 0..<n {
+        // Eight lanes at a time: written with SIMD types because the compiler keeps a scalar
+        // loop's square root a libm call (errno), and Adam then took a sixth of a decoder step.
+        typealias V = SIMD8<Float>
+        let pp = p.baseAddress, gp = g.baseAddress, mp = m.baseAddress, vp = v.baseAddress
+        var i = 0
+        if let pp, let gp, let mp, let vp {
+            let rawP = UnsafeMutableRawPointer(pp), rawG = UnsafeRawPointer(gp)
+            let rawM = UnsafeMutableRawPointer(mp), rawV = UnsafeMutableRawPointer(vp)
+            while i + 8 <= n {
+                let at = i * 4
+                var pv = rawP.loadUnaligned(fromByteOffset: at, as: V.self)
+                let gi = rawG.loadUnaligned(fromByteOffset: at, as: V.self) + wd * pv
+                let mv = b1 * rawM.loadUnaligned(fromByteOffset: at, as: V.self) + (1 - b1) * gi
+                let vv = b2 * rawV.loadUnaligned(fromByteOffset: at, as: V.self) + (1 - b2) * gi * gi
+                pv -= stepSize * mv / (vv.squareRoot() / c2Root + eps)
+                rawM.storeBytes(of: mv, toByteOffset: at, as: V.self)
+                rawV.storeBytes(of: vv, toByteOffset: at, as: V.self)
+                rawP.storeBytes(of: pv, toByteOffset: at, as: V.self)
+                i += 8
+            }
+        }
+        while i < n {
             let gi = g[i] + wd * p[i]
             m[i] = b1 * m[i] + (1 - b1) * gi
             v[i] = b2 * v[i] + (1 - b2) * gi * gi
             // As PyTorch: denom = sqrt(v) / sqrt(c2) + eps; p -= (lr / c1) * m / denom.
             p[i] -= stepSize * m[i] / (v[i].squareRoot() / c2Root + eps)
+            i += 1
         }
     }
 
