@@ -65,6 +65,13 @@ final class CaptioningTrainingTests: XCTestCase {
         let bleu = try XCTUnwrap(metrics["val_bleu4"] as? [Double])
         XCTAssertTrue(bleu.count == 1 && bleu[0] >= 0 && bleu[0] <= 1)
         let testBleu = try XCTUnwrap(metrics["test_bleu4"] as? Double)
+        // What bench/caption_bench.sh reads: the epoch's training and validation-decoding seconds, threads and OpenBLAS core.
+        let epoch = try XCTUnwrap((metrics["epochs"] as? [[String: Any]])?.first)
+        XCTAssertGreaterThan(try XCTUnwrap(epoch["seconds"] as? Double), 0)
+        XCTAssertGreaterThan(try XCTUnwrap(epoch["decode_seconds"] as? Double), 0)
+        let settings = try XCTUnwrap(metrics["settings"] as? [String: String])
+        XCTAssertEqual(settings["threads"], "1")
+        XCTAssertEqual(settings["blas_core"], BLASInfo.coreName)
         // The captions file scores the same through --bleu (its own refs restricted to those images).
         let refs = s.dir.appendingPathComponent("refs.json")
         let first = Array(test.imageNames.prefix(16))
