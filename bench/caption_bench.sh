@@ -15,6 +15,7 @@
 #   bench/caption_bench.sh FEATURES.hdf5
 #   THREADS=1 REPEATS=5 DECODERS=attention bench/caption_bench.sh FEATURES.hdf5
 #   ENCODER_IMAGES=10 bench/caption_bench.sh FEATURES.hdf5     # also ResNet-18 s/image, 2 threads
+#   UNFUSED=1 bench/caption_bench.sh FEATURES.hdf5             # also graphc --fusion off each run
 #
 # FEATURES.hdf5: (613, 256, 512) float32, row = image number - 1, e.g. made by
 #   graphc graphs/resnet18.swiftgraph --extract-features --images ../shared/data/sydney-captions/images --out all_features.hdf5
@@ -31,6 +32,7 @@ REPEATS=${REPEATS:-3}
 DECODERS=${DECODERS:-"lstm attention"}
 OUT=${OUT:-bench/out/captions}
 ENCODER_IMAGES=${ENCODER_IMAGES:-0}
+UNFUSED=${UNFUSED:-0}
 
 die() { echo "bench/caption_bench.sh: $*" >&2; exit 1; }
 say() { echo "[$(date -u +%T)] $*" >&2; }
@@ -42,7 +44,7 @@ torch=yes
 python3 -c 'import torch, h5py, nltk' 2>/dev/null || { torch=no; echo "bench/caption_bench.sh: PyTorch, h5py or nltk missing: graphc only, no ratios" >&2; }
 
 mkdir -p "$OUT"
-rm -f "$OUT"/graphc-*.json "$OUT"/torch-*.json "$OUT"/load-*.txt "$OUT"/machine.txt
+rm -f "$OUT"/graphc-*.json "$OUT"/graphc_unfused-*.json "$OUT"/torch-*.json "$OUT"/load-*.txt "$OUT"/machine.txt
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $("$GRAPHC" --version 2>/dev/null || echo graphc); features $features" > "$OUT/machine.txt"
@@ -61,6 +63,15 @@ for model in $DECODERS; do
         || { tail -20 "$tmp/graphc.log" >&2; die "graphc failed on $model (log above)"; }
       cp "$tmp/graphc/$tag/metrics.json" "$OUT/graphc-$model-t$t-r$r.json"
       python3 -c "import json,sys; e=json.load(open(sys.argv[1]))['epochs'][0]; print(f'    graphc: epoch {e[\"seconds\"]:.2f} s, val decode {e[\"decode_seconds\"]:.2f} s', file=sys.stderr)" "$OUT/graphc-$model-t$t-r$r.json"
+      if [ "$UNFUSED" = 1 ]; then
+        say "$model, $t thread(s), run $r/$REPEATS: graphc --fusion off (load $(cut -d' ' -f1 /proc/loadavg))"
+        rm -rf "$tmp/graphc"
+        "$GRAPHC" "graphs/caption_$model.swiftgraph" --train --epochs 1 --features "$features" --data "$DATA" \
+            --out "$tmp/graphc" --threads "$t" --fusion off > "$tmp/graphc.log" 2>&1 \
+          || { tail -20 "$tmp/graphc.log" >&2; die "graphc --fusion off failed on $model (log above)"; }
+        cp "$tmp/graphc/$tag/metrics.json" "$OUT/graphc_unfused-$model-t$t-r$r.json"
+        python3 -c "import json,sys; e=json.load(open(sys.argv[1]))['epochs'][0]; print(f'    graphc --fusion off: epoch {e[\"seconds\"]:.2f} s, val decode {e[\"decode_seconds\"]:.2f} s', file=sys.stderr)" "$OUT/graphc_unfused-$model-t$t-r$r.json"
+      fi
       if [ $torch = yes ]; then
         say "$model, $t thread(s), run $r/$REPEATS: PyTorch (load $(cut -d' ' -f1 /proc/loadavg))"
         # Output goes to a file, not a pipe: piped, torch's worker threads ran up to 8x slower here.

@@ -6,6 +6,7 @@ ratio torch/graphc of the medians (above 1: graphc is faster).
 
 Files (one per run, r = repeat number):
   graphc-<decoder>-t<threads>-r<r>.json   graphc's metrics.json of a --train --epochs 1 run
+  graphc_unfused-<decoder>-t<threads>-r<r>.json   the same with --fusion off (UNFUSED=1)
   torch-<decoder>-t<threads>-r<r>.json    bench/caption_torch.py's stdout (JSON lines)
   load-<decoder>-t<threads>.txt           /proc/loadavg before and after that group's runs
 
@@ -13,7 +14,7 @@ Files (one per run, r = repeat number):
 """
 import json, os, re, statistics, sys
 
-NAME = re.compile(r"^(graphc|torch)-(\w+)-t(\d+)-r(\d+)\.json$")
+NAME = re.compile(r"^(graphc|graphc_unfused|torch)-([a-z]+)-t(\d+)-r(\d+)\.json$")
 DECODERS = {"lstm": "vanilla LSTM", "attention": "attention"}
 
 
@@ -53,7 +54,7 @@ def main(folder):
         if not m:
             continue
         side, decoder, threads = m.group(1), m.group(2), int(m.group(3))
-        read = read_graphc if side == "graphc" else read_torch
+        read = read_torch if side == "torch" else read_graphc
         try:
             runs.setdefault((decoder, threads), {}).setdefault(side, []).append(read(os.path.join(folder, name)))
         except (OSError, ValueError, KeyError, StopIteration) as err:
@@ -89,6 +90,16 @@ def main(folder):
             if xs:
                 losses.append(f"{decoder} t{threads} {side} {statistics.median(r['loss'] for r in xs):.3f}/{statistics.median(r['bleu'] for r in xs):.3f}")
     print("Sanity (epoch-1 train loss / val BLEU-4, medians): " + "; ".join(losses) + ".")
+    unfused = [(k, v) for k, v in sorted(runs.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 99, kv[0][1]))
+               if v.get("graphc_unfused") and v.get("graphc")]
+    if unfused:
+        print("\n| decoder | threads | graphc unfused epoch s | fused epoch s | fused speed-up | unfused val decode s | runs |")
+        print("|---|---|---|---|---|---|---|")
+        for (decoder, threads), sides in unfused:
+            u, f = [r["epoch"] for r in sides["graphc_unfused"]], [r["epoch"] for r in sides["graphc"]]
+            print(f"| {DECODERS.get(decoder, decoder)} | {threads} | {cell(u)} | {cell(f)} | **{statistics.median(u) / statistics.median(f):.2f}x** | "
+                  f"{cell([r['decode'] for r in sides['graphc_unfused']])} | {len(u)} |")
+        print("\nUnfused: `--fusion off` (no contract, hoist or fusion passes on the training graph; buffers planned as in the fused run; the decoding graph is the same in both).")
     lengths = [f"{d} t{t} {statistics.median(r['tokens'] for r in sides['torch']):.1f}" for (d, t), sides in sorted(runs.items())
                if sides.get("torch") and all(r["tokens"] is not None for r in sides["torch"])]
     if lengths:

@@ -68,7 +68,7 @@ struct CaptioningTraining {
     }
 
     func prepare() throws -> Session {
-        let (_, training) = try Training.compile(lowered, dropout: recipe.dropout)
+        let (_, training) = try Training.compile(lowered, dropout: recipe.dropout, fusion: command.fusion != "off")
         let (regions, dim, maxLen) = try checkInterface(lowered)
         let infer = try Pipeline(Pipelines.default).run(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)))
         var data = try loadData()
