@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Frontend
 import GraphIR
 import Passes
 import Runtime
@@ -87,6 +88,19 @@ final class CaptioningTrainingTests: XCTestCase {
         let eval = try Q3Support.command([s.model, "--eval", "--weights", folder.appendingPathComponent("decoder.safetensors").path,
                                           "--data", s.data, "--features", s.features, "--limit", "4"])
         XCTAssertNoThrow(try Training.run(command: eval))
+    }
+
+    /// `--fusion off` (bench/caption_bench.sh UNFUSED=1) reaches caption training: no fused kernels in its graph.
+    func testFusionOffLeavesTheTrainingGraphUnfused() throws {
+        let s = try setup("caption_lstm.swiftgraph")
+        func trainingIR(_ extra: [String]) throws -> String {
+            let c = try Q3Support.command([s.model, "--train", "--data", s.data, "--features", s.features, "--limit", "8"] + extra)
+            let lowered = try ModelLoading.load(s.model, options: FrontendOptions(mode: .train))
+            let run = CaptioningTraining(file: s.model, lowered: lowered, recipe: try Recipe(graph: lowered, command: c), command: c)
+            return IRPrinter.print(try run.prepare().training, locations: false)
+        }
+        XCTAssertTrue(try trainingIR([]).contains("fused_"), "the default pipeline fuses the LSTM gates")
+        XCTAssertFalse(try trainingIR(["--fusion", "off"]).contains("fused_"))
     }
 
     func testVanillaDecoderLearns() throws {
