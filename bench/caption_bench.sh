@@ -1,34 +1,105 @@
 #!/usr/bin/env bash
-# Q3 speed comparison, graphc against eager PyTorch doing the same work in the same run:
-#   * one training epoch of each decoder (2485 captions, batch 8, 21 steps) + greedy decoding
-#     of the 58 validation images, on the same features file;
-#   * ResNet-18 feature extraction per 500x500 image.
-# Usage: bench/caption_bench.sh FEATURES.hdf5 [IMAGES_DIR] [N_IMAGES]
-# Needs a release build: swift build -c release
+# Q3 captioning decoders, graphc against eager PyTorch (bench/caption_torch.py) in the same run,
+# on the same features file and the homework's recipe (Adam 4e-4, batch 8, dropout 0.5, clip 5,
+# seed 42). For each decoder (DECODERS) and thread count (THREADS) it runs REPEATS times, graphc
+# and PyTorch interleaved:
+#   * one training epoch (the 2485 training captions in 311 batches of 8, 21 steps each);
+#   * greedy decoding of the 58 validation images after that epoch, one image at a time
+#     (BLEU scoring not timed). graphc's static graph always unrolls all 22 steps; PyTorch's
+#     loop stops at <end_seq>, so it may do fewer steps per image.
+# Then bench/caption_compare.py prints medians with (min-max) spread and the ratios
+# torch/graphc, graphc's OpenBLAS core and the machine load of each group.
+# Progress goes to stderr, the table to stdout; the JSON of every run stays in OUT.
+#
+#   swift build -c release
+#   bench/caption_bench.sh FEATURES.hdf5
+#   THREADS=1 REPEATS=5 DECODERS=attention bench/caption_bench.sh FEATURES.hdf5
+#   ENCODER_IMAGES=10 bench/caption_bench.sh FEATURES.hdf5     # also ResNet-18 s/image, 2 threads
+#   UNFUSED=1 bench/caption_bench.sh FEATURES.hdf5             # also graphc --fusion off each run
+#
+# FEATURES.hdf5: (613, 256, 512) float32, row = image number - 1, e.g. made by
+#   graphc graphs/resnet18.swiftgraph --extract-features --images ../shared/data/sydney-captions/images --out all_features.hdf5
+# Environment: GRAPHC (default .build/release/graphc), DATA (default ../shared/data/sydney-captions),
+# THREADS ("1 2"), REPEATS (3), DECODERS ("lstm attention"), OUT (bench/out/captions; emptied of
+# earlier runs first), OPENBLAS_CORETYPE (passed to graphc if set; never set by tests or CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-features=${1:?give an all_features.hdf5 (graphc --extract-features makes one)}
-images=${2:-../shared/data/sydney-captions/images}
-n=${3:-10}
-graphc=${GRAPHC:-.build/release/graphc}
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+features=${1:?usage: bench/caption_bench.sh FEATURES.hdf5 (graphc --extract-features makes one; see the header)}
+GRAPHC=${GRAPHC:-.build/release/graphc}
+DATA=${DATA:-../shared/data/sydney-captions}
+THREADS=${THREADS:-"1 2"}
+REPEATS=${REPEATS:-3}
+DECODERS=${DECODERS:-"lstm attention"}
+OUT=${OUT:-bench/out/captions}
+ENCODER_IMAGES=${ENCODER_IMAGES:-0}
+UNFUSED=${UNFUSED:-0}
 
-for model in lstm attention; do
-  flag=""; [ "$model" = attention ] && flag="--attention"
-  "$graphc" graphs/caption_$model.swiftgraph --train --epochs 1 --features "$features" --out "$out/graphc" --threads 1 2>/dev/null >/dev/null
-  tag=enc_dec; [ "$model" = attention ] && tag=enc_dec_w_attention
-  g=$(python3 -c "import json,sys; m=json.load(open('$out/graphc/$tag/metrics.json')); print(m['seconds_per_epoch'])")
-  # Output goes to a file, not a pipe: piped, torch's worker threads ran up to 8x slower here.
-  python3 bench/caption_torch.py --features "$features" --epochs 1 --threads 1 $flag >"$out/torch.json" 2>/dev/null
-  t=$(tail -1 "$out/torch.json" | python3 -c "import json,sys; print(json.load(sys.stdin)['seconds_per_epoch'])")
-  python3 -c "print(f'decoder {\"$model\":9s} epoch: graphc {$g:7.1f} s   torch {$t:7.1f} s   speed-up {$t/$g:4.1f}x')"
+die() { echo "bench/caption_bench.sh: $*" >&2; exit 1; }
+say() { echo "[$(date -u +%T)] $*" >&2; }
+[ -x "$GRAPHC" ] || die "$GRAPHC not found; build it with: swift build -c release (or set GRAPHC)"
+[ -f "$features" ] || die "$features: no such features file"
+[ -d "$DATA/datasets" ] || die "$DATA: not the Sydney-Captions folder (no datasets/); set DATA"
+for d in $DECODERS; do [ -f "graphs/caption_$d.swiftgraph" ] || die "unknown decoder '$d' (graphs/caption_$d.swiftgraph)"; done
+torch=yes
+python3 -c 'import torch, h5py, nltk' 2>/dev/null || { torch=no; echo "bench/caption_bench.sh: PyTorch, h5py or nltk missing: graphc only, no ratios" >&2; }
+
+mkdir -p "$OUT"
+rm -f "$OUT"/graphc-*.json "$OUT"/graphc_unfused-*.json "$OUT"/torch-*.json "$OUT"/load-*.txt "$OUT"/machine.txt
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $("$GRAPHC" --version 2>/dev/null || echo graphc); features $features" > "$OUT/machine.txt"
+say "machine: $(cat "$OUT/machine.txt"); load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+for model in $DECODERS; do
+  flag=""; tag=enc_dec
+  [ "$model" = attention ] && { flag="--attention"; tag=enc_dec_w_attention; }
+  for t in $THREADS; do
+    cut -d' ' -f1-3 /proc/loadavg > "$OUT/load-$model-t$t.txt"
+    for r in $(seq 1 "$REPEATS"); do
+      say "$model, $t thread(s), run $r/$REPEATS: graphc (load $(cut -d' ' -f1 /proc/loadavg))"
+      rm -rf "$tmp/graphc"
+      "$GRAPHC" "graphs/caption_$model.swiftgraph" --train --epochs 1 --features "$features" --data "$DATA" \
+          --out "$tmp/graphc" --threads "$t" > "$tmp/graphc.log" 2>&1 \
+        || { tail -20 "$tmp/graphc.log" >&2; die "graphc failed on $model (log above)"; }
+      cp "$tmp/graphc/$tag/metrics.json" "$OUT/graphc-$model-t$t-r$r.json"
+      python3 -c "import json,sys; e=json.load(open(sys.argv[1]))['epochs'][0]; print(f'    graphc: epoch {e[\"seconds\"]:.2f} s, val decode {e[\"decode_seconds\"]:.2f} s', file=sys.stderr)" "$OUT/graphc-$model-t$t-r$r.json"
+      if [ "$UNFUSED" = 1 ]; then
+        say "$model, $t thread(s), run $r/$REPEATS: graphc --fusion off (load $(cut -d' ' -f1 /proc/loadavg))"
+        rm -rf "$tmp/graphc"
+        "$GRAPHC" "graphs/caption_$model.swiftgraph" --train --epochs 1 --features "$features" --data "$DATA" \
+            --out "$tmp/graphc" --threads "$t" --fusion off > "$tmp/graphc.log" 2>&1 \
+          || { tail -20 "$tmp/graphc.log" >&2; die "graphc --fusion off failed on $model (log above)"; }
+        cp "$tmp/graphc/$tag/metrics.json" "$OUT/graphc_unfused-$model-t$t-r$r.json"
+        python3 -c "import json,sys; e=json.load(open(sys.argv[1]))['epochs'][0]; print(f'    graphc --fusion off: epoch {e[\"seconds\"]:.2f} s, val decode {e[\"decode_seconds\"]:.2f} s', file=sys.stderr)" "$OUT/graphc_unfused-$model-t$t-r$r.json"
+      fi
+      if [ $torch = yes ]; then
+        say "$model, $t thread(s), run $r/$REPEATS: PyTorch (load $(cut -d' ' -f1 /proc/loadavg))"
+        # Output goes to a file, not a pipe: piped, torch's worker threads ran up to 8x slower here.
+        python3 bench/caption_torch.py --features "$features" --data "$DATA" --epochs 1 --threads "$t" $flag \
+            > "$OUT/torch-$model-t$t-r$r.json" 2> "$tmp/torch.log" \
+          || { tail -20 "$tmp/torch.log" >&2; die "bench/caption_torch.py failed on $model (log above)"; }
+        python3 -c "import json,sys; e=json.loads(open(sys.argv[1]).readline()); print(f'    torch:  epoch {e[\"seconds\"]:.2f} s, val decode {e[\"decode_seconds\"]:.2f} s', file=sys.stderr)" "$OUT/torch-$model-t$t-r$r.json"
+      fi
+    done
+    cut -d' ' -f1-3 /proc/loadavg >> "$OUT/load-$model-t$t.txt"
+  done
 done
+say "machine load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 bench/caption_compare.py "$OUT"
 
-mkdir -p "$out/img"
-for i in $(seq 1 "$n"); do ln -s "$(realpath "$images/$i.tif")" "$out/img/$i.tif"; done
-"$graphc" graphs/resnet18.swiftgraph --extract-features --images "$out/img" --out "$out/f.hdf5" --threads 2 >/dev/null 2>&1
-g=$(python3 -c "import json; print(json.load(open('$out/f.hdf5.json'))['seconds_per_image'])")
-python3 bench/features_torch.py --images "$n" --threads 2 >"$out/torch-features.json"
-t=$(python3 -c "import json; print(json.load(open('$out/torch-features.json'))['seconds_per_image'])")
-python3 -c "print(f'resnet18 features per image: graphc {$g:6.3f} s   torch {$t:6.3f} s   ratio {$t/$g:4.2f}x')"
+# The encoder, optionally: seconds per 500x500 image of ResNet-18 feature extraction, 2 threads.
+if [ "$ENCODER_IMAGES" -gt 0 ]; then
+  say "ResNet-18 features of $ENCODER_IMAGES images, graphc then PyTorch"
+  mkdir -p "$tmp/img"
+  for i in $(seq 1 "$ENCODER_IMAGES"); do ln -s "$(realpath "$DATA/images/$i.tif")" "$tmp/img/$i.tif"; done
+  "$GRAPHC" graphs/resnet18.swiftgraph --extract-features --images "$tmp/img" --out "$tmp/f.hdf5" --threads 2 > "$tmp/enc.log" 2>&1 \
+    || { tail -20 "$tmp/enc.log" >&2; die "graphc --extract-features failed"; }
+  g=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['seconds_per_image'])" "$tmp/f.hdf5.json")
+  if [ $torch = yes ]; then
+    python3 bench/features_torch.py --images "$ENCODER_IMAGES" --threads 2 > "$tmp/torch-features.json"
+    t=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['seconds_per_image'])" "$tmp/torch-features.json")
+    python3 -c "import sys; g,t=map(float,sys.argv[1:]); print(f'\nResNet-18 features per image, 2 threads: graphc {g:.3f} s, PyTorch {t:.3f} s, torch/graphc {t/g:.2f}x')" "$g" "$t"
+  else
+    echo "ResNet-18 features per image, 2 threads: graphc $g s"
+  fi
+fi

@@ -1,16 +1,26 @@
 #!/usr/bin/env python3
-"""Reads the JSON lines bench/cnn.sh collected (graphc --bench and bench/pytorch_cnn.py) and
-prints a Markdown table: medians with min-max spread, and each graphc figure as a ratio of
-PyTorch's at the same thread count."""
+"""Reads the JSON files bench/cnn.sh collected (graphc --bench, bench/pytorch_cnn.py and
+bench/jax_cnn.py) and prints a Markdown table: medians with min-max spread, each figure of
+graphc and JAX as a ratio of PyTorch's at the same thread count (the headline), and a last
+column with graphc's figures as ratios of JAX's (train b=8 / train b=64 / eval b=1024).
+
+    python3 bench/compare.py bench/out/*.json
+"""
 import json, os, sys
+
+COLUMNS = [("train", "8"), ("train", "64"), ("eval", "1024")]
+
+
+def kind(d):
+    f = d["framework"]
+    return "pytorch" if f.startswith("pytorch") else "jax" if f.startswith("jax") else "graphc"
 
 
 def label(path, d):
-    name = os.path.basename(path)[:-5]
-    if d["framework"].startswith("pytorch"):
+    if kind(d) != "graphc":
         return d["framework"]
-    kind = "graphc unfused" if "unfused" in name else "graphc"
-    return f"{kind} (OpenBLAS {d['blas_core']})"
+    name = "graphc unfused" if "unfused" in os.path.basename(path) else "graphc"
+    return f"{name} (OpenBLAS {d['blas_core']})"
 
 
 def threads(d):
@@ -18,30 +28,55 @@ def threads(d):
     return max(t.values()) if isinstance(t, dict) else t
 
 
+def figure(d, col):
+    return d.get(col[0], {}).get(col[1])
+
+
 def cell(s, ref=None):
+    if s is None:
+        return "-"
     text = f"{s['median']:.0f} ({s['min']:.0f}-{s['max']:.0f})"
     if ref:
         text += f" **{s['median'] / ref['median']:.2f}x**"
     return text
 
 
+def against(d, ref):
+    """graphc / JAX medians for the three columns, e.g. '2.10x / 1.50x / 1.31x'."""
+    if ref is None or kind(d) != "graphc":
+        return "-"
+    parts = []
+    for col in COLUMNS:
+        a, b = figure(d, col), figure(ref, col)
+        parts.append(f"{a['median'] / b['median']:.2f}x" if a and b else "-")
+    return " / ".join(parts)
+
+
 def main(paths):
+    if not paths:
+        sys.exit("usage: compare.py RUN.json ...")
     runs = []
     for p in paths:
         with open(p) as f:
             runs.append((p, json.load(f)))
-    torch = {threads(d): d for p, d in runs if d["framework"].startswith("pytorch")}
-    print("| threads | run | train b=8 img/s | train b=64 img/s | eval b=1024 img/s | peak RSS MB |")
-    print("|---|---|---|---|---|---|")
-    for p, d in sorted(runs, key=lambda r: (threads(r[1]), not r[1]["framework"].startswith("pytorch"), r[0])):
+    torch = {threads(d): d for _, d in runs if kind(d) == "pytorch"}
+    jax = {threads(d): d for _, d in runs if kind(d) == "jax"}
+    order = {"pytorch": 0, "jax": 1, "graphc": 2}
+    print("| threads | run | train b=8 img/s | train b=64 img/s | eval b=1024 img/s | peak RSS MB | graphc vs JAX (b=8 / b=64 / eval) |")
+    print("|---|---|---|---|---|---|---|")
+    for p, d in sorted(runs, key=lambda r: (threads(r[1]), order[kind(r[1])], r[0])):
         t = threads(d)
-        ref = None if d["framework"].startswith("pytorch") else torch.get(t)
-        cols = [cell(d["train"]["8"], ref and ref["train"]["8"]), cell(d["train"]["64"], ref and ref["train"]["64"]),
-                cell(d["eval"]["1024"], ref and ref["eval"]["1024"])]
+        ref = None if kind(d) == "pytorch" else torch.get(t)
+        cols = [cell(figure(d, c), ref and figure(ref, c)) for c in COLUMNS]
         rss = f"{d['peak_rss_mb']:.0f}"
         if ref:
             rss += f" ({d['peak_rss_mb'] / ref['peak_rss_mb']:.2f}x)"
-        print(f"| {t} | {label(p, d)} | " + " | ".join(cols) + f" | {rss} |")
+        print(f"| {t} | {label(p, d)} | " + " | ".join(cols) + f" | {rss} | {against(d, jax.get(t))} |")
+    if torch:
+        print("\nBold: the run's median divided by PyTorch's at the same thread count (higher is faster; for RSS lower is smaller).")
+    for t, d in sorted(jax.items()):
+        s = d.get("thread_setup", {})
+        print(f"JAX at {t} thread(s): CPU affinity {s.get('cpu_affinity')}, XLA_FLAGS '{s.get('XLA_FLAGS', '')}'.")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Frontend
 import GraphIR
 import Passes
 import Runtime
@@ -65,6 +66,13 @@ final class CaptioningTrainingTests: XCTestCase {
         let bleu = try XCTUnwrap(metrics["val_bleu4"] as? [Double])
         XCTAssertTrue(bleu.count == 1 && bleu[0] >= 0 && bleu[0] <= 1)
         let testBleu = try XCTUnwrap(metrics["test_bleu4"] as? Double)
+        // What bench/caption_bench.sh reads: the epoch's training and validation-decoding seconds, threads and OpenBLAS core.
+        let epoch = try XCTUnwrap((metrics["epochs"] as? [[String: Any]])?.first)
+        XCTAssertGreaterThan(try XCTUnwrap(epoch["seconds"] as? Double), 0)
+        XCTAssertGreaterThan(try XCTUnwrap(epoch["decode_seconds"] as? Double), 0)
+        let settings = try XCTUnwrap(metrics["settings"] as? [String: String])
+        XCTAssertEqual(settings["threads"], "1")
+        XCTAssertEqual(settings["blas_core"], BLASInfo.coreName)
         // The captions file scores the same through --bleu (its own refs restricted to those images).
         let refs = s.dir.appendingPathComponent("refs.json")
         let first = Array(test.imageNames.prefix(16))
@@ -80,6 +88,19 @@ final class CaptioningTrainingTests: XCTestCase {
         let eval = try Q3Support.command([s.model, "--eval", "--weights", folder.appendingPathComponent("decoder.safetensors").path,
                                           "--data", s.data, "--features", s.features, "--limit", "4"])
         XCTAssertNoThrow(try Training.run(command: eval))
+    }
+
+    /// `--fusion off` (bench/caption_bench.sh UNFUSED=1) reaches caption training: no fused kernels in its graph.
+    func testFusionOffLeavesTheTrainingGraphUnfused() throws {
+        let s = try setup("caption_lstm.swiftgraph")
+        func trainingIR(_ extra: [String]) throws -> String {
+            let c = try Q3Support.command([s.model, "--train", "--data", s.data, "--features", s.features, "--limit", "8"] + extra)
+            let lowered = try ModelLoading.load(s.model, options: FrontendOptions(mode: .train))
+            let run = CaptioningTraining(file: s.model, lowered: lowered, recipe: try Recipe(graph: lowered, command: c), command: c)
+            return IRPrinter.print(try run.prepare().training, locations: false)
+        }
+        XCTAssertTrue(try trainingIR([]).contains("fused_"), "the default pipeline fuses the LSTM gates")
+        XCTAssertFalse(try trainingIR(["--fusion", "off"]).contains("fused_"))
     }
 
     func testVanillaDecoderLearns() throws {

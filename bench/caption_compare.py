@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Reads the runs bench/caption_bench.sh collected in one folder and prints a Markdown table:
+per decoder and thread count, the median (min-max) over the repeats of one training epoch's
+seconds and of the greedy decoding of the validation set, for graphc and PyTorch, and the
+ratio torch/graphc of the medians (above 1: graphc is faster).
+
+Files (one per run, r = repeat number):
+  graphc-<decoder>-t<threads>-r<r>.json   graphc's metrics.json of a --train --epochs 1 run
+  graphc_unfused-<decoder>-t<threads>-r<r>.json   the same with --fusion off (UNFUSED=1)
+  torch-<decoder>-t<threads>-r<r>.json    bench/caption_torch.py's stdout (JSON lines)
+  load-<decoder>-t<threads>.txt           /proc/loadavg before and after that group's runs
+
+    python3 bench/caption_compare.py bench/out/captions
+"""
+import json, os, re, statistics, sys
+
+NAME = re.compile(r"^(graphc|graphc_unfused|torch)-([a-z]+)-t(\d+)-r(\d+)\.json$")
+DECODERS = {"lstm": "vanilla LSTM", "attention": "attention"}
+
+
+def read_graphc(path):
+    with open(path) as f:
+        m = json.load(f)
+    e = m["epochs"][0]
+    s = m.get("settings", {})
+    return {"epoch": e["seconds"], "decode": e["decode_seconds"], "core": s.get("blas_core", "?"),
+            "loss": e["train_loss"], "bleu": e["val_bleu4"]}
+
+
+def read_torch(path):
+    with open(path) as f:
+        lines = [json.loads(l) for l in f if l.startswith("{")]
+    e = next(l for l in lines if "epoch" in l)
+    summary = lines[-1]
+    images = round(e["decode_seconds"] / e["decode_seconds_per_image"]) if e.get("decode_seconds_per_image") else None
+    tokens = e["decoded_tokens"] / images if images and "decoded_tokens" in e else None
+    return {"epoch": e["seconds"], "decode": e["decode_seconds"], "framework": summary.get("framework", "torch"),
+            "loss": e["train_loss"], "bleu": e["val_bleu4"], "tokens": tokens}
+
+
+def stats(xs):
+    return statistics.median(xs), min(xs), max(xs)
+
+
+def cell(xs):
+    m, lo, hi = stats(xs)
+    return f"{m:.2f} ({lo:.2f}-{hi:.2f})" if m < 10 else f"{m:.1f} ({lo:.1f}-{hi:.1f})"
+
+
+def main(folder):
+    runs = {}
+    for name in sorted(os.listdir(folder)):
+        m = NAME.match(name)
+        if not m:
+            continue
+        side, decoder, threads = m.group(1), m.group(2), int(m.group(3))
+        read = read_torch if side == "torch" else read_graphc
+        try:
+            runs.setdefault((decoder, threads), {}).setdefault(side, []).append(read(os.path.join(folder, name)))
+        except (OSError, ValueError, KeyError, StopIteration) as err:
+            sys.exit(f"caption_compare.py: {os.path.join(folder, name)}: not a finished run ({err})")
+    if not runs:
+        sys.exit(f"caption_compare.py: no runs in {folder}")
+    cores, frameworks = set(), set()
+    print("| decoder | threads | graphc epoch s | PyTorch epoch s | epoch torch/graphc | graphc val decode s | PyTorch val decode s | decode torch/graphc | runs | load (before / after) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    order = list(DECODERS)
+    for (decoder, threads) in sorted(runs, key=lambda k: (order.index(k[0]) if k[0] in order else 99, k[1])):
+        g, t = runs[(decoder, threads)].get("graphc", []), runs[(decoder, threads)].get("torch", [])
+        cores.update(r["core"] for r in g)
+        frameworks.update(r["framework"] for r in t)
+        cols = []
+        for key in ("epoch", "decode"):
+            gx, tx = [r[key] for r in g], [r[key] for r in t]
+            cols += [cell(gx) if gx else "-", cell(tx) if tx else "-",
+                     f"**{statistics.median(tx) / statistics.median(gx):.2f}x**" if gx and tx else "-"]
+        load = "-"
+        path = os.path.join(folder, f"load-{decoder}-t{threads}.txt")
+        if os.path.exists(path):
+            with open(path) as f:
+                load = " / ".join(l.split()[0] for l in f if l.strip())
+        print(f"| {DECODERS.get(decoder, decoder)} | {threads} | " + " | ".join(cols) + f" | {len(g)} + {len(t)} | {load} |")
+    print()
+    print("Seconds: median (min-max) over the runs; ratios are PyTorch's median over graphc's (above 1: graphc faster).")
+    print(f"graphc's OpenBLAS core: {', '.join(sorted(cores)) or '?'}; PyTorch: {', '.join(sorted(frameworks)) or '-'} (its own kernels, not OpenBLAS).")
+    losses = []
+    for (decoder, threads), sides in sorted(runs.items()):
+        for side in ("graphc", "torch"):
+            xs = sides.get(side, [])
+            if xs:
+                losses.append(f"{decoder} t{threads} {side} {statistics.median(r['loss'] for r in xs):.3f}/{statistics.median(r['bleu'] for r in xs):.3f}")
+    print("Sanity (epoch-1 train loss / val BLEU-4, medians): " + "; ".join(losses) + ".")
+    unfused = [(k, v) for k, v in sorted(runs.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 99, kv[0][1]))
+               if v.get("graphc_unfused") and v.get("graphc")]
+    if unfused:
+        print("\n| decoder | threads | graphc unfused epoch s | fused epoch s | fused speed-up | unfused val decode s | runs |")
+        print("|---|---|---|---|---|---|---|")
+        for (decoder, threads), sides in unfused:
+            u, f = [r["epoch"] for r in sides["graphc_unfused"]], [r["epoch"] for r in sides["graphc"]]
+            print(f"| {DECODERS.get(decoder, decoder)} | {threads} | {cell(u)} | {cell(f)} | **{statistics.median(u) / statistics.median(f):.2f}x** | "
+                  f"{cell([r['decode'] for r in sides['graphc_unfused']])} | {len(u)} |")
+        print("\nUnfused: `--fusion off` (no contract, hoist or fusion passes on the training graph; buffers planned as in the fused run; the decoding graph is the same in both).")
+    lengths = [f"{d} t{t} {statistics.median(r['tokens'] for r in sides['torch']):.1f}" for (d, t), sides in sorted(runs.items())
+               if sides.get("torch") and all(r["tokens"] is not None for r in sides["torch"])]
+    if lengths:
+        print("PyTorch's greedy loop stops at <end_seq>: words generated per validation image (medians): " + "; ".join(lengths)
+              + ". graphc's inference graph always runs all maxLen (22) steps.")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: caption_compare.py RUNS_FOLDER")
+    main(sys.argv[1])
