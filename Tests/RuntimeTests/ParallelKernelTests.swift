@@ -71,14 +71,15 @@ final class ParallelKernelTests: XCTestCase {
     }
 
     func testPoolingForwardAndGradient() throws {
-        // 63 planes of 40x42: more planes than three chunks' grain.
-        let shape = [7, 9, 40, 42]
-        XCTAssertGreaterThanOrEqual(shape[0] * shape[1] / WorkerPool.grain(itemCost: shape[2] * shape[3]), 3)
+        // 112 planes of 64x66: enough for three chunks.
+        let (h, w) = (64, 66)
+        let shape = [7, 16, h, w]
+        XCTAssertGreaterThanOrEqual(shape[0] * shape[1] / (WorkerPool.memoryBoundMinimumWork / (h * w)), 3)
         let x = data.floats(shape)
         for (kernel, stride, padding) in [(2, 2, 0), (3, 2, 1)] {
             let attrs: Attributes = ["kernel": .ints([kernel, kernel]), "stride": .ints([stride, stride]), "padding": .ints([padding, padding])]
-            let oh = (40 + 2 * padding - kernel) / stride + 1, ow = (42 + 2 * padding - kernel) / stride + 1
-            let dy = data.floats([7, 9, oh, ow])
+            let oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1
+            let dy = data.floats([7, 16, oh, ow])
             try assertThreadCountsAgree(.maxpool2d, [x], attrs, tol: 0, "maxpool2d \(kernel)/\(stride)/\(padding)")
             try assertThreadCountsAgree(.maxpool2dGrad, [dy, x], attrs, tol: 0, "maxpool2d_grad \(kernel)/\(stride)/\(padding)")
         }
@@ -105,8 +106,8 @@ final class ParallelKernelTests: XCTestCase {
     }
 
     func testReluGradient() throws {
-        let shape = [7, 16, 27, 29]
-        XCTAssertGreaterThan(shape.reduce(1, *), 2 * WorkerPool.parallelMinimumWork)
+        let shape = [7, 16, 60, 61]
+        XCTAssertGreaterThan(shape.reduce(1, *), 3 * WorkerPool.memoryBoundMinimumWork)
         try assertThreadCountsAgree(.reluGrad, [data.floats(shape), data.floats(shape)], tol: 0, "relu_grad")
     }
 

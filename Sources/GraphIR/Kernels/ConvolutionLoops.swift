@@ -244,7 +244,7 @@ func argmax4Scan(_ a: Float, _ b: Float, _ c: Float, _ d: Float) -> Int {
 func maxpool2dForward(x: TensorView, y: TensorView, attributes: Attributes, pool: WorkerPool = .serial) {
     let k = attributes.ints("kernel") ?? [1, 1]
     let g = ConvGeometry(x: x.shape, y: y.shape, kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1), attributes: attributes)
-    pool.parallelFor(g.n * g.c, grain: WorkerPool.grain(itemCost: g.inPlane)) { _, planes in
+    pool.parallelFor(g.n * g.c, grain: max(1, elementwiseGrain / max(g.inPlane, 1))) { _, planes in
         maxpool2dForward(planes, x: x, y: y, g)
     }
 }
@@ -288,7 +288,7 @@ private func maxpool2dForward(_ planes: Range<Int>, x: TensorView, y: TensorView
 func maxpool2dBackward(dy: TensorView, x: TensorView, dx: TensorView, attributes: Attributes, pool: WorkerPool = .serial) {
     let k = attributes.ints("kernel") ?? [1, 1]
     let g = ConvGeometry(x: x.shape, y: dy.shape, kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1), attributes: attributes)
-    pool.parallelFor(g.n * g.c, grain: WorkerPool.grain(itemCost: g.inPlane)) { _, planes in
+    pool.parallelFor(g.n * g.c, grain: max(1, elementwiseGrain / max(g.inPlane, 1))) { _, planes in
         maxpool2dBackward(planes, dy: dy, x: x, dx: dx, g)
     }
 }

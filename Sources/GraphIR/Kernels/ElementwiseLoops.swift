@@ -7,8 +7,8 @@ import Darwin
 // Loops for element-by-element kernels. The closures are inlined into each kernel, so every
 // op gets its own tight loop.
 
-/// Elements per chunk below which an elementwise loop stays on one thread.
-let elementwiseGrain = WorkerPool.parallelMinimumWork
+/// Elements per chunk below which an elementwise (or pooling) loop stays on one thread.
+let elementwiseGrain = WorkerPool.memoryBoundMinimumWork
 
 // mapUnary and mapBinary stay on one thread: split over the pool, `f` becomes an indirect
 // call per element inside the chunk's closure (the optimiser does not specialise a closure
