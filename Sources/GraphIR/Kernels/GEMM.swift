@@ -113,6 +113,12 @@ func matmulForward(_ c: KernelContext) {
         return
     }
     let bStep = br == 2 ? 0 : k * n
+    if batch == 1 {
+        // One product (a weight gradient, xᵀ·dy): split the product itself.
+        sgemm(pool: c.pool, transA: ta, transB: tb, m: m, n: n, k: k, a: a.f32, lda: lda, b: b.f32, ldb: ldb, c: y.f32, ldc: n)
+        if c.inputs.count == 3 { addRowBias(c, rows: m, columns: n) }
+        return
+    }
     c.pool.parallelFor(batch, grain: WorkerPool.grain(itemCost: m * n * k)) { _, items in
         for i in items {
             sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a.f32 + i * m * k, lda: lda, b: b.f32 + i * bStep, ldb: ldb,
