@@ -36,16 +36,18 @@ struct Recipe {
         dropout = c.dropout ?? m.float("dropout")
         gradClip = c.gradClip ?? m.float("grad_clip").map(Float.init)
         seed = c.seed ?? UInt64(max(0, m.int("seed") ?? 0))
-        // Without --threads: small training batches make GEMMs too small to split across
-        // cores (one thread measured faster at batch 8 on a 2-core machine, bench/RESULTS.md),
-        // while evaluation batches of 1024 use every core.
+        // Without --threads every core (Recipe.singleThreadBatch is 0), training and evaluation.
         let cores = BLASInfo.threads
         threads = c.threads ?? (batchSize <= Recipe.singleThreadBatch ? 1 : cores)
         evalThreads = c.evalThreads ?? c.threads ?? cores
     }
 
-    /// Largest training batch that runs on one BLAS thread unless --threads says otherwise.
-    static let singleThreadBatch = 16
+    /// Largest training batch that runs on one thread unless --threads says otherwise: none.
+    /// It was 16 while OpenBLAS's threads were the only parallelism (at batch 8 they lost to
+    /// one thread). With the kernels' worker pool, 2 threads train the CNN at batch 8 1.28-1.40x
+    /// faster than 1 on a quiet 2-core machine, and 0.9-1.0x as fast when another process
+    /// holds a core (the caller then runs the chunks itself).
+    static let singleThreadBatch = 0
 
     func makeOptimizer(learningRate: Float) -> Optimizer {
         optimizer == "adam"

@@ -88,7 +88,7 @@ final class ParallelKernelTests: XCTestCase {
     /// Products split by columns (M < N: the thin batch-8 products) and by rows, with each
     /// operand transposed or not, and the fused bias + relu epilogue.
     func testMatrixProductsSplitByRowsAndColumns() throws {
-        for (m, k, n) in [(7, 300, 301), (301, 300, 9), (3, 1000, 250)] {
+        for (m, k, n) in [(7, 300, 301), (301, 300, 9), (3, 1000, 250), (600, 8, 1152)] {
             XCTAssertGreaterThanOrEqual(m * n * k, 1 << 19, "large enough to split")
             for ta in [false, true] {
                 for tb in [false, true] {
