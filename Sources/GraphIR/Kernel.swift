@@ -37,17 +37,21 @@ public final class Workspace {
 }
 
 /// Everything a kernel gets: its inputs, where to write its result, its attributes, scratch
-/// memory and the seeded random source (for dropout masks).
+/// memory, the seeded random source (for dropout masks) and the threads it may split its
+/// work over. A kernel that splits work gives each chunk its own slice of the workspace
+/// (the workspace is one buffer, requested once by the calling thread before the split).
 public struct KernelContext {
     public let inputs: [TensorView]
     public let output: TensorView
     public let attributes: Attributes
     public let workspace: Workspace
     public let random: RandomSource
+    public let pool: WorkerPool
 
-    public init(inputs: [TensorView], output: TensorView, attributes: Attributes, workspace: Workspace, random: RandomSource) {
+    public init(inputs: [TensorView], output: TensorView, attributes: Attributes, workspace: Workspace, random: RandomSource,
+                pool: WorkerPool = .serial) {
         self.inputs = inputs; self.output = output; self.attributes = attributes
-        self.workspace = workspace; self.random = random
+        self.workspace = workspace; self.random = random; self.pool = pool
     }
 }
 

@@ -22,9 +22,14 @@
 // - `dropout_mask` draws from the executor's seeded generator when `training` is on (the
 //   stream advances run after run; the same seed gives the same masks) and is all ones when
 //   it is off.
-// - Matrix products go to OpenBLAS; `ExecutionOptions.threads` sets its (process-wide) thread
-//   count and `BLASInfo` reports which kernels it picked. At batch 8 the products are small
-//   enough that one thread beats two on a busy 2-core machine.
+// - Threads: `ExecutionOptions.threads` = N > 1 gives the executor a `WorkerPool` of N threads
+//   (N - 1 workers plus the caller). Kernels split their work over it (convolutions and
+//   pooling over images, matrix products over rows or columns, large elementwise loops over
+//   elements) and call OpenBLAS single-threaded inside each chunk, so OpenBLAS is set to one
+//   thread for this executor's runs: its own threading, which split only the GEMMs, would
+//   oversubscribe the cores. N = 1 runs everything on the calling thread with one OpenBLAS
+//   thread; nil keeps no pool and leaves OpenBLAS's thread count alone. OpenBLAS's count is
+//   process-wide, so it is set before each run. `BLASInfo` reports which kernels it picked.
 // - The graph is verified once at `init` (the `verify` pass: arity, types, names); it must not
 //   be changed afterwards.
 
@@ -42,7 +47,8 @@ public struct ExecutionOptions {
     public var training: Bool
     /// Seeds the generator behind dropout masks.
     public var seed: UInt64
-    /// OpenBLAS threads; nil leaves OpenBLAS's own choice.
+    /// Threads for kernels (the worker pool's size; OpenBLAS then runs one thread per chunk);
+    /// nil runs kernels on the calling thread and leaves OpenBLAS's own thread count.
     public var threads: Int?
 
     public init(training: Bool = false, seed: UInt64 = 0, threads: Int? = nil) {
@@ -59,6 +65,8 @@ public final class Executor {
     /// OpenBLAS threads for this executor's runs (set before each run: the count is
     /// process-wide and a trainer and an evaluator may want different ones).
     private let threads: Int?
+    /// The threads kernels split their work over.
+    public let pool: WorkerPool
     private let inputs: [Value]
     private let parameters: [Value]
     private let indexChecks: [Int: IndexCheck]
@@ -107,8 +115,11 @@ public final class Executor {
         self.training = options.training
         self.planner = planner
         random = RandomSource(seed: options.seed)
-        threads = options.threads
-        if let t = options.threads { BLASInfo.setThreads(t) }
+        let t = options.threads.map { max($0, 1) }
+        pool = t.map { $0 > 1 ? WorkerPool(threads: $0) : .serial } ?? .serial
+        // With a pool, parallelism is the pool's: one OpenBLAS thread per chunk.
+        threads = t.map { _ in 1 }
+        if let t = threads { BLASInfo.setThreads(t) }
 
         // Kernels trust recorded types for memory sizes and names for feeds, so a graph that
         // breaks an invariant (hand-made, or mis-rewritten by a pass) stops here.
@@ -274,7 +285,7 @@ public final class Executor {
         let layout = planner(graph, sizes)
         try layout.validate(byteSizes: sizes)
         let p = BoundPlan(graph: graph, shapes: shapes, layout: layout, parameterViews: parameterViews, checks: indexChecks,
-                          workspace: workspace, random: random, unplannedBytes: BufferPlan.onePerValue(byteSizes: sizes).byteCount)
+                          workspace: workspace, random: random, pool: pool, unplannedBytes: BufferPlan.onePerValue(byteSizes: sizes).byteCount)
         if plans.count >= planCacheLimit { plans.removeAll() }
         plans[bindings] = p
         return p
@@ -327,7 +338,7 @@ public final class BoundPlan {
     let unplannedBytes: Int
 
     init(graph: Graph, shapes: [[Int]], layout: BufferPlan, parameterViews: [Int: TensorView], checks: [Int: IndexCheck],
-         workspace: Workspace, random: RandomSource, unplannedBytes: Int) {
+         workspace: Workspace, random: RandomSource, pool: WorkerPool, unplannedBytes: Int) {
         self.shapes = shapes
         arenaBytes = layout.byteCount
         self.unplannedBytes = unplannedBytes
@@ -343,7 +354,7 @@ public final class BoundPlan {
         for (i, node) in graph.nodes.enumerated() {
             guard let kernel = node.op.kernel else { continue }   // inputs and parameters
             let context = KernelContext(inputs: node.inputs.map { views[$0.id] }, output: views[i],
-                                        attributes: node.attributes, workspace: workspace, random: random)
+                                        attributes: node.attributes, workspace: workspace, random: random, pool: pool)
             steps.append(Step(node: i, kernel: kernel, context: context, isDropoutMask: node.op == .dropoutMask, check: checks[i]))
         }
         self.views = views

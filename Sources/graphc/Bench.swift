@@ -53,14 +53,14 @@ enum Bench {
         let repeats = c.benchRepeats, seconds = c.benchSeconds
         let cores = BLASInfo.threads
         let evalThreads = recipe.evalThreads
-        Training.banner("graphc bench: \(file), OpenBLAS core \(BLASInfo.coreName), threads \(c.threads.map(String.init) ?? "default (1 for batches up to \(Recipe.singleThreadBatch), else \(cores))"), eval \(evalThreads)")
+        Training.banner("graphc bench: \(file), OpenBLAS core \(BLASInfo.coreName), threads \(c.threads.map(String.init) ?? "default (all \(cores) cores)"), eval \(evalThreads)")
 
         var report = Report(framework: "graphc", threads: [:], eval_threads: evalThreads, blas_core: BLASInfo.coreName,
                             fusion: c.fusion != "off", memory_plan: c.memoryPlan != "off", train: [:], train_ms_per_step: [:], eval: [:], peak_rss_mb: 0, planned_mb: [:])
         let random = RandomSource(seed: 7)
         var profiles: [(String, Executor)] = []
         for b in batches {
-            let trainThreads = c.threads ?? (b <= Recipe.singleThreadBatch ? 1 : cores)
+            let trainThreads = c.threads ?? cores
             report.threads[String(b)] = trainThreads
             BLASInfo.setThreads(trainThreads)
             let store = ParameterStore()

@@ -80,7 +80,7 @@ struct Graphc: ParsableCommand {
     @Option(help: "L2 weight decay, applied by the optimiser.") var l2: Float?
     @Option(help: "Clamp every gradient value to ±this before the update.") var gradClip: Float?
     @Option(help: "Seed for weights, shuffling and dropout.") var seed: UInt64?
-    @Option(help: "OpenBLAS threads (default: 1 for training batches up to 16, else all cores).") var threads: Int?
+    @Option(help: "Kernel threads: convolutions, pooling, matrix products and large elementwise loops are split over them, with OpenBLAS single-threaded inside each part (default: all cores).") var threads: Int?
     @Option(help: ArgumentHelp("Data folder (or a Fashion-MNIST.npz file).", valueName: "path")) var data: String?
     @Option(help: ArgumentHelp("Results folder.", valueName: "dir")) var out: String = "results"
     @Flag(help: "Print per-op time, share of the step and GFLOP/s after training or evaluation.")
@@ -89,7 +89,7 @@ struct Graphc: ParsableCommand {
     var fusion: String = "on"
     @Option(help: ArgumentHelp("With --bench: plan memory by lifetimes ('off': one buffer per value).", valueName: "on|off"))
     var memoryPlan: String = "on"
-    @Option(help: ArgumentHelp("OpenBLAS threads for evaluation batches (default: --threads, else all cores).", valueName: "n"))
+    @Option(help: ArgumentHelp("Kernel threads for evaluation batches, as --threads (default: --threads, else all cores).", valueName: "n"))
     var evalThreads: Int?
 
     // Benchmark mode.

@@ -36,16 +36,15 @@ struct Recipe {
         dropout = c.dropout ?? m.float("dropout")
         gradClip = c.gradClip ?? m.float("grad_clip").map(Float.init)
         seed = c.seed ?? UInt64(max(0, m.int("seed") ?? 0))
-        // Without --threads: small training batches make GEMMs too small to split across
-        // cores (one thread measured faster at batch 8 on a 2-core machine, bench/RESULTS.md),
-        // while evaluation batches of 1024 use every core.
+        // Without --threads, every core for training and evaluation alike. While OpenBLAS's
+        // threads were the only parallelism, batch 8 trained faster on one; with the kernels'
+        // worker pool, 2 threads train the CNN at batch 8 1.28-1.40x faster than 1 on a quiet
+        // 2-core machine, and 0.9-1.0x as fast when another process holds a core (the caller
+        // then runs the chunks itself).
         let cores = BLASInfo.threads
-        threads = c.threads ?? (batchSize <= Recipe.singleThreadBatch ? 1 : cores)
+        threads = c.threads ?? cores
         evalThreads = c.evalThreads ?? c.threads ?? cores
     }
-
-    /// Largest training batch that runs on one BLAS thread unless --threads says otherwise.
-    static let singleThreadBatch = 16
 
     func makeOptimizer(learningRate: Float) -> Optimizer {
         optimizer == "adam"

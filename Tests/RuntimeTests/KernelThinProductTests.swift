@@ -51,10 +51,25 @@ final class KernelThinProductTests: XCTestCase {
         var y = [Float](repeating: 0, count: 64 * 1024)
         a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in y.withUnsafeMutableBufferPointer { py in
             guard let a = pa.baseAddress, let b = pb.baseAddress, let y = py.baseAddress else { return }
-            XCTAssertEqual(thinMatmul(a: a, b: b, y: y, m: 8, n: 1024, k: 256, transB: true), blasHasSmallMatrixKernels)
-            XCTAssertFalse(thinMatmul(a: a, b: b, y: y, m: 8, n: 100, k: 100, transB: false), "small enough already")
-            XCTAssertFalse(thinMatmul(a: a, b: b, y: y, m: 64, n: 1024, k: 256, transB: true), "not thin")
+            XCTAssertEqual(thinMatmul(pool: .serial, a: a, b: b, y: y, m: 8, n: 1024, k: 256, transB: true), blasHasSmallMatrixKernels)
+            XCTAssertFalse(thinMatmul(pool: .serial, a: a, b: b, y: y, m: 8, n: 100, k: 100, transB: false), "small enough already")
+            XCTAssertFalse(thinMatmul(pool: .serial, a: a, b: b, y: y, m: 64, n: 1024, k: 256, transB: true), "not thin")
         } } }
         if blasHasSmallMatrixKernels { XCTAssertEqual(y[0], 256) }
+    }
+
+    /// The column blocks shared over two threads give exactly the serial result.
+    func testBlocksOverThePoolEqualSerial() {
+        let m = 8, k = 256, n = 1000
+        let a = data.floats([m, k]).floats, b = data.floats([n, k]).floats
+        var serial = [Float](repeating: 0, count: m * n), pooled = serial
+        let pool = WorkerPool(threads: 2)
+        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
+            guard let a = pa.baseAddress, let b = pb.baseAddress else { return }
+            serial.withUnsafeMutableBufferPointer { _ = thinMatmul(pool: .serial, a: a, b: b, y: $0.baseAddress!, m: m, n: n, k: k, transB: true) }
+            pooled.withUnsafeMutableBufferPointer { _ = thinMatmul(pool: pool, a: a, b: b, y: $0.baseAddress!, m: m, n: n, k: k, transB: true) }
+        } }
+        XCTAssertEqual(serial, pooled)
+        if blasHasSmallMatrixKernels { XCTAssertNotEqual(serial, [Float](repeating: 0, count: m * n)) }
     }
 }

@@ -89,64 +89,95 @@ func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutab
     }
 }
 
-/// `y[n] = W · im2col(x[n]) (+ bias)`, one GEMM per image. (Unfolding several images side by
+/// `y[n] = act(W · im2col(x[n]) (+ bias))`, one GEMM per image, images split over the pool (each
+/// chunk unfolds into its own slice of the workspace). (Unfolding several images side by
 /// side into one wide GEMM was tried: on the CNN it halved the GEMMs' rate, as the wide column
 /// matrix and the copy back to [N, O, H', W'] no longer fit in cache; bench/RESULTS.md.)
-func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: TensorView, attributes: Attributes, workspace: Workspace) {
+func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: TensorView, attributes: Attributes,
+                   workspace: Workspace, pool: WorkerPool = .serial) {
     let wt = weight.shape
     let g = ConvGeometry(x: x.shape, y: y.shape, kernel: (wt[2], wt[3]), attributes: attributes)
     let outC = wt[0]
-    let cols = g.isPointwise ? nil : workspace.floats(g.patch * g.outPlane)
-    for img in 0..<g.n {
-        let out = y.f32 + img * outC * g.outPlane
-        let xin = x.f32 + img * g.c * g.inPlane
-        var beta: Float = 0
-        if let b = bias {
-            for o in 0..<outC { fill(out + o * g.outPlane, g.outPlane, b.f32[o]) }
-            beta = 1
+    // fused_conv2d's activation, applied while the image's output is in cache.
+    let relu = attributes.string("activation") == "relu"
+    let grain = WorkerPool.grain(itemCost: outC * g.patch * g.outPlane)
+    let colSize = g.patch * g.outPlane
+    let cols = g.isPointwise ? nil : workspace.floats(colSize * pool.chunks(g.n, grain: grain))
+    pool.parallelFor(g.n, grain: grain) { chunk, images in
+        let mine = cols.map { $0 + chunk * colSize }
+        for img in images {
+            let out = y.f32 + img * outC * g.outPlane
+            let xin = x.f32 + img * g.c * g.inPlane
+            var beta: Float = 0
+            if let b = bias {
+                for o in 0..<outC { fill(out + o * g.outPlane, g.outPlane, b.f32[o]) }
+                beta = 1
+            }
+            let columns: UnsafePointer<Float>
+            if let mine { im2col(xin, g, into: mine); columns = UnsafePointer(mine) } else { columns = UnsafePointer(xin) }
+            sgemm(m: outC, n: g.outPlane, k: g.patch, a: weight.f32, lda: g.patch, b: columns, ldb: g.outPlane,
+                  beta: beta, c: out, ldc: g.outPlane)
+            if relu { reluInPlace(out, outC * g.outPlane) }
         }
-        let columns: UnsafePointer<Float>
-        if let cols { im2col(xin, g, into: cols); columns = UnsafePointer(cols) } else { columns = UnsafePointer(xin) }
-        sgemm(m: outC, n: g.outPlane, k: g.patch, a: weight.f32, lda: g.patch, b: columns, ldb: g.outPlane,
-              beta: beta, c: out, ldc: g.outPlane)
     }
 }
 
-/// `dx[n] = col2im(Wᵀ · dy[n])`.
-func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView, attributes: Attributes, workspace: Workspace) {
+/// `dx[n] = col2im(Wᵀ · dy[n])`, images split over the pool.
+func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView, attributes: Attributes, workspace: Workspace,
+                     pool: WorkerPool = .serial) {
     let wt = weight.shape
     let g = ConvGeometry(x: dx.shape, y: dy.shape, kernel: (wt[2], wt[3]), attributes: attributes)
     let outC = wt[0]
-    let cols = g.isPointwise ? nil : workspace.floats(g.patch * g.outPlane)
-    for img in 0..<g.n {
-        let grad = dy.f32 + img * outC * g.outPlane
-        let dst = dx.f32 + img * g.c * g.inPlane
-        if let cols {
-            sgemm(transA: true, m: g.patch, n: g.outPlane, k: outC, a: weight.f32, lda: g.patch, b: grad, ldb: g.outPlane,
-                  c: cols, ldc: g.outPlane)
-            fill(dst, g.c * g.inPlane, 0)
-            col2im(cols, g, into: dst)
-        } else {
-            sgemm(transA: true, m: g.patch, n: g.outPlane, k: outC, a: weight.f32, lda: g.patch, b: grad, ldb: g.outPlane,
-                  c: dst, ldc: g.outPlane)
+    let grain = WorkerPool.grain(itemCost: outC * g.patch * g.outPlane)
+    let colSize = g.patch * g.outPlane
+    let cols = g.isPointwise ? nil : workspace.floats(colSize * pool.chunks(g.n, grain: grain))
+    pool.parallelFor(g.n, grain: grain) { chunk, images in
+        let mine = cols.map { $0 + chunk * colSize }
+        for img in images {
+            let grad = dy.f32 + img * outC * g.outPlane
+            let dst = dx.f32 + img * g.c * g.inPlane
+            if let mine {
+                sgemm(transA: true, m: g.patch, n: g.outPlane, k: outC, a: weight.f32, lda: g.patch, b: grad, ldb: g.outPlane,
+                      c: mine, ldc: g.outPlane)
+                fill(dst, g.c * g.inPlane, 0)
+                col2im(mine, g, into: dst)
+            } else {
+                sgemm(transA: true, m: g.patch, n: g.outPlane, k: outC, a: weight.f32, lda: g.patch, b: grad, ldb: g.outPlane,
+                      c: dst, ldc: g.outPlane)
+            }
         }
     }
 }
 
-/// `dW = Σₙ dy[n] · im2col(x[n])ᵀ`.
-func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, attributes: Attributes, workspace: Workspace) {
+/// `dW = Σₙ dy[n] · im2col(x[n])ᵀ`. Images are split over the pool; chunk 0 sums into dW,
+/// the others into partial sums in the workspace, which are then added to dW in chunk order
+/// (so the result does not depend on which thread finished first).
+func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, attributes: Attributes, workspace: Workspace,
+                      pool: WorkerPool = .serial) {
     let wt = dw.shape
     let g = ConvGeometry(x: x.shape, y: dy.shape, kernel: (wt[2], wt[3]), attributes: attributes)
     let outC = wt[0]
-    fill(dw.f32, dw.count, 0)
-    let cols = g.isPointwise ? nil : workspace.floats(g.patch * g.outPlane)
-    for img in 0..<g.n {
-        let grad = dy.f32 + img * outC * g.outPlane
-        let xin = x.f32 + img * g.c * g.inPlane
-        let columns: UnsafePointer<Float>
-        if let cols { im2col(xin, g, into: cols); columns = UnsafePointer(cols) } else { columns = UnsafePointer(xin) }
-        sgemm(transB: true, m: outC, n: g.patch, k: g.outPlane, a: grad, lda: g.outPlane, b: columns, ldb: g.outPlane,
-              beta: 1, c: dw.f32, ldc: g.patch)
+    let grain = WorkerPool.grain(itemCost: outC * g.patch * g.outPlane)
+    let chunks = pool.chunks(g.n, grain: grain)
+    let colSize = g.isPointwise ? 0 : g.patch * g.outPlane
+    let scratch = workspace.floats(max(colSize * chunks + dw.count * (chunks - 1), 1))
+    let partials = scratch + colSize * chunks
+    guard g.n > 0 else { fill(dw.f32, dw.count, 0); return }
+    pool.parallelFor(g.n, grain: grain) { chunk, images in
+        let cols = scratch + chunk * colSize
+        let sum = chunk == 0 ? dw.f32 : partials + (chunk - 1) * dw.count
+        for img in images {
+            let grad = dy.f32 + img * outC * g.outPlane
+            let xin = x.f32 + img * g.c * g.inPlane
+            let columns: UnsafePointer<Float>
+            if g.isPointwise { columns = UnsafePointer(xin) } else { im2col(xin, g, into: cols); columns = UnsafePointer(cols) }
+            sgemm(transB: true, m: outC, n: g.patch, k: g.outPlane, a: grad, lda: g.outPlane, b: columns, ldb: g.outPlane,
+                  beta: img == images.lowerBound ? 0 : 1, c: sum, ldc: g.patch)
+        }
+    }
+    for chunk in 1..<max(chunks, 1) {
+        let part = partials + (chunk - 1) * dw.count
+        for i in 0..<dw.count { dw.f32[i] += part[i] }
     }
 }
 
@@ -209,11 +240,18 @@ func argmax4Scan(_ a: Float, _ b: Float, _ c: Float, _ d: Float) -> Int {
     return at
 }
 
-func maxpool2dForward(x: TensorView, y: TensorView, attributes: Attributes) {
+/// Max pooling, planes ([N*C]) split over the pool.
+func maxpool2dForward(x: TensorView, y: TensorView, attributes: Attributes, pool: WorkerPool = .serial) {
     let k = attributes.ints("kernel") ?? [1, 1]
     let g = ConvGeometry(x: x.shape, y: y.shape, kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1), attributes: attributes)
+    pool.parallelFor(g.n * g.c, grain: max(1, elementwiseGrain / max(g.inPlane, 1))) { _, planes in
+        maxpool2dForward(planes, x: x, y: y, g)
+    }
+}
+
+private func maxpool2dForward(_ planes: Range<Int>, x: TensorView, y: TensorView, _ g: ConvGeometry) {
     if g.isPairPool {
-        for p in 0..<(g.n * g.c) {
+        for p in planes {
             let plane = x.f32 + p * g.inPlane, out = y.f32 + p * g.outPlane
             for oi in 0..<g.oh {
                 let r0 = plane + 2 * oi * g.w, r1 = r0 + g.w, o = out + oi * g.ow
@@ -233,7 +271,7 @@ func maxpool2dForward(x: TensorView, y: TensorView, attributes: Attributes) {
         }
         return
     }
-    for p in 0..<(g.n * g.c) {
+    for p in planes {
         let plane = UnsafePointer(x.f32 + p * g.inPlane)
         let out = y.f32 + p * g.outPlane
         for oi in 0..<g.oh {
@@ -245,13 +283,21 @@ func maxpool2dForward(x: TensorView, y: TensorView, attributes: Attributes) {
     }
 }
 
-/// Routes each dy to its window's (recomputed) maximum; overlapping windows add.
-func maxpool2dBackward(dy: TensorView, x: TensorView, dx: TensorView, attributes: Attributes) {
+/// Routes each dy to its window's (recomputed) maximum; overlapping windows add. Planes are
+/// split over the pool (windows never cross planes, so chunks write disjoint memory).
+func maxpool2dBackward(dy: TensorView, x: TensorView, dx: TensorView, attributes: Attributes, pool: WorkerPool = .serial) {
     let k = attributes.ints("kernel") ?? [1, 1]
     let g = ConvGeometry(x: x.shape, y: dy.shape, kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1), attributes: attributes)
+    pool.parallelFor(g.n * g.c, grain: max(1, elementwiseGrain / max(g.inPlane, 1))) { _, planes in
+        maxpool2dBackward(planes, dy: dy, x: x, dx: dx, g)
+    }
+}
+
+private func maxpool2dBackward(_ planes: Range<Int>, dy: TensorView, x: TensorView, dx: TensorView, _ g: ConvGeometry) {
+    let first = planes.lowerBound * g.inPlane
+    fill(dx.f32 + first, planes.count * g.inPlane, 0)
     if g.isPairPool {
-        fill(dx.f32, dx.count, 0)
-        for p in 0..<(g.n * g.c) {
+        for p in planes {
             let plane = x.f32 + p * g.inPlane, grad = dy.f32 + p * g.outPlane, dst = dx.f32 + p * g.inPlane
             for oi in 0..<g.oh {
                 let r0 = 2 * oi * g.w, r1 = r0 + g.w
@@ -265,8 +311,7 @@ func maxpool2dBackward(dy: TensorView, x: TensorView, dx: TensorView, attributes
         }
         return
     }
-    fill(dx.f32, dx.count, 0)
-    for p in 0..<(g.n * g.c) {
+    for p in planes {
         let plane = UnsafePointer(x.f32 + p * g.inPlane)
         let grad = dy.f32 + p * g.outPlane
         let dst = dx.f32 + p * g.inPlane

@@ -7,11 +7,32 @@ import Darwin
 // Loops for element-by-element kernels. The closures are inlined into each kernel, so every
 // op gets its own tight loop.
 
+/// Elements per chunk below which an elementwise (or pooling) loop stays on one thread.
+let elementwiseGrain = WorkerPool.memoryBoundMinimumWork
+
+// mapUnary and mapBinary stay on one thread: split over the pool, `f` becomes an indirect
+// call per element inside the chunk's closure (the optimiser does not specialise a closure
+// on the closure it captures), which made relu_grad 6x slower on two threads than on one.
+// Hot elementwise ops get a loop of their own instead (`reluGradient`).
+
 /// `out[i] = f(x[i])` over one f32 input of the output's shape.
 @inline(__always)
 func mapUnary(_ c: KernelContext, _ f: (Float) -> Float) {
     let x = c.inputs[0].f32, y = c.output.f32
     for i in 0..<c.output.count { y[i] = f(x[i]) }
+}
+
+/// `relu_grad(dy, x)`: dy where x > 0, else 0; split over the pool. The choice is a bit mask,
+/// not `x > 0 ? dy : 0`: in this closure the compiler made that a branch, which random signs
+/// mispredict half the time (3.7 ms instead of 0.11 ms for 800,000 elements).
+func reluGradient(_ c: KernelContext) {
+    let dy = c.inputs[0].f32, x = c.inputs[1].f32, out = c.output.f32
+    c.pool.parallelFor(c.output.count, grain: elementwiseGrain) { _, range in
+        for i in range {
+            let keep = UInt32(unsafeBitCast(x[i] > 0, to: UInt8.self))
+            out[i] = Float(bitPattern: dy[i].bitPattern & (0 &- keep))
+        }
+    }
 }
 
 /// `out = f(a, b)` with numpy broadcasting. Same-shape operands run as one flat loop; a

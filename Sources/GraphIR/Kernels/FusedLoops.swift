@@ -44,30 +44,56 @@ let elementwiseBlock = 256
 
 /// Runs a `fused_elementwise` program block by block: rows of the output's last axis (when
 /// inputs are read through windows) cut into blocks. Full-size inputs are read in place;
-/// single-value inputs are spread over a block once.
+/// single-value inputs are spread over a block once. Rows, or the blocks of a single row,
+/// are split over the pool; each chunk has its own registers in the workspace.
 func runElementwiseProgram(_ c: KernelContext) {
     guard let encoded = c.attributes.ints("program"), encoded.count % 3 == 0 else { return }
-    let inputs = c.inputs.count, steps = encoded.count / 3
+    let inputs = c.inputs.count
     let count = c.output.count
     let offsets = c.attributes.ints("offsets") ?? []
     let windowed = offsets.count == inputs && offsets.contains { $0 >= 0 }
     // Without windows the whole tensor is one row.
     let width = windowed ? max(c.output.shape.last ?? 1, 1) : max(count, 1)
     let rows = count / width
-    let scratch = c.workspace.floats((inputs + steps) * elementwiseBlock)
+    let registers = (inputs + encoded.count / 3) * elementwiseBlock
+    if rows > 1 {
+        let grain = max(1, elementwiseGrain / width)
+        let scratch = c.workspace.floats(registers * c.pool.chunks(rows, grain: grain))
+        c.pool.parallelFor(rows, grain: grain) { chunk, rows in
+            runElementwiseProgram(c, encoded, offsets: windowed ? offsets : nil, width: width, rows: rows, columns: 0..<width,
+                                  scratch: scratch + chunk * registers)
+        }
+    } else if rows == 1 {
+        let blocks = (width + elementwiseBlock - 1) / elementwiseBlock
+        let grain = max(1, elementwiseGrain / elementwiseBlock)
+        let scratch = c.workspace.floats(registers * c.pool.chunks(blocks, grain: grain))
+        c.pool.parallelFor(blocks, grain: grain) { chunk, blocks in
+            let columns = (blocks.lowerBound * elementwiseBlock)..<min(blocks.upperBound * elementwiseBlock, width)
+            runElementwiseProgram(c, encoded, offsets: windowed ? offsets : nil, width: width, rows: 0..<1, columns: columns,
+                                  scratch: scratch + chunk * registers)
+        }
+    }
+}
+
+/// The program over `rows` x `columns` of the output, with `scratch` holding one block per
+/// input and per instruction.
+private func runElementwiseProgram(_ c: KernelContext, _ encoded: [Int], offsets: [Int]?, width: Int, rows: Range<Int>,
+                                   columns: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
+    let inputs = c.inputs.count, steps = encoded.count / 3
+    let count = c.output.count
     withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: inputs + steps) { regs in
         guard let base = regs.baseAddress else { return }
-        for i in 0..<inputs where !(windowed && offsets[i] >= 0) && c.inputs[i].count != count {
+        for i in 0..<inputs where !(offsets.map { $0[i] >= 0 } ?? false) && c.inputs[i].count != count {
             fill(scratch + i * elementwiseBlock, elementwiseBlock, c.inputs[i].count > 0 ? c.inputs[i].f32[0] : 0)
         }
-        for row in 0..<rows {
-            var column = 0
-            while column < width {
-                let n = min(elementwiseBlock, width - column)
+        for row in rows {
+            var column = columns.lowerBound
+            while column < columns.upperBound {
+                let n = min(elementwiseBlock, columns.upperBound - column)
                 let start = row * width + column
                 for i in 0..<inputs {
                     let x = c.inputs[i]
-                    if windowed && offsets[i] >= 0 {
+                    if let offsets, offsets[i] >= 0 {
                         base[i] = x.f32 + row * (x.shape.last ?? 0) + offsets[i] + column
                     } else {
                         base[i] = x.count == count ? x.f32 + start : scratch + i * elementwiseBlock

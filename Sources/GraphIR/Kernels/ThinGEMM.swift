@@ -28,7 +28,8 @@ let thinRows = 16
 /// `y = a op(b)` for a row-major a [m, k] (m <= thinRows) and a 2-D b, as column blocks the
 /// small-matrix kernel takes, when OpenBLAS has one and the whole product is too large for
 /// it. Returns false (nothing written) when the product is not such a case.
-func thinMatmul(a: UnsafePointer<Float>, b: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+/// The blocks are independent, so they are shared out over `pool`.
+func thinMatmul(pool: WorkerPool, a: UnsafePointer<Float>, b: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                 m: Int, n: Int, k: Int, transB: Bool) -> Bool {
     guard blasHasSmallMatrixKernels, m > 1, m <= thinRows, n > 1, k > 0,
           !smallKernelTakes(m: m, n: n, k: k, transB: transB) else { return false }
@@ -36,22 +37,13 @@ func thinMatmul(a: UnsafePointer<Float>, b: UnsafePointer<Float>, y: UnsafeMutab
     while block * 2 <= n && smallKernelTakes(m: m, n: block * 2, k: k, transB: transB) { block *= 2 }
     guard block >= 32 || (block >= 16 && k > 1024) else { return false }
     let ldb = transB ? k : n
-    for start in stride(from: 0, to: n, by: block) {
-        let width = min(block, n - start)
-        sgemm(transB: transB, m: m, n: width, k: k, a: a, lda: k, b: transB ? b + start * k : b + start, ldb: ldb,
-              c: y + start, ldc: n)
+    let blocks = (n + block - 1) / block
+    pool.parallelFor(blocks, perThread: 1) { _, range in
+        for index in range {
+            let start = index * block, width = min(block, n - start)
+            sgemm(transB: transB, m: m, n: width, k: k, a: a, lda: k, b: transB ? b + start * k : b + start, ldb: ldb,
+                  c: y + start, ldc: n)
+        }
     }
     return true
-}
-
-/// `matmul`'s kernel with the thin case first: a not transposed, b 2-D, all rows of a
-/// (leading axes included) at most thinRows.
-func matmulForwardThinFirst(_ c: KernelContext) {
-    let a = c.inputs[0], b = c.inputs[1]
-    if c.attributes.bool("transpose_a") != true, b.shape.count == 2, a.shape.count >= 2, let k = a.shape.last, k > 0 {
-        let transB = c.attributes.bool("transpose_b") ?? false
-        let n = transB ? b.shape[0] : b.shape[1]
-        if thinMatmul(a: a.f32, b: b.f32, y: c.output.f32, m: a.count / k, n: n, k: k, transB: transB) { return }
-    }
-    matmulForward(c)
 }

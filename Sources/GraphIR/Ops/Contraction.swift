@@ -24,7 +24,7 @@ public enum MatmulOp: OpSpec {
     }
 }
 extension MatmulOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { matmulForwardThinFirst(c) }
+    public static func kernel(_ c: KernelContext) { matmulForward(c) }
 }
 extension MatmulOp: DifferentiableOp {
     /// With y = op(a) op(b) per batch slice: d op(a) = dy op(b)ᵀ and d op(b) = op(a)ᵀ dy,

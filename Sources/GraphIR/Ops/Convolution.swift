@@ -45,7 +45,7 @@ public enum Conv2dOp: OpSpec {
 extension Conv2dOp: KernelOp {
     public static func kernel(_ c: KernelContext) {
         conv2dForward(x: c.inputs[0], weight: c.inputs[1], bias: c.inputs.count > 2 ? c.inputs[2] : nil, y: c.output,
-                      attributes: c.attributes, workspace: c.workspace)
+                      attributes: c.attributes, workspace: c.workspace, pool: c.pool)
     }
 }
 extension Conv2dOp: DifferentiableOp {
@@ -73,7 +73,7 @@ public enum Conv2dGradInputOp: OpSpec {
     }
 }
 extension Conv2dGradInputOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { conv2dGradInput(dy: c.inputs[0], weight: c.inputs[1], dx: c.output, attributes: c.attributes, workspace: c.workspace) }
+    public static func kernel(_ c: KernelContext) { conv2dGradInput(dy: c.inputs[0], weight: c.inputs[1], dx: c.output, attributes: c.attributes, workspace: c.workspace, pool: c.pool) }
 }
 
 /// `conv2d_grad_weight(dy, x, w) {stride, padding}`: the gradient for w (w gives the shape).
@@ -87,7 +87,7 @@ public enum Conv2dGradWeightOp: OpSpec {
     }
 }
 extension Conv2dGradWeightOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { conv2dGradWeight(dy: c.inputs[0], x: c.inputs[1], dw: c.output, attributes: c.attributes, workspace: c.workspace) }
+    public static func kernel(_ c: KernelContext) { conv2dGradWeight(dy: c.inputs[0], x: c.inputs[1], dw: c.output, attributes: c.attributes, workspace: c.workspace, pool: c.pool) }
 }
 
 /// `maxpool2d(x) {kernel, stride, padding}` over the last two axes of [N,C,H,W].
@@ -102,7 +102,7 @@ public enum Maxpool2dOp: OpSpec {
     }
 }
 extension Maxpool2dOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { maxpool2dForward(x: c.inputs[0], y: c.output, attributes: c.attributes) }
+    public static func kernel(_ c: KernelContext) { maxpool2dForward(x: c.inputs[0], y: c.output, attributes: c.attributes, pool: c.pool) }
 }
 extension Maxpool2dOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -121,7 +121,7 @@ public enum Maxpool2dGradOp: OpSpec {
     }
 }
 extension Maxpool2dGradOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { maxpool2dBackward(dy: c.inputs[0], x: c.inputs[1], dx: c.output, attributes: c.attributes) }
+    public static func kernel(_ c: KernelContext) { maxpool2dBackward(dy: c.inputs[0], x: c.inputs[1], dx: c.output, attributes: c.attributes, pool: c.pool) }
 }
 
 /// `batch_norm(x, weight, bias, running_mean, running_var) {eps}` in inference form:

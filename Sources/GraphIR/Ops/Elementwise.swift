@@ -193,7 +193,7 @@ public enum ReluGradOp: OpSpec {
     }
 }
 extension ReluGradOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapBinary(c) { $1 > 0 ? $0 : 0 } }
+    public static func kernel(_ c: KernelContext) { reluGradient(c) }
 }
 
 extension OpDef {

@@ -32,10 +32,7 @@ public enum FusedMatmulOp: OpSpec {
 }
 extension FusedMatmulOp: KernelOp {
     public static func kernel(_ c: KernelContext) {
-        matmulForwardThinFirst(c)
-        let n = c.output.shape.last ?? 1
-        addRowBias(c.output.f32, rows: n > 0 ? c.output.count / n : 0, columns: n, bias: c.inputs[2].f32,
-                   relu: c.attributes.string("activation") == "relu")
+        matmulForward(c)   // with the epilogue: the third input is the bias
     }
 }
 extension FusedMatmulOp: DifferentiableOp {
@@ -60,8 +57,7 @@ public enum FusedConv2dOp: OpSpec {
 }
 extension FusedConv2dOp: KernelOp {
     public static func kernel(_ c: KernelContext) {
-        Conv2dOp.kernel(c)
-        if c.attributes.string("activation") == "relu" { reluInPlace(c.output.f32, c.output.count) }
+        Conv2dOp.kernel(c)   // applies the "activation" attribute image by image
     }
 }
 extension FusedConv2dOp: DifferentiableOp {

@@ -1,3 +1,5 @@
+import GraphIR
+
 /// Update rules, written to match PyTorch's `torch.optim` step for step, over flat float
 /// buffers so they run on whatever memory the executor keeps parameters and gradients in.
 public protocol Optimizer: AnyObject {
@@ -6,12 +8,21 @@ public protocol Optimizer: AnyObject {
     /// Called once per parameter tensor per step, always in the same order with the same
     /// `slot` for the same tensor (optimiser state lives per slot).
     func update(slot: Int, parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>)
+    /// `update` with the elements split over `pool` where the rule allows it (the default
+    /// runs `update` on the calling thread). Each element's arithmetic is the same either way.
+    func update(slot: Int, parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>, pool: WorkerPool)
     /// Called after every parameter of a step has been updated.
     func finishStep()
     /// Bytes of state kept (momentum buffers, Adam moments), for the memory summary.
     var stateBytes: Int { get }
     /// Bytes of state the optimiser will keep for `parameterCount` f32 weights.
     func plannedStateBytes(parameterCount: Int) -> Int
+}
+
+extension Optimizer {
+    public func update(slot: Int, parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>, pool: WorkerPool) {
+        update(slot: slot, parameter: parameter, gradient: gradient)
+    }
 }
 
 /// `torch.optim.SGD(lr, momentum, weight_decay)`: g += wd * p; buf = momentum * buf + g
@@ -43,6 +54,29 @@ public final class SGD: Optimizer {
         for i in 0..<n {
             b[i] = mu * b[i] + (g[i] + wd * p[i])
             p[i] -= lr * b[i]
+        }
+    }
+
+    /// Plain SGD, and momentum SGD once its buffer exists, split over the pool: the CNN's
+    /// update streams 3 MB of weights and 3 MB of gradients per step.
+    public func update(slot: Int, parameter p: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, pool: WorkerPool) {
+        let n = min(p.count, g.count), lr = learningRate, wd = weightDecay, mu = momentum
+        guard let pp = p.baseAddress, let gp = g.baseAddress else { return }
+        if momentum == 0 {
+            pool.parallelFor(n, grain: WorkerPool.memoryBoundMinimumWork) { _, range in
+                for i in range { pp[i] -= lr * (gp[i] + wd * pp[i]) }
+            }
+            return
+        }
+        guard let b = buffers[slot], b.count == n, let bp = b.baseAddress else {
+            update(slot: slot, parameter: p, gradient: g)
+            return
+        }
+        pool.parallelFor(n, grain: WorkerPool.memoryBoundMinimumWork) { _, range in
+            for i in range {
+                bp[i] = mu * bp[i] + (gp[i] + wd * pp[i])
+                pp[i] -= lr * bp[i]
+            }
         }
     }
 

@@ -54,7 +54,7 @@ public final class Trainer {
                 throw RuntimeError("parameter '\(name)' is missing from the store or is not f32")
             }
             if let c = gradClip { clipGradientValues(g, clip: c) }
-            optimizer.update(slot: slot, parameter: p, gradient: UnsafeBufferPointer(g))
+            optimizer.update(slot: slot, parameter: p, gradient: UnsafeBufferPointer(g), pool: executor.pool)
         }
         optimizer.finishStep()
         executor.noteParametersWritten(to: parameters)
