@@ -72,6 +72,14 @@ public final class Graph {
         return counts
     }
 
+    /// For each value, the index of the last node that reads it (nil: no node does; outputs
+    /// and the loss are not nodes). With a use count of 1 that node is its only reader.
+    public func lastReaders() -> [Int?] {
+        var readers = [Int?](repeating: nil, count: nodes.count)
+        for (i, n) in nodes.enumerated() { for v in n.inputs { readers[v.id] = i } }
+        return readers
+    }
+
     public func copy() -> Graph {
         let g = Graph(name: name)
         g.nodes = nodes; g.outputs = outputs; g.loss = loss; g.metadata = metadata

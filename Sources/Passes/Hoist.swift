@@ -40,9 +40,7 @@ struct Hoisting {
     init(_ g: Graph) {
         self.g = g
         uses = g.useCounts()
-        var u = [Int?](repeating: nil, count: g.nodes.count)
-        for (i, node) in g.nodes.enumerated() { for v in node.inputs { u[v.id] = i } }
-        reader = u
+        reader = g.lastReaders()
     }
 
     struct Key: Hashable {

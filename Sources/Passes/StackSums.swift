@@ -39,9 +39,7 @@ struct StackSums {
     init(_ g: Graph) {
         self.g = g
         uses = g.useCounts()
-        var u = [Int?](repeating: nil, count: g.nodes.count)
-        for (i, node) in g.nodes.enumerated() { for v in node.inputs { u[v.id] = i } }
-        reader = u
+        reader = g.lastReaders()
     }
 
     /// An add read only by another add of its type: an inner node of that add's sum tree.
