@@ -168,6 +168,9 @@ public final class WorkerPool: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
+    /// Generations live in the bits of `state` above the two 12-bit chunk fields.
+    static let generationMask = (1 << 39) - 1
+
     /// How long the caller polls for workers' chunks before it sleeps.
     static let callerSpinSeconds = 30e-6
 
@@ -175,7 +178,9 @@ public final class WorkerPool: @unchecked Sendable {
     /// claimed, and wakes sleepers.
     @discardableResult
     private func publish(generationAfter current: Int, chunks: Int) -> Int {
-        let generation = (current >> 24) + 1
+        // Generations wrap within the 39 bits above the chunk fields, so the number stored is
+        // the number returned (after 2^39 jobs a plain increment would shift out of the word).
+        let generation = ((current >> 24) + 1) & WorkerPool.generationMask
         state.store(generation << 24 | chunks << 12, ordering: .sequentiallyConsistent)
         if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
             pthread_mutex_lock(mutex)
