@@ -72,6 +72,13 @@ public final class Graph {
         return counts
     }
 
+    /// For each value, the indices of the nodes that read it, in graph order, each once.
+    public func users() -> [[Int]] {
+        var users = [[Int]](repeating: [], count: nodes.count)
+        for (i, n) in nodes.enumerated() { for v in n.inputs where users[v.id].last != i { users[v.id].append(i) } }
+        return users
+    }
+
     /// For each value, the index of the last node that reads it (nil: no node does; outputs
     /// and the loss are not nodes). With a use count of 1 that node is its only reader.
     public func lastReaders() -> [Int?] {

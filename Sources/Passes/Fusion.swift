@@ -42,9 +42,7 @@ struct Fusion {
     init(_ g: Graph) {
         self.g = g
         uses = g.useCounts()
-        var u = [[Int]](repeating: [], count: g.nodes.count)
-        for (i, node) in g.nodes.enumerated() { for input in node.inputs where u[input.id].last != i { u[input.id].append(i) } }
-        users = u
+        users = g.users()
     }
 
     /// What happens to a node: copied, left out (its work is in a later fused node), or

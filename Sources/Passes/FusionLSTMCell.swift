@@ -23,9 +23,7 @@ struct LSTMCellFusion {
     init(_ g: Graph) {
         self.g = g
         uses = g.useCounts()
-        var u = [[Int]](repeating: [], count: g.nodes.count)
-        for (i, node) in g.nodes.enumerated() { for v in node.inputs where u[v.id].last != i { u[v.id].append(i) } }
-        users = u
+        users = g.users()
     }
 
     struct Cell {

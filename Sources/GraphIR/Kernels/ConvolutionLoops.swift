@@ -24,6 +24,9 @@ struct ConvGeometry {
     var inPlane: Int { h * w }
     /// A 1x1 window with unit stride and no padding: the image already is its column matrix.
     var isPointwise: Bool { kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 }
+    /// Images per pool chunk: enough that a chunk's GEMMs (outChannels x patch x outPlane
+    /// each) are worth a dispatch.
+    func imageGrain(outChannels: Int) -> Int { WorkerPool.grain(itemCost: outChannels * patch * outPlane) }
 
     /// The output positions `lo..<hi` along one axis whose input position
     /// `o*stride - pad + k` falls inside `0..<size`.
@@ -100,7 +103,7 @@ func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: Tens
     let outC = wt[0]
     // fused_conv2d's activation, applied while the image's output is in cache.
     let relu = attributes.string("activation") == "relu"
-    let grain = WorkerPool.grain(itemCost: outC * g.patch * g.outPlane)
+    let grain = g.imageGrain(outChannels: outC)
     let colSize = g.patch * g.outPlane
     let cols = g.isPointwise ? nil : workspace.floats(colSize * pool.chunks(g.n, grain: grain))
     pool.parallelFor(g.n, grain: grain) { chunk, images in
@@ -128,7 +131,7 @@ func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView, attribu
     let wt = weight.shape
     let g = ConvGeometry(x: dx.shape, y: dy.shape, kernel: (wt[2], wt[3]), attributes: attributes)
     let outC = wt[0]
-    let grain = WorkerPool.grain(itemCost: outC * g.patch * g.outPlane)
+    let grain = g.imageGrain(outChannels: outC)
     let colSize = g.patch * g.outPlane
     let cols = g.isPointwise ? nil : workspace.floats(colSize * pool.chunks(g.n, grain: grain))
     pool.parallelFor(g.n, grain: grain) { chunk, images in
@@ -157,7 +160,7 @@ func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, attributes:
     let wt = dw.shape
     let g = ConvGeometry(x: x.shape, y: dy.shape, kernel: (wt[2], wt[3]), attributes: attributes)
     let outC = wt[0]
-    let grain = WorkerPool.grain(itemCost: outC * g.patch * g.outPlane)
+    let grain = g.imageGrain(outChannels: outC)
     let chunks = pool.chunks(g.n, grain: grain)
     let colSize = g.isPointwise ? 0 : g.patch * g.outPlane
     let scratch = workspace.floats(max(colSize * chunks + dw.count * (chunks - 1), 1))
