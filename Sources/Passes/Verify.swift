@@ -24,6 +24,7 @@ enum Verifier {
             for input in node.inputs where input.id < 0 || input.id >= i {
                 throw nodeError("verify", g, v, "input \(input) is not an earlier value")
             }
+            do { try checkAttributes(of: node) } catch let e as AttributeError { throw nodeError("verify", g, v, e.message) }
             if node.isInterface {
                 guard node.inputs.isEmpty else { throw nodeError("verify", g, v, "takes no inputs, got \(node.inputs.count)") }
                 guard let name = node.name, !name.isEmpty else {
