@@ -25,7 +25,7 @@ public struct Node: Sendable {
     }
 
     /// The `name` attribute of inputs and parameters.
-    public var name: String? { attributes.string("name") }
+    public var name: String? { attributes[.name] }
 }
 
 /// A whole model: nodes in topological order, named outputs, an optional scalar loss, and

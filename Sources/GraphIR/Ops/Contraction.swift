@@ -1,5 +1,11 @@
 // Matrix products: the ops that go to BLAS.
 
+extension AttributeKey where Value == Bool {
+    /// Whether a matrix product reads its left (right) operand transposed, without a copy.
+    public static let transposeA = AttributeKey("transpose_a")
+    public static let transposeB = AttributeKey("transpose_b")
+}
+
 /// `matmul(a, b) {transpose_a, transpose_b}`: a is [..., M, K], b is [K, N] or [..., K, N]
 /// with the same leading dimensions; the result is [..., M, N].
 public enum MatmulOp: OpSpec {
@@ -28,12 +34,6 @@ public enum MatmulOp: OpSpec {
         }
         return .f32(Shape(lead + [m, n]))
     }
-}
-
-extension AttributeKey where Value == Bool {
-    /// Whether a matrix product reads its left (right) operand transposed, without a copy.
-    public static let transposeA = AttributeKey("transpose_a")
-    public static let transposeB = AttributeKey("transpose_b")
 }
 extension MatmulOp: KernelOp {
     public static func kernel(_ c: KernelContext) { matmulForward(c) }

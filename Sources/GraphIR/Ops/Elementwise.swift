@@ -1,5 +1,13 @@
 // Element-by-element maps. Binary ops broadcast like numpy.
 
+extension AttributeKey where Value == Double {
+    /// `scale`'s multiplier.
+    public static let factor = AttributeKey("factor")
+    /// `clamp`'s bounds.
+    public static let min = AttributeKey("min")
+    public static let max = AttributeKey("max")
+}
+
 /// f32 in, same type out: one operation per element, and the result may overwrite the input.
 public protocol UnaryElementwiseOp: OpSpec {}
 extension UnaryElementwiseOp {
@@ -98,11 +106,6 @@ public enum ScaleOp: UnaryElementwiseOp {
         return q.input(0)
     }
 }
-
-extension AttributeKey where Value == Double {
-    /// `scale`'s multiplier.
-    public static let factor = AttributeKey("factor")
-}
 extension ScaleOp: KernelOp {
     public static func kernel(_ c: KernelContext) {
         let factor = Float(c.attributes.float("factor") ?? 1)
@@ -128,12 +131,6 @@ public enum ClampOp: UnaryElementwiseOp {
         try q.requireFloat(0)
         return q.input(0)
     }
-}
-
-extension AttributeKey where Value == Double {
-    /// `clamp`'s bounds.
-    public static let min = AttributeKey("min")
-    public static let max = AttributeKey("max")
 }
 extension ClampOp: KernelOp {
     public static func kernel(_ c: KernelContext) {

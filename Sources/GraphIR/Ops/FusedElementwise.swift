@@ -1,5 +1,20 @@
 // A chain (a tree) of element-by-element ops run as one loop over blocks of elements.
 
+extension AttributeKey where Value == [Int] {
+    /// A `fused_elementwise` program: (opcode, a, b) triples.
+    public static let program = AttributeKey("program")
+    /// Per input, the start of the window of its last axis it is read through (-1: none).
+    public static let offsets = AttributeKey("offsets")
+}
+extension AttributeKey where Value == String {
+    /// The program as text, for people reading the IR.
+    public static let expr = AttributeKey("expr")
+}
+extension AttributeKey where Value == Int {
+    /// The width of the windows given by `offsets`.
+    public static let width = AttributeKey("width")
+}
+
 /// One instruction of a `fused_elementwise` program. Operands are registers: inputs first
 /// (0..<inputs), then one register per instruction in order. Ops taking a constant carry
 /// its Float bit pattern in place of the second register.
@@ -122,21 +137,6 @@ public enum FusedElementwiseOp: OpSpec {
         }
         return .f32(shape)
     }
-}
-
-extension AttributeKey where Value == [Int] {
-    /// A `fused_elementwise` program: (opcode, a, b) triples.
-    public static let program = AttributeKey("program")
-    /// Per input, the start of the window of its last axis it is read through (-1: none).
-    public static let offsets = AttributeKey("offsets")
-}
-extension AttributeKey where Value == String {
-    /// The program as text, for people reading the IR.
-    public static let expr = AttributeKey("expr")
-}
-extension AttributeKey where Value == Int {
-    /// The width of the windows given by `offsets`.
-    public static let width = AttributeKey("width")
 }
 extension FusedElementwiseOp: KernelOp {
     public static func kernel(_ c: KernelContext) { runElementwiseProgram(c) }

@@ -1,5 +1,10 @@
 // Softmax, log-softmax and the negative log-likelihood loss.
 
+extension AttributeKey where Value == Int {
+    /// A target class that counts neither in the loss nor in its mean (padding).
+    public static let ignoreIndex = AttributeKey("ignore_index")
+}
+
 /// One f32 input normalised along `{axis}`.
 public protocol AlongAxisOp: OpSpec {}
 extension AlongAxisOp {
@@ -79,11 +84,6 @@ public enum NllLossOp: OpSpec {
         }
         return .f32([])
     }
-}
-
-extension AttributeKey where Value == Int {
-    /// A target class that counts neither in the loss nor in its mean (padding).
-    public static let ignoreIndex = AttributeKey("ignore_index")
 }
 extension NllLossOp: KernelOp {
     public static func kernel(_ c: KernelContext) { nllLossForward(c) }

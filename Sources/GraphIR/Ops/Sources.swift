@@ -1,5 +1,31 @@
 // Source ops: values that come from outside the computation.
 
+extension AttributeKey where Value == String {
+    /// The name an input is fed by or a parameter is stored under.
+    public static let name = AttributeKey("name")
+    /// A parameter's initialiser: `uniform`, `normal`, `zeros`, `ones` or `constant`.
+    public static let initializer = AttributeKey("init")
+}
+extension AttributeKey where Value == Double {
+    /// `uniform` draws from [-bound, bound], or from [low, high].
+    public static let bound = AttributeKey("bound")
+    public static let low = AttributeKey("low")
+    public static let high = AttributeKey("high")
+    /// `normal` draws with this mean (default 0) and standard deviation.
+    public static let mean = AttributeKey("mean")
+    public static let std = AttributeKey("std")
+    /// A constant's value, and a `constant`-initialised parameter's.
+    public static let value = AttributeKey("value")
+    /// The probability that dropout zeroes an element.
+    public static let dropProbability = AttributeKey("p")
+}
+extension AttributeKey where Value == Bool {
+    /// State that is not a parameter (BatchNorm's running statistics).
+    public static let buffer = AttributeKey("buffer")
+    /// `false` freezes a parameter.
+    public static let trainable = AttributeKey("trainable")
+}
+
 /// A graph input, fed by the caller. `{name}`; its type is its declaration.
 public enum InputOp: OpSpec {
     public static let name = "input"
@@ -8,13 +34,6 @@ public enum InputOp: OpSpec {
     public static let attributes: [AttributeSpec] = [.required(.name, .nonEmpty)]
     public static func flops(_ q: CostQuery) -> Double { 0 }
     public static func shape(_ q: ShapeQuery) throws -> TensorType { throw ShapeError("an input's type is declared, not inferred") }
-}
-
-extension AttributeKey where Value == String {
-    /// The name an input is fed by or a parameter is stored under.
-    public static let name = AttributeKey("name")
-    /// A parameter's initialiser: `uniform`, `normal`, `zeros`, `ones` or `constant`.
-    public static let initializer = AttributeKey("init")
 }
 
 /// A trainable weight `{name, init, ...}`: the initialiser and its arguments (`uniform` with
@@ -31,24 +50,6 @@ public enum ParamOp: OpSpec {
     ]
     public static func flops(_ q: CostQuery) -> Double { 0 }
     public static func shape(_ q: ShapeQuery) throws -> TensorType { throw ShapeError("a parameter's type is declared, not inferred") }
-}
-
-extension AttributeKey where Value == Double {
-    /// `uniform` draws from [-bound, bound], or from [low, high].
-    public static let bound = AttributeKey("bound")
-    public static let low = AttributeKey("low")
-    public static let high = AttributeKey("high")
-    /// `normal` draws with this mean (default 0) and standard deviation.
-    public static let mean = AttributeKey("mean")
-    public static let std = AttributeKey("std")
-    /// A constant's value, and a `constant`-initialised parameter's.
-    public static let value = AttributeKey("value")
-}
-extension AttributeKey where Value == Bool {
-    /// State that is not a parameter (BatchNorm's running statistics).
-    public static let buffer = AttributeKey("buffer")
-    /// `false` freezes a parameter.
-    public static let trainable = AttributeKey("trainable")
 }
 
 /// A scalar f32 constant `{value}` (broadcasts against anything).
@@ -82,11 +83,6 @@ public enum DropoutMaskOp: OpSpec {
         guard let p = q.attributes[.dropProbability], p >= 0, p < 1 else { throw ShapeError("dropout probability 'p' must be in [0, 1)") }
         return .f32(q.input(0).shape)
     }
-}
-
-extension AttributeKey where Value == Double {
-    /// The probability that dropout zeroes an element.
-    public static let dropProbability = AttributeKey("p")
 }
 extension DropoutMaskOp: KernelOp {
     public static func kernel(_ c: KernelContext) { dropoutMask(c) }
