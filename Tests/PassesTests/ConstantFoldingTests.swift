@@ -38,7 +38,7 @@ final class ConstantFoldingTests: XCTestCase {
           output "e" = %e
           output "l" = %l
         }
-        """))
+        """), .checked)
         func value(_ name: String) -> Double? {
             guard let v = g.output(named: name), g[v].op == .constant else { return nil }
             return g[v].attributes.float("value")
@@ -178,7 +178,7 @@ final class ConstantFoldingTests: XCTestCase {
           %s = add(%z, %y2)
           output "s" = %s
         }
-        """, Pipelines.default)
+        """, Pipelines.cleanup.map(\.name))
         assertFileCheck(out, """
         CHECK: %2 = matmul(%0, %1) : f32[B,4]
         CHECK-NEXT: %3 = add(%2, %2) : f32[B,4]

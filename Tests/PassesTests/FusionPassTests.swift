@@ -5,7 +5,7 @@ import XCTest
 /// IR in, IR out: what the fusion pass merges and what it must leave alone.
 final class FusionPassTests: XCTestCase {
     func fuse(_ ir: String) throws -> String {
-        IRPrinter.print(try Pipeline(["fusion", "dce", "verify"]).run(try parseIR(ir)))
+        IRPrinter.print(try Pipeline(["fusion", "dce", "verify"]).run(try parseIR(ir), .checked))
     }
 
     func testLinearWithReluAndItsGradientTest() throws {
@@ -168,7 +168,7 @@ final class FusionPassTests: XCTestCase {
           output "d" = %d
         }
         """)
-        assertFileCheck(IRPrinter.print(try Pipeline(["contract", "dce", "verify"]).run(g)), """
+        assertFileCheck(IRPrinter.print(try Pipeline(["contract", "dce", "verify"]).run(g, .checked)), """
         // CHECK: %2 = matmul(%1, %0) {transpose_a=true} : f32[B,1,3]
         // CHECK-NEXT: %3 = reshape(%2) {shape=shape[B,3]} : f32[B,3]
         // CHECK-NEXT: %4 = mul(%0, %1)
