@@ -60,10 +60,15 @@ public enum Pipelines {
 
     /// A model lowered for training -> the graph that scores it and the graph the trainer
     /// steps, both from one run of `forward`.
-    public static func compileForTraining(_ lowered: Graph, _ context: PassContext) throws -> (forward: Graph, training: Graph) {
+    public static func compileForTraining(_ lowered: Graph, _ context: PassContext = PassContext()) throws -> (forward: Graph, training: Graph) {
         let prepared = try forward(context.options).run(lowered, context)
         let trainingGraph = try training(context.options).run(prepared, context)
         let forwardGraph = try evaluation(context.options).run(prepared, context)
         return (forwardGraph, trainingGraph)
+    }
+
+    /// A model lowered in infer mode -> the graph a decoder or an encoder runs (`inference`).
+    public static func compileForInference(_ lowered: Graph, _ context: PassContext = PassContext()) throws -> Graph {
+        try inference(context.options).run(lowered, context)
     }
 }
