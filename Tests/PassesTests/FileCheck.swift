@@ -20,7 +20,16 @@ import XCTest
 ///
 /// Check lines may start with `//`; other lines of the check text are ignored, except that a
 /// line starting with an unknown `CHECK` directive is an error rather than a check that
-/// silently never runs.
+/// silently never runs. For example:
+///
+///     CHECK-LABEL: graph @g
+///     CHECK: %[[X:[0-9]+]] = input() {name="x"}
+///     CHECK-NOT: relu(
+///     CHECK: %[[Y:[0-9]+]] = fused_matmul(%[[X]], {{%[0-9]+}}, {{%[0-9]+}}) {transpose_b=true, activation="relu"}
+///     CHECK-NEXT: output "y" = %[[Y]]
+///
+/// `run` returns what failed as a value, which the helper's own tests inspect;
+/// `assertFileCheck` reports it with XCTFail.
 enum FileCheck {
     enum Kind: String, CaseIterable {
         case check = "CHECK", next = "CHECK-NEXT", same = "CHECK-SAME", not = "CHECK-NOT", label = "CHECK-LABEL"

@@ -121,6 +121,9 @@ final class FileCheckTests: XCTestCase {
         CHECK-NEXT: %[[X:[0-9]+]] = input()
         CHECK: relu(%[[X]])
         """))
+        // CHECK-NEXT and CHECK-SAME follow the label's match.
+        XCTAssertNil(FileCheck.run(twoGraphs, "CHECK-LABEL: graph @g\nCHECK-SAME: {\nCHECK-NEXT: input()"))
+        assertFails("CHECK-LABEL: graph @g\nCHECK-NEXT: relu", on: twoGraphs, .notOnNextLine(found: 7), atCheckLine: 2)
         // relu exists, but in the next block.
         assertFails("CHECK-LABEL: graph @f\nCHECK: relu\nCHECK-LABEL: graph @g", on: twoGraphs, .notFound, atCheckLine: 2)
         // A CHECK-NOT ends at the block's end; exp is not in the second block.
