@@ -86,9 +86,11 @@ final class MemoryPlanTests: XCTestCase {
         """)
         assertFileCheck(IRPrinter.print(try Pass.memoryPlan.run(g)), """
         // CHECK: %0 = input() {name="x", arena=[0,16]}
-        // CHECK: %1 = exp(%0) {arena=[64,16]}
-        // CHECK: %2 = neg(%1) {arena=[128,16]}
-        // CHECK: arena_bytes=192
+        // CHECK: %[[E:[0-9]+]] = exp(%0) {arena=[64,16]}
+        // CHECK: %[[N:[0-9]+]] = neg(%[[E]]) {arena=[128,16]}
+        // CHECK: output "b" = %[[N]]
+        // CHECK-LABEL: meta
+        // CHECK-SAME: {arena_bytes=192,
         """)
     }
 }

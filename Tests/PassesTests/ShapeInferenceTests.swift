@@ -23,9 +23,11 @@ final class ShapeInferenceTests: XCTestCase {
         XCTAssertNotEqual(edited, try printedModel())
         let out = try runPasses(edited, ["shape-inference", "verify"], types: .trustDeclared)
         assertFileCheck(out, """
-        CHECK: %0 = input() {name="x"} : f32[N,16]
-        CHECK: %2 = relu(%0) : f32[N,16] loc("model.swiftgraph":2:5)
-        CHECK-NEXT: %3 = matmul(%2, %1) {transpose_b=true} : f32[N,8] loc("model.swiftgraph":3:5)
+        CHECK: %[[X:[0-9]+]] = input() {name="x"} : f32[N,16]
+        CHECK: %[[W:[0-9]+]] = param() {name="w"
+        CHECK: %[[R:[0-9]+]] = relu(%[[X]]) : f32[N,16] loc("model.swiftgraph":2:5)
+        CHECK-NEXT: %[[Y:[0-9]+]] = matmul(%[[R]], %[[W]]) {transpose_b=true} : f32[N,8] loc("model.swiftgraph":3:5)
+        CHECK-NEXT: output "y" = %[[Y]]
         CHECK-NOT: B
         """)
     }
