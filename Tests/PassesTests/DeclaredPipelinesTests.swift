@@ -109,9 +109,10 @@ final class DeclaredPipelinesTests: XCTestCase {
         }
         """, ["autodiff", "drop-gradients", "dce"])
         assertFileCheck(out, """
-        // CHECK: %2 = matmul(%0, %1) {transpose_b=true} : f32[B,3]
-        // CHECK-NEXT: %3 = sum(%2)
-        // CHECK-NEXT: output "y" = %2
+        // CHECK: %[[Y:[0-9]+]] = matmul(%{{[0-9]+}}, %{{[0-9]+}}) {transpose_b=true} : f32[B,3]
+        // CHECK-NEXT: %[[S:[0-9]+]] = sum(%[[Y]])
+        // CHECK-NEXT: output "y" = %[[Y]]
+        // CHECK-NEXT: loss = %[[S]]
         // CHECK-NOT: grad:
         """)
     }

@@ -6,7 +6,7 @@ final class PipelineTests: XCTestCase {
     func testRegistryListsEveryPassOnceAndResolvesNames() throws {
         let names = PassRegistry.all.map(\.name)
         XCTAssertEqual(Set(names).count, names.count)
-        XCTAssertTrue(Set(names).isSuperset(of: ["verify", "shape-inference", "constant-folding", "cse", "dce", "count-params", "autodiff", "contract", "hoist", "fusion", "memory-plan"]), "\(names)")
+        XCTAssertTrue(Set(names).isSuperset(of: ["verify", "shape-inference", "constant-folding", "cse", "dce", "count-params", "set-dropout", "autodiff", "drop-gradients", "contract", "stack-products", "stack-sums", "hoist", "fusion", "memory-plan"]), "\(names)")
         for p in PassRegistry.all {
             XCTAssertEqual(PassRegistry.named(p.name)?.name, p.name)
             XCTAssertFalse(p.summary.isEmpty)
