@@ -38,7 +38,8 @@ struct CaptioningFeatures {
     /// with `encoderFile` on first use. Checks the shape against what the decoder expects.
     static func load(featuresFile: String?, cacheDirectory: String, data: SydneyCaptions, encoderFile: String,
                      regions: Int, dim: Int, threads: Int?,
-                     onBadImage: FeatureExtraction.BadImagePolicy = .stop) throws -> CaptioningFeatures {
+                     onBadImage: FeatureExtraction.BadImagePolicy = .stop,
+                     reporter: TrainingReporter = SilentReporter()) throws -> CaptioningFeatures {
         let path: String
         var provenance: String
         if let f = featuresFile {
@@ -55,8 +56,8 @@ struct CaptioningFeatures {
                 }
                 let list = try FeatureExtraction.imageList(directory: data.imagesDirectory)
                 let encoder = try FeatureEncoder(file: encoderFile, weights: nil, seed: seed, threads: threads)
-                Training.banner("computing the features of \(list.images.count) images once with \(encoderFile), \(encoder.provenance); caching them in \(path)")
-                try FeatureExtraction.extract(list, rows: list.rows, encoder: encoder, policy: onBadImage, to: path)
+                reporter.log("computing the features of \(list.images.count) images once with \(encoderFile), \(encoder.provenance); caching them in \(path)")
+                try FeatureExtraction.extract(list, rows: list.rows, encoder: encoder, policy: onBadImage, to: path, reporter: reporter)
             }
             provenance = "\(path) (cached; encoder \(encoderFile): " + (FeatureExtraction.summary(of: path)?.weights ?? "seeded initialisation") + ")"
         }
