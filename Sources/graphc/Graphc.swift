@@ -146,7 +146,7 @@ struct Graphc: ParsableCommand {
             if let captions = bleu, let references = refs { return print(try BleuScoring.line(captions: captions, refs: references)) }
             if extractFeatures, let dir = images {
                 try FeatureExtraction.run(encoderFile: files[0], weights: weights, seed: seed ?? 42, threads: threads, images: dir, out: out,
-                                          policy: FeatureExtraction.BadImagePolicy(rawValue: onBadImage) ?? .stop, reporter: ConsoleReporter())
+                                          policy: badImagePolicy, reporter: ConsoleReporter())
                 return
             }
             if countParams { return try CountParams.run(files: files, options: frontendOptions) }

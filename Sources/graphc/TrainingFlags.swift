@@ -2,7 +2,7 @@ import Foundation
 import Runtime
 import Training
 
-/// The flags of --train, --eval and --bench as the Training library's settings.
+/// The flags of --train, --eval, --bench and --extract-features as the Training library's settings.
 extension Graphc {
     func recipeOverrides() throws -> RecipeOverrides {
         RecipeOverrides(epochs: epochs, batchSize: batchSize, learningRates: try lr.map(LearningRates.parse), optimizer: optimizer,
@@ -13,8 +13,11 @@ extension Graphc {
     var trainingOptions: TrainingOptions {
         TrainingOptions(out: out, profile: profile, fusion: fusion != "off", data: data, limit: limit, features: features, cache: cache,
                         beam: beam, weights: eval ? weights : nil,
-                        onBadImage: FeatureExtraction.BadImagePolicy(rawValue: onBadImage) ?? .stop)
+                        onBadImage: badImagePolicy)
     }
+
+    /// `validate` has checked the name.
+    var badImagePolicy: FeatureExtraction.BadImagePolicy { FeatureExtraction.BadImagePolicy(rawValue: onBadImage) ?? .stop }
 
     func benchSettings() throws -> Bench.Settings {
         let batches = try benchBatches.split(separator: ",").map { s -> Int in
