@@ -4,72 +4,76 @@ import GraphIR
 import Passes
 import Runtime
 
-/// The training settings of a run: the model's `train(...)` declaration, overridden by flags.
-struct Recipe {
-    var dataset: String
-    var metric: String
-    var epochs: Int
-    var batchSize: Int
-    var learningRates: [Float]
-    var optimizer: String
-    var momentum: Float
-    var weightDecay: Float
+/// The training settings of a run: the model's `train(...)` declaration, with `overrides`
+/// (the command line's flags) taking precedence.
+public struct Recipe {
+    public var dataset: String
+    public var metric: String
+    public var epochs: Int
+    public var batchSize: Int
+    public var learningRates: [Float]
+    public var optimizer: String
+    public var momentum: Float
+    public var weightDecay: Float
     /// nil keeps each Dropout layer's own p.
-    var dropout: Double?
-    var gradClip: Float?
-    var seed: UInt64
+    public var dropout: Double?
+    public var gradClip: Float?
+    public var seed: UInt64
     /// OpenBLAS threads for training steps and for evaluation batches.
-    var threads: Int
-    var evalThreads: Int
+    public var threads: Int
+    public var evalThreads: Int
 
-    init(graph g: Graph, command c: Graphc) throws {
+    public init(graph g: Graph, overrides o: RecipeOverrides = RecipeOverrides()) throws {
         let m = g.metadata
         dataset = m.string("dataset") ?? ""
         metric = m.string("metric") ?? ""
-        epochs = c.epochs ?? m.int("epochs") ?? 1
-        batchSize = c.batchSize ?? m.int("batch_size") ?? 32
-        if let l = c.lr { learningRates = try LearningRates.parse(l) } else { learningRates = [Float(m.float("lr") ?? 0.01)] }
-        optimizer = c.optimizer ?? m.string("optimizer") ?? "sgd"
+        epochs = o.epochs ?? m.int("epochs") ?? 1
+        batchSize = o.batchSize ?? m.int("batch_size") ?? 32
+        learningRates = o.learningRates ?? [Float(m.float("lr") ?? 0.01)]
+        guard !learningRates.isEmpty else { throw RuntimeError("the recipe needs at least one learning rate") }
+        optimizer = o.optimizer ?? m.string("optimizer") ?? "sgd"
         guard ["sgd", "adam"].contains(optimizer) else { throw RuntimeError("unknown optimizer '\(optimizer)' in the model's train(...): use .sgd or .adam") }
-        momentum = c.momentum ?? Float(m.float("momentum") ?? 0)
-        weightDecay = c.l2 ?? Float(m.float("weight_decay") ?? 0)
-        dropout = c.dropout ?? m.float("dropout")
-        gradClip = c.gradClip ?? m.float("grad_clip").map(Float.init)
-        seed = c.seed ?? UInt64(max(0, m.int("seed") ?? 0))
-        // Without --threads, every core for training and evaluation alike. While OpenBLAS's
-        // threads were the only parallelism, batch 8 trained faster on one; with the kernels'
-        // worker pool, 2 threads train the CNN at batch 8 1.28-1.40x faster than 1 on a quiet
-        // 2-core machine, and 0.9-1.0x as fast when another process holds a core (the caller
-        // then runs the chunks itself).
+        momentum = o.momentum ?? Float(m.float("momentum") ?? 0)
+        weightDecay = o.weightDecay ?? Float(m.float("weight_decay") ?? 0)
+        dropout = o.dropout ?? m.float("dropout")
+        gradClip = o.gradClip ?? m.float("grad_clip").map(Float.init)
+        seed = o.seed ?? UInt64(max(0, m.int("seed") ?? 0))
+        // Without a thread count, every core for training and evaluation alike: the kernels'
+        // worker pool makes two threads faster than one even at batch 8 on a quiet machine,
+        // and when another process holds a core the caller runs the chunks itself.
         let cores = BLASInfo.threads
-        threads = c.threads ?? cores
-        evalThreads = c.evalThreads ?? c.threads ?? cores
+        threads = o.threads ?? cores
+        evalThreads = o.evalThreads ?? o.threads ?? cores
     }
 
-    func makeOptimizer(learningRate: Float) -> Optimizer {
+    public func makeOptimizer(learningRate: Float) -> Optimizer {
         optimizer == "adam"
             ? Adam(learningRate: learningRate, weightDecay: weightDecay)
             : SGD(learningRate: learningRate, momentum: momentum, weightDecay: weightDecay)
     }
 
     /// The homework's file stem for a configuration: `{lr}-{dropout}-{l2}-{optimizer}`.
-    func configName(learningRate: Float) -> String {
+    public func configName(learningRate: Float) -> String {
         "\(learningRate)-\(dropout.map { String($0) } ?? "model")-\(weightDecay)-\(optimizer)"
     }
 }
 
-/// `--train` and `--eval`: compile the model, then hand it to the task its `train(on:)` names.
-enum Training {
-    static func run(command c: Graphc) throws {
-        let file = c.files[0]
+/// Training and evaluation of a model file: compile it, then hand it to the task its
+/// `train(on:)` declaration names (Fashion-MNIST classification, Sydney-Captions captioning).
+public enum Training {
+    /// Trains the model in `file` (or, with `options.weights`, evaluates those weights) as its
+    /// `train(...)` declaration says, with `overrides` taking precedence, writing the results to
+    /// `options.out` and its messages to `reporter`.
+    public static func run(file: String, overrides: RecipeOverrides = RecipeOverrides(), options: TrainingOptions = TrainingOptions(),
+                           reporter: TrainingReporter = SilentReporter()) throws {
         let lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .train))
-        let recipe = try Recipe(graph: lowered, command: c)
-        try checkWritable(folder: c.out)
+        let recipe = try Recipe(graph: lowered, overrides: overrides)
+        try checkWritable(folder: options.out)
         switch recipe.dataset {
         case "fashionMNIST":
-            try ClassifierTraining(file: file, lowered: lowered, recipe: recipe, command: c).run()
+            try ClassifierTraining(file: file, lowered: lowered, recipe: recipe, options: options, reporter: reporter).run()
         case "sydneyCaptions":
-            try CaptioningTraining(file: file, lowered: lowered, recipe: recipe, command: c).run()
+            try CaptioningTraining(file: file, lowered: lowered, recipe: recipe, options: options, reporter: reporter).run()
         case "":
             throw RuntimeError("\(file): the model declares no training data: add `train(on: .fashionMNIST, ...)`")
         default:
@@ -94,7 +98,7 @@ enum Training {
     /// The forward graph (clean-ups, dropout override) and the training graph (its gradients).
     /// With `fusion`, the forward graph is first contracted (Compile.forwardOptimisations) and
     /// both then go through hoisting and fusion (Compile.optimisations).
-    static func compile(_ lowered: Graph, dropout: Double?, fusion: Bool = true) throws -> (forward: Graph, training: Graph) {
+    public static func compile(_ lowered: Graph, dropout: Double?, fusion: Bool = true) throws -> (forward: Graph, training: Graph) {
         var forward = try Pipeline(Pipelines.default + (fusion ? Compile.forwardOptimisations : [])).run(lowered)
         if let p = dropout { setDropout(forward, p) }
         var training = try Pipeline(["autodiff", "constant-folding", "cse", "dce", "verify"]).run(forward)
@@ -117,19 +121,16 @@ enum Training {
 
     /// Prepares the trainer on its first batch and prints its memory plan; with `--profile`,
     /// switches on per-node timing (read back with `ProfileReport` when training ends).
-    static func instrument(_ trainer: Trainer, firstBatch: [String: HostTensor], profile: Bool, threads: Int) throws {
+    static func instrument(_ trainer: Trainer, firstBatch: [String: HostTensor], profile: Bool, threads: Int,
+                           reporter: TrainingReporter) throws {
         try trainer.prepare(feeds: firstBatch)
-        if let plan = trainer.memorySummary { banner(plan.description) }
+        if let plan = trainer.memorySummary { reporter.log(plan.description) }
         if profile {
             trainer.executor.startProfiling(threads: threads)
         }
     }
 
-    static func banner(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
-    }
-
-    static func blasLine(threads: Int, evalThreads: Int? = nil) -> String {
+    public static func blasLine(threads: Int, evalThreads: Int? = nil) -> String {
         var s = "OpenBLAS core \(BLASInfo.coreName), \(threads) thread\(threads == 1 ? "" : "s")"
         if let e = evalThreads, e != threads { s += " for training, \(e) for evaluation" }
         if let advice = BLASInfo.advice { s += "\nnote: " + advice }
