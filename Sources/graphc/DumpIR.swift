@@ -2,6 +2,7 @@ import Foundation
 import Frontend
 import GraphIR
 import Passes
+import Training
 
 /// `--dump-ir`: the IR after the compile pipeline (`Pipelines.compile`) or the passes
 /// `--passes` names, after one named pass, or after every pass.

@@ -4,6 +4,7 @@ import Frontend
 import GraphIR
 import Passes
 import Runtime
+import Training
 
 /// The `graphc` command: inspect, compile, train and evaluate models written in the
 /// .swiftgraph DSL (or in the IR's text form, .gir).
@@ -149,14 +150,23 @@ struct Graphc: ParsableCommand {
         do {
             if listPasses { return printPasses() }
             if let captions = bleu, let references = refs { return print(try BleuScoring.line(captions: captions, refs: references)) }
-            if extractFeatures { return try FeatureExtraction.run(command: self) }
+            if extractFeatures, let dir = images {
+                try FeatureExtraction.run(encoderFile: files[0], weights: weights, seed: seed ?? 42, threads: threads, images: dir, out: out,
+                                          policy: badImagePolicy, reporter: ConsoleReporter())
+                return
+            }
             if countParams { return try CountParams.run(files: files, options: frontendOptions) }
             if dumpIR {
                 return try DumpIR.run(file: files[0], options: frontendOptions, pipeline: try pipelineNames(), after: after,
                                       passOptions: passOptions, timePasses: timePasses, passStats: passStats)
             }
-            if train || eval { return try Training.run(command: self) }
-            if bench { return try Bench.run(command: self) }
+            if train || eval {
+                return try Training.run(file: files[0], overrides: try recipeOverrides(), options: trainingOptions, reporter: ConsoleReporter())
+            }
+            if bench {
+                let report = try Bench.run(file: files[0], overrides: try recipeOverrides(), settings: try benchSettings(), reporter: ConsoleReporter())
+                return print(report.json)
+            }
         } catch let e as ExitCode {
             throw e
         } catch {

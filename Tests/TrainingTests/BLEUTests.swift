@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Runtime
+@testable import Training
 
 final class BLEUTests: XCTestCase {
     /// ../shared/fixtures/bleu_nltk.json relative to the repository root (nltk 3.10.4 values).

@@ -5,21 +5,21 @@ import Runtime
 /// `graphc --bleu CAPTIONS.json --refs test.json`: scores a captions file in the homework's
 /// format (`[{"image_name": "1.tif", "caption": ["a", ...]}, ...]`, as its train.py and graphc
 /// write it) against a val/test split, so PyTorch's results and graphc's are scored by one code.
-enum BleuScoring {
-    struct Scores: Equatable {
-        var meanSentence: Double
-        var corpus: Double
-        var images: Int
+public enum BleuScoring {
+    public struct Scores: Equatable {
+        public var meanSentence: Double
+        public var corpus: Double
+        public var images: Int
     }
 
     /// The printed line: `BLEU-4 <mean sentence BLEU> corpus <corpus BLEU>`, each number in
     /// Swift's shortest round-trip form so a reader can compare it with nltk's digit for digit.
-    static func line(captions: String, refs: String) throws -> String {
+    public static func line(captions: String, refs: String) throws -> String {
         let s = try score(captions: captions, refs: refs)
         return "BLEU-4 \(s.meanSentence) corpus \(s.corpus)"
     }
 
-    static func score(captions: String, refs: String) throws -> Scores {
+    public static func score(captions: String, refs: String) throws -> Scores {
         let references = try CaptionsEval.load(path: refs)
         let generated = try readCaptions(path: captions)
         var byName: [String: [String]] = [:]
@@ -42,23 +42,28 @@ enum BleuScoring {
         return try scores(references: references.orderedRefs, hypotheses: hypotheses)
     }
 
-    static func scores(references: [[[String]]], hypotheses: [[String]]) throws -> Scores {
+    public static func scores(references: [[[String]]], hypotheses: [[String]]) throws -> Scores {
         Scores(meanSentence: try BLEU.meanSentence(references: references, hypotheses: hypotheses),
                corpus: try BLEU.corpus(references: references, hypotheses: hypotheses),
                images: hypotheses.count)
     }
 
     /// One generated caption of the homework's results files.
-    struct Caption: Codable, Equatable {
-        var imageName: String
-        var caption: [String]
+    public struct Caption: Codable, Equatable {
+        public var imageName: String
+        public var caption: [String]
+
+        public init(imageName: String, caption: [String]) {
+            self.imageName = imageName
+            self.caption = caption
+        }
         enum CodingKeys: String, CodingKey {
             case imageName = "image_name"
             case caption
         }
     }
 
-    static func readCaptions(path: String) throws -> [Caption] {
+    public static func readCaptions(path: String) throws -> [Caption] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw RuntimeError("\(path): cannot read the captions file (missing, unreadable or a directory)")
         }

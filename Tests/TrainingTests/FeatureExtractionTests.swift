@@ -2,7 +2,7 @@ import Datasets
 import Foundation
 import Runtime
 import XCTest
-@testable import graphc
+@testable import Training
 
 /// --extract-features on tiny TIFFs written here, through a tiny encoder (conv 3->4 stride 2 +
 /// BatchNorm + ReLU on 8x8 images: 16 regions x 4), against a hand-written convolution.
@@ -58,14 +58,12 @@ final class FeatureExtractionTests: XCTestCase {
         return (dir, encoder.path)
     }
 
-    var pth: String { Q3Support.repository.appendingPathComponent("Tests/graphcTests/Fixtures/tiny_encoder.pth").path }
+    var pth: String { Q3Support.repository.appendingPathComponent("Tests/TrainingTests/Fixtures/tiny_encoder.pth").path }
 
     func testExtractsRowsInTheHomeworkLayoutFromAPthCheckpoint() throws {
         let (dir, encoder) = try makeFolder()
         let out = dir.appendingPathComponent("features/all.hdf5").path
-        let c = try Q3Support.command([encoder, "--extract-features", "--images", dir.appendingPathComponent("images").path,
-                                       "--out", out, "--weights", pth])
-        try FeatureExtraction.run(command: c)
+        try FeatureExtraction.run(encoderFile: encoder, weights: pth, images: dir.appendingPathComponent("images").path, out: out)
         let f = try HDF5Features.read(path: out)
         XCTAssertEqual([f.count, f.regions, f.dim], [3, 16, 4])
         let rowSize = 64
@@ -101,16 +99,15 @@ final class FeatureExtractionTests: XCTestCase {
         try Data("not a tiff at all".utf8).write(to: images.appendingPathComponent("2.tif"))
         try Q3Support.tiff(width: 4, height: 4, pixels: [UInt8](repeating: 9, count: 48)).write(to: images.appendingPathComponent("4.tif"))
         let out = dir.appendingPathComponent("f.hdf5").path
-        let stop = try Q3Support.command([encoder, "--extract-features", "--images", images.path, "--out", out, "--weights", pth])
-        XCTAssertThrowsError(try FeatureExtraction.run(command: stop)) { e in
+        XCTAssertThrowsError(try FeatureExtraction.run(encoderFile: encoder, weights: pth, images: images.path, out: out)) { e in
             XCTAssertTrue("\(e)".contains("2.tif"), "\(e)")
             XCTAssertTrue("\(e)".contains("--on-bad-image skip"), "\(e)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "a stopped run writes no features file")
 
-        let skip = try Q3Support.command([encoder, "--extract-features", "--images", images.path, "--out", out,
-                                          "--weights", pth, "--on-bad-image", "skip"])
-        try FeatureExtraction.run(command: skip)
+        let log = CollectingReporter()
+        try FeatureExtraction.run(encoderFile: encoder, weights: pth, images: images.path, out: out, policy: .skip, reporter: log)
+        XCTAssertEqual(log.logLines.filter { $0.hasPrefix("skipped: ") }.count, 2, "\(log.logLines)")
         let summary = try XCTUnwrap(FeatureExtraction.summary(of: out))
         XCTAssertEqual(summary.skipped, ["2.tif", "4.tif"])
         let f = try HDF5Features.read(path: out)
@@ -146,8 +143,6 @@ final class FeatureExtractionTests: XCTestCase {
         XCTAssertThrowsError(try FeatureExtraction.imageList(directory: empty.path)) { XCTAssertTrue("\($0)".contains("no images named")) }
         XCTAssertThrowsError(try FeatureExtraction.imageList(directory: dir.appendingPathComponent("nope").path)) { XCTAssertTrue("\($0)".contains("no such folder")) }
         XCTAssertEqual(try FeatureExtraction.imageList(directory: dir.appendingPathComponent("images").path).ignored, ["README.txt"])
-        XCTAssertThrowsError(try Q3Support.command([encoder, "--extract-features"]))
-        XCTAssertThrowsError(try Q3Support.command([encoder, "--extract-features", "--images", "x", "--on-bad-image", "maybe"]))
         XCTAssertThrowsError(try FeatureEncoder(file: encoder, weights: dir.appendingPathComponent("missing.pth").path, seed: 0, threads: nil))
         XCTAssertEqual(FeatureExtraction.outputPath("results"), "results/all_features.hdf5")
         XCTAssertEqual(FeatureExtraction.outputPath("x/f.h5"), "x/f.h5")

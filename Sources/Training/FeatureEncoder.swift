@@ -8,18 +8,18 @@ import Runtime
 /// The frozen image encoder of Q3 (graphs/resnet18.swiftgraph, or any model with an f32 input
 /// `image` [B, 3, H, W] and one output [B, C, h, w]), compiled for inference, with its weights:
 /// a PyTorch checkpoint (.pth, read by name), a safetensors file, or a seeded initialisation.
-final class FeatureEncoder {
-    let file: String
-    let graph: Graph
-    let store = ParameterStore()
-    let executor: Executor
+public final class FeatureEncoder {
+    public let file: String
+    public let graph: Graph
+    public let store = ParameterStore()
+    public let executor: Executor
     /// The input image size the graph was built for (height, width).
-    let imageSize: (height: Int, width: Int)
+    public let imageSize: (height: Int, width: Int)
     /// Where the weights came from, in words, for the console and the report.
-    let provenance: String
-    let pretrained: Bool
+    public let provenance: String
+    public let pretrained: Bool
 
-    init(file: String, weights: String?, seed: UInt64, threads: Int?) throws {
+    public init(file: String, weights: String?, seed: UInt64, threads: Int?) throws {
         self.file = file
         graph = try Pipelines.compileForInference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)))
         guard let image = graph.input(named: "image"), graph[image].type.dtype == .f32 else {
@@ -82,7 +82,7 @@ final class FeatureEncoder {
 
     /// One image's features, region-major: [h * w, C] from the graph's [1, C, h, w], as the
     /// homework's `features.view(C, -1).permute(1, 0)`.
-    func regions(image chw: [Float]) throws -> (values: [Float], regions: Int, dim: Int) {
+    public func regions(image chw: [Float]) throws -> (values: [Float], regions: Int, dim: Int) {
         let input = HostTensor(shape: [1, 3, imageSize.height, imageSize.width], floats: chw)
         let out = try executor.run(feeds: ["image": input], parameters: store)
         guard let name = graph.outputs.first?.name, let map = out[name], map.shape.count == 4, map.shape[0] == 1 else {
@@ -98,7 +98,7 @@ final class FeatureEncoder {
     }
 
     /// Reads, checks and normalises one TIFF, then encodes it.
-    func encode(path: String) throws -> (values: [Float], regions: Int, dim: Int) {
+    public func encode(path: String) throws -> (values: [Float], regions: Int, dim: Int) {
         let image = try TiffImage.readNormalizedCHW(path: path)
         guard image.height == imageSize.height, image.width == imageSize.width else {
             throw FileError(path, "the image is \(image.width)x\(image.height) but the encoder (\(file)) takes \(imageSize.width)x\(imageSize.height)")

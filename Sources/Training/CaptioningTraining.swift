@@ -14,7 +14,8 @@ struct CaptioningTraining {
     let file: String
     let lowered: Graph
     let recipe: Recipe
-    let command: Graphc
+    let options: TrainingOptions
+    let reporter: TrainingReporter
 
     struct Epoch: Codable {
         var epoch: Int
@@ -58,57 +59,56 @@ struct CaptioningTraining {
     func run() throws {
         let session = try prepare()
         let store = ParameterStore()
-        if command.eval { return try evaluate(session, store) }
+        if let weights = options.weights { return try evaluate(session, store, weights: weights) }
         try store.initialise(from: lowered, seed: recipe.seed)
         try checkParameters(session.decoder, store)
         let epochs = try train(session, store)
         let test = try score(session.data.test, session.decoder, session.features, store)
-        print(String(format: "test BLEU-4 %.4f (corpus %.4f) over %d images", test.scores.meanSentence, test.scores.corpus, test.scores.images))
+        reporter.result(String(format: "test BLEU-4 %.4f (corpus %.4f) over %d images", test.scores.meanSentence, test.scores.corpus, test.scores.images))
         try writeResults(session, store, epochs: epochs, test: test)
     }
 
     func prepare() throws -> Session {
-        let (_, training) = try Training.compile(lowered, dropout: recipe.dropout, fusion: command.fusion != "off")
+        let (_, training) = try Training.compile(lowered, dropout: recipe.dropout, fusion: options.fusion)
         let (regions, dim, maxLen) = try checkInterface(lowered)
         let infer = try Pipelines.compileForInference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)))
         var data = try loadData()
         guard data.vocabulary.maxLen == maxLen else {
             throw RuntimeError("\(file): the model unrolls \(maxLen) steps but \(data.directory)/datasets/vocab_info.json has max_len \(data.vocabulary.maxLen)")
         }
-        if let n = command.limit { limit(&data, n) }
+        if let n = options.limit { limit(&data, n) }
         guard !data.train.captions.isEmpty, !data.val.imageNames.isEmpty, !data.test.imageNames.isEmpty else {
             throw RuntimeError("\(data.directory): a split is empty")
         }
         let encoderFile = ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent("resnet18.swiftgraph")
-        let features = try CaptioningFeatures.load(featuresFile: command.features, cacheDirectory: command.cache, data: data,
+        let features = try CaptioningFeatures.load(featuresFile: options.features, cacheDirectory: options.cache, data: data,
                                                    encoderFile: encoderFile, regions: regions, dim: dim, threads: recipe.threads,
-                                                   onBadImage: FeatureExtraction.BadImagePolicy(rawValue: command.onBadImage) ?? .stop)
+                                                   onBadImage: options.onBadImage, reporter: reporter)
         let decoder = try CaptionDecoder(graph: infer, file: file, vocabulary: data.vocabulary, threads: recipe.threads)
-        if command.beam > 1 {
-            decoder.beam = try BeamDecoder(file: BeamDecoder.stepFile(for: file), width: command.beam, vocabulary: data.vocabulary, threads: recipe.threads)
+        if options.beam > 1 {
+            decoder.beam = try BeamDecoder(file: BeamDecoder.stepFile(for: file), width: options.beam, vocabulary: data.vocabulary, threads: recipe.threads)
         }
         return Session(training: training, data: data, features: features, decoder: decoder, maxLen: maxLen)
     }
 
     /// `--eval --weights decoder.safetensors`: val and test BLEU-4 of saved weights.
-    func evaluate(_ s: Session, _ store: ParameterStore) throws {
-        guard let w = command.weights else { throw RuntimeError("--eval needs --weights FILE") }
-        try store.load(from: w, for: lowered)
+    func evaluate(_ s: Session, _ store: ParameterStore, weights: String) throws {
+        try store.load(from: weights, for: lowered)
         try checkParameters(s.decoder, store)
         let (val, test) = try (score(s.data.val, s.decoder, s.features, store), score(s.data.test, s.decoder, s.features, store))
-        print("val BLEU-4 \(val.scores.meanSentence) corpus \(val.scores.corpus); test BLEU-4 \(test.scores.meanSentence) corpus \(test.scores.corpus)")
+        reporter.result("val BLEU-4 \(val.scores.meanSentence) corpus \(val.scores.corpus); test BLEU-4 \(test.scores.meanSentence) corpus \(test.scores.corpus)")
         try rewriteReport(s, store, test: test.scores)
     }
 
     /// The homework's loop: shuffled batches with teacher forcing, then validation BLEU-4.
     func train(_ s: Session, _ store: ParameterStore) throws -> [Epoch] {
         let lr = recipe.learningRates[0]
-        if recipe.learningRates.count > 1 { Training.banner("note: caption training uses one learning rate; using \(lr)") }
+        if recipe.learningRates.count > 1 { reporter.log("note: caption training uses one learning rate; using \(lr)") }
         let trainer = try Trainer(graph: s.training, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
                                   gradClip: recipe.gradClip, options: ExecutionOptions(training: true, seed: recipe.seed, threads: recipe.threads))
         let captions = try s.data.train.encoded(with: s.data.vocabulary).ids
         let count = s.data.train.captions.count, maxLen = s.maxLen
-        Training.banner("graphc: \(file) (\(s.tag)) on Sydney-Captions (\(count) train captions / \(s.data.val.imageNames.count) val / \(s.data.test.imageNames.count) test images), "
+        reporter.log("graphc: \(file) (\(s.tag)) on Sydney-Captions (\(count) train captions / \(s.data.val.imageNames.count) val / \(s.data.test.imageNames.count) test images), "
             + "\(recipe.epochs) epochs, batch \(recipe.batchSize), \(recipe.optimizer) lr \(lr), grad clip \(recipe.gradClip.map { String($0) } ?? "none"), "
             + "\(ParameterCount.report(lowered).trainable) parameters\nfeatures: \(s.features.provenance)\n" + Training.blasLine(threads: recipe.threads))
 
@@ -122,20 +122,21 @@ struct CaptioningTraining {
         }
 
         var epochs: [Epoch] = []
-        let shuffler = RandomSource(seed: recipe.seed &+ 1)
-        var order = Array(0..<count)
-        let batches = (count + recipe.batchSize - 1) / recipe.batchSize
-        let progress = Progress(total: batches * recipe.epochs, label: s.tag)
-        try Training.instrument(trainer, firstBatch: try feeds(Array(order.prefix(recipe.batchSize))), profile: command.profile, threads: recipe.threads)
-        defer { if command.profile { Training.banner(ProfileReport(executor: trainer.executor, title: "training steps of \(s.tag)").text) } }
+        var order = BatchOrder(count: count, batchSize: recipe.batchSize, seed: recipe.seed)
+        let batches = order.batchesPerEpoch
+        try Training.instrument(trainer, firstBatch: try feeds(Array(order.batch(0))), profile: options.profile, threads: recipe.threads,
+                                reporter: reporter)
+        defer { if options.profile { reporter.log(ProfileReport(executor: trainer.executor, title: "training steps of \(s.tag)").text) } }
+        reporter.begin(s.tag, total: batches * recipe.epochs)
+        defer { reporter.end() }
         for epoch in 1...recipe.epochs {
-            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, shuffler.nextInt(below: i + 1)) }
+            order.shuffle()
             let start = Date()
             var lossSum = 0.0
             for b in 0..<batches {
-                let rows = Array(order[(b * recipe.batchSize)..<min(count, (b + 1) * recipe.batchSize)])
+                let rows = Array(order.batch(b))
                 lossSum += Double(try trainer.step(feeds: feeds(rows)))
-                progress.update(epoch: epoch, step: b + 1, steps: batches, loss: lossSum / Double(b + 1), images: rows.count)
+                reporter.stepDone(epoch: epoch, step: b + 1, of: batches, meanLoss: lossSum / Double(b + 1), items: rows.count)
             }
             let seconds = Date().timeIntervalSince(start)
             // Decoding is timed without the BLEU scoring after it, for bench/caption_bench.sh.
@@ -146,7 +147,7 @@ struct CaptioningTraining {
             let e = Epoch(epoch: epoch, train_loss: lossSum / Double(batches), val_bleu4: val.meanSentence,
                           val_corpus_bleu4: val.corpus, seconds: seconds, decode_seconds: decodeSeconds)
             epochs.append(e)
-            progress.finishLine(String(format: "epoch %d  train loss %.4f  val BLEU-4 %.4f (corpus %.4f)  %.1f s train, %.1f s decode",
+            reporter.log(String(format: "epoch %d  train loss %.4f  val BLEU-4 %.4f (corpus %.4f)  %.1f s train, %.1f s decode",
                                        epoch, e.train_loss, e.val_bleu4, e.val_corpus_bleu4, seconds, e.decode_seconds))
         }
         return epochs
@@ -154,7 +155,7 @@ struct CaptioningTraining {
 
     /// The homework's captions file, metrics.json, the weights and the report.
     func writeResults(_ s: Session, _ store: ParameterStore, epochs: [Epoch], test: (scores: BleuScoring.Scores, captions: [[String]])) throws {
-        let out = command.out
+        let out = options.out
         let folder = (out as NSString).appendingPathComponent(s.tag)
         let generated = zip(s.data.test.imageNames, test.captions).map { BleuScoring.Caption(imageName: $0, caption: $1) }
         try JSONReport.write(generated, to: (out as NSString).appendingPathComponent("caps_generated_\(s.tag).json"))
@@ -168,7 +169,7 @@ struct CaptioningTraining {
         try store.save(to: (folder as NSString).appendingPathComponent("decoder.safetensors"), metadata: ["model": file])
         try CaptioningReport(file: file, tag: s.tag, metrics: metrics, data: s.data, features: s.features, decoder: s.decoder,
                              store: store, folder: folder).write()
-        print("results written to \(out)/caps_generated_\(s.tag).json and \(folder)/")
+        reporter.result("results written to \(out)/caps_generated_\(s.tag).json and \(folder)/")
     }
 
     /// `--eval` with the metrics of an earlier run in the results folder redraws that run's
@@ -176,7 +177,7 @@ struct CaptioningTraining {
     /// The report's test figures and decoding become this evaluation's; the per-epoch history
     /// stays the training run's.
     func rewriteReport(_ s: Session, _ store: ParameterStore, test: BleuScoring.Scores) throws {
-        let folder = (command.out as NSString).appendingPathComponent(s.tag)
+        let folder = (options.out as NSString).appendingPathComponent(s.tag)
         let path = (folder as NSString).appendingPathComponent("metrics.json")
         guard let bytes = FileManager.default.contents(atPath: path) else { return }
         var metrics: Metrics
@@ -186,16 +187,19 @@ struct CaptioningTraining {
         metrics.test_bleu4 = test.meanSentence
         metrics.test_corpus_bleu4 = test.corpus
         metrics.test_images = test.images
-        metrics.settings["decoding"] = command.beam > 1 ? "beam \(command.beam)" : "greedy"
+        metrics.settings["decoding"] = decoding
         try CaptioningReport(file: file, tag: s.tag, metrics: metrics, data: s.data, features: s.features, decoder: s.decoder,
                              store: store, folder: folder).write()
-        print("report redrawn in \(folder)/report.md")
+        reporter.result("report redrawn in \(folder)/report.md")
     }
+
+    /// How captions are decoded, in the metrics' words.
+    var decoding: String { options.beam > 1 ? "beam \(options.beam)" : "greedy" }
 
     func settings(_ lr: Float) -> [String: String] {
         ["epochs": "\(recipe.epochs)", "batch_size": "\(recipe.batchSize)", "optimizer": recipe.optimizer, "lr": "\(lr)",
          "grad_clip": recipe.gradClip.map { "\($0)" } ?? "none", "dropout": recipe.dropout.map { "\($0)" } ?? "model",
-         "seed": "\(recipe.seed)", "decoding": command.beam > 1 ? "beam \(command.beam)" : "greedy",
+         "seed": "\(recipe.seed)", "decoding": decoding,
          "threads": "\(recipe.threads)", "blas_core": BLASInfo.coreName]
     }
 
@@ -233,10 +237,10 @@ struct CaptioningTraining {
     }
 
     func loadData() throws -> SydneyCaptions {
-        let dir = command.data ?? SydneyCaptions.defaultDirectory
+        let dir = options.data ?? SydneyCaptions.defaultDirectory
         do {
             return try SydneyCaptions.load(directory: dir)
-        } catch let e as FileError where command.data == nil && e.file == dir {
+        } catch let e as FileError where options.data == nil && e.file == dir {
             throw RuntimeError("\(e.description)\n(looked in the default place, \(dir); pass --data DIR with dataset.json, datasets/ and images/)")
         }
     }

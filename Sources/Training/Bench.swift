@@ -9,13 +9,41 @@ import Glibc
 
 /// `--bench`: training and evaluation throughput of a classifier on random data shaped like
 /// its inputs, timed the way bench/pytorch_cnn.py times PyTorch (same warm-up, same repeat
-/// count, medians), printed as one JSON object on stdout.
-enum Bench {
-    struct Summary: Codable {
-        var median: Double
-        var min: Double
-        var max: Double
-        var runs: [Double]
+/// count, medians); the command line prints the report as one JSON object on stdout.
+public enum Bench {
+    /// What to measure and how long.
+    public struct Settings {
+        /// Training batch sizes, one measurement each.
+        public var batches: [Int]
+        public var evalBatch: Int
+        /// Runs per measurement (the median is reported).
+        public var repeats: Int
+        /// Approximate seconds per run.
+        public var seconds: Double
+        /// Plan memory by lifetimes (false: one buffer per value).
+        public var memoryPlan: Bool
+        /// Run the speed-up passes (contract, hoist, fusion) first.
+        public var fusion: Bool
+        /// Log per-op profiles of an extra run of each measurement.
+        public var profile: Bool
+
+        public init(batches: [Int] = [8, 64], evalBatch: Int = 1024, repeats: Int = 5, seconds: Double = 2,
+                    memoryPlan: Bool = true, fusion: Bool = true, profile: Bool = false) {
+            self.batches = batches
+            self.evalBatch = evalBatch
+            self.repeats = repeats
+            self.seconds = seconds
+            self.memoryPlan = memoryPlan
+            self.fusion = fusion
+            self.profile = profile
+        }
+    }
+
+    public struct Summary: Codable {
+        public var median: Double
+        public var min: Double
+        public var max: Double
+        public var runs: [Double]
 
         init(_ xs: [Double]) {
             let s = xs.sorted()
@@ -26,41 +54,48 @@ enum Bench {
         }
     }
 
-    struct Report: Codable {
-        var framework: String
-        var threads: [String: Int]
-        var eval_threads: Int
-        var blas_core: String
-        var fusion: Bool
-        var memory_plan: Bool
-        var train: [String: Summary]
-        var train_ms_per_step: [String: Double]
-        var eval: [String: Summary]
-        var peak_rss_mb: Double
-        var planned_mb: [String: Double]
+    public struct Report: Codable {
+        public var framework: String
+        public var threads: [String: Int]
+        public var eval_threads: Int
+        public var blas_core: String
+        public var fusion: Bool
+        public var memory_plan: Bool
+        public var train: [String: Summary]
+        public var train_ms_per_step: [String: Double]
+        public var eval: [String: Summary]
+        public var peak_rss_mb: Double
+        public var planned_mb: [String: Double]
+
+        /// The report as one line of JSON with sorted keys.
+        public var json: String {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        }
     }
 
-    static func run(command c: Graphc) throws {
-        let file = c.files[0]
+    /// Measures the model in `file` compiled as for training, with random inputs shaped like
+    /// its own, logging each measurement to `reporter`.
+    public static func run(file: String, overrides: RecipeOverrides = RecipeOverrides(), settings: Settings = Settings(),
+                           reporter: TrainingReporter = SilentReporter()) throws -> Report {
         let lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .train))
-        let recipe = try Recipe(graph: lowered, command: c)
-        let planner: BufferPlanner = c.memoryPlan == "off" ? { _, sizes in .onePerValue(byteSizes: sizes) } : BufferPlan.lifetimes
-        let (forward, training) = try Training.compile(lowered, dropout: recipe.dropout, fusion: c.fusion != "off")
-        let batches = try c.benchBatches.split(separator: ",").map { s -> Int in
-            guard let b = Int(s.trimmingCharacters(in: .whitespaces)), b > 0 else { throw RuntimeError("--bench-batches: '\(s)' is not a positive batch size") }
-            return b
-        }
-        let repeats = c.benchRepeats, seconds = c.benchSeconds
+        let recipe = try Recipe(graph: lowered, overrides: overrides)
+        let planner: BufferPlanner = settings.memoryPlan ? BufferPlan.lifetimes : { _, sizes in .onePerValue(byteSizes: sizes) }
+        let (forward, training) = try Training.compile(lowered, dropout: recipe.dropout, fusion: settings.fusion)
+        let batches = settings.batches
+        guard !batches.isEmpty, batches.allSatisfy({ $0 > 0 }) else { throw RuntimeError("bench: batch sizes must be positive, got \(batches)") }
+        let repeats = settings.repeats, seconds = settings.seconds
         let cores = BLASInfo.threads
         let evalThreads = recipe.evalThreads
-        Training.banner("graphc bench: \(file), OpenBLAS core \(BLASInfo.coreName), threads \(c.threads.map(String.init) ?? "default (all \(cores) cores)"), eval \(evalThreads)")
+        reporter.log("graphc bench: \(file), OpenBLAS core \(BLASInfo.coreName), threads \(overrides.threads.map(String.init) ?? "default (all \(cores) cores)"), eval \(evalThreads)")
 
         var report = Report(framework: "graphc", threads: [:], eval_threads: evalThreads, blas_core: BLASInfo.coreName,
-                            fusion: c.fusion != "off", memory_plan: c.memoryPlan != "off", train: [:], train_ms_per_step: [:], eval: [:], peak_rss_mb: 0, planned_mb: [:])
+                            fusion: settings.fusion, memory_plan: settings.memoryPlan, train: [:], train_ms_per_step: [:], eval: [:], peak_rss_mb: 0, planned_mb: [:])
         let random = RandomSource(seed: 7)
         var profiles: [(String, Executor)] = []
         for b in batches {
-            let trainThreads = c.threads ?? cores
+            let trainThreads = overrides.threads ?? cores
             report.threads[String(b)] = trainThreads
             BLASInfo.setThreads(trainThreads)
             let store = ParameterStore()
@@ -83,9 +118,9 @@ enum Bench {
             report.train[String(b)] = s
             report.train_ms_per_step[String(b)] = 1000 * Double(b) / s.median
             if let plan = trainer.memorySummary { report.planned_mb["train_\(b)"] = Double(plan.total) / 1_048_576 }
-            Training.banner(String(format: "train batch %4d, %d thread%@: %8.0f images/s (median of %d; %.0f-%.0f), %.3f ms/step", b, trainThreads,
+            reporter.log(String(format: "train batch %4d, %d thread%@: %8.0f images/s (median of %d; %.0f-%.0f), %.3f ms/step", b, trainThreads,
                                    trainThreads == 1 ? "" : "s", s.median, repeats, s.min, s.max, 1000 * Double(b) / s.median))
-            if c.profile {
+            if settings.profile {
                 trainer.executor.startProfiling(threads: trainThreads)
                 _ = try rate(steps: steps, warmup: 0)
                 trainer.executor.measuresTime = false
@@ -93,7 +128,7 @@ enum Bench {
             }
         }
 
-        let evalBatch = c.benchEvalBatch
+        let evalBatch = settings.evalBatch
         BLASInfo.setThreads(evalThreads)
         let store = ParameterStore()
         try store.initialise(from: forward, seed: recipe.seed)
@@ -113,19 +148,16 @@ enum Bench {
         let s = Summary(runs)
         report.eval[String(evalBatch)] = s
         if let plan = executor.memorySummary { report.planned_mb["eval_\(evalBatch)"] = Double(plan.total) / 1_048_576 }
-        Training.banner(String(format: "eval batch %4d: %8.0f images/s (median of %d; %.0f-%.0f)", evalBatch, s.median, repeats, s.min, s.max))
-        if c.profile {
+        reporter.log(String(format: "eval batch %4d: %8.0f images/s (median of %d; %.0f-%.0f)", evalBatch, s.median, repeats, s.min, s.max))
+        if settings.profile {
             executor.startProfiling(threads: evalThreads)
             _ = try evalRate(steps: steps, warmup: 0)
             executor.measuresTime = false
             profiles.append(("evaluation, batch \(evalBatch), \(steps) runs", executor))
         }
         report.peak_rss_mb = peakRSSMegabytes()
-        for (title, ex) in profiles { Training.banner(ProfileReport(executor: ex, title: title).text) }
-
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        for (title, ex) in profiles { reporter.log(ProfileReport(executor: ex, title: title).text) }
+        return report
     }
 
     /// Uniform [0, 1) floats for f32 inputs and class indices below the first output's last

@@ -1,7 +1,7 @@
 import Frontend
 import GraphIR
 import XCTest
-@testable import graphc
+@testable import Training
 
 /// Beam search runs the step graphs with the caption models' weights, by name: the two must
 /// declare exactly the same parameters with the same shapes.

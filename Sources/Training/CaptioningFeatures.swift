@@ -4,16 +4,24 @@ import Runtime
 
 /// The encoder features every Sydney-Captions image needs, in memory: (rows, regions, dim)
 /// with row = image number - 1, from a features file or computed once and cached.
-struct CaptioningFeatures {
-    var values: [Float]
-    var rows: Int
-    var regions: Int
-    var dim: Int
+public struct CaptioningFeatures {
+    public var values: [Float]
+    public var rows: Int
+    public var regions: Int
+    public var dim: Int
     /// Where they came from, for the console and the report.
-    var provenance: String
+    public var provenance: String
+
+    public init(values: [Float], rows: Int, regions: Int, dim: Int, provenance: String) {
+        self.values = values
+        self.rows = rows
+        self.regions = regions
+        self.dim = dim
+        self.provenance = provenance
+    }
 
     /// [names.count, regions, dim] for the images `names` (N.tif).
-    func batch(_ names: [String]) throws -> HostTensor {
+    public func batch(_ names: [String]) throws -> HostTensor {
         let size = regions * dim
         var out = [Float](repeating: 0, count: names.count * size)
         for (i, name) in names.enumerated() {
@@ -28,7 +36,7 @@ struct CaptioningFeatures {
         return HostTensor(shape: [names.count, regions, dim], floats: out)
     }
 
-    func row(of name: String) throws -> Int {
+    public func row(of name: String) throws -> Int {
         guard let n = SydneyCaptions.imageNumber(name) else { throw RuntimeError("image '\(name)' is not named <number>.tif: no features row") }
         guard n <= rows else { throw RuntimeError("the features (\(provenance)) have \(rows) rows but image \(name) needs row \(n - 1)") }
         return n - 1
@@ -36,9 +44,10 @@ struct CaptioningFeatures {
 
     /// `--features FILE` when given; else the cache's file for the seeded encoder, computing it
     /// with `encoderFile` on first use. Checks the shape against what the decoder expects.
-    static func load(featuresFile: String?, cacheDirectory: String, data: SydneyCaptions, encoderFile: String,
+    public static func load(featuresFile: String?, cacheDirectory: String, data: SydneyCaptions, encoderFile: String,
                      regions: Int, dim: Int, threads: Int?,
-                     onBadImage: FeatureExtraction.BadImagePolicy = .stop) throws -> CaptioningFeatures {
+                     onBadImage: FeatureExtraction.BadImagePolicy = .stop,
+                     reporter: TrainingReporter = SilentReporter()) throws -> CaptioningFeatures {
         let path: String
         var provenance: String
         if let f = featuresFile {
@@ -55,8 +64,8 @@ struct CaptioningFeatures {
                 }
                 let list = try FeatureExtraction.imageList(directory: data.imagesDirectory)
                 let encoder = try FeatureEncoder(file: encoderFile, weights: nil, seed: seed, threads: threads)
-                Training.banner("computing the features of \(list.images.count) images once with \(encoderFile), \(encoder.provenance); caching them in \(path)")
-                try FeatureExtraction.extract(list, rows: list.rows, encoder: encoder, policy: onBadImage, to: path)
+                reporter.log("computing the features of \(list.images.count) images once with \(encoderFile), \(encoder.provenance); caching them in \(path)")
+                try FeatureExtraction.extract(list, rows: list.rows, encoder: encoder, policy: onBadImage, to: path, reporter: reporter)
             }
             provenance = "\(path) (cached; encoder \(encoderFile): " + (FeatureExtraction.summary(of: path)?.weights ?? "seeded initialisation") + ")"
         }
@@ -70,7 +79,7 @@ struct CaptioningFeatures {
     }
 
     /// The data folder may be read-only and is shared: the cache must live elsewhere.
-    static func checkOutside(cache: String, data: String) throws {
+    public static func checkOutside(cache: String, data: String) throws {
         let c = URL(fileURLWithPath: cache).standardizedFileURL.resolvingSymlinksInPath().path
         let d = URL(fileURLWithPath: data).standardizedFileURL.resolvingSymlinksInPath().path
         if c == d || c.hasPrefix(d.hasSuffix("/") ? d : d + "/") {

@@ -11,20 +11,20 @@ import Runtime
 /// beams run as one batch; a beam that emits `<end_seq>` is complete and the beam narrows, as in
 /// Show, Attend and Tell's reference code; the best complete caption by summed log-probability
 /// wins. Width 1 is greedy decoding.
-final class BeamDecoder {
-    let file: String
-    let width: Int
-    let vocabulary: Vocabulary
-    let executor: Executor
-    let graph: Graph
+public final class BeamDecoder {
+    public let file: String
+    public let width: Int
+    public let vocabulary: Vocabulary
+    public let executor: Executor
+    public let graph: Graph
 
     /// The step graph beside a model file: graphs/caption_lstm.swiftgraph -> caption_lstm_step.swiftgraph.
-    static func stepFile(for model: String) -> String {
+    public static func stepFile(for model: String) -> String {
         let ns = model as NSString
         return (ns.deletingLastPathComponent as NSString).appendingPathComponent((ns.lastPathComponent as NSString).deletingPathExtension + "_step.swiftgraph")
     }
 
-    init(file: String, width: Int, vocabulary: Vocabulary, threads: Int?) throws {
+    public init(file: String, width: Int, vocabulary: Vocabulary, threads: Int?) throws {
         guard FileManager.default.fileExists(atPath: file) else {
             throw RuntimeError("--beam needs the model's single-step graph \(file) (inputs features, word, h, c; outputs h0, c0, logProbs, h, c)")
         }
@@ -43,7 +43,7 @@ final class BeamDecoder {
     }
 
     /// Every step-graph weight must be one the caption model trains.
-    func checkParameters(_ store: ParameterStore, model: String) throws {
+    public func checkParameters(_ store: ParameterStore, model: String) throws {
         for v in graph.parameters {
             guard let name = graph[v].name, let t = store.get(name) else {
                 throw RuntimeError("\(file): parameter '\(graph[v].name ?? "?")' is not a weight of \(model)")
@@ -78,7 +78,7 @@ final class BeamDecoder {
     }
 
     /// The best caption of one image (`features` [1, regions, dim]).
-    func decode(_ features: HostTensor, parameters store: ParameterStore) throws -> CaptionDecoder.Caption {
+    public func decode(_ features: HostTensor, parameters store: ParameterStore) throws -> CaptionDecoder.Caption {
         guard let hInput = graph.input(named: "h"), let hidden = graph[hInput].type.shape.dims.last?.value else {
             throw RuntimeError("\(file): input \"h\" must be [batch, hidden] with a known hidden size")
         }

@@ -4,10 +4,10 @@ import GraphIR
 import Passes
 
 /// Reads a model from a .swiftgraph (DSL) or .gir (IR text) file, as mlir-opt reads either.
-enum ModelLoading {
-    static func isIR(_ path: String) -> Bool { path.hasSuffix(".gir") }
+public enum ModelLoading {
+    public static func isIR(_ path: String) -> Bool { path.hasSuffix(".gir") }
 
-    static func load(_ path: String, options: FrontendOptions) throws -> Graph {
+    public static func load(_ path: String, options: FrontendOptions = FrontendOptions()) throws -> Graph {
         if isIR(path) {
             // The parser checks each node as it reads it; verify adds the whole-graph rules
             // (unique names, outputs, a scalar loss) that every command relies on.
@@ -18,7 +18,7 @@ enum ModelLoading {
         return try Frontend.lower(path: path, options: options)
     }
 
-    static func readText(_ path: String) throws -> String {
+    public static func readText(_ path: String) throws -> String {
         let location = SourceLocation(file: path, line: 1, column: 1)
         guard let data = FileManager.default.contents(atPath: path) else {
             throw Diagnostic("cannot read the file (missing, unreadable or a directory)", at: location)

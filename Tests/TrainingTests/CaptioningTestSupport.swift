@@ -1,13 +1,12 @@
 import Foundation
 import XCTest
-@testable import graphc
+@testable import Training
 
-/// Shared helpers for the Q3 CLI tests: temporary folders, a minimal TIFF writer, the
+/// Shared helpers for the Q3 tests: temporary folders, a minimal TIFF writer, the
 /// repository's graphs and the shared Sydney-Captions folder (tests needing it skip without it).
 enum Q3Support {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static var sharedData: String { repository.deletingLastPathComponent().appendingPathComponent("shared/data/sydney-captions").path }
-
 
     static func graphSource(_ name: String) throws -> String {
         try String(contentsOf: repository.appendingPathComponent("graphs/\(name)"), encoding: .utf8)
@@ -42,13 +41,6 @@ enum Q3Support {
         u16(8); u16(8); u16(8)
         d.append(contentsOf: pixels)
         return d
-    }
-
-    /// Parses a command line as the executable would (validation included).
-    static func command(_ args: [String]) throws -> Graphc {
-        let parsed = try Graphc.parseAsRoot(args)
-        guard let c = parsed as? Graphc else { throw XCTSkip("parseAsRoot returned \(type(of: parsed))") }
-        return c
     }
 }
 

@@ -6,21 +6,26 @@ import Runtime
 /// Greedy decoding with a caption model's inference graph (inputs `features` [B, regions, dim]
 /// and `start` [B]; outputs `words` [B, maxLen] and, with attention, `alphas` [B, maxLen,
 /// regions]), one image at a time as the homework does, reading the training store's weights.
-final class CaptionDecoder {
-    let graph: Graph
-    let executor: Executor
-    let vocabulary: Vocabulary
+public final class CaptionDecoder {
+    public let graph: Graph
+    public let executor: Executor
+    public let vocabulary: Vocabulary
     /// Set for `--beam N` with N > 1: captions come from beam search instead.
-    var beam: BeamDecoder?
-    var hasAttention: Bool { graph.outputs.contains { $0.name == "alphas" } }
+    public var beam: BeamDecoder?
+    public var hasAttention: Bool { graph.outputs.contains { $0.name == "alphas" } }
 
-    struct Caption {
-        var tokens: [String]
+    public struct Caption {
+        public var tokens: [String]
         /// One attention map per generated token (and none for `<end_seq>`), when the model has them.
-        var alphas: [[Float]]?
+        public var alphas: [[Float]]?
+
+        public init(tokens: [String], alphas: [[Float]]?) {
+            self.tokens = tokens
+            self.alphas = alphas
+        }
     }
 
-    init(graph: Graph, file: String, vocabulary: Vocabulary, threads: Int?) throws {
+    public init(graph: Graph, file: String, vocabulary: Vocabulary, threads: Int?) throws {
         guard let f = graph.input(named: "features"), graph[f].type.dtype == .f32, graph[f].type.shape.rank == 3 else {
             throw RuntimeError("\(file): in infer mode a caption model needs an f32 input \"features\" [batch, regions, dim]")
         }
@@ -37,7 +42,7 @@ final class CaptionDecoder {
 
     /// The caption of one image (`features` [1, regions, dim]): the generated tokens up to, not
     /// including, the first `<end_seq>`, at most maxLen of them (greedy unless `beam` is set).
-    func decode(_ features: HostTensor, parameters: ParameterStore) throws -> Caption {
+    public func decode(_ features: HostTensor, parameters: ParameterStore) throws -> Caption {
         if let b = beam { return try b.decode(features, parameters: parameters) }
         let out = try executor.run(feeds: ["features": features, "start": HostTensor(shape: [1], ints: [Int64(vocabulary.start)])],
                                    parameters: parameters)
@@ -58,7 +63,7 @@ final class CaptionDecoder {
     }
 
     /// Greedy captions of `names` in order.
-    func captions(_ names: [String], features: CaptioningFeatures, parameters: ParameterStore) throws -> [[String]] {
+    public func captions(_ names: [String], features: CaptioningFeatures, parameters: ParameterStore) throws -> [[String]] {
         try names.map { try decode(try features.batch([$0]), parameters: parameters).tokens }
     }
 }

@@ -111,7 +111,7 @@ struct ClassifierReport {
         var s = """
         # Q2: a CNN on Fashion-MNIST, trained by graphc
 
-        Model: `\(file)` (\(CountParams.grouped(ParameterCount.report(forward).trainable)) parameters). Recipe: \(recipe.epochs) epochs, batch \(recipe.batchSize), \
+        Model: `\(file)` (\(ParameterCount.grouped(ParameterCount.report(forward).trainable)) parameters). Recipe: \(recipe.epochs) epochs, batch \(recipe.batchSize), \
         \(recipe.optimizer)\(recipe.momentum > 0 ? " (momentum \(recipe.momentum))" : ""), L2 \(recipe.weightDecay), \
         dropout \(recipe.dropout.map { String($0) } ?? "as in the model"), seed \(recipe.seed); learning rates swept: \(lrList).
         Data: the homework's split of the official training images (50,000 train / 10,000 dev, numpy `RandomState(42)`
@@ -138,7 +138,7 @@ struct ClassifierReport {
         amount (up to border effects and the stride), because the same kernel is applied at every position.
         This is useful for classification because a pattern (an edge, a collar, a strap) means the same thing
         wherever it appears: one set of weights detects it everywhere, which cuts the number of parameters
-        (\(CountParams.grouped(ParameterCount.report(forward).trainable)) here against millions for a comparable fully connected network)
+        (\(ParameterCount.grouped(ParameterCount.report(forward).trainable)) here against millions for a comparable fully connected network)
         and lets what is learnt at one position generalise to all others. Max pooling then turns that
         equivariance into a small amount of local translation invariance.
 

@@ -5,7 +5,7 @@ import GraphIR
 import Passes
 import Runtime
 import XCTest
-@testable import graphc
+@testable import Training
 
 /// `--train` on the real caption graphs shrunk (4 regions x 8 features, small LSTM) over a few
 /// Sydney-Captions captions with random features; skips without the shared data folder.
@@ -36,11 +36,13 @@ final class CaptioningTrainingTests: XCTestCase {
         return Setup(dir: dir, model: model.path, features: features, data: data)
     }
 
-    func train(_ s: Setup, _ extra: [String]) throws -> URL {
+    /// Trains on one thread with the setup's data and features, writing to `results` in its folder.
+    func train(_ s: Setup, limit: Int, _ overrides: RecipeOverrides = RecipeOverrides(), beam: Int = 1) throws -> URL {
         let out = s.dir.appendingPathComponent("results")
-        let c = try Q3Support.command([s.model, "--train", "--data", s.data, "--features", s.features, "--out", out.path,
-                                       "--threads", "1"] + extra)
-        try Training.run(command: c)
+        var recipe = overrides
+        recipe.threads = 1
+        try Training.run(file: s.model, overrides: recipe,
+                         options: TrainingOptions(out: out.path, data: s.data, limit: limit, features: s.features, beam: beam))
         return out
     }
 
@@ -48,7 +50,7 @@ final class CaptioningTrainingTests: XCTestCase {
 
     func testAttentionDecoderWritesCaptionsMetricsAndReport() throws {
         let s = try setup("caption_attention.swiftgraph")
-        let out = try train(s, ["--limit", "16", "--epochs", "1"])
+        let out = try train(s, limit: 16, RecipeOverrides(epochs: 1))
         let caps = try XCTUnwrap(json(out.appendingPathComponent("caps_generated_enc_dec_w_attention.json")) as? [[String: Any]])
         let test = try CaptionsEval.load(path: s.data + "/datasets/test.json")
         XCTAssertEqual(caps.compactMap { $0["image_name"] as? String }, Array(test.imageNames.prefix(16)))
@@ -85,27 +87,30 @@ final class CaptioningTrainingTests: XCTestCase {
         let report = try String(contentsOf: folder.appendingPathComponent("report.md"), encoding: .utf8)
         XCTAssertTrue(report.contains("![219.tif](219.png)") && report.contains("357_attention.png"))
 
-        let eval = try Q3Support.command([s.model, "--eval", "--weights", folder.appendingPathComponent("decoder.safetensors").path,
-                                          "--data", s.data, "--features", s.features, "--limit", "4"])
-        XCTAssertNoThrow(try Training.run(command: eval))
+        let eval = TrainingOptions(data: s.data, limit: 4, features: s.features,
+                                   weights: folder.appendingPathComponent("decoder.safetensors").path)
+        let log = CollectingReporter()
+        XCTAssertNoThrow(try Training.run(file: s.model, options: eval, reporter: log))
+        XCTAssertTrue(log.resultLines.contains { $0.hasPrefix("val BLEU-4 ") }, "\(log.resultLines)")
     }
 
     /// `--fusion off` (bench/caption_bench.sh UNFUSED=1) reaches caption training: no fused kernels in its graph.
     func testFusionOffLeavesTheTrainingGraphUnfused() throws {
         let s = try setup("caption_lstm.swiftgraph")
-        func trainingIR(_ extra: [String]) throws -> String {
-            let c = try Q3Support.command([s.model, "--train", "--data", s.data, "--features", s.features, "--limit", "8"] + extra)
+        func trainingIR(fusion: Bool) throws -> String {
+            let options = TrainingOptions(fusion: fusion, data: s.data, limit: 8, features: s.features)
             let lowered = try ModelLoading.load(s.model, options: FrontendOptions(mode: .train))
-            let run = CaptioningTraining(file: s.model, lowered: lowered, recipe: try Recipe(graph: lowered, command: c), command: c)
+            let run = CaptioningTraining(file: s.model, lowered: lowered, recipe: try Recipe(graph: lowered), options: options,
+                                         reporter: SilentReporter())
             return IRPrinter.print(try run.prepare().training, locations: false)
         }
-        XCTAssertTrue(try trainingIR([]).contains("fused_"), "the default pipeline fuses the LSTM gates")
-        XCTAssertFalse(try trainingIR(["--fusion", "off"]).contains("fused_"))
+        XCTAssertTrue(try trainingIR(fusion: true).contains("fused_"), "the default pipeline fuses the LSTM gates")
+        XCTAssertFalse(try trainingIR(fusion: false).contains("fused_"))
     }
 
     func testVanillaDecoderLearns() throws {
         let s = try setup("caption_lstm.swiftgraph")
-        let out = try train(s, ["--limit", "8", "--epochs", "8", "--lr", "0.05", "--dropout", "0"])
+        let out = try train(s, limit: 8, RecipeOverrides(epochs: 8, learningRates: [0.05], dropout: 0))
         let metrics = try XCTUnwrap(json(out.appendingPathComponent("enc_dec/metrics.json")) as? [String: Any])
         let loss = try XCTUnwrap(metrics["train_loss"] as? [Double])
         XCTAssertEqual(loss.count, 8)
@@ -116,7 +121,7 @@ final class CaptioningTrainingTests: XCTestCase {
 
     func testMissingFeatureRowsAndBrokenDataAreClearErrors() throws {
         let s = try setup("caption_lstm.swiftgraph", rows: 100)
-        XCTAssertThrowsError(try train(s, ["--limit", "8", "--epochs", "1"])) { e in
+        XCTAssertThrowsError(try train(s, limit: 8, RecipeOverrides(epochs: 1))) { e in
             XCTAssertTrue("\(e)".contains("100 rows") && "\(e)".contains("needs row"), "\(e)")
         }
         // A copy of the data folder with a broken train.json (images linked, not copied).
@@ -130,19 +135,19 @@ final class CaptioningTrainingTests: XCTestCase {
         }
         try Data("{\"images_names\": [\"1.tif\"], \"captions_tokens\": [[\"<start_seq>\", ".utf8).write(to: splits.appendingPathComponent("train.json"))
         let broken = Setup(dir: s.dir, model: s.model, features: s.features, data: data.path)
-        XCTAssertThrowsError(try train(broken, ["--limit", "8"])) { e in XCTAssertTrue("\(e)".contains("train.json"), "\(e)") }
+        XCTAssertThrowsError(try train(broken, limit: 8)) { e in XCTAssertTrue("\(e)".contains("train.json"), "\(e)") }
 
         XCTAssertThrowsError(try CaptioningFeatures.checkOutside(cache: data.appendingPathComponent("cache").path, data: data.path))
         XCTAssertNoThrow(try CaptioningFeatures.checkOutside(cache: s.dir.appendingPathComponent("cache").path, data: data.path))
-        let noData = try Q3Support.command([s.model, "--train", "--data", s.dir.appendingPathComponent("none").path])
-        XCTAssertThrowsError(try Training.run(command: noData)) { XCTAssertTrue("\($0)".contains("not found"), "\($0)") }
+        let noData = TrainingOptions(out: s.dir.appendingPathComponent("results").path, data: s.dir.appendingPathComponent("none").path)
+        XCTAssertThrowsError(try Training.run(file: s.model, options: noData)) { XCTAssertTrue("\($0)".contains("not found"), "\($0)") }
     }
 
     /// Beam search over the step graph: width 1 reproduces the unrolled greedy graph word for
     /// word (and its attention maps); a wider beam runs through training and the report.
     func testBeamOfWidthOneIsGreedyAndWiderBeamsRun() throws {
         let s = try setup("caption_attention.swiftgraph")
-        let out = try train(s, ["--limit", "16", "--epochs", "2", "--lr", "0.01", "--beam", "3"])
+        let out = try train(s, limit: 16, RecipeOverrides(epochs: 2, learningRates: [0.01]), beam: 3)
         let folder = out.appendingPathComponent("enc_dec_w_attention")
         let metrics = try XCTUnwrap(json(folder.appendingPathComponent("metrics.json")) as? [String: Any])
         XCTAssertEqual((metrics["settings"] as? [String: String])?["decoding"], "beam 3")
@@ -201,20 +206,21 @@ final class CaptioningTrainingTests: XCTestCase {
             output("features", relu(conv(image)))
             """.write(to: s.dir.appendingPathComponent("resnet18.swiftgraph"), atomically: true, encoding: .utf8)
         let cache = s.dir.appendingPathComponent("cache")
-        let args = [s.model, "--train", "--data", data.path, "--cache", cache.path, "--out", s.dir.appendingPathComponent("r").path,
-                    "--limit", "8", "--epochs", "1", "--threads", "1"]
-        try Training.run(command: try Q3Support.command(args))
+        let recipe = RecipeOverrides(epochs: 1, threads: 1)
+        let options = TrainingOptions(out: s.dir.appendingPathComponent("r").path, data: data.path, limit: 8, cache: cache.path)
+        try Training.run(file: s.model, overrides: recipe, options: options)
         let cached = cache.appendingPathComponent("sydney-resnet18-seeded42.hdf5").path
         let f = try HDF5Features.read(path: cached)
         XCTAssertEqual([f.count, f.regions, f.dim], [613, 4, 8])
         XCTAssertEqual(FeatureExtraction.summary(of: cached)?.pretrained, false)
         let stamp = try FileManager.default.attributesOfItem(atPath: cached)[.modificationDate] as? Date
-        try Training.run(command: try Q3Support.command(args))
+        try Training.run(file: s.model, overrides: recipe, options: options)
         XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: cached)[.modificationDate] as? Date, stamp, "the cache is reused")
         let report = try String(contentsOfFile: s.dir.appendingPathComponent("r/enc_dec/report.md").path, encoding: .utf8)
         XCTAssertTrue(report.contains("seeded initialisation"), report)
 
-        let inside = [s.model, "--train", "--data", data.path, "--cache", data.appendingPathComponent("c").path, "--limit", "8"]
-        XCTAssertThrowsError(try Training.run(command: try Q3Support.command(inside))) { XCTAssertTrue("\($0)".contains("inside the data folder"), "\($0)") }
+        var inside = options
+        inside.cache = data.appendingPathComponent("c").path
+        XCTAssertThrowsError(try Training.run(file: s.model, overrides: recipe, options: inside)) { XCTAssertTrue("\($0)".contains("inside the data folder"), "\($0)") }
     }
 }
