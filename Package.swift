@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "GraphIR", dependencies: ["CBLAS"]),
         .target(name: "Passes", dependencies: ["GraphIR"]),
         .target(name: "Frontend", dependencies: ["GraphIR"]),
-        .target(name: "Runtime", dependencies: ["GraphIR", "Passes", "CBLAS"]),
+        .target(name: "Runtime", dependencies: ["GraphIR", "CBLAS"]),
         // Data readers (IDX, npz, TIFF, captions JSON, HDF5) and result writers (PNG, plots, reports).
         .target(name: "Datasets", dependencies: ["GraphIR", "CZlib", "CTIFF", "CJSONC", "CHDF5"]),
         .target(name: "Reports", dependencies: ["GraphIR", "CZlib"]),
