@@ -6,6 +6,13 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "graphc", targets: ["graphc"]),
+        .library(name: "GraphIR", targets: ["GraphIR"]),
+        .library(name: "Passes", targets: ["Passes"]),
+        .library(name: "Frontend", targets: ["Frontend"]),
+        .library(name: "Runtime", targets: ["Runtime"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "Reports", targets: ["Reports"]),
+        .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,14 +34,20 @@ let package = Package(
         .target(name: "GraphIR", dependencies: ["CBLAS"]),
         .target(name: "Passes", dependencies: ["GraphIR"]),
         .target(name: "Frontend", dependencies: ["GraphIR"]),
-        .target(name: "Runtime", dependencies: ["GraphIR", "Passes", "CBLAS"]),
+        .target(name: "Runtime", dependencies: ["GraphIR", "CBLAS"]),
         // Data readers (IDX, npz, TIFF, captions JSON, HDF5) and result writers (PNG, plots, reports).
         .target(name: "Datasets", dependencies: ["GraphIR", "CZlib", "CTIFF", "CJSONC", "CHDF5"]),
         .target(name: "Reports", dependencies: ["GraphIR", "CZlib"]),
+        // Training and evaluation (recipe, loop, evaluator, batchers, beam search, BLEU, reports),
+        // for the command line and for programs that embed graphc alike.
+        .target(name: "Training", dependencies: ["GraphIR", "Passes", "Frontend", "Runtime", "Datasets", "Reports"]),
+        // The command line only parses arguments and calls the libraries.
         .executableTarget(name: "graphc", dependencies: [
-            "GraphIR", "Passes", "Runtime", "Frontend", "Datasets", "Reports",
+            "GraphIR", "Passes", "Runtime", "Frontend", "Datasets", "Reports", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Trains the Q2 CNN through the public API, as a program using graphc would.
+        .executableTarget(name: "TrainCNN", dependencies: ["Training", "Runtime", "Datasets"], path: "Examples/TrainCNN"),
 
         .testTarget(name: "GraphIRTests", dependencies: ["GraphIR"]),
         .testTarget(name: "PassesTests", dependencies: ["Passes", "GraphIR", "Frontend"]),
@@ -43,7 +56,9 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "GraphIR"], exclude: ["Fixtures"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "GraphIR"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Runtime", "Datasets", "Frontend", "Passes", "GraphIR"],
+                    exclude: ["Fixtures"]),
         // The command-line tool: in-process (@testable) and as a user runs the built binary.
-        .testTarget(name: "graphcTests", dependencies: ["graphc", "Datasets", "Runtime", "Reports", "GraphIR"], exclude: ["Fixtures"]),
+        .testTarget(name: "graphcTests", dependencies: ["graphc", "Training", "Datasets", "Runtime", "Reports", "GraphIR"]),
     ]
 )

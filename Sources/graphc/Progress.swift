@@ -1,4 +1,37 @@
 import Foundation
+import Training
+
+/// graphc's reporter: the log on stderr, results on stdout, and progress redrawn in place
+/// on a terminal (a step line for training, a bar for images).
+final class ConsoleReporter: TrainingReporter {
+    private let isTerminal = isatty(STDERR_FILENO) != 0
+    private var steps: Progress?
+    private var items: ProgressBar?
+
+    func log(_ line: String) {
+        // On a terminal the line replaces a progress line drawn in place.
+        FileHandle.standardError.write(Data(((isTerminal ? "\r\u{1B}[K" : "") + line + "\n").utf8))
+    }
+
+    func result(_ line: String) { print(line) }
+
+    func begin(_ label: String, total: Int) {
+        steps = Progress(total: total, label: label)
+        items = ProgressBar(total: total, label: label)
+    }
+
+    func stepDone(epoch: Int, step: Int, of count: Int, meanLoss: Double, items n: Int) {
+        steps?.update(epoch: epoch, step: step, steps: count, loss: meanLoss, images: n)
+    }
+
+    func itemsDone(_ done: Int) { items?.update(done: done) }
+
+    func end() {
+        if items?.drawn == true { items?.finish() }
+        steps = nil
+        items = nil
+    }
+}
 
 /// The live progress line: epoch, step, running loss, images/s and ETA, redrawn in place on
 /// a terminal at most five times a second (and only at epoch ends when stderr is a file).
@@ -28,15 +61,47 @@ final class Progress {
         FileHandle.standardError.write(Data(line.utf8))
     }
 
-    /// Replaces the progress line with a permanent one.
-    func finishLine(_ text: String) {
-        let prefix = isTerminal ? "\r\u{1B}[K" : ""
-        FileHandle.standardError.write(Data((prefix + text + "\n").utf8))
-    }
-
     static func clock(_ s: Double) -> String {
         guard s.isFinite else { return "--:--" }
         let t = Int(s.rounded())
         return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+    }
+}
+
+/// A one-line bar for work counted in items (images), redrawn in place on a terminal.
+final class ProgressBar {
+    let total: Int
+    let label: String
+    private let start = Date()
+    private var lastDraw = Date.distantPast
+    /// Whether anything was drawn (a training loop draws no bar).
+    private(set) var drawn = false
+    private let isTerminal = isatty(STDERR_FILENO) != 0
+
+    init(total: Int, label: String) { self.total = total; self.label = label }
+
+    /// On a terminal the bar is redrawn at most five times a second; into a file (a log) a
+    /// line is written at every tenth of the work instead.
+    func update(done: Int) {
+        let now = Date()
+        if isTerminal {
+            guard now.timeIntervalSince(lastDraw) > 0.2 || done == total else { return }
+        } else {
+            guard total > 0, done * 10 / total != (done - 1) * 10 / total else { return }
+        }
+        lastDraw = now
+        drawn = true
+        let elapsed = now.timeIntervalSince(start)
+        let width = 30
+        let filled = total > 0 ? width * min(done, total) / total : width
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : .infinity
+        let line = String(format: "%@%@ [%@] %d/%d  %.2f s/image  ETA %@%@", isTerminal ? "\r" : "", label, bar, done, total,
+                          elapsed / Double(max(done, 1)), Progress.clock(eta), isTerminal ? "   " : "\n")
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func finish() {
+        if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }

@@ -16,10 +16,12 @@ final class CommonSubexpressionEliminationTests: XCTestCase {
         }
         """, ["cse"])
         assertFileCheck(out, """
-        CHECK: %1 = tanh(%0) : f32[4] scope("first") loc("m.swiftgraph":1:1)
-        CHECK-NEXT: %2 = scale(%1) {factor=2.0} : f32[4]
-        CHECK-NEXT: %3 = add(%2, %2) : f32[4]
-        CHECK-NEXT: output "e" = %3
+        CHECK-LABEL: graph @g
+        CHECK-NEXT: %[[X:[0-9]+]] = input() {name="x"} : f32[4]
+        CHECK-NEXT: %[[T:[0-9]+]] = tanh(%[[X]]) : f32[4] scope("first") loc("m.swiftgraph":1:1)
+        CHECK-NEXT: %[[S:[0-9]+]] = scale(%[[T]]) {factor=2.0} : f32[4]
+        CHECK-NEXT: %[[E:[0-9]+]] = add(%[[S]], %[[S]]) : f32[4]
+        CHECK-NEXT: output "e" = %[[E]]
         CHECK-NOT: tanh
         CHECK-NOT: second
         """)
@@ -43,14 +45,18 @@ final class CommonSubexpressionEliminationTests: XCTestCase {
         }
         """, ["cse"])
         assertFileCheck(out, """
-        CHECK: %1 = dropout_mask(%0) {p=0.3}
-        CHECK-NEXT: %2 = dropout_mask(%0) {p=0.3}
-        CHECK-NEXT: %3 = mul(%0, %1)
-        CHECK-NEXT: %4 = mul(%0, %2)
-        CHECK-NEXT: %5 = scale(%0) {factor=2.0}
-        CHECK-NEXT: %6 = scale(%0) {factor=3.0}
-        CHECK: output "y1" = %3
-        CHECK-NEXT: output "y2" = %4
+        CHECK: %[[X:[0-9]+]] = input() {name="x"}
+        CHECK-NEXT: %[[M1:[0-9]+]] = dropout_mask(%[[X]]) {p=0.3}
+        CHECK-NEXT: %[[M2:[0-9]+]] = dropout_mask(%[[X]]) {p=0.3}
+        CHECK-NEXT: %[[Y1:[0-9]+]] = mul(%[[X]], %[[M1]])
+        CHECK-NEXT: %[[Y2:[0-9]+]] = mul(%[[X]], %[[M2]])
+        CHECK-NEXT: %[[S2:[0-9]+]] = scale(%[[X]]) {factor=2.0}
+        CHECK-NEXT: %[[S3:[0-9]+]] = scale(%[[X]]) {factor=3.0}
+        CHECK-NEXT: transpose(%[[X]]) {perm=[0]}
+        CHECK: output "y1" = %[[Y1]]
+        CHECK-NEXT: output "y2" = %[[Y2]]
+        CHECK-NEXT: output "s2" = %[[S2]]
+        CHECK-NEXT: output "s3" = %[[S3]]
         """)
     }
 
@@ -62,7 +68,7 @@ final class CommonSubexpressionEliminationTests: XCTestCase {
           %c = add(%a, %b)
           output "c" = %c
         }
-        """))
+        """), .checked)
         XCTAssertEqual(g.nodes.count, 3)
         XCTAssertEqual(g.nodes[2].inputs, [Value(0), Value(1)])
     }
@@ -77,7 +83,7 @@ final class CommonSubexpressionEliminationTests: XCTestCase {
           output "b" = %b
           loss = %b
         }
-        """))
+        """), .checked)
         XCTAssertEqual(g.nodes.count, 2)
         XCTAssertEqual(g.outputs.map(\.value), [Value(1), Value(1)])
         XCTAssertEqual(g.loss, Value(1))

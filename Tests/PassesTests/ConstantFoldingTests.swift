@@ -19,8 +19,9 @@ final class ConstantFoldingTests: XCTestCase {
         }
         """, ["constant-folding", "dce"])
         assertFileCheck(out, """
-        CHECK: %0 = constant() {value=-3.5} : f32[] loc("m.swiftgraph":9:2)
-        CHECK-NEXT: output "i" = %0
+        CHECK-LABEL: graph @g
+        CHECK-NEXT: %[[C:[0-9]+]] = constant() {value=-3.5} : f32[] loc("m.swiftgraph":9:2)
+        CHECK-NEXT: output "i" = %[[C]]
         CHECK-NOT: add
         """)
     }
@@ -38,7 +39,7 @@ final class ConstantFoldingTests: XCTestCase {
           output "e" = %e
           output "l" = %l
         }
-        """))
+        """), .checked)
         func value(_ name: String) -> Double? {
             guard let v = g.output(named: name), g[v].op == .constant else { return nil }
             return g[v].attributes.float("value")
@@ -69,8 +70,9 @@ final class ConstantFoldingTests: XCTestCase {
         }
         """, ["constant-folding", "dce"])
         assertFileCheck(out, """
-        CHECK: %0 = input() {name="x"} : f32[B,4]
-        CHECK-NEXT: output "y" = %0
+        CHECK-LABEL: graph @g
+        CHECK-NEXT: %[[X:[0-9]+]] = input() {name="x"} : f32[B,4]
+        CHECK-NEXT: output "y" = %[[X]]
         """)
     }
 
@@ -102,17 +104,18 @@ final class ConstantFoldingTests: XCTestCase {
         }
         """, ["constant-folding", "dce"])
         assertFileCheck(out, """
-        CHECK: %0 = input() {name="x"} : f32[B,2,3]
-        CHECK-NEXT: %1 = reshape(%0) {shape=shape[B,3,-1]} : f32[B,3,2]
-        CHECK-NEXT: %2 = transpose(%0) {perm=[1,2,0]} : f32[2,3,B] scope("blk")
-        CHECK-NEXT: output "r" = %1
-        CHECK-NEXT: output "r3" = %0
-        CHECK-NEXT: output "t" = %0
-        CHECK-NEXT: output "u" = %2
-        CHECK-NEXT: output "b" = %0
-        CHECK-NEXT: output "s" = %0
-        CHECK-NEXT: output "sl" = %0
-        CHECK-NEXT: output "cc" = %0
+        CHECK-LABEL: graph @g
+        CHECK-NEXT: %[[X:[0-9]+]] = input() {name="x"} : f32[B,2,3]
+        CHECK-NEXT: %[[R:[0-9]+]] = reshape(%[[X]]) {shape=shape[B,3,-1]} : f32[B,3,2]
+        CHECK-NEXT: %[[T:[0-9]+]] = transpose(%[[X]]) {perm=[1,2,0]} : f32[2,3,B] scope("blk")
+        CHECK-NEXT: output "r" = %[[R]]
+        CHECK-NEXT: output "r3" = %[[X]]
+        CHECK-NEXT: output "t" = %[[X]]
+        CHECK-NEXT: output "u" = %[[T]]
+        CHECK-NEXT: output "b" = %[[X]]
+        CHECK-NEXT: output "s" = %[[X]]
+        CHECK-NEXT: output "sl" = %[[X]]
+        CHECK-NEXT: output "cc" = %[[X]]
         """)
     }
 
@@ -178,11 +181,14 @@ final class ConstantFoldingTests: XCTestCase {
           %s = add(%z, %y2)
           output "s" = %s
         }
-        """, Pipelines.default)
+        """, Pipelines.cleanup.map(\.name))
         assertFileCheck(out, """
-        CHECK: %2 = matmul(%0, %1) : f32[B,4]
-        CHECK-NEXT: %3 = add(%2, %2) : f32[B,4]
-        CHECK-NEXT: output "s" = %3
+        CHECK-LABEL: graph @g
+        CHECK-NEXT: %[[X:[0-9]+]] = input() {name="x"}
+        CHECK-NEXT: %[[W:[0-9]+]] = param() {name="w"
+        CHECK-NEXT: %[[Y:[0-9]+]] = matmul(%[[X]], %[[W]]) : f32[B,4]
+        CHECK-NEXT: %[[S:[0-9]+]] = add(%[[Y]], %[[Y]]) : f32[B,4]
+        CHECK-NEXT: output "s" = %[[S]]
         CHECK-NOT: constant
         """)
     }

@@ -18,12 +18,13 @@ final class DeadCodeEliminationTests: XCTestCase {
         }
         """, ["dce"])
         assertFileCheck(out, """
-        CHECK: %0 = input() {name="x"} : f32[B,4]
-        CHECK-NEXT: %1 = input() {name="unused"} : f32[3]
-        CHECK-NEXT: %2 = param() {name="w", init="zeros"} : f32[4]
-        CHECK-NEXT: %3 = param() {name="frozen", init="zeros"} : f32[2]
-        CHECK-NEXT: %4 = mul(%0, %2) : f32[B,4] loc("m.swiftgraph":7:3)
-        CHECK-NEXT: output "y" = %4
+        CHECK-LABEL: graph @g
+        CHECK-NEXT: %[[X:[0-9]+]] = input() {name="x"} : f32[B,4]
+        CHECK-NEXT: = input() {name="unused"} : f32[3]
+        CHECK-NEXT: %[[W:[0-9]+]] = param() {name="w", init="zeros"} : f32[4]
+        CHECK-NEXT: = param() {name="frozen", init="zeros"} : f32[2]
+        CHECK-NEXT: %[[Y:[0-9]+]] = mul(%[[X]], %[[W]]) : f32[B,4] loc("m.swiftgraph":7:3)
+        CHECK-NEXT: output "y" = %[[Y]]
         CHECK-NOT: exp
         CHECK-NOT: tanh
         CHECK-NOT: add
@@ -42,9 +43,11 @@ final class DeadCodeEliminationTests: XCTestCase {
         }
         """, ["dce"])
         assertFileCheck(out, """
-        CHECK: %2 = log_softmax(%0) {axis=1}
-        CHECK-NEXT: %3 = nll_loss(%2, %1) : f32[]
-        CHECK-NEXT: loss = %3
+        CHECK: %[[X:[0-9]+]] = input() {name="x"}
+        CHECK-NEXT: %[[T:[0-9]+]] = input() {name="t"}
+        CHECK-NEXT: %[[LP:[0-9]+]] = log_softmax(%[[X]]) {axis=1}
+        CHECK-NEXT: %[[L:[0-9]+]] = nll_loss(%[[LP]], %[[T]]) : f32[]
+        CHECK-NEXT: loss = %[[L]]
         CHECK-NOT: exp
         """)
     }
@@ -55,7 +58,7 @@ final class DeadCodeEliminationTests: XCTestCase {
           %x = input() {name="x"} : f32[4]
           %y = relu(%x)
         }
-        """))
+        """), .checked)
         XCTAssertEqual(g.nodes.map(\.op.name), ["input"])
     }
 }

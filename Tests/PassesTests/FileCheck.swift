@@ -1,143 +1,139 @@
+import Foundation
 import XCTest
 
-/// A small FileCheck, enough for IR-in, IR-out pass tests in the style of LLVM/MLIR:
-/// `CHECK:` finds the pattern at or after the previous match, `CHECK-NEXT:` on the line right
-/// after it, `CHECK-SAME:` later on the same line, and `CHECK-NOT:` must not occur between the
-/// surrounding positive matches. Patterns are literal text in which `{{.*}}` matches anything
-/// within a line. Check lines may start with `//`.
+/// A small FileCheck for IR-in, IR-out pass tests, with LLVM FileCheck's semantics:
+///
+/// - `CHECK:` finds the pattern at or after the end of the previous match;
+///   `CHECK-NEXT:` likewise, and the match must be on the line after the previous match;
+///   `CHECK-SAME:` likewise, on the same line as the previous match;
+///   `CHECK-NOT:` must not occur between the previous match and the next positive match
+///   (or the end of the block when none follows).
+/// - `CHECK-LABEL:` patterns are matched first, in order, and split the input into blocks:
+///   the checks between two labels must match between those two labels' matches. Labels may
+///   not use or define variables. Each label clears the variables, except those named `$X`
+///   (LLVM's `--enable-var-scope`, as MLIR tests use it).
+/// - In a pattern, text is literal except `{{regex}}`, `[[X:regex]]`, which matches the regex
+///   and defines variable X as the text it matched, and `[[X]]`, which matches X's text
+///   literally (a backreference when X is defined earlier in the same pattern). Regexes are
+///   ICU syntax (NSRegularExpression). A match never spans lines; whitespace is matched
+///   exactly.
+///
+/// Check lines may start with `//`; other lines of the check text are ignored, except that a
+/// line starting with an unknown `CHECK` directive is an error rather than a check that
+/// silently never runs. For example:
+///
+///     CHECK-LABEL: graph @g
+///     CHECK: %[[X:[0-9]+]] = input() {name="x"}
+///     CHECK-NOT: relu(
+///     CHECK: %[[Y:[0-9]+]] = fused_matmul(%[[X]], {{%[0-9]+}}, {{%[0-9]+}}) {transpose_b=true, activation="relu"}
+///     CHECK-NEXT: output "y" = %[[Y]]
+///
+/// `run` returns what failed as a value, which the helper's own tests inspect;
+/// `assertFileCheck` reports it with XCTFail.
 enum FileCheck {
-    enum Kind: String { case check = "CHECK", next = "CHECK-NEXT", same = "CHECK-SAME", not = "CHECK-NOT" }
-    struct Directive { let kind: Kind; let pattern: String; let pieces: [String] }
-
-    static func directives(_ checks: String) -> [Directive] {
-        var out: [Directive] = []
-        for raw in checks.split(separator: "\n", omittingEmptySubsequences: true) {
-            var line = raw.trimmingCharacters(in: .whitespaces)
-            if line.hasPrefix("//") { line = String(line.dropFirst(2)).trimmingCharacters(in: .whitespaces) }
-            // Longest prefix first so CHECK-NEXT is not read as CHECK.
-            for kind in [Kind.next, .same, .not, .check] where line.hasPrefix(kind.rawValue + ":") {
-                let pattern = String(line.dropFirst(kind.rawValue.count + 1)).trimmingCharacters(in: .whitespaces)
-                out.append(Directive(kind: kind, pattern: pattern, pieces: pattern.components(separatedBy: "{{.*}}")))
-                break
-            }
-        }
-        return out
+    enum Kind: String, CaseIterable {
+        case check = "CHECK", next = "CHECK-NEXT", same = "CHECK-SAME", not = "CHECK-NOT", label = "CHECK-LABEL"
     }
 
-    /// The first match of `pieces` in `line` starting at `from`: (start, end) offsets.
-    static func match(_ pieces: [String], in line: String, from: Int) -> (Int, Int)? {
-        let chars = Array(line)
-        var start: Int?
-        var pos = from
-        for piece in pieces {
-            if piece.isEmpty { if start == nil { start = pos }; continue }
-            guard let at = find(Array(piece), in: chars, from: pos) else { return nil }
-            if start == nil { start = at }
-            pos = at + piece.count
+    enum Piece: Equatable {
+        case literal(String)
+        case regex(String)
+        case define(name: String, regex: String)
+        case use(String)
+
+        var isVariable: Bool {
+            switch self {
+            case .literal, .regex: false
+            case .define, .use: true
+            }
         }
-        return (start ?? pos, pos)
     }
 
-    static func find(_ needle: [Character], in hay: [Character], from: Int) -> Int? {
-        guard needle.count <= hay.count else { return nil }
-        var i = max(0, from)
-        outer: while i + needle.count <= hay.count {
-            for k in needle.indices where hay[i + k] != needle[k] { i += 1; continue outer }
-            return i
-        }
-        return nil
+    struct Directive {
+        let kind: Kind
+        let pieces: [Piece]
+        /// 1-based line in the check text, and that line as written.
+        let line: Int
+        let text: String
     }
 
-    /// nil when every directive holds, else what failed.
-    static func run(_ output: String, _ checks: String) -> String? {
-        let lines = output.components(separatedBy: "\n")
-        let ds = directives(checks)
-        guard !ds.isEmpty else { return "no CHECK lines" }
-        var line = 0, col = 0          // where the next search starts
-        var lastLine = -1              // line of the previous positive match
-        var pendingNot: [Directive] = []
-        /// CHECK-NOT patterns must not occur from (fromLine, fromCol) up to (toLine, toCol).
-        func checkNots(fromLine: Int, fromCol: Int, toLine: Int, toCol: Int) -> String? {
-            for d in pendingNot {
-                var l = fromLine
-                while l <= min(toLine, lines.count - 1) {
-                    let c0 = l == fromLine ? fromCol : 0
-                    if let (_, e) = match(d.pieces, in: lines[l], from: c0), l < toLine || e <= toCol {
-                        return "CHECK-NOT: \"\(d.pattern)\" found on output line \(l + 1): \(lines[l])"
-                    }
-                    l += 1
-                }
-            }
-            return nil
+    /// Why a check failed, and where: what `run` returns and tests inspect.
+    struct Failure: Error, CustomStringConvertible, Equatable {
+        enum Reason: Error, Equatable {
+            case noDirectives
+            case badDirective(String)
+            case notFound
+            /// The first match is on `found` (0-based output line) instead of the expected line.
+            case notOnNextLine(found: Int)
+            case notOnSameLine(found: Int)
+            case noPreviousMatch
+            case excludedFound(line: Int)
+            case undefinedVariable(String)
         }
-        for d in ds {
-            switch d.kind {
-            case .not:
-                pendingNot.append(d)
-                continue
-            case .check:
-                var l = line, found: (Int, Int, Int)?
-                while l < lines.count {
-                    if let (s, e) = match(d.pieces, in: lines[l], from: l == line ? col : 0) { found = (l, s, e); break }
-                    l += 1
+        let reason: Reason
+        /// 1-based line in the check text, and that line as written.
+        var checkLine = 0
+        var directive = ""
+        /// The pattern with every use replaced by its variable's text.
+        var pattern = ""
+        /// The output searched, as 0-based lines (the last one included), with the lines of
+        /// the previous and of the offending match.
+        var searched: ClosedRange<Int>?
+        var previousLine: Int?
+        var lines: [String] = []
+
+        var description: String {
+            var s = checkLine > 0 ? "check line \(checkLine): \(directive)\n" : ""
+            if !pattern.isEmpty { s += "  pattern after substitution: \(pattern)\n" }
+            s += "  error: " + explanation + "\n"
+            if let r = searched, !lines.isEmpty {
+                s += "  searched output lines \(r.lowerBound + 1)-\(r.upperBound + 1):\n"
+                let shown = r.lowerBound...min(r.upperBound, r.lowerBound + 59)
+                for l in shown where l < lines.count {
+                    let mark = l == offendingLine ? ">" : l == previousLine ? "^" : " "
+                    s += "  \(mark)\(String(repeating: " ", count: max(0, 5 - String(l + 1).count)))\(l + 1) | \(lines[l])\n"
                 }
-                guard let (ml, ms, me) = found else { return "CHECK: \"\(d.pattern)\" not found after output line \(line + 1)" }
-                if let err = checkNots(fromLine: line, fromCol: col, toLine: ml, toCol: ms) { return err }
-                line = ml; col = me; lastLine = ml
-            case .next:
-                let ml = lastLine + 1
-                guard ml < lines.count, let (ms, me) = match(d.pieces, in: lines[ml], from: 0) else {
-                    return "CHECK-NEXT: \"\(d.pattern)\" not on output line \(ml + 1): \(ml < lines.count ? lines[ml] : "<end>")"
-                }
-                if let err = checkNots(fromLine: line, fromCol: col, toLine: ml, toCol: ms) { return err }
-                line = ml; col = me; lastLine = ml
-            case .same:
-                guard lastLine >= 0, let (ms, me) = match(d.pieces, in: lines[lastLine], from: col) else {
-                    return "CHECK-SAME: \"\(d.pattern)\" not found later on output line \(lastLine + 1)"
-                }
-                if let err = checkNots(fromLine: line, fromCol: col, toLine: lastLine, toCol: ms) { return err }
-                col = me
+                if shown.upperBound < r.upperBound { s += "  … \(r.upperBound - shown.upperBound) more lines\n" }
             }
-            pendingNot = []
+            return s
         }
-        return checkNots(fromLine: line, fromCol: col, toLine: lines.count - 1, toCol: Int.max)
+
+        var offendingLine: Int? {
+            switch reason {
+            case .notOnNextLine(let l), .notOnSameLine(let l), .excludedFound(let l): l
+            default: nil
+            }
+        }
+
+        var explanation: String {
+            let previous = previousLine.map { "output line \($0 + 1)" } ?? "none"
+            switch reason {
+            case .noDirectives: return "no CHECK lines"
+            case .badDirective(let why): return why
+            case .notFound: return "pattern not found"
+            case .notOnNextLine(let l): return "first match is on output line \(l + 1), not on the line after the previous match (\(previous))"
+            case .notOnSameLine(let l): return "first match is on output line \(l + 1), not on the line of the previous match (\(previous))"
+            case .noPreviousMatch: return "no previous match for it to follow"
+            case .excludedFound(let l): return "excluded pattern found on output line \(l + 1)"
+            case .undefinedVariable(let name): return "undefined variable \(name)"
+            }
+        }
+    }
+
+    /// nil when every directive holds, else the first failure.
+    static func run(_ output: String, _ checks: String) -> Failure? {
+        let directives: [Directive]
+        switch parse(checks) {
+        case .success(let ds): directives = ds
+        case .failure(let f): return f
+        }
+        guard !directives.isEmpty else { return Failure(reason: .noDirectives) }
+        return Matcher(lines: output.components(separatedBy: "\n")).run(directives)
     }
 }
 
 func assertFileCheck(_ output: String, _ checks: String, file: StaticString = #filePath, line: UInt = #line) {
     if let failure = FileCheck.run(output, checks) {
-        XCTFail("\(failure)\n--- output ---\n\(output)", file: file, line: line)
-    }
-}
-
-final class FileCheckTests: XCTestCase {
-    let text = """
-    graph @g {
-      %0 = input() {name="x"} : f32[4]
-      %1 = relu(%0) : f32[4]
-      output "y" = %1
-    }
-    """
-
-    func testPassingChecks() {
-        XCTAssertNil(FileCheck.run(text, """
-        // CHECK: graph @g
-        // CHECK-NEXT: %0 = input()
-        // CHECK-SAME: : f32[4]
-        // CHECK-NOT: exp
-        // CHECK: %1 = relu({{.*}}) : f32[4]
-        // CHECK-NEXT: output "y" = %1
-        """))
-    }
-
-    func testFailingChecksAreReported() {
-        XCTAssertNotNil(FileCheck.run(text, "CHECK: tanh"))
-        XCTAssertNotNil(FileCheck.run(text, "CHECK: graph\nCHECK-NEXT: relu"), "relu is two lines down, not the next line")
-        XCTAssertNotNil(FileCheck.run(text, "CHECK: relu\nCHECK-SAME: input"), "input is on an earlier line")
-        XCTAssertNotNil(FileCheck.run(text, "CHECK-NOT: relu\nCHECK: output"), "relu occurs before output")
-        XCTAssertNotNil(FileCheck.run(text, "CHECK: input\nCHECK-NOT: relu"), "a trailing NOT covers the rest")
-        XCTAssertNotNil(FileCheck.run(text, "CHECK: output\nCHECK: relu"), "order matters")
-        XCTAssertNotNil(FileCheck.run(text, "CHECK: %1 = {{.*}}exp"), "wildcards stay within a line")
-        XCTAssertNotNil(FileCheck.run(text, ""), "no directives is an error, not a pass")
+        XCTFail("FileCheck failed at \(failure)", file: file, line: line)
     }
 }

@@ -5,7 +5,7 @@ import XCTest
 /// IR in, IR out: what the fusion pass merges and what it must leave alone.
 final class FusionPassTests: XCTestCase {
     func fuse(_ ir: String) throws -> String {
-        IRPrinter.print(try Pipeline(["fusion", "dce", "verify"]).run(try parseIR(ir)))
+        IRPrinter.print(try Pipeline(["fusion", "dce", "verify"]).run(try parseIR(ir), .checked))
     }
 
     func testLinearWithReluAndItsGradientTest() throws {
@@ -24,9 +24,15 @@ final class FusionPassTests: XCTestCase {
         }
         """)
         assertFileCheck(out, """
-        // CHECK: fused_matmul(%0, %1, %2) {transpose_b=true, activation="relu"} : f32[B,3]
+        // CHECK: %[[X:[0-9]+]] = input() {name="x"}
+        // CHECK: %[[W:[0-9]+]] = param() {name="w"
+        // CHECK: %[[B:[0-9]+]] = param() {name="b"
+        // CHECK: %[[DY:[0-9]+]] = input() {name="dy"}
+        // CHECK: %[[MM:[0-9]+]] = fused_matmul(%[[X]], %[[W]], %[[B]]) {transpose_b=true, activation="relu"} : f32[B,3]
         // CHECK-NOT: relu(
-        // CHECK: relu_grad(%3, %4)
+        // CHECK: %[[G:[0-9]+]] = relu_grad(%[[DY]], %[[MM]])
+        // CHECK: output "r" = %[[MM]]
+        // CHECK-NEXT: output "g" = %[[G]]
         """)
     }
 
@@ -44,8 +50,13 @@ final class FusionPassTests: XCTestCase {
         }
         """)
         assertFileCheck(out, """
-        // CHECK: %3 = fused_matmul(%0, %1, %2) {transpose_b=true, activation="none"}
-        // CHECK-NEXT: %4 = relu(%3)
+        // CHECK: %[[X:[0-9]+]] = input() {name="x"}
+        // CHECK-NEXT: %[[W:[0-9]+]] = param() {name="w"
+        // CHECK-NEXT: %[[B:[0-9]+]] = param() {name="b"
+        // CHECK-NEXT: %[[A:[0-9]+]] = fused_matmul(%[[X]], %[[W]], %[[B]]) {transpose_b=true, activation="none"}
+        // CHECK-NEXT: %[[R:[0-9]+]] = relu(%[[A]])
+        // CHECK-NEXT: output "a" = %[[A]]
+        // CHECK-NEXT: output "r" = %[[R]]
         """)
     }
 
@@ -168,11 +179,15 @@ final class FusionPassTests: XCTestCase {
           output "d" = %d
         }
         """)
-        assertFileCheck(IRPrinter.print(try Pipeline(["contract", "dce", "verify"]).run(g)), """
-        // CHECK: %2 = matmul(%1, %0) {transpose_a=true} : f32[B,1,3]
-        // CHECK-NEXT: %3 = reshape(%2) {shape=shape[B,3]} : f32[B,3]
-        // CHECK-NEXT: %4 = mul(%0, %1)
-        // CHECK-NEXT: %5 = sum(%4) {axes=[2], keepdims=false}
+        assertFileCheck(IRPrinter.print(try Pipeline(["contract", "dce", "verify"]).run(g, .checked)), """
+        // CHECK: %[[X:[0-9]+]] = input() {name="x"}
+        // CHECK-NEXT: %[[A:[0-9]+]] = input() {name="a"}
+        // CHECK-NEXT: %[[P:[0-9]+]] = matmul(%[[A]], %[[X]]) {transpose_a=true} : f32[B,1,3]
+        // CHECK-NEXT: %[[C:[0-9]+]] = reshape(%[[P]]) {shape=shape[B,3]} : f32[B,3]
+        // CHECK-NEXT: %[[Q:[0-9]+]] = mul(%[[X]], %[[A]])
+        // CHECK-NEXT: %[[D:[0-9]+]] = sum(%[[Q]]) {axes=[2], keepdims=false}
+        // CHECK-NEXT: output "c" = %[[C]]
+        // CHECK-NEXT: output "d" = %[[D]]
         """)
     }
 
@@ -189,8 +204,14 @@ final class FusionPassTests: XCTestCase {
         }
         """)
         assertFileCheck(out, """
-        // CHECK: %4 = log_softmax_nll_grad(%2, %3, %1) {ignore_index=0} : f32[B,5]
+        // CHECK: %[[Z:[0-9]+]] = input() {name="z"}
+        // CHECK: %[[T:[0-9]+]] = input() {name="t"}
+        // CHECK: %[[DY:[0-9]+]] = input() {name="dy"}
+        // CHECK: %[[LP:[0-9]+]] = log_softmax(%[[Z]]) {axis=1}
         // CHECK-NOT: nll_loss_grad
+        // CHECK: %[[G:[0-9]+]] = log_softmax_nll_grad(%[[DY]], %[[LP]], %[[T]]) {ignore_index=0} : f32[B,5]
+        // CHECK-NOT: nll_loss_grad
+        // CHECK: output "g" = %[[G]]
         """)
     }
 }

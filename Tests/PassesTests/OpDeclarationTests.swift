@@ -109,12 +109,12 @@ final class OpDeclarationTests: XCTestCase {
             let parsed = try IRParser.parse(text, file: "\(op.name).gir")
             XCTAssertEqual(parsed.nodes.last?.attributes, ex.attributes, op.name)
             XCTAssertEqual(IRPrinter.print(parsed), text, op.name)
-            XCTAssertNoThrow(try Pipeline(["verify"]).run(parsed), op.name)
+            XCTAssertNoThrow(try Verifier.check(parsed), op.name)
 
             var extra = ex.attributes
             extra["bogus"] = .int(1)
             let bad = try exampleGraph(op, ex, attributes: extra)
-            assertContains(errorMessage { _ = try Pipeline(["verify"]).run(bad) },
+            assertContains(errorMessage { try Verifier.check(bad) },
                            ["verify: \(op.name) %\(bad.nodes.count - 1)", "unknown attribute 'bogus'"])
             let line = bad.nodes.count + 1  // the header, then one line per node
             assertContains(errorMessage { _ = try IRParser.parse(IRPrinter.print(bad), file: "bad.gir") },
@@ -181,7 +181,7 @@ final class OpDeclarationTests: XCTestCase {
         let x = g.append(Node(op: .input, inputs: [], attributes: ["name": .string("x")], type: .f32([4])))
         g.append(Node(op: .scale, inputs: [x], attributes: ["factor": .string("two")], type: .f32([4]),
                       location: SourceLocation(file: "m.swiftgraph", line: 3, column: 9)))
-        XCTAssertEqual(errorMessage { _ = try Pipeline(["verify"]).run(g) }.components(separatedBy: "\n").first,
+        XCTAssertEqual(errorMessage { try Verifier.check(g) }.components(separatedBy: "\n").first,
                        "m.swiftgraph:3:9: error: verify: scale %1: attribute 'factor' must be a float, got \"two\"")
     }
 

@@ -21,10 +21,15 @@ final class StackProductsTests: XCTestCase {
         }
         """, ["stack-products", "dce", "verify"])
         assertFileCheck(out, """
-        // CHECK: %4 = stack(%0, %1) {axis=1} : f32[B,2,4]
-        // CHECK-NEXT: %5 = matmul(%4, %2) {transpose_b=true} : f32[B,2,3]
-        // CHECK-NEXT: %6 = add(%5, %3) : f32[B,2,3]
-        // CHECK-NEXT: output "scores" = %6
+        // CHECK: %[[H0:[0-9]+]] = input() {name="h0"}
+        // CHECK: %[[H1:[0-9]+]] = input() {name="h1"}
+        // CHECK: %[[W:[0-9]+]] = param() {name="w"}
+        // CHECK: %[[B:[0-9]+]] = param() {name="b"}
+        // CHECK-NOT: matmul
+        // CHECK: %[[H:[0-9]+]] = stack(%[[H0]], %[[H1]]) {axis=1} : f32[B,2,4]
+        // CHECK-NEXT: %[[Y:[0-9]+]] = matmul(%[[H]], %[[W]]) {transpose_b=true} : f32[B,2,3]
+        // CHECK-NEXT: %[[S:[0-9]+]] = add(%[[Y]], %[[B]]) : f32[B,2,3]
+        // CHECK-NEXT: output "scores" = %[[S]]
         """)
     }
 

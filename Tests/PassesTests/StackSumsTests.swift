@@ -32,15 +32,25 @@ final class StackSumsTests: XCTestCase {
         }
         """, ["stack-sums", "dce", "verify"])
         assertFileCheck(out, """
+        // CHECK: %[[D0:[0-9]+]] = input() {name="d0"}
+        // CHECK: %[[D1:[0-9]+]] = input() {name="d1"}
+        // CHECK: %[[H0:[0-9]+]] = input() {name="h0"}
+        // CHECK: %[[H1:[0-9]+]] = input() {name="h1"}
+        // CHECK: %[[I0:[0-9]+]] = input() {name="i0"}
+        // CHECK: %[[I1:[0-9]+]] = input() {name="i1"}
+        // CHECK: %[[BIAS:[0-9]+]] = param() {name="bias"}
+        // CHECK: %[[TABLE:[0-9]+]] = param() {name="table"}
         // CHECK-NOT: matmul
-        // CHECK: %8 = stack(%0, %1) {axis=0} : f32[2,B,8]
-        // CHECK-NEXT: %9 = stack(%2, %3) {axis=0} : f32[2,B,3]
-        // CHECK-NEXT: %10 = contract_rows(%8, %9) : f32[8,3]
-        // CHECK-NEXT: %11 = reduce_like(%8, %6) : f32[8]
-        // CHECK-NEXT: %12 = stack(%4, %5) {axis=0} : i64[2,B]
-        // CHECK-NEXT: %13 = embedding_grad(%8, %12, %7) : f32[5,8]
+        // CHECK: %[[D:[0-9]+]] = stack(%[[D0]], %[[D1]]) {axis=0} : f32[2,B,8]
+        // CHECK-NEXT: %[[H:[0-9]+]] = stack(%[[H0]], %[[H1]]) {axis=0} : f32[2,B,3]
+        // CHECK-NEXT: %[[W:[0-9]+]] = contract_rows(%[[D]], %[[H]]) : f32[8,3]
+        // CHECK-NEXT: %[[B:[0-9]+]] = reduce_like(%[[D]], %[[BIAS]]) : f32[8]
+        // CHECK-NEXT: %[[I:[0-9]+]] = stack(%[[I0]], %[[I1]]) {axis=0} : i64[2,B]
+        // CHECK-NEXT: %[[E:[0-9]+]] = embedding_grad(%[[D]], %[[I]], %[[TABLE]]) : f32[5,8]
         // CHECK-NOT: add
-        // CHECK: output "w" = %10
+        // CHECK: output "w" = %[[W]]
+        // CHECK-NEXT: output "b" = %[[B]]
+        // CHECK-NEXT: output "e" = %[[E]]
         """)
     }
 
@@ -65,14 +75,19 @@ final class StackSumsTests: XCTestCase {
         }
         """, ["stack-sums", "dce", "verify"])
         assertFileCheck(out, """
-        // CHECK: %5 = matmul(%2, %3) {transpose_a=true}
-        // CHECK-NEXT: %6 = stack(%0, %1) {axis=0} : f32[2,2,8]
-        // CHECK-NEXT: %7 = stack(%3, %3) {axis=0} : f32[2,2,3]
-        // CHECK-NEXT: %8 = contract_rows(%6, %7) : f32[8,3]
-        // CHECK-NEXT: %9 = add(%8, %4) : f32[8,3]
-        // CHECK-NEXT: %10 = add(%9, %5) : f32[8,3]
-        // CHECK: output "s" = %10
-        // CHECK-NEXT: output "w2" = %5
+        // CHECK: %[[D0:[0-9]+]] = input() {name="d0"}
+        // CHECK: %[[D1:[0-9]+]] = input() {name="d1"}
+        // CHECK: %[[D2:[0-9]+]] = input() {name="d2"}
+        // CHECK: %[[H:[0-9]+]] = input() {name="h"}
+        // CHECK: %[[X:[0-9]+]] = input() {name="x"}
+        // CHECK-NEXT: %[[W2:[0-9]+]] = matmul(%[[D2]], %[[H]]) {transpose_a=true}
+        // CHECK-NEXT: %[[D:[0-9]+]] = stack(%[[D0]], %[[D1]]) {axis=0} : f32[2,2,8]
+        // CHECK-NEXT: %[[HH:[0-9]+]] = stack(%[[H]], %[[H]]) {axis=0} : f32[2,2,3]
+        // CHECK-NEXT: %[[W01:[0-9]+]] = contract_rows(%[[D]], %[[HH]]) : f32[8,3]
+        // CHECK-NEXT: %[[S1:[0-9]+]] = add(%[[W01]], %[[X]]) : f32[8,3]
+        // CHECK-NEXT: %[[S2:[0-9]+]] = add(%[[S1]], %[[W2]]) : f32[8,3]
+        // CHECK: output "s" = %[[S2]]
+        // CHECK-NEXT: output "w2" = %[[W2]]
         """)
     }
 
@@ -104,15 +119,25 @@ final class StackSumsTests: XCTestCase {
         }
         """, ["stack-sums", "dce", "verify"])
         assertFileCheck(out, """
-        // CHECK: %9 = contract_rows(%0, %2) : f32[1,4]
-        // CHECK-NEXT: %10 = contract_rows(%1, %2) : f32[1,4]
-        // CHECK-NEXT: %11 = add(%9, %10) : f32[1,4]
-        // CHECK-NEXT: %12 = stack(%3, %4) {axis=0} : f32[2,B,8]
-        // CHECK-NEXT: %13 = matmul(%12, %7) : f32[2,B,3]
-        // CHECK-NEXT: %14 = stack(%5, %6) {axis=0} : i64[2,B]
-        // CHECK-NEXT: %15 = embedding_grad(%13, %14, %8) : f32[5,3]
+        // CHECK: %[[A0:[0-9]+]] = input() {name="a0"}
+        // CHECK: %[[A1:[0-9]+]] = input() {name="a1"}
+        // CHECK: %[[X:[0-9]+]] = input() {name="x"}
+        // CHECK: %[[D0:[0-9]+]] = input() {name="d0"}
+        // CHECK: %[[D1:[0-9]+]] = input() {name="d1"}
+        // CHECK: %[[I0:[0-9]+]] = input() {name="i0"}
+        // CHECK: %[[I1:[0-9]+]] = input() {name="i1"}
+        // CHECK: %[[W:[0-9]+]] = param() {name="w"}
+        // CHECK: %[[TABLE:[0-9]+]] = param() {name="table"}
+        // CHECK-NEXT: %[[P0:[0-9]+]] = contract_rows(%[[A0]], %[[X]]) : f32[1,4]
+        // CHECK-NEXT: %[[P1:[0-9]+]] = contract_rows(%[[A1]], %[[X]]) : f32[1,4]
+        // CHECK-NEXT: %[[P:[0-9]+]] = add(%[[P0]], %[[P1]]) : f32[1,4]
+        // CHECK-NEXT: %[[D:[0-9]+]] = stack(%[[D0]], %[[D1]]) {axis=0} : f32[2,B,8]
+        // CHECK-NEXT: %[[Y:[0-9]+]] = matmul(%[[D]], %[[W]]) : f32[2,B,3]
+        // CHECK-NEXT: %[[I:[0-9]+]] = stack(%[[I0]], %[[I1]]) {axis=0} : i64[2,B]
+        // CHECK-NEXT: %[[E:[0-9]+]] = embedding_grad(%[[Y]], %[[I]], %[[TABLE]]) : f32[5,3]
         // CHECK-NOT: matmul
-        // CHECK: output "e" = %15
+        // CHECK: output "p" = %[[P]]
+        // CHECK-NEXT: output "e" = %[[E]]
         """)
     }
 

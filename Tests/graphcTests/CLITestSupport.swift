@@ -1,17 +1,20 @@
 import Foundation
 import XCTest
 
-/// Runs the `graphc` executable SwiftPM built beside the test bundle.
+/// Runs the `graphc` executable (or another of the package's programs) SwiftPM built beside the
+/// test bundle.
 enum CLI {
     static var repoRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    static var binary: URL {
-        // The test bundle sits in the build products folder, next to the executable.
+    static var binary: URL { executable("graphc") }
+
+    static func executable(_ name: String) -> URL {
+        // The test bundle sits in the build products folder, next to the executables.
         var dir = Bundle(for: Marker.self).bundleURL
         if dir.pathExtension == "xctest" { dir = dir.deletingLastPathComponent() }
-        return dir.appendingPathComponent("graphc")
+        return dir.appendingPathComponent(name)
     }
 
     final class Marker {}
@@ -22,10 +25,11 @@ enum CLI {
         var stderr: String
     }
 
-    /// Runs graphc with `arguments` from the repository root (so `graphs/...` paths work).
-    static func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
+    /// Runs graphc (or `program`) with `arguments` from the repository root (so `graphs/...`
+    /// paths work).
+    static func run(_ arguments: [String], stdin: String? = nil, program: String = "graphc") throws -> Result {
         let p = Process()
-        p.executableURL = binary
+        p.executableURL = executable(program)
         p.arguments = arguments
         p.currentDirectoryURL = repoRoot
         let out = Pipe(), err = Pipe()

@@ -1,0 +1,195 @@
+import Foundation
+import Frontend
+import GraphIR
+import Passes
+import Runtime
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `--bench`: training and evaluation throughput of a classifier on random data shaped like
+/// its inputs, timed the way bench/pytorch_cnn.py times PyTorch (same warm-up, same repeat
+/// count, medians); the command line prints the report as one JSON object on stdout.
+public enum Bench {
+    /// What to measure and how long.
+    public struct Settings {
+        /// Training batch sizes, one measurement each.
+        public var batches: [Int]
+        public var evalBatch: Int
+        /// Runs per measurement (the median is reported).
+        public var repeats: Int
+        /// Approximate seconds per run.
+        public var seconds: Double
+        /// Plan memory by lifetimes (false: one buffer per value).
+        public var memoryPlan: Bool
+        /// Run the speed-up passes (contract, hoist, fusion) first.
+        public var fusion: Bool
+        /// Log per-op profiles of an extra run of each measurement.
+        public var profile: Bool
+
+        public init(batches: [Int] = [8, 64], evalBatch: Int = 1024, repeats: Int = 5, seconds: Double = 2,
+                    memoryPlan: Bool = true, fusion: Bool = true, profile: Bool = false) {
+            self.batches = batches
+            self.evalBatch = evalBatch
+            self.repeats = repeats
+            self.seconds = seconds
+            self.memoryPlan = memoryPlan
+            self.fusion = fusion
+            self.profile = profile
+        }
+    }
+
+    public struct Summary: Codable {
+        public var median: Double
+        public var min: Double
+        public var max: Double
+        public var runs: [Double]
+
+        init(_ xs: [Double]) {
+            let s = xs.sorted()
+            runs = xs
+            min = s.first ?? 0
+            max = s.last ?? 0
+            median = s.isEmpty ? 0 : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
+        }
+    }
+
+    public struct Report: Codable {
+        public var framework: String
+        public var threads: [String: Int]
+        public var eval_threads: Int
+        public var blas_core: String
+        public var fusion: Bool
+        public var memory_plan: Bool
+        public var train: [String: Summary]
+        public var train_ms_per_step: [String: Double]
+        public var eval: [String: Summary]
+        public var peak_rss_mb: Double
+        public var planned_mb: [String: Double]
+
+        /// The report as one line of JSON with sorted keys.
+        public var json: String {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        }
+    }
+
+    /// Measures the model in `file` compiled as for training, with random inputs shaped like
+    /// its own, logging each measurement to `reporter`.
+    public static func run(file: String, overrides: RecipeOverrides = RecipeOverrides(), settings: Settings = Settings(),
+                           reporter: TrainingReporter = SilentReporter()) throws -> Report {
+        let lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .train))
+        let recipe = try Recipe(graph: lowered, overrides: overrides)
+        let planner: BufferPlanner = settings.memoryPlan ? BufferPlan.lifetimes : { _, sizes in .onePerValue(byteSizes: sizes) }
+        let (forward, training) = try Training.compile(lowered, dropout: recipe.dropout, fusion: settings.fusion)
+        let batches = settings.batches
+        guard !batches.isEmpty, batches.allSatisfy({ $0 > 0 }) else { throw RuntimeError("bench: batch sizes must be positive, got \(batches)") }
+        let repeats = settings.repeats, seconds = settings.seconds
+        let cores = BLASInfo.threads
+        let evalThreads = recipe.evalThreads
+        reporter.log("graphc bench: \(file), OpenBLAS core \(BLASInfo.coreName), threads \(overrides.threads.map(String.init) ?? "default (all \(cores) cores)"), eval \(evalThreads)")
+
+        var report = Report(framework: "graphc", threads: [:], eval_threads: evalThreads, blas_core: BLASInfo.coreName,
+                            fusion: settings.fusion, memory_plan: settings.memoryPlan, train: [:], train_ms_per_step: [:], eval: [:], peak_rss_mb: 0, planned_mb: [:])
+        let random = RandomSource(seed: 7)
+        var profiles: [(String, Executor)] = []
+        for b in batches {
+            let trainThreads = overrides.threads ?? cores
+            report.threads[String(b)] = trainThreads
+            BLASInfo.setThreads(trainThreads)
+            let store = ParameterStore()
+            try store.initialise(from: forward, seed: recipe.seed)
+            let trainer = try Trainer(graph: training, parameters: store, optimizer: SGD(learningRate: 0.01),
+                                      options: ExecutionOptions(training: true, seed: recipe.seed, threads: trainThreads),
+                                      planner: planner)
+            let feeds = try randomFeeds(forward, batch: b, random: random)
+            func rate(steps: Int, warmup: Int) throws -> Double {
+                for _ in 0..<warmup { try trainer.step(feeds: feeds) }
+                let start = monotonic()
+                for _ in 0..<steps { try trainer.step(feeds: feeds) }
+                return Double(b * steps) / (monotonic() - start)
+            }
+            let probe = try rate(steps: 20, warmup: 5)
+            let steps = max(20, Int(seconds * probe / Double(b)))
+            var runs: [Double] = []
+            for _ in 0..<repeats { runs.append(try rate(steps: steps, warmup: 5)) }
+            let s = Summary(runs)
+            report.train[String(b)] = s
+            report.train_ms_per_step[String(b)] = 1000 * Double(b) / s.median
+            if let plan = trainer.memorySummary { report.planned_mb["train_\(b)"] = Double(plan.total) / 1_048_576 }
+            reporter.log(String(format: "train batch %4d, %d thread%@: %8.0f images/s (median of %d; %.0f-%.0f), %.3f ms/step", b, trainThreads,
+                                   trainThreads == 1 ? "" : "s", s.median, repeats, s.min, s.max, 1000 * Double(b) / s.median))
+            if settings.profile {
+                trainer.executor.startProfiling(threads: trainThreads)
+                _ = try rate(steps: steps, warmup: 0)
+                trainer.executor.measuresTime = false
+                profiles.append(("training, batch \(b), \(steps) steps", trainer.executor))
+            }
+        }
+
+        let evalBatch = settings.evalBatch
+        BLASInfo.setThreads(evalThreads)
+        let store = ParameterStore()
+        try store.initialise(from: forward, seed: recipe.seed)
+        let executor = try Executor(graph: forward, options: ExecutionOptions(training: false, threads: evalThreads),
+                                    planner: planner)
+        let feeds = try randomFeeds(forward, batch: evalBatch, random: random)
+        func evalRate(steps: Int, warmup: Int) throws -> Double {
+            for _ in 0..<warmup { try executor.execute(feeds: feeds, parameters: store) }
+            let start = monotonic()
+            for _ in 0..<steps { try executor.execute(feeds: feeds, parameters: store) }
+            return Double(evalBatch * steps) / (monotonic() - start)
+        }
+        let probe = try evalRate(steps: 2, warmup: 1)
+        let steps = max(3, Int(seconds * probe / Double(evalBatch)))
+        var runs: [Double] = []
+        for _ in 0..<repeats { runs.append(try evalRate(steps: steps, warmup: 1)) }
+        let s = Summary(runs)
+        report.eval[String(evalBatch)] = s
+        if let plan = executor.memorySummary { report.planned_mb["eval_\(evalBatch)"] = Double(plan.total) / 1_048_576 }
+        reporter.log(String(format: "eval batch %4d: %8.0f images/s (median of %d; %.0f-%.0f)", evalBatch, s.median, repeats, s.min, s.max))
+        if settings.profile {
+            executor.startProfiling(threads: evalThreads)
+            _ = try evalRate(steps: steps, warmup: 0)
+            executor.measuresTime = false
+            profiles.append(("evaluation, batch \(evalBatch), \(steps) runs", executor))
+        }
+        report.peak_rss_mb = peakRSSMegabytes()
+        for (title, ex) in profiles { reporter.log(ProfileReport(executor: ex, title: title).text) }
+        return report
+    }
+
+    /// Uniform [0, 1) floats for f32 inputs and class indices below the first output's last
+    /// dimension for i64 inputs, with every symbolic dimension set to `batch`.
+    static func randomFeeds(_ g: Graph, batch: Int, random: RandomSource) throws -> [String: HostTensor] {
+        guard let out = g.outputs.first, let classes = g[out.value].type.shape.dims.last?.value, classes > 0 else {
+            throw RuntimeError("--bench needs a classifier whose first output is [batch, classes]")
+        }
+        var feeds: [String: HostTensor] = [:]
+        for v in g.inputs {
+            let node = g[v]
+            guard let name = node.name else { continue }
+            let shape = node.type.shape.dims.map { $0.value ?? batch }
+            let n = shape.reduce(1, *)
+            switch node.type.dtype {
+            case .f32: feeds[name] = HostTensor(shape: shape, floats: (0..<n).map { _ in random.nextFloat() })
+            case .i64: feeds[name] = HostTensor(shape: shape, ints: (0..<n).map { _ in Int64(random.nextInt(below: classes)) })
+            }
+        }
+        return feeds
+    }
+
+    static func monotonic() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+
+    /// The process's peak resident set (Linux reports ru_maxrss in kilobytes).
+    static func peakRSSMegabytes() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+}

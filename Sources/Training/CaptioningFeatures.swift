@@ -1,0 +1,89 @@
+import Datasets
+import Foundation
+import Runtime
+
+/// The encoder features every Sydney-Captions image needs, in memory: (rows, regions, dim)
+/// with row = image number - 1, from a features file or computed once and cached.
+public struct CaptioningFeatures {
+    public var values: [Float]
+    public var rows: Int
+    public var regions: Int
+    public var dim: Int
+    /// Where they came from, for the console and the report.
+    public var provenance: String
+
+    public init(values: [Float], rows: Int, regions: Int, dim: Int, provenance: String) {
+        self.values = values
+        self.rows = rows
+        self.regions = regions
+        self.dim = dim
+        self.provenance = provenance
+    }
+
+    /// [names.count, regions, dim] for the images `names` (N.tif).
+    public func batch(_ names: [String]) throws -> HostTensor {
+        let size = regions * dim
+        var out = [Float](repeating: 0, count: names.count * size)
+        for (i, name) in names.enumerated() {
+            let row = try self.row(of: name)
+            out.withUnsafeMutableBufferPointer { dst in
+                values.withUnsafeBufferPointer { src in
+                    guard let d = dst.baseAddress, let s = src.baseAddress else { return }
+                    d.advanced(by: i * size).update(from: s.advanced(by: row * size), count: size)
+                }
+            }
+        }
+        return HostTensor(shape: [names.count, regions, dim], floats: out)
+    }
+
+    public func row(of name: String) throws -> Int {
+        guard let n = SydneyCaptions.imageNumber(name) else { throw RuntimeError("image '\(name)' is not named <number>.tif: no features row") }
+        guard n <= rows else { throw RuntimeError("the features (\(provenance)) have \(rows) rows but image \(name) needs row \(n - 1)") }
+        return n - 1
+    }
+
+    /// `--features FILE` when given; else the cache's file for the seeded encoder, computing it
+    /// with `encoderFile` on first use. Checks the shape against what the decoder expects.
+    public static func load(featuresFile: String?, cacheDirectory: String, data: SydneyCaptions, encoderFile: String,
+                     regions: Int, dim: Int, threads: Int?,
+                     onBadImage: FeatureExtraction.BadImagePolicy = .stop,
+                     reporter: TrainingReporter = SilentReporter()) throws -> CaptioningFeatures {
+        let path: String
+        var provenance: String
+        if let f = featuresFile {
+            path = f
+            provenance = f
+            if let s = FeatureExtraction.summary(of: f) { provenance += " (encoder \(s.encoder): \(s.weights))" }
+        } else {
+            try checkOutside(cache: cacheDirectory, data: data.directory)
+            let seed: UInt64 = 42
+            path = (cacheDirectory as NSString).appendingPathComponent("sydney-resnet18-seeded\(seed).hdf5")
+            if !FileManager.default.fileExists(atPath: path) {
+                guard FileManager.default.fileExists(atPath: encoderFile) else {
+                    throw RuntimeError("no features: pass --features all_features.hdf5, or keep the encoder \(encoderFile) beside the model so graphc can compute them")
+                }
+                let list = try FeatureExtraction.imageList(directory: data.imagesDirectory)
+                let encoder = try FeatureEncoder(file: encoderFile, weights: nil, seed: seed, threads: threads)
+                reporter.log("computing the features of \(list.images.count) images once with \(encoderFile), \(encoder.provenance); caching them in \(path)")
+                try FeatureExtraction.extract(list, rows: list.rows, encoder: encoder, policy: onBadImage, to: path, reporter: reporter)
+            }
+            provenance = "\(path) (cached; encoder \(encoderFile): " + (FeatureExtraction.summary(of: path)?.weights ?? "seeded initialisation") + ")"
+        }
+        let reader = try HDF5FeatureReader(path: path)
+        guard reader.regions == regions, reader.dim == dim else {
+            throw RuntimeError("\(path): features are (\(reader.count), \(reader.regions), \(reader.dim)) but the decoder takes \(regions) regions x \(dim)")
+        }
+        let f = CaptioningFeatures(values: try reader.readAll(), rows: reader.count, regions: reader.regions, dim: reader.dim, provenance: provenance)
+        for name in data.dataset.images.map(\.filename) where SydneyCaptions.imageNumber(name) != nil { _ = try f.row(of: name) }
+        return f
+    }
+
+    /// The data folder may be read-only and is shared: the cache must live elsewhere.
+    public static func checkOutside(cache: String, data: String) throws {
+        let c = URL(fileURLWithPath: cache).standardizedFileURL.resolvingSymlinksInPath().path
+        let d = URL(fileURLWithPath: data).standardizedFileURL.resolvingSymlinksInPath().path
+        if c == d || c.hasPrefix(d.hasSuffix("/") ? d : d + "/") {
+            throw RuntimeError("--cache \(cache) is inside the data folder \(data); choose a cache folder outside it")
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import Datasets
+import Foundation
+import GraphIR
+import Passes
+import Reports
+import Runtime
+
+/// Q2: trains an image classifier (inputs `image` and `label`, first output the class
+/// log-probabilities) on Fashion-MNIST with the homework's split, sweeping learning rates,
+/// and writes metrics, plots, filters, the best checkpoint and a report.
+struct ClassifierTraining {
+    let file: String
+    let lowered: Graph
+    let recipe: Recipe
+    let options: TrainingOptions
+    let reporter: TrainingReporter
+
+    /// One configuration's history.
+    struct Epoch: Codable {
+        var epoch: Int
+        var train_loss: Double
+        var dev_loss: Double
+        var dev_accuracy: Double
+        var seconds: Double
+        var images_per_second: Double
+    }
+
+    struct ConfigResult {
+        var name: String
+        var learningRate: Float
+        var epochs: [Epoch] = []
+        var testAccuracy: Double?
+        var parameters: ParameterStore
+    }
+
+    func run() throws {
+        let (forward, training) = try Training.compile(lowered, dropout: recipe.dropout, fusion: options.fusion)
+        try checkInterface(forward)
+        let data = try loadData()
+        guard data.train.count > 0, data.dev.count > 0, data.test.count > 0 else { throw RuntimeError("the Fashion-MNIST splits are empty") }
+        let splits = "Fashion-MNIST (\(data.train.count) train / \(data.dev.count) dev / \(data.test.count) test)"
+        let parameters = "\(ParameterCount.report(forward).trainable) parameters"
+        let evaluator = try Evaluator(graph: forward, threads: recipe.evalThreads, profile: options.profile)
+        defer { if options.profile { reporter.log(ProfileReport(executor: evaluator.executor, title: "evaluation batches").text) } }
+
+        if let w = options.weights {
+            reporter.log("graphc: evaluating \(w) with \(file) on \(splits), \(parameters)\n"
+                + Training.blasLine(threads: recipe.evalThreads))
+            let store = ParameterStore()
+            try store.load(from: w, for: forward)
+            let dev = try evaluator.evaluate(data.dev, store)
+            let test = try evaluator.evaluate(data.test, store)
+            reporter.result(String(format: "dev accuracy %.4f (loss %.4f), test accuracy %.4f (loss %.4f)", dev.accuracy, dev.loss, test.accuracy, test.loss))
+            return
+        }
+
+        reporter.log("graphc: \(file) on \(splits), \(recipe.epochs) epochs, batch \(recipe.batchSize), \(recipe.optimizer), \(parameters)\n"
+            + Training.blasLine(threads: recipe.threads, evalThreads: recipe.evalThreads))
+        var results: [ConfigResult] = []
+        for lr in recipe.learningRates {
+            results.append(try trainOne(learningRate: lr, training: training, forward: forward, data: data, evaluator: evaluator))
+        }
+        // The homework picks the configuration with the best validation accuracy after the
+        // last epoch; ties go to the earlier (smaller) learning rate in the sweep.
+        guard var best = results.indices.max(by: { (results[$0].epochs.last?.dev_accuracy ?? 0) < (results[$1].epochs.last?.dev_accuracy ?? 0) }) else { return }
+        if let firstBest = results.indices.first(where: { results[$0].epochs.last?.dev_accuracy == results[best].epochs.last?.dev_accuracy }) { best = firstBest }
+        let test = try evaluator.evaluate(data.test, results[best].parameters)
+        results[best].testAccuracy = test.accuracy
+        reporter.result(String(format: "best: %@ (final dev accuracy %.4f); test accuracy %.4f", results[best].name,
+                     results[best].epochs.last?.dev_accuracy ?? 0, test.accuracy))
+        try ClassifierReport(file: file, recipe: recipe, forward: forward, results: results, best: best, outDir: options.out).write()
+        reporter.result("results written to \(options.out)/")
+    }
+
+    func checkInterface(_ g: Graph) throws {
+        guard let image = g.input(named: "image"), g[image].type.dtype == .f32 else {
+            throw RuntimeError("\(file): a model trained on .fashionMNIST needs an f32 input named \"image\" shaped [batch, 1, 28, 28]")
+        }
+        guard let label = g.input(named: "label"), g[label].type.dtype == .i64 else {
+            throw RuntimeError("\(file): a model trained on .fashionMNIST needs an int64 input named \"label\" shaped [batch]")
+        }
+        guard g.outputs.first != nil else { throw RuntimeError("\(file): the model has no output; declare the class log-probabilities with output(...)") }
+        let shape = g[image].type.shape.dims.dropFirst().map(\.value)
+        guard shape == [1, 28, 28] else {
+            throw RuntimeError("\(file): input \"image\" is \(g[image].type) but Fashion-MNIST images are [batch, 1, 28, 28]")
+        }
+    }
+
+    func loadData() throws -> FashionMNIST {
+        let path = options.data ?? FashionMNIST.defaultDirectory
+        if path.hasSuffix(".npz") { return try FashionMNIST.load(npz: path) }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+            throw RuntimeError("\(path): no Fashion-MNIST folder here (install Debian's dataset-fashion-mnist, or pass --data DIR with the four IDX files, or --data Fashion-MNIST.npz)")
+        }
+        return try FashionMNIST.load(directory: path)
+    }
+
+    func trainOne(learningRate lr: Float, training: Graph, forward: Graph, data: FashionMNIST, evaluator: Evaluator) throws -> ConfigResult {
+        let name = recipe.configName(learningRate: lr)
+        let store = ParameterStore()
+        try store.initialise(from: forward, seed: recipe.seed)
+        let trainer = try Trainer(graph: training, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
+                                  gradClip: recipe.gradClip, options: ExecutionOptions(training: true, seed: recipe.seed, threads: recipe.threads))
+        var result = ConfigResult(name: name, learningRate: lr, parameters: store)
+        var order = BatchOrder(count: data.train.count, batchSize: recipe.batchSize, seed: recipe.seed)
+        let batches = order.batchesPerEpoch
+        reporter.log("config \(name): lr \(lr)")
+        try Training.instrument(trainer, firstBatch: Batches.feeds(data.train, order.batch(0)),
+                                profile: options.profile, threads: recipe.threads, reporter: reporter)
+        defer { if options.profile { reporter.log(ProfileReport(executor: trainer.executor, title: "training steps of \(name)").text) } }
+        reporter.begin("lr \(lr)", total: batches * recipe.epochs)
+        defer { reporter.end() }
+        for epoch in 1...recipe.epochs {
+            order.shuffle()
+            let start = Date()
+            var lossSum = 0.0
+            for b in 0..<batches {
+                let indices = order.batch(b)
+                let loss = try trainer.step(feeds: Batches.feeds(data.train, indices))
+                lossSum += Double(loss)
+                reporter.stepDone(epoch: epoch, step: b + 1, of: batches, meanLoss: lossSum / Double(b + 1), items: indices.count)
+            }
+            let seconds = Date().timeIntervalSince(start)
+            let dev = try evaluator.evaluate(data.dev, store)
+            let e = Epoch(epoch: epoch, train_loss: lossSum / Double(batches), dev_loss: dev.loss, dev_accuracy: dev.accuracy,
+                          seconds: seconds, images_per_second: Double(data.train.count) / seconds)
+            result.epochs.append(e)
+            reporter.log(String(format: "epoch %2d  train loss %.4f  dev loss %.4f  dev accuracy %.4f  %.1f s  %.0f images/s",
+                                epoch, e.train_loss, e.dev_loss, e.dev_accuracy, seconds, e.images_per_second))
+        }
+        return result
+    }
+}

@@ -1,0 +1,134 @@
+import Datasets
+import Foundation
+import GraphIR
+import Reports
+import Runtime
+
+/// `graphc graphs/resnet18.swiftgraph --extract-features --images DIR --out FILE`: encodes every
+/// `N.tif` of a folder and writes the homework's `all_features.hdf5` layout (dataset `features`,
+/// (images, regions, dim) float32, row = N - 1), plus `FILE.json` saying how it was made.
+public enum FeatureExtraction {
+    /// What to do with an unreadable image: leave its row zero and go on, or stop.
+    public enum BadImagePolicy: String { case skip, stop }
+
+    /// What was extracted and how; written beside the HDF5 file as `<file>.json`.
+    public struct Summary: Codable {
+        public var encoder: String
+        public var weights: String
+        public var pretrained: Bool
+        public var images: Int
+        public var rows: Int
+        public var regions: Int
+        public var dim: Int
+        public var skipped: [String]
+        public var seconds: Double
+        public var seconds_per_image: Double
+    }
+
+    /// Encodes every `N.tif` of `images` with the encoder model `encoderFile` (its `weights`, a
+    /// .pth or .safetensors file, or a seeded initialisation) into `out` (a .hdf5 file, or a
+    /// folder to hold all_features.hdf5).
+    @discardableResult
+    public static func run(encoderFile: String, weights: String?, seed: UInt64 = 42, threads: Int? = nil, images dir: String,
+                           out: String, policy: BadImagePolicy = .stop, reporter: TrainingReporter = SilentReporter()) throws -> Summary {
+        let out = outputPath(out)
+        let list = try imageList(directory: dir)
+        for name in list.ignored.prefix(5) { reporter.log("note: \(dir)/\(name) is not named <number>.tif: ignored") }
+        if list.ignored.count > 5 { reporter.log("note: \(list.ignored.count - 5) more files ignored") }
+        let encoder = try FeatureEncoder(file: encoderFile, weights: weights, seed: seed, threads: threads)
+        reporter.log("graphc: \(encoderFile) over \(list.images.count) images of \(dir) -> \(out)\nencoder: \(encoder.provenance)")
+        let summary = try extract(list, rows: list.rows, encoder: encoder, policy: policy, to: out, reporter: reporter)
+        reporter.result(String(format: "wrote %@: (%d, %d, %d) float32 from %d images in %.1f s (%.3f s per image)", out, summary.rows,
+                     summary.regions, summary.dim, summary.images, summary.seconds, summary.seconds_per_image))
+        if !summary.skipped.isEmpty { reporter.result("skipped \(summary.skipped.count) unreadable images (their rows are zeros): \(summary.skipped.joined(separator: ", "))") }
+        if !encoder.pretrained { reporter.result("note: the encoder ran from a seeded initialisation, not pretrained weights (pass --weights resnet18-f37072fd.pth for those)") }
+        return summary
+    }
+
+    /// `--out` names the HDF5 file, or a folder to hold `all_features.hdf5`.
+    public static func outputPath(_ out: String) -> String {
+        out.hasSuffix(".hdf5") || out.hasSuffix(".h5") ? out : (out as NSString).appendingPathComponent("all_features.hdf5")
+    }
+
+    public struct ImageList {
+        /// (row = number - 1, file name)
+        public var images: [(row: Int, name: String)]
+        public var directory: String
+        public var rows: Int
+        public var ignored: [String]
+    }
+
+    /// The folder's `N.tif` (or `.tiff`) files in row order; other names are listed as ignored.
+    public static func imageList(directory: String) throws -> ImageList {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
+            throw RuntimeError("\(directory): no such folder of images")
+        }
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
+            throw RuntimeError("\(directory): cannot list the folder (\(error.localizedDescription))")
+        }
+        var images: [(row: Int, name: String)] = []
+        var ignored: [String] = []
+        for name in names.sorted() where !name.hasPrefix(".") {
+            let stem = name.hasSuffix(".tiff") ? String(name.dropLast(5)) : name.hasSuffix(".tif") ? String(name.dropLast(4)) : nil
+            if let stem, let n = Int(stem), n >= 1, String(n) == stem { images.append((n - 1, name)) } else { ignored.append(name) }
+        }
+        images.sort { $0.row < $1.row }
+        guard let last = images.last else { throw RuntimeError("\(directory): no images named <number>.tif in this folder") }
+        return ImageList(images: images, directory: directory, rows: last.row + 1, ignored: ignored)
+    }
+
+    /// Encodes the listed images into a (rows, regions, dim) array and writes it to `path` with
+    /// its summary. Unreadable images stop the run or leave a zero row, as `policy` says.
+    @discardableResult
+    public static func extract(_ list: ImageList, rows: Int, encoder: FeatureEncoder, policy: BadImagePolicy, to path: String,
+                               reporter: TrainingReporter = SilentReporter()) throws -> Summary {
+        var features: [Float] = []
+        var shape: (regions: Int, dim: Int)?
+        var skipped: [String] = []
+        reporter.begin("features", total: list.images.count)
+        let start = Date()
+        for (i, item) in list.images.enumerated() {
+            let file = (list.directory as NSString).appendingPathComponent(item.name)
+            do {
+                let f = try encoder.encode(path: file)
+                if shape == nil {
+                    shape = (f.regions, f.dim)
+                    features = [Float](repeating: 0, count: rows * f.regions * f.dim)
+                }
+                let size = f.regions * f.dim
+                features.withUnsafeMutableBufferPointer { dst in
+                    f.values.withUnsafeBufferPointer { src in
+                        guard let d = dst.baseAddress, let s = src.baseAddress else { return }
+                        d.advanced(by: item.row * size).update(from: s, count: size)
+                    }
+                }
+            } catch let e as FileError {
+                guard policy == .skip else {
+                    reporter.end()
+                    throw RuntimeError("\(e.description)\n(stopped at image \(i + 1) of \(list.images.count); pass --on-bad-image skip to leave such images out)")
+                }
+                reporter.log("skipped: \(e.description)")
+                skipped.append(item.name)
+            }
+            reporter.itemsDone(i + 1)
+        }
+        reporter.end()
+        guard let s = shape else { throw RuntimeError("\(list.directory): none of the \(list.images.count) images could be read") }
+        let seconds = Date().timeIntervalSince(start)
+        try HDF5Features.write(path: path, features: features, count: rows, regions: s.regions, dim: s.dim)
+        let done = list.images.count - skipped.count
+        let summary = Summary(encoder: encoder.file, weights: encoder.provenance, pretrained: encoder.pretrained,
+                              images: done, rows: rows, regions: s.regions, dim: s.dim, skipped: skipped,
+                              seconds: seconds, seconds_per_image: seconds / Double(max(done, 1)))
+        try JSONReport.write(summary, to: path + ".json")
+        return summary
+    }
+
+    /// The summary written beside a features file, if there is one.
+    public static func summary(of path: String) -> Summary? {
+        guard let data = FileManager.default.contents(atPath: path + ".json") else { return nil }
+        return try? JSONDecoder().decode(Summary.self, from: data)
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import GraphIR
+import Runtime
+
+/// `--profile`: where a step's time goes, per op kind and per node (the slowest ones), with
+/// GFLOP/s for every op that computes (each op declares its FLOP count), from an executor that ran with
+/// `measuresTime` on (like tract's `--profile --cost`).
+struct ProfileReport {
+    let executor: Executor
+    let title: String
+
+    struct Row {
+        var label: String
+        var nodes: Int
+        var seconds: Double
+        var flops: Double?
+    }
+
+    var text: String {
+        let g = executor.graph
+        let runs = max(executor.timedRuns, 1)
+        let times = executor.nodeSeconds
+        guard times.count == g.nodes.count, executor.timedRuns > 0, let shapes = executor.lastShapes else { return "profile (\(title)): no timed runs" }
+        let totalFlops = executor.nodeFlops
+        var byOp: [String: Row] = [:]
+        var perNode: [Row] = []
+        for (i, node) in g.nodes.enumerated() where node.op.kernel != nil {
+            let flops: Double? = i < totalFlops.count && totalFlops[i] > 0 ? totalFlops[i] / Double(runs) : nil
+            var r = byOp[node.op.name] ?? Row(label: node.op.name, nodes: 0, seconds: 0, flops: nil)
+            r.nodes += 1
+            r.seconds += times[i]
+            if let f = flops { r.flops = (r.flops ?? 0) + f }
+            byOp[node.op.name] = r
+            let where_ = node.scope.isEmpty ? "" : " [\(node.scope)]"
+            perNode.append(Row(label: "%\(i) \(node.op.name) \(shapes[i])\(where_)", nodes: 1, seconds: times[i], flops: flops))
+        }
+        let total = byOp.values.reduce(0) { $0 + $1.seconds }
+        var lines = ["profile: \(title); \(runs) runs, \(String(format: "%.3f", 1000 * total / Double(runs))) ms per run in kernels (shapes as in the last run)"]
+        func line(_ r: Row) -> String {
+            let ms = 1000 * r.seconds / Double(runs)
+            let share = total > 0 ? 100 * r.seconds / total : 0
+            let rate = r.flops.map { f in r.seconds > 0 ? String(format: "%8.1f GFLOP/s", f * Double(runs) / r.seconds / 1e9) : "" } ?? ""
+            return String(format: "  %8.3f ms %5.1f%%  %3d× ", ms, share, r.nodes) + r.label.padding(toLength: 26, withPad: " ", startingAt: 0) + rate
+        }
+        lines.append("  per op kind (time per run, share, nodes):")
+        for r in byOp.values.sorted(by: { $0.seconds > $1.seconds }) { lines.append(line(r)) }
+        lines.append("  slowest nodes:")
+        for r in perNode.sorted(by: { $0.seconds > $1.seconds }).prefix(12) {
+            var l = line(r)
+            if let f = r.flops { l += String(format: "  %.2f MFLOP", f / 1e6) }
+            lines.append(l)
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension Executor {
+    /// Starts `--profile` timing from zero. On one BLAS thread the calling thread's CPU time is
+    /// what a kernel costs, so other processes' load is not counted.
+    func startProfiling(threads: Int) {
+        measuresTime = true
+        measuresThreadTime = threads == 1
+        resetTimes()
+    }
+}

@@ -1,0 +1,77 @@
+/// What a training run does besides the recipe: where its data and results are, what it
+/// measures, how captions are decoded. The command line fills it from its flags.
+public struct TrainingOptions {
+    /// Results folder.
+    public var out: String
+    /// Per-op timing of the training steps and evaluation batches, logged when they end.
+    public var profile: Bool
+    /// Run the speed-up passes (contract, hoist, fusion) before training or evaluating.
+    public var fusion: Bool
+    /// The data folder (or, for Fashion-MNIST, an .npz file); nil reads the task's default place.
+    public var data: String?
+    /// Use only the first `limit` training captions and val/test images (quick caption runs).
+    public var limit: Int?
+    /// An HDF5 features file for caption training; nil computes them once into `cache`.
+    public var features: String?
+    /// Where caption training caches the features it computes (never inside the data folder).
+    public var cache: String
+    /// Beam width for decoding captions (1 = greedy, as the homework).
+    public var beam: Int
+    /// A checkpoint to evaluate on the dev and test sets instead of training.
+    public var weights: String?
+    /// What to do with an unreadable image when computing features.
+    public var onBadImage: FeatureExtraction.BadImagePolicy
+
+    public init(out: String = "results", profile: Bool = false, fusion: Bool = true, data: String? = nil, limit: Int? = nil,
+                features: String? = nil, cache: String = ".graphc-cache", beam: Int = 1, weights: String? = nil,
+                onBadImage: FeatureExtraction.BadImagePolicy = .stop) {
+        self.out = out
+        self.profile = profile
+        self.fusion = fusion
+        self.data = data
+        self.limit = limit
+        self.features = features
+        self.cache = cache
+        self.beam = beam
+        self.weights = weights
+        self.onBadImage = onBadImage
+    }
+}
+
+/// Settings that replace the model's `train(...)` declaration in a `Recipe`; nil keeps the
+/// model's own (or the default when the model names none).
+public struct RecipeOverrides {
+    public var epochs: Int?
+    public var batchSize: Int?
+    /// One run per learning rate (a sweep); the best by final dev accuracy is kept.
+    public var learningRates: [Float]?
+    /// "sgd" or "adam".
+    public var optimizer: String?
+    public var momentum: Float?
+    /// L2 weight decay, applied by the optimiser.
+    public var weightDecay: Float?
+    /// Replaces every Dropout layer's p.
+    public var dropout: Double?
+    /// Clamp every gradient value to ±gradClip before the update.
+    public var gradClip: Float?
+    public var seed: UInt64?
+    /// Kernel threads for training steps, and for evaluation batches unless `evalThreads` is set.
+    public var threads: Int?
+    public var evalThreads: Int?
+
+    public init(epochs: Int? = nil, batchSize: Int? = nil, learningRates: [Float]? = nil, optimizer: String? = nil,
+                momentum: Float? = nil, weightDecay: Float? = nil, dropout: Double? = nil, gradClip: Float? = nil,
+                seed: UInt64? = nil, threads: Int? = nil, evalThreads: Int? = nil) {
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.learningRates = learningRates
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+        self.dropout = dropout
+        self.gradClip = gradClip
+        self.seed = seed
+        self.threads = threads
+        self.evalThreads = evalThreads
+    }
+}

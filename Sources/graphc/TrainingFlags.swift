@@ -1,0 +1,30 @@
+import Foundation
+import Runtime
+import Training
+
+/// The flags of --train, --eval, --bench and --extract-features as the Training library's settings.
+extension Graphc {
+    func recipeOverrides() throws -> RecipeOverrides {
+        RecipeOverrides(epochs: epochs, batchSize: batchSize, learningRates: try lr.map(LearningRates.parse), optimizer: optimizer,
+                        momentum: momentum, weightDecay: l2, dropout: dropout, gradClip: gradClip, seed: seed,
+                        threads: threads, evalThreads: evalThreads)
+    }
+
+    var trainingOptions: TrainingOptions {
+        TrainingOptions(out: out, profile: profile, fusion: fusion != "off", data: data, limit: limit, features: features, cache: cache,
+                        beam: beam, weights: eval ? weights : nil,
+                        onBadImage: badImagePolicy)
+    }
+
+    /// `validate` has checked the name.
+    var badImagePolicy: FeatureExtraction.BadImagePolicy { FeatureExtraction.BadImagePolicy(rawValue: onBadImage) ?? .stop }
+
+    func benchSettings() throws -> Bench.Settings {
+        let batches = try benchBatches.split(separator: ",").map { s -> Int in
+            guard let b = Int(s.trimmingCharacters(in: .whitespaces)), b > 0 else { throw RuntimeError("--bench-batches: '\(s)' is not a positive batch size") }
+            return b
+        }
+        return Bench.Settings(batches: batches, evalBatch: benchEvalBatch, repeats: benchRepeats, seconds: benchSeconds,
+                              memoryPlan: memoryPlan != "off", fusion: fusion != "off", profile: profile)
+    }
+}
