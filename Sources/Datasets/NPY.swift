@@ -30,6 +30,13 @@ public struct NPYArray {
 
     public var count: Int { shape.reduce(1, *) }
 
+    public init(dtype: NPYDType, shape: [Int], raw: Data, source: String) {
+        self.dtype = dtype
+        self.shape = shape
+        self.raw = raw
+        self.source = source
+    }
+
     /// Elements as Float, whatever the dtype (f64 is rounded to nearest).
     public func floats() -> [Float] {
         switch dtype {
