@@ -151,7 +151,7 @@ public enum NPYReader {
         let (needed, o) = count.multipliedReportingOverflow(by: dtype.itemSize)
         guard !o else { throw FileError(file, "bad NPY header: shape \(shape) is too large") }
         // Python's tuple spelling, so the message matches what numpy prints.
-        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        let shapeText = NPYWriter.pythonTuple(shape)
         if found < needed {
             throw FileError(file, "truncated: shape \(shapeText) of '\(descr)' needs \(needed) data bytes, found \(found)")
         }

@@ -44,8 +44,8 @@ public enum NPYWriter {
         return out
     }
 
-    /// Python's repr of a tuple of ints: `()`, `(3,)`, `(2, 3)`.
-    static func pythonTuple(_ shape: [Int]) -> String {
+    /// Python's repr of a tuple of ints, `()`, `(3,)`, `(2, 3)`: how numpy prints a shape.
+    public static func pythonTuple(_ shape: [Int]) -> String {
         shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
     }
 }
