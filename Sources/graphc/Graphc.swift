@@ -83,13 +83,13 @@ struct Graphc: ParsableCommand {
     @Option(help: "Epochs.") var epochs: Int?
     @Option(help: ArgumentHelp("Learning rate, or a comma-separated sweep such as 0.001,0.01,0.1.", valueName: "lr[,lr...]"))
     var lr: String?
-    @Option(help: "Batch size.") var batchSize: Int?
+    @Option(help: "Batch size (with --run: the batch of random inputs, default 1).") var batchSize: Int?
     @Option(help: ArgumentHelp("Optimiser.", valueName: "sgd|adam")) var optimizer: String?
     @Option(help: "SGD momentum (0 = plain SGD).") var momentum: Float?
     @Option(help: "Dropout probability, replacing every Dropout layer's p.") var dropout: Double?
     @Option(help: "L2 weight decay, applied by the optimiser.") var l2: Float?
     @Option(help: "Clamp every gradient value to ±this before the update.") var gradClip: Float?
-    @Option(help: "Seed for weights, shuffling and dropout.") var seed: UInt64?
+    @Option(help: "Seed for weights, shuffling and dropout (with --run: of the weights and, plus one, of random inputs).") var seed: UInt64?
     @Option(help: "Kernel threads: convolutions, pooling, matrix products and large elementwise loops are split over them, with OpenBLAS single-threaded inside each part (default: all cores).") var threads: Int?
     @Option(help: ArgumentHelp("Data folder (or a Fashion-MNIST.npz file).", valueName: "path")) var data: String?
     @Option(help: ArgumentHelp("Results folder (default: results); with --run, the .npz file to write the outputs to (without it --run writes nothing).", valueName: "dir|file"))

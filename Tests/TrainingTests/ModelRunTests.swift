@@ -95,6 +95,22 @@ final class ModelRunTests: XCTestCase {
         for (a1, a2) in zip(value("A1"), value("A2")) { XCTAssertEqual(a1, a2, accuracy: 1e-5) }
     }
 
+    func testWeightsFromASafetensorsCheckpoint() throws {
+        let trained = try ModelRun(file: Self.graph("q1_attention"), seed: 11)
+        let checkpoint = dir + "/q1.safetensors"
+        try trained.parameters.save(to: checkpoint)
+        let loaded = try ModelRun(file: Self.graph("q1_attention"), weights: checkpoint)
+        XCTAssertEqual(loaded.weightsProvenance, "weights from \(checkpoint)")
+        let feeds = ["X": HostTensor(shape: [6, 8], floats: x)]
+        XCTAssertEqual(try loaded.run(feeds).map(\.value), try trained.run(feeds).map(\.value))
+        XCTAssertNotEqual(try ModelRun(file: Self.graph("q1_attention"), seed: 12).run(feeds).map(\.value), try trained.run(feeds).map(\.value),
+                          "another seed gives other weights")
+        assertError(["--weights q1.bin", ".safetensors", ".pth"]) { _ = try ModelRun(file: Self.graph("q1_attention"), weights: "q1.bin") }
+        let cnnWeights = dir + "/cnn.safetensors"
+        try ModelRun(file: Self.graph("cnn")).parameters.save(to: cnnWeights)
+        assertError([cnnWeights, "no tensor named 'head1.w_q'"]) { _ = try ModelRun(file: Self.graph("q1_attention"), weights: cnnWeights) }
+    }
+
     func testInputsFromFilesAreCheckedByNameDtypeAndShape() throws {
         let q1 = try ModelRun(file: Self.graph("q1_attention"))
         let cnn = try ModelRun(file: Self.graph("cnn"))
