@@ -54,6 +54,8 @@ public struct LinePlot {
         static let labelPad = 4 * point
         static let titlePad = 6 * point
         static let lineWidth = 1.5 * point
+        /// matplotlib has no markers by default; ours are a little smaller than its 6 pt "o" so
+        /// that each epoch is visible without the markers hiding the line.
         static let markerRadius = 3.0
         /// The axes' box as fractions of the figure (subplot parameters left, right, bottom, top).
         static let box = (left: 0.125, right: 0.9, bottom: 0.11, top: 0.88)
