@@ -26,6 +26,9 @@ public struct Node: Sendable {
 
     /// The `name` attribute of inputs and parameters.
     public var name: String? { attributes.string("name") }
+
+    /// Inputs and parameters: the graph's interface, typed by declaration.
+    public var isInterface: Bool { op == .input || op == .param }
 }
 
 /// A whole model: nodes in topological order, named outputs, an optional scalar loss, and
@@ -51,12 +54,10 @@ public final class Graph {
         return Value(nodes.count - 1)
     }
 
-    public func replaceNode(_ v: Value, with node: Node) {
-        precondition(node.inputs.allSatisfy { $0.id < v.id }, "a replacement node may only use earlier values")
-        nodes[v.id] = node
-    }
-
     public func output(named n: String) -> Value? { outputs.first { $0.name == n }?.value }
+
+    /// The outputs autodiff added, one per trainable parameter (empty: not differentiated).
+    public var gradientOutputs: [(name: String, value: Value)] { outputs.filter { GradientOutput.parameter(of: $0.name) != nil } }
 
     public var inputs: [Value] { values.filter { nodes[$0.id].op == .input } }
     public var parameters: [Value] { values.filter { nodes[$0.id].op == .param } }
@@ -91,5 +92,18 @@ public final class Graph {
         let g = Graph(name: name)
         g.nodes = nodes; g.outputs = outputs; g.loss = loss; g.metadata = metadata
         return g
+    }
+}
+
+/// How the gradient of a parameter is named among a graph's outputs: `grad:<parameter>`.
+/// Autodiff makes these outputs, the trainer reads them, and a dumped `.gir` shows them.
+public enum GradientOutput {
+    public static let prefix = "grad:"
+
+    public static func name(forParameter parameter: String) -> String { prefix + parameter }
+
+    /// The parameter whose gradient the output `name` is (nil: not a gradient output).
+    public static func parameter(of name: String) -> String? {
+        name.hasPrefix(prefix) ? String(name.dropFirst(prefix.count)) : nil
     }
 }

@@ -2,10 +2,6 @@ import GraphIR
 
 /// Reverse-mode differentiation, graph to graph.
 public enum Autodiff {
-    /// Gradient outputs are named `grad:<parameter name>`.
-    public static let outputPrefix = "grad:"
-    public static func outputName(forParameter name: String) -> String { outputPrefix + name }
-
     /// A parameter the optimiser updates: not frozen (`trainable=false`) and not state
     /// such as BatchNorm's running statistics (`buffer=true`).
     public static func isTrainable(_ n: Node) -> Bool {
@@ -13,7 +9,8 @@ public enum Autodiff {
     }
 
     /// Returns a new graph holding the forward graph unchanged (outputs and loss included)
-    /// followed by the backward nodes, with one output `grad:<name>` per trainable parameter
+    /// followed by the backward nodes, with one output `GradientOutput.name(forParameter:)`
+    /// (`grad:<name>`) per trainable parameter
     /// the loss depends on. Linear in the size of the graph: one forward sweep marks values
     /// that depend on a trainable parameter, one backward sweep marks those the loss also
     /// depends on, and one more backward sweep applies each node's gradient rule once,
@@ -27,8 +24,8 @@ public enum Autodiff {
         guard lossNode.type == .f32([]) else {
             throw nodeError("autodiff", g, loss, "the loss must be a scalar f32, not \(lossNode.type)")
         }
-        for o in g.outputs where o.name.hasPrefix(outputPrefix) {
-            throw PassError(pass: "autodiff", "graph @\(g.name) already has gradient output \"\(o.name)\"")
+        if let o = g.gradientOutputs.first {
+            throw PassError(pass: "autodiff", "graph @\(g.name) already has gradient output \"\(o.name)\": it was differentiated before")
         }
 
         let onPath = valuesBetweenParametersAndLoss(g, loss: loss)
@@ -77,7 +74,7 @@ public enum Autodiff {
         var seen = Set<String>()
         for p in g.parameters where onPath[p.id] {
             guard let d = grads[p.id] else { continue }
-            let name = outputName(forParameter: g[p].name ?? "\(p)")
+            let name = GradientOutput.name(forParameter: g[p].name ?? "\(p)")
             guard seen.insert(name).inserted else {
                 throw nodeError("autodiff", g, p, "another parameter is also named \"\(g[p].name ?? "")\"; their gradients would share an output")
             }
@@ -100,6 +97,32 @@ public enum Autodiff {
             for v in g.nodes[i].inputs where fromParameter[v.id] { onPath[v.id] = true }
         }
         return onPath
+    }
+
+    /// Whether `g` already has its gradients: false when it has no gradient output; true when
+    /// every trainable parameter the loss depends on has one and every gradient output
+    /// belongs to such a parameter (a graph dumped after autodiff); otherwise an error at
+    /// the parameter or output that does not fit.
+    public static func isDifferentiated(_ g: Graph) throws -> Bool {
+        let gradients = g.gradientOutputs
+        guard !gradients.isEmpty else { return false }
+        guard let loss = g.loss, loss.id >= 0, loss.id < g.nodes.count else {
+            throw PassError(pass: "autodiff", "graph @\(g.name) has gradient output \"\(gradients[0].name)\" but no loss")
+        }
+        let onPath = valuesBetweenParametersAndLoss(g, loss: loss)
+        var expected: [String: Value] = [:]
+        for p in g.parameters where onPath[p.id] { expected[GradientOutput.name(forParameter: g[p].name ?? "\(p)")] = p }
+        var found = Set<String>()
+        for o in gradients {
+            guard expected[o.name] != nil else {
+                throw PassError(pass: "autodiff", "graph @\(g.name): gradient output \"\(o.name)\" names no trainable parameter the loss depends on")
+            }
+            found.insert(o.name)
+        }
+        if let (_, p) = expected.filter({ !found.contains($0.key) }).min(by: { $0.value < $1.value }) {
+            throw nodeError("autodiff", g, p, "the graph already has gradient outputs (\"\(gradients[0].name)\", ...) but none for this trainable parameter")
+        }
+        return true
     }
 
     static func gradientScope(_ scope: String) -> String { scope.isEmpty ? "grad" : scope + "/grad" }

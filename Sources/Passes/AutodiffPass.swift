@@ -2,7 +2,8 @@ import GraphIR
 
 /// `autodiff`: appends the reverse-mode gradient of the loss with respect to every trainable
 /// parameter, as outputs named `grad:<parameter>`; weights used by several unrolled steps
-/// get the sum of their per-step gradients.
+/// get the sum of their per-step gradients. A graph that already has them (dumped after
+/// autodiff) is left as it is; one with some but not all of them is an error.
 ///
 ///     %0 = input() {name="x"} : f32[B,4]
 ///     %1 = param() {name="w", init="zeros"} : f32[3,4]
@@ -15,7 +16,13 @@ import GraphIR
 ///     %6 = matmul(%5, %0) {transpose_a=true} : f32[3,4]
 ///     output "grad:w" = %6
 extension Pass {
-    public static let autodiff = Pass(name: "autodiff", summary: "append d(loss)/d(parameter) for every trainable parameter") { g in
-        try Autodiff.differentiate(g)
+    public static let autodiff = Pass(name: "autodiff", summary: "append d(loss)/d(parameter) for every trainable parameter") { g, context in
+        if try Autodiff.isDifferentiated(g) {
+            context.count("skipped: already differentiated")
+            return g
+        }
+        let out = try Autodiff.differentiate(g)
+        context.count("gradients", out.gradientOutputs.count)
+        return out
     }
 }

@@ -13,7 +13,7 @@ import GraphIR
 ///     %1 = tanh(%0) : f32[4]
 ///     %2 = add(%1, %1) : f32[4]
 extension Pass {
-    public static let commonSubexpressionElimination = Pass(name: "cse", summary: "merge nodes with equal op, inputs and attributes (not random ops)") { g in
+    public static let commonSubexpressionElimination = Pass(name: "cse", summary: "merge nodes with equal op, inputs and attributes (not random ops)") { g, context in
         var r = GraphRewriter(g, pass: "cse")
         var seen: [ExpressionKey: Value] = [:]
         seen.reserveCapacity(g.nodes.count)
@@ -27,6 +27,7 @@ extension Pass {
             let key = ExpressionKey(op: node.op, inputs: node.inputs, attributes: node.attributes, type: node.type)
             if let existing = seen[key] {
                 r.forward(v, to: existing)
+                context.count("nodes merged")
             } else {
                 seen[key] = r.emit(node, for: v)
             }

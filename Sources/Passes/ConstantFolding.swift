@@ -32,7 +32,7 @@ import GraphIR
 /// `transpose(transpose(x))` -> one transpose (or `x` when the permutations cancel).
 /// Not folded: anything else, e.g. `x*2` or `x+x`.
 extension Pass {
-    public static let constantFolding = Pass(name: "constant-folding", summary: "evaluate scalar-constant ops and remove exact algebraic identities") { g in
+    public static let constantFolding = Pass(name: "constant-folding", summary: "evaluate scalar-constant ops and remove exact algebraic identities") { g, context in
         var r = GraphRewriter(g, pass: "constant-folding")
         for v in g.values {
             var node = g[v]
@@ -40,10 +40,12 @@ extension Pass {
             switch Folder(graph: r.target).simplify(node) {
             case .forward(let x):
                 r.forward(v, to: x)
+                context.count("identities removed")
             case .replace(let op, let inputs, let attributes):
                 // A rewrite must keep the node's type; if the rule disagrees, keep the node.
                 let types = inputs.map { r.target.type(of: $0) }
                 if let t = try? inferType(op, types, attributes), t == node.type {
+                    context.count("nodes folded")
                     r.emit(Node(op: op, inputs: inputs, attributes: attributes, type: t, location: node.location, scope: node.scope), for: v)
                 } else {
                     r.emit(node, for: v)

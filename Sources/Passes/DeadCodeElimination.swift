@@ -15,7 +15,7 @@ import GraphIR
 ///     %2 = mul(%0, %0) : f32[4]
 ///     output "y" = %2
 extension Pass {
-    public static let deadCodeElimination = Pass(name: "dce", summary: "remove nodes the outputs and loss do not use (inputs and parameters stay)") { g in
+    public static let deadCodeElimination = Pass(name: "dce", summary: "remove nodes the outputs and loss do not use (inputs and parameters stay)") { g, context in
         let n = g.nodes.count
         var live = [Bool](repeating: false, count: n)
         for o in g.outputs where o.value.id >= 0 && o.value.id < n { live[o.value.id] = true }
@@ -28,6 +28,7 @@ extension Pass {
         }
         var r = GraphRewriter(g, pass: "dce")
         for v in g.values where live[v.id] { try r.copy(v) }
+        context.count("nodes removed", n - r.target.nodes.count)
         return try r.finish()
     }
 }

@@ -21,8 +21,8 @@ import GraphIR
 /// becomes
 ///     %3 = fused_matmul(%0, %1, %2) {transpose_b=true, activation="relu"} : f32[B,600]
 extension Pass {
-    public static let fusion = Pass(name: "fusion", summary: "fuse bias+activation epilogues, log-softmax+NLL gradients and elementwise chains") { g in
-        try Fusion(try LSTMCellFusion(g).run()).run()
+    public static let fusion = Pass(name: "fusion", summary: "fuse bias+activation epilogues, log-softmax+NLL gradients and elementwise chains") { g, context in
+        try Fusion(try LSTMCellFusion(g, context).run(), context).run()
     }
 }
 
@@ -39,10 +39,13 @@ struct Fusion {
     /// per step) fused into one kernel would keep every step's term alive to the end.
     static let maxDistance = 24
 
-    init(_ g: Graph) {
+    let context: PassContext
+
+    init(_ g: Graph, _ context: PassContext) {
         self.g = g
-        uses = g.useCounts()
-        users = g.users()
+        self.context = context
+        uses = context.useCounts(g)
+        users = context.users(g)
     }
 
     /// What happens to a node: copied, left out (its work is in a later fused node), or
@@ -77,6 +80,7 @@ struct Fusion {
         var roles = [Role](repeating: .keep, count: n)
         findEpilogues(&roles)
         let group = findElementwiseGroups(&roles)
+        count(roles)
 
         var r = GraphRewriter(g, pass: "fusion")
         for v in g.values {
@@ -116,6 +120,21 @@ struct Fusion {
             }
         }
         return try r.finish()
+    }
+
+    /// Reports the fused kernels to the statistics, by kind.
+    func count(_ roles: [Role]) {
+        for role in roles {
+            switch role {
+            case .keep: continue
+            case .absorbed: context.count("ops absorbed")
+            case .matmulEpilogue: context.count("matmul epilogues")
+            case .convEpilogue: context.count("conv epilogues")
+            case .batchNormFold: context.count("batch norms folded")
+            case .lossGradient: context.count("loss gradients")
+            case .elementwiseRoot: context.count("elementwise kernels")
+            }
+        }
     }
 
     @discardableResult

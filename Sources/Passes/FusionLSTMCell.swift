@@ -20,10 +20,13 @@ struct LSTMCellFusion {
     let uses: [Int]
     let users: [[Int]]
 
-    init(_ g: Graph) {
+    let context: PassContext
+
+    init(_ g: Graph, _ context: PassContext) {
         self.g = g
-        uses = g.useCounts()
-        users = g.users()
+        self.context = context
+        uses = context.useCounts(g)
+        users = context.users(g)
     }
 
     struct Cell {
@@ -91,6 +94,7 @@ struct LSTMCellFusion {
             claimed.formUnion(c.nodes)
         }
         guard !cells.isEmpty else { return g }
+        context.count("lstm cells", cells.count)
         var r = GraphRewriter(g, pass: "fusion")
         for v in g.values {
             guard let c = cells[v.id] else {

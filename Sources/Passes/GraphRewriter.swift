@@ -65,30 +65,3 @@ struct GraphRewriter {
         return target
     }
 }
-
-extension Node {
-    /// Inputs and parameters: the graph's interface, typed by declaration.
-    var isInterface: Bool { op == .input || op == .param }
-}
-
-/// Runs `op`'s shape rule after an arity check (rules index their inputs freely), and keeps
-/// results within the element limit so later rules' arithmetic cannot overflow.
-func inferType(_ op: OpDef, _ inputs: [TensorType], _ attributes: Attributes) throws -> TensorType {
-    guard op.arity.accepts(inputs.count) else { throw ShapeError("wrong number of inputs (\(inputs.count))") }
-    let t: TensorType
-    do {
-        t = try op.shape(ShapeQuery(inputs: inputs, attributes: attributes))
-    } catch let e as ShapeError {
-        throw e
-    } catch {
-        throw ShapeError(String(describing: error))
-    }
-    try checkSize(t)
-    return t
-}
-
-func checkSize(_ t: TensorType) throws {
-    guard t.shape.isWithinElementLimit else { throw ShapeError("\(t) holds more than \(Shape.maxElementCount) elements") }
-}
-
-func describe(_ types: [TensorType]) -> String { "(inputs: " + types.map(\.description).joined(separator: ", ") + ")" }

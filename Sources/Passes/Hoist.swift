@@ -26,8 +26,8 @@ import GraphIR
 /// the backward keeps its per-step products. Linear: one scan groups the candidates by
 /// (ids, table, weight, attributes, axis).
 extension Pass {
-    public static let hoist = Pass(name: "hoist", summary: "compute per-step projections of teacher-forced embeddings as one product") { g in
-        try Hoisting(g).run()
+    public static let hoist = Pass(name: "hoist", summary: "compute per-step projections of teacher-forced embeddings as one product") { g, context in
+        try Hoisting(g, context).run()
     }
 }
 
@@ -37,10 +37,13 @@ struct Hoisting {
     /// The last node reading each value (its only reader when `uses` is 1).
     let reader: [Int?]
 
-    init(_ g: Graph) {
+    let context: PassContext
+
+    init(_ g: Graph, _ context: PassContext) {
         self.g = g
-        uses = g.useCounts()
-        reader = g.lastReaders()
+        self.context = context
+        uses = context.useCounts(g)
+        reader = context.lastReaders(g)
     }
 
     struct Key: Hashable {
@@ -117,6 +120,8 @@ struct Hoisting {
             // hoisted product.
             if let b = members.first?.bias, b.id < first, members.allSatisfy({ $0.bias == b && $0.add != nil }) { withBias[key] = b }
             hoistAt[first] = key
+            context.count("products hoisted")
+            context.count("steps sharing them", members.count)
             for m in members {
                 if withBias[key] != nil, let a = m.add {
                     dropped.insert(m.matmul)

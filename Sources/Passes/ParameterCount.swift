@@ -40,7 +40,7 @@ public enum ParameterCount {
 /// gets
 ///     meta {param_count=50, trainable_params=40}
 extension Pass {
-    public static let countParameters = Pass(name: "count-params", summary: "record param_count and trainable_params in the graph's metadata") { g in
+    public static let countParameters = Pass(name: "count-params", summary: "record param_count and trainable_params in the graph's metadata") { g, _ in
         let rep = ParameterCount.report(g)
         let out = g.copy()
         out.metadata["param_count"] = .int(rep.total)

@@ -1,41 +1,39 @@
 import GraphIR
 
 /// One named graph-to-graph rewrite or check. Passes never mutate their input graph: they
-/// return a new one (or the same one when nothing changes), so a pipeline can keep snapshots.
+/// return a new one (or the same one when nothing changes), so a pipeline can keep snapshots
+/// and the context's cached analyses of a graph stay true for as long as the graph lives.
 public struct Pass: Sendable {
     public let name: String
     public let summary: String
-    public let run: @Sendable (Graph) throws -> Graph
+    let body: @Sendable (Graph, PassContext) throws -> Graph
 
-    public init(name: String, summary: String, run: @escaping @Sendable (Graph) throws -> Graph) {
-        self.name = name; self.summary = summary; self.run = run
+    public init(name: String, summary: String, run body: @escaping @Sendable (Graph, PassContext) throws -> Graph) {
+        self.name = name; self.summary = summary; self.body = body
+    }
+
+    /// Runs the pass alone: its statistics go to `context` under its name.
+    public func run(_ g: Graph, _ context: PassContext = PassContext()) throws -> Graph {
+        context.begin(self, g)
+        let out = try body(g, context)
+        context.end(out)
+        return out
     }
 }
 
-/// A pass's complaint about a graph when there is no source location to point at (nodes made
-/// by other passes, graph-level problems, unknown pass names).
-public struct PassError: Error, CustomStringConvertible {
-    public let pass: String
-    public let message: String
-    public init(pass: String, _ message: String) { self.pass = pass; self.message = message }
-    public var description: String { "\(pass): \(message)" }
-}
-
-/// The error for a problem at one node: a located `Diagnostic` when the node knows where it
-/// came from, else a `PassError` naming the node by its value.
-func nodeError(_ pass: String, _ g: Graph, _ v: Value, _ message: String) -> Error {
-    let node = g.nodes[v.id]
-    let text = "\(pass): \(node.op.name) \(v): \(message)"
-    if let loc = node.location { return Diagnostic(text, at: loc) }
-    return PassError(pass: pass, "\(node.op.name) \(v)\(node.scope.isEmpty ? "" : " in scope \"\(node.scope)\""): \(message)")
-}
-
-/// Runs named passes in order.
+/// Runs passes in order.
 public struct Pipeline {
+    /// What the pipeline is for (`compile`, `training`, ...), or `custom` for a list of names.
+    public let name: String
     public let passes: [Pass]
 
-    /// Throws a `PassError` listing the known passes when a name is unknown.
-    public init(_ names: [String]) throws {
+    public init(name: String, passes: [Pass]) { self.name = name; self.passes = passes }
+
+    public init(_ passes: [Pass]) { self.init(name: "custom", passes: passes) }
+
+    /// Looks the passes up by name; throws a `PassError` listing the known passes when a
+    /// name is unknown.
+    public init(_ names: [String], name: String = "custom") throws {
         var passes: [Pass] = []
         for n in names {
             guard let p = PassRegistry.named(n) else {
@@ -44,23 +42,38 @@ public struct Pipeline {
             }
             passes.append(p)
         }
-        self.passes = passes
+        self.init(name: name, passes: passes)
     }
 
-    /// Runs every pass; `after` sees each pass, its result and its wall time (`--time-passes`).
-    public func run(_ g: Graph, after: ((Pass, Graph, Duration) -> Void)? = nil) throws -> Graph {
+    public var names: [String] { passes.map(\.name) }
+
+    /// Runs every pass; with `context.options.verifyEach`, verifies each result (as MLIR's
+    /// `-verify-each` does), so a pass that breaks the graph is named at once. `after` sees
+    /// each pass, its result and its wall time (`--dump-ir --after`, `--time-passes`).
+    public func run(_ g: Graph, _ context: PassContext, after: ((Pass, Graph, Duration) -> Void)? = nil) throws -> Graph {
         var current = g
         let clock = ContinuousClock()
         for p in passes {
             let start = clock.now
-            current = try p.run(current)
-            after?(p, current, clock.now - start)
+            current = try p.run(current, context)
+            let time = clock.now - start
+            context.recordTime(time)
+            if context.options.verifyEach && p.name != Pass.verify.name {
+                do { try Verifier.check(current) } catch { throw Pipeline.brokenBy(p, error) }
+            }
+            after?(p, current, time)
         }
         return current
     }
-}
 
-public enum Pipelines {
-    /// What `graphc` runs before executing a model.
-    public static let `default` = ["verify", "shape-inference", "constant-folding", "cse", "dce", "verify"]
+    /// The verifier's error, saying which pass left the graph broken.
+    static func brokenBy(_ p: Pass, _ error: Error) -> Error {
+        let note = "after pass '\(p.name)' (--verify-each)"
+        if var d = error as? Diagnostic {
+            d.notes.append(note)
+            return d
+        }
+        if let e = error as? PassError { return PassError(pass: e.pass, "\(e.message), \(note)") }
+        return PassError(pass: "verify", "\(error), \(note)")
+    }
 }

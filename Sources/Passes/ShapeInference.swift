@@ -12,7 +12,7 @@ import GraphIR
 /// An op that rejects its new inputs is an error naming the op, the input types and the
 /// node's source location.
 extension Pass {
-    public static let shapeInference = Pass(name: "shape-inference", summary: "recompute every result type from the inputs' declared types") { g in
+    public static let shapeInference = Pass(name: "shape-inference", summary: "recompute every result type from the inputs' declared types") { g, _ in
         var r = GraphRewriter(g, pass: "shape-inference")
         for v in g.values {
             var node = g[v]

@@ -20,8 +20,8 @@ import GraphIR
 /// step, and the stack axis not the contraction axis. Linear: one look at each stack's
 /// operands.
 extension Pass {
-    public static let stackProducts = Pass(name: "stack-products", summary: "stacked per-step products with one weight as one product of the stacked inputs") { g in
-        try StackProducts(g).run()
+    public static let stackProducts = Pass(name: "stack-products", summary: "stacked per-step products with one weight as one product of the stacked inputs") { g, context in
+        try StackProducts(g, context).run()
     }
 }
 
@@ -29,9 +29,12 @@ struct StackProducts {
     let g: Graph
     let uses: [Int]
 
-    init(_ g: Graph) {
+    let context: PassContext
+
+    init(_ g: Graph, _ context: PassContext) {
         self.g = g
-        uses = g.useCounts()
+        self.context = context
+        uses = context.useCounts(g)
     }
 
     /// A stacked operand: its product's left input, the weight, the product's attributes
@@ -80,6 +83,7 @@ struct StackProducts {
         var plans: [Int: ([Term], Int)] = [:]
         for (i, node) in g.nodes.enumerated() { if let c = candidate(node) { plans[i] = c } }
         guard !plans.isEmpty else { return g }
+        context.count("stacks of products", plans.count)
         var r = GraphRewriter(g, pass: "stack-products")
         for v in g.values {
             guard let (terms, axis) = plans[v.id], let first = terms.first else { try r.copy(v); continue }

@@ -25,8 +25,8 @@ import GraphIR
 /// operands are made once and shared (a weight's and its bias's sums stack the same
 /// per-step gradients).
 extension Pass {
-    public static let stackSums = Pass(name: "stack-sums", summary: "sum per-step weight-gradient terms as one op over stacked operands") { g in
-        try StackSums(g).run()
+    public static let stackSums = Pass(name: "stack-sums", summary: "sum per-step weight-gradient terms as one op over stacked operands") { g, context in
+        try StackSums(g, context).run()
     }
 }
 
@@ -36,10 +36,13 @@ struct StackSums {
     /// The last node reading each value (its only reader when `uses` is 1).
     let reader: [Int?]
 
-    init(_ g: Graph) {
+    let context: PassContext
+
+    init(_ g: Graph, _ context: PassContext) {
         self.g = g
-        uses = g.useCounts()
-        reader = g.lastReaders()
+        self.context = context
+        uses = context.useCounts(g)
+        reader = context.lastReaders(g)
     }
 
     /// An add read only by another add of its type: an inner node of that add's sum tree.
@@ -134,6 +137,8 @@ struct StackSums {
             let grouped = Set(stacked.joined())
             // The plan: each stacked group, then each remaining term on its own.
             plans[i] = stacked + leaves.filter { !grouped.contains($0) }.map { [$0] }
+            context.count("sums stacked")
+            context.count("terms stacked", grouped.count)
             dropped.formUnion(grouped)
             var inner = [i]
             while let n = inner.popLast() {

@@ -1,5 +1,4 @@
 import GraphIR
-import Passes
 
 /// Where each value of a graph lives in one arena, for one binding of its symbolic dims.
 ///

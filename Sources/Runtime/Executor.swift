@@ -30,12 +30,11 @@
 //   oversubscribe the cores. N = 1 runs everything on the calling thread with one OpenBLAS
 //   thread; nil keeps no pool and leaves OpenBLAS's thread count alone. OpenBLAS's count is
 //   process-wide, so it is set before each run. `BLASInfo` reports which kernels it picked.
-// - The graph is verified once at `init` (the `verify` pass: arity, types, names); it must not
+// - The graph is verified once at `init` (`Verifier`: arity, types, names); it must not
 //   be changed afterwards.
 
 import CBLAS
 import GraphIR
-import Passes
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -123,7 +122,7 @@ public final class Executor {
 
         // Kernels trust recorded types for memory sizes and names for feeds, so a graph that
         // breaks an invariant (hand-made, or mis-rewritten by a pass) stops here.
-        do { _ = try Pass.verify.run(graph) } catch {
+        do { try Verifier.check(graph) } catch {
             throw RuntimeError("graph '\(graph.name)' cannot run: \(error)")
         }
         var missing: [String] = []

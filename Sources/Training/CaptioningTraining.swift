@@ -71,7 +71,7 @@ struct CaptioningTraining {
     func prepare() throws -> Session {
         let (_, training) = try Training.compile(lowered, dropout: recipe.dropout, fusion: options.fusion)
         let (regions, dim, maxLen) = try checkInterface(lowered)
-        let infer = try Pipeline(Pipelines.default).run(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)))
+        let infer = try Pipelines.compileForInference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)))
         var data = try loadData()
         guard data.vocabulary.maxLen == maxLen else {
             throw RuntimeError("\(file): the model unrolls \(maxLen) steps but \(data.directory)/datasets/vocab_info.json has max_len \(data.vocabulary.maxLen)")

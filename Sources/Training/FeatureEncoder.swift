@@ -21,7 +21,7 @@ public final class FeatureEncoder {
 
     public init(file: String, weights: String?, seed: UInt64, threads: Int?) throws {
         self.file = file
-        graph = try Pipeline(Pipelines.default).run(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)))
+        graph = try Pipelines.compileForInference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)))
         guard let image = graph.input(named: "image"), graph[image].type.dtype == .f32 else {
             throw RuntimeError("\(file): an encoder needs an f32 input named \"image\" shaped [batch, 3, height, width]")
         }

@@ -12,7 +12,7 @@ public enum ModelLoading {
             // The parser checks each node as it reads it; verify adds the whole-graph rules
             // (unique names, outputs, a scalar loss) that every command relies on.
             let g = try IRParser.parse(try readText(path), file: path)
-            _ = try Pass.verify.run(g)
+            try Verifier.check(g)
             return g
         }
         return try Frontend.lower(path: path, options: options)

@@ -22,7 +22,7 @@ public final class ModelRun {
     }
 
     public let file: String
-    /// The inference graph (`mode == .infer`) after the default pipeline.
+    /// The inference graph (`mode == .infer`) after `Pipelines.inference`.
     public let graph: Graph
     public let parameters = ParameterStore()
     /// Where the weights came from, in words.
@@ -36,7 +36,7 @@ public final class ModelRun {
     /// initialisers with `seed` (default: the seed of the model's `train(...)`, else 0).
     public init(file: String, weights: String? = nil, seed: UInt64? = nil, threads: Int? = nil) throws {
         self.file = file
-        graph = try Pipeline(Pipelines.default).run(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)))
+        graph = try Pipelines.compileForInference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)))
         self.seed = seed ?? UInt64(max(0, graph.metadata.int("seed") ?? 0))
         if let w = weights {
             if w.hasSuffix(".pth") || w.hasSuffix(".pt") {

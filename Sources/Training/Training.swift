@@ -95,28 +95,10 @@ public enum Training {
         try? fm.removeItem(atPath: probe)
     }
 
-    /// The forward graph (clean-ups, dropout override) and the training graph (its gradients).
-    /// With `fusion`, the forward graph is first contracted (Compile.forwardOptimisations) and
-    /// both then go through hoisting and fusion (Compile.optimisations).
+    /// The forward graph and the training graph (`Pipelines.compileForTraining`), with the
+    /// dropout override as a pass option.
     public static func compile(_ lowered: Graph, dropout: Double?, fusion: Bool = true) throws -> (forward: Graph, training: Graph) {
-        var forward = try Pipeline(Pipelines.default + (fusion ? Compile.forwardOptimisations : [])).run(lowered)
-        if let p = dropout { setDropout(forward, p) }
-        var training = try Pipeline(["autodiff", "constant-folding", "cse", "dce", "verify"]).run(forward)
-        if fusion {
-            let optimise = try Pipeline(Compile.optimisations)
-            forward = try optimise.run(forward)
-            training = try optimise.run(training)
-        }
-        return (forward, training)
-    }
-
-    /// `--dropout p` replaces the rate of every dropout mask in the model.
-    static func setDropout(_ g: Graph, _ p: Double) {
-        for v in g.values where g[v].op == .dropoutMask {
-            var node = g[v]
-            node.attributes["p"] = .float(p)
-            g.replaceNode(v, with: node)
-        }
+        try Pipelines.compileForTraining(lowered, PassContext(options: PassOptions(dropout: dropout, fusion: fusion)))
     }
 
     /// Prepares the trainer on its first batch and prints its memory plan; with `--profile`,

@@ -44,6 +44,10 @@ struct Graphc: ParsableCommand {
     var listPasses = false
     @Flag(help: "Print each pass's wall time.")
     var timePasses = false
+    @Flag(help: "With --dump-ir: print what each pass did (nodes before and after, nodes fused, stacked, removed...) to stderr.")
+    var passStats = false
+    @Flag(help: "With --dump-ir: verify the graph after every pass, naming the pass that broke it.")
+    var verifyEach = false
     @Option(help: ArgumentHelp("Lower the model in 'train' (teacher forcing, loss) or 'infer' mode.", valueName: "train|infer"))
     var mode: String = "train"
     @Flag(help: "Train the model on the data its train(on:) declaration names.")
@@ -138,6 +142,8 @@ struct Graphc: ParsableCommand {
         if !(benchSeconds > 0 && benchSeconds < 3600) { throw ValidationError("--bench-seconds must be between 0 and 3600") }
         if !countParams && files.count > 1 { throw ValidationError("only --count-params takes several model files") }
         if after != nil && !dumpIR { throw ValidationError("--after goes with --dump-ir") }
+        if passStats && !dumpIR { throw ValidationError("--pass-stats goes with --dump-ir") }
+        if verifyEach && !dumpIR { throw ValidationError("--verify-each goes with --dump-ir") }
         if eval && weights == nil { throw ValidationError("--eval needs --weights FILE") }
         // Upper bounds keep step and progress arithmetic far from overflow.
         if let e = epochs, e < 1 || e > 1_000_000 { throw ValidationError("--epochs must be between 1 and 1,000,000") }
@@ -162,7 +168,10 @@ struct Graphc: ParsableCommand {
                 return
             }
             if countParams { return try CountParams.run(files: files, options: frontendOptions) }
-            if dumpIR { return try DumpIR.run(file: files[0], options: frontendOptions, pipeline: try pipelineNames(), after: after, timePasses: timePasses) }
+            if dumpIR {
+                return try DumpIR.run(file: files[0], options: frontendOptions, pipeline: try pipelineNames(), after: after,
+                                      passOptions: passOptions, timePasses: timePasses, passStats: passStats)
+            }
             if train || eval {
                 return try Training.run(file: files[0], overrides: try recipeOverrides(), options: trainingOptions, reporter: ConsoleReporter())
             }
@@ -183,6 +192,11 @@ struct Graphc: ParsableCommand {
 
     /// `--out`, for the commands that write a results folder.
     var resultsFolder: String { out ?? "results" }
+
+    /// What the pipelines read: the batch size and dropout flags, --verify-each, --fusion.
+    var passOptions: PassOptions {
+        PassOptions(batchSize: batchSize, dropout: dropout, verifyEach: verifyEach, fusion: fusion != "off")
+    }
 
     /// The pipeline --passes names, or nil for the default one. An empty name (`verify,,dce`)
     /// is refused: it is more likely a typo than a wish to skip something.

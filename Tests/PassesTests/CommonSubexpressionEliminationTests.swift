@@ -68,7 +68,7 @@ final class CommonSubexpressionEliminationTests: XCTestCase {
           %c = add(%a, %b)
           output "c" = %c
         }
-        """))
+        """), .checked)
         XCTAssertEqual(g.nodes.count, 3)
         XCTAssertEqual(g.nodes[2].inputs, [Value(0), Value(1)])
     }
@@ -83,7 +83,7 @@ final class CommonSubexpressionEliminationTests: XCTestCase {
           output "b" = %b
           loss = %b
         }
-        """))
+        """), .checked)
         XCTAssertEqual(g.nodes.count, 2)
         XCTAssertEqual(g.outputs.map(\.value), [Value(1), Value(1)])
         XCTAssertEqual(g.loss, Value(1))

@@ -39,7 +39,7 @@ final class ConstantFoldingTests: XCTestCase {
           output "e" = %e
           output "l" = %l
         }
-        """))
+        """), .checked)
         func value(_ name: String) -> Double? {
             guard let v = g.output(named: name), g[v].op == .constant else { return nil }
             return g[v].attributes.float("value")
@@ -181,7 +181,7 @@ final class ConstantFoldingTests: XCTestCase {
           %s = add(%z, %y2)
           output "s" = %s
         }
-        """, Pipelines.default)
+        """, Pipelines.cleanup.map(\.name))
         assertFileCheck(out, """
         CHECK-LABEL: graph @g
         CHECK-NEXT: %[[X:[0-9]+]] = input() {name="x"}

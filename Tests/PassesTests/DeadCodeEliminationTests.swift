@@ -58,7 +58,7 @@ final class DeadCodeEliminationTests: XCTestCase {
           %x = input() {name="x"} : f32[4]
           %y = relu(%x)
         }
-        """))
+        """), .checked)
         XCTAssertEqual(g.nodes.map(\.op.name), ["input"])
     }
 }

@@ -5,7 +5,7 @@ import XCTest
 /// IR in, IR out: what the fusion pass merges and what it must leave alone.
 final class FusionPassTests: XCTestCase {
     func fuse(_ ir: String) throws -> String {
-        IRPrinter.print(try Pipeline(["fusion", "dce", "verify"]).run(try parseIR(ir)))
+        IRPrinter.print(try Pipeline(["fusion", "dce", "verify"]).run(try parseIR(ir), .checked))
     }
 
     func testLinearWithReluAndItsGradientTest() throws {
@@ -179,7 +179,7 @@ final class FusionPassTests: XCTestCase {
           output "d" = %d
         }
         """)
-        assertFileCheck(IRPrinter.print(try Pipeline(["contract", "dce", "verify"]).run(g)), """
+        assertFileCheck(IRPrinter.print(try Pipeline(["contract", "dce", "verify"]).run(g, .checked)), """
         // CHECK: %[[X:[0-9]+]] = input() {name="x"}
         // CHECK-NEXT: %[[A:[0-9]+]] = input() {name="a"}
         // CHECK-NEXT: %[[P:[0-9]+]] = matmul(%[[A]], %[[X]]) {transpose_a=true} : f32[B,1,3]

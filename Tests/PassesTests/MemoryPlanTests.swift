@@ -54,7 +54,7 @@ final class MemoryPlanTests: XCTestCase {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         for (file, bindings) in [("cnn.swiftgraph", ["B": 8]), ("caption_attention.swiftgraph", ["B": 3])] {
             let lowered = try Frontend.lower(path: root.appendingPathComponent("graphs/" + file).path, options: FrontendOptions(mode: .train))
-            let g = try Pipeline(Pipelines.default + ["autodiff", "cse", "dce", "fusion", "dce"]).run(lowered)
+            let g = try Pipelines.compileForTraining(lowered, .checked).training
             let sizes = MemoryPlanner.byteSizes(g, bindings: bindings)
             let plan = MemoryPlanner.plan(g, byteSizes: sizes)
             assertNoLiveOverlap(g, sizes, plan)
@@ -69,8 +69,8 @@ final class MemoryPlanTests: XCTestCase {
     func testFusionKeepsTheDecoderArenaSmall() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let lowered = try Frontend.lower(path: root.appendingPathComponent("graphs/caption_lstm.swiftgraph").path, options: FrontendOptions(mode: .train))
-        let training = try Pipeline(Pipelines.default + ["autodiff", "cse", "dce"]).run(lowered)
-        let fused = try Pipeline(["stack-sums", "hoist", "fusion", "dce"]).run(training)
+        let training = try Pipelines.compileForTraining(lowered, .checked(fusion: false)).training
+        let fused = try Pipeline(Pipelines.optimisations).run(training, .checked)
         func arena(_ g: Graph) -> Int { MemoryPlanner.plan(g, byteSizes: MemoryPlanner.byteSizes(g, bindings: ["B": 32])).byteCount }
         XCTAssertLessThan(Double(arena(fused)), 1.15 * Double(arena(training)), "fused \(arena(fused)) bytes, unfused \(arena(training))")
     }

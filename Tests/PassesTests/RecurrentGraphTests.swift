@@ -68,27 +68,27 @@ final class RecurrentGraphTests: XCTestCase {
         let planted = try UnrolledRecurrentGraph(steps: steps, duplicates: true).build()
         XCTAssertEqual(planted.nodes.count - clean.nodes.count, steps * UnrolledRecurrentGraph.duplicatesPerStep)
         // The planted copies become dead once merged; then the graph is the clean one, node for node.
-        let out = try Pipeline(["cse", "dce"]).run(planted)
+        let out = try Pipeline(["cse", "dce"]).run(planted, .checked)
         XCTAssertEqual(IRPrinter.print(out), IRPrinter.print(clean))
         // CSE alone removes exactly the planted duplicates and nothing else.
-        XCTAssertEqual(try Pipeline(["cse"]).run(planted).nodes.count, clean.nodes.count)
-        XCTAssertEqual(try Pipeline(["cse"]).run(clean).nodes.count, clean.nodes.count)
+        XCTAssertEqual(try Pipeline(["cse"]).run(planted, .checked).nodes.count, clean.nodes.count)
+        XCTAssertEqual(try Pipeline(["cse"]).run(clean, .checked).nodes.count, clean.nodes.count)
     }
 
     func testDCERemovesExactlyThePlantedDeadNodes() throws {
         let clean = try UnrolledRecurrentGraph(steps: steps).build()
         let planted = try UnrolledRecurrentGraph(steps: steps, dead: true).build()
         XCTAssertEqual(planted.nodes.count - clean.nodes.count, steps * UnrolledRecurrentGraph.deadPerStep)
-        XCTAssertEqual(IRPrinter.print(try Pipeline(["dce"]).run(planted)), IRPrinter.print(clean))
+        XCTAssertEqual(IRPrinter.print(try Pipeline(["dce"]).run(planted, .checked)), IRPrinter.print(clean))
     }
 
     func testDefaultPipelineRemovesAllPlantedRedundancy() throws {
         let clean = try UnrolledRecurrentGraph(steps: steps).build()
         let planted = try UnrolledRecurrentGraph(steps: steps, duplicates: true, dead: true, identities: true).build()
-        let out = try Pipeline(Pipelines.default).run(planted)
+        let out = try Pipeline(Pipelines.cleanup).run(planted, .checked)
         XCTAssertEqual(IRPrinter.print(out), IRPrinter.print(clean))
         // And the clean graph is a fixed point.
-        XCTAssertEqual(IRPrinter.print(try Pipeline(Pipelines.default).run(clean)), IRPrinter.print(clean))
+        XCTAssertEqual(IRPrinter.print(try Pipeline(Pipelines.cleanup).run(clean, .checked)), IRPrinter.print(clean))
     }
 
     func testLargeGraphRoundTripsThroughText() throws {

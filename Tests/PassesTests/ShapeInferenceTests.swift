@@ -38,14 +38,14 @@ final class ShapeInferenceTests: XCTestCase {
         let strict = errorMessage { _ = try parseIR(edited) }
         assertContains(strict, ["test.gir:4:19:", "declared type f32[B,16] of %2 does not match the type f32[N,16] that relu infers"])
         let g = try parseIR(edited, types: .trustDeclared)
-        let verify = errorMessage { _ = try Pipeline(["verify"]).run(g) }
+        let verify = errorMessage { _ = try Pipeline(["verify"]).run(g, .checked) }
         assertContains(verify, ["model.swiftgraph:2:5", "relu %2", "type f32[B,16] differs from the inferred f32[N,16]"])
     }
 
     func testRejectsMismatchNamingOpShapesAndLocation() throws {
         let edited = try printedModel().replacingOccurrences(of: "{name=\"x\"} : f32[B,16]", with: "{name=\"x\"} : f32[B,32]")
         let g = try parseIR(edited, types: .trustDeclared)
-        let message = errorMessage { _ = try Pipeline(["shape-inference"]).run(g) }
+        let message = errorMessage { _ = try Pipeline(["shape-inference"]).run(g, .checked) }
         assertContains(message, ["model.swiftgraph:3:5", "shape-inference", "matmul %3", "inner dimensions differ", "f32[B,32]", "f32[8,16]"])
     }
 
@@ -56,7 +56,7 @@ final class ShapeInferenceTests: XCTestCase {
           %y = relu(%x) : f32[4] scope("head")
         }
         """, types: .trustDeclared)
-        let message = errorMessage { _ = try Pipeline(["shape-inference"]).run(g) }
+        let message = errorMessage { _ = try Pipeline(["shape-inference"]).run(g, .checked) }
         XCTAssertEqual(message, "shape-inference: relu %1 in scope \"head\": input must be f32, got i64[4] (inputs: i64[4])")
     }
 
@@ -68,7 +68,7 @@ final class ShapeInferenceTests: XCTestCase {
           %c = add(%a, %b) : f32[1]
         }
         """, types: .trustDeclared)
-        let message = errorMessage { _ = try Pipeline(["shape-inference"]).run(g) }
+        let message = errorMessage { _ = try Pipeline(["shape-inference"]).run(g, .checked) }
         assertContains(message, ["add %2", "f32[65536,131072] holds more than 4294967296 elements"])
     }
 }

@@ -8,7 +8,14 @@ func parseIR(_ text: String, types: IRParser.TypeChecking = .inferAndCheck) thro
 
 /// Parses `ir`, runs the named passes and prints the result.
 func runPasses(_ ir: String, _ names: [String], types: IRParser.TypeChecking = .inferAndCheck) throws -> String {
-    IRPrinter.print(try Pipeline(names).run(try parseIR(ir, types: types)))
+    IRPrinter.print(try Pipeline(names).run(try parseIR(ir, types: types), .checked))
+}
+
+extension PassContext {
+    /// What tests compile with: every pass's result is verified (`--verify-each`).
+    static var checked: PassContext { checked() }
+
+    static func checked(fusion: Bool = true) -> PassContext { PassContext(options: PassOptions(verifyEach: true, fusion: fusion)) }
 }
 
 /// The message of the error `body` throws, or a failure when it does not throw.

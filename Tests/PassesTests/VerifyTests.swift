@@ -8,7 +8,7 @@ final class VerifyTests: XCTestCase {
         let g = Graph(name: "bad")
         let x = g.append(Node(op: .input, inputs: [], attributes: ["name": .string("x")], type: .f32([4])))
         build(g, x)
-        return errorMessage { _ = try Pipeline(["verify"]).run(g) }
+        return errorMessage { _ = try Pipeline(["verify"]).run(g, .checked) }
     }
 
     func testAcceptsValidGraphAndReturnsItUnchanged() throws {
@@ -22,7 +22,7 @@ final class VerifyTests: XCTestCase {
           loss = %l
         }
         """)
-        XCTAssertTrue(try Pipeline(["verify"]).run(g) === g)
+        XCTAssertTrue(try Pipeline(["verify"]).run(g, .checked) === g)
     }
 
     func testWrongType() {
@@ -98,6 +98,6 @@ final class VerifyTests: XCTestCase {
           loss = %s
         }
         """)
-        assertContains(errorMessage { _ = try Pipeline(["verify"]).run(g) }, ["param %1", "name \"x\" is already used by %0"])
+        assertContains(errorMessage { _ = try Pipeline(["verify"]).run(g, .checked) }, ["param %1", "name \"x\" is already used by %0"])
     }
 }

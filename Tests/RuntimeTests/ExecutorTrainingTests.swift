@@ -40,7 +40,7 @@ final class ExecutorTrainingTests: XCTestCase {
             let out = try train.run(feeds: feeds, parameters: store)
             losses.append(try XCTUnwrap(out["loss"]?.scalar))
             for name in ["w1", "b1", "w2"] {
-                let grad = try XCTUnwrap(out[Autodiff.outputName(forParameter: name)]).floats
+                let grad = try XCTUnwrap(out[GradientOutput.name(forParameter: name)]).floats
                 store.update(name) { w in for i in w.indices { w[i] -= 0.2 * grad[i] } }
             }
         }

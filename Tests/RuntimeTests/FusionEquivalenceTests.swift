@@ -32,7 +32,7 @@ final class FusionEquivalenceTests: XCTestCase {
     @discardableResult
     func assertFusionPreserves(_ graph: Graph, size: Int = 2, tol: Float = 2e-5, passes: [String] = ["fusion", "dce", "verify"],
                                _ what: String, file: StaticString = #filePath, line: UInt = #line) throws -> Int {
-        let fused = try Pipeline(passes).run(graph)
+        let fused = try Pipeline(passes).run(graph, .checked)
         let store = ParameterStore()
         try store.initialise(from: graph, seed: 13)
         let feeds = randomFeeds(graph, size: size, seed: 17)
@@ -52,9 +52,8 @@ final class FusionEquivalenceTests: XCTestCase {
 
     func compiled(_ file: String) throws -> (forward: Graph, training: Graph) {
         let path = FusionEquivalenceTests.repository.appendingPathComponent("graphs/\(file)").path
-        let forward = try Pipeline(Pipelines.default).run(try Frontend.lower(path: path, options: FrontendOptions(mode: .train)))
-        let training = try Pipeline(["autodiff", "constant-folding", "cse", "dce", "verify"]).run(forward)
-        return (forward, training)
+        // Unfused: the references the speed-up passes are checked against.
+        return try Pipelines.compileForTraining(try Frontend.lower(path: path, options: FrontendOptions(mode: .train)), .checked(fusion: false))
     }
 
     func testQ2NetworkForwardAndGradients() throws {
@@ -69,7 +68,7 @@ final class FusionEquivalenceTests: XCTestCase {
             let (_, training) = try compiled(file)
             XCTAssertGreaterThan(try assertFusionPreserves(training, size: 2, tol: 1e-4, file), 20, file)
             // Each step's cell is one lstm_cell kernel: no sigmoid or tanh op is left.
-            let fused = try Pipeline(["fusion", "dce", "verify"]).run(training)
+            let fused = try Pipeline(["fusion", "dce", "verify"]).run(training, .checked)
             XCTAssertEqual(fused.nodes.filter { $0.op == .lstmCell }.count, 21, file)
             XCTAssertFalse(fused.nodes.contains { $0.op == .sigmoid || $0.op == .tanh }, file)
         }
@@ -80,7 +79,7 @@ final class FusionEquivalenceTests: XCTestCase {
     func testHoistedDecoderProjection() throws {
         let (forward, training) = try compiled("caption_lstm.swiftgraph")
         for g in [forward, training] {
-            let hoisted = try Pipeline(["hoist", "dce", "verify"]).run(g)
+            let hoisted = try Pipeline(["hoist", "dce", "verify"]).run(g, .checked)
             // Forward projections: products of an embedding with the input weight (the
             // backward's products with it take gradients).
             func projections(_ h: Graph) -> Int {
@@ -99,7 +98,7 @@ final class FusionEquivalenceTests: XCTestCase {
     func testStackedGradientSumsOnDecoders() throws {
         for file in ["caption_lstm.swiftgraph", "caption_attention.swiftgraph"] {
             let (_, training) = try compiled(file)
-            let stacked = try Pipeline(["stack-sums", "dce", "verify"]).run(training)
+            let stacked = try Pipeline(["stack-sums", "dce", "verify"]).run(training, .checked)
             let w = try XCTUnwrap(stacked.parameter(named: "decode_step.weight_hh"))
             XCTAssertFalse(stacked.nodes.contains { $0.op == .matmul && $0.type == stacked.type(of: w) }, "\(file): a per-step product of weight_hh's size is left")
             XCTAssertGreaterThanOrEqual(stacked.nodes.filter { $0.op == .contractRows }.count, 3, file)
@@ -145,8 +144,8 @@ final class FusionEquivalenceTests: XCTestCase {
             let logp = try b.emit(.logSoftmax, [last], ["axis": .int(-1)])
             g.outputs = [("logp", logp)]
             g.loss = try b.emit(.nllLoss, [logp, y])
-            let training = try Pipeline(["autodiff", "cse", "dce", "verify"]).run(g)
-            stackedSums += try Pipeline(["stack-sums", "dce"]).run(training).nodes.filter { $0.op == .contractRows }.count
+            let training = try Pipeline(["autodiff", "cse", "dce", "verify"]).run(g, .checked)
+            stackedSums += try Pipeline(["stack-sums", "dce"]).run(training, .checked).nodes.filter { $0.op == .contractRows }.count
             try assertFusionPreserves(training, size: 3, tol: 1e-5, passes: ["stack-sums", "dce", "verify"], "recurrence \(seed)")
             try assertFusionPreserves(training, size: 3, tol: 1e-5, passes: ["stack-sums", "hoist", "fusion", "dce", "verify"], "recurrence \(seed) all")
         }
@@ -159,15 +158,15 @@ final class FusionEquivalenceTests: XCTestCase {
     func testStackedProjectionsOnDecoders() throws {
         for file in ["caption_lstm.swiftgraph", "caption_attention.swiftgraph"] {
             let (forward, training) = try compiled(file)
-            let stacked = try Pipeline(["stack-products", "dce", "verify"]).run(forward)
+            let stacked = try Pipeline(["stack-products", "dce", "verify"]).run(forward, .checked)
             func projections(_ g: Graph) -> Int {
                 let w = g.parameter(named: "fc.weight")
                 return g.nodes.filter { $0.op == .matmul && $0.inputs[1] == w }.count
             }
             XCTAssertEqual(projections(forward), 21, file)
             XCTAssertEqual(projections(stacked), 1, file)
-            let stackedTraining = try Pipeline(["autodiff", "constant-folding", "cse", "dce", "verify"]).run(stacked)
-            let optimised = try Pipeline(["stack-sums", "hoist", "fusion", "dce", "verify"]).run(stackedTraining)
+            let stackedTraining = try Pipeline(Pipelines.differentiation).run(stacked, .checked)
+            let optimised = try Pipeline(Pipelines.optimisations).run(stackedTraining, .checked)
             let store = ParameterStore()
             try store.initialise(from: forward, seed: 8)
             let feeds = randomFeeds(forward, size: 3, seed: 9)
@@ -203,7 +202,7 @@ final class FusionEquivalenceTests: XCTestCase {
         y = try b.emit(.conv2d, [y, uniform("c2.weight", [5, 4, 3, 3], -0.5, 0.5), uniform("c2.bias", [5], -0.5, 0.5)], window)
         g.outputs = [("y", try bn(y, "bn2", 5))]
         XCTAssertEqual(try assertFusionPreserves(g, size: 2, tol: 1e-5, "conv + batch norm"), 2)
-        let fused = try Pipeline(["fusion", "dce"]).run(g)
+        let fused = try Pipeline(["fusion", "dce"]).run(g, .checked)
         XCTAssertFalse(fused.nodes.contains { $0.op == .batchNorm || $0.op == .conv2d || $0.op == .relu })
     }
 
@@ -211,7 +210,7 @@ final class FusionEquivalenceTests: XCTestCase {
     /// by columns and the embedding half of all steps becomes one product.
     func testHoistedAttentionDecoderProjection() throws {
         let (_, training) = try compiled("caption_attention.swiftgraph")
-        let hoisted = try Pipeline(["hoist", "dce", "verify"]).run(training)
+        let hoisted = try Pipeline(["hoist", "dce", "verify"]).run(training, .checked)
         let w = try XCTUnwrap(hoisted.parameter(named: "decode_step.weight_ih"))
         let stepsProducts = hoisted.nodes.filter { $0.op == .matmul && $0.type.rank == 3 && $0.type.shape.dims[1] == .known(21) }
         XCTAssertEqual(stepsProducts.count, 1, "one product over the 21 steps")
@@ -224,10 +223,10 @@ final class FusionEquivalenceTests: XCTestCase {
     /// and no broadcast products left in the forward pass.
     func testContractedAttentionContexts() throws {
         let (forward, training) = try compiled("caption_attention.swiftgraph")
-        let contracted = try Pipeline(["contract", "dce", "verify"]).run(forward)
+        let contracted = try Pipeline(["contract", "dce", "verify"]).run(forward, .checked)
         XCTAssertEqual(contracted.nodes.filter { $0.op == .matmul && $0.attributes.bool("transpose_a") == true }.count, 21)
         XCTAssertFalse(contracted.nodes.contains { $0.op == .mul && $0.type.rank == 3 }, "no [B, 256, 512] products")
-        let contractedTraining = try Pipeline(["autodiff", "constant-folding", "cse", "dce", "verify"]).run(contracted)
+        let contractedTraining = try Pipeline(Pipelines.differentiation).run(contracted, .checked)
         let store = ParameterStore()
         try store.initialise(from: forward, seed: 8)
         let feeds = randomFeeds(forward, size: 2, seed: 9)
@@ -283,7 +282,7 @@ final class FusionEquivalenceTests: XCTestCase {
             g.outputs = [("logp", logp)]
             g.loss = try b.emit(.nllLoss, [logp, y])
             made += try assertFusionPreserves(g, size: 5, "random graph \(seed) forward")
-            made += try assertFusionPreserves(try Pipeline(["autodiff", "cse", "dce"]).run(g), size: 5, "random graph \(seed) training")
+            made += try assertFusionPreserves(try Pipeline(["autodiff", "cse", "dce"]).run(g, .checked), size: 5, "random graph \(seed) training")
         }
         XCTAssertGreaterThan(made, 24, "the random graphs exercise the fusions")
     }
@@ -292,7 +291,7 @@ final class FusionEquivalenceTests: XCTestCase {
     /// buffer per value computes, on the fused training graphs.
     func testLifetimePlanningGivesTheSameResults() throws {
         for file in ["cnn.swiftgraph", "caption_lstm.swiftgraph"] {
-            let training = try Pipeline(["fusion", "dce"]).run(try compiled(file).training)
+            let training = try Pipeline(["fusion", "dce"]).run(try compiled(file).training, .checked)
             let store = ParameterStore()
             try store.initialise(from: training, seed: 21)
             let feeds = randomFeeds(training, size: 3, seed: 22)
@@ -307,8 +306,8 @@ final class FusionEquivalenceTests: XCTestCase {
     /// Fused contractions keep the unfused gradients, so fusion may run before autodiff too.
     func testFusedContractionsDifferentiateLikeTheOriginals() throws {
         let (forward, _) = try compiled("cnn.swiftgraph")
-        let early = try Pipeline(["fusion", "autodiff", "dce", "verify"]).run(forward)
-        let late = try Pipeline(["autodiff", "dce", "verify"]).run(forward)
+        let early = try Pipeline(["fusion", "autodiff", "dce", "verify"]).run(forward, .checked)
+        let late = try Pipeline(["autodiff", "dce", "verify"]).run(forward, .checked)
         XCTAssertTrue(early.nodes.contains { $0.op == .fusedConv2d })
         let store = ParameterStore()
         try store.initialise(from: forward, seed: 3)

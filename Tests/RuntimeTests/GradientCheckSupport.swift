@@ -266,8 +266,8 @@ extension XCTestCase {
         let backward = try Executor(graph: differentiated, options: ExecutionOptions())
         let results = try backward.run(feeds: c.feeds, parameters: c.store)
         var analytic: [String: [Float]] = [:]
-        for (name, _) in differentiated.outputs where name.hasPrefix(Autodiff.outputPrefix) {
-            analytic[String(name.dropFirst(Autodiff.outputPrefix.count))] = results[name]?.floats
+        for (name, _) in differentiated.gradientOutputs {
+            if let parameter = GradientOutput.parameter(of: name) { analytic[parameter] = results[name]?.floats }
         }
         if let names { XCTAssertEqual(Set(analytic.keys), names, "gradient outputs", file: file, line: line) }
         XCTAssertFalse(analytic.isEmpty, "no gradients", file: file, line: line)

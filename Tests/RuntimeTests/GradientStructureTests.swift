@@ -69,7 +69,7 @@ final class GradientStructureTests: XCTestCase {
 
     func testRegisteredPassPrintsAndParsesBack() throws {
         let (g, _) = try unrolledRNN(steps: 3)
-        let d = try Pipeline(["verify", "autodiff", "verify"]).run(g)
+        let d = try Pipeline(["verify", "autodiff", "verify"]).run(g, .checked)
         XCTAssertNotNil(d.output(named: "grad:cell.W"))
         // Every attribute a gradient rule writes survives the text form.
         let text = IRPrinter.print(d)

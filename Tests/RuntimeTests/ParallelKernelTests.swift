@@ -116,10 +116,8 @@ final class ParallelKernelTests: XCTestCase {
     func testTrainingStepsOnTwoThreadsMatchOneThread() throws {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let path = repository.appendingPathComponent("graphs/cnn.swiftgraph").path
-        // As graphc compiles it for training (Training.compile): contract, differentiate, fuse.
-        let forward = try Pipeline(Pipelines.default + ["contract", "dce", "verify"])
-            .run(try Frontend.lower(path: path, options: FrontendOptions(mode: .train)))
-        let training = try Pipeline(["autodiff", "constant-folding", "cse", "dce", "verify", "hoist", "fusion", "dce", "verify"]).run(forward)
+        let lowered = try Frontend.lower(path: path, options: FrontendOptions(mode: .train))
+        let training = try Pipelines.compileForTraining(lowered, .checked).training
         XCTAssertTrue(training.nodes.contains { $0.op.name == "fused_conv2d" }, "the fused graph is what runs")
         let batches = (0..<3).map { _ in ["image": data.floats([7, 1, 28, 28], in: 0...1), "label": data.ints([7], below: 10)] }
 

@@ -18,7 +18,7 @@ final class TrainerTests: XCTestCase {
 
     func trainingGraph() throws -> Graph {
         let g = try Frontend.lower(source: source, file: "t.swiftgraph")
-        return try Pipeline(Pipelines.default + ["autodiff", "cse", "dce", "verify"]).run(g)
+        return try Pipelines.compileForTraining(g, .checked(fusion: false)).training
     }
 
     /// A fixed, learnable problem: the class is the argmax of the first three features.

@@ -161,7 +161,7 @@ final class CaptioningTrainingTests: XCTestCase {
         let store = ParameterStore()
         let lowered = try ModelLoading.load(s.model, options: .init(mode: .infer))
         try store.load(from: folder.appendingPathComponent("decoder.safetensors").path, for: lowered)
-        let greedy = try CaptionDecoder(graph: try Pipeline(Pipelines.default).run(lowered), file: s.model, vocabulary: data.vocabulary, threads: 1)
+        let greedy = try CaptionDecoder(graph: try Pipelines.compileForInference(lowered, PassContext(options: PassOptions(verifyEach: true))), file: s.model, vocabulary: data.vocabulary, threads: 1)
         let beam1 = try BeamDecoder(file: BeamDecoder.stepFile(for: s.model), width: 1, vocabulary: data.vocabulary, threads: 1)
         let beam3 = try BeamDecoder(file: BeamDecoder.stepFile(for: s.model), width: 3, vocabulary: data.vocabulary, threads: 1)
         try beam1.checkParameters(store, model: s.model)

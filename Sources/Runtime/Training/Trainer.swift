@@ -31,14 +31,12 @@ public final class Trainer {
         self.optimizer = optimizer
         self.gradClip = gradClip
         let outputNames = Set(graph.outputs.map(\.name))
-        trainable = graph.parameters.compactMap { graph[$0].name }.filter { outputNames.contains(Trainer.gradientName($0)) }
+        trainable = graph.parameters.compactMap { graph[$0].name }.filter { outputNames.contains(GradientOutput.name(forParameter: $0)) }
         guard !trainable.isEmpty else { throw RuntimeError("the training graph has no gradient outputs: nothing to train") }
         var opts = options
         opts.training = true
         executor = try Executor(graph: graph, options: opts, planner: planner)
     }
-
-    public static func gradientName(_ parameter: String) -> String { "grad:" + parameter }
 
     /// One step on one batch: forward, backward, clip, update. Returns the batch loss.
     @discardableResult
@@ -49,7 +47,7 @@ public final class Trainer {
         }
         guard loss.isFinite else { throw RuntimeError("the loss is \(loss): training diverged (try a smaller learning rate)") }
         for (slot, name) in trainable.enumerated() {
-            guard let g = executor.outputBuffer(named: Trainer.gradientName(name)) else { throw RuntimeError("missing gradient for '\(name)'") }
+            guard let g = executor.outputBuffer(named: GradientOutput.name(forParameter: name)) else { throw RuntimeError("missing gradient for '\(name)'") }
             guard let p = executor.parameterBuffer(named: name) else {
                 throw RuntimeError("parameter '\(name)' is missing from the store or is not f32")
             }

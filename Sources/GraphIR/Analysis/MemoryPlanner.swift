@@ -1,5 +1,3 @@
-import GraphIR
-
 /// Lifetime-based placement of every value in one arena: the runtime's buffer planner and
 /// the `memory-plan` pass (which shows it in the IR) share it.
 ///
@@ -93,34 +91,5 @@ public enum MemoryPlanner {
                 }
             }
         }
-    }
-}
-
-/// `memory-plan`: annotates every node with its place in the arena, `arena=[offset, bytes]`
-/// (plus `in_place=%k` when it overwrites input %k), and the graph with `arena_bytes`, for
-/// the model's training batch size (metadata `batch_size`, else 1) bound to every symbolic
-/// dimension named B and 1 to the others. The runtime plans again for each real binding
-/// with the same planner; this pass only shows the plan.
-///
-///     %1 = exp(%0) : f32[4]
-///     %2 = neg(%1) : f32[4]
-/// becomes
-///     %1 = exp(%0) {arena=[64,16]} : f32[4]
-///     %2 = neg(%1) {arena=[64,16], in_place=%1} : f32[4]
-extension Pass {
-    public static let memoryPlan = Pass(name: "memory-plan", summary: "show each value's arena offset under lifetime-based reuse (annotates the IR)") { g in
-        let batch = g.metadata.int("batch_size") ?? 1
-        let sizes = MemoryPlanner.byteSizes(g, bindings: ["B": batch])
-        let plan = MemoryPlanner.plan(g, byteSizes: sizes)
-        let out = g.copy()
-        for v in out.values {
-            var node = out[v]
-            node.attributes["arena"] = .ints([plan.offsets[v.id], sizes[v.id]])
-            if let donor = plan.inPlaceOf[v.id] { node.attributes["in_place"] = .string("%\(donor)") }
-            out.replaceNode(v, with: node)
-        }
-        out.metadata["arena_bytes"] = .int(plan.byteCount)
-        out.metadata["arena_bytes_without_reuse"] = .int(sizes.reduce(0) { $0 + ($1 + 63) / 64 * 64 })
-        return out
     }
 }

@@ -11,8 +11,8 @@ import GraphIR
 ///     %m = matmul(%a, %x) {transpose_a=true} : f32[B,1,512]
 ///     %c = reshape(%m) {shape=shape[B,512]} : f32[B,512]
 extension Pass {
-    public static let contract = Pass(name: "contract", summary: "turn sums of broadcast products (attention contexts) into matrix products") { g in
-        let uses = g.useCounts()
+    public static let contract = Pass(name: "contract", summary: "turn sums of broadcast products (attention contexts) into matrix products") { g, context in
+        let uses = context.useCounts(g)
         var r = GraphRewriter(g, pass: "contract")
         var skip = Set<Int>()
         // Find the products first: a product is left out only when its sum is rewritten.
@@ -22,6 +22,8 @@ extension Pass {
             rewrites[i] = (x, a)
             skip.insert(node.inputs[0].id)
         }
+        guard !rewrites.isEmpty else { return g }
+        context.count("sums contracted", rewrites.count)
         for v in g.values {
             if skip.contains(v.id) { continue }
             guard let (x, a) = rewrites[v.id] else { try r.copy(v); continue }

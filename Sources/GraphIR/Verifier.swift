@@ -1,23 +1,15 @@
-import GraphIR
-
-/// `verify`: checks the graph's invariants and returns it unchanged.
-///
-/// Every input names an earlier node, every op gets an accepted number of inputs and has the
-/// type its shape rule infers, inputs and parameters have unique names, outputs and the loss
-/// name existing values, and the loss is a scalar f32.
+/// Checks a graph's invariants: every input names an earlier node, every op gets an accepted
+/// number of inputs and has the type its shape rule infers, inputs and parameters have unique
+/// names, outputs and the loss name existing values, and the loss is a scalar f32.
 ///
 ///     %0 = input() {name="x"} : f32[B,4]
 ///     %1 = relu(%0) : f32[B,8]          // error: verify: relu %1: type f32[B,8] differs from
 ///                                       //        the inferred f32[B,4] (inputs: f32[B,4])
-extension Pass {
-    public static let verify = Pass(name: "verify", summary: "check SSA order, arity, types, names, outputs and the loss") { g in
-        try Verifier.check(g)
-        return g
-    }
-}
-
-enum Verifier {
-    static func check(_ g: Graph) throws {
+///
+/// The `verify` pass runs it in a pipeline (and `--verify-each` after every pass); the
+/// runtime runs it before executing a graph.
+public enum Verifier {
+    public static func check(_ g: Graph) throws {
         var names: [String: Value] = [:]
         for (i, node) in g.nodes.enumerated() {
             let v = Value(i)
