@@ -29,6 +29,8 @@ let package = Package(
                        providers: [.apt(["libjson-c-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
                        providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
+                       providers: [.apt(["libcairo2-dev"])]),
 
         // The compiler: IR and op table, passes, frontend; then the CPU runtime.
         .target(name: "GraphIR", dependencies: ["CBLAS"]),
@@ -37,7 +39,7 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["GraphIR", "CBLAS"]),
         // Data readers (IDX, npz, TIFF, captions JSON, HDF5) and result writers (PNG, plots, reports).
         .target(name: "Datasets", dependencies: ["GraphIR", "CZlib", "CTIFF", "CJSONC", "CHDF5"]),
-        .target(name: "Reports", dependencies: ["GraphIR", "CZlib"]),
+        .target(name: "Reports", dependencies: ["GraphIR", "CCairo"]),
         // Training and evaluation (recipe, loop, evaluator, batchers, beam search, BLEU, reports),
         // for the command line and for programs that embed graphc alike.
         .target(name: "Training", dependencies: ["GraphIR", "Passes", "Frontend", "Runtime", "Datasets", "Reports"]),
@@ -55,7 +57,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Passes", "GraphIR", "Frontend"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "GraphIR"], exclude: ["Fixtures"]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "GraphIR"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "GraphIR", "CZlib"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Runtime", "Datasets", "Frontend", "Passes", "GraphIR"],
                     exclude: ["Fixtures"]),
         // The command-line tool: in-process (@testable) and as a user runs the built binary.

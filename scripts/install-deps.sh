@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages graphc builds against, and the real Fashion-MNIST, when missing.
 set -euo pipefail
-packages=(pkg-config zlib1g-dev libopenblas-dev libtiff-dev libjson-c-dev libhdf5-dev dataset-fashion-mnist)
+packages=(pkg-config zlib1g-dev libopenblas-dev libtiff-dev libjson-c-dev libhdf5-dev libcairo2-dev fonts-dejavu-core dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -21,6 +21,12 @@ public struct ImageClassificationSplit {
         images[(i * imageSize)..<((i + 1) * imageSize)]
     }
 
+    /// The first `n` images and labels (all of them when there are fewer).
+    public func prefix(_ n: Int) -> ImageClassificationSplit {
+        let kept = min(max(n, 0), count)
+        return ImageClassificationSplit(images: Array(images[..<(kept * imageSize)]), labels: Array(labels[..<kept]), imageShape: imageShape)
+    }
+
     /// The images and labels at `indices`, in that order.
     public func subset(_ indices: [Int]) -> ImageClassificationSplit {
         let size = imageSize
@@ -45,6 +51,12 @@ public struct FashionMNIST {
     public static let defaultDirectory = "/usr/share/datasets/fashion-mnist"
     public static let devCount = 10_000
     public static let trainCount = 50_000
+
+    /// The first `n` images of each split, for quick runs (`--limit n`): train, dev and test
+    /// alike, each taken after the homework's split.
+    public func prefix(_ n: Int) -> FashionMNIST {
+        FashionMNIST(train: train.prefix(n), dev: dev.prefix(n), test: test.prefix(n))
+    }
 
     /// `numpy.random.RandomState(42).permutation(60000)`, which is what
     /// `sklearn.train_test_split(train_size=50000, test_size=10000, random_state=42)` uses:

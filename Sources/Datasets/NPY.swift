@@ -30,6 +30,13 @@ public struct NPYArray {
 
     public var count: Int { shape.reduce(1, *) }
 
+    public init(dtype: NPYDType, shape: [Int], raw: Data, source: String) {
+        self.dtype = dtype
+        self.shape = shape
+        self.raw = raw
+        self.source = source
+    }
+
     /// Elements as Float, whatever the dtype (f64 is rounded to nearest).
     public func floats() -> [Float] {
         switch dtype {
@@ -144,7 +151,7 @@ public enum NPYReader {
         let (needed, o) = count.multipliedReportingOverflow(by: dtype.itemSize)
         guard !o else { throw FileError(file, "bad NPY header: shape \(shape) is too large") }
         // Python's tuple spelling, so the message matches what numpy prints.
-        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        let shapeText = NPYWriter.pythonTuple(shape)
         if found < needed {
             throw FileError(file, "truncated: shape \(shapeText) of '\(descr)' needs \(needed) data bytes, found \(found)")
         }

@@ -176,7 +176,7 @@ struct ZipArchive {
     }
 
     /// zlib's CRC-32, fed in pieces because its length argument is 32-bit.
-    private static func crc32(_ buffer: UnsafeRawBufferPointer) -> UInt32 {
+    static func crc32(_ buffer: UnsafeRawBufferPointer) -> UInt32 {
         var c: uLong = CZlib.crc32(0, nil, 0)
         var p = buffer.bindMemory(to: Bytef.self).baseAddress, left = buffer.count
         while left > 0, let q = p {

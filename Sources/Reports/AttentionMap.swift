@@ -76,23 +76,33 @@ public enum AttentionMap {
         return out
     }
 
+    /// Text under each tile: matplotlib's default 10 pt at 100 dpi.
+    static let labelSize = 10 * 100.0 / 72
+    static let gap = 6
+
+    /// The height of the band under each tile that holds its word.
+    static func labelHeight(_ canvas: Canvas) -> Int {
+        Int((canvas.fontMetrics(size: labelSize).lineHeight + 8).rounded(.up))
+    }
+
     /// The strip: the plain image first (captioned `caption`), then one overlay per word with
-    /// the word under it, wrapping after `perRow` tiles.
+    /// the word under it, wrapping after `perRow` tiles. Words too wide for a tile end in "…".
     public static func strip(_ image: Image, maps: [[Float]], words: [String], side: Int, perRow: Int = 6,
-                             caption: String = "image") -> Image {
+                             caption: String = "image") throws -> Image {
         let tiles = [(image, caption)] + zip(maps, words).map { (overlay(image, weights: $0, side: side), $1) }
-        let gap = 6, label = 16
         let columns = max(1, min(perRow, tiles.count))
         let rows = (tiles.count + columns - 1) / columns
-        var out = Image(width: gap + columns * (image.width + gap), height: gap + rows * (image.height + label + gap))
+        let label = labelHeight(try Canvas(width: 1, height: 1))
+        let canvas = try Canvas(width: gap + columns * (image.width + gap), height: gap + rows * (image.height + label + gap))
+        let font = canvas.fontMetrics(size: labelSize)
         for (i, (tile, word)) in tiles.enumerated() {
             let x = gap + (i % columns) * (image.width + gap)
             let y = gap + (i / columns) * (image.height + label + gap)
-            out.composite(tile, x: x, y: y)
-            let text = String(word.prefix(max(1, image.width / BitmapFont.advance)))
-            let w = Image.textSize(text, scale: 1).width
-            out.drawText(text, x: x + max(0, (image.width - w) / 2), y: y + image.height + 4, color: .black)
+            try canvas.draw(tile, x: x, y: y)
+            let text = canvas.fitting(word, width: Double(image.width), size: labelSize)
+            canvas.text(text, x: Double(x) + Double(image.width) / 2, y: Double(y + image.height) + 4 + font.ascent,
+                        size: labelSize, align: .center)
         }
-        return out
+        return try canvas.image()
     }
 }

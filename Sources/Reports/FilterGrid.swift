@@ -6,44 +6,60 @@ public enum FilterGrid {
     /// their border pixels are.
     public static let gapColor = Color(hex: 0x5b7fa6)
 
-    /// `kernels` are kh*kw values each, row-major; `scale` is screen pixels per kernel pixel.
-    /// Kernels of another size, and non-finite values, are drawn red so they are noticed.
+    /// Title text size: matplotlib's suptitle ("large", 12 pt at 100 dpi).
+    static let titleSize = 12 * 100.0 / 72
+
+    /// `kernels` are kh*kw values each, row-major; `scale` is screen pixels per kernel pixel,
+    /// each kernel pixel a crisp square (nearest-neighbour). Kernels of another size, and
+    /// non-finite values, are drawn red so they are noticed.
     public static func render(kernels: [[Float]], kh: Int, kw: Int, perRow: Int = 8, scale: Int = 24,
-                              gap: Int = 2, title: String? = nil) -> Image {
-        let kh = max(1, kh), kw = max(1, kw), s = max(1, scale), g = max(0, gap)
+                              gap: Int = 2, title: String? = nil) throws -> Image {
+        try draw(kernels: kernels, kh: kh, kw: kw, perRow: perRow, scale: scale, gap: gap, title: title).image()
+    }
+
+    /// The height of the title band above the grid (0 without a title).
+    static func titleHeight(_ title: String?, _ canvas: Canvas) -> Int {
+        guard let title, !title.isEmpty else { return 0 }
+        return Int((canvas.fontMetrics(size: titleSize).lineHeight + 12).rounded(.up))
+    }
+
+    static func draw(kernels: [[Float]], kh: Int, kw: Int, perRow: Int, scale: Int, gap: Int, title: String?) throws -> Canvas {
+        guard (1...4096).contains(kh), (1...4096).contains(kw), (1...1024).contains(scale), (0...1024).contains(gap),
+              kernels.count <= 1 << 20 else {
+            throw DrawingError("cannot draw \(kernels.count) kernels of \(kh)x\(kw) at scale \(scale) with gap \(gap): sizes out of range")
+        }
+        let (s, g) = (scale, gap)
         let columns = max(1, min(max(1, perRow), kernels.count))
-        let rows = (kernels.count + columns - 1) / columns
-        let titleHeight = title.map { $0.isEmpty ? 0 : BitmapFont.ascent * 2 + 16 } ?? 0
+        let rows = max(1, (kernels.count + columns - 1) / columns)
+        let measure = try Canvas(width: 1, height: 1)
+        let titleHeight = Self.titleHeight(title, measure)
+        let titleWidth = title.map { Int(measure.textWidth($0, size: titleSize).rounded(.up)) + 16 } ?? 0
         let gridWidth = columns * kw * s + (columns + 1) * g
-        let width = max(gridWidth, title.map { Image.textSize($0, scale: 2).width + 16 } ?? 0)
-        let height = titleHeight + max(1, rows) * kh * s + (max(1, rows) + 1) * g
-        var img = Image(width: width, height: height, fill: .white)
+        let width = max(gridWidth, titleWidth)
+        let canvas = try Canvas(width: width, height: titleHeight + rows * kh * s + (rows + 1) * g)
         if let title, !title.isEmpty {
-            let w = Image.textSize(title, scale: 2).width
-            img.drawText(title, x: (width - w) / 2, y: 8, scale: 2, color: .black)
+            let font = canvas.fontMetrics(size: titleSize)
+            canvas.text(title, x: Double(width) / 2, y: 6 + font.ascent, size: titleSize, align: .center)
         }
         let xOffset = (width - gridWidth) / 2
-        img.fillRect(x: xOffset, y: titleHeight, width: gridWidth, height: height - titleHeight, color: gapColor)
-        let invalid = Color(214, 39, 40)
+        canvas.fillRect(x: Double(xOffset), y: Double(titleHeight), width: Double(gridWidth),
+                        height: Double(canvas.height - titleHeight), color: gapColor)
         for (index, kernel) in kernels.enumerated() {
             let ox = xOffset + g + (index % columns) * (kw * s + g)
             let oy = titleHeight + g + (index / columns) * (kh * s + g)
-            guard kernel.count == kh * kw else {
-                img.fillRect(x: ox, y: oy, width: kw * s, height: kh * s, color: invalid)
-                continue
-            }
-            let values = normalised(kernel)
-            for r in 0..<kh {
-                for c in 0..<kw {
-                    let color: Color
-                    if let v = values[r * kw + c] {
-                        color = Color(gray: UInt8((v * 255).rounded()))
-                    } else {
-                        color = invalid
-                    }
-                    img.fillRect(x: ox + c * s, y: oy + r * s, width: s, height: s, color: color)
-                }
-            }
+            try canvas.draw(image(kernel, kh: kh, kw: kw), x: ox, y: oy, scale: s)
+        }
+        try canvas.check("drawing the filter grid")
+        return canvas
+    }
+
+    /// One kernel at one pixel per weight: grey from its own minimum (black) to maximum (white).
+    static func image(_ kernel: [Float], kh: Int, kw: Int) -> Image {
+        let invalid = Color(214, 39, 40)
+        guard kernel.count == kh * kw else { return Image(width: kw, height: kh, fill: invalid) }
+        var img = Image(width: kw, height: kh)
+        for (i, v) in normalised(kernel).enumerated() {
+            img.set(i % kw, i / kw, v.map { Color(gray: UInt8(($0 * 255).rounded())) } ?? invalid)
         }
         return img
     }
@@ -74,10 +90,9 @@ public enum FilterGrid {
         }
     }
 
-    /// Renders and writes a PNG (grey) atomically.
+    /// Renders and writes a PNG atomically; a failure names `path`.
     public static func write(png path: String, kernels: [[Float]], kh: Int, kw: Int, perRow: Int = 8,
                              scale: Int = 24, title: String? = nil) throws {
-        let img = render(kernels: kernels, kh: kh, kw: kw, perRow: perRow, scale: scale, title: title)
-        try PNG.write(img, to: path, format: .rgb8)
+        try PNG.write(to: path) { try draw(kernels: kernels, kh: kh, kw: kw, perRow: perRow, scale: scale, gap: 2, title: title) }
     }
 }

@@ -18,7 +18,8 @@ public struct Color: Equatable, Sendable {
     public static let clear = Color(0, 0, 0, 0)
 }
 
-/// An RGBA8 raster, row-major from the top-left corner.
+/// An RGBA8 raster, row-major from the top-left corner: photos, attention overlays, and what
+/// plots render to (drawing itself is done by cairo, see `Canvas`).
 public struct Image: Equatable {
     public let width: Int
     public let height: Int
@@ -29,7 +30,11 @@ public struct Image: Equatable {
         self.width = max(0, width)
         self.height = max(0, height)
         rgba = [UInt8](repeating: 0, count: self.width * self.height * 4)
-        if fill != .clear { fillRect(x: 0, y: 0, width: self.width, height: self.height, color: fill) }
+        if fill != .clear {
+            for i in stride(from: 0, to: rgba.count, by: 4) {
+                rgba[i] = fill.r; rgba[i + 1] = fill.g; rgba[i + 2] = fill.b; rgba[i + 3] = fill.a
+            }
+        }
     }
 
     public func pixel(_ x: Int, _ y: Int) -> Color? {
@@ -43,24 +48,5 @@ public struct Image: Equatable {
         guard x >= 0, y >= 0, x < width, y < height else { return }
         let i = (y * width + x) * 4
         rgba[i] = c.r; rgba[i + 1] = c.g; rgba[i + 2] = c.b; rgba[i + 3] = c.a
-    }
-
-    /// Draws `c` over the pixel with `coverage` (0...1) times its alpha ("over" compositing).
-    public mutating func blend(_ x: Int, _ y: Int, _ c: Color, coverage: Double = 1) {
-        guard x >= 0, y >= 0, x < width, y < height, coverage > 0 else { return }
-        let alpha = min(1, coverage) * Double(c.a) / 255
-        if alpha >= 1 { set(x, y, c); return }
-        let i = (y * width + x) * 4
-        let dstA = Double(rgba[i + 3]) / 255
-        let outA = alpha + dstA * (1 - alpha)
-        guard outA > 0 else { return }
-        func mix(_ src: UInt8, _ dst: UInt8) -> UInt8 {
-            let v = (Double(src) * alpha + Double(dst) * dstA * (1 - alpha)) / outA
-            return UInt8(max(0, min(255, v.rounded())))
-        }
-        rgba[i] = mix(c.r, rgba[i])
-        rgba[i + 1] = mix(c.g, rgba[i + 1])
-        rgba[i + 2] = mix(c.b, rgba[i + 2])
-        rgba[i + 3] = UInt8(max(0, min(255, (outA * 255).rounded())))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GraphIR
 
 /// matplotlib's default colour cycle ("tab10").
 public let tab10: [Color] = [
@@ -6,10 +7,12 @@ public let tab10: [Color] = [
     0x8c564b, 0xe377c2, 0x7f7f7f, 0xbcbd22, 0x17becf,
 ].map { Color(hex: $0) }
 
-/// A line chart drawn like a default matplotlib figure: framed axes with outward ticks at nice
-/// numbers, tick labels, axis labels, a title, and a legend in the emptiest corner. Each series
-/// gets the next tab10 colour, a line through its points and a marker on each point.
-/// Non-finite points are skipped and break the line, as in matplotlib.
+/// A line chart drawn as a default matplotlib figure is (6.4 x 4.8 inches at 100 dpi, so
+/// 640x480 pixels; sizes below in points at that resolution): framed axes with outward ticks at
+/// nice numbers, tick labels, axis labels, a title, and a legend where it covers the least data
+/// ("best"), all text in DejaVu Sans. Each series gets the next tab10 colour, an anti-aliased
+/// line through its points and a marker on each point. Non-finite points are skipped and break
+/// the line, as in matplotlib.
 public struct LinePlot {
     public struct Series {
         public var label: String
@@ -41,6 +44,23 @@ public struct LinePlot {
         series.append(Series(label: label, x: x, y: y))
     }
 
+    /// matplotlib's defaults, in pixels at 100 dpi (1 pt = 100/72 px).
+    enum Style {
+        static let point = 100.0 / 72
+        static let fontSize = 10 * point
+        static let titleSize = 12 * point
+        static let tickLength = 3.5 * point
+        static let tickPad = 3.5 * point
+        static let labelPad = 4 * point
+        static let titlePad = 6 * point
+        static let lineWidth = 1.5 * point
+        /// matplotlib has no markers by default; ours are a little smaller than its 6 pt "o" so
+        /// that each epoch is visible without the markers hiding the line.
+        static let markerRadius = 3.0
+        /// The axes' box as fractions of the figure (subplot parameters left, right, bottom, top).
+        static let box = (left: 0.125, right: 0.9, bottom: 0.11, top: 0.88)
+    }
+
     /// The points of a series that can be drawn (pairs beyond the shorter array are ignored).
     static func points(_ s: Series) -> [(x: Double, y: Double)?] {
         (0..<min(s.x.count, s.y.count)).map { i in
@@ -49,167 +69,195 @@ public struct LinePlot {
     }
 
     /// The drawn range on one axis: `fixed` if given, else the data with 5% margins; one value
-    /// or none get a unit-wide range around them so the axes are never degenerate.
+    /// or none get a unit-wide range around them so the axes are never degenerate. Halved
+    /// differences keep the arithmetic finite for values near the largest Double.
     static func range(_ values: [Double], fixed: ClosedRange<Double>?) -> (lo: Double, hi: Double) {
         if let f = fixed, f.lowerBound.isFinite, f.upperBound.isFinite, f.upperBound > f.lowerBound {
             return (f.lowerBound, f.upperBound)
         }
         guard let lo = values.min(), let hi = values.max() else { return (0, 1) }
-        if hi - lo <= 1e-12 * max(1, abs(lo)) {
+        let halfSpan = hi / 2 - lo / 2
+        if halfSpan <= 0.5e-12 * max(1, abs(lo)) {
             let pad = lo == 0 ? 0.5 : abs(lo) * 0.05
             return (lo - pad, hi + pad)
         }
-        let margin = (hi - lo) * 0.05
-        return (lo - margin, hi + margin)
+        let margin = halfSpan * 0.1
+        return (max(-.greatestFiniteMagnitude, lo - margin), min(.greatestFiniteMagnitude, hi + margin))
     }
 
-    public func render(width: Int = 800, height: Int = 500) -> Image {
-        var img = Image(width: width, height: height, fill: .white)
-        let scale = 2
-        let lineHeight = BitmapFont.ascent * scale
+    /// Where the axes go and how data maps onto them. `left`...`right` and `top`...`bottom`
+    /// are the pixel columns and rows of the frame lines; data limits map to their centres.
+    struct Layout {
+        var left: Int, top: Int, right: Int, bottom: Int
+        var x: (lo: Double, hi: Double), y: (lo: Double, hi: Double)
+        var xTicks: [(value: Double, label: String)]
+        var yTicks: [(value: Double, label: String)]
+
+        func px(_ v: Double) -> Double { Double(left) + 0.5 + fraction(v, x) * Double(right - left) }
+        func py(_ v: Double) -> Double { Double(bottom) + 0.5 - fraction(v, y) * Double(bottom - top) }
+        private func fraction(_ v: Double, _ r: (lo: Double, hi: Double)) -> Double {
+            (v / 2 - r.lo / 2) / (r.hi / 2 - r.lo / 2)
+        }
+    }
+
+    /// Renders to pixels (for tests and for callers that compose images).
+    public func render(width: Int = 640, height: Int = 480) throws -> Image {
+        try draw(width: width, height: height).image()
+    }
+
+    /// Renders and writes a PNG atomically; a failure names `path`.
+    public func write(png path: String, width: Int = 640, height: Int = 480) throws {
+        try PNG.write(to: path) { try draw(width: width, height: height) }
+    }
+
+    func draw(width: Int, height: Int) throws -> Canvas {
+        let canvas = try Canvas(width: width, height: height)
         let allPoints = series.map(Self.points)
-        let finite = allPoints.flatMap { $0.compactMap { $0 } }
-        let (x0, x1) = Self.range(finite.map(\.x), fixed: xLimits)
-        let (y0, y1) = Self.range(finite.map(\.y), fixed: yLimits)
-        // Layout: room on the left for the y label and tick labels, below for x, above for the title.
-        let tickLength = 5
-        let top = title.isEmpty ? 20 : 20 + lineHeight + 18
-        let bottom = height - (tickLength + 8 + lineHeight + 14 + lineHeight + 14)
-        // As many ticks as fit with a label's height (or width) of space between labels.
-        let plotHeight = max(0, bottom - top)
-        let yAxis = Self.fittingTicks(lo: y0, hi: y1, most: 8) { labels in
-            labels.count * lineHeight * 2 <= plotHeight
-        }
-        let widestYLabel = yAxis.labels.map { Image.textSize($0, scale: scale).width }.max() ?? 0
-        let left = 12 + lineHeight + 12 + widestYLabel + 8 + tickLength
-        func rightMargin(_ labels: [String]) -> Int {
-            // The last x label is centred on the right edge of the axes and must stay inside.
-            let half: Int = Image.textSize(labels.last ?? "", scale: scale).width / 2
-            return max(24, half + 8)
-        }
-        let xAxis = Self.fittingTicks(lo: x0, hi: x1, most: 9) { labels in
-            let widest: Int = labels.map { Image.textSize($0, scale: scale).width }.max() ?? 0
-            let room: Int = width - rightMargin(labels) - left
-            return labels.count * (widest + 24) <= room
-        }
-        let right = width - rightMargin(xAxis.labels)
-        let (xTicks, yTicks, yTickLabels) = (xAxis.ticks, yAxis.ticks, yAxis.labels)
-        let xStep = xAxis.step
-        guard right - left > 10, bottom - top > 10 else { return img }
-
-        func px(_ x: Double) -> Double { Double(left) + (x - x0) / (x1 - x0) * Double(right - left) }
-        func py(_ y: Double) -> Double { Double(bottom) - (y - y0) / (y1 - y0) * Double(bottom - top) }
-        let ink = Color.black
-
-        // Ticks and their labels.
-        for (t, label) in zip(yTicks, yTickLabels) {
-            let y = Int(py(t).rounded(.down))
-            img.fillRect(x: left - tickLength, y: y, width: tickLength, height: 1, color: ink)
-            let w = Image.textSize(label, scale: scale).width
-            img.drawText(label, x: left - tickLength - 6 - w, y: y - lineHeight / 2, scale: scale, color: ink)
-        }
-        for t in xTicks {
-            let x = Int(px(t).rounded(.down))
-            img.fillRect(x: x, y: bottom, width: 1, height: tickLength, color: ink)
-            let label = NiceTicks.label(t, step: xStep)
-            let w = Image.textSize(label, scale: scale).width
-            img.drawText(label, x: x - w / 2, y: bottom + tickLength + 6, scale: scale, color: ink)
-        }
-
-        // Data, clipped to the axes box.
-        var plotArea = Image(width: right - left + 1, height: bottom - top + 1, fill: .clear)
-        for (index, points) in allPoints.enumerated() {
-            let color = tab10[index % tab10.count]
-            var previous: (x: Double, y: Double)?
-            for p in points {
-                guard let p else { previous = nil; continue }
-                let q = (x: px(p.x) - Double(left), y: py(p.y) - Double(top))
-                if let a = previous { plotArea.drawLine(from: a, to: q, width: 2, color: color) }
-                previous = q
-            }
-            if markers {
-                for p in points.compactMap({ $0 }) {
-                    plotArea.fillCircle(center: (px(p.x) - Double(left), py(p.y) - Double(top)), radius: 3.5, color: color)
+        let layout = try self.layout(canvas, points: allPoints.flatMap { $0.compactMap { $0 } })
+        drawAxes(canvas, layout)
+        let box = (x: Double(layout.left), y: Double(layout.top),
+                   width: Double(layout.right - layout.left + 1), height: Double(layout.bottom - layout.top + 1))
+        // Data is clipped to the inside of the frame, as matplotlib clips to the axes.
+        var drawnLines: [[(x: Double, y: Double)]] = [], drawnPoints: [(x: Double, y: Double)] = []
+        canvas.clipped(x: box.x, y: box.y, width: box.width, height: box.height) {
+            for (index, points) in allPoints.enumerated() {
+                let color = tab10[index % tab10.count]
+                let pixels = points.map { $0.map { (x: layout.px($0.x), y: layout.py($0.y)) } }
+                let runs = Self.visibleRuns(pixels, inside: box, margin: 2 * Style.lineWidth)
+                canvas.strokeLines(runs, width: Style.lineWidth, color: color)
+                let visible = pixels.compactMap { $0 }.filter { p in
+                    p.x >= box.x - 10 && p.x <= box.x + box.width + 10 && p.y >= box.y - 10 && p.y <= box.y + box.height + 10
                 }
+                if markers {
+                    for p in visible { canvas.fillCircle(x: p.x, y: p.y, radius: Style.markerRadius, color: color) }
+                }
+                drawnLines += runs
+                drawnPoints += visible
             }
         }
-        img.composite(plotArea, x: left, y: top)
-        img.strokeRect(x: left, y: top, width: right - left + 1, height: bottom - top + 1, color: ink)
-
-        // Title and axis labels, centred on the axes.
-        let centerX = (left + right) / 2
-        if !title.isEmpty {
-            let w = Image.textSize(title, scale: scale).width
-            img.drawText(title, x: centerX - w / 2, y: 20, scale: scale, color: ink)
-        }
-        let xw = Image.textSize(xLabel, scale: scale).width
-        img.drawText(xLabel, x: centerX - xw / 2, y: bottom + tickLength + 6 + lineHeight + 14, scale: scale, color: ink)
-        let yw = Image.textSize(yLabel, scale: scale).width
-        img.drawText(yLabel, x: 12, y: (top + bottom) / 2 + yw / 2, scale: scale, color: ink, vertical: true)
-
-        drawLegend(on: &img, points: allPoints.map { $0.compactMap { $0 }.map { (px($0.x), py($0.y)) } },
-                   box: (left, top, right, bottom), scale: scale)
-        return img
+        drawLegend(canvas, layout, lines: drawnLines, points: drawnPoints)
+        try canvas.check("drawing the plot \"\(title)\"")
+        return canvas
     }
 
-    /// Ticks for lo...hi with at most `most` of them, fewer while `fits` rejects the labels.
+    /// The axes box (matplotlib's subplot fractions, widened where labels need more room),
+    /// ranges and ticks. Throws when the figure is too small to hold axes and their labels.
+    func layout(_ canvas: Canvas, points: [(x: Double, y: Double)]) throws -> Layout {
+        let w = Double(canvas.width), h = Double(canvas.height)
+        let tickFont = canvas.fontMetrics(size: Style.fontSize)
+        let titleFont = canvas.fontMetrics(size: Style.titleSize)
+        let xRange = Self.range(points.map(\.x), fixed: xLimits)
+        let yRange = Self.range(points.map(\.y), fixed: yLimits)
+
+        let topRoom = title.isEmpty ? 8 : Style.titlePad + titleFont.lineHeight + 4
+        let top = Int(max(h * (1 - Style.box.top), topRoom).rounded())
+        let bottomRoom = Style.tickLength + Style.tickPad + tickFont.lineHeight
+            + (xLabel.isEmpty ? 0 : Style.labelPad + tickFont.lineHeight) + 4
+        let bottom = Int(min(h * (1 - Style.box.bottom), h - bottomRoom).rounded()) - 1
+        // As many y ticks as leave two lines of text between labels (matplotlib's spacing).
+        let yTicks = Self.fittingTicks(lo: yRange.lo, hi: yRange.hi, most: 10) { labels in
+            Double(labels.count) * tickFont.lineHeight * 2 <= Double(bottom - top)
+        }
+        let widestY = yTicks.map { canvas.textWidth($0.label, size: Style.fontSize) }.max() ?? 0
+        let leftRoom = 6 + (yLabel.isEmpty ? 0 : tickFont.lineHeight + Style.labelPad)
+            + widestY + Style.tickPad + Style.tickLength
+        let left = Int(max(w * Style.box.left, leftRoom).rounded())
+        // The last x label is centred on the right edge and must stay inside the figure.
+        func right(_ ticks: [(value: Double, label: String)]) -> Int {
+            let half = canvas.textWidth(ticks.last?.label ?? "", size: Style.fontSize) / 2
+            return Int(min(w * Style.box.right, w - half - 4).rounded()) - 1
+        }
+        let xTicks = Self.fittingTicks(lo: xRange.lo, hi: xRange.hi, most: 10) { labels in
+            let widest = labels.map { canvas.textWidth($0, size: Style.fontSize) }.max() ?? 0
+            let room = Double(right(labels.map { (0, $0) }) - left)
+            return Double(labels.count) * max(widest + 12, 3 * Style.fontSize) <= room
+        }
+        let layout = Layout(left: left, top: top, right: right(xTicks), bottom: bottom,
+                            x: xRange, y: yRange, xTicks: xTicks, yTicks: yTicks)
+        guard layout.right - layout.left >= 20, layout.bottom - layout.top >= 20 else {
+            throw DrawingError("a \(canvas.width)x\(canvas.height) plot leaves no room for its axes and labels")
+        }
+        return layout
+    }
+
+    /// Ticks for lo...hi with at most `most` of them, fewer while `fits` rejects the labels;
+    /// ticks that coincide (ranges near the limits of Double) are kept once.
     static func fittingTicks(lo: Double, hi: Double, most: Int,
-                             fits: ([String]) -> Bool) -> (ticks: [Double], labels: [String], step: Double) {
-        var result: (ticks: [Double], labels: [String], step: Double) = ([], [], 1)
+                             fits: ([String]) -> Bool) -> [(value: Double, label: String)] {
+        var result: [(value: Double, label: String)] = []
         for m in stride(from: max(2, most), through: 2, by: -1) {
             let step = NiceTicks.step(lo: lo, hi: hi, maxTicks: m)
-            let ticks = NiceTicks.ticks(lo: lo, hi: hi, maxTicks: m)
-            result = (ticks, ticks.map { NiceTicks.label($0, step: step) }, step)
-            if fits(result.labels) { break }
+            var seen = Set<Double>()
+            result = NiceTicks.ticks(lo: lo, hi: hi, maxTicks: m)
+                .filter { $0.isFinite && seen.insert($0).inserted }
+                .map { ($0, NiceTicks.label($0, step: step)) }
+            if fits(result.map(\.label)) { break }
         }
         return result
     }
 
-    /// The legend goes in whichever corner of the axes covers the fewest data points
-    /// (matplotlib's "best"), preferring the upper right on ties.
-    private func drawLegend(on img: inout Image, points: [[(Double, Double)]],
-                            box: (left: Int, top: Int, right: Int, bottom: Int), scale: Int) {
-        let labelled = series.enumerated().filter { !$0.element.label.isEmpty }
-        guard !labelled.isEmpty else { return }
-        let lineHeight = BitmapFont.ascent * scale
-        let rowHeight = lineHeight + 10
-        let sample = 32
-        let textWidth = labelled.map { Image.textSize($0.element.label, scale: scale).width }.max() ?? 0
-        let w = 10 + sample + 8 + textWidth + 10
-        let h = 8 + rowHeight * labelled.count
-        let inset = 10
-        let corners = [
-            (box.right - inset - w, box.top + inset),
-            (box.left + inset, box.top + inset),
-            (box.right - inset - w, box.bottom - inset - h),
-            (box.left + inset, box.bottom - inset - h),
-        ]
-        let allPoints = points.flatMap { $0 }
-        func covered(_ c: (Int, Int)) -> Int {
-            allPoints.filter { p in
-                p.0 >= Double(c.0 - 4) && p.0 <= Double(c.0 + w + 4) && p.1 >= Double(c.1 - 4) && p.1 <= Double(c.1 + h + 4)
-            }.count
+    private func drawAxes(_ canvas: Canvas, _ l: Layout) {
+        let font = canvas.fontMetrics(size: Style.fontSize)
+        let digitCentre = canvas.inkHeight("0", size: Style.fontSize) / 2
+        var ticks: [[(x: Double, y: Double)]] = []
+        for t in l.yTicks {
+            let y = l.py(t.value).rounded(.down) + 0.5
+            ticks.append([(Double(l.left) - Style.tickLength, y), (Double(l.left), y)])
+            canvas.text(t.label, x: Double(l.left) - Style.tickLength - Style.tickPad, y: y + digitCentre,
+                        size: Style.fontSize, align: .right)
         }
-        var best = corners[0]
-        var bestCount = Int.max
-        for c in corners {
-            let n = covered(c)
-            if n < bestCount { best = c; bestCount = n }
+        let xLabelTop = Double(l.bottom + 1) + Style.tickLength + Style.tickPad
+        for t in l.xTicks {
+            let x = l.px(t.value).rounded(.down) + 0.5
+            ticks.append([(x, Double(l.bottom + 1)), (x, Double(l.bottom + 1) + Style.tickLength)])
+            canvas.text(t.label, x: x, y: xLabelTop + font.ascent, size: Style.fontSize, align: .center)
         }
-        let (lx, ly) = best
-        img.fillRect(x: lx, y: ly, width: w, height: h, color: Color(255, 255, 255, 220))
-        img.strokeRect(x: lx, y: ly, width: w, height: h, color: Color(gray: 204))
-        for (row, (index, s)) in labelled.enumerated() {
-            let color = tab10[index % tab10.count]
-            let cy = Double(ly + 4 + row * rowHeight + rowHeight / 2)
-            img.drawLine(from: (Double(lx + 10), cy), to: (Double(lx + 10 + sample), cy), width: 2, color: color)
-            if markers { img.fillCircle(center: (Double(lx + 10 + sample / 2), cy), radius: 3.5, color: color) }
-            img.drawText(s.label, x: lx + 10 + sample + 8, y: Int(cy) - lineHeight / 2, scale: scale, color: .black)
+        canvas.strokeLines(ticks, width: 1, color: .black, cap: .butt)
+        // The frame: 1-pixel lines on pixel centres, so they are crisp as matplotlib's snapped spines.
+        canvas.strokeRect(x: Double(l.left) + 0.5, y: Double(l.top) + 0.5,
+                          width: Double(l.right - l.left), height: Double(l.bottom - l.top), color: .black)
+
+        let centreX = Double(l.left + l.right + 1) / 2
+        if !title.isEmpty {
+            let titleFont = canvas.fontMetrics(size: Style.titleSize)
+            canvas.text(title, x: centreX, y: Double(l.top) - Style.titlePad - titleFont.descent,
+                        size: Style.titleSize, align: .center)
         }
+        canvas.text(xLabel, x: centreX, y: xLabelTop + font.lineHeight + Style.labelPad + font.ascent,
+                    size: Style.fontSize, align: .center)
+        let widestY = l.yTicks.map { canvas.textWidth($0.label, size: Style.fontSize) }.max() ?? 0
+        let yLabelBaseline = Double(l.left) - Style.tickLength - Style.tickPad - widestY - Style.labelPad - font.descent
+        canvas.text(yLabel, x: yLabelBaseline, y: Double(l.top + l.bottom + 1) / 2, size: Style.fontSize,
+                    align: .center, vertical: true)
     }
 
-    /// Renders and writes a PNG atomically.
-    public func write(png path: String, width: Int = 800, height: Int = 500) throws {
-        try PNG.write(render(width: width, height: height), to: path)
+    /// The polylines to stroke: each run of consecutive finite points, cut to the part of each
+    /// segment near the box (so far-off points keep their direction but cairo only sees
+    /// coordinates of pixel size).
+    static func visibleRuns(_ points: [(x: Double, y: Double)?], inside box: (x: Double, y: Double, width: Double, height: Double),
+                            margin: Double) -> [[(x: Double, y: Double)]] {
+        let bounds = (minX: box.x - margin, minY: box.y - margin,
+                      maxX: box.x + box.width + margin, maxY: box.y + box.height + margin)
+        var runs: [[(x: Double, y: Double)]] = []
+        var current: [(x: Double, y: Double)] = []
+        func flush() { if current.count > 1 { runs.append(current) }; current = [] }
+        var previous: (x: Double, y: Double)?
+        for p in points {
+            guard let p, p.x.isFinite, p.y.isFinite else { flush(); previous = nil; continue }
+            defer { previous = p }
+            guard let a = previous else {
+                if p.x >= bounds.minX, p.x <= bounds.maxX, p.y >= bounds.minY, p.y <= bounds.maxY { current = [p] }
+                continue
+            }
+            guard let (from, to) = SegmentClip.clip(a, p, to: bounds) else { flush(); continue }
+            if let last = current.last, last.x == from.x, last.y == from.y {
+                current.append(to)
+            } else {
+                flush()
+                current = [from, to]
+            }
+        }
+        flush()
+        return runs
     }
 }

@@ -6,6 +6,9 @@ public enum NiceTicks {
     /// The nice step that puts at most `maxTicks` ticks (and as many as possible) in lo...hi.
     public static func step(lo: Double, hi: Double, maxTicks: Int = 8) -> Double {
         let span = hi - lo
+        // A range wider than the largest Double (e.g. -1e308...1e308): the same nice step,
+        // found a decade down.
+        if span == .infinity, lo.isFinite, hi.isFinite { return 10 * step(lo: lo / 10, hi: hi / 10, maxTicks: maxTicks) }
         guard span > 0, span.isFinite, maxTicks >= 2 else { return 1 }
         let raw = span / Double(maxTicks - 1)
         let magnitude = pow(10, (log10(raw)).rounded(.down))
@@ -21,10 +24,11 @@ public enum NiceTicks {
         guard lo.isFinite, hi.isFinite, hi > lo else { return lo.isFinite ? [lo] : [] }
         let s = step(lo: lo, hi: hi, maxTicks: maxTicks)
         let eps = s * 1e-9
-        let first = (lo / s - 1e-9).rounded(.up)
+        // Bounds as multiples of the step, so that ranges near the largest Double do not overflow.
+        let first = (lo / s - 1e-9).rounded(.up), last = (hi / s + 1e-9).rounded(.down)
         var out: [Double] = []
         var k = first
-        while k * s <= hi + eps, out.count <= maxTicks * 2 {
+        while k <= last, out.count <= maxTicks * 2 {
             // Snap to the decimal grid so 0.1 * 3 prints as 0.3.
             let v = k * s
             out.append(abs(v) < eps ? 0 : v)

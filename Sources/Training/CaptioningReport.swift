@@ -62,7 +62,7 @@ struct CaptioningReport {
             if let maps = caption.alphas {
                 let side = Int(Double(features.regions).squareRoot())
                 let tile = Image(rgb: rgb.pixels, width: rgb.width, height: rgb.height).resized(width: 160, height: 160)
-                let strip = AttentionMap.strip(tile, maps: maps, words: caption.tokens, side: side, caption: name)
+                let strip = try AttentionMap.strip(tile, maps: maps, words: caption.tokens, side: side, caption: name)
                 try PNG.write(strip, to: path("\(stem)_attention.png"))
                 strips += "### \(name)\n\n\(text)\n\n![attention maps of \(name)](\(stem)_attention.png)\n\n"
             }

@@ -36,7 +36,8 @@ struct ClassifierTraining {
     func run() throws {
         let (forward, training) = try Training.compile(lowered, dropout: recipe.dropout, fusion: options.fusion)
         try checkInterface(forward)
-        let data = try loadData()
+        var data = try loadData()
+        if let n = options.limit { data = data.prefix(n) }
         guard data.train.count > 0, data.dev.count > 0, data.test.count > 0 else { throw RuntimeError("the Fashion-MNIST splits are empty") }
         let splits = "Fashion-MNIST (\(data.train.count) train / \(data.dev.count) dev / \(data.test.count) test)"
         let parameters = "\(ParameterCount.report(forward).trainable) parameters"

@@ -9,7 +9,8 @@ public struct TrainingOptions {
     public var fusion: Bool
     /// The data folder (or, for Fashion-MNIST, an .npz file); nil reads the task's default place.
     public var data: String?
-    /// Use only the first `limit` training captions and val/test images (quick caption runs).
+    /// Use only the first `limit` training captions (Fashion-MNIST: training images) and the
+    /// first `limit` val/dev and test images, for quick runs.
     public var limit: Int?
     /// An HDF5 features file for caption training; nil computes them once into `cache`.
     public var features: String?

@@ -21,6 +21,7 @@ struct Graphc: ParsableCommand {
           graphc graphs/cnn.swiftgraph --dump-ir --after all
           graphc graphs/cnn.swiftgraph --train --lr 0.001,0.01,0.1
           graphc graphs/cnn.swiftgraph --eval --weights results/best.safetensors
+          graphc graphs/q1_attention.swiftgraph --run --inputs X=x.npy --out outputs.npz
           graphc graphs/resnet18.swiftgraph --extract-features --images DIR --out all_features.hdf5
           graphc graphs/caption_attention.swiftgraph --train --features all_features.hdf5
           graphc --bleu results/caps_generated_enc_dec.json --refs DATA/datasets/test.json
@@ -53,8 +54,16 @@ struct Graphc: ParsableCommand {
     var train = false
     @Flag(help: "Evaluate the weights given by --weights on the dev and test sets.")
     var eval = false
-    @Option(help: ArgumentHelp("A safetensors checkpoint to evaluate (--eval), or the encoder's weights for --extract-features (.pth or .safetensors).", valueName: "file"))
+    @Option(help: ArgumentHelp("A safetensors checkpoint to evaluate (--eval) or run (--run), or the encoder's weights for --extract-features (.pth or .safetensors).", valueName: "file"))
     var weights: String?
+
+    // Running a model once (--run).
+    @Flag(name: .customLong("run"), help: "Run the inference graph once on --inputs (seeded random inputs when none are given) and print every output's shape, dtype, min, max, mean and first values; --out FILE.npz also writes them.")
+    var runModel = false
+    @Option(name: .customLong("inputs"), help: ArgumentHelp("With --run: FILE.npz (arrays named as the model's inputs), NAME=FILE.npy, or NAME.npy; repeat the option for several files. Arrays must have the declared dtype (float32 or int64) and shape.", valueName: "file"))
+    var runInputs: [String] = []
+    @Flag(help: "With --run and --inputs: fill the inputs no file gives with seeded random values (f32 standard normal, i64 ids within the table or classes they index), of the declared shapes with the batch of the given inputs (else --batch-size, default 1).")
+    var randomInputs = false
 
     // Captioning (Q3).
     @Flag(help: "Run an encoder (graphs/resnet18.swiftgraph) over --images and write its features to an HDF5 file (--out).")
@@ -71,23 +80,24 @@ struct Graphc: ParsableCommand {
     var bleu: String?
     @Option(help: ArgumentHelp("Reference captions for --bleu (datasets/val.json or test.json).", valueName: "file"))
     var refs: String?
-    @Option(help: ArgumentHelp("Use only the first N training captions and N val/test images (quick runs).", valueName: "n"))
+    @Option(help: ArgumentHelp("Use only the first N training captions (Fashion-MNIST: training images) and the first N val/dev and test images (quick runs).", valueName: "n"))
     var limit: Int?
 
     // Training settings; each defaults to the model's train(...) declaration.
     @Option(help: "Epochs.") var epochs: Int?
     @Option(help: ArgumentHelp("Learning rate, or a comma-separated sweep such as 0.001,0.01,0.1.", valueName: "lr[,lr...]"))
     var lr: String?
-    @Option(help: "Batch size.") var batchSize: Int?
+    @Option(help: "Batch size (with --run: the batch of random inputs, default 1).") var batchSize: Int?
     @Option(help: ArgumentHelp("Optimiser.", valueName: "sgd|adam")) var optimizer: String?
     @Option(help: "SGD momentum (0 = plain SGD).") var momentum: Float?
     @Option(help: "Dropout probability, replacing every Dropout layer's p.") var dropout: Double?
     @Option(help: "L2 weight decay, applied by the optimiser.") var l2: Float?
     @Option(help: "Clamp every gradient value to ±this before the update.") var gradClip: Float?
-    @Option(help: "Seed for weights, shuffling and dropout.") var seed: UInt64?
+    @Option(help: "Seed for weights, shuffling and dropout (with --run: of the weights and, plus one, of random inputs).") var seed: UInt64?
     @Option(help: "Kernel threads: convolutions, pooling, matrix products and large elementwise loops are split over them, with OpenBLAS single-threaded inside each part (default: all cores).") var threads: Int?
     @Option(help: ArgumentHelp("Data folder (or a Fashion-MNIST.npz file).", valueName: "path")) var data: String?
-    @Option(help: ArgumentHelp("Results folder.", valueName: "dir")) var out: String = "results"
+    @Option(help: ArgumentHelp("Results folder (default: results); with --run, the .npz file to write the outputs to (without it --run writes nothing).", valueName: "dir|file"))
+    var out: String?
     @Flag(help: "Print per-op time, share of the step and GFLOP/s after training or evaluation.")
     var profile = false
     @Option(help: ArgumentHelp("Run the speed-up passes (contract, hoist, fusion) before training, evaluating or benchmarking.", valueName: "on|off"))
@@ -114,9 +124,11 @@ struct Graphc: ParsableCommand {
         }
         guard !files.isEmpty else { throw ValidationError("give a model file (.swiftgraph or .gir); see --help") }
         guard ["train", "infer"].contains(mode) else { throw ValidationError("--mode must be 'train' or 'infer', got '\(mode)'") }
-        let actions = [countParams, dumpIR, train, eval, extractFeatures, bench].filter { $0 }.count
-        guard actions <= 1 else { throw ValidationError("choose one of --count-params, --dump-ir, --train, --eval, --extract-features, --bench") }
-        guard actions == 1 else { throw ValidationError("nothing to do: add --count-params, --dump-ir, --train, --eval, --extract-features or --bench") }
+        let actions = [countParams, dumpIR, train, eval, runModel, extractFeatures, bench].filter { $0 }.count
+        guard actions <= 1 else { throw ValidationError("choose one of --count-params, --dump-ir, --train, --eval, --run, --extract-features, --bench") }
+        guard actions == 1 else { throw ValidationError("nothing to do: add --count-params, --dump-ir, --train, --eval, --run, --extract-features or --bench") }
+        if !runModel && (!runInputs.isEmpty || randomInputs) { throw ValidationError("--inputs and --random-inputs go with --run") }
+        if runModel, let o = out, !o.hasSuffix(".npz") { throw ValidationError("--run writes its outputs as .npz: --out must end in .npz, got '\(o)'") }
         if extractFeatures && images == nil { throw ValidationError("--extract-features needs --images DIR") }
         if images != nil && !extractFeatures { throw ValidationError("--images goes with --extract-features") }
         guard ["skip", "stop"].contains(onBadImage) else { throw ValidationError("--on-bad-image must be 'skip' or 'stop', got '\(onBadImage)'") }
@@ -151,7 +163,7 @@ struct Graphc: ParsableCommand {
             if listPasses { return printPasses() }
             if let captions = bleu, let references = refs { return print(try BleuScoring.line(captions: captions, refs: references)) }
             if extractFeatures, let dir = images {
-                try FeatureExtraction.run(encoderFile: files[0], weights: weights, seed: seed ?? 42, threads: threads, images: dir, out: out,
+                try FeatureExtraction.run(encoderFile: files[0], weights: weights, seed: seed ?? 42, threads: threads, images: dir, out: resultsFolder,
                                           policy: badImagePolicy, reporter: ConsoleReporter())
                 return
             }
@@ -163,6 +175,7 @@ struct Graphc: ParsableCommand {
             if train || eval {
                 return try Training.run(file: files[0], overrides: try recipeOverrides(), options: trainingOptions, reporter: ConsoleReporter())
             }
+            if runModel { return try runOnce() }
             if bench {
                 let report = try Bench.run(file: files[0], overrides: try recipeOverrides(), settings: try benchSettings(), reporter: ConsoleReporter())
                 return print(report.json)
@@ -176,6 +189,9 @@ struct Graphc: ParsableCommand {
     }
 
     var frontendOptions: FrontendOptions { FrontendOptions(mode: mode == "infer" ? .infer : .train) }
+
+    /// `--out`, for the commands that write a results folder.
+    var resultsFolder: String { out ?? "results" }
 
     /// What the pipelines read: the batch size and dropout flags, --verify-each, --fusion.
     var passOptions: PassOptions {

@@ -11,7 +11,7 @@ extension Graphc {
     }
 
     var trainingOptions: TrainingOptions {
-        TrainingOptions(out: out, profile: profile, fusion: fusion != "off", data: data, limit: limit, features: features, cache: cache,
+        TrainingOptions(out: resultsFolder, profile: profile, fusion: fusion != "off", data: data, limit: limit, features: features, cache: cache,
                         beam: beam, weights: eval ? weights : nil,
                         onBadImage: badImagePolicy)
     }

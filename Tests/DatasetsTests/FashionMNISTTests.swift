@@ -70,6 +70,19 @@ final class FashionMNISTTests: XCTestCase {
         return TestFiles.zip(members.filter { $0.name != dropping })
     }
 
+    func testPrefixKeepsTheFirstImagesOfEachSplit() throws {
+        let dir = try TestFiles.tempDirectory()
+        let data = try FashionMNIST.load(npz: try TestFiles.write(homeworkNPZ(), dir, "Fashion-MNIST.npz"))
+        let one = data.prefix(1)
+        XCTAssertEqual([one.train.count, one.dev.count, one.test.count], [1, 1, 1])
+        XCTAssertEqual(one.train.labels, [2])
+        XCTAssertEqual(Array(one.train.image(0)), Array(data.train.image(0)))
+        XCTAssertEqual(one.test.images.count, 784)
+        let more = data.prefix(5)
+        XCTAssertEqual([more.train.count, more.dev.count, more.test.count], [2, 1, 2], "a shorter split is kept whole")
+        XCTAssertEqual(more.train.images, data.train.images)
+    }
+
     func testLoadsHomeworkNPZ() throws {
         let dir = try TestFiles.tempDirectory()
         let path = try TestFiles.write(homeworkNPZ(), dir, "Fashion-MNIST.npz")

@@ -23,12 +23,34 @@ final class AttentionMapTests: XCTestCase {
         XCTAssertEqual(AttentionMap.overlay(gray, weights: [1], side: 4), gray, "a short map leaves the image alone")
     }
 
-    func testStripHasOneTilePerWordAfterTheImage() {
-        let img = Image(width: 20, height: 20, fill: .white)
-        let maps = [[Float]](repeating: [Float](repeating: 0.25, count: 4), count: 7)
-        let strip = AttentionMap.strip(img, maps: maps, words: ["a", "b", "c", "d", "e", "f", "g"], side: 2, perRow: 3)
-        // 8 tiles in rows of 3: 3 columns, 3 rows of (20 + 16 label + 6 gap).
-        XCTAssertEqual(strip.width, 6 + 3 * 26)
-        XCTAssertEqual(strip.height, 6 + 3 * (20 + 16 + 6))
+    func testStripHasOneTileAndOneReadableWordPerWord() throws {
+        let img = Image(width: 60, height: 60, fill: Color(gray: 200))
+        var maps = [[Float]](repeating: [Float](repeating: 0.25, count: 4), count: 7)
+        maps[1] = [1, 0, 0, 0]
+        let words = ["a", "river", "runs", "through", "the", "green", "extraordinarily-long-word"]
+        let strip = try AttentionMap.strip(img, maps: maps, words: words, side: 2, perRow: 3)
+        // 8 tiles in rows of 3: 3 columns, 3 rows of (tile + label + gap).
+        let label = AttentionMap.labelHeight(try Canvas(width: 1, height: 1))
+        let gap = AttentionMap.gap
+        XCTAssertEqual(strip.width, gap + 3 * (60 + gap))
+        XCTAssertEqual(strip.height, gap + 3 * (60 + label + gap))
+        for tile in 0..<8 {
+            let x = gap + (tile % 3) * (60 + gap), y = gap + (tile / 3) * (60 + label + gap)
+            let ink = strip.darkPixels(x0: x, y0: y + 60, x1: x + 60, y1: y + 60 + label)
+            XCTAssertGreaterThan(ink, 5, "tile \(tile) has its word underneath")
+            XCTAssertGreaterThan(strip.intermediatePixels(x0: x, y0: y + 60, x1: x + 60, y1: y + 60 + label), 5, "anti-aliased text")
+        }
+        // Tiles are copied pixel for pixel: the plain image, then each word's overlay.
+        XCTAssertEqual(strip.pixel(gap + 30, gap + 30), Color(gray: 200))
+        let overlay = AttentionMap.overlay(img, weights: maps[1], side: 2)
+        let second = (x: gap + 2 * (60 + gap), y: gap)
+        for (x, y) in [(0, 0), (59, 59), (30, 10), (10, 45)] {
+            XCTAssertEqual(strip.pixel(second.x + x, second.y + y), overlay.pixel(x, y), "(\(x), \(y))")
+        }
+        // The long word is cut to the tile's width with an ellipsis.
+        let canvas = try Canvas(width: 1, height: 1)
+        let shown = canvas.fitting(words[6], width: 60, size: AttentionMap.labelSize)
+        XCTAssertTrue(shown.hasSuffix("…") && shown.count < words[6].count, shown)
+        XCTAssertLessThanOrEqual(canvas.textWidth(shown, size: AttentionMap.labelSize), 60)
     }
 }

@@ -12,9 +12,8 @@ final class FilterGridTests: XCTestCase {
         XCTAssertEqual(FilterGrid.normalised([3, 3]), [0.5, 0.5])
     }
 
-    func testLayoutAndPixels() throws {
-        // 16 kernels of 3x3: kernel k holds k at its centre and 0 elsewhere, except kernel 0
-        // which is constant.
+    func testLayoutAndNearestNeighbourCells() throws {
+        // 16 kernels of 3x3: kernel k holds k at its centre and 0 elsewhere; kernel 3 counts 1...9.
         var kernels = (0..<16).map { k -> [Float] in
             var v = [Float](repeating: 0, count: 9)
             v[4] = Float(k)
@@ -22,11 +21,16 @@ final class FilterGridTests: XCTestCase {
         }
         kernels[3] = [1, 2, 3, 4, 5, 6, 7, 8, 9]
         let scale = 4, gap = 2
-        let img = FilterGrid.render(kernels: kernels, kh: 3, kw: 3, perRow: 8, scale: scale, gap: gap)
+        let img = try FilterGrid.render(kernels: kernels, kh: 3, kw: 3, perRow: 8, scale: scale, gap: gap)
         XCTAssertEqual(img.width, 8 * 3 * scale + 9 * gap)
         XCTAssertEqual(img.height, 2 * 3 * scale + 3 * gap)
+        /// Every screen pixel of kernel k's cell (r, c) must be the same colour: exactly
+        /// `scale` x `scale` pixels per weight, no smoothing into neighbours.
         func cell(_ k: Int, _ r: Int, _ c: Int) -> Color? {
-            img.pixel(gap + (k % 8) * (3 * scale + gap) + c * scale + 1, gap + (k / 8) * (3 * scale + gap) + r * scale + 1)
+            let x0 = gap + (k % 8) * (3 * scale + gap) + c * scale, y0 = gap + (k / 8) * (3 * scale + gap) + r * scale
+            let colours = Set((0..<scale).flatMap { dy in (0..<scale).map { dx in img.pixel(x0 + dx, y0 + dy).map { [$0.r, $0.g, $0.b, $0.a] } } })
+            XCTAssertEqual(colours.count, 1, "cell (\(r), \(c)) of kernel \(k) is one flat colour: \(colours)")
+            return img.pixel(x0, y0)
         }
         XCTAssertEqual(cell(0, 1, 1), Color(gray: 128), "constant kernel is mid grey")
         XCTAssertEqual(cell(9, 1, 1), .white)
@@ -35,9 +39,11 @@ final class FilterGridTests: XCTestCase {
         XCTAssertEqual(cell(3, 2, 2), .white)
         XCTAssertEqual(cell(3, 1, 1), Color(gray: 128))
         XCTAssertEqual(cell(3, 0, 1), Color(gray: 32))
-        // Gaps have their own colour.
+        XCTAssertEqual(cell(3, 0, 2), Color(gray: 64))
+        // Gaps have their own colour, right up to each cell's edge.
         XCTAssertEqual(img.pixel(0, 0), FilterGrid.gapColor)
         XCTAssertEqual(img.pixel(gap + 3 * scale, gap + 1), FilterGrid.gapColor)
+        XCTAssertEqual(img.pixel(gap + 3 * scale - 1, gap + 1), cell(0, 0, 2))
         XCTAssertEqual(img.pixel(gap + 3 * scale - 1, 2 * gap + 3 * scale + 1), .black, "kernel 8 corner")
     }
 
@@ -52,13 +58,18 @@ final class FilterGridTests: XCTestCase {
         XCTAssertNil(FilterGrid.kernels(weight: w, outChannels: 4, inChannels: 2, kh: 2, kw: 2))
     }
 
-    func testBadKernelsAreVisibleNotFatal() {
-        let img = FilterGrid.render(kernels: [[1, 2], [1, .nan, 3, 4]], kh: 2, kw: 2, scale: 3, gap: 1)
-        XCTAssertEqual(img.pixel(2, 2), Color(214, 39, 40))
+    func testBadKernelsAreVisibleNotFatal() throws {
+        let img = try FilterGrid.render(kernels: [[1, 2], [1, .nan, 3, 4]], kh: 2, kw: 2, scale: 3, gap: 1)
+        XCTAssertEqual(img.pixel(2, 2), Color(214, 39, 40), "a kernel of the wrong size is red")
         XCTAssertEqual(img.pixel(1 + 6 + 1 + 4, 2), Color(214, 39, 40), "NaN cell is red")
         XCTAssertEqual(img.pixel(1 + 6 + 1 + 1, 2), .black)
-        let empty = FilterGrid.render(kernels: [], kh: 3, kw: 3)
+        let empty = try FilterGrid.render(kernels: [], kh: 3, kw: 3)
         XCTAssertGreaterThan(empty.width, 0)
+        for (kh, scale) in [(0, 4), (3, 0), (3, 100_000), (1 << 40, 1)] {
+            XCTAssertThrowsError(try FilterGrid.render(kernels: [[1]], kh: kh, kw: 3, scale: scale), "kh \(kh) scale \(scale)") { e in
+                XCTAssertTrue("\(e)".contains("out of range"), "\(e)")
+            }
+        }
     }
 
     func testWritesHomeworkFilterGrid() throws {
@@ -71,7 +82,13 @@ final class FilterGridTests: XCTestCase {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-reports-examples/filters-layer1.png").path
         try FilterGrid.write(png: path, kernels: layer1, kh: 3, kw: 3, title: "conv1 kernels")
         let png = try DecodedPNG(Data(contentsOf: URL(fileURLWithPath: path)))
+        let titleHeight = FilterGrid.titleHeight("conv1 kernels", try Canvas(width: 1, height: 1))
+        XCTAssertGreaterThan(titleHeight, 16)
         XCTAssertEqual(png.width, 8 * 72 + 9 * 2)
-        XCTAssertEqual(png.height, 2 * 72 + 3 * 2 + 2 * 7 + 16)
+        XCTAssertEqual(png.height, titleHeight + 2 * 72 + 3 * 2)
+        // The title is anti-aliased text: dark ink and grey edge pixels in the band above the grid.
+        let img = try FilterGrid.render(kernels: layer1, kh: 3, kw: 3, title: "conv1 kernels")
+        XCTAssertGreaterThan(img.darkPixels(x0: 0, y0: 0, x1: img.width, y1: titleHeight), 60)
+        XCTAssertGreaterThan(img.intermediatePixels(x0: 0, y0: 0, x1: img.width, y1: titleHeight), 60)
     }
 }

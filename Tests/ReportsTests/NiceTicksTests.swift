@@ -15,6 +15,8 @@ final class NiceTicksTests: XCTestCase {
         XCTAssertEqual(NiceTicks.ticks(lo: 3, hi: 3), [3])
         XCTAssertEqual(NiceTicks.ticks(lo: .nan, hi: 1), [])
         XCTAssertEqual(NiceTicks.step(lo: 1, hi: 1), 1)
+        let huge = NiceTicks.ticks(lo: -.greatestFiniteMagnitude, hi: .greatestFiniteMagnitude, maxTicks: 8)
+        XCTAssertEqual(huge, [-1e308, 0, 1e308], "a span beyond the largest Double still gets nice ticks")
     }
 
     func testLabelsUseTheStepsDecimals() {
