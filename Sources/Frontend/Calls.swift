@@ -152,7 +152,7 @@ extension Lowerer {
             if let t = firstTensor(result) { rows[r].outputShape = graph.type(of: t).shape }
             for (_, p) in m.params {
                 let n = graph[p].type.shape.knownCount ?? 0
-                if graph[p].attributes.bool("buffer") == true { rows[r].buffers += n } else { rows[r].parameters += n }
+                if graph[p].attributes[.buffer] == true { rows[r].buffers += n } else { rows[r].parameters += n }
             }
         }
         return result

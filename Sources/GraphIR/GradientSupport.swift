@@ -30,7 +30,7 @@ extension GradientContext {
     /// The axes an `{axes}` reduction of input 0 reduces, normalised and deduplicated.
     public func reducedAxes() -> Set<Int> {
         let rank = type(input(0)).rank
-        return Set((attributes.ints("axes") ?? []).map { $0 < 0 ? $0 + rank : $0 }.filter { $0 >= 0 && $0 < rank })
+        return Set((attributes[.axes] ?? []).map { $0 < 0 ? $0 + rank : $0 }.filter { $0 >= 0 && $0 < rank })
     }
 
     /// The gradient of a reduction of input 0 stretched back over that input. Without
@@ -40,7 +40,7 @@ extension GradientContext {
         let x = input(0), xs = type(x).shape
         let axes = reducedAxes()
         var g = gradient
-        let keep = attributes.bool("keepdims") ?? false
+        let keep = attributes[.keepdims] ?? false
         if !keep && axes != Set(0..<axes.count) {
             let dims = xs.dims.indices.map { axes.contains($0) ? Dim.known(1) : xs.dims[$0] }
             g = try emit(.reshape, [g], ["shape": .shape(Shape(dims))])

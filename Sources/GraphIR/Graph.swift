@@ -25,7 +25,7 @@ public struct Node: Sendable {
     }
 
     /// The `name` attribute of inputs and parameters.
-    public var name: String? { attributes.string("name") }
+    public var name: String? { attributes[.name] }
 
     /// Inputs and parameters: the graph's interface, typed by declaration.
     public var isInterface: Bool { op == .input || op == .param }

@@ -100,6 +100,8 @@ private struct IRTextParser {
     var outputNames: [String: Int] = [:]
     var lossLine: Int?
     var metaLine: Int?
+    /// Where each key of the last attribute block starts, to point at a bad attribute.
+    var attributeColumns: [String: Int] = [:]
 
     init(lines: [[Unicode.Scalar]], file: String, types: IRParser.TypeChecking) {
         self.lines = lines; self.file = file; self.types = types
@@ -214,6 +216,7 @@ private struct IRTextParser {
         let inputs = try parseArguments()
         cursor.skipSpaces()
         var attributes = Attributes()
+        attributeColumns = [:]
         if cursor.peek == "{" { attributes = try parseAttributes() }
         cursor.skipSpaces()
         var declared: (type: TensorType, column: Int)?
@@ -242,6 +245,9 @@ private struct IRTextParser {
 
         guard op.arity.accepts(inputs.count) else {
             throw cursor.error("op '\(opName)' takes \(describe(op.arity)), got \(inputs.count)", column: opColumn)
+        }
+        do { try checkAttributes(attributes, of: op) } catch let e as AttributeError {
+            throw cursor.error("\(opName): \(e.message)", column: attributeColumns[e.attribute] ?? opColumn)
         }
         let type: TensorType
         if op == .input || op == .param {
@@ -352,6 +358,7 @@ private struct IRTextParser {
                 throw cursor.error("expected an attribute name, found \(key.isEmpty ? cursor.found : "'\(key)'")", column: keyColumn)
             }
             if attrs[key] != nil { throw cursor.error("duplicate attribute '\(key)'", column: keyColumn) }
+            attributeColumns[key] = keyColumn
             cursor.skipSpaces()
             try cursor.expect("=", "after the attribute name '\(key)'")
             cursor.skipSpaces()

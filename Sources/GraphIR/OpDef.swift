@@ -60,6 +60,16 @@ public protocol OpSpec {
     /// Random or otherwise not a function of its inputs: CSE and constant folding leave it.
     static var isRandom: Bool { get }
     static func shape(_ q: ShapeQuery) throws -> TensorType
+
+    // Facts that passes and the runtime read off the declaration (see below).
+    /// Every attribute the op reads, typed; the verifier rejects any other.
+    static var attributes: [AttributeSpec] { get }
+    /// Floating-point operations of one run at concrete shapes.
+    static func flops(_ q: CostQuery) -> Double
+    /// Inputs the kernel may write its result over (default: none).
+    static var inPlaceOperands: InPlaceOperands { get }
+    /// An i64 input whose values index another input, checked before the kernel runs (default: none).
+    static var indexOperand: IndexOperand? { get }
 }
 
 extension OpSpec {
@@ -96,4 +106,82 @@ public struct OpDef: @unchecked Sendable, Hashable, CustomStringConvertible {
     public var description: String { name }
     public static func == (a: OpDef, b: OpDef) -> Bool { a.name == b.name }
     public func hash(into h: inout Hasher) { h.combine(name) }
+}
+
+// MARK: - Facts on the declaration
+
+/// What a FLOP count sees: the concrete shapes of one run and the node's attributes.
+public struct CostQuery {
+    public let inputs: [[Int]]
+    public let output: [Int]
+    public let attributes: Attributes
+    public init(inputs: [[Int]], output: [Int], attributes: Attributes) {
+        self.inputs = inputs; self.output = output; self.attributes = attributes
+    }
+
+    /// Elements of the result.
+    public var outputCount: Double { Double(output.reduce(1, *)) }
+    /// Elements of input i (0 when there is no such input).
+    public func count(_ i: Int) -> Double { i < inputs.count ? Double(inputs[i].reduce(1, *)) : 0 }
+    /// Dimension `axis` of input i (negative counts from the end; 0 when out of range).
+    public func dim(_ i: Int, _ axis: Int) -> Double {
+        guard i < inputs.count else { return 0 }
+        let s = inputs[i], a = axis < 0 ? axis + s.count : axis
+        return a >= 0 && a < s.count ? Double(s[a]) : 0
+    }
+}
+
+/// Which inputs a kernel may overwrite with its result: it reads element k of such an input
+/// only to write element k of the result. The memory planner still requires the input to have
+/// the result's type and to be read for the last time.
+public enum InPlaceOperands: Sendable, Equatable {
+    case none
+    case inputs([Int])
+    /// Every input (a variadic elementwise op).
+    case all
+
+    public func allows(_ input: Int) -> Bool {
+        switch self {
+        case .none: return false
+        case .inputs(let list): return list.contains(input)
+        case .all: return true
+        }
+    }
+}
+
+/// An i64 input holding indices into an axis of another input: embedding ids into a table's
+/// rows, NLL targets into the classes. The runtime checks them before the node runs, since a
+/// kernel cannot report an error and an index outside its range reads or writes out of bounds.
+public struct IndexOperand: Sendable, Equatable {
+    /// What the indices select, which words the runtime's error uses.
+    public enum Meaning: Sendable, Equatable {
+        /// Row ids of a lookup table.
+        case row
+        /// Class labels of log-probabilities.
+        case classLabel
+    }
+    /// Input position of the indices.
+    public let ids: Int
+    /// Input position of the tensor they index, and its axis (negative counts from the end).
+    public let limit: Int
+    public let axis: Int
+    public let meaning: Meaning
+    /// An attribute naming one index value to skip (`ignore_index`).
+    public let ignore: AttributeKey<Int>?
+
+    public init(ids: Int, limit: Int, axis: Int, meaning: Meaning, ignore: AttributeKey<Int>? = nil) {
+        self.ids = ids; self.limit = limit; self.axis = axis; self.meaning = meaning; self.ignore = ignore
+    }
+}
+
+extension OpSpec {
+    public static var inPlaceOperands: InPlaceOperands { .none }
+    public static var indexOperand: IndexOperand? { nil }
+}
+
+extension OpDef {
+    public var attributes: [AttributeSpec] { spec.attributes }
+    public func flops(_ q: CostQuery) -> Double { spec.flops(q) }
+    public var inPlaceOperands: InPlaceOperands { spec.inPlaceOperands }
+    public var indexOperand: IndexOperand? { spec.indexOperand }
 }

@@ -13,24 +13,6 @@ extension ShapeQuery {
             throw ShapeError("\(what) must have rank \(want), got \(inputs[i])")
         }
     }
-
-    public func int(_ k: String) throws -> Int {
-        guard let v = attributes.int(k) else { throw ShapeError("missing integer attribute '\(k)'") }
-        return v
-    }
-    public func ints(_ k: String, count: Int? = nil) throws -> [Int] {
-        guard let v = attributes.ints(k) else { throw ShapeError("missing attribute '\(k)' (a list of integers)") }
-        if let c = count, v.count != c { throw ShapeError("attribute '\(k)' needs \(c) values, got \(v.count)") }
-        return v
-    }
-
-    /// Normalises a possibly negative axis against `rank`.
-    public func axis(_ k: String, rank: Int) throws -> Int {
-        let a = try int(k)
-        let n = a < 0 ? a + rank : a
-        guard n >= 0 && n < rank else { throw ShapeError("axis \(a) is out of range for rank \(rank)") }
-        return n
-    }
 }
 
 /// Numpy broadcasting over possibly symbolic dimensions: align from the right; equal dims

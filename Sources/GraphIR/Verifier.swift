@@ -1,4 +1,5 @@
-/// Checks a graph's invariants: every input names an earlier node, every op gets an accepted
+/// Checks a graph's invariants: every input names an earlier node, every node's attributes fit
+/// its op's declared schema, every op gets an accepted
 /// number of inputs and has the type its shape rule infers, inputs and parameters have unique
 /// names, outputs and the loss name existing values, and the loss is a scalar f32.
 ///
@@ -16,6 +17,7 @@ public enum Verifier {
             for input in node.inputs where input.id < 0 || input.id >= i {
                 throw nodeError("verify", g, v, "input \(input) is not an earlier value")
             }
+            do { try checkAttributes(of: node) } catch let e as AttributeError { throw nodeError("verify", g, v, e.message) }
             if node.isInterface {
                 guard node.inputs.isEmpty else { throw nodeError("verify", g, v, "takes no inputs, got \(node.inputs.count)") }
                 guard let name = node.name, !name.isEmpty else {

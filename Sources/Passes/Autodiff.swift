@@ -5,7 +5,7 @@ public enum Autodiff {
     /// A parameter the optimiser updates: not frozen (`trainable=false`) and not state
     /// such as BatchNorm's running statistics (`buffer=true`).
     public static func isTrainable(_ n: Node) -> Bool {
-        n.op == .param && n.attributes.bool("trainable") != false && n.attributes.bool("buffer") != true
+        n.op == .param && n.attributes[.trainable] != false && n.attributes[.buffer] != true
     }
 
     /// Returns a new graph holding the forward graph unchanged (outputs and loss included)

@@ -49,7 +49,7 @@ extension Pass {
 func contractionOperands(_ g: Graph, sum: Node, uses: [Int]) -> (Value, Value)? {
     let p = sum.inputs[0]
     let product = g[p]
-    guard product.op == .mul, uses[p.id] == 1, let axes = sum.attributes.ints("axes"), axes.count == 1 else { return nil }
+    guard product.op == .mul, uses[p.id] == 1, let axes = sum.attributes[.axes], axes.count == 1 else { return nil }
     let rank = product.type.rank
     guard rank >= 3, axes[0] == rank - 2 || axes[0] == -2 else { return nil }
     for (xi, ai) in [(0, 1), (1, 0)] {

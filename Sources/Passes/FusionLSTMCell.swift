@@ -44,8 +44,8 @@ struct LSTMCellFusion {
         let a = g[v]
         guard a.op == op, a.inputs.count == 1 else { return nil }
         let s = g[a.inputs[0]]
-        guard s.op == .slice, let start = s.attributes.int("start"), let end = s.attributes.int("end"),
-              let axis = s.attributes.int("axis"), end - start == width, start % width == 0 else { return nil }
+        guard s.op == .slice, let start = s.attributes[.start], let end = s.attributes[.end],
+              let axis = s.attributes[.axis], end - start == width, start % width == 0 else { return nil }
         let z = s.inputs[0], rank = g.type(of: z).rank
         guard axis == rank - 1 || axis == -1, g.type(of: z).shape.dims.last == .known(4 * width) else { return nil }
         return (z, start / width)

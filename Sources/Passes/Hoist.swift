@@ -65,15 +65,15 @@ struct Hoisting {
 
     func member(_ i: Int) -> (Key, Member)? {
         let m = g.nodes[i]
-        guard m.op == .matmul, !(m.attributes.bool("transpose_a") ?? false), g.type(of: m.inputs[1]).rank == 2 else { return nil }
+        guard m.op == .matmul, !(m.attributes[.transposeA] ?? false), g.type(of: m.inputs[1]).rank == 2 else { return nil }
         var e = g[m.inputs[0]]
         var split: Int?, rest: Value?
         if e.op == .concat {
             // concat(embedding, rest) along the last axis, against a [N, K] weight used
             // transposed, so the embedding's columns of the weight are a slice of its axis 1.
             let rank = e.type.rank
-            guard m.attributes.bool("transpose_b") == true, e.inputs.count == 2, rank == 2,
-                  let axis = e.attributes.int("axis"), axis == 1 || axis == -1,
+            guard m.attributes[.transposeB] == true, e.inputs.count == 2, rank == 2,
+                  let axis = e.attributes[.axis], axis == 1 || axis == -1,
                   g[e.inputs[0]].op == .embedding, let width = g.type(of: e.inputs[0]).shape.dims.last?.value else { return nil }
             split = width
             rest = e.inputs[1]
@@ -81,10 +81,10 @@ struct Hoisting {
         }
         guard e.op == .embedding else { return nil }
         let s = g[e.inputs[0]]
-        guard s.op == .select, let index = s.attributes.int("index") else { return nil }
+        guard s.op == .select, let index = s.attributes[.index] else { return nil }
         let ids = s.inputs[0]
         let rank = g.type(of: ids).rank
-        guard var axis = s.attributes.int("axis") else { return nil }
+        guard var axis = s.attributes[.axis] else { return nil }
         if axis < 0 { axis += rank }
         guard axis >= 0, axis < rank, g.type(of: ids).shape[axis].value != nil else { return nil }
         var add: Int?, bias: Value?

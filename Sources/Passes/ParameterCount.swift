@@ -19,8 +19,8 @@ public enum ParameterCount {
         var rep = ParameterReport(rows: [], total: 0, trainable: 0, nonTrainable: 0, buffers: 0)
         for node in g.nodes where node.op == .param {
             let count = node.type.shape.isWithinElementLimit ? (node.type.shape.knownCount ?? 0) : 0
-            let buffer = node.attributes.bool("buffer") ?? false
-            let trainable = !buffer && (node.attributes.bool("trainable") ?? true)
+            let buffer = node.attributes[.buffer] ?? false
+            let trainable = !buffer && (node.attributes[.trainable] ?? true)
             rep.rows.append((node.name ?? "", node.type.shape, count, trainable, buffer))
             if buffer {
                 rep.buffers += count

@@ -60,14 +60,14 @@ struct StackProducts {
             bias = b
             node = g[ops[k]]
         }
-        guard node.op == .matmul, node.attributes.bool("transpose_a") != true, g.type(of: node.inputs[1]).rank == 2,
+        guard node.op == .matmul, node.attributes[.transposeA] != true, g.type(of: node.inputs[1]).rank == 2,
               g.type(of: node.inputs[0]).rank >= 2 else { return nil }
         return Term(x: node.inputs[0], weight: node.inputs[1], attributes: node.attributes, bias: bias)
     }
 
     /// For a stack of such terms: the terms and the stack axis (non-negative).
     func candidate(_ node: Node) -> ([Term], Int)? {
-        guard node.op == .stack, node.inputs.count >= 2, let raw = node.attributes.int("axis") else { return nil }
+        guard node.op == .stack, node.inputs.count >= 2, let raw = node.attributes[.axis] else { return nil }
         let axis = raw < 0 ? raw + node.type.rank : raw
         var terms: [Term] = []
         for v in node.inputs {

@@ -66,7 +66,7 @@ struct StackSums {
         case .matmul, .contractRows:
             let a = g.type(of: node.inputs[0]), b = g.type(of: node.inputs[1])
             if node.op == .matmul {
-                guard node.attributes.bool("transpose_a") == true, node.attributes.bool("transpose_b") != true,
+                guard node.attributes[.transposeA] == true, node.attributes[.transposeB] != true,
                       a.rank == 2, b.rank == 2 else { return nil }
             }
             // Stacking copies the operands: worth it when they are smaller than the result
@@ -97,7 +97,7 @@ struct StackSums {
     /// transposed) read by nothing else (the embedding gradient's per-step dy = dGates
     /// W_ih), the stack of the values is the product of the stacked y_t: (y_t, w, flags).
     func sharedProducts(_ values: [Value]) -> ([Value], Value, Attributes)? {
-        guard let first = values.first.map({ g[$0] }), first.op == .matmul, first.attributes.bool("transpose_a") != true,
+        guard let first = values.first.map({ g[$0] }), first.op == .matmul, first.attributes[.transposeA] != true,
               g.type(of: first.inputs[1]).rank == 2 else { return nil }
         var ys: [Value] = []
         for v in values {

@@ -98,7 +98,7 @@ public final class Executor {
     public var measuresThreadTime = false
     /// Runs whose times `nodeSeconds` holds.
     public private(set) var timedRuns = 0
-    /// Floating-point operations of each contraction summed over the timed runs (`OpCost`),
+    /// Floating-point operations of each node summed over the timed runs (`OpSpec.flops`),
     /// so rates stay right when runs had different batch sizes.
     public private(set) var nodeFlops: [Double] = []
     public func resetTimes() {
@@ -359,7 +359,8 @@ public final class BoundPlan {
         self.views = views
         self.steps = steps
         flops = graph.nodes.enumerated().compactMap { i, node in
-            OpCost.flops(node, inputShapes: node.inputs.map { shapes[$0.id] }, outputShape: shapes[i]).map { (i, $0) }
+            let f = node.op.flops(CostQuery(inputs: node.inputs.map { shapes[$0.id] }, output: shapes[i], attributes: node.attributes))
+            return f > 0 ? (i, f) : nil
         }
     }
 

@@ -1,7 +1,7 @@
 import GraphIR
 
-/// The i64 operands that index into something: embedding ids into a table's rows, NLL targets
-/// into the classes. Checked right before their node runs, because a kernel cannot report an
+/// The i64 operands that index into something, as their ops declare them
+/// (`OpSpec.indexOperand`): embedding ids into a table's rows, NLL targets into the classes. Checked right before their node runs, because a kernel cannot report an
 /// error and an id outside its table would read or write out of bounds.
 struct IndexCheck {
     let node: Int
@@ -12,32 +12,28 @@ struct IndexCheck {
     let ignore: Int64?
     let message: (_ id: Int64, _ position: [Int], _ limit: Int) -> String
 
+    /// One check per node whose op declares an index operand (`OpSpec.indexOperand`).
     static func checks(for graph: Graph) -> [Int: IndexCheck] {
         var out: [Int: IndexCheck] = [:]
         for (i, node) in graph.nodes.enumerated() {
+            guard let operand = node.op.indexOperand, operand.ids < node.inputs.count, operand.limit < node.inputs.count else { continue }
             let where_ = "\(node.op.name) %\(i)" + (node.location.map { " at \($0)" } ?? "")
-            switch node.op {
-            case .embedding, .embeddingGrad:
-                guard node.inputs.count >= 2 else { continue }
-                let ids = node.op == .embedding ? node.inputs[0] : node.inputs[1]
-                let table = node.op == .embedding ? node.inputs[1] : (node.inputs.count > 2 ? node.inputs[2] : node.inputs[1])
-                let idsName = describe(ids, in: graph), tableName = describe(table, in: graph)
-                out[i] = IndexCheck(node: i, ids: ids, limitValue: table, limitAxis: 0, ignore: nil) { id, pos, rows in
+            let ids = node.inputs[operand.ids], limit = node.inputs[operand.limit]
+            let rank = graph.type(of: limit).rank
+            let axis = max(operand.axis < 0 ? operand.axis + rank : operand.axis, 0)
+            let idsName = describe(ids, in: graph)
+            switch operand.meaning {
+            case .row:
+                let tableName = describe(limit, in: graph)
+                out[i] = IndexCheck(node: i, ids: ids, limitValue: limit, limitAxis: axis, ignore: nil) { id, pos, rows in
                     "\(where_): \(idsName) holds id \(id) at \(pos), outside \(tableName) of \(rows) rows (valid ids are 0..<\(rows))"
                 }
-            case .nllLoss, .nllLossGrad:
-                guard node.inputs.count >= 2 else { continue }
-                let target = node.op == .nllLoss ? node.inputs[1] : (node.inputs.count > 2 ? node.inputs[2] : node.inputs[1])
-                let logp = node.op == .nllLoss ? node.inputs[0] : node.inputs[1]
-                let ignore = node.attributes.int("ignore_index").map(Int64.init)
-                let targetName = describe(target, in: graph)
-                let axis = max(graph.type(of: logp).rank - 1, 0)
-                out[i] = IndexCheck(node: i, ids: target, limitValue: logp, limitAxis: axis, ignore: ignore) { t, pos, classes in
-                    "\(where_): \(targetName) holds class \(t) at \(pos), but the log-probabilities have \(classes) classes "
+            case .classLabel:
+                let ignore = operand.ignore.flatMap { node.attributes[$0] }.map(Int64.init)
+                out[i] = IndexCheck(node: i, ids: ids, limitValue: limit, limitAxis: axis, ignore: ignore) { t, pos, classes in
+                    "\(where_): \(idsName) holds class \(t) at \(pos), but the log-probabilities have \(classes) classes "
                         + "(valid classes are 0..<\(classes)" + (ignore.map { ", or \($0) to ignore" } ?? "") + ")"
                 }
-            default:
-                continue
             }
         }
         return out

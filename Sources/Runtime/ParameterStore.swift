@@ -110,21 +110,21 @@ public final class ParameterStore {
 
     static func initialValue(name: String, type: TensorType, shape: [Int], attributes a: Attributes, random: RandomSource) throws -> HostTensor {
         let n = shape.reduce(1, *)
-        guard let kind = a.string("init") else {
+        guard let kind = a[.initializer] else {
             throw RuntimeError("parameter '\(name)' (\(type)) has no 'init' attribute (uniform, normal, zeros, ones or constant)")
         }
         switch kind {
         case "zeros": return HostTensor(zeros: shape, dtype: type.dtype)
         case "ones", "constant":
-            let value = kind == "ones" ? 1 : a.float("value")
+            let value = kind == "ones" ? 1 : a[.value]
             guard let value else { throw RuntimeError("parameter '\(name)': init 'constant' needs a 'value' attribute") }
             if type.dtype == .i64 { return HostTensor(shape: shape, ints: [Int64](repeating: Int64(value), count: n)) }
             return HostTensor(shape: shape, floats: [Float](repeating: Float(value), count: n))
         case "uniform":
             try requireFloat(name, type, kind)
             let low: Double, high: Double
-            if let b = a.float("bound") { low = -b; high = b }
-            else if let l = a.float("low"), let h = a.float("high") { low = l; high = h }
+            if let b = a[.bound] { low = -b; high = b }
+            else if let l = a[.low], let h = a[.high] { low = l; high = h }
             else { throw RuntimeError("parameter '\(name)': init 'uniform' needs 'bound' or both 'low' and 'high'") }
             guard low <= high, low.isFinite, high.isFinite else {
                 throw RuntimeError("parameter '\(name)': uniform range [\(low), \(high)] is empty or not finite")
@@ -135,10 +135,10 @@ public final class ParameterStore {
             return HostTensor(shape: shape, floats: values)
         case "normal":
             try requireFloat(name, type, kind)
-            guard let std = a.float("std"), std >= 0, std.isFinite else {
+            guard let std = a[.std], std >= 0, std.isFinite else {
                 throw RuntimeError("parameter '\(name)': init 'normal' needs a non-negative 'std'")
             }
-            let mean = Float(a.float("mean") ?? 0), s = Float(std)
+            let mean = Float(a[.mean] ?? 0), s = Float(std)
             var values = [Float](repeating: 0, count: n)
             for i in 0..<n { values[i] = mean + s * random.nextNormal() }
             return HostTensor(shape: shape, floats: values)

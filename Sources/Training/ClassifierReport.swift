@@ -81,7 +81,7 @@ struct ClassifierReport {
     /// Layer 1: all kernels; layer 2: input channel 0 of each kernel (as the homework draws
     /// them). The convolution weights are the first two rank-4 parameters in graph order.
     func writeFilters(_ store: ParameterStore) throws -> [String] {
-        let convs = forward.parameters.filter { forward[$0].type.rank == 4 && forward[$0].attributes.bool("buffer") != true }
+        let convs = forward.parameters.filter { forward[$0].type.rank == 4 && forward[$0].attributes[.buffer] != true }
         var written: [String] = []
         for (layer, v) in convs.prefix(2).enumerated() {
             guard let name = forward[v].name, let w = store.get(name), w.shape.count == 4 else { continue }

@@ -3,7 +3,7 @@ import GraphIR
 import Runtime
 
 /// `--profile`: where a step's time goes, per op kind and per node (the slowest ones), with
-/// GFLOP/s for the matrix products and convolutions, from an executor that ran with
+/// GFLOP/s for every op that computes (each op declares its FLOP count), from an executor that ran with
 /// `measuresTime` on (like tract's `--profile --cost`).
 struct ProfileReport {
     let executor: Executor

@@ -13,10 +13,8 @@ final class IRParserTests: XCTestCase {
         let labels = b.input("labels", .i64(Shape([B])))
         b.location = SourceLocation(file: "dir with space/\"quoted\"\\name.swiftgraph", line: 40, column: 1)
         let w = b.parameter("conv.weight", .f32([4, 1, 3, 3]), initializer: [
-            "init": .string("uniform"), "bound": .float(1.0 / 3.0), "low": .float(-0.0), "seed": .int(-42),
-            "tiny": .float(.leastNonzeroMagnitude), "huge": .float(1.7976931348623157e308), "nan": .float(.nan),
-            "ninf": .float(-.infinity), "pinf": .float(.infinity), "note": .string("tab\there \"q\" back\\slash\nnewline ünïcödé"),
-            "trainable": .bool(true), "frozen": .bool(false), "empty": .ints([]), "dims": .ints([-1, 0, 7]),
+            "init": .string("uniform"), "bound": .float(1.0 / 3.0), "low": .float(-0.0), "high": .float(.leastNonzeroMagnitude),
+            "mean": .float(1.7976931348623157e308), "value": .float(.nan), "trainable": .bool(true),
         ])
         let bias = b.parameter("conv.bias", .f32([4]), initializer: ["init": .string("zeros"), "buffer": .bool(false)])
         b.scope = "convblock1.0"
@@ -44,7 +42,11 @@ final class IRParserTests: XCTestCase {
         g.loss = loss
         g.metadata = ["train": .string("fashionMNIST"), "metric": .string("accuracy"), "lr": .float(0.01),
                       "epochs": .int(15), "shuffle": .bool(true), "image": .shape(Shape([B, .known(1), .known(28), .known(28)])),
-                      "sweep": .ints([1, 10, 100])]
+                      "sweep": .ints([1, 10, 100]),
+                      // Attribute values that stress the grammar (node attributes must fit their op's schema).
+                      "seed": .int(-42), "ninf": .float(-.infinity), "pinf": .float(.infinity),
+                      "note": .string("tab\there \"q\" back\\slash\nnewline ünïcödé"), "frozen": .bool(false),
+                      "empty": .ints([]), "dims": .ints([-1, 0, 7])]
         return g
     }
 
@@ -67,13 +69,15 @@ final class IRParserTests: XCTestCase {
         let w = parsed[Value(2)].attributes
         XCTAssertEqual(w.float("bound")?.bitPattern, (1.0 / 3.0).bitPattern)
         XCTAssertEqual(w.float("low")?.sign, .minus)
-        XCTAssertEqual(w.float("tiny"), .leastNonzeroMagnitude)
-        XCTAssertTrue(w.float("nan")?.isNaN ?? false)
-        XCTAssertEqual(w.float("ninf"), -.infinity)
-        XCTAssertEqual(w.int("seed"), -42)
-        XCTAssertEqual(w.string("note"), "tab\there \"q\" back\\slash\nnewline ünïcödé")
-        XCTAssertEqual(w.ints("empty"), [])
-        XCTAssertEqual(w.ints("dims"), [-1, 0, 7])
+        XCTAssertEqual(w.float("high"), .leastNonzeroMagnitude)
+        XCTAssertEqual(w.float("mean"), 1.7976931348623157e308)
+        XCTAssertTrue(w.float("value")?.isNaN ?? false)
+        let meta = parsed.metadata
+        XCTAssertEqual(meta.float("ninf"), -.infinity)
+        XCTAssertEqual(meta.int("seed"), -42)
+        XCTAssertEqual(meta.string("note"), "tab\there \"q\" back\\slash\nnewline ünïcödé")
+        XCTAssertEqual(meta.ints("empty"), [])
+        XCTAssertEqual(meta.ints("dims"), [-1, 0, 7])
         XCTAssertEqual(parsed[Value(2)].location?.file, "dir with space/\"quoted\"\\name.swiftgraph")
         XCTAssertEqual(parsed.outputs.map(\.name), ["logProbs", "odd \"name\""])
         XCTAssertEqual(parsed.loss, original.loss)

@@ -52,7 +52,7 @@ final class VerifyTests: XCTestCase {
 
     func testMissingAndDuplicateNames() {
         let missing = verifyError { g, _ in g.append(Node(op: .param, inputs: [], attributes: ["init": .string("zeros")], type: .f32([4]))) }
-        assertContains(missing, ["param %1", "needs a non-empty string attribute 'name'"])
+        assertContains(missing, ["param %1", "missing attribute 'name' (a non-empty string)"])
         let empty = verifyError { g, _ in g.append(Node(op: .input, inputs: [], attributes: ["name": .string("")], type: .f32([4]))) }
         assertContains(empty, ["input %1", "non-empty"])
         let dup = verifyError { g, _ in g.append(Node(op: .param, inputs: [], attributes: ["name": .string("x")], type: .f32([4]))) }

@@ -221,6 +221,8 @@ final class ExecutorTests: XCTestCase {
         static let name = "no_kernel"
         static let arity = Arity.exactly(1)
         static let fusion = FusionClass.opaque
+        static let attributes: [AttributeSpec] = []
+        static func flops(_ q: CostQuery) -> Double { 0 }
         static func shape(_ q: ShapeQuery) throws -> TensorType { q.input(0) }
     }
 

@@ -21,7 +21,7 @@ final class ProfileCountersTests: XCTestCase {
         for rows in [3, 5, 5] { try ex.execute(feeds: ["x": data.floats([rows, 6])], parameters: store) }
         XCTAssertEqual(ex.timedRuns, 3)
         XCTAssertEqual(ex.nodeFlops[y.id], Double(2 * (3 + 5 + 5) * 4 * 6), "2·M·N·K per run")
-        XCTAssertEqual(ex.nodeFlops[z.id], 0, "elementwise ops are not counted")
+        XCTAssertEqual(ex.nodeFlops[z.id], Double((3 + 5 + 5) * 4), "one operation per element per run")
         XCTAssertTrue(ex.nodeSeconds[y.id] > 0)
         ex.resetTimes()
         XCTAssertEqual(ex.timedRuns, 0)
@@ -29,11 +29,11 @@ final class ProfileCountersTests: XCTestCase {
     }
 
     func testConvolutionCosts() throws {
-        let conv = Node(op: .conv2d, inputs: [Value(0), Value(1)], type: .f32([2, 8, 5, 5]))
-        XCTAssertEqual(OpCost.flops(conv, inputShapes: [[2, 3, 7, 7], [8, 3, 3, 3]], outputShape: [2, 8, 5, 5]), Double(2 * 2 * 8 * 25 * 27))
-        let gradW = Node(op: .conv2dGradWeight, inputs: [Value(0), Value(1), Value(2)], type: .f32([8, 3, 3, 3]))
-        XCTAssertEqual(OpCost.flops(gradW, inputShapes: [[2, 8, 5, 5], [2, 3, 7, 7], [8, 3, 3, 3]], outputShape: [8, 3, 3, 3]),
+        let window: Attributes = ["stride": .ints([1, 1]), "padding": .ints([0, 0])]
+        XCTAssertEqual(OpDef.conv2d.flops(CostQuery(inputs: [[2, 3, 7, 7], [8, 3, 3, 3]], output: [2, 8, 5, 5], attributes: window)),
                        Double(2 * 2 * 8 * 25 * 27))
-        XCTAssertNil(OpCost.flops(Node(op: .relu, inputs: [Value(0)], type: .f32([4])), inputShapes: [[4]], outputShape: [4]))
+        XCTAssertEqual(OpDef.conv2dGradWeight.flops(CostQuery(inputs: [[2, 8, 5, 5], [2, 3, 7, 7], [8, 3, 3, 3]], output: [8, 3, 3, 3], attributes: window)),
+                       Double(2 * 2 * 8 * 25 * 27))
+        XCTAssertEqual(OpDef.transpose.flops(CostQuery(inputs: [[4, 2]], output: [2, 4], attributes: ["perm": .ints([1, 0])])), 0)
     }
 }

@@ -69,12 +69,13 @@ public enum MemoryPlanner {
         return Plan(offsets: offsets, byteCount: end, inPlaceOf: inPlaceOf)
     }
 
-    /// An input of node i it may overwrite: elementwise op, input of the output's type and
-    /// byte size, read for the last time here, owning its region, not pinned.
+    /// An input of node i it may overwrite: one its op declares it may (`inPlaceOperands`),
+    /// of the output's type and byte size, read for the last time here, owning its region,
+    /// not pinned.
     static func inPlaceDonor(_ g: Graph, _ i: Int, lastUse: [Int], owns: [Bool], pinned: [Bool], sizes: [Int]) -> Int? {
         let node = g.nodes[i]
-        guard node.op.fusion == .elementwise else { return nil }
-        for v in node.inputs where v.id < i && lastUse[v.id] == i && owns[v.id] && !pinned[v.id]
+        let allowed = node.op.inPlaceOperands
+        for (k, v) in node.inputs.enumerated() where allowed.allows(k) && v.id < i && lastUse[v.id] == i && owns[v.id] && !pinned[v.id]
             && g.nodes[v.id].type == node.type && sizes[v.id] == sizes[i] {
             return v.id
         }

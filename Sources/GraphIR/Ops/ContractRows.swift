@@ -11,6 +11,12 @@ public enum ContractRowsOp: OpSpec {
     public static let name = "contract_rows"
     public static let arity = Arity.exactly(2)
     public static let fusion = FusionClass.contraction
+    public static let attributes: [AttributeSpec] = []
+    /// A multiply and an add per output element and row: K is the number of rows.
+    public static func flops(_ q: CostQuery) -> Double {
+        let m = q.dim(0, -1)
+        return m > 0 ? 2 * q.outputCount * (q.count(0) / m) : 0
+    }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0, "left operand"); try q.requireFloat(1, "right operand")
         let a = q.input(0).shape, b = q.input(1).shape

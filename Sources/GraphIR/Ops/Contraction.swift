@@ -1,16 +1,28 @@
 // Matrix products: the ops that go to BLAS.
 
+extension AttributeKey where Value == Bool {
+    /// Whether a matrix product reads its left (right) operand transposed, without a copy.
+    public static let transposeA = AttributeKey("transpose_a")
+    public static let transposeB = AttributeKey("transpose_b")
+}
+
 /// `matmul(a, b) {transpose_a, transpose_b}`: a is [..., M, K], b is [K, N] or [..., K, N]
 /// with the same leading dimensions; the result is [..., M, N].
 public enum MatmulOp: OpSpec {
     public static let name = "matmul"
     public static let arity = Arity.exactly(2)
     public static let fusion = FusionClass.contraction
+    public static let attributes: [AttributeSpec] = [.optional(.transposeA), .optional(.transposeB)]
+    /// A multiply and an add per output element and step of the inner dimension K.
+    public static func flops(_ q: CostQuery) -> Double {
+        let k = q.dim(0, q.attributes[.transposeA] ?? false ? -2 : -1)
+        return 2 * q.outputCount * k
+    }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0, "left operand"); try q.requireFloat(1, "right operand")
         let a = q.input(0).shape, b = q.input(1).shape
         guard a.rank >= 2, b.rank >= 2 else { throw ShapeError("operands must have rank 2 or more, got \(a) and \(b)") }
-        let ta = q.attributes.bool("transpose_a") ?? false, tb = q.attributes.bool("transpose_b") ?? false
+        let ta = q.attributes[.transposeA] ?? false, tb = q.attributes[.transposeB] ?? false
         let m = ta ? a[a.rank - 1] : a[a.rank - 2], ka = ta ? a[a.rank - 2] : a[a.rank - 1]
         let kb = tb ? b[b.rank - 1] : b[b.rank - 2], n = tb ? b[b.rank - 2] : b[b.rank - 1]
         guard ka == kb else {
@@ -33,7 +45,7 @@ extension MatmulOp: DifferentiableOp {
     /// transposed, else a batched product summed over the leading axes.
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         let a = c.input(0), b = c.input(1), g = c.gradient
-        let ta = c.attributes.bool("transpose_a") ?? false, tb = c.attributes.bool("transpose_b") ?? false
+        let ta = c.attributes[.transposeA] ?? false, tb = c.attributes[.transposeB] ?? false
         let aType = c.type(a), lead = aType.rank - 2
         let sharedB = lead > 0 && c.type(b).rank == 2
         func mm(_ x: Value, _ y: Value, _ tx: Bool, _ ty: Bool) throws -> Value {

@@ -14,7 +14,7 @@ func windowOutput(_ size: Int, kernel: Int, stride: Int, padding: Int, what: Str
 
 /// `{stride, padding}` each as [h, w]: the [N, C, H', W'] output of a 2-D window.
 func window2d(_ q: ShapeQuery, input x: TensorType, channels: Dim, kernel: [Int], what: String) throws -> TensorType {
-    let stride = try q.ints("stride", count: 2), padding = try q.ints("padding", count: 2)
+    let stride = try q.required(.stride, count: 2), padding = try q.required(.padding, count: 2)
     guard case .known(let h) = x.shape[2], case .known(let w) = x.shape[3] else {
         throw ShapeError("\(what): height and width must be known numbers, got \(x)")
     }
@@ -23,11 +23,32 @@ func window2d(_ q: ShapeQuery, input x: TensorType, channels: Dim, kernel: [Int]
     return .f32(Shape([x.shape[0], channels, .known(ho), .known(wo)]))
 }
 
+extension AttributeKey where Value == [Int] {
+    /// A 2-D window's step and zero padding, each as [h, w].
+    public static let stride = AttributeKey("stride")
+    public static let padding = AttributeKey("padding")
+    /// A pooling window's size as [h, w].
+    public static let kernelSize = AttributeKey("kernel")
+}
+extension AttributeKey where Value == Double {
+    /// Batch normalisation's variance offset.
+    public static let eps = AttributeKey("eps")
+}
+
+/// `stride` and `padding` of a convolution.
+let convolutionWindow: [AttributeSpec] = [.required(.stride, .eachAtLeast(1)), .required(.padding, .eachAtLeast(0))]
+
+/// Weight elements each output element of a convolution sums over: C*kh*kw of w [O,C,kh,kw].
+func weightFanIn(_ q: CostQuery, weight: Int) -> Double { q.dim(weight, 1) * q.dim(weight, 2) * q.dim(weight, 3) }
+
 /// `conv2d(x, w[, b]) {stride, padding}`: x [N,C,H,W], w [O,C,kh,kw], b [O] -> [N,O,H',W'].
 public enum Conv2dOp: OpSpec {
     public static let name = "conv2d"
     public static let arity = Arity.between(2, 3)
     public static let fusion = FusionClass.contraction
+    public static let attributes = convolutionWindow
+    /// Each output element is a dot product over C*kh*kw inputs.
+    public static func flops(_ q: CostQuery) -> Double { 2 * q.outputCount * weightFanIn(q, weight: 1) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0, "input"); try q.requireFloat(1, "weight")
         try q.requireRank(0, 4...4, "input"); try q.requireRank(1, 4...4, "weight")
@@ -51,7 +72,7 @@ extension Conv2dOp: KernelOp {
 extension Conv2dOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         let x = c.input(0), w = c.input(1), g = c.gradient
-        let window: Attributes = ["stride": c.attributes["stride"] ?? .ints([1, 1]), "padding": c.attributes["padding"] ?? .ints([0, 0])]
+        let window: Attributes = ["stride": .ints(c.attributes[.stride] ?? [1, 1]), "padding": .ints(c.attributes[.padding] ?? [0, 0])]
         return try c.perInput { i in
             switch i {
             case 0: return try c.emit(.conv2dGradInput, [g, w, x], window)
@@ -67,6 +88,9 @@ public enum Conv2dGradInputOp: OpSpec {
     public static let name = "conv2d_grad_input"
     public static let arity = Arity.exactly(3)
     public static let fusion = FusionClass.contraction
+    public static let attributes = convolutionWindow
+    /// dy [N,O,OH,OW], w [O,C,kh,kw]: one product per dy element and weight.
+    public static func flops(_ q: CostQuery) -> Double { 2 * q.count(0) * weightFanIn(q, weight: 1) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireRank(0, 4...4); try q.requireRank(1, 4...4); try q.requireRank(2, 4...4)
         return q.input(2)
@@ -81,6 +105,11 @@ public enum Conv2dGradWeightOp: OpSpec {
     public static let name = "conv2d_grad_weight"
     public static let arity = Arity.exactly(3)
     public static let fusion = FusionClass.contraction
+    public static let attributes = convolutionWindow
+    /// One product per dy element and weight of an output channel.
+    public static func flops(_ q: CostQuery) -> Double {
+        2 * q.count(0) * Double(q.output.dropFirst().reduce(1, *))
+    }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireRank(0, 4...4); try q.requireRank(1, 4...4); try q.requireRank(2, 4...4)
         return q.input(2)
@@ -90,14 +119,23 @@ extension Conv2dGradWeightOp: KernelOp {
     public static func kernel(_ c: KernelContext) { conv2dGradWeight(dy: c.inputs[0], x: c.inputs[1], dw: c.output, attributes: c.attributes, workspace: c.workspace, pool: c.pool) }
 }
 
+/// `kernel`, `stride` and `padding` of a pooling window.
+let poolingWindow: [AttributeSpec] = [.required(.kernelSize, .eachAtLeast(1))] + convolutionWindow
+
+/// Elements of a pooling window.
+func windowSize(_ q: CostQuery) -> Double { Double((q.attributes[.kernelSize] ?? []).reduce(1, *)) }
+
 /// `maxpool2d(x) {kernel, stride, padding}` over the last two axes of [N,C,H,W].
 public enum Maxpool2dOp: OpSpec {
     public static let name = "maxpool2d"
     public static let arity = Arity.exactly(1)
     public static let fusion = FusionClass.opaque
+    public static let attributes = poolingWindow
+    /// A comparison per output element and window position.
+    public static func flops(_ q: CostQuery) -> Double { q.outputCount * windowSize(q) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0); try q.requireRank(0, 4...4)
-        let k = try q.ints("kernel", count: 2)
+        let k = try q.required(.kernelSize, count: 2)
         return try window2d(q, input: q.input(0), channels: q.input(0).shape[1], kernel: k, what: "maxpool2d")
     }
 }
@@ -115,6 +153,9 @@ public enum Maxpool2dGradOp: OpSpec {
     public static let name = "maxpool2d_grad"
     public static let arity = Arity.exactly(2)
     public static let fusion = FusionClass.opaque
+    public static let attributes = poolingWindow
+    /// The forward's comparisons again, per dy element, to find where each maximum was.
+    public static func flops(_ q: CostQuery) -> Double { q.count(0) * windowSize(q) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireRank(1, 4...4)
         return q.input(1)
@@ -130,6 +171,12 @@ public enum BatchNormOp: OpSpec {
     public static let name = "batch_norm"
     public static let arity = Arity.exactly(5)
     public static let fusion = FusionClass.elementwise
+    /// Without `eps` the kernel and the gradient use 1e-5.
+    public static let attributes: [AttributeSpec] = [.optional(.eps, .atLeast(0))]
+    /// A multiply and an add per element, with each channel's scale and shift computed once.
+    public static func flops(_ q: CostQuery) -> Double { 2 * q.outputCount }
+    /// Element k of x gives element k of the result; the statistics are [C].
+    public static let inPlaceOperands = InPlaceOperands.inputs([0])
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0); try q.requireRank(0, 2...4)
         let c = q.input(0).shape[1]
@@ -156,7 +203,7 @@ extension BatchNormOp: DifferentiableOp {
             guard xs.rank > 2 else { return v }
             return try c.emit(.reshape, [v], ["shape": .shape(Shape([xs[1]] + Array(repeating: .known(1), count: xs.rank - 2)))])
         }
-        let eps = try c.constant(c.attributes.float("eps") ?? 1e-5)
+        let eps = try c.constant(c.attributes[.eps] ?? 1e-5)
         let logVar = try c.emit(.log, [try c.emit(.add, [variance, eps])])
         let invStd = try c.emit(.exp, [try c.emit(.scale, [logVar], ["factor": .float(-0.5)])])
         return try c.perInput { i in

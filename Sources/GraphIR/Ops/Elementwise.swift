@@ -1,21 +1,36 @@
 // Element-by-element maps. Binary ops broadcast like numpy.
 
-/// f32 in, same type out.
+extension AttributeKey where Value == Double {
+    /// `scale`'s multiplier.
+    public static let factor = AttributeKey("factor")
+    /// `clamp`'s bounds.
+    public static let min = AttributeKey("min")
+    public static let max = AttributeKey("max")
+}
+
+/// f32 in, same type out: one operation per element, and the result may overwrite the input.
 public protocol UnaryElementwiseOp: OpSpec {}
 extension UnaryElementwiseOp {
     public static var arity: Arity { .exactly(1) }
     public static var fusion: FusionClass { .elementwise }
+    public static var attributes: [AttributeSpec] { [] }
+    public static func flops(_ q: CostQuery) -> Double { q.outputCount }
+    public static var inPlaceOperands: InPlaceOperands { .inputs([0]) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0)
         return q.input(0)
     }
 }
 
-/// Two f32 operands broadcast together.
+/// Two f32 operands broadcast together: one operation per element of the result, which may
+/// overwrite either operand (when it has the result's type).
 public protocol BinaryElementwiseOp: OpSpec {}
 extension BinaryElementwiseOp {
     public static var arity: Arity { .exactly(2) }
     public static var fusion: FusionClass { .elementwise }
+    public static var attributes: [AttributeSpec] { [] }
+    public static func flops(_ q: CostQuery) -> Double { q.outputCount }
+    public static var inPlaceOperands: InPlaceOperands { .inputs([0, 1]) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0, "left operand"); try q.requireFloat(1, "right operand")
         return .f32(try broadcastShapes(q.input(0).shape, q.input(1).shape))
@@ -84,8 +99,9 @@ extension NegOp: DifferentiableOp {
 /// `x * factor` for a compile-time `{factor}`.
 public enum ScaleOp: UnaryElementwiseOp {
     public static let name = "scale"
+    public static let attributes: [AttributeSpec] = [.required(.factor)]
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
-        guard q.attributes.float("factor") != nil else { throw ShapeError("missing attribute 'factor'") }
+        guard q.attributes[.factor] != nil else { throw ShapeError("missing attribute 'factor'") }
         try q.requireFloat(0)
         return q.input(0)
     }
@@ -98,15 +114,18 @@ extension ScaleOp: KernelOp {
 }
 extension ScaleOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
-        [try c.emit(.scale, [c.gradient], ["factor": c.attributes["factor"] ?? .float(1)])]
+        [try c.emit(.scale, [c.gradient], ["factor": .float(c.attributes[.factor] ?? 1)])]
     }
 }
 
 /// Clamp to `{min, max}` (gradient clipping by value).
 public enum ClampOp: UnaryElementwiseOp {
     public static let name = "clamp"
+    public static let attributes: [AttributeSpec] = [.required(.min), .required(.max)]
+    /// A comparison with each bound.
+    public static func flops(_ q: CostQuery) -> Double { 2 * q.outputCount }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
-        guard let lo = q.attributes.float("min"), let hi = q.attributes.float("max"), lo <= hi else {
+        guard let lo = q.attributes[.min], let hi = q.attributes[.max], lo <= hi else {
             throw ShapeError("clamp needs attributes 'min' <= 'max'")
         }
         try q.requireFloat(0)
@@ -124,8 +143,8 @@ extension ClampOp: DifferentiableOp {
     /// arithmetic with subnormals a difference is positive exactly when x is strictly inside).
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         let x = c.input(0)
-        let aboveMin = try c.emit(.sub, [x, try c.constant(c.attributes.float("min") ?? 0)])
-        let belowMax = try c.emit(.sub, [try c.constant(c.attributes.float("max") ?? 0), x])
+        let aboveMin = try c.emit(.sub, [x, try c.constant(c.attributes[.min] ?? 0)])
+        let belowMax = try c.emit(.sub, [try c.constant(c.attributes[.max] ?? 0), x])
         let g = try c.emit(.reluGrad, [c.gradient, aboveMin])
         return [try c.emit(.reluGrad, [g, belowMax])]
     }
@@ -184,6 +203,9 @@ public enum ReluGradOp: OpSpec {
     public static let name = "relu_grad"
     public static let arity = Arity.exactly(2)
     public static let fusion = FusionClass.elementwise
+    public static let attributes: [AttributeSpec] = []
+    public static func flops(_ q: CostQuery) -> Double { q.outputCount }
+    public static let inPlaceOperands = InPlaceOperands.inputs([0, 1])
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0); try q.requireFloat(1)
         guard q.input(0).shape == q.input(1).shape else {

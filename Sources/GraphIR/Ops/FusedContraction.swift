@@ -3,15 +3,23 @@
 // makes them; they keep the unfused ops' gradients (so fusion may also run before autodiff).
 
 /// The activations an epilogue can apply.
-enum EpilogueActivation: String {
+enum EpilogueActivation: String, CaseIterable {
     case none, relu
 
     init(_ a: Attributes) throws {
-        guard let v = EpilogueActivation(rawValue: a.string("activation") ?? "none") else {
-            throw ShapeError("activation must be \"none\" or \"relu\", got \"\(a.string("activation") ?? "")\"")
+        guard let v = EpilogueActivation(rawValue: a[.activation] ?? "none") else {
+            throw ShapeError("activation must be \"none\" or \"relu\", got \"\(a[.activation] ?? "")\"")
         }
         self = v
     }
+
+    /// The optional `activation` attribute (default `none`).
+    static let spec = AttributeSpec.optional(.activation, .oneOf(allCases.map(\.rawValue)))
+}
+
+extension AttributeKey where Value == String {
+    /// The activation a fused contraction's epilogue applies: `none` or `relu`.
+    public static let activation = AttributeKey("activation")
 }
 
 /// `fused_matmul(a, b, bias) {transpose_a, transpose_b, activation}`:
@@ -20,6 +28,9 @@ public enum FusedMatmulOp: OpSpec {
     public static let name = "fused_matmul"
     public static let arity = Arity.exactly(3)
     public static let fusion = FusionClass.contraction
+    public static let attributes = MatmulOp.attributes + [EpilogueActivation.spec]
+    /// The product's; the epilogue is one pass over the result, small beside it.
+    public static func flops(_ q: CostQuery) -> Double { MatmulOp.flops(q) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         _ = try EpilogueActivation(q.attributes)
         let y = try MatmulOp.shape(ShapeQuery(inputs: Array(q.inputs.prefix(2)), attributes: q.attributes))
@@ -50,6 +61,9 @@ public enum FusedConv2dOp: OpSpec {
     public static let name = "fused_conv2d"
     public static let arity = Arity.between(2, 3)
     public static let fusion = FusionClass.contraction
+    public static let attributes = Conv2dOp.attributes + [EpilogueActivation.spec]
+    /// The convolution's; the epilogue is one pass over the result, small beside it.
+    public static func flops(_ q: CostQuery) -> Double { Conv2dOp.flops(q) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         _ = try EpilogueActivation(q.attributes)
         return try Conv2dOp.shape(q)

@@ -1,5 +1,20 @@
 // A chain (a tree) of element-by-element ops run as one loop over blocks of elements.
 
+extension AttributeKey where Value == [Int] {
+    /// A `fused_elementwise` program: (opcode, a, b) triples.
+    public static let program = AttributeKey("program")
+    /// Per input, the start of the window of its last axis it is read through (-1: none).
+    public static let offsets = AttributeKey("offsets")
+}
+extension AttributeKey where Value == String {
+    /// The program as text, for people reading the IR.
+    public static let expr = AttributeKey("expr")
+}
+extension AttributeKey where Value == Int {
+    /// The width of the windows given by `offsets`.
+    public static let width = AttributeKey("width")
+}
+
 /// One instruction of a `fused_elementwise` program. Operands are registers: inputs first
 /// (0..<inputs), then one register per instruction in order. Ops taking a constant carry
 /// its Float bit pattern in place of the second register.
@@ -87,15 +102,22 @@ public enum FusedElementwiseOp: OpSpec {
     public static let name = "fused_elementwise"
     public static let arity = Arity.atLeast(1)
     public static let fusion = FusionClass.elementwise
+    public static let attributes: [AttributeSpec] = [
+        .required(.program), .optional(.expr), .optional(.offsets, .eachAtLeast(-1)), .optional(.width, .atLeast(1)),
+    ]
+    /// One operation per instruction and element.
+    public static func flops(_ q: CostQuery) -> Double { Double((q.attributes[.program]?.count ?? 0) / 3) * q.outputCount }
+    /// Element k of an input of the result's type gives element k of the result.
+    public static let inPlaceOperands = InPlaceOperands.all
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         for i in q.inputs.indices { try q.requireFloat(i) }
-        guard let encoded = q.attributes.ints("program") else { throw ShapeError("missing attribute 'program'") }
+        guard let encoded = q.attributes[.program] else { throw ShapeError("missing attribute 'program'") }
         _ = try ElementwiseProgram(inputs: q.inputs.count, encoded: encoded)
-        let offsets = q.attributes.ints("offsets") ?? Array(repeating: -1, count: q.inputs.count)
+        let offsets = q.attributes[.offsets] ?? Array(repeating: -1, count: q.inputs.count)
         guard offsets.count == q.inputs.count else { throw ShapeError("'offsets' needs one entry per input (\(q.inputs.count)), got \(offsets.count)") }
         var shape: Shape
         if offsets.contains(where: { $0 >= 0 }) {
-            guard let width = q.attributes.int("width"), width > 0 else { throw ShapeError("windowed inputs need a positive 'width'") }
+            guard let width = q.attributes[.width], width > 0 else { throw ShapeError("windowed inputs need a positive 'width'") }
             var lead: [Dim]?
             for (t, o) in zip(q.inputs, offsets) where o >= 0 {
                 guard t.rank >= 1, let c = t.shape.dims.last?.value, o + width <= c else {

@@ -10,6 +10,10 @@ public enum LogSoftmaxNllGradOp: OpSpec {
     public static let name = "log_softmax_nll_grad"
     public static let arity = Arity.exactly(3)
     public static let fusion = FusionClass.opaque
+    public static let attributes = NllLossOp.attributes
+    /// Per element: exp, the one-hot difference and the scaling.
+    public static func flops(_ q: CostQuery) -> Double { 3 * q.outputCount }
+    public static let indexOperand: IndexOperand? = IndexOperand(ids: 2, limit: 1, axis: -1, meaning: .classLabel, ignore: .ignoreIndex)
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0, "incoming gradient")
         guard q.input(0).rank == 0 else { throw ShapeError("the incoming gradient must be a scalar, got \(q.input(0))") }

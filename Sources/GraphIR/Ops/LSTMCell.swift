@@ -13,6 +13,9 @@ public enum LSTMCellOp: OpSpec {
     public static let name = "lstm_cell"
     public static let arity = Arity.exactly(2)
     public static let fusion = FusionClass.opaque
+    public static let attributes: [AttributeSpec] = []
+    /// Per hidden unit of a row: four gate activations, f c + i g (three), tanh c' and o tanh c'.
+    public static func flops(_ q: CostQuery) -> Double { 9 * q.outputCount / Double(blocks) }
     /// Blocks of a row of the result, in units of H.
     public static let hBlock = 0, cBlock = 1, iBlock = 2, fBlock = 3, gBlock = 4, oBlock = 5, tanhCBlock = 6, blocks = 7
 

@@ -1,13 +1,38 @@
-// Data movement: reshape, transpose, slicing, concatenation.
+// Data movement: reshape, transpose, slicing, concatenation. No arithmetic: no FLOPs.
+
+extension AttributeKey where Value == Int {
+    /// The axis an op works along (negative counts from the end).
+    public static let axis = AttributeKey("axis")
+    /// `slice`'s half-open range start..<end.
+    public static let start = AttributeKey("start")
+    public static let end = AttributeKey("end")
+    /// `select`'s position.
+    public static let index = AttributeKey("index")
+}
+extension AttributeKey where Value == [Int] {
+    /// `transpose`'s permutation: output axis i is input axis perm[i].
+    public static let perm = AttributeKey("perm")
+}
+extension AttributeKey where Value == Shape {
+    /// `reshape`'s target, one dimension possibly -1.
+    public static let shape = AttributeKey("shape")
+}
+
+/// `axis`, `start` and `end` of a slice.
+let sliceRange: [AttributeSpec] = [.required(.axis), .required(.start, .atLeast(0)), .required(.end, .atLeast(1))]
+/// `axis` and `index` of a select.
+let selectPosition: [AttributeSpec] = [.required(.axis), .required(.index, .atLeast(0))]
 
 /// `reshape(x) {shape}`; one dimension may be -1 and is then inferred. Symbols (the batch)
 /// must appear in the target as often as in the input.
 public enum ReshapeOp: OpSpec {
     public static let name = "reshape"
+    public static let attributes: [AttributeSpec] = [.required(.shape)]
+    public static func flops(_ q: CostQuery) -> Double { 0 }
     public static let arity = Arity.exactly(1)
     public static let fusion = FusionClass.injective
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
-        guard let target = q.attributes.shape("shape") else { throw ShapeError("missing attribute 'shape'") }
+        guard let target = q.attributes[.shape] else { throw ShapeError("missing attribute 'shape'") }
         let x = q.input(0)
         let holes = target.dims.filter { $0 == .known(-1) }.count
         guard holes <= 1 else { throw ShapeError("only one dimension of \(target) may be -1") }
@@ -39,6 +64,8 @@ extension ReshapeOp: DifferentiableOp {
 /// `reshape_like(x, ref)`: x's elements in ref's shape (reshape's gradient).
 public enum ReshapeLikeOp: OpSpec {
     public static let name = "reshape_like"
+    public static let attributes: [AttributeSpec] = []
+    public static func flops(_ q: CostQuery) -> Double { 0 }
     public static let arity = Arity.exactly(2)
     public static let fusion = FusionClass.injective
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
@@ -61,11 +88,13 @@ extension ReshapeLikeOp: DifferentiableOp {
 /// `transpose(x) {perm}`: output axis i is input axis perm[i].
 public enum TransposeOp: OpSpec {
     public static let name = "transpose"
+    public static let attributes: [AttributeSpec] = [.required(.perm, .eachAtLeast(0))]
+    public static func flops(_ q: CostQuery) -> Double { 0 }
     public static let arity = Arity.exactly(1)
     public static let fusion = FusionClass.injective
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         let x = q.input(0)
-        let perm = try q.ints("perm", count: x.rank)
+        let perm = try q.required(.perm, count: x.rank)
         guard Set(perm) == Set(0..<x.rank) else { throw ShapeError("perm \(perm) is not a permutation of 0..<\(x.rank)") }
         return TensorType(x.dtype, Shape(perm.map { x.shape[$0] }))
     }
@@ -76,7 +105,7 @@ extension TransposeOp: KernelOp {
 extension TransposeOp: DifferentiableOp {
     /// The inverse permutation: output axis i came from input axis perm[i].
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
-        let perm = c.attributes.ints("perm") ?? []
+        let perm = c.attributes[.perm] ?? []
         var inverse = Array(repeating: 0, count: perm.count)
         for (i, p) in perm.enumerated() where p >= 0 && p < perm.count { inverse[p] = i }
         return [try c.emit(.transpose, [c.gradient], ["perm": .ints(inverse)])]
@@ -86,11 +115,13 @@ extension TransposeOp: DifferentiableOp {
 /// `concat(x1, x2, ...) {axis}`: every other dimension must agree.
 public enum ConcatOp: OpSpec {
     public static let name = "concat"
+    public static let attributes: [AttributeSpec] = [.required(.axis)]
+    public static func flops(_ q: CostQuery) -> Double { 0 }
     public static let arity = Arity.atLeast(1)
     public static let fusion = FusionClass.injective
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         let first = q.input(0)
-        let ax = try q.axis("axis", rank: first.rank)
+        let ax = try q.axis(.axis, rank: first.rank)
         var total = 0
         for t in q.inputs {
             guard t.rank == first.rank, t.dtype == first.dtype else { throw ShapeError("cannot concatenate \(first) and \(t)") }
@@ -113,7 +144,7 @@ extension ConcatOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         guard c.inputs.count > 1 else { return [c.gradient] }
         let rank = c.type(c.gradient).rank
-        let raw = c.attributes.int("axis") ?? 0
+        let raw = c.attributes[.axis] ?? 0
         let axis = raw < 0 ? raw + rank : raw
         var start = 0
         var grads: [Value?] = []
@@ -131,12 +162,14 @@ extension ConcatOp: DifferentiableOp {
 /// `slice(x) {axis, start, end}`: the half-open range start..<end along axis.
 public enum SliceOp: OpSpec {
     public static let name = "slice"
+    public static let attributes = sliceRange
+    public static func flops(_ q: CostQuery) -> Double { 0 }
     public static let arity = Arity.exactly(1)
     public static let fusion = FusionClass.injective
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         let x = q.input(0)
-        let ax = try q.axis("axis", rank: x.rank)
-        let start = try q.int("start"), end = try q.int("end")
+        let ax = try q.axis(.axis, rank: x.rank)
+        let start = try q.required(.start), end = try q.required(.end)
         guard let n = x.shape[ax].value else { throw ShapeError("cannot slice symbolic dimension \(x.shape[ax]) of \(x)") }
         guard 0 <= start, start < end, end <= n else { throw ShapeError("slice \(start)..<\(end) is out of range for axis \(ax) of \(x)") }
         var dims = x.shape.dims
@@ -160,12 +193,14 @@ extension SliceOp: DifferentiableOp {
 /// `select(x) {axis, index}`: one position along axis, which disappears (`captions[:, t]`).
 public enum SelectOp: OpSpec {
     public static let name = "select"
+    public static let attributes = selectPosition
+    public static func flops(_ q: CostQuery) -> Double { 0 }
     public static let arity = Arity.exactly(1)
     public static let fusion = FusionClass.injective
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         let x = q.input(0)
-        let ax = try q.axis("axis", rank: x.rank)
-        let index = try q.int("index")
+        let ax = try q.axis(.axis, rank: x.rank)
+        let index = try q.required(.index)
         guard let n = x.shape[ax].value else { throw ShapeError("cannot index symbolic dimension \(x.shape[ax]) of \(x)") }
         guard 0 <= index, index < n else { throw ShapeError("index \(index) is out of range for axis \(ax) of \(x)") }
         var dims = x.shape.dims
@@ -189,6 +224,8 @@ extension SelectOp: DifferentiableOp {
 /// `slice_grad(dy, ref) {axis, start, end}`: dy placed in zeros shaped like ref.
 public enum SliceGradOp: OpSpec {
     public static let name = "slice_grad"
+    public static let attributes = sliceRange
+    public static func flops(_ q: CostQuery) -> Double { 0 }
     public static let arity = Arity.exactly(2)
     public static let fusion = FusionClass.injective
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
@@ -207,6 +244,8 @@ extension SliceGradOp: KernelOp {
 /// `select_grad(dy, ref) {axis, index}`: dy placed at index in zeros shaped like ref.
 public enum SelectGradOp: OpSpec {
     public static let name = "select_grad"
+    public static let attributes = selectPosition
+    public static func flops(_ q: CostQuery) -> Double { 0 }
     public static let arity = Arity.exactly(2)
     public static let fusion = FusionClass.injective
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
@@ -224,12 +263,14 @@ extension SelectGradOp: KernelOp {
 /// `stack(x1, x2, ...) {axis}`: same-typed tensors along a new axis.
 public enum StackOp: OpSpec {
     public static let name = "stack"
+    public static let attributes: [AttributeSpec] = [.required(.axis)]
+    public static func flops(_ q: CostQuery) -> Double { 0 }
     public static let arity = Arity.atLeast(1)
     public static let fusion = FusionClass.injective
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         let first = q.input(0)
         for t in q.inputs where t != first { throw ShapeError("stack needs equal types, got \(first) and \(t)") }
-        let raw = try q.int("axis")
+        let raw = try q.required(.axis)
         let ax = raw < 0 ? raw + first.rank + 1 : raw
         guard ax >= 0 && ax <= first.rank else { throw ShapeError("axis \(raw) is out of range for stacking \(first)") }
         var dims = first.shape.dims
@@ -243,7 +284,7 @@ extension StackOp: KernelOp {
 extension StackOp: DifferentiableOp {
     /// Input i gets position i of the gradient along the stacking axis.
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
-        let raw = c.attributes.int("axis") ?? 0
+        let raw = c.attributes[.axis] ?? 0
         let axis = raw < 0 ? raw + c.type(c.gradient).rank : raw
         return try c.perInput { i in try c.emit(.select, [c.gradient], ["axis": .int(axis), "index": .int(i)]) }
     }

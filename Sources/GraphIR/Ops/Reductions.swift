@@ -5,22 +5,34 @@ public protocol AxesReductionOp: OpSpec {}
 extension AxesReductionOp {
     public static var arity: Arity { .exactly(1) }
     public static var fusion: FusionClass { .reduction }
+    public static var attributes: [AttributeSpec] { [.required(.axes), .optional(.keepdims)] }
+    /// An add per input element.
+    public static func flops(_ q: CostQuery) -> Double { q.count(0) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0)
         let s = q.input(0).shape
         var axes = Set<Int>()
-        for a in try q.ints("axes") {
+        for a in try q.required(.axes) {
             let n = a < 0 ? a + s.rank : a
             guard n >= 0 && n < s.rank else { throw ShapeError("axis \(a) is out of range for \(q.input(0))") }
             axes.insert(n)
         }
-        let keep = q.attributes.bool("keepdims") ?? false
+        let keep = q.attributes[.keepdims] ?? false
         var dims: [Dim] = []
         for (i, d) in s.dims.enumerated() {
             if axes.contains(i) { if keep { dims.append(.known(1)) } } else { dims.append(d) }
         }
         return .f32(Shape(dims))
     }
+}
+
+extension AttributeKey where Value == [Int] {
+    /// The axes a reduction reduces (negative counts from the end).
+    public static let axes = AttributeKey("axes")
+}
+extension AttributeKey where Value == Bool {
+    /// Whether a reduction keeps its reduced axes as 1s.
+    public static let keepdims = AttributeKey("keepdims")
 }
 
 public enum SumOp: AxesReductionOp { public static let name = "sum" }
@@ -58,6 +70,9 @@ public enum ReduceLikeOp: OpSpec {
     public static let name = "reduce_like"
     public static let arity = Arity.exactly(2)
     public static let fusion = FusionClass.reduction
+    public static let attributes: [AttributeSpec] = []
+    /// An add per element of x.
+    public static func flops(_ q: CostQuery) -> Double { q.count(0) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0)
         let target = q.input(1).shape
@@ -85,6 +100,9 @@ public enum BroadcastLikeOp: OpSpec {
     public static let name = "broadcast_like"
     public static let arity = Arity.exactly(2)
     public static let fusion = FusionClass.injective
+    public static let attributes: [AttributeSpec] = []
+    /// Copies only.
+    public static func flops(_ q: CostQuery) -> Double { 0 }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0)
         let target = q.input(1).shape
@@ -109,9 +127,12 @@ public enum ArgmaxOp: OpSpec {
     public static let name = "argmax"
     public static let arity = Arity.exactly(1)
     public static let fusion = FusionClass.reduction
+    public static let attributes: [AttributeSpec] = [.required(.axis)]
+    /// A comparison per input element.
+    public static func flops(_ q: CostQuery) -> Double { q.count(0) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0)
-        let ax = try q.axis("axis", rank: q.input(0).rank)
+        let ax = try q.axis(.axis, rank: q.input(0).rank)
         var dims = q.input(0).shape.dims
         dims.remove(at: ax)
         return .i64(Shape(dims))

@@ -1,13 +1,21 @@
 // Softmax, log-softmax and the negative log-likelihood loss.
 
+extension AttributeKey where Value == Int {
+    /// A target class that counts neither in the loss nor in its mean (padding).
+    public static let ignoreIndex = AttributeKey("ignore_index")
+}
+
 /// One f32 input normalised along `{axis}`.
 public protocol AlongAxisOp: OpSpec {}
 extension AlongAxisOp {
     public static var arity: Arity { .exactly(1) }
     public static var fusion: FusionClass { .reduction }
+    public static var attributes: [AttributeSpec] { [.required(.axis)] }
+    /// Per element: the running maximum, the shift, exp, the sum and the normalisation.
+    public static func flops(_ q: CostQuery) -> Double { 5 * q.outputCount }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0)
-        _ = try q.axis("axis", rank: q.input(0).rank)
+        _ = try q.axis(.axis, rank: q.input(0).rank)
         return q.input(0)
     }
 }
@@ -17,10 +25,13 @@ public protocol AlongAxisGradOp: OpSpec {}
 extension AlongAxisGradOp {
     public static var arity: Arity { .exactly(2) }
     public static var fusion: FusionClass { .reduction }
+    public static var attributes: [AttributeSpec] { [.required(.axis)] }
+    /// Per element: a product into the row's sum, then two operations to combine it.
+    public static func flops(_ q: CostQuery) -> Double { 4 * q.outputCount }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0); try q.requireFloat(1)
         guard q.input(0).shape == q.input(1).shape else { throw ShapeError("\(q.input(0)) and \(q.input(1)) differ") }
-        _ = try q.axis("axis", rank: q.input(0).rank)
+        _ = try q.axis(.axis, rank: q.input(0).rank)
         return q.input(0)
     }
 }
@@ -31,7 +42,7 @@ extension SoftmaxOp: KernelOp {
 }
 extension SoftmaxOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
-        [try c.emit(.softmaxGrad, [c.gradient, c.result], ["axis": c.attributes["axis"] ?? .int(-1)])]
+        [try c.emit(.softmaxGrad, [c.gradient, c.result], ["axis": .int(c.attributes[.axis] ?? -1)])]
     }
 }
 public enum LogSoftmaxOp: AlongAxisOp { public static let name = "log_softmax" }
@@ -40,7 +51,7 @@ extension LogSoftmaxOp: KernelOp {
 }
 extension LogSoftmaxOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
-        [try c.emit(.logSoftmaxGrad, [c.gradient, c.result], ["axis": c.attributes["axis"] ?? .int(-1)])]
+        [try c.emit(.logSoftmaxGrad, [c.gradient, c.result], ["axis": .int(c.attributes[.axis] ?? -1)])]
     }
 }
 /// `softmax_grad(dy, y) {axis}`: y * (dy - sum(dy * y)).
@@ -60,6 +71,10 @@ public enum NllLossOp: OpSpec {
     public static let name = "nll_loss"
     public static let arity = Arity.exactly(2)
     public static let fusion = FusionClass.opaque
+    public static let attributes: [AttributeSpec] = [.optional(.ignoreIndex)]
+    /// An add per target.
+    public static func flops(_ q: CostQuery) -> Double { q.count(1) }
+    public static let indexOperand: IndexOperand? = IndexOperand(ids: 1, limit: 0, axis: -1, meaning: .classLabel, ignore: .ignoreIndex)
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0, "log-probabilities")
         let lp = q.input(0), t = q.input(1)
@@ -85,6 +100,10 @@ public enum NllLossGradOp: OpSpec {
     public static let name = "nll_loss_grad"
     public static let arity = Arity.exactly(3)
     public static let fusion = FusionClass.opaque
+    public static let attributes: [AttributeSpec] = [.optional(.ignoreIndex)]
+    /// A division per target.
+    public static func flops(_ q: CostQuery) -> Double { q.count(2) }
+    public static let indexOperand: IndexOperand? = IndexOperand(ids: 2, limit: 1, axis: -1, meaning: .classLabel, ignore: .ignoreIndex)
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0)
         return q.input(1)

@@ -1,10 +1,38 @@
 // Source ops: values that come from outside the computation.
 
+extension AttributeKey where Value == String {
+    /// The name an input is fed by or a parameter is stored under.
+    public static let name = AttributeKey("name")
+    /// A parameter's initialiser: `uniform`, `normal`, `zeros`, `ones` or `constant`.
+    public static let initializer = AttributeKey("init")
+}
+extension AttributeKey where Value == Double {
+    /// `uniform` draws from [-bound, bound], or from [low, high].
+    public static let bound = AttributeKey("bound")
+    public static let low = AttributeKey("low")
+    public static let high = AttributeKey("high")
+    /// `normal` draws with this mean (default 0) and standard deviation.
+    public static let mean = AttributeKey("mean")
+    public static let std = AttributeKey("std")
+    /// A constant's value, and a `constant`-initialised parameter's.
+    public static let value = AttributeKey("value")
+    /// The probability that dropout zeroes an element.
+    public static let dropProbability = AttributeKey("p")
+}
+extension AttributeKey where Value == Bool {
+    /// State that is not a parameter (BatchNorm's running statistics).
+    public static let buffer = AttributeKey("buffer")
+    /// `false` freezes a parameter.
+    public static let trainable = AttributeKey("trainable")
+}
+
 /// A graph input, fed by the caller. `{name}`; its type is its declaration.
 public enum InputOp: OpSpec {
     public static let name = "input"
     public static let arity = Arity.exactly(0)
     public static let fusion = FusionClass.source
+    public static let attributes: [AttributeSpec] = [.required(.name, .nonEmpty)]
+    public static func flops(_ q: CostQuery) -> Double { 0 }
     public static func shape(_ q: ShapeQuery) throws -> TensorType { throw ShapeError("an input's type is declared, not inferred") }
 }
 
@@ -15,6 +43,12 @@ public enum ParamOp: OpSpec {
     public static let name = "param"
     public static let arity = Arity.exactly(0)
     public static let fusion = FusionClass.source
+    public static let attributes: [AttributeSpec] = [
+        .required(.name, .nonEmpty), .optional(.initializer, .oneOf(["uniform", "normal", "zeros", "ones", "constant"])),
+        .optional(.bound, .atLeast(0)), .optional(.low), .optional(.high), .optional(.mean), .optional(.std, .atLeast(0)),
+        .optional(.value), .optional(.buffer), .optional(.trainable),
+    ]
+    public static func flops(_ q: CostQuery) -> Double { 0 }
     public static func shape(_ q: ShapeQuery) throws -> TensorType { throw ShapeError("a parameter's type is declared, not inferred") }
 }
 
@@ -23,8 +57,10 @@ public enum ConstantOp: OpSpec {
     public static let name = "constant"
     public static let arity = Arity.exactly(0)
     public static let fusion = FusionClass.source
+    public static let attributes: [AttributeSpec] = [.required(.value)]
+    public static func flops(_ q: CostQuery) -> Double { 0 }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
-        guard q.attributes.float("value") != nil else { throw ShapeError("missing attribute 'value'") }
+        guard q.attributes[.value] != nil else { throw ShapeError("missing attribute 'value'") }
         return .f32([])
     }
 }
@@ -40,8 +76,11 @@ public enum DropoutMaskOp: OpSpec {
     public static let arity = Arity.exactly(1)
     public static let fusion = FusionClass.source
     public static let isRandom = true
+    public static let attributes: [AttributeSpec] = [.required(.dropProbability, .halfOpen(0, 1))]
+    /// One draw per element.
+    public static func flops(_ q: CostQuery) -> Double { q.outputCount }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
-        guard let p = q.attributes.float("p"), p >= 0, p < 1 else { throw ShapeError("dropout probability 'p' must be in [0, 1)") }
+        guard let p = q.attributes[.dropProbability], p >= 0, p < 1 else { throw ShapeError("dropout probability 'p' must be in [0, 1)") }
         return .f32(q.input(0).shape)
     }
 }
