@@ -23,18 +23,12 @@ extension BinaryElementwiseOp {
 }
 
 public enum ReluOp: UnaryElementwiseOp { public static let name = "relu" }
-extension ReluOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapUnary(c) { max($0, 0) } }
-}
 extension ReluOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         [try c.emit(.reluGrad, [c.gradient, c.input(0)])]
     }
 }
 public enum SigmoidOp: UnaryElementwiseOp { public static let name = "sigmoid" }
-extension SigmoidOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapUnary(c, stableSigmoid) }
-}
 extension SigmoidOp: DifferentiableOp {
     /// dy * y * (1 - y), from the forward result.
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -43,9 +37,6 @@ extension SigmoidOp: DifferentiableOp {
     }
 }
 public enum TanhOp: UnaryElementwiseOp { public static let name = "tanh" }
-extension TanhOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapUnary(c, floatTanh) }
-}
 extension TanhOp: DifferentiableOp {
     /// dy * (1 - y²), from the forward result.
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -54,27 +45,18 @@ extension TanhOp: DifferentiableOp {
     }
 }
 public enum ExpOp: UnaryElementwiseOp { public static let name = "exp" }
-extension ExpOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapUnary(c, floatExp) }
-}
 extension ExpOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         [try c.emit(.mul, [c.gradient, c.result])]
     }
 }
 public enum LogOp: UnaryElementwiseOp { public static let name = "log" }
-extension LogOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapUnary(c, floatLog) }
-}
 extension LogOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         [try c.emit(.div, [c.gradient, c.input(0)])]
     }
 }
 public enum NegOp: UnaryElementwiseOp { public static let name = "neg" }
-extension NegOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapUnary(c) { -$0 } }
-}
 extension NegOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         [try c.emit(.neg, [c.gradient])]
@@ -88,12 +70,6 @@ public enum ScaleOp: UnaryElementwiseOp {
         guard q.attributes.float("factor") != nil else { throw ShapeError("missing attribute 'factor'") }
         try q.requireFloat(0)
         return q.input(0)
-    }
-}
-extension ScaleOp: KernelOp {
-    public static func kernel(_ c: KernelContext) {
-        let factor = Float(c.attributes.float("factor") ?? 1)
-        mapUnary(c) { $0 * factor }
     }
 }
 extension ScaleOp: DifferentiableOp {
@@ -113,12 +89,6 @@ public enum ClampOp: UnaryElementwiseOp {
         return q.input(0)
     }
 }
-extension ClampOp: KernelOp {
-    public static func kernel(_ c: KernelContext) {
-        let lo = Float(c.attributes.float("min") ?? -.infinity), hi = Float(c.attributes.float("max") ?? .infinity)
-        mapUnary(c) { min(max($0, lo), hi) }
-    }
-}
 extension ClampOp: DifferentiableOp {
     /// dy where min < x < max, else 0: two relu_grad masks on x - min and max - x (in IEEE
     /// arithmetic with subnormals a difference is positive exactly when x is strictly inside).
@@ -132,18 +102,12 @@ extension ClampOp: DifferentiableOp {
 }
 
 public enum AddOp: BinaryElementwiseOp { public static let name = "add" }
-extension AddOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapBinary(c) { $0 + $1 } }
-}
 extension AddOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         try c.perInput { try c.unbroadcast(c.gradient, to: c.input($0)) }
     }
 }
 public enum SubOp: BinaryElementwiseOp { public static let name = "sub" }
-extension SubOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapBinary(c) { $0 - $1 } }
-}
 extension SubOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         try c.perInput { i in
@@ -153,9 +117,6 @@ extension SubOp: DifferentiableOp {
     }
 }
 public enum MulOp: BinaryElementwiseOp { public static let name = "mul" }
-extension MulOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapBinary(c) { $0 * $1 } }
-}
 extension MulOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         try c.perInput { i in
@@ -164,9 +125,6 @@ extension MulOp: DifferentiableOp {
     }
 }
 public enum DivOp: BinaryElementwiseOp { public static let name = "div" }
-extension DivOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapBinary(c) { $0 / $1 } }
-}
 extension DivOp: DifferentiableOp {
     /// a / b: dy / b for a, and -dy * a / b² = -(dy * y) / b for b, reusing the result y.
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -191,9 +149,6 @@ public enum ReluGradOp: OpSpec {
         }
         return q.input(0)
     }
-}
-extension ReluGradOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { reluGradient(c) }
 }
 
 extension OpDef {

@@ -116,9 +116,6 @@ public enum FusedElementwiseOp: OpSpec {
         return .f32(shape)
     }
 }
-extension FusedElementwiseOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { runElementwiseProgram(c) }
-}
 
 extension Shape {
     /// Every dimension a known 1 (or none at all).

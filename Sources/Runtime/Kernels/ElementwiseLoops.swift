@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import GraphIR
 
 // Loops for element-by-element kernels. The closures are inlined into each kernel, so every
 // op gets its own tight loop.

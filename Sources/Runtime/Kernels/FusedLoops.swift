@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import GraphIR
 
 // Loops of the fused ops: epilogues, the fused loss gradient and the elementwise interpreter.
 

@@ -1,3 +1,4 @@
+import GraphIR
 // exp, sigmoid and tanh without libm calls or branches, so the loops that apply them
 // vectorise: the LSTM decoders spend much of a step in these functions, and libm's scalar
 // expf/tanhf cost several nanoseconds each.
