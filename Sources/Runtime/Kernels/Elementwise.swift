@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import GraphIR
 
 // CPU kernels of the ops declared in GraphIR/Ops/Elementwise.swift.
@@ -7,19 +12,19 @@ extension ReluOp: KernelOp {
 }
 
 extension SigmoidOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapUnary(c, stableSigmoid) }
+    public static func kernel(_ c: KernelContext) { mapUnary(c, fastSigmoid) }
 }
 
 extension TanhOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapUnary(c, floatTanh) }
+    public static func kernel(_ c: KernelContext) { mapUnary(c, fastTanh) }
 }
 
 extension ExpOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapUnary(c, floatExp) }
+    public static func kernel(_ c: KernelContext) { mapUnary(c, fastExp) }
 }
 
 extension LogOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapUnary(c, floatLog) }
+    public static func kernel(_ c: KernelContext) { mapUnary(c, logf) }
 }
 
 extension NegOp: KernelOp {

@@ -119,7 +119,7 @@ private func runElementwiseProgram(_ c: KernelContext, _ encoded: [Int], offsets
                     if op.isUnary {
                         switch op {
                         case .relu: for j in 0..<n { dst[j] = max(a[j], 0) }
-                        case .sigmoid: for j in 0..<n { dst[j] = stableSigmoid(a[j]) }
+                        case .sigmoid: for j in 0..<n { dst[j] = fastSigmoid(a[j]) }
                         case .tanh: for j in 0..<n { dst[j] = fastTanh(a[j]) }
                         case .exp: for j in 0..<n { dst[j] = fastExp(a[j]) }
                         case .log: for j in 0..<n { dst[j] = logf(a[j]) }

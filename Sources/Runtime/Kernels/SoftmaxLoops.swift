@@ -26,13 +26,13 @@ func softmaxAlongAxis(_ c: KernelContext, log isLog: Bool) {
         for k in 1..<max(n, 1) { m = max(m, x[off + k * st]) }
         var total = 0.0
         if isLog {
-            for k in 0..<n { total += Double(floatExp(x[off + k * st] - m)) }
+            for k in 0..<n { total += Double(fastExp(x[off + k * st] - m)) }
             // (x - m) - log Σ rather than x - (m + log Σ): the shift cancels before rounding.
             let logTotal = Float(log(total))
             for k in 0..<n { y[off + k * st] = (x[off + k * st] - m) - logTotal }
         } else {
             for k in 0..<n {
-                let e = floatExp(x[off + k * st] - m)
+                let e = fastExp(x[off + k * st] - m)
                 y[off + k * st] = e
                 total += Double(e)
             }
@@ -51,7 +51,7 @@ func softmaxGradAlongAxis(_ c: KernelContext, log: Bool) {
         if log {
             for k in 0..<n { s += Double(dy[off + k * st]) }
             let sf = Float(s)
-            for k in 0..<n { let i = off + k * st; dx[i] = dy[i] - floatExp(y[i]) * sf }
+            for k in 0..<n { let i = off + k * st; dx[i] = dy[i] - fastExp(y[i]) * sf }
         } else {
             for k in 0..<n { let i = off + k * st; s += Double(dy[i]) * Double(y[i]) }
             let sf = Float(s)
