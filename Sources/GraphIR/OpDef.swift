@@ -78,12 +78,15 @@ public struct OpDef: @unchecked Sendable, Hashable, CustomStringConvertible {
     public let isRandom: Bool
     public let shape: ShapeRule
     public let gradient: GradientRule?
+    /// Elementwise ops' scalar function (`ElementwiseOp`).
+    public let scalarFunction: ScalarFunction?
 
     public init(_ spec: OpSpec.Type) {
         self.spec = spec
         name = spec.name; arity = spec.arity; fusion = spec.fusion; isRandom = spec.isRandom
         shape = spec.shape
         gradient = (spec as? DifferentiableOp.Type).map { d in { try d.gradient($0) } }
+        scalarFunction = (spec as? ElementwiseOp.Type).map(ScalarFunction.init)
     }
 
     public var description: String { name }

@@ -2,8 +2,9 @@
 //
 // Design
 // - One `Executor` per graph. `init` checks, once, that every op has a CPU kernel (its
-//   `KernelOp` extension in GraphIR/Ops) and the right number of inputs, and finds the i64
-//   operands that index into tables (embedding ids, NLL targets).
+//   `KernelOp` extension in Runtime/Kernels, found in `CPUKernels.table`) and the right
+//   number of inputs, and finds the i64 operands that index into tables (embedding ids,
+//   NLL targets).
 // - `run` binds the graph's symbolic dimensions (B, T) from the feeds' shapes. For each new
 //   binding it builds a `BoundPlan`: every value's concrete shape, a `BufferPlan` (byte offset
 //   of each value in one arena; the default gives every value its own region, a lifetime-based

@@ -1,8 +1,19 @@
-// Element-by-element maps. Binary ops broadcast like numpy.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Element-by-element maps. Binary ops broadcast like numpy. Each declares its scalar function
+// (`ElementwiseOp`), which its kernels, the fused interpreter and constant folding evaluate.
 
 /// f32 in, same type out.
-public protocol UnaryElementwiseOp: OpSpec {}
+public protocol UnaryElementwiseOp: ElementwiseOp {
+    static func apply(_ x: Float, _ k: ScalarConstants) -> Float
+}
 extension UnaryElementwiseOp {
+    @inlinable @inline(__always)
+    public static func scalar(_ a: Float, _ b: Float, _ k: ScalarConstants) -> Float { apply(a, k) }
     public static var arity: Arity { .exactly(1) }
     public static var fusion: FusionClass { .elementwise }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
@@ -12,8 +23,12 @@ extension UnaryElementwiseOp {
 }
 
 /// Two f32 operands broadcast together.
-public protocol BinaryElementwiseOp: OpSpec {}
+public protocol BinaryElementwiseOp: ElementwiseOp {
+    static func apply(_ a: Float, _ b: Float) -> Float
+}
 extension BinaryElementwiseOp {
+    @inlinable @inline(__always)
+    public static func scalar(_ a: Float, _ b: Float, _ k: ScalarConstants) -> Float { apply(a, b) }
     public static var arity: Arity { .exactly(2) }
     public static var fusion: FusionClass { .elementwise }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
@@ -23,12 +38,20 @@ extension BinaryElementwiseOp {
 }
 
 public enum ReluOp: UnaryElementwiseOp { public static let name = "relu" }
+extension ReluOp {
+    public static let opcode = 0
+    @inlinable @inline(__always) public static func apply(_ x: Float, _: ScalarConstants) -> Float { max(x, 0) }
+}
 extension ReluOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         [try c.emit(.reluGrad, [c.gradient, c.input(0)])]
     }
 }
 public enum SigmoidOp: UnaryElementwiseOp { public static let name = "sigmoid" }
+extension SigmoidOp {
+    public static let opcode = 1
+    @inlinable @inline(__always) public static func apply(_ x: Float, _: ScalarConstants) -> Float { fastSigmoid(x) }
+}
 extension SigmoidOp: DifferentiableOp {
     /// dy * y * (1 - y), from the forward result.
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -37,6 +60,10 @@ extension SigmoidOp: DifferentiableOp {
     }
 }
 public enum TanhOp: UnaryElementwiseOp { public static let name = "tanh" }
+extension TanhOp {
+    public static let opcode = 2
+    @inlinable @inline(__always) public static func apply(_ x: Float, _: ScalarConstants) -> Float { fastTanh(x) }
+}
 extension TanhOp: DifferentiableOp {
     /// dy * (1 - y²), from the forward result.
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -45,18 +72,30 @@ extension TanhOp: DifferentiableOp {
     }
 }
 public enum ExpOp: UnaryElementwiseOp { public static let name = "exp" }
+extension ExpOp {
+    public static let opcode = 3
+    @inlinable @inline(__always) public static func apply(_ x: Float, _: ScalarConstants) -> Float { fastExp(x) }
+}
 extension ExpOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         [try c.emit(.mul, [c.gradient, c.result])]
     }
 }
 public enum LogOp: UnaryElementwiseOp { public static let name = "log" }
+extension LogOp {
+    public static let opcode = 4
+    @inlinable @inline(__always) public static func apply(_ x: Float, _: ScalarConstants) -> Float { logf(x) }
+}
 extension LogOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         [try c.emit(.div, [c.gradient, c.input(0)])]
     }
 }
 public enum NegOp: UnaryElementwiseOp { public static let name = "neg" }
+extension NegOp {
+    public static let opcode = 5
+    @inlinable @inline(__always) public static func apply(_ x: Float, _: ScalarConstants) -> Float { -x }
+}
 extension NegOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         [try c.emit(.neg, [c.gradient])]
@@ -71,6 +110,11 @@ public enum ScaleOp: UnaryElementwiseOp {
         try q.requireFloat(0)
         return q.input(0)
     }
+}
+extension ScaleOp {
+    public static let opcode = 6
+    public static let constantNames = ["factor"]
+    @inlinable @inline(__always) public static func apply(_ x: Float, _ k: ScalarConstants) -> Float { x * k.first }
 }
 extension ScaleOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -89,6 +133,12 @@ public enum ClampOp: UnaryElementwiseOp {
         return q.input(0)
     }
 }
+extension ClampOp {
+    public static let opcode = 7
+    public static let constantNames = ["min", "max"]
+    /// NaN stays NaN (max and min return their first operand when unordered).
+    @inlinable @inline(__always) public static func apply(_ x: Float, _ k: ScalarConstants) -> Float { min(max(x, k.first), k.second) }
+}
 extension ClampOp: DifferentiableOp {
     /// dy where min < x < max, else 0: two relu_grad masks on x - min and max - x (in IEEE
     /// arithmetic with subnormals a difference is positive exactly when x is strictly inside).
@@ -102,12 +152,20 @@ extension ClampOp: DifferentiableOp {
 }
 
 public enum AddOp: BinaryElementwiseOp { public static let name = "add" }
+extension AddOp {
+    public static let opcode = 10
+    @inlinable @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a + b }
+}
 extension AddOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         try c.perInput { try c.unbroadcast(c.gradient, to: c.input($0)) }
     }
 }
 public enum SubOp: BinaryElementwiseOp { public static let name = "sub" }
+extension SubOp {
+    public static let opcode = 11
+    @inlinable @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a - b }
+}
 extension SubOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         try c.perInput { i in
@@ -117,6 +175,10 @@ extension SubOp: DifferentiableOp {
     }
 }
 public enum MulOp: BinaryElementwiseOp { public static let name = "mul" }
+extension MulOp {
+    public static let opcode = 12
+    @inlinable @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a * b }
+}
 extension MulOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         try c.perInput { i in
@@ -125,6 +187,10 @@ extension MulOp: DifferentiableOp {
     }
 }
 public enum DivOp: BinaryElementwiseOp { public static let name = "div" }
+extension DivOp {
+    public static let opcode = 13
+    @inlinable @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a / b }
+}
 extension DivOp: DifferentiableOp {
     /// a / b: dy / b for a, and -dy * a / b² = -(dy * y) / b for b, reusing the result y.
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -138,10 +204,8 @@ extension DivOp: DifferentiableOp {
 }
 
 /// `relu_grad(dy, x)`: dy where x > 0, else 0. Same shapes only.
-public enum ReluGradOp: OpSpec {
+public enum ReluGradOp: BinaryElementwiseOp {
     public static let name = "relu_grad"
-    public static let arity = Arity.exactly(2)
-    public static let fusion = FusionClass.elementwise
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0); try q.requireFloat(1)
         guard q.input(0).shape == q.input(1).shape else {
@@ -149,6 +213,10 @@ public enum ReluGradOp: OpSpec {
         }
         return q.input(0)
     }
+}
+extension ReluGradOp {
+    public static let opcode = 14
+    @inlinable @inline(__always) public static func apply(_ dy: Float, _ x: Float) -> Float { x > 0 ? dy : 0 }
 }
 
 extension OpDef {

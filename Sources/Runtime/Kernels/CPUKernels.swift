@@ -49,4 +49,18 @@ public enum CPUKernels {
 
     /// The op's kernel; nil for ops that compute nothing (`input`, `param`).
     public static func kernel(for op: OpDef) -> KernelFunction? { table[op] }
+
+    /// Runs one instruction of a fused_elementwise program over a block (`ElementwiseKernelOp.block`).
+    typealias BlockKernel = (Int, UnsafePointer<Float>, UnsafePointer<Float>, ScalarConstants, UnsafeMutablePointer<Float>) -> Void
+
+    /// Block kernels of the elementwise ops, indexed by program opcode (nil: no such opcode).
+    static let blocks: [BlockKernel?] = {
+        let elementwise = ops.compactMap { $0 as? ElementwiseKernelOp.Type }
+        var t = [BlockKernel?](repeating: nil, count: (elementwise.map { $0.opcode }.max() ?? -1) + 1)
+        for k in elementwise { t[k.opcode] = { k.block($0, $1, $2, $3, into: $4) } }
+        return t
+    }()
+
+    /// The block kernel of an opcode.
+    static func block(_ opcode: Int) -> BlockKernel? { opcode >= 0 && opcode < blocks.count ? blocks[opcode] : nil }
 }
