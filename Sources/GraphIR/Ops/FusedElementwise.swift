@@ -28,10 +28,19 @@ public struct ElementwiseProgram: Equatable {
 
     public init(inputs: Int, code: [ElementwiseInstruction]) { self.inputs = inputs; self.code = code }
 
-    /// Operand and constant counts of each opcode's instructions (from `OpRegistry.byOpcode`),
-    /// so decoding, which kernels do on every call, copies no op declarations.
-    static let layouts: [Int: (operands: Int, constants: Int)] = OpRegistry.byOpcode.compactMapValues { op in
-        op.scalarFunction.map { (operands: $0.operandCount, constants: $0.constantNames.count) }
+    /// Operand and constant counts of each opcode's instructions, indexed by opcode (from
+    /// `OpRegistry.byOpcode`), so decoding, which kernels do on every call, copies no op
+    /// declarations.
+    static let layouts: [(operands: Int, constants: Int)?] = {
+        var t = [(operands: Int, constants: Int)?](repeating: nil, count: (OpRegistry.byOpcode.keys.max() ?? -1) + 1)
+        for (code, op) in OpRegistry.byOpcode {
+            if let f = op.scalarFunction { t[code] = (f.operandCount, f.constantNames.count) }
+        }
+        return t
+    }()
+
+    static func layout(_ opcode: Int) -> (operands: Int, constants: Int)? {
+        opcode >= 0 && opcode < layouts.count ? layouts[opcode] : nil
     }
 
     /// Numbers an instruction takes in the encoding.
@@ -68,7 +77,7 @@ public struct ElementwiseProgram: Equatable {
         var i = 0
         while i < encoded.count {
             let n = code.count
-            guard let layout = ElementwiseProgram.layouts[encoded[i]] else { throw ShapeError("unknown opcode \(encoded[i]) in program") }
+            guard let layout = ElementwiseProgram.layout(encoded[i]) else { throw ShapeError("unknown opcode \(encoded[i]) in program") }
             let width = ElementwiseProgram.width(operands: layout.operands, constants: layout.constants)
             guard i + width <= encoded.count else { throw ShapeError("program ends inside instruction \(n)") }
             for r in encoded[(i + 1)...(i + layout.operands)] where r < 0 || r >= inputs + n {
@@ -86,6 +95,23 @@ public struct ElementwiseProgram: Equatable {
             }
             code.append(ElementwiseInstruction(opcode: encoded[i], a: encoded[i + 1], b: layout.operands > 1 ? encoded[i + 2] : 0,
                                                constants: k))
+            i += width
+        }
+    }
+
+    /// Calls `body` with each instruction of `encoded`, a program `init(inputs:encoded:)`
+    /// accepts, without allocating (kernels decode on every call). Stops at an instruction
+    /// it cannot read.
+    public static func forEachInstruction(in encoded: [Int], _ body: (ElementwiseInstruction) -> Void) {
+        var i = 0
+        while i < encoded.count, let layout = layout(encoded[i]) {
+            let width = ElementwiseProgram.width(operands: layout.operands, constants: layout.constants)
+            guard i + width <= encoded.count else { return }
+            let c0 = layout.constants > 0 ? encoded[i + 1 + layout.operands] : 0
+            let c1 = layout.constants > 1 ? encoded[i + 2 + layout.operands] : 0
+            body(ElementwiseInstruction(opcode: encoded[i], a: encoded[i + 1], b: layout.operands > 1 ? encoded[i + 2] : 0,
+                                        constants: ScalarConstants(Float(bitPattern: UInt32(truncatingIfNeeded: c0)),
+                                                                   Float(bitPattern: UInt32(truncatingIfNeeded: c1)))))
             i += width
         }
     }

@@ -50,17 +50,18 @@ public enum CPUKernels {
     /// The op's kernel; nil for ops that compute nothing (`input`, `param`).
     public static func kernel(for op: OpDef) -> KernelFunction? { table[op] }
 
-    /// Runs one instruction of a fused_elementwise program over a block (`ElementwiseKernelOp.block`).
-    typealias BlockKernel = (Int, UnsafePointer<Float>, UnsafePointer<Float>, ScalarConstants, UnsafeMutablePointer<Float>) -> Void
-
-    /// Block kernels of the elementwise ops, indexed by program opcode (nil: no such opcode).
-    static let blocks: [BlockKernel?] = {
-        let elementwise = ops.compactMap { $0 as? ElementwiseKernelOp.Type }
-        var t = [BlockKernel?](repeating: nil, count: (elementwise.map { $0.opcode }.max() ?? -1) + 1)
-        for k in elementwise { t[k.opcode] = { k.block($0, $1, $2, $3, into: $4) } }
+    /// The elementwise ops' kernels, indexed by program opcode (nil: no such opcode). The
+    /// fused interpreter calls their `block` through the metatype, which costs no reference
+    /// counting per block.
+    static let elementwise: [ElementwiseKernelOp.Type?] = {
+        let kernels = ops.compactMap { $0 as? ElementwiseKernelOp.Type }
+        var t = [ElementwiseKernelOp.Type?](repeating: nil, count: (kernels.map { $0.opcode }.max() ?? -1) + 1)
+        for k in kernels { t[k.opcode] = k }
         return t
     }()
 
-    /// The block kernel of an opcode.
-    static func block(_ opcode: Int) -> BlockKernel? { opcode >= 0 && opcode < blocks.count ? blocks[opcode] : nil }
+    /// The kernels of the elementwise op with this program opcode.
+    static func elementwise(opcode: Int) -> ElementwiseKernelOp.Type? {
+        opcode >= 0 && opcode < elementwise.count ? elementwise[opcode] : nil
+    }
 }

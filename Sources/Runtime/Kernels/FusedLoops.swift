@@ -34,10 +34,10 @@ func logSoftmaxNllBackward(_ c: KernelContext) {
     }
 }
 
-/// One instruction of a decoded program: its op's block kernel and operand registers (`b`
-/// is 0, an input, for unary ops).
+/// One instruction of a decoded program: its op's kernels and operand registers (`b` is 0,
+/// an input, for unary ops).
 struct ElementwiseStep {
-    let block: CPUKernels.BlockKernel
+    let op: ElementwiseKernelOp.Type
     let a: Int, b: Int
     let constants: ScalarConstants
 }
@@ -52,14 +52,22 @@ let elementwiseBlock = 256
 /// are split over the pool; each chunk has its own registers in the workspace.
 func runElementwiseProgram(_ c: KernelContext) {
     // The verifier has checked the program; each instruction runs through its op's block kernel.
-    guard let encoded = c.attributes.ints("program"),
-          let program = try? ElementwiseProgram(inputs: c.inputs.count, encoded: encoded) else { return }
-    var steps: [ElementwiseStep] = []
-    steps.reserveCapacity(program.code.count)
-    for ins in program.code {
-        guard let block = CPUKernels.block(ins.opcode) else { return }
-        steps.append(ElementwiseStep(block: block, a: ins.a, b: ins.b, constants: ins.constants))
+    guard let encoded = c.attributes.ints("program") else { return }
+    withUnsafeTemporaryAllocation(of: ElementwiseStep.self, capacity: encoded.count / 3) { buffer in
+        guard let first = buffer.baseAddress else { return }
+        var count = 0
+        ElementwiseProgram.forEachInstruction(in: encoded) { ins in
+            guard count < buffer.count, let op = CPUKernels.elementwise(opcode: ins.opcode) else { return }
+            (first + count).initialize(to: ElementwiseStep(op: op, a: ins.a, b: ins.b, constants: ins.constants))
+            count += 1
+        }
+        defer { first.deinitialize(count: count) }
+        runElementwiseProgram(c, UnsafeBufferPointer(start: first, count: count))
     }
+}
+
+/// Splits the program's work (decoded into `steps`) over rows or blocks of the output.
+private func runElementwiseProgram(_ c: KernelContext, _ steps: UnsafeBufferPointer<ElementwiseStep>) {
     let inputs = c.inputs.count
     let count = c.output.count
     let offsets = c.attributes.ints("offsets") ?? []
@@ -89,7 +97,7 @@ func runElementwiseProgram(_ c: KernelContext) {
 
 /// The program over `rows` x `columns` of the output, with `scratch` holding one block per
 /// input and per instruction.
-private func runElementwiseProgram(_ c: KernelContext, _ program: [ElementwiseStep], offsets: [Int]?, width: Int, rows: Range<Int>,
+private func runElementwiseProgram(_ c: KernelContext, _ program: UnsafeBufferPointer<ElementwiseStep>, offsets: [Int]?, width: Int, rows: Range<Int>,
                                    columns: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
     let inputs = c.inputs.count, steps = program.count
     let count = c.output.count
@@ -116,7 +124,7 @@ private func runElementwiseProgram(_ c: KernelContext, _ program: [ElementwiseSt
                     let dst = s == steps - 1 ? c.output.f32 + start : scratch + (inputs + s) * elementwiseBlock
                     base[inputs + s] = dst
                     let step = program[s]
-                    step.block(n, UnsafePointer(base[step.a]), UnsafePointer(base[step.b]), step.constants, dst)
+                    step.op.block(n, UnsafePointer(base[step.a]), UnsafePointer(base[step.b]), step.constants, into: dst)
                 }
                 column += n
             }
