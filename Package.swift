@@ -33,7 +33,7 @@ let package = Package(
                        providers: [.apt(["libcairo2-dev"])]),
 
         // The compiler: IR and op table, passes, frontend; then the CPU runtime.
-        .target(name: "GraphIR", dependencies: ["CBLAS"]),
+        .target(name: "GraphIR"),
         .target(name: "Passes", dependencies: ["GraphIR"]),
         .target(name: "Frontend", dependencies: ["GraphIR"]),
         .target(name: "Runtime", dependencies: ["GraphIR", "CBLAS"]),

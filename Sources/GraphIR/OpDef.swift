@@ -47,12 +47,11 @@ public enum Arity: Sendable {
 public typealias ShapeRule = (ShapeQuery) throws -> TensorType
 /// Given the gradient of a node's result, emit the gradient of each input (nil: none flows).
 public typealias GradientRule = (GradientContext) throws -> [Value?]
-public typealias KernelFunction = (KernelContext) -> Void
 
 /// An op's declaration. Each op is one type in `Ops/*.swift`; its gradient rule
-/// (`DifferentiableOp`) and CPU kernel (`KernelOp`) are extensions of that same type in the
-/// same file, so everything about an op sits together and adding one touches one file (and a
-/// line in `OpRegistry`).
+/// (`DifferentiableOp`) is an extension of that same type in the same file, so everything
+/// about an op sits together. Its CPU kernel is in the backend, in the file of the same name
+/// under `Runtime/Kernels` (`KernelOp`, registered in `CPUKernels`).
 public protocol OpSpec {
     static var name: String { get }
     static var arity: Arity { get }
@@ -80,10 +79,6 @@ public protocol DifferentiableOp: OpSpec {
     static func gradient(_ c: GradientContext) throws -> [Value?]
 }
 
-public protocol KernelOp: OpSpec {
-    static func kernel(_ c: KernelContext)
-}
-
 /// The registry's handle on an op: its spec with the optional parts resolved once.
 public struct OpDef: @unchecked Sendable, Hashable, CustomStringConvertible {
     public let spec: OpSpec.Type
@@ -93,14 +88,15 @@ public struct OpDef: @unchecked Sendable, Hashable, CustomStringConvertible {
     public let isRandom: Bool
     public let shape: ShapeRule
     public let gradient: GradientRule?
-    public let kernel: KernelFunction?
+    /// Elementwise ops' scalar function (`ElementwiseOp`).
+    public let scalarFunction: ScalarFunction?
 
     public init(_ spec: OpSpec.Type) {
         self.spec = spec
         name = spec.name; arity = spec.arity; fusion = spec.fusion; isRandom = spec.isRandom
         shape = spec.shape
         gradient = (spec as? DifferentiableOp.Type).map { d in { try d.gradient($0) } }
-        kernel = (spec as? KernelOp.Type).map { k in { k.kernel($0) } }
+        scalarFunction = (spec as? ElementwiseOp.Type).map(ScalarFunction.init)
     }
 
     public var description: String { name }

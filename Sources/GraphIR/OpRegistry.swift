@@ -1,4 +1,5 @@
-/// Every op graphc knows, by name. Adding an op: declare it in `Ops/` and list it here.
+/// Every op graphc knows, by name. Adding an op: declare it in `Ops/` and list it here (its CPU
+/// kernel goes in `Runtime/Kernels`, listed in `CPUKernels.ops`).
 public enum OpRegistry {
     public static let all: [OpDef] = [
         // Sources

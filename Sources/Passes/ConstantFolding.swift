@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import GraphIR
 
 /// `constant-folding`: evaluates ops whose inputs are all scalar constants, and removes
@@ -81,7 +76,8 @@ struct Folder {
         return Float(d)
     }
 
-    /// Evaluates an op on scalar constants the way the f32 kernels do.
+    /// Evaluates an elementwise op on scalar constants through its scalar function, the one
+    /// the f32 kernels compute.
     func foldScalar(_ node: Node) -> Float? {
         guard !node.inputs.isEmpty, node.type == .f32([]) else { return nil }
         var xs: [Float] = []
@@ -89,25 +85,8 @@ struct Folder {
             guard let c = constant(i) else { return nil }
             xs.append(c)
         }
-        let a = node.attributes
-        switch (node.op, xs.count) {
-        case (.add, 2): return xs[0] + xs[1]
-        case (.sub, 2): return xs[0] - xs[1]
-        case (.mul, 2): return xs[0] * xs[1]
-        case (.div, 2): return xs[0] / xs[1]
-        case (.neg, 1): return -xs[0]
-        case (.exp, 1): return exp(xs[0])
-        case (.log, 1): return log(xs[0])
-        case (.tanh, 1): return tanh(xs[0])
-        case (.scale, 1):
-            guard let f = a.float("factor") else { return nil }
-            return xs[0] * Float(f)
-        case (.clamp, 1):
-            // NaN ordering differs between min/max formulations; leave it to the kernel.
-            guard let lo = a.float("min"), let hi = a.float("max"), !xs[0].isNaN else { return nil }
-            return Swift.min(Swift.max(xs[0], Float(lo)), Float(hi))
-        default: return nil
-        }
+        guard let f = node.op.scalarFunction, xs.count == f.operandCount, let k = f.constants(from: node.attributes) else { return nil }
+        return f(xs, k)
     }
 
     func identity(_ node: Node) -> Simplification? {

@@ -241,31 +241,19 @@ struct Fusion {
 
     // MARK: - Elementwise trees
 
-    /// The op's program instructions given its operands' registers (nil: not fusable).
-    static func instructions(_ node: Node, _ a: Int, _ b: Int) -> [(ElementwiseOpcode, Int, Int)]? {
-        func bits(_ x: Double?) -> Int? { x.map { Int(Float($0).bitPattern) } }
-        switch node.op {
-        case .relu: return [(.relu, a, 0)]
-        case .sigmoid: return [(.sigmoid, a, 0)]
-        case .tanh: return [(.tanh, a, 0)]
-        case .exp: return [(.exp, a, 0)]
-        case .log: return [(.log, a, 0)]
-        case .neg: return [(.neg, a, 0)]
-        case .scale: return bits(node.attributes.float("factor")).map { [(.scale, a, $0)] }
-        case .add: return [(.add, a, b)]
-        case .sub: return [(.sub, a, b)]
-        case .mul: return [(.mul, a, b)]
-        case .div: return [(.div, a, b)]
-        case .reluGrad: return [(.reluGrad, a, b)]
-        default: return nil
-        }
+    /// The node's program instruction given its operands' registers, from its op's scalar
+    /// function (nil: not an elementwise op, or a constant attribute is missing).
+    static func instruction(_ node: Node, _ a: Int, _ b: Int) -> ElementwiseInstruction? {
+        guard let f = node.op.scalarFunction, node.inputs.count == f.operandCount,
+              let k = f.constants(from: node.attributes) else { return nil }
+        return ElementwiseInstruction(opcode: f.opcode, a: a, b: f.operandCount > 1 ? b : 0, constants: k)
     }
 
-    /// A node the elementwise fusion may take: a listed op on f32 operands each of the
-    /// result's shape or a single value.
+    /// A node the elementwise fusion may take: an op with a scalar function, on f32 operands
+    /// each of the result's shape or a single value.
     func isElementwiseCandidate(_ i: Int) -> Bool {
         let node = g.nodes[i]
-        guard node.type.dtype == .f32, Fusion.instructions(node, 0, 0) != nil else { return false }
+        guard node.type.dtype == .f32, Fusion.instruction(node, 0, 0) != nil else { return false }
         return node.inputs.allSatisfy { v in
             let t = g.type(of: v)
             return t.dtype == .f32 && (t.shape == node.type.shape || t.shape.dims.allSatisfy { $0 == .known(1) })
@@ -335,7 +323,7 @@ struct Fusion {
             }
         }
         var register: [Int: Int] = [:]
-        var code: [(op: ElementwiseOpcode, a: Int, b: Int)] = []
+        var code: [ElementwiseInstruction] = []
         for i in order {
             let node = g.nodes[i]
             func reg(_ k: Int) -> Int {
@@ -343,10 +331,10 @@ struct Fusion {
                 let v = node.inputs[k].id
                 return register[v] ?? leafIndex[v] ?? 0
             }
-            guard let ins = Fusion.instructions(node, reg(0), reg(1)) else {
+            guard let ins = Fusion.instruction(node, reg(0), reg(1)) else {
                 throw nodeError("fusion", g, Value(i), "\(node.op.name) cannot be part of a fused elementwise kernel")
             }
-            code.append(contentsOf: ins.map { (op: $0.0, a: $0.1, b: $0.2) })
+            code.append(ins)
             register[i] = leaves.count + code.count - 1
         }
         return (leaves, ElementwiseProgram(inputs: leaves.count, code: code))

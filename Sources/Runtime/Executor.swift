@@ -2,8 +2,9 @@
 //
 // Design
 // - One `Executor` per graph. `init` checks, once, that every op has a CPU kernel (its
-//   `KernelOp` extension in GraphIR/Ops) and the right number of inputs, and finds the i64
-//   operands that index into tables (embedding ids, NLL targets).
+//   `KernelOp` extension in Runtime/Kernels, found in `CPUKernels.table`) and the right
+//   number of inputs, and finds the i64 operands that index into tables (embedding ids,
+//   NLL targets).
 // - `run` binds the graph's symbolic dimensions (B, T) from the feeds' shapes. For each new
 //   binding it builds a `BoundPlan`: every value's concrete shape, a `BufferPlan` (byte offset
 //   of each value in one arena; the default gives every value its own region, a lifetime-based
@@ -126,7 +127,7 @@ public final class Executor {
             throw RuntimeError("graph '\(graph.name)' cannot run: \(error)")
         }
         var missing: [String] = []
-        for (i, node) in graph.nodes.enumerated() where node.op != .input && node.op != .param && node.op.kernel == nil {
+        for (i, node) in graph.nodes.enumerated() where node.op != .input && node.op != .param && CPUKernels.kernel(for: node.op) == nil {
             missing.append("\(node.op.name) (%\(i))")
         }
         guard missing.isEmpty else { throw RuntimeError("no CPU kernel for: \(missing.joined(separator: ", "))") }
@@ -351,7 +352,7 @@ public final class BoundPlan {
         }
         var steps: [Step] = []
         for (i, node) in graph.nodes.enumerated() {
-            guard let kernel = node.op.kernel else { continue }   // inputs and parameters
+            guard let kernel = CPUKernels.kernel(for: node.op) else { continue }   // inputs and parameters
             let context = KernelContext(inputs: node.inputs.map { views[$0.id] }, output: views[i],
                                         attributes: node.attributes, workspace: workspace, random: random, pool: pool)
             steps.append(Step(node: i, kernel: kernel, context: context, isDropoutMask: node.op == .dropoutMask, check: checks[i]))

@@ -24,7 +24,7 @@ struct ProfileReport {
         let totalFlops = executor.nodeFlops
         var byOp: [String: Row] = [:]
         var perNode: [Row] = []
-        for (i, node) in g.nodes.enumerated() where node.op.kernel != nil {
+        for (i, node) in g.nodes.enumerated() where CPUKernels.kernel(for: node.op) != nil {
             let flops: Double? = i < totalFlops.count && totalFlops[i] > 0 ? totalFlops[i] / Double(runs) : nil
             var r = byOp[node.op.name] ?? Row(label: node.op.name, nodes: 0, seconds: 0, flops: nil)
             r.nodes += 1

@@ -3,11 +3,23 @@ import GraphIR
 import XCTest
 
 final class KernelCoverageTests: XCTestCase {
-    func testEveryOpButInputAndParamHasAKernel() {
-        for op in OpRegistry.all where op != .input && op != .param {
-            XCTAssertNotNil(op.kernel, "op \(op.name) has no CPU kernel")
+    /// `input` and `param` compute nothing (the executor binds feeds and parameters to them);
+    /// every other registered op has exactly one CPU kernel, and the kernel table names no op
+    /// the registry does not know.
+    func testEveryOpButInputAndParamHasExactlyOneKernel() {
+        for op in OpRegistry.all {
+            if op == .input || op == .param {
+                XCTAssertNil(CPUKernels.kernel(for: op), "op \(op.name) computes nothing but has a kernel")
+            } else {
+                XCTAssertNotNil(CPUKernels.kernel(for: op), "op \(op.name) has no CPU kernel")
+                XCTAssertEqual(CPUKernels.ops.filter { $0.name == op.name }.count, 1, "op \(op.name): kernels registered")
+            }
         }
-        XCTAssertNil(OpDef.input.kernel); XCTAssertNil(OpDef.param.kernel)
+        for k in CPUKernels.ops {
+            guard let op = OpRegistry.named(k.name) else { XCTFail("kernel for unknown op \(k.name)"); continue }
+            XCTAssertEqual(ObjectIdentifier(op.spec), ObjectIdentifier(k), "kernel \(k.name) is not the registered op's")
+        }
+        XCTAssertEqual(CPUKernels.table.count, OpRegistry.all.count - 2)
     }
 
     func testBLASReportsItsCoreAndGenericFallbackAdvice() {

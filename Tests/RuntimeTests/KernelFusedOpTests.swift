@@ -34,18 +34,20 @@ final class KernelFusedOpTests: XCTestCase {
         XCTAssertTrue(plain.floats.contains { $0 < 0 }, "the relu has something to do")
     }
 
-    /// Every opcode, in one program over two full inputs and a broadcast scalar, longer than
-    /// one block so blocks and the tail are both covered.
+    /// Every elementwise op, in one program over two full inputs and a broadcast scalar,
+    /// longer than one block so blocks and the tail are both covered.
     func testElementwiseProgramRunsEveryOpcode() throws {
         let n = 600
         let x = data.floats([n], in: 0.1...2), y = data.floats([n]), s = HostTensor(shape: [1], floats: [0.5])
         func k(_ v: Float) -> Int { Int(v.bitPattern) }
         // r3 = x*y; r4 = r3+s; r5 = r4-x; r6 = r5/x; r7 = sigmoid r6; r8 = tanh r7; r9 = exp r8;
-        // r10 = log x; r11 = neg r10; r12 = relu y; r13 = scale(r11, 1.5); r14 = max(r13, -0.3);
-        // r15 = min(r14, 0.4); r16 = relu_grad(r9, y); r17 = r15 + r16; r18 = r17 + r12
+        // r10 = log x; r11 = neg r10; r12 = relu y; r13 = scale(r11, 1.5); r14 = clamp(r13, -0.3, 0.4);
+        // r15 = relu_grad(r9, y); r16 = r14 + r15; r17 = r16 + r12
         let program: [Int] = [12, 0, 1, 10, 3, 2, 11, 4, 0, 13, 5, 0, 1, 6, 0, 2, 7, 0, 3, 8, 0,
-                              4, 0, 0, 5, 10, 0, 0, 1, 0, 6, 11, k(1.5), 7, 13, k(-0.3), 8, 14, k(0.4),
-                              14, 9, 1, 10, 15, 16, 10, 17, 12]
+                              4, 0, 0, 5, 10, 0, 0, 1, 0, 6, 11, k(1.5), 7, 13, k(-0.3), k(0.4),
+                              14, 9, 1, 10, 14, 15, 10, 16, 12]
+        XCTAssertEqual(Set(try ElementwiseProgram(inputs: 3, encoded: program).code.map(\.opcode)),
+                       Set(OpRegistry.all.compactMap { $0.scalarFunction?.opcode }), "the program uses every elementwise op")
         let out = try runOp(.fusedElementwise, [x, y, s], ["program": .ints(program)])
         let expected = (0..<n).map { i -> Double in
             let a = Double(x.floats[i]), b = Double(y.floats[i])
@@ -78,6 +80,10 @@ final class KernelFusedOpTests: XCTestCase {
     func testElementwiseProgramsAreChecked() {
         XCTAssertThrowsError(try runOp(.fusedElementwise, [data.floats([3])], ["program": .ints([10, 0, 1])]), "register 1 not defined")
         XCTAssertThrowsError(try runOp(.fusedElementwise, [data.floats([3])], ["program": .ints([99, 0, 0])]), "unknown opcode")
+        XCTAssertThrowsError(try runOp(.fusedElementwise, [data.floats([3])], ["program": .ints([7, 0, 0])]), "clamp without its max")
+        XCTAssertThrowsError(try runOp(.fusedElementwise, [data.floats([3])], ["program": .ints([0, 0, 5])]), "padding not 0")
+        XCTAssertThrowsError(try runOp(.fusedElementwise, [data.floats([3])], ["program": .ints([0, 0, 0]), "expr": .string("r1 = neg(r0)")]),
+                             "expr disagrees with the program")
         XCTAssertThrowsError(try runOp(.fusedElementwise, [data.floats([3]), data.floats([2])], ["program": .ints([10, 0, 1])]), "shapes")
     }
 

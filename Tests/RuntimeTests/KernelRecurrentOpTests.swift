@@ -1,6 +1,6 @@
 import Foundation
-@testable import GraphIR
-import Runtime
+import GraphIR
+@testable import Runtime
 import XCTest
 
 /// The two ops the decoders' optimisations introduce, against plain loops in Double:

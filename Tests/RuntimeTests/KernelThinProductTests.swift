@@ -1,5 +1,5 @@
-@testable import GraphIR
-import Runtime
+import GraphIR
+@testable import Runtime
 import XCTest
 
 /// Thin products (a decoder step's 8 rows by a weight) split into column blocks for

@@ -27,15 +27,6 @@ public enum ContractRowsOp: OpSpec {
         return .f32(Shape([a[a.rank - 1], b[b.rank - 1]]))
     }
 }
-extension ContractRowsOp: KernelOp {
-    /// One GEMM: the leading axes of both operands are one K axis in row-major memory.
-    public static func kernel(_ c: KernelContext) {
-        let a = c.inputs[0], b = c.inputs[1], y = c.output
-        guard let m = a.shape.last, let n = b.shape.last else { return }
-        let k = m > 0 ? a.count / m : 0
-        sgemm(transA: true, m: m, n: n, k: k, a: a.f32, lda: m, b: b.f32, ldb: n, c: y.f32, ldc: n)
-    }
-}
 extension ContractRowsOp: DifferentiableOp {
     /// y = Aᵀ B with A, B the operands as [R, M], [R, N]: dA = B dyᵀ, dB = A dy, both
     /// row-wise products with the 2-D dy (matmul keeps a's leading axes).

@@ -35,9 +35,6 @@ public enum MatmulOp: OpSpec {
         return .f32(Shape(lead + [m, n]))
     }
 }
-extension MatmulOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { matmulForward(c) }
-}
 extension MatmulOp: DifferentiableOp {
     /// With y = op(a) op(b) per batch slice: d op(a) = dy op(b)ᵀ and d op(b) = op(a)ᵀ dy,
     /// each written as one matmul with transpose flags. A 2-D b shared by a batched a gets

@@ -63,12 +63,6 @@ public enum Conv2dOp: OpSpec {
         return try window2d(q, input: x, channels: w.shape[0], kernel: [kh, kw], what: "conv2d")
     }
 }
-extension Conv2dOp: KernelOp {
-    public static func kernel(_ c: KernelContext) {
-        conv2dForward(x: c.inputs[0], weight: c.inputs[1], bias: c.inputs.count > 2 ? c.inputs[2] : nil, y: c.output,
-                      attributes: c.attributes, workspace: c.workspace, pool: c.pool)
-    }
-}
 extension Conv2dOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         let x = c.input(0), w = c.input(1), g = c.gradient
@@ -96,9 +90,6 @@ public enum Conv2dGradInputOp: OpSpec {
         return q.input(2)
     }
 }
-extension Conv2dGradInputOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { conv2dGradInput(dy: c.inputs[0], weight: c.inputs[1], dx: c.output, attributes: c.attributes, workspace: c.workspace, pool: c.pool) }
-}
 
 /// `conv2d_grad_weight(dy, x, w) {stride, padding}`: the gradient for w (w gives the shape).
 public enum Conv2dGradWeightOp: OpSpec {
@@ -114,9 +105,6 @@ public enum Conv2dGradWeightOp: OpSpec {
         try q.requireRank(0, 4...4); try q.requireRank(1, 4...4); try q.requireRank(2, 4...4)
         return q.input(2)
     }
-}
-extension Conv2dGradWeightOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { conv2dGradWeight(dy: c.inputs[0], x: c.inputs[1], dw: c.output, attributes: c.attributes, workspace: c.workspace, pool: c.pool) }
 }
 
 /// `kernel`, `stride` and `padding` of a pooling window.
@@ -139,9 +127,6 @@ public enum Maxpool2dOp: OpSpec {
         return try window2d(q, input: q.input(0), channels: q.input(0).shape[1], kernel: k, what: "maxpool2d")
     }
 }
-extension Maxpool2dOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { maxpool2dForward(x: c.inputs[0], y: c.output, attributes: c.attributes, pool: c.pool) }
-}
 extension Maxpool2dOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         [try c.emit(.maxpool2dGrad, [c.gradient, c.input(0)], c.attributes)]
@@ -160,9 +145,6 @@ public enum Maxpool2dGradOp: OpSpec {
         try q.requireRank(1, 4...4)
         return q.input(1)
     }
-}
-extension Maxpool2dGradOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { maxpool2dBackward(dy: c.inputs[0], x: c.inputs[1], dx: c.output, attributes: c.attributes, pool: c.pool) }
 }
 
 /// `batch_norm(x, weight, bias, running_mean, running_var) {eps}` in inference form:
@@ -185,9 +167,6 @@ public enum BatchNormOp: OpSpec {
         }
         return q.input(0)
     }
-}
-extension BatchNormOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { batchNormInference(c) }
 }
 extension BatchNormOp: DifferentiableOp {
     /// Inference form, y = (x - mean) * s * weight + bias with s = (var + eps)^-1/2: the

@@ -1,4 +1,11 @@
-// Element-by-element maps. Binary ops broadcast like numpy.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Element-by-element maps. Binary ops broadcast like numpy. Each declares its scalar function
+// (`ElementwiseOp`), which its kernels, the fused interpreter and constant folding evaluate.
 
 extension AttributeKey where Value == Double {
     /// `scale`'s multiplier.
@@ -9,8 +16,12 @@ extension AttributeKey where Value == Double {
 }
 
 /// f32 in, same type out: one operation per element, and the result may overwrite the input.
-public protocol UnaryElementwiseOp: OpSpec {}
+public protocol UnaryElementwiseOp: ElementwiseOp {
+    static func apply(_ x: Float, _ k: ScalarConstants) -> Float
+}
 extension UnaryElementwiseOp {
+    @inlinable @inline(__always)
+    public static func scalar(_ a: Float, _ b: Float, _ k: ScalarConstants) -> Float { apply(a, k) }
     public static var arity: Arity { .exactly(1) }
     public static var fusion: FusionClass { .elementwise }
     public static var attributes: [AttributeSpec] { [] }
@@ -24,8 +35,12 @@ extension UnaryElementwiseOp {
 
 /// Two f32 operands broadcast together: one operation per element of the result, which may
 /// overwrite either operand (when it has the result's type).
-public protocol BinaryElementwiseOp: OpSpec {}
+public protocol BinaryElementwiseOp: ElementwiseOp {
+    static func apply(_ a: Float, _ b: Float) -> Float
+}
 extension BinaryElementwiseOp {
+    @inlinable @inline(__always)
+    public static func scalar(_ a: Float, _ b: Float, _ k: ScalarConstants) -> Float { apply(a, b) }
     public static var arity: Arity { .exactly(2) }
     public static var fusion: FusionClass { .elementwise }
     public static var attributes: [AttributeSpec] { [] }
@@ -38,8 +53,9 @@ extension BinaryElementwiseOp {
 }
 
 public enum ReluOp: UnaryElementwiseOp { public static let name = "relu" }
-extension ReluOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapUnary(c) { max($0, 0) } }
+extension ReluOp {
+    public static let opcode = 0
+    @inlinable @inline(__always) public static func apply(_ x: Float, _: ScalarConstants) -> Float { max(x, 0) }
 }
 extension ReluOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -47,8 +63,9 @@ extension ReluOp: DifferentiableOp {
     }
 }
 public enum SigmoidOp: UnaryElementwiseOp { public static let name = "sigmoid" }
-extension SigmoidOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapUnary(c, stableSigmoid) }
+extension SigmoidOp {
+    public static let opcode = 1
+    @inlinable @inline(__always) public static func apply(_ x: Float, _: ScalarConstants) -> Float { fastSigmoid(x) }
 }
 extension SigmoidOp: DifferentiableOp {
     /// dy * y * (1 - y), from the forward result.
@@ -58,8 +75,9 @@ extension SigmoidOp: DifferentiableOp {
     }
 }
 public enum TanhOp: UnaryElementwiseOp { public static let name = "tanh" }
-extension TanhOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapUnary(c, floatTanh) }
+extension TanhOp {
+    public static let opcode = 2
+    @inlinable @inline(__always) public static func apply(_ x: Float, _: ScalarConstants) -> Float { fastTanh(x) }
 }
 extension TanhOp: DifferentiableOp {
     /// dy * (1 - y²), from the forward result.
@@ -69,8 +87,9 @@ extension TanhOp: DifferentiableOp {
     }
 }
 public enum ExpOp: UnaryElementwiseOp { public static let name = "exp" }
-extension ExpOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapUnary(c, floatExp) }
+extension ExpOp {
+    public static let opcode = 3
+    @inlinable @inline(__always) public static func apply(_ x: Float, _: ScalarConstants) -> Float { fastExp(x) }
 }
 extension ExpOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -78,8 +97,9 @@ extension ExpOp: DifferentiableOp {
     }
 }
 public enum LogOp: UnaryElementwiseOp { public static let name = "log" }
-extension LogOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapUnary(c, floatLog) }
+extension LogOp {
+    public static let opcode = 4
+    @inlinable @inline(__always) public static func apply(_ x: Float, _: ScalarConstants) -> Float { logf(x) }
 }
 extension LogOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -87,8 +107,9 @@ extension LogOp: DifferentiableOp {
     }
 }
 public enum NegOp: UnaryElementwiseOp { public static let name = "neg" }
-extension NegOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapUnary(c) { -$0 } }
+extension NegOp {
+    public static let opcode = 5
+    @inlinable @inline(__always) public static func apply(_ x: Float, _: ScalarConstants) -> Float { -x }
 }
 extension NegOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -106,11 +127,10 @@ public enum ScaleOp: UnaryElementwiseOp {
         return q.input(0)
     }
 }
-extension ScaleOp: KernelOp {
-    public static func kernel(_ c: KernelContext) {
-        let factor = Float(c.attributes.float("factor") ?? 1)
-        mapUnary(c) { $0 * factor }
-    }
+extension ScaleOp {
+    public static let opcode = 6
+    public static let constantNames = ["factor"]
+    @inlinable @inline(__always) public static func apply(_ x: Float, _ k: ScalarConstants) -> Float { x * k.first }
 }
 extension ScaleOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -132,11 +152,11 @@ public enum ClampOp: UnaryElementwiseOp {
         return q.input(0)
     }
 }
-extension ClampOp: KernelOp {
-    public static func kernel(_ c: KernelContext) {
-        let lo = Float(c.attributes.float("min") ?? -.infinity), hi = Float(c.attributes.float("max") ?? .infinity)
-        mapUnary(c) { min(max($0, lo), hi) }
-    }
+extension ClampOp {
+    public static let opcode = 7
+    public static let constantNames = ["min", "max"]
+    /// NaN stays NaN (max and min return their first operand when unordered).
+    @inlinable @inline(__always) public static func apply(_ x: Float, _ k: ScalarConstants) -> Float { min(max(x, k.first), k.second) }
 }
 extension ClampOp: DifferentiableOp {
     /// dy where min < x < max, else 0: two relu_grad masks on x - min and max - x (in IEEE
@@ -151,8 +171,9 @@ extension ClampOp: DifferentiableOp {
 }
 
 public enum AddOp: BinaryElementwiseOp { public static let name = "add" }
-extension AddOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapBinary(c) { $0 + $1 } }
+extension AddOp {
+    public static let opcode = 10
+    @inlinable @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a + b }
 }
 extension AddOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -160,8 +181,9 @@ extension AddOp: DifferentiableOp {
     }
 }
 public enum SubOp: BinaryElementwiseOp { public static let name = "sub" }
-extension SubOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapBinary(c) { $0 - $1 } }
+extension SubOp {
+    public static let opcode = 11
+    @inlinable @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a - b }
 }
 extension SubOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -172,8 +194,9 @@ extension SubOp: DifferentiableOp {
     }
 }
 public enum MulOp: BinaryElementwiseOp { public static let name = "mul" }
-extension MulOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapBinary(c) { $0 * $1 } }
+extension MulOp {
+    public static let opcode = 12
+    @inlinable @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a * b }
 }
 extension MulOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -183,8 +206,9 @@ extension MulOp: DifferentiableOp {
     }
 }
 public enum DivOp: BinaryElementwiseOp { public static let name = "div" }
-extension DivOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { mapBinary(c) { $0 / $1 } }
+extension DivOp {
+    public static let opcode = 13
+    @inlinable @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a / b }
 }
 extension DivOp: DifferentiableOp {
     /// a / b: dy / b for a, and -dy * a / b² = -(dy * y) / b for b, reusing the result y.
@@ -199,13 +223,8 @@ extension DivOp: DifferentiableOp {
 }
 
 /// `relu_grad(dy, x)`: dy where x > 0, else 0. Same shapes only.
-public enum ReluGradOp: OpSpec {
+public enum ReluGradOp: BinaryElementwiseOp {
     public static let name = "relu_grad"
-    public static let arity = Arity.exactly(2)
-    public static let fusion = FusionClass.elementwise
-    public static let attributes: [AttributeSpec] = []
-    public static func flops(_ q: CostQuery) -> Double { q.outputCount }
-    public static let inPlaceOperands = InPlaceOperands.inputs([0, 1])
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0); try q.requireFloat(1)
         guard q.input(0).shape == q.input(1).shape else {
@@ -214,8 +233,9 @@ public enum ReluGradOp: OpSpec {
         return q.input(0)
     }
 }
-extension ReluGradOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { reluGradient(c) }
+extension ReluGradOp {
+    public static let opcode = 14
+    @inlinable @inline(__always) public static func apply(_ dy: Float, _ x: Float) -> Float { x > 0 ? dy : 0 }
 }
 
 extension OpDef {

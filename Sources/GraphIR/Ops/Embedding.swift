@@ -15,9 +15,6 @@ public enum EmbeddingOp: OpSpec {
         return .f32(Shape(q.input(0).shape.dims + [q.input(1).shape[1]]))
     }
 }
-extension EmbeddingOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { embeddingLookup(ids: c.inputs[0], table: c.inputs[1], into: c.output) }
-}
 extension EmbeddingOp: DifferentiableOp {
     /// Rows of the gradient added into the looked-up rows of the table; ids are indices.
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -39,9 +36,6 @@ public enum EmbeddingGradOp: OpSpec {
         guard q.input(1).dtype == .i64 else { throw ShapeError("ids must be i64, got \(q.input(1))") }
         return q.input(2)
     }
-}
-extension EmbeddingGradOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { embeddingScatterAdd(dy: c.inputs[0], ids: c.inputs[1], into: c.output) }
 }
 
 extension OpDef {

@@ -41,11 +41,6 @@ public enum FusedMatmulOp: OpSpec {
         return y
     }
 }
-extension FusedMatmulOp: KernelOp {
-    public static func kernel(_ c: KernelContext) {
-        matmulForward(c)   // with the epilogue: the third input is the bias
-    }
-}
 extension FusedMatmulOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         let pre = try epilogueGradient(c)
@@ -67,11 +62,6 @@ public enum FusedConv2dOp: OpSpec {
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         _ = try EpilogueActivation(q.attributes)
         return try Conv2dOp.shape(q)
-    }
-}
-extension FusedConv2dOp: KernelOp {
-    public static func kernel(_ c: KernelContext) {
-        Conv2dOp.kernel(c)   // applies the "activation" attribute image by image
     }
 }
 extension FusedConv2dOp: DifferentiableOp {

@@ -21,9 +21,6 @@ public enum LogSoftmaxNllGradOp: OpSpec {
         return q.input(1)
     }
 }
-extension LogSoftmaxNllGradOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { logSoftmaxNllBackward(c) }
-}
 
 extension OpDef {
     public static let logSoftmaxNllGrad = OpDef(LogSoftmaxNllGradOp.self)

@@ -31,9 +31,6 @@ public enum LSTMCellOp: OpSpec {
         return .f32(Shape(Array(c.dims.dropLast()) + [.known(blocks * h)]))
     }
 }
-extension LSTMCellOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { lstmCellForward(gates: c.inputs[0], c: c.inputs[1], into: c.output) }
-}
 
 extension LSTMCellOp: DifferentiableOp {
     /// With dY's blocks (dh, dc', di, df, dg, do, dt) and Y's (h, c', i, f, g, o, t):

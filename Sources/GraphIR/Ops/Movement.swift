@@ -52,9 +52,6 @@ public enum ReshapeOp: OpSpec {
         return TensorType(x.dtype, target)
     }
 }
-extension ReshapeOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { copyAll(c.inputs[0], into: c.output) }
-}
 extension ReshapeOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         [try c.emit(.reshapeLike, [c.gradient, c.input(0)])]
@@ -74,9 +71,6 @@ public enum ReshapeLikeOp: OpSpec {
         }
         return TensorType(q.input(0).dtype, q.input(1).shape)
     }
-}
-extension ReshapeLikeOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { copyAll(c.inputs[0], into: c.output) }
 }
 extension ReshapeLikeOp: DifferentiableOp {
     /// The reference only lends its shape.
@@ -98,9 +92,6 @@ public enum TransposeOp: OpSpec {
         guard Set(perm) == Set(0..<x.rank) else { throw ShapeError("perm \(perm) is not a permutation of 0..<\(x.rank)") }
         return TensorType(x.dtype, Shape(perm.map { x.shape[$0] }))
     }
-}
-extension TransposeOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { transpose(c.inputs[0], perm: c.attributes.ints("perm") ?? [], into: c.output) }
 }
 extension TransposeOp: DifferentiableOp {
     /// The inverse permutation: output axis i came from input axis perm[i].
@@ -135,9 +126,6 @@ public enum ConcatOp: OpSpec {
         dims[ax] = .known(total)
         return TensorType(first.dtype, Shape(dims))
     }
-}
-extension ConcatOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { concatenate(c.inputs, axis: normalizedAxis(c.attributes.int("axis"), rank: c.output.shape.count), into: c.output) }
 }
 extension ConcatOp: DifferentiableOp {
     /// Each input gets its own slice of the gradient along the axis.
@@ -177,13 +165,6 @@ public enum SliceOp: OpSpec {
         return TensorType(x.dtype, Shape(dims))
     }
 }
-extension SliceOp: KernelOp {
-    public static func kernel(_ c: KernelContext) {
-        let x = c.inputs[0], start = c.attributes.int("start") ?? 0
-        sliceCopy(x, axis: normalizedAxis(c.attributes.int("axis"), rank: x.shape.count), start: start,
-                  length: (c.attributes.int("end") ?? start) - start, into: c.output)
-    }
-}
 extension SliceOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         [try c.emit(.sliceGrad, [c.gradient, c.input(0)], c.attributes)]
@@ -208,13 +189,6 @@ public enum SelectOp: OpSpec {
         return TensorType(x.dtype, Shape(dims))
     }
 }
-extension SelectOp: KernelOp {
-    public static func kernel(_ c: KernelContext) {
-        let x = c.inputs[0]
-        sliceCopy(x, axis: normalizedAxis(c.attributes.int("axis"), rank: x.shape.count), start: c.attributes.int("index") ?? 0,
-                  length: 1, into: c.output)
-    }
-}
 extension SelectOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         [try c.emit(.selectGrad, [c.gradient, c.input(0)], c.attributes)]
@@ -233,13 +207,6 @@ public enum SliceGradOp: OpSpec {
         return .f32(q.input(1).shape)
     }
 }
-extension SliceGradOp: KernelOp {
-    public static func kernel(_ c: KernelContext) {
-        let start = c.attributes.int("start") ?? 0
-        sliceScatter(c.inputs[0], axis: normalizedAxis(c.attributes.int("axis"), rank: c.output.shape.count), start: start,
-                     length: (c.attributes.int("end") ?? start) - start, into: c.output)
-    }
-}
 
 /// `select_grad(dy, ref) {axis, index}`: dy placed at index in zeros shaped like ref.
 public enum SelectGradOp: OpSpec {
@@ -251,12 +218,6 @@ public enum SelectGradOp: OpSpec {
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0)
         return .f32(q.input(1).shape)
-    }
-}
-extension SelectGradOp: KernelOp {
-    public static func kernel(_ c: KernelContext) {
-        sliceScatter(c.inputs[0], axis: normalizedAxis(c.attributes.int("axis"), rank: c.output.shape.count),
-                     start: c.attributes.int("index") ?? 0, length: 1, into: c.output)
     }
 }
 
@@ -277,9 +238,6 @@ public enum StackOp: OpSpec {
         dims.insert(.known(q.inputs.count), at: ax)
         return TensorType(first.dtype, Shape(dims))
     }
-}
-extension StackOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { concatenate(c.inputs, axis: normalizedAxis(c.attributes.int("axis"), rank: c.output.shape.count), into: c.output) }
 }
 extension StackOp: DifferentiableOp {
     /// Input i gets position i of the gradient along the stacking axis.

@@ -36,16 +36,10 @@ extension AttributeKey where Value == Bool {
 }
 
 public enum SumOp: AxesReductionOp { public static let name = "sum" }
-extension SumOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { reduceAxes(c, mean: false) }
-}
 extension SumOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] { [try c.expandReduced()] }
 }
 public enum MeanOp: AxesReductionOp { public static let name = "mean" }
-extension MeanOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { reduceAxes(c, mean: true) }
-}
 extension MeanOp: DifferentiableOp {
     /// The sum's gradient divided by the number of reduced elements. When a reduced axis is
     /// symbolic (the batch) that number is only known at run time, so it is computed then, as
@@ -82,12 +76,6 @@ public enum ReduceLikeOp: OpSpec {
         return .f32(target)
     }
 }
-extension ReduceLikeOp: KernelOp {
-    public static func kernel(_ c: KernelContext) {
-        let x = c.inputs[0], target = c.output.shape
-        sumReduce(x, into: c.output) { writeBroadcastStrides(of: target, rank: x.shape.count, into: $0) }
-    }
-}
 extension ReduceLikeOp: DifferentiableOp {
     /// Undoes the broadcast the reduction undid; the reference only lends its shape.
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -112,9 +100,6 @@ public enum BroadcastLikeOp: OpSpec {
         return .f32(target)
     }
 }
-extension BroadcastLikeOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { broadcast(c.inputs[0], to: c.output) }
-}
 extension BroadcastLikeOp: DifferentiableOp {
     /// Sums the stretched copies back; the reference only lends its shape.
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -136,12 +121,6 @@ public enum ArgmaxOp: OpSpec {
         var dims = q.input(0).shape.dims
         dims.remove(at: ax)
         return .i64(Shape(dims))
-    }
-}
-extension ArgmaxOp: KernelOp {
-    public static func kernel(_ c: KernelContext) {
-        let x = c.inputs[0]
-        argmaxAlongAxis(x, axis: normalizedAxis(c.attributes.int("axis"), rank: x.shape.count), into: c.output)
     }
 }
 

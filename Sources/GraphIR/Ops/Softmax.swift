@@ -37,18 +37,12 @@ extension AlongAxisGradOp {
 }
 
 public enum SoftmaxOp: AlongAxisOp { public static let name = "softmax" }
-extension SoftmaxOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { softmaxAlongAxis(c, log: false) }
-}
 extension SoftmaxOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         [try c.emit(.softmaxGrad, [c.gradient, c.result], ["axis": .int(c.attributes[.axis] ?? -1)])]
     }
 }
 public enum LogSoftmaxOp: AlongAxisOp { public static let name = "log_softmax" }
-extension LogSoftmaxOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { softmaxAlongAxis(c, log: true) }
-}
 extension LogSoftmaxOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         [try c.emit(.logSoftmaxGrad, [c.gradient, c.result], ["axis": .int(c.attributes[.axis] ?? -1)])]
@@ -56,14 +50,8 @@ extension LogSoftmaxOp: DifferentiableOp {
 }
 /// `softmax_grad(dy, y) {axis}`: y * (dy - sum(dy * y)).
 public enum SoftmaxGradOp: AlongAxisGradOp { public static let name = "softmax_grad" }
-extension SoftmaxGradOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { softmaxGradAlongAxis(c, log: false) }
-}
 /// `log_softmax_grad(dy, y) {axis}`: dy - exp(y) * sum(dy).
 public enum LogSoftmaxGradOp: AlongAxisGradOp { public static let name = "log_softmax_grad" }
-extension LogSoftmaxGradOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { softmaxGradAlongAxis(c, log: true) }
-}
 
 /// `nll_loss(logp, target) {ignore_index?}`: logp [..., C] with i64 targets [...]; the mean
 /// of -logp[target] over targets that are not ignore_index. A scalar.
@@ -85,9 +73,6 @@ public enum NllLossOp: OpSpec {
         return .f32([])
     }
 }
-extension NllLossOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { nllLossForward(c) }
-}
 extension NllLossOp: DifferentiableOp {
     /// Targets are class indices and get no gradient.
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -108,9 +93,6 @@ public enum NllLossGradOp: OpSpec {
         try q.requireFloat(0)
         return q.input(1)
     }
-}
-extension NllLossGradOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { nllLossBackward(c) }
 }
 
 extension OpDef {

@@ -64,9 +64,6 @@ public enum ConstantOp: OpSpec {
         return .f32([])
     }
 }
-extension ConstantOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { fill(c.output.f32, c.output.count, Float(c.attributes.float("value") ?? 0)) }
-}
 
 /// Inverted-dropout mask shaped like its input `{p}`: each element is 0 with probability p,
 /// else 1/(1-p). A value of its own, so dropout's gradient is a plain multiply. In
@@ -83,9 +80,6 @@ public enum DropoutMaskOp: OpSpec {
         guard let p = q.attributes[.dropProbability], p >= 0, p < 1 else { throw ShapeError("dropout probability 'p' must be in [0, 1)") }
         return .f32(q.input(0).shape)
     }
-}
-extension DropoutMaskOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { dropoutMask(c) }
 }
 extension DropoutMaskOp: DifferentiableOp {
     /// The mask is a constant drawn per step; its input only lends a shape.

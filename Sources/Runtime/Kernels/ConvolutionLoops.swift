@@ -1,3 +1,4 @@
+import GraphIR
 // 2-D convolution and pooling over [N, C, H, W] as im2col + GEMM, and the window scans.
 
 /// The sizes of one 2-D window op, read from its input and output shapes and attributes.

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import GraphIR
 // Softmax, log-softmax and their backward passes along one axis, plus the NLL loss and the
 // embedding lookup. Rows along the axis are strided by `inner` (1 for the last axis).
 
@@ -11,7 +17,7 @@ func forEachAxisRow(_ shape: [Int], axis: Int, _ body: (_ offset: Int, _ stride:
 }
 
 /// Softmax (or log-softmax) along the axis, shifted by the row maximum so exp never overflows.
-func softmaxAlongAxis(_ c: KernelContext, log: Bool) {
+func softmaxAlongAxis(_ c: KernelContext, log isLog: Bool) {
     let x = c.inputs[0].f32, y = c.output.f32
     let axis = normalizedAxis(c.attributes.int("axis"), rank: c.output.shape.count)
     forEachAxisRow(c.output.shape, axis: axis) { off, st, n in
@@ -19,14 +25,14 @@ func softmaxAlongAxis(_ c: KernelContext, log: Bool) {
         var m = x[off]
         for k in 1..<max(n, 1) { m = max(m, x[off + k * st]) }
         var total = 0.0
-        if log {
-            for k in 0..<n { total += Double(floatExp(x[off + k * st] - m)) }
+        if isLog {
+            for k in 0..<n { total += Double(fastExp(x[off + k * st] - m)) }
             // (x - m) - log Σ rather than x - (m + log Σ): the shift cancels before rounding.
-            let logTotal = Float(Foundation_log(total))
+            let logTotal = Float(log(total))
             for k in 0..<n { y[off + k * st] = (x[off + k * st] - m) - logTotal }
         } else {
             for k in 0..<n {
-                let e = floatExp(x[off + k * st] - m)
+                let e = fastExp(x[off + k * st] - m)
                 y[off + k * st] = e
                 total += Double(e)
             }
@@ -45,7 +51,7 @@ func softmaxGradAlongAxis(_ c: KernelContext, log: Bool) {
         if log {
             for k in 0..<n { s += Double(dy[off + k * st]) }
             let sf = Float(s)
-            for k in 0..<n { let i = off + k * st; dx[i] = dy[i] - floatExp(y[i]) * sf }
+            for k in 0..<n { let i = off + k * st; dx[i] = dy[i] - fastExp(y[i]) * sf }
         } else {
             for k in 0..<n { let i = off + k * st; s += Double(dy[i]) * Double(y[i]) }
             let sf = Float(s)

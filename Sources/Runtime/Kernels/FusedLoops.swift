@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import GraphIR
 
 // Loops of the fused ops: epilogues, the fused loss gradient and the elementwise interpreter.
 
@@ -38,6 +34,14 @@ func logSoftmaxNllBackward(_ c: KernelContext) {
     }
 }
 
+/// One instruction of a decoded program: its op's kernels and operand registers (`b` is 0,
+/// an input, for unary ops).
+struct ElementwiseStep {
+    let op: ElementwiseKernelOp.Type
+    let a: Int, b: Int
+    let constants: ScalarConstants
+}
+
 /// Elements per block: every register of the program is one block long, so a block's
 /// working set stays in L1 while the instructions run over it one loop each.
 let elementwiseBlock = 256
@@ -47,7 +51,23 @@ let elementwiseBlock = 256
 /// single-value inputs are spread over a block once. Rows, or the blocks of a single row,
 /// are split over the pool; each chunk has its own registers in the workspace.
 func runElementwiseProgram(_ c: KernelContext) {
-    guard let encoded = c.attributes.ints("program"), encoded.count % 3 == 0 else { return }
+    // The verifier has checked the program; each instruction runs through its op's block kernel.
+    guard let encoded = c.attributes.ints("program") else { return }
+    withUnsafeTemporaryAllocation(of: ElementwiseStep.self, capacity: encoded.count / 3) { buffer in
+        guard let first = buffer.baseAddress else { return }
+        var count = 0
+        ElementwiseProgram.forEachInstruction(in: encoded) { ins in
+            guard count < buffer.count, let op = CPUKernels.elementwise(opcode: ins.opcode) else { return }
+            (first + count).initialize(to: ElementwiseStep(op: op, a: ins.a, b: ins.b, constants: ins.constants))
+            count += 1
+        }
+        defer { first.deinitialize(count: count) }
+        runElementwiseProgram(c, UnsafeBufferPointer(start: first, count: count))
+    }
+}
+
+/// Splits the program's work (decoded into `steps`) over rows or blocks of the output.
+private func runElementwiseProgram(_ c: KernelContext, _ steps: UnsafeBufferPointer<ElementwiseStep>) {
     let inputs = c.inputs.count
     let count = c.output.count
     let offsets = c.attributes.ints("offsets") ?? []
@@ -55,12 +75,12 @@ func runElementwiseProgram(_ c: KernelContext) {
     // Without windows the whole tensor is one row.
     let width = windowed ? max(c.output.shape.last ?? 1, 1) : max(count, 1)
     let rows = count / width
-    let registers = (inputs + encoded.count / 3) * elementwiseBlock
+    let registers = (inputs + steps.count) * elementwiseBlock
     if rows > 1 {
         let grain = max(1, elementwiseGrain / width)
         let scratch = c.workspace.floats(registers * c.pool.chunks(rows, grain: grain))
         c.pool.parallelFor(rows, grain: grain) { chunk, rows in
-            runElementwiseProgram(c, encoded, offsets: windowed ? offsets : nil, width: width, rows: rows, columns: 0..<width,
+            runElementwiseProgram(c, steps, offsets: windowed ? offsets : nil, width: width, rows: rows, columns: 0..<width,
                                   scratch: scratch + chunk * registers)
         }
     } else if rows == 1 {
@@ -69,7 +89,7 @@ func runElementwiseProgram(_ c: KernelContext) {
         let scratch = c.workspace.floats(registers * c.pool.chunks(blocks, grain: grain))
         c.pool.parallelFor(blocks, grain: grain) { chunk, blocks in
             let columns = (blocks.lowerBound * elementwiseBlock)..<min(blocks.upperBound * elementwiseBlock, width)
-            runElementwiseProgram(c, encoded, offsets: windowed ? offsets : nil, width: width, rows: 0..<1, columns: columns,
+            runElementwiseProgram(c, steps, offsets: windowed ? offsets : nil, width: width, rows: 0..<1, columns: columns,
                                   scratch: scratch + chunk * registers)
         }
     }
@@ -77,9 +97,9 @@ func runElementwiseProgram(_ c: KernelContext) {
 
 /// The program over `rows` x `columns` of the output, with `scratch` holding one block per
 /// input and per instruction.
-private func runElementwiseProgram(_ c: KernelContext, _ encoded: [Int], offsets: [Int]?, width: Int, rows: Range<Int>,
+private func runElementwiseProgram(_ c: KernelContext, _ program: UnsafeBufferPointer<ElementwiseStep>, offsets: [Int]?, width: Int, rows: Range<Int>,
                                    columns: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
-    let inputs = c.inputs.count, steps = encoded.count / 3
+    let inputs = c.inputs.count, steps = program.count
     let count = c.output.count
     withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: inputs + steps) { regs in
         guard let base = regs.baseAddress else { return }
@@ -103,38 +123,8 @@ private func runElementwiseProgram(_ c: KernelContext, _ encoded: [Int], offsets
                     // The last instruction writes straight into the output.
                     let dst = s == steps - 1 ? c.output.f32 + start : scratch + (inputs + s) * elementwiseBlock
                     base[inputs + s] = dst
-                    let code = encoded[3 * s], ra = encoded[3 * s + 1], rb = encoded[3 * s + 2]
-                    guard let op = ElementwiseOpcode(rawValue: code), ra >= 0, ra < inputs + s else { return }
-                    let a = UnsafePointer(base[ra])
-                    if op.takesConstant {
-                        let k = Float(bitPattern: UInt32(truncatingIfNeeded: rb))
-                        switch op {
-                        case .scale: for j in 0..<n { dst[j] = a[j] * k }
-                        case .maxConstant: for j in 0..<n { dst[j] = max(a[j], k) }
-                        default: for j in 0..<n { dst[j] = min(a[j], k) }
-                        }
-                        continue
-                    }
-                    if op.isUnary {
-                        switch op {
-                        case .relu: for j in 0..<n { dst[j] = max(a[j], 0) }
-                        case .sigmoid: for j in 0..<n { dst[j] = stableSigmoid(a[j]) }
-                        case .tanh: for j in 0..<n { dst[j] = fastTanh(a[j]) }
-                        case .exp: for j in 0..<n { dst[j] = fastExp(a[j]) }
-                        case .log: for j in 0..<n { dst[j] = logf(a[j]) }
-                        default: for j in 0..<n { dst[j] = -a[j] }
-                        }
-                        continue
-                    }
-                    guard rb >= 0, rb < inputs + s else { return }
-                    let b = UnsafePointer(base[rb])
-                    switch op {
-                    case .add: for j in 0..<n { dst[j] = a[j] + b[j] }
-                    case .sub: for j in 0..<n { dst[j] = a[j] - b[j] }
-                    case .mul: for j in 0..<n { dst[j] = a[j] * b[j] }
-                    case .div: for j in 0..<n { dst[j] = a[j] / b[j] }
-                    default: for j in 0..<n { dst[j] = b[j] > 0 ? a[j] : 0 }
-                    }
+                    let step = program[s]
+                    step.op.block(n, UnsafePointer(base[step.a]), UnsafePointer(base[step.b]), step.constants, into: dst)
                 }
                 column += n
             }

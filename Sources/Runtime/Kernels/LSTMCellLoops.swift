@@ -1,3 +1,4 @@
+import GraphIR
 /// `lstm_cell`: per row, gates [4H] and c [H] in, [h | c' | i | f | g | o | tanh c'] out,
 /// with the same activation functions as the unfused sigmoid and tanh kernels. The gate
 /// blocks of a row are in the order of the gates' pre-activations, so each step is a plain

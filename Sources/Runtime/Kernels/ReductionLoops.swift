@@ -1,3 +1,4 @@
+import GraphIR
 // Sums down to a broadcast-compatible shape, the broadcast back up, and per-axis scans.
 
 /// `out` = the sum of `x` over the positions that share an index into `out`, where

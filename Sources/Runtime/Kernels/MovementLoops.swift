@@ -1,3 +1,4 @@
+import GraphIR
 // Data movement for either element type: block copies around one axis, and transposition.
 
 extension TensorView {

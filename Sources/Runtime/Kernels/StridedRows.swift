@@ -1,3 +1,4 @@
+import GraphIR
 // The one loop nest behind broadcasting, reductions to a broadcast shape and their undoing.
 //
 // Operand 0 is walked contiguously over `shape`; operands 1 and 2 carry their own element

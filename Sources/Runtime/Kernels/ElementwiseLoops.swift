@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import GraphIR
 
 // Loops for element-by-element kernels. The closures are inlined into each kernel, so every
 // op gets its own tight loop.
@@ -72,11 +68,3 @@ func mapBinary(_ c: KernelContext, _ f: (Float, Float) -> Float) {
 func fill(_ p: UnsafeMutablePointer<Float>, _ count: Int, _ v: Float) {
     p.update(repeating: v, count: count)
 }
-
-/// The logistic function without overflow: exp is only taken of non-positive numbers.
-@inline(__always)
-func stableSigmoid(_ x: Float) -> Float { fastSigmoid(x) }
-
-@inline(__always) func floatExp(_ x: Float) -> Float { fastExp(x) }
-@inline(__always) func floatLog(_ x: Float) -> Float { logf(x) }
-@inline(__always) func floatTanh(_ x: Float) -> Float { fastTanh(x) }

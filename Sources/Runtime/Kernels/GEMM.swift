@@ -1,3 +1,4 @@
+import GraphIR
 import CBLAS
 
 /// `C = alpha * op(A) * op(B) + beta * C` on row-major matrices through OpenBLAS, with op

@@ -1,3 +1,4 @@
+import GraphIR
 import CBLAS
 
 // Products of a few rows (a decoder step at batch 8) by a weight matrix. OpenBLAS packs both

@@ -1,5 +1,5 @@
 import Foundation
-import GraphIR
+@testable import Runtime
 import XCTest
 
 /// The kernels' worker pool: every index runs exactly once, chunks are the documented

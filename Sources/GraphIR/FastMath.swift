@@ -1,14 +1,15 @@
 // exp, sigmoid and tanh without libm calls or branches, so the loops that apply them
 // vectorise: the LSTM decoders spend much of a step in these functions, and libm's scalar
-// expf/tanhf cost several nanoseconds each.
+// expf/tanhf cost several nanoseconds each. They are the ops' scalar functions (Ops/Elementwise.swift),
+// so kernels, fusion and constant folding all compute the same floats.
 
 /// e^x within 2 ulp for normal results (Cephes' expf polynomial): x = n ln2 + r with
 /// |r| <= ln2/2, e^r by a degree-6 polynomial, 2^n built in the exponent bits. Overflow gives
 /// +inf, deep underflow 0, NaN stays NaN. n is rounded by adding 1.5 * 2^23 (which leaves
 /// the integer in the low mantissa bits) rather than by floor, a library call on baseline
 /// x86-64, and read from those bits rather than converted, so nothing can trap.
-@inline(__always)
-func fastExp(_ x: Float) -> Float {
+@inlinable @inline(__always)
+public func fastExp(_ x: Float) -> Float {
     let hi: Float = 88.3762626647949, lo: Float = -87.3365447504
     var v = x.isNaN ? 0 : x
     v = v > hi ? hi : (v < lo ? lo : v)
@@ -31,16 +32,16 @@ func fastExp(_ x: Float) -> Float {
 }
 
 /// 1 / (1 + e^-x), from e^-|x| so nothing overflows.
-@inline(__always)
-func fastSigmoid(_ x: Float) -> Float {
+@inlinable @inline(__always)
+public func fastSigmoid(_ x: Float) -> Float {
     let e = fastExp(-abs(x))
     let s = 1 / (1 + e)
     return x >= 0 ? s : e * s
 }
 
 /// tanh from e^-2|x|; below |x| = 1/8, where 1 - e^-2|x| would cancel, its odd series.
-@inline(__always)
-func fastTanh(_ x: Float) -> Float {
+@inlinable @inline(__always)
+public func fastTanh(_ x: Float) -> Float {
     let a = abs(x)
     let e = fastExp(-2 * a)
     let t = (1 - e) / (1 + e)

@@ -1,0 +1,27 @@
+import GraphIR
+
+// CPU kernels of the ops declared in GraphIR/Ops/Softmax.swift.
+
+extension SoftmaxOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { softmaxAlongAxis(c, log: false) }
+}
+
+extension LogSoftmaxOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { softmaxAlongAxis(c, log: true) }
+}
+
+extension SoftmaxGradOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { softmaxGradAlongAxis(c, log: false) }
+}
+
+extension LogSoftmaxGradOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { softmaxGradAlongAxis(c, log: true) }
+}
+
+extension NllLossOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { nllLossForward(c) }
+}
+
+extension NllLossGradOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { nllLossBackward(c) }
+}
