@@ -72,7 +72,7 @@ struct Folder {
     /// The f32 value of a scalar constant.
     func constant(_ v: Value) -> Float? {
         let n = graph[v]
-        guard n.op == .constant, n.type == .f32([]), let d = n.attributes.float("value") else { return nil }
+        guard n.op == .constant, n.type == .f32([]), let d = n.attributes[.value] else { return nil }
         return Float(d)
     }
 
@@ -128,7 +128,7 @@ struct Folder {
             guard ins.count == 1, let perm = a.ints("perm") else { return nil }
             if perm == Array(perm.indices) { return keep(ins[0]) }
             let inner = graph[ins[0]]
-            guard inner.op == .transpose, inner.inputs.count == 1, let p1 = inner.attributes.ints("perm"),
+            guard inner.op == .transpose, inner.inputs.count == 1, let p1 = inner.attributes[.perm],
                   p1.count == perm.count, perm.allSatisfy({ $0 >= 0 && $0 < p1.count }) else { return nil }
             // Output axis i of the outer is axis perm[i] of the inner, i.e. axis p1[perm[i]] of x.
             let composed = perm.map { p1[$0] }

@@ -194,7 +194,7 @@ struct Fusion {
                 }
             case .logSoftmaxGrad:
                 let d = node.inputs[0].id
-                let axis = node.attributes.int("axis") ?? -1
+                let axis = node.attributes[.axis] ?? -1
                 guard op(d) == .nllLossGrad, uses[d] == 1, g.nodes[d].inputs[1] == node.inputs[1],
                       g.type(of: g.nodes[d].inputs[0]).rank == 0,
                       axis == -1 || axis == node.type.rank - 1 else { continue }
@@ -221,7 +221,7 @@ struct Fusion {
         let (gamma, beta, mean, variance) = (stats[0], stats[1], stats[2], stats[3])
         let w2: Value, b2: Value
         do {
-            let eps = try b.scalar(norm.attributes.float("eps") ?? 1e-5)
+            let eps = try b.scalar(norm.attributes[.eps] ?? 1e-5)
             let invStd = try b.emit(.exp, [try b.emit(.scale, [try b.emit(.log, [try b.emit(.add, [variance, eps])])], ["factor": .float(-0.5)])])
             let s = try b.emit(.mul, [gamma, invStd])
             let wt = r.target.type(of: w).shape
@@ -289,7 +289,7 @@ struct Fusion {
     /// the window's start).
     func window(_ v: Value) -> (Int, Int)? {
         let s = g[v]
-        guard s.op == .slice, let start = s.attributes.int("start"), let axis = s.attributes.int("axis") else { return nil }
+        guard s.op == .slice, let start = s.attributes[.start], let axis = s.attributes[.axis] else { return nil }
         let source = s.inputs[0], rank = g.type(of: source).rank
         guard rank >= 1, axis == -1 || axis == rank - 1, g.type(of: source).dtype == .f32,
               s.type.shape.dims.last?.value != nil else { return nil }

@@ -97,7 +97,7 @@ final class ElementwiseRegistryTests: XCTestCase {
             let inputs = xs.indices.map { b.input("x\($0)", .f32(Shape(known: [300]))) }
             let y = try b.emit(.neg, [try b.emit(op, inputs, attributes(f))])
             g.outputs = [("y", y)]
-            let fused = try Pipeline(["fusion", "dce", "verify"]).run(g)
+            let fused = try Pipeline(["fusion", "dce", "verify"]).run(g, .checked)
             XCTAssertEqual(fused.nodes.filter { $0.op == .fusedElementwise }.count, 1, "\(op.name) fuses")
             XCTAssertTrue(fused.nodes.allSatisfy { $0.op == .input || $0.op == .fusedElementwise }, "\(op.name): \(IRPrinter.print(fused))")
             let text = IRPrinter.print(fused)
@@ -123,7 +123,7 @@ final class ElementwiseRegistryTests: XCTestCase {
                 let b = GraphBuilder(graph: g)
                 let y = try b.emit(op, try operands.map { try b.scalar(Double($0)) }, attributes(f))
                 g.outputs = [("y", y)]
-                let folded = try Pipeline(["constant-folding", "dce"]).run(g)
+                let folded = try Pipeline(["constant-folding", "dce"]).run(g, .checked)
                 guard let out = folded.outputs.first?.1, folded[out].op == .constant, let value = folded[out].attributes.float("value") else {
                     XCTFail("\(op.name)\(operands) did not fold: \(IRPrinter.print(folded))"); continue
                 }

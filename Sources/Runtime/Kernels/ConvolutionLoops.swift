@@ -11,7 +11,7 @@ struct ConvGeometry {
 
     /// x is [N, C, H, W], y is [N, *, OH, OW], the kernel is kh x kw.
     init(x: [Int], y: [Int], kernel: (Int, Int), attributes: Attributes) {
-        let stride = attributes.ints("stride") ?? [1, 1], padding = attributes.ints("padding") ?? [0, 0]
+        let stride = attributes[.stride] ?? [1, 1], padding = attributes[.padding] ?? [0, 0]
         n = x[0]; c = x[1]; h = x[2]; w = x[3]
         kh = kernel.0; kw = kernel.1
         oh = y[2]; ow = y[3]
@@ -103,7 +103,7 @@ func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: Tens
     let g = ConvGeometry(x: x.shape, y: y.shape, kernel: (wt[2], wt[3]), attributes: attributes)
     let outC = wt[0]
     // fused_conv2d's activation, applied while the image's output is in cache.
-    let relu = attributes.string("activation") == "relu"
+    let relu = attributes[.activation] == "relu"
     let grain = g.imageGrain(outChannels: outC)
     let colSize = g.patch * g.outPlane
     let cols = g.isPointwise ? nil : workspace.floats(colSize * pool.chunks(g.n, grain: grain))
@@ -246,7 +246,7 @@ func argmax4Scan(_ a: Float, _ b: Float, _ c: Float, _ d: Float) -> Int {
 
 /// Max pooling, planes ([N*C]) split over the pool.
 func maxpool2dForward(x: TensorView, y: TensorView, attributes: Attributes, pool: WorkerPool = .serial) {
-    let k = attributes.ints("kernel") ?? [1, 1]
+    let k = attributes[.kernelSize] ?? [1, 1]
     let g = ConvGeometry(x: x.shape, y: y.shape, kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1), attributes: attributes)
     pool.parallelFor(g.n * g.c, grain: max(1, elementwiseGrain / max(g.inPlane, 1))) { _, planes in
         maxpool2dForward(planes, x: x, y: y, g)
@@ -290,7 +290,7 @@ private func maxpool2dForward(_ planes: Range<Int>, x: TensorView, y: TensorView
 /// Routes each dy to its window's (recomputed) maximum; overlapping windows add. Planes are
 /// split over the pool (windows never cross planes, so chunks write disjoint memory).
 func maxpool2dBackward(dy: TensorView, x: TensorView, dx: TensorView, attributes: Attributes, pool: WorkerPool = .serial) {
-    let k = attributes.ints("kernel") ?? [1, 1]
+    let k = attributes[.kernelSize] ?? [1, 1]
     let g = ConvGeometry(x: x.shape, y: dy.shape, kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1), attributes: attributes)
     pool.parallelFor(g.n * g.c, grain: max(1, elementwiseGrain / max(g.inPlane, 1))) { _, planes in
         maxpool2dBackward(planes, dy: dy, x: x, dx: dx, g)
@@ -331,7 +331,7 @@ private func maxpool2dBackward(_ planes: Range<Int>, dy: TensorView, x: TensorVi
 /// Inference batch norm per channel (axis 1) of [N, C, ...].
 func batchNormInference(_ c: KernelContext) {
     let x = c.inputs[0]
-    let eps = Float(c.attributes.float("eps") ?? 1e-5)
+    let eps = Float(c.attributes[.eps] ?? 1e-5)
     let channels = x.shape.count > 1 ? x.shape[1] : 1
     let split = AxisSplit(x.shape, axis: 1)
     let gamma = c.inputs[1].f32, beta = c.inputs[2].f32, mean = c.inputs[3].f32, variance = c.inputs[4].f32

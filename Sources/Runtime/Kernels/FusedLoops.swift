@@ -52,7 +52,7 @@ let elementwiseBlock = 256
 /// are split over the pool; each chunk has its own registers in the workspace.
 func runElementwiseProgram(_ c: KernelContext) {
     // The verifier has checked the program; each instruction runs through its op's block kernel.
-    guard let encoded = c.attributes.ints("program") else { return }
+    guard let encoded = c.attributes[.program] else { return }
     withUnsafeTemporaryAllocation(of: ElementwiseStep.self, capacity: encoded.count / 3) { buffer in
         guard let first = buffer.baseAddress else { return }
         var count = 0
@@ -70,7 +70,7 @@ func runElementwiseProgram(_ c: KernelContext) {
 private func runElementwiseProgram(_ c: KernelContext, _ steps: UnsafeBufferPointer<ElementwiseStep>) {
     let inputs = c.inputs.count
     let count = c.output.count
-    let offsets = c.attributes.ints("offsets") ?? []
+    let offsets = c.attributes[.offsets] ?? []
     let windowed = offsets.count == inputs && offsets.contains { $0 >= 0 }
     // Without windows the whole tensor is one row.
     let width = windowed ? max(c.output.shape.last ?? 1, 1) : max(count, 1)

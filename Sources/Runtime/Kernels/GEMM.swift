@@ -105,7 +105,7 @@ let gemmColumnBlock = 16
 /// indices split over the pool.
 func matmulForward(_ c: KernelContext) {
     let a = c.inputs[0], b = c.inputs[1], y = c.output
-    let ta = c.attributes.bool("transpose_a") ?? false, tb = c.attributes.bool("transpose_b") ?? false
+    let ta = c.attributes[.transposeA] ?? false, tb = c.attributes[.transposeB] ?? false
     let ar = a.shape.count, br = b.shape.count
     guard ar >= 2, br >= 2 else { return }
     let m = ta ? a.shape[ar - 1] : a.shape[ar - 2], k = ta ? a.shape[ar - 2] : a.shape[ar - 1]
@@ -138,7 +138,7 @@ func matmulForward(_ c: KernelContext) {
 /// `fused_matmul`'s epilogue, `activation(y + bias)` with bias [N] on every row, rows split
 /// over the pool.
 private func addRowBias(_ c: KernelContext, rows: Int, columns n: Int) {
-    let y = c.output.f32, bias = c.inputs[2].f32, relu = c.attributes.string("activation") == "relu"
+    let y = c.output.f32, bias = c.inputs[2].f32, relu = c.attributes[.activation] == "relu"
     c.pool.parallelFor(rows, grain: max(1, elementwiseGrain / max(n, 1))) { _, rows in
         addRowBias(y + rows.lowerBound * n, rows: rows.count, columns: n, bias: bias, relu: relu)
     }

@@ -27,7 +27,7 @@ func sumReduce(_ x: TensorView, into out: TensorView, outStrides: (UnsafeMutable
 func reduceAxes(_ c: KernelContext, mean: Bool) {
     let x = c.inputs[0]
     let rank = x.shape.count
-    let axes = c.attributes.ints("axes") ?? []
+    let axes = c.attributes[.axes] ?? []
     sumReduce(x, into: c.output) { p in
         writeReducedStrides(of: x.shape, isReduced: { i in axes.contains { normalizedAxis($0, rank: rank) == i } }, into: p)
     }

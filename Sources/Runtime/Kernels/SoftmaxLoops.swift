@@ -19,7 +19,7 @@ func forEachAxisRow(_ shape: [Int], axis: Int, _ body: (_ offset: Int, _ stride:
 /// Softmax (or log-softmax) along the axis, shifted by the row maximum so exp never overflows.
 func softmaxAlongAxis(_ c: KernelContext, log isLog: Bool) {
     let x = c.inputs[0].f32, y = c.output.f32
-    let axis = normalizedAxis(c.attributes.int("axis"), rank: c.output.shape.count)
+    let axis = normalizedAxis(c.attributes[.axis], rank: c.output.shape.count)
     forEachAxisRow(c.output.shape, axis: axis) { off, st, n in
         guard n > 0 else { return }
         var m = x[off]
@@ -45,7 +45,7 @@ func softmaxAlongAxis(_ c: KernelContext, log isLog: Bool) {
 /// softmax_grad: `y * (dy - Σ dy*y)`; log_softmax_grad: `dy - exp(y) * Σ dy`.
 func softmaxGradAlongAxis(_ c: KernelContext, log: Bool) {
     let dy = c.inputs[0].f32, y = c.inputs[1].f32, dx = c.output.f32
-    let axis = normalizedAxis(c.attributes.int("axis"), rank: c.output.shape.count)
+    let axis = normalizedAxis(c.attributes[.axis], rank: c.output.shape.count)
     forEachAxisRow(c.output.shape, axis: axis) { off, st, n in
         var s = 0.0
         if log {
@@ -127,7 +127,7 @@ func embeddingScatterAdd(dy: TensorView, ids: TensorView, into out: TensorView) 
 
 /// Inverted-dropout mask: 0 with probability p, else 1/(1-p).
 func dropoutMask(_ c: KernelContext) {
-    let p = Float(c.attributes.float("p") ?? 0)
+    let p = Float(c.attributes[.dropProbability] ?? 0)
     let out = c.output.f32, n = c.output.count
     guard p > 0 else { fill(out, n, 1); return }
     let keep = 1 / (1 - p)
