@@ -72,8 +72,8 @@ func sgemm(pool: WorkerPool, transA: Bool = false, transB: Bool = false, m: Int,
     }
     // Rows when there are as many as columns, or when K is the small dimension (a weight
     // gradient xᵀ·dy: 600 x 8 by 8 x 1152 at batch 8): packing is then cheap either way and
-    // rows give each thread a contiguous block of C (split by columns it measured 2.4x
-    // slower than one thread).
+    // rows give each thread a contiguous block of C (split by columns it was slower than one
+    // thread).
     if m >= n || (k * 4 <= min(m, n) && m >= 2 * gemmRowBlock) {
         // Rows of op(A): A is [m, k] (row i at i * lda) or, transposed, [k, m] (column i at i).
         pool.parallelFor(m, grain: gemmRowBlock, perThread: 1) { _, rows in

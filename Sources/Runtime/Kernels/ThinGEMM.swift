@@ -3,11 +3,11 @@ import CBLAS
 
 // Products of a few rows (a decoder step at batch 8) by a weight matrix. OpenBLAS packs both
 // operands of every sgemm it runs through its blocked kernel, and for an 8-row product
-// packing the weight costs as much as the arithmetic (measured: [8,256]·[256,1024] 145 us,
-// 29 GFLOP/s, on this machine's Cooperlake core). On AVX-512 cores OpenBLAS also has
+// packing the weight costs as much as the arithmetic. On AVX-512 cores OpenBLAS also has
 // small-matrix kernels that skip the packing, but it only takes them for small enough
-// products; split into column blocks that qualify, the same product takes 66-90 us. On
-// cores without those kernels splitting only adds calls, so it is not done there.
+// products, so the product is split into column blocks that qualify. On cores without
+// those kernels splitting only adds calls, so it is not done there. (Measurements:
+// bench/RESULTS.md.)
 
 /// Whether this OpenBLAS runs AVX-512 kernels, which come with its small-matrix sgemm.
 let blasHasSmallMatrixKernels: Bool = {

@@ -8,8 +8,8 @@ import Synchronization
 /// Long-lived threads that run one kernel's work in contiguous chunks: `threads - 1` workers
 /// plus the calling thread.
 ///
-/// Why not OpenBLAS's threads or a task library: the CNN's kernels are 0.05-2 ms each, so a
-/// dispatch must cost microseconds, and results must not depend on scheduling. Work is split
+/// Why not OpenBLAS's threads or a task library: the CNN's kernels run for fractions of a
+/// millisecond each, so a dispatch must cost microseconds, and results must not depend on scheduling. Work is split
 /// statically (chunk `t` of `k` is always the same range, with its own scratch slice and
 /// partial sums indexed by `t`), and callers that reduce combine per-chunk partials in chunk
 /// order, so a given thread count gives bit-identical results run after run, whichever
@@ -119,8 +119,8 @@ public final class WorkerPool: @unchecked Sendable {
 
     /// Elements per chunk for memory-bound loops (elementwise, pooling): four times the
     /// general minimum, as two threads gain less than 2x on them, and on a busy machine (the
-    /// worker sharing a core with the caller) splitting small ones measured up to 10x slower
-    /// than the serial loop (relu_grad at batch 8).
+    /// worker sharing a core with the caller) splitting small ones is slower than the serial
+    /// loop.
     public static let memoryBoundMinimumWork = 4 * parallelMinimumWork
 
     /// The `chunk`-th of `chunks` contiguous, near-equal pieces of `0..<count`.
