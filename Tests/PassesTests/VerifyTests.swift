@@ -4,11 +4,11 @@ import XCTest
 
 final class VerifyTests: XCTestCase {
     /// A graph with input x : f32[4] and whatever `build` appends.
-    func verifyError(_ build: (Graph, Value) -> Void) -> String {
-        let g = Graph(name: "bad")
-        let x = g.append(Node(op: .input, inputs: [], attributes: ["name": .string("x")], type: .f32([4])))
-        build(g, x)
-        return errorMessage { _ = try Pipeline(["verify"]).run(g, .checked) }
+    func verifyError(_ build: (GraphBuilder, Value) -> Void) -> String {
+        let b = GraphBuilder(name: "bad")
+        let x = b.append(Node(op: .input, inputs: [], attributes: ["name": .string("x")], type: .f32([4])))
+        build(b, x)
+        return errorMessage { _ = try Pipeline(["verify"]).run(b.finish(), .checked) }
     }
 
     func testAcceptsValidGraphAndReturnsItUnchanged() throws {
