@@ -7,16 +7,38 @@ import XCTest
 /// Graphs are immutable to passes: `Graph` has no public setter and no public `append`, so a
 /// pass can only build a new graph. These tests check what the types promise on real graphs.
 final class ImmutableGraphTests: XCTestCase {
-    /// The CNN as lowered, its training graph before optimisation (stack-sums, hoist and
-    /// fusion find work there) and after it (drop-gradients and memory-plan do), and the
-    /// captioning LSTM (contract, stack-products and the LSTM-cell fusion find work there).
+    /// Graphs on which every pass but verify finds work: the CNN as lowered, straight out of
+    /// autodiff (constant-folding, cse, dce), differentiated and cleaned up (stack-sums, hoist,
+    /// fusion) and fully compiled (drop-gradients, memory-plan); the captioning LSTM
+    /// (stack-products and the LSTM-cell fusion) and attention model (contract); a graph
+    /// whose input was edited by hand (shape-inference) and one with a product by one and a
+    /// repeated expression (constant-folding, cse).
     func graphs() throws -> [(name: String, graph: Graph)] {
         let cnn = try lowered("cnn.swiftgraph")
-        let differentiated = try Pipeline(Pipelines.differentiation).run(cnn, .checked)
-        let (_, training) = try Pipelines.compileForTraining(cnn, .checked)
         let lstm = try lowered("caption_lstm.swiftgraph")
-        return [("cnn", cnn), ("cnn differentiated", differentiated), ("cnn training", training),
-                ("caption_lstm", lstm), ("caption_lstm differentiated", try Pipeline(Pipelines.differentiation).run(lstm, .checked))]
+        let edited = try parseIR("""
+        graph @edited {
+          %x = input() {name="x"} : f32[B,32]
+          %r = relu(%x) : f32[B,16]
+          output "r" = %r
+        }
+        """, types: .trustDeclared)
+        let redundant = try parseIR("""
+        graph @redundant {
+          %x = input() {name="x"} : f32[4]
+          %one = constant() {value=1}
+          %a = mul(%x, %one)
+          %b = tanh(%a)
+          %c = tanh(%a)
+          %d = add(%b, %c)
+          output "d" = %d
+        }
+        """)
+        return [("cnn", cnn), ("cnn autodiff", try Pass.autodiff.run(cnn)),
+                ("cnn differentiated", try Pipeline(Pipelines.differentiation).run(cnn, .checked)),
+                ("cnn training", try Pipelines.compileForTraining(cnn, .checked).training),
+                ("caption_lstm", lstm), ("caption_lstm differentiated", try Pipeline(Pipelines.differentiation).run(lstm, .checked)),
+                ("caption_attention", try lowered("caption_attention.swiftgraph")), ("edited", edited), ("redundant", redundant)]
     }
 
     func lowered(_ file: String) throws -> Graph {
