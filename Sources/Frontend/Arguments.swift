@@ -129,7 +129,7 @@ struct BoundArguments {
 }
 
 /// How a value reads in an error message.
-func describeValue(_ v: Val, graph: Graph? = nil) -> String {
+func describeValue(_ v: Val, graph: GraphBuilder? = nil) -> String {
     switch v {
     case .int(let n): return "the Int \(n)"
     case .float(let d): return "the Double \(d)"
@@ -152,7 +152,7 @@ func describeValue(_ v: Val, graph: Graph? = nil) -> String {
 /// The graph being lowered, so messages can print tensor types. Set by the lowering for the
 /// duration of one `lower` call on its thread.
 enum DescribeContext {
-    @TaskLocal static var graph: Graph?
+    @TaskLocal static var graph: GraphBuilder?
 }
 
 /// Sizes the frontend accepts, so element counts never overflow an Int anywhere downstream.

@@ -59,33 +59,33 @@ enum Builtins {
             return .tensor(v)
         case "loss":
             let t = try a.tensor("value")
-            let type = L.graph.type(of: t)
+            let type = L.builder.type(of: t)
             guard type.rank == 0, type.dtype == .f32 else {
                 throw L.error("the loss must be an f32 scalar, got \(type)", a.position("value"))
             }
             if let lp = L.lossPos { throw L.error("the loss is already declared at line \(lp.line)", pos) }
             L.lossPos = pos
-            L.graph.loss = t
+            L.builder.loss = t
             return .void
         case "output":
             let n = try a.string("name"), t = try a.tensor("value")
             guard !n.isEmpty else { throw L.error("an output needs a non-empty name", a.position("name")) }
             guard !L.outputNames.contains(n) else { throw L.error("an output named \"\(n)\" is already declared", pos) }
             L.outputNames.insert(n)
-            L.graph.outputs.append((name: n, value: t))
+            L.builder.outputs.append((name: n, value: t))
             return .void
         case "train": return try train(L, args, pos)  // labels were checked by the binding above
         case "matmul":
             return .tensor(try L.emit(.matmul, [try a.tensor("a"), try a.tensor("b")], at: pos))
         case "transpose":
             let t = try a.tensor("x")
-            let r = L.graph.type(of: t).rank
+            let r = L.builder.type(of: t).rank
             var perm = Array(0..<r)
             let d0 = a.has("dim0") ? try a.int("dim0") : r - 2
             let d1 = a.has("dim1") ? try a.int("dim1") : r - 1
             let n0 = d0 < 0 ? d0 + r : d0, n1 = d1 < 0 ? d1 + r : d1
             guard r >= 2, (0..<r).contains(n0), (0..<r).contains(n1) else {
-                throw L.error("transpose: dimensions \(d0) and \(d1) are out of range for \(L.graph.type(of: t))", pos)
+                throw L.error("transpose: dimensions \(d0) and \(d1) are out of range for \(L.builder.type(of: t))", pos)
             }
             perm.swapAt(n0, n1)
             return .tensor(try L.emit(.transpose, [t], ["perm": .ints(perm)], at: pos))
@@ -107,7 +107,7 @@ enum Builtins {
             if a.has("axis") && a.has("axes") { throw L.error("`\(name)` takes `axis:` or `axes:`, not both", pos) }
             if a.has("axis") { axes = [try a.int("axis")] }
             else if a.has("axes") { axes = try L.intList(a, "axes") }
-            else { axes = Array(0..<L.graph.type(of: t).rank) }
+            else { axes = Array(0..<L.builder.type(of: t).rank) }
             return .tensor(try L.emit(name == "mean" ? .mean : .sum, [t],
                                       ["axes": .ints(axes.map { L.axis($0, of: t) }), "keepdims": .bool(try a.bool("keepdims", default: false))], at: pos))
         case "argmax":
@@ -223,7 +223,7 @@ enum Builtins {
                 let hint = Suggestions.closest(to: n, in: Array(names)).map { " (did you mean `.\($0)`?)" } ?? ""
                 throw L.error("unknown \(label == "on" ? "dataset" : label) `.\(n)`; expected one of \(list)\(hint)", arg.pos)
             }
-            L.graph.metadata[key] = attr
+            L.builder.metadata[key] = attr
         }
         return .void
     }
@@ -264,8 +264,8 @@ enum Builtins {
     }
 
     static func flatten(_ L: Lowerer, _ t: Value, at pos: Pos) throws -> Value {
-        let s = L.graph.type(of: t).shape
-        guard s.rank >= 1 else { throw L.error("flatten needs a tensor of rank 1 or more, got \(L.graph.type(of: t))", pos) }
+        let s = L.builder.type(of: t).shape
+        guard s.rank >= 1 else { throw L.error("flatten needs a tensor of rank 1 or more, got \(L.builder.type(of: t))", pos) }
         return try L.emit(.reshape, [t], ["shape": .shape(Shape([s[0], .known(-1)]))], at: pos)
     }
 
@@ -315,13 +315,13 @@ enum Builtins {
     /// slice for ranges, `.all` keeps an axis.
     static func index(_ L: Lowerer, _ t: Value, _ indices: [(Val, Pos)], at pos: Pos) throws -> Value {
         var cur = t
-        let type = L.graph.type(of: t)
+        let type = L.builder.type(of: t)
         guard indices.count <= type.rank else {
             throw L.error("too many indices (\(indices.count)) for \(type)", pos)
         }
         var axis = 0
         for (idx, ipos) in indices {
-            let shape = L.graph.type(of: cur).shape
+            let shape = L.builder.type(of: cur).shape
             let size = shape[axis].value
             switch idx {
             case .enumCase("all", let args) where args.isEmpty:
@@ -332,7 +332,7 @@ enum Builtins {
                 cur = try L.emit(.select, [cur], ["axis": .int(axis), "index": .int(k)], at: ipos)
             case .range(let lo, let hi):
                 guard let end = hi ?? size else {
-                    throw L.error("cannot slice the symbolic dimension \(shape[axis]) of \(L.graph.type(of: cur)) without an upper bound", ipos)
+                    throw L.error("cannot slice the symbolic dimension \(shape[axis]) of \(L.builder.type(of: cur)) without an upper bound", ipos)
                 }
                 cur = try L.emit(.slice, [cur], ["axis": .int(axis), "start": .int(lo ?? 0), "end": .int(end)], at: ipos)
                 axis += 1
@@ -373,7 +373,7 @@ extension Lowerer {
     /// Kernels get non-negative axes: `-1` becomes `rank - 1`. An axis out of range is left
     /// for the op's shape rule to report.
     func axis(_ a: Int, of t: Value, extra: Int = 0) -> Int {
-        let rank = graph.type(of: t).rank + extra
+        let rank = builder.type(of: t).rank + extra
         return a < 0 && a + rank >= 0 ? a + rank : a
     }
 

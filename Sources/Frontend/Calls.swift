@@ -149,10 +149,10 @@ extension Lowerer {
         defer { currentScope = savedScope }
         let result = try Layers.forward(self, m, args, scope, pos)
         if let r = rowIndex {
-            if let t = firstTensor(result) { rows[r].outputShape = graph.type(of: t).shape }
+            if let t = firstTensor(result) { rows[r].outputShape = builder.type(of: t).shape }
             for (_, p) in m.params {
-                let n = graph[p].type.shape.knownCount ?? 0
-                if graph[p].attributes[.buffer] == true { rows[r].buffers += n } else { rows[r].parameters += n }
+                let n = builder[p].type.shape.knownCount ?? 0
+                if builder[p].attributes[.buffer] == true { rows[r].buffers += n } else { rows[r].parameters += n }
             }
         }
         return result
@@ -177,8 +177,8 @@ extension Lowerer {
         do {
             let v = try builder.emit(op, inputs, attrs)
             try checkSize(pos)
-            guard TensorLimits.knownElements(graph.type(of: v).shape) != nil else {
-                throw error("\(op.name): the result \(graph.type(of: v)) has too many elements (the limit is 2^48)", pos)
+            guard TensorLimits.knownElements(builder.type(of: v).shape) != nil else {
+                throw error("\(op.name): the result \(builder.type(of: v)) has too many elements (the limit is 2^48)", pos)
             }
             return v
         } catch let e as BuildError {
@@ -192,7 +192,7 @@ extension Lowerer {
     }
 
     func checkSize(_ pos: Pos) throws {
-        if graph.nodes.count > options.maxNodes {
+        if builder.nodes.count > options.maxNodes {
             throw error("the graph grows past \(options.maxNodes) nodes; is a loop bound too large?", pos)
         }
     }

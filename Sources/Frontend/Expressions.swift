@@ -74,10 +74,10 @@ extension Lowerer {
         let base = try eval(baseExpr, scope)
         switch (base, n) {
         case (.tensor(let t), "shape"):
-            return .array(ArrayBox(graph.type(of: t).shape.dims.map { d -> Val in
+            return .array(ArrayBox(builder.type(of: t).shape.dims.map { d -> Val in
                 switch d { case .known(let k): return .int(k); case .symbol(let s): return .symbol(s) }
             }))
-        case (.tensor(let t), "rank"): return .int(graph.type(of: t).rank)
+        case (.tensor(let t), "rank"): return .int(builder.type(of: t).rank)
         case (.array(let box), "count"): return .int(box.items.count)
         case (.tuple(let items), _):
             if let k = Int(n), k >= 0, k < items.count { return items[k] }

@@ -65,10 +65,10 @@ public enum Frontend {
         let lowerer = Lowerer(file: file, options: options)
         do {
             let program = try Parser.parse(source)
-            try DescribeContext.$graph.withValue(lowerer.graph) {
+            try DescribeContext.$graph.withValue(lowerer.builder) {
                 try lowerer.run(program)
             }
-            return (lowerer.graph, lowerer.rows)
+            return (lowerer.builder.finish(), lowerer.rows)
         } catch let e as DSLError {
             throw Diagnostic(e.message, at: SourceLocation(file: file, line: e.line, column: e.column), source: source, notes: e.notes)
         }

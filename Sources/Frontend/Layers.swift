@@ -168,7 +168,7 @@ enum Layers {
                 return t
             }
         }
-        func type(_ t: Value) -> TensorType { L.graph.type(of: t) }
+        func type(_ t: Value) -> TensorType { L.builder.type(of: t) }
         func emit(_ op: OpDef, _ ins: [Value], _ attrs: Attributes = Attributes()) throws -> Value {
             try L.emit(op, ins, attrs, at: pos, context: label)
         }
@@ -303,7 +303,7 @@ enum Layers {
               case .tensor(let h) = state[0], case .tensor(let c) = state[1] else {
             throw L.error("\(label) is called as `cell(x, (h, c))` and returns `(h, c)`", pos)
         }
-        let xt = L.graph.type(of: x), ht = L.graph.type(of: h), ct = L.graph.type(of: c)
+        let xt = L.builder.type(of: x), ht = L.builder.type(of: h), ct = L.builder.type(of: c)
         guard xt.rank == 2, xt.shape[1] == .known(inF) else {
             throw L.error("\(label) expects input [batch, \(inF)], got \(xt)", args[0].pos)
         }
@@ -339,7 +339,7 @@ enum Layers {
         guard args.count == 2, case .tensor(let feats) = args[0].value, case .tensor(let h) = args[1].value else {
             throw L.error("\(label) is called as `attention(features, h)` and returns `(context, alpha)`", pos)
         }
-        let ft = L.graph.type(of: feats), ht = L.graph.type(of: h)
+        let ft = L.builder.type(of: feats), ht = L.builder.type(of: h)
         guard ft.rank == 3, ft.shape[2] == .known(encoder) else {
             throw L.error("\(label) expects features [batch, regions, \(encoder)], got \(ft)", args[0].pos)
         }
@@ -361,7 +361,7 @@ enum Layers {
             m.encoderProjections[feats] = att1
         }
         let att2 = try call(m.builtinChildren[1], h)                           // [B, A]
-        let a = L.graph.type(of: att2).shape[1]
+        let a = L.builder.type(of: att2).shape[1]
         let att2r = try emit(.reshape, [att2], ["shape": .shape(Shape([batch, .known(1), a]))])
         let hidden = try emit(.relu, [try emit(.add, [att1, att2r], [:])], [:])
         let scores = try call(m.builtinChildren[2], hidden)                    // [B, N, 1]

@@ -6,7 +6,6 @@ import GraphIR
 final class Lowerer {
     let file: String
     let options: FrontendOptions
-    let graph: Graph
     let builder: GraphBuilder
     let root: ModuleInstance
     let globals: Scope
@@ -35,22 +34,21 @@ final class Lowerer {
         self.options = options
         let base = file.split(separator: "/").last.map(String.init) ?? file
         let name = base.hasSuffix(".swiftgraph") ? String(base.dropLast(".swiftgraph".count)) : base
-        graph = Graph(name: name.isEmpty ? "graph" : name)
-        builder = GraphBuilder(graph: graph)
+        builder = GraphBuilder(name: name.isEmpty ? "graph" : name)
         root = ModuleInstance(kind: .identity, typeName: "<root>", pos: Pos(line: 1, column: 1))
         globals = Scope(parent: nil, frame: Frame(owner: root, buildsModule: false))
     }
 
     func run(_ program: [Stmt]) throws {
-        graph.metadata["mode"] = .string(options.mode.rawValue)
+        builder.metadata["mode"] = .string(options.mode.rawValue)
         if case .returned(_, let p) = try exec(program, globals) {
             throw DSLError("`return` outside a function", line: p.line, column: p.column)
         }
-        if let tp = trainPos, options.mode == .train, graph.loss == nil {
+        if let tp = trainPos, options.mode == .train, builder.loss == nil {
             throw DSLError("`train(...)` is declared but the graph has no loss in mode .train; declare one with `loss(expr)`",
                            line: tp.line, column: tp.column)
         }
-        if graph.loss == nil && graph.outputs.isEmpty {
+        if builder.loss == nil && builder.outputs.isEmpty {
             throw DSLError("the program declares no `loss(...)` and no `output(...)`: there is nothing to compute", line: 1, column: 1)
         }
     }

@@ -11,23 +11,52 @@ public struct BuildError: Error, CustomStringConvertible {
     }
 }
 
-/// Appends nodes to a graph, running each op's shape rule so every value is typed as it is
-/// made. The frontend, autodiff and rewriting passes all build through here.
+/// Builds a graph: the only way to make or change one (a finished `Graph` is immutable). It
+/// owns the graph under construction, runs each op's shape rule so every value is typed as it
+/// is made, and hands out the graph with `finish()`. The frontend, the IR parser, autodiff and
+/// the rewriting passes all build through here.
 public final class GraphBuilder {
-    public let graph: Graph
+    public var name: String
+    /// The nodes built so far, in topological order.
+    public private(set) var nodes: [Node] = []
+    public var outputs: [(name: String, value: Value)] = []
+    public var loss: Value?
+    public var metadata = Attributes()
     /// Stamped on every node built until changed.
     public var location: SourceLocation?
     public var scope: String = ""
 
-    public init(graph: Graph) { self.graph = graph }
+    /// Starts an empty graph.
+    public init(name: String) { self.name = name }
 
-    public func type(of v: Value) -> TensorType { graph.type(of: v) }
-    public func shape(of v: Value) -> Shape { graph.type(of: v).shape }
+    /// Starts from a copy of `graph`, for a pass that only adds to it (autodiff appends the
+    /// backward, count-params adds metadata); `graph` itself is left as it is.
+    public init(copying graph: Graph) {
+        name = graph.name; nodes = graph.nodes; outputs = graph.outputs; loss = graph.loss; metadata = graph.metadata
+    }
+
+    /// The graph built so far. Building on afterwards does not change it.
+    public func finish() -> Graph {
+        Graph(name: name, nodes: nodes, outputs: outputs, loss: loss, metadata: metadata)
+    }
+
+    public subscript(v: Value) -> Node { nodes[v.id] }
+    public func type(of v: Value) -> TensorType { nodes[v.id].type }
+    public func shape(of v: Value) -> Shape { nodes[v.id].type.shape }
+
+    /// Appends a node already typed, whose inputs must already exist; returns its value.
+    /// (Rewriters copying nodes and the IR parser use it; everything else emits.)
+    @discardableResult
+    public func append(_ node: Node) -> Value {
+        precondition(node.inputs.allSatisfy { $0.id < nodes.count }, "graph nodes must be appended in topological order")
+        nodes.append(node)
+        return Value(nodes.count - 1)
+    }
 
     /// Builds `op(inputs) {attributes}` after checking arity and running its shape rule.
     @discardableResult
     public func emit(_ op: OpDef, _ inputs: [Value], _ attributes: Attributes = Attributes()) throws -> Value {
-        let types = inputs.map { graph.type(of: $0) }
+        let types = inputs.map { self.type(of: $0) }
         guard op.arity.accepts(inputs.count) else {
             throw BuildError(op: op.name, inputs: types, message: "wrong number of inputs (\(inputs.count))", location: location)
         }
@@ -37,13 +66,13 @@ public final class GraphBuilder {
         } catch let e as ShapeError {
             throw BuildError(op: op.name, inputs: types, message: e.message, location: location)
         }
-        return graph.append(Node(op: op, inputs: inputs, attributes: attributes, type: type, location: location, scope: scope))
+        return append(Node(op: op, inputs: inputs, attributes: attributes, type: type, location: location, scope: scope))
     }
 
     /// Source nodes carry their own type (inputs, parameters).
     @discardableResult
     public func emitSource(_ op: OpDef, type: TensorType, _ attributes: Attributes) -> Value {
-        graph.append(Node(op: op, inputs: [], attributes: attributes, type: type, location: location, scope: scope))
+        append(Node(op: op, inputs: [], attributes: attributes, type: type, location: location, scope: scope))
     }
 
     public func input(_ name: String, _ type: TensorType) -> Value {

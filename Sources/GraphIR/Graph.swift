@@ -33,26 +33,28 @@ public struct Node: Sendable {
 
 /// A whole model: nodes in topological order, named outputs, an optional scalar loss, and
 /// graph-level metadata (what the model trains on and how it is scored).
+///
+/// A graph is immutable once built: every property is a `let`, and the only way to make or
+/// change one is a `GraphBuilder`, which owns the graph under construction and hands out a
+/// finished `Graph` with `finish()`. A pass therefore cannot change the graph it is given; it
+/// returns a new one (built by a `GraphRewriter`, or by `GraphBuilder(copying:)` when it only
+/// adds to the old graph). Graphs stay classes so that identity (`===`) names one graph, which
+/// is what `PassContext` keys its cached analyses by.
 public final class Graph {
-    public var name: String
-    public internal(set) var nodes: [Node] = []
-    public var outputs: [(name: String, value: Value)] = []
-    public var loss: Value?
-    public var metadata = Attributes()
+    public let name: String
+    public let nodes: [Node]
+    public let outputs: [(name: String, value: Value)]
+    public let loss: Value?
+    public let metadata: Attributes
 
-    public init(name: String) { self.name = name }
+    /// Only a builder makes graphs (`GraphBuilder.finish()`).
+    init(name: String, nodes: [Node], outputs: [(name: String, value: Value)], loss: Value?, metadata: Attributes) {
+        self.name = name; self.nodes = nodes; self.outputs = outputs; self.loss = loss; self.metadata = metadata
+    }
 
     public subscript(v: Value) -> Node { nodes[v.id] }
     public func type(of v: Value) -> TensorType { nodes[v.id].type }
     public var values: [Value] { nodes.indices.map(Value.init) }
-
-    /// Appends a node whose inputs must already exist; returns its value.
-    @discardableResult
-    public func append(_ node: Node) -> Value {
-        precondition(node.inputs.allSatisfy { $0.id < nodes.count }, "graph nodes must be appended in topological order")
-        nodes.append(node)
-        return Value(nodes.count - 1)
-    }
 
     public func output(named n: String) -> Value? { outputs.first { $0.name == n }?.value }
 
@@ -86,12 +88,6 @@ public final class Graph {
         var readers = [Int?](repeating: nil, count: nodes.count)
         for (i, n) in nodes.enumerated() { for v in n.inputs { readers[v.id] = i } }
         return readers
-    }
-
-    public func copy() -> Graph {
-        let g = Graph(name: name)
-        g.nodes = nodes; g.outputs = outputs; g.loss = loss; g.metadata = metadata
-        return g
     }
 }
 

@@ -91,7 +91,7 @@ private struct IRTextParser {
     let types: IRParser.TypeChecking
     var cursor = LineCursor(text: [], line: 0, file: "")
 
-    var graph = Graph(name: "")
+    let builder = GraphBuilder(name: "")
     /// Value name -> (value, line where it was defined).
     var values: [String: (value: Value, line: Int)] = [:]
     /// Where each `%name` is defined, found by a quick scan, to tell "used before its
@@ -130,12 +130,12 @@ private struct IRTextParser {
         guard closed else {
             let last = lines.count
             cursor = LineCursor(text: lines.last ?? [], line: last, file: file)
-            throw cursor.error("expected '}' to close graph @\(graph.name) before the end of the file", column: (lines.last?.count ?? 0) + 1)
+            throw cursor.error("expected '}' to close graph @\(builder.name) before the end of the file", column: (lines.last?.count ?? 0) + 1)
         }
         if nextStatement(from: index) != nil {
             throw cursor.error("unexpected text after the closing '}' of the graph", column: cursor.column)
         }
-        return graph
+        return builder.finish()
     }
 
     /// Positions the cursor at the first non-blank, non-comment line at or after `from`.
@@ -171,7 +171,7 @@ private struct IRTextParser {
         // Any name the printer can have written: everything up to a blank or the brace.
         let name = cursor.readWhile { $0 != " " && $0 != "\t" && $0 != "{" }
         guard !name.isEmpty else { throw cursor.error("expected a graph name after '@'", column: cursor.column) }
-        graph = Graph(name: name)
+        builder.name = name
         cursor.skipSpaces()
         try cursor.expect("{", "after the graph name")
         try cursor.expectEnd("after 'graph @\(name) {'")
@@ -258,7 +258,7 @@ private struct IRTextParser {
         } else if let d = declared, types == .trustDeclared {
             type = d.type
         } else {
-            let inputTypes = inputs.map { graph.type(of: $0) }
+            let inputTypes = inputs.map { builder.type(of: $0) }
             let inferred: TensorType
             do {
                 inferred = try op.shape(ShapeQuery(inputs: inputTypes, attributes: attributes))
@@ -275,7 +275,7 @@ private struct IRTextParser {
             }
             type = inferred
         }
-        let v = graph.append(Node(op: op, inputs: inputs, attributes: attributes, type: type, location: location, scope: scope))
+        let v = builder.append(Node(op: op, inputs: inputs, attributes: attributes, type: type, location: location, scope: scope))
         values[name] = (v, cursor.line)
     }
 
@@ -293,7 +293,7 @@ private struct IRTextParser {
         let v = try parseValueReference()
         try cursor.expectEnd("after the output")
         outputNames[name] = cursor.line
-        graph.outputs.append((name, v))
+        builder.outputs.append((name, v))
     }
 
     mutating func parseLoss(column: Int) throws {
@@ -304,14 +304,14 @@ private struct IRTextParser {
         let v = try parseValueReference()
         try cursor.expectEnd("after the loss")
         lossLine = cursor.line
-        graph.loss = v
+        builder.loss = v
     }
 
     mutating func parseMeta(column: Int) throws {
         if let earlier = metaLine { throw cursor.error("meta is already given at line \(earlier)", column: column) }
         cursor.skipSpaces()
         guard cursor.peek == "{" else { throw cursor.error("expected '{' after 'meta', found \(cursor.found)", column: cursor.column) }
-        graph.metadata = try parseAttributes()
+        builder.metadata = try parseAttributes()
         try cursor.expectEnd("after meta {...}")
         metaLine = cursor.line
     }

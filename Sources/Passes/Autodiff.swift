@@ -29,8 +29,7 @@ public enum Autodiff {
         }
 
         let onPath = valuesBetweenParametersAndLoss(g, loss: loss)
-        let out = g.copy()
-        let builder = GraphBuilder(graph: out)
+        let builder = GraphBuilder(copying: g)
         var grads = [Value?](repeating: nil, count: g.nodes.count)
         if onPath[loss.id] {
             builder.location = lossNode.location
@@ -60,8 +59,8 @@ public enum Autodiff {
             }
             for (k, v) in node.inputs.enumerated() where needed[k] {
                 guard let dv = inputGrads[k] else { continue }
-                guard out.type(of: dv) == g.type(of: v) else {
-                    throw nodeError("autodiff", g, Value(i), "the gradient rule gave \(out.type(of: dv)) for input \(k) of type \(g.type(of: v))")
+                guard builder.type(of: dv) == g.type(of: v) else {
+                    throw nodeError("autodiff", g, Value(i), "the gradient rule gave \(builder.type(of: dv)) for input \(k) of type \(g.type(of: v))")
                 }
                 if let previous = grads[v.id] {
                     grads[v.id] = try builder.emit(.add, [previous, dv])
@@ -78,9 +77,9 @@ public enum Autodiff {
             guard seen.insert(name).inserted else {
                 throw nodeError("autodiff", g, p, "another parameter is also named \"\(g[p].name ?? "")\"; their gradients would share an output")
             }
-            out.outputs.append((name, d))
+            builder.outputs.append((name, d))
         }
-        return out
+        return builder.finish()
     }
 
     /// Values that depend on a trainable parameter through f32 values and that the loss

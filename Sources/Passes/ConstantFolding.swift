@@ -62,7 +62,8 @@ enum Simplification {
 
 /// Looks at one node, whose inputs are already in the rewritten graph.
 struct Folder {
-    let graph: Graph
+    /// The rewritten graph so far.
+    let graph: GraphBuilder
 
     func simplify(_ node: Node) -> Simplification? {
         if let folded = foldScalar(node) { return .replace(.constant, [], ["value": .float(Double(folded))]) }

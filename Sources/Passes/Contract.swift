@@ -28,13 +28,11 @@ extension Pass {
             if skip.contains(v.id) { continue }
             guard let (x, a) = rewrites[v.id] else { try r.copy(v); continue }
             let node = g[v]
-            let b = GraphBuilder(graph: r.target)
-            b.location = node.location
-            b.scope = node.scope
+            let b = r.builder(for: node)
             do {
                 var out = try b.emit(.matmul, [try r.remap(a, in: v), try r.remap(x, in: v)], ["transpose_a": .bool(true)])
-                if b.graph.type(of: out) != node.type { out = try b.emit(.reshape, [out], ["shape": .shape(node.type.shape)]) }
-                guard b.graph.type(of: out) == node.type else { throw PassError(pass: "contract", "type \(b.graph.type(of: out))") }
+                if b.type(of: out) != node.type { out = try b.emit(.reshape, [out], ["shape": .shape(node.type.shape)]) }
+                guard b.type(of: out) == node.type else { throw PassError(pass: "contract", "type \(b.type(of: out))") }
                 r.forward(v, to: out)
             } catch {
                 throw nodeError("contract", g, v, "the matrix product does not replace the sum: \(error)")

@@ -15,9 +15,9 @@ extension Pass {
     public static let dropGradients = Pass(name: "drop-gradients", summary: "remove the gradient outputs of a differentiated graph (dce then removes the backward)") { g, context in
         let gradients = g.gradientOutputs.count
         guard gradients > 0 else { return g }
-        let out = g.copy()
+        let out = GraphBuilder(copying: g)
         out.outputs.removeAll { GradientOutput.parameter(of: $0.name) != nil }
         context.count("gradient outputs removed", gradients)
-        return out
+        return out.finish()
     }
 }

@@ -213,9 +213,7 @@ struct Fusion {
         let conv = g.nodes[c]
         let root = g.nodes[v.id]
         let norm = root.op == .relu ? g[root.inputs[0]] : root
-        let b = GraphBuilder(graph: r.target)
-        b.location = norm.location
-        b.scope = norm.scope
+        let b = r.builder(for: norm)
         let x = try r.remap(conv.inputs[0], in: v), w = try r.remap(conv.inputs[1], in: v)
         let stats = try norm.inputs.dropFirst().map { try r.remap($0, in: v) }
         let (gamma, beta, mean, variance) = (stats[0], stats[1], stats[2], stats[3])

@@ -102,9 +102,7 @@ struct LSTMCellFusion {
                 continue
             }
             let node = g[v]
-            let b = GraphBuilder(graph: r.target)
-            b.location = node.location
-            b.scope = node.scope
+            let b = r.builder(for: node)
             do {
                 let packed = try b.emit(.lstmCell, [try r.remap(c.gates, in: v), try r.remap(c.state, in: v)])
                 let axis = node.type.rank - 1

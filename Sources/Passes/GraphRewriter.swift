@@ -6,14 +6,15 @@ import GraphIR
 struct GraphRewriter {
     let pass: String
     let source: Graph
-    let target: Graph
+    /// Builds the new graph; passes that build more than a copied node take it through `builder(for:)`.
+    let target: GraphBuilder
     /// Old value id -> its replacement in `target` (nil: not copied, e.g. dead).
     private(set) var map: [Value?]
 
     init(_ source: Graph, pass: String) {
         self.pass = pass
         self.source = source
-        target = Graph(name: source.name)
+        target = GraphBuilder(name: source.name)
         target.metadata = source.metadata
         map = [Value?](repeating: nil, count: source.nodes.count)
     }
@@ -28,6 +29,14 @@ struct GraphRewriter {
 
     func remapInputs(of v: Value) throws -> [Value] {
         try source.nodes[v.id].inputs.map { try remap($0, in: v) }
+    }
+
+    /// The target's builder, stamping what it builds with `node`'s location and scope (the
+    /// node being replaced), so built nodes point at the source line they came from.
+    func builder(for node: Node) -> GraphBuilder {
+        target.location = node.location
+        target.scope = node.scope
+        return target
     }
 
     mutating func forward(_ old: Value, to new: Value) { map[old.id] = new }
@@ -62,6 +71,6 @@ struct GraphRewriter {
             }
             target.loss = m
         }
-        return target
+        return target.finish()
     }
 }

@@ -139,9 +139,7 @@ struct Hoisting {
             let node = g.nodes[v.id]
             if let key = hoistAt[v.id], let members = groups[key] {
                 let low = members.map(\.index).min() ?? 0, high = members.map(\.index).max() ?? 0
-                let b = GraphBuilder(graph: r.target)
-                b.location = node.location
-                b.scope = node.scope
+                let b = r.builder(for: node)
                 do {
                     let cols = try b.emit(.slice, [try r.remap(key.ids, in: v)], ["axis": .int(key.axis), "start": .int(low), "end": .int(high + 1)])
                     let all = try b.emit(.embedding, [cols, try r.remap(key.table, in: v)])
@@ -159,9 +157,7 @@ struct Hoisting {
             }
             if dropped.contains(v.id) { continue }
             if let (key, index, rest) = selectFor[v.id], let h = hoisted[key] {
-                let b = GraphBuilder(graph: r.target)
-                b.location = node.location
-                b.scope = node.scope
+                let b = r.builder(for: node)
                 var s = try b.emit(.select, [h.value], ["axis": .int(key.axis), "index": .int(index - h.low)])
                 if let rest, let restWeight = h.restWeight {
                     s = try b.emit(.add, [s, try b.emit(.matmul, [try r.remap(rest, in: v), restWeight], key.attributes)])

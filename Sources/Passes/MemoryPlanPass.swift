@@ -25,11 +25,10 @@ extension Pass {
             node.attributes["in_place"] = plan.inPlaceOf[v.id].map { .string("%\($0)") }
             r.emit(node, for: v)
         }
-        let out = try r.finish()
-        out.metadata["arena_bytes"] = .int(plan.byteCount)
-        out.metadata["arena_bytes_without_reuse"] = .int(sizes.reduce(0) { $0 + ($1 + 63) / 64 * 64 })
+        r.target.metadata["arena_bytes"] = .int(plan.byteCount)
+        r.target.metadata["arena_bytes_without_reuse"] = .int(sizes.reduce(0) { $0 + ($1 + 63) / 64 * 64 })
         context.count("values in place", plan.inPlaceOf.lazy.filter { $0 != nil }.count)
         context.count("arena bytes", plan.byteCount)
-        return out
+        return try r.finish()
     }
 }

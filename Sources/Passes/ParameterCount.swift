@@ -42,9 +42,9 @@ public enum ParameterCount {
 extension Pass {
     public static let countParameters = Pass(name: "count-params", summary: "record param_count and trainable_params in the graph's metadata") { g, _ in
         let rep = ParameterCount.report(g)
-        let out = g.copy()
+        let out = GraphBuilder(copying: g)
         out.metadata["param_count"] = .int(rep.total)
         out.metadata["trainable_params"] = .int(rep.trainable)
-        return out
+        return out.finish()
     }
 }

@@ -33,8 +33,8 @@ public struct PassStatistic {
 /// What a pass runs with: the options, analyses of its input graph computed once and shared
 /// by the passes that need them, and the statistics of every pass run so far.
 ///
-/// Analyses are cached for one graph at a time. Passes never change their input, so an
-/// analysis stays true while the pipeline works on the same graph (a pass that finds
+/// Analyses are cached for one graph at a time, keyed by its identity. A graph never changes
+/// once built (see `Graph`), so an analysis stays true while the pipeline works on the same graph (a pass that finds
 /// nothing to do returns its input, and the next pass reuses what was computed); a pass
 /// that returns a new graph leaves the cache empty for it.
 public final class PassContext {
@@ -42,7 +42,6 @@ public final class PassContext {
     public private(set) var statistics: [PassStatistic] = []
 
     private var analysed: Graph?
-    private var analysedShape = (nodes: 0, outputs: 0, loss: Value?.none)
     private var cachedUseCounts: [Int]?
     private var cachedUsers: [[Int]]?
     private var cachedLastReaders: [Int?]?
@@ -78,13 +77,10 @@ public final class PassContext {
         return r
     }
 
-    /// Points the cache at `g`, dropping what was computed for another graph (or for this
-    /// one before someone outside a pass appended to it).
+    /// Points the cache at `g`, dropping what was computed for another graph.
     private func select(_ g: Graph) {
-        let shape = (nodes: g.nodes.count, outputs: g.outputs.count, loss: g.loss)
-        if analysed === g && analysedShape == shape { return }
+        if analysed === g { return }
         analysed = g
-        analysedShape = shape
         cachedUseCounts = nil
         cachedUsers = nil
         cachedLastReaders = nil

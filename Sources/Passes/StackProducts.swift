@@ -88,9 +88,7 @@ struct StackProducts {
         for v in g.values {
             guard let (terms, axis) = plans[v.id], let first = terms.first else { try r.copy(v); continue }
             let node = g[v]
-            let b = GraphBuilder(graph: r.target)
-            b.location = node.location
-            b.scope = node.scope
+            let b = r.builder(for: node)
             do {
                 let xs = try b.emit(.stack, try terms.map { try r.remap($0.x, in: v) }, ["axis": .int(axis)])
                 var out = try b.emit(.matmul, [xs, try r.remap(first.weight, in: v)], first.attributes)

@@ -153,9 +153,7 @@ struct StackSums {
             if dropped.contains(v.id) { continue }
             guard let plan = plans[v.id] else { try r.copy(v); continue }
             let node = g[v]
-            let b = GraphBuilder(graph: r.target)
-            b.location = node.location
-            b.scope = node.scope
+            let b = r.builder(for: node)
             func stack(_ old: [Value]) throws -> Value {
                 let values = try old.map { try r.remap($0, in: v) }
                 if let s = stacks[values] { return s }

@@ -5,8 +5,7 @@ final class IRParserTests: XCTestCase {
     /// A graph using every printable feature: scopes, locations, symbolic dims, every
     /// attribute kind (with awkward floats and strings), outputs, loss and metadata.
     func richGraph() throws -> Graph {
-        let g = Graph(name: "rich_model.v2")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "rich_model.v2")
         let B = Dim.symbol("B")
         b.location = SourceLocation(file: "graphs/cnn.swiftgraph", line: 2, column: 13)
         let x = b.input("image", .f32(Shape([B, .known(1), .known(8), .known(8)])))
@@ -38,16 +37,16 @@ final class IRParserTests: XCTestCase {
         b.location = SourceLocation(file: "graphs/cnn.swiftgraph", line: 9, column: 0)
         let lp = try b.emit(.logSoftmax, [shifted], ["axis": .int(-1)])
         let loss = try b.emit(.nllLoss, [lp, labels], ["ignore_index": .int(-100)])
-        g.outputs = [("logProbs", lp), ("odd \"name\"", shifted)]
-        g.loss = loss
-        g.metadata = ["train": .string("fashionMNIST"), "metric": .string("accuracy"), "lr": .float(0.01),
+        b.outputs = [("logProbs", lp), ("odd \"name\"", shifted)]
+        b.loss = loss
+        b.metadata = ["train": .string("fashionMNIST"), "metric": .string("accuracy"), "lr": .float(0.01),
                       "epochs": .int(15), "shuffle": .bool(true), "image": .shape(Shape([B, .known(1), .known(28), .known(28)])),
                       "sweep": .ints([1, 10, 100]),
                       // Attribute values that stress the grammar (node attributes must fit their op's schema).
                       "seed": .int(-42), "ninf": .float(-.infinity), "pinf": .float(.infinity),
                       "note": .string("tab\there \"q\" back\\slash\nnewline ünïcödé"), "frozen": .bool(false),
                       "empty": .ints([]), "dims": .ints([-1, 0, 7])]
-        return g
+        return b.finish()
     }
 
     func testRoundTripIsIdentity() throws {
@@ -88,7 +87,7 @@ final class IRParserTests: XCTestCase {
     func testRoundTripWithoutLocationsAndOfEmptyGraph() throws {
         let text = IRPrinter.print(try richGraph(), locations: false)
         XCTAssertEqual(IRPrinter.print(try IRParser.parse(text, file: "a.gir"), locations: true), text)
-        let empty = IRPrinter.print(Graph(name: "e"))
+        let empty = IRPrinter.print(GraphBuilder(name: "e").finish())
         XCTAssertEqual(empty, "graph @e {\n}\n")
         XCTAssertEqual(IRPrinter.print(try IRParser.parse(empty, file: "e.gir")), empty)
     }

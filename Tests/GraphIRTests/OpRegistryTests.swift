@@ -9,8 +9,7 @@ final class OpRegistryTests: XCTestCase {
     }
 
     func testBuilderRunsShapeRulesAndReportsMismatches() throws {
-        let g = Graph(name: "t")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "t")
         let x = b.input("x", .f32(Shape([.symbol("B"), .known(1152)])))
         let w = b.parameter("fc.weight", .f32([600, 1000]), initializer: ["init": .string("zeros")])
         XCTAssertThrowsError(try b.emit(.matmul, [x, w], ["transpose_b": .bool(true)])) { e in
@@ -21,9 +20,9 @@ final class OpRegistryTests: XCTestCase {
         }
         let w2 = b.parameter("fc2.weight", .f32([600, 1152]), initializer: ["init": .string("zeros")])
         let y = try b.emit(.matmul, [x, w2], ["transpose_b": .bool(true)])
-        XCTAssertEqual(g.type(of: y).description, "f32[B,600]")
+        XCTAssertEqual(b.type(of: y).description, "f32[B,600]")
         let r = try b.emit(.reshape, [y], ["shape": .shape(Shape([.symbol("B"), .known(-1), .known(2)]))])
-        XCTAssertEqual(g.type(of: r).description, "f32[B,300,2]")
+        XCTAssertEqual(b.type(of: r).description, "f32[B,300,2]")
     }
 
     func testBroadcastRules() throws {

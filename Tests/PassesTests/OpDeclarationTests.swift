@@ -73,14 +73,14 @@ let opExamples: [String: OpExample] = {
 
 /// A graph of one input per example input (`x0`, `x1`, ...) and the op, its result the output.
 func exampleGraph(_ op: OpDef, _ example: OpExample, attributes: Attributes? = nil) throws -> Graph {
-    let g = Graph(name: "example")
+    let b = GraphBuilder(name: "example")
     let inputs = example.inputs.enumerated().map { i, t in
-        g.append(Node(op: .input, inputs: [], attributes: ["name": .string("x\(i)")], type: t))
+        b.append(Node(op: .input, inputs: [], attributes: ["name": .string("x\(i)")], type: t))
     }
     let type = try example.declared ?? op.shape(ShapeQuery(inputs: example.inputs, attributes: example.attributes))
-    let y = g.append(Node(op: op, inputs: inputs, attributes: attributes ?? example.attributes, type: type))
-    g.outputs = [("y", y)]
-    return g
+    let y = b.append(Node(op: op, inputs: inputs, attributes: attributes ?? example.attributes, type: type))
+    b.outputs = [("y", y)]
+    return b.finish()
 }
 
 final class OpDeclarationTests: XCTestCase {
@@ -177,11 +177,11 @@ final class OpDeclarationTests: XCTestCase {
 
     /// The verifier checks graphs built in memory too, and points at the node's source.
     func testVerifierLocatesAttributeErrorsAtTheNode() {
-        let g = Graph(name: "g")
-        let x = g.append(Node(op: .input, inputs: [], attributes: ["name": .string("x")], type: .f32([4])))
-        g.append(Node(op: .scale, inputs: [x], attributes: ["factor": .string("two")], type: .f32([4]),
+        let b = GraphBuilder(name: "g")
+        let x = b.append(Node(op: .input, inputs: [], attributes: ["name": .string("x")], type: .f32([4])))
+        b.append(Node(op: .scale, inputs: [x], attributes: ["factor": .string("two")], type: .f32([4]),
                       location: SourceLocation(file: "m.swiftgraph", line: 3, column: 9)))
-        XCTAssertEqual(errorMessage { try Verifier.check(g) }.components(separatedBy: "\n").first,
+        XCTAssertEqual(errorMessage { try Verifier.check(b.finish()) }.components(separatedBy: "\n").first,
                        "m.swiftgraph:3:9: error: verify: scale %1: attribute 'factor' must be a float, got \"two\"")
     }
 

@@ -26,12 +26,15 @@ final class PassContextTests: XCTestCase {
         let merged = try Pass.commonSubexpressionElimination.run(g, context)
         XCTAssertEqual(context.useCounts(merged), merged.useCounts())
         XCTAssertNotEqual(context.useCounts(merged), g.useCounts())
-        // A graph grown outside a pass is analysed again.
-        let b = GraphBuilder(graph: merged)
+        // Growing a graph builds a new one, analysed on its own; the old one's analyses still hold.
+        let b = GraphBuilder(copying: merged)
         let extra = try b.emit(.relu, [Value(1)])
+        b.outputs.append(("extra", extra))
+        let grown = b.finish()
+        XCTAssertEqual(context.useCounts(grown), grown.useCounts())
+        XCTAssertEqual(context.useCounts(grown)[extra.id], 1)
         XCTAssertEqual(context.useCounts(merged), merged.useCounts())
-        merged.outputs.append(("extra", extra))
-        XCTAssertEqual(context.useCounts(merged)[extra.id], 1)
+        XCTAssertEqual(merged.nodes.count, extra.id, "the copied graph is left as it was")
     }
 
     func testStatisticsCountWhatEachPassDid() throws {
@@ -52,14 +55,14 @@ final class PassContextTests: XCTestCase {
 
     /// A pass that leaves the recorded type of its last node wrong.
     static let mistype = Pass(name: "mistype", summary: "test: record a wrong type") { g, _ in
-        let out = Graph(name: g.name)
+        let out = GraphBuilder(name: g.name)
         for (i, n) in g.nodes.enumerated() {
             var node = n
             if i == g.nodes.count - 1 { node.type = .f32([5]) }
             out.append(node)
         }
         out.outputs = g.outputs
-        return out
+        return out.finish()
     }
 
     func testVerifyEachNamesThePassThatBrokeTheGraph() throws {

@@ -44,8 +44,7 @@ final class PipelineTests: XCTestCase {
 final class ParameterCountTests: XCTestCase {
     /// The Fashion-MNIST CNN of the homework: 769,930 parameters.
     func testHomeworkCNNCount() throws {
-        let g = Graph(name: "cnn")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "cnn")
         let shapes: [(String, Shape)] = [
             ("conv1.weight", [16, 1, 3, 3]), ("conv1.bias", [16]),
             ("conv2.weight", [32, 16, 3, 3]), ("conv2.bias", [32]),
@@ -54,6 +53,7 @@ final class ParameterCountTests: XCTestCase {
             ("fc3.weight", [10, 120]), ("fc3.bias", [10]),
         ]
         for (name, shape) in shapes { _ = b.parameter(name, .f32(shape), initializer: ["init": .string("zeros")]) }
+        let g = b.finish()
         let rep = ParameterCount.report(g)
         XCTAssertEqual(rep.total, 769_930)
         XCTAssertEqual(rep.trainable, 769_930)

@@ -18,8 +18,7 @@ struct UnrolledRecurrentGraph {
     static let deadPerStep = 2
 
     func build() throws -> Graph {
-        let g = Graph(name: "unrolled")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "unrolled")
         let B = Dim.symbol("B")
         let xs = b.input("xs", .f32(Shape([B, .known(steps), .known(8)])))
         let wx = b.parameter("cell.wx", .f32([8, 16]), initializer: ["init": .string("uniform"), "bound": .float(0.25)])
@@ -54,9 +53,9 @@ struct UnrolledRecurrentGraph {
         }
         b.scope = ""
         b.location = nil
-        g.outputs = [("h", h), ("c", c)]
-        g.loss = try b.emit(.mean, [h], ["axes": .ints([0, 1])])
-        return g
+        b.outputs = [("h", h), ("c", c)]
+        b.loss = try b.emit(.mean, [h], ["axes": .ints([0, 1])])
+        return b.finish()
     }
 }
 

@@ -5,8 +5,7 @@ import XCTest
 final class ShapeInferenceTests: XCTestCase {
     /// x [B,16] -> relu -> matmul with w [8,16]ᵀ, printed with locations.
     func printedModel() throws -> String {
-        let g = Graph(name: "m")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "m")
         b.location = SourceLocation(file: "model.swiftgraph", line: 1, column: 1)
         let x = b.input("x", .f32(Shape([.symbol("B"), .known(16)])))
         let w = b.parameter("w", .f32([8, 16]), initializer: ["init": .string("zeros")])
@@ -14,7 +13,8 @@ final class ShapeInferenceTests: XCTestCase {
         let r = try b.emit(.relu, [x])
         b.location = SourceLocation(file: "model.swiftgraph", line: 3, column: 5)
         let y = try b.emit(.matmul, [r, w], ["transpose_b": .bool(true)])
-        g.outputs = [("y", y)]
+        b.outputs = [("y", y)]
+        let g = b.finish()
         return IRPrinter.print(g)
     }
 

@@ -92,11 +92,11 @@ final class ElementwiseRegistryTests: XCTestCase {
         for op in elementwiseOps {
             guard let f = op.scalarFunction else { XCTFail("\(op.name): no scalar function"); continue }
             let xs = operands(f.operandCount)
-            let g = Graph(name: "fuse_\(op.name)")
-            let b = GraphBuilder(graph: g)
+            let b = GraphBuilder(name: "fuse_\(op.name)")
             let inputs = xs.indices.map { b.input("x\($0)", .f32(Shape(known: [300]))) }
             let y = try b.emit(.neg, [try b.emit(op, inputs, attributes(f))])
-            g.outputs = [("y", y)]
+            b.outputs = [("y", y)]
+            let g = b.finish()
             let fused = try Pipeline(["fusion", "dce", "verify"]).run(g, .checked)
             XCTAssertEqual(fused.nodes.filter { $0.op == .fusedElementwise }.count, 1, "\(op.name) fuses")
             XCTAssertTrue(fused.nodes.allSatisfy { $0.op == .input || $0.op == .fusedElementwise }, "\(op.name): \(IRPrinter.print(fused))")
@@ -119,10 +119,10 @@ final class ElementwiseRegistryTests: XCTestCase {
             for (i, v) in values.enumerated() {
                 let w = values[(i + 3) % values.count]
                 let operands = Array([v, w].prefix(f.operandCount))
-                let g = Graph(name: "fold_\(op.name)")
-                let b = GraphBuilder(graph: g)
+                let b = GraphBuilder(name: "fold_\(op.name)")
                 let y = try b.emit(op, try operands.map { try b.scalar(Double($0)) }, attributes(f))
-                g.outputs = [("y", y)]
+                b.outputs = [("y", y)]
+                let g = b.finish()
                 let folded = try Pipeline(["constant-folding", "dce"]).run(g, .checked)
                 guard let out = folded.outputs.first?.1, folded[out].op == .constant, let value = folded[out].attributes.float("value") else {
                     XCTFail("\(op.name)\(operands) did not fold: \(IRPrinter.print(folded))"); continue

@@ -8,15 +8,15 @@ final class ExecutorTests: XCTestCase {
 
     /// h = relu(x·Wᵀ + b), loss = mean(h).
     func linearGraph() throws -> (Graph, Value) {
-        let g = Graph(name: "linear")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "linear")
         let x = b.input("x", .f32(Shape([B, .known(4)])))
         let w = b.parameter("fc.weight", .f32([3, 4]), initializer: ["init": .string("uniform"), "bound": .float(0.5)])
         let bias = b.parameter("fc.bias", .f32([3]), initializer: ["init": .string("uniform"), "bound": .float(0.5)])
         let pre = try b.emit(.add, [try b.emit(.matmul, [x, w], ["transpose_b": .bool(true)]), bias])
         let h = try b.emit(.relu, [pre])
-        g.outputs = [("h", h)]
-        g.loss = try b.emit(.mean, [h], ["axes": .ints([0, 1])])
+        b.outputs = [("h", h)]
+        b.loss = try b.emit(.mean, [h], ["axes": .ints([0, 1])])
+        let g = b.finish()
         return (g, pre)
     }
 
@@ -129,21 +129,21 @@ final class ExecutorTests: XCTestCase {
     }
 
     func testInconsistentAndUnboundSymbols() throws {
-        let g = Graph(name: "two")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "two")
         let x = b.input("x", .f32(Shape([B, .known(2)])))
         let y = b.input("y", .f32(Shape([B, .known(2)])))
-        g.outputs = [("s", try b.emit(.add, [x, y]))]
+        b.outputs = [("s", try b.emit(.add, [x, y]))]
+        let g = b.finish()
         let ex = try Executor(graph: g, options: ExecutionOptions())
         assertRuntimeError(try ex.run(feeds: ["x": data.floats([2, 2]), "y": data.floats([3, 2])], parameters: ParameterStore()),
                            contains: ["feed 'y'", "B = 3", "feed 'x' bound B = 2"])
 
         // Only a parameter can carry a symbol no input declares.
-        let h = Graph(name: "unbound")
-        let hb = GraphBuilder(graph: h)
+        let hb = GraphBuilder(name: "unbound")
         _ = hb.input("x", .f32(Shape([B])))
         let c = hb.parameter("p", .f32(Shape([T])), initializer: ["init": .string("zeros")])
-        h.outputs = [("c", try hb.emit(.relu, [c]))]
+        hb.outputs = [("c", try hb.emit(.relu, [c]))]
+        let h = hb.finish()
         let ex2 = try Executor(graph: h, options: ExecutionOptions())
         assertRuntimeError(try ex2.run(feeds: ["x": data.floats([4])], parameters: ParameterStore()),
                            contains: ["%1 (param)", "f32[T]", "no feed binds T", "feeds bind: B"])
@@ -161,14 +161,13 @@ final class ExecutorTests: XCTestCase {
 
     /// ids [B, 3] -> embedding, and the step-2 slice of the same ids -> embedding.
     func embeddingGraph() throws -> Graph {
-        let g = Graph(name: "embed")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "embed")
         let ids = b.input("ids", .i64(Shape([B, .known(3)])))
         let table = b.parameter("embed.weight", .f32([10, 3]), initializer: ["init": .string("normal"), "std": .float(1)])
-        g.outputs = [("all", try b.emit(.embedding, [ids, table]))]
+        b.outputs = [("all", try b.emit(.embedding, [ids, table]))]
         let step = try b.emit(.select, [ids], ["axis": .int(1), "index": .int(2)])
-        g.outputs.append(("step", try b.emit(.embedding, [step, table])))
-        return g
+        b.outputs.append(("step", try b.emit(.embedding, [step, table])))
+        return b.finish()
     }
 
     func testOutOfRangeIdsAreErrorsNamingTheInputAndTable() throws {
@@ -190,12 +189,12 @@ final class ExecutorTests: XCTestCase {
     }
 
     func testDerivedIdsNameTheirSource() throws {
-        let g = Graph(name: "derived")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "derived")
         let ids = b.input("captions", .i64(Shape([B, .known(4)])))
         let table = b.parameter("emb", .f32([5, 2]), initializer: ["init": .string("zeros")])
         let step = try b.emit(.select, [ids], ["axis": .int(1), "index": .int(3)])
-        g.outputs = [("e", try b.emit(.embedding, [step, table]))]
+        b.outputs = [("e", try b.emit(.embedding, [step, table]))]
+        let g = b.finish()
         let store = ParameterStore()
         try store.initialise(from: g, seed: 1)
         let ex = try Executor(graph: g, options: ExecutionOptions())
@@ -204,11 +203,11 @@ final class ExecutorTests: XCTestCase {
     }
 
     func testOutOfRangeTargetsAreErrorsButIgnoreIndexIsAllowed() throws {
-        let g = Graph(name: "nll")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "nll")
         let lp = b.input("logp", .f32(Shape([B, .known(4)])))
         let t = b.input("y", .i64(Shape([B])))
-        g.loss = try b.emit(.nllLoss, [lp, t], ["ignore_index": .int(-100)])
+        b.loss = try b.emit(.nllLoss, [lp, t], ["ignore_index": .int(-100)])
+        let g = b.finish()
         let ex = try Executor(graph: g, options: ExecutionOptions())
         let logp = data.floats([3, 4], in: -3...0)
         let out = try ex.run(feeds: ["logp": logp, "y": HostTensor(shape: [3], ints: [3, -100, 0])], parameters: ParameterStore())
@@ -227,27 +226,27 @@ final class ExecutorTests: XCTestCase {
     }
 
     func testGraphsWithUnknownOpsOrBadArityAreRejected() throws {
-        let g = Graph(name: "odd")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "odd")
         let x = b.input("x", .f32([2]))
         try b.emit(OpDef(NoKernelOp.self), [x])
+        let g = b.finish()
         assertRuntimeError(try Executor(graph: g, options: ExecutionOptions()), contains: ["no CPU kernel", "no_kernel (%1)"])
 
-        let h = Graph(name: "arity")
+        let h = GraphBuilder(name: "arity")
         let y = h.append(Node(op: .input, inputs: [], attributes: ["name": .string("y")], type: .f32([2])))
         h.append(Node(op: .add, inputs: [y], type: .f32([2])))
-        assertRuntimeError(try Executor(graph: h, options: ExecutionOptions()), contains: ["cannot run", "add %1", "wrong number of inputs"])
+        assertRuntimeError(try Executor(graph: h.finish(), options: ExecutionOptions()), contains: ["cannot run", "add %1", "wrong number of inputs"])
 
         // A node whose recorded type disagrees with its shape rule would make kernels
         // write past their buffers.
-        let k = Graph(name: "mistyped")
+        let k = GraphBuilder(name: "mistyped")
         let z = k.append(Node(op: .input, inputs: [], attributes: ["name": .string("z")], type: .f32([2, 3])))
         k.append(Node(op: .relu, inputs: [z], type: .f32([4, 3])))
-        assertRuntimeError(try Executor(graph: k, options: ExecutionOptions()), contains: ["cannot run", "relu %1", "f32[4,3]", "f32[2,3]"])
-        let m = Graph(name: "bad attributes")
+        assertRuntimeError(try Executor(graph: k.finish(), options: ExecutionOptions()), contains: ["cannot run", "relu %1", "f32[4,3]", "f32[2,3]"])
+        let m = GraphBuilder(name: "bad attributes")
         let w = m.append(Node(op: .input, inputs: [], attributes: ["name": .string("w")], type: .f32([2, 3])))
         m.append(Node(op: .transpose, inputs: [w], attributes: ["perm": .ints([0, 0])], type: .f32([2, 2])))
-        assertRuntimeError(try Executor(graph: m, options: ExecutionOptions()), contains: ["cannot run", "transpose %1", "perm [0, 0]"])
+        assertRuntimeError(try Executor(graph: m.finish(), options: ExecutionOptions()), contains: ["cannot run", "transpose %1", "perm [0, 0]"])
     }
 
     func testBufferPlansAreValidatedAndPluggable() throws {

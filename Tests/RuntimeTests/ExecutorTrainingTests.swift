@@ -9,8 +9,7 @@ import XCTest
 final class ExecutorTrainingTests: XCTestCase {
     func testSGDFitsASeparableProblem() throws {
         let B = Dim.symbol("B")
-        let g = Graph(name: "mlp")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "mlp")
         let x = b.input("x", .f32(Shape([B, .known(2)])))
         let y = b.input("y", .i64(Shape([B])))
         let w1 = b.parameter("w1", .f32([16, 2]), initializer: ["init": .string("uniform"), "bound": .float(0.7)])
@@ -20,8 +19,9 @@ final class ExecutorTrainingTests: XCTestCase {
         h = try b.emit(.relu, [h])
         h = try b.emit(.mul, [h, try b.emit(.dropoutMask, [h], ["p": .float(0.1)])])
         let logp = try b.emit(.logSoftmax, [try b.emit(.matmul, [h, w2], ["transpose_b": .bool(true)])], ["axis": .int(-1)])
-        g.outputs = [("pred", try b.emit(.argmax, [logp], ["axis": .int(-1)]))]
-        g.loss = try b.emit(.nllLoss, [logp, y])
+        b.outputs = [("pred", try b.emit(.argmax, [logp], ["axis": .int(-1)]))]
+        b.loss = try b.emit(.nllLoss, [logp, y])
+        let g = b.finish()
 
         // Three clusters around (2,0), (-1,1.7), (-1,-1.7).
         let data = TestData(seed: 5)

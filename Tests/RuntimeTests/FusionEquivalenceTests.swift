@@ -117,8 +117,7 @@ final class FusionEquivalenceTests: XCTestCase {
         var stackedSums = 0
         for seed in 0..<10 {
             let random = RandomSource(seed: UInt64(100 + seed))
-            let g = Graph(name: "rnn\(seed)")
-            let b = GraphBuilder(graph: g)
+            let b = GraphBuilder(name: "rnn\(seed)")
             let B = Dim.symbol("B")
             let width = 3 + random.nextInt(below: 3), steps = 2 + random.nextInt(below: 5)
             func uniform(_ name: String, _ shape: [Int]) -> Value {
@@ -142,8 +141,9 @@ final class FusionEquivalenceTests: XCTestCase {
             }
             let last = try b.emit(.add, [h, try b.emit(.scale, [outs[0]], ["factor": .float(0.5)])])
             let logp = try b.emit(.logSoftmax, [last], ["axis": .int(-1)])
-            g.outputs = [("logp", logp)]
-            g.loss = try b.emit(.nllLoss, [logp, y])
+            b.outputs = [("logp", logp)]
+            b.loss = try b.emit(.nllLoss, [logp, y])
+            let g = b.finish()
             let training = try Pipeline(["autodiff", "cse", "dce", "verify"]).run(g, .checked)
             stackedSums += try Pipeline(["stack-sums", "dce"]).run(training, .checked).nodes.filter { $0.op == .contractRows }.count
             try assertFusionPreserves(training, size: 3, tol: 1e-5, passes: ["stack-sums", "dce", "verify"], "recurrence \(seed)")
@@ -186,8 +186,7 @@ final class FusionEquivalenceTests: XCTestCase {
     /// conv -> batch_norm -> relu and conv(bias) -> batch_norm, with statistics away from
     /// their initial values, fold into convolutions computing the same thing.
     func testBatchNormFoldsIntoConvolution() throws {
-        let g = Graph(name: "bn")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "bn")
         let x = b.input("x", .f32(Shape([.symbol("B"), .known(3), .known(6), .known(6)])))
         func uniform(_ name: String, _ shape: Shape, _ lo: Double, _ hi: Double) -> Value {
             b.parameter(name, .f32(shape), initializer: ["init": .string("uniform"), "low": .float(lo), "high": .float(hi)])
@@ -200,7 +199,8 @@ final class FusionEquivalenceTests: XCTestCase {
         var y = try b.emit(.conv2d, [x, uniform("c1.weight", [4, 3, 3, 3], -0.5, 0.5)], window)
         y = try b.emit(.relu, [try bn(y, "bn1", 4)])
         y = try b.emit(.conv2d, [y, uniform("c2.weight", [5, 4, 3, 3], -0.5, 0.5), uniform("c2.bias", [5], -0.5, 0.5)], window)
-        g.outputs = [("y", try bn(y, "bn2", 5))]
+        b.outputs = [("y", try bn(y, "bn2", 5))]
+        let g = b.finish()
         XCTAssertEqual(try assertFusionPreserves(g, size: 2, tol: 1e-5, "conv + batch norm"), 2)
         let fused = try Pipeline(["fusion", "dce"]).run(g, .checked)
         XCTAssertFalse(fused.nodes.contains { $0.op == .batchNorm || $0.op == .conv2d || $0.op == .relu })
@@ -246,8 +246,7 @@ final class FusionEquivalenceTests: XCTestCase {
         var made = 0
         for seed in 0..<12 {
             let random = RandomSource(seed: UInt64(seed))
-            let g = Graph(name: "random\(seed)")
-            let b = GraphBuilder(graph: g)
+            let b = GraphBuilder(name: "random\(seed)")
             let B = Dim.symbol("B")
             var width = 4
             var x = b.input("x", .f32(Shape([B, .known(width)])))
@@ -279,8 +278,9 @@ final class FusionEquivalenceTests: XCTestCase {
             }
             let w = b.parameter("out", .f32([3, width]), initializer: ["init": .string("uniform"), "bound": .float(0.8)])
             let logp = try b.emit(.logSoftmax, [try b.emit(.matmul, [x, w], ["transpose_b": .bool(true)])], ["axis": .int(-1)])
-            g.outputs = [("logp", logp)]
-            g.loss = try b.emit(.nllLoss, [logp, y])
+            b.outputs = [("logp", logp)]
+            b.loss = try b.emit(.nllLoss, [logp, y])
+            let g = b.finish()
             made += try assertFusionPreserves(g, size: 5, "random graph \(seed) forward")
             made += try assertFusionPreserves(try Pipeline(["autodiff", "cse", "dce"]).run(g, .checked), size: 5, "random graph \(seed) training")
         }

@@ -346,7 +346,7 @@ final class GradientCheckOpTests: XCTestCase {
         let c = GradientCheckGraph("dropout")
         let x = c.param("x", [4, 6])
         let mask = try c.emit(.dropoutMask, [x], ["p": .float(0.5)])
-        c.graph.outputs.append(("mask", mask))
+        c.builder.outputs.append(("mask", mask))
         try c.finishWithWeightedSum(try c.emit(.mul, [x, mask]))
         let d = try Autodiff.differentiate(c.graph)
         let run = try Executor(graph: d, options: ExecutionOptions(training: true, seed: 7)).run(feeds: c.feeds, parameters: c.store)

@@ -8,8 +8,9 @@ import Foundation
 /// values in a store as they are declared, inputs get random feeds, and the check compares
 /// `Autodiff`'s gradients with central differences of a double-precision objective.
 final class GradientCheckGraph {
-    let graph: Graph
     let builder: GraphBuilder
+    /// The graph built so far.
+    var graph: Graph { builder.finish() }
     let store = ParameterStore()
     var feeds: [String: HostTensor] = [:]
     /// Concrete sizes of the symbolic dimensions the feeds bind.
@@ -20,8 +21,7 @@ final class GradientCheckGraph {
     var objective: (([String: HostTensor]) -> Double)?
 
     init(_ name: String, seed: UInt64 = 1, bindings: [String: Int] = [:]) {
-        graph = Graph(name: name)
-        builder = GraphBuilder(graph: graph)
+        builder = GraphBuilder(name: name)
         random = RandomSource(seed: seed)
         self.bindings = bindings
     }
@@ -95,14 +95,14 @@ final class GradientCheckGraph {
     /// loss = Σ y ⊙ R for a fixed random R, so every element of y matters with its own weight.
     /// The host objective sums the same products in Double from the output "y".
     func finishWithWeightedSum(_ y: Value) throws {
-        let t = graph.type(of: y)
+        let t = builder.type(of: y)
         let shape = concrete(t.shape)
         let r = input("R", t, uniform(shape.reduce(1, *), 0.5, 1.5).enumerated().map { $0.offset % 2 == 0 ? $0.element : -$0.element })
         let weights = feeds["R"]?.floats ?? []
-        graph.outputs.append(("y", y))
+        builder.outputs.append(("y", y))
         let all = Array(0..<t.rank)
         let product = try emit(.mul, [y, r])
-        graph.loss = all.isEmpty ? product : try emit(.sum, [product], ["axes": .ints(all)])
+        builder.loss = all.isEmpty ? product : try emit(.sum, [product], ["axes": .ints(all)])
         objective = { outs in
             let ys = outs["y"]?.floats ?? []
             var s = 0.0
@@ -119,8 +119,8 @@ final class GradientCheckGraph {
         let t = ids("targets", targetShape, targets)
         var attrs: Attributes = [:]
         if let ig = ignoreIndex { attrs["ignore_index"] = .int(Int(ig)) }
-        graph.outputs.append(("logits", logits))
-        graph.loss = try emit(.nllLoss, [logp, t], attrs)
+        builder.outputs.append(("logits", logits))
+        builder.loss = try emit(.nllLoss, [logp, t], attrs)
         objective = { outs in
             let z = (outs["logits"]?.floats ?? []).map { Double($0) }
             let classes = outs["logits"]?.shape.last ?? 1
@@ -141,8 +141,8 @@ final class GradientCheckGraph {
         let t = ids("targets", targetShape, targets)
         var attrs: Attributes = [:]
         if let ig = ignoreIndex { attrs["ignore_index"] = .int(Int(ig)) }
-        graph.outputs.append(("logp", logp))
-        graph.loss = try emit(.nllLoss, [logp, t], attrs)
+        builder.outputs.append(("logp", logp))
+        builder.loss = try emit(.nllLoss, [logp, t], attrs)
         objective = { outs in
             let lp = outs["logp"]?.floats ?? []
             let classes = outs["logp"]?.shape.last ?? 1
@@ -162,8 +162,8 @@ extension GradientCheckGraph {
     /// computes the same values, and around it the same function without the kinks, so a
     /// central difference of it is the derivative there, whatever eps crosses.
     func frozen(at base: Executor) throws -> (graph: Graph, feeds: [String: HostTensor]) {
-        let f = Graph(name: graph.name + ".frozen")
-        let b = GraphBuilder(graph: f)
+        let graph = self.graph
+        let b = GraphBuilder(name: graph.name + ".frozen")
         var feeds = self.feeds
         var map: [Value] = []
         for (i, n) in graph.nodes.enumerated() {
@@ -184,8 +184,9 @@ extension GradientCheckGraph {
                 map.append(try b.emit(n.op, ins, n.attributes))
             }
         }
-        f.outputs = graph.outputs.map { ($0.name, map[$0.value.id]) }
-        f.loss = graph.loss.map { map[$0.id] }
+        b.outputs = graph.outputs.map { ($0.name, map[$0.value.id]) }
+        b.loss = graph.loss.map { map[$0.id] }
+        let f = b.finish()
         return (f, feeds)
     }
 

@@ -17,8 +17,7 @@ final class GradientStructureTests: XCTestCase {
 
     /// h_{t+1} = tanh(h_t W + x_t U) for five steps sharing W and U; loss = mean of the last h.
     func unrolledRNN(steps: Int) throws -> (Graph, GraphBuilder) {
-        let g = Graph(name: "rnn")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "rnn")
         let xs = b.input("xs", .f32(Shape([B, .known(steps), .known(4)])))
         let w = b.parameter("cell.W", .f32([3, 3]), initializer: ["init": .string("zeros")])
         let u = b.parameter("cell.U", .f32([4, 3]), initializer: ["init": .string("zeros")])
@@ -29,8 +28,9 @@ final class GradientStructureTests: XCTestCase {
             h = try b.emit(.tanh, [try b.emit(.add, [try b.emit(.matmul, [h, w]), try b.emit(.matmul, [x, u])])])
         }
         b.scope = ""
-        g.outputs = [("h", h)]
-        g.loss = try b.emit(.mean, [h], ["axes": .ints([0, 1])])
+        b.outputs = [("h", h)]
+        b.loss = try b.emit(.mean, [h], ["axes": .ints([0, 1])])
+        let g = b.finish()
         return (g, b)
     }
 
@@ -88,8 +88,7 @@ final class GradientStructureTests: XCTestCase {
     }
 
     func testOnlyTrainableParametersOnTheLossPathGetGradients() throws {
-        let g = Graph(name: "p")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "p")
         let x = b.input("x", .f32(Shape([B, .known(1), .known(6), .known(6)])))
         let w = b.parameter("conv.weight", .f32([2, 1, 3, 3]), initializer: ["init": .string("zeros")])
         let bias = b.parameter("conv.bias", .f32([2]), initializer: ["init": .string("zeros")])
@@ -103,8 +102,9 @@ final class GradientStructureTests: XCTestCase {
         let bn = try b.emit(.batchNorm, [y, frozen, beta, rm, rv], ["eps": .float(1e-5)])
         let bn2 = try b.emit(.batchNorm, [bn, gamma, beta, rm, rv], ["eps": .float(1e-5)])
         let labelsOut = try b.emit(.argmax, [try b.emit(.mul, [try b.emit(.sum, [bn2], ["axes": .ints([2, 3])]), unused])], ["axis": .int(1)])
-        g.outputs = [("pred", labelsOut)]
-        g.loss = try b.emit(.sum, [bn2], ["axes": .ints([0, 1, 2, 3])])
+        b.outputs = [("pred", labelsOut)]
+        b.loss = try b.emit(.sum, [bn2], ["axes": .ints([0, 1, 2, 3])])
+        let g = b.finish()
         let d = try Autodiff.differentiate(g)
         assertWellTyped(d)
         XCTAssertEqual(Set(d.outputs.map(\.name)),
@@ -117,8 +117,7 @@ final class GradientStructureTests: XCTestCase {
     }
 
     func testIntegerPathsAndDropoutMasksCarryNoGradient() throws {
-        let g = Graph(name: "greedy")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "greedy")
         let emb = b.parameter("emb", .f32([5, 3]), initializer: ["init": .string("zeros")])
         let fc = b.parameter("fc", .f32([5, 3]), initializer: ["init": .string("zeros")])
         let ids = b.input("ids", .i64(Shape([B])))
@@ -130,8 +129,9 @@ final class GradientStructureTests: XCTestCase {
         let e2 = try b.emit(.embedding, [next, emb])
         let logp = try b.emit(.logSoftmax, [try b.emit(.matmul, [e2, fc], ["transpose_b": .bool(true)])], ["axis": .int(1)])
         let logp1 = try b.emit(.logSoftmax, [logits], ["axis": .int(1)])
-        g.loss = try b.emit(.add, [try b.emit(.nllLoss, [logp, ids], ["ignore_index": .int(0)]),
+        b.loss = try b.emit(.add, [try b.emit(.nllLoss, [logp, ids], ["ignore_index": .int(0)]),
                                    try b.emit(.nllLoss, [logp1, ids], ["ignore_index": .int(0)])])
+        let g = b.finish()
         let d = try Autodiff.differentiate(g)
         assertWellTyped(d)
         XCTAssertEqual(Set(d.outputs.map(\.name)), ["grad:emb", "grad:fc"])
@@ -146,40 +146,40 @@ final class GradientStructureTests: XCTestCase {
     func testErrorsNameTheProblem() throws {
         let here = SourceLocation(file: "m.swiftgraph", line: 7, column: 5)
         // No loss.
-        let g0 = Graph(name: "noloss")
+        let g0 = GraphBuilder(name: "noloss").finish()
         XCTAssertThrowsError(try Autodiff.differentiate(g0)) { e in
             XCTAssertTrue("\(e)".contains("no loss"), "\(e)")
         }
         // A loss that is not a scalar.
-        let g1 = Graph(name: "vector")
-        let b1 = GraphBuilder(graph: g1)
+        let b1 = GraphBuilder(name: "vector")
         let p1 = b1.parameter("w", .f32([3]), initializer: ["init": .string("zeros")])
         b1.location = here
-        g1.loss = try b1.emit(.relu, [p1])
+        b1.loss = try b1.emit(.relu, [p1])
+        let g1 = b1.finish()
         XCTAssertThrowsError(try Autodiff.differentiate(g1)) { e in
             let msg = "\(e)"
             XCTAssertTrue(msg.contains("scalar") && msg.contains("f32[3]") && msg.contains("m.swiftgraph:7:5"), msg)
         }
         // An op without a gradient rule on the path: named, with its location.
-        let g2 = Graph(name: "norule")
-        let b2 = GraphBuilder(graph: g2)
+        let b2 = GraphBuilder(name: "norule")
         let x = b2.input("x", .f32([1, 1, 4, 4]))
         let p2 = b2.parameter("w", .f32([1, 1, 4, 4]), initializer: ["init": .string("zeros")])
         b2.location = here
         let r = try b2.emit(.maxpool2dGrad, [p2, x], ["kernel": .ints([1, 1]), "stride": .ints([1, 1]), "padding": .ints([0, 0])])
         b2.location = nil
-        g2.loss = try b2.emit(.sum, [r], ["axes": .ints([0, 1, 2, 3])])
+        b2.loss = try b2.emit(.sum, [r], ["axes": .ints([0, 1, 2, 3])])
+        let g2 = b2.finish()
         XCTAssertThrowsError(try Autodiff.differentiate(g2)) { e in
             let msg = "\(e)"
             XCTAssertTrue(msg.contains("maxpool2d_grad") && msg.contains("m.swiftgraph:7:5") && msg.contains("no gradient rule"), msg)
         }
         // The same op off the path (fed only by an input) is fine.
-        let g3 = Graph(name: "offpath")
-        let b3 = GraphBuilder(graph: g3)
+        let b3 = GraphBuilder(name: "offpath")
         let x3 = b3.input("x", .f32([1, 1, 4, 4]))
         let p3 = b3.parameter("w", .f32([1, 1, 4, 4]), initializer: ["init": .string("zeros")])
         let r3 = try b3.emit(.maxpool2dGrad, [x3, x3], ["kernel": .ints([1, 1]), "stride": .ints([1, 1]), "padding": .ints([0, 0])])
-        g3.loss = try b3.emit(.sum, [try b3.emit(.mul, [r3, p3])], ["axes": .ints([0, 1, 2, 3])])
+        b3.loss = try b3.emit(.sum, [try b3.emit(.mul, [r3, p3])], ["axes": .ints([0, 1, 2, 3])])
+        let g3 = b3.finish()
         XCTAssertEqual(try Autodiff.differentiate(g3).outputs.map(\.name), ["grad:w"])
         // Differentiating twice would duplicate gradient outputs.
         XCTAssertThrowsError(try Autodiff.differentiate(try Autodiff.differentiate(g3)))

@@ -4,11 +4,10 @@ import XCTest
 
 final class KernelDropoutTests: XCTestCase {
     func maskGraph(p: Double) throws -> Graph {
-        let g = Graph(name: "dropout")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "dropout")
         let x = b.input("x", .f32(Shape([.symbol("B"), .known(500)])))
-        g.outputs = [("mask", try b.emit(.dropoutMask, [x], ["p": .float(p)]))]
-        return g
+        b.outputs = [("mask", try b.emit(.dropoutMask, [x], ["p": .float(p)]))]
+        return b.finish()
     }
 
     func feeds(_ rows: Int = 8) -> [String: HostTensor] { ["x": HostTensor(zeros: [rows, 500])] }

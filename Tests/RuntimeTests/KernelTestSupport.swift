@@ -25,8 +25,7 @@ final class TestData {
 /// it, and returns the result.
 func runOp(_ op: OpDef, _ inputs: [HostTensor], _ attributes: Attributes = Attributes(),
            training: Bool = true, seed: UInt64 = 1) throws -> HostTensor {
-    let g = Graph(name: op.name)
-    let b = GraphBuilder(graph: g)
+    let b = GraphBuilder(name: op.name)
     var feeds: [String: HostTensor] = [:]
     var values: [Value] = []
     for (i, t) in inputs.enumerated() {
@@ -34,7 +33,8 @@ func runOp(_ op: OpDef, _ inputs: [HostTensor], _ attributes: Attributes = Attri
         feeds["x\(i)"] = t
     }
     let y = try b.emit(op, values, attributes)
-    g.outputs = [("y", y)]
+    b.outputs = [("y", y)]
+    let g = b.finish()
     let ex = try Executor(graph: g, options: ExecutionOptions(training: training, seed: seed))
     let out = try ex.run(feeds: feeds, parameters: ParameterStore())
     guard let r = out["y"] else { throw RuntimeError("no output") }

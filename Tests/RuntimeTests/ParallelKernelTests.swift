@@ -15,15 +15,15 @@ final class ParallelKernelTests: XCTestCase {
 
     /// `op(inputs)` on an executor with `threads` threads.
     func run(_ op: OpDef, _ inputs: [HostTensor], _ attributes: Attributes = Attributes(), threads: Int) throws -> [Float] {
-        let g = Graph(name: op.name)
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: op.name)
         var feeds: [String: HostTensor] = [:]
         var values: [Value] = []
         for (i, t) in inputs.enumerated() {
             values.append(b.input("x\(i)", TensorType(t.dtype, Shape(known: t.shape))))
             feeds["x\(i)"] = t
         }
-        g.outputs = [("y", try b.emit(op, values, attributes))]
+        b.outputs = [("y", try b.emit(op, values, attributes))]
+        let g = b.finish()
         let ex = try Executor(graph: g, options: ExecutionOptions(training: true, seed: 3, threads: threads))
         guard let y = try ex.run(feeds: feeds, parameters: ParameterStore())["y"] else { throw RuntimeError("no output") }
         return y.floats

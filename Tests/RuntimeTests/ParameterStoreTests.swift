@@ -4,10 +4,9 @@ import XCTest
 
 final class ParameterStoreTests: XCTestCase {
     func graph(_ params: [(String, [Int], Attributes)]) -> Graph {
-        let g = Graph(name: "params")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "params")
         for (name, shape, attrs) in params { _ = b.parameter(name, .f32(Shape(known: shape)), initializer: attrs) }
-        return g
+        return b.finish()
     }
 
     func stats(_ v: [Float]) -> (mean: Double, variance: Double) {
@@ -72,8 +71,9 @@ final class ParameterStoreTests: XCTestCase {
                 XCTAssertTrue(text.contains("'layer.w'") && text.contains(expected), text)
             }
         }
-        let g = Graph(name: "sym")
-        _ = GraphBuilder(graph: g).parameter("p", .f32(Shape([.symbol("B")])), initializer: ["init": .string("zeros")])
+        let b = GraphBuilder(name: "sym")
+        _ = b.parameter("p", .f32(Shape([.symbol("B")])), initializer: ["init": .string("zeros")])
+        let g = b.finish()
         XCTAssertThrowsError(try ParameterStore().initialise(from: g, seed: 1)) { e in
             XCTAssertTrue(String(describing: e).contains("'p'"), "\(e)")
         }

@@ -6,13 +6,13 @@ import XCTest
 /// over the timed runs, right across batch sizes.
 final class ProfileCountersTests: XCTestCase {
     func testContractionOperationsAccumulatePerRun() throws {
-        let g = Graph(name: "mm")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "mm")
         let x = b.input("x", .f32(Shape([.symbol("B"), .known(6)])))
         let w = b.parameter("w", .f32([4, 6]), initializer: ["init": .string("zeros")])
         let y = try b.emit(.matmul, [x, w], ["transpose_b": .bool(true)])
         let z = try b.emit(.relu, [y])
-        g.outputs = [("z", z)]
+        b.outputs = [("z", z)]
+        let g = b.finish()
         let store = ParameterStore()
         try store.initialise(from: g, seed: 1)
         let ex = try Executor(graph: g, options: ExecutionOptions())

@@ -10,8 +10,7 @@ final class ResidentTrainingTests: XCTestCase {
 
     /// logits = relu(x·w1ᵀ + b1)·w2ᵀ, NLL of log_softmax.
     func mlp() throws -> Graph {
-        let g = Graph(name: "mlp")
-        let b = GraphBuilder(graph: g)
+        let b = GraphBuilder(name: "mlp")
         let x = b.input("x", .f32(Shape([B, .known(3)])))
         let y = b.input("y", .i64(Shape([B])))
         let w1 = b.parameter("w1", .f32([5, 3]), initializer: ["init": .string("uniform"), "bound": .float(0.7)])
@@ -19,9 +18,9 @@ final class ResidentTrainingTests: XCTestCase {
         let w2 = b.parameter("w2", .f32([4, 5]), initializer: ["init": .string("uniform"), "bound": .float(0.5)])
         let h = try b.emit(.relu, [try b.emit(.add, [try b.emit(.matmul, [x, w1], ["transpose_b": .bool(true)]), b1])])
         let logp = try b.emit(.logSoftmax, [try b.emit(.matmul, [h, w2], ["transpose_b": .bool(true)])], ["axis": .int(-1)])
-        g.outputs = [("logp", logp)]
-        g.loss = try b.emit(.nllLoss, [logp, y])
-        return g
+        b.outputs = [("logp", logp)]
+        b.loss = try b.emit(.nllLoss, [logp, y])
+        return b.finish()
     }
 
     func feeds(_ data: TestData, rows: Int) -> [String: HostTensor] {
