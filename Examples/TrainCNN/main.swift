@@ -2,6 +2,7 @@
 // Usage: TrainCNN [fashion-mnist folder] [steps] [dev images]   (run from the repository root)
 import Datasets
 import Foundation
+import Passes
 import Runtime
 import Training
 
@@ -12,7 +13,7 @@ let devImages = args.count > 3 ? Int(args[3]) ?? 10_000 : 10_000
 
 let model = try ModelLoading.load("graphs/cnn.swiftgraph")     // lowered for training
 let recipe = try Recipe(graph: model)                           // its train(...) settings
-let (forward, training) = try Training.compile(model, dropout: recipe.dropout)
+let (forward, training) = try Pipelines.compileForTraining(model, PassContext(options: recipe.passes))
 let data = try FashionMNIST.load(directory: dataFolder)
 
 let parameters = ParameterStore()
