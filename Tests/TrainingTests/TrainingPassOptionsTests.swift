@@ -10,8 +10,9 @@ final class TrainingPassOptionsTests: XCTestCase {
         let dir = try TinyFashionMNIST.temporaryFolder(removedAfter: self)
         let data = try TinyFashionMNIST.write(in: dir, train: 4, dev: 2, test: 2)
         let log = CollectingReporter()
-        try TrainingJob.run(file: TinyFashionMNIST.cnn, overrides: RecipeOverrides(epochs: 1, batchSize: 2, threads: 1),
-                            options: TrainingOptions(out: dir + "/results", passes: passes, data: data), reporter: log)
+        // Module-qualified, as a program that also declares a `TrainingOptions` would write it.
+        try Training.TrainingJob.run(file: TinyFashionMNIST.cnn, overrides: Training.RecipeOverrides(epochs: 1, batchSize: 2, threads: 1),
+                                     options: Training.TrainingOptions(out: dir + "/results", passes: passes, data: data), reporter: log)
         return log
     }
 
