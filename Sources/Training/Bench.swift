@@ -22,19 +22,19 @@ public enum Bench {
         public var seconds: Double
         /// Plan memory by lifetimes (false: one buffer per value).
         public var memoryPlan: Bool
-        /// Run the speed-up passes (contract, hoist, fusion) first.
-        public var fusion: Bool
+        /// How the model is compiled: the speed-up passes on or off, `verifyEach`, dropout.
+        public var passes: PassOptions
         /// Log per-op profiles of an extra run of each measurement.
         public var profile: Bool
 
         public init(batches: [Int] = [8, 64], evalBatch: Int = 1024, repeats: Int = 5, seconds: Double = 2,
-                    memoryPlan: Bool = true, fusion: Bool = true, profile: Bool = false) {
+                    memoryPlan: Bool = true, passes: PassOptions = PassOptions(), profile: Bool = false) {
             self.batches = batches
             self.evalBatch = evalBatch
             self.repeats = repeats
             self.seconds = seconds
             self.memoryPlan = memoryPlan
-            self.fusion = fusion
+            self.passes = passes
             self.profile = profile
         }
     }
@@ -80,9 +80,9 @@ public enum Bench {
     public static func run(file: String, overrides: RecipeOverrides = RecipeOverrides(), settings: Settings = Settings(),
                            reporter: TrainingReporter = SilentReporter()) throws -> Report {
         let lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .train))
-        let recipe = try Recipe(graph: lowered, overrides: overrides)
+        let recipe = try Recipe(graph: lowered, overrides: overrides, passes: settings.passes)
         let planner: BufferPlanner = settings.memoryPlan ? BufferPlan.lifetimes : { _, sizes in .onePerValue(byteSizes: sizes) }
-        let (forward, training) = try Training.compile(lowered, dropout: recipe.dropout, fusion: settings.fusion)
+        let (forward, training) = try TrainingJob.compile(lowered, recipe, "training", reporter: reporter)
         let batches = settings.batches
         guard !batches.isEmpty, batches.allSatisfy({ $0 > 0 }) else { throw RuntimeError("bench: batch sizes must be positive, got \(batches)") }
         let repeats = settings.repeats, seconds = settings.seconds
@@ -91,7 +91,7 @@ public enum Bench {
         reporter.log("graphc bench: \(file), OpenBLAS core \(BLASInfo.coreName), threads \(overrides.threads.map(String.init) ?? "default (all \(cores) cores)"), eval \(evalThreads)")
 
         var report = Report(framework: "graphc", threads: [:], eval_threads: evalThreads, blas_core: BLASInfo.coreName,
-                            fusion: settings.fusion, memory_plan: settings.memoryPlan, train: [:], train_ms_per_step: [:], eval: [:], peak_rss_mb: 0, planned_mb: [:])
+                            fusion: settings.passes.fusion, memory_plan: settings.memoryPlan, train: [:], train_ms_per_step: [:], eval: [:], peak_rss_mb: 0, planned_mb: [:])
         let random = RandomSource(seed: 7)
         var profiles: [(String, Executor)] = []
         for b in batches {

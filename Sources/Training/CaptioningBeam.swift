@@ -24,11 +24,12 @@ public final class BeamDecoder {
         return (ns.deletingLastPathComponent as NSString).appendingPathComponent((ns.lastPathComponent as NSString).deletingPathExtension + "_step.swiftgraph")
     }
 
-    public init(file: String, width: Int, vocabulary: Vocabulary, threads: Int?) throws {
+    /// Compiles the step graph `file` in `context` (its options; it keeps the pass statistics).
+    public init(file: String, width: Int, vocabulary: Vocabulary, threads: Int?, context: PassContext = PassContext()) throws {
         guard FileManager.default.fileExists(atPath: file) else {
             throw RuntimeError("--beam needs the model's single-step graph \(file) (inputs features, word, h, c; outputs h0, c0, logProbs, h, c)")
         }
-        graph = try Pipelines.compileForInference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)))
+        graph = try Pipelines.compileForInference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)), context)
         for name in ["features", "word", "h", "c"] where graph.input(named: name) == nil {
             throw RuntimeError("\(file): a step graph for beam search needs an input \"\(name)\"")
         }

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Passes
 import Runtime
 
 /// The encoder features every Sydney-Captions image needs, in memory: (rows, regions, dim)
@@ -43,10 +44,11 @@ public struct CaptioningFeatures {
     }
 
     /// `--features FILE` when given; else the cache's file for the seeded encoder, computing it
-    /// with `encoderFile` on first use. Checks the shape against what the decoder expects.
+    /// with `encoderFile` (compiled with `passes`) on first use. Checks the shape against what
+    /// the decoder expects.
     public static func load(featuresFile: String?, cacheDirectory: String, data: SydneyCaptions, encoderFile: String,
                      regions: Int, dim: Int, threads: Int?,
-                     onBadImage: FeatureExtraction.BadImagePolicy = .stop,
+                     onBadImage: FeatureExtraction.BadImagePolicy = .stop, passes: PassOptions = PassOptions(),
                      reporter: TrainingReporter = SilentReporter()) throws -> CaptioningFeatures {
         let path: String
         var provenance: String
@@ -63,7 +65,9 @@ public struct CaptioningFeatures {
                     throw RuntimeError("no features: pass --features all_features.hdf5, or keep the encoder \(encoderFile) beside the model so graphc can compute them")
                 }
                 let list = try FeatureExtraction.imageList(directory: data.imagesDirectory)
-                let encoder = try FeatureEncoder(file: encoderFile, weights: nil, seed: seed, threads: threads)
+                let context = PassContext(options: passes)
+                let encoder = try FeatureEncoder(file: encoderFile, weights: nil, seed: seed, threads: threads, context: context)
+                reporter.compiled("encoder", context)
                 reporter.log("computing the features of \(list.images.count) images once with \(encoderFile), \(encoder.provenance); caching them in \(path)")
                 try FeatureExtraction.extract(list, rows: list.rows, encoder: encoder, policy: onBadImage, to: path, reporter: reporter)
             }

@@ -69,9 +69,12 @@ struct CaptioningTraining {
     }
 
     func prepare() throws -> Session {
-        let (_, training) = try Training.compile(lowered, dropout: recipe.dropout, fusion: options.fusion)
+        try checkSource()
+        let (_, training) = try TrainingJob.compile(lowered, recipe, "training", reporter: reporter)
         let (regions, dim, maxLen) = try checkInterface(lowered)
-        let infer = try Pipelines.compileForInference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)))
+        let inferContext = PassContext(options: recipe.passes)
+        let infer = try Pipelines.compileForInference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)), inferContext)
+        reporter.compiled("inference", inferContext)
         var data = try loadData()
         guard data.vocabulary.maxLen == maxLen else {
             throw RuntimeError("\(file): the model unrolls \(maxLen) steps but \(data.directory)/datasets/vocab_info.json has max_len \(data.vocabulary.maxLen)")
@@ -83,12 +86,26 @@ struct CaptioningTraining {
         let encoderFile = ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent("resnet18.swiftgraph")
         let features = try CaptioningFeatures.load(featuresFile: options.features, cacheDirectory: options.cache, data: data,
                                                    encoderFile: encoderFile, regions: regions, dim: dim, threads: recipe.threads,
-                                                   onBadImage: options.onBadImage, reporter: reporter)
+                                                   onBadImage: options.onBadImage, passes: recipe.passes, reporter: reporter)
         let decoder = try CaptionDecoder(graph: infer, file: file, vocabulary: data.vocabulary, threads: recipe.threads)
         if options.beam > 1 {
-            decoder.beam = try BeamDecoder(file: BeamDecoder.stepFile(for: file), width: options.beam, vocabulary: data.vocabulary, threads: recipe.threads)
+            let stepContext = PassContext(options: recipe.passes)
+            decoder.beam = try BeamDecoder(file: BeamDecoder.stepFile(for: file), width: options.beam, vocabulary: data.vocabulary, threads: recipe.threads,
+                                           context: stepContext)
+            reporter.compiled("beam step", stepContext)
         }
         return Session(training: training, data: data, features: features, decoder: decoder, maxLen: maxLen)
+    }
+
+    /// Decoding captions (greedy, for validation BLEU and the results) runs the model lowered
+    /// in infer mode, where each step feeds back the word it predicted: a different graph from
+    /// the teacher-forced one a `.gir` holds, which only the `.swiftgraph` source can give.
+    func checkSource() throws {
+        guard ModelLoading.isIR(file) else { return }
+        let source = lowered.nodes.lazy.compactMap { $0.location?.file }.first { $0.hasSuffix(".swiftgraph") }
+        throw RuntimeError("\(file): caption \(options.weights == nil ? "training" : "evaluation") needs the model's inference form too "
+            + "(greedy decoding feeds each predicted word back in), which a .gir does not hold: give the .swiftgraph it was dumped from"
+            + (source.map { " (\($0))" } ?? "") + " instead")
     }
 
     /// `--eval --weights decoder.safetensors`: val and test BLEU-4 of saved weights.
@@ -110,7 +127,7 @@ struct CaptioningTraining {
         let count = s.data.train.captions.count, maxLen = s.maxLen
         reporter.log("graphc: \(file) (\(s.tag)) on Sydney-Captions (\(count) train captions / \(s.data.val.imageNames.count) val / \(s.data.test.imageNames.count) test images), "
             + "\(recipe.epochs) epochs, batch \(recipe.batchSize), \(recipe.optimizer) lr \(lr), grad clip \(recipe.gradClip.map { String($0) } ?? "none"), "
-            + "\(ParameterCount.report(lowered).trainable) parameters\nfeatures: \(s.features.provenance)\n" + Training.blasLine(threads: recipe.threads))
+            + "\(ParameterCount.report(lowered).trainable) parameters\nfeatures: \(s.features.provenance)\n" + TrainingJob.blasLine(threads: recipe.threads))
 
         /// Teacher-forcing feeds for some training captions: their images' features and tokens.
         func feeds(_ rows: [Int]) throws -> [String: HostTensor] {
@@ -124,8 +141,8 @@ struct CaptioningTraining {
         var epochs: [Epoch] = []
         var order = BatchOrder(count: count, batchSize: recipe.batchSize, seed: recipe.seed)
         let batches = order.batchesPerEpoch
-        try Training.instrument(trainer, firstBatch: try feeds(Array(order.batch(0))), profile: options.profile, threads: recipe.threads,
-                                reporter: reporter)
+        try TrainingJob.instrument(trainer, firstBatch: try feeds(Array(order.batch(0))), profile: options.profile, threads: recipe.threads,
+                                   reporter: reporter)
         defer { if options.profile { reporter.log(ProfileReport(executor: trainer.executor, title: "training steps of \(s.tag)").text) } }
         reporter.begin(s.tag, total: batches * recipe.epochs)
         defer { reporter.end() }

@@ -34,7 +34,7 @@ struct ClassifierTraining {
     }
 
     func run() throws {
-        let (forward, training) = try Training.compile(lowered, dropout: recipe.dropout, fusion: options.fusion)
+        let (forward, training) = try TrainingJob.compile(lowered, recipe, "training", reporter: reporter)
         try checkInterface(forward)
         var data = try loadData()
         if let n = options.limit { data = data.prefix(n) }
@@ -46,7 +46,7 @@ struct ClassifierTraining {
 
         if let w = options.weights {
             reporter.log("graphc: evaluating \(w) with \(file) on \(splits), \(parameters)\n"
-                + Training.blasLine(threads: recipe.evalThreads))
+                + TrainingJob.blasLine(threads: recipe.evalThreads))
             let store = ParameterStore()
             try store.load(from: w, for: forward)
             let dev = try evaluator.evaluate(data.dev, store)
@@ -56,7 +56,7 @@ struct ClassifierTraining {
         }
 
         reporter.log("graphc: \(file) on \(splits), \(recipe.epochs) epochs, batch \(recipe.batchSize), \(recipe.optimizer), \(parameters)\n"
-            + Training.blasLine(threads: recipe.threads, evalThreads: recipe.evalThreads))
+            + TrainingJob.blasLine(threads: recipe.threads, evalThreads: recipe.evalThreads))
         var results: [ConfigResult] = []
         for lr in recipe.learningRates {
             results.append(try trainOne(learningRate: lr, training: training, forward: forward, data: data, evaluator: evaluator))
@@ -107,8 +107,8 @@ struct ClassifierTraining {
         var order = BatchOrder(count: data.train.count, batchSize: recipe.batchSize, seed: recipe.seed)
         let batches = order.batchesPerEpoch
         reporter.log("config \(name): lr \(lr)")
-        try Training.instrument(trainer, firstBatch: Batches.feeds(data.train, order.batch(0)),
-                                profile: options.profile, threads: recipe.threads, reporter: reporter)
+        try TrainingJob.instrument(trainer, firstBatch: Batches.feeds(data.train, order.batch(0)),
+                                   profile: options.profile, threads: recipe.threads, reporter: reporter)
         defer { if options.profile { reporter.log(ProfileReport(executor: trainer.executor, title: "training steps of \(name)").text) } }
         reporter.begin("lr \(lr)", total: batches * recipe.epochs)
         defer { reporter.end() }

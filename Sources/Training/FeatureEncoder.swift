@@ -19,9 +19,10 @@ public final class FeatureEncoder {
     public let provenance: String
     public let pretrained: Bool
 
-    public init(file: String, weights: String?, seed: UInt64, threads: Int?) throws {
+    /// Compiles `file` for inference in `context` (its options; it keeps the pass statistics).
+    public init(file: String, weights: String?, seed: UInt64, threads: Int?, context: PassContext = PassContext()) throws {
         self.file = file
-        graph = try Pipelines.compileForInference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)))
+        graph = try Pipelines.compileForInference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)), context)
         guard let image = graph.input(named: "image"), graph[image].type.dtype == .f32 else {
             throw RuntimeError("\(file): an encoder needs an f32 input named \"image\" shaped [batch, 3, height, width]")
         }

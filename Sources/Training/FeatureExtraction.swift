@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import GraphIR
+import Passes
 import Reports
 import Runtime
 
@@ -27,15 +28,18 @@ public enum FeatureExtraction {
 
     /// Encodes every `N.tif` of `images` with the encoder model `encoderFile` (its `weights`, a
     /// .pth or .safetensors file, or a seeded initialisation) into `out` (a .hdf5 file, or a
-    /// folder to hold all_features.hdf5).
+    /// folder to hold all_features.hdf5), the encoder compiled with `passes`.
     @discardableResult
     public static func run(encoderFile: String, weights: String?, seed: UInt64 = 42, threads: Int? = nil, images dir: String,
-                           out: String, policy: BadImagePolicy = .stop, reporter: TrainingReporter = SilentReporter()) throws -> Summary {
+                           out: String, policy: BadImagePolicy = .stop, passes: PassOptions = PassOptions(),
+                           reporter: TrainingReporter = SilentReporter()) throws -> Summary {
         let out = outputPath(out)
         let list = try imageList(directory: dir)
         for name in list.ignored.prefix(5) { reporter.log("note: \(dir)/\(name) is not named <number>.tif: ignored") }
         if list.ignored.count > 5 { reporter.log("note: \(list.ignored.count - 5) more files ignored") }
-        let encoder = try FeatureEncoder(file: encoderFile, weights: weights, seed: seed, threads: threads)
+        let context = PassContext(options: passes)
+        let encoder = try FeatureEncoder(file: encoderFile, weights: weights, seed: seed, threads: threads, context: context)
+        reporter.compiled("encoder", context)
         reporter.log("graphc: \(encoderFile) over \(list.images.count) images of \(dir) -> \(out)\nencoder: \(encoder.provenance)")
         let summary = try extract(list, rows: list.rows, encoder: encoder, policy: policy, to: out, reporter: reporter)
         reporter.result(String(format: "wrote %@: (%d, %d, %d) float32 from %d images in %.1f s (%.3f s per image)", out, summary.rows,

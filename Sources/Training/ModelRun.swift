@@ -33,10 +33,11 @@ public final class ModelRun {
 
     /// Compiles `file`'s inference graph and loads `weights` (.safetensors as graphc saves
     /// them, or a PyTorch .pth state_dict), or initialises every parameter from the model's own
-    /// initialisers with `seed` (default: the seed of the model's `train(...)`, else 0).
-    public init(file: String, weights: String? = nil, seed: UInt64? = nil, threads: Int? = nil) throws {
+    /// initialisers with `seed` (default: the seed of the model's `train(...)`, else 0). The
+    /// graph is compiled in `context` (its options; it keeps the pass statistics).
+    public init(file: String, weights: String? = nil, seed: UInt64? = nil, threads: Int? = nil, context: PassContext = PassContext()) throws {
         self.file = file
-        graph = try Pipelines.compileForInference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)))
+        graph = try Pipelines.compileForInference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)), context)
         self.seed = seed ?? UInt64(max(0, graph.metadata.int("seed") ?? 0))
         if let w = weights {
             if w.hasSuffix(".pth") || w.hasSuffix(".pt") {

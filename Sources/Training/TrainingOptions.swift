@@ -1,3 +1,5 @@
+import Passes
+
 /// What a training run does besides the recipe: where its data and results are, what it
 /// measures, how captions are decoded. The command line fills it from its flags.
 public struct TrainingOptions {
@@ -5,8 +7,11 @@ public struct TrainingOptions {
     public var out: String
     /// Per-op timing of the training steps and evaluation batches, logged when they end.
     public var profile: Bool
-    /// Run the speed-up passes (contract, hoist, fusion) before training or evaluating.
-    public var fusion: Bool
+    /// How the model is compiled: the speed-up passes on or off, `verifyEach`, and the
+    /// dropout rate that replaces every Dropout layer's p (nil: the model's
+    /// `train(dropout:)`, else each layer's own). Each compilation's pass statistics go to
+    /// the reporter (`TrainingReporter.compiled`).
+    public var passes: PassOptions
     /// The data folder (or, for Fashion-MNIST, an .npz file); nil reads the task's default place.
     public var data: String?
     /// Use only the first `limit` training captions (Fashion-MNIST: training images) and the
@@ -23,12 +28,12 @@ public struct TrainingOptions {
     /// What to do with an unreadable image when computing features.
     public var onBadImage: FeatureExtraction.BadImagePolicy
 
-    public init(out: String = "results", profile: Bool = false, fusion: Bool = true, data: String? = nil, limit: Int? = nil,
+    public init(out: String = "results", profile: Bool = false, passes: PassOptions = PassOptions(), data: String? = nil, limit: Int? = nil,
                 features: String? = nil, cache: String = ".graphc-cache", beam: Int = 1, weights: String? = nil,
                 onBadImage: FeatureExtraction.BadImagePolicy = .stop) {
         self.out = out
         self.profile = profile
-        self.fusion = fusion
+        self.passes = passes
         self.data = data
         self.limit = limit
         self.features = features
@@ -51,8 +56,6 @@ public struct RecipeOverrides {
     public var momentum: Float?
     /// L2 weight decay, applied by the optimiser.
     public var weightDecay: Float?
-    /// Replaces every Dropout layer's p.
-    public var dropout: Double?
     /// Clamp every gradient value to ±gradClip before the update.
     public var gradClip: Float?
     public var seed: UInt64?
@@ -61,7 +64,7 @@ public struct RecipeOverrides {
     public var evalThreads: Int?
 
     public init(epochs: Int? = nil, batchSize: Int? = nil, learningRates: [Float]? = nil, optimizer: String? = nil,
-                momentum: Float? = nil, weightDecay: Float? = nil, dropout: Double? = nil, gradClip: Float? = nil,
+                momentum: Float? = nil, weightDecay: Float? = nil, gradClip: Float? = nil,
                 seed: UInt64? = nil, threads: Int? = nil, evalThreads: Int? = nil) {
         self.epochs = epochs
         self.batchSize = batchSize
@@ -69,7 +72,6 @@ public struct RecipeOverrides {
         self.optimizer = optimizer
         self.momentum = momentum
         self.weightDecay = weightDecay
-        self.dropout = dropout
         self.gradClip = gradClip
         self.seed = seed
         self.threads = threads

@@ -1,3 +1,5 @@
+import Passes
+
 /// Where a run's messages go. The command line writes the log to stderr, results to stdout and
 /// redraws progress in place on a terminal; a program embedding graphc can collect them, or
 /// drop them with `SilentReporter`. Progress callbacks default to doing nothing.
@@ -15,6 +17,9 @@ public protocol TrainingReporter: AnyObject {
     func itemsDone(_ done: Int)
     /// The loop that `begin` started has ended.
     func end()
+    /// A graph was compiled (`label` says which: `training`, `inference`, `encoder`...):
+    /// `context` holds the pass options it was compiled with and what each pass did.
+    func compiled(_ label: String, _ context: PassContext)
 }
 
 extension TrainingReporter {
@@ -22,6 +27,7 @@ extension TrainingReporter {
     public func stepDone(epoch: Int, step: Int, of steps: Int, meanLoss: Double, items: Int) {}
     public func itemsDone(_ done: Int) {}
     public func end() {}
+    public func compiled(_ label: String, _ context: PassContext) {}
 }
 
 /// Drops every message.
@@ -31,11 +37,14 @@ public final class SilentReporter: TrainingReporter {
     public func result(_ line: String) {}
 }
 
-/// Keeps the log and result lines, in order, for a program (or a test) to read.
+/// Keeps the log and result lines, in order, and the compilations, for a program (or a
+/// test) to read.
 public final class CollectingReporter: TrainingReporter {
     public private(set) var logLines: [String] = []
     public private(set) var resultLines: [String] = []
+    public private(set) var compilations: [(label: String, context: PassContext)] = []
     public init() {}
     public func log(_ line: String) { logLines.append(line) }
     public func result(_ line: String) { resultLines.append(line) }
+    public func compiled(_ label: String, _ context: PassContext) { compilations.append((label, context)) }
 }

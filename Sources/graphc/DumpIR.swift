@@ -31,6 +31,11 @@ enum DumpIR {
 
     /// `--pass-stats`: what each pass did, on stderr (stdout holds the IR).
     static func printStatistics(_ context: PassContext) {
-        FileHandle.standardError.write(Data(("pass statistics:\n" + context.statisticsReport + "\n").utf8))
+        FileHandle.standardError.write(Data((statisticsText(context) + "\n").utf8))
+    }
+
+    /// The statistics of one compilation, headed by what was compiled when there were several.
+    static func statisticsText(_ context: PassContext, label: String? = nil) -> String {
+        "pass statistics\(label.map { " (\($0))" } ?? ""):\n" + context.statisticsReport
     }
 }

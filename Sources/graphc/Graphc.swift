@@ -44,9 +44,9 @@ struct Graphc: ParsableCommand {
     var listPasses = false
     @Flag(help: "Print each pass's wall time.")
     var timePasses = false
-    @Flag(help: "With --dump-ir: print what each pass did (nodes before and after, nodes fused, stacked, removed...) to stderr.")
+    @Flag(help: "Print what each pass did (nodes before and after, nodes fused, stacked, removed...) to stderr.")
     var passStats = false
-    @Flag(help: "With --dump-ir: verify the graph after every pass, naming the pass that broke it.")
+    @Flag(help: "Verify the graph after every pass, naming the pass that broke it.")
     var verifyEach = false
     @Option(help: ArgumentHelp("Lower the model in 'train' (teacher forcing, loss) or 'infer' mode.", valueName: "train|infer"))
     var mode: String = "train"
@@ -142,8 +142,7 @@ struct Graphc: ParsableCommand {
         if !(benchSeconds > 0 && benchSeconds < 3600) { throw ValidationError("--bench-seconds must be between 0 and 3600") }
         if !countParams && files.count > 1 { throw ValidationError("only --count-params takes several model files") }
         if after != nil && !dumpIR { throw ValidationError("--after goes with --dump-ir") }
-        if passStats && !dumpIR { throw ValidationError("--pass-stats goes with --dump-ir") }
-        if verifyEach && !dumpIR { throw ValidationError("--verify-each goes with --dump-ir") }
+        if countParams && (passStats || verifyEach) { throw ValidationError("--count-params runs no passes: --pass-stats and --verify-each go with the commands that compile") }
         if eval && weights == nil { throw ValidationError("--eval needs --weights FILE") }
         // Upper bounds keep step and progress arithmetic far from overflow.
         if let e = epochs, e < 1 || e > 1_000_000 { throw ValidationError("--epochs must be between 1 and 1,000,000") }
@@ -164,7 +163,7 @@ struct Graphc: ParsableCommand {
             if let captions = bleu, let references = refs { return print(try BleuScoring.line(captions: captions, refs: references)) }
             if extractFeatures, let dir = images {
                 try FeatureExtraction.run(encoderFile: files[0], weights: weights, seed: seed ?? 42, threads: threads, images: dir, out: resultsFolder,
-                                          policy: badImagePolicy, reporter: ConsoleReporter())
+                                          policy: badImagePolicy, passes: passOptions, reporter: reporter)
                 return
             }
             if countParams { return try CountParams.run(files: files, options: frontendOptions) }
@@ -173,11 +172,11 @@ struct Graphc: ParsableCommand {
                                       passOptions: passOptions, timePasses: timePasses, passStats: passStats)
             }
             if train || eval {
-                return try Training.run(file: files[0], overrides: try recipeOverrides(), options: trainingOptions, reporter: ConsoleReporter())
+                return try TrainingJob.run(file: files[0], overrides: try recipeOverrides(), options: trainingOptions, reporter: reporter)
             }
             if runModel { return try runOnce() }
             if bench {
-                let report = try Bench.run(file: files[0], overrides: try recipeOverrides(), settings: try benchSettings(), reporter: ConsoleReporter())
+                let report = try Bench.run(file: files[0], overrides: try recipeOverrides(), settings: try benchSettings(), reporter: reporter)
                 return print(report.json)
             }
         } catch let e as ExitCode {

@@ -1,12 +1,17 @@
 import Foundation
+import Passes
 import Training
 
 /// graphc's reporter: the log on stderr, results on stdout, and progress redrawn in place
-/// on a terminal (a step line for training, a bar for images).
+/// on a terminal (a step line for training, a bar for images); with `passStatistics`
+/// (`--pass-stats`), what each pass did in each compilation, on stderr as `--dump-ir` does.
 final class ConsoleReporter: TrainingReporter {
     private let isTerminal = isatty(STDERR_FILENO) != 0
+    private let passStatistics: Bool
     private var steps: Progress?
     private var items: ProgressBar?
+
+    init(passStatistics: Bool = false) { self.passStatistics = passStatistics }
 
     func log(_ line: String) {
         // On a terminal the line replaces a progress line drawn in place.
@@ -25,6 +30,10 @@ final class ConsoleReporter: TrainingReporter {
     }
 
     func itemsDone(_ done: Int) { items?.update(done: done) }
+
+    func compiled(_ label: String, _ context: PassContext) {
+        if passStatistics { log(DumpIR.statisticsText(context, label: label)) }
+    }
 
     func end() {
         if items?.drawn == true { items?.finish() }

@@ -8,7 +8,9 @@ import Training
 extension Graphc {
     func runOnce() throws {
         let file = files[0]
-        let model = try ModelRun(file: file, weights: weights, seed: seed, threads: threads)
+        let context = PassContext(options: passOptions)
+        let model = try ModelRun(file: file, weights: weights, seed: seed, threads: threads, context: context)
+        reporter.compiled("inference", context)
         let given = try RunInputs(specs: runInputs)
         let feeds = try model.feeds(from: given, fillMissing: runInputs.isEmpty || randomInputs, symbolSize: batchSize ?? 1)
         let parameters = ParameterCount.report(model.graph)

@@ -6,15 +6,18 @@ import Training
 extension Graphc {
     func recipeOverrides() throws -> RecipeOverrides {
         RecipeOverrides(epochs: epochs, batchSize: batchSize, learningRates: try lr.map(LearningRates.parse), optimizer: optimizer,
-                        momentum: momentum, weightDecay: l2, dropout: dropout, gradClip: gradClip, seed: seed,
+                        momentum: momentum, weightDecay: l2, gradClip: gradClip, seed: seed,
                         threads: threads, evalThreads: evalThreads)
     }
 
     var trainingOptions: TrainingOptions {
-        TrainingOptions(out: resultsFolder, profile: profile, fusion: fusion != "off", data: data, limit: limit, features: features, cache: cache,
+        TrainingOptions(out: resultsFolder, profile: profile, passes: passOptions, data: data, limit: limit, features: features, cache: cache,
                         beam: beam, weights: eval ? weights : nil,
                         onBadImage: badImagePolicy)
     }
+
+    /// The console, printing each compilation's pass statistics with `--pass-stats`.
+    var reporter: ConsoleReporter { ConsoleReporter(passStatistics: passStats) }
 
     /// `validate` has checked the name.
     var badImagePolicy: FeatureExtraction.BadImagePolicy { FeatureExtraction.BadImagePolicy(rawValue: onBadImage) ?? .stop }
@@ -25,6 +28,6 @@ extension Graphc {
             return b
         }
         return Bench.Settings(batches: batches, evalBatch: benchEvalBatch, repeats: benchRepeats, seconds: benchSeconds,
-                              memoryPlan: memoryPlan != "off", fusion: fusion != "off", profile: profile)
+                              memoryPlan: memoryPlan != "off", passes: passOptions, profile: profile)
     }
 }

@@ -37,12 +37,13 @@ final class CaptioningTrainingTests: XCTestCase {
     }
 
     /// Trains on one thread with the setup's data and features, writing to `results` in its folder.
-    func train(_ s: Setup, limit: Int, _ overrides: RecipeOverrides = RecipeOverrides(), beam: Int = 1) throws -> URL {
+    func train(_ s: Setup, limit: Int, _ overrides: RecipeOverrides = RecipeOverrides(), dropout: Double? = nil, beam: Int = 1) throws -> URL {
         let out = s.dir.appendingPathComponent("results")
         var recipe = overrides
         recipe.threads = 1
-        try Training.run(file: s.model, overrides: recipe,
-                         options: TrainingOptions(out: out.path, data: s.data, limit: limit, features: s.features, beam: beam))
+        try TrainingJob.run(file: s.model, overrides: recipe,
+                            options: TrainingOptions(out: out.path, passes: PassOptions(dropout: dropout, verifyEach: true), data: s.data, limit: limit,
+                                                     features: s.features, beam: beam))
         return out
     }
 
@@ -90,7 +91,7 @@ final class CaptioningTrainingTests: XCTestCase {
         let eval = TrainingOptions(data: s.data, limit: 4, features: s.features,
                                    weights: folder.appendingPathComponent("decoder.safetensors").path)
         let log = CollectingReporter()
-        XCTAssertNoThrow(try Training.run(file: s.model, options: eval, reporter: log))
+        XCTAssertNoThrow(try TrainingJob.run(file: s.model, options: eval, reporter: log))
         XCTAssertTrue(log.resultLines.contains { $0.hasPrefix("val BLEU-4 ") }, "\(log.resultLines)")
     }
 
@@ -98,9 +99,9 @@ final class CaptioningTrainingTests: XCTestCase {
     func testFusionOffLeavesTheTrainingGraphUnfused() throws {
         let s = try setup("caption_lstm.swiftgraph")
         func trainingIR(fusion: Bool) throws -> String {
-            let options = TrainingOptions(fusion: fusion, data: s.data, limit: 8, features: s.features)
+            let options = TrainingOptions(passes: PassOptions(fusion: fusion), data: s.data, limit: 8, features: s.features)
             let lowered = try ModelLoading.load(s.model, options: FrontendOptions(mode: .train))
-            let run = CaptioningTraining(file: s.model, lowered: lowered, recipe: try Recipe(graph: lowered), options: options,
+            let run = CaptioningTraining(file: s.model, lowered: lowered, recipe: try Recipe(graph: lowered, passes: options.passes), options: options,
                                          reporter: SilentReporter())
             return IRPrinter.print(try run.prepare().training, locations: false)
         }
@@ -110,7 +111,7 @@ final class CaptioningTrainingTests: XCTestCase {
 
     func testVanillaDecoderLearns() throws {
         let s = try setup("caption_lstm.swiftgraph")
-        let out = try train(s, limit: 8, RecipeOverrides(epochs: 8, learningRates: [0.05], dropout: 0))
+        let out = try train(s, limit: 8, RecipeOverrides(epochs: 8, learningRates: [0.05]), dropout: 0)
         let metrics = try XCTUnwrap(json(out.appendingPathComponent("enc_dec/metrics.json")) as? [String: Any])
         let loss = try XCTUnwrap(metrics["train_loss"] as? [Double])
         XCTAssertEqual(loss.count, 8)
@@ -140,7 +141,7 @@ final class CaptioningTrainingTests: XCTestCase {
         XCTAssertThrowsError(try CaptioningFeatures.checkOutside(cache: data.appendingPathComponent("cache").path, data: data.path))
         XCTAssertNoThrow(try CaptioningFeatures.checkOutside(cache: s.dir.appendingPathComponent("cache").path, data: data.path))
         let noData = TrainingOptions(out: s.dir.appendingPathComponent("results").path, data: s.dir.appendingPathComponent("none").path)
-        XCTAssertThrowsError(try Training.run(file: s.model, options: noData)) { XCTAssertTrue("\($0)".contains("not found"), "\($0)") }
+        XCTAssertThrowsError(try TrainingJob.run(file: s.model, options: noData)) { XCTAssertTrue("\($0)".contains("not found"), "\($0)") }
     }
 
     /// Beam search over the step graph: width 1 reproduces the unrolled greedy graph word for
@@ -208,19 +209,19 @@ final class CaptioningTrainingTests: XCTestCase {
         let cache = s.dir.appendingPathComponent("cache")
         let recipe = RecipeOverrides(epochs: 1, threads: 1)
         let options = TrainingOptions(out: s.dir.appendingPathComponent("r").path, data: data.path, limit: 8, cache: cache.path)
-        try Training.run(file: s.model, overrides: recipe, options: options)
+        try TrainingJob.run(file: s.model, overrides: recipe, options: options)
         let cached = cache.appendingPathComponent("sydney-resnet18-seeded42.hdf5").path
         let f = try HDF5Features.read(path: cached)
         XCTAssertEqual([f.count, f.regions, f.dim], [613, 4, 8])
         XCTAssertEqual(FeatureExtraction.summary(of: cached)?.pretrained, false)
         let stamp = try FileManager.default.attributesOfItem(atPath: cached)[.modificationDate] as? Date
-        try Training.run(file: s.model, overrides: recipe, options: options)
+        try TrainingJob.run(file: s.model, overrides: recipe, options: options)
         XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: cached)[.modificationDate] as? Date, stamp, "the cache is reused")
         let report = try String(contentsOfFile: s.dir.appendingPathComponent("r/enc_dec/report.md").path, encoding: .utf8)
         XCTAssertTrue(report.contains("seeded initialisation"), report)
 
         var inside = options
         inside.cache = data.appendingPathComponent("c").path
-        XCTAssertThrowsError(try Training.run(file: s.model, overrides: recipe, options: inside)) { XCTAssertTrue("\($0)".contains("inside the data folder"), "\($0)") }
+        XCTAssertThrowsError(try TrainingJob.run(file: s.model, overrides: recipe, options: inside)) { XCTAssertTrue("\($0)".contains("inside the data folder"), "\($0)") }
     }
 }

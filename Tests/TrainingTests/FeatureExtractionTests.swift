@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Passes
 import Runtime
 import XCTest
 @testable import Training
@@ -106,7 +107,10 @@ final class FeatureExtractionTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "a stopped run writes no features file")
 
         let log = CollectingReporter()
-        try FeatureExtraction.run(encoderFile: encoder, weights: pth, images: images.path, out: out, policy: .skip, reporter: log)
+        try FeatureExtraction.run(encoderFile: encoder, weights: pth, images: images.path, out: out, policy: .skip,
+                                  passes: PassOptions(verifyEach: true), reporter: log)
+        XCTAssertEqual(log.compilations.map(\.label), ["encoder"])
+        XCTAssertEqual(log.compilations.first?.context.options.verifyEach, true, "the pass options reach the encoder's pipeline")
         XCTAssertEqual(log.logLines.filter { $0.hasPrefix("skipped: ") }.count, 2, "\(log.logLines)")
         let summary = try XCTUnwrap(FeatureExtraction.summary(of: out))
         XCTAssertEqual(summary.skipped, ["2.tif", "4.tif"])

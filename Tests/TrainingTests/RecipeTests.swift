@@ -1,6 +1,7 @@
 import Foundation
 import Frontend
 import GraphIR
+import Passes
 import Runtime
 import Training
 import XCTest
@@ -26,12 +27,14 @@ final class RecipeTests: XCTestCase {
 
     func testOverridesWin() throws {
         let r = try Recipe(graph: try cnn(), overrides: RecipeOverrides(epochs: 2, batchSize: 64, learningRates: [0.1, 0.2], optimizer: "adam",
-                                                                     weightDecay: 0.01, dropout: 0, seed: 7, threads: 1))
+                                                                     weightDecay: 0.01, seed: 7, threads: 1),
+                           passes: PassOptions(dropout: 0, fusion: false))
         XCTAssertEqual([r.epochs, r.batchSize, r.threads, r.evalThreads], [2, 64, 1, 1], "evaluation follows the training threads")
         XCTAssertEqual(r.learningRates, [0.1, 0.2])
         XCTAssertEqual(r.optimizer, "adam")
         XCTAssertEqual(r.weightDecay, 0.01)
         XCTAssertEqual(r.dropout, 0)
+        XCTAssertFalse(r.passes.fusion, "the recipe compiles with the pass options it was given")
         XCTAssertEqual(r.seed, 7)
         XCTAssertTrue(r.makeOptimizer(learningRate: 0.1) is Adam)
         XCTAssertThrowsError(try Recipe(graph: try cnn(), overrides: RecipeOverrides(optimizer: "rmsprop"))) {
@@ -70,7 +73,7 @@ final class RecipeTests: XCTestCase {
             loss(crossEntropy(logits, y))
             """.write(to: model, atomically: true, encoding: .utf8)
         let log = CollectingReporter()
-        XCTAssertThrowsError(try Training.run(file: model.path, options: TrainingOptions(out: dir.appendingPathComponent("r").path), reporter: log)) {
+        XCTAssertThrowsError(try TrainingJob.run(file: model.path, options: TrainingOptions(out: dir.appendingPathComponent("r").path), reporter: log)) {
             XCTAssertTrue("\($0)".contains("declares no training data"), "\($0)")
         }
         XCTAssertEqual(log.resultLines, [])

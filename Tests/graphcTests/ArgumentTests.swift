@@ -21,11 +21,11 @@ final class ArgumentTests: XCTestCase {
         XCTAssertEqual([o.epochs, o.batchSize, o.threads, o.evalThreads], [2, 16, 1, 2])
         XCTAssertEqual(o.optimizer, "adam")
         XCTAssertEqual(o.weightDecay, 0.5)
-        XCTAssertEqual(o.dropout, 0.2)
         XCTAssertEqual(o.seed, 9)
         let t = c.trainingOptions
         XCTAssertEqual(t.out, "o")
-        XCTAssertFalse(t.fusion)
+        XCTAssertFalse(t.passes.fusion)
+        XCTAssertEqual(t.passes.dropout, 0.2)
         XCTAssertTrue(t.profile)
         XCTAssertEqual(t.data, "d")
         XCTAssertNil(t.weights, "--train trains: --weights only names what --eval evaluates")

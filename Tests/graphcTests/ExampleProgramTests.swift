@@ -10,15 +10,15 @@ final class ExampleProgramTests: XCTestCase {
         }
         let r = try CLI.run([data, "300", "1000"], program: "TrainCNN")
         XCTAssertEqual(r.status, 0, r.stderr)
-        // "step 50: mean loss 2.29..." every 50 steps, then "dev accuracy 0.34 over 1000 images".
+        // "step 50: mean loss 2.27..." every 50 steps, then "dev accuracy 0.64 over 1000 images".
         let losses = r.stdout.split(separator: "\n").filter { $0.hasPrefix("step ") }.compactMap { line in
             line.split(separator: " ").last.flatMap { Double($0) }
         }
         XCTAssertEqual(losses.count, 6, r.stdout)
         let first = try XCTUnwrap(losses.first), last = try XCTUnwrap(losses.last)
-        XCTAssertLessThan(last, first - 0.03, "the loss must fall over 300 steps: \(losses)")
+        XCTAssertLessThan(last, first - 0.5, "the loss must fall over 300 steps: \(losses)")
         let accuracyLine = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("dev accuracy ") }, r.stdout)
         let accuracy = try XCTUnwrap(Double(accuracyLine.split(separator: " ")[2]), String(accuracyLine))
-        XCTAssertGreaterThan(accuracy, 0.2, "ten classes: chance is 0.1")
+        XCTAssertGreaterThan(accuracy, 0.5, "ten classes: chance is 0.1")
     }
 }
