@@ -142,6 +142,7 @@ struct Graphc: ParsableCommand {
         if !(benchSeconds > 0 && benchSeconds < 3600) { throw ValidationError("--bench-seconds must be between 0 and 3600") }
         if !countParams && files.count > 1 { throw ValidationError("only --count-params takes several model files") }
         if after != nil && !dumpIR { throw ValidationError("--after goes with --dump-ir") }
+        if timePasses && !dumpIR { throw ValidationError("--time-passes goes with --dump-ir (with the other commands, --pass-stats reports what each pass did)") }
         if countParams && (passStats || verifyEach) { throw ValidationError("--count-params runs no passes: --pass-stats and --verify-each go with the commands that compile") }
         if eval && weights == nil { throw ValidationError("--eval needs --weights FILE") }
         // Upper bounds keep step and progress arithmetic far from overflow.

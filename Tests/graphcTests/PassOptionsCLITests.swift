@@ -40,6 +40,13 @@ final class PassOptionsCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("--count-params runs no passes"), r.stderr)
     }
 
+    /// Pass timings are printed by --dump-ir alone; elsewhere the flag is refused, not ignored.
+    func testTimePassesGoesWithDumpIR() throws {
+        let r = try CLI.run(["graphs/cnn.swiftgraph", "--run", "--time-passes"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("--time-passes goes with --dump-ir"), r.stderr)
+    }
+
     /// Decoding captions needs the model lowered in infer mode, which a .gir (one lowered
     /// graph) cannot give: the error names the file and the source to give instead.
     func testCaptionTrainingOnADumpSaysWhatItNeeds() throws {
