@@ -313,6 +313,8 @@ private struct IRTextParser {
         guard cursor.peek == "{" else { throw cursor.error("expected '{' after 'meta', found \(cursor.found)", column: cursor.column) }
         builder.metadata = try parseAttributes()
         try cursor.expectEnd("after meta {...}")
+        // The same rules as `train(...)` and the command line's flags (TrainingSettings).
+        if let problem = TrainingSettings.problem(in: builder.metadata) { throw cursor.error("meta: \(problem)", column: column) }
         metaLine = cursor.line
     }
 

@@ -20,6 +20,9 @@ public enum ModelLoading {
 
     public static func readText(_ path: String) throws -> String {
         let location = SourceLocation(file: path, line: 1, column: 1)
+        if let problem = InputFile.problem(path, maxBytes: InputFile.maxModelBytes) {
+            throw Diagnostic("cannot read the model file: it \(problem)", at: location)
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw Diagnostic("cannot read the file (missing, unreadable or a directory)", at: location)
         }

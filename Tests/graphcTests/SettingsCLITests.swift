@@ -1,0 +1,81 @@
+import Foundation
+import XCTest
+
+/// Flags are checked by the training settings' rules, negative numbers reach those rules,
+/// inputs must be regular files, and a write past `ulimit -f` is an error with the file name.
+final class SettingsCLITests: XCTestCase {
+    func temporary() throws -> URL {
+        let dir = try CLI.temporaryDirectory()
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir
+    }
+
+    func assertFails(_ args: [String], says text: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try CLI.run(args)
+        XCTAssertTrue(r.status == 1 || r.status == 64, "status \(r.status): \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(text), "expected '\(text)' in:\n\(r.stderr)", file: file, line: line)
+        XCTAssertFalse(r.stderr.contains("Missing value"), r.stderr, file: file, line: line)
+    }
+
+    func testNegativeNumbersReachTheRangeCheck() throws {
+        let model = "graphs/cnn.swiftgraph"
+        try assertFails([model, "--train", "--lr", "-0.1"], says: "--lr must be a finite positive number, got -0.1")
+        try assertFails([model, "--train", "--epochs", "-1"], says: "--epochs must be an integer between 1 and 1000000, got -1")
+        try assertFails([model, "--train", "--batch-size", "-5"], says: "--batch-size must be an integer between 1 and 16777216, got -5")
+        try assertFails([model, "--train", "--momentum", "-0.5"], says: "--momentum must be a number in [0.0, 1.0), got -0.5")
+        try assertFails([model, "--train", "--dropout", "-0.1"], says: "--dropout must be a number in [0.0, 1.0), got -0.1")
+        try assertFails([model, "--train", "--l2", "-1"], says: "--l2 must be a finite non-negative number, got -1")
+        try assertFails([model, "--train", "--grad-clip", "-1"], says: "--grad-clip must be a finite positive number, got -1")
+        try assertFails([model, "--train", "--threads", "-2"], says: "--threads must be an integer between 1 and 256, got -2")
+    }
+
+    func testSweepsAndInfiniteDecayAreRefused() throws {
+        try assertFails(["graphs/cnn.swiftgraph", "--train", "--lr", "0.01,0.010"], says: "--lr gives 0.01 twice")
+        try assertFails(["graphs/cnn.swiftgraph", "--train", "--l2", "inf"], says: "--l2 must be a finite non-negative number, got inf")
+        try assertFails(["graphs/cnn.swiftgraph", "--train", "--optimizer", "rmsprop"], says: "--optimizer must be one of 'sgd', 'adam'")
+    }
+
+    func testAMetaLineBreakingTheRulesIsALocatedError() throws {
+        let dir = try temporary()
+        for (meta, text) in [("epochs=0", "epochs must be an integer between 1 and 1000000, got 0"),
+                             ("batch_size=0", "batch_size must be"), ("batch_size=-4", "batch_size must be"),
+                             ("epochs=\"many\"", "epochs must be an integer"), ("metric=\"f1\"", "metric must be one of")] {
+            let path = dir.appendingPathComponent("m.gir").path
+            try "graph @m {\n  meta {dataset=\"fashionMNIST\", \(meta)}\n}\n".write(toFile: path, atomically: true, encoding: .utf8)
+            try assertFails([path, "--train"], says: "m.gir:2:3: error: meta: \(text)")
+        }
+    }
+
+    func testDevicesAndFIFOsAreNotReadAsModels() throws {
+        try assertFails(["/dev/zero", "--count-params"], says: "/dev/zero:1:1: error: cannot read the graph file: it is a device, not a regular file")
+        try assertFails(["/dev/zero", "--dump-ir"], says: "it is a device, not a regular file")
+        let dir = try temporary()
+        let fifo = dir.appendingPathComponent("model.gir").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        // Without the check the open would block forever: nobody writes to the FIFO.
+        try assertFails([fifo, "--dump-ir"], says: "it is a FIFO (named pipe), not a regular file")
+        let dsl = dir.appendingPathComponent("model.swiftgraph").path
+        XCTAssertEqual(mkfifo(dsl, 0o600), 0)
+        try assertFails([dsl, "--count-params"], says: "it is a FIFO (named pipe), not a regular file")
+    }
+
+    func testAWritePastTheFileSizeLimitIsAnErrorNotASignal() throws {
+        let dir = try temporary()
+        let model = dir.appendingPathComponent("wide.swiftgraph").path
+        try "let x = input(\"x\", [batch, 4000])\noutput(\"y\", relu(x))\n".write(toFile: model, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("y.npz").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        // 1 KiB may be written; the outputs need 16 KB.
+        p.arguments = ["-c", "ulimit -f 1 && exec \"$0\" \"$1\" --run --out \"$2\"", CLI.binary.path, model, out]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .exit, "killed by signal \(p.terminationStatus): \(e)")
+        XCTAssertEqual(p.terminationStatus, 1, e)
+        XCTAssertTrue(e.contains("y.npz: cannot write"), e)
+    }
+}
