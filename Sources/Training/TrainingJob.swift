@@ -68,3 +68,14 @@ public enum TrainingJob {
         return s
     }
 }
+
+extension TrainingJob {
+    /// Refuses a batch larger than the training split (every step would be the whole split,
+    /// not the batch asked for), with the numbers. Under `--limit` the split is cut short on
+    /// purpose for a quick run, and the one batch is the whole cut split.
+    static func checkBatch(_ batchSize: Int, examples: Int, of what: String, limited: Bool) throws {
+        guard limited || batchSize <= examples else {
+            throw RuntimeError("batch size \(batchSize) is larger than the \(examples) \(what): give --batch-size \(examples) or less")
+        }
+    }
+}

@@ -104,6 +104,8 @@ struct Graphc: ParsableCommand {
     var fusion: String = "on"
     @Option(help: ArgumentHelp("With --bench: plan memory by lifetimes ('off': one buffer per value).", valueName: "on|off"))
     var memoryPlan: String = "on"
+    @Option(help: ArgumentHelp("The most memory one plan may need (an executor's arena for a batch): bytes, or with K, M, G or T (default: the machine's physical memory).", valueName: "bytes"))
+    var maxMemory: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Kernel threads for evaluation batches, as --threads (default: --threads, else all cores).", valueName: "n"))
     var evalThreads: Int?
 
@@ -149,12 +151,14 @@ struct Graphc: ParsableCommand {
         // The ranges are the training settings' own (TrainingSettings), as a .gir meta line's.
         if let p = dropout, let problem = TrainingSettings.dropout.problem(with: p) { throw ValidationError("--dropout \(problem)") }
         do { try recipeOverrides().check() } catch let e as RuntimeError { throw ValidationError(e.description) }
+        if let m = maxMemory, MemoryBudget.parse(m) == nil { throw ValidationError("--max-memory must be a positive size such as 4G or 500M, got '\(m)'") }
     }
 
     func run() throws {
         // A write past `ulimit -f` then fails with EFBIG, reported with the file's name,
         // instead of the signal killing the run without a word.
         signal(SIGXFSZ, SIG_IGN)
+        if let m = maxMemory, let bytes = MemoryBudget.parse(m) { MemoryBudget.bytes = bytes; MemoryBudget.source = "--max-memory \(m)" }
         if let t = threads { BLASInfo.setThreads(t) }
         do {
             if listPasses { return printPasses() }

@@ -79,3 +79,23 @@ final class SettingsCLITests: XCTestCase {
         XCTAssertTrue(e.contains("y.npz: cannot write"), e)
     }
 }
+
+/// Batches too large for the memory budget are refused with the numbers before it is spent.
+final class MemoryBudgetCLITests: XCTestCase {
+    func assertFails(_ args: [String], says text: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try CLI.run(args)
+        XCTAssertTrue(r.status == 1 || r.status == 64, "status \(r.status): \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(text), "expected '\(text)' in:\n\(r.stderr)", file: file, line: line)
+    }
+
+    func testAHugeBenchBatchIsRefusedBeforeAllocation() throws {
+        try assertFails(["graphs/cnn.swiftgraph", "--bench", "--bench-batches", "100000000", "--max-memory", "8G"],
+                        says: "--bench batch 100000000: input 'image' [100000000, 1, 28, 28] needs 313.6 GB (313600000000 bytes) of memory, more than the budget of 8.6 GB (8589934592 bytes) (--max-memory 8G)")
+    }
+
+    func testTheArenaForABatchIsCheckedAgainstMaxMemory() throws {
+        try assertFails(["graphs/cnn.swiftgraph", "--run", "--batch-size", "5000", "--max-memory", "10M"],
+                        says: "the plan for B=5000 needs")
+        try assertFails(["graphs/cnn.swiftgraph", "--run", "--max-memory", "lots"], says: "--max-memory must be a positive size such as 4G or 500M, got 'lots'")
+    }
+}
