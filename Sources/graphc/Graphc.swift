@@ -184,7 +184,7 @@ struct Graphc: ParsableCommand {
         } catch let e as ExitCode {
             throw e
         } catch {
-            ErrorReport.print(error)
+            ErrorReport.print(error, modelFiles: files)
             throw ExitCode.failure
         }
     }

@@ -99,3 +99,76 @@ final class MemoryBudgetCLITests: XCTestCase {
         try assertFails(["graphs/cnn.swiftgraph", "--run", "--max-memory", "lots"], says: "--max-memory must be a positive size such as 4G or 500M, got 'lots'")
     }
 }
+
+/// Where messages point, what they show, and the folders checked before any work.
+final class MessagesCLITests: XCTestCase {
+    func temporary() throws -> URL {
+        let dir = try CLI.temporaryDirectory()
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir
+    }
+
+    func run(_ args: [String]) throws -> String {
+        let r = try CLI.run(args)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        return r.stderr
+    }
+
+    func testGirErrorsPointAtTheGirLineWithTheDSLLocationAsANote() throws {
+        let path = try temporary().appendingPathComponent("dup.gir").path
+        try """
+        graph @m {
+          %0 = input() {name="x"} : f32[B,3] loc("m.swiftgraph":1:9)
+          %1 = input() {name="x"} : f32[B,3] loc("m.swiftgraph":2:9)
+          output "y" = %1
+        }
+
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let e = try run([path, "--dump-ir"])
+        XCTAssertTrue(e.contains("dup.gir:3:3: error: verify: input %1: name \"x\" is already used by %0\n  %1 = input()"), e)
+        XCTAssertTrue(e.contains("note: the node comes from m.swiftgraph:2:9"), e)
+    }
+
+    func testALocNamingAnotherFileShowsNoneOfItsContents() throws {
+        let dir = try temporary()
+        let secret = dir.appendingPathComponent("secret.txt").path
+        try "root:x:0:0:SECRET\n".write(toFile: secret, atomically: true, encoding: .utf8)
+        let path = dir.appendingPathComponent("l.gir").path
+        // A graph the verifier refuses, at a node whose loc(...) names the other file.
+        try "graph @m {\n  %0 = input() {name=\"x\"} : f32[B,3]\n  %1 = input() {name=\"x\"} : f32[B,3] loc(\"\(secret)\":1:1)\n  output \"y\" = %1\n}\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        for command in ["--dump-ir", "--count-params", "--run"] {
+            let e = try run([path, command])
+            XCTAssertFalse(e.contains("SECRET"), e)
+            XCTAssertTrue(e.contains("l.gir:3:3: error:"), e)
+        }
+    }
+
+    func testSourceLinesAreEscapedAndCut() throws {
+        let dir = try temporary()
+        let nul = dir.appendingPathComponent("nul.swiftgraph").path
+        try Data("let x = 1 +\u{0} 2\n".utf8).write(to: URL(fileURLWithPath: nul))
+        let e = try run([nul, "--count-params"])
+        XCTAssertFalse(e.contains("\u{0}"), "no raw NUL byte: \(e.debugDescription)")
+        let long = dir.appendingPathComponent("long.swiftgraph").path
+        try Data(("let x = " + String(repeating: "(", count: 300_000) + "\n").utf8).write(to: URL(fileURLWithPath: long))
+        let l = try run([long, "--count-params"])
+        XCTAssertLessThan(l.utf8.count, 2_000, String(l.prefix(400)))
+    }
+
+    func testCacheAndOutAreCheckedBeforeAnyWork() throws {
+        let dir = try temporary()
+        let data = dir.appendingPathComponent("data").path
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let file = dir.appendingPathComponent("cache-file").path
+        try Data().write(to: URL(fileURLWithPath: file))
+        let e = try run(["graphs/caption_lstm.swiftgraph", "--train", "--cache", file, "--data", data, "--out", dir.appendingPathComponent("r").path])
+        XCTAssertTrue(e.contains("--cache \(file): is a file, not a folder"), e)
+        let inside = data + "/results"
+        let o = try run(["graphs/cnn.swiftgraph", "--train", "--data", data, "--out", inside])
+        XCTAssertTrue(o.contains("--out \(inside) is inside the data folder \(data)"), o)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: inside), "nothing is written into the data folder")
+        let p = try run(["graphs/cnn.swiftgraph", "--train", "--data", data, "--out", file])
+        XCTAssertTrue(p.contains("--out \(file): is a file, not a folder"), p)
+    }
+}

@@ -24,7 +24,9 @@ public struct Diagnostic: Error, CustomStringConvertible {
     public var description: String { render() }
 
     public func render() -> String {
-        var out = "\(location.file):\(location.line):\(location.column): error: \(message)"
+        // A message may quote what it found (an unexpected NUL): escaped as the line is.
+        let text = message.map { $0 == "\n" ? "\n" : Diagnostic.escaped($0) }.joined()
+        var out = "\(location.file):\(location.line):\(location.column): error: \(text)"
         if let text = sourceLine {
             let shown = Diagnostic.shown(text, column: location.column)
             out += "\n" + shown.text + "\n" + shown.caretIndent + "^"
