@@ -36,8 +36,9 @@ public struct HTMLPage {
     }
 
     /// A relative path as an attribute value: each segment percent-encoded (spaces, `#`, `?`
-    /// would otherwise break the link), then escaped.
+    /// would otherwise break the link), then escaped. `#id` is a link within the page.
     public static func href(_ path: String) -> String {
+        if path.hasPrefix("#") { return "#" + escape(String(path.dropFirst()).addingPercentEncoding(withAllowedCharacters: .urlFragmentAllowed) ?? "") }
         let allowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "?#;"))
         return escape(path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path)
     }
@@ -71,6 +72,11 @@ public struct HTMLPage {
     /// Preformatted text (command output), escaped.
     public mutating func preformatted(_ text: String) {
         blocks.append("<pre>\(HTMLPage.escape(text))</pre>")
+    }
+
+    /// Preformatted text folded under a one-line summary the reader clicks to open.
+    public mutating func details(_ summary: String, preformatted text: String) {
+        blocks.append("<details><summary>\(HTMLPage.escape(summary))</summary><pre>\(HTMLPage.escape(text))</pre></details>")
     }
 
     /// A table; `numeric` columns are right-aligned. A row's cell may hold several runs.
@@ -151,7 +157,7 @@ public struct HTMLPage {
     caption { text-align: left; font-weight: bold; padding-bottom: 4px; }
     th, td { border: 1px solid #d6d6d6; padding: 4px 10px; vertical-align: top; }
     th { background: #f0f0f0; }
-    td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+    td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
     .figures { display: flex; flex-wrap: wrap; gap: 16px; margin: 12px 0; }
     figure { margin: 0; }
     figure img { max-width: 100%; height: auto; border: 1px solid #e2e2e2; }
@@ -159,6 +165,7 @@ public struct HTMLPage {
     .beside { display: flex; gap: 20px; align-items: flex-start; margin: 16px 0; }
     .beside img { border: 1px solid #e2e2e2; flex: none; }
     .beside p { margin: 0 0 8px; }
-    img { image-rendering: auto; }
+    details { margin: 12px 0; }
+    summary { cursor: pointer; color: #335; }
     """
 }

@@ -64,10 +64,10 @@ public struct HomeworkPage {
     }
 
     func files(_ page: inout HTMLPage) {
-        let candidates = ["q2/report.md", "q2/metrics.json", "q2/best.safetensors", "q3/report.md",
+        let candidates = ["q1/count-params.txt", "q1/study.json", "q1/heads.safetensors", "q1/X.npy", "q1/outputs.npz",
+                          "q2/report.md", "q2/metrics.json", "q2/best.safetensors", "q3/report.md",
                           "q3/caps_generated_enc_dec.json", "q3/caps_generated_enc_dec_w_attention.json",
-                          "q3/beam3/caps_generated_enc_dec.json", "q3/beam3/caps_generated_enc_dec_w_attention.json",
-                          "q1/study.json", "q1/heads.safetensors", "q1/outputs.npz"]
+                          "q3/beam3/caps_generated_enc_dec.json", "q3/beam3/caps_generated_enc_dec_w_attention.json"]
         let present = candidates.filter { exists($0) }
         guard !present.isEmpty else { return }
         page.heading(2, "Files")

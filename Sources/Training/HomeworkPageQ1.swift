@@ -29,8 +29,7 @@ extension HomeworkPage {
             + "The CNN is far smaller and builds in that the same pattern means the same thing anywhere in the image; the MLP must learn that from data, "
             + "which takes more data and overfits more easily.")
         if let text = try? String(contentsOfFile: path("q1/count-params.txt"), encoding: .utf8) {
-            page.paragraph([.text("graphc's output ("), .code("--count-params"), .text(" on both models):")])
-            page.preformatted(text)
+            page.details("graphc's own output (--count-params on both models)", preformatted: text)
         }
 
         page.heading(3, "1.2 Self-attention probabilities as Softmax(X A(h) Xᵀ), rank(A(h)) ≤ d")
@@ -45,7 +44,10 @@ extension HomeworkPage {
                            [[.code(name)]] + (s.singular_values[name] ?? []).map { [.text(String(format: "%.3g", $0))] }
                                + [[.strong("\(s.ranks[name] ?? 0)")]]
                        }, numeric: Set(1...(s.n + 1)))
-            page.paragraph("Exactly \(s.d) singular values are of the size of the entries; the other \(s.n - s.d) are float32 rounding, more than 10⁵ times smaller (rank counted as values above \(SelfAttentionStudy.rankTolerance) times the largest).")
+            let values = s.singular_values["A1"] ?? []
+            if values.count > s.d, values[s.d] > 0 {
+                page.paragraph("Exactly \(s.d) singular values are of the size of the entries; the other \(s.n - s.d) are float32 rounding, σ\(s.d) / σ\(s.d + 1) = \(String(format: "%.1e", values[s.d - 1] / values[s.d])) for A1 (the rank counts values above \(SelfAttentionStudy.rankTolerance) times the largest).")
+            }
         } else {
             missing(&page, part: "q1", what: "the singular values of A(h)")
         }

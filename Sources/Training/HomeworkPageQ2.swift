@@ -42,7 +42,7 @@ extension HomeworkPage {
         }
         let epochs = best.epochs.count
         page.paragraph("The network of the homework (conv 16 3x3 same padding, ReLU, max-pool 2; conv 32 3x3, ReLU, max-pool 2; linear 600, ReLU, dropout \(best.dropout.map { String($0) } ?? "as declared"); "
-            + "linear 120, ReLU; linear 10, LogSoftmax), \(epochs) epochs of \(best.optimizer.uppercased()) with batch \(best.batch_size) and L2 \(best.l2), one run per learning rate. Data: \(m.dataset).")
+            + "linear 120, ReLU; linear 10, LogSoftmax), \(epochs) epoch\(epochs == 1 ? "" : "s") of \(best.optimizer.uppercased()) with batch \(best.batch_size) and L2 \(best.l2), one run per learning rate. Data: \(m.dataset).")
         page.table(headers: ["learning rate", "final training loss", "final validation accuracy", "test accuracy", "s / epoch"],
                    rows: m.configs.map { c in
                        let last = c.epochs.last, isBest = c.name == m.best

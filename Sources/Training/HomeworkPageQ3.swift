@@ -46,7 +46,7 @@ extension HomeworkPage {
                             ("q3/\(run.tag)/val_bleu4.png", "Validation BLEU-4 per epoch (greedy decoding)")], width: 480)
             let s = m.settings
             var details = ["Model \(m.model): \(s["epochs"] ?? "?") epochs, batch \(s["batch_size"] ?? "?"), \(s["optimizer"] ?? "?") lr \(s["lr"] ?? "?"), dropout \(s["dropout"] ?? "?"), gradient clip \(s["grad_clip"] ?? "?"); seed \(s["seed"] ?? "?"); \(s["threads"] ?? "?") threads; OpenBLAS kernels \(s["blas_core"] ?? "?"); \(String(format: "%.1f", m.seconds_per_epoch)) s of training per epoch."]
-            if let b = run.beam { details.append("Beam \(b.decoding): the trained weights (\(b.weights)) decoded again, \(HomeworkPage.duration(b.seconds)) for the validation and test images.") }
+            if let b = run.beam { details.append("\(b.decoding.prefix(1).uppercased() + b.decoding.dropFirst()): the trained weights (q3/\(run.tag)/decoder.safetensors) decoded again, \(HomeworkPage.duration(b.seconds)) for the validation and test images.") }
             page.paragraph([.text(details.joined(separator: " "))], note: true)
         }
 
@@ -70,7 +70,7 @@ extension HomeworkPage {
         if !strips.isEmpty {
             page.heading(3, "Where the attention decoder looked, word by word")
             page.paragraph("Each tile is the image lit by the attention weights (16x16 regions, upsampled) of the word under it, for the greedy caption above.")
-            figures(&page, strips.map { ("\(folder)/\($0)_attention.png", "\($0).tif") })
+            figures(&page, strips.map { ("\(folder)/\($0)_attention.png", "\($0).tif: " + (greedy?["\($0).tif"] ?? "")) })
         }
         var extra: [String] = []
         if let m = runs.compactMap(\.metrics).first {

@@ -21,6 +21,7 @@ final class HTMLPageTests: XCTestCase {
         XCTAssertTrue(html.contains("1 &lt; 2 &amp; 3 &gt; 2"))
         XCTAssertTrue(html.contains("&lt;/pre&gt;&lt;img src=x&gt;"))
         XCTAssertTrue(html.contains("href=\"a%20b/c%23d.png\""), "a space and a # in a path are percent-encoded")
+        XCTAssertEqual(HTMLPage.href("#q1"), "#q1", "a link within the page keeps its #")
         for fragment in ["&lt;h&gt;", "&lt;td&gt;", "&lt;cap&gt;", "&lt;fig&gt;", "&lt;alt&gt;", "&lt;caption&gt;", "&lt;li&gt;", "&#39;q&#39;"] {
             XCTAssertTrue(html.contains(fragment), fragment)
         }
