@@ -121,6 +121,19 @@ if [ "$needs_build" = 1 ] || [ ! -x "$graphc" ]; then
   say "building graphc (release)"
   swift build -c release --product graphc
 fi
+# Debian's OpenBLAS 0.3.21 does not know some newer CPUs and falls back to its generic
+# (pre-AVX) kernels, about 5x slower for graphc's products; graphc warns, and here we pick the
+# kernels the CPU does run, unless the user chose some.
+if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ "$needs_build" = 1 ]; then
+  core=$("$graphc" --version | sed -n 's/.*OpenBLAS kernels: \([A-Za-z0-9]*\).*/\1/p')
+  case "${core,,}" in
+    prescott|core2|penryn|dunnington|nehalem|atom|katmai|coppermine|northwood|banias|generic)
+      isa=""
+      if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then isa=AVX-512; export OPENBLAS_CORETYPE=SkylakeX
+      elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then isa=AVX2; export OPENBLAS_CORETYPE=Haswell; fi
+      [ -n "$isa" ] && say "OpenBLAS picked its generic '$core' kernels on a CPU with $isa: using OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE" ;;
+  esac
+fi
 [ "$quick" = 1 ] && say "quick mode: small data and one epoch, in $out/ (the numbers only show the pipeline works)"
 for part in "${parts[@]}"; do
   case "$part" in
