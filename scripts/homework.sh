@@ -26,7 +26,7 @@ for arg in "$@"; do
     q1|q2|q3|page) parts+=("$arg") ;;
     all) parts+=(q1 q2 q3) ;;
     --quick) quick=1 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "homework.sh: unknown argument '$arg' (give q1, q2, q3, page, all or --quick; --help explains)" >&2; exit 2 ;;
   esac
 done
