@@ -278,6 +278,14 @@ struct CaptioningTraining {
 
     func loadData() throws -> SydneyCaptions {
         let dir = options.data ?? SydneyCaptions.defaultDirectory
+        // The homework's download holds images/ and dataset.json; the splits and vocabulary
+        // come from its preprocessing, so say which files are expected rather than the first missing one.
+        let splits = (dir as NSString).appendingPathComponent("datasets")
+        if FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent("dataset.json")),
+           !FileManager.default.fileExists(atPath: splits) {
+            throw RuntimeError("\(dir) has dataset.json but no datasets/ folder: graphc reads the homework's splits and vocabulary from "
+                + "datasets/train.json, val.json, test.json and vocab_info.json (as the homework's preprocessing writes them) beside dataset.json and images/")
+        }
         do {
             return try SydneyCaptions.load(directory: dir)
         } catch let e as FileError where options.data == nil && e.file == dir {

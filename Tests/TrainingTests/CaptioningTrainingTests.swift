@@ -99,6 +99,19 @@ final class CaptioningTrainingTests: XCTestCase {
         XCTAssertTrue(report.contains(try XCTUnwrap(showcase["219.tif"])))
     }
 
+    /// The homework's download without the preprocessed splits: an error naming the files to add.
+    func testDataFolderWithoutItsSplitsSaysWhatIsMissing() throws {
+        let s = try setup("caption_lstm.swiftgraph")
+        let data = s.dir.appendingPathComponent("download")
+        try FileManager.default.createDirectory(at: data.appendingPathComponent("images"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: s.data + "/dataset.json", toPath: data.appendingPathComponent("dataset.json").path)
+        XCTAssertThrowsError(try Training.run(file: s.model, options: TrainingOptions(out: s.dir.appendingPathComponent("r").path, data: data.path,
+                                                                                      limit: 4, features: s.features))) { e in
+            XCTAssertTrue("\(e)".contains("has dataset.json but no datasets/ folder"), "\(e)")
+            XCTAssertTrue("\(e)".contains("vocab_info.json"), "\(e)")
+        }
+    }
+
     /// `--eval --beam 3` into another folder: the beam's scores and captions beside the greedy run's.
     func testEvaluationWithBeamWritesItsScoresAndCaptions() throws {
         let s = try setup("caption_attention.swiftgraph")
