@@ -46,6 +46,7 @@ struct CaptioningReport {
         md += "![training loss](train_loss.png) ![validation BLEU-4](val_bleu4.png)\n\n## Generated captions\n\n"
         md += "| image | generated caption (\(metrics.settings["decoding"] ?? "greedy")) |\n|---|---|\n"
         var strips = ""
+        var captions: [String: String] = [:]
         for name in CaptioningReport.showcase {
             let rgb: (width: Int, height: Int, pixels: [UInt8])
             do { rgb = try TiffImage.readRGB(path: data.imagePath(name)) } catch {
@@ -58,6 +59,7 @@ struct CaptioningReport {
             let stem = (name as NSString).deletingPathExtension
             try PNG.write(small, to: path("\(stem).png"))
             let text = caption.tokens.joined(separator: " ")
+            captions[name] = text
             md += "| ![\(name)](\(stem).png)<br>\(name) | \(text.isEmpty ? "(empty)" : text) |\n"
             if let maps = caption.alphas {
                 let side = Int(Double(features.regions).squareRoot())
@@ -70,6 +72,7 @@ struct CaptioningReport {
         if !strips.isEmpty {
             md += "\n## Where the decoder looked\n\nEach tile is the image lit by the attention weights (16x16 regions, upsampled) of the word under it.\n\n" + strips
         }
+        try JSONReport.write(captions, to: path("showcase.json"))
         try AtomicFile.write(md, toPath: path("report.md"))
         try CaptioningReport.writeIndex(results: (folder as NSString).deletingLastPathComponent)
     }

@@ -112,8 +112,10 @@ struct CaptioningTraining {
     func evaluate(_ s: Session, _ store: ParameterStore, weights: String) throws {
         try store.load(from: weights, for: lowered)
         try checkParameters(s.decoder, store)
+        let start = Date()
         let (val, test) = try (score(s.data.val, s.decoder, s.features, store), score(s.data.test, s.decoder, s.features, store))
         reporter.result("val BLEU-4 \(val.scores.meanSentence) corpus \(val.scores.corpus); test BLEU-4 \(test.scores.meanSentence) corpus \(test.scores.corpus)")
+        try writeEvaluation(s, store, weights: weights, val: val.scores, test: test, seconds: Date().timeIntervalSince(start))
         try rewriteReport(s, store, test: test.scores)
     }
 
@@ -190,6 +192,44 @@ struct CaptioningTraining {
         reporter.result("results written to \(out)/caps_generated_\(s.tag).json and \(folder)/")
     }
 
+    /// What `--eval` of a caption model found, in `<out>/<tag>/evaluation.json`, with the test
+    /// captions in the homework's format in `<out>/caps_generated_<tag>.json`: a second decoding
+    /// (beam search) of trained weights sits beside the training run's own figures this way.
+    struct Evaluation: Codable {
+        var model: String
+        var weights: String
+        var features: String
+        var decoding: String
+        var val_bleu4: Double
+        var val_corpus_bleu4: Double
+        var test_bleu4: Double
+        var test_corpus_bleu4: Double
+        var test_images: Int
+        /// The homework's three images (those in the test split) and their captions.
+        var showcase: [String: String]
+        var seconds: Double
+        var threads: Int
+        var blas_core: String
+    }
+
+    func writeEvaluation(_ s: Session, _ store: ParameterStore, weights: String, val: BleuScoring.Scores,
+                         test: (scores: BleuScoring.Scores, captions: [[String]]), seconds: Double) throws {
+        let captions = Dictionary(zip(s.data.test.imageNames, test.captions), uniquingKeysWith: { a, _ in a })
+        var showcase: [String: String] = [:]
+        for name in CaptioningReport.showcase {
+            if let c = captions[name] { showcase[name] = c.joined(separator: " ") }
+            else if let f = try? s.features.batch([name]) { showcase[name] = try s.decoder.decode(f, parameters: store).tokens.joined(separator: " ") }
+        }
+        let e = Evaluation(model: file, weights: weights, features: s.features.provenance, decoding: decoding,
+                           val_bleu4: val.meanSentence, val_corpus_bleu4: val.corpus, test_bleu4: test.scores.meanSentence,
+                           test_corpus_bleu4: test.scores.corpus, test_images: test.scores.images, showcase: showcase,
+                           seconds: seconds, threads: recipe.threads, blas_core: BLASInfo.coreName)
+        let out = options.out as NSString
+        let generated = zip(s.data.test.imageNames, test.captions).map { BleuScoring.Caption(imageName: $0, caption: $1) }
+        try JSONReport.write(generated, to: out.appendingPathComponent("caps_generated_\(s.tag).json"))
+        try JSONReport.write(e, to: (out.appendingPathComponent(s.tag) as NSString).appendingPathComponent("evaluation.json"))
+    }
+
     /// `--eval` with the metrics of an earlier run in the results folder redraws that run's
     /// report (captions and attention maps) from the given weights.
     /// The report's test figures and decoding become this evaluation's; the per-epoch history
@@ -256,6 +296,14 @@ struct CaptioningTraining {
 
     func loadData() throws -> SydneyCaptions {
         let dir = options.data ?? SydneyCaptions.defaultDirectory
+        // The homework's download holds images/ and dataset.json; the splits and vocabulary
+        // come from its preprocessing, so say which files are expected rather than the first missing one.
+        let splits = (dir as NSString).appendingPathComponent("datasets")
+        if FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent("dataset.json")),
+           !FileManager.default.fileExists(atPath: splits) {
+            throw RuntimeError("\(dir) has dataset.json but no datasets/ folder: graphc reads the homework's splits and vocabulary from "
+                + "datasets/train.json, val.json, test.json and vocab_info.json (as the homework's preprocessing writes them) beside dataset.json and images/")
+        }
         do {
             return try SydneyCaptions.load(directory: dir)
         } catch let e as FileError where options.data == nil && e.file == dir {

@@ -31,16 +31,21 @@ public enum FeatureExtraction {
     /// folder to hold all_features.hdf5), the encoder compiled with `passes`.
     @discardableResult
     public static func run(encoderFile: String, weights: String?, seed: UInt64 = 42, threads: Int? = nil, images dir: String,
-                           out: String, policy: BadImagePolicy = .stop, passes: PassOptions = PassOptions(),
+                           out: String, policy: BadImagePolicy = .stop, limit: Int? = nil, passes: PassOptions = PassOptions(),
                            reporter: TrainingReporter = SilentReporter()) throws -> Summary {
         let out = outputPath(out)
-        let list = try imageList(directory: dir)
+        let full = try imageList(directory: dir)
+        // `limit`: encode only the first images (quick runs); the file keeps a row for every
+        // image of the folder, zero where none was encoded, so it still fits the dataset.
+        var list = full
+        if let n = limit { list.images = Array(full.images.prefix(n)) }
         for name in list.ignored.prefix(5) { reporter.log("note: \(dir)/\(name) is not named <number>.tif: ignored") }
         if list.ignored.count > 5 { reporter.log("note: \(list.ignored.count - 5) more files ignored") }
         let context = PassContext(options: passes)
         let encoder = try FeatureEncoder(file: encoderFile, weights: weights, seed: seed, threads: threads, context: context)
         reporter.compiled("encoder", context)
-        reporter.log("graphc: \(encoderFile) over \(list.images.count) images of \(dir) -> \(out)\nencoder: \(encoder.provenance)")
+        reporter.log("graphc: \(encoderFile) over \(list.images.count) images of \(dir) -> \(out)\nencoder: \(encoder.provenance)"
+            + (list.images.count < full.images.count ? "\nnote: --limit \(list.images.count): the rows of the other \(full.images.count - list.images.count) images stay zero" : ""))
         let summary = try extract(list, rows: list.rows, encoder: encoder, policy: policy, to: out, reporter: reporter)
         reporter.result(String(format: "wrote %@: (%d, %d, %d) float32 from %d images in %.1f s (%.3f s per image)", out, summary.rows,
                      summary.regions, summary.dim, summary.images, summary.seconds, summary.seconds_per_image))

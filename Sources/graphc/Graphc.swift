@@ -22,6 +22,8 @@ struct Graphc: ParsableCommand {
           graphc graphs/cnn.swiftgraph --train --lr 0.001,0.01,0.1
           graphc graphs/cnn.swiftgraph --eval --weights results/best.safetensors
           graphc graphs/q1_attention.swiftgraph --run --inputs X=x.npy --out outputs.npz
+          graphc graphs/q1_attention.swiftgraph --attention-study --out results/q1
+          graphc --homework-page results
           graphc graphs/resnet18.swiftgraph --extract-features --images DIR --out all_features.hdf5
           graphc graphs/caption_attention.swiftgraph --train --features all_features.hdf5
           graphc --bleu results/caps_generated_enc_dec.json --refs DATA/datasets/test.json
@@ -65,6 +67,12 @@ struct Graphc: ParsableCommand {
     @Flag(help: "With --run and --inputs: fill the inputs no file gives with seeded random values (f32 standard normal, i64 ids within the table or classes they index), of the declared shapes with the batch of the given inputs (else --batch-size, default 1).")
     var randomInputs = false
 
+    // The homework (scripts/homework.sh).
+    @Flag(help: "Q1's self-attention questions on graphs/q1_attention.swiftgraph, run as --run runs it: the singular values of A(h) and the probabilities of two heads related by an invertible B; --out DIR also writes the weights, X, the outputs and study.json.")
+    var attentionStudy = false
+    @Option(help: ArgumentHelp("Write DIR/index.html: the homework answered on one page from what scripts/homework.sh left in DIR.", valueName: "dir"))
+    var homeworkPage: String?
+
     // Captioning (Q3).
     @Flag(help: "Run an encoder (graphs/resnet18.swiftgraph) over --images and write its features to an HDF5 file (--out).")
     var extractFeatures = false
@@ -80,7 +88,7 @@ struct Graphc: ParsableCommand {
     var bleu: String?
     @Option(help: ArgumentHelp("Reference captions for --bleu (datasets/val.json or test.json).", valueName: "file"))
     var refs: String?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Use only the first N training captions (Fashion-MNIST: training images) and the first N val/dev and test images (quick runs).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Use only the first N training captions (Fashion-MNIST: training images) and the first N val/dev and test images; with --extract-features, encode only the first N images (quick runs).", valueName: "n"))
     var limit: Int?
 
     // Training settings; each defaults to the model's train(...) declaration.
@@ -121,6 +129,10 @@ struct Graphc: ParsableCommand {
     // clear "must be positive") instead of being read as an unknown flag `-0.1`.
     func validate() throws {
         if listPasses { return }
+        if homeworkPage != nil {
+            guard files.isEmpty else { throw ValidationError("--homework-page takes no model file (it reads the results folder)") }
+            return
+        }
         if bleu != nil || refs != nil {
             guard bleu != nil, refs != nil else { throw ValidationError("--bleu CAPTIONS.json needs --refs REFS.json (and the other way round)") }
             guard files.isEmpty else { throw ValidationError("--bleu takes no model file") }
@@ -128,9 +140,9 @@ struct Graphc: ParsableCommand {
         }
         guard !files.isEmpty else { throw ValidationError("give a model file (.swiftgraph or .gir); see --help") }
         guard ["train", "infer"].contains(mode) else { throw ValidationError("--mode must be 'train' or 'infer', got '\(mode)'") }
-        let actions = [countParams, dumpIR, train, eval, runModel, extractFeatures, bench].filter { $0 }.count
-        guard actions <= 1 else { throw ValidationError("choose one of --count-params, --dump-ir, --train, --eval, --run, --extract-features, --bench") }
-        guard actions == 1 else { throw ValidationError("nothing to do: add --count-params, --dump-ir, --train, --eval, --run, --extract-features or --bench") }
+        let actions = [countParams, dumpIR, train, eval, runModel, extractFeatures, bench, attentionStudy].filter { $0 }.count
+        guard actions <= 1 else { throw ValidationError("choose one of --count-params, --dump-ir, --train, --eval, --run, --extract-features, --bench, --attention-study") }
+        guard actions == 1 else { throw ValidationError("nothing to do: add --count-params, --dump-ir, --train, --eval, --run, --extract-features, --bench or --attention-study") }
         if !runModel && (!runInputs.isEmpty || randomInputs) { throw ValidationError("--inputs and --random-inputs go with --run") }
         if runModel, let o = out, !o.hasSuffix(".npz") { throw ValidationError("--run writes its outputs as .npz: --out must end in .npz, got '\(o)'") }
         if extractFeatures && images == nil { throw ValidationError("--extract-features needs --images DIR") }
@@ -162,10 +174,15 @@ struct Graphc: ParsableCommand {
         if let t = threads { BLASInfo.setThreads(t) }
         do {
             if listPasses { return printPasses() }
+            if let dir = homeworkPage { return print("wrote " + (try HomeworkPage(results: dir).write())) }
+            if attentionStudy {
+                let result = try SelfAttentionStudy.run(file: files[0], seed: seed ?? 7, threads: threads, out: out)
+                return print(SelfAttentionStudy.text(result, out: out), terminator: "")
+            }
             if let captions = bleu, let references = refs { return print(try BleuScoring.line(captions: captions, refs: references)) }
             if extractFeatures, let dir = images {
                 try FeatureExtraction.run(encoderFile: files[0], weights: weights, seed: seed ?? 42, threads: threads, images: dir, out: resultsFolder,
-                                          policy: badImagePolicy, passes: passOptions, reporter: reporter)
+                                          policy: badImagePolicy, limit: limit, passes: passOptions, reporter: reporter)
                 return
             }
             if countParams { return try CountParams.run(files: files, options: frontendOptions) }

@@ -93,6 +93,48 @@ final class CaptioningTrainingTests: XCTestCase {
         let log = CollectingReporter()
         XCTAssertNoThrow(try TrainingJob.run(file: s.model, options: eval, reporter: log))
         XCTAssertTrue(log.resultLines.contains { $0.hasPrefix("val BLEU-4 ") }, "\(log.resultLines)")
+
+        // The showcase captions beside the report, as the homework page reads them.
+        let showcase = try XCTUnwrap(json(folder.appendingPathComponent("showcase.json")) as? [String: String])
+        XCTAssertEqual(Set(showcase.keys), ["219.tif", "540.tif", "357.tif"])
+        XCTAssertTrue(report.contains(try XCTUnwrap(showcase["219.tif"])))
+    }
+
+    /// The homework's download without the preprocessed splits: an error naming the files to add.
+    func testDataFolderWithoutItsSplitsSaysWhatIsMissing() throws {
+        let s = try setup("caption_lstm.swiftgraph")
+        let data = s.dir.appendingPathComponent("download")
+        try FileManager.default.createDirectory(at: data.appendingPathComponent("images"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: s.data + "/dataset.json", toPath: data.appendingPathComponent("dataset.json").path)
+        XCTAssertThrowsError(try TrainingJob.run(file: s.model, options: TrainingOptions(out: s.dir.appendingPathComponent("r").path, data: data.path,
+                                                                                      limit: 4, features: s.features))) { e in
+            XCTAssertTrue("\(e)".contains("has dataset.json but no datasets/ folder"), "\(e)")
+            XCTAssertTrue("\(e)".contains("vocab_info.json"), "\(e)")
+        }
+    }
+
+    /// `--eval --beam 3` into another folder: the beam's scores and captions beside the greedy run's.
+    func testEvaluationWithBeamWritesItsScoresAndCaptions() throws {
+        let s = try setup("caption_attention.swiftgraph")
+        let out = try train(s, limit: 8, RecipeOverrides(epochs: 1))
+        let weights = out.appendingPathComponent("enc_dec_w_attention/decoder.safetensors").path
+        let beamOut = s.dir.appendingPathComponent("beam3")
+        try TrainingJob.run(file: s.model, overrides: RecipeOverrides(threads: 1),
+                         options: TrainingOptions(out: beamOut.path, data: s.data, limit: 8, features: s.features, beam: 3, weights: weights))
+        let e = try JSONDecoder().decode(CaptioningTraining.Evaluation.self,
+                                         from: Data(contentsOf: beamOut.appendingPathComponent("enc_dec_w_attention/evaluation.json")))
+        XCTAssertEqual(e.decoding, "beam 3")
+        XCTAssertEqual(e.weights, weights)
+        XCTAssertEqual(e.test_images, 8)
+        XCTAssertTrue((0...1).contains(e.test_bleu4) && (0...1).contains(e.val_bleu4))
+        XCTAssertEqual(Set(e.showcase.keys), ["219.tif", "540.tif", "357.tif"], "decoded even when --limit leaves them out of the test split")
+        let caps = try XCTUnwrap(json(beamOut.appendingPathComponent("caps_generated_enc_dec_w_attention.json")) as? [[String: Any]])
+        XCTAssertEqual(caps.count, 8)
+        let rescored = try BleuScoring.scores(references: Array(try CaptionsEval.load(path: s.data + "/datasets/test.json").orderedRefs.prefix(8)),
+                                              hypotheses: caps.map { $0["caption"] as? [String] ?? [] })
+        XCTAssertEqual(rescored.meanSentence, e.test_bleu4, accuracy: 1e-12)
+        // The greedy run's own files are untouched.
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("enc_dec_w_attention/evaluation.json").path))
     }
 
     /// `--fusion off` (bench/caption_bench.sh UNFUSED=1) reaches caption training: no fused kernels in its graph.

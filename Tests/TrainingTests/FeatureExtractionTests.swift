@@ -78,6 +78,20 @@ final class FeatureExtractionTests: XCTestCase {
         XCTAssertEqual(summary.images, 2)
     }
 
+    func testLimitEncodesTheFirstImagesAndKeepsEveryRow() throws {
+        let (dir, encoder) = try makeFolder()
+        let out = dir.appendingPathComponent("limited.hdf5").path
+        let log = CollectingReporter()
+        try FeatureExtraction.run(encoderFile: encoder, weights: pth, images: dir.appendingPathComponent("images").path, out: out, limit: 1, reporter: log)
+        let f = try HDF5Features.read(path: out)
+        XCTAssertEqual(f.count, 3, "rows for every image of the folder, so the file still fits the dataset")
+        let rowSize = 64
+        for (g, e) in zip(f.features[0..<rowSize], Self.expected(Self.pixels(seed: 1))) { XCTAssertEqual(g, e, accuracy: 1e-5) }
+        XCTAssertEqual(Array(f.features[(2 * rowSize)...]), [Float](repeating: 0, count: rowSize), "3.tif is beyond the limit")
+        XCTAssertEqual(try XCTUnwrap(FeatureExtraction.summary(of: out)).images, 1)
+        XCTAssertTrue(log.logLines.contains { $0.contains("--limit 1: the rows of the other 1 images stay zero") }, "\(log.logLines)")
+    }
+
     func testSafetensorsWeightsGiveTheSameFeatures() throws {
         let (dir, encoder) = try makeFolder()
         let store = ParameterStore()
