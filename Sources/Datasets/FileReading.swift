@@ -6,14 +6,11 @@ import GraphIR
 // `train.json: captions_tokens[17] is not an array of strings`) instead of trapping, whatever
 // bytes it is given.
 
-/// Checks that `path` names an existing regular file (not a folder), for readers that hand the
-/// path to a C library which would report either case less clearly.
+/// Checks that `path` names an existing regular file (not a folder, FIFO or device), for
+/// readers that hand the path to a C library which would report these cases less clearly
+/// (or block on a FIFO).
 func requireFile(_ path: String) throws {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-        throw FileError(path, "no such file")
-    }
-    if isDirectory.boolValue { throw FileError(path, "is a directory, not a file") }
+    if let problem = InputFile.problem(path) { throw FileError(path, problem) }
 }
 
 /// Reads a whole file, turning a missing, unreadable or folder path into a `FileError`.

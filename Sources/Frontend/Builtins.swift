@@ -203,15 +203,12 @@ enum Builtins {
             default:
                 throw L.error("argument `\(label):` of `train` must be a number, a Bool, a String or a name like `.adam`, got \(describeValue(arg.value))", arg.pos)
             }
-            if ["epochs", "batchSize", "seed", "maxLen"].contains(label) {
-                guard case .int(let n) = arg.value, n > 0 || (label == "seed" && n >= 0) else {
-                    throw L.error("argument `\(label):` of `train` must be a positive Int, got \(describeValue(arg.value))", arg.pos)
-                }
-            }
-            if ["lr", "momentum", "weightDecay", "gradClip", "dropout"].contains(label) {
-                if case .int(let n) = attr { attr = .float(Double(n)) }
-                guard case .float(let d) = attr, d >= 0 else {
-                    throw L.error("argument `\(label):` of `train` must be a non-negative number, got \(describeValue(arg.value))", arg.pos)
+            // Numbers follow the rules every setting follows (`TrainingSettings`): the same as
+            // a .gir file's meta line and the command line's flags.
+            if let setting = TrainingSettings.named(label: label) {
+                if case .number = setting.rule, case .int(let n) = attr { attr = .float(Double(n)) }
+                if case .name = setting.rule {} else if let problem = setting.problem(with: attr) {
+                    throw L.error("argument `\(label):` of `train` \(problem)", arg.pos)
                 }
             }
             if ["on", "metric", "optimizer"].contains(label), !isName(arg.value) {

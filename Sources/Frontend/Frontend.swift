@@ -18,9 +18,9 @@ public struct FrontendOptions: Sendable {
     public var maxLoopIterations = 100_000
     public var maxSteps = 1_000_000
     /// What `train(on:metric:optimizer:)` may name; anything else is a located error.
-    public var datasets: Set<String> = ["fashionMNIST", "sydneyCaptions"]
-    public var metrics: Set<String> = ["accuracy", "bleu4", "loss"]
-    public var optimizers: Set<String> = ["sgd", "adam"]
+    public var datasets: Set<String> = TrainingSettings.names(TrainingSettings.dataset)
+    public var metrics: Set<String> = TrainingSettings.names(TrainingSettings.metric)
+    public var optimizers: Set<String> = TrainingSettings.names(TrainingSettings.optimizer)
 
     public init() {}
     public init(mode: Mode) { self.mode = mode }
@@ -90,6 +90,9 @@ public enum Frontend {
     /// The file's text, or a diagnostic saying why it cannot be read.
     static func readSource(_ path: String) throws -> String {
         let location = SourceLocation(file: path, line: 1, column: 1)
+        if let problem = InputFile.problem(path, maxBytes: InputFile.maxModelBytes) {
+            throw Diagnostic("cannot read the graph file: it \(problem)", at: location)
+        }
         guard let f = fopen(path, "rb") else {
             let reason = String(cString: strerror(errno))
             throw Diagnostic("cannot read the graph file: \(reason)", at: location)

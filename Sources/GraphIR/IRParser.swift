@@ -44,6 +44,15 @@ public enum IRParser {
         return try p.parseGraph()
     }
 
+    /// Parses as `parse`, and also gives where each node is in the text (indexed by value id),
+    /// so a later complaint about a node can point at its `.gir` line rather than at its
+    /// `loc(...)`, which names the DSL file the graph came from.
+    public static func parseWithPositions(_ text: String, file: String, types: TypeChecking = .inferAndCheck) throws -> (graph: Graph, positions: [SourceLocation]) {
+        var p = IRTextParser(lines: splitLines(text), file: file, types: types)
+        let g = try p.parseGraph()
+        return (g, p.positions)
+    }
+
     /// Lines as unicode scalars (columns count scalars), without `\n` or a trailing `\r`.
     static func splitLines(_ text: String) -> [[Unicode.Scalar]] {
         var lines: [[Unicode.Scalar]] = []
@@ -90,6 +99,8 @@ private struct IRTextParser {
     let file: String
     let types: IRParser.TypeChecking
     var cursor = LineCursor(text: [], line: 0, file: "")
+    /// Where each node's statement starts, by value id.
+    var positions: [SourceLocation] = []
 
     let builder = GraphBuilder(name: "")
     /// Value name -> (value, line where it was defined).
@@ -276,6 +287,7 @@ private struct IRTextParser {
             type = inferred
         }
         let v = builder.append(Node(op: op, inputs: inputs, attributes: attributes, type: type, location: location, scope: scope))
+        positions.append(SourceLocation(file: file, line: cursor.line, column: nameColumn))
         values[name] = (v, cursor.line)
     }
 
@@ -313,6 +325,8 @@ private struct IRTextParser {
         guard cursor.peek == "{" else { throw cursor.error("expected '{' after 'meta', found \(cursor.found)", column: cursor.column) }
         builder.metadata = try parseAttributes()
         try cursor.expectEnd("after meta {...}")
+        // The same rules as `train(...)` and the command line's flags (TrainingSettings).
+        if let problem = TrainingSettings.problem(in: builder.metadata) { throw cursor.error("meta: \(problem)", column: column) }
         metaLine = cursor.line
     }
 

@@ -281,8 +281,17 @@ public final class Executor {
             throw RuntimeError("parameter \(symbolicParameters.joined(separator: ", ")): parameter shapes must be known numbers")
         }
         // Parameters live in their own region: the arena holds no room for them.
-        let sizes = zip(graph.nodes, shapes).map { node, s in node.op == .param ? 0 : s.reduce(1, *) * node.type.dtype.byteSize }
+        // Sizes come from the bindings (a batch from a flag or a file): checked against the
+        // memory budget, with overflow, before the arena is allocated.
+        let what = "the plan for " + (bindings.isEmpty ? "this graph" : bindings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+        let sizes = try zip(graph.nodes, shapes).map { node, s -> Int in
+            if node.op == .param { return 0 }
+            let bytes = MemoryBudget.bytes(elements: s, byteSize: node.type.dtype.byteSize)
+            try MemoryBudget.check(bytes, for: what)
+            return bytes ?? 0
+        }
         let layout = planner(graph, sizes)
+        try MemoryBudget.check(layout.byteCount, for: what)
         try layout.validate(byteSizes: sizes)
         let p = BoundPlan(graph: graph, shapes: shapes, layout: layout, parameterViews: parameterViews, checks: indexChecks,
                           workspace: workspace, random: random, pool: pool, unplannedBytes: BufferPlan.onePerValue(byteSizes: sizes).byteCount)

@@ -87,6 +87,7 @@ public enum SafeTensors {
 
     public static func readWithMetadata(path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         let data: Data
+        if let problem = InputFile.problem(path) { throw FileError(path, problem) }
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {

@@ -171,6 +171,8 @@ public enum Bench {
             let node = g[v]
             guard let name = node.name else { continue }
             let shape = node.type.shape.dims.map { $0.value ?? batch }
+            let bytes = MemoryBudget.bytes(elements: shape, byteSize: node.type.dtype.byteSize)
+            try MemoryBudget.check(bytes, for: "--bench batch \(batch): input '\(name)' \(shape)")
             let n = shape.reduce(1, *)
             switch node.type.dtype {
             case .f32: feeds[name] = HostTensor(shape: shape, floats: (0..<n).map { _ in random.nextFloat() })

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import GraphIR
 import Runtime
 
 /// `graphc --bleu CAPTIONS.json --refs test.json`: scores a captions file in the homework's
@@ -64,6 +65,7 @@ public enum BleuScoring {
     }
 
     public static func readCaptions(path: String) throws -> [Caption] {
+        if let problem = InputFile.problem(path) { throw RuntimeError("\(path): cannot read the captions file: it \(problem)") }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw RuntimeError("\(path): cannot read the captions file (missing, unreadable or a directory)")
         }

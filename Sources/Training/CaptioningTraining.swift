@@ -127,6 +127,7 @@ struct CaptioningTraining {
                                   gradClip: recipe.gradClip, options: ExecutionOptions(training: true, seed: recipe.seed, threads: recipe.threads))
         let captions = try s.data.train.encoded(with: s.data.vocabulary).ids
         let count = s.data.train.captions.count, maxLen = s.maxLen
+        try TrainingJob.checkBatch(recipe.batchSize, examples: count, of: "training captions", limited: options.limit != nil)
         reporter.log("graphc: \(file) (\(s.tag)) on Sydney-Captions (\(count) train captions / \(s.data.val.imageNames.count) val / \(s.data.test.imageNames.count) test images), "
             + "\(recipe.epochs) epochs, batch \(recipe.batchSize), \(recipe.optimizer) lr \(lr), grad clip \(recipe.gradClip.map { String($0) } ?? "none"), "
             + "\(ParameterCount.report(lowered).trainable) parameters\nfeatures: \(s.features.provenance)\n" + TrainingJob.blasLine(threads: recipe.threads))

@@ -40,6 +40,7 @@ struct ClassifierTraining {
         if let n = options.limit { data = data.prefix(n) }
         guard data.train.count > 0, data.dev.count > 0, data.test.count > 0 else { throw RuntimeError("the Fashion-MNIST splits are empty") }
         let splits = "Fashion-MNIST (\(data.train.count) train / \(data.dev.count) dev / \(data.test.count) test)"
+        try TrainingJob.checkBatch(recipe.batchSize, examples: data.train.count, of: "training images", limited: options.limit != nil)
         let parameters = "\(ParameterCount.report(forward).trainable) parameters"
         let evaluator = try Evaluator(graph: forward, threads: recipe.evalThreads, profile: options.profile)
         defer { if options.profile { reporter.log(ProfileReport(executor: evaluator.executor, title: "evaluation batches").text) } }

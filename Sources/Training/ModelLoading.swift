@@ -11,15 +11,41 @@ public enum ModelLoading {
         if isIR(path) {
             // The parser checks each node as it reads it; verify adds the whole-graph rules
             // (unique names, outputs, a scalar loss) that every command relies on.
-            let g = try IRParser.parse(try readText(path), file: path)
-            try Verifier.check(g)
+            let (g, positions) = try IRParser.parseWithPositions(try readText(path), file: path)
+            try verify(g, positions: positions)
             return g
         }
         return try Frontend.lower(path: path, options: options)
     }
 
+    /// Verifies a graph read from a .gir file, with a complaint about a node located at the
+    /// node's `.gir` line and its `loc(...)` (the DSL line it came from) as a note.
+    static func verify(_ g: Graph, positions: [SourceLocation]) throws {
+        guard positions.count == g.nodes.count else { return try Verifier.check(g) }
+        let b = GraphBuilder(name: g.name)
+        for (node, position) in zip(g.nodes, positions) {
+            var n = node
+            n.location = position
+            b.append(n)
+        }
+        b.outputs = g.outputs
+        b.loss = g.loss
+        b.metadata = g.metadata
+        do {
+            try Verifier.check(b.finish())
+        } catch var d as Diagnostic {
+            if let i = positions.firstIndex(where: { $0.line == d.location.line }), let origin = g.nodes[i].location {
+                d.notes.append("the node comes from \(origin.file):\(origin.line):\(origin.column)")
+            }
+            throw d
+        }
+    }
+
     public static func readText(_ path: String) throws -> String {
         let location = SourceLocation(file: path, line: 1, column: 1)
+        if let problem = InputFile.problem(path, maxBytes: InputFile.maxModelBytes) {
+            throw Diagnostic("cannot read the model file: it \(problem)", at: location)
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw Diagnostic("cannot read the file (missing, unreadable or a directory)", at: location)
         }

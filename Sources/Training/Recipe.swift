@@ -26,14 +26,19 @@ public struct Recipe {
 
     public init(graph g: Graph, overrides o: RecipeOverrides = RecipeOverrides(), passes: PassOptions = PassOptions()) throws {
         let m = g.metadata
+        // A graph from the parsers has been checked already; one built in code has not.
+        if let problem = TrainingSettings.problem(in: m) { throw RuntimeError("the model's training settings: \(problem)") }
+        try o.check()
         dataset = m.string("dataset") ?? ""
         metric = m.string("metric") ?? ""
         epochs = o.epochs ?? m.int("epochs") ?? 1
         batchSize = o.batchSize ?? m.int("batch_size") ?? 32
         learningRates = o.learningRates ?? [Float(m.float("lr") ?? 0.01)]
         guard !learningRates.isEmpty else { throw RuntimeError("the recipe needs at least one learning rate") }
+        if let repeated = LearningRateSweep.repeated(learningRates) {
+            throw RuntimeError("learning rate \(repeated) is given twice: each run of a sweep needs its own rate")
+        }
         optimizer = o.optimizer ?? m.string("optimizer") ?? "sgd"
-        guard ["sgd", "adam"].contains(optimizer) else { throw RuntimeError("unknown optimizer '\(optimizer)' in the model's train(...): use .sgd or .adam") }
         momentum = o.momentum ?? Float(m.float("momentum") ?? 0)
         weightDecay = o.weightDecay ?? Float(m.float("weight_decay") ?? 0)
         self.passes = passes

@@ -14,7 +14,7 @@ public enum TrainingJob {
                            reporter: TrainingReporter = SilentReporter()) throws {
         let lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .train))
         let recipe = try Recipe(graph: lowered, overrides: overrides, passes: options.passes)
-        try checkWritable(folder: options.out)
+        try checkPlaces(options, dataset: recipe.dataset)
         switch recipe.dataset {
         case "fashionMNIST":
             try ClassifierTraining(file: file, lowered: lowered, recipe: recipe, options: options, reporter: reporter).run()
@@ -29,16 +29,41 @@ public enum TrainingJob {
 
     /// Makes the results folder and writes a probe file into it, so a folder that cannot be
     /// written fails now rather than after hours of training.
-    static func checkWritable(folder: String) throws {
+    static func checkWritable(folder: String, flag: String = "--out", what: String = "results folder") throws {
         let fm = FileManager.default
+        var isFolder: ObjCBool = false
+        if fm.fileExists(atPath: folder, isDirectory: &isFolder), !isFolder.boolValue {
+            throw RuntimeError("\(flag) \(folder): is a file, not a folder; give a \(what) (an existing folder or a new name)")
+        }
         do { try fm.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-            throw RuntimeError("--out \(folder): cannot create the results folder (\(error.localizedDescription))")
+            throw RuntimeError("\(flag) \(folder): cannot create the \(what) (\(error.localizedDescription))")
         }
         let probe = (folder as NSString).appendingPathComponent(".graphc-write-check-\(getpid())")
         guard fm.createFile(atPath: probe, contents: Data()) else {
-            throw RuntimeError("--out \(folder): the results folder is not writable")
+            throw RuntimeError("\(flag) \(folder): the \(what) is not writable")
         }
         try? fm.removeItem(atPath: probe)
+    }
+
+    /// Checks the folders a run writes before any work starts (feature extraction alone can
+    /// take minutes): the results folder, outside the data folder, and for caption training
+    /// without `--features` the features cache; each must be a folder that can be written.
+    static func checkPlaces(_ options: TrainingOptions, dataset: String) throws {
+        if let data = options.data, isInside(options.out, data) {
+            throw RuntimeError("--out \(options.out) is inside the data folder \(data); choose a results folder outside it")
+        }
+        try checkWritable(folder: options.out)
+        if dataset == "sydneyCaptions" && options.features == nil {
+            if let data = options.data { try CaptioningFeatures.checkOutside(cache: options.cache, data: data) }
+            try checkWritable(folder: options.cache, flag: "--cache", what: "features cache folder")
+        }
+    }
+
+    /// Whether `path` is `folder` or inside it, symbolic links resolved.
+    static func isInside(_ path: String, _ folder: String) -> Bool {
+        let p = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+        let f = URL(fileURLWithPath: folder).standardizedFileURL.resolvingSymlinksInPath().path
+        return p == f || p.hasPrefix(f.hasSuffix("/") ? f : f + "/")
     }
 
     /// The forward graph and the training graph (`Pipelines.compileForTraining`) with the
@@ -66,5 +91,16 @@ public enum TrainingJob {
         if let e = evalThreads, e != threads { s += " for training, \(e) for evaluation" }
         if let advice = BLASInfo.advice { s += "\nnote: " + advice }
         return s
+    }
+}
+
+extension TrainingJob {
+    /// Refuses a batch larger than the training split (every step would be the whole split,
+    /// not the batch asked for), with the numbers. Under `--limit` the split is cut short on
+    /// purpose for a quick run, and the one batch is the whole cut split.
+    static func checkBatch(_ batchSize: Int, examples: Int, of what: String, limited: Bool) throws {
+        guard limited || batchSize <= examples else {
+            throw RuntimeError("batch size \(batchSize) is larger than the \(examples) \(what): give --batch-size \(examples) or less")
+        }
     }
 }

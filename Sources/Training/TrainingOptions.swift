@@ -1,4 +1,6 @@
+import GraphIR
 import Passes
+import Runtime
 
 /// What a training run does besides the recipe: where its data and results are, what it
 /// measures, how captions are decoded. The command line fills it from its flags.
@@ -76,5 +78,40 @@ public struct RecipeOverrides {
         self.seed = seed
         self.threads = threads
         self.evalThreads = evalThreads
+    }
+}
+
+extension RecipeOverrides {
+    /// Refuses a value its setting's rule (`TrainingSettings`) does not allow, naming the flag:
+    /// the command line checks its flags through here, and library callers get the same rules.
+    public func check() throws {
+        // Through the shortest decimal, so -0.1 as a Float is shown as -0.1.
+        func number(_ f: Float) -> Attribute { .float(Double(String(f)) ?? Double(f)) }
+        func verify(_ s: TrainingSetting, _ v: Attribute?) throws {
+            if let v, let problem = s.problem(with: v) { throw RuntimeError("\(s.flag ?? s.key) \(problem)") }
+        }
+        try verify(TrainingSettings.epochs, epochs.map { .int($0) })
+        try verify(TrainingSettings.batchSize, batchSize.map { .int($0) })
+        for rate in learningRates ?? [] { try verify(TrainingSettings.learningRate, number(rate)) }
+        if let rates = learningRates, let repeated = LearningRateSweep.repeated(rates) {
+            throw RuntimeError("--lr gives \(repeated) twice: each run of a sweep needs its own rate")
+        }
+        try verify(TrainingSettings.optimizer, optimizer.map { .string($0) })
+        try verify(TrainingSettings.momentum, momentum.map(number))
+        try verify(TrainingSettings.weightDecay, weightDecay.map(number))
+        try verify(TrainingSettings.gradClip, gradClip.map(number))
+        for (flag, t) in [("--threads", threads), ("--eval-threads", evalThreads)] {
+            if let t, !(1...256).contains(t) { throw RuntimeError("\(flag) must be an integer between 1 and 256, got \(t)") }
+        }
+    }
+}
+
+/// The learning rates of a sweep, each one run.
+public enum LearningRateSweep {
+    /// The first rate given twice (`0.01,0.010` name one rate twice), or nil.
+    public static func repeated(_ rates: [Float]) -> Float? {
+        var seen = Set<Float>()
+        for r in rates where !seen.insert(r).inserted { return r }
+        return nil
     }
 }

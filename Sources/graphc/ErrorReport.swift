@@ -4,10 +4,13 @@ import GraphIR
 /// Prints any error to stderr the way a compiler does. Diagnostics made by passes know their
 /// location but not the source text: the line is read back from the file here.
 enum ErrorReport {
-    static func print(_ error: Error) {
+    /// Only the model files the command was given (`modelFiles`) are read back: a `.gir`
+    /// file's `loc(...)` may name any file, and its contents are not the model's to show.
+    static func print(_ error: Error, modelFiles: [String] = []) {
         var text: String
         if var d = error as? Diagnostic {
-            if d.sourceLine == nil, let source = try? String(contentsOfFile: d.location.file, encoding: .utf8) {
+            if d.sourceLine == nil, modelFiles.contains(d.location.file), InputFile.problem(d.location.file, maxBytes: InputFile.maxModelBytes) == nil,
+               let source = try? String(contentsOfFile: d.location.file, encoding: .utf8) {
                 d.sourceLine = Diagnostic.line(d.location.line, of: source)
             }
             text = d.render()

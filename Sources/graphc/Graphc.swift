@@ -83,26 +83,26 @@ struct Graphc: ParsableCommand {
     var features: String?
     @Option(help: ArgumentHelp("Where caption training caches the features it computes (never inside the data folder).", valueName: "dir"))
     var cache: String = ".graphc-cache"
-    @Option(help: "Beam width for decoding captions (1 = greedy, as the homework).") var beam: Int = 1
+    @Option(parsing: .unconditional, help: "Beam width for decoding captions (1 = greedy, as the homework).") var beam: Int = 1
     @Option(help: ArgumentHelp("Score a captions file ([{image_name, caption}]) with BLEU-4 against --refs.", valueName: "file"))
     var bleu: String?
     @Option(help: ArgumentHelp("Reference captions for --bleu (datasets/val.json or test.json).", valueName: "file"))
     var refs: String?
-    @Option(help: ArgumentHelp("Use only the first N training captions (Fashion-MNIST: training images) and the first N val/dev and test images; with --extract-features, encode only the first N images (quick runs).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Use only the first N training captions (Fashion-MNIST: training images) and the first N val/dev and test images; with --extract-features, encode only the first N images (quick runs).", valueName: "n"))
     var limit: Int?
 
     // Training settings; each defaults to the model's train(...) declaration.
-    @Option(help: "Epochs.") var epochs: Int?
-    @Option(help: ArgumentHelp("Learning rate, or a comma-separated sweep such as 0.001,0.01,0.1.", valueName: "lr[,lr...]"))
+    @Option(parsing: .unconditional, help: "Epochs.") var epochs: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Learning rate, or a comma-separated sweep such as 0.001,0.01,0.1.", valueName: "lr[,lr...]"))
     var lr: String?
-    @Option(help: "Batch size (with --run: the batch of random inputs, default 1).") var batchSize: Int?
+    @Option(parsing: .unconditional, help: "Batch size (with --run: the batch of random inputs, default 1).") var batchSize: Int?
     @Option(help: ArgumentHelp("Optimiser.", valueName: "sgd|adam")) var optimizer: String?
-    @Option(help: "SGD momentum (0 = plain SGD).") var momentum: Float?
-    @Option(help: "Dropout probability, replacing every Dropout layer's p.") var dropout: Double?
-    @Option(help: "L2 weight decay, applied by the optimiser.") var l2: Float?
-    @Option(help: "Clamp every gradient value to ±this before the update.") var gradClip: Float?
-    @Option(help: "Seed for weights, shuffling and dropout (with --run: of the weights and, plus one, of random inputs).") var seed: UInt64?
-    @Option(help: "Kernel threads: convolutions, pooling, matrix products and large elementwise loops are split over them, with OpenBLAS single-threaded inside each part (default: all cores).") var threads: Int?
+    @Option(parsing: .unconditional, help: "SGD momentum (0 = plain SGD).") var momentum: Float?
+    @Option(parsing: .unconditional, help: "Dropout probability, replacing every Dropout layer's p.") var dropout: Double?
+    @Option(parsing: .unconditional, help: "L2 weight decay, applied by the optimiser.") var l2: Float?
+    @Option(parsing: .unconditional, help: "Clamp every gradient value to ±this before the update.") var gradClip: Float?
+    @Option(parsing: .unconditional, help: "Seed for weights, shuffling and dropout (with --run: of the weights and, plus one, of random inputs).") var seed: UInt64?
+    @Option(parsing: .unconditional, help: "Kernel threads: convolutions, pooling, matrix products and large elementwise loops are split over them, with OpenBLAS single-threaded inside each part (default: all cores).") var threads: Int?
     @Option(help: ArgumentHelp("Data folder (or a Fashion-MNIST.npz file).", valueName: "path")) var data: String?
     @Option(help: ArgumentHelp("Results folder (default: results); with --run, the .npz file to write the outputs to (without it --run writes nothing).", valueName: "dir|file"))
     var out: String?
@@ -112,17 +112,21 @@ struct Graphc: ParsableCommand {
     var fusion: String = "on"
     @Option(help: ArgumentHelp("With --bench: plan memory by lifetimes ('off': one buffer per value).", valueName: "on|off"))
     var memoryPlan: String = "on"
-    @Option(help: ArgumentHelp("Kernel threads for evaluation batches, as --threads (default: --threads, else all cores).", valueName: "n"))
+    @Option(help: ArgumentHelp("The most memory one plan may need (an executor's arena for a batch): bytes, or with K, M, G or T (default: the machine's physical memory).", valueName: "bytes"))
+    var maxMemory: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Kernel threads for evaluation batches, as --threads (default: --threads, else all cores).", valueName: "n"))
     var evalThreads: Int?
 
     // Benchmark mode.
     @Flag(help: "Measure training and evaluation throughput on random data; prints JSON (see bench/cnn.sh).")
     var bench = false
-    @Option(help: ArgumentHelp("With --bench: training batch sizes.", valueName: "b[,b...]")) var benchBatches: String = "8,64"
-    @Option(help: ArgumentHelp("With --bench: evaluation batch size.", valueName: "b")) var benchEvalBatch: Int = 1024
-    @Option(help: ArgumentHelp("With --bench: runs per measurement (median reported).", valueName: "n")) var benchRepeats: Int = 5
-    @Option(help: ArgumentHelp("With --bench: approximate seconds per run.", valueName: "s")) var benchSeconds: Double = 2
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: training batch sizes.", valueName: "b[,b...]")) var benchBatches: String = "8,64"
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: evaluation batch size.", valueName: "b")) var benchEvalBatch: Int = 1024
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: runs per measurement (median reported).", valueName: "n")) var benchRepeats: Int = 5
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: approximate seconds per run.", valueName: "s")) var benchSeconds: Double = 2
 
+    // Numeric options parse `.unconditional`ly, so `--lr -0.1` reaches the range check (a
+    // clear "must be positive") instead of being read as an unknown flag `-0.1`.
     func validate() throws {
         if listPasses { return }
         if homeworkPage != nil {
@@ -148,7 +152,6 @@ struct Graphc: ParsableCommand {
         if let n = limit, n < 1 { throw ValidationError("--limit must be at least 1") }
         guard ["on", "off"].contains(memoryPlan) else { throw ValidationError("--memory-plan must be 'on' or 'off', got '\(memoryPlan)'") }
         guard ["on", "off"].contains(fusion) else { throw ValidationError("--fusion must be 'on' or 'off', got '\(fusion)'") }
-        if let t = evalThreads, t < 1 || t > 256 { throw ValidationError("--eval-threads must be between 1 and 256") }
         if benchRepeats < 1 { throw ValidationError("--bench-repeats must be at least 1") }
         if benchEvalBatch < 1 { throw ValidationError("--bench-eval-batch must be at least 1") }
         if !(benchSeconds > 0 && benchSeconds < 3600) { throw ValidationError("--bench-seconds must be between 0 and 3600") }
@@ -157,19 +160,17 @@ struct Graphc: ParsableCommand {
         if timePasses && !dumpIR { throw ValidationError("--time-passes goes with --dump-ir (with the other commands, --pass-stats reports what each pass did)") }
         if countParams && (passStats || verifyEach) { throw ValidationError("--count-params runs no passes: --pass-stats and --verify-each go with the commands that compile") }
         if eval && weights == nil { throw ValidationError("--eval needs --weights FILE") }
-        // Upper bounds keep step and progress arithmetic far from overflow.
-        if let e = epochs, e < 1 || e > 1_000_000 { throw ValidationError("--epochs must be between 1 and 1,000,000") }
-        if let b = batchSize, b < 1 || b > 1 << 24 { throw ValidationError("--batch-size must be between 1 and 16,777,216") }
-        if let t = threads, t < 1 || t > 256 { throw ValidationError("--threads must be between 1 and 256") }
-        if let p = dropout, !(p >= 0 && p < 1) { throw ValidationError("--dropout must be in [0, 1)") }
-        if let c = gradClip, !(c > 0) { throw ValidationError("--grad-clip must be positive") }
-        if let m = momentum, !(m >= 0 && m < 1) { throw ValidationError("--momentum must be in [0, 1)") }
-        if let w = l2, !(w >= 0) { throw ValidationError("--l2 must be non-negative") }
-        if let o = optimizer, !["sgd", "adam"].contains(o) { throw ValidationError("--optimizer must be 'sgd' or 'adam', got '\(o)'") }
-        if let l = lr { _ = try LearningRates.parse(l) }
+        // The ranges are the training settings' own (TrainingSettings), as a .gir meta line's.
+        if let p = dropout, let problem = TrainingSettings.dropout.problem(with: p) { throw ValidationError("--dropout \(problem)") }
+        do { try recipeOverrides().check() } catch let e as RuntimeError { throw ValidationError(e.description) }
+        if let m = maxMemory, MemoryBudget.parse(m) == nil { throw ValidationError("--max-memory must be a positive size such as 4G or 500M, got '\(m)'") }
     }
 
     func run() throws {
+        // A write past `ulimit -f` then fails with EFBIG, reported with the file's name,
+        // instead of the signal killing the run without a word.
+        signal(SIGXFSZ, SIG_IGN)
+        if let m = maxMemory, let bytes = MemoryBudget.parse(m) { MemoryBudget.bytes = bytes; MemoryBudget.source = "--max-memory \(m)" }
         if let t = threads { BLASInfo.setThreads(t) }
         do {
             if listPasses { return printPasses() }
@@ -200,7 +201,7 @@ struct Graphc: ParsableCommand {
         } catch let e as ExitCode {
             throw e
         } catch {
-            ErrorReport.print(error)
+            ErrorReport.print(error, modelFiles: files)
             throw ExitCode.failure
         }
     }
@@ -237,7 +238,8 @@ enum LearningRates {
         let parts = s.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         var out: [Float] = []
         for p in parts {
-            guard let v = Float(p), v.isFinite, v > 0 else { throw ValidationError("--lr: '\(p)' is not a positive number") }
+            // The range is checked with the other settings (RecipeOverrides.check).
+            guard let v = Float(p) else { throw ValidationError("--lr: '\(p)' is not a number") }
             out.append(v)
         }
         return out

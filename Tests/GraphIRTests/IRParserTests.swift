@@ -43,7 +43,7 @@ final class IRParserTests: XCTestCase {
                       "epochs": .int(15), "shuffle": .bool(true), "image": .shape(Shape([B, .known(1), .known(28), .known(28)])),
                       "sweep": .ints([1, 10, 100]),
                       // Attribute values that stress the grammar (node attributes must fit their op's schema).
-                      "seed": .int(-42), "ninf": .float(-.infinity), "pinf": .float(.infinity),
+                      "offset": .int(-42), "ninf": .float(-.infinity), "pinf": .float(.infinity),
                       "note": .string("tab\there \"q\" back\\slash\nnewline ünïcödé"), "frozen": .bool(false),
                       "empty": .ints([]), "dims": .ints([-1, 0, 7])]
         return b.finish()
@@ -73,7 +73,7 @@ final class IRParserTests: XCTestCase {
         XCTAssertTrue(w.float("value")?.isNaN ?? false)
         let meta = parsed.metadata
         XCTAssertEqual(meta.float("ninf"), -.infinity)
-        XCTAssertEqual(meta.int("seed"), -42)
+        XCTAssertEqual(meta.int("offset"), -42)
         XCTAssertEqual(meta.string("note"), "tab\there \"q\" back\\slash\nnewline ünïcödé")
         XCTAssertEqual(meta.ints("empty"), [])
         XCTAssertEqual(meta.ints("dims"), [-1, 0, 7])

@@ -38,7 +38,7 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(r.seed, 7)
         XCTAssertTrue(r.makeOptimizer(learningRate: 0.1) is Adam)
         XCTAssertThrowsError(try Recipe(graph: try cnn(), overrides: RecipeOverrides(optimizer: "rmsprop"))) {
-            XCTAssertTrue("\($0)".contains("unknown optimizer 'rmsprop'"), "\($0)")
+            XCTAssertTrue("\($0)".contains("--optimizer must be one of 'sgd', 'adam', got \"rmsprop\""), "\($0)")
         }
         XCTAssertThrowsError(try Recipe(graph: try cnn(), overrides: RecipeOverrides(learningRates: [])))
     }

@@ -4,7 +4,28 @@ import Foundation
 /// temporary name in the same folder, which is then renamed over the target.
 public enum AtomicFile {
     public static func write(_ data: Data, to url: URL) throws {
-        try write(to: url) { try data.write(to: $0) }
+        try write(to: url) { try writeBytes(data, to: $0.path) }
+    }
+
+    /// Writes with POSIX calls so a failure says why ("File too large" past `ulimit -f`, "No
+    /// space left on device"): Foundation's `Data.write` reports only "error 512" here.
+    static func writeBytes(_ data: Data, to path: String) throws {
+        func failure() -> CocoaError {
+            CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: String(cString: strerror(errno))])
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw failure() }
+        var written = 0
+        let ok = data.withUnsafeBytes { raw -> Bool in
+            while written < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + written, raw.count - written)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                written += n
+            }
+            return true
+        }
+        if !ok { let e = failure(); close(fd); throw e }
+        guard close(fd) == 0 else { throw failure() }
     }
 
     /// For writers that need a path (e.g. libhdf5): `body` writes the temporary file, which is

@@ -24,15 +24,45 @@ public struct Diagnostic: Error, CustomStringConvertible {
     public var description: String { render() }
 
     public func render() -> String {
-        var out = "\(location.file):\(location.line):\(location.column): error: \(message)"
+        // A message may quote what it found (an unexpected NUL): escaped as the line is.
+        let text = message.map { $0 == "\n" ? "\n" : Diagnostic.escaped($0) }.joined()
+        var out = "\(location.file):\(location.line):\(location.column): error: \(text)"
         if let text = sourceLine {
-            out += "\n" + text
-            // Keep tabs so the caret lines up under the same column in a terminal.
-            let prefix = text.prefix(max(0, location.column - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
-            out += "\n" + prefix + "^"
+            let shown = Diagnostic.shown(text, column: location.column)
+            out += "\n" + shown.text + "\n" + shown.caretIndent + "^"
         }
         for n in notes { out += "\nnote: " + n }
         return out
+    }
+
+    /// The most characters of a source line a diagnostic shows: a one-line file of megabytes
+    /// would otherwise be printed whole.
+    public static let maxShownCharacters = 200
+
+    /// `line` as a diagnostic shows it: at most `maxShownCharacters` around `column` (with
+    /// "..." where it is cut), control characters other than tab escaped as `\u{0}` (a raw NUL
+    /// or escape sequence would garble the terminal), and the indent that puts a caret under
+    /// `column` (tabs kept, so it lines up in a terminal).
+    public static func shown(_ line: String, column: Int) -> (text: String, caretIndent: String) {
+        let count = line.count
+        let caret = min(max(0, column - 1), count)
+        var first = 0
+        if count > maxShownCharacters { first = max(0, min(caret - maxShownCharacters / 2, count - maxShownCharacters)) }
+        let last = min(count, first + maxShownCharacters)
+        let lo = line.index(line.startIndex, offsetBy: first)
+        let hi = line.index(lo, offsetBy: last - first)
+        let mid = line.index(lo, offsetBy: caret - first)
+        var text = first > 0 ? "..." : ""
+        var indent = first > 0 ? "   " : ""
+        for ch in line[lo..<hi] { text += escaped(ch) }
+        for ch in line[lo..<mid] { indent += ch == "\t" ? "\t" : String(repeating: " ", count: escaped(ch).count) }
+        if last < count { text += "..." }
+        return (text, indent)
+    }
+
+    private static func escaped(_ ch: Character) -> String {
+        guard ch != "\t", ch.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return String(ch) }
+        return ch.unicodeScalars.map { "\\u{\(String($0.value, radix: 16, uppercase: true))}" }.joined()
     }
 
     /// Line `n` (1-based) of `source`, or nil when out of range.
