@@ -36,8 +36,17 @@ public struct CaptionsTrain: Sendable, Equatable {
     /// Captions as ids padded to `vocab.maxLen` (row-major, count x maxLen) and their real
     /// lengths (with `<start_seq>` and `<end_seq>`); throws if a caption is longer than maxLen.
     public func encoded(with vocab: Vocabulary, file: String = "train.json") throws -> (ids: [Int64], lengths: [Int]) {
+        // max_len sizes every row: a length beyond all the training text together is not this
+        // dataset's (a corrupt vocab_info.json), and is refused before rows are allocated.
+        let tokens = captions.reduce(0) { $0 + $1.count }
+        guard vocab.maxLen <= max(tokens, 1) else {
+            throw FileError(file, "max_len \(vocab.maxLen) of the vocabulary exceeds the \(tokens) tokens of all \(captions.count) training captions together")
+        }
         var ids: [Int64] = []
-        ids.reserveCapacity(captions.count * vocab.maxLen)
+        let (padded, overflow) = captions.count.multipliedReportingOverflow(by: vocab.maxLen)
+        _ = try checkedAllocation(count: overflow ? Int.max : padded, itemSize: MemoryLayout<Int64>.size,
+                                  what: "\(captions.count) captions padded to max_len \(vocab.maxLen)", file: file)
+        ids.reserveCapacity(padded)
         var lengths: [Int] = []
         for (i, caption) in captions.enumerated() {
             guard caption.count <= vocab.maxLen else {

@@ -54,12 +54,13 @@ public struct Vocabulary: Sendable, Equatable {
         guard size > 0 else { throw sizeNode.error("must be positive, got \(size)") }
         let maxLen = try root.member("max_len").int()
 
-        var tokens = [String?](repeating: nil, count: size)
+        // vocab_size is checked against the tables before the id table is sized by it.
         let toId = try root.member("token_to_id")
         let toIdMembers = try toId.members()
         guard toIdMembers.count == size else {
             throw toId.error("has \(toIdMembers.count) entries but vocab_size is \(size)")
         }
+        var tokens = [String?](repeating: nil, count: size)
         for (token, node) in toIdMembers {
             let id = try node.int()
             guard id >= 0 && id < size else { throw node.error("id \(id) is out of range 0..<\(size)") }

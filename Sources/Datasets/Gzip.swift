@@ -9,20 +9,38 @@ public enum Gzip {
         data.count >= 2 && data[data.startIndex] == 0x1f && data[data.startIndex + 1] == 0x8b
     }
 
+    /// Deflate's best ratio is 1032:1, so `compressed` bytes never inflate to more than this:
+    /// a declared size above it is a lie, refused before any memory is spent on it.
+    public static func largestInflatedSize(compressed: Int) -> Int {
+        let (product, overflow) = compressed.multipliedReportingOverflow(by: 1032)
+        return overflow ? Int.max : product + 1024
+    }
+
     /// Decompresses a gzip stream (several concatenated members are accepted, as gunzip does).
-    /// `file` only names the source in errors.
-    public static func decompress(_ data: Data, file: String = "<data>") throws -> Data {
+    /// `file` only names the source in errors. With `maxSize`, output beyond it is an error
+    /// raised as soon as it is produced (a gzip bomb costs at most `maxSize` bytes).
+    public static func decompress(_ data: Data, file: String = "<data>", maxSize: Int? = nil) throws -> Data {
         // 16 + MAX_WBITS: expect a gzip header and trailer (CRC and size are checked by zlib).
-        try inflate(data, windowBits: 16 + MAX_WBITS, expectedSize: nil, file: file, what: "gzip")
+        try inflate(data, windowBits: 16 + MAX_WBITS, expectedSize: nil, maxSize: maxSize, prefix: nil, file: file, what: "gzip")
+    }
+
+    /// The first `count` decompressed bytes of a gzip stream (fewer if it is shorter), for
+    /// reading a header that says how large the rest is.
+    public static func decompressPrefix(_ data: Data, count: Int, file: String = "<data>") throws -> Data {
+        try inflate(data, windowBits: 16 + MAX_WBITS, expectedSize: nil, maxSize: nil, prefix: count, file: file, what: "gzip")
     }
 
     /// Inflates raw deflate data (no header), as stored in zip entries. With `expectedSize`,
     /// output of another size is an error.
     public static func inflateRaw(_ data: Data, expectedSize: Int?, file: String = "<data>") throws -> Data {
-        try inflate(data, windowBits: -MAX_WBITS, expectedSize: expectedSize, file: file, what: "deflate")
+        if let size = expectedSize, size > largestInflatedSize(compressed: data.count) {
+            throw FileError(file, "bad deflate data: declares \(size) bytes, more than \(data.count) compressed bytes can hold")
+        }
+        return try inflate(data, windowBits: -MAX_WBITS, expectedSize: expectedSize, maxSize: expectedSize, prefix: nil, file: file, what: "deflate")
     }
 
-    private static func inflate(_ input: Data, windowBits: Int32, expectedSize: Int?, file: String, what: String) throws -> Data {
+    private static func inflate(_ input: Data, windowBits: Int32, expectedSize: Int?, maxSize: Int?, prefix: Int?,
+                                file: String, what: String) throws -> Data {
         if input.isEmpty { throw FileError(file, "bad \(what) data: empty input") }
         var stream = z_stream()
         guard inflateInit2_(&stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
@@ -31,7 +49,9 @@ public enum Gzip {
         defer { inflateEnd(&stream) }
 
         var output = Data()
-        output.reserveCapacity(expectedSize ?? input.count * 4)
+        // Never reserve on a declared size alone: at most what the input can inflate to.
+        let bound = largestInflatedSize(compressed: input.count)
+        output.reserveCapacity(min(prefix ?? expectedSize ?? maxSize ?? input.count * 4, bound, 1 << 30))
         let chunk = 1 << 18
         var buffer = [UInt8](repeating: 0, count: chunk)
         let bytes = [UInt8](input)
@@ -52,7 +72,8 @@ public enum Gzip {
                 consumed += inBefore - Int(stream.avail_in)
                 let produced = chunk - Int(stream.avail_out)
                 output.append(contentsOf: buffer[0..<produced])
-                if let limit = expectedSize, output.count > limit {
+                if let count = prefix, output.count >= count { finished = true; return }
+                if let limit = maxSize, output.count > limit {
                     throw FileError(file, "bad \(what) data: inflates to more than the expected \(limit) bytes")
                 }
                 switch status {
@@ -82,6 +103,7 @@ public enum Gzip {
                 break
             }
         }
+        if let count = prefix { return output.prefix(count) }
         if !finished { throw FileError(file, "truncated \(what) data") }
         if let size = expectedSize, output.count != size {
             throw FileError(file, "bad \(what) data: inflated to \(output.count) bytes, expected \(size)")

@@ -96,6 +96,7 @@ public final class HDF5FeatureReader {
     public init(path: String) throws {
         self.path = path
         try requireFile(path)
+        try HDF5Superblock.check(path: path)
         HDF5Library.prepare()
         let fail = { (what: String) in FileError(path, HDF5Library.describe(what)) }
         let file = H5Fopen(path, HDF5Library.accReadOnly, HDF5Library.defaultProperties)
@@ -111,6 +112,7 @@ public final class HDF5FeatureReader {
         }
         do {
             (count, regions, dim) = try Self.checkShape(dataset, path)
+            try Self.checkDeclaredSize(count, regions, dim, path)
         } catch {
             H5Dclose(dataset)
             H5Fclose(file)
@@ -123,6 +125,19 @@ public final class HDF5FeatureReader {
     deinit {
         H5Dclose(dataset)
         H5Fclose(file)
+    }
+
+    /// The shape is only the header's word: refuses one whose float32 values could not come
+    /// from the file's bytes even at deflate's best ratio, before a row or the whole is allocated.
+    private static func checkDeclaredSize(_ count: Int, _ regions: Int, _ dim: Int, _ path: String) throws {
+        let fileSize = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+        let (row, o1) = regions.multipliedReportingOverflow(by: dim)
+        let (values, o2) = row.multipliedReportingOverflow(by: count)
+        let (bytes, o3) = values.multipliedReportingOverflow(by: MemoryLayout<Float>.size)
+        let largest = Gzip.largestInflatedSize(compressed: fileSize)
+        guard !o1, !o2, !o3, bytes <= largest else {
+            throw FileError(path, "dataset \"features\" declares shape (\(count), \(regions), \(dim)), more float32 data than the file's \(fileSize) bytes can hold")
+        }
     }
 
     /// Requires a rank-3 floating-point dataset (float64 is converted to float32 by HDF5).

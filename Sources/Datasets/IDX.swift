@@ -13,13 +13,44 @@ public struct IDXArray: Equatable {
 public enum IDXReader {
     /// Reads `path` (inflated when it is gzip) and checks it holds `expectedRank` dimensions.
     public static func read(path: String, expectedRank: Int? = nil) throws -> IDXArray {
-        var data = try readFile(path)
-        if Gzip.isGzip(data) { data = try Gzip.decompress(data, file: path) }
-        return try parse(data, file: path, expectedRank: expectedRank)
+        let data = try readFile(path)
+        return try parse(Gzip.isGzip(data) ? try inflate(data, file: path) : data, file: path, expectedRank: expectedRank)
+    }
+
+    /// Inflates a gzip IDX file no further than its header's size: a gzip bomb is refused after
+    /// at most that many bytes.
+    static func inflate(_ data: Data, file: String) throws -> Data {
+        let head = [UInt8](try Gzip.decompressPrefix(data, count: 4, file: file))
+        let rank = head.count == 4 ? Int(head[3]) : 0
+        let header = [UInt8](try Gzip.decompressPrefix(data, count: 4 + 4 * rank, file: file))
+        guard let (_, total, headerSize) = try? shape(header, file: file) else {
+            // A bad header: a damaged stream is the likelier cause, so its first megabyte is
+            // inflated to report that; otherwise parse() names what is wrong with the header.
+            do { _ = try Gzip.decompress(data, file: file, maxSize: 1 << 20) } catch let e as FileError where !e.problem.contains("inflates to more than") { throw e } catch {}
+            return Data(header)
+        }
+        // Deflate cannot exceed its 1032:1 ratio, so a header larger than that only ends as a
+        // truncation error: inflation itself never runs past what the header allows.
+        let (size, overflow) = headerSize.addingReportingOverflow(total)
+        return try Gzip.decompress(data, file: file, maxSize: overflow ? Int.max : size)
     }
 
     public static func parse(_ data: Data, file: String, expectedRank: Int? = nil) throws -> IDXArray {
         let bytes = [UInt8](data)
+        let (dims, total, headerSize) = try shape(bytes, file: file, expectedRank: expectedRank)
+        let found = bytes.count - headerSize
+        let shapeText = dims.map(String.init).joined(separator: "x")
+        if found < total {
+            throw FileError(file, "truncated: header says \(shapeText) = \(total) bytes, found \(found)")
+        }
+        if found > total {
+            throw FileError(file, "size mismatch: header says \(shapeText) = \(total) bytes, found \(found) (\(found - total) extra)")
+        }
+        return IDXArray(dims: dims, bytes: Array(bytes[headerSize...]))
+    }
+
+    /// The header's dimensions, their product (the data's size) and the header's size.
+    static func shape(_ bytes: [UInt8], file: String, expectedRank: Int? = nil) throws -> (dims: [Int], total: Int, headerSize: Int) {
         guard bytes.count >= 4 else {
             throw FileError(file, "truncated: \(bytes.count) bytes, too short for an IDX header")
         }
@@ -45,15 +76,7 @@ public enum IDXReader {
             guard !overflow else { throw FileError(file, "dimensions \(dims) are too large") }
             total = product
         }
-        let found = bytes.count - headerSize
-        let shapeText = dims.map(String.init).joined(separator: "x")
-        if found < total {
-            throw FileError(file, "truncated: header says \(shapeText) = \(total) bytes, found \(found)")
-        }
-        if found > total {
-            throw FileError(file, "size mismatch: header says \(shapeText) = \(total) bytes, found \(found) (\(found - total) extra)")
-        }
-        return IDXArray(dims: dims, bytes: Array(bytes[headerSize...]))
+        return (dims, total, headerSize)
     }
 
     private static func hex8(_ v: UInt32) -> String {

@@ -85,6 +85,11 @@ public enum FeatureExtraction {
         }
         images.sort { $0.row < $1.row }
         guard let last = images.last else { throw RuntimeError("\(directory): no images named <number>.tif in this folder") }
+        // Rows are sized by the largest number, so it is checked against the images present
+        // (gaps are zero rows; at most as many gaps as images) before any row is allocated.
+        guard last.row < 2 * images.count else {
+            throw RuntimeError("\(directory)/\(last.name): image number \(last.row + 1) but the folder has only \(images.count) image\(images.count == 1 ? "" : "s") named <number>.tif (numbers must run 1...N with at most N gaps)")
+        }
         return ImageList(images: images, directory: directory, rows: last.row + 1, ignored: ignored)
     }
 
@@ -104,7 +109,12 @@ public enum FeatureExtraction {
                 let f = try encoder.encode(path: file)
                 if shape == nil {
                     shape = (f.regions, f.dim)
-                    features = [Float](repeating: 0, count: rows * f.regions * f.dim)
+                    let (size, overflow) = f.regions.multipliedReportingOverflow(by: f.dim)
+                    let (count, overflow2) = rows.multipliedReportingOverflow(by: size)
+                    guard !overflow, !overflow2, UInt64(count) * 4 <= ProcessInfo.processInfo.physicalMemory else {
+                        throw RuntimeError("\(list.directory): \(rows) rows of \(f.regions) x \(f.dim) features do not fit this machine's memory")
+                    }
+                    features = [Float](repeating: 0, count: count)
                 }
                 let size = f.regions * f.dim
                 features.withUnsafeMutableBufferPointer { dst in
