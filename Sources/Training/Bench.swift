@@ -105,10 +105,7 @@ public enum Bench {
                                       planner: planner)
             let feeds = try randomFeeds(forward, batch: b, random: random)
             func rate(steps: Int, warmup: Int) throws -> Double {
-                for _ in 0..<warmup { try trainer.step(feeds: feeds) }
-                let start = monotonic()
-                for _ in 0..<steps { try trainer.step(feeds: feeds) }
-                return Double(b * steps) / (monotonic() - start)
+                try imagesPerSecond(batch: b, steps: steps, warmup: warmup) { _ = try trainer.step(feeds: feeds) }
             }
             let probe = try rate(steps: 20, warmup: 5)
             let steps = max(20, Int(seconds * probe / Double(b)))
@@ -136,10 +133,7 @@ public enum Bench {
                                     planner: planner)
         let feeds = try randomFeeds(forward, batch: evalBatch, random: random)
         func evalRate(steps: Int, warmup: Int) throws -> Double {
-            for _ in 0..<warmup { try executor.execute(feeds: feeds, parameters: store) }
-            let start = monotonic()
-            for _ in 0..<steps { try executor.execute(feeds: feeds, parameters: store) }
-            return Double(evalBatch * steps) / (monotonic() - start)
+            try imagesPerSecond(batch: evalBatch, steps: steps, warmup: warmup) { try executor.execute(feeds: feeds, parameters: store) }
         }
         let probe = try evalRate(steps: 2, warmup: 1)
         let steps = max(3, Int(seconds * probe / Double(evalBatch)))
@@ -180,6 +174,15 @@ public enum Bench {
             }
         }
         return feeds
+    }
+
+    /// Images per second of `step` (one batch of `batch` images) over `steps` runs, after
+    /// `warmup` runs that are not timed.
+    static func imagesPerSecond(batch: Int, steps: Int, warmup: Int, _ step: () throws -> Void) rethrows -> Double {
+        for _ in 0..<warmup { try step() }
+        let start = monotonic()
+        for _ in 0..<steps { try step() }
+        return Double(batch * steps) / (monotonic() - start)
     }
 
     static func monotonic() -> Double {

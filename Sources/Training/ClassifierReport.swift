@@ -14,7 +14,8 @@ struct ClassifierReport {
     let best: Int
     let outDir: String
 
-    struct ConfigJSON: Encodable {
+    /// One configuration in metrics.json (the homework page reads it back).
+    struct ConfigJSON: Codable {
         var name: String
         var lr: Float
         var optimizer: String
@@ -27,7 +28,8 @@ struct ClassifierReport {
         var test_accuracy: Double?
     }
 
-    struct MetricsJSON: Encodable {
+    /// metrics.json: every configuration and the best one.
+    struct MetricsJSON: Codable {
         var model: String
         var dataset = "Fashion-MNIST (homework split: 50,000 train / 10,000 dev / official 10,000 test; pixels / 256)"
         var train_loss_is = "the mean of the per-batch training losses of that epoch (the homework's script plotted a running mean over all batches so far)"

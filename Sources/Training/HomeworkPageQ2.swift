@@ -3,29 +3,6 @@ import Reports
 
 /// Q2 on the homework page, from `q2/metrics.json` (`graphc graphs/cnn.swiftgraph --train`).
 extension HomeworkPage {
-    /// The parts of the classifier's metrics.json the page reads.
-    struct ClassifierMetrics: Decodable {
-        struct Epoch: Decodable { var epoch: Int; var train_loss: Double; var dev_accuracy: Double; var seconds: Double }
-        struct Config: Decodable {
-            var name: String
-            var lr: Double
-            var optimizer: String
-            var dropout: Double?
-            var l2: Double
-            var batch_size: Int
-            var seed: UInt64
-            var epochs: [Epoch]
-            var test_accuracy: Double?
-        }
-        var model: String
-        var dataset: String
-        var train_loss_is: String
-        var blas_core: String
-        var threads: Int
-        var configs: [Config]
-        var best: String
-    }
-
     func question2(_ page: inout HTMLPage) throws {
         page.heading(2, "Question 2: a CNN on Fashion-MNIST")
         page.heading(3, "2.1 Equivariance")
@@ -35,7 +12,7 @@ extension HomeworkPage {
             + "Max pooling then turns that equivariance into a little local invariance to translation.")
 
         page.heading(3, "2.2 Training with SGD and the learning-rate sweep")
-        guard let m = try decode(ClassifierMetrics.self, "q2/metrics.json"), let best = m.configs.first(where: { $0.name == m.best }) else {
+        guard let m = try decode(ClassifierReport.MetricsJSON.self, "q2/metrics.json"), let best = m.configs.first(where: { $0.name == m.best }) else {
             missing(&page, part: "q2", what: "the learning-rate sweep")
             provenance(&page, part: "q2", details: [])
             return
