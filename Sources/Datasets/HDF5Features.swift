@@ -113,6 +113,7 @@ public final class HDF5FeatureReader {
         do {
             (count, regions, dim) = try Self.checkShape(dataset, path)
             try Self.checkDeclaredSize(count, regions, dim, path)
+            try Self.checkStorage(dataset, values: count * regions * dim, path)
         } catch {
             H5Dclose(dataset)
             H5Fclose(file)
@@ -137,6 +138,51 @@ public final class HDF5FeatureReader {
         let largest = Gzip.largestInflatedSize(compressed: fileSize)
         guard !o1, !o2, !o3, bytes <= largest else {
             throw FileError(path, "dataset \"features\" declares shape (\(count), \(regions), \(dim)), more float32 data than the file's \(fileSize) bytes can hold")
+        }
+    }
+
+    /// libhdf5 trusts a dataset's layout message: a contiguous dataset whose recorded storage
+    /// is smaller than its dataspace, or lies past the end of the file, makes `H5Dread` copy
+    /// from a null sieve buffer (found by the hdf5 fuzzer). So the storage is checked against the
+    /// shape and the file's length before any read, and layouts graphc does not read are refused.
+    private static func checkStorage(_ dataset: hid_t, values: Int, _ path: String) throws {
+        let fileSize = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.uint64Value ?? 0
+        let type = H5Dget_type(dataset)
+        guard type >= 0 else { throw FileError(path, HDF5Library.describe("cannot read the type of \"features\"")) }
+        let typeSize = UInt64(H5Tget_size(type))
+        H5Tclose(type)
+        let needed = UInt64(values) * typeSize  // values * 8 fits: checkDeclaredSize bounded it
+        let plist = H5Dget_create_plist(dataset)
+        guard plist >= 0 else { throw FileError(path, HDF5Library.describe("cannot read the layout of \"features\"")) }
+        let layout = H5Pget_layout(plist)
+        let filters = H5Pget_nfilters(plist)
+        H5Pclose(plist)
+        let stored = UInt64(H5Dget_storage_size(dataset))
+        switch layout {
+        case H5D_CONTIGUOUS:
+            guard needed > 0 else { return }
+            let offset = UInt64(H5Dget_offset(dataset))
+            guard offset != HDF5Library.undefinedAddress, stored > 0 else {
+                throw FileError(path, "dataset \"features\" has no data written (its storage was never allocated)")
+            }
+            guard stored >= needed else {
+                throw FileError(path, "dataset \"features\" stores \(stored) bytes, but its shape needs \(needed)")
+            }
+            let (end, overflow) = offset.addingReportingOverflow(stored)
+            guard !overflow, end <= fileSize else {
+                throw FileError(path, "dataset \"features\" is stored at bytes \(offset)..<\(offset &+ stored), past the end of the \(fileSize)-byte file (truncated?)")
+            }
+        case H5D_COMPACT:
+            guard stored >= needed else {
+                throw FileError(path, "dataset \"features\" stores \(stored) bytes, but its shape needs \(needed)")
+            }
+        case H5D_CHUNKED:
+            guard stored <= fileSize else {
+                throw FileError(path, "dataset \"features\" declares \(stored) bytes of chunks, more than the \(fileSize)-byte file holds")
+            }
+            guard filters >= 0 else { throw FileError(path, HDF5Library.describe("cannot read the filters of \"features\"")) }
+        default:
+            throw FileError(path, "dataset \"features\" has a layout graphc does not read (HDF5 layout \(layout.rawValue)); write it contiguous or chunked")
         }
     }
 
@@ -224,6 +270,7 @@ enum HDF5Library {
     static let all: hid_t = 0                // H5S_ALL
     static let accReadOnly: UInt32 = 0x0000  // H5F_ACC_RDONLY
     static let accTrunc: UInt32 = 0x0002     // H5F_ACC_TRUNC
+    static let undefinedAddress = UInt64(haddr_t.max)  // HADDR_UNDEF
     private static let errorStack: hid_t = 0 // H5E_DEFAULT
 
     /// Opens the library and stops it printing error stacks to stderr; cheap to repeat.
