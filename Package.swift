@@ -13,9 +13,11 @@ let package = Package(
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Reports", targets: ["Reports"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "ONNX", targets: ["ONNX"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // C shims for system libraries; `providers` names the Debian packages.
@@ -40,6 +42,10 @@ let package = Package(
         // Data readers (IDX, npz, TIFF, captions JSON, HDF5) and result writers (PNG, plots, reports).
         .target(name: "Datasets", dependencies: ["GraphIR", "CZlib", "CTIFF", "CJSONC", "CHDF5"]),
         .target(name: "Reports", dependencies: ["GraphIR", "CCairo"]),
+        // ONNX models in and out; Generated/ holds the committed protoc output for onnx.proto
+        // (scripts/generate-onnx-proto.sh remakes it).
+        .target(name: "ONNX", dependencies: ["GraphIR", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                exclude: ["Generated/onnx.proto"]),
         // Training and evaluation (recipe, loop, evaluator, batchers, beam search, BLEU, reports),
         // for the command line and for programs that embed graphc alike.
         .target(name: "Training", dependencies: ["GraphIR", "Passes", "Frontend", "Runtime", "Datasets", "Reports"]),
