@@ -16,6 +16,8 @@ struct CaptioningTraining {
     let recipe: Recipe
     let options: TrainingOptions
     let reporter: TrainingReporter
+    /// The results folder as the user named it (`options.out` is where this run writes it).
+    var shownOut: String? = nil
 
     struct Epoch: Codable {
         var epoch: Int
@@ -193,7 +195,8 @@ struct CaptioningTraining {
         try store.save(to: (folder as NSString).appendingPathComponent("decoder.safetensors"), metadata: ["model": file])
         try CaptioningReport(file: file, tag: s.tag, metrics: metrics, data: s.data, features: s.features, decoder: s.decoder,
                              store: store, folder: folder).write()
-        reporter.result("results written to \(out)/caps_generated_\(s.tag).json and \(folder)/")
+        let shown = shownOut ?? out
+        reporter.result("results written to \(shown)/caps_generated_\(s.tag).json and \((shown as NSString).appendingPathComponent(s.tag))/")
     }
 
     /// What `--eval` of a caption model found, in `<out>/<tag>/evaluation.json`, with the test
@@ -252,7 +255,7 @@ struct CaptioningTraining {
         metrics.settings["decoding"] = decoding
         try CaptioningReport(file: file, tag: s.tag, metrics: metrics, data: s.data, features: s.features, decoder: s.decoder,
                              store: store, folder: folder).write()
-        reporter.result("report redrawn in \(folder)/report.md")
+        reporter.result("report redrawn in \(((shownOut ?? options.out) as NSString).appendingPathComponent(s.tag))/report.md")
     }
 
     /// How captions are decoded, in the metrics' words.

@@ -14,6 +14,8 @@ struct ClassifierTraining {
     let recipe: Recipe
     let options: TrainingOptions
     let reporter: TrainingReporter
+    /// The results folder as the user named it (`options.out` is where this run writes it).
+    var shownOut: String? = nil
 
     /// One configuration's history.
     struct Epoch: Codable {
@@ -86,7 +88,7 @@ struct ClassifierTraining {
         reporter.result(String(format: "best: %@ (final dev accuracy %.4f); test accuracy %.4f", results[best].name,
                      results[best].epochs.last?.dev_accuracy ?? 0, test.accuracy))
         try ClassifierReport(file: file, recipe: recipe, forward: forward, results: results, best: best, outDir: options.out).write()
-        reporter.result("results written to \(options.out)/")
+        reporter.result("results written to \(shownOut ?? options.out)/")
     }
 
     func checkInterface(_ g: Graph) throws {
