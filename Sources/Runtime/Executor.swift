@@ -107,6 +107,9 @@ public final class Executor {
         nodeFlops = nodeSeconds
         timedRuns = 0
     }
+    /// When on, every f32 output is checked right after its kernel and the first NaN or
+    /// infinity stops the run with a `NumericsFinding` (`--check-numerics`; see NumericsCheck).
+    public var checksNumerics = false
     /// Every value's concrete shape in the last run (nil before any run).
     public var lastShapes: [[Int]]? { lastPlan?.shapes }
 
@@ -204,6 +207,8 @@ public final class Executor {
             if let check = step.check {
                 try check.run(ids: plan.views[check.ids.id], limit: plan.shapes[check.limitValue.id][check.limitAxis])
             }
+            // An op computed in place overwrites its operand: summarised first when checking.
+            let overwritten = checksNumerics ? overwrittenOperands(step) : [:]
             let start = measuresTime ? (measuresThreadTime ? threadSeconds() : monotonicSeconds()) : 0
             if step.isDropoutMask && !training {
                 step.context.output.f32.update(repeating: 1, count: step.context.output.count)
@@ -211,6 +216,7 @@ public final class Executor {
                 step.kernel(step.context)
             }
             if measuresTime { nodeSeconds[step.node] += (measuresThreadTime ? threadSeconds() : monotonicSeconds()) - start }
+            if checksNumerics, let finding = finding(for: step, in: plan, overwritten: overwritten) { throw finding }
         }
         return plan
     }

@@ -16,6 +16,8 @@ struct CaptioningTraining {
     let recipe: Recipe
     let options: TrainingOptions
     let reporter: TrainingReporter
+    /// The results folder as the user named it (`options.out` is where this run writes it).
+    var shownOut: String? = nil
 
     struct Epoch: Codable {
         var epoch: Int
@@ -62,7 +64,8 @@ struct CaptioningTraining {
         if let weights = options.weights { return try evaluate(session, store, weights: weights) }
         try store.initialise(from: lowered, seed: recipe.seed)
         try checkParameters(session.decoder, store)
-        let epochs = try train(session, store)
+        let epochs: [Epoch]
+        do { epochs = try train(session, store) } catch let d as TrainingDiverged { throw d.error }
         let test = try score(session.data.test, session.decoder, session.features, store)
         reporter.result(String(format: "test BLEU-4 %.4f (corpus %.4f) over %d images", test.scores.meanSentence, test.scores.corpus, test.scores.images))
         try writeResults(session, store, epochs: epochs, test: test)
@@ -111,6 +114,7 @@ struct CaptioningTraining {
     /// `--eval --weights decoder.safetensors`: val and test BLEU-4 of saved weights.
     func evaluate(_ s: Session, _ store: ParameterStore, weights: String) throws {
         try store.load(from: weights, for: lowered)
+        try NumericsReport.checkWeights(store, for: lowered, source: weights)
         try checkParameters(s.decoder, store)
         let start = Date()
         let (val, test) = try (score(s.data.val, s.decoder, s.features, store), score(s.data.test, s.decoder, s.features, store))
@@ -149,13 +153,15 @@ struct CaptioningTraining {
         defer { if options.profile { reporter.log(ProfileReport(executor: trainer.executor, title: "training steps of \(s.tag)").text) } }
         reporter.begin(s.tag, total: batches * recipe.epochs)
         defer { reporter.end() }
+        let checked = CheckedTraining(mode: options.checkNumerics, trainer: trainer, file: file, lowered: lowered, recipe: recipe,
+                                      learningRate: lr, inputKind: ["features": "features"])
         for epoch in 1...recipe.epochs {
             order.shuffle()
             let start = Date()
             var lossSum = 0.0
             for b in 0..<batches {
                 let rows = Array(order.batch(b))
-                lossSum += Double(try trainer.step(feeds: feeds(rows)))
+                lossSum += Double(try checked.step(feeds: feeds(rows), epoch: epoch, step: b + 1))
                 reporter.stepDone(epoch: epoch, step: b + 1, of: batches, meanLoss: lossSum / Double(b + 1), items: rows.count)
             }
             let seconds = Date().timeIntervalSince(start)
@@ -189,7 +195,8 @@ struct CaptioningTraining {
         try store.save(to: (folder as NSString).appendingPathComponent("decoder.safetensors"), metadata: ["model": file])
         try CaptioningReport(file: file, tag: s.tag, metrics: metrics, data: s.data, features: s.features, decoder: s.decoder,
                              store: store, folder: folder).write()
-        reporter.result("results written to \(out)/caps_generated_\(s.tag).json and \(folder)/")
+        let shown = shownOut ?? out
+        reporter.result("results written to \(shown)/caps_generated_\(s.tag).json and \((shown as NSString).appendingPathComponent(s.tag))/")
     }
 
     /// What `--eval` of a caption model found, in `<out>/<tag>/evaluation.json`, with the test
@@ -248,7 +255,7 @@ struct CaptioningTraining {
         metrics.settings["decoding"] = decoding
         try CaptioningReport(file: file, tag: s.tag, metrics: metrics, data: s.data, features: s.features, decoder: s.decoder,
                              store: store, folder: folder).write()
-        reporter.result("report redrawn in \(folder)/report.md")
+        reporter.result("report redrawn in \(((shownOut ?? options.out) as NSString).appendingPathComponent(s.tag))/report.md")
     }
 
     /// How captions are decoded, in the metrics' words.

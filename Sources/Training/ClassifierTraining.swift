@@ -14,6 +14,8 @@ struct ClassifierTraining {
     let recipe: Recipe
     let options: TrainingOptions
     let reporter: TrainingReporter
+    /// The results folder as the user named it (`options.out` is where this run writes it).
+    var shownOut: String? = nil
 
     /// One configuration's history.
     struct Epoch: Codable {
@@ -31,6 +33,8 @@ struct ClassifierTraining {
         var epochs: [Epoch] = []
         var testAccuracy: Double?
         var parameters: ParameterStore
+        /// Set when training stopped on a NaN or an infinity (the epochs before it are kept).
+        var diverged: TrainingDiverged?
     }
 
     func run() throws {
@@ -43,6 +47,12 @@ struct ClassifierTraining {
         try TrainingJob.checkBatch(recipe.batchSize, examples: data.train.count, of: "training images", limited: options.limit != nil)
         let parameters = "\(ParameterCount.report(forward).trainable) parameters"
         let evaluator = try Evaluator(graph: forward, threads: recipe.evalThreads, profile: options.profile)
+        evaluator.modelFile = file
+        evaluator.unfusedGraph = { [lowered, recipe] in
+            var options = recipe.passes
+            options.fusion = false
+            return try Pipelines.compileForTraining(lowered, PassContext(options: options)).forward
+        }
         defer { if options.profile { reporter.log(ProfileReport(executor: evaluator.executor, title: "evaluation batches").text) } }
 
         if let w = options.weights {
@@ -50,6 +60,7 @@ struct ClassifierTraining {
                 + TrainingJob.blasLine(threads: recipe.evalThreads))
             let store = ParameterStore()
             try store.load(from: w, for: forward)
+            try NumericsReport.checkWeights(store, for: forward, source: w)
             let dev = try evaluator.evaluate(data.dev, store)
             let test = try evaluator.evaluate(data.test, store)
             reporter.result(String(format: "dev accuracy %.4f (loss %.4f), test accuracy %.4f (loss %.4f)", dev.accuracy, dev.loss, test.accuracy, test.loss))
@@ -63,15 +74,21 @@ struct ClassifierTraining {
             results.append(try trainOne(learningRate: lr, training: training, forward: forward, data: data, evaluator: evaluator))
         }
         // The homework picks the configuration with the best validation accuracy after the
-        // last epoch; ties go to the earlier (smaller) learning rate in the sweep.
-        guard var best = results.indices.max(by: { (results[$0].epochs.last?.dev_accuracy ?? 0) < (results[$1].epochs.last?.dev_accuracy ?? 0) }) else { return }
-        if let firstBest = results.indices.first(where: { results[$0].epochs.last?.dev_accuracy == results[best].epochs.last?.dev_accuracy }) { best = firstBest }
+        // last epoch; ties go to the earlier (smaller) learning rate in the sweep. A diverged
+        // configuration is recorded as such and never chosen; when all diverged, the first
+        // one's located error ends the run (the results folder keeps its previous contents).
+        let finished = results.indices.filter { results[$0].diverged == nil }
+        guard var best = finished.max(by: { (results[$0].epochs.last?.dev_accuracy ?? 0) < (results[$1].epochs.last?.dev_accuracy ?? 0) }) else {
+            if let d = results.first?.diverged { throw d.error }
+            return
+        }
+        if let firstBest = finished.first(where: { results[$0].epochs.last?.dev_accuracy == results[best].epochs.last?.dev_accuracy }) { best = firstBest }
         let test = try evaluator.evaluate(data.test, results[best].parameters)
         results[best].testAccuracy = test.accuracy
         reporter.result(String(format: "best: %@ (final dev accuracy %.4f); test accuracy %.4f", results[best].name,
                      results[best].epochs.last?.dev_accuracy ?? 0, test.accuracy))
         try ClassifierReport(file: file, recipe: recipe, forward: forward, results: results, best: best, outDir: options.out).write()
-        reporter.result("results written to \(options.out)/")
+        reporter.result("results written to \(shownOut ?? options.out)/")
     }
 
     func checkInterface(_ g: Graph) throws {
@@ -113,13 +130,15 @@ struct ClassifierTraining {
         defer { if options.profile { reporter.log(ProfileReport(executor: trainer.executor, title: "training steps of \(name)").text) } }
         reporter.begin("lr \(lr)", total: batches * recipe.epochs)
         defer { reporter.end() }
-        for epoch in 1...recipe.epochs {
+        let checked = CheckedTraining(mode: options.checkNumerics, trainer: trainer, file: file, lowered: lowered, recipe: recipe,
+                                      learningRate: lr, inputKind: ["image": "image", "label": "label"])
+        do { for epoch in 1...recipe.epochs {
             order.shuffle()
             let start = Date()
             var lossSum = 0.0
             for b in 0..<batches {
                 let indices = order.batch(b)
-                let loss = try trainer.step(feeds: Batches.feeds(data.train, indices))
+                let loss = try checked.step(feeds: Batches.feeds(data.train, indices), epoch: epoch, step: b + 1)
                 lossSum += Double(loss)
                 reporter.stepDone(epoch: epoch, step: b + 1, of: batches, meanLoss: lossSum / Double(b + 1), items: indices.count)
             }
@@ -130,6 +149,9 @@ struct ClassifierTraining {
             result.epochs.append(e)
             reporter.log(String(format: "epoch %2d  train loss %.4f  dev loss %.4f  dev accuracy %.4f  %.1f s  %.0f images/s",
                                 epoch, e.train_loss, e.dev_loss, e.dev_accuracy, seconds, e.images_per_second))
+        } } catch let d as TrainingDiverged {
+            if recipe.learningRates.count > 1 { reporter.log("config \(name) diverged: \(d.summary)") }
+            result.diverged = d
         }
         return result
     }

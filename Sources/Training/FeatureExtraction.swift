@@ -33,7 +33,12 @@ public enum FeatureExtraction {
     public static func run(encoderFile: String, weights: String?, seed: UInt64 = 42, threads: Int? = nil, images dir: String,
                            out: String, policy: BadImagePolicy = .stop, limit: Int? = nil, passes: PassOptions = PassOptions(),
                            reporter: TrainingReporter = SilentReporter()) throws -> Summary {
-        let out = outputPath(out)
+        // A folder is written whole (ResultsFolder, keeping what else it holds); a named
+        // .hdf5 file is written atomically by itself, its summary beside it.
+        let folder = isFile(out) ? nil : try ResultsFolder(out)
+        defer { folder?.discard() }
+        let shown = outputPath(out)
+        let out = folder.map { outputPath($0.staging) } ?? shown
         let full = try imageList(directory: dir)
         // `limit`: encode only the first images (quick runs); the file keeps a row for every
         // image of the folder, zero where none was encoded, so it still fits the dataset.
@@ -44,10 +49,11 @@ public enum FeatureExtraction {
         let context = PassContext(options: passes)
         let encoder = try FeatureEncoder(file: encoderFile, weights: weights, seed: seed, threads: threads, context: context)
         reporter.compiled("encoder", context)
-        reporter.log("graphc: \(encoderFile) over \(list.images.count) images of \(dir) -> \(out)\nencoder: \(encoder.provenance)"
+        reporter.log("graphc: \(encoderFile) over \(list.images.count) images of \(dir) -> \(shown)\nencoder: \(encoder.provenance)"
             + (list.images.count < full.images.count ? "\nnote: --limit \(list.images.count): the rows of the other \(full.images.count - list.images.count) images stay zero" : ""))
         let summary = try extract(list, rows: list.rows, encoder: encoder, policy: policy, to: out, reporter: reporter)
-        reporter.result(String(format: "wrote %@: (%d, %d, %d) float32 from %d images in %.1f s (%.3f s per image)", out, summary.rows,
+        try folder?.commit()
+        reporter.result(String(format: "wrote %@: (%d, %d, %d) float32 from %d images in %.1f s (%.3f s per image)", shown, summary.rows,
                      summary.regions, summary.dim, summary.images, summary.seconds, summary.seconds_per_image))
         if !summary.skipped.isEmpty { reporter.result("skipped \(summary.skipped.count) unreadable images (their rows are zeros): \(summary.skipped.joined(separator: ", "))") }
         if !encoder.pretrained { reporter.result("note: the encoder ran from a seeded initialisation, not pretrained weights (pass --weights resnet18-f37072fd.pth for those)") }
@@ -56,8 +62,10 @@ public enum FeatureExtraction {
 
     /// `--out` names the HDF5 file, or a folder to hold `all_features.hdf5`.
     public static func outputPath(_ out: String) -> String {
-        out.hasSuffix(".hdf5") || out.hasSuffix(".h5") ? out : (out as NSString).appendingPathComponent("all_features.hdf5")
+        isFile(out) ? out : (out as NSString).appendingPathComponent("all_features.hdf5")
     }
+
+    static func isFile(_ out: String) -> Bool { out.hasSuffix(".hdf5") || out.hasSuffix(".h5") }
 
     public struct ImageList {
         /// (row = number - 1, file name)

@@ -15,11 +15,22 @@ public enum TrainingJob {
         let lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .train))
         let recipe = try Recipe(graph: lowered, overrides: overrides, passes: options.passes)
         try checkPlaces(options, dataset: recipe.dataset)
+        // The results go to a fresh folder swapped in at the end, locked meanwhile (an
+        // evaluation of a classifier writes nothing there). A caption run keeps the other
+        // decoder's results beside its own; a classifier run's results replace the folder.
+        let writes = recipe.dataset == "sydneyCaptions" || options.weights == nil
+        let results = writes ? try ResultsFolder(options.out, carryOver: recipe.dataset == "sydneyCaptions") : nil
+        defer { results?.discard() }
+        for note in results?.notes ?? [] { reporter.log("note: " + note) }
+        var staged = options
+        if let r = results { staged.out = r.staging }
         switch recipe.dataset {
         case "fashionMNIST":
-            try ClassifierTraining(file: file, lowered: lowered, recipe: recipe, options: options, reporter: reporter).run()
+            try ClassifierTraining(file: file, lowered: lowered, recipe: recipe, options: staged, reporter: reporter, shownOut: options.out).run()
+            try results?.commit()
         case "sydneyCaptions":
-            try CaptioningTraining(file: file, lowered: lowered, recipe: recipe, options: options, reporter: reporter).run()
+            try CaptioningTraining(file: file, lowered: lowered, recipe: recipe, options: staged, reporter: reporter, shownOut: options.out).run()
+            try results?.commit()
         case "":
             throw RuntimeError("\(file): the model declares no training data: add `train(on: .fashionMNIST, ...)`")
         default:

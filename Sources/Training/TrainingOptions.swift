@@ -29,6 +29,8 @@ public struct TrainingOptions {
     public var weights: String?
     /// What to do with an unreadable image when computing features.
     public var onBadImage: FeatureExtraction.BadImagePolicy
+    /// When training steps are checked op by op for NaN and infinity (`--check-numerics`).
+    public var checkNumerics: NumericsCheckMode = .auto
 
     public init(out: String = "results", profile: Bool = false, passes: PassOptions = PassOptions(), data: String? = nil, limit: Int? = nil,
                 features: String? = nil, cache: String = ".graphc-cache", beam: Int = 1, weights: String? = nil,

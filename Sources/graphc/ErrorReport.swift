@@ -1,5 +1,6 @@
 import Foundation
 import GraphIR
+import Training
 
 /// Prints any error to stderr the way a compiler does. Diagnostics made by passes know their
 /// location but not the source text: the line is read back from the file here.
@@ -8,6 +9,11 @@ enum ErrorReport {
     /// file's `loc(...)` may name any file, and its contents are not the model's to show.
     static func print(_ error: Error, modelFiles: [String] = []) {
         var text: String
+        // A pass's complaint about a node of a .gir file points at the .gir line, not its loc().
+        var error = error
+        if modelFiles.contains(where: ModelLoading.isIR), let d = error as? Diagnostic, !modelFiles.contains(d.location.file) {
+            error = ModelLoading.locatedInIR(d)
+        }
         if var d = error as? Diagnostic {
             if d.sourceLine == nil, modelFiles.contains(d.location.file), InputFile.problem(d.location.file, maxBytes: InputFile.maxModelBytes) == nil,
                let source = try? String(contentsOfFile: d.location.file, encoding: .utf8) {

@@ -116,6 +116,8 @@ struct Graphc: ParsableCommand {
     var maxMemory: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Kernel threads for evaluation batches, as --threads (default: --threads, else all cores).", valueName: "n"))
     var evalThreads: Int?
+    @Option(help: ArgumentHelp("Check training for NaN and infinity op by op: 'auto' checks the first steps and runs any step with a non-finite loss again to find the op (and its DSL line) that made it; 'always' checks every step and update; 'off' only stops on a non-finite loss.", valueName: "auto|always|off"))
+    var checkNumerics: String = "auto"
 
     // Benchmark mode.
     @Flag(help: "Measure training and evaluation throughput on random data; prints JSON (see bench/cnn.sh).")
@@ -152,6 +154,7 @@ struct Graphc: ParsableCommand {
         if let n = limit, n < 1 { throw ValidationError("--limit must be at least 1") }
         guard ["on", "off"].contains(memoryPlan) else { throw ValidationError("--memory-plan must be 'on' or 'off', got '\(memoryPlan)'") }
         guard ["on", "off"].contains(fusion) else { throw ValidationError("--fusion must be 'on' or 'off', got '\(fusion)'") }
+        guard NumericsCheckMode(rawValue: checkNumerics) != nil else { throw ValidationError("--check-numerics must be 'auto', 'always' or 'off', got '\(checkNumerics)'") }
         if benchRepeats < 1 { throw ValidationError("--bench-repeats must be at least 1") }
         if benchEvalBatch < 1 { throw ValidationError("--bench-eval-batch must be at least 1") }
         if !(benchSeconds > 0 && benchSeconds < 3600) { throw ValidationError("--bench-seconds must be between 0 and 3600") }

@@ -11,9 +11,11 @@ extension Graphc {
     }
 
     var trainingOptions: TrainingOptions {
-        TrainingOptions(out: resultsFolder, profile: profile, passes: passOptions, data: data, limit: limit, features: features, cache: cache,
-                        beam: beam, weights: eval ? weights : nil,
-                        onBadImage: badImagePolicy)
+        var o = TrainingOptions(out: resultsFolder, profile: profile, passes: passOptions, data: data, limit: limit, features: features, cache: cache,
+                                beam: beam, weights: eval ? weights : nil,
+                                onBadImage: badImagePolicy)
+        o.checkNumerics = NumericsCheckMode(rawValue: checkNumerics) ?? .auto
+        return o
     }
 
     /// The console, printing each compilation's pass statistics with `--pass-stats`.
