@@ -122,8 +122,11 @@ public final class Tuner: @unchecked Sendable {
 
     /// The choice alone, for points whose candidates the caller runs itself (whole graphs,
     /// for fusion): `measure(name)` runs variant `name` once and returns its seconds.
-    /// `variants[0]` is the default.
-    public func choose(_ key: TuningKey, variants: [String], measure: (String) -> Double) -> String {
+    /// `variants[0]` is the default. Runs of the variants are interleaved, so a burst of
+    /// load from elsewhere hits them alike, unless `interleaved` is false: then each variant's
+    /// runs come one after another, so the caller can hold one variant at a time (a whole
+    /// compiled graph with its memory).
+    public func choose(_ key: TuningKey, variants: [String], interleaved: Bool = true, measure: (String) -> Double) -> String {
         guard let first = variants.first else { return "" }
         if let name = known(key, names: variants) { return name }
         guard variants.count > 1 else {
@@ -132,10 +135,16 @@ public final class Tuner: @unchecked Sendable {
         }
         let repeats = mode == .full ? Tuner.fullRepeats : Tuner.fastRepeats
         var best = [Double](repeating: .infinity, count: variants.count)
-        for (i, name) in variants.enumerated() { _ = measure(name); best[i] = min(best[i], measure(name)) }
-        // Interleaved, so a burst of load from elsewhere hits every variant alike.
-        for _ in 1..<repeats {
-            for (i, name) in variants.enumerated() { best[i] = min(best[i], measure(name)) }
+        if interleaved {
+            for (i, name) in variants.enumerated() { _ = measure(name); best[i] = min(best[i], measure(name)) }
+            for _ in 1..<repeats {
+                for (i, name) in variants.enumerated() { best[i] = min(best[i], measure(name)) }
+            }
+        } else {
+            for (i, name) in variants.enumerated() {
+                _ = measure(name)
+                for _ in 0..<repeats { best[i] = min(best[i], measure(name)) }
+            }
         }
         let winner = Tuner.winner(best)
         record(TuningDecision(key: key, variant: variants[winner], source: .measured,
