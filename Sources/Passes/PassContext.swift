@@ -11,6 +11,9 @@ public struct PassOptions: Sendable {
     public var verifyEach: Bool
     /// Include the speed-up passes (contract, stack-products, stack-sums, hoist, fusion).
     public var fusion: Bool
+    /// Kinds of fusion (`FusionKind`) the fusion pass leaves out, as the tuner decided
+    /// (`--tune`): a fusion measured slower than the unfused ops on this machine.
+    public var disabledFusions: Set<FusionKind> = []
 
     public init(batchSize: Int? = nil, dropout: Double? = nil, verifyEach: Bool = false, fusion: Bool = true) {
         self.batchSize = batchSize; self.dropout = dropout; self.verifyEach = verifyEach; self.fusion = fusion

@@ -50,9 +50,11 @@ public struct ExecutionOptions {
     /// Threads for kernels (the worker pool's size; OpenBLAS then runs one thread per chunk);
     /// nil runs kernels on the calling thread and leaves OpenBLAS's own thread count.
     public var threads: Int?
+    /// Chooses kernel variants by measurement (nil: `Tuner.shared`, off unless the program set it).
+    public var tuner: Tuner?
 
-    public init(training: Bool = false, seed: UInt64 = 0, threads: Int? = nil) {
-        self.training = training; self.seed = seed; self.threads = threads
+    public init(training: Bool = false, seed: UInt64 = 0, threads: Int? = nil, tuner: Tuner? = nil) {
+        self.training = training; self.seed = seed; self.threads = threads; self.tuner = tuner
     }
 }
 
@@ -119,7 +121,8 @@ public final class Executor {
         self.planner = planner
         random = RandomSource(seed: options.seed)
         let t = options.threads.map { max($0, 1) }
-        pool = t.map { $0 > 1 ? WorkerPool(threads: $0) : .serial } ?? .serial
+        let tuner = options.tuner ?? Tuner.shared
+        pool = tuner.mode == .off && (t ?? 1) == 1 ? .serial : WorkerPool(threads: t ?? 1, tuner: tuner)
         // With a pool, parallelism is the pool's: one OpenBLAS thread per chunk.
         threads = t.map { _ in 1 }
         if let t = threads { BLASInfo.setThreads(t) }

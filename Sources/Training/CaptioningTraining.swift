@@ -127,8 +127,6 @@ struct CaptioningTraining {
     func train(_ s: Session, _ store: ParameterStore) throws -> [Epoch] {
         let lr = recipe.learningRates[0]
         if recipe.learningRates.count > 1 { reporter.log("note: caption training uses one learning rate; using \(lr)") }
-        let trainer = try Trainer(graph: s.training, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
-                                  gradClip: recipe.gradClip, options: ExecutionOptions(training: true, seed: recipe.seed, threads: recipe.threads))
         let captions = try s.data.train.encoded(with: s.data.vocabulary).ids
         let count = s.data.train.captions.count, maxLen = s.maxLen
         try TrainingJob.checkBatch(recipe.batchSize, examples: count, of: "training captions", limited: options.limit != nil)
@@ -148,6 +146,9 @@ struct CaptioningTraining {
         var epochs: [Epoch] = []
         var order = BatchOrder(count: count, batchSize: recipe.batchSize, seed: recipe.seed)
         let batches = order.batchesPerEpoch
+        let training = try TrainingJob.tunedTraining(lowered, s.training, recipe, firstBatch: try feeds(Array(order.batch(0))), reporter: reporter)
+        let trainer = try Trainer(graph: training, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
+                                  gradClip: recipe.gradClip, options: ExecutionOptions(training: true, seed: recipe.seed, threads: recipe.threads))
         try TrainingJob.instrument(trainer, firstBatch: try feeds(Array(order.batch(0))), profile: options.profile, threads: recipe.threads,
                                    reporter: reporter)
         defer { if options.profile { reporter.log(ProfileReport(executor: trainer.executor, title: "training steps of \(s.tag)").text) } }

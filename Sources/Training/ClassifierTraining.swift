@@ -119,10 +119,11 @@ struct ClassifierTraining {
         let name = recipe.configName(learningRate: lr)
         let store = ParameterStore()
         try store.initialise(from: forward, seed: recipe.seed)
-        let trainer = try Trainer(graph: training, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
+        var order = BatchOrder(count: data.train.count, batchSize: recipe.batchSize, seed: recipe.seed)
+        let tuned = try TrainingJob.tunedTraining(lowered, training, recipe, firstBatch: Batches.feeds(data.train, order.batch(0)), reporter: reporter)
+        let trainer = try Trainer(graph: tuned, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
                                   gradClip: recipe.gradClip, options: ExecutionOptions(training: true, seed: recipe.seed, threads: recipe.threads))
         var result = ConfigResult(name: name, learningRate: lr, parameters: store)
-        var order = BatchOrder(count: data.train.count, batchSize: recipe.batchSize, seed: recipe.seed)
         let batches = order.batchesPerEpoch
         reporter.log("config \(name): lr \(lr)")
         try TrainingJob.instrument(trainer, firstBatch: Batches.feeds(data.train, order.batch(0)),

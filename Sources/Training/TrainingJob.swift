@@ -86,6 +86,18 @@ public enum TrainingJob {
         return graphs
     }
 
+    /// `training`, or with `--tune` and a fusion measured slower on this machine for these
+    /// shapes, the graph compiled without it (`FusionTuning`).
+    static func tunedTraining(_ lowered: Graph, _ training: Graph, _ recipe: Recipe, firstBatch: [String: HostTensor],
+                              reporter: TrainingReporter) throws -> Graph {
+        let chosen = try FusionTuning.choose(lowered, options: recipe.passes, step: .train, feeds: firstBatch, threads: recipe.threads,
+                                             seed: recipe.seed, reporter: reporter)
+        guard chosen.fusion != recipe.passes.fusion || !chosen.disabledFusions.isEmpty else { return training }
+        var tuned = recipe
+        tuned.passes = chosen
+        return try compile(lowered, tuned, "training (fusion as tuned)", reporter: reporter).training
+    }
+
     /// Prepares the trainer on its first batch and prints its memory plan; with `--profile`,
     /// switches on per-node timing (read back with `ProfileReport` when training ends).
     static func instrument(_ trainer: Trainer, firstBatch: [String: HostTensor], profile: Bool, threads: Int,

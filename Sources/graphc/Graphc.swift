@@ -114,6 +114,8 @@ struct Graphc: ParsableCommand {
     var memoryPlan: String = "on"
     @Option(help: ArgumentHelp("The most memory one plan may need (an executor's arena for a batch): bytes, or with K, M, G or T (default: the machine's physical memory).", valueName: "bytes"))
     var maxMemory: String?
+    @Option(help: ArgumentHelp("Choose kernel variants, splits and fusions by timing them on first use, remembered per machine in the tuning cache ($GRAPHC_TUNING_CACHE, else ~/.cache/graphc/tuning.json); 'off': fixed defaults.", valueName: "off|fast|full"))
+    var tune: String = "fast"
     @Option(parsing: .unconditional, help: ArgumentHelp("Kernel threads for evaluation batches, as --threads (default: --threads, else all cores).", valueName: "n"))
     var evalThreads: Int?
     @Option(help: ArgumentHelp("Check training for NaN and infinity op by op: 'auto' checks the first steps and runs any step with a non-finite loss again to find the op (and its DSL line) that made it; 'always' checks every step and update; 'off' only stops on a non-finite loss.", valueName: "auto|always|off"))
@@ -155,6 +157,7 @@ struct Graphc: ParsableCommand {
         guard ["on", "off"].contains(memoryPlan) else { throw ValidationError("--memory-plan must be 'on' or 'off', got '\(memoryPlan)'") }
         guard ["on", "off"].contains(fusion) else { throw ValidationError("--fusion must be 'on' or 'off', got '\(fusion)'") }
         guard NumericsCheckMode(rawValue: checkNumerics) != nil else { throw ValidationError("--check-numerics must be 'auto', 'always' or 'off', got '\(checkNumerics)'") }
+        guard TuneMode(rawValue: tune) != nil else { throw ValidationError("--tune must be 'off', 'fast' or 'full', got '\(tune)'") }
         if benchRepeats < 1 { throw ValidationError("--bench-repeats must be at least 1") }
         if benchEvalBatch < 1 { throw ValidationError("--bench-eval-batch must be at least 1") }
         if !(benchSeconds > 0 && benchSeconds < 3600) { throw ValidationError("--bench-seconds must be between 0 and 3600") }
@@ -175,6 +178,8 @@ struct Graphc: ParsableCommand {
         signal(SIGXFSZ, SIG_IGN)
         if let m = maxMemory, let bytes = MemoryBudget.parse(m) { MemoryBudget.bytes = bytes; MemoryBudget.source = "--max-memory \(m)" }
         if let t = threads { BLASInfo.setThreads(t) }
+        Tuner.shared = Tuner.standard(mode: TuneMode(rawValue: tune) ?? .fast)
+        defer { for w in Tuner.shared.takeWarnings() { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) } }
         do {
             if listPasses { return printPasses() }
             if let dir = homeworkPage { return print("wrote " + (try HomeworkPage(results: dir).write())) }
