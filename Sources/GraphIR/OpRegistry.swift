@@ -21,6 +21,8 @@ public enum OpRegistry {
         .fusedMatmul, .fusedConv2d, .fusedElementwise, .logSoftmaxNllGrad,
         // Made by the stack-sums and fusion passes
         .contractRows, .lstmCell,
+        // Made by the data-parallel pass
+        .allReduceStart, .allReduceWait, .bucketSlice,
     ]
 
     public static let byName: [String: OpDef] = {

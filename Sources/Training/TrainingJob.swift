@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import Frontend
 import GraphIR
@@ -12,6 +13,14 @@ public enum TrainingJob {
     /// `options.out` and its messages to `reporter`.
     public static func run(file: String, overrides: RecipeOverrides = RecipeOverrides(), options: TrainingOptions = TrainingOptions(),
                            reporter: TrainingReporter = SilentReporter()) throws {
+        // Under mpirun with several ranks: the training graph exchanges its gradients, and
+        // rank 0 alone speaks (every rank computes the same numbers).
+        var options = options
+        var reporter = reporter
+        if World.shared.isDistributed {
+            options.passes.dataParallel = true
+            if World.shared.rank != 0 { reporter = SilentReporter() }
+        }
         let lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .train))
         let recipe = try Recipe(graph: lowered, overrides: overrides, passes: options.passes)
         try checkPlaces(options, dataset: recipe.dataset)

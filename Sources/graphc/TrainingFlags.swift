@@ -13,7 +13,7 @@ extension Graphc {
     var trainingOptions: TrainingOptions {
         TrainingOptions(out: resultsFolder, profile: profile, passes: passOptions, data: data, limit: limit, features: features, cache: cache,
                         beam: beam, weights: eval ? weights : nil,
-                        onBadImage: badImagePolicy)
+                        onBadImage: badImagePolicy, stepLosses: stepLosses)
     }
 
     /// The console, printing each compilation's pass statistics with `--pass-stats`.

@@ -65,6 +65,9 @@ let opExamples: [String: OpExample] = {
         ]),
         "contract_rows": OpExample(inputs: [.f32([5, 3]), .f32([5, 4])], attributes: [:]),
         "lstm_cell": OpExample(inputs: [.f32([2, 8]), .f32([2, 2])], attributes: [:]),
+        "allreduce_start": OpExample(inputs: [x, .f32([4])], attributes: ["bucket": .int(0)]),
+        "allreduce_wait": OpExample(inputs: [.f32([10])], attributes: ["bucket": .int(0)]),
+        "bucket_slice": OpExample(inputs: [.f32([10])], attributes: ["start": .int(4), "shape": .shape([2, 3])]),
     ]
     for name in ["relu", "sigmoid", "tanh", "exp", "log", "neg"] { e[name] = OpExample(inputs: [x], attributes: [:]) }
     for name in ["add", "sub", "mul", "div", "relu_grad"] { e[name] = OpExample(inputs: [x, x], attributes: [:]) }

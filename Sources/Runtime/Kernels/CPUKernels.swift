@@ -33,6 +33,8 @@ public enum CPUKernels {
         // Fused
         FusedMatmulOp.self, FusedConv2dOp.self, FusedElementwiseOp.self, LogSoftmaxNllGradOp.self,
         ContractRowsOp.self, LSTMCellOp.self,
+        // Data-parallel communication (made by the data-parallel pass)
+        AllReduceStartOp.self, AllReduceWaitOp.self, BucketSliceOp.self,
     ]
 
     /// Kernels by op. An op listed twice is a programming error caught at first use (and by
