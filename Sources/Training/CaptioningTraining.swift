@@ -1,4 +1,5 @@
 import Datasets
+import Distributed
 import Foundation
 import Frontend
 import GraphIR
@@ -68,6 +69,7 @@ struct CaptioningTraining {
         do { epochs = try train(session, store) } catch let d as TrainingDiverged { throw d.error }
         let test = try score(session.data.test, session.decoder, session.features, store)
         reporter.result(String(format: "test BLEU-4 %.4f (corpus %.4f) over %d images", test.scores.meanSentence, test.scores.corpus, test.scores.images))
+        guard DataParallelRun().writes else { return }
         try writeResults(session, store, epochs: epochs, test: test)
     }
 
@@ -119,6 +121,7 @@ struct CaptioningTraining {
         let start = Date()
         let (val, test) = try (score(s.data.val, s.decoder, s.features, store), score(s.data.test, s.decoder, s.features, store))
         reporter.result("val BLEU-4 \(val.scores.meanSentence) corpus \(val.scores.corpus); test BLEU-4 \(test.scores.meanSentence) corpus \(test.scores.corpus)")
+        guard DataParallelRun().writes else { return }
         try writeEvaluation(s, store, weights: weights, val: val.scores, test: test, seconds: Date().timeIntervalSince(start))
         try rewriteReport(s, store, test: test.scores)
     }
@@ -127,9 +130,16 @@ struct CaptioningTraining {
     func train(_ s: Session, _ store: ParameterStore) throws -> [Epoch] {
         let lr = recipe.learningRates[0]
         if recipe.learningRates.count > 1 { reporter.log("note: caption training uses one learning rate; using \(lr)") }
+        let dp = DataParallelRun()
+        try dp.checkBatch(recipe.batchSize)
         let captions = try s.data.train.encoded(with: s.data.vocabulary).ids
         let count = s.data.train.captions.count, maxLen = s.maxLen
         try TrainingJob.checkBatch(recipe.batchSize, examples: count, of: "training captions", limited: options.limit != nil)
+        try dp.checkStart(file: file, batchSize: recipe.batchSize, data: [
+            ("the training captions", "\(count) captions", Hash.words(captions)),
+            ("the features", s.features.provenance, Hash.words(s.features.values)),
+        ])
+        try dp.checkInitialWeights(store)
         reporter.log("graphc: \(file) (\(s.tag)) on Sydney-Captions (\(count) train captions / \(s.data.val.imageNames.count) val / \(s.data.test.imageNames.count) test images), "
             + "\(recipe.epochs) epochs, batch \(recipe.batchSize), \(recipe.optimizer) lr \(lr), grad clip \(recipe.gradClip.map { String($0) } ?? "none"), "
             + "\(ParameterCount.report(lowered).trainable) parameters\nfeatures: \(s.features.provenance)\n" + TrainingJob.blasLine(threads: recipe.threads))
@@ -146,12 +156,20 @@ struct CaptioningTraining {
         var epochs: [Epoch] = []
         var order = BatchOrder(count: count, batchSize: recipe.batchSize, seed: recipe.seed)
         let batches = order.batchesPerEpoch
-        let training = try TrainingJob.tunedTraining(lowered, s.training, recipe, firstBatch: try feeds(Array(order.batch(0))), reporter: reporter)
+        let training = try TrainingJob.tunedTraining(lowered, s.training, recipe, firstBatch: try feeds(dp.localBatch(order.batch(0)).indices), reporter: reporter)
         let trainer = try Trainer(graph: training, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
-                                  gradClip: recipe.gradClip, options: ExecutionOptions(training: true, seed: recipe.seed, threads: recipe.threads))
-        try TrainingJob.instrument(trainer, firstBatch: try feeds(Array(order.batch(0))), profile: options.profile, threads: recipe.threads,
+                                  gradClip: recipe.gradClip, options: ExecutionOptions(training: true, seed: dp.dropoutSeed(recipe.seed), threads: recipe.threads))
+        try TrainingJob.instrument(trainer, firstBatch: try feeds(dp.localBatch(order.batch(0)).indices), profile: options.profile, threads: recipe.threads,
                                    reporter: reporter)
-        defer { if options.profile { reporter.log(ProfileReport(executor: trainer.executor, title: "training steps of \(s.tag)").text) } }
+        dp.communicator?.resetStatistics()
+        var steps = 0
+        defer {
+            if options.profile {
+                reporter.log(ProfileReport(executor: trainer.executor, title: "training steps of \(s.tag)").text)
+                if let line = dp.profileLine(steps: steps) { reporter.log(line) }
+            }
+        }
+        let stepLosses = try options.stepLosses.flatMap { dp.writes ? try StepLossLog(path: $0, config: s.tag) : nil }
         reporter.begin(s.tag, total: batches * recipe.epochs)
         defer { reporter.end() }
         let checked = CheckedTraining(mode: options.checkNumerics, trainer: trainer, file: file, lowered: lowered, recipe: recipe,
@@ -162,7 +180,15 @@ struct CaptioningTraining {
             var lossSum = 0.0
             for b in 0..<batches {
                 let rows = Array(order.batch(b))
-                lossSum += Double(try checked.step(feeds: feeds(rows), epoch: epoch, step: b + 1))
+                // Each rank's share of the batch, weighted by its captions (the loss averages
+                // over words, so with unequal lengths N ranks match one only approximately).
+                let (local, share) = dp.localBatch(rows[...])
+                steps += 1
+                dp.world.killForTest(atStep: steps)
+                dp.setShare(share)
+                let loss = dp.globalLoss(try checked.step(feeds: feeds(local), epoch: epoch, step: b + 1), share: share)
+                stepLosses?.append(loss)
+                lossSum += loss
                 reporter.stepDone(epoch: epoch, step: b + 1, of: batches, meanLoss: lossSum / Double(b + 1), items: rows.count)
             }
             let seconds = Date().timeIntervalSince(start)

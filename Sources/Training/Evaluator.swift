@@ -20,11 +20,19 @@ public final class Evaluator {
     }
 
     public func evaluate(_ split: ImageClassificationSplit, _ store: ParameterStore) throws -> (accuracy: Double, loss: Double) {
+        let t = try totals(split, store)
+        return (Double(t.correct) / Double(max(split.count, 1)), t.lossSum / Double(max(split.count, 1)))
+    }
+
+    /// Correct predictions and the summed loss over the examples `range` of a split (all by
+    /// default): a data-parallel job sums these over its ranks.
+    public func totals(_ split: ImageClassificationSplit, _ store: ParameterStore, range: Range<Int>? = nil) throws -> (correct: Int, lossSum: Double) {
         var correct = 0
         var lossSum = 0.0
-        var start = 0
-        while start < split.count {
-            let end = min(split.count, start + batchSize)
+        let range = range ?? 0..<split.count
+        var start = range.lowerBound
+        while start < range.upperBound {
+            let end = min(range.upperBound, start + batchSize)
             let feeds = Batches.feeds(split, start..<end)
             let out = try executor.run(feeds: feeds, parameters: store)
             guard let scores = out[output], scores.shape.count == 2 else { throw RuntimeError("the model's output is not [batch, classes]") }
@@ -45,6 +53,6 @@ public final class Evaluator {
             lossSum += Double(loss) * Double(end - start)
             start = end
         }
-        return (Double(correct) / Double(max(split.count, 1)), lossSum / Double(max(split.count, 1)))
+        return (correct, lossSum)
     }
 }

@@ -1,4 +1,5 @@
 import Datasets
+import Distributed
 import Foundation
 import GraphIR
 import Passes
@@ -34,8 +35,11 @@ public enum FeatureExtraction {
                            out: String, policy: BadImagePolicy = .stop, limit: Int? = nil, passes: PassOptions = PassOptions(),
                            reporter: TrainingReporter = SilentReporter()) throws -> Summary {
         // A folder is written whole (ResultsFolder, keeping what else it holds); a named
-        // .hdf5 file is written atomically by itself, its summary beside it.
-        let folder = isFile(out) ? nil : try ResultsFolder(out)
+        // .hdf5 file is written atomically by itself, its summary beside it. Under mpirun each
+        // rank encodes its share of the images and rank 0 alone writes.
+        let writes = World.shared.rank == 0
+        let reporter = writes ? reporter : SilentReporter()
+        let folder = isFile(out) || !writes ? nil : try ResultsFolder(out)
         defer { folder?.discard() }
         let shown = outputPath(out)
         let out = folder.map { outputPath($0.staging) } ?? shown
@@ -105,7 +109,10 @@ public enum FeatureExtraction {
     /// its summary. Unreadable images stop the run or leave a zero row, as `policy` says.
     @discardableResult
     public static func extract(_ list: ImageList, rows: Int, encoder: FeatureEncoder, policy: BadImagePolicy, to path: String,
-                               reporter: TrainingReporter = SilentReporter()) throws -> Summary {
+                               reporter: TrainingReporter = SilentReporter(), world: World = .shared) throws -> Summary {
+        let all = list
+        var list = list
+        if world.isDistributed { list.images = Array(all.images[Placement.share(of: all.images.count, rank: world.rank, size: world.size)]) }
         var features: [Float] = []
         var shape: (regions: Int, dim: Int)?
         var skipped: [String] = []
@@ -142,10 +149,25 @@ public enum FeatureExtraction {
             reporter.itemsDone(i + 1)
         }
         reporter.end()
-        guard let s = shape else { throw RuntimeError("\(list.directory): none of the \(list.images.count) images could be read") }
+        var done = list.images.count - skipped.count
+        if world.isDistributed {
+            // Ranks encoded disjoint rows (zeros elsewhere): their sum is every row.
+            let known = world.sum([shape == nil ? 0 : 1, Double(shape?.regions ?? 0), Double(shape?.dim ?? 0), Double(done)])
+            if shape == nil && known[0] > 0 {
+                shape = (Int(known[1] / known[0]), Int(known[2] / known[0]))
+                features = [Float](repeating: 0, count: rows * Int(known[1] / known[0]) * Int(known[2] / known[0]))
+            }
+            if known[0] > 0 { world.sum(&features) }
+            skipped = world.allGather(skipped.joined(separator: ","), maxBytes: 8192).flatMap { $0.split(separator: ",").map(String.init) }
+            done = Int(known[3])
+        }
+        guard let s = shape else { throw RuntimeError("\(list.directory): none of the \(all.images.count) images could be read") }
         let seconds = Date().timeIntervalSince(start)
+        guard world.rank == 0 else {
+            return Summary(encoder: encoder.file, weights: encoder.provenance, pretrained: encoder.pretrained, images: done, rows: rows,
+                           regions: s.regions, dim: s.dim, skipped: skipped, seconds: seconds, seconds_per_image: seconds / Double(max(done, 1)))
+        }
         try HDF5Features.write(path: path, features: features, count: rows, regions: s.regions, dim: s.dim)
-        let done = list.images.count - skipped.count
         let summary = Summary(encoder: encoder.file, weights: encoder.provenance, pretrained: encoder.pretrained,
                               images: done, rows: rows, regions: s.regions, dim: s.dim, skipped: skipped,
                               seconds: seconds, seconds_per_image: seconds / Double(max(done, 1)))

@@ -26,6 +26,12 @@ public enum FusionTuning {
                               threads: Int, seed: UInt64, planner: @escaping BufferPlanner = BufferPlan.lifetimes, tuner: Tuner = .shared,
                               reporter: TrainingReporter = SilentReporter()) throws -> PassOptions {
         guard tuner.mode != .off, options.fusion else { return options }
+        // The ranks of a data-parallel job must run one graph: timings differ per rank, so
+        // they would choose (and measure, each all-reduce a collective call) differently.
+        guard !options.dataParallel else {
+            reporter.log("note: fusion not tuned in a data-parallel job (every rank compiles the same graph)")
+            return options
+        }
         let all = PassContext(options: options)
         _ = try Pipelines.compileForTraining(lowered, all)
         let fired = FusionKind.allCases.filter { kind in
@@ -92,7 +98,11 @@ public enum FusionTuning {
             // A tiny rate: the parameters barely move, so every variant times the same numbers.
             let trainer = try Trainer(graph: training, parameters: store, optimizer: SGD(learningRate: 1e-6),
                                       options: ExecutionOptions(training: true, seed: seed, threads: threads), planner: planner)
-            return { _ = try trainer.step(feeds: feeds) }
+            // A non-finite loss or update is the numerics check's to report, at its op and line,
+            // when training proper runs this batch; timing only needs the step's work.
+            return {
+                do { _ = try trainer.step(feeds: feeds) } catch is NonFiniteLoss {} catch is NonFiniteUpdate {}
+            }
         case .eval:
             let executor = try Executor(graph: forward, options: ExecutionOptions(training: false, threads: threads), planner: planner)
             return { _ = try executor.execute(feeds: feeds, parameters: store) }

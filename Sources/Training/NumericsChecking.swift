@@ -69,6 +69,8 @@ final class CheckedTraining {
     private func locate(_ feeds: [String: HostTensor]) throws -> NumericsFinding? {
         var options = recipe.passes
         options.fusion = false
+        // Run again on this rank alone: a data-parallel job's other ranks are not in this step.
+        options.dataParallel = false
         let (_, training) = try Pipelines.compileForTraining(lowered, PassContext(options: options))
         let executor = try Executor(graph: training, options: ExecutionOptions(training: true, seed: recipe.seed, threads: 1),
                                     planner: BufferPlan.lifetimes)

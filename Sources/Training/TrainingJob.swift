@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import Frontend
 import GraphIR
@@ -12,13 +13,22 @@ public enum TrainingJob {
     /// `options.out` and its messages to `reporter`.
     public static func run(file: String, overrides: RecipeOverrides = RecipeOverrides(), options: TrainingOptions = TrainingOptions(),
                            reporter: TrainingReporter = SilentReporter()) throws {
+        // Under mpirun with several ranks: the training graph exchanges its gradients, and
+        // rank 0 alone speaks (every rank computes the same numbers).
+        var options = options
+        var reporter = reporter
+        if World.shared.isDistributed {
+            options.passes.dataParallel = true
+            if World.shared.rank != 0 { reporter = SilentReporter() }
+        }
         let lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .train))
         let recipe = try Recipe(graph: lowered, overrides: overrides, passes: options.passes)
         try checkPlaces(options, dataset: recipe.dataset)
         // The results go to a fresh folder swapped in at the end, locked meanwhile (an
         // evaluation of a classifier writes nothing there). A caption run keeps the other
         // decoder's results beside its own; a classifier run's results replace the folder.
-        let writes = recipe.dataset == "sydneyCaptions" || options.weights == nil
+        // Under mpirun only rank 0 writes, so only it takes the folder's lock.
+        let writes = (recipe.dataset == "sydneyCaptions" || options.weights == nil) && World.shared.rank == 0
         let results = writes ? try ResultsFolder(options.out, carryOver: recipe.dataset == "sydneyCaptions") : nil
         defer { results?.discard() }
         for note in results?.notes ?? [] { reporter.log("note: " + note) }

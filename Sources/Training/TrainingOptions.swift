@@ -31,10 +31,14 @@ public struct TrainingOptions {
     public var onBadImage: FeatureExtraction.BadImagePolicy
     /// When training steps are checked op by op for NaN and infinity (`--check-numerics`).
     public var checkNumerics: NumericsCheckMode = .auto
+    /// A file to write every training step's loss to, one per line (`--step-losses`): what
+    /// the data-parallel tests compare between 1 and N ranks.
+    public var stepLosses: String? = nil
 
     public init(out: String = "results", profile: Bool = false, passes: PassOptions = PassOptions(), data: String? = nil, limit: Int? = nil,
                 features: String? = nil, cache: String = ".graphc-cache", beam: Int = 1, weights: String? = nil,
-                onBadImage: FeatureExtraction.BadImagePolicy = .stop) {
+                onBadImage: FeatureExtraction.BadImagePolicy = .stop, stepLosses: String? = nil) {
+        self.stepLosses = stepLosses
         self.out = out
         self.profile = profile
         self.passes = passes

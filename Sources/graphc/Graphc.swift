@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Frontend
 import GraphIR
+import Distributed
 import Passes
 import Runtime
 import Training
@@ -129,6 +130,14 @@ struct Graphc: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: runs per measurement (median reported).", valueName: "n")) var benchRepeats: Int = 5
     @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: approximate seconds per run.", valueName: "s")) var benchSeconds: Double = 2
 
+    // Data-parallel jobs (mpirun -np N graphc ... --train).
+    @Flag(help: "Compile the training graph for a data-parallel job (on by itself under mpirun with several ranks); with --dump-ir shows the data-parallel pass's all-reduce ops.")
+    var dataParallel = false
+    @Option(parsing: .unconditional, help: ArgumentHelp("Largest gradient bucket one all-reduce exchanges, in MB (default 4).", valueName: "mb"))
+    var bucketMb: Double?
+    @Option(help: ArgumentHelp("With --train: append every step's training loss (of the global batch) to this file, as 'config step loss' lines.", valueName: "file"))
+    var stepLosses: String?
+
     // Numeric options parse `.unconditional`ly, so `--lr -0.1` reaches the range check (a
     // clear "must be positive") instead of being read as an unknown flag `-0.1`.
     func validate() throws {
@@ -170,6 +179,8 @@ struct Graphc: ParsableCommand {
         if let p = dropout, let problem = TrainingSettings.dropout.problem(with: p) { throw ValidationError("--dropout \(problem)") }
         do { try recipeOverrides().check() } catch let e as RuntimeError { throw ValidationError(e.description) }
         if let m = maxMemory, MemoryBudget.parse(m) == nil { throw ValidationError("--max-memory must be a positive size such as 4G or 500M, got '\(m)'") }
+        if let mb = bucketMb, !(mb > 0 && mb <= 4096) { throw ValidationError("--bucket-mb must be a size in MB above 0 and at most 4096, got \(mb)") }
+        if stepLosses != nil && !train { throw ValidationError("--step-losses goes with --train") }
     }
 
     func run() throws {
@@ -180,6 +191,10 @@ struct Graphc: ParsableCommand {
         if let t = threads { BLASInfo.setThreads(t) }
         Tuner.shared = Tuner.standard(mode: TuneMode(rawValue: tune) ?? .fast)
         defer { for w in Tuner.shared.takeWarnings() { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) } }
+        // Joins the MPI job when mpirun started several ranks (otherwise no MPI call is made).
+        let world = World.shared
+        var failed = false
+        defer { if !failed { world.finalize() } }
         do {
             if listPasses { return printPasses() }
             if let dir = homeworkPage { return print("wrote " + (try HomeworkPage(results: dir).write())) }
@@ -207,9 +222,13 @@ struct Graphc: ParsableCommand {
                 return print(report.json)
             }
         } catch let e as ExitCode {
+            failed = true
             throw e
         } catch {
-            ErrorReport.print(error, modelFiles: files)
+            failed = true
+            ErrorReport.print(error, modelFiles: files, rank: world.isDistributed ? world.label : nil)
+            // The other ranks may be waiting for this one in a collective: stop them all.
+            if world.isDistributed { world.abort() }
             throw ExitCode.failure
         }
     }
@@ -221,7 +240,10 @@ struct Graphc: ParsableCommand {
 
     /// What the pipelines read: the batch size and dropout flags, --verify-each, --fusion.
     var passOptions: PassOptions {
-        PassOptions(batchSize: batchSize, dropout: dropout, verifyEach: verifyEach, fusion: fusion != "off")
+        var options = PassOptions(batchSize: batchSize, dropout: dropout, verifyEach: verifyEach, fusion: fusion != "off")
+        options.dataParallel = dataParallel || World.launchedWithSeveralRanks
+        if let mb = bucketMb { options.bucketBytes = max(4, Int(mb * 1_000_000)) }
+        return options
     }
 
     /// The pipeline --passes names, or nil for the default one. An empty name (`verify,,dce`)

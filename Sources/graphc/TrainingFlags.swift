@@ -13,7 +13,7 @@ extension Graphc {
     var trainingOptions: TrainingOptions {
         var o = TrainingOptions(out: resultsFolder, profile: profile, passes: passOptions, data: data, limit: limit, features: features, cache: cache,
                                 beam: beam, weights: eval ? weights : nil,
-                                onBadImage: badImagePolicy)
+                                onBadImage: badImagePolicy, stepLosses: stepLosses)
         o.checkNumerics = NumericsCheckMode(rawValue: checkNumerics) ?? .auto
         return o
     }
