@@ -94,7 +94,7 @@ let opExamples: [String: OpExample] = {
         "bucket_slice": OpExample(inputs: [.f32([10])], attributes: ["start": .int(4), "shape": .shape([2, 3])]),
     ]
     for name in ["relu", "sigmoid", "tanh", "exp", "log", "neg", "sqrt", "abs", "erf"] { e[name] = OpExample(inputs: [x], attributes: [:]) }
-    for name in ["add", "sub", "mul", "div", "relu_grad"] { e[name] = OpExample(inputs: [x, x], attributes: [:]) }
+    for name in ["add", "sub", "mul", "div", "relu_grad", "maximum", "minimum"] { e[name] = OpExample(inputs: [x, x], attributes: [:]) }
     return e
 }()
 
