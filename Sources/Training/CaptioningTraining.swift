@@ -127,13 +127,13 @@ struct CaptioningTraining {
         let lr = recipe.learningRates[0]
         if recipe.learningRates.count > 1 { reporter.log("note: caption training uses one learning rate; using \(lr)") }
         let dp = DataParallelRun()
-        try dp.checkBatch(recipe.batchSize)
+        try dp.checkStart(file: file, batchSize: recipe.batchSize)
         let trainer = try Trainer(graph: s.training, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
                                   gradClip: recipe.gradClip, options: ExecutionOptions(training: true, seed: dp.dropoutSeed(recipe.seed), threads: recipe.threads))
         let captions = try s.data.train.encoded(with: s.data.vocabulary).ids
         let count = s.data.train.captions.count, maxLen = s.maxLen
         try TrainingJob.checkBatch(recipe.batchSize, examples: count, of: "training captions", limited: options.limit != nil)
-        try dp.checkStart(file: file, batchSize: recipe.batchSize, data: [
+        try dp.checkData([
             ("the training captions", "\(count) captions", Hash.words(captions)),
             ("the features", s.features.provenance, Hash.words(s.features.values)),
         ])

@@ -60,16 +60,20 @@ struct DataParallelRun {
         return (sums[0] / n, sums[1] / n)
     }
 
-    /// Refuses, on every rank, a job whose ranks were started with different model files,
-    /// flags or data, or a batch the ranks cannot split evenly.
-    func checkStart(file: String, batchSize: Int, data: [(what: String, description: String, hash: UInt64)]) throws {
+    /// Refuses, on every rank, a job whose ranks were started with different model files or
+    /// flags, or with a batch the ranks cannot split evenly: checked before data is loaded.
+    func checkStart(file: String, batchSize: Int) throws {
         guard isDistributed else { return }
         let model = (try? Data(contentsOf: URL(fileURLWithPath: file))).map { Hash.words([UInt8]($0)) } ?? 0
-        var items = [StartupCheck.Item(what: "the model file", description: file, hash: model),
-                     StartupCheck.Item(what: "the command line", CommandLine.arguments.dropFirst().joined(separator: " "))]
-        items += data.map { StartupCheck.Item(what: $0.what, description: $0.description, hash: $0.hash) }
-        try StartupCheck.agree(items, in: world)
+        try StartupCheck.agree([StartupCheck.Item(what: "the model file", description: file, hash: model),
+                                StartupCheck.Item(what: "the command line", CommandLine.arguments.dropFirst().joined(separator: " "))], in: world)
         try checkBatch(batchSize)
+    }
+
+    /// Refuses, on every rank, a job whose ranks loaded different data (each item a hash).
+    func checkData(_ data: [(what: String, description: String, hash: UInt64)]) throws {
+        guard isDistributed else { return }
+        try StartupCheck.agree(data.map { StartupCheck.Item(what: $0.what, description: $0.description, hash: $0.hash) }, in: world)
     }
 
     /// Refuses a global batch the ranks cannot split evenly (checked before data is loaded).
