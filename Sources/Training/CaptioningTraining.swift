@@ -187,7 +187,7 @@ struct CaptioningTraining {
             let seconds = Date().timeIntervalSince(start)
             // Decoding is timed without the BLEU scoring after it, for bench/caption_bench.sh.
             let decodeStart = Date()
-            let hyps = try s.decoder.captions(s.data.val.imageNames, features: s.features, parameters: store)
+            let hyps = try dp.captions(s.data.val.imageNames) { try s.decoder.captions($0, features: s.features, parameters: store) }
             let decodeSeconds = Date().timeIntervalSince(decodeStart)
             let val = try BleuScoring.scores(references: s.data.val.orderedRefs, hypotheses: hyps)
             let e = Epoch(epoch: epoch, train_loss: lossSum / Double(batches), val_bleu4: val.meanSentence,
@@ -290,7 +290,7 @@ struct CaptioningTraining {
     /// Greedy captions of a split and their BLEU-4.
     func score(_ split: CaptionsEval, _ decoder: CaptionDecoder, _ features: CaptioningFeatures,
                _ store: ParameterStore) throws -> (scores: BleuScoring.Scores, captions: [[String]]) {
-        let hyps = try decoder.captions(split.imageNames, features: features, parameters: store)
+        let hyps = try DataParallelRun().captions(split.imageNames) { try decoder.captions($0, features: features, parameters: store) }
         return (try BleuScoring.scores(references: split.orderedRefs, hypotheses: hyps), hyps)
     }
 

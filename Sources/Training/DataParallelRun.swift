@@ -60,6 +60,25 @@ struct DataParallelRun {
         return (sums[0] / n, sums[1] / n)
     }
 
+    /// Captions of `names`, each rank decoding its share of them (`decode` turns image names
+    /// into their captions' words); every rank gets all of them, in order.
+    func captions(_ names: [String], decode: ([String]) throws -> [[String]]) throws -> [[String]] {
+        guard isDistributed else { return try decode(names) }
+        let range = Placement.share(of: names.count, rank: world.rank, size: world.size)
+        let mine = range.isEmpty ? [] : try decode(Array(names[range]))
+        // Words hold no spaces or newlines: one line per caption.
+        let texts = world.allGatherText(mine.map { $0.joined(separator: " ") }.joined(separator: "\n"))
+        var all: [[String]] = []
+        for (r, text) in texts.enumerated() {
+            let count = Placement.share(of: names.count, rank: r, size: world.size).count
+            guard count > 0 else { continue }
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            guard lines.count == count else { throw DistributedError("rank \(r) decoded \(lines.count) captions for its \(count) images") }
+            all += lines.map { $0.split(separator: " ").map(String.init) }
+        }
+        return all
+    }
+
     /// Refuses, on every rank, a job whose ranks were started with different model files or
     /// flags, or with a batch the ranks cannot split evenly: checked before data is loaded.
     func checkStart(file: String, batchSize: Int) throws {
