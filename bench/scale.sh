@@ -9,12 +9,14 @@
 #
 #   bench/scale.sh
 #   REPEATS=5 OPENBLAS_CORETYPE=SkylakeX bench/scale.sh
+#   WORKLOADS=decoder bench/scale.sh           # some of: cnn8 cnn64 decoder
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GRAPHC=${GRAPHC:-.build/release/graphc}
 REPEATS=${REPEATS:-3}
 CAPTIONS=${CAPTIONS:-../shared/data/sydney-captions}
 OUT=${OUT:-bench/out/scale}
+WORKLOADS=${WORKLOADS:-"cnn8 cnn64 decoder"}
 [ -x "$GRAPHC" ] || { echo "bench/scale.sh: $GRAPHC not found; build it with: swift build -c release" >&2; exit 1; }
 command -v mpirun >/dev/null || { echo "bench/scale.sh: mpirun not found (scripts/install-deps.sh installs openmpi-bin)" >&2; exit 1; }
 mkdir -p "$OUT"
@@ -32,7 +34,7 @@ mpi=(mpirun --oversubscribe -np 2)
 # run NAME CONFIG ARGS...: one run; prints "throughput comm_ms_per_step overlapped_percent".
 run() {
     local name=$1 config=$2; shift 2
-    local log="$OUT/$name-$config-$RANDOM.log"
+    local log="$OUT/$(printf %s "$name" | tr -c "A-Za-z0-9" _)-$config-$RANDOM.log"
     case $config in
         1x1) "$GRAPHC" "$@" --threads 1 --profile > "$log" 2>&1 ;;
         2x1) "${mpi[@]}" "$GRAPHC" "$@" --threads 1 --profile > "$log" 2>&1 ;;
@@ -40,7 +42,7 @@ run() {
     esac
     awk -v items="$ITEMS" '
         /^epoch/ && /images\/s/ { for (i = 1; i <= NF; i++) if ($i == "images/s") rate = $(i - 1) }
-        /^epoch/ && /s train,/ { for (i = 1; i <= NF; i++) if ($i == "train,") rate = items / $(i - 1) }
+        /^epoch/ && /s train,/ { for (i = 1; i <= NF; i++) if ($i == "train,") rate = items / $(i - 2) }
         /gradient all-reduce/ { for (i = 1; i <= NF; i++) { if ($i == "ms/step" && $(i + 1) == "communicating,") comm = $(i - 1)
                                                              if ($i ~ /%$/) hidden = substr($i, 1, length($i) - 1) } }
         END { if (rate == "") exit 1; printf "%s %s %s\n", rate, comm == "" ? "-" : comm, hidden == "" ? "-" : hidden }
@@ -66,9 +68,11 @@ cell() {
 
 printf "| workload | ranks x threads | items/s (median) | spread | all-reduce ms/step | overlapped %% |\n|---|---|---|---|---|---|\n"
 cnn=(graphs/cnn.swiftgraph --train --epochs 1 --dropout 0 --out "$OUT/results")
-for config in 1x1 2x1 1x2; do ITEMS=0 cell "Q2 CNN, batch 8 (images/s)" "$config" "${cnn[@]}" --batch-size 8 --limit 1600; done
-for config in 1x1 2x1 1x2; do ITEMS=0 cell "Q2 CNN, batch 64 (images/s)" "$config" "${cnn[@]}" --batch-size 64 --limit 6400; done
-if [ -f "$features" ]; then
+wants() { [[ " $WORKLOADS " == *" $1 "* ]]; }
+if wants cnn8; then for config in 1x1 2x1 1x2; do ITEMS=0 cell "Q2 CNN, batch 8 (images/s)" "$config" "${cnn[@]}" --batch-size 8 --limit 1600; done; fi
+if wants cnn64; then for config in 1x1 2x1 1x2; do ITEMS=0 cell "Q2 CNN, batch 64 (images/s)" "$config" "${cnn[@]}" --batch-size 64 --limit 6400; done; fi
+if ! wants decoder; then :
+elif [ -f "$features" ]; then
     dec=(graphs/caption_attention.swiftgraph --train --epochs 1 --dropout 0 --data "$CAPTIONS" --features "$features" --limit 800 --out "$OUT/results")
     for config in 1x1 2x1 1x2; do ITEMS=800 cell "attention decoder, batch 8 (captions/s)" "$config" "${dec[@]}"; done
 else

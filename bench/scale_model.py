@@ -51,15 +51,17 @@ def main(args):
             print("| %s, %d | %.1f | %d Gb/s | " % (name, b, t * 1e3, g) + " | ".join(cells) + " |")
 
     print("\nStrong scaling (global batch fixed, split over N ranks, compute t/N, no overlap): speedup over one rank,")
-    print("and the N (powers of two up to 64) with the best speedup:\n")
+    print("and the N (powers of two up to 64 that divide the batch) with the best speedup:\n")
     print("| model, global batch | link | " + " | ".join("N=%d" % n for n in RANKS) + " | best N |")
     print("|---|---|" + "---|" * len(RANKS) + "---|")
     for name, mb, t, b in models:
         for g in LINKS:
-            speed = [t / (t / n + comm(mb, n, g)) for n in RANKS]
-            best = max(range(len(RANKS)), key=lambda i: speed[i])
+            # N must divide the global batch (graphc refuses the rest): '-' where it does not.
+            speed = [t / (t / n + comm(mb, n, g)) if b % n == 0 else None for n in RANKS]
+            possible = [i for i in range(len(RANKS)) if speed[i] is not None]
+            best = max(possible, key=lambda i: speed[i])
             best_n = RANKS[best] if speed[best] > 1 else 1
-            print("| %s, %d | %d Gb/s | " % (name, b, g) + " | ".join("%.2f" % s for s in speed) + " | %d |" % best_n)
+            print("| %s, %d | %d Gb/s | " % (name, b, g) + " | ".join("-" if s is None else "%.2f" % s for s in speed) + " | %d |" % best_n)
 
 
 if __name__ == "__main__":

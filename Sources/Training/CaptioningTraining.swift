@@ -151,6 +151,13 @@ struct CaptioningTraining {
                     "captions": HostTensor(shape: [rows.count, maxLen], ints: ids)]
         }
 
+        /// The words of a caption the loss averages over: its targets (every token after the
+        /// first) other than the loss's ignored index (padding).
+        let ignored = Int64(lowered.nodes.first { $0.op == .nllLoss }?.attributes[.ignoreIndex] ?? -100)
+        func words(_ row: Int) -> Int {
+            captions[(row * maxLen + 1)..<((row + 1) * maxLen)].reduce(0) { $0 + ($1 == ignored ? 0 : 1) }
+        }
+
         var epochs: [Epoch] = []
         var order = BatchOrder(count: count, batchSize: recipe.batchSize, seed: recipe.seed)
         let batches = order.batchesPerEpoch
@@ -173,9 +180,8 @@ struct CaptioningTraining {
             var lossSum = 0.0
             for b in 0..<batches {
                 let rows = Array(order.batch(b))
-                // Each rank's share of the batch, weighted by its captions (the loss averages
-                // over words, so with unequal lengths N ranks match one only approximately).
-                let (local, share) = dp.localBatch(rows[...])
+                // Each rank's share of the batch counts its words: the loss is a mean over them.
+                let (local, share) = dp.localBatch(rows[...], weight: words)
                 steps += 1
                 dp.world.killForTest(atStep: steps)
                 dp.setShare(share)

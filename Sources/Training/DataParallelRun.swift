@@ -29,12 +29,16 @@ struct DataParallelRun {
     /// The examples of a global batch this rank computes, and its share of the batch. A rank
     /// left without examples (the short last batch of an epoch) computes one with share 0, so
     /// every rank still takes part in each all-reduce.
-    func localBatch(_ global: ArraySlice<Int>) -> (indices: [Int], share: Float) {
+    /// `weight` says what each example counts for in the loss's mean (default 1: a mean over
+    /// examples; a caption's loss is a mean over its words).
+    func localBatch(_ global: ArraySlice<Int>, weight: (Int) -> Int = { _ in 1 }) -> (indices: [Int], share: Float) {
         let all = Array(global)
         guard isDistributed else { return (all, 1) }
         let mine = Array(all[Placement.share(of: all.count, rank: world.rank, size: world.size)])
         if mine.isEmpty, let first = all.first { return ([first], 0) }
-        return (mine, Float(mine.count) / Float(max(all.count, 1)))
+        let total = all.reduce(0) { $0 + weight($1) }
+        guard total > 0 else { return (mine, Float(mine.count) / Float(max(all.count, 1))) }
+        return (mine, Float(mine.reduce(0) { $0 + weight($1) }) / Float(total))
     }
 
     /// Sets the share the all-reduce kernels scale this rank's gradients by.
