@@ -95,6 +95,28 @@ public final class World: @unchecked Sendable {
         }
     }
 
+    /// Every process's text, by rank, of any length.
+    public func allGatherText(_ text: String) -> [String] {
+        guard usesMPI else { return [text] }
+        var mine = Array(text.utf8).map { CChar(bitPattern: $0) }
+        let lengths = allGather(UInt64(mine.count)).map { Int32(clamping: $0) }
+        var displacements = [Int32](repeating: 0, count: size)
+        for r in 1..<max(size, 1) { displacements[r] = displacements[r - 1] + lengths[r - 1] }
+        var all = [CChar](repeating: 0, count: max(1, Int(lengths.reduce(0, +))))
+        if mine.isEmpty { mine = [0] }
+        lengths.withUnsafeBufferPointer { l in
+            displacements.withUnsafeBufferPointer { d in
+                all.withUnsafeMutableBufferPointer { b in
+                    _ = MPI_Allgatherv(mine, Int32(text.utf8.count), cmpi_char(), b.baseAddress, l.baseAddress, d.baseAddress, cmpi_char(), cmpi_comm_world())
+                }
+            }
+        }
+        return (0..<size).map { r in
+            let start = Int(displacements[r]), end = start + Int(lengths[r])
+            return String(decoding: all[start..<end].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+    }
+
     public func barrier() {
         if usesMPI { MPI_Barrier(cmpi_comm_world()) }
     }

@@ -18,8 +18,10 @@ public struct PassOptions: Sendable {
     /// in buckets of at most `bucketBytes`): set when running under mpirun, or to see the pass.
     public var dataParallel: Bool = false
     public var bucketBytes: Int = PassOptions.defaultBucketBytes
-    /// 4 MiB: a few buckets for the models here, so the first starts well before the backward ends.
-    public static let defaultBucketBytes = 4 << 20
+    /// 2 MiB: the Q2 CNN's large first-layer gradient gets a bucket of its own, exchanged
+    /// while the convolutions' backward still computes (one 3 MB bucket would start only
+    /// after the last gradient, with nothing left to overlap).
+    public static let defaultBucketBytes = 2 << 20
 
     public init(batchSize: Int? = nil, dropout: Double? = nil, verifyEach: Bool = false, fusion: Bool = true) {
         self.batchSize = batchSize; self.dropout = dropout; self.verifyEach = verifyEach; self.fusion = fusion

@@ -131,11 +131,11 @@ struct CaptioningTraining {
         let lr = recipe.learningRates[0]
         if recipe.learningRates.count > 1 { reporter.log("note: caption training uses one learning rate; using \(lr)") }
         let dp = DataParallelRun()
-        try dp.checkBatch(recipe.batchSize)
+        try dp.checkStart(file: file, batchSize: recipe.batchSize)
         let captions = try s.data.train.encoded(with: s.data.vocabulary).ids
         let count = s.data.train.captions.count, maxLen = s.maxLen
         try TrainingJob.checkBatch(recipe.batchSize, examples: count, of: "training captions", limited: options.limit != nil)
-        try dp.checkStart(file: file, batchSize: recipe.batchSize, data: [
+        try dp.checkData([
             ("the training captions", "\(count) captions", Hash.words(captions)),
             ("the features", s.features.provenance, Hash.words(s.features.values)),
         ])
@@ -151,6 +151,13 @@ struct CaptioningTraining {
             for r in rows { ids.append(contentsOf: captions[(r * maxLen)..<((r + 1) * maxLen)]) }
             return ["features": try s.features.batch(rows.map { s.data.train.imageNames[$0] }),
                     "captions": HostTensor(shape: [rows.count, maxLen], ints: ids)]
+        }
+
+        /// The words of a caption the loss averages over: its targets (every token after the
+        /// first) other than the loss's ignored index (padding).
+        let ignored = Int64(lowered.nodes.first { $0.op == .nllLoss }?.attributes[.ignoreIndex] ?? -100)
+        func words(_ row: Int) -> Int {
+            captions[(row * maxLen + 1)..<((row + 1) * maxLen)].reduce(0) { $0 + ($1 == ignored ? 0 : 1) }
         }
 
         var epochs: [Epoch] = []
@@ -180,9 +187,8 @@ struct CaptioningTraining {
             var lossSum = 0.0
             for b in 0..<batches {
                 let rows = Array(order.batch(b))
-                // Each rank's share of the batch, weighted by its captions (the loss averages
-                // over words, so with unequal lengths N ranks match one only approximately).
-                let (local, share) = dp.localBatch(rows[...])
+                // Each rank's share of the batch counts its words: the loss is a mean over them.
+                let (local, share) = dp.localBatch(rows[...], weight: words)
                 steps += 1
                 dp.world.killForTest(atStep: steps)
                 dp.setShare(share)
@@ -194,7 +200,7 @@ struct CaptioningTraining {
             let seconds = Date().timeIntervalSince(start)
             // Decoding is timed without the BLEU scoring after it, for bench/caption_bench.sh.
             let decodeStart = Date()
-            let hyps = try s.decoder.captions(s.data.val.imageNames, features: s.features, parameters: store)
+            let hyps = try dp.captions(s.data.val.imageNames) { try s.decoder.captions($0, features: s.features, parameters: store) }
             let decodeSeconds = Date().timeIntervalSince(decodeStart)
             let val = try BleuScoring.scores(references: s.data.val.orderedRefs, hypotheses: hyps)
             let e = Epoch(epoch: epoch, train_loss: lossSum / Double(batches), val_bleu4: val.meanSentence,
@@ -298,7 +304,7 @@ struct CaptioningTraining {
     /// Greedy captions of a split and their BLEU-4.
     func score(_ split: CaptionsEval, _ decoder: CaptionDecoder, _ features: CaptioningFeatures,
                _ store: ParameterStore) throws -> (scores: BleuScoring.Scores, captions: [[String]]) {
-        let hyps = try decoder.captions(split.imageNames, features: features, parameters: store)
+        let hyps = try DataParallelRun().captions(split.imageNames) { try decoder.captions($0, features: features, parameters: store) }
         return (try BleuScoring.scores(references: split.orderedRefs, hypotheses: hyps), hyps)
     }
 

@@ -29,12 +29,16 @@ struct DataParallelRun {
     /// The examples of a global batch this rank computes, and its share of the batch. A rank
     /// left without examples (the short last batch of an epoch) computes one with share 0, so
     /// every rank still takes part in each all-reduce.
-    func localBatch(_ global: ArraySlice<Int>) -> (indices: [Int], share: Float) {
+    /// `weight` says what each example counts for in the loss's mean (default 1: a mean over
+    /// examples; a caption's loss is a mean over its words).
+    func localBatch(_ global: ArraySlice<Int>, weight: (Int) -> Int = { _ in 1 }) -> (indices: [Int], share: Float) {
         let all = Array(global)
         guard isDistributed else { return (all, 1) }
         let mine = Array(all[Placement.share(of: all.count, rank: world.rank, size: world.size)])
         if mine.isEmpty, let first = all.first { return ([first], 0) }
-        return (mine, Float(mine.count) / Float(max(all.count, 1)))
+        let total = all.reduce(0) { $0 + weight($1) }
+        guard total > 0 else { return (mine, Float(mine.count) / Float(max(all.count, 1))) }
+        return (mine, Float(mine.reduce(0) { $0 + weight($1) }) / Float(total))
     }
 
     /// Sets the share the all-reduce kernels scale this rank's gradients by.
@@ -60,16 +64,39 @@ struct DataParallelRun {
         return (sums[0] / n, sums[1] / n)
     }
 
-    /// Refuses, on every rank, a job whose ranks were started with different model files,
-    /// flags or data, or a batch the ranks cannot split evenly.
-    func checkStart(file: String, batchSize: Int, data: [(what: String, description: String, hash: UInt64)]) throws {
+    /// Captions of `names`, each rank decoding its share of them (`decode` turns image names
+    /// into their captions' words); every rank gets all of them, in order.
+    func captions(_ names: [String], decode: ([String]) throws -> [[String]]) throws -> [[String]] {
+        guard isDistributed else { return try decode(names) }
+        let range = Placement.share(of: names.count, rank: world.rank, size: world.size)
+        let mine = range.isEmpty ? [] : try decode(Array(names[range]))
+        // Words hold no spaces or newlines: one line per caption.
+        let texts = world.allGatherText(mine.map { $0.joined(separator: " ") }.joined(separator: "\n"))
+        var all: [[String]] = []
+        for (r, text) in texts.enumerated() {
+            let count = Placement.share(of: names.count, rank: r, size: world.size).count
+            guard count > 0 else { continue }
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            guard lines.count == count else { throw DistributedError("rank \(r) decoded \(lines.count) captions for its \(count) images") }
+            all += lines.map { $0.split(separator: " ").map(String.init) }
+        }
+        return all
+    }
+
+    /// Refuses, on every rank, a job whose ranks were started with different model files or
+    /// flags, or with a batch the ranks cannot split evenly: checked before data is loaded.
+    func checkStart(file: String, batchSize: Int) throws {
         guard isDistributed else { return }
         let model = (try? Data(contentsOf: URL(fileURLWithPath: file))).map { Hash.words([UInt8]($0)) } ?? 0
-        var items = [StartupCheck.Item(what: "the model file", description: file, hash: model),
-                     StartupCheck.Item(what: "the command line", CommandLine.arguments.dropFirst().joined(separator: " "))]
-        items += data.map { StartupCheck.Item(what: $0.what, description: $0.description, hash: $0.hash) }
-        try StartupCheck.agree(items, in: world)
+        try StartupCheck.agree([StartupCheck.Item(what: "the model file", description: file, hash: model),
+                                StartupCheck.Item(what: "the command line", CommandLine.arguments.dropFirst().joined(separator: " "))], in: world)
         try checkBatch(batchSize)
+    }
+
+    /// Refuses, on every rank, a job whose ranks loaded different data (each item a hash).
+    func checkData(_ data: [(what: String, description: String, hash: UInt64)]) throws {
+        guard isDistributed else { return }
+        try StartupCheck.agree(data.map { StartupCheck.Item(what: $0.what, description: $0.description, hash: $0.hash) }, in: world)
     }
 
     /// Refuses a global batch the ranks cannot split evenly (checked before data is loaded).

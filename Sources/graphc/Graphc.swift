@@ -133,7 +133,7 @@ struct Graphc: ParsableCommand {
     // Data-parallel jobs (mpirun -np N graphc ... --train).
     @Flag(help: "Compile the training graph for a data-parallel job (on by itself under mpirun with several ranks); with --dump-ir shows the data-parallel pass's all-reduce ops.")
     var dataParallel = false
-    @Option(parsing: .unconditional, help: ArgumentHelp("Largest gradient bucket one all-reduce exchanges, in MB (default 4).", valueName: "mb"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Largest gradient bucket one all-reduce exchanges, in MB (default 2).", valueName: "mb"))
     var bucketMb: Double?
     @Option(help: ArgumentHelp("With --train: append every step's training loss (of the global batch) to this file, as 'config step loss' lines.", valueName: "file"))
     var stepLosses: String?
