@@ -41,10 +41,11 @@ struct ClassifierTraining {
         let (forward, training) = try TrainingJob.compile(lowered, recipe, "training", reporter: reporter)
         try checkInterface(forward)
         var data = try loadData()
+        let fullTrain = data.train.count
         if let n = options.limit { data = data.prefix(n) }
         guard data.train.count > 0, data.dev.count > 0, data.test.count > 0 else { throw RuntimeError("the Fashion-MNIST splits are empty") }
         let splits = "Fashion-MNIST (\(data.train.count) train / \(data.dev.count) dev / \(data.test.count) test)"
-        try TrainingJob.checkBatch(recipe.batchSize, examples: data.train.count, of: "training images", limited: options.limit != nil)
+        try TrainingJob.checkBatch(recipe.batchSize, examples: data.train.count, of: "training images", limited: data.train.count < fullTrain)
         let parameters = "\(ParameterCount.report(forward).trainable) parameters"
         let evaluator = try Evaluator(graph: forward, threads: recipe.evalThreads, profile: options.profile)
         evaluator.modelFile = file

@@ -78,7 +78,7 @@ public enum SelfAttentionStudy {
                             p1_first_row: related.p1.prefix(L).map(Double.init), p2_first_row: related.p2.prefix(L).map(Double.init),
                             weights_file: "heads.safetensors", inputs_file: "X.npy", outputs_file: "outputs.npz", seconds: 0)
         // The folder is written whole (ResultsFolder): swapped in once every file is there.
-        let results = try out.map { try ResultsFolder($0, carryOver: false) }
+        let results = try out.map { try ResultsFolder($0) }
         defer { results?.discard() }
         if let results {
             let folder = results.staging as NSString
