@@ -85,8 +85,12 @@ public enum SelfAttentionStudy {
             try model.parameters.save(to: folder.appendingPathComponent(result.weights_file),
                                       metadata: ["model": file, "made_by": "graphc --attention-study: head2 = head1 with B"])
             let raw = x.floats.withUnsafeBytes { Data($0) }
-            try AtomicFile.write(try NPYWriter.encode(NPYArray(dtype: .f32, shape: [L, n], raw: raw, source: "X")),
-                                 to: URL(fileURLWithPath: folder.appendingPathComponent(result.inputs_file)))
+            let xFile = folder.appendingPathComponent(result.inputs_file)
+            do {
+                try AtomicFile.write(try NPYWriter.encode(NPYArray(dtype: .f32, shape: [L, n], raw: raw, source: "X")), to: URL(fileURLWithPath: xFile))
+            } catch {
+                throw FileError(xFile, "cannot write: \(error.localizedDescription)")
+            }
             try ModelRun.writeNPZ(relatedOutputs, to: folder.appendingPathComponent(result.outputs_file))
         }
         result.seconds = Date().timeIntervalSince(start)
