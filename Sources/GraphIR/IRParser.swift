@@ -341,6 +341,12 @@ private struct IRTextParser {
             throw cursor.error("meta: unknown key '\(unknown)' (known keys: \(known.joined(separator: ", ")))",
                                column: attributeColumns[unknown] ?? column)
         }
+        for key in TrainingSettings.recordedKeys {
+            guard let v = builder.metadata[key] else { continue }
+            guard case .int(let n) = v, n >= 0 else {
+                throw cursor.error("meta: \(key) must be a non-negative integer, got \(v)", column: attributeColumns[key] ?? column)
+            }
+        }
         try cursor.expectEnd("after meta {...}")
         // The same rules as `train(...)` and the command line's flags (TrainingSettings).
         if let problem = TrainingSettings.problem(in: builder.metadata) { throw cursor.error("meta: \(problem)", column: column) }

@@ -118,7 +118,14 @@ public final class ParameterStore {
         case "ones", "constant":
             let value = kind == "ones" ? 1 : a[.value]
             guard let value else { throw RuntimeError("parameter '\(name)': init 'constant' needs a 'value' attribute") }
-            if type.dtype == .i64 { return HostTensor(shape: shape, ints: [Int64](repeating: Int64(value), count: n)) }
+            // A value from a .gir file: it must fit the parameter's dtype (Int64(inf) traps).
+            if type.dtype == .i64 {
+                guard let int = Int64(exactly: value.rounded(.towardZero)) else {
+                    throw RuntimeError("parameter '\(name)': constant \(value) does not fit \(type.dtype.rawValue)")
+                }
+                return HostTensor(shape: shape, ints: [Int64](repeating: int, count: n))
+            }
+            guard Float(value).isFinite else { throw RuntimeError("parameter '\(name)': constant \(value) is not a finite float32") }
             return HostTensor(shape: shape, floats: [Float](repeating: Float(value), count: n))
         case "uniform":
             try requireFloat(name, type, kind)
@@ -126,8 +133,8 @@ public final class ParameterStore {
             if let b = a[.bound] { low = -b; high = b }
             else if let l = a[.low], let h = a[.high] { low = l; high = h }
             else { throw RuntimeError("parameter '\(name)': init 'uniform' needs 'bound' or both 'low' and 'high'") }
-            guard low <= high, low.isFinite, high.isFinite else {
-                throw RuntimeError("parameter '\(name)': uniform range [\(low), \(high)] is empty or not finite")
+            guard low <= high, Float(low).isFinite, Float(high).isFinite, Float(high - low).isFinite else {
+                throw RuntimeError("parameter '\(name)': uniform range [\(low), \(high)] is empty or not finite in float32")
             }
             let span = Float(high - low), lo = Float(low)
             var values = [Float](repeating: 0, count: n)
@@ -139,6 +146,9 @@ public final class ParameterStore {
                 throw RuntimeError("parameter '\(name)': init 'normal' needs a non-negative 'std'")
             }
             let mean = Float(a[.mean] ?? 0), s = Float(std)
+            guard mean.isFinite, s.isFinite else {
+                throw RuntimeError("parameter '\(name)': normal mean \(a[.mean] ?? 0) and std \(std) must be finite in float32")
+            }
             var values = [Float](repeating: 0, count: n)
             for i in 0..<n { values[i] = mean + s * random.nextNormal() }
             return HostTensor(shape: shape, floats: values)

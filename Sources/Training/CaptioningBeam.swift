@@ -26,6 +26,11 @@ public final class BeamDecoder {
 
     /// Compiles the step graph `file` in `context` (its options; it keeps the pass statistics).
     public init(file: String, width: Int, vocabulary: Vocabulary, threads: Int?, context: PassContext = PassContext()) throws {
+        // Each step keeps the best `width` of beams x vocabulary candidates: wider than the
+        // vocabulary, the beams multiply by the vocabulary every step.
+        guard width >= 1, width <= vocabulary.size else {
+            throw RuntimeError("--beam \(width): the beam width must be between 1 and the vocabulary's \(vocabulary.size) words")
+        }
         guard FileManager.default.fileExists(atPath: file) else {
             throw RuntimeError("--beam needs the model's single-step graph \(file) (inputs features, word, h, c; outputs h0, c0, logProbs, h, c)")
         }

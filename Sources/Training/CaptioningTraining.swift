@@ -84,6 +84,10 @@ struct CaptioningTraining {
         guard data.vocabulary.maxLen == maxLen else {
             throw RuntimeError("\(file): the model unrolls \(maxLen) steps but \(data.directory)/datasets/vocab_info.json has max_len \(data.vocabulary.maxLen)")
         }
+        // Checked before the features (minutes to compute) as BeamDecoder checks it.
+        guard options.beam <= data.vocabulary.size else {
+            throw RuntimeError("--beam \(options.beam): the beam width must be between 1 and the vocabulary's \(data.vocabulary.size) words")
+        }
         if let n = options.limit { limit(&data, n) }
         guard !data.train.captions.isEmpty, !data.val.imageNames.isEmpty, !data.test.imageNames.isEmpty else {
             throw RuntimeError("\(data.directory): a split is empty")

@@ -44,10 +44,11 @@ struct ClassifierTraining {
         let dp = DataParallelRun()
         try dp.checkStart(file: file, batchSize: recipe.batchSize)
         var data = try loadData()
+        let fullTrain = data.train.count
         if let n = options.limit { data = data.prefix(n) }
         guard data.train.count > 0, data.dev.count > 0, data.test.count > 0 else { throw RuntimeError("the Fashion-MNIST splits are empty") }
         let splits = "Fashion-MNIST (\(data.train.count) train / \(data.dev.count) dev / \(data.test.count) test)"
-        try TrainingJob.checkBatch(recipe.batchSize, examples: data.train.count, of: "training images", limited: options.limit != nil)
+        try TrainingJob.checkBatch(recipe.batchSize, examples: data.train.count, of: "training images", limited: data.train.count < fullTrain)
         try dp.checkData([
             ("the data", splits, Hash.words(data.train.images, seed: Hash.words(data.train.labels, seed: Hash.words(data.dev.images, seed: Hash.words(data.test.images))))),
         ])

@@ -47,6 +47,7 @@ public final class ModelRun {
             } else {
                 throw RuntimeError("--weights \(w): give a .safetensors file (as graphc --train saves) or a PyTorch .pth state_dict")
             }
+            try NumericsReport.checkWeights(parameters, for: graph, source: w)
             weightsProvenance = "weights from \(w)"
         } else {
             try parameters.initialise(from: graph, seed: self.seed)

@@ -18,6 +18,9 @@ import Darwin
 /// and the lock of a run that died is taken over with a note. Leftovers of a run that died
 /// (its partial folder, or the previous results set aside during a swap) are cleaned up then.
 ///
+/// A folder of more than `maxCarriedEntries` entries, or holding a FIFO, socket or device, is
+/// refused: it is not a results folder (a home directory given as `--out` by mistake).
+///
 /// Every command that writes a results folder goes through here: training, evaluation of a
 /// caption model, the attention study and feature extraction into a folder.
 public final class ResultsFolder {
@@ -30,18 +33,15 @@ public final class ResultsFolder {
     private let lock: FolderLock
     private var finished = false
 
-    /// The file that marks a folder as graphc's results, and names that marked one before it.
-    public static let marker = ".graphc-results"
-    static let resultNames: Set<String> = [marker, "metrics.json", "report.md", "study.json", "all_features.hdf5"]
-
     /// Most entries of a previous results folder carried over by hard links: a folder of more
     /// is not a results folder (a home directory given as `--out` by mistake).
     public static let maxCarriedEntries = 10_000
 
-    /// Locks `path` and makes the staging folder beside it. `carryOver`: the staging folder
-    /// starts as the previous results (a caption run adds its decoder's results beside the
-    /// other decoder's); otherwise it starts empty and the folder is replaced by this run's
-    /// results alone.
+    /// Locks `path` and makes the staging folder beside it. `carryOver` (the default): the
+    /// staging folder starts as (hard links to) everything the folder held, so the swap loses
+    /// nothing this run does not replace (a caption run adds its decoder's results beside the
+    /// other decoder's; files a script put there stay); otherwise it starts empty and the
+    /// folder is replaced by this run's results alone.
     public init(_ path: String, flag: String = "--out", carryOver: Bool = true) throws {
         let fm = FileManager.default
         let url = URL(fileURLWithPath: path).standardizedFileURL
@@ -54,13 +54,6 @@ public final class ResultsFolder {
         var isFolder: ObjCBool = false
         if fm.fileExists(atPath: self.path, isDirectory: &isFolder), !isFolder.boolValue {
             throw RuntimeError("\(flag) \(path): is a file, not a folder; give a results folder (an existing folder or a new name)")
-        }
-        // The folder is replaced whole: one holding something else (a home directory, a data
-        // folder) is refused rather than moved away.
-        if let entries = try? fm.contentsOfDirectory(atPath: self.path), !entries.isEmpty,
-           !entries.contains(where: ResultsFolder.resultNames.contains) {
-            throw RuntimeError("\(flag) \(path): the folder holds files graphc did not write (\(entries.sorted().prefix(3).joined(separator: ", "))\(entries.count > 3 ? ", ..." : "")); "
-                + "graphc replaces its results folder whole: give a new or empty folder, or one graphc wrote")
         }
         do { try fm.createDirectory(atPath: parent, withIntermediateDirectories: true) } catch {
             throw RuntimeError("\(flag) \(path): cannot create the folder it goes in, \(parent) (\(error.localizedDescription))")
@@ -77,9 +70,6 @@ public final class ResultsFolder {
                 try ResultsFolder.linkTree(from: self.path, to: staging, carried: &carried, flag: flag)
             } else {
                 try fm.createDirectory(atPath: staging, withIntermediateDirectories: false)
-            }
-            guard fm.createFile(atPath: file(ResultsFolder.marker), contents: Data("written by graphc\n".utf8)) else {
-                throw RuntimeError("\(flag) \(path): the folder beside it, \(parent), is not writable")
             }
         } catch {
             try? fm.removeItem(atPath: staging)
@@ -161,7 +151,9 @@ public final class ResultsFolder {
             case S_IFDIR: try linkTree(from: src, to: dst, carried: &carried, flag: flag)
             case S_IFREG: if link(src, dst) != 0 { try fm.copyItem(atPath: src, toPath: dst) }
             case S_IFLNK: try fm.createSymbolicLink(atPath: dst, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: src))
-            default: continue   // sockets, FIFOs, devices are not results
+            default:
+                // Dropping it would lose it at the swap: a folder holding one is not a results folder.
+                throw RuntimeError("\(flag): \(src) is a FIFO, socket or device: not a results folder; give a new or empty folder")
             }
         }
     }

@@ -78,15 +78,19 @@ public enum SelfAttentionStudy {
                             p1_first_row: related.p1.prefix(L).map(Double.init), p2_first_row: related.p2.prefix(L).map(Double.init),
                             weights_file: "heads.safetensors", inputs_file: "X.npy", outputs_file: "outputs.npz", seconds: 0)
         // The folder is written whole (ResultsFolder): swapped in once every file is there.
-        let results = try out.map { try ResultsFolder($0, carryOver: false) }
+        let results = try out.map { try ResultsFolder($0) }
         defer { results?.discard() }
         if let results {
             let folder = results.staging as NSString
             try model.parameters.save(to: folder.appendingPathComponent(result.weights_file),
                                       metadata: ["model": file, "made_by": "graphc --attention-study: head2 = head1 with B"])
             let raw = x.floats.withUnsafeBytes { Data($0) }
-            try AtomicFile.write(try NPYWriter.encode(NPYArray(dtype: .f32, shape: [L, n], raw: raw, source: "X")),
-                                 to: URL(fileURLWithPath: folder.appendingPathComponent(result.inputs_file)))
+            let xFile = folder.appendingPathComponent(result.inputs_file)
+            do {
+                try AtomicFile.write(try NPYWriter.encode(NPYArray(dtype: .f32, shape: [L, n], raw: raw, source: "X")), to: URL(fileURLWithPath: xFile))
+            } catch {
+                throw FileError(xFile, "cannot write: \(error.localizedDescription)")
+            }
             try ModelRun.writeNPZ(relatedOutputs, to: folder.appendingPathComponent(result.outputs_file))
         }
         result.seconds = Date().timeIntervalSince(start)

@@ -25,11 +25,10 @@ public enum TrainingJob {
         let recipe = try Recipe(graph: lowered, overrides: overrides, passes: options.passes)
         try checkPlaces(options, dataset: recipe.dataset)
         // The results go to a fresh folder swapped in at the end, locked meanwhile (an
-        // evaluation of a classifier writes nothing there). A caption run keeps the other
-        // decoder's results beside its own; a classifier run's results replace the folder.
-        // Under mpirun only rank 0 writes, so only it takes the folder's lock.
+        // evaluation of a classifier writes nothing there). Under mpirun only rank 0 writes,
+        // so only it takes the folder's lock.
         let writes = (recipe.dataset == "sydneyCaptions" || options.weights == nil) && World.shared.rank == 0
-        let results = writes ? try ResultsFolder(options.out, carryOver: recipe.dataset == "sydneyCaptions") : nil
+        let results = writes ? try ResultsFolder(options.out) : nil
         defer { results?.discard() }
         for note in results?.notes ?? [] { reporter.log("note: " + note) }
         var staged = options
@@ -73,6 +72,10 @@ public enum TrainingJob {
         if let data = options.data, isInside(options.out, data) {
             throw RuntimeError("--out \(options.out) is inside the data folder \(data); choose a results folder outside it")
         }
+        // The weights to evaluate are read after the data and features are loaded (which
+        // can take minutes): a missing or unreadable file is refused first.
+        if let w = options.weights, let problem = InputFile.problem(w) { throw RuntimeError("--weights \(w): \(problem)") }
+        if let f = options.features, let problem = InputFile.problem(f) { throw RuntimeError("--features \(f): \(problem)") }
         try checkWritable(folder: options.out)
         if dataset == "sydneyCaptions" && options.features == nil {
             if let data = options.data { try CaptioningFeatures.checkOutside(cache: options.cache, data: data) }

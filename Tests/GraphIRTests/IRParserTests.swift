@@ -239,6 +239,8 @@ final class IRParserTests: XCTestCase {
         assertError(wrap("  output \"y\" = %0\n  output \"y\" = %0"), "4:10", "duplicate output name \"y\" (first given at line 3)")
         assertError(wrap("  loss = %0\n  loss = %0"), "4:3", "the loss is already set at line 3")
         assertError(wrap("  meta {epochs=1}\n  meta {seed=2}"), "4:3", "meta is already given at line 3")
+        assertError(wrap("  meta {param_count=\"x\"}"), "3:9", "meta: param_count must be a non-negative integer")
+        assertError(wrap("  %1 = sum(%0) {axes=[0,-1]} : f32[]"), "3:8", "axis -1 is given twice")
         assertError(wrap("  meta {epochs=1, epoch=2}"), "3:19", "meta: unknown key 'epoch' (known keys: dataset, metric, epochs, batch_size, lr")
         assertError(wrap("  %1 = relu(%0) extra"), "3:17", "unexpected 'e' after the node")
         assertError("graph @g { %0\n}\n", "1:12", "unexpected '%' after 'graph @g {'")

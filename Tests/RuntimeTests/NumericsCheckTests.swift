@@ -67,3 +67,29 @@ final class ExecutorNumericsTests: XCTestCase {
         XCTAssertNil(try e.locateNonFinite(feeds: ["x": HostTensor(shape: [1, 4], floats: [-1, -2, -3, -4])], parameters: store))
     }
 }
+
+/// Adversarial-pass regressions: initialisers from a `.gir` file whose values do not fit.
+final class InitialiserRangeTests: XCTestCase {
+    func initialise(_ attributes: Attributes, _ type: TensorType) throws {
+        let b = GraphBuilder(name: "g")
+        _ = b.parameter("p", type, initializer: attributes)
+        try ParameterStore().initialise(from: b.finish(), seed: 1)
+    }
+
+    func testAnInt64ConstantOutOfRangeIsAnErrorNotATrap() {
+        // Int64(1e30) trapped: `graphc x.gir --run` crashed with SIGILL.
+        XCTAssertThrowsError(try initialise(["init": .string("constant"), "value": .float(1e30)], .i64([3]))) { error in
+            XCTAssertTrue("\(error)".contains("constant 1e+30 does not fit i64"), "\(error)")
+        }
+        XCTAssertThrowsError(try initialise(["init": .string("constant"), "value": .float(.nan)], .i64([3])))
+        XCTAssertNoThrow(try initialise(["init": .string("constant"), "value": .float(-7)], .i64([3])))
+    }
+
+    func testNonFiniteFloatInitialisersAreRefused() {
+        XCTAssertThrowsError(try initialise(["init": .string("constant"), "value": .float(.infinity)], .f32([3])))
+        XCTAssertThrowsError(try initialise(["init": .string("constant"), "value": .float(1e39)], .f32([3])), "inf in float32")
+        XCTAssertThrowsError(try initialise(["init": .string("uniform"), "bound": .float(1e308)], .f32([3])), "inf in float32")
+        XCTAssertThrowsError(try initialise(["init": .string("normal"), "std": .float(1), "mean": .float(1e300)], .f32([3])))
+        XCTAssertNoThrow(try initialise(["init": .string("uniform"), "bound": .float(1e38)], .f32([3])))
+    }
+}

@@ -191,3 +191,36 @@ final class NumericsCheckTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "no NaN features written")
     }
 }
+
+/// Adversarial-pass regressions outside numerics.
+final class AdversarialRegressionTests: XCTestCase {
+    /// `--beam 1000000000` kept every candidate, so the beams multiplied by the vocabulary each
+    /// step until memory ran out: a width past the vocabulary is refused.
+    func testABeamWiderThanTheVocabularyIsRefused() throws {
+        let vocabulary = try Vocabulary(tokens: [Vocabulary.padToken, Vocabulary.startToken, Vocabulary.endToken, Vocabulary.unkToken, "a", "b"], maxLen: 4)
+        let step = Q3Support.repository.appendingPathComponent("graphs/caption_lstm_step.swiftgraph").path
+        XCTAssertThrowsError(try BeamDecoder(file: step, width: 1_000_000_000, vocabulary: vocabulary, threads: 1)) { error in
+            XCTAssertTrue("\(error)".contains("between 1 and the vocabulary's 6 words"), "\(error)")
+        }
+    }
+
+    /// `--eval --weights missing.safetensors` on a caption model computed the features of every
+    /// image (minutes) before finding the file missing.
+    func testMissingWeightsAreRefusedBeforeAnyWork() throws {
+        let dir = try TinyFashionMNIST.temporaryFolder(removedAfter: self)
+        XCTAssertThrowsError(try TrainingJob.run(file: Q3Support.repository.appendingPathComponent("graphs/caption_lstm.swiftgraph").path,
+                                                 options: TrainingOptions(out: dir + "/out", data: dir + "/no-data", weights: dir + "/missing.safetensors"))) { error in
+            XCTAssertEqual("\(error)", "--weights \(dir)/missing.safetensors: no such file")
+        }
+    }
+
+    /// `--limit` larger than the split cut nothing, yet let a batch larger than the split through.
+    func testALimitThatCutsNothingKeepsTheBatchCheck() throws {
+        let dir = try TinyFashionMNIST.temporaryFolder(removedAfter: self)
+        let npz = try TinyFashionMNIST.write(in: dir, train: 8, dev: 4, test: 4)
+        XCTAssertThrowsError(try TrainingJob.run(file: TinyFashionMNIST.cnn, overrides: RecipeOverrides(epochs: 1, batchSize: 9, threads: 1),
+                                                 options: TrainingOptions(out: dir + "/out", data: npz, limit: Int.max))) { error in
+            XCTAssertTrue("\(error)".contains("batch size 9 is larger than the 8 training images"), "\(error)")
+        }
+    }
+}

@@ -31,7 +31,6 @@ final class ResultsFolderTests: XCTestCase {
         try r.commit()
         XCTAssertEqual(try String(contentsOfFile: out + "/metrics.json", encoding: .utf8), "new")
         XCTAssertFalse(fm.fileExists(atPath: out + "/old-config.csv"), "a fresh folder: nothing of the previous run is mixed in")
-        XCTAssertTrue(fm.fileExists(atPath: out + "/" + ResultsFolder.marker))
         XCTAssertEqual(try leftovers(in: dir, of: "results"), [], "no staging folder, previous folder or lock left")
     }
 
@@ -90,13 +89,26 @@ final class ResultsFolderTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: dir + "/results/metrics.json", encoding: .utf8), "old")
     }
 
-    func testAFolderOfOtherFilesIsRefusedNotReplaced() throws {
+    func testAFolderHoldingAFIFOIsRefusedNotReplaced() throws {
         let dir = try folder()
         try "mine".write(toFile: dir + "/notes.txt", atomically: true, encoding: .utf8)
+        XCTAssertEqual(mkfifo(dir + "/pipe", 0o600), 0)
         XCTAssertThrowsError(try ResultsFolder(dir)) { error in
-            XCTAssertTrue("\(error)".contains("holds files graphc did not write (notes.txt)"), "\(error)")
+            XCTAssertTrue("\(error)".contains("/pipe is a FIFO, socket or device: not a results folder"), "\(error)")
         }
         XCTAssertTrue(fm.fileExists(atPath: dir + "/notes.txt"))
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: dir).sorted(), ["notes.txt", "pipe"], "no staging folder or lock left")
+    }
+
+    func testFilesSomeoneElsePutInTheFolderStay() throws {
+        let dir = try folder()
+        let out = dir + "/q1"
+        try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try "counts".write(toFile: out + "/count-params.txt", atomically: true, encoding: .utf8)
+        let r = try ResultsFolder(out)
+        try "{}".write(toFile: r.file("study.json"), atomically: true, encoding: .utf8)
+        try r.commit()
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: out).sorted(), ["count-params.txt", "study.json"])
     }
 
     /// A training run that fails while writing its results (a full disk, injected as a file

@@ -15,7 +15,7 @@ extension AxesReductionOp {
         for a in try q.required(.axes) {
             let n = a < 0 ? a + s.rank : a
             guard n >= 0 && n < s.rank else { throw ShapeError("axis \(a) is out of range for \(q.input(0))") }
-            axes.insert(n)
+            guard axes.insert(n).inserted else { throw ShapeError("axis \(a) is given twice (axes count from the end when negative)") }
         }
         let keep = q.attributes[.keepdims] ?? false
         var dims: [Dim] = []
