@@ -21,6 +21,8 @@ public enum OpRegistry {
         .fusedMatmul, .fusedConv2d, .fusedElementwise, .logSoftmaxNllGrad,
         // Made by the stack-sums and fusion passes
         .contractRows, .lstmCell,
+        // Made by the blocked-layout pass (inference graphs)
+        .reorderToBlocked, .reorderFromBlocked, .packConvWeight, .blockedConv2d, .blockedMaxpool2d,
     ]
 
     public static let byName: [String: OpDef] = {

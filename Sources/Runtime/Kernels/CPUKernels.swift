@@ -33,6 +33,8 @@ public enum CPUKernels {
         // Fused
         FusedMatmulOp.self, FusedConv2dOp.self, FusedElementwiseOp.self, LogSoftmaxNllGradOp.self,
         ContractRowsOp.self, LSTMCellOp.self,
+        // Blocked layout
+        ReorderToBlockedOp.self, ReorderFromBlockedOp.self, PackConvWeightOp.self, BlockedConv2dOp.self, BlockedMaxpool2dOp.self,
     ]
 
     /// Kernels by op. An op listed twice is a programming error caught at first use (and by
