@@ -193,8 +193,12 @@ final class GradientStructureTests: XCTestCase {
         let noInputsOrInteger: Set<String> = ["input", "param", "constant", "argmax"]
         // Made by the fusion pass after autodiff, from backward ops among others.
         let fusedAfterAutodiff: Set<String> = ["fused_elementwise", "log_softmax_nll_grad"]
+        // Made by the blocked-layout pass, which only inference pipelines run.
+        let inferenceOnly: Set<String> = ["reorder_to_blocked", "reorder_from_blocked", "pack_conv_weight", "blocked_conv2d",
+                                          "blocked_maxpool2d"]
         for op in OpRegistry.all {
-            if backwardOnly.contains(op.name) || noInputsOrInteger.contains(op.name) || fusedAfterAutodiff.contains(op.name) {
+            if backwardOnly.contains(op.name) || noInputsOrInteger.contains(op.name) || fusedAfterAutodiff.contains(op.name)
+                || inferenceOnly.contains(op.name) {
                 XCTAssertNil(op.gradient, op.name)
             } else {
                 XCTAssertNotNil(op.gradient, "\(op.name) has no gradient rule")
