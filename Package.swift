@@ -41,7 +41,10 @@ let package = Package(
         .target(name: "GraphIR"),
         .target(name: "Passes", dependencies: ["GraphIR"]),
         .target(name: "Frontend", dependencies: ["GraphIR"]),
-        .target(name: "Runtime", dependencies: ["GraphIR", "CBLAS"]),
+        // Blocked-layout convolution kernels in C, one build carrying AVX-512, AVX2 and SSE2
+        // code chosen at run time (never -march=native: the binary runs on any x86-64).
+        .target(name: "CConvKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Runtime", dependencies: ["GraphIR", "CBLAS", "CConvKernels"]),
         // Data readers (IDX, npz, TIFF, captions JSON, HDF5) and result writers (PNG, plots, reports).
         .target(name: "Datasets", dependencies: ["GraphIR", "CZlib", "CTIFF", "CJSONC", "CHDF5"]),
         .target(name: "Reports", dependencies: ["GraphIR", "CCairo"]),

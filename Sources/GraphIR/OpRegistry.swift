@@ -28,6 +28,8 @@ public enum OpRegistry {
         .reduceMax, .reduceMin, .reduceExtremumGrad, .maximum, .minimum,
         // Made by the data-parallel pass
         .allReduceStart, .allReduceWait, .bucketSlice,
+        // Made by the blocked-layout pass (inference graphs)
+        .reorderToBlocked, .reorderFromBlocked, .packConvWeight, .blockedConv2d, .blockedMaxpool2d,
     ]
 
     public static let byName: [String: OpDef] = {

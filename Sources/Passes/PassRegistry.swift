@@ -19,6 +19,7 @@ public enum PassRegistry {
         .fusion,
         .memoryPlan,
         .dataParallel,
+        .blockedLayout,
     ]
 
     private static let byName: [String: Pass] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

@@ -50,13 +50,17 @@ public enum Pipelines {
     /// A model lowered in infer mode -> the graph a decoder or an encoder runs: the
     /// clean-ups, without gradients.
     public static func inference(_ options: PassOptions) -> Pipeline {
-        Pipeline(name: "inference", passes: [.dropGradients] + cleanup)
+        Pipeline(name: "inference", passes: [.dropGradients] + cleanup + (options.fusion ? inferenceLayout : []))
     }
+
+    /// Inference graphs' convolutions in the blocked layout (no gradients: training and
+    /// evaluation graphs keep conv2d).
+    public static let inferenceLayout: [Pass] = [.blockedLayout, .deadCodeElimination, .verify]
 
     /// Everything a model goes through, ending with its memory plan shown in the IR:
     /// `forward`, then `training` for a graph with a loss, else the speed-ups.
     public static func compile(for g: Graph, _ options: PassOptions) -> Pipeline {
-        let rest = g.loss != nil ? training(options).passes : (options.fusion ? optimisations : [])
+        let rest = g.loss != nil ? training(options).passes : (options.fusion ? inferenceLayout + optimisations : [])
         return Pipeline(name: "compile", passes: forward(options).passes + rest + [.memoryPlan])
     }
 

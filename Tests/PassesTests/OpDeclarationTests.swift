@@ -92,6 +92,12 @@ let opExamples: [String: OpExample] = {
         "allreduce_start": OpExample(inputs: [x, .f32([4])], attributes: ["bucket": .int(0)]),
         "allreduce_wait": OpExample(inputs: [.f32([10])], attributes: ["bucket": .int(0)]),
         "bucket_slice": OpExample(inputs: [.f32([10])], attributes: ["start": .int(4), "shape": .shape([2, 3])]),
+        "reorder_to_blocked": OpExample(inputs: [.f32([1, 16, 3, 3])], attributes: [:]),
+        "reorder_from_blocked": OpExample(inputs: [.f32([1, 1, 3, 3, 16])], attributes: [:]),
+        "pack_conv_weight": OpExample(inputs: [.f32([16, 2, 3, 3])], attributes: ["in_block": .int(1)]),
+        "blocked_conv2d": OpExample(inputs: [.f32([1, 2, 5, 5]), .f32([1, 2, 3, 3, 1, 16]), .f32([16]), .f32([])],
+                                    attributes: ["stride": .ints([1, 1]), "padding": .ints([1, 1]), "activation": .string("relu")]),
+        "blocked_maxpool2d": OpExample(inputs: [.f32([1, 1, 4, 4, 16])], attributes: pool),
     ]
     for name in ["relu", "sigmoid", "tanh", "exp", "log", "neg", "sqrt", "abs", "erf"] { e[name] = OpExample(inputs: [x], attributes: [:]) }
     for name in ["add", "sub", "mul", "div", "relu_grad", "maximum", "minimum"] { e[name] = OpExample(inputs: [x, x], attributes: [:]) }

@@ -40,6 +40,8 @@ public enum CPUKernels {
         ReduceMaxOp.self, ReduceMinOp.self, ReduceExtremumGradOp.self, MaximumOp.self, MinimumOp.self,
         // Data-parallel communication (made by the data-parallel pass)
         AllReduceStartOp.self, AllReduceWaitOp.self, BucketSliceOp.self,
+        // Blocked layout
+        ReorderToBlockedOp.self, ReorderFromBlockedOp.self, PackConvWeightOp.self, BlockedConv2dOp.self, BlockedMaxpool2dOp.self,
     ]
 
     /// Kernels by op. An op listed twice is a programming error caught at first use (and by

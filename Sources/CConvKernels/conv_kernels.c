@@ -1,0 +1,178 @@
+// Runtime dispatch over three compilations of conv_kernels_body.h: AVX-512F, AVX2+FMA, and
+// the SSE2 every x86-64 has. The build never assumes more than the baseline; functions get
+// their instruction set from a target attribute and run only when the CPU reports it.
+#include "conv_kernels.h"
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+typedef int i16v __attribute__((vector_size(64)));
+
+// max(0, v) per lane, NaN staying NaN; macros, so that they take each ISA's target.
+#define relu16(v) ({ const v16 r_ = (v); (v16)((i16v)r_ & ((r_ > (v16){0}) | (r_ != r_))); })
+
+/// The larger of m and v per lane, a NaN in v winning (as the plain max pooling).
+#define max_nan16(m, v) ({ const v16 m_ = (m), v_ = (v); const i16v take_ = (v_ > m_) | (v_ != v_); \
+    (v16)(((i16v)v_ & take_) | ((i16v)m_ & ~take_)); })
+
+/// A lane-wide copy of a scalar (a plain variable: it is named 16 times).
+#define SPLAT16(c) ((v16){c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c})
+
+/// Input blocks [begin, end) of one pass over a run of rows; the first pass starts the sums
+/// from zero, the last applies the epilogue.
+typedef struct { long begin, end; int first, last; } gc_chunk;
+
+/// Input blocks per pass: as many as keep the pass's weights (for `blocks` output blocks)
+/// within about 40 KB, a first-level cache's worth.
+static inline long gc_input_chunk(const gc_conv_geometry *g, long blocks) {
+    const long per_block = g->kernel_h * g->kernel_w * g->in_block * 16 * (long)sizeof(float) * blocks;
+    const long n = 40960 / (per_block > 0 ? per_block : 1);
+    return n < 1 ? 1 : n;
+}
+
+/// Rows per run: as many as keep the run's partial sums within about 256 KB (second-level cache).
+static inline long gc_row_run(const gc_conv_geometry *g, long blocks) {
+    const long per_row = g->out_width * 16 * (long)sizeof(float) * blocks;
+    const long n = 262144 / (per_row > 0 ? per_row : 1);
+    return n < 1 ? 1 : n;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#define GC_X86 1
+#endif
+
+#ifdef GC_X86
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx2,fma"))), apply_to = function)
+#define ISA avx512
+#define TILE_POSITIONS 12
+#define TILE_BLOCKS 2
+#define FMA(a, b, c) __builtin_elementwise_fma((b), SPLAT16(c), (a))
+#include "conv_kernels_body.h"
+#undef ISA
+#undef TILE_POSITIONS
+#undef TILE_BLOCKS
+#undef FMA
+#pragma clang attribute pop
+
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#define ISA avx2
+#define TILE_POSITIONS 6
+#define TILE_BLOCKS 1
+#define FMA(a, b, c) __builtin_elementwise_fma((b), SPLAT16(c), (a))
+#include "conv_kernels_body.h"
+#undef ISA
+#undef TILE_POSITIONS
+#undef TILE_BLOCKS
+#undef FMA
+#pragma clang attribute pop
+#endif
+
+// The baseline (SSE2 on x86-64): multiply and add, as there is no fused multiply-add.
+#define ISA base
+#define TILE_POSITIONS 2
+#define TILE_BLOCKS 1
+#define FMA(a, b, c) ((a) + (b) * (c))
+#include "conv_kernels_body.h"
+#undef ISA
+#undef TILE_POSITIONS
+#undef TILE_BLOCKS
+#undef FMA
+
+static int best_isa(void) {
+#ifdef GC_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) return 3;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 2;
+#endif
+    return 1;
+}
+
+static int chosen_isa = 0;
+
+int gc_conv_isa(void) {
+    int isa = __atomic_load_n(&chosen_isa, __ATOMIC_RELAXED);
+    if (isa == 0) {
+        isa = best_isa();
+        __atomic_store_n(&chosen_isa, isa, __ATOMIC_RELAXED);
+    }
+    return isa;
+}
+
+int gc_conv_set_isa(int isa) {
+    const int best = best_isa();
+    const int use = isa <= 0 || isa > best ? best : isa;
+    __atomic_store_n(&chosen_isa, use, __ATOMIC_RELAXED);
+    return use;
+}
+
+static long tile_blocks(void) {
+    switch (gc_conv_isa()) {
+#ifdef GC_X86
+        case 3: return 2;
+#endif
+        default: return 1;
+    }
+}
+
+long gc_conv2d_blocked_items(const gc_conv_geometry *g) {
+    const long t = tile_blocks();
+    return (g->out_blocks + t - 1) / t * g->out_height;
+}
+
+void gc_conv2d_blocked(const gc_conv_geometry *g, const float *x, const float *packed_weight, const float *scale,
+                       const float *shift, const float *residual, float *y, long image, long begin, long end) {
+    switch (gc_conv_isa()) {
+#ifdef GC_X86
+        case 3: conv2d_blocked_avx512(g, x, packed_weight, scale, shift, residual, y, image, begin, end); return;
+        case 2: conv2d_blocked_avx2(g, x, packed_weight, scale, shift, residual, y, image, begin, end); return;
+#endif
+        default: conv2d_blocked_base(g, x, packed_weight, scale, shift, residual, y, image, begin, end); return;
+    }
+}
+
+void gc_maxpool2d_blocked(const float *x, float *y, long height, long width, long out_height, long out_width,
+                          long kernel_h, long kernel_w, long stride_h, long stride_w, long pad_h, long pad_w,
+                          long begin, long end) {
+    switch (gc_conv_isa()) {
+#ifdef GC_X86
+        case 3: maxpool2d_blocked_avx512(x, y, height, width, out_height, out_width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, begin, end); return;
+        case 2: maxpool2d_blocked_avx2(x, y, height, width, out_height, out_width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, begin, end); return;
+#endif
+        default: maxpool2d_blocked_base(x, y, height, width, out_height, out_width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, begin, end); return;
+    }
+}
+
+void gc_pack_conv_weight(const float *w, float *packed, long out_channels, long in_channels, long kernel_h, long kernel_w,
+                         long in_block, long begin, long end) {
+    const long taps = kernel_h * kernel_w, in_blocks = in_channels / in_block;
+    for (long ob = begin; ob < end; ob++)
+        for (long cb = 0; cb < in_blocks; cb++)
+            for (long t = 0; t < taps; t++)
+                for (long ic = 0; ic < in_block; ic++) {
+                    float *dst = packed + (((ob * in_blocks + cb) * taps + t) * in_block + ic) * 16;
+                    const float *src = w + ((ob * 16) * in_channels + cb * in_block + ic) * taps + t;
+                    for (long oc = 0; oc < 16; oc++) dst[oc] = src[oc * in_channels * taps];
+                }
+    (void)out_channels;
+}
+
+void gc_reorder_to_blocked(const float *x, float *y, long channels, long plane, long begin, long end) {
+    const long blocks = channels / 16;
+    for (long p = begin; p < end; p++) {
+        const long image = p / blocks, cb = p % blocks;
+        const float *src = x + (image * channels + cb * 16) * plane;
+        float *dst = y + p * plane * 16;
+        for (long i = 0; i < plane; i++)
+            for (long c = 0; c < 16; c++) dst[i * 16 + c] = src[c * plane + i];
+    }
+}
+
+void gc_reorder_from_blocked(const float *x, float *y, long channels, long plane, long begin, long end) {
+    const long blocks = channels / 16;
+    for (long p = begin; p < end; p++) {
+        const long image = p / blocks, cb = p % blocks;
+        const float *src = x + p * plane * 16;
+        float *dst = y + (image * channels + cb * 16) * plane;
+        for (long c = 0; c < 16; c++)
+            for (long i = 0; i < plane; i++) dst[c * plane + i] = src[i * 16 + c];
+    }
+}

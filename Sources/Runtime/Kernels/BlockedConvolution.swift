@@ -1,0 +1,113 @@
+import CConvKernels
+import GraphIR
+
+// CPU kernels of the ops declared in GraphIR/Ops/BlockedConvolution.swift: Swift splits the
+// work over the pool; the loops are C (Sources/CConvKernels), which picks AVX-512, AVX2 or
+// SSE2 code by what the CPU reports.
+
+extension ReorderToBlockedOp: KernelOp {
+    public static func kernel(_ c: KernelContext) {
+        let s = c.inputs[0].shape, x = c.inputs[0].f32, y = c.output.f32
+        let planes = s[0] * s[1] / channelBlock, plane = s[2] * s[3]
+        c.pool.parallelFor(planes, grain: max(1, elementwiseGrain / max(plane * channelBlock, 1))) { _, r in
+            gc_reorder_to_blocked(x, y, s[1], plane, r.lowerBound, r.upperBound)
+        }
+    }
+}
+
+extension ReorderFromBlockedOp: KernelOp {
+    public static func kernel(_ c: KernelContext) {
+        let s = c.output.shape, x = c.inputs[0].f32, y = c.output.f32
+        let planes = s[0] * s[1] / channelBlock, plane = s[2] * s[3]
+        c.pool.parallelFor(planes, grain: max(1, elementwiseGrain / max(plane * channelBlock, 1))) { _, r in
+            gc_reorder_from_blocked(x, y, s[1], plane, r.lowerBound, r.upperBound)
+        }
+    }
+}
+
+extension PackConvWeightOp: KernelOp {
+    public static func kernel(_ c: KernelContext) {
+        let s = c.inputs[0].shape, w = c.inputs[0].f32, packed = c.output.f32
+        let inBlock = c.output.shape[4], blocks = s[0] / channelBlock
+        c.pool.parallelFor(blocks, grain: max(1, elementwiseGrain / max(c.inputs[0].count / max(blocks, 1), 1))) { _, r in
+            gc_pack_conv_weight(w, packed, s[0], s[1], s[2], s[3], inBlock, r.lowerBound, r.upperBound)
+        }
+    }
+}
+
+extension BlockedConv2dOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { blockedConv2d(c) }
+}
+
+extension BlockedMaxpool2dOp: KernelOp {
+    public static func kernel(_ c: KernelContext) {
+        let x = c.inputs[0], y = c.output
+        let k = c.attributes[.kernelSize] ?? [1, 1]
+        let g = ConvGeometry(x: Array(x.shape.prefix(4)), y: Array(y.shape.prefix(4)), kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1),
+                             attributes: c.attributes)
+        let planes = g.n * g.c
+        c.pool.parallelFor(planes, grain: max(1, elementwiseGrain / max(g.inPlane * channelBlock, 1))) { _, r in
+            gc_maxpool2d_blocked(x.f32, y.f32, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, r.lowerBound, r.upperBound)
+        }
+    }
+}
+
+/// The C kernels' geometry of a blocked convolution from its operands' shapes.
+func blockedGeometry(x: [Int], packedWeight w: [Int], y: [Int], attributes: Attributes) -> gc_conv_geometry {
+    let stride = attributes[.stride] ?? [1, 1], padding = attributes[.padding] ?? [0, 0]
+    return gc_conv_geometry(in_block: w[4], in_blocks: w[1], height: x[2], width: x[3], out_blocks: w[0],
+                            out_height: y[2], out_width: y[3], kernel_h: w[2], kernel_w: w[3],
+                            stride_h: stride.count == 2 ? stride[0] : 1, stride_w: stride.count == 2 ? stride[1] : 1,
+                            pad_h: padding.count == 2 ? padding[0] : 0, pad_w: padding.count == 2 ? padding[1] : 0,
+                            relu: attributes[.activation] == "relu" ? 1 : 0)
+}
+
+/// Splits (image, output-block group, output row) items over the pool; scalar scales and
+/// shifts are spread to one per output channel first.
+func blockedConv2d(_ c: KernelContext) {
+    let x = c.inputs[0], w = c.inputs[1], y = c.output
+    let g = blockedGeometry(x: x.shape, packedWeight: w.shape, y: y.shape, attributes: c.attributes)
+    let outChannels = w.shape[0] * channelBlock
+    let spread = c.workspace.floats(2 * outChannels)
+    for (i, t) in [c.inputs[2], c.inputs[3]].enumerated() {
+        let dst = spread + i * outChannels
+        if t.count == outChannels { dst.update(from: t.f32, count: outChannels) } else { fill(dst, outChannels, t.f32[0]) }
+    }
+    let residual: UnsafePointer<Float>? = c.inputs.count > 4 ? UnsafePointer(c.inputs[4].f32) : nil
+    let perImage = withUnsafePointer(to: g) { gc_conv2d_blocked_items($0) }
+    let images = x.shape[0]
+    let itemCost = w.count / max(w.shape[0], 1) * channelBlock * y.shape[3]
+    c.pool.parallelFor(images * perImage, grain: WorkerPool.grain(itemCost: itemCost)) { _, r in
+        var item = r.lowerBound
+        while item < r.upperBound {
+            let image = item / perImage, first = item % perImage
+            let last = min(perImage, first + r.upperBound - item)
+            withUnsafePointer(to: g) {
+                gc_conv2d_blocked($0, x.f32, w.f32, spread, spread + outChannels, residual, y.f32, image, first, last)
+            }
+            item += last - first
+        }
+    }
+}
+
+/// The instruction set the blocked-layout kernels run with: the best the CPU reports, unless
+/// limited (to test every path on one machine, or to compare them).
+public enum VectorISA: Int32, CustomStringConvertible, CaseIterable, Sendable {
+    case sse2 = 1, avx2 = 2, avx512 = 3
+
+    public static var current: VectorISA { VectorISA(rawValue: gc_conv_isa()) ?? .sse2 }
+
+    /// Uses at most `isa` (never more than the CPU has; nil: the best it has); returns what is used.
+    @discardableResult
+    public static func limit(to isa: VectorISA?) -> VectorISA {
+        VectorISA(rawValue: gc_conv_set_isa(isa?.rawValue ?? 0)) ?? .sse2
+    }
+
+    public var description: String {
+        switch self {
+        case .sse2: return "SSE2"
+        case .avx2: return "AVX2+FMA"
+        case .avx512: return "AVX-512"
+        }
+    }
+}

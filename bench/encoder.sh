@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# ResNet-18 feature extraction (graphs/resnet18.swiftgraph, 500x500, one image at a time),
+# graphc against onnxruntime and PyTorch in the same run: seconds per image, medians of REPEATS
+# runs with their spread (min-max), for each thread count (THREADS). graphc runs
+# `--extract-features` over IMAGES images of the Sydney-captions folder (DATA/images, N.tif),
+# with OPENBLAS_CORETYPE=$CORETYPE (the homework's setting; "default" leaves OpenBLAS's own
+# choice) and, with UNBLOCKED=1, also with --fusion off (no blocked layout: im2col + GEMM).
+# onnxruntime and PyTorch come from PYTHON (a virtual environment, e.g.
+#   python3 -m venv .venv-bench && .venv-bench/bin/pip install torch==2.13.0+cpu onnxruntime==1.32.0 onnx numpy
+# ); each is skipped with a message if missing. Progress on stderr, the table on stdout, JSON in OUT.
+#
+#   bench/encoder.sh                     # 2 threads, 5 repeats of 20 images
+#   THREADS="1 2" REPEATS=3 UNBLOCKED=1 bench/encoder.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GRAPHC=${GRAPHC:-.build/release/graphc}
+PYTHON=${PYTHON:-.venv-bench/bin/python}
+THREADS=${THREADS:-2}
+REPEATS=${REPEATS:-5}
+IMAGES=${IMAGES:-20}
+CORETYPE=${CORETYPE:-SkylakeX}
+DATA=${DATA:-../shared/data/sydney-captions}
+OUT=${OUT:-bench/out/encoder}
+[ -x "$GRAPHC" ] || { echo "bench/encoder.sh: $GRAPHC not found; build it with: swift build -c release" >&2; exit 1; }
+[ -d "$DATA/images" ] || { echo "bench/encoder.sh: no images in $DATA/images (set DATA)" >&2; exit 1; }
+mkdir -p "$OUT"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/img"
+for i in $(seq 1 "$IMAGES"); do ln -s "$(realpath "$DATA/images/$i.tif")" "$tmp/img/$i.tif"; done
+envs=(); [ "$CORETYPE" != default ] && envs=(OPENBLAS_CORETYPE="$CORETYPE")
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+: > "$OUT/runs.jsonl"
+for t in $THREADS; do
+    for r in $(seq 1 "$REPEATS"); do
+        echo "[$(date -u +%T)] repeat $r, $t thread(s); load $(cut -d' ' -f1 /proc/loadavg)" >&2
+        variants=("graphc:")
+        [ "${UNBLOCKED:-0}" = 1 ] && variants+=("graphc --fusion off:--fusion off")
+        for v in "${variants[@]}"; do
+            label=${v%%:*}; flags=${v#*:}
+            # shellcheck disable=SC2086
+            env "${envs[@]}" "$GRAPHC" graphs/resnet18.swiftgraph --extract-features --images "$tmp/img" \
+                --out "$tmp/features.hdf5" --threads "$t" $flags > "$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
+            python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(json.dumps({"framework": sys.argv[2], "threads": int(sys.argv[3]), "seconds_per_image": s["seconds_per_image"], "images": s["images"]}))' \
+                "$tmp/features.hdf5.json" "$label" "$t" >> "$OUT/runs.jsonl"
+        done
+        if [ -x "$PYTHON" ]; then
+            "$PYTHON" bench/encoder_frameworks.py --threads "$t" --images "$IMAGES" >> "$OUT/runs.jsonl"
+        else
+            echo "bench/encoder.sh: $PYTHON not found: no onnxruntime or PyTorch rows (see the comment at the top)" >&2
+        fi
+    done
+done
+echo "machine load at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+python3 - "$OUT/runs.jsonl" "$CORETYPE" <<'PY'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+groups = {}
+for r in runs:
+    name = r["framework"].split(" ")[0] if not r["framework"].startswith("graphc") else r["framework"]
+    groups.setdefault((r["threads"], name), []).append(r["seconds_per_image"])
+print(f"ResNet-18 features, 500x500, s/image: median (min-max) of the runs; graphc with OPENBLAS_CORETYPE={sys.argv[2]}")
+print("| threads | framework | s/image | runs | onnxruntime / it | PyTorch / it |")
+print("|---|---|---|---|---|---|")
+for (t, name), v in sorted(groups.items()):
+    m = statistics.median(v)
+    ratio = lambda other: (f"{statistics.median(groups[(t, other)]) / m:.2f}x" if (t, other) in groups else "-")
+    print(f"| {t} | {name} | {m:.3f} ({min(v):.3f}-{max(v):.3f}) | {len(v)} | {ratio('onnxruntime')} | {ratio('torch')} |")
+PY
