@@ -44,14 +44,14 @@ let package = Package(
         .target(name: "Reports", dependencies: ["GraphIR", "CCairo"]),
         // ONNX models in and out; Generated/ holds the committed protoc output for onnx.proto
         // (scripts/generate-onnx-proto.sh remakes it).
-        .target(name: "ONNX", dependencies: ["GraphIR", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+        .target(name: "ONNX", dependencies: ["GraphIR", "Runtime", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 exclude: ["Generated/onnx.proto"]),
         // Training and evaluation (recipe, loop, evaluator, batchers, beam search, BLEU, reports),
         // for the command line and for programs that embed graphc alike.
         .target(name: "Training", dependencies: ["GraphIR", "Passes", "Frontend", "Runtime", "Datasets", "Reports"]),
         // The command line only parses arguments and calls the libraries.
         .executableTarget(name: "graphc", dependencies: [
-            "GraphIR", "Passes", "Runtime", "Frontend", "Datasets", "Reports", "Training",
+            "GraphIR", "Passes", "Runtime", "Frontend", "Datasets", "Reports", "Training", "ONNX",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Trains the Q2 CNN through the public API, as a program using graphc would.
@@ -65,6 +65,10 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "GraphIR"], exclude: ["Fixtures"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "GraphIR", "CZlib"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Runtime", "Datasets", "Frontend", "Passes", "GraphIR"],
+                    exclude: ["Fixtures"]),
+        // ONNX export: the written model, and graphc -> ONNX -> graphc and PyTorch -> ONNX -> graphc.
+        .testTarget(name: "ONNXExportTests", dependencies: ["ONNX", "Training", "Runtime", "GraphIR",
+                                                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                     exclude: ["Fixtures"]),
         // The command-line tool: in-process (@testable) and as a user runs the built binary.
         .testTarget(name: "graphcTests", dependencies: ["graphc", "Training", "Datasets", "Runtime", "Reports", "GraphIR"]),

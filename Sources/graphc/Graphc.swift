@@ -118,6 +118,8 @@ struct Graphc: ParsableCommand {
     var evalThreads: Int?
 
     // Benchmark mode.
+    @Option(name: .customLong("export-onnx"), help: ArgumentHelp("Write the inference graph with its weights (--weights, else the seeded initialisation) as an ONNX model (opset 17).", valueName: "file.onnx"))
+    var exportONNX: String?
     @Flag(help: "Measure training and evaluation throughput on random data; prints JSON (see bench/cnn.sh).")
     var bench = false
     @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: training batch sizes.", valueName: "b[,b...]")) var benchBatches: String = "8,64"
@@ -140,9 +142,10 @@ struct Graphc: ParsableCommand {
         }
         guard !files.isEmpty else { throw ValidationError("give a model file (.swiftgraph or .gir); see --help") }
         guard ["train", "infer"].contains(mode) else { throw ValidationError("--mode must be 'train' or 'infer', got '\(mode)'") }
-        let actions = [countParams, dumpIR, train, eval, runModel, extractFeatures, bench, attentionStudy].filter { $0 }.count
-        guard actions <= 1 else { throw ValidationError("choose one of --count-params, --dump-ir, --train, --eval, --run, --extract-features, --bench, --attention-study") }
-        guard actions == 1 else { throw ValidationError("nothing to do: add --count-params, --dump-ir, --train, --eval, --run, --extract-features, --bench or --attention-study") }
+        let actions = [countParams, dumpIR, train, eval, runModel, extractFeatures, bench, attentionStudy, exportONNX != nil].filter { $0 }.count
+        guard actions <= 1 else { throw ValidationError("choose one of --count-params, --dump-ir, --train, --eval, --run, --extract-features, --bench, --attention-study, --export-onnx") }
+        guard actions == 1 else { throw ValidationError("nothing to do: add --count-params, --dump-ir, --train, --eval, --run, --extract-features, --bench, --attention-study or --export-onnx") }
+        if let o = exportONNX, !o.hasSuffix(".onnx") { throw ValidationError("--export-onnx writes an ONNX model: the file name must end in .onnx, got '\(o)'") }
         if !runModel && (!runInputs.isEmpty || randomInputs) { throw ValidationError("--inputs and --random-inputs go with --run") }
         if runModel, let o = out, !o.hasSuffix(".npz") { throw ValidationError("--run writes its outputs as .npz: --out must end in .npz, got '\(o)'") }
         if extractFeatures && images == nil { throw ValidationError("--extract-features needs --images DIR") }
@@ -194,6 +197,7 @@ struct Graphc: ParsableCommand {
                 return try TrainingJob.run(file: files[0], overrides: try recipeOverrides(), options: trainingOptions, reporter: reporter)
             }
             if runModel { return try runOnce() }
+            if let path = exportONNX { return try exportToONNX(path) }
             if bench {
                 let report = try Bench.run(file: files[0], overrides: try recipeOverrides(), settings: try benchSettings(), reporter: reporter)
                 return print(report.json)
