@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "Reports", dependencies: ["GraphIR", "CCairo"]),
         // ONNX models in and out; Generated/ holds the committed protoc output for onnx.proto
         // (scripts/generate-onnx-proto.sh remakes it).
-        .target(name: "ONNX", dependencies: ["GraphIR", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+        .target(name: "ONNX", dependencies: ["GraphIR", "Runtime", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 exclude: ["Generated/onnx.proto"]),
         // Training and evaluation (recipe, loop, evaluator, batchers, beam search, BLEU, reports),
         // for the command line and for programs that embed graphc alike.
