@@ -71,6 +71,7 @@ let package = Package(
                                                             .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                     exclude: ["Fixtures"]),
         // The command-line tool: in-process (@testable) and as a user runs the built binary.
+        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Runtime", "Passes", "GraphIR"], exclude: ["Fixtures"]),
         .testTarget(name: "graphcTests", dependencies: ["graphc", "Training", "Datasets", "Runtime", "Reports", "GraphIR"]),
     ]
 )

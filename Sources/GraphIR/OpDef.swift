@@ -155,6 +155,8 @@ public struct IndexOperand: Sendable, Equatable {
         case row
         /// Class labels of log-probabilities.
         case classLabel
+        /// Positions along an axis (gather).
+        case position
     }
     /// Input position of the indices.
     public let ids: Int
@@ -164,9 +166,13 @@ public struct IndexOperand: Sendable, Equatable {
     public let meaning: Meaning
     /// An attribute naming one index value to skip (`ignore_index`).
     public let ignore: AttributeKey<Int>?
+    /// An attribute giving the axis instead of `axis` (gather's `axis`).
+    public let axisAttribute: AttributeKey<Int>?
 
-    public init(ids: Int, limit: Int, axis: Int, meaning: Meaning, ignore: AttributeKey<Int>? = nil) {
+    public init(ids: Int, limit: Int, axis: Int, meaning: Meaning, ignore: AttributeKey<Int>? = nil,
+                axisAttribute: AttributeKey<Int>? = nil) {
         self.ids = ids; self.limit = limit; self.axis = axis; self.meaning = meaning; self.ignore = ignore
+        self.axisAttribute = axisAttribute
     }
 }
 

@@ -21,6 +21,11 @@ public enum OpRegistry {
         .fusedMatmul, .fusedConv2d, .fusedElementwise, .logSoftmaxNllGrad,
         // Made by the stack-sums and fusion passes
         .contractRows, .lstmCell,
+        // Ops for ONNX models
+        .avgpool2d, .avgpool2dGrad,
+        .leakyRelu, .sqrt, .pow, .abs, .erf, .hardSigmoid,
+        .pad, .padGrad, .gather, .gatherGrad, .lrn, .lrnGrad, .convTranspose2d,
+        .reduceMax, .reduceMin, .reduceExtremumGrad,
     ]
 
     public static let byName: [String: OpDef] = {

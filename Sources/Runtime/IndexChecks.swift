@@ -20,13 +20,20 @@ struct IndexCheck {
             let where_ = "\(node.op.name) %\(i)" + (node.location.map { " at \($0)" } ?? "")
             let ids = node.inputs[operand.ids], limit = node.inputs[operand.limit]
             let rank = graph.type(of: limit).rank
-            let axis = max(operand.axis < 0 ? operand.axis + rank : operand.axis, 0)
+            let declaredAxis = operand.axisAttribute.flatMap { node.attributes[$0] } ?? operand.axis
+            let axis = max(declaredAxis < 0 ? declaredAxis + rank : declaredAxis, 0)
             let idsName = describe(ids, in: graph)
             switch operand.meaning {
             case .row:
                 let tableName = describe(limit, in: graph)
                 out[i] = IndexCheck(node: i, ids: ids, limitValue: limit, limitAxis: axis, ignore: nil) { id, pos, rows in
                     "\(where_): \(idsName) holds id \(id) at \(pos), outside \(tableName) of \(rows) rows (valid ids are 0..<\(rows))"
+                }
+            case .position:
+                let tableName = describe(limit, in: graph)
+                out[i] = IndexCheck(node: i, ids: ids, limitValue: limit, limitAxis: axis, ignore: nil) { id, pos, size in
+                    "\(where_): \(idsName) holds index \(id) at \(pos), outside axis \(axis) of \(tableName) "
+                        + "(size \(size); valid indices are 0..<\(size))"
                 }
             case .classLabel:
                 let ignore = operand.ignore.flatMap { node.attributes[$0] }.map(Int64.init)

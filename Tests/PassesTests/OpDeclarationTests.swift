@@ -11,8 +11,13 @@ struct OpExample {
     var declared: TensorType? = nil
 }
 
-let window: Attributes = ["stride": .ints([1, 1]), "padding": .ints([1, 1])]
-let pool: Attributes = ["kernel": .ints([2, 2]), "stride": .ints([2, 2]), "padding": .ints([0, 0])]
+let window: Attributes = ["stride": .ints([1, 1]), "padding": .ints([1, 1]), "dilation": .ints([1, 1]), "groups": .int(1)]
+let pool: Attributes = ["kernel": .ints([2, 2]), "stride": .ints([2, 2]), "padding": .ints([0, 0]),
+                         "dilation": .ints([1, 1]), "ceil_mode": .bool(false)]
+let padExample: Attributes = ["pads": .ints([0, 1, 1, 2]), "mode": .string("reflect"), "pad_value": .float(0)]
+let lrnExample: Attributes = ["size": .int(3), "alpha": .float(1e-4), "beta": .float(0.75), "bias": .float(1)]
+let avgpool: Attributes = ["kernel": .ints([3, 3]), "stride": .ints([2, 2]), "padding": .ints([1, 0, 1, 1]),
+                           "ceil_mode": .bool(true), "count_include_pad": .bool(false)]
 
 let opExamples: [String: OpExample] = {
     let x = TensorType.f32([2, 3])
@@ -59,14 +64,33 @@ let opExamples: [String: OpExample] = {
         "fused_matmul": OpExample(inputs: [x, .f32([4, 3]), .f32([4])],
                                   attributes: ["transpose_a": .bool(false), "transpose_b": .bool(true), "activation": .string("relu")]),
         "fused_conv2d": OpExample(inputs: [.f32([1, 2, 5, 5]), .f32([4, 2, 3, 3])],
-                                  attributes: ["stride": .ints([2, 2]), "padding": .ints([0, 0]), "activation": .string("none")]),
+                                  attributes: ["stride": .ints([2, 2]), "padding": .ints([0, 0]), "dilation": .ints([1, 1]),
+                                               "groups": .int(1), "activation": .string("none")]),
         "fused_elementwise": OpExample(inputs: [.f32([2, 8])], attributes: [
             "program": .ints([0, 0, 0]), "expr": .string("r1 = relu(r0)"), "offsets": .ints([4]), "width": .int(4),
         ]),
         "contract_rows": OpExample(inputs: [.f32([5, 3]), .f32([5, 4])], attributes: [:]),
         "lstm_cell": OpExample(inputs: [.f32([2, 8]), .f32([2, 2])], attributes: [:]),
+        // Ops for ONNX models
+        "avgpool2d": OpExample(inputs: [.f32([1, 2, 5, 5])], attributes: avgpool),
+        "avgpool2d_grad": OpExample(inputs: [.f32([1, 2, 3, 3]), .f32([1, 2, 5, 5])], attributes: avgpool),
+        "leaky_relu": OpExample(inputs: [x], attributes: ["alpha": .float(0.1)]),
+        "pow": OpExample(inputs: [x], attributes: ["exponent": .float(3)]),
+        "hard_sigmoid": OpExample(inputs: [x], attributes: ["alpha": .float(0.2), "beta": .float(0.5)]),
+        "pad": OpExample(inputs: [x], attributes: padExample),
+        "pad_grad": OpExample(inputs: [.f32([3, 6]), x], attributes: padExample),
+        "gather": OpExample(inputs: [x, .i64([4])], attributes: ["axis": .int(1)]),
+        "gather_grad": OpExample(inputs: [.f32([2, 4]), .i64([4]), x], attributes: ["axis": .int(1)]),
+        "lrn": OpExample(inputs: [.f32([1, 4, 3, 3])], attributes: lrnExample),
+        "lrn_grad": OpExample(inputs: [.f32([1, 4, 3, 3]), .f32([1, 4, 3, 3])], attributes: lrnExample),
+        "conv_transpose2d": OpExample(inputs: [.f32([1, 4, 5, 5]), .f32([4, 1, 3, 3]), .f32([2])],
+                                      attributes: ["stride": .ints([2, 2]), "padding": .ints([1, 1]), "dilation": .ints([1, 1]),
+                                                   "groups": .int(2), "output_padding": .ints([1, 0])]),
+        "reduce_max": OpExample(inputs: [x], attributes: ["axes": .ints([1]), "keepdims": .bool(true)]),
+        "reduce_min": OpExample(inputs: [x], attributes: ["axes": .ints([0, 1]), "keepdims": .bool(false)]),
+        "reduce_extremum_grad": OpExample(inputs: [.f32([2, 1]), x, .f32([2, 1])], attributes: ["axes": .ints([1]), "keepdims": .bool(true)]),
     ]
-    for name in ["relu", "sigmoid", "tanh", "exp", "log", "neg"] { e[name] = OpExample(inputs: [x], attributes: [:]) }
+    for name in ["relu", "sigmoid", "tanh", "exp", "log", "neg", "sqrt", "abs", "erf"] { e[name] = OpExample(inputs: [x], attributes: [:]) }
     for name in ["add", "sub", "mul", "div", "relu_grad"] { e[name] = OpExample(inputs: [x, x], attributes: [:]) }
     return e
 }()
@@ -166,7 +190,7 @@ final class OpDeclarationTests: XCTestCase {
             }
         }
         let unknown = girError("  %2 = conv2d(%0, %1) {stride=[1,1], padding=[0,0], mode=\"sideways\"}")
-        assertContains(unknown, ["edited.gir:4:53:", "conv2d: unknown attribute 'mode' (conv2d takes stride, padding)"])
+        assertContains(unknown, ["edited.gir:4:53:", "conv2d: unknown attribute 'mode' (conv2d takes stride, padding, dilation, groups)"])
         let illTyped = girError("  %2 = conv2d(%0, %1) {stride=1.5, padding=[0,0]}")
         assertContains(illTyped, ["edited.gir:4:24:", "conv2d: attribute 'stride' must be an integer list, each element at least 1, got 1.5"])
         let missing = girError("  %2 = conv2d(%0, %1) {padding=[0,0]}")
@@ -200,7 +224,7 @@ final class OpDeclarationTests: XCTestCase {
             XCTAssertTrue(flops.isFinite && flops >= 0, "\(op.name): \(flops)")
             let elements = Double(out.shape.knownCount ?? 0)
             switch op.spec {
-            case is UnaryElementwiseOp.Type where op != .clamp, is BinaryElementwiseOp.Type:
+            case is UnaryElementwiseOp.Type where op != .clamp && op != .hardSigmoid, is BinaryElementwiseOp.Type:
                 XCTAssertEqual(flops, elements, "\(op.name): one operation per element")
             default:
                 if op.fusion == .injective || op.fusion == .source && op != .dropoutMask { XCTAssertEqual(flops, 0, op.name) }

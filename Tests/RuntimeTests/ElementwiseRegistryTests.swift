@@ -24,6 +24,12 @@ final class ElementwiseRegistryTests: XCTestCase {
         "mul": { a, b, _ in a * b },
         "div": { a, b, _ in a / b },
         "relu_grad": { dy, x, _ in x > 0 ? dy : 0 },
+        "leaky_relu": { x, _, k in x > 0 ? x : k[0] * x },
+        "sqrt": { x, _, _ in x.squareRoot() },
+        "pow": { x, _, k in Foundation.pow(x, k[0]) },
+        "abs": { x, _, _ in Swift.abs(x) },
+        "erf": { x, _, _ in Foundation.erf(x) },
+        "hard_sigmoid": { x, _, k in min(max(k[0] * x + k[1], 0), 1) },
     ]
 
     /// Elementwise by fusion class but not one scalar function of one or two operands:

@@ -1,47 +1,123 @@
 // Convolution, pooling and batch normalisation over [N, C, H, W].
 
-/// Output size of a sliding window, or an error naming the window and the input.
-func windowOutput(_ size: Int, kernel: Int, stride: Int, padding: Int, what: String) throws -> Int {
-    guard kernel > 0, stride > 0, padding >= 0 else {
-        throw ShapeError("\(what): kernel and stride must be positive and padding non-negative")
+/// Output size of a sliding window, or an error naming the window and the input. The window
+/// spans `dilation * (kernel - 1) + 1` positions; with `ceilMode` a last partial step counts
+/// too, unless that window would start in the end padding (PyTorch's and ONNX's rule).
+func windowOutput(_ size: Int, kernel: Int, stride: Int, padBegin: Int, padEnd: Int, dilation: Int = 1,
+                  ceilMode: Bool = false, what: String) throws -> Int {
+    guard kernel > 0, stride > 0, dilation > 0, padBegin >= 0, padEnd >= 0 else {
+        throw ShapeError("\(what): kernel, stride and dilation must be positive and padding non-negative")
     }
-    let span = size + 2 * padding - kernel
+    let extent = dilation * (kernel - 1) + 1
+    let span = size + padBegin + padEnd - extent
     guard span >= 0 else {
-        throw ShapeError("\(what): kernel \(kernel) is larger than the padded input (\(size) + 2*\(padding))")
+        let padded = padBegin == padEnd ? "\(size) + 2*\(padBegin)" : "\(size) + \(padBegin) + \(padEnd)"
+        let window = dilation == 1 ? "kernel \(kernel)" : "kernel \(kernel) dilated by \(dilation)"
+        throw ShapeError("\(what): \(window) is larger than the padded input (\(padded))")
     }
-    return span / stride + 1
+    var out = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1
+    if ceilMode && (out - 1) * stride >= size + padBegin { out -= 1 }
+    return out
 }
 
-/// `{stride, padding}` each as [h, w]: the [N, C, H', W'] output of a 2-D window.
-func window2d(_ q: ShapeQuery, input x: TensorType, channels: Dim, kernel: [Int], what: String) throws -> TensorType {
-    let stride = try q.required(.stride, count: 2), padding = try q.required(.padding, count: 2)
+/// The geometry attributes of a 2-D window op: `stride` [h, w], `padding` as [h, w] (the same
+/// at both ends) or [top, left, bottom, right] (ONNX's `pads` order), and the optional
+/// `dilation` [h, w] (default [1, 1]).
+public struct Window2d: Equatable, Sendable {
+    public var stride: [Int]
+    /// Zero padding before (top, left) and after (bottom, right) each axis, as [h, w].
+    public var padBegin: [Int]
+    public var padEnd: [Int]
+    public var dilation: [Int]
+
+    /// The window as the attributes give it; missing or malformed values read as the
+    /// defaults (kernels run on verified graphs, whose shape rules used `init(checking:)`).
+    public init(_ a: Attributes) {
+        let s = a[.stride] ?? [], p = a[.padding] ?? [], d = a[.dilation] ?? []
+        stride = s.count == 2 ? s : [1, 1]
+        dilation = d.count == 2 ? d : [1, 1]
+        switch p.count {
+        case 2: padBegin = p; padEnd = p
+        case 4: padBegin = [p[0], p[1]]; padEnd = [p[2], p[3]]
+        default: padBegin = [0, 0]; padEnd = [0, 0]
+        }
+    }
+
+    /// The window of a shape query, with an error for a wrong count of values.
+    init(checking q: ShapeQuery) throws {
+        _ = try q.required(.stride, count: 2)
+        let p = try q.required(.padding)
+        guard p.count == 2 || p.count == 4 else {
+            throw ShapeError("attribute 'padding' needs 2 values [h, w] or 4 [top, left, bottom, right], got \(p.count)")
+        }
+        if let d = q.attributes[.dilation], d.count != 2 { throw ShapeError("attribute 'dilation' needs 2 values, got \(d.count)") }
+        self.init(q.attributes)
+    }
+
+    /// Output size along axis `i` (0: height, 1: width) of an input `size` long.
+    func output(_ i: Int, size: Int, kernel: Int, ceilMode: Bool = false, what: String) throws -> Int {
+        try windowOutput(size, kernel: kernel, stride: stride[i], padBegin: padBegin[i], padEnd: padEnd[i],
+                         dilation: dilation[i], ceilMode: ceilMode, what: what)
+    }
+}
+
+/// The [N, C, H', W'] output of a 2-D window (see `Window2d` for its attributes).
+func window2d(_ q: ShapeQuery, input x: TensorType, channels: Dim, kernel: [Int], ceilMode: Bool = false,
+              what: String) throws -> TensorType {
+    let window = try Window2d(checking: q)
     guard case .known(let h) = x.shape[2], case .known(let w) = x.shape[3] else {
         throw ShapeError("\(what): height and width must be known numbers, got \(x)")
     }
-    let ho = try windowOutput(h, kernel: kernel[0], stride: stride[0], padding: padding[0], what: what)
-    let wo = try windowOutput(w, kernel: kernel[1], stride: stride[1], padding: padding[1], what: what)
+    let ho = try window.output(0, size: h, kernel: kernel[0], ceilMode: ceilMode, what: what)
+    let wo = try window.output(1, size: w, kernel: kernel[1], ceilMode: ceilMode, what: what)
     return .f32(Shape([x.shape[0], channels, .known(ho), .known(wo)]))
 }
 
 extension AttributeKey where Value == [Int] {
-    /// A 2-D window's step and zero padding, each as [h, w].
+    /// A 2-D window's step and zero padding: stride as [h, w], padding as [h, w] or
+    /// [top, left, bottom, right].
     public static let stride = AttributeKey("stride")
     public static let padding = AttributeKey("padding")
     /// A pooling window's size as [h, w].
     public static let kernelSize = AttributeKey("kernel")
+    /// Spacing between a window's taps as [h, w] (1: adjacent).
+    public static let dilation = AttributeKey("dilation")
+}
+extension AttributeKey where Value == Int {
+    /// A convolution's channel groups: input and output channels split into this many groups,
+    /// each output group seeing only its input group.
+    public static let groups = AttributeKey("groups")
+}
+extension AttributeKey where Value == Bool {
+    /// A pooling window's output size rounds up (a last partial window counts).
+    public static let ceilMode = AttributeKey("ceil_mode")
 }
 extension AttributeKey where Value == Double {
     /// Batch normalisation's variance offset.
     public static let eps = AttributeKey("eps")
 }
 
-/// `stride` and `padding` of a convolution.
-let convolutionWindow: [AttributeSpec] = [.required(.stride, .eachAtLeast(1)), .required(.padding, .eachAtLeast(0))]
+/// `stride` and `padding` of a window.
+let windowGeometry: [AttributeSpec] = [.required(.stride, .eachAtLeast(1)), .required(.padding, .eachAtLeast(0))]
+/// A convolution's: `stride`, `padding`, and the optional `dilation` and `groups`.
+let convolutionWindow: [AttributeSpec] = windowGeometry + [.optional(.dilation, .eachAtLeast(1)), .optional(.groups, .atLeast(1))]
+
+/// The attributes of a convolution node that its gradient ops take (not a fused epilogue's).
+func convolutionAttributes(_ a: Attributes) -> Attributes {
+    var out = Attributes()
+    out[.stride] = a[.stride] ?? [1, 1]
+    out[.padding] = a[.padding] ?? [0, 0]
+    if let d = a[.dilation] { out[.dilation] = d }
+    if let g = a[.groups] { out[.groups] = g }
+    return out
+}
 
 /// Weight elements each output element of a convolution sums over: C*kh*kw of w [O,C,kh,kw].
 func weightFanIn(_ q: CostQuery, weight: Int) -> Double { q.dim(weight, 1) * q.dim(weight, 2) * q.dim(weight, 3) }
 
-/// `conv2d(x, w[, b]) {stride, padding}`: x [N,C,H,W], w [O,C,kh,kw], b [O] -> [N,O,H',W'].
+/// `conv2d(x, w[, b]) {stride, padding, dilation?, groups?}`: x [N,C,H,W], w [O,C/groups,kh,kw],
+/// b [O] -> [N,O,H',W']. With groups, output channels [k*O/groups, (k+1)*O/groups) see only
+/// input channels [k*C/groups, (k+1)*C/groups).
 public enum Conv2dOp: OpSpec {
     public static let name = "conv2d"
     public static let arity = Arity.between(2, 3)
@@ -53,8 +129,19 @@ public enum Conv2dOp: OpSpec {
         try q.requireFloat(0, "input"); try q.requireFloat(1, "weight")
         try q.requireRank(0, 4...4, "input"); try q.requireRank(1, 4...4, "weight")
         let x = q.input(0), w = q.input(1)
-        guard x.shape[1] == w.shape[1] else {
-            throw ShapeError("input has \(x.shape[1]) channels but the weight \(w.shape) expects \(w.shape[1])")
+        let groups = q.attributes[.groups] ?? 1
+        if groups == 1 {
+            guard x.shape[1] == w.shape[1] else {
+                throw ShapeError("input has \(x.shape[1]) channels but the weight \(w.shape) expects \(w.shape[1])")
+            }
+        } else {
+            guard groups > 0, let c = x.shape[1].value, let cg = w.shape[1].value, let o = w.shape[0].value else {
+                throw ShapeError("grouped convolution needs known channel counts, got input \(x) and weight \(w)")
+            }
+            guard c == cg * groups else {
+                throw ShapeError("input has \(c) channels but the weight \(w.shape) in \(groups) groups expects \(cg * groups)")
+            }
+            guard o % groups == 0 else { throw ShapeError("\(o) output channels do not split into \(groups) groups") }
         }
         if q.inputs.count == 3 {
             guard q.input(2).shape == Shape([w.shape[0]]) else { throw ShapeError("bias \(q.input(2)) must be [\(w.shape[0])]") }
@@ -66,7 +153,7 @@ public enum Conv2dOp: OpSpec {
 extension Conv2dOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         let x = c.input(0), w = c.input(1), g = c.gradient
-        let window: Attributes = ["stride": .ints(c.attributes[.stride] ?? [1, 1]), "padding": .ints(c.attributes[.padding] ?? [0, 0])]
+        let window = convolutionAttributes(c.attributes)
         return try c.perInput { i in
             switch i {
             case 0: return try c.emit(.conv2dGradInput, [g, w, x], window)
@@ -77,7 +164,7 @@ extension Conv2dOp: DifferentiableOp {
     }
 }
 
-/// `conv2d_grad_input(dy, w, x) {stride, padding}`: the gradient for x (x gives the shape).
+/// `conv2d_grad_input(dy, w, x) {stride, padding, dilation?, groups?}`: the gradient for x (x gives the shape).
 public enum Conv2dGradInputOp: OpSpec {
     public static let name = "conv2d_grad_input"
     public static let arity = Arity.exactly(3)
@@ -91,7 +178,7 @@ public enum Conv2dGradInputOp: OpSpec {
     }
 }
 
-/// `conv2d_grad_weight(dy, x, w) {stride, padding}`: the gradient for w (w gives the shape).
+/// `conv2d_grad_weight(dy, x, w) {stride, padding, dilation?, groups?}`: the gradient for w (w gives the shape).
 public enum Conv2dGradWeightOp: OpSpec {
     public static let name = "conv2d_grad_weight"
     public static let arity = Arity.exactly(3)
@@ -107,24 +194,26 @@ public enum Conv2dGradWeightOp: OpSpec {
     }
 }
 
-/// `kernel`, `stride` and `padding` of a pooling window.
-let poolingWindow: [AttributeSpec] = [.required(.kernelSize, .eachAtLeast(1))] + convolutionWindow
+/// `kernel`, `stride` and `padding` of a pooling window, and the optional `ceil_mode`.
+let poolingWindow: [AttributeSpec] = [.required(.kernelSize, .eachAtLeast(1))] + windowGeometry + [.optional(.ceilMode)]
 
 /// Elements of a pooling window.
 func windowSize(_ q: CostQuery) -> Double { Double((q.attributes[.kernelSize] ?? []).reduce(1, *)) }
 
-/// `maxpool2d(x) {kernel, stride, padding}` over the last two axes of [N,C,H,W].
+/// `maxpool2d(x) {kernel, stride, padding, dilation?, ceil_mode?}` over the last two axes of
+/// [N,C,H,W]. Padding never wins; a window entirely in padding gives -inf.
 public enum Maxpool2dOp: OpSpec {
     public static let name = "maxpool2d"
     public static let arity = Arity.exactly(1)
     public static let fusion = FusionClass.opaque
-    public static let attributes = poolingWindow
+    public static let attributes = poolingWindow + [.optional(.dilation, .eachAtLeast(1))]
     /// A comparison per output element and window position.
     public static func flops(_ q: CostQuery) -> Double { q.outputCount * windowSize(q) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0); try q.requireRank(0, 4...4)
         let k = try q.required(.kernelSize, count: 2)
-        return try window2d(q, input: q.input(0), channels: q.input(0).shape[1], kernel: k, what: "maxpool2d")
+        return try window2d(q, input: q.input(0), channels: q.input(0).shape[1], kernel: k,
+                            ceilMode: q.attributes[.ceilMode] ?? false, what: "maxpool2d")
     }
 }
 extension Maxpool2dOp: DifferentiableOp {
@@ -133,12 +222,13 @@ extension Maxpool2dOp: DifferentiableOp {
     }
 }
 
-/// `maxpool2d_grad(dy, x) {kernel, stride, padding}`: routes dy to each window's maximum.
+/// `maxpool2d_grad(dy, x) {kernel, stride, padding, dilation?, ceil_mode?}`: routes dy to each
+/// window's maximum.
 public enum Maxpool2dGradOp: OpSpec {
     public static let name = "maxpool2d_grad"
     public static let arity = Arity.exactly(2)
     public static let fusion = FusionClass.opaque
-    public static let attributes = poolingWindow
+    public static let attributes = Maxpool2dOp.attributes
     /// The forward's comparisons again, per dy element, to find where each maximum was.
     public static func flops(_ q: CostQuery) -> Double { q.count(0) * windowSize(q) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {

@@ -174,6 +174,8 @@ final class ONNXImporter {
         case .graph(let g): return g
         case .dims(let dims, _):
             throw ONNXError(file: file, "value \"\(name)\" is a shape with symbolic sizes \(dims); graphc computes shapes only at import")
+        case .filled(_, let shape):
+            throw ONNXError(file: file, "value \"\(name)\" is a constant of the symbolic shape \(shape), which graphc cannot make as a graph value")
         case .constant(let t):
             if let m = materialised[name] { return m }
             let isInitializer = trainable || pendingInitializers.contains(name)

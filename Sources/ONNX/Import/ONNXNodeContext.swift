@@ -49,6 +49,7 @@ public final class ONNXNodeContext {
         case .graph(let v): return type(v)
         case .constant(let t): return TensorType(t.dtype, Shape(known: t.shape))
         case .dims(let d, let scalar): return .i64(scalar ? Shape([]) : Shape(known: [d.count]))
+        case .filled(let t, let shape): return TensorType(t.dtype, Shape(shape))
         }
     }
 

@@ -10,6 +10,9 @@ public enum ONNXValue {
     case graph(Value)
     case constant(HostTensor)
     case dims([Dim], scalar: Bool)
+    /// `ConstantOfShape` of a shape with symbolic sizes: one value repeated over `shape`
+    /// (an LSTM's zero initial state for a symbolic batch).
+    case filled(HostTensor, shape: [Dim])
 
     /// The static int64 entries (known or symbolic), when this is a static int vector or scalar.
     var staticDims: (dims: [Dim], scalar: Bool)? {

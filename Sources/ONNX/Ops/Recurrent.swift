@@ -10,6 +10,12 @@ extension ONNXOps {
     /// LSTMCell lowers to, so graphc's fusion makes each step one `lstm_cell`. ONNX orders the
     /// gates i, o, f, c; graphc (as PyTorch) i, f, g, o: the weights, which must be known at
     /// import, are reordered here. Y [seq, 1, batch, H], Y_h and Y_c [1, batch, H].
+    /// A zero state of a symbolic batch (PyTorch's exports make h0 and c0 with ConstantOfShape).
+    static func isZeroFill(_ v: ONNXValue) -> Bool {
+        if case .filled(let t, _) = v { return t.floats.first == 0 }
+        return false
+    }
+
     static let lstm = ONNXOpConverter("LSTM") { c in
         let direction = c.string("direction", default: "forward")
         guard direction == "forward" else { throw c.fail("direction \"\(direction)\" is not supported (forward only)") }
@@ -58,7 +64,7 @@ extension ONNXOps {
         let bhh = try weight(".bias_hh", HostTensor(shape: [4 * hidden], floats: reorder(Array(bias[(4 * hidden)...]), rows: hidden, columns: 1)))
         let batch = xt.shape[1]
         func state(_ i: Int) throws -> Value {
-            if c.has(i) {
+            if c.has(i), !isZeroFill(try c.value(i)) {
                 let s = try c.tensor(i)
                 return try c.emit(.reshape, [s], ["shape": .shape(Shape([batch, .known(hidden)]))])
             }

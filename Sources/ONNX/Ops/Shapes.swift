@@ -26,12 +26,14 @@ extension ONNXOps {
 
     /// A tensor of a known shape filled with `value` (default float 0).
     static let constantOfShape = ONNXOpConverter("ConstantOfShape") { c in
-        let shape = try c.staticInts(0, "the shape")
+        let fill = try c.tensorAttribute("value") ?? HostTensor(shape: [1], floats: [0])
+        guard fill.count == 1 else { throw c.fail("value must hold one element") }
+        let dims = try c.staticDims(0, "the shape").dims
+        guard dims.allSatisfy({ $0.value != nil }) else { return [.filled(fill, shape: dims)] }
+        let shape = dims.map { $0.value ?? 0 }
         guard shape.allSatisfy({ $0 >= 0 }) else { throw c.fail("shape \(shape) has a negative size") }
         guard let bytes = MemoryBudget.bytes(elements: shape, byteSize: 8) else { throw c.fail("shape \(shape) is too large") }
         do { try MemoryBudget.check(bytes, for: "the constant of shape \(shape)") } catch let e as RuntimeError { throw c.fail(e.message) }
-        let fill = try c.tensorAttribute("value") ?? HostTensor(shape: [1], floats: [0])
-        guard fill.count == 1 else { throw c.fail("value must hold one element") }
         let n = shape.reduce(1, *)
         if fill.dtype == .i64 { return [.constant(HostTensor(shape: shape, ints: Array(repeating: fill.ints[0], count: n)))] }
         return [.constant(HostTensor(shape: shape, floats: Array(repeating: fill.floats[0], count: n)))]

@@ -33,6 +33,11 @@ public enum CPUKernels {
         // Fused
         FusedMatmulOp.self, FusedConv2dOp.self, FusedElementwiseOp.self, LogSoftmaxNllGradOp.self,
         ContractRowsOp.self, LSTMCellOp.self,
+        // Ops for ONNX models
+        Avgpool2dOp.self, Avgpool2dGradOp.self,
+        LeakyReluOp.self, SqrtOp.self, PowOp.self, AbsOp.self, ErfOp.self, HardSigmoidOp.self,
+        PadOp.self, PadGradOp.self, GatherOp.self, GatherGradOp.self, LRNOp.self, LRNGradOp.self, ConvTranspose2dOp.self,
+        ReduceMaxOp.self, ReduceMinOp.self, ReduceExtremumGradOp.self,
     ]
 
     /// Kernels by op. An op listed twice is a programming error caught at first use (and by

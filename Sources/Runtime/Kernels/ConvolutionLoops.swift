@@ -3,26 +3,35 @@ import GraphIR
 
 /// The sizes of one 2-D window op, read from its input and output shapes and attributes.
 struct ConvGeometry {
-    let n: Int, c: Int, h: Int, w: Int
+    let n: Int, h: Int, w: Int
+    /// Input channels of one group (all of them without groups).
+    let c: Int
+    let groups: Int
     let kh: Int, kw: Int
     let oh: Int, ow: Int
     let sh: Int, sw: Int
+    /// Padding before each axis (top, left); the output shape accounts for the end padding.
     let ph: Int, pw: Int
+    let dh: Int, dw: Int
 
     /// x is [N, C, H, W], y is [N, *, OH, OW], the kernel is kh x kw.
     init(x: [Int], y: [Int], kernel: (Int, Int), attributes: Attributes) {
-        let stride = attributes[.stride] ?? [1, 1], padding = attributes[.padding] ?? [0, 0]
-        n = x[0]; c = x[1]; h = x[2]; w = x[3]
+        let window = Window2d(attributes)
+        groups = max(attributes[.groups] ?? 1, 1)
+        n = x[0]; c = x[1] / groups; h = x[2]; w = x[3]
         kh = kernel.0; kw = kernel.1
         oh = y[2]; ow = y[3]
-        sh = stride.count == 2 ? stride[0] : 1; sw = stride.count == 2 ? stride[1] : 1
-        ph = padding.count == 2 ? padding[0] : 0; pw = padding.count == 2 ? padding[1] : 0
+        sh = window.stride[0]; sw = window.stride[1]
+        ph = window.padBegin[0]; pw = window.padBegin[1]
+        dh = window.dilation[0]; dw = window.dilation[1]
     }
 
-    /// Rows of the column matrix: one per (channel, kernel row, kernel column).
+    /// Rows of the column matrix: one per (channel of a group, kernel row, kernel column).
     var patch: Int { c * kh * kw }
     var outPlane: Int { oh * ow }
     var inPlane: Int { h * w }
+    /// Elements of one input image (every group).
+    var image: Int { groups * c * inPlane }
     /// A 1x1 window with unit stride and no padding: the image already is its column matrix.
     var isPointwise: Bool { kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 }
     /// Images per pool chunk: enough that a chunk's GEMMs (outChannels x patch x outPlane
@@ -43,21 +52,23 @@ struct ConvGeometry {
 @inline(__always) func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
 @inline(__always) func ceilDiv(_ a: Int, _ b: Int) -> Int { -floorDiv(-a, b) }
 
-/// Unfolds one image [C, H, W] into columns [C*kh*kw, OH*OW]; padding reads as zero.
+/// Unfolds one image (or group) [C, H, W] into columns [C*kh*kw, OH*OW]; padding reads as zero.
 func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into cols: UnsafeMutablePointer<Float>) {
     var row = 0
     for ch in 0..<g.c {
         let plane = x + ch * g.inPlane
         for ki in 0..<g.kh {
-            let (ohLo, ohHi) = ConvGeometry.validRange(size: g.h, out: g.oh, stride: g.sh, pad: g.ph, k: ki)
+            let ti = ki * g.dh
+            let (ohLo, ohHi) = ConvGeometry.validRange(size: g.h, out: g.oh, stride: g.sh, pad: g.ph, k: ti)
             for kj in 0..<g.kw {
-                let (owLo, owHi) = ConvGeometry.validRange(size: g.w, out: g.ow, stride: g.sw, pad: g.pw, k: kj)
+                let tj = kj * g.dw
+                let (owLo, owHi) = ConvGeometry.validRange(size: g.w, out: g.ow, stride: g.sw, pad: g.pw, k: tj)
                 let dst = cols + row * g.outPlane
                 row += 1
                 for o in 0..<g.oh {
                     let line = dst + o * g.ow
                     guard o >= ohLo && o < ohHi else { fill(line, g.ow, 0); continue }
-                    let src = plane + (o * g.sh - g.ph + ki) * g.w - g.pw + kj
+                    let src = plane + (o * g.sh - g.ph + ti) * g.w - g.pw + tj
                     if owLo > 0 { fill(line, owLo, 0) }
                     if g.sw == 1 {
                         (line + owLo).update(from: src + owLo, count: owHi - owLo)
@@ -71,21 +82,23 @@ func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into cols: UnsafeMutab
     }
 }
 
-/// Folds columns [C*kh*kw, OH*OW] back onto one image [C, H, W], adding overlaps (the
+/// Folds columns [C*kh*kw, OH*OW] back onto one image (or group) [C, H, W], adding overlaps (the
 /// adjoint of im2col). The image must be zeroed first.
 func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutablePointer<Float>) {
     var row = 0
     for ch in 0..<g.c {
         let plane = x + ch * g.inPlane
         for ki in 0..<g.kh {
-            let (ohLo, ohHi) = ConvGeometry.validRange(size: g.h, out: g.oh, stride: g.sh, pad: g.ph, k: ki)
+            let ti = ki * g.dh
+            let (ohLo, ohHi) = ConvGeometry.validRange(size: g.h, out: g.oh, stride: g.sh, pad: g.ph, k: ti)
             for kj in 0..<g.kw {
-                let (owLo, owHi) = ConvGeometry.validRange(size: g.w, out: g.ow, stride: g.sw, pad: g.pw, k: kj)
+                let tj = kj * g.dw
+                let (owLo, owHi) = ConvGeometry.validRange(size: g.w, out: g.ow, stride: g.sw, pad: g.pw, k: tj)
                 let src = cols + row * g.outPlane
                 row += 1
                 for o in ohLo..<ohHi {
                     let line = src + o * g.ow
-                    let dst = plane + (o * g.sh - g.ph + ki) * g.w - g.pw + kj
+                    let dst = plane + (o * g.sh - g.ph + ti) * g.w - g.pw + tj
                     for p in owLo..<owHi { dst[p * g.sw] += line[p] }
                 }
             }
@@ -93,7 +106,7 @@ func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutab
     }
 }
 
-/// `y[n] = act(W · im2col(x[n]) (+ bias))`, one GEMM per image, images split over the pool (each
+/// `y[n] = act(W · im2col(x[n]) (+ bias))`, one GEMM per image and group, images split over the pool (each
 /// chunk unfolds into its own slice of the workspace). (Unfolding several images side by
 /// side into one wide GEMM was tried: on the CNN it halved the GEMMs' rate, as the wide column
 /// matrix and the copy back to [N, O, H', W'] no longer fit in cache; bench/RESULTS.md.)
@@ -101,7 +114,7 @@ func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: Tens
                    workspace: Workspace, pool: WorkerPool = .serial) {
     let wt = weight.shape
     let g = ConvGeometry(x: x.shape, y: y.shape, kernel: (wt[2], wt[3]), attributes: attributes)
-    let outC = wt[0]
+    let outC = wt[0], groupC = outC / g.groups
     // fused_conv2d's activation, applied while the image's output is in cache.
     let relu = attributes[.activation] == "relu"
     let grain = g.imageGrain(outChannels: outC)
@@ -111,56 +124,61 @@ func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: Tens
         let mine = cols.map { $0 + chunk * colSize }
         for img in images {
             let out = y.f32 + img * outC * g.outPlane
-            let xin = x.f32 + img * g.c * g.inPlane
             var beta: Float = 0
             if let b = bias {
                 for o in 0..<outC { fill(out + o * g.outPlane, g.outPlane, b.f32[o]) }
                 beta = 1
             }
-            let columns: UnsafePointer<Float>
-            if let mine { im2col(xin, g, into: mine); columns = UnsafePointer(mine) } else { columns = UnsafePointer(xin) }
-            sgemm(m: outC, n: g.outPlane, k: g.patch, a: weight.f32, lda: g.patch, b: columns, ldb: g.outPlane,
-                  beta: beta, c: out, ldc: g.outPlane)
+            for group in 0..<g.groups {
+                let xin = x.f32 + img * g.image + group * g.c * g.inPlane
+                let columns: UnsafePointer<Float>
+                if let mine { im2col(xin, g, into: mine); columns = UnsafePointer(mine) } else { columns = UnsafePointer(xin) }
+                sgemm(m: groupC, n: g.outPlane, k: g.patch, a: weight.f32 + group * groupC * g.patch, lda: g.patch, b: columns,
+                      ldb: g.outPlane, beta: beta, c: out + group * groupC * g.outPlane, ldc: g.outPlane)
+            }
             if relu { reluInPlace(out, outC * g.outPlane) }
         }
     }
 }
 
-/// `dx[n] = col2im(Wᵀ · dy[n])`, images split over the pool.
+/// `dx[n] = col2im(Wᵀ · dy[n])` per group, images split over the pool.
 func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView, attributes: Attributes, workspace: Workspace,
                      pool: WorkerPool = .serial) {
     let wt = weight.shape
     let g = ConvGeometry(x: dx.shape, y: dy.shape, kernel: (wt[2], wt[3]), attributes: attributes)
-    let outC = wt[0]
+    let outC = wt[0], groupC = outC / g.groups
     let grain = g.imageGrain(outChannels: outC)
     let colSize = g.patch * g.outPlane
     let cols = g.isPointwise ? nil : workspace.floats(colSize * pool.chunks(g.n, grain: grain))
     pool.parallelFor(g.n, grain: grain) { chunk, images in
         let mine = cols.map { $0 + chunk * colSize }
         for img in images {
-            let grad = dy.f32 + img * outC * g.outPlane
-            let dst = dx.f32 + img * g.c * g.inPlane
-            if let mine {
-                sgemm(transA: true, m: g.patch, n: g.outPlane, k: outC, a: weight.f32, lda: g.patch, b: grad, ldb: g.outPlane,
-                      c: mine, ldc: g.outPlane)
-                fill(dst, g.c * g.inPlane, 0)
-                col2im(mine, g, into: dst)
-            } else {
-                sgemm(transA: true, m: g.patch, n: g.outPlane, k: outC, a: weight.f32, lda: g.patch, b: grad, ldb: g.outPlane,
-                      c: dst, ldc: g.outPlane)
+            if mine != nil { fill(dx.f32 + img * g.image, g.image, 0) }
+            for group in 0..<g.groups {
+                let grad = dy.f32 + (img * outC + group * groupC) * g.outPlane
+                let dst = dx.f32 + img * g.image + group * g.c * g.inPlane
+                let w = weight.f32 + group * groupC * g.patch
+                if let mine {
+                    sgemm(transA: true, m: g.patch, n: g.outPlane, k: groupC, a: w, lda: g.patch, b: grad, ldb: g.outPlane,
+                          c: mine, ldc: g.outPlane)
+                    col2im(mine, g, into: dst)
+                } else {
+                    sgemm(transA: true, m: g.patch, n: g.outPlane, k: groupC, a: w, lda: g.patch, b: grad, ldb: g.outPlane,
+                          c: dst, ldc: g.outPlane)
+                }
             }
         }
     }
 }
 
-/// `dW = Σₙ dy[n] · im2col(x[n])ᵀ`. Images are split over the pool; chunk 0 sums into dW,
+/// `dW = Σₙ dy[n] · im2col(x[n])ᵀ` per group. Images are split over the pool; chunk 0 sums into dW,
 /// the others into partial sums in the workspace, which are then added to dW in chunk order
 /// (so the result does not depend on which thread finished first).
 func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, attributes: Attributes, workspace: Workspace,
                       pool: WorkerPool = .serial) {
     let wt = dw.shape
     let g = ConvGeometry(x: x.shape, y: dy.shape, kernel: (wt[2], wt[3]), attributes: attributes)
-    let outC = wt[0]
+    let outC = wt[0], groupC = outC / g.groups
     let grain = g.imageGrain(outChannels: outC)
     let chunks = pool.chunks(g.n, grain: grain)
     let colSize = g.isPointwise ? 0 : g.patch * g.outPlane
@@ -171,12 +189,14 @@ func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, attributes:
         let cols = scratch + chunk * colSize
         let sum = chunk == 0 ? dw.f32 : partials + (chunk - 1) * dw.count
         for img in images {
-            let grad = dy.f32 + img * outC * g.outPlane
-            let xin = x.f32 + img * g.c * g.inPlane
-            let columns: UnsafePointer<Float>
-            if g.isPointwise { columns = UnsafePointer(xin) } else { im2col(xin, g, into: cols); columns = UnsafePointer(cols) }
-            sgemm(transB: true, m: outC, n: g.patch, k: g.outPlane, a: grad, lda: g.outPlane, b: columns, ldb: g.outPlane,
-                  beta: img == images.lowerBound ? 0 : 1, c: sum, ldc: g.patch)
+            for group in 0..<g.groups {
+                let grad = dy.f32 + (img * outC + group * groupC) * g.outPlane
+                let xin = x.f32 + img * g.image + group * g.c * g.inPlane
+                let columns: UnsafePointer<Float>
+                if g.isPointwise { columns = UnsafePointer(xin) } else { im2col(xin, g, into: cols); columns = UnsafePointer(cols) }
+                sgemm(transB: true, m: groupC, n: g.patch, k: g.outPlane, a: grad, lda: g.outPlane, b: columns, ldb: g.outPlane,
+                      beta: img == images.lowerBound ? 0 : 1, c: sum + group * groupC * g.patch, ldc: g.patch)
+            }
         }
     }
     for chunk in 1..<max(chunks, 1) {
@@ -190,7 +210,7 @@ func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, attributes:
 @inline(__always)
 func windowArgmax(_ plane: UnsafePointer<Float>, _ g: ConvGeometry, _ oi: Int, _ oj: Int) -> Int {
     let i0 = oi * g.sh - g.ph, j0 = oj * g.sw - g.pw
-    if i0 >= 0 && j0 >= 0 && i0 + g.kh <= g.h && j0 + g.kw <= g.w {
+    if g.dh == 1 && g.dw == 1 && i0 >= 0 && j0 >= 0 && i0 + g.kh <= g.h && j0 + g.kw <= g.w {
         // Window inside the image (always, without padding): no clipping.
         var at = i0 * g.w + j0
         var best = plane[at]
@@ -204,9 +224,11 @@ func windowArgmax(_ plane: UnsafePointer<Float>, _ g: ConvGeometry, _ oi: Int, _
         }
         return at
     }
+    // Clipped to the image; taps `dilation` apart, so the first one inside is rounded up.
     var best = -Float.infinity, at = -1
-    for i in stride(from: max(i0, 0), to: min(i0 + g.kh, g.h), by: 1) {
-        for j in stride(from: max(j0, 0), to: min(j0 + g.kw, g.w), by: 1) {
+    let iFirst = i0 + max(0, ceilDiv(-i0, g.dh)) * g.dh, jFirst = j0 + max(0, ceilDiv(-j0, g.dw)) * g.dw
+    for i in stride(from: iFirst, to: min(i0 + (g.kh - 1) * g.dh + 1, g.h), by: g.dh) {
+        for j in stride(from: jFirst, to: min(j0 + (g.kw - 1) * g.dw + 1, g.w), by: g.dw) {
             let v = plane[i * g.w + j]
             if at < 0 || v > best || v.isNaN { best = v; at = i * g.w + j; if v.isNaN { return at } }
         }
@@ -216,7 +238,9 @@ func windowArgmax(_ plane: UnsafePointer<Float>, _ g: ConvGeometry, _ oi: Int, _
 
 /// The CNN's pooling: 2x2 windows, stride 2, no padding (every window inside the image).
 extension ConvGeometry {
-    var isPairPool: Bool { kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && 2 * oh <= h && 2 * ow <= w }
+    var isPairPool: Bool {
+        kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1 && 2 * oh <= h && 2 * ow <= w
+    }
 }
 
 /// Index 0...3 of the maximum of (a, b, c, d) in scan order: the first strict maximum, or
