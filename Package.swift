@@ -54,6 +54,13 @@ let package = Package(
             "GraphIR", "Passes", "Runtime", "Frontend", "Datasets", "Reports", "Training", "ONNX",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Runs the ONNX backend tests (scripts/onnx-conformance.sh lays them out) through the importer's public API.
+        .executableTarget(name: "onnx-conformance", dependencies: ["ONNX", "Passes", "Runtime", "GraphIR",
+                                                                  .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                          path: "Sources/onnx-conformance"),
+        // Times graphc on an ONNX file for bench/onnx.sh (onnxruntime on the same file beside it).
+        .executableTarget(name: "onnx-bench", dependencies: ["ONNX", "Passes", "Runtime", "GraphIR", "Datasets"],
+                          path: "Sources/onnx-bench"),
         // Trains the Q2 CNN through the public API, as a program using graphc would.
         .executableTarget(name: "TrainCNN", dependencies: ["Training", "Runtime", "Datasets"], path: "Examples/TrainCNN"),
 
@@ -67,7 +74,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Runtime", "Datasets", "Frontend", "Passes", "GraphIR"],
                     exclude: ["Fixtures"]),
         // ONNX export: the written model, and graphc -> ONNX -> graphc and PyTorch -> ONNX -> graphc.
-        .testTarget(name: "ONNXExportTests", dependencies: ["ONNX", "Training", "Runtime", "GraphIR",
+        .testTarget(name: "ONNXExportTests", dependencies: ["ONNX", "Training", "Runtime", "GraphIR", "Passes", "Datasets",
                                                             .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                     exclude: ["Fixtures"]),
         // The command-line tool: in-process (@testable) and as a user runs the built binary.

@@ -72,13 +72,13 @@ final class ExportTests: XCTestCase {
     func testOpWithoutRuleIsNamedWithItsLocation() throws {
         let b = GraphBuilder(name: "fused")
         b.location = SourceLocation(file: "model.gir", line: 7, column: 3)
-        let gates = b.input("gates", .f32([2, 8])), c = b.input("c", .f32([2, 2]))
-        let y = try b.emit(.lstmCell, [gates, c])
+        let x = b.input("x", .f32([2, 8])), w = b.input("w", .f32([8, 4])), bias = b.input("bias", .f32([4]))
+        let y = try b.emit(.fusedMatmul, [x, w, bias], ["activation": .string("relu")])
         b.outputs = [("y", y)]
         XCTAssertThrowsError(try ONNXExport.model(b.finish(), parameters: ParameterStore())) { e in
             let text = "\(e)"
-            XCTAssertTrue(text.hasPrefix("model.gir:7:3: error: op 'lstm_cell' has no ONNX export"), text)
-            XCTAssertTrue(text.contains("node %2"), text)
+            XCTAssertTrue(text.hasPrefix("model.gir:7:3: error: op 'fused_matmul' has no ONNX export"), text)
+            XCTAssertTrue(text.contains("node %3"), text)
         }
     }
 

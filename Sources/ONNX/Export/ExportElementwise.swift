@@ -39,3 +39,30 @@ public enum ExportReluGrad: ONNXExportRule {
         w.add("Where", [positive, n.input(0), zero], output: n.output)
     }
 }
+
+public enum ExportSqrt: ONNXOneNodeRule { public static let op = OpDef.sqrt; public static let onnxOp = "Sqrt" }
+public enum ExportAbs: ONNXOneNodeRule { public static let op = OpDef.abs; public static let onnxOp = "Abs" }
+public enum ExportErf: ONNXOneNodeRule { public static let op = OpDef.erf; public static let onnxOp = "Erf" }
+
+public enum ExportLeakyRelu: ONNXExportRule {
+    public static let op = OpDef.leakyRelu
+    public static func export(_ n: ExportedNode, into w: ONNXGraphWriter) throws {
+        w.add("LeakyRelu", [n.input(0)], output: n.output, attributes: [ONNXAttribute.float("alpha", try n.required(.alpha))])
+    }
+}
+
+public enum ExportHardSigmoid: ONNXExportRule {
+    public static let op = OpDef.hardSigmoid
+    public static func export(_ n: ExportedNode, into w: ONNXGraphWriter) throws {
+        w.add("HardSigmoid", [n.input(0)], output: n.output,
+              attributes: [ONNXAttribute.float("alpha", try n.required(.alpha)), ONNXAttribute.float("beta", try n.required(.beta))])
+    }
+}
+
+/// `pow(x) {exponent}` -> `Pow(x, exponent)`.
+public enum ExportPow: ONNXExportRule {
+    public static let op = OpDef.pow
+    public static func export(_ n: ExportedNode, into w: ONNXGraphWriter) throws {
+        w.add("Pow", [n.input(0), w.float(Float(try n.required(.exponent)), "exponent")], output: n.output)
+    }
+}

@@ -87,3 +87,22 @@ public enum ExportStack: ONNXExportRule {
         w.add("Concat", parts, output: n.output, attributes: [ONNXAttribute.int("axis", axis)])
     }
 }
+
+/// `gather(x, indices) {axis}` -> `Gather`.
+public enum ExportGather: ONNXExportRule {
+    public static let op = OpDef.gather
+    public static func export(_ n: ExportedNode, into w: ONNXGraphWriter) throws {
+        w.add("Gather", n.inputs, output: n.output, attributes: [ONNXAttribute.int("axis", try n.required(.axis))])
+    }
+}
+
+/// `pad(x) {pads, mode?, pad_value?}` -> `Pad(x, pads, value)` (pads in ONNX's order already).
+public enum ExportPad: ONNXExportRule {
+    public static let op = OpDef.pad
+    public static func export(_ n: ExportedNode, into w: ONNXGraphWriter) throws {
+        let pads = w.int64s(try n.required(.pads), "pads")
+        let value = w.float(Float(n.attributes[.padValue] ?? 0), "value")
+        w.add("Pad", [n.input(0), pads, value], output: n.output,
+              attributes: [ONNXAttribute.string("mode", n.attributes[.padMode] ?? "constant")])
+    }
+}

@@ -51,3 +51,18 @@ public enum ExportReduceLike: ONNXExportRule {
         w.add("Reshape", [summed, w.add("Shape", [n.input(1)])], output: n.output)
     }
 }
+
+/// `reduce_max` / `reduce_min {axes, keepdims}` -> `ReduceMax` / `ReduceMin` (axes an attribute until opset 18).
+public enum ExportReduceMax: ONNXExportRule {
+    public static let op = OpDef.reduceMax
+    public static func export(_ n: ExportedNode, into w: ONNXGraphWriter) throws { try reduceExtremum("ReduceMax", n, w) }
+}
+public enum ExportReduceMin: ONNXExportRule {
+    public static let op = OpDef.reduceMin
+    public static func export(_ n: ExportedNode, into w: ONNXGraphWriter) throws { try reduceExtremum("ReduceMin", n, w) }
+}
+func reduceExtremum(_ onnxOp: String, _ n: ExportedNode, _ w: ONNXGraphWriter) throws {
+    w.add(onnxOp, [n.input(0)], output: n.output,
+          attributes: [ONNXAttribute.ints("axes", try n.required(.axes)),
+                       ONNXAttribute.int("keepdims", n.attributes[.keepdims] ?? false ? 1 : 0)])
+}

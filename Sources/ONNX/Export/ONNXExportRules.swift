@@ -14,6 +14,10 @@ public enum ONNXExportRules {
         ExportSelect.self, ExportStack.self,
         ExportEmbedding.self,
         ExportSoftmax.self, ExportLogSoftmax.self,
+        // The ops added for ONNX models.
+        ExportSqrt.self, ExportAbs.self, ExportErf.self, ExportLeakyRelu.self, ExportHardSigmoid.self, ExportPow.self,
+        ExportReduceMax.self, ExportReduceMin.self, ExportGather.self, ExportPad.self,
+        ExportConvTranspose2d.self, ExportAvgpool2d.self, ExportLRN.self, ExportLSTMCell.self,
     ]
 
     public static let byOpName: [String: ONNXExportRule.Type] = {

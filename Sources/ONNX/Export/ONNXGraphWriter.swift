@@ -81,6 +81,9 @@ public enum ONNXAttribute {
     public static func float(_ name: String, _ v: Double) -> Onnx_AttributeProto {
         var a = Onnx_AttributeProto(); a.name = name; a.type = .float; a.f = Float(v); return a
     }
+    public static func string(_ name: String, _ v: String) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto(); a.name = name; a.type = .string; a.s = Data(v.utf8); return a
+    }
     public static func tensor(_ name: String, _ t: Onnx_TensorProto) -> Onnx_AttributeProto {
         var a = Onnx_AttributeProto(); a.name = name; a.type = .tensor; a.t = t; return a
     }

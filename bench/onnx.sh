@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# graphc against onnxruntime on the same ONNX files, inputs and thread count, in one run: the
+# light ResNet-50 (ONNX model zoo, from the onnx wheel) at batch 1 and 8, and ResNet-18 at
+# 500x500 as exported by graphc from graphs/resnet18.swiftgraph. Prints a Markdown section for
+# bench/RESULTS.md. onnx and onnxruntime go into .venv-onnx/ (git-ignored).
+#
+#   bench/onnx.sh [--threads N] [--repeats R]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python=$(./scripts/onnx-venv.sh)
+swift build -c release --product graphc >&2
+swift build -c release --product onnx-bench >&2
+out=bench/out/onnx
+mkdir -p "$out"
+.build/release/graphc graphs/resnet18.swiftgraph --export-onnx "$out/resnet18.onnx" >&2
+"$python" bench/onnx_bench.py --onnx-bench .build/release/onnx-bench --resnet18 "$out/resnet18.onnx" --out "$out" "$@"
