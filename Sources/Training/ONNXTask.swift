@@ -34,21 +34,13 @@ public struct ONNXTask: Sendable, Equatable {
 
     /// The imported graph made trainable and scorable for `dataset`: its only f32 input
     /// renamed `image`, a `label` input, the log-probabilities as first output and the loss.
-    public func classifier(_ g: Graph, file: String) throws -> Graph {
-        guard let dataset else { return g }
-        guard g.loss == nil else { return g }
-        let floats = g.inputs.filter { g[$0].type.dtype == .f32 }
-        guard floats.count == 1, let image = floats.first else {
-            throw RuntimeError("\(file): a classifier takes one float input (the image); this model has \(floats.count): \(floats.compactMap { g[$0].name })")
-        }
+    public func classifier(_ model: Graph, file: String) throws -> Graph {
+        guard let dataset else { return model }
+        guard model.loss == nil else { return model }
+        let g = try ONNXTask.namingImage(model, file: file, what: "a classifier")
         guard g.input(named: label) == nil else { throw RuntimeError("\(file): the model already has an input named \"\(label)\"; choose another with --label") }
         guard let scores = g.outputs.first else { throw RuntimeError("\(file): the model has no output") }
-        let b = GraphBuilder(name: g.name)
-        for (i, node) in g.nodes.enumerated() {
-            var n = node
-            if i == image.id { n.attributes["name"] = .string("image") }
-            b.append(n)
-        }
+        let b = GraphBuilder(copying: g)
         let shape = g.type(of: scores.value).shape
         guard shape.rank == 2 else { throw RuntimeError("\(file): output \"\(scores.name)\" is \(g.type(of: scores.value)); a classifier's is [batch, classes]") }
         b.location = SourceLocation(file: file, line: 0, column: 0)
@@ -58,9 +50,29 @@ public struct ONNXTask: Sendable, Equatable {
         let logProbabilities = kind == "nll" ? scores.value : try b.emit(.logSoftmax, [scores.value], ["axis": .int(1)])
         b.loss = try b.emit(.nllLoss, [logProbabilities, labels])
         b.outputs = [(scores.name, logProbabilities)] + g.outputs.dropFirst()
-        b.metadata = g.metadata
         b.metadata["dataset"] = .string(dataset)
         b.metadata["metric"] = .string("accuracy")
+        return b.finish()
+    }
+}
+
+extension ONNXTask {
+    /// `g` with its one float input named `image`, as graphc's classifiers and encoders name it.
+    public static func namingImage(_ g: Graph, file: String, what: String) throws -> Graph {
+        let floats = g.inputs.filter { g[$0].type.dtype == .f32 }
+        guard floats.count == 1, let image = floats.first else {
+            throw RuntimeError("\(file): \(what) takes one float input (the image); this model has \(floats.count): \(floats.compactMap { g[$0].name })")
+        }
+        if g[image].name == "image" { return g }
+        let b = GraphBuilder(name: g.name)
+        for (i, node) in g.nodes.enumerated() {
+            var n = node
+            if i == image.id { n.attributes["name"] = .string("image") }
+            b.append(n)
+        }
+        b.outputs = g.outputs
+        b.loss = g.loss
+        b.metadata = g.metadata
         return b.finish()
     }
 }
