@@ -48,7 +48,7 @@ let package = Package(
                 exclude: ["Generated/onnx.proto"]),
         // Training and evaluation (recipe, loop, evaluator, batchers, beam search, BLEU, reports),
         // for the command line and for programs that embed graphc alike.
-        .target(name: "Training", dependencies: ["GraphIR", "Passes", "Frontend", "Runtime", "Datasets", "Reports"]),
+        .target(name: "Training", dependencies: ["GraphIR", "Passes", "Frontend", "Runtime", "Datasets", "Reports", "ONNX"]),
         // The command line only parses arguments and calls the libraries.
         .executableTarget(name: "graphc", dependencies: [
             "GraphIR", "Passes", "Runtime", "Frontend", "Datasets", "Reports", "Training", "ONNX",

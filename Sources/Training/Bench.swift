@@ -99,7 +99,7 @@ public enum Bench {
             report.threads[String(b)] = trainThreads
             BLASInfo.setThreads(trainThreads)
             let store = ParameterStore()
-            try store.initialise(from: forward, seed: recipe.seed)
+            try ModelLoading.initialise(store, for: forward, file: file, seed: recipe.seed)
             let trainer = try Trainer(graph: training, parameters: store, optimizer: SGD(learningRate: 0.01),
                                       options: ExecutionOptions(training: true, seed: recipe.seed, threads: trainThreads),
                                       planner: planner)
@@ -128,7 +128,7 @@ public enum Bench {
         let evalBatch = settings.evalBatch
         BLASInfo.setThreads(evalThreads)
         let store = ParameterStore()
-        try store.initialise(from: forward, seed: recipe.seed)
+        try ModelLoading.initialise(store, for: forward, file: file, seed: recipe.seed)
         let executor = try Executor(graph: forward, options: ExecutionOptions(training: false, threads: evalThreads),
                                     planner: planner)
         let feeds = try randomFeeds(forward, batch: evalBatch, random: random)

@@ -46,10 +46,11 @@ struct ClassifierTraining {
         defer { if options.profile { reporter.log(ProfileReport(executor: evaluator.executor, title: "evaluation batches").text) } }
 
         if let w = options.weights {
-            reporter.log("graphc: evaluating \(w) with \(file) on \(splits), \(parameters)\n"
+            let what = w == file ? "\(file) (its initializers)" : "\(w) with \(file)"
+            reporter.log("graphc: evaluating \(what) on \(splits), \(parameters)\n"
                 + TrainingJob.blasLine(threads: recipe.evalThreads))
             let store = ParameterStore()
-            try store.load(from: w, for: forward)
+            try ModelLoading.loadWeights(w, into: store, for: forward)
             let dev = try evaluator.evaluate(data.dev, store)
             let test = try evaluator.evaluate(data.test, store)
             reporter.result(String(format: "dev accuracy %.4f (loss %.4f), test accuracy %.4f (loss %.4f)", dev.accuracy, dev.loss, test.accuracy, test.loss))
@@ -101,7 +102,7 @@ struct ClassifierTraining {
     func trainOne(learningRate lr: Float, training: Graph, forward: Graph, data: FashionMNIST, evaluator: Evaluator) throws -> ConfigResult {
         let name = recipe.configName(learningRate: lr)
         let store = ParameterStore()
-        try store.initialise(from: forward, seed: recipe.seed)
+        try ModelLoading.initialise(store, for: forward, file: file, seed: recipe.seed)
         let trainer = try Trainer(graph: training, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
                                   gradClip: recipe.gradClip, options: ExecutionOptions(training: true, seed: recipe.seed, threads: recipe.threads))
         var result = ConfigResult(name: name, learningRate: lr, parameters: store)

@@ -12,7 +12,7 @@ public enum TrainingJob {
     /// `options.out` and its messages to `reporter`.
     public static func run(file: String, overrides: RecipeOverrides = RecipeOverrides(), options: TrainingOptions = TrainingOptions(),
                            reporter: TrainingReporter = SilentReporter()) throws {
-        let lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .train))
+        let lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .train), task: options.onnx)
         let recipe = try Recipe(graph: lowered, overrides: overrides, passes: options.passes)
         try checkPlaces(options, dataset: recipe.dataset)
         switch recipe.dataset {
@@ -21,6 +21,7 @@ public enum TrainingJob {
         case "sydneyCaptions":
             try CaptioningTraining(file: file, lowered: lowered, recipe: recipe, options: options, reporter: reporter).run()
         case "":
+            if ModelLoading.isONNX(file) { throw RuntimeError("\(file): an ONNX model declares no training data: give --dataset fashion-mnist") }
             throw RuntimeError("\(file): the model declares no training data: add `train(on: .fashionMNIST, ...)`")
         default:
             throw RuntimeError("\(file): training on .\(recipe.dataset) is not supported (supported: .fashionMNIST, .sydneyCaptions)")

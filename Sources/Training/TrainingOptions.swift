@@ -29,10 +29,13 @@ public struct TrainingOptions {
     public var weights: String?
     /// What to do with an unreadable image when computing features.
     public var onBadImage: FeatureExtraction.BadImagePolicy
+    /// The data set, label input and loss of an ONNX model, which declares none.
+    public var onnx = ONNXTask()
 
     public init(out: String = "results", profile: Bool = false, passes: PassOptions = PassOptions(), data: String? = nil, limit: Int? = nil,
                 features: String? = nil, cache: String = ".graphc-cache", beam: Int = 1, weights: String? = nil,
-                onBadImage: FeatureExtraction.BadImagePolicy = .stop) {
+                onBadImage: FeatureExtraction.BadImagePolicy = .stop, onnx: ONNXTask = ONNXTask()) {
+        self.onnx = onnx
         self.out = out
         self.profile = profile
         self.passes = passes

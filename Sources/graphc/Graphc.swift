@@ -14,7 +14,7 @@ struct Graphc: ParsableCommand {
         commandName: "graphc",
         abstract: "A static-graph deep-learning compiler and CPU runtime.",
         discussion: """
-        Models are .swiftgraph files (a subset of Swift) or .gir files (graphc's IR as text).
+        Models are .swiftgraph files (a subset of Swift), .gir files (graphc's IR as text) or .onnx files.
         Examples:
           graphc graphs/cnn.swiftgraph --count-params
           graphc graphs/q1_cnn.swiftgraph graphs/q1_mlp.swiftgraph --count-params
@@ -30,7 +30,7 @@ struct Graphc: ParsableCommand {
         """,
         version: "graphc 0.1.0 (OpenBLAS kernels: \(BLASInfo.coreName))")
 
-    @Argument(help: ArgumentHelp("Model files (.swiftgraph or .gir).", valueName: "file"))
+    @Argument(help: ArgumentHelp("Model files (.swiftgraph, .gir or .onnx).", valueName: "file"))
     var files: [String] = []
 
     // What to do.
@@ -124,6 +124,14 @@ struct Graphc: ParsableCommand {
     var bench = false
     @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: training batch sizes.", valueName: "b[,b...]")) var benchBatches: String = "8,64"
     @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: evaluation batch size.", valueName: "b")) var benchEvalBatch: Int = 1024
+
+    // ONNX models, which declare no training: what --train and --eval use instead.
+    @Option(help: ArgumentHelp("With an .onnx model: the data set to train or evaluate on (its one float input is the image, its first output the class scores).", valueName: "fashion-mnist"))
+    var dataset: String?
+    @Option(help: ArgumentHelp("With an .onnx model and --dataset: the name of the class-label input added to it (default: label).", valueName: "name"))
+    var label: String?
+    @Option(help: ArgumentHelp("With an .onnx model and --dataset: nll (the first output is log-probabilities) or cross-entropy (it is scores); default: nll when a LogSoftmax makes it.", valueName: "nll|cross-entropy"))
+    var loss: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: runs per measurement (median reported).", valueName: "n")) var benchRepeats: Int = 5
     @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: approximate seconds per run.", valueName: "s")) var benchSeconds: Double = 2
 
@@ -162,7 +170,8 @@ struct Graphc: ParsableCommand {
         if after != nil && !dumpIR { throw ValidationError("--after goes with --dump-ir") }
         if timePasses && !dumpIR { throw ValidationError("--time-passes goes with --dump-ir (with the other commands, --pass-stats reports what each pass did)") }
         if countParams && (passStats || verifyEach) { throw ValidationError("--count-params runs no passes: --pass-stats and --verify-each go with the commands that compile") }
-        if eval && weights == nil { throw ValidationError("--eval needs --weights FILE") }
+        try validateONNXTask()
+        if eval && weights == nil && !ModelLoading.isONNX(files[0]) { throw ValidationError("--eval needs --weights FILE") }
         // The ranges are the training settings' own (TrainingSettings), as a .gir meta line's.
         if let p = dropout, let problem = TrainingSettings.dropout.problem(with: p) { throw ValidationError("--dropout \(problem)") }
         do { try recipeOverrides().check() } catch let e as RuntimeError { throw ValidationError(e.description) }

@@ -49,11 +49,11 @@ final class ONNXImporter {
         builder.location = SourceLocation(file: file, line: 0, column: 0)
         guard !g.output.isEmpty else { throw ONNXError(file: file, "the graph has no outputs") }
         for o in g.output {
-            guard let v = values[o.name] else {
-                throw ONNXError(file: file, "graph output \"\(o.name)\" is not computed by any node")
-            }
             if let u = uncomputed[o.name] {
                 throw ONNXError(file: file, node: u.node, opType: u.opType, "its output \"\(o.name)\" (a graph output) is not computed by graphc")
+            }
+            guard let v = values[o.name] else {
+                throw ONNXError(file: file, "graph output \"\(o.name)\" is not computed by any node")
             }
             builder.outputs.append((o.name, try graphValue(v, name: o.name)))
         }

@@ -7,10 +7,10 @@ import Runtime
 extension ONNXOps {
     static let elementwise: [ONNXOpConverter] = [
         unary("Relu", .relu), unary("Sigmoid", .sigmoid), unary("Tanh", .tanh), unary("Exp", .exp),
-        unary("Log", .log), unary("Neg", .neg),
+        unary("Log", .log), unary("Neg", .neg), unary("Sqrt", .sqrt), unary("Abs", .abs), unary("Erf", .erf),
         binary("Add", .add, +), binary("Sub", .sub, -), binary("Mul", .mul, *),
         binary("Div", .div) { a, b in b == 0 ? nil : a / b },
-        sum, identity, leakyRelu, clip, softmax("Softmax", .softmax), softmax("LogSoftmax", .logSoftmax), dropout,
+        sum, identity, leakyRelu, hardSigmoid, pow, clip, softmax("Softmax", .softmax), softmax("LogSoftmax", .logSoftmax), dropout,
     ]
 
     /// `y = op(x)` on f32.
@@ -53,13 +53,25 @@ extension ONNXOps {
 
     static let identity = ONNXOpConverter("Identity") { c in [try c.value(0)] }
 
-    /// max(x, 0) + alpha min(x, 0), as relu(x) - alpha relu(-x).
     static let leakyRelu = ONNXOpConverter("LeakyRelu") { c in
-        let alpha = c.float("alpha", default: 0.01)
+        [.graph(try c.emit(.leakyRelu, [try c.tensor(0)], ["alpha": .float(c.float("alpha", default: 0.01))]))]
+    }
+
+    static let hardSigmoid = ONNXOpConverter("HardSigmoid") { c in
+        let a: Attributes = ["alpha": .float(c.float("alpha", default: 0.2)), "beta": .float(c.float("beta", default: 0.5))]
+        return [.graph(try c.emit(.hardSigmoid, [try c.tensor(0)], a))]
+    }
+
+    /// Pow with an exponent known at import (one value): graphc's pow takes a constant power.
+    static let pow = ONNXOpConverter("Pow") { c in
+        guard let e = c.constant(1), e.count == 1 else {
+            throw c.fail("the exponent (input 1) must be a single value known at import")
+        }
+        let p = e.dtype == .f32 ? Double(e.floats[0]) : Double(e.ints[0])
         let x = try c.tensor(0)
-        let positive = try c.emit(.relu, [x])
-        let negative = try c.emit(.scale, [try c.emit(.relu, [try c.emit(.neg, [x])])], ["factor": .float(alpha)])
-        return [.graph(try c.emit(.sub, [positive, negative]))]
+        if p == 1 { return [.graph(x)] }
+        if p == 2 { return [.graph(try c.emit(.mul, [x, x]))] }
+        return [.graph(try c.emit(.pow, [x], ["exponent": .float(p)]))]
     }
 
     /// Clip: bounds are attributes before opset 11, optional scalar inputs from 11 on.

@@ -5,7 +5,7 @@ import Runtime
 // gathers. On tensors known at import they are computed here.
 
 extension ONNXOps {
-    static let movement: [ONNXOpConverter] = [reshape, flatten, transpose, concat, squeeze, unsqueeze, gather, slice]
+    static let movement: [ONNXOpConverter] = [reshape, flatten, transpose, concat, squeeze, unsqueeze, gather, slice, pad]
 
     /// Reshapes a graph value, or a tensor known at import, to `dims` (known or symbolic).
     static func reshaped(_ c: ONNXNodeContext, _ input: Int, to dims: [Dim]) throws -> ONNXValue {
@@ -158,10 +158,50 @@ extension ONNXOps {
                 return [.graph(try c.emit(.slice, [x], ["axis": .int(ax), "start": .int(first), "end": .int(first + indices.count)]))]
             }
         }
-        guard ax == 0, dataType.rank == 2, try c.inputType(1).dtype == .i64 else {
-            throw c.fail("graphc gathers rows of a 2-D table (axis 0) by int ids, a shape known at import, or one index or a run of indices known at import; got data \(dataType) on axis \(axis)")
+        guard try c.inputType(1).dtype == .i64 else { throw c.fail("indices must be integers, got \(try c.inputType(1))") }
+        if ax == 0, dataType.rank == 2, c.constant(1) == nil {
+            return [.graph(try c.emit(.embedding, [try c.tensor(1), try c.tensor(0)]))]
         }
-        return [.graph(try c.emit(.embedding, [try c.tensor(1), try c.tensor(0)]))]
+        var indices = try c.tensor(1)
+        if let t = c.constant(1), let size = dataType.shape[ax].value {
+            // graphc's gather takes indices in 0..<n: negative constant ones are turned here.
+            let fixed = HostTensor(shape: t.shape, ints: t.ints.map { $0 < 0 ? $0 + Int64(size) : $0 })
+            indices = try c.importer.graphValue(.constant(fixed), name: c.name + ".indices")
+        }
+        return [.graph(try c.emit(.gather, [try c.tensor(0), indices], ["axis": .int(ax)]))]
+    }
+
+    /// Pad: pads as an attribute before opset 11, then as an input known at import (with the
+    /// optional constant value and, from 18, the axes they apply to).
+    static let pad = ONNXOpConverter("Pad") { c in
+        let x = try c.tensor(0)
+        let rank = c.type(x).rank
+        let mode = c.string("mode", default: "constant")
+        guard ["constant", "reflect", "edge"].contains(mode) else { throw c.fail("mode \"\(mode)\" is not supported (constant, reflect, edge)") }
+        var pads: [Int]
+        var value = 0.0
+        if c.opset < 11 {
+            pads = c.ints("pads") ?? []
+            value = c.float("value", default: 0)
+        } else {
+            pads = try c.staticInts(1, "pads")
+            if c.has(2) {
+                guard let v = c.constant(2), v.count == 1 else { throw c.fail("constant_value (input 2) must be one value known at import") }
+                value = v.dtype == .f32 ? Double(v.floats[0]) : Double(v.ints[0])
+            }
+            if c.has(3) {
+                let axes = try c.staticInts(3, "axes").map { try c.axis($0, rank: rank) }
+                guard pads.count == 2 * axes.count else { throw c.fail("pads \(pads) do not give a begin and end for each of the axes \(axes)") }
+                var full = [Int](repeating: 0, count: 2 * rank)
+                for (k, a) in axes.enumerated() { full[a] = pads[k]; full[rank + a] = pads[axes.count + k] }
+                pads = full
+            }
+        }
+        guard pads.count == 2 * rank else { throw c.fail("pads \(pads) must give \(2 * rank) values for rank \(rank)") }
+        if pads.allSatisfy({ $0 == 0 }) { return [.graph(x)] }
+        var a: Attributes = ["pads": .ints(pads), "mode": .string(mode)]
+        if value != 0 { a["pad_value"] = .float(value) }
+        return [.graph(try c.emit(.pad, [x], a))]
     }
 
     /// Slice with steps of 1: on a shape known at import it is computed here, on a graph value

@@ -5,6 +5,7 @@ import GraphIR
 extension ONNXOps {
     static let reductions: [ONNXOpConverter] = [
         reduce("ReduceMean", .mean, axesInputFrom: 18), reduce("ReduceSum", .sum, axesInputFrom: 13),
+        reduce("ReduceMax", .reduceMax, axesInputFrom: 18), reduce("ReduceMin", .reduceMin, axesInputFrom: 18),
     ]
 
     /// `keepdims` (default 1) and the axes: an attribute before `axesInputFrom`, then an optional

@@ -6,6 +6,7 @@
 Each model is exported with torch.onnx.export (TorchScript exporter, dynamic batch) next to
 its reference data laid out as the ONNX backend tests lay theirs: test_data_set_0/input_0.pb
 and output_0.pb, TensorProtos of a seeded input and of PyTorch's output for it.
+It also writes the small hand-made seeds of the ONNX fuzz corpus (Fuzz/corpus/onnx/).
 """
 import os
 import torch
@@ -71,6 +72,40 @@ def export(model, name, example, input_names, output_names, dynamic_axes, fold=T
         save(o, n, f"output_{i}.pb")
 
 
+def fuzz_seeds():
+    """Small models for the fuzzer's seed corpus (Fuzz/corpus/onnx/): windows and movement ops."""
+    import numpy as np
+    import onnx
+    from onnx import helper as h, TensorProto as T
+    corpus = os.path.join(HERE, "..", "..", "..", "Fuzz", "corpus", "onnx")
+    os.makedirs(corpus, exist_ok=True)
+    def save(name, nodes, inputs, outputs, inits):
+        g = h.make_graph(nodes, name, inputs, outputs, inits)
+        onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 17)]), os.path.join(corpus, name + ".onnx"))
+    x = h.make_tensor_value_info("x", T.FLOAT, ["N", 2, 6, 6])
+    w = numpy_helper.from_array(np.ones((4, 1, 3, 3), np.float32), "w")
+    save("windows", [h.make_node("Conv", ["x", "w"], ["c"], group=2, pads=[1, 0, 1, 2], strides=[2, 1], name="conv"),
+                     h.make_node("AveragePool", ["c"], ["a"], kernel_shape=[2, 2], ceil_mode=1, name="avg"),
+                     h.make_node("MaxPool", ["a"], ["m"], kernel_shape=[2, 2], auto_pad="SAME_UPPER", name="max"),
+                     h.make_node("LRN", ["m"], ["l"], size=3, name="lrn"),
+                     h.make_node("GlobalAveragePool", ["l"], ["y"], name="gap")],
+         [x], [h.make_tensor_value_info("y", T.FLOAT, None)], [w])
+    v = h.make_tensor_value_info("v", T.FLOAT, ["N", 3, 4])
+    ids = h.make_tensor_value_info("ids", T.INT64, ["N"])
+    inits = [numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(6, 2), "table"),
+             numpy_helper.from_array(np.array([0, -1], np.int64), "shape"),
+             numpy_helper.from_array(np.array([0, 1, 0, 1], np.int64), "pads"),
+             numpy_helper.from_array(np.array([1], np.int64), "axes")]
+    save("movement", [h.make_node("Transpose", ["v"], ["t"], perm=[0, 2, 1]),
+                      h.make_node("Reshape", ["t", "shape"], ["r"]),
+                      h.make_node("Gather", ["table", "ids"], ["e"], axis=0),
+                      h.make_node("Concat", ["r", "e"], ["cat"], axis=1),
+                      h.make_node("Pad", ["cat", "pads"], ["p"], mode="reflect"),
+                      h.make_node("Softmax", ["p"], ["y"], axis=1),
+                      h.make_node("ReduceSum", ["y", "axes"], ["s"], keepdims=0)],
+         [v, ids], [h.make_tensor_value_info("s", T.FLOAT, None)], inits)
+
+
 def main():
     torch.manual_seed(0)
     classifier = TinyClassifier()
@@ -82,6 +117,7 @@ def main():
     torch.manual_seed(1)
     export(TinyLSTM(), "tiny_lstm", torch.randn(3, 2, 5), ["x"], ["y", "h", "c"],
            {"x": {1: "batch"}, "y": {1: "batch"}, "h": {1: "batch"}, "c": {1: "batch"}})
+    fuzz_seeds()
 
 
 if __name__ == "__main__":
