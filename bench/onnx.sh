@@ -13,4 +13,11 @@ swift build -c release --product onnx-bench >&2
 out=bench/out/onnx
 mkdir -p "$out"
 .build/release/graphc graphs/resnet18.swiftgraph --export-onnx "$out/resnet18.onnx" >&2
+# Debian's OpenBLAS 0.3.21 falls back to its generic kernels on CPUs it does not know (see
+# README): pick the kernels the CPU has, for graphc's runs (onnxruntime has its own GEMM).
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+    if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then export OPENBLAS_CORETYPE=SkylakeX
+    elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then export OPENBLAS_CORETYPE=Haswell; fi
+fi
+echo "bench/onnx.sh: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 "$python" bench/onnx_bench.py --onnx-bench .build/release/onnx-bench --resnet18 "$out/resnet18.onnx" --out "$out" "$@"

@@ -27,7 +27,7 @@ def cpu_name():
 
 
 def with_batch(src, dst, batch):
-    """The model with its input's first dimension `batch` (and Reshape targets that named the batch 1 as -1... kept)."""
+    """The model with its input's and output's first dimension `batch` and the Reshape before its Gemm to match."""
     m = onnx.load(src)
     m.graph.input[0].type.tensor_type.shape.dim[0].dim_value = batch
     for i in m.graph.initializer:
@@ -111,7 +111,8 @@ def main():
     print(f"`bench/onnx.sh`: CPU `{cpu_name()}`, {a.threads} threads for both (onnxruntime {ort.__version__}: intra-op "
           f"{a.threads}, inter-op 1), the same ONNX file and seeded inputs, in one run; median of {a.repeats} runs after "
           f"{a.warmup} warm-up runs, seconds per batch (spread: min-max). graphc imports the file, compiles it with the "
-          f"inference pipeline plus fusion, and runs it with its memory plan (`onnx-bench`).")
+          f"inference pipeline plus fusion, and runs it with its memory plan (`onnx-bench`); OPENBLAS_CORETYPE="
+          f"{os.environ.get('OPENBLAS_CORETYPE', 'unset')}; load average before the run {open('/proc/loadavg').read().split()[0]}.")
     print()
     print("| model | batch | graphc median (s) | graphc spread | onnxruntime median (s) | onnxruntime spread | graphc / onnxruntime |")
     print("|---|---|---|---|---|---|---|")

@@ -1,6 +1,14 @@
 import Foundation
 import ONNX
 
+extension ConformanceCase {
+    /// The outcome with the case's folder left out of its message (the data's location varies).
+    func shown(_ o: Outcome) -> Outcome {
+        guard case .fail(let why) = o else { return o }
+        return .fail(why.replacingOccurrences(of: folder + "/", with: ""))
+    }
+}
+
 /// The runner's results as lines, a table by op and the Markdown page docs/onnx-support.md.
 struct ConformanceReport {
     let results: [(ConformanceCase, Outcome)]
@@ -8,7 +16,7 @@ struct ConformanceReport {
 
     static func line(_ c: ConformanceCase, _ o: Outcome) -> String {
         let what = "\(c.suite)/\(c.name) [\(c.op)]"
-        switch o {
+        switch c.shown(o) {
         case .pass(let e): return "pass           \(what): max abs error \(String(format: "%.3g", e))"
         case .passWithConstantInputs(let e): return "pass           \(what): max abs error \(String(format: "%.3g", e)) (integer inputs given as constants)"
         case .fail(let why): return "fail           \(what): \(why)"
@@ -112,7 +120,7 @@ struct ConformanceReport {
         }
         md += "\n## Every failure\n\nEach failing case with what the runner reported.\n\n| case | op | why |\n|---|---|---|\n"
         for (c, o) in results {
-            if case .fail(let why) = o { md += "| \(c.suite)/\(c.name) | \(c.op) | \(Self.escaped(why)) |\n" }
+            if case .fail(let why) = c.shown(o) { md += "| \(c.suite)/\(c.name) | \(c.op) | \(Self.escaped(why)) |\n" }
         }
         md += "\n## Not supported\n\nCases that use an op graphc does not import (or a data type it does not hold), by what is missing.\n\n| missing | cases |\n|---|---|\n"
         var missing: [String: Int] = [:]
