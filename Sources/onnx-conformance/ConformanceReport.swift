@@ -77,12 +77,14 @@ struct ConformanceReport {
         return out
     }
 
-    var totals: String {
+    var totals: String { totals(withTime: true) }
+
+    func totals(withTime: Bool) -> String {
         let n = nodeSupported, count = results.count
         let pass = results.filter { $0.1.word == "pass" }.count
         let unsupported = results.filter { if case .notSupported = $0.1 { return true }; return false }.count
         let share = n.cases == 0 ? 0 : 100 * Double(n.pass) / Double(n.cases)
-        return "\(pass) passed, \(count - pass - unsupported) failed, \(unsupported) not supported (\(count) cases, \(String(format: "%.0f", seconds)) s)\n"
+        return "\(pass) passed, \(count - pass - unsupported) failed, \(unsupported) not supported (\(count) cases\(withTime ? String(format: ", %.0f s", seconds) : ""))\n"
             + "node tests of supported ops: \(n.pass) of \(n.cases) pass (\(String(format: "%.1f", share))%, goal 95%); light models: \(light.pass) of \(light.cases) match"
     }
 
@@ -98,7 +100,7 @@ struct ConformanceReport {
         pass when that run matches. Made by
         `scripts/onnx-conformance.sh` (the runner `onnx-conformance` writes this page); do not edit by hand.
 
-        \(totals.split(separator: "\n").map { "- " + $0 }.joined(separator: "\n"))
+        \(totals(withTime: false).split(separator: "\n").map { "- " + $0 }.joined(separator: "\n"))
 
         ## By op
 
