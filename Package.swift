@@ -50,19 +50,26 @@ let package = Package(
         .target(name: "Reports", dependencies: ["GraphIR", "CCairo"]),
         // ONNX models in and out; Generated/ holds the committed protoc output for onnx.proto
         // (scripts/generate-onnx-proto.sh remakes it).
-        .target(name: "ONNX", dependencies: ["GraphIR", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+        .target(name: "ONNX", dependencies: ["GraphIR", "Runtime", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 exclude: ["Generated/onnx.proto"]),
         // Data-parallel jobs over MPI: the processes of an mpirun job, and the gradient
         // all-reduce the runtime's kernels hand buckets to.
         .target(name: "Distributed", dependencies: ["Runtime", "CMPI"]),
         // Training and evaluation (recipe, loop, evaluator, batchers, beam search, BLEU, reports),
         // for the command line and for programs that embed graphc alike.
-        .target(name: "Training", dependencies: ["GraphIR", "Passes", "Frontend", "Runtime", "Datasets", "Reports", "Distributed"]),
+        .target(name: "Training", dependencies: ["GraphIR", "Passes", "Frontend", "Runtime", "Datasets", "Reports", "Distributed", "ONNX"]),
         // The command line only parses arguments and calls the libraries.
         .executableTarget(name: "graphc", dependencies: [
-            "GraphIR", "Passes", "Runtime", "Frontend", "Datasets", "Reports", "Training", "Distributed",
+            "GraphIR", "Passes", "Runtime", "Frontend", "Datasets", "Reports", "Training", "Distributed", "ONNX",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Runs the ONNX backend tests (scripts/onnx-conformance.sh lays them out) through the importer's public API.
+        .executableTarget(name: "onnx-conformance", dependencies: ["ONNX", "Passes", "Runtime", "GraphIR",
+                                                                  .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                          path: "Sources/onnx-conformance"),
+        // Times graphc on an ONNX file for bench/onnx.sh (onnxruntime on the same file beside it).
+        .executableTarget(name: "onnx-bench", dependencies: ["ONNX", "Passes", "Runtime", "GraphIR", "Datasets"],
+                          path: "Sources/onnx-bench"),
         // Trains the Q2 CNN through the public API, as a program using graphc would.
         .executableTarget(name: "TrainCNN", dependencies: ["Training", "Runtime", "Datasets"], path: "Examples/TrainCNN"),
 
@@ -75,7 +82,12 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "GraphIR", "CZlib"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Runtime", "Datasets", "Frontend", "Passes", "GraphIR"],
                     exclude: ["Fixtures"]),
+        // ONNX export: the written model, and graphc -> ONNX -> graphc and PyTorch -> ONNX -> graphc.
+        .testTarget(name: "ONNXExportTests", dependencies: ["ONNX", "Training", "Runtime", "GraphIR", "Passes", "Datasets",
+                                                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                    exclude: ["Fixtures"]),
         // The command-line tool: in-process (@testable) and as a user runs the built binary.
+        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Runtime", "Passes", "GraphIR"], exclude: ["Fixtures"]),
         .testTarget(name: "graphcTests", dependencies: ["graphc", "Training", "Datasets", "Runtime", "Reports", "GraphIR"]),
     ]
 )

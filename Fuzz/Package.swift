@@ -14,6 +14,7 @@ let package = Package(
             .product(name: "Frontend", package: "graphc"),
             .product(name: "Runtime", package: "graphc"),
             .product(name: "Datasets", package: "graphc"),
+            .product(name: "ONNX", package: "graphc"),
         ]),
     ]
 )

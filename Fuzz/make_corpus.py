@@ -99,3 +99,8 @@ out("captions", "train.json", json.dumps({"images_names": ["1.tif", "2.tif"], "c
 out("captions", "val.json", json.dumps({"images_names": ["3.tif"], "all_refs": {"3.tif": [["a", "field"], ["field"]]}}).encode())
 out("captions", "dataset.json", json.dumps({"dataset": "sydney", "images": [
     {"filename": "1.tif", "imgid": 0, "split": "train", "sentences": [{"tokens": ["a", "field"], "raw": "a field"}]}]}).encode())
+
+# ONNX: the PyTorch-exported test models (Tests/ONNXTests/Fixtures/make_onnx_fixtures.py).
+for name in ["tiny_classifier", "tiny_lstm"]:
+    with open(os.path.join(root, "Tests/ONNXTests/Fixtures", name, "model.onnx"), "rb") as f:
+        out("onnx", name + ".onnx", f.read())

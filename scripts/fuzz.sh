@@ -20,7 +20,7 @@ cd "$(dirname "$0")/../Fuzz"
 seconds="${1:-45}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(dsl ir idx npy npz safetensors pth hdf5 tiff captions)
+[ ${#targets[@]} -gt 0 ] || targets=(dsl ir idx npy npz safetensors pth hdf5 tiff captions onnx)
 
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT

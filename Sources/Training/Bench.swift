@@ -107,7 +107,7 @@ public enum Bench {
             let trainingGraph = chosen.fusion == recipe.passes.fusion && chosen.disabledFusions.isEmpty
                 ? training : try Pipelines.compileForTraining(lowered, PassContext(options: chosen)).training
             let store = ParameterStore()
-            try store.initialise(from: forward, seed: recipe.seed)
+            try ModelLoading.initialise(store, for: forward, file: file, seed: recipe.seed)
             let trainer = try Trainer(graph: trainingGraph, parameters: store, optimizer: SGD(learningRate: 0.01),
                                       options: ExecutionOptions(training: true, seed: recipe.seed, threads: trainThreads),
                                       planner: planner)
@@ -135,7 +135,7 @@ public enum Bench {
         let evalBatch = settings.evalBatch
         BLASInfo.setThreads(evalThreads)
         let store = ParameterStore()
-        try store.initialise(from: forward, seed: recipe.seed)
+        try ModelLoading.initialise(store, for: forward, file: file, seed: recipe.seed)
         let feeds = try randomFeeds(forward, batch: evalBatch, random: random)
         let chosenEval = try FusionTuning.choose(lowered, options: recipe.passes, step: .eval, feeds: feeds, threads: evalThreads,
                                                  seed: recipe.seed, planner: planner, reporter: reporter)

@@ -63,10 +63,11 @@ struct ClassifierTraining {
         defer { if options.profile { reporter.log(ProfileReport(executor: evaluator.executor, title: "evaluation batches").text) } }
 
         if let w = options.weights {
-            reporter.log("graphc: evaluating \(w) with \(file) on \(splits), \(parameters)\n"
+            let what = w == file ? "\(file) (its initializers)" : "\(w) with \(file)"
+            reporter.log("graphc: evaluating \(what) on \(splits), \(parameters)\n"
                 + TrainingJob.blasLine(threads: recipe.evalThreads))
             let store = ParameterStore()
-            try store.load(from: w, for: forward)
+            try ModelLoading.loadWeights(w, into: store, for: forward)
             try NumericsReport.checkWeights(store, for: forward, source: w)
             let dev = try dp.evaluate(evaluator, data.dev, store)
             let test = try dp.evaluate(evaluator, data.test, store)
@@ -128,7 +129,7 @@ struct ClassifierTraining {
                   dp: DataParallelRun = DataParallelRun()) throws -> ConfigResult {
         let name = recipe.configName(learningRate: lr)
         let store = ParameterStore()
-        try store.initialise(from: forward, seed: recipe.seed)
+        try ModelLoading.initialise(store, for: forward, file: file, seed: recipe.seed)
         var order = BatchOrder(count: data.train.count, batchSize: recipe.batchSize, seed: recipe.seed)
         let tuned = try TrainingJob.tunedTraining(lowered, training, recipe, firstBatch: Batches.feeds(data.train, dp.localBatch(order.batch(0)).indices), reporter: reporter)
         let trainer = try Trainer(graph: tuned, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),

@@ -22,7 +22,9 @@ public final class FeatureEncoder {
     /// Compiles `file` for inference in `context` (its options; it keeps the pass statistics).
     public init(file: String, weights: String?, seed: UInt64, threads: Int?, context: PassContext = PassContext()) throws {
         self.file = file
-        graph = try Pipelines.compileForInference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)), context)
+        var lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .infer))
+        if ModelLoading.isONNX(file) { lowered = try ONNXTask.namingImage(lowered, file: file, what: "an encoder") }
+        graph = try Pipelines.compileForInference(lowered, context)
         guard let image = graph.input(named: "image"), graph[image].type.dtype == .f32 else {
             throw RuntimeError("\(file): an encoder needs an f32 input named \"image\" shaped [batch, 3, height, width]")
         }
@@ -32,9 +34,13 @@ public final class FeatureEncoder {
         }
         imageSize = (h, w)
         guard graph.outputs.count == 1 else { throw RuntimeError("\(file): an encoder has exactly one output (the feature map)") }
-        if let w = weights {
-            if w.hasSuffix(".safetensors") {
-                try store.load(from: w, for: graph)
+        if weights == nil, ModelLoading.isONNX(file) {
+            try ModelLoading.initialise(store, for: graph, file: file, seed: seed)
+            provenance = "the model's initializers"
+            pretrained = true
+        } else if let w = weights {
+            if w.hasSuffix(".safetensors") || ModelLoading.isONNX(w) {
+                try ModelLoading.loadWeights(w, into: store, for: graph)
             } else {
                 try FeatureEncoder.loadTorch(w, into: store, for: graph)
             }

@@ -3,11 +3,13 @@ import Frontend
 import GraphIR
 import Passes
 
-/// Reads a model from a .swiftgraph (DSL) or .gir (IR text) file, as mlir-opt reads either.
+/// Reads a model from a .swiftgraph (DSL), .gir (IR text) or .onnx file, as mlir-opt reads
+/// either of the first two; an ONNX model is made trainable for `task` (see `ONNXTask`).
 public enum ModelLoading {
     public static func isIR(_ path: String) -> Bool { path.hasSuffix(".gir") }
 
-    public static func load(_ path: String, options: FrontendOptions = FrontendOptions()) throws -> Graph {
+    public static func load(_ path: String, options: FrontendOptions = FrontendOptions(), task: ONNXTask = ONNXTask()) throws -> Graph {
+        if isONNX(path) { return try loadONNX(path, options: options, task: task) }
         if isIR(path) {
             // The parser checks each node as it reads it; verify adds the whole-graph rules
             // (unique names, outputs, a scalar loss) that every command relies on.

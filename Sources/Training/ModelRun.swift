@@ -42,16 +42,17 @@ public final class ModelRun {
         if let w = weights {
             if w.hasSuffix(".pth") || w.hasSuffix(".pt") {
                 try FeatureEncoder.loadTorch(w, into: parameters, for: graph)
-            } else if w.hasSuffix(".safetensors") {
-                try parameters.load(from: w, for: graph)
+            } else if w.hasSuffix(".safetensors") || ModelLoading.isONNX(w) {
+                try ModelLoading.loadWeights(w, into: parameters, for: graph)
             } else {
                 throw RuntimeError("--weights \(w): give a .safetensors file (as graphc --train saves) or a PyTorch .pth state_dict")
             }
             try NumericsReport.checkWeights(parameters, for: graph, source: w)
             weightsProvenance = "weights from \(w)"
         } else {
-            try parameters.initialise(from: graph, seed: self.seed)
-            weightsProvenance = graph.parameters.isEmpty ? "no parameters" : "seeded initialisation (seed \(self.seed)), not trained weights"
+            try ModelLoading.initialise(parameters, for: graph, file: file, seed: self.seed)
+            weightsProvenance = graph.parameters.isEmpty ? "no parameters"
+                : ModelLoading.isONNX(file) ? "the model's initializers" : "seeded initialisation (seed \(self.seed)), not trained weights"
         }
         executor = try Executor(graph: graph, options: ExecutionOptions(training: false, threads: threads), planner: BufferPlan.lifetimes)
     }

@@ -21,7 +21,7 @@ public enum TrainingJob {
             options.passes.dataParallel = true
             if World.shared.rank != 0 { reporter = SilentReporter() }
         }
-        let lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .train))
+        let lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .train), task: options.onnx)
         let recipe = try Recipe(graph: lowered, overrides: overrides, passes: options.passes)
         try checkPlaces(options, dataset: recipe.dataset)
         // The results go to a fresh folder swapped in at the end, locked meanwhile (an
@@ -41,6 +41,7 @@ public enum TrainingJob {
             try CaptioningTraining(file: file, lowered: lowered, recipe: recipe, options: staged, reporter: reporter, shownOut: options.out).run()
             try results?.commit()
         case "":
+            if ModelLoading.isONNX(file) { throw RuntimeError("\(file): an ONNX model declares no training data: give --dataset fashion-mnist") }
             throw RuntimeError("\(file): the model declares no training data: add `train(on: .fashionMNIST, ...)`")
         default:
             throw RuntimeError("\(file): training on .\(recipe.dataset) is not supported (supported: .fashionMNIST, .sydneyCaptions)")

@@ -13,7 +13,7 @@ enum CountParams {
             if i > 0 { print("") }
             if files.count > 1 { print("== \(file)") }
             let report: ParameterReport
-            if ModelLoading.isIR(file) {
+            if ModelLoading.isIR(file) || ModelLoading.isONNX(file) {
                 let g = try ModelLoading.load(file, options: options)
                 report = ParameterCount.report(g)
                 print(ParameterCount.table(report))

@@ -15,7 +15,7 @@ struct Graphc: ParsableCommand {
         commandName: "graphc",
         abstract: "A static-graph deep-learning compiler and CPU runtime.",
         discussion: """
-        Models are .swiftgraph files (a subset of Swift) or .gir files (graphc's IR as text).
+        Models are .swiftgraph files (a subset of Swift), .gir files (graphc's IR as text) or .onnx files.
         Examples:
           graphc graphs/cnn.swiftgraph --count-params
           graphc graphs/q1_cnn.swiftgraph graphs/q1_mlp.swiftgraph --count-params
@@ -31,7 +31,7 @@ struct Graphc: ParsableCommand {
         """,
         version: "graphc 0.1.0 (OpenBLAS kernels: \(BLASInfo.coreName))")
 
-    @Argument(help: ArgumentHelp("Model files (.swiftgraph or .gir).", valueName: "file"))
+    @Argument(help: ArgumentHelp("Model files (.swiftgraph, .gir or .onnx).", valueName: "file"))
     var files: [String] = []
 
     // What to do.
@@ -123,10 +123,20 @@ struct Graphc: ParsableCommand {
     var checkNumerics: String = "auto"
 
     // Benchmark mode.
+    @Option(name: .customLong("export-onnx"), help: ArgumentHelp("Write the inference graph with its weights (--weights, else the seeded initialisation) as an ONNX model (opset 17).", valueName: "file.onnx"))
+    var exportONNX: String?
     @Flag(help: "Measure training and evaluation throughput on random data; prints JSON (see bench/cnn.sh).")
     var bench = false
     @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: training batch sizes.", valueName: "b[,b...]")) var benchBatches: String = "8,64"
     @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: evaluation batch size.", valueName: "b")) var benchEvalBatch: Int = 1024
+
+    // ONNX models, which declare no training: what --train and --eval use instead.
+    @Option(help: ArgumentHelp("With an .onnx model: the data set to train or evaluate on (its one float input is the image, its first output the class scores).", valueName: "fashion-mnist"))
+    var dataset: String?
+    @Option(help: ArgumentHelp("With an .onnx model and --dataset: the name of the class-label input added to it (default: label).", valueName: "name"))
+    var label: String?
+    @Option(help: ArgumentHelp("With an .onnx model and --dataset: nll (the first output is log-probabilities) or cross-entropy (it is scores); default: nll when a LogSoftmax makes it.", valueName: "nll|cross-entropy"))
+    var loss: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: runs per measurement (median reported).", valueName: "n")) var benchRepeats: Int = 5
     @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: approximate seconds per run.", valueName: "s")) var benchSeconds: Double = 2
 
@@ -153,9 +163,10 @@ struct Graphc: ParsableCommand {
         }
         guard !files.isEmpty else { throw ValidationError("give a model file (.swiftgraph or .gir); see --help") }
         guard ["train", "infer"].contains(mode) else { throw ValidationError("--mode must be 'train' or 'infer', got '\(mode)'") }
-        let actions = [countParams, dumpIR, train, eval, runModel, extractFeatures, bench, attentionStudy].filter { $0 }.count
-        guard actions <= 1 else { throw ValidationError("choose one of --count-params, --dump-ir, --train, --eval, --run, --extract-features, --bench, --attention-study") }
-        guard actions == 1 else { throw ValidationError("nothing to do: add --count-params, --dump-ir, --train, --eval, --run, --extract-features, --bench or --attention-study") }
+        let actions = [countParams, dumpIR, train, eval, runModel, extractFeatures, bench, attentionStudy, exportONNX != nil].filter { $0 }.count
+        guard actions <= 1 else { throw ValidationError("choose one of --count-params, --dump-ir, --train, --eval, --run, --extract-features, --bench, --attention-study, --export-onnx") }
+        guard actions == 1 else { throw ValidationError("nothing to do: add --count-params, --dump-ir, --train, --eval, --run, --extract-features, --bench, --attention-study or --export-onnx") }
+        if let o = exportONNX, !o.hasSuffix(".onnx") { throw ValidationError("--export-onnx writes an ONNX model: the file name must end in .onnx, got '\(o)'") }
         if !runModel && (!runInputs.isEmpty || randomInputs) { throw ValidationError("--inputs and --random-inputs go with --run") }
         if runModel, let o = out, !o.hasSuffix(".npz") { throw ValidationError("--run writes its outputs as .npz: --out must end in .npz, got '\(o)'") }
         if extractFeatures && images == nil { throw ValidationError("--extract-features needs --images DIR") }
@@ -174,7 +185,8 @@ struct Graphc: ParsableCommand {
         if after != nil && !dumpIR { throw ValidationError("--after goes with --dump-ir") }
         if timePasses && !dumpIR { throw ValidationError("--time-passes goes with --dump-ir (with the other commands, --pass-stats reports what each pass did)") }
         if countParams && (passStats || verifyEach) { throw ValidationError("--count-params runs no passes: --pass-stats and --verify-each go with the commands that compile") }
-        if eval && weights == nil { throw ValidationError("--eval needs --weights FILE") }
+        try validateONNXTask()
+        if eval && weights == nil && !ModelLoading.isONNX(files[0]) { throw ValidationError("--eval needs --weights FILE") }
         // The ranges are the training settings' own (TrainingSettings), as a .gir meta line's.
         if let p = dropout, let problem = TrainingSettings.dropout.problem(with: p) { throw ValidationError("--dropout \(problem)") }
         do { try recipeOverrides().check() } catch let e as RuntimeError { throw ValidationError(e.description) }
@@ -217,6 +229,7 @@ struct Graphc: ParsableCommand {
                 return try TrainingJob.run(file: files[0], overrides: try recipeOverrides(), options: trainingOptions, reporter: reporter)
             }
             if runModel { return try runOnce() }
+            if let path = exportONNX { return try exportToONNX(path) }
             if bench {
                 let report = try Bench.run(file: files[0], overrides: try recipeOverrides(), settings: try benchSettings(), reporter: reporter)
                 return print(report.json)

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Runtime
 import Training
@@ -12,10 +13,26 @@ extension Graphc {
 
     var trainingOptions: TrainingOptions {
         var o = TrainingOptions(out: resultsFolder, profile: profile, passes: passOptions, data: data, limit: limit, features: features, cache: cache,
-                                beam: beam, weights: eval ? weights : nil,
-                                onBadImage: badImagePolicy, stepLosses: stepLosses)
+                                beam: beam, weights: eval ? weights ?? (ModelLoading.isONNX(files[0]) ? files[0] : nil) : nil,
+                                onBadImage: badImagePolicy, stepLosses: stepLosses, onnx: onnxTask)
         o.checkNumerics = NumericsCheckMode(rawValue: checkNumerics) ?? .auto
         return o
+    }
+
+    /// --dataset, --label and --loss: an ONNX model's training, which it cannot declare.
+    var onnxTask: ONNXTask {
+        ONNXTask(dataset: dataset.flatMap(ONNXTask.datasetName), label: label ?? "label", loss: loss)
+    }
+
+    func validateONNXTask() throws {
+        guard dataset != nil || label != nil || loss != nil else { return }
+        guard files.allSatisfy(ModelLoading.isONNX) else {
+            throw ValidationError("--dataset, --label and --loss go with an .onnx model (a .swiftgraph names its data in train(on:))")
+        }
+        if let d = dataset, ONNXTask.datasetName(d) == nil { throw ValidationError("--dataset must be fashion-mnist, got '\(d)'") }
+        if dataset == nil { throw ValidationError("--label and --loss go with --dataset") }
+        if let l = loss, !ONNXTask.losses.contains(l) { throw ValidationError("--loss must be nll or cross-entropy, got '\(l)'") }
+        if let l = label, l.isEmpty { throw ValidationError("--label must not be empty") }
     }
 
     /// The console, printing each compilation's pass statistics with `--pass-stats`.

@@ -2,13 +2,14 @@ import Datasets
 import Foundation
 import Frontend
 import GraphIR
+import ONNX
 import Runtime
 
 /// One harness per parser or file reader: it must return or throw for any bytes, never trap,
 /// hang or run away with memory (libFuzzer reports those). Readers that only take a path (the
 /// C libraries read files themselves) get the input through a temporary file.
 enum Harness: String, CaseIterable {
-    case dsl, ir, idx, npy, npz, safetensors, pth, hdf5, tiff, captions
+    case dsl, ir, idx, npy, npz, safetensors, pth, hdf5, tiff, captions, onnx
 
     func run(_ data: Data) {
         switch self {
@@ -51,6 +52,16 @@ enum Harness: String, CaseIterable {
             }
         case .tiff:
             withTemporaryFile(data, suffix: ".tif") { _ = try TiffImage.readNormalizedCHW(path: $0) }
+        case .onnx:
+            // Declared tensor sizes are checked against the budget before allocation: a small
+            // one keeps every accepted model far below libFuzzer's memory limit.
+            MemoryBudget.bytes = 64 << 20
+            let folder = NSTemporaryDirectory() + "graphc-fuzz-onnx-empty"
+            for training in [false, true] {
+                if let model = try? ONNXModel.load(data: data, file: "fuzz.onnx", folder: folder, options: ONNXModel.Options(training: training)) {
+                    try? Verifier.check(model.graph)
+                }
+            }
         case .captions:
             withTemporaryFile(data, suffix: ".json") { path in
                 let vocabulary = try? Vocabulary.load(path: path)

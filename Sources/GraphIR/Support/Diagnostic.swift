@@ -26,7 +26,8 @@ public struct Diagnostic: Error, CustomStringConvertible {
     public func render() -> String {
         // A message may quote what it found (an unexpected NUL): escaped as the line is.
         let text = message.map { $0 == "\n" ? "\n" : Diagnostic.escaped($0) }.joined()
-        var out = "\(location.file):\(location.line):\(location.column): error: \(text)"
+        // Line 0 locates a node of a file without lines (an ONNX node: `model.onnx: node "x" (Conv)`).
+        var out = location.line == 0 ? "error: \(location.file): \(text)" : "\(location.file):\(location.line):\(location.column): error: \(text)"
         if let text = sourceLine {
             let shown = Diagnostic.shown(text, column: location.column)
             out += "\n" + shown.text + "\n" + shown.caretIndent + "^"

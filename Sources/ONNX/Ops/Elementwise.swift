@@ -1,0 +1,129 @@
+import GraphIR
+import Runtime
+
+// Elementwise ONNX ops: unary maps, broadcasting arithmetic (folded when both operands are
+// shape arithmetic known at import), activations graphc composes from its own ops.
+
+extension ONNXOps {
+    static let elementwise: [ONNXOpConverter] = [
+        unary("Relu", .relu), unary("Sigmoid", .sigmoid), unary("Tanh", .tanh), unary("Exp", .exp),
+        unary("Log", .log), unary("Neg", .neg), unary("Sqrt", .sqrt), unary("Abs", .abs), unary("Erf", .erf),
+        binary("Add", .add, +), binary("Sub", .sub, -), binary("Mul", .mul, *),
+        binary("Div", .div) { a, b in b == 0 ? nil : a / b },
+        sum, identity, leakyRelu, hardSigmoid, pow, clip, softmax("Softmax", .softmax), softmax("LogSoftmax", .logSoftmax), dropout,
+    ]
+
+    /// `y = op(x)` on f32.
+    static func unary(_ type: String, _ op: OpDef) -> ONNXOpConverter {
+        ONNXOpConverter(type) { c in [.graph(try c.emit(op, [try c.tensor(0)]))] }
+    }
+
+    /// Numpy-broadcasting arithmetic; int shape arithmetic known at import is computed here.
+    static func binary(_ type: String, _ op: OpDef, _ fold: @escaping @Sendable (Int, Int) -> Int?) -> ONNXOpConverter {
+        ONNXOpConverter(type) { c in
+            if let a = try c.value(0).staticDims, let b = try c.value(1).staticDims,
+               let folded = foldInts(a, b, fold) {
+                return [folded]
+            }
+            for i in 0..<2 where try c.inputType(i).dtype != .f32 {
+                throw c.fail("graphc computes \(type) on float tensors only (input \(i) is \(try c.inputType(i)))")
+            }
+            return [.graph(try c.emit(op, [try c.tensor(0), try c.tensor(1)]))]
+        }
+    }
+
+    /// Known int vectors combined element by element with broadcasting (nil: not foldable).
+    static func foldInts(_ a: (dims: [Dim], scalar: Bool), _ b: (dims: [Dim], scalar: Bool), _ f: (Int, Int) -> Int?) -> ONNXValue? {
+        let n = max(a.dims.count, b.dims.count)
+        guard a.dims.count == n || a.dims.count == 1, b.dims.count == n || b.dims.count == 1 else { return nil }
+        var out: [Dim] = []
+        for i in 0..<n {
+            let x = a.dims[a.dims.count == 1 ? 0 : i], y = b.dims[b.dims.count == 1 ? 0 : i]
+            guard let p = x.value, let q = y.value, let r = f(p, q) else { return nil }
+            out.append(.known(r))
+        }
+        return .ints(out, scalar: a.scalar && b.scalar)
+    }
+
+    static let sum = ONNXOpConverter("Sum") { c in
+        var y = try c.tensor(0)
+        for i in 1..<max(1, c.inputCount) { y = try c.emit(.add, [y, try c.tensor(i)]) }
+        return [.graph(y)]
+    }
+
+    static let identity = ONNXOpConverter("Identity") { c in [try c.value(0)] }
+
+    static let leakyRelu = ONNXOpConverter("LeakyRelu") { c in
+        [.graph(try c.emit(.leakyRelu, [try c.tensor(0)], ["alpha": .float(c.float("alpha", default: 0.01))]))]
+    }
+
+    static let hardSigmoid = ONNXOpConverter("HardSigmoid") { c in
+        let a: Attributes = ["alpha": .float(c.float("alpha", default: 0.2)), "beta": .float(c.float("beta", default: 0.5))]
+        return [.graph(try c.emit(.hardSigmoid, [try c.tensor(0)], a))]
+    }
+
+    /// Pow with an exponent known at import (one value): graphc's pow takes a constant power.
+    static let pow = ONNXOpConverter("Pow") { c in
+        guard let e = c.constant(1), e.count == 1 else {
+            throw c.fail("the exponent (input 1) must be a single value known at import")
+        }
+        let p = e.dtype == .f32 ? Double(e.floats[0]) : Double(e.ints[0])
+        let x = try c.tensor(0)
+        if p == 1 { return [.graph(x)] }
+        if p == 2 { return [.graph(try c.emit(.mul, [x, x]))] }
+        return [.graph(try c.emit(.pow, [x], ["exponent": .float(p)]))]
+    }
+
+    /// Clip: bounds are attributes before opset 11, optional scalar inputs from 11 on.
+    static let clip = ONNXOpConverter("Clip") { c in
+        var lo = -Double(Float.greatestFiniteMagnitude), hi = Double(Float.greatestFiniteMagnitude)
+        if c.opset < 11 {
+            lo = c.float("min", default: lo); hi = c.float("max", default: hi)
+        } else {
+            for (i, what) in [(1, "min"), (2, "max")] where c.has(i) {
+                guard let t = c.constant(i), t.dtype == .f32, t.count == 1, let v = t.floats.first else {
+                    throw c.fail("the \(what) bound (input \(i)) must be a float scalar known at import")
+                }
+                if i == 1 { lo = Double(v) } else { hi = Double(v) }
+            }
+        }
+        guard lo <= hi else { throw c.fail("min \(lo) is above max \(hi)") }
+        if lo == 0, hi >= Double(Float.greatestFiniteMagnitude) { return [.graph(try c.emit(.relu, [try c.tensor(0)]))] }
+        return [.graph(try c.emit(.clamp, [try c.tensor(0)], ["min": .float(lo), "max": .float(hi)]))]
+    }
+
+    /// Softmax and LogSoftmax. Before opset 13 the input is read as a 2-D matrix
+    /// [product of dims before axis, product from axis on] (default axis 1); from 13 on along
+    /// one axis (default -1).
+    static func softmax(_ type: String, _ op: OpDef) -> ONNXOpConverter {
+        ONNXOpConverter(type) { c in
+            let x = try c.tensor(0)
+            let shape = c.type(x).shape
+            let axis = try c.axis(c.int("axis", default: c.opset < 13 ? 1 : -1), rank: max(1, shape.rank))
+            if c.opset >= 13 || axis == shape.rank - 1 {
+                return [.graph(try c.emit(op, [x], ["axis": .int(axis)]))]
+            }
+            let tail = shape.dims[axis...]
+            guard tail.allSatisfy({ $0.value != nil }) else { throw c.fail("needs known sizes from axis \(axis) on, the input is \(c.type(x))") }
+            let width = tail.reduce(1) { $0 * ($1.value ?? 1) }
+            let flat = try c.emit(.reshape, [x], ["shape": .shape(Shape(Array(shape.dims[..<axis]) + [.known(width)]))])
+            let y = try c.emit(op, [flat], ["axis": .int(axis)])
+            return [.graph(try c.emit(.reshape, [y], ["shape": .shape(shape)]))]
+        }
+    }
+
+    /// Dropout: the identity when imported for inference (or with ratio 0); in training, as
+    /// graphc's own dropout, `x * dropout_mask(x)`. Its mask output is not computed.
+    static let dropout = ONNXOpConverter("Dropout") { c in
+        var ratio = c.float("ratio", default: 0.5)
+        if c.opset >= 12, c.has(1) {
+            guard let t = c.constant(1), let r = t.floats.first else { throw c.fail("the ratio (input 1) must be known at import") }
+            ratio = Double(r)
+        }
+        guard ratio >= 0, ratio < 1 else { throw c.fail("ratio \(ratio) is outside [0, 1)") }
+        let x = try c.value(0)
+        guard c.training, ratio > 0 else { return [x] }
+        let t = try c.tensor(0)
+        return [.graph(try c.emit(.mul, [t, try c.emit(.dropoutMask, [t], ["p": .float(ratio)])]))]
+    }
+}

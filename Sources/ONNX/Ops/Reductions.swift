@@ -1,0 +1,25 @@
+import GraphIR
+
+// Reductions over axes.
+
+extension ONNXOps {
+    static let reductions: [ONNXOpConverter] = [
+        reduce("ReduceMean", .mean, axesInputFrom: 18), reduce("ReduceSum", .sum, axesInputFrom: 13),
+        reduce("ReduceMax", .reduceMax, axesInputFrom: 18), reduce("ReduceMin", .reduceMin, axesInputFrom: 18),
+    ]
+
+    /// `keepdims` (default 1) and the axes: an attribute before `axesInputFrom`, then an optional
+    /// input; no axes reduce every axis (unless `noop_with_empty_axes`).
+    static func reduce(_ type: String, _ op: OpDef, axesInputFrom version: Int) -> ONNXOpConverter {
+        ONNXOpConverter(type) { c in
+            let x = try c.tensor(0)
+            let rank = c.type(x).rank
+            let raw: [Int]? = c.opset >= version ? (c.has(1) ? try c.staticInts(1, "axes") : nil) : c.ints("axes")
+            if raw?.isEmpty ?? true, c.int("noop_with_empty_axes", default: 0) != 0 { return [.graph(x)] }
+            let listed = raw.flatMap { $0.isEmpty ? nil : $0 } ?? Array(0..<rank)
+            let axes = try listed.map { try c.axis($0, rank: rank) }
+            let keep = c.int("keepdims", default: 1) != 0
+            return [.graph(try c.emit(op, [x], ["axes": .ints(axes.sorted()), "keepdims": .bool(keep)]))]
+        }
+    }
+}
