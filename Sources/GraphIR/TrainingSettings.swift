@@ -102,9 +102,10 @@ public enum TrainingSettings {
         return []
     }
 
-    /// Keys passes record in a graph's metadata (`memory-plan`, `param-count`), which a dumped
+    /// Keys passes and importers record in a graph's metadata (`memory-plan`, `param-count`, the
+    /// ONNX importer's opset), which a dumped
     /// `.gir` file's `meta` line carries along with the settings.
-    public static let recordedKeys = ["arena_bytes", "arena_bytes_without_reuse", "param_count", "trainable_params"]
+    public static let recordedKeys = ["arena_bytes", "arena_bytes_without_reuse", "param_count", "trainable_params", "onnx_opset"]
 
     /// Every key a `meta` line may hold: the settings' keys, then the recorded ones.
     public static var knownKeys: [String] { all.map(\.key) + recordedKeys }

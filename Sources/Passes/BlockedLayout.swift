@@ -129,8 +129,11 @@ struct BlockedLayout {
                 context.count("convolutions blocked")
                 continue
             }
-            if node.op == .maxpool2d, let b = blocked[node.inputs[0].id] {
-                blocked[v.id] = try r.builder(for: node).emit(.blockedMaxpool2d, [b], node.attributes)
+            if node.op == .maxpool2d, let b = blocked[node.inputs[0].id], plainWindow(node.attributes) {
+                var attributes = node.attributes
+                attributes[.dilation] = nil
+                attributes[.ceilMode] = nil
+                blocked[v.id] = try r.builder(for: node).emit(.blockedMaxpool2d, [b], attributes)
                 plainMissing.insert(v.id)
                 context.count("poolings blocked")
                 continue
@@ -144,8 +147,17 @@ struct BlockedLayout {
         return try r.finish()
     }
 
-    /// Output channels a multiple of 16, input channels too or fewer than 16, every size known.
+    /// The windows the blocked kernels compute: one group, no dilation, the same padding at
+    /// both ends of an axis, no ceil mode (ONNX models bring all of these to conv2d and maxpool2d).
+    func plainWindow(_ a: Attributes) -> Bool {
+        (a[.groups] ?? 1) == 1 && (a[.dilation] ?? [1, 1]).allSatisfy { $0 == 1 }
+            && (a[.padding]?.count ?? 2) == 2 && !(a[.ceilMode] ?? false)
+    }
+
+    /// Output channels a multiple of 16, input channels too or fewer than 16, every size known,
+    /// a plain window.
     func blockable(_ node: Node) -> Bool {
+        guard plainWindow(node.attributes) else { return false }
         let x = g.type(of: node.inputs[0]).shape.dims, w = g.type(of: node.inputs[1]).shape.dims
         guard x.count == 4, w.count == 4, node.type.dtype == .f32,
               let o = w[0].value, let c = w[1].value, w[2].value != nil, w[3].value != nil,

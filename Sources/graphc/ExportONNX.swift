@@ -7,8 +7,8 @@ import Training
 /// with the same weights, written as ONNX.
 extension Graphc {
     func exportToONNX(_ path: String) throws {
-        let context = PassContext(options: passOptions)
-        let model = try ModelRun(file: files[0], weights: weights, seed: seed, threads: threads, context: context)
+        let context = ModelExport.context(passOptions)
+        let model = try ModelExport.exportable(file: files[0], weights: weights, seed: seed, threads: threads, context: context)
         reporter.compiled("inference", context)
         let written = try ONNXExport.write(model.graph, parameters: model.parameters, to: path)
         let inputs = written.graph.input.map(\.name).joined(separator: ", ")

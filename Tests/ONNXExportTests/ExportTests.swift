@@ -14,7 +14,7 @@ final class ExportTests: XCTestCase {
     static func graph(_ name: String) -> String { root.appendingPathComponent("graphs/\(name).swiftgraph").path }
 
     func testCNNInterfaceWeightsAndNodes() throws {
-        let run = try ModelRun(file: Self.graph("cnn"))
+        let run = try ModelExport.exportable(file: Self.graph("cnn"))
         let m = try ONNXExport.model(run.graph, parameters: run.parameters)
         XCTAssertEqual(m.irVersion, 8)
         XCTAssertEqual(m.opsetImport.map(\.version), [17])
@@ -45,7 +45,7 @@ final class ExportTests: XCTestCase {
     }
 
     func testWrittenFileParsesBackWhole() throws {
-        let run = try ModelRun(file: Self.graph("caption_lstm"))
+        let run = try ModelExport.exportable(file: Self.graph("caption_lstm"))
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-export-\(UUID().uuidString).onnx").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let written = try ONNXExport.write(run.graph, parameters: run.parameters, to: path)

@@ -81,13 +81,15 @@ public enum BlockedConv2dOp: OpSpec {
     public static let name = "blocked_conv2d"
     public static let arity = Arity.between(4, 5)
     public static let fusion = FusionClass.opaque
-    public static let attributes = convolutionWindow + [EpilogueActivation.spec]
+    /// One group, no dilation: the blocked-layout pass blocks only such convolutions.
+    public static let attributes = windowGeometry + [EpilogueActivation.spec]
     /// Each output element is a dot product over C*kh*kw inputs (w's axes 1 to 4).
     public static func flops(_ q: CostQuery) -> Double {
         2 * q.outputCount * q.dim(1, 1) * q.dim(1, 2) * q.dim(1, 3) * q.dim(1, 4)
     }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         _ = try EpilogueActivation(q.attributes)
+        try requireSymmetricPadding(q)
         for i in 0..<q.inputs.count { try q.requireFloat(i) }
         try q.requireRank(1, 6...6, "packed weight")
         let w = q.input(1).shape, x = q.input(0)
@@ -122,9 +124,11 @@ public enum BlockedMaxpool2dOp: OpSpec {
     public static let name = "blocked_maxpool2d"
     public static let arity = Arity.exactly(1)
     public static let fusion = FusionClass.opaque
-    public static let attributes = poolingWindow
+    /// No dilation or ceil mode: the blocked-layout pass blocks only such poolings.
+    public static let attributes: [AttributeSpec] = [.required(.kernelSize, .eachAtLeast(1))] + windowGeometry
     public static func flops(_ q: CostQuery) -> Double { q.outputCount * windowSize(q) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
+        try requireSymmetricPadding(q)
         try q.requireFloat(0); try q.requireRank(0, 5...5)
         let x = q.input(0)
         guard x.shape[4] == .known(channelBlock) else { throw ShapeError("input \(x) must end in a block of \(channelBlock) channels") }
@@ -140,4 +144,11 @@ extension OpDef {
     public static let packConvWeight = OpDef(PackConvWeightOp.self)
     public static let blockedConv2d = OpDef(BlockedConv2dOp.self)
     public static let blockedMaxpool2d = OpDef(BlockedMaxpool2dOp.self)
+}
+
+/// The blocked kernels pad each axis the same at both ends: `padding` is [h, w].
+private func requireSymmetricPadding(_ q: ShapeQuery) throws {
+    if let p = q.attributes[.padding], p.count != 2 {
+        throw ShapeError("padding must be [h, w] for the blocked kernels, got \(p)")
+    }
 }
