@@ -144,4 +144,17 @@ final class TunerTests: XCTestCase {
         XCTAssertEqual(output, decision.variant)
         XCTAssertEqual(decision.seconds.map(\.variant), ["a", "b"], "full-only variants wait for --tune full")
     }
+
+    /// The memory-bound grain: the fixed default with tuning off or one thread, else one of
+    /// the candidates, remembered for the pool.
+    func testMemoryBoundGrain() throws {
+        XCTAssertEqual(WorkerPool(threads: 2, tuner: Tuner(mode: .off)).memoryBoundGrain, WorkerPool.memoryBoundMinimumWork)
+        XCTAssertEqual(WorkerPool(threads: 1, tuner: Tuner(mode: .fast)).memoryBoundGrain, WorkerPool.memoryBoundMinimumWork)
+        let tuner = Tuner(mode: .fast, cache: TuningCache(url: try temporaryCache()), machine: machine)
+        let pool = WorkerPool(threads: 2, tuner: tuner)
+        let grain = pool.memoryBoundGrain
+        XCTAssertTrue(WorkerPool.memoryBoundGrainCandidates.contains(grain))
+        XCTAssertEqual(pool.memoryBoundGrain, grain)
+        XCTAssertEqual(tuner.decisions.map(\.key.point), ["memory-bound-grain"])
+    }
 }
