@@ -63,7 +63,7 @@ def fused_vs_unfused(runs):
     rows = [(k, v) for k, v in sorted(pairs.items()) if "fused" in v and "unfused" in v]
     if not rows:
         return
-    print("\n| threads | OpenBLAS core | fused / unfused: train b=8 | train b=64 | eval b=1024 | fusion chosen (--tune) |")
+    print("\n| threads | OpenBLAS core | fused / unfused: train b=8 | train b=64 | eval b=1024 | fusion / memory plan chosen (--tune) |")
     print("|---|---|---|---|---|---|")
     for (t, core), v in rows:
         f, u = v["fused"], v["unfused"]
@@ -75,8 +75,8 @@ def fused_vs_unfused(runs):
                 cols.append(f"{r:.2f}x (worst {a['min'] / b['max']:.2f}x)" + (" **slower**" if r < 1 else ""))
             else:
                 cols.append("-")
-        choice = f.get("fusion_choice", {})
-        chosen = ", ".join(f"{k}: {choice[k]}" for k in sorted(choice)) or "-"
+        choice, plan = f.get("fusion_choice", {}), f.get("memory_plan_choice", {})
+        chosen = ", ".join(f"{k}: {choice[k]}" + (f" / {plan[k]}" if k in plan else "") for k in sorted(choice)) or "-"
         print(f"| {t} | {core} | " + " | ".join(cols) + f" | {chosen} |")
 
 
