@@ -15,13 +15,16 @@
 #   bench/caption_bench.sh FEATURES.hdf5
 #   THREADS=1 REPEATS=5 DECODERS=attention bench/caption_bench.sh FEATURES.hdf5
 #   ENCODER_IMAGES=10 bench/caption_bench.sh FEATURES.hdf5     # also ResNet-18 s/image, 2 threads
-#   UNFUSED=1 bench/caption_bench.sh FEATURES.hdf5             # also graphc --fusion off each run
+#   UNFUSED=0 bench/caption_bench.sh FEATURES.hdf5             # without the graphc --fusion off runs
 #
 # FEATURES.hdf5: (613, 256, 512) float32, row = image number - 1, e.g. made by
 #   graphc graphs/resnet18.swiftgraph --extract-features --images ../shared/data/sydney-captions/images --out all_features.hdf5
 # Environment: GRAPHC (default .build/release/graphc), DATA (default ../shared/data/sydney-captions),
 # THREADS ("1 2"), REPEATS (3), DECODERS ("lstm attention"), OUT (bench/out/captions; emptied of
-# earlier runs first), OPENBLAS_CORETYPE (passed to graphc if set; never set by tests or CI).
+# earlier runs first), OPENBLAS_CORETYPE (passed to graphc if set; never set by tests or CI),
+# TUNE (graphc's --tune, default fast: a short run per decoder and thread count first fills the
+# tuning cache TUNING_CACHE, default OUT/../tuning.json, so the timed runs read their choices),
+# PYTHON (the interpreter with torch, h5py and nltk; default .venv-bench/bin/python if present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 features=${1:?usage: bench/caption_bench.sh FEATURES.hdf5 (graphc --extract-features makes one; see the header)}
@@ -32,7 +35,10 @@ REPEATS=${REPEATS:-3}
 DECODERS=${DECODERS:-"lstm attention"}
 OUT=${OUT:-bench/out/captions}
 ENCODER_IMAGES=${ENCODER_IMAGES:-0}
-UNFUSED=${UNFUSED:-0}
+UNFUSED=${UNFUSED:-1}
+TUNE=${TUNE:-fast}
+PYTHON=${PYTHON:-$([ -x .venv-bench/bin/python ] && echo .venv-bench/bin/python || echo python3)}
+export GRAPHC_TUNING_CACHE=${TUNING_CACHE:-$(dirname "$OUT")/tuning.json}
 
 die() { echo "bench/caption_bench.sh: $*" >&2; exit 1; }
 say() { echo "[$(date -u +%T)] $*" >&2; }
@@ -41,7 +47,7 @@ say() { echo "[$(date -u +%T)] $*" >&2; }
 [ -d "$DATA/datasets" ] || die "$DATA: not the Sydney-Captions folder (no datasets/); set DATA"
 for d in $DECODERS; do [ -f "graphs/caption_$d.swiftgraph" ] || die "unknown decoder '$d' (graphs/caption_$d.swiftgraph)"; done
 torch=yes
-python3 -c 'import torch, h5py, nltk' 2>/dev/null || { torch=no; echo "bench/caption_bench.sh: PyTorch, h5py or nltk missing: graphc only, no ratios" >&2; }
+"$PYTHON" -c 'import torch, h5py, nltk' 2>/dev/null || { torch=no; echo "bench/caption_bench.sh: PyTorch, h5py or nltk missing: graphc only, no ratios" >&2; }
 
 mkdir -p "$OUT"
 rm -f "$OUT"/graphc-*.json "$OUT"/graphc_unfused-*.json "$OUT"/torch-*.json "$OUT"/load-*.txt "$OUT"/machine.txt
@@ -54,12 +60,22 @@ for model in $DECODERS; do
   flag=""; tag=enc_dec
   [ "$model" = attention ] && { flag="--attention"; tag=enc_dec_w_attention; }
   for t in $THREADS; do
+    if [ "$TUNE" != off ]; then
+      say "$model, $t thread(s): tuning run on 16 captions (cache $GRAPHC_TUNING_CACHE)"
+      for fusion in on off; do
+        rm -rf "$tmp/graphc"
+        "$GRAPHC" "graphs/caption_$model.swiftgraph" --train --epochs 1 --limit 16 --features "$features" --data "$DATA" \
+            --out "$tmp/graphc" --threads "$t" --tune "$TUNE" --fusion $fusion > "$tmp/graphc.log" 2>&1 \
+          || { tail -20 "$tmp/graphc.log" >&2; die "graphc tuning run failed on $model (log above)"; }
+        grep -h "^fusion (" "$tmp/graphc.log" >&2 || true
+      done
+    fi
     cut -d' ' -f1-3 /proc/loadavg > "$OUT/load-$model-t$t.txt"
     for r in $(seq 1 "$REPEATS"); do
       say "$model, $t thread(s), run $r/$REPEATS: graphc (load $(cut -d' ' -f1 /proc/loadavg))"
       rm -rf "$tmp/graphc"
       "$GRAPHC" "graphs/caption_$model.swiftgraph" --train --epochs 1 --features "$features" --data "$DATA" \
-          --out "$tmp/graphc" --threads "$t" > "$tmp/graphc.log" 2>&1 \
+          --out "$tmp/graphc" --threads "$t" --tune "$TUNE" > "$tmp/graphc.log" 2>&1 \
         || { tail -20 "$tmp/graphc.log" >&2; die "graphc failed on $model (log above)"; }
       cp "$tmp/graphc/$tag/metrics.json" "$OUT/graphc-$model-t$t-r$r.json"
       python3 -c "import json,sys; e=json.load(open(sys.argv[1]))['epochs'][0]; print(f'    graphc: epoch {e[\"seconds\"]:.2f} s, val decode {e[\"decode_seconds\"]:.2f} s', file=sys.stderr)" "$OUT/graphc-$model-t$t-r$r.json"
@@ -67,7 +83,7 @@ for model in $DECODERS; do
         say "$model, $t thread(s), run $r/$REPEATS: graphc --fusion off (load $(cut -d' ' -f1 /proc/loadavg))"
         rm -rf "$tmp/graphc"
         "$GRAPHC" "graphs/caption_$model.swiftgraph" --train --epochs 1 --features "$features" --data "$DATA" \
-            --out "$tmp/graphc" --threads "$t" --fusion off > "$tmp/graphc.log" 2>&1 \
+            --out "$tmp/graphc" --threads "$t" --tune "$TUNE" --fusion off > "$tmp/graphc.log" 2>&1 \
           || { tail -20 "$tmp/graphc.log" >&2; die "graphc --fusion off failed on $model (log above)"; }
         cp "$tmp/graphc/$tag/metrics.json" "$OUT/graphc_unfused-$model-t$t-r$r.json"
         python3 -c "import json,sys; e=json.load(open(sys.argv[1]))['epochs'][0]; print(f'    graphc --fusion off: epoch {e[\"seconds\"]:.2f} s, val decode {e[\"decode_seconds\"]:.2f} s', file=sys.stderr)" "$OUT/graphc_unfused-$model-t$t-r$r.json"
@@ -75,7 +91,7 @@ for model in $DECODERS; do
       if [ $torch = yes ]; then
         say "$model, $t thread(s), run $r/$REPEATS: PyTorch (load $(cut -d' ' -f1 /proc/loadavg))"
         # Output goes to a file, not a pipe: piped, torch's worker threads ran up to 8x slower here.
-        python3 bench/caption_torch.py --features "$features" --data "$DATA" --epochs 1 --threads "$t" $flag \
+        "$PYTHON" bench/caption_torch.py --features "$features" --data "$DATA" --epochs 1 --threads "$t" $flag \
             > "$OUT/torch-$model-t$t-r$r.json" 2> "$tmp/torch.log" \
           || { tail -20 "$tmp/torch.log" >&2; die "bench/caption_torch.py failed on $model (log above)"; }
         python3 -c "import json,sys; e=json.loads(open(sys.argv[1]).readline()); print(f'    torch:  epoch {e[\"seconds\"]:.2f} s, val decode {e[\"decode_seconds\"]:.2f} s', file=sys.stderr)" "$OUT/torch-$model-t$t-r$r.json"
@@ -96,7 +112,7 @@ if [ "$ENCODER_IMAGES" -gt 0 ]; then
     || { tail -20 "$tmp/enc.log" >&2; die "graphc --extract-features failed"; }
   g=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['seconds_per_image'])" "$tmp/f.hdf5.json")
   if [ $torch = yes ]; then
-    python3 bench/features_torch.py --images "$ENCODER_IMAGES" --threads 2 > "$tmp/torch-features.json"
+    "$PYTHON" bench/features_torch.py --images "$ENCODER_IMAGES" --threads 2 > "$tmp/torch-features.json"
     t=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['seconds_per_image'])" "$tmp/torch-features.json")
     python3 -c "import sys; g,t=map(float,sys.argv[1:]); print(f'\nResNet-18 features per image, 2 threads: graphc {g:.3f} s, PyTorch {t:.3f} s, torch/graphc {t/g:.2f}x')" "$g" "$t"
   else

@@ -12,6 +12,13 @@
 #   CORETYPES="default SkylakeX" REPEATS=7 bench/cnn.sh
 #
 # OPENBLAS_CORETYPE is set here, for the benchmarked processes only; tests and CI never set it.
+#
+# Tuning (TUNE, default fast; "off" for the fixed defaults): before the measured runs of each
+# core type and thread count, one short graphc run fills the tuning cache (TUNING_CACHE,
+# default OUT/tuning.json, kept), so the measured runs read their kernel and fusion choices
+# from it as any later run on this machine would, and their peak RSS holds no tuning. The
+# table then shows fused / unfused per row, and the fusion each row chose.
+# PYTHON: the interpreter with torch and jax (default: .venv-bench/bin/python if present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GRAPHC=${GRAPHC:-.build/release/graphc}
@@ -21,23 +28,26 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-2}
 CORETYPES=${CORETYPES:-default}
 OUT=${OUT:-bench/out}
 MODEL=graphs/cnn.swiftgraph
+TUNE=${TUNE:-fast}
+PYTHON=${PYTHON:-$([ -x .venv-bench/bin/python ] && echo .venv-bench/bin/python || echo python3)}
+export GRAPHC_TUNING_CACHE=${TUNING_CACHE:-$OUT/tuning.json}
 [ -x "$GRAPHC" ] || { echo "bench/cnn.sh: $GRAPHC not found; build it with: swift build -c release" >&2; exit 1; }
 mkdir -p "$OUT"
-common=(--bench --bench-repeats "$REPEATS" --bench-seconds "$SECONDS_PER_RUN" --bench-batches 8,64 --bench-eval-batch 1024)
+common=(--tune "$TUNE" --bench --bench-repeats "$REPEATS" --bench-seconds "$SECONDS_PER_RUN" --bench-batches 8,64 --bench-eval-batch 1024)
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 files=()
 for t in $THREADS; do
-    if python3 -c 'import torch' 2>/dev/null; then
+    if "$PYTHON" -c 'import torch' 2>/dev/null; then
         echo "[$(date -u +%T)] pytorch, $t thread(s); load $(cut -d' ' -f1 /proc/loadavg)" >&2
-        python3 bench/pytorch_cnn.py --threads "$t" --repeats "$REPEATS" --seconds "$SECONDS_PER_RUN" > "$OUT/pytorch-t$t.json"
+        "$PYTHON" bench/pytorch_cnn.py --threads "$t" --repeats "$REPEATS" --seconds "$SECONDS_PER_RUN" > "$OUT/pytorch-t$t.json"
         files+=("$OUT/pytorch-t$t.json")
     else
         echo "bench/cnn.sh: PyTorch is not installed (pip install torch==2.13.0+cpu); no PyTorch rows or ratios" >&2
     fi
     # JAX limits its threads by CPU affinity (and single-threaded Eigen for one thread): see bench/jax_cnn.py.
-    if python3 -c 'import jax' 2>/dev/null; then
+    if "$PYTHON" -c 'import jax' 2>/dev/null; then
         echo "[$(date -u +%T)] jax, $t thread(s); load $(cut -d' ' -f1 /proc/loadavg)" >&2
-        python3 bench/jax_cnn.py --threads "$t" --repeats "$REPEATS" --seconds "$SECONDS_PER_RUN" > "$OUT/jax-t$t.json"
+        "$PYTHON" bench/jax_cnn.py --threads "$t" --repeats "$REPEATS" --seconds "$SECONDS_PER_RUN" > "$OUT/jax-t$t.json"
         files+=("$OUT/jax-t$t.json")
     else
         echo "bench/cnn.sh: JAX is not installed (pip install jax); no JAX rows" >&2
@@ -45,6 +55,13 @@ for t in $THREADS; do
     for core in $CORETYPES; do
         envs=()
         [ "$core" != default ] && envs=(OPENBLAS_CORETYPE="$core")
+        if [ "$TUNE" != off ]; then
+            echo "[$(date -u +%T)] graphc (OpenBLAS core $core), $t thread(s): tuning run (cache $GRAPHC_TUNING_CACHE)" >&2
+            for fusion in on off; do
+                env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --bench-repeats 1 --bench-seconds 0.2 --threads "$t" --eval-threads "$t" \
+                    --fusion $fusion --memory-plan $fusion > /dev/null
+            done
+        fi
         echo "[$(date -u +%T)] graphc (OpenBLAS core $core) fused and unfused, $t thread(s); load $(cut -d' ' -f1 /proc/loadavg)" >&2
         env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --threads "$t" --eval-threads "$t" > "$OUT/graphc-$core-t$t.json"
         env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --threads "$t" --eval-threads "$t" --fusion off --memory-plan off > "$OUT/graphc-unfused-$core-t$t.json"

@@ -52,6 +52,34 @@ def against(d, ref):
     return " / ".join(parts)
 
 
+def fused_vs_unfused(runs):
+    """graphc (fused, the default) / graphc --fusion off --memory-plan off, per thread count and
+    OpenBLAS core: each column's median ratio with the worst case (fused min / unfused max),
+    and the fusion --tune chose for that row."""
+    pairs = {}
+    for p, d in runs:
+        if kind(d) == "graphc":
+            pairs.setdefault((threads(d), d["blas_core"]), {})["unfused" if "unfused" in os.path.basename(p) else "fused"] = d
+    rows = [(k, v) for k, v in sorted(pairs.items()) if "fused" in v and "unfused" in v]
+    if not rows:
+        return
+    print("\n| threads | OpenBLAS core | fused / unfused: train b=8 | train b=64 | eval b=1024 | fusion / memory plan chosen (--tune) |")
+    print("|---|---|---|---|---|---|")
+    for (t, core), v in rows:
+        f, u = v["fused"], v["unfused"]
+        cols = []
+        for col in COLUMNS:
+            a, b = figure(f, col), figure(u, col)
+            if a and b:
+                r = a["median"] / b["median"]
+                cols.append(f"{r:.2f}x (worst {a['min'] / b['max']:.2f}x)" + (" **slower**" if r < 1 else ""))
+            else:
+                cols.append("-")
+        choice, plan = f.get("fusion_choice", {}), f.get("memory_plan_choice", {})
+        chosen = ", ".join(f"{k}: {choice[k]}" + (f" / {plan[k]}" if k in plan else "") for k in sorted(choice)) or "-"
+        print(f"| {t} | {core} | " + " | ".join(cols) + f" | {chosen} |")
+
+
 def main(paths):
     if not paths:
         sys.exit("usage: compare.py RUN.json ...")
@@ -74,6 +102,7 @@ def main(paths):
         print(f"| {t} | {label(p, d)} | " + " | ".join(cols) + f" | {rss} | {against(d, jax.get(t))} |")
     if torch:
         print("\nBold: the run's median divided by PyTorch's at the same thread count (higher is faster; for RSS lower is smaller).")
+    fused_vs_unfused(runs)
     for t, d in sorted(jax.items()):
         s = d.get("thread_setup", {})
         print(f"JAX at {t} thread(s): CPU affinity {s.get('cpu_affinity')}, XLA_FLAGS '{s.get('XLA_FLAGS', '')}'.")

@@ -68,6 +68,8 @@ public enum Bench {
         public var planned_mb: [String: Double]
         /// What `--tune` chose for each measurement ("train_8": "all", "none", "without-elementwise").
         public var fusion_choice: [String: String] = [:]
+        /// What `--tune` chose for the memory layout ("lifetimes" or "one-per-value").
+        public var memory_plan_choice: [String: String] = [:]
 
         /// The report as one line of JSON with sorted keys.
         public var json: String {
@@ -106,11 +108,18 @@ public enum Bench {
             report.fusion_choice["train_\(b)"] = FusionTuning.describe(chosen)
             let trainingGraph = chosen.fusion == recipe.passes.fusion && chosen.disabledFusions.isEmpty
                 ? training : try Pipelines.compileForTraining(lowered, PassContext(options: chosen)).training
+            var trainPlanner = planner
+            if settings.memoryPlan {
+                let chosenPlan = try FusionTuning.choosePlanner(forward: forward, training: trainingGraph, step: .train, feeds: feeds,
+                                                                threads: trainThreads, seed: recipe.seed)
+                trainPlanner = chosenPlan.planner
+                report.memory_plan_choice["train_\(b)"] = chosenPlan.name
+            }
             let store = ParameterStore()
             try ModelLoading.initialise(store, for: forward, file: file, seed: recipe.seed)
             let trainer = try Trainer(graph: trainingGraph, parameters: store, optimizer: SGD(learningRate: 0.01),
                                       options: ExecutionOptions(training: true, seed: recipe.seed, threads: trainThreads),
-                                      planner: planner)
+                                      planner: trainPlanner)
             func rate(steps: Int, warmup: Int) throws -> Double {
                 try imagesPerSecond(batch: b, steps: steps, warmup: warmup) { _ = try trainer.step(feeds: feeds) }
             }
@@ -142,8 +151,15 @@ public enum Bench {
         report.fusion_choice["eval_\(evalBatch)"] = FusionTuning.describe(chosenEval)
         let evalGraph = chosenEval.fusion == recipe.passes.fusion && chosenEval.disabledFusions.isEmpty
             ? forward : try Pipelines.compileForTraining(lowered, PassContext(options: chosenEval)).forward
+        var evalPlanner = planner
+        if settings.memoryPlan {
+            let chosenPlan = try FusionTuning.choosePlanner(forward: evalGraph, training: training, step: .eval, feeds: feeds,
+                                                            threads: evalThreads, seed: recipe.seed)
+            evalPlanner = chosenPlan.planner
+            report.memory_plan_choice["eval_\(evalBatch)"] = chosenPlan.name
+        }
         let executor = try Executor(graph: evalGraph, options: ExecutionOptions(training: false, threads: evalThreads),
-                                    planner: planner)
+                                    planner: evalPlanner)
         func evalRate(steps: Int, warmup: Int) throws -> Double {
             try imagesPerSecond(batch: evalBatch, steps: steps, warmup: warmup) { try executor.execute(feeds: feeds, parameters: store) }
         }

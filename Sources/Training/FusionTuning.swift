@@ -88,9 +88,50 @@ public enum FusionTuning {
     /// noise, short enough that choosing costs well under a second for the usual models.
     static let targetSeconds = 0.02
 
+    /// How a compiled step's memory is laid out, as `--tune` chose: by lifetimes (the
+    /// default: less memory) or one buffer per value, whichever runs `graph`'s step faster by
+    /// more than `Tuner.margin` (`memory-plan-train` / `memory-plan-eval`). Reusing buffers
+    /// can cost speed (a value lands where a just-freed one was still being written back),
+    /// and the unfused baseline the benchmarks compare with plans none.
+    public static func choosePlanner(forward: Graph, training: Graph, step: Step, feeds: [String: HostTensor],
+                                     threads: Int, seed: UInt64, tuner: Tuner = .shared) throws -> (name: String, planner: BufferPlanner) {
+        let planners: [(name: String, planner: BufferPlanner)] = [("lifetimes", BufferPlan.lifetimes),
+                                                                  ("one-per-value", { _, sizes in .onePerValue(byteSizes: sizes) })]
+        guard tuner.mode != .off else { return planners[0] }
+        let graph = step == .train ? training : forward
+        let key = TuningKey(point: "memory-plan-" + step.rawValue, shapes: feeds.keys.sorted().compactMap { feeds[$0]?.shape },
+                            detail: fingerprint(graph, PassOptions()), threads: threads)
+        var current: (name: String, run: () throws -> Void, repeats: Int)?
+        var failure: Error?
+        let winner = tuner.choose(key, variants: planners.map(\.name), interleaved: false) { name in
+            guard failure == nil, let p = planners.first(where: { $0.name == name })?.planner else { return .infinity }
+            do {
+                if current?.name != name {
+                    current = nil
+                    let run = try makeStep(forward: forward, training: training, step: step, feeds: feeds, threads: threads, seed: seed, planner: p)
+                    try run()
+                    current = (name, run, max(1, Int(targetSeconds / max(try seconds(run), 1e-6))))
+                }
+                guard let s = current else { return .infinity }
+                return try seconds { for _ in 0..<s.repeats { try s.run() } } / Double(s.repeats)
+            } catch {
+                failure = error
+                return .infinity
+            }
+        }
+        current = nil
+        if let failure { throw failure }
+        return planners.first { $0.name == winner } ?? planners[0]
+    }
+
     static func makeStep(_ lowered: Graph, options: PassOptions, step: Step, feeds: [String: HostTensor],
                          threads: Int, seed: UInt64, planner: @escaping BufferPlanner) throws -> () throws -> Void {
         let (forward, training) = try Pipelines.compileForTraining(lowered, PassContext(options: options))
+        return try makeStep(forward: forward, training: training, step: step, feeds: feeds, threads: threads, seed: seed, planner: planner)
+    }
+
+    static func makeStep(forward: Graph, training: Graph, step: Step, feeds: [String: HostTensor],
+                         threads: Int, seed: UInt64, planner: @escaping BufferPlanner) throws -> () throws -> Void {
         let store = ParameterStore()
         try store.initialise(from: forward, seed: seed)
         switch step {

@@ -20,6 +20,9 @@ final class TunerTests: XCTestCase {
         let plain = TuningKey(point: "conv2d", shapes: [[8, 1, 28, 28], [32, 1, 3, 3]], threads: 1)
         XCTAssertEqual(plain.description, "conv2d 8x1x28x28*32x1x3x3 @1")
         XCTAssertEqual(TuningKey(cacheText: plain.description), plain)
+        let shapeless = TuningKey(point: "memory-bound-grain", shapes: [], threads: 2)
+        XCTAssertEqual(shapeless.description, "memory-bound-grain - @2")
+        XCTAssertEqual(TuningKey(cacheText: shapeless.description), shapeless)
         for bad in ["", "gemm-split", "gemm-split 8x8 @0", "gemm-split 8xq @2", "x 8x8 tb", "a b c d @1"] {
             XCTAssertNil(TuningKey(cacheText: bad), bad)
         }
@@ -143,5 +146,21 @@ final class TunerTests: XCTestCase {
         let decision = try XCTUnwrap(tuner.decisions.first)
         XCTAssertEqual(output, decision.variant)
         XCTAssertEqual(decision.seconds.map(\.variant), ["a", "b"], "full-only variants wait for --tune full")
+    }
+
+    /// The memory-bound grain: the fixed default with tuning off or one thread, else one of
+    /// the candidates, remembered for the pool.
+    func testMemoryBoundGrain() throws {
+        XCTAssertEqual(WorkerPool(threads: 2, tuner: Tuner(mode: .off)).memoryBoundGrain, WorkerPool.memoryBoundMinimumWork)
+        XCTAssertEqual(WorkerPool(threads: 1, tuner: Tuner(mode: .fast)).memoryBoundGrain, WorkerPool.memoryBoundMinimumWork)
+        let tuner = Tuner(mode: .fast, cache: TuningCache(url: try temporaryCache()), machine: machine)
+        let pool = WorkerPool(threads: 2, tuner: tuner)
+        let grain = pool.memoryBoundGrain
+        XCTAssertTrue(WorkerPool.memoryBoundGrainCandidates.contains(grain))
+        XCTAssertEqual(pool.memoryBoundGrain, grain)
+        XCTAssertEqual(tuner.decisions.map(\.key.point), ["memory-bound-grain"])
+        let reread = try XCTUnwrap(tuner.cache.map { TuningCache(url: $0.url) })
+        XCTAssertNil(reread.warning)
+        XCTAssertEqual(reread.choices(on: machine).values.map { Int($0) }, [grain])
     }
 }

@@ -27,6 +27,9 @@ final class FusionTuningTests: XCTestCase {
         none.fusion = false
         XCTAssertEqual(FusionTuning.describe(none), "none")
         XCTAssertEqual(FusionTuning.describe(PassOptions()), "all")
+        let (forward, training) = try Pipelines.compileForTraining(try cnn())
+        XCTAssertEqual(try FusionTuning.choosePlanner(forward: forward, training: training, step: .train, feeds: [:], threads: 1, seed: 1,
+                                                      tuner: Tuner(mode: .off)).name, "lifetimes")
     }
 
     func testChoiceIsACandidateAndIsRemembered() throws {

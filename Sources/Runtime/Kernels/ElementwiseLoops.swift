@@ -23,7 +23,7 @@ func mapUnary(_ c: KernelContext, _ f: (Float) -> Float) {
 /// mispredict half the time.
 func reluGradient(_ c: KernelContext) {
     let dy = c.inputs[0].f32, x = c.inputs[1].f32, out = c.output.f32
-    c.pool.parallelFor(c.output.count, grain: elementwiseGrain) { _, range in
+    c.pool.parallelFor(c.output.count, grain: c.pool.memoryBoundGrain) { _, range in
         for i in range {
             let keep = UInt32(unsafeBitCast(x[i] > 0, to: UInt8.self))
             out[i] = Float(bitPattern: dy[i].bitPattern & (0 &- keep))

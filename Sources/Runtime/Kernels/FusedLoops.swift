@@ -77,7 +77,7 @@ private func runElementwiseProgram(_ c: KernelContext, _ steps: UnsafeBufferPoin
     let rows = count / width
     let registers = (inputs + steps.count) * elementwiseBlock
     if rows > 1 {
-        let grain = max(1, elementwiseGrain / width)
+        let grain = max(1, c.pool.memoryBoundGrain / width)
         let scratch = c.workspace.floats(registers * c.pool.chunks(rows, grain: grain))
         c.pool.parallelFor(rows, grain: grain) { chunk, rows in
             runElementwiseProgram(c, steps, offsets: windowed ? offsets : nil, width: width, rows: rows, columns: 0..<width,
@@ -85,7 +85,7 @@ private func runElementwiseProgram(_ c: KernelContext, _ steps: UnsafeBufferPoin
         }
     } else if rows == 1 {
         let blocks = (width + elementwiseBlock - 1) / elementwiseBlock
-        let grain = max(1, elementwiseGrain / elementwiseBlock)
+        let grain = max(1, c.pool.memoryBoundGrain / elementwiseBlock)
         let scratch = c.workspace.floats(registers * c.pool.chunks(blocks, grain: grain))
         c.pool.parallelFor(blocks, grain: grain) { chunk, blocks in
             let columns = (blocks.lowerBound * elementwiseBlock)..<min(blocks.upperBound * elementwiseBlock, width)

@@ -172,7 +172,7 @@ func matmulForward(_ c: KernelContext) {
 /// over the pool.
 private func addRowBias(_ c: KernelContext, rows: Int, columns n: Int) {
     let y = c.output.f32, bias = c.inputs[2].f32, relu = c.attributes[.activation] == "relu"
-    c.pool.parallelFor(rows, grain: max(1, elementwiseGrain / max(n, 1))) { _, rows in
+    c.pool.parallelFor(rows, grain: max(1, c.pool.memoryBoundGrain / max(n, 1))) { _, rows in
         addRowBias(y + rows.lowerBound * n, rows: rows.count, columns: n, bias: bias, relu: relu)
     }
 }

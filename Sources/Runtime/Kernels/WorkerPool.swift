@@ -127,11 +127,23 @@ public final class WorkerPool: @unchecked Sendable {
     /// About 10-20 µs of simple loop work: a dispatch costs a few µs.
     public static let parallelMinimumWork = 1 << 15
 
-    /// Elements per chunk for memory-bound loops (elementwise, pooling): four times the
-    /// general minimum, as two threads gain less than 2x on them, and on a busy machine (the
-    /// worker sharing a core with the caller) splitting small ones is slower than the serial
-    /// loop.
+    /// Elements per chunk for memory-bound loops (elementwise, pooling) with tuning off: four
+    /// times the general minimum, as two threads gain less than 2x on them, and on a busy
+    /// machine (the worker sharing a core with the caller) splitting small ones is slower than
+    /// the serial loop. With tuning on, `memoryBoundGrain` is measured instead.
     public static let memoryBoundMinimumWork = 4 * parallelMinimumWork
+
+    /// Elements per chunk for this pool's memory-bound loops: `memoryBoundMinimumWork`, or
+    /// with tuning on the grain the tuner measured for this machine and width
+    /// (`memory-bound-grain`, see WorkerPoolGrain.swift), found on first use.
+    public var memoryBoundGrain: Int {
+        if let g = tunedGrain { return g }
+        guard width > 1, tuner.mode != .off, !busy else { return WorkerPool.memoryBoundMinimumWork }
+        let g = measureMemoryBoundGrain()
+        tunedGrain = g
+        return g
+    }
+    private var tunedGrain: Int?
 
     /// The `chunk`-th of `chunks` contiguous, near-equal pieces of `0..<count`.
     @inline(__always)

@@ -16,9 +16,10 @@ public struct TuningKey: Hashable, Sendable, Comparable, CustomStringConvertible
         self.point = point; self.shapes = shapes; self.detail = detail; self.threads = threads
     }
 
-    /// The shapes as `AxB*CxD`, then `detail` after a space.
+    /// The shapes as `AxB*CxD` (`-` for none), then `detail` after a space.
     public var shape: String {
-        let s = shapes.map { $0.map(String.init).joined(separator: "x") }.joined(separator: "*")
+        var s = shapes.map { $0.map(String.init).joined(separator: "x") }.joined(separator: "*")
+        if s.isEmpty { s = "-" }
         return detail.isEmpty ? s : s + " " + detail
     }
 
@@ -31,7 +32,7 @@ public struct TuningKey: Hashable, Sendable, Comparable, CustomStringConvertible
         guard words.count == 3 || words.count == 4, let last = words.last, last.hasPrefix("@"),
               let threads = Int(last.dropFirst()), threads > 0 else { return nil }
         var shapes: [[Int]] = []
-        for part in words[1].split(separator: "*", omittingEmptySubsequences: false) {
+        for part in words[1] == "-" ? [] : words[1].split(separator: "*", omittingEmptySubsequences: false) {
             var dims: [Int] = []
             for d in part.split(separator: "x") {
                 guard let v = Int(d), v >= 0 else { return nil }
