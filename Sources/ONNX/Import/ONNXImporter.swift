@@ -17,6 +17,16 @@ final class ONNXImporter {
     var uncomputed: [String: (node: String, opType: String)] = [:]
     var parameters: [String: HostTensor] = [:]
     private var materialised: [String: Value] = [:]
+    /// Bytes of the tensors made at import (ConstantOfShape), all held at once.
+    private var madeBytes = 0
+
+    /// Counts `bytes` more of tensors made at import against the memory budget.
+    func account(_ bytes: Int, for what: String, context c: ONNXNodeContext) throws {
+        let (total, overflow) = madeBytes.addingReportingOverflow(bytes)
+        do { try MemoryBudget.check(overflow ? nil : total, for: "\(what) (with the \(madeBytes) bytes of constants made before it)") }
+        catch let e as RuntimeError { throw c.fail(e.message) }
+        madeBytes = total
+    }
 
     init(file: String, folder: String, opset: Int, options: ONNXModel.Options) {
         self.file = file; self.folder = folder; self.opset = opset; self.options = options
