@@ -25,7 +25,7 @@ public enum OpRegistry {
         .avgpool2d, .avgpool2dGrad,
         .leakyRelu, .sqrt, .pow, .abs, .erf, .hardSigmoid,
         .pad, .padGrad, .gather, .gatherGrad, .lrn, .lrnGrad, .convTranspose2d,
-        .reduceMax, .reduceMin, .reduceExtremumGrad,
+        .reduceMax, .reduceMin, .reduceExtremumGrad, .maximum, .minimum,
     ]
 
     public static let byName: [String: OpDef] = {

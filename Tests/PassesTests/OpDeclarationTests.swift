@@ -91,7 +91,7 @@ let opExamples: [String: OpExample] = {
         "reduce_extremum_grad": OpExample(inputs: [.f32([2, 1]), x, .f32([2, 1])], attributes: ["axes": .ints([1]), "keepdims": .bool(true)]),
     ]
     for name in ["relu", "sigmoid", "tanh", "exp", "log", "neg", "sqrt", "abs", "erf"] { e[name] = OpExample(inputs: [x], attributes: [:]) }
-    for name in ["add", "sub", "mul", "div", "relu_grad"] { e[name] = OpExample(inputs: [x, x], attributes: [:]) }
+    for name in ["add", "sub", "mul", "div", "relu_grad", "maximum", "minimum"] { e[name] = OpExample(inputs: [x, x], attributes: [:]) }
     return e
 }()
 

@@ -30,6 +30,8 @@ final class ElementwiseRegistryTests: XCTestCase {
         "abs": { x, _, _ in Swift.abs(x) },
         "erf": { x, _, _ in Foundation.erf(x) },
         "hard_sigmoid": { x, _, k in min(max(k[0] * x + k[1], 0), 1) },
+        "maximum": { a, b, _ in Swift.max(a, b) },
+        "minimum": { a, b, _ in Swift.min(a, b) },
     ]
 
     /// Elementwise by fusion class but not one scalar function of one or two operands:

@@ -57,6 +57,20 @@ final class GradientCheckONNXOpsTests: XCTestCase {
         }
     }
 
+    /// a and b broadcasting, values far apart so no perturbation changes which one wins.
+    func testMaximumAndMinimum() throws {
+        for op in [OpDef.maximum, .minimum] {
+            for bShape in [[2, 3, 4], [4], [3, 1]] {
+                let c = GradientCheckGraph(op.name)
+                let a = c.param("a", [2, 3, 4], c.distinct(24, gap: 0.1))
+                let n = bShape.reduce(1, *)
+                let b = c.param("b", bShape, c.distinct(n, gap: 0.1).map { $0 + 0.05 })
+                try c.finishWithWeightedSum(try c.emit(op, [a, b]))
+                try checkGradients(c, expect: ["a", "b"])
+            }
+        }
+    }
+
     func testLeakyRelu() throws { try unary(.leakyRelu, ["alpha": .float(0.1)], values: { c, n in c.awayFromZero(n) }) }
     func testSqrt() throws { try unary(.sqrt, values: { c, n in c.uniform(n, 0.5, 2) }) }
     func testPow() throws {

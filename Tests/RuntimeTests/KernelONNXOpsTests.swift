@@ -185,4 +185,35 @@ final class KernelONNXOpsTests: XCTestCase {
         XCTAssertEqual(y[1], -1)
         XCTAssertTrue(try runOp(.reduceMin, [x], ["axes": .ints([0, 1])]).floats[0].isNaN)
     }
+
+    /// ShuffleNet's channel shuffle is reshape + a rank-5 transpose + reshape: output channel
+    /// i * groups + j is input channel j * (C / groups) + i.
+    func testChannelShuffleAsReshapeAndTranspose() throws {
+        let (n, c, groups, h, w) = (2, 6, 3, 2, 3)
+        let x = data.floats([n, c, h, w])
+        let b = GraphBuilder(name: "shuffle")
+        let input = b.input("x", .f32(Shape(known: x.shape)))
+        let split = try b.emit(.reshape, [input], ["shape": .shape(Shape(known: [n, groups, c / groups, h, w]))])
+        let swapped = try b.emit(.transpose, [split], ["perm": .ints([0, 2, 1, 3, 4])])
+        b.outputs = [("y", try b.emit(.reshape, [swapped], ["shape": .shape(Shape(known: [n, c, h, w]))]))]
+        let y = try Executor(graph: b.finish(), options: ExecutionOptions()).run(feeds: ["x": x], parameters: ParameterStore())["y"]
+        let expected = (0..<x.count).map { flat -> Double in
+            var idx = unravel(flat, x.shape)
+            let (i, j) = (idx[1] / groups, idx[1] % groups)
+            idx[1] = j * (c / groups) + i
+            return Double(x.floats[ravel(idx, x.shape)])
+        }
+        assertClose(try XCTUnwrap(y), expected, shape: x.shape, "channel shuffle")
+    }
+
+    /// ONNX Clip with one bound is clamp with the other at infinity, which the IR text keeps.
+    func testClampWithAnInfiniteBound() throws {
+        let x = HostTensor(shape: [4], floats: [-2, 0.5, 3, 7])
+        XCTAssertEqual(try runOp(.clamp, [x], ["min": .float(0), "max": .float(.infinity)]).floats, [0, 0.5, 3, 7])
+        XCTAssertEqual(try runOp(.clamp, [x], ["min": .float(-.infinity), "max": .float(1)]).floats, [-2, 0.5, 1, 1])
+        let b = GraphBuilder(name: "clip")
+        b.outputs = [("y", try b.emit(.clamp, [b.input("x", .f32([4]))], ["min": .float(0), "max": .float(.infinity)]))]
+        let text = IRPrinter.print(b.finish())
+        XCTAssertEqual(IRPrinter.print(try IRParser.parse(text, file: "clip.gir")), text)
+    }
 }

@@ -42,6 +42,8 @@ final class KernelWindowOpsTests: XCTestCase {
         Conv(n: 1, c: 3, h: 9, w: 9, o: 5, kh: 3, kw: 3, stride: [1, 2], pads: [2, 2, 2, 2], dilation: [2, 3], groups: 1),
         // Grouped 1x1 (ShuffleNet's pointwise layers).
         Conv(n: 3, c: 6, h: 4, w: 5, o: 9, kh: 1, kw: 1, stride: [1, 1], pads: [0, 0, 0, 0], dilation: [1, 1], groups: 3),
+        // 1x1 with padding only at the end: the output outgrows the input.
+        Conv(n: 2, c: 4, h: 3, w: 4, o: 2, kh: 1, kw: 1, stride: [1, 1], pads: [0, 0, 1, 2], dilation: [1, 1], groups: 2),
         // Everything at once, with padding only at the end.
         Conv(n: 2, c: 4, h: 6, w: 8, o: 6, kh: 2, kw: 3, stride: [2, 1], pads: [0, 0, 2, 1], dilation: [2, 1], groups: 2),
     ]

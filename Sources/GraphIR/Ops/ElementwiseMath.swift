@@ -137,7 +137,44 @@ extension HardSigmoidOp: DifferentiableOp {
     }
 }
 
+/// `maximum(a, b)`: the larger operand, broadcasting like add; a NaN in either wins.
+public enum MaximumOp: BinaryElementwiseOp { public static let name = "maximum" }
+extension MaximumOp {
+    public static let opcode = 26
+    @inlinable @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a.isNaN || a > b ? a : b }
+}
+extension MaximumOp: DifferentiableOp {
+    /// dy to a where a > b, to b elsewhere (ties go to b).
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        try extremumGradient(c, aWins: try c.emit(.sub, [c.input(0), c.input(1)]))
+    }
+}
+
+/// `minimum(a, b)`: the smaller operand, broadcasting like add; a NaN in either wins.
+public enum MinimumOp: BinaryElementwiseOp { public static let name = "minimum" }
+extension MinimumOp {
+    public static let opcode = 27
+    @inlinable @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a.isNaN || a < b ? a : b }
+}
+extension MinimumOp: DifferentiableOp {
+    /// dy to a where a < b, to b elsewhere (ties go to b).
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        try extremumGradient(c, aWins: try c.emit(.sub, [c.input(1), c.input(0)]))
+    }
+}
+
+/// maximum's and minimum's gradients: `aWins` is positive exactly where a was picked, so a gets
+/// relu_grad(dy, aWins) and b the rest, each summed back to its operand's shape.
+func extremumGradient(_ c: GradientContext, aWins: Value) throws -> [Value?] {
+    let toA = try c.emit(.reluGrad, [c.gradient, aWins])
+    return try c.perInput { i in
+        try c.unbroadcast(i == 0 ? toA : try c.emit(.sub, [c.gradient, toA]), to: c.input(i))
+    }
+}
+
 extension OpDef {
+    public static let maximum = OpDef(MaximumOp.self)
+    public static let minimum = OpDef(MinimumOp.self)
     public static let leakyRelu = OpDef(LeakyReluOp.self)
     public static let sqrt = OpDef(SqrtOp.self)
     public static let pow = OpDef(PowOp.self)

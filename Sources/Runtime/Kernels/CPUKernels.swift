@@ -37,7 +37,7 @@ public enum CPUKernels {
         Avgpool2dOp.self, Avgpool2dGradOp.self,
         LeakyReluOp.self, SqrtOp.self, PowOp.self, AbsOp.self, ErfOp.self, HardSigmoidOp.self,
         PadOp.self, PadGradOp.self, GatherOp.self, GatherGradOp.self, LRNOp.self, LRNGradOp.self, ConvTranspose2dOp.self,
-        ReduceMaxOp.self, ReduceMinOp.self, ReduceExtremumGradOp.self,
+        ReduceMaxOp.self, ReduceMinOp.self, ReduceExtremumGradOp.self, MaximumOp.self, MinimumOp.self,
     ]
 
     /// Kernels by op. An op listed twice is a programming error caught at first use (and by

@@ -32,8 +32,9 @@ struct ConvGeometry {
     var inPlane: Int { h * w }
     /// Elements of one input image (every group).
     var image: Int { groups * c * inPlane }
-    /// A 1x1 window with unit stride and no padding: the image already is its column matrix.
-    var isPointwise: Bool { kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 }
+    /// A 1x1 window with unit stride and no padding (at either end: the output is the
+    /// input's size): the image already is its column matrix.
+    var isPointwise: Bool { kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && oh == h && ow == w }
     /// Images per pool chunk: enough that a chunk's GEMMs (outChannels x patch x outPlane
     /// each) are worth a dispatch.
     func imageGrain(outChannels: Int) -> Int { WorkerPool.grain(itemCost: outChannels * patch * outPlane) }

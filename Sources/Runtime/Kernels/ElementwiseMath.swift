@@ -9,3 +9,5 @@ extension PowOp: ElementwiseKernelOp {}
 extension AbsOp: ElementwiseKernelOp {}
 extension ErfOp: ElementwiseKernelOp {}
 extension HardSigmoidOp: ElementwiseKernelOp {}
+extension MaximumOp: ElementwiseKernelOp {}
+extension MinimumOp: ElementwiseKernelOp {}
