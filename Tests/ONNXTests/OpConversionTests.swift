@@ -119,6 +119,14 @@ final class OpConversionTests: XCTestCase {
         assertClose(y.floats, expected)
     }
 
+    func testMaxAndMinOfSeveralBroadcastInputs() throws {
+        let a = values(6), b = values(3, 0.9)
+        let hi = try run([M.node("Max", ["a", "b", "a"], ["y"])], inputs: [("a", [2, 3]), ("b", [3])], feeds: [a, b], output: "y")
+        assertClose(hi.floats, (0..<6).map { max(a[$0], b[$0 % 3]) })
+        let lo = try run([M.node("Min", ["a", "b"], ["y"])], inputs: [("a", [2, 3]), ("b", [3])], feeds: [a, b], output: "y")
+        assertClose(lo.floats, (0..<6).map { min(a[$0], b[$0 % 3]) })
+    }
+
     func testConstantPadWithAValue() throws {
         let x = values(4)
         let y = try run([M.node("Pad", ["x", "pads", "v"], ["y"])], inputs: [("x", [2, 2])], feeds: [x], output: "y",
