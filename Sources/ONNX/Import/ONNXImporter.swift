@@ -67,7 +67,6 @@ final class ONNXImporter {
             }
             builder.outputs.append((o.name, try graphValue(v, name: o.name)))
         }
-        builder.metadata["onnx_opset"] = .int(opset)
         return (builder.finish(), parameters)
     }
 
