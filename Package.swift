@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Reports", targets: ["Reports"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "ONNX", targets: ["ONNX"]),
+        .library(name: "Distributed", targets: ["Distributed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,6 +34,8 @@ let package = Package(
                        providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
                        providers: [.apt(["libcairo2-dev"])]),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi",
+                       providers: [.apt(["libopenmpi-dev"])]),
 
         // The compiler: IR and op table, passes, frontend; then the CPU runtime.
         .target(name: "GraphIR"),
@@ -46,12 +49,15 @@ let package = Package(
         // (scripts/generate-onnx-proto.sh remakes it).
         .target(name: "ONNX", dependencies: ["GraphIR", "Runtime", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 exclude: ["Generated/onnx.proto"]),
+        // Data-parallel jobs over MPI: the processes of an mpirun job, and the gradient
+        // all-reduce the runtime's kernels hand buckets to.
+        .target(name: "Distributed", dependencies: ["Runtime", "CMPI"]),
         // Training and evaluation (recipe, loop, evaluator, batchers, beam search, BLEU, reports),
         // for the command line and for programs that embed graphc alike.
-        .target(name: "Training", dependencies: ["GraphIR", "Passes", "Frontend", "Runtime", "Datasets", "Reports", "ONNX"]),
+        .target(name: "Training", dependencies: ["GraphIR", "Passes", "Frontend", "Runtime", "Datasets", "Reports", "Distributed", "ONNX"]),
         // The command line only parses arguments and calls the libraries.
         .executableTarget(name: "graphc", dependencies: [
-            "GraphIR", "Passes", "Runtime", "Frontend", "Datasets", "Reports", "Training",
+            "GraphIR", "Passes", "Runtime", "Frontend", "Datasets", "Reports", "Training", "Distributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Trains the Q2 CNN through the public API, as a program using graphc would.

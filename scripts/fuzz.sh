@@ -6,6 +6,9 @@
 # Fuzz/corpus/<target>/. New inputs go to a scratch folder, never into the committed corpus.
 # Exits non-zero when any target crashes, hangs (-timeout), or exceeds the memory limit
 # (-rss_limit_mb, also the malloc limit); the offending input is kept under Fuzz/artifacts/.
+# The mutation sequence starts from a fixed seed (FUZZ_SEED, default 1), so a CI run is
+# reproducible here by running the same script for at least as long; FUZZ_SEED=0 lets libFuzzer
+# pick one, for exploring.
 # Leak detection is off (ASAN_OPTIONS=detect_leaks=0): Foundation's own Data(contentsOf:)
 # leaks a buffer for an empty file, which would be reported as a crash of every reader.
 # allocator_may_return_null=1: an impossible malloc returns NULL, as it does without ASan, so
@@ -40,7 +43,7 @@ for target in "${targets[@]}"; do
     log="$scratch/$target.log"
     status=0
     FUZZ_TARGET="$target" ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 "$binary" "$scratch/$target" "corpus/$target" \
-        -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -detect_leaks=0 -print_final_stats=1 \
+        -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -detect_leaks=0 -print_final_stats=1 \
         -artifact_prefix="artifacts/$target-" >"$log" 2>&1 || status=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)

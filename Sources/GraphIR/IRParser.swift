@@ -39,8 +39,18 @@ public enum IRParser {
         case trustDeclared
     }
 
-    public static func parse(_ text: String, file: String, types: TypeChecking = .inferAndCheck) throws -> Graph {
+    /// Which keys a `meta` line may hold.
+    public enum MetaKeys: Sendable {
+        /// The training settings and what passes record (`TrainingSettings.knownKeys`): an
+        /// unknown key is a located error listing them.
+        case known
+        /// Any key (for tests of the attribute grammar, which use `meta` as a free dictionary).
+        case any
+    }
+
+    public static func parse(_ text: String, file: String, types: TypeChecking = .inferAndCheck, metaKeys: MetaKeys = .known) throws -> Graph {
         var p = IRTextParser(lines: splitLines(text), file: file, types: types)
+        p.metaKeys = metaKeys
         return try p.parseGraph()
     }
 
@@ -111,6 +121,7 @@ private struct IRTextParser {
     var outputNames: [String: Int] = [:]
     var lossLine: Int?
     var metaLine: Int?
+    var metaKeys = IRParser.MetaKeys.known
     /// Where each key of the last attribute block starts, to point at a bad attribute.
     var attributeColumns: [String: Int] = [:]
 
@@ -324,6 +335,12 @@ private struct IRTextParser {
         cursor.skipSpaces()
         guard cursor.peek == "{" else { throw cursor.error("expected '{' after 'meta', found \(cursor.found)", column: cursor.column) }
         builder.metadata = try parseAttributes()
+        // An unknown key is a typo or a setting graphc does not have: refused, not ignored.
+        let known = TrainingSettings.knownKeys
+        if metaKeys == .known, let unknown = builder.metadata.entries.map(\.key).first(where: { !known.contains($0) }) {
+            throw cursor.error("meta: unknown key '\(unknown)' (known keys: \(known.joined(separator: ", ")))",
+                               column: attributeColumns[unknown] ?? column)
+        }
         try cursor.expectEnd("after meta {...}")
         // The same rules as `train(...)` and the command line's flags (TrainingSettings).
         if let problem = TrainingSettings.problem(in: builder.metadata) { throw cursor.error("meta: \(problem)", column: column) }

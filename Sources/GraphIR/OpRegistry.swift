@@ -26,6 +26,8 @@ public enum OpRegistry {
         .leakyRelu, .sqrt, .pow, .abs, .erf, .hardSigmoid,
         .pad, .padGrad, .gather, .gatherGrad, .lrn, .lrnGrad, .convTranspose2d,
         .reduceMax, .reduceMin, .reduceExtremumGrad, .maximum, .minimum,
+        // Made by the data-parallel pass
+        .allReduceStart, .allReduceWait, .bucketSlice,
     ]
 
     public static let byName: [String: OpDef] = {

@@ -102,6 +102,13 @@ public enum TrainingSettings {
         return []
     }
 
+    /// Keys passes record in a graph's metadata (`memory-plan`, `param-count`), which a dumped
+    /// `.gir` file's `meta` line carries along with the settings.
+    public static let recordedKeys = ["arena_bytes", "arena_bytes_without_reuse", "param_count", "trainable_params"]
+
+    /// Every key a `meta` line may hold: the settings' keys, then the recorded ones.
+    public static var knownKeys: [String] { all.map(\.key) + recordedKeys }
+
     public static func named(key: String) -> TrainingSetting? { all.first { $0.key == key } }
     public static func named(label: String) -> TrainingSetting? { all.first { $0.label == label } }
 

@@ -22,7 +22,31 @@ import GraphIR
 ///     %3 = fused_matmul(%0, %1, %2) {transpose_b=true, activation="relu"} : f32[B,600]
 extension Pass {
     public static let fusion = Pass(name: "fusion", summary: "fuse bias+activation epilogues, log-softmax+NLL gradients and elementwise chains") { g, context in
-        try Fusion(try LSTMCellFusion(g, context).run(), context).run()
+        let cells = context.options.disabledFusions.contains(.lstmCell) ? g : try LSTMCellFusion(g, context).run()
+        return try Fusion(cells, context).run()
+    }
+}
+
+/// The kinds of rewrite the fusion pass makes, each of which can be left out
+/// (`PassOptions.disabledFusions`), with the pass statistic that counts it.
+public enum FusionKind: String, CaseIterable, Sendable {
+    case lstmCell = "lstm-cell"
+    case matmulEpilogue = "matmul-epilogue"
+    case convEpilogue = "conv-epilogue"
+    case batchNormFold = "batch-norm-fold"
+    case lossGradient = "loss-gradient"
+    case elementwise = "elementwise"
+
+    /// The `--pass-stats` counter of the fusion pass that counts this kind.
+    public var counter: String {
+        switch self {
+        case .lstmCell: "lstm cells"
+        case .matmulEpilogue: "matmul epilogues"
+        case .convEpilogue: "conv epilogues"
+        case .batchNormFold: "batch norms folded"
+        case .lossGradient: "loss gradients"
+        case .elementwise: "elementwise kernels"
+        }
     }
 }
 
@@ -152,9 +176,10 @@ struct Fusion {
     // MARK: - Epilogues and the loss gradient
 
     func findEpilogues(_ roles: inout [Role]) {
+        let off = context.options.disabledFusions
         for (i, node) in g.nodes.enumerated() {
             switch node.op {
-            case .add:
+            case .add where !off.contains(.matmulEpilogue):
                 // add(matmul, bias) or add(bias, matmul), bias one value per output column.
                 for (mi, bi) in [(0, 1), (1, 0)] {
                     let m = node.inputs[mi].id, bias = node.inputs[bi]
@@ -172,13 +197,13 @@ struct Fusion {
                     }
                     break
                 }
-            case .relu:
+            case .relu where !off.contains(.convEpilogue):
                 let c = node.inputs[0].id
                 guard op(c) == .conv2d, case .keep = roles[c], onlyReluGradTests(c, except: i, after: i),
                       users[c].contains(i) else { continue }
                 roles[c] = .absorbed
                 roles[i] = .convEpilogue(conv: c)
-            case .batchNorm:
+            case .batchNorm where !off.contains(.batchNormFold):
                 // batch_norm(conv2d(...)) where nothing else reads the convolution, the
                 // statistics one value per output channel; a relu reading only the
                 // normalised value joins as the epilogue.
@@ -192,7 +217,7 @@ struct Fusion {
                 } else {
                     roles[i] = .batchNormFold(conv: c)
                 }
-            case .logSoftmaxGrad:
+            case .logSoftmaxGrad where !off.contains(.lossGradient):
                 let d = node.inputs[0].id
                 let axis = node.attributes[.axis] ?? -1
                 guard op(d) == .nllLossGrad, uses[d] == 1, g.nodes[d].inputs[1] == node.inputs[1],
@@ -264,6 +289,7 @@ struct Fusion {
     func findElementwiseGroups(_ roles: inout [Role]) -> [Int] {
         let n = g.nodes.count
         var group = Array(0..<n)
+        if context.options.disabledFusions.contains(.elementwise) { return group }
         var size = [Int](repeating: 1, count: n)
         var candidate = [Bool](repeating: false, count: n)
         for i in 0..<n { if case .keep = roles[i] { candidate[i] = isElementwiseCandidate(i) } }

@@ -11,6 +11,15 @@ public struct PassOptions: Sendable {
     public var verifyEach: Bool
     /// Include the speed-up passes (contract, stack-products, stack-sums, hoist, fusion).
     public var fusion: Bool
+    /// Kinds of fusion (`FusionKind`) the fusion pass leaves out, as the tuner decided
+    /// (`--tune`): a fusion measured slower than the unfused ops on this machine.
+    public var disabledFusions: Set<FusionKind> = []
+    /// Exchange the gradients between the processes of a data-parallel job (`data-parallel`,
+    /// in buckets of at most `bucketBytes`): set when running under mpirun, or to see the pass.
+    public var dataParallel: Bool = false
+    public var bucketBytes: Int = PassOptions.defaultBucketBytes
+    /// 4 MiB: a few buckets for the models here, so the first starts well before the backward ends.
+    public static let defaultBucketBytes = 4 << 20
 
     public init(batchSize: Int? = nil, dropout: Double? = nil, verifyEach: Bool = false, fusion: Bool = true) {
         self.batchSize = batchSize; self.dropout = dropout; self.verifyEach = verifyEach; self.fusion = fusion

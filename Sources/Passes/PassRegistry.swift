@@ -18,6 +18,7 @@ public enum PassRegistry {
         .hoist,
         .fusion,
         .memoryPlan,
+        .dataParallel,
     ]
 
     private static let byName: [String: Pass] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

@@ -34,9 +34,11 @@ public enum Pipelines {
     }
 
     /// `forward`'s result -> the graph the trainer steps: the loss's gradients, then with
-    /// `options.fusion` the speed-ups.
+    /// `options.fusion` the speed-ups, and with `options.dataParallel` the gradients'
+    /// all-reduce (last, so it sees the backward in the order it will run).
     public static func training(_ options: PassOptions) -> Pipeline {
-        Pipeline(name: "training", passes: differentiation + (options.fusion ? optimisations : []))
+        Pipeline(name: "training", passes: differentiation + (options.fusion ? optimisations : [])
+                    + (options.dataParallel ? [.dataParallel, .verify] : []))
     }
 
     /// `forward`'s result -> the graph that scores the model: no gradients, and with

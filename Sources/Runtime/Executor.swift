@@ -50,9 +50,11 @@ public struct ExecutionOptions {
     /// Threads for kernels (the worker pool's size; OpenBLAS then runs one thread per chunk);
     /// nil runs kernels on the calling thread and leaves OpenBLAS's own thread count.
     public var threads: Int?
+    /// Chooses kernel variants by measurement (nil: `Tuner.shared`, off unless the program set it).
+    public var tuner: Tuner?
 
-    public init(training: Bool = false, seed: UInt64 = 0, threads: Int? = nil) {
-        self.training = training; self.seed = seed; self.threads = threads
+    public init(training: Bool = false, seed: UInt64 = 0, threads: Int? = nil, tuner: Tuner? = nil) {
+        self.training = training; self.seed = seed; self.threads = threads; self.tuner = tuner
     }
 }
 
@@ -107,6 +109,9 @@ public final class Executor {
         nodeFlops = nodeSeconds
         timedRuns = 0
     }
+    /// When on, every f32 output is checked right after its kernel and the first NaN or
+    /// infinity stops the run with a `NumericsFinding` (`--check-numerics`; see NumericsCheck).
+    public var checksNumerics = false
     /// Every value's concrete shape in the last run (nil before any run).
     public var lastShapes: [[Int]]? { lastPlan?.shapes }
 
@@ -116,7 +121,8 @@ public final class Executor {
         self.planner = planner
         random = RandomSource(seed: options.seed)
         let t = options.threads.map { max($0, 1) }
-        pool = t.map { $0 > 1 ? WorkerPool(threads: $0) : .serial } ?? .serial
+        let tuner = options.tuner ?? Tuner.shared
+        pool = tuner.mode == .off && (t ?? 1) == 1 ? .serial : WorkerPool(threads: t ?? 1, tuner: tuner)
         // With a pool, parallelism is the pool's: one OpenBLAS thread per chunk.
         threads = t.map { _ in 1 }
         if let t = threads { BLASInfo.setThreads(t) }
@@ -204,6 +210,8 @@ public final class Executor {
             if let check = step.check {
                 try check.run(ids: plan.views[check.ids.id], limit: plan.shapes[check.limitValue.id][check.limitAxis])
             }
+            // An op computed in place overwrites its operand: summarised first when checking.
+            let overwritten = checksNumerics ? overwrittenOperands(step) : [:]
             let start = measuresTime ? (measuresThreadTime ? threadSeconds() : monotonicSeconds()) : 0
             if step.isDropoutMask && !training {
                 step.context.output.f32.update(repeating: 1, count: step.context.output.count)
@@ -211,6 +219,7 @@ public final class Executor {
                 step.kernel(step.context)
             }
             if measuresTime { nodeSeconds[step.node] += (measuresThreadTime ? threadSeconds() : monotonicSeconds()) - start }
+            if checksNumerics, let finding = finding(for: step, in: plan, overwritten: overwritten) { throw finding }
         }
         return plan
     }

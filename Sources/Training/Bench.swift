@@ -66,6 +66,8 @@ public enum Bench {
         public var eval: [String: Summary]
         public var peak_rss_mb: Double
         public var planned_mb: [String: Double]
+        /// What `--tune` chose for each measurement ("train_8": "all", "none", "without-elementwise").
+        public var fusion_choice: [String: String] = [:]
 
         /// The report as one line of JSON with sorted keys.
         public var json: String {
@@ -98,12 +100,17 @@ public enum Bench {
             let trainThreads = overrides.threads ?? cores
             report.threads[String(b)] = trainThreads
             BLASInfo.setThreads(trainThreads)
+            let feeds = try randomFeeds(forward, batch: b, random: random)
+            let chosen = try FusionTuning.choose(lowered, options: recipe.passes, step: .train, feeds: feeds, threads: trainThreads,
+                                                 seed: recipe.seed, planner: planner, reporter: reporter)
+            report.fusion_choice["train_\(b)"] = FusionTuning.describe(chosen)
+            let trainingGraph = chosen.fusion == recipe.passes.fusion && chosen.disabledFusions.isEmpty
+                ? training : try Pipelines.compileForTraining(lowered, PassContext(options: chosen)).training
             let store = ParameterStore()
             try ModelLoading.initialise(store, for: forward, file: file, seed: recipe.seed)
-            let trainer = try Trainer(graph: training, parameters: store, optimizer: SGD(learningRate: 0.01),
+            let trainer = try Trainer(graph: trainingGraph, parameters: store, optimizer: SGD(learningRate: 0.01),
                                       options: ExecutionOptions(training: true, seed: recipe.seed, threads: trainThreads),
                                       planner: planner)
-            let feeds = try randomFeeds(forward, batch: b, random: random)
             func rate(steps: Int, warmup: Int) throws -> Double {
                 try imagesPerSecond(batch: b, steps: steps, warmup: warmup) { _ = try trainer.step(feeds: feeds) }
             }
@@ -129,9 +136,14 @@ public enum Bench {
         BLASInfo.setThreads(evalThreads)
         let store = ParameterStore()
         try ModelLoading.initialise(store, for: forward, file: file, seed: recipe.seed)
-        let executor = try Executor(graph: forward, options: ExecutionOptions(training: false, threads: evalThreads),
-                                    planner: planner)
         let feeds = try randomFeeds(forward, batch: evalBatch, random: random)
+        let chosenEval = try FusionTuning.choose(lowered, options: recipe.passes, step: .eval, feeds: feeds, threads: evalThreads,
+                                                 seed: recipe.seed, planner: planner, reporter: reporter)
+        report.fusion_choice["eval_\(evalBatch)"] = FusionTuning.describe(chosenEval)
+        let evalGraph = chosenEval.fusion == recipe.passes.fusion && chosenEval.disabledFusions.isEmpty
+            ? forward : try Pipelines.compileForTraining(lowered, PassContext(options: chosenEval)).forward
+        let executor = try Executor(graph: evalGraph, options: ExecutionOptions(training: false, threads: evalThreads),
+                                    planner: planner)
         func evalRate(steps: Int, warmup: Int) throws -> Double {
             try imagesPerSecond(batch: evalBatch, steps: steps, warmup: warmup) { try executor.execute(feeds: feeds, parameters: store) }
         }

@@ -1,4 +1,5 @@
 import Datasets
+import Distributed
 import Foundation
 import Frontend
 import GraphIR
@@ -16,6 +17,8 @@ struct CaptioningTraining {
     let recipe: Recipe
     let options: TrainingOptions
     let reporter: TrainingReporter
+    /// The results folder as the user named it (`options.out` is where this run writes it).
+    var shownOut: String? = nil
 
     struct Epoch: Codable {
         var epoch: Int
@@ -62,9 +65,11 @@ struct CaptioningTraining {
         if let weights = options.weights { return try evaluate(session, store, weights: weights) }
         try store.initialise(from: lowered, seed: recipe.seed)
         try checkParameters(session.decoder, store)
-        let epochs = try train(session, store)
+        let epochs: [Epoch]
+        do { epochs = try train(session, store) } catch let d as TrainingDiverged { throw d.error }
         let test = try score(session.data.test, session.decoder, session.features, store)
         reporter.result(String(format: "test BLEU-4 %.4f (corpus %.4f) over %d images", test.scores.meanSentence, test.scores.corpus, test.scores.images))
+        guard DataParallelRun().writes else { return }
         try writeResults(session, store, epochs: epochs, test: test)
     }
 
@@ -111,10 +116,12 @@ struct CaptioningTraining {
     /// `--eval --weights decoder.safetensors`: val and test BLEU-4 of saved weights.
     func evaluate(_ s: Session, _ store: ParameterStore, weights: String) throws {
         try store.load(from: weights, for: lowered)
+        try NumericsReport.checkWeights(store, for: lowered, source: weights)
         try checkParameters(s.decoder, store)
         let start = Date()
         let (val, test) = try (score(s.data.val, s.decoder, s.features, store), score(s.data.test, s.decoder, s.features, store))
         reporter.result("val BLEU-4 \(val.scores.meanSentence) corpus \(val.scores.corpus); test BLEU-4 \(test.scores.meanSentence) corpus \(test.scores.corpus)")
+        guard DataParallelRun().writes else { return }
         try writeEvaluation(s, store, weights: weights, val: val.scores, test: test, seconds: Date().timeIntervalSince(start))
         try rewriteReport(s, store, test: test.scores)
     }
@@ -123,11 +130,16 @@ struct CaptioningTraining {
     func train(_ s: Session, _ store: ParameterStore) throws -> [Epoch] {
         let lr = recipe.learningRates[0]
         if recipe.learningRates.count > 1 { reporter.log("note: caption training uses one learning rate; using \(lr)") }
-        let trainer = try Trainer(graph: s.training, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
-                                  gradClip: recipe.gradClip, options: ExecutionOptions(training: true, seed: recipe.seed, threads: recipe.threads))
+        let dp = DataParallelRun()
+        try dp.checkBatch(recipe.batchSize)
         let captions = try s.data.train.encoded(with: s.data.vocabulary).ids
         let count = s.data.train.captions.count, maxLen = s.maxLen
         try TrainingJob.checkBatch(recipe.batchSize, examples: count, of: "training captions", limited: options.limit != nil)
+        try dp.checkStart(file: file, batchSize: recipe.batchSize, data: [
+            ("the training captions", "\(count) captions", Hash.words(captions)),
+            ("the features", s.features.provenance, Hash.words(s.features.values)),
+        ])
+        try dp.checkInitialWeights(store)
         reporter.log("graphc: \(file) (\(s.tag)) on Sydney-Captions (\(count) train captions / \(s.data.val.imageNames.count) val / \(s.data.test.imageNames.count) test images), "
             + "\(recipe.epochs) epochs, batch \(recipe.batchSize), \(recipe.optimizer) lr \(lr), grad clip \(recipe.gradClip.map { String($0) } ?? "none"), "
             + "\(ParameterCount.report(lowered).trainable) parameters\nfeatures: \(s.features.provenance)\n" + TrainingJob.blasLine(threads: recipe.threads))
@@ -144,18 +156,39 @@ struct CaptioningTraining {
         var epochs: [Epoch] = []
         var order = BatchOrder(count: count, batchSize: recipe.batchSize, seed: recipe.seed)
         let batches = order.batchesPerEpoch
-        try TrainingJob.instrument(trainer, firstBatch: try feeds(Array(order.batch(0))), profile: options.profile, threads: recipe.threads,
+        let training = try TrainingJob.tunedTraining(lowered, s.training, recipe, firstBatch: try feeds(dp.localBatch(order.batch(0)).indices), reporter: reporter)
+        let trainer = try Trainer(graph: training, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
+                                  gradClip: recipe.gradClip, options: ExecutionOptions(training: true, seed: dp.dropoutSeed(recipe.seed), threads: recipe.threads))
+        try TrainingJob.instrument(trainer, firstBatch: try feeds(dp.localBatch(order.batch(0)).indices), profile: options.profile, threads: recipe.threads,
                                    reporter: reporter)
-        defer { if options.profile { reporter.log(ProfileReport(executor: trainer.executor, title: "training steps of \(s.tag)").text) } }
+        dp.communicator?.resetStatistics()
+        var steps = 0
+        defer {
+            if options.profile {
+                reporter.log(ProfileReport(executor: trainer.executor, title: "training steps of \(s.tag)").text)
+                if let line = dp.profileLine(steps: steps) { reporter.log(line) }
+            }
+        }
+        let stepLosses = try options.stepLosses.flatMap { dp.writes ? try StepLossLog(path: $0, config: s.tag) : nil }
         reporter.begin(s.tag, total: batches * recipe.epochs)
         defer { reporter.end() }
+        let checked = CheckedTraining(mode: options.checkNumerics, trainer: trainer, file: file, lowered: lowered, recipe: recipe,
+                                      learningRate: lr, inputKind: ["features": "features"])
         for epoch in 1...recipe.epochs {
             order.shuffle()
             let start = Date()
             var lossSum = 0.0
             for b in 0..<batches {
                 let rows = Array(order.batch(b))
-                lossSum += Double(try trainer.step(feeds: feeds(rows)))
+                // Each rank's share of the batch, weighted by its captions (the loss averages
+                // over words, so with unequal lengths N ranks match one only approximately).
+                let (local, share) = dp.localBatch(rows[...])
+                steps += 1
+                dp.world.killForTest(atStep: steps)
+                dp.setShare(share)
+                let loss = dp.globalLoss(try checked.step(feeds: feeds(local), epoch: epoch, step: b + 1), share: share)
+                stepLosses?.append(loss)
+                lossSum += loss
                 reporter.stepDone(epoch: epoch, step: b + 1, of: batches, meanLoss: lossSum / Double(b + 1), items: rows.count)
             }
             let seconds = Date().timeIntervalSince(start)
@@ -189,7 +222,8 @@ struct CaptioningTraining {
         try store.save(to: (folder as NSString).appendingPathComponent("decoder.safetensors"), metadata: ["model": file])
         try CaptioningReport(file: file, tag: s.tag, metrics: metrics, data: s.data, features: s.features, decoder: s.decoder,
                              store: store, folder: folder).write()
-        reporter.result("results written to \(out)/caps_generated_\(s.tag).json and \(folder)/")
+        let shown = shownOut ?? out
+        reporter.result("results written to \(shown)/caps_generated_\(s.tag).json and \((shown as NSString).appendingPathComponent(s.tag))/")
     }
 
     /// What `--eval` of a caption model found, in `<out>/<tag>/evaluation.json`, with the test
@@ -248,7 +282,7 @@ struct CaptioningTraining {
         metrics.settings["decoding"] = decoding
         try CaptioningReport(file: file, tag: s.tag, metrics: metrics, data: s.data, features: s.features, decoder: s.decoder,
                              store: store, folder: folder).write()
-        reporter.result("report redrawn in \(folder)/report.md")
+        reporter.result("report redrawn in \(((shownOut ?? options.out) as NSString).appendingPathComponent(s.tag))/report.md")
     }
 
     /// How captions are decoded, in the metrics' words.

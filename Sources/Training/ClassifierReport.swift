@@ -26,6 +26,8 @@ struct ClassifierReport {
         var seed: UInt64
         var epochs: [ClassifierTraining.Epoch]
         var test_accuracy: Double?
+        /// Where training stopped on a NaN or an infinity; nil when it finished.
+        var diverged: String? = nil
     }
 
     /// metrics.json: every configuration and the best one.
@@ -44,7 +46,8 @@ struct ClassifierReport {
 
     func configJSON(_ r: ClassifierTraining.ConfigResult) -> ConfigJSON {
         ConfigJSON(name: r.name, lr: r.learningRate, optimizer: recipe.optimizer, momentum: recipe.momentum, dropout: recipe.dropout,
-                   l2: recipe.weightDecay, batch_size: recipe.batchSize, seed: recipe.seed, epochs: r.epochs, test_accuracy: r.testAccuracy)
+                   l2: recipe.weightDecay, batch_size: recipe.batchSize, seed: recipe.seed, epochs: r.epochs, test_accuracy: r.testAccuracy,
+                   diverged: r.diverged?.summary)
     }
 
     func write() throws {
@@ -105,7 +108,7 @@ struct ClassifierReport {
             let last = r.epochs.last
             let secs = r.epochs.map(\.seconds).sorted()
             table.rows.append([r.name, "\(r.learningRate)", last.map { String(format: "%.4f", $0.train_loss) } ?? "-",
-                               last.map { String(format: "%.4f", $0.dev_accuracy) } ?? "-",
+                               r.diverged.map { "diverged (epoch \($0.epoch), step \($0.step))" } ?? last.map { String(format: "%.4f", $0.dev_accuracy) } ?? "-",
                                r.testAccuracy.map { String(format: "%.4f", $0) } ?? "-",
                                secs.isEmpty ? "-" : String(format: "%.1f", secs[secs.count / 2])])
         }
@@ -129,6 +132,8 @@ struct ClassifierReport {
         (the homework's script plotted a running mean over all batches so far).
 
         ![training loss](\(b.name)-training-loss.png) ![validation accuracy](\(b.name)-validation-accuracy.png)
+
+        \(results.filter { $0.diverged != nil }.map { "Configuration `\($0.name)` diverged: \($0.diverged?.summary ?? "")." }.joined(separator: "\n"))
 
         All configurations:
 

@@ -7,6 +7,11 @@ public final class Evaluator {
     public let executor: Executor
     public let output: String
     public let batchSize = 1024
+    /// The model file, so a non-finite output is reported with its source line.
+    public var modelFile = ""
+    /// The forward graph compiled without fusion, for finding the op (one op per node, each
+    /// with its own source line) that made a non-finite output; nil uses `executor`'s graph.
+    public var unfusedGraph: (() throws -> Graph)?
 
     public init(graph: Graph, threads: Int? = nil, profile: Bool = false) throws {
         executor = try Executor(graph: graph, options: ExecutionOptions(training: false, threads: threads), planner: BufferPlan.lifetimes)
@@ -15,12 +20,21 @@ public final class Evaluator {
     }
 
     public func evaluate(_ split: ImageClassificationSplit, _ store: ParameterStore) throws -> (accuracy: Double, loss: Double) {
+        let t = try totals(split, store)
+        return (Double(t.correct) / Double(max(split.count, 1)), t.lossSum / Double(max(split.count, 1)))
+    }
+
+    /// Correct predictions and the summed loss over the examples `range` of a split (all by
+    /// default): a data-parallel job sums these over its ranks.
+    public func totals(_ split: ImageClassificationSplit, _ store: ParameterStore, range: Range<Int>? = nil) throws -> (correct: Int, lossSum: Double) {
         var correct = 0
         var lossSum = 0.0
-        var start = 0
-        while start < split.count {
-            let end = min(split.count, start + batchSize)
-            let out = try executor.run(feeds: Batches.feeds(split, start..<end), parameters: store)
+        let range = range ?? 0..<split.count
+        var start = range.lowerBound
+        while start < range.upperBound {
+            let end = min(range.upperBound, start + batchSize)
+            let feeds = Batches.feeds(split, start..<end)
+            let out = try executor.run(feeds: feeds, parameters: store)
             guard let scores = out[output], scores.shape.count == 2 else { throw RuntimeError("the model's output is not [batch, classes]") }
             let classes = scores.shape[1]
             let s = scores.floats
@@ -29,9 +43,16 @@ public final class Evaluator {
                 for c in 1..<classes where s[row * classes + c] > s[row * classes + bestClass] { bestClass = c }
                 if Int64(bestClass) == split.labels[start + row] { correct += 1 }
             }
-            lossSum += Double(out["loss"]?.scalar ?? .nan) * Double(end - start)
+            let loss = out["loss"]?.scalar ?? 0
+            // A NaN score or loss is an error, located at the op that made it, not `loss nan`.
+            if !loss.isFinite || s.contains(where: { !$0.isFinite }) {
+                let explainer = try unfusedGraph.map { try Executor(graph: $0(), options: ExecutionOptions(threads: 1)) } ?? executor
+                throw try NumericsReport.explainOutput(explainer, feeds: feeds, store: store,
+                                                       what: "evaluating examples \(start)..<\(end)", modelFile: modelFile)
+            }
+            lossSum += Double(loss) * Double(end - start)
             start = end
         }
-        return (Double(correct) / Double(max(split.count, 1)), lossSum / Double(max(split.count, 1)))
+        return (correct, lossSum)
     }
 }

@@ -51,6 +51,7 @@ public final class FeatureEncoder {
             provenance = "seeded initialisation (seed \(seed); torchvision's init: kaiming-normal fan-out convs, BatchNorm weight 1, bias 0, running mean 0, var 1), NOT pretrained ImageNet weights"
             pretrained = false
         }
+        if let w = weights { try NumericsReport.checkWeights(store, for: graph, source: w) }
         executor = try Executor(graph: graph, options: ExecutionOptions(training: false, threads: threads))
     }
 
@@ -97,6 +98,10 @@ public final class FeatureEncoder {
         }
         let c = map.shape[1], hw = map.shape[2] * map.shape[3]
         let src = map.floats
+        // NaN features would poison every caption model trained on them: an error instead.
+        if src.contains(where: { !$0.isFinite }) {
+            throw try NumericsReport.explainOutput(executor, feeds: ["image": input], store: store, what: "encoding an image", modelFile: file)
+        }
         var dst = [Float](repeating: 0, count: c * hw)
         for ch in 0..<c {
             for r in 0..<hw { dst[r * c + ch] = src[ch * hw + r] }

@@ -1,4 +1,5 @@
 import Datasets
+import Distributed
 import Foundation
 import GraphIR
 import Passes
@@ -33,7 +34,15 @@ public enum FeatureExtraction {
     public static func run(encoderFile: String, weights: String?, seed: UInt64 = 42, threads: Int? = nil, images dir: String,
                            out: String, policy: BadImagePolicy = .stop, limit: Int? = nil, passes: PassOptions = PassOptions(),
                            reporter: TrainingReporter = SilentReporter()) throws -> Summary {
-        let out = outputPath(out)
+        // A folder is written whole (ResultsFolder, keeping what else it holds); a named
+        // .hdf5 file is written atomically by itself, its summary beside it. Under mpirun each
+        // rank encodes its share of the images and rank 0 alone writes.
+        let writes = World.shared.rank == 0
+        let reporter = writes ? reporter : SilentReporter()
+        let folder = isFile(out) || !writes ? nil : try ResultsFolder(out)
+        defer { folder?.discard() }
+        let shown = outputPath(out)
+        let out = folder.map { outputPath($0.staging) } ?? shown
         let full = try imageList(directory: dir)
         // `limit`: encode only the first images (quick runs); the file keeps a row for every
         // image of the folder, zero where none was encoded, so it still fits the dataset.
@@ -44,10 +53,11 @@ public enum FeatureExtraction {
         let context = PassContext(options: passes)
         let encoder = try FeatureEncoder(file: encoderFile, weights: weights, seed: seed, threads: threads, context: context)
         reporter.compiled("encoder", context)
-        reporter.log("graphc: \(encoderFile) over \(list.images.count) images of \(dir) -> \(out)\nencoder: \(encoder.provenance)"
+        reporter.log("graphc: \(encoderFile) over \(list.images.count) images of \(dir) -> \(shown)\nencoder: \(encoder.provenance)"
             + (list.images.count < full.images.count ? "\nnote: --limit \(list.images.count): the rows of the other \(full.images.count - list.images.count) images stay zero" : ""))
         let summary = try extract(list, rows: list.rows, encoder: encoder, policy: policy, to: out, reporter: reporter)
-        reporter.result(String(format: "wrote %@: (%d, %d, %d) float32 from %d images in %.1f s (%.3f s per image)", out, summary.rows,
+        try folder?.commit()
+        reporter.result(String(format: "wrote %@: (%d, %d, %d) float32 from %d images in %.1f s (%.3f s per image)", shown, summary.rows,
                      summary.regions, summary.dim, summary.images, summary.seconds, summary.seconds_per_image))
         if !summary.skipped.isEmpty { reporter.result("skipped \(summary.skipped.count) unreadable images (their rows are zeros): \(summary.skipped.joined(separator: ", "))") }
         if !encoder.pretrained { reporter.result("note: the encoder ran from a seeded initialisation, not pretrained weights (pass --weights resnet18-f37072fd.pth for those)") }
@@ -56,8 +66,10 @@ public enum FeatureExtraction {
 
     /// `--out` names the HDF5 file, or a folder to hold `all_features.hdf5`.
     public static func outputPath(_ out: String) -> String {
-        out.hasSuffix(".hdf5") || out.hasSuffix(".h5") ? out : (out as NSString).appendingPathComponent("all_features.hdf5")
+        isFile(out) ? out : (out as NSString).appendingPathComponent("all_features.hdf5")
     }
+
+    static func isFile(_ out: String) -> Bool { out.hasSuffix(".hdf5") || out.hasSuffix(".h5") }
 
     public struct ImageList {
         /// (row = number - 1, file name)
@@ -97,7 +109,10 @@ public enum FeatureExtraction {
     /// its summary. Unreadable images stop the run or leave a zero row, as `policy` says.
     @discardableResult
     public static func extract(_ list: ImageList, rows: Int, encoder: FeatureEncoder, policy: BadImagePolicy, to path: String,
-                               reporter: TrainingReporter = SilentReporter()) throws -> Summary {
+                               reporter: TrainingReporter = SilentReporter(), world: World = .shared) throws -> Summary {
+        let all = list
+        var list = list
+        if world.isDistributed { list.images = Array(all.images[Placement.share(of: all.images.count, rank: world.rank, size: world.size)]) }
         var features: [Float] = []
         var shape: (regions: Int, dim: Int)?
         var skipped: [String] = []
@@ -134,10 +149,25 @@ public enum FeatureExtraction {
             reporter.itemsDone(i + 1)
         }
         reporter.end()
-        guard let s = shape else { throw RuntimeError("\(list.directory): none of the \(list.images.count) images could be read") }
+        var done = list.images.count - skipped.count
+        if world.isDistributed {
+            // Ranks encoded disjoint rows (zeros elsewhere): their sum is every row.
+            let known = world.sum([shape == nil ? 0 : 1, Double(shape?.regions ?? 0), Double(shape?.dim ?? 0), Double(done)])
+            if shape == nil && known[0] > 0 {
+                shape = (Int(known[1] / known[0]), Int(known[2] / known[0]))
+                features = [Float](repeating: 0, count: rows * Int(known[1] / known[0]) * Int(known[2] / known[0]))
+            }
+            if known[0] > 0 { world.sum(&features) }
+            skipped = world.allGather(skipped.joined(separator: ","), maxBytes: 8192).flatMap { $0.split(separator: ",").map(String.init) }
+            done = Int(known[3])
+        }
+        guard let s = shape else { throw RuntimeError("\(list.directory): none of the \(all.images.count) images could be read") }
         let seconds = Date().timeIntervalSince(start)
+        guard world.rank == 0 else {
+            return Summary(encoder: encoder.file, weights: encoder.provenance, pretrained: encoder.pretrained, images: done, rows: rows,
+                           regions: s.regions, dim: s.dim, skipped: skipped, seconds: seconds, seconds_per_image: seconds / Double(max(done, 1)))
+        }
         try HDF5Features.write(path: path, features: features, count: rows, regions: s.regions, dim: s.dim)
-        let done = list.images.count - skipped.count
         let summary = Summary(encoder: encoder.file, weights: encoder.provenance, pretrained: encoder.pretrained,
                               images: done, rows: rows, regions: s.regions, dim: s.dim, skipped: skipped,
                               seconds: seconds, seconds_per_image: seconds / Double(max(done, 1)))

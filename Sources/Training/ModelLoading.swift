@@ -15,6 +15,7 @@ public enum ModelLoading {
             // (unique names, outputs, a scalar loss) that every command relies on.
             let (g, positions) = try IRParser.parseWithPositions(try readText(path), file: path)
             try verify(g, positions: positions)
+            girLines.record(g, positions: positions)
             return g
         }
         return try Frontend.lower(path: path, options: options)
@@ -43,6 +44,19 @@ public enum ModelLoading {
         }
     }
 
+    /// Where the nodes of the `.gir` files loaded so far were written, by their `loc()`: the
+    /// passes after the verifier locate their complaints at a node's `loc()` (the DSL line),
+    /// which `locatedInIR` turns back into the `.gir` line.
+    static let girLines = GirLines()
+
+    /// `error` located at the `.gir` line of the node it names (with the DSL location as a
+    /// note) when it is a diagnostic at the `loc()` of a node of a loaded `.gir` file;
+    /// otherwise `error` itself.
+    public static func locatedInIR(_ error: Error) -> Error {
+        guard let d = error as? Diagnostic, let position = girLines.position(of: d.location) else { return error }
+        return Diagnostic(d.message, at: position, notes: ["the node comes from \(d.location.file):\(d.location.line):\(d.location.column)"] + d.notes)
+    }
+
     public static func readText(_ path: String) throws -> String {
         let location = SourceLocation(file: path, line: 1, column: 1)
         if let problem = InputFile.problem(path, maxBytes: InputFile.maxModelBytes) {
@@ -53,5 +67,24 @@ public enum ModelLoading {
         }
         guard let text = String(data: data, encoding: .utf8) else { throw Diagnostic("the file is not UTF-8 text", at: location) }
         return text
+    }
+}
+
+/// `loc()` -> `.gir` position of the first node written with it, for every `.gir` file loaded.
+final class GirLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var positions: [SourceLocation: SourceLocation] = [:]
+
+    func record(_ g: Graph, positions list: [SourceLocation]) {
+        guard list.count == g.nodes.count else { return }
+        lock.lock(); defer { lock.unlock() }
+        for (node, position) in zip(g.nodes, list) {
+            if let loc = node.location, positions[loc] == nil { positions[loc] = position }
+        }
+    }
+
+    func position(of loc: SourceLocation) -> SourceLocation? {
+        lock.lock(); defer { lock.unlock() }
+        return positions[loc]
     }
 }

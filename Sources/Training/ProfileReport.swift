@@ -50,7 +50,24 @@ struct ProfileReport {
             if let f = r.flops { l += String(format: "  %.2f MFLOP", f / 1e6) }
             lines.append(l)
         }
+        lines += ProfileReport.choiceLines(executor.pool.tuner)
         return lines.joined(separator: "\n")
+    }
+
+    /// The tuner's decisions so far: each choice point's key, the variant run and how it was
+    /// chosen, with the best time of each candidate when it was measured in this process.
+    static func choiceLines(_ tuner: Tuner) -> [String] {
+        let decisions = tuner.decisions
+        guard !decisions.isEmpty else { return [] }
+        var lines = ["  kernel choices (--tune \(tuner.mode.rawValue); \(tuner.machine)):"]
+        for d in decisions.sorted(by: { $0.key < $1.key }) {
+            var l = "    \(d.key) -> \(d.variant) (\(d.source.rawValue))"
+            if !d.seconds.isEmpty {
+                l += ": " + d.seconds.map { String(format: "%@ %.3f ms", $0.variant, 1000 * $0.seconds) }.joined(separator: ", ")
+            }
+            lines.append(l)
+        }
+        return lines
     }
 }
 

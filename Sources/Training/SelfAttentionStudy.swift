@@ -77,8 +77,11 @@ public enum SelfAttentionStudy {
                             singular_values: singular, ranks: ranks,
                             p1_first_row: related.p1.prefix(L).map(Double.init), p2_first_row: related.p2.prefix(L).map(Double.init),
                             weights_file: "heads.safetensors", inputs_file: "X.npy", outputs_file: "outputs.npz", seconds: 0)
-        if let out {
-            let folder = out as NSString
+        // The folder is written whole (ResultsFolder): swapped in once every file is there.
+        let results = try out.map { try ResultsFolder($0, carryOver: false) }
+        defer { results?.discard() }
+        if let results {
+            let folder = results.staging as NSString
             try model.parameters.save(to: folder.appendingPathComponent(result.weights_file),
                                       metadata: ["model": file, "made_by": "graphc --attention-study: head2 = head1 with B"])
             let raw = x.floats.withUnsafeBytes { Data($0) }
@@ -87,7 +90,10 @@ public enum SelfAttentionStudy {
             try ModelRun.writeNPZ(relatedOutputs, to: folder.appendingPathComponent(result.outputs_file))
         }
         result.seconds = Date().timeIntervalSince(start)
-        if let out { try JSONReport.write(result, to: (out as NSString).appendingPathComponent("study.json")) }
+        if let results {
+            try JSONReport.write(result, to: results.file("study.json"))
+            try results.commit()
+        }
         return result
     }
 

@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import Frontend
 import GraphIR
@@ -12,14 +13,34 @@ public enum TrainingJob {
     /// `options.out` and its messages to `reporter`.
     public static func run(file: String, overrides: RecipeOverrides = RecipeOverrides(), options: TrainingOptions = TrainingOptions(),
                            reporter: TrainingReporter = SilentReporter()) throws {
+        // Under mpirun with several ranks: the training graph exchanges its gradients, and
+        // rank 0 alone speaks (every rank computes the same numbers).
+        var options = options
+        var reporter = reporter
+        if World.shared.isDistributed {
+            options.passes.dataParallel = true
+            if World.shared.rank != 0 { reporter = SilentReporter() }
+        }
         let lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .train), task: options.onnx)
         let recipe = try Recipe(graph: lowered, overrides: overrides, passes: options.passes)
         try checkPlaces(options, dataset: recipe.dataset)
+        // The results go to a fresh folder swapped in at the end, locked meanwhile (an
+        // evaluation of a classifier writes nothing there). A caption run keeps the other
+        // decoder's results beside its own; a classifier run's results replace the folder.
+        // Under mpirun only rank 0 writes, so only it takes the folder's lock.
+        let writes = (recipe.dataset == "sydneyCaptions" || options.weights == nil) && World.shared.rank == 0
+        let results = writes ? try ResultsFolder(options.out, carryOver: recipe.dataset == "sydneyCaptions") : nil
+        defer { results?.discard() }
+        for note in results?.notes ?? [] { reporter.log("note: " + note) }
+        var staged = options
+        if let r = results { staged.out = r.staging }
         switch recipe.dataset {
         case "fashionMNIST":
-            try ClassifierTraining(file: file, lowered: lowered, recipe: recipe, options: options, reporter: reporter).run()
+            try ClassifierTraining(file: file, lowered: lowered, recipe: recipe, options: staged, reporter: reporter, shownOut: options.out).run()
+            try results?.commit()
         case "sydneyCaptions":
-            try CaptioningTraining(file: file, lowered: lowered, recipe: recipe, options: options, reporter: reporter).run()
+            try CaptioningTraining(file: file, lowered: lowered, recipe: recipe, options: staged, reporter: reporter, shownOut: options.out).run()
+            try results?.commit()
         case "":
             if ModelLoading.isONNX(file) { throw RuntimeError("\(file): an ONNX model declares no training data: give --dataset fashion-mnist") }
             throw RuntimeError("\(file): the model declares no training data: add `train(on: .fashionMNIST, ...)`")
@@ -74,6 +95,18 @@ public enum TrainingJob {
         let graphs = try Pipelines.compileForTraining(lowered, context)
         reporter.compiled(label, context)
         return graphs
+    }
+
+    /// `training`, or with `--tune` and a fusion measured slower on this machine for these
+    /// shapes, the graph compiled without it (`FusionTuning`).
+    static func tunedTraining(_ lowered: Graph, _ training: Graph, _ recipe: Recipe, firstBatch: [String: HostTensor],
+                              reporter: TrainingReporter) throws -> Graph {
+        let chosen = try FusionTuning.choose(lowered, options: recipe.passes, step: .train, feeds: firstBatch, threads: recipe.threads,
+                                             seed: recipe.seed, reporter: reporter)
+        guard chosen.fusion != recipe.passes.fusion || !chosen.disabledFusions.isEmpty else { return training }
+        var tuned = recipe
+        tuned.passes = chosen
+        return try compile(lowered, tuned, "training (fusion as tuned)", reporter: reporter).training
     }
 
     /// Prepares the trainer on its first batch and prints its memory plan; with `--profile`,

@@ -29,12 +29,18 @@ public struct TrainingOptions {
     public var weights: String?
     /// What to do with an unreadable image when computing features.
     public var onBadImage: FeatureExtraction.BadImagePolicy
+    /// When training steps are checked op by op for NaN and infinity (`--check-numerics`).
+    public var checkNumerics: NumericsCheckMode = .auto
+    /// A file to write every training step's loss to, one per line (`--step-losses`): what
+    /// the data-parallel tests compare between 1 and N ranks.
+    public var stepLosses: String? = nil
     /// The data set, label input and loss of an ONNX model, which declares none.
     public var onnx = ONNXTask()
 
     public init(out: String = "results", profile: Bool = false, passes: PassOptions = PassOptions(), data: String? = nil, limit: Int? = nil,
                 features: String? = nil, cache: String = ".graphc-cache", beam: Int = 1, weights: String? = nil,
-                onBadImage: FeatureExtraction.BadImagePolicy = .stop, onnx: ONNXTask = ONNXTask()) {
+                onBadImage: FeatureExtraction.BadImagePolicy = .stop, stepLosses: String? = nil, onnx: ONNXTask = ONNXTask()) {
+        self.stepLosses = stepLosses
         self.onnx = onnx
         self.out = out
         self.profile = profile

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Frontend
 import GraphIR
+import Distributed
 import Passes
 import Runtime
 import Training
@@ -114,8 +115,12 @@ struct Graphc: ParsableCommand {
     var memoryPlan: String = "on"
     @Option(help: ArgumentHelp("The most memory one plan may need (an executor's arena for a batch): bytes, or with K, M, G or T (default: the machine's physical memory).", valueName: "bytes"))
     var maxMemory: String?
+    @Option(help: ArgumentHelp("Choose kernel variants, splits and fusions by timing them on first use, remembered per machine in the tuning cache ($GRAPHC_TUNING_CACHE, else ~/.cache/graphc/tuning.json); 'off': fixed defaults.", valueName: "off|fast|full"))
+    var tune: String = "fast"
     @Option(parsing: .unconditional, help: ArgumentHelp("Kernel threads for evaluation batches, as --threads (default: --threads, else all cores).", valueName: "n"))
     var evalThreads: Int?
+    @Option(help: ArgumentHelp("Check training for NaN and infinity op by op: 'auto' checks the first steps and runs any step with a non-finite loss again to find the op (and its DSL line) that made it; 'always' checks every step and update; 'off' only stops on a non-finite loss.", valueName: "auto|always|off"))
+    var checkNumerics: String = "auto"
 
     // Benchmark mode.
     @Flag(help: "Measure training and evaluation throughput on random data; prints JSON (see bench/cnn.sh).")
@@ -132,6 +137,14 @@ struct Graphc: ParsableCommand {
     var loss: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: runs per measurement (median reported).", valueName: "n")) var benchRepeats: Int = 5
     @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: approximate seconds per run.", valueName: "s")) var benchSeconds: Double = 2
+
+    // Data-parallel jobs (mpirun -np N graphc ... --train).
+    @Flag(help: "Compile the training graph for a data-parallel job (on by itself under mpirun with several ranks); with --dump-ir shows the data-parallel pass's all-reduce ops.")
+    var dataParallel = false
+    @Option(parsing: .unconditional, help: ArgumentHelp("Largest gradient bucket one all-reduce exchanges, in MB (default 4).", valueName: "mb"))
+    var bucketMb: Double?
+    @Option(help: ArgumentHelp("With --train: append every step's training loss (of the global batch) to this file, as 'config step loss' lines.", valueName: "file"))
+    var stepLosses: String?
 
     // Numeric options parse `.unconditional`ly, so `--lr -0.1` reaches the range check (a
     // clear "must be positive") instead of being read as an unknown flag `-0.1`.
@@ -160,6 +173,8 @@ struct Graphc: ParsableCommand {
         if let n = limit, n < 1 { throw ValidationError("--limit must be at least 1") }
         guard ["on", "off"].contains(memoryPlan) else { throw ValidationError("--memory-plan must be 'on' or 'off', got '\(memoryPlan)'") }
         guard ["on", "off"].contains(fusion) else { throw ValidationError("--fusion must be 'on' or 'off', got '\(fusion)'") }
+        guard NumericsCheckMode(rawValue: checkNumerics) != nil else { throw ValidationError("--check-numerics must be 'auto', 'always' or 'off', got '\(checkNumerics)'") }
+        guard TuneMode(rawValue: tune) != nil else { throw ValidationError("--tune must be 'off', 'fast' or 'full', got '\(tune)'") }
         if benchRepeats < 1 { throw ValidationError("--bench-repeats must be at least 1") }
         if benchEvalBatch < 1 { throw ValidationError("--bench-eval-batch must be at least 1") }
         if !(benchSeconds > 0 && benchSeconds < 3600) { throw ValidationError("--bench-seconds must be between 0 and 3600") }
@@ -173,6 +188,8 @@ struct Graphc: ParsableCommand {
         if let p = dropout, let problem = TrainingSettings.dropout.problem(with: p) { throw ValidationError("--dropout \(problem)") }
         do { try recipeOverrides().check() } catch let e as RuntimeError { throw ValidationError(e.description) }
         if let m = maxMemory, MemoryBudget.parse(m) == nil { throw ValidationError("--max-memory must be a positive size such as 4G or 500M, got '\(m)'") }
+        if let mb = bucketMb, !(mb > 0 && mb <= 4096) { throw ValidationError("--bucket-mb must be a size in MB above 0 and at most 4096, got \(mb)") }
+        if stepLosses != nil && !train { throw ValidationError("--step-losses goes with --train") }
     }
 
     func run() throws {
@@ -181,6 +198,12 @@ struct Graphc: ParsableCommand {
         signal(SIGXFSZ, SIG_IGN)
         if let m = maxMemory, let bytes = MemoryBudget.parse(m) { MemoryBudget.bytes = bytes; MemoryBudget.source = "--max-memory \(m)" }
         if let t = threads { BLASInfo.setThreads(t) }
+        Tuner.shared = Tuner.standard(mode: TuneMode(rawValue: tune) ?? .fast)
+        defer { for w in Tuner.shared.takeWarnings() { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) } }
+        // Joins the MPI job when mpirun started several ranks (otherwise no MPI call is made).
+        let world = World.shared
+        var failed = false
+        defer { if !failed { world.finalize() } }
         do {
             if listPasses { return printPasses() }
             if let dir = homeworkPage { return print("wrote " + (try HomeworkPage(results: dir).write())) }
@@ -208,9 +231,13 @@ struct Graphc: ParsableCommand {
                 return print(report.json)
             }
         } catch let e as ExitCode {
+            failed = true
             throw e
         } catch {
-            ErrorReport.print(error, modelFiles: files)
+            failed = true
+            ErrorReport.print(error, modelFiles: files, rank: world.isDistributed ? world.label : nil)
+            // The other ranks may be waiting for this one in a collective: stop them all.
+            if world.isDistributed { world.abort() }
             throw ExitCode.failure
         }
     }
@@ -222,7 +249,10 @@ struct Graphc: ParsableCommand {
 
     /// What the pipelines read: the batch size and dropout flags, --verify-each, --fusion.
     var passOptions: PassOptions {
-        PassOptions(batchSize: batchSize, dropout: dropout, verifyEach: verifyEach, fusion: fusion != "off")
+        var options = PassOptions(batchSize: batchSize, dropout: dropout, verifyEach: verifyEach, fusion: fusion != "off")
+        options.dataParallel = dataParallel || World.launchedWithSeveralRanks
+        if let mb = bucketMb { options.bucketBytes = max(4, Int(mb * 1_000_000)) }
+        return options
     }
 
     /// The pipeline --passes names, or nil for the default one. An empty name (`verify,,dce`)

@@ -12,9 +12,11 @@ extension Graphc {
     }
 
     var trainingOptions: TrainingOptions {
-        TrainingOptions(out: resultsFolder, profile: profile, passes: passOptions, data: data, limit: limit, features: features, cache: cache,
-                        beam: beam, weights: eval ? weights ?? (ModelLoading.isONNX(files[0]) ? files[0] : nil) : nil,
-                        onBadImage: badImagePolicy, onnx: onnxTask)
+        var o = TrainingOptions(out: resultsFolder, profile: profile, passes: passOptions, data: data, limit: limit, features: features, cache: cache,
+                                beam: beam, weights: eval ? weights ?? (ModelLoading.isONNX(files[0]) ? files[0] : nil) : nil,
+                                onBadImage: badImagePolicy, stepLosses: stepLosses, onnx: onnxTask)
+        o.checkNumerics = NumericsCheckMode(rawValue: checkNumerics) ?? .auto
+        return o
     }
 
     /// --dataset, --label and --loss: an ONNX model's training, which it cannot declare.

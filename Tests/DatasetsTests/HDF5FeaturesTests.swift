@@ -30,6 +30,41 @@ final class HDF5FeaturesTests: XCTestCase {
         XCTAssertEqual(try HDF5Features.read(path: path).features, [1, 2])
     }
 
+    /// Regression for a crash the hdf5 fuzzer found: libhdf5 trusts the contiguous layout
+    /// message, and a recorded storage size smaller than the dataspace (or an address past the
+    /// end of the file) made H5Dread copy from a null buffer. The reader now refuses both.
+    func testLayoutMessageThatDisagreesWithTheShapeIsRefused() throws {
+        let dir = try F.tempDirectory(self)
+        let path = dir.appendingPathComponent("features.hdf5").path
+        let (count, regions, dim) = (2, 3, 4)
+        try HDF5Features.write(path: path, features: (0..<24).map(Float.init), count: count, regions: regions, dim: dim)
+        let original = try Data(contentsOf: URL(fileURLWithPath: path))
+
+        // Data layout message, version 3, class 1 (contiguous): address (8 bytes), size (8 bytes).
+        let size = UInt64(count * regions * dim * 4)
+        let bytes = [UInt8](original)
+        let sizeBytes = (0..<8).map { UInt8(truncatingIfNeeded: size >> (8 * UInt64($0))) }
+        let messages = (0..<(bytes.count - 18)).filter {
+            bytes[$0] == 3 && bytes[$0 + 1] == 1 && Array(bytes[($0 + 10)..<($0 + 18)]) == sizeBytes
+        }
+        XCTAssertEqual(messages.count, 1, "expected one contiguous layout message recording \(size) bytes")
+        guard let at = messages.first else { return }
+
+        func patched(_ offset: Int, _ value: UInt64) throws -> String {
+            var copy = bytes
+            for i in 0..<8 { copy[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
+            let out = dir.appendingPathComponent("patched-\(offset)-\(value).hdf5").path
+            try Data(copy).write(to: URL(fileURLWithPath: out))
+            return out
+        }
+        let short = try patched(at + 10, 4)
+        F.assertFileError(try HDF5FeatureReader(path: short), file: short, contains: "stores 4 bytes, but its shape needs 96")
+        let beyond = try patched(at + 2, UInt64(bytes.count))
+        F.assertFileError(try HDF5FeatureReader(path: beyond), file: beyond, contains: "past the end of the \(bytes.count)-byte file")
+        let unallocated = try patched(at + 2, UInt64.max)
+        F.assertFileError(try HDF5FeatureReader(path: unallocated), file: unallocated, contains: "has no data written")
+    }
+
     /// A file written by h5py the way the homework writes all_features.hdf5 (see the script).
     func testReadsAnH5pyWrittenFile() throws {
         let path = F.fixturesDirectory.appendingPathComponent("h5py_features.hdf5").path

@@ -89,6 +89,9 @@ let opExamples: [String: OpExample] = {
         "reduce_max": OpExample(inputs: [x], attributes: ["axes": .ints([1]), "keepdims": .bool(true)]),
         "reduce_min": OpExample(inputs: [x], attributes: ["axes": .ints([0, 1]), "keepdims": .bool(false)]),
         "reduce_extremum_grad": OpExample(inputs: [.f32([2, 1]), x, .f32([2, 1])], attributes: ["axes": .ints([1]), "keepdims": .bool(true)]),
+        "allreduce_start": OpExample(inputs: [x, .f32([4])], attributes: ["bucket": .int(0)]),
+        "allreduce_wait": OpExample(inputs: [.f32([10])], attributes: ["bucket": .int(0)]),
+        "bucket_slice": OpExample(inputs: [.f32([10])], attributes: ["start": .int(4), "shape": .shape([2, 3])]),
     ]
     for name in ["relu", "sigmoid", "tanh", "exp", "log", "neg", "sqrt", "abs", "erf"] { e[name] = OpExample(inputs: [x], attributes: [:]) }
     for name in ["add", "sub", "mul", "div", "relu_grad", "maximum", "minimum"] { e[name] = OpExample(inputs: [x, x], attributes: [:]) }

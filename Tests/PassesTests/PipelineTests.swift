@@ -69,7 +69,7 @@ final class ParameterCountTests: XCTestCase {
           %w = param() {name="fc.weight", init="zeros"} : f32[10,4]
           %b = param() {name="fc.bias", init="zeros", trainable=false} : f32[10]
           %m = param() {name="bn.running_mean", init="zeros", buffer=true} : f32[3]
-          meta {train="mnist"}
+          meta {dataset="fashionMNIST"}
         }
         """)
         let rep = ParameterCount.report(g)
@@ -81,7 +81,7 @@ final class ParameterCountTests: XCTestCase {
 
         let out = try Pipeline(["count-params"]).run(g, .checked)
         XCTAssertEqual(IRPrinter.print(out), IRPrinter.print(g).replacingOccurrences(
-            of: "meta {train=\"mnist\"}", with: "meta {train=\"mnist\", param_count=50, trainable_params=40}"))
+            of: "meta {dataset=\"fashionMNIST\"}", with: "meta {dataset=\"fashionMNIST\", param_count=50, trainable_params=40}"))
         XCTAssertNil(g.metadata.int("param_count"), "the input graph is not modified")
     }
 }

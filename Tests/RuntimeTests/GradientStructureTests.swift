@@ -193,7 +193,9 @@ final class GradientStructureTests: XCTestCase {
         // Sources have no inputs; argmax gives integers, which carry no gradient.
         let noInputsOrInteger: Set<String> = ["input", "param", "constant", "argmax"]
         // Made by the fusion pass after autodiff, from backward ops among others.
-        let fusedAfterAutodiff: Set<String> = ["fused_elementwise", "log_softmax_nll_grad"]
+        let fusedAfterAutodiff: Set<String> = ["fused_elementwise", "log_softmax_nll_grad",
+                                               // the data-parallel pass's gradient exchange: never differentiated
+                                               "allreduce_start", "allreduce_wait", "bucket_slice"]
         for op in OpRegistry.all {
             if backwardOnly.contains(op.name) || noInputsOrInteger.contains(op.name) || fusedAfterAutodiff.contains(op.name) {
                 XCTAssertNil(op.gradient, op.name)

@@ -44,32 +44,57 @@ final class KernelThinProductTests: XCTestCase {
         assertClose(y, reference(a.floats, b.floats, m: 8, k: 256, n: 1024, tb: true), shape: [2, 4, 1024], tol: 1e-4, "batched")
     }
 
-    /// The split is taken exactly when the core has the small-matrix kernels and the whole
-    /// product is beyond them; small or tall products are left to one sgemm.
-    func testSplitOnlyWhereItHelps() {
-        let a = [Float](repeating: 1, count: 64 * 1024), b = [Float](repeating: 1, count: 1024 * 1024)
-        var y = [Float](repeating: 0, count: 64 * 1024)
-        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in y.withUnsafeMutableBufferPointer { py in
-            guard let a = pa.baseAddress, let b = pb.baseAddress, let y = py.baseAddress else { return }
-            XCTAssertEqual(thinMatmul(pool: .serial, a: a, b: b, y: y, m: 8, n: 1024, k: 256, transB: true), blasHasSmallMatrixKernels)
-            XCTAssertFalse(thinMatmul(pool: .serial, a: a, b: b, y: y, m: 8, n: 100, k: 100, transB: false), "small enough already")
-            XCTAssertFalse(thinMatmul(pool: .serial, a: a, b: b, y: y, m: 64, n: 1024, k: 256, transB: true), "not thin")
-        } } }
-        if blasHasSmallMatrixKernels { XCTAssertEqual(y[0], 256) }
+    /// Column blocks are offered only for thin products too large for a small-matrix kernel.
+    func testBlocksOfferedOnlyForThinProducts() {
+        XCTAssertEqual(thinColumnBlocks(m: 8, n: 1024, k: 256, transB: true).first, 128)
+        XCTAssertEqual(thinColumnBlocks(m: 8, n: 100, k: 100, transB: false), [], "small enough already")
+        XCTAssertEqual(thinColumnBlocks(m: 64, n: 1024, k: 256, transB: true), [], "not thin")
     }
 
-    /// The column blocks shared over two threads give exactly the serial result.
-    func testBlocksOverThePoolEqualSerial() {
-        let m = 8, k = 256, n = 1000
-        let a = data.floats([m, k]).floats, b = data.floats([n, k]).floats
-        var serial = [Float](repeating: 0, count: m * n), pooled = serial
+    /// Every column-block width, serial and over two threads, equals the naive product.
+    func testEveryBlockWidthMatchesTheReference() {
         let pool = WorkerPool(threads: 2)
-        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
-            guard let a = pa.baseAddress, let b = pb.baseAddress else { return }
-            serial.withUnsafeMutableBufferPointer { _ = thinMatmul(pool: .serial, a: a, b: b, y: $0.baseAddress!, m: m, n: n, k: k, transB: true) }
-            pooled.withUnsafeMutableBufferPointer { _ = thinMatmul(pool: pool, a: a, b: b, y: $0.baseAddress!, m: m, n: n, k: k, transB: true) }
-        } }
-        XCTAssertEqual(serial, pooled)
-        if blasHasSmallMatrixKernels { XCTAssertNotEqual(serial, [Float](repeating: 0, count: m * n)) }
+        for (m, k, n, tb) in [(8, 256, 1000, true), (8, 1024, 612, false), (5, 300, 777, true)] {
+            let a = data.floats([m, k]).floats, b = data.floats(tb ? [n, k] : [k, n]).floats
+            let expected = reference(a, b, m: m, k: k, n: n, tb: tb)
+            let blocks = thinColumnBlocks(m: m, n: n, k: k, transB: tb)
+            XCTAssertFalse(blocks.isEmpty)
+            for block in blocks {
+                for p in [WorkerPool.serial, pool] {
+                    var y = [Float](repeating: .nan, count: m * n)
+                    a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in y.withUnsafeMutableBufferPointer { py in
+                        thinMatmulColumns(pool: p, a: pa.baseAddress!, b: pb.baseAddress!, y: py.baseAddress!, m: m, n: n, k: k,
+                                          transB: tb, block: block)
+                    } } }
+                    for i in y.indices where abs(Double(y[i]) - expected[i]) > 1e-4 * max(1, abs(expected[i])) {
+                        XCTFail("\(m)x\(k)x\(n) block \(block), \(p.width) threads: [\(i)] \(y[i]) vs \(expected[i])")
+                        break
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every way `sgemm(pool:)` splits a product equals the naive product.
+    func testEveryGEMMSplitMatchesTheReference() {
+        let pool = WorkerPool(threads: 2)
+        for (m, k, n, ta, tb) in [(64, 300, 500, false, true), (600, 8, 1152, true, false), (8, 1152, 600, false, false), (33, 129, 257, true, true)] {
+            let a = data.floats(ta ? [k, m] : [m, k]).floats, b = data.floats(tb ? [n, k] : [k, n]).floats
+            var expected = [Double](repeating: 0, count: m * n)
+            for i in 0..<m { for j in 0..<n { for p in 0..<k {
+                expected[i * n + j] += Double(ta ? a[p * m + i] : a[i * k + p]) * Double(tb ? b[j * k + p] : b[p * n + j])
+            } } }
+            for split in GEMMSplit.allCases {
+                var y = [Float](repeating: .nan, count: m * n)
+                a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in y.withUnsafeMutableBufferPointer { py in
+                    split.run(pool: pool, transA: ta, transB: tb, m: m, n: n, k: k, a: pa.baseAddress!, lda: ta ? m : k,
+                              b: pb.baseAddress!, ldb: tb ? k : n, c: py.baseAddress!, ldc: n)
+                } } }
+                for i in y.indices where abs(Double(y[i]) - expected[i]) > 1e-4 * max(1, abs(expected[i])) {
+                    XCTFail("\(m)x\(k)x\(n) ta \(ta) tb \(tb) split \(split): [\(i)] \(y[i]) vs \(expected[i])")
+                    break
+                }
+            }
+        }
     }
 }

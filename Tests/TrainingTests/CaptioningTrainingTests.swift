@@ -88,7 +88,7 @@ final class CaptioningTrainingTests: XCTestCase {
         let report = try String(contentsOf: folder.appendingPathComponent("report.md"), encoding: .utf8)
         XCTAssertTrue(report.contains("![219.tif](219.png)") && report.contains("357_attention.png"))
 
-        let eval = TrainingOptions(data: s.data, limit: 4, features: s.features,
+        let eval = TrainingOptions(out: s.dir.appendingPathComponent("eval").path, data: s.data, limit: 4, features: s.features,
                                    weights: folder.appendingPathComponent("decoder.safetensors").path)
         let log = CollectingReporter()
         XCTAssertNoThrow(try TrainingJob.run(file: s.model, options: eval, reporter: log))

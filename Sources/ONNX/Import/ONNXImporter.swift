@@ -192,7 +192,9 @@ final class ONNXImporter {
             if !isInitializer, !buffer, t.dtype == .f32, t.shape.isEmpty, let s = t.scalar {
                 value = try builder.scalar(Double(s))
             } else {
-                var attributes: Attributes = [:]
+                // The values come from the model (`ONNXModel.initialise`); `zeros` lets code that
+                // only times a graph (fusion tuning) initialise it from a seed as any other.
+                var attributes: Attributes = ["init": .string("zeros")]
                 if buffer { attributes["buffer"] = .bool(true) }
                 else if !isInitializer || t.dtype == .i64 { attributes["trainable"] = .bool(false) }
                 let unique = parameters[name] == nil ? name : "\(name)#\(builder.nodes.count)"

@@ -38,6 +38,8 @@ public enum CPUKernels {
         LeakyReluOp.self, SqrtOp.self, PowOp.self, AbsOp.self, ErfOp.self, HardSigmoidOp.self,
         PadOp.self, PadGradOp.self, GatherOp.self, GatherGradOp.self, LRNOp.self, LRNGradOp.self, ConvTranspose2dOp.self,
         ReduceMaxOp.self, ReduceMinOp.self, ReduceExtremumGradOp.self, MaximumOp.self, MinimumOp.self,
+        // Data-parallel communication (made by the data-parallel pass)
+        AllReduceStartOp.self, AllReduceWaitOp.self, BucketSliceOp.self,
     ]
 
     /// Kernels by op. An op listed twice is a programming error caught at first use (and by

@@ -54,40 +54,75 @@ func blasInt(_ v: Int) -> Int32 { Int32(truncatingIfNeeded: v) }
 /// The largest element count a tensor may have to be safe for 32-bit BLAS sizes.
 public let maxBLASElementCount = Int(Int32.max)
 
-/// `sgemm` split over the pool: M or N (see below) is cut into one block per thread (a
-/// smaller block runs at a lower rate, so no more blocks than threads) and
-/// each block is one single-threaded OpenBLAS call. Cutting N (the linear layers' thin
-/// batch-8 products, 8 x 1152 by 1152 x 600) also splits the packing of the weight, which
-/// is most of such a product's time; cutting M shares nothing but is what large batches
-/// need. Each block writes its own part of C and is computed as the serial call would
-/// compute it, so the result does not depend on timing. Small products stay serial.
-func sgemm(pool: WorkerPool, transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+/// `sgemm` split over the pool, in one of the `GEMMSplit` ways: each block is one
+/// single-threaded OpenBLAS call that writes its own part of C and computes it as the serial
+/// call would, so the result does not depend on timing. Which split is fastest depends on
+/// the shapes, the CPU and OpenBLAS's kernels, so the pool's tuner times them for each shape
+/// (`gemm-split`); with tuning off the shape rule `GEMMSplit.byShape` decides. Small
+/// products stay serial (not worth a dispatch). Only for beta 0 (every variant overwrites C).
+func sgemm(pool: WorkerPool, transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-           beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    let work = m * n * k
-    guard pool.width > 1, m > 1, n > 1, k > 0, work >= parallelGemmWork else {
-        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-              beta: beta, c: c, ldc: ldc)
+           c: UnsafeMutablePointer<Float>, ldc: Int) {
+    guard pool.width > 1, m > 1, n > 1, k > 0, m * n * k >= parallelGemmWork else {
+        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
         return
     }
-    // Rows when there are as many as columns, or when K is the small dimension (a weight
-    // gradient xᵀ·dy: 600 x 8 by 8 x 1152 at batch 8): packing is then cheap either way and
-    // rows give each thread a contiguous block of C (split by columns it was slower than one
-    // thread).
-    if m >= n || (k * 4 <= min(m, n) && m >= 2 * gemmRowBlock) {
-        // Rows of op(A): A is [m, k] (row i at i * lda) or, transposed, [k, m] (column i at i).
-        pool.parallelFor(m, grain: gemmRowBlock, perThread: 1) { _, rows in
-            let i = rows.lowerBound
-            sgemm(transA: transA, transB: transB, m: rows.count, n: n, k: k, alpha: alpha, a: a + (transA ? i : i * lda), lda: lda,
-                  b: b, ldb: ldb, beta: beta, c: c + i * ldc, ldc: ldc)
-        }
-    } else {
-        // Columns of op(B) in whole register blocks: B is [k, n] (column j at j) or, transposed, [n, k].
-        let blocks = (n + gemmColumnBlock - 1) / gemmColumnBlock
-        pool.parallelFor(blocks, perThread: 1) { _, range in
-            let j = range.lowerBound * gemmColumnBlock, end = min(range.upperBound * gemmColumnBlock, n)
-            sgemm(transA: transA, transB: transB, m: m, n: end - j, k: k, alpha: alpha, a: a, lda: lda,
-                  b: b + (transB ? j * ldb : j), ldb: ldb, beta: beta, c: c + j, ldc: ldc)
+    func run(_ split: GEMMSplit) {
+        split.run(pool: pool, transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+    }
+    let fixed = GEMMSplit.byShape(m: m, n: n, k: k)
+    if pool.tuner.mode == .off || pool.isRunningJob { return run(fixed) }
+    let key = TuningKey(point: "gemm-split", shapes: [[m, k], [k, n]], detail: (transA ? "ta" : "") + (transB ? "tb" : ""),
+                        threads: pool.width)
+    let candidates = [fixed] + GEMMSplit.allCases.filter { $0 != fixed }
+    pool.tuner.run(key, candidates.map { split in
+        KernelVariant(split.rawValue, fullOnly: split.fullOnly) { run(split) }
+    })
+}
+
+/// The ways `sgemm(pool:)` shares a product out. Cutting N also splits the packing of B
+/// (most of a thin product's time); cutting M shares nothing but gives each thread a
+/// contiguous block of C; one serial call packs once.
+enum GEMMSplit: String, CaseIterable {
+    /// Rows of op(A), one block per thread.
+    case rows
+    /// Columns of op(B) in whole register blocks, one block per thread.
+    case columns
+    /// One call on the calling thread.
+    case serial
+    /// Rows or columns, two blocks per thread (a busy machine's caller takes over a late
+    /// worker's second block).
+    case rows2, columns2
+
+    var fullOnly: Bool { self == .rows2 || self == .columns2 }
+
+    /// The fixed rule (`--tune off`): rows when there are as many as columns, or when K is
+    /// the small dimension (a weight gradient xᵀ·dy, where packing is cheap either way);
+    /// columns otherwise.
+    static func byShape(m: Int, n: Int, k: Int) -> GEMMSplit {
+        m >= n || (k * 4 <= min(m, n) && m >= 2 * gemmRowBlock) ? .rows : .columns
+    }
+
+    func run(pool: WorkerPool, transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        switch self {
+        case .serial:
+            sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+        case .rows, .rows2:
+            // Rows of op(A): A is [m, k] (row i at i * lda) or, transposed, [k, m] (column i at i).
+            pool.parallelFor(m, grain: gemmRowBlock, perThread: self == .rows ? 1 : 2) { _, rows in
+                let i = rows.lowerBound
+                sgemm(transA: transA, transB: transB, m: rows.count, n: n, k: k, a: a + (transA ? i : i * lda), lda: lda,
+                      b: b, ldb: ldb, c: c + i * ldc, ldc: ldc)
+            }
+        case .columns, .columns2:
+            // Columns of op(B) in whole register blocks: B is [k, n] (column j at j) or, transposed, [n, k].
+            let blocks = (n + gemmColumnBlock - 1) / gemmColumnBlock
+            pool.parallelFor(blocks, perThread: self == .columns ? 1 : 2) { _, range in
+                let j = range.lowerBound * gemmColumnBlock, end = min(range.upperBound * gemmColumnBlock, n)
+                sgemm(transA: transA, transB: transB, m: m, n: end - j, k: k, a: a, lda: lda,
+                      b: b + (transB ? j * ldb : j), ldb: ldb, c: c + j, ldc: ldc)
+            }
         }
     }
 }
@@ -113,9 +148,7 @@ func matmulForward(_ c: KernelContext) {
     let batch = m * n > 0 ? y.count / (m * n) : 0
     let lda = ta ? m : k, ldb = tb ? k : n
     if br == 2 && !ta {
-        if !thinMatmul(pool: c.pool, a: a.f32, b: b.f32, y: y.f32, m: batch * m, n: n, k: k, transB: tb) {
-            sgemm(pool: c.pool, transB: tb, m: batch * m, n: n, k: k, a: a.f32, lda: lda, b: b.f32, ldb: ldb, c: y.f32, ldc: n)
-        }
+        thinOrWholeMatmul(pool: c.pool, a: a.f32, b: b.f32, y: y.f32, m: batch * m, n: n, k: k, transB: tb)
         if c.inputs.count == 3 { addRowBias(c, rows: batch * m, columns: n) }
         return
     }

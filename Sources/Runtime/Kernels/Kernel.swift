@@ -56,3 +56,8 @@ public struct KernelContext {
         self.workspace = workspace; self.random = random; self.pool = pool
     }
 }
+
+extension KernelContext {
+    /// The pool's tuner: how a kernel with several ways to run picks one (`Tuner.run`).
+    public var tuner: Tuner { pool.tuner }
+}

@@ -1,23 +1,16 @@
 import GraphIR
-import CBLAS
 
 // Products of a few rows (a decoder step at batch 8) by a weight matrix. OpenBLAS packs both
 // operands of every sgemm it runs through its blocked kernel, and for an 8-row product
-// packing the weight costs as much as the arithmetic. On AVX-512 cores OpenBLAS also has
-// small-matrix kernels that skip the packing, but it only takes them for small enough
-// products, so the product is split into column blocks that qualify. On cores without
-// those kernels splitting only adds calls, so it is not done there. (Measurements:
-// bench/RESULTS.md.)
+// packing the weight costs as much as the arithmetic. Some OpenBLAS builds (its AVX-512
+// kernels) have small-matrix kernels that skip the packing, but take only small enough
+// products, so splitting the product into column blocks that qualify can win; elsewhere the
+// split only adds calls. Whether it wins is measured per shape (`thin-matmul`), never
+// inferred from the CPU's or OpenBLAS's name; with tuning off the product is not split.
 
-/// Whether this OpenBLAS runs AVX-512 kernels, which come with its small-matrix sgemm.
-let blasHasSmallMatrixKernels: Bool = {
-    guard let p = openblas_get_corename() else { return false }
-    return ["skylakex", "cooperlake", "sapphirerapids"].contains(String(cString: p).lowercased())
-}()
-
-/// Whether OpenBLAS (SkylakeX's permit rule) runs a row-major m x n x k product through its
-/// small-matrix kernel: m n k below 10^6, and for a·bᵀ (column-major TN) at most 1200
-/// results and k of 32 or more.
+/// Whether OpenBLAS's small-matrix permit rule (its SkylakeX one) admits a row-major
+/// m x n x k product: m n k below 10^6, and for a·bᵀ (column-major TN) at most 1200 results
+/// and k of 32 or more. Only used to size the column blocks worth trying.
 @inline(__always)
 func smallKernelTakes(m: Int, n: Int, k: Int, transB: Bool) -> Bool {
     m * n * k < 1_000_000 && (!transB || (m * n <= 1200 && k >= 32))
@@ -26,17 +19,38 @@ func smallKernelTakes(m: Int, n: Int, k: Int, transB: Bool) -> Bool {
 /// Rows of a thin product: at most this many are split by columns.
 let thinRows = 16
 
-/// `y = a op(b)` for a row-major a [m, k] (m <= thinRows) and a 2-D b, as column blocks the
-/// small-matrix kernel takes, when OpenBLAS has one and the whole product is too large for
-/// it. Returns false (nothing written) when the product is not such a case.
-/// The blocks are independent, so they are shared out over `pool`.
-func thinMatmul(pool: WorkerPool, a: UnsafePointer<Float>, b: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
-                m: Int, n: Int, k: Int, transB: Bool) -> Bool {
-    guard blasHasSmallMatrixKernels, m > 1, m <= thinRows, n > 1, k > 0,
-          !smallKernelTakes(m: m, n: n, k: k, transB: transB) else { return false }
+/// `y = a op(b)` for a row-major a [m, k] and a 2-D b: as one product split over the pool
+/// (`sgemm(pool:)`), or, for thin products (m <= thinRows) where the tuner measured it
+/// faster, as independent column blocks shared out over the pool.
+func thinOrWholeMatmul(pool: WorkerPool, a: UnsafePointer<Float>, b: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                       m: Int, n: Int, k: Int, transB: Bool) {
+    let ldb = transB ? k : n
+    func whole() { sgemm(pool: pool, transB: transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, c: y, ldc: n) }
+    let blocks = thinColumnBlocks(m: m, n: n, k: k, transB: transB)
+    guard !blocks.isEmpty, pool.tuner.mode != .off, !pool.isRunningJob else { return whole() }
+    let key = TuningKey(point: "thin-matmul", shapes: [[m, k], [k, n]], detail: transB ? "tb" : "", threads: pool.width)
+    pool.tuner.run(key, [KernelVariant("whole", run: whole)] + blocks.enumerated().map { i, block in
+        KernelVariant("columns-\(block)", fullOnly: i > 0) {
+            thinMatmulColumns(pool: pool, a: a, b: b, y: y, m: m, n: n, k: k, transB: transB, block: block)
+        }
+    })
+}
+
+/// Column block widths worth timing for a thin product, the most promising first: the
+/// widest power of two the small-matrix rule admits (at least 16), then half and twice it.
+/// Empty when the product is not thin, or small enough to go whole through any kernel.
+func thinColumnBlocks(m: Int, n: Int, k: Int, transB: Bool) -> [Int] {
+    guard m > 1, m <= thinRows, n > 1, k > 0, !smallKernelTakes(m: m, n: n, k: k, transB: transB) else { return [] }
     var block = 1
     while block * 2 <= n && smallKernelTakes(m: m, n: block * 2, k: k, transB: transB) { block *= 2 }
-    guard block >= 32 || (block >= 16 && k > 1024) else { return false }
+    block = max(block, 16)
+    return [block, block / 2, block * 2].filter { $0 >= 8 && $0 < n }
+}
+
+/// `y = a op(b)` as column blocks of `block` columns, one OpenBLAS call each, shared out
+/// over `pool`. Each block writes its own columns of y.
+func thinMatmulColumns(pool: WorkerPool, a: UnsafePointer<Float>, b: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                       m: Int, n: Int, k: Int, transB: Bool, block: Int) {
     let ldb = transB ? k : n
     let blocks = (n + block - 1) / block
     pool.parallelFor(blocks, perThread: 1) { _, range in
@@ -46,5 +60,4 @@ func thinMatmul(pool: WorkerPool, a: UnsafePointer<Float>, b: UnsafePointer<Floa
                   c: y + start, ldc: n)
         }
     }
-    return true
 }

@@ -28,8 +28,12 @@ public final class WorkerPool: @unchecked Sendable {
     /// Chunks a job is split into at most: the workers plus the caller.
     public let threads: Int
 
-    /// A pool without workers: every `parallelFor` runs inline.
-    public static let serial = WorkerPool(threads: 1)
+    /// A pool without workers: every `parallelFor` runs inline. Its tuner is off.
+    public static let serial = WorkerPool(threads: 1, tuner: Tuner(mode: .off))
+
+    /// Chooses among kernel variants, split shapes and grains for the kernels run on this
+    /// pool (they depend on its width, so each pool has one).
+    public let tuner: Tuner
 
     /// generation << 24 | chunks << 12 | next chunk to claim: a thread that claims a chunk
     /// knows from the same word that the chunk exists in the job it belongs to.
@@ -55,8 +59,10 @@ public final class WorkerPool: @unchecked Sendable {
     /// gaps between the kernels of a step, short enough not to steal a busy machine's core.
     static let spinSeconds = 200e-6
 
-    public init(threads: Int) {
+    /// `tuner` nil: `Tuner.shared` as it is now.
+    public init(threads: Int, tuner: Tuner? = nil) {
         self.threads = min(max(1, threads), WorkerPool.maxChunks)
+        self.tuner = tuner ?? Tuner.shared
         mutex = .allocate(capacity: 1)
         wake = .allocate(capacity: 1)
         done = .allocate(capacity: 1)
@@ -93,6 +99,10 @@ public final class WorkerPool: @unchecked Sendable {
 
     /// Threads that can run chunks (the caller plus the workers that started).
     public var width: Int { workers.count + 1 }
+
+    /// True inside a chunk of a running job, where nested work runs serially (and choice
+    /// points must not time variants: the other chunks are running).
+    public var isRunningJob: Bool { busy }
 
     /// How many chunks `parallelFor(count, grain:perThread:)` splits into: at most
     /// `perThread * width`, each at least `grain` items; 1 when called from inside a chunk.

@@ -45,7 +45,7 @@ public final class Trainer {
         guard let lossBuffer = executor.outputBuffer(named: "loss"), let loss = lossBuffer.first else {
             throw RuntimeError("the training graph produced no loss")
         }
-        guard loss.isFinite else { throw RuntimeError("the loss is \(loss): training diverged (try a smaller learning rate)") }
+        guard loss.isFinite else { throw NonFiniteLoss(loss: loss) }
         for (slot, name) in trainable.enumerated() {
             guard let g = executor.outputBuffer(named: GradientOutput.name(forParameter: name)) else { throw RuntimeError("missing gradient for '\(name)'") }
             guard let p = executor.parameterBuffer(named: name) else {
@@ -56,6 +56,15 @@ public final class Trainer {
         }
         optimizer.finishStep()
         executor.noteParametersWritten(to: parameters)
+        // With every output checked, the updated weights are too: an update (a huge learning
+        // rate or weight decay) is where finite gradients make non-finite weights.
+        if executor.checksNumerics {
+            for name in trainable {
+                guard let p = executor.parameterBuffer(named: name), let base = p.baseAddress, !allFinite(base, p.count) else { continue }
+                throw NonFiniteUpdate(parameter: FloatSummary(name: name, shape: parameters.peek(name)?.shape ?? [p.count],
+                                                              values: UnsafeBufferPointer(p)))
+            }
+        }
         return loss
     }
 
@@ -74,4 +83,17 @@ public final class Trainer {
         s.optimizerState = max(optimizer.stateBytes, optimizer.plannedStateBytes(parameterCount: weights))
         return s
     }
+}
+
+/// A training step whose loss is NaN or infinite; the weights are those before the step (it
+/// made no update), so the step can be run again with every output checked.
+public struct NonFiniteLoss: Error, CustomStringConvertible {
+    public var loss: Float
+    public var description: String { "the loss is \(loss): training diverged" }
+}
+
+/// A training step whose update made a weight non-finite from finite gradients.
+public struct NonFiniteUpdate: Error, CustomStringConvertible {
+    public var parameter: FloatSummary
+    public var description: String { "the update made weight \(parameter.description)" }
 }

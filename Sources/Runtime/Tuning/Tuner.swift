@@ -1,0 +1,203 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How graphc picks among several ways to run something (`--tune`).
+public enum TuneMode: String, CaseIterable, Sendable {
+    /// Always the first (default) variant: the fixed choices, the same on every machine.
+    case off
+    /// Time the variants once per machine and shape, best of `fastRepeats` runs each; the
+    /// winner is remembered in the tuning cache.
+    case fast
+    /// As `fast`, with more runs per variant and the variants marked `fullOnly` too.
+    case full
+}
+
+/// One way to run a choice point. `run` must compute the same function of the same inputs as
+/// every other variant of the point (results may differ by rounding, not by meaning), must
+/// write all of its output (it is run several times over the same memory while timing), and
+/// must not read memory it writes (no in-place operands).
+public struct KernelVariant {
+    public let name: String
+    /// Tried only with `--tune full` (slow to time, or rarely the winner).
+    public let fullOnly: Bool
+    public let run: () -> Void
+
+    public init(_ name: String, fullOnly: Bool = false, run: @escaping () -> Void) {
+        self.name = name; self.fullOnly = fullOnly; self.run = run
+    }
+}
+
+/// What the tuner chose for one key, and how (`--profile` lists these).
+public struct TuningDecision: Sendable {
+    public enum Source: String, Sendable {
+        /// `--tune off`, or a single candidate: the default variant.
+        case fixed
+        /// Read from the tuning cache.
+        case cached
+        /// Timed in this process.
+        case measured
+    }
+    public let key: TuningKey
+    public let variant: String
+    public let source: Source
+    /// The best time (seconds) of each variant tried, when measured.
+    public let seconds: [(variant: String, seconds: Double)]
+}
+
+/// Choice points with measured winners, like FFTW's wisdom: the first time a choice point
+/// meets a key (op and shapes, see `TuningKey`) it times each candidate variant on the real
+/// operands, runs the winner last (so the output is the winner's), and remembers it in
+/// `cache` for this machine (`MachineIdentity`); later uses, in this process or the next,
+/// run the winner directly. A given choice always computes the same result, so results are
+/// deterministic for a given cache (and with `.off`, always).
+///
+/// Kernels reach the tuner through their context (`KernelContext.tuner`, the executor's
+/// pool's); the executor takes it from `ExecutionOptions.tuner`, else `Tuner.shared`, which
+/// the command line sets from `--tune` and which is `.off` in a program that does not.
+///
+///     c.tuner.run(TuningKey(point: "conv2d", shapes: [x.shape, w.shape], detail: "s1p1", threads: c.pool.width), [
+///         KernelVariant("im2col") { im2colConv(...) },
+///         KernelVariant("direct") { directConv(...) },
+///     ])
+///
+/// Call it from the thread that drives the pool (a kernel's body, not inside a chunk).
+public final class Tuner: @unchecked Sendable {
+    public let mode: TuneMode
+    public let machine: MachineIdentity
+    public let cache: TuningCache?
+
+    /// The tuner executors use when their options name none. Set it before making executors.
+    nonisolated(unsafe) public static var shared = Tuner(mode: .off)
+
+    /// Runs per variant when timing: `fast` takes the best of 3 after one warm-up run (the
+    /// best, not the median: other processes only ever add time, and 3 keeps first use of a
+    /// large model short); `full` the best of 9.
+    public static let fastRepeats = 3
+    public static let fullRepeats = 9
+    /// A variant other than the default must be this much faster to be chosen, so that
+    /// noise does not flip choices between equal variants.
+    public static let margin = 0.03
+
+    private let lock = NSLock()
+    private var chosen: [TuningKey: String] = [:]
+    private var made: [TuningDecision] = []
+    private var notes: [String] = []
+
+    public init(mode: TuneMode, cache: TuningCache? = nil, machine: MachineIdentity = .current) {
+        self.mode = mode; self.cache = cache; self.machine = machine
+        if let w = cache?.warning { notes.append(w) }
+    }
+
+    /// Every decision made in this process, in the order first made.
+    public var decisions: [TuningDecision] { lock.withLock { made } }
+
+    /// Cache problems (ignored corrupt file, failed write) to show the user once.
+    public func takeWarnings() -> [String] { lock.withLock { defer { notes = [] }; return notes } }
+
+    /// Runs the chosen variant (see the type's comment). `variants[0]` is the default.
+    public func run(_ key: TuningKey, _ variants: [KernelVariant]) {
+        guard let first = variants.first else { return }
+        if let name = known(key, names: variants.map(\.name)), let v = variants.first(where: { $0.name == name }) {
+            v.run()
+            return
+        }
+        let tried = variants.filter { !$0.fullOnly || mode == .full }
+        guard tried.count > 1 else {
+            record(TuningDecision(key: key, variant: first.name, source: .fixed, seconds: []), remember: false)
+            first.run()
+            return
+        }
+        let name = choose(key, variants: tried.map(\.name)) { name in
+            let v = tried.first { $0.name == name } ?? first
+            let start = Tuner.now()
+            v.run()
+            return Tuner.now() - start
+        }
+        (variants.first { $0.name == name } ?? first).run()
+    }
+
+    /// The choice alone, for points whose candidates the caller runs itself (whole graphs,
+    /// for fusion): `measure(name)` runs variant `name` once and returns its seconds.
+    /// `variants[0]` is the default. Runs of the variants are interleaved, so a burst of
+    /// load from elsewhere hits them alike, unless `interleaved` is false: then each variant's
+    /// runs come one after another, so the caller can hold one variant at a time (a whole
+    /// compiled graph with its memory).
+    public func choose(_ key: TuningKey, variants: [String], interleaved: Bool = true, measure: (String) -> Double) -> String {
+        guard let first = variants.first else { return "" }
+        if let name = known(key, names: variants) { return name }
+        guard variants.count > 1 else {
+            record(TuningDecision(key: key, variant: first, source: .fixed, seconds: []), remember: false)
+            return first
+        }
+        let repeats = mode == .full ? Tuner.fullRepeats : Tuner.fastRepeats
+        var best = [Double](repeating: .infinity, count: variants.count)
+        if interleaved {
+            for (i, name) in variants.enumerated() { _ = measure(name); best[i] = min(best[i], measure(name)) }
+            for _ in 1..<repeats {
+                for (i, name) in variants.enumerated() { best[i] = min(best[i], measure(name)) }
+            }
+        } else {
+            for (i, name) in variants.enumerated() {
+                _ = measure(name)
+                for _ in 0..<repeats { best[i] = min(best[i], measure(name)) }
+            }
+        }
+        let winner = Tuner.winner(best)
+        record(TuningDecision(key: key, variant: variants[winner], source: .measured,
+                              seconds: zip(variants, best).map { ($0, $1) }), remember: true)
+        return variants[winner]
+    }
+
+    /// The index of the fastest time; the default (index 0) unless another beats it by `margin`.
+    static func winner(_ seconds: [Double]) -> Int {
+        var best = 0
+        for i in seconds.indices.dropFirst() where seconds[i] < seconds[best] { best = i }
+        return best != 0 && seconds[best] < seconds[0] * (1 - margin) ? best : 0
+    }
+
+    /// The variant to use without timing: the default with `.off`, else one chosen before.
+    private func known(_ key: TuningKey, names: [String]) -> String? {
+        if mode == .off {
+            return lock.withLock {
+                if chosen[key] == nil {
+                    chosen[key] = names[0]
+                    made.append(TuningDecision(key: key, variant: names[0], source: .fixed, seconds: []))
+                }
+                return names[0]
+            }
+        }
+        if let name = lock.withLock({ chosen[key] }), names.contains(name) { return name }
+        if let name = cache?.choice(key, on: machine), names.contains(name) {
+            record(TuningDecision(key: key, variant: name, source: .cached, seconds: []), remember: false)
+            return name
+        }
+        return nil
+    }
+
+    private func record(_ d: TuningDecision, remember: Bool) {
+        let failure = remember ? cache?.remember(d.variant, for: d.key, on: machine) : nil
+        lock.withLock {
+            if chosen[d.key] == nil { made.append(d) } else if let i = made.firstIndex(where: { $0.key == d.key }) { made[i] = d }
+            chosen[d.key] = d.variant
+            if let failure, !notes.contains(failure) { notes.append(failure) }
+        }
+    }
+
+    static func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+}
+
+extension Tuner {
+    /// A tuner for `mode` on this machine with the cache at `TuningCache.defaultURL` (no cache
+    /// file is read or written with `.off`).
+    public static func standard(mode: TuneMode) -> Tuner {
+        Tuner(mode: mode, cache: mode == .off ? nil : TuningCache(url: TuningCache.defaultURL))
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import GraphIR
+import Passes
+import Runtime
+
+/// Fusion that never loses: with tuning on, which of the speed-up passes' rewrites a model
+/// gets is measured, not assumed. A fused kernel saves memory traffic but can run slower than
+/// the ops it replaces (a convolution whose epilogue defeats OpenBLAS's fast path on one
+/// CPU, an elementwise program slower than two vectorised loops on another), so for the
+/// shapes and thread count a model runs with, the graph is compiled with every fusion, with
+/// none (`--fusion off`), and without each kind of fusion the pass made (`FusionKind`), and
+/// the variant whose step is fastest is kept (the fully fused one unless another is faster by
+/// `Tuner.margin`). The winner is remembered in the tuning cache under point `fusion-train` or
+/// `fusion-eval`, the shapes of the feeds and a fingerprint of the model, and shows in
+/// `--profile`'s kernel choices.
+public enum FusionTuning {
+    /// What a step runs: the forward graph for evaluation, the training graph for training.
+    public enum Step: String, Sendable { case train, eval }
+
+    /// `Tuner.shared`, read when called (a default argument would be read once).
+    /// The pass options to compile `lowered` with for `step`s on `feeds` with `threads`
+    /// threads: `options` itself when tuning is off, fusion is off, or no fusion fires;
+    /// otherwise options with the losing fusions switched off (`disabledFusions`, or
+    /// `fusion` false when the unfused graph won).
+    public static func choose(_ lowered: Graph, options: PassOptions, step: Step, feeds: [String: HostTensor],
+                              threads: Int, seed: UInt64, planner: @escaping BufferPlanner = BufferPlan.lifetimes, tuner: Tuner = .shared,
+                              reporter: TrainingReporter = SilentReporter()) throws -> PassOptions {
+        guard tuner.mode != .off, options.fusion else { return options }
+        // The ranks of a data-parallel job must run one graph: timings differ per rank, so
+        // they would choose (and measure, each all-reduce a collective call) differently.
+        guard !options.dataParallel else {
+            reporter.log("note: fusion not tuned in a data-parallel job (every rank compiles the same graph)")
+            return options
+        }
+        let all = PassContext(options: options)
+        _ = try Pipelines.compileForTraining(lowered, all)
+        let fired = FusionKind.allCases.filter { kind in
+            all.statistics.contains { $0.pass == "fusion" && $0[kind.counter] > 0 }
+        }
+        var candidates: [(name: String, options: PassOptions)] = [("all", options)]
+        var none = options
+        none.fusion = false
+        candidates.append(("none", none))
+        if fired.count > 1 {
+            for kind in fired {
+                var o = options
+                o.disabledFusions.insert(kind)
+                candidates.append(("without-" + kind.rawValue, o))
+            }
+        }
+        let key = TuningKey(point: "fusion-" + step.rawValue, shapes: feeds.keys.sorted().compactMap { feeds[$0]?.shape },
+                            detail: fingerprint(lowered, options), threads: threads)
+        // One variant's graph and memory at a time: the variants are measured one after another.
+        var current: (name: String, run: () throws -> Void, repeats: Int)?
+        var failure: Error?
+        let winner = tuner.choose(key, variants: candidates.map(\.name), interleaved: false) { name in
+            guard failure == nil, let options = candidates.first(where: { $0.name == name })?.options else { return .infinity }
+            do {
+                if current?.name != name {
+                    current = nil
+                    let run = try makeStep(lowered, options: options, step: step, feeds: feeds, threads: threads, seed: seed, planner: planner)
+                    try run()
+                    let once = try seconds(run)
+                    current = (name, run, max(1, Int(targetSeconds / max(once, 1e-6))))
+                }
+                guard let s = current else { return .infinity }
+                return try seconds { for _ in 0..<s.repeats { try s.run() } } / Double(s.repeats)
+            } catch {
+                failure = error
+                return .infinity
+            }
+        }
+        current = nil
+        if let failure { throw failure }
+        guard let chosen = candidates.first(where: { $0.name == winner }) else { return options }
+        if chosen.name != "all" { reporter.log("fusion (\(step.rawValue)): \(chosen.name), measured faster on this machine (--tune)") }
+        return chosen.options
+    }
+
+    /// "all", "none" or "without-k1,k2": which fusions `options` leaves on.
+    public static func describe(_ options: PassOptions) -> String {
+        if !options.fusion { return "none" }
+        if options.disabledFusions.isEmpty { return "all" }
+        return "without-" + options.disabledFusions.map(\.rawValue).sorted().joined(separator: ",")
+    }
+
+    /// Seconds a measured batch of steps aims at: long enough to be above timer and dispatch
+    /// noise, short enough that choosing costs well under a second for the usual models.
+    static let targetSeconds = 0.02
+
+    static func makeStep(_ lowered: Graph, options: PassOptions, step: Step, feeds: [String: HostTensor],
+                         threads: Int, seed: UInt64, planner: @escaping BufferPlanner) throws -> () throws -> Void {
+        let (forward, training) = try Pipelines.compileForTraining(lowered, PassContext(options: options))
+        let store = ParameterStore()
+        try store.initialise(from: forward, seed: seed)
+        switch step {
+        case .train:
+            // A tiny rate: the parameters barely move, so every variant times the same numbers.
+            let trainer = try Trainer(graph: training, parameters: store, optimizer: SGD(learningRate: 1e-6),
+                                      options: ExecutionOptions(training: true, seed: seed, threads: threads), planner: planner)
+            // A non-finite loss or update is the numerics check's to report, at its op and line,
+            // when training proper runs this batch; timing only needs the step's work.
+            return {
+                do { _ = try trainer.step(feeds: feeds) } catch is NonFiniteLoss {} catch is NonFiniteUpdate {}
+            }
+        case .eval:
+            let executor = try Executor(graph: forward, options: ExecutionOptions(training: false, threads: threads), planner: planner)
+            return { _ = try executor.execute(feeds: feeds, parameters: store) }
+        }
+    }
+
+    static func seconds(_ body: () throws -> Void) rethrows -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+    }
+
+    /// 16 hex digits naming the model and the options that shape its graph (FNV-1a of its IR
+    /// text), so a cached choice is never applied to another model.
+    static func fingerprint(_ g: Graph, _ options: PassOptions) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        let text = IRPrinter.print(g, locations: false) + "\n\(options.dropout.map { "\($0)" } ?? "-")"
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return String(hash, radix: 16)
+    }
+}

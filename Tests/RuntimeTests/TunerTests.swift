@@ -1,0 +1,147 @@
+import Foundation
+@testable import Runtime
+import XCTest
+
+/// The tuner's choices, its cache file and key. Candidate speeds come from a stand-in
+/// `measure` returning fixed seconds, so nothing here depends on timing.
+final class TunerTests: XCTestCase {
+    let machine = MachineIdentity(cpuModel: "Test CPU @ 1.00GHz", cores: 2, blasCore: "Haswell")
+    let key = TuningKey(point: "gemm-split", shapes: [[8, 1152], [1152, 600]], detail: "tb", threads: 2)
+
+    func temporaryCache() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-tuner-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir.appendingPathComponent("tuning.json")
+    }
+
+    func testKeyTextRoundTrip() {
+        XCTAssertEqual(key.description, "gemm-split 8x1152*1152x600 tb @2")
+        XCTAssertEqual(TuningKey(cacheText: key.description), key)
+        let plain = TuningKey(point: "conv2d", shapes: [[8, 1, 28, 28], [32, 1, 3, 3]], threads: 1)
+        XCTAssertEqual(plain.description, "conv2d 8x1x28x28*32x1x3x3 @1")
+        XCTAssertEqual(TuningKey(cacheText: plain.description), plain)
+        for bad in ["", "gemm-split", "gemm-split 8x8 @0", "gemm-split 8xq @2", "x 8x8 tb", "a b c d @1"] {
+            XCTAssertNil(TuningKey(cacheText: bad), bad)
+        }
+    }
+
+    func testMachineModelNameFromCPUInfo() {
+        let cpuinfo = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC  9R14 96-Core Processor\nflags\t: avx2\n"
+        XCTAssertEqual(MachineIdentity.parseModelName(cpuinfo), "AMD EPYC 9R14 96-Core Processor")
+        XCTAssertNil(MachineIdentity.parseModelName("processor\t: 0\n"))
+        XCTAssertFalse(MachineIdentity.current.blasCore.isEmpty)
+    }
+
+    func testCacheRoundTripPerMachine() throws {
+        let url = try temporaryCache()
+        let cache = TuningCache(url: url)
+        XCTAssertNil(cache.warning, "a missing file is not a problem")
+        XCTAssertNil(cache.remember("columns", for: key, on: machine))
+        let other = MachineIdentity(cpuModel: machine.cpuModel, cores: 2, blasCore: "SkylakeX")
+        XCTAssertNil(cache.remember("rows", for: key, on: other))
+
+        let reread = TuningCache(url: url)
+        XCTAssertNil(reread.warning)
+        XCTAssertEqual(reread.choice(key, on: machine), "columns")
+        XCTAssertEqual(reread.choice(key, on: other), "rows", "OpenBLAS's core is part of the machine")
+        XCTAssertNil(reread.choice(TuningKey(point: key.point, shapes: key.shapes, detail: key.detail, threads: 1), on: machine))
+        XCTAssertNil(reread.choice(key, on: MachineIdentity(cpuModel: "Other", cores: 2, blasCore: "Haswell")))
+    }
+
+    /// Two caches on one file (two processes): a save keeps what the other wrote.
+    func testSavesMergeWithTheFile() throws {
+        let url = try temporaryCache()
+        let a = TuningCache(url: url), b = TuningCache(url: url)
+        let other = TuningKey(point: "thin-matmul", shapes: [[8, 256], [256, 1024]], detail: "tb", threads: 2)
+        a.remember("rows", for: key, on: machine)
+        b.remember("columns-128", for: other, on: machine)
+        let reread = TuningCache(url: url)
+        XCTAssertEqual(reread.choice(key, on: machine), "rows")
+        XCTAssertEqual(reread.choice(other, on: machine), "columns-128")
+    }
+
+    func testCorruptCacheWarnsAndIsRebuilt() throws {
+        let url = try temporaryCache()
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let bad: [String] = ["{not json", #"{"format": "graphc-tuning", "version": 99, "machines": []}"#,
+                             #"{"format": "graphc-tuning", "version": 1, "machines": [{"cpu": "x", "cores": 2, "blas": "y", "choices": {"nonsense": "rows"}}]}"#,
+                             String(repeating: "\u{0}", count: 40)]
+        for text in bad {
+            try Data(text.utf8).write(to: url)
+            let cache = TuningCache(url: url)
+            XCTAssertNotNil(cache.warning, text)
+            XCTAssertTrue(cache.choices(on: machine).isEmpty)
+            let tuner = Tuner(mode: .fast, cache: cache, machine: machine)
+            XCTAssertEqual(tuner.takeWarnings().count, 1, "the warning reaches the user once")
+            let chosen = tuner.choose(key, variants: ["rows", "columns"]) { $0 == "rows" ? 2.0 : 1.0 }
+            XCTAssertEqual(chosen, "columns")
+            let rebuilt = TuningCache(url: url)
+            XCTAssertNil(rebuilt.warning, "the next save replaced the corrupt file")
+            XCTAssertEqual(rebuilt.choice(key, on: machine), "columns")
+        }
+    }
+
+    func testUnwritableCacheIsAWarningNotAFailure() throws {
+        let url = try temporaryCache()
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)  // a folder where the file should be
+        let tuner = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine)
+        XCTAssertEqual(tuner.choose(key, variants: ["rows", "columns"]) { $0 == "rows" ? 1.0 : 2.0 }, "rows")
+        XCTAssertEqual(tuner.takeWarnings().count, 1)
+    }
+
+    func testMeasuredWinnerIsRememberedAndReused() throws {
+        let url = try temporaryCache()
+        var measured: [String] = []
+        let tuner = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine)
+        let winner = tuner.choose(key, variants: ["rows", "columns", "serial"]) { name in
+            measured.append(name)
+            return ["rows": 3.0, "columns": 1.0, "serial": 2.0][name] ?? 9
+        }
+        XCTAssertEqual(winner, "columns")
+        XCTAssertEqual(measured.filter { $0 == "serial" }.count, 1 + Tuner.fastRepeats, "a warm-up and the repeats")
+        XCTAssertEqual(tuner.decisions.map(\.variant), ["columns"])
+        XCTAssertEqual(tuner.decisions.first?.source, .measured)
+        XCTAssertEqual(tuner.decisions.first?.seconds.map(\.variant), ["rows", "columns", "serial"])
+
+        measured = []
+        XCTAssertEqual(tuner.choose(key, variants: ["rows", "columns", "serial"]) { measured.append($0); return 0 }, "columns")
+        let next = Tuner(mode: .full, cache: TuningCache(url: url), machine: machine)
+        XCTAssertEqual(next.choose(key, variants: ["rows", "columns", "serial"]) { measured.append($0); return 0 }, "columns")
+        XCTAssertEqual(measured, [], "a remembered choice is not measured again")
+        XCTAssertEqual(next.decisions.first?.source, .cached)
+        // A remembered name the choice point no longer offers is measured afresh.
+        XCTAssertEqual(next.choose(key, variants: ["rows", "serial"]) { $0 == "rows" ? 2.0 : 1.0 }, "serial")
+    }
+
+    /// The default keeps its place unless another variant is faster by more than the margin.
+    func testDefaultWinsTiesWithinTheMargin() {
+        XCTAssertEqual(Tuner.winner([1.0, 0.99, 1.5]), 0)
+        XCTAssertEqual(Tuner.winner([1.0, 0.9, 0.95]), 1)
+        XCTAssertEqual(Tuner.winner([1.0]), 0)
+    }
+
+    /// With tuning off the default runs, always, and nothing is timed or written.
+    func testOffRunsTheDefaultDeterministically() throws {
+        let url = try temporaryCache()
+        let tuner = Tuner(mode: .off, cache: TuningCache(url: url), machine: machine)
+        var ran: [String] = []
+        for _ in 0..<3 {
+            tuner.run(key, [KernelVariant("rows") { ran.append("rows") }, KernelVariant("columns") { ran.append("columns") }])
+            XCTAssertEqual(tuner.choose(key, variants: ["rows", "columns"]) { _ in XCTFail("measured"); return 0 }, "rows")
+        }
+        XCTAssertEqual(ran, ["rows", "rows", "rows"])
+        XCTAssertEqual(tuner.decisions.map(\.source), [.fixed])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: url.path))
+    }
+
+    /// After timing, the output is the winner's: it runs last.
+    func testRunLeavesTheWinnersResult() throws {
+        let tuner = Tuner(mode: .fast, cache: TuningCache(url: try temporaryCache()), machine: machine)
+        var output = ""
+        tuner.run(key, [KernelVariant("a") { output = "a" }, KernelVariant("b") { output = "b" },
+                        KernelVariant("c", fullOnly: true) { output = "c" }])
+        let decision = try XCTUnwrap(tuner.decisions.first)
+        XCTAssertEqual(output, decision.variant)
+        XCTAssertEqual(decision.seconds.map(\.variant), ["a", "b"], "full-only variants wait for --tune full")
+    }
+}
