@@ -146,4 +146,22 @@ final class BadModelTests: XCTestCase {
                             inputs: [M.input("x", [2])], outputs: ["y"])
         expectError(twice, ["node \"again\" (Relu): its output \"y\" is already defined"])
     }
+
+    func testConstantsMadeAtImportCountTogetherAgainstTheBudget() {
+        let saved = MemoryBudget.bytes
+        MemoryBudget.bytes = 100 << 20
+        defer { MemoryBudget.bytes = saved }
+        var shape = Onnx_TensorProto(); shape.name = "shape"; shape.dims = [1]; shape.dataType = 7; shape.int64Data = [1_000_000]
+        let nodes = (0..<20).map { M.node("ConstantOfShape", ["shape"], ["c\($0)"], name: "fill\($0)") }
+        expectError(M.model(nodes: nodes, inputs: [M.input("x", [1])], outputs: ["c19"], initializers: [shape]),
+                    ["(ConstantOfShape)", "more than the budget"])
+    }
+
+    func testShapeVectorsFoldOnlyWhileSmall() throws {
+        // Forty Concats each doubling a shape vector: folding them all would need 2^41 entries.
+        var nodes = [M.node("Shape", ["x"], ["v0"])]
+        for k in 0..<40 { nodes.append(M.node("Concat", ["v\(k)", "v\(k)"], ["v\(k + 1)"], [M.int("axis", 0)])) }
+        let model = try M.load(M.model(nodes: nodes, inputs: [M.input("x", [2, 3])], outputs: ["v40"]))
+        XCTAssertEqual(model.graph.type(of: model.graph.outputs[0].value).description, "i64[\(2 << 40)]")
+    }
 }

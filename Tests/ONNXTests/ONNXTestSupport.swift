@@ -18,7 +18,11 @@ struct ImportedRun {
     let executor: Executor
 
     init(_ path: String, fusion: Bool = true) throws {
-        model = try ONNXModel.load(path: path)
+        try self.init(model: try ONNXModel.load(path: path), fusion: fusion)
+    }
+
+    init(model: ONNXModel, fusion: Bool = true) throws {
+        self.model = model
         // The whole pipeline, as --run and --dump-ir compile a model without a loss (fusion included).
         let options = PassOptions(verifyEach: true, fusion: fusion)
         graph = try Pipelines.compile(for: model.graph, options).run(model.graph, PassContext(options: options))

@@ -45,7 +45,7 @@ final class ONNXCLITests: XCTestCase {
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stderr.contains("cut.onnx: not an ONNX model"), r.stderr)
 
-        let noData = try CLI.run([classifier, "--train"])
+        let noData = try CLI.run([classifier, "--train", "--out", dir.appendingPathComponent("results").path])
         XCTAssertEqual(noData.status, 1)
         XCTAssertTrue(noData.stderr.contains("give --dataset fashion-mnist"), noData.stderr)
         let wrongFormat = try CLI.run(["graphs/cnn.swiftgraph", "--eval", "--dataset", "fashion-mnist"])

@@ -17,6 +17,16 @@ final class ONNXImporter {
     var uncomputed: [String: (node: String, opType: String)] = [:]
     var parameters: [String: HostTensor] = [:]
     private var materialised: [String: Value] = [:]
+    /// Bytes of the tensors made at import (ConstantOfShape), all held at once.
+    private var madeBytes = 0
+
+    /// Counts `bytes` more of tensors made at import against the memory budget.
+    func account(_ bytes: Int, for what: String, context c: ONNXNodeContext) throws {
+        let (total, overflow) = madeBytes.addingReportingOverflow(bytes)
+        do { try MemoryBudget.check(overflow ? nil : total, for: "\(what) (with the \(madeBytes) bytes of constants made before it)") }
+        catch let e as RuntimeError { throw c.fail(e.message) }
+        madeBytes = total
+    }
 
     init(file: String, folder: String, opset: Int, options: ONNXModel.Options) {
         self.file = file; self.folder = folder; self.opset = opset; self.options = options
@@ -57,7 +67,6 @@ final class ONNXImporter {
             }
             builder.outputs.append((o.name, try graphValue(v, name: o.name)))
         }
-        builder.metadata["onnx_opset"] = .int(opset)
         return (builder.finish(), parameters)
     }
 
@@ -183,7 +192,9 @@ final class ONNXImporter {
             if !isInitializer, !buffer, t.dtype == .f32, t.shape.isEmpty, let s = t.scalar {
                 value = try builder.scalar(Double(s))
             } else {
-                var attributes: Attributes = [:]
+                // The values come from the model (`ONNXModel.initialise`); `zeros` lets code that
+                // only times a graph (fusion tuning) initialise it from a seed as any other.
+                var attributes: Attributes = ["init": .string("zeros")]
                 if buffer { attributes["buffer"] = .bool(true) }
                 else if !isInitializer || t.dtype == .i64 { attributes["trainable"] = .bool(false) }
                 let unique = parameters[name] == nil ? name : "\(name)#\(builder.nodes.count)"

@@ -14,6 +14,9 @@ public enum ONNXValue {
     /// (an LSTM's zero initial state for a symbolic batch).
     case filled(HostTensor, shape: [Dim])
 
+    /// The longest int vector folded at import (shapes are a few entries long).
+    static let maxFoldedEntries = 1 << 16
+
     /// The static int64 entries (known or symbolic), when this is a static int vector or scalar.
     var staticDims: (dims: [Dim], scalar: Bool)? {
         switch self {

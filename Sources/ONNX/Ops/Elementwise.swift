@@ -10,7 +10,7 @@ extension ONNXOps {
         unary("Log", .log), unary("Neg", .neg), unary("Sqrt", .sqrt), unary("Abs", .abs), unary("Erf", .erf),
         binary("Add", .add, +), binary("Sub", .sub, -), binary("Mul", .mul, *),
         binary("Div", .div) { a, b in b == 0 ? nil : a / b },
-        sum, identity, leakyRelu, hardSigmoid, pow, clip, softmax("Softmax", .softmax), softmax("LogSoftmax", .logSoftmax), dropout,
+        sum, variadic("Max", .maximum), variadic("Min", .minimum), identity, leakyRelu, hardSigmoid, pow, clip, softmax("Softmax", .softmax), softmax("LogSoftmax", .logSoftmax), dropout,
     ]
 
     /// `y = op(x)` on f32.
@@ -45,10 +45,15 @@ extension ONNXOps {
         return .ints(out, scalar: a.scalar && b.scalar)
     }
 
-    static let sum = ONNXOpConverter("Sum") { c in
-        var y = try c.tensor(0)
-        for i in 1..<max(1, c.inputCount) { y = try c.emit(.add, [y, try c.tensor(i)]) }
-        return [.graph(y)]
+    static let sum = variadic("Sum", .add)
+
+    /// Sum, Max, Min: a broadcasting binary op folded over every input.
+    static func variadic(_ type: String, _ op: OpDef) -> ONNXOpConverter {
+        ONNXOpConverter(type) { c in
+            var y = try c.tensor(0)
+            for i in 1..<max(1, c.inputCount) { y = try c.emit(op, [y, try c.tensor(i)]) }
+            return [.graph(y)]
+        }
     }
 
     static let identity = ONNXOpConverter("Identity") { c in [try c.value(0)] }

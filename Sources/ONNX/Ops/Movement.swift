@@ -89,7 +89,9 @@ extension ONNXOps {
             guard let d = try c.value(i).staticDims, !d.scalar else { parts = []; break }
             parts.append(d.dims)
         }
-        if parts.count == c.inputCount, c.inputCount > 0 {
+        // Joined at import only while small: a chain of Concats doubling a vector must not
+        // grow without bound before anything runs.
+        if parts.count == c.inputCount, c.inputCount > 0, parts.reduce(0, { $0 + $1.count }) <= ONNXValue.maxFoldedEntries {
             guard axis == 0 || axis == -1 else { throw c.fail("axis \(axis) is out of range for vectors") }
             return [.ints(parts.flatMap { $0 }, scalar: false)]
         }

@@ -33,7 +33,7 @@ extension ONNXOps {
         let shape = dims.map { $0.value ?? 0 }
         guard shape.allSatisfy({ $0 >= 0 }) else { throw c.fail("shape \(shape) has a negative size") }
         guard let bytes = MemoryBudget.bytes(elements: shape, byteSize: 8) else { throw c.fail("shape \(shape) is too large") }
-        do { try MemoryBudget.check(bytes, for: "the constant of shape \(shape)") } catch let e as RuntimeError { throw c.fail(e.message) }
+        try c.importer.account(bytes, for: "the constant of shape \(shape)", context: c)
         let n = shape.reduce(1, *)
         if fill.dtype == .i64 { return [.constant(HostTensor(shape: shape, ints: Array(repeating: fill.ints[0], count: n)))] }
         return [.constant(HostTensor(shape: shape, floats: Array(repeating: fill.floats[0], count: n)))]
