@@ -102,10 +102,9 @@ public enum TrainingSettings {
         return []
     }
 
-    /// Keys passes and importers record in a graph's metadata (`memory-plan`, `param-count`, the
-    /// ONNX importer's opset), which a dumped
+    /// Keys passes record in a graph's metadata (`memory-plan`, `param-count`), which a dumped
     /// `.gir` file's `meta` line carries along with the settings.
-    public static let recordedKeys = ["arena_bytes", "arena_bytes_without_reuse", "param_count", "trainable_params", "onnx_opset"]
+    public static let recordedKeys = ["arena_bytes", "arena_bytes_without_reuse", "param_count", "trainable_params"]
 
     /// Every key a `meta` line may hold: the settings' keys, then the recorded ones.
     public static var knownKeys: [String] { all.map(\.key) + recordedKeys }
