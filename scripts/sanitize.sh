@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 scratch=.build-asan
 args=("$@")
 if [[ "${1:-}" == "--ci" ]]; then
-    args=(--filter 'DatasetsTests|GraphIRTests.IRParserTests|RuntimeTests.Kernel|RuntimeTests.Executor|RuntimeTests.SafeTensors|TrainingTests.NumericsCheckTests|TrainingTests.ResultsFolderTests')
+    args=(--filter 'DatasetsTests|GraphIRTests.IRParserTests|RuntimeTests.Kernel|RuntimeTests.Executor|RuntimeTests.SafeTensors|TrainingTests.NumericsCheckTests|TrainingTests.ResultsFolderTests|ONNXTests')
 fi
 start=$SECONDS
 swift build --build-tests --scratch-path "$scratch" \

@@ -6,7 +6,23 @@ extension ONNXOps {
     static let reductions: [ONNXOpConverter] = [
         reduce("ReduceMean", .mean, axesInputFrom: 18), reduce("ReduceSum", .sum, axesInputFrom: 13),
         reduce("ReduceMax", .reduceMax, axesInputFrom: 18), reduce("ReduceMin", .reduceMin, axesInputFrom: 18),
+        argMax,
     ]
+
+    /// ArgMax: graphc's `argmax` drops the axis and picks the first of equal maxima; `keepdims`
+    /// (default 1) puts the axis back with size 1.
+    static let argMax = ONNXOpConverter("ArgMax") { c in
+        let x = try c.tensor(0)
+        let axis = try c.axis(c.int("axis", default: 0), rank: c.type(x).rank)
+        guard c.int("select_last_index", default: 0) == 0 else {
+            throw c.fail("select_last_index=1 is not supported (graphc's argmax picks the first maximum)")
+        }
+        let y = try c.emit(.argmax, [x], ["axis": .int(axis)])
+        guard c.int("keepdims", default: 1) != 0 else { return [.graph(y)] }
+        var dims = c.type(y).shape.dims
+        dims.insert(.known(1), at: axis)
+        return [.graph(try c.emit(.reshape, [y], ["shape": .shape(Shape(dims))]))]
+    }
 
     /// `keepdims` (default 1) and the axes: an attribute before `axesInputFrom`, then an optional
     /// input; no axes reduce every axis (unless `noop_with_empty_axes`).
