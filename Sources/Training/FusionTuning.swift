@@ -50,28 +50,10 @@ public enum FusionTuning {
         }
         let key = TuningKey(point: "fusion-" + step.rawValue, shapes: feeds.keys.sorted().compactMap { feeds[$0]?.shape },
                             detail: fingerprint(lowered, options), threads: threads)
-        // One variant's graph and memory at a time: the variants are measured one after another.
-        var current: (name: String, run: () throws -> Void, repeats: Int)?
-        var failure: Error?
-        let winner = tuner.choose(key, variants: candidates.map(\.name), interleaved: false) { name in
-            guard failure == nil, let options = candidates.first(where: { $0.name == name })?.options else { return .infinity }
-            do {
-                if current?.name != name {
-                    current = nil
-                    let run = try makeStep(lowered, options: options, step: step, feeds: feeds, threads: threads, seed: seed, planner: planner)
-                    try run()
-                    let once = try seconds(run)
-                    current = (name, run, max(1, Int(targetSeconds / max(once, 1e-6))))
-                }
-                guard let s = current else { return .infinity }
-                return try seconds { for _ in 0..<s.repeats { try s.run() } } / Double(s.repeats)
-            } catch {
-                failure = error
-                return .infinity
-            }
+        let winner = try measureOneAtATime(key, variants: candidates.map(\.name), tuner: tuner) { name in
+            guard let options = candidates.first(where: { $0.name == name })?.options else { return nil }
+            return try makeStep(lowered, options: options, step: step, feeds: feeds, threads: threads, seed: seed, planner: planner)
         }
-        current = nil
-        if let failure { throw failure }
         guard let chosen = candidates.first(where: { $0.name == winner }) else { return options }
         if chosen.name != "all" { reporter.log("fusion (\(step.rawValue)): \(chosen.name), measured faster on this machine (--tune)") }
         return chosen.options
@@ -101,14 +83,27 @@ public enum FusionTuning {
         let graph = step == .train ? training : forward
         let key = TuningKey(point: "memory-plan-" + step.rawValue, shapes: feeds.keys.sorted().compactMap { feeds[$0]?.shape },
                             detail: fingerprint(graph, PassOptions()), threads: threads)
+        let winner = try measureOneAtATime(key, variants: planners.map(\.name), tuner: tuner) { name in
+            guard let p = planners.first(where: { $0.name == name })?.planner else { return nil }
+            return try makeStep(forward: forward, training: training, step: step, feeds: feeds, threads: threads, seed: seed, planner: p)
+        }
+        return planners.first { $0.name == winner } ?? planners[0]
+    }
+
+    /// `tuner.choose` over `variants`, each made by `make` (nil: not a variant) and timed as a
+    /// batch of steps lasting about `targetSeconds`. One variant's graph and memory exist at a
+    /// time: the variants are measured one after another, not interleaved. The first error any
+    /// variant throws ends the choice and is thrown.
+    static func measureOneAtATime(_ key: TuningKey, variants: [String], tuner: Tuner,
+                                  make: (String) throws -> (() throws -> Void)?) throws -> String {
         var current: (name: String, run: () throws -> Void, repeats: Int)?
         var failure: Error?
-        let winner = tuner.choose(key, variants: planners.map(\.name), interleaved: false) { name in
-            guard failure == nil, let p = planners.first(where: { $0.name == name })?.planner else { return .infinity }
+        let winner = tuner.choose(key, variants: variants, interleaved: false) { name in
+            guard failure == nil else { return .infinity }
             do {
                 if current?.name != name {
                     current = nil
-                    let run = try makeStep(forward: forward, training: training, step: step, feeds: feeds, threads: threads, seed: seed, planner: p)
+                    guard let run = try make(name) else { return .infinity }
                     try run()
                     current = (name, run, max(1, Int(targetSeconds / max(try seconds(run), 1e-6))))
                 }
@@ -119,9 +114,8 @@ public enum FusionTuning {
                 return .infinity
             }
         }
-        current = nil
         if let failure { throw failure }
-        return planners.first { $0.name == winner } ?? planners[0]
+        return winner
     }
 
     static func makeStep(_ lowered: Graph, options: PassOptions, step: Step, feeds: [String: HostTensor],

@@ -32,6 +32,10 @@ enum CLI {
         p.executableURL = executable(program)
         p.arguments = arguments
         p.currentDirectoryURL = repoRoot
+        // Tests never read or write the user's tuning cache (~/.cache/graphc/tuning.json).
+        var environment = ProcessInfo.processInfo.environment
+        if environment["GRAPHC_TUNING_CACHE"] == nil { environment["GRAPHC_TUNING_CACHE"] = tuningCache.path }
+        p.environment = environment
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -42,6 +46,9 @@ enum CLI {
         p.waitUntilExit()
         return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
+
+    /// One tuning cache for this test process's runs, in the temporary folder.
+    static let tuningCache = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-tests-tuning-\(ProcessInfo.processInfo.processIdentifier).json")
 
     static func temporaryDirectory() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-cli-\(UUID().uuidString)")
