@@ -28,13 +28,20 @@ enum CLI {
     /// Runs graphc (or `program`) with `arguments` from the repository root (so `graphs/...`
     /// paths work).
     static func run(_ arguments: [String], stdin: String? = nil, program: String = "graphc") throws -> Result {
+        try launch(executable(program), arguments)
+    }
+
+    /// Runs `executable` with `arguments` from the repository root, its environment this
+    /// process's plus `overrides`, and collects its exit status and output.
+    static func launch(_ executable: URL, _ arguments: [String], environment overrides: [String: String] = [:]) throws -> Result {
         let p = Process()
-        p.executableURL = executable(program)
+        p.executableURL = executable
         p.arguments = arguments
         p.currentDirectoryURL = repoRoot
         // Tests never read or write the user's tuning cache (~/.cache/graphc/tuning.json).
         var environment = ProcessInfo.processInfo.environment
         if environment["GRAPHC_TUNING_CACHE"] == nil { environment["GRAPHC_TUNING_CACHE"] = tuningCache.path }
+        for (k, v) in overrides { environment[k] = v }
         p.environment = environment
         let out = Pipe(), err = Pipe()
         p.standardOutput = out

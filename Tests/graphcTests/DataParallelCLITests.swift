@@ -26,21 +26,7 @@ final class DataParallelCLITests: XCTestCase {
             if i > 0 { arguments.append(":") }
             arguments += ["-np", "\(app.ranks)", CLI.binary.path] + app.arguments
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        p.arguments = arguments
-        p.currentDirectoryURL = CLI.repoRoot
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let result = CLI.Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        let result = try CLI.launch(URL(fileURLWithPath: "/usr/bin/timeout"), arguments, environment: environment)
         XCTAssertNotEqual(result.status, 124, "mpirun did not finish within \(limit) s:\n\(result.stdout)\n\(result.stderr)")
         return result
     }
