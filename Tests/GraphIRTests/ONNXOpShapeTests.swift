@@ -77,6 +77,13 @@ final class ONNXOpShapeTests: XCTestCase {
         }
     }
 
+    /// An empty tensor reshapes to any shape of 0 elements (ONNX's allowzero), not with a -1.
+    func testReshapeOfAnEmptyTensor() throws {
+        XCTAssertEqual(try shape(.reshape, [.f32([0, 3, 4])], ["shape": .shape(Shape(known: [3, 4, 0]))]), .f32([3, 4, 0]))
+        assertError(.reshape, [.f32([0, 3, 4])], ["shape": .shape(Shape(known: [0, -1]))], "cannot reshape")
+        assertError(.reshape, [.f32([2, 3])], ["shape": .shape(Shape(known: [6, 0]))], "cannot reshape")
+    }
+
     func testPadGatherLRNAndConvTransposeShapes() throws {
         let x = TensorType.f32(Shape([.symbol("B"), .known(3), .known(4)]))
         XCTAssertEqual(try shape(.pad, [x], ["pads": .ints([0, 1, -1, 0, 2, 3])]), .f32(Shape([.symbol("B"), .known(6), .known(6)])))
@@ -85,6 +92,14 @@ final class ONNXOpShapeTests: XCTestCase {
         assertError(.pad, [x], ["pads": .ints([0, 3, 0, 0, 0, 0]), "mode": .string("reflect")], "needs pads below 3, got 3, 0")
         assertError(.pad, [x], ["pads": .ints([0, -2, 0, 0, -2, 0])], "crop more than axis 1")
         assertError(.padGrad, [.f32([2, 2]), .f32([3, 4])], ["pads": .ints([0, 0, 0, 0])], "must be the padded type")
+        // Wrap reads the other end, any distance, but needs something to read; integers pad as i64.
+        XCTAssertEqual(try shape(.pad, [.f32([2, 3])], ["pads": .ints([0, 7, 1, 0]), "mode": .string("wrap")]), .f32([3, 10]))
+        assertError(.pad, [.f32([2, 0])], ["pads": .ints([0, 1, 0, 0]), "mode": .string("wrap")], "wrap padding of an empty axis 1")
+        XCTAssertEqual(try shape(.pad, [.i64([2, 3])], ["pads": .ints([1, 0, 0, 1]), "mode": .string("edge")]), .i64([3, 4]))
+        assertError(.padGrad, [.i64([3, 4]), .i64([2, 3])], ["pads": .ints([1, 0, 0, 1])], "must be f32")
+        XCTAssertEqual(try shape(.reduceMax, [.i64([4, 2])], ["axes": .ints([1]), "keepdims": .bool(true)]), .i64([4, 1]))
+        XCTAssertEqual(try shape(.reduceMin, [.f32([4, 2])], ["axes": .ints([0])]), .f32([2]))
+        assertError(.reduceExtremumGrad, [.i64([4]), .i64([4, 2]), .i64([4])], ["axes": .ints([1])], "must be f32")
 
         XCTAssertEqual(try shape(.gather, [x, .i64([2, 5])], ["axis": .int(1)]),
                        .f32(Shape([.symbol("B"), .known(2), .known(5), .known(4)])))

@@ -35,7 +35,7 @@ let opExamples: [String: OpExample] = {
         "mean": OpExample(inputs: [x], attributes: ["axes": .ints([-1]), "keepdims": .bool(false)]),
         "reduce_like": OpExample(inputs: [x, .f32([3])], attributes: [:]),
         "broadcast_like": OpExample(inputs: [.f32([3]), x], attributes: [:]),
-        "argmax": OpExample(inputs: [x], attributes: ["axis": .int(1)]),
+        "argmax": OpExample(inputs: [x], attributes: ["axis": .int(1), "select_last": .bool(true)]),
         "matmul": OpExample(inputs: [x, .f32([3, 4])], attributes: ["transpose_a": .bool(false), "transpose_b": .bool(false)]),
         "conv2d": OpExample(inputs: [.f32([1, 2, 5, 5]), .f32([4, 2, 3, 3]), .f32([4])], attributes: window),
         "conv2d_grad_input": OpExample(inputs: [.f32([1, 4, 5, 5]), .f32([4, 2, 3, 3]), .f32([1, 2, 5, 5])], attributes: window),

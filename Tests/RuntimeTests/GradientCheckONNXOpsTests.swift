@@ -91,7 +91,8 @@ final class GradientCheckONNXOpsTests: XCTestCase {
 /// pad, gather, lrn and conv_transpose2d.
 final class GradientCheckONNXMovementTests: XCTestCase {
     func testPad() throws {
-        for (pads, mode) in [([1, 0, 2, 2], "constant"), ([2, 1, 1, 3], "reflect"), ([0, 3, 2, 1], "edge"), ([-1, 1, 0, -2], "constant")] {
+        for (pads, mode) in [([1, 0, 2, 2], "constant"), ([2, 1, 1, 3], "reflect"), ([0, 3, 2, 1], "edge"), ([-1, 1, 0, -2], "constant"),
+                             ([5, 2, 1, 7], "wrap")] {
             let c = GradientCheckGraph("pad_\(mode)")
             let x = c.param("x", [4, 5])
             try c.finishWithWeightedSum(try c.emit(.pad, [x], ["pads": .ints(pads), "mode": .string(mode), "pad_value": .float(0.5)]))

@@ -17,6 +17,10 @@ final class KernelONNXOpsTests: XCTestCase {
         case "reflect":
             while i < 0 || i >= size { i = i < 0 ? -i : 2 * (size - 1) - i }
             return i
+        case "wrap":
+            while i < 0 { i += size }
+            while i >= size { i -= size }
+            return i
         default: return nil
         }
     }
@@ -29,6 +33,8 @@ final class KernelONNXOpsTests: XCTestCase {
             ([1, 2, 4, 5], [0, 0, 1, 2, 0, 0, 1, 2], "reflect"),     // a conv's spatial reflection padding
             ([4, 6], [-1, 2, 0, -3], "constant"),                    // negative pads crop
             ([7], [3, 2], "edge"),
+            ([2, 3, 4], [0, 1, 2, 1, 4, 3], "wrap"),
+            ([3, 2], [7, -1, 1, 5], "wrap"),                         // more than a period, and a crop
         ]
         for k in cases {
             let x = data.floats(k.shape)
@@ -47,6 +53,24 @@ final class KernelONNXOpsTests: XCTestCase {
             }
             assertClose(try runOp(.pad, [x], attrs), y, shape: outShape, "pad \(k)")
             assertClose(try runOp(.padGrad, [dy, x], attrs), dx, shape: k.shape, "pad_grad \(k)")
+        }
+    }
+
+    /// ONNX's integer tensors (and bools as 0/1) pad as i64, every mode; the fill is rounded.
+    func testPadOfIntegers() throws {
+        let x = HostTensor(shape: [2, 3], ints: [1, -2, 3, 40, 5, -6])
+        for mode in ["constant", "reflect", "edge", "wrap"] {
+            let pads = [1, 2, 0, 1]
+            let y = try runOp(.pad, [x], ["pads": .ints(pads), "mode": .string(mode), "pad_value": .float(-7.8)])
+            XCTAssertEqual(y.dtype, .i64)
+            XCTAssertEqual(y.shape, [3, 6])
+            var expected: [Int64] = []
+            for r in 0..<3 { for col in 0..<6 {
+                if let i = source(r, size: 2, begin: 1, mode: mode), let j = source(col, size: 3, begin: 2, mode: mode) {
+                    expected.append(x.ints[i * 3 + j])
+                } else { expected.append(-7) }
+            } }
+            XCTAssertEqual(y.ints, expected, mode)
         }
     }
 
@@ -176,6 +200,23 @@ final class KernelONNXOpsTests: XCTestCase {
                 assertClose(try runOp(.reduceExtremumGrad, [dy, x, result], attrs), dx, shape: x.shape, "\(op.name) grad \(axes)")
             }
         }
+    }
+
+    /// Bools (as i64 0/1) and integers: max is any, min is all; an empty reduction gives 0.
+    func testReduceMaxAndMinOfIntegers() throws {
+        let x = HostTensor(shape: [4, 2], ints: [1, 1, 1, 0, 0, 1, 0, 0])
+        let any = try runOp(.reduceMax, [x], ["axes": .ints([1]), "keepdims": .bool(true)])
+        XCTAssertEqual(any.dtype, .i64)
+        XCTAssertEqual(any.shape, [4, 1])
+        XCTAssertEqual(any.ints, [1, 1, 1, 0])
+        XCTAssertEqual(try runOp(.reduceMin, [x], ["axes": .ints([1])]).ints, [1, 0, 0, 0])
+        let big = HostTensor(shape: [3], ints: [Int64.max, -5, Int64.min])
+        XCTAssertEqual(try runOp(.reduceMax, [big], ["axes": .ints([0])]).ints, [Int64.max])
+        XCTAssertEqual(try runOp(.reduceMin, [big], ["axes": .ints([0])]).ints, [Int64.min])
+        let empty = HostTensor(shape: [2, 0, 3], ints: [])
+        let y = try runOp(.reduceMax, [empty], ["axes": .ints([1]), "keepdims": .bool(true)])
+        XCTAssertEqual(y.shape, [2, 1, 3])
+        XCTAssertEqual(y.ints, [0, 0, 0, 0, 0, 0])
     }
 
     func testReduceMaxPropagatesNaN() throws {

@@ -81,4 +81,28 @@ final class KernelReductionTests: XCTestCase {
         let ties = HostTensor(shape: [2, 4], floats: [1, 3, 3, 0, 2, 2, 2, 2])
         XCTAssertEqual(try runOp(.argmax, [ties], ["axis": .int(1)]).ints, [1, 0])
     }
+
+    /// select_last picks the last of equal maxima (ONNX's select_last_index): against a scan
+    /// from the end, on values with many ties, along every axis.
+    func testArgmaxSelectLastTakesTheLastMaximum() throws {
+        let x = HostTensor(shape: [3, 5, 4], floats: (0..<60).map { Float(($0 * 7) % 4) })
+        for axis in [0, 1, 2, -1] {
+            let a = axis < 0 ? axis + 3 : axis
+            let y = try runOp(.argmax, [x], ["axis": .int(axis), "select_last": .bool(true)])
+            var outShape = x.shape; outShape.remove(at: a)
+            XCTAssertEqual(y.shape, outShape)
+            for o in 0..<y.count {
+                var idx = unravel(o, outShape); idx.insert(0, at: a)
+                var best = -Float.infinity, at = 0
+                for k in stride(from: x.shape[a] - 1, through: 0, by: -1) {
+                    idx[a] = k
+                    let v = x.floats[ravel(idx, x.shape)]
+                    if v > best { best = v; at = k }
+                }
+                XCTAssertEqual(y.ints[o], Int64(at), "axis \(axis) position \(o)")
+            }
+        }
+        let ties = HostTensor(shape: [2, 4], floats: [1, 3, 3, 0, 2, .nan, 2, .nan])
+        XCTAssertEqual(try runOp(.argmax, [ties], ["axis": .int(1), "select_last": .bool(true)]).ints, [2, 1])
+    }
 }

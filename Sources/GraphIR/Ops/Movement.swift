@@ -24,7 +24,8 @@ let sliceRange: [AttributeSpec] = [.required(.axis), .required(.start, .atLeast(
 let selectPosition: [AttributeSpec] = [.required(.axis), .required(.index, .atLeast(0))]
 
 /// `reshape(x) {shape}`; one dimension may be -1 and is then inferred. Symbols (the batch)
-/// must appear in the target as often as in the input.
+/// must appear in the target as often as in the input. A size may be 0 when x is empty
+/// (ONNX's allowzero reshapes); a -1 beside a 0 is then ambiguous and refused.
 public enum ReshapeOp: OpSpec {
     public static let name = "reshape"
     public static let attributes: [AttributeSpec] = [.required(.shape)]
@@ -36,7 +37,7 @@ public enum ReshapeOp: OpSpec {
         let x = q.input(0)
         let holes = target.dims.filter { $0 == .known(-1) }.count
         guard holes <= 1 else { throw ShapeError("only one dimension of \(target) may be -1") }
-        if target.dims.contains(where: { if case .known(let n) = $0 { return n < -1 || n == 0 } else { return false } }) {
+        if target.dims.contains(where: { if case .known(let n) = $0 { return n < -1 } else { return false } }) {
             throw ShapeError("invalid target shape \(target)")
         }
         let fin = factor(x.shape)

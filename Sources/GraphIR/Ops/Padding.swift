@@ -6,7 +6,8 @@ extension AttributeKey where Value == [Int] {
     public static let pads = AttributeKey("pads")
 }
 extension AttributeKey where Value == String {
-    /// How padding is filled: "constant", "reflect" (mirrored without the edge) or "edge".
+    /// How padding is filled: "constant", "reflect" (mirrored without the edge), "edge" or
+    /// "wrap" (the other end's elements, periodically).
     public static let padMode = AttributeKey("mode")
 }
 extension AttributeKey where Value == Double {
@@ -16,7 +17,7 @@ extension AttributeKey where Value == Double {
 
 /// The padding modes `pad` takes.
 public enum PadMode: String, CaseIterable, Sendable {
-    case constant, reflect, edge
+    case constant, reflect, edge, wrap
 
     /// Where output position `o` along an axis of input size `size` with `begin` padding reads
     /// from: an input position, or nil for the constant fill.
@@ -27,6 +28,10 @@ public enum PadMode: String, CaseIterable, Sendable {
         switch self {
         case .constant: return nil
         case .edge: return i < 0 ? 0 : size - 1
+        case .wrap:
+            guard size > 0 else { return 0 }
+            let r = i % size
+            return r < 0 ? r + size : r
         case .reflect:
             guard size > 1 else { return 0 }
             // Mirror about the edges without repeating them, periodically for any distance.
@@ -44,8 +49,9 @@ let paddingAttributes: [AttributeSpec] = [
 ]
 
 /// `pad(x) {pads, mode?, pad_value?}`: x padded along each axis by `pads` [begin..., end...]
-/// (ONNX's order); mode "constant" (default, filled with `pad_value`, default 0), "reflect" or
-/// "edge". Reflect needs pads smaller than the axis, edge a non-empty axis.
+/// (ONNX's order); mode "constant" (default, filled with `pad_value`, default 0), "reflect",
+/// "edge" or "wrap". Reflect needs pads smaller than the axis, edge and wrap a non-empty axis.
+/// x is f32 or i64 (ONNX's integer tensors; pad_value is then rounded toward zero).
 public enum PadOp: OpSpec {
     public static let name = "pad"
     public static let arity = Arity.exactly(1)
@@ -54,7 +60,7 @@ public enum PadOp: OpSpec {
     /// Copies only.
     public static func flops(_ q: CostQuery) -> Double { 0 }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
-        try q.requireFloat(0)
+        guard q.input(0).dtype == .f32 || q.input(0).dtype == .i64 else { throw ShapeError("input must be f32 or i64, got \(q.input(0))") }
         let x = q.input(0).shape
         let pads = try q.required(.pads)
         guard pads.count == 2 * x.rank else {
@@ -69,8 +75,8 @@ public enum PadOp: OpSpec {
             guard size + begin + end >= 0 else { throw ShapeError("pads \(begin), \(end) crop more than axis \(axis) of \(q.input(0)) holds") }
             switch mode {
             case .constant: break
-            case .edge:
-                guard size > 0 || begin + end <= 0 else { throw ShapeError("edge padding of an empty axis \(axis)") }
+            case .edge, .wrap:
+                guard size > 0 || begin + end <= 0 else { throw ShapeError("\(mode.rawValue) padding of an empty axis \(axis)") }
             case .reflect:
                 guard begin < size && end < size else {
                     throw ShapeError("reflect padding of axis \(axis) (size \(size)) needs pads below \(size), got \(begin), \(end)")
@@ -78,7 +84,7 @@ public enum PadOp: OpSpec {
             }
             dims.append(.known(size + begin + end))
         }
-        return .f32(Shape(dims))
+        return TensorType(q.input(0).dtype, Shape(dims))
     }
 }
 extension PadOp: DifferentiableOp {
@@ -97,6 +103,7 @@ public enum PadGradOp: OpSpec {
     /// An add per element of dy.
     public static func flops(_ q: CostQuery) -> Double { q.count(0) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
+        try q.requireFloat(1)
         let y = try PadOp.shape(ShapeQuery(inputs: [q.input(1)], attributes: q.attributes))
         guard q.input(0) == y else { throw ShapeError("gradient \(q.input(0)) must be the padded type \(y)") }
         return q.input(1)

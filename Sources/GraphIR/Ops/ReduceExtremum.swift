@@ -1,15 +1,30 @@
 // Largest and smallest elements over axes (ONNX ReduceMax / ReduceMin; global max pooling).
 
-/// `reduce_max(x) {axes, keepdims?}`: the largest element over `axes`; NaN wins.
-public enum ReduceMaxOp: AxesReductionOp { public static let name = "reduce_max" }
+/// The type of reduce_max and reduce_min: f32 or i64 (ONNX's integers and bools, 0/1) as x.
+func extremumType(_ q: ShapeQuery) throws -> TensorType {
+    let x = q.input(0)
+    guard x.dtype == .f32 || x.dtype == .i64 else { throw ShapeError("input must be f32 or i64, got \(x)") }
+    return TensorType(x.dtype, try ReduceMaxOp.reducedShape(q))
+}
+
+/// `reduce_max(x) {axes, keepdims?}`: the largest element over `axes`; NaN wins. On i64 too
+/// (a bool tensor's max is its any); an empty reduction gives 0.
+public enum ReduceMaxOp: AxesReductionOp {
+    public static let name = "reduce_max"
+    public static func shape(_ q: ShapeQuery) throws -> TensorType { try extremumType(q) }
+}
 extension ReduceMaxOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         [try c.emit(.reduceExtremumGrad, [c.gradient, c.input(0), c.result], c.attributes)]
     }
 }
 
-/// `reduce_min(x) {axes, keepdims?}`: the smallest element over `axes`; NaN wins.
-public enum ReduceMinOp: AxesReductionOp { public static let name = "reduce_min" }
+/// `reduce_min(x) {axes, keepdims?}`: the smallest element over `axes`; NaN wins. On i64 too
+/// (a bool tensor's min is its all); an empty reduction gives 0.
+public enum ReduceMinOp: AxesReductionOp {
+    public static let name = "reduce_min"
+    public static func shape(_ q: ShapeQuery) throws -> TensorType { try extremumType(q) }
+}
 extension ReduceMinOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         [try c.emit(.reduceExtremumGrad, [c.gradient, c.input(0), c.result], c.attributes)]
@@ -27,6 +42,7 @@ public enum ReduceExtremumGradOp: OpSpec {
     /// Two comparisons per element of x.
     public static func flops(_ q: CostQuery) -> Double { 2 * q.count(1) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
+        try q.requireFloat(1)
         let y = try ReduceMaxOp.shape(ShapeQuery(inputs: [q.input(1)], attributes: q.attributes))
         guard q.input(0) == y, q.input(2) == y else {
             throw ShapeError("gradient \(q.input(0)) and result \(q.input(2)) must be the reduced type \(y)")

@@ -10,6 +10,11 @@ extension AxesReductionOp {
     public static func flops(_ q: CostQuery) -> Double { q.count(0) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         try q.requireFloat(0)
+        return .f32(try reducedShape(q))
+    }
+
+    /// Input 0's shape with `axes` removed (or kept as 1s with `keepdims`).
+    public static func reducedShape(_ q: ShapeQuery) throws -> Shape {
         let s = q.input(0).shape
         var axes = Set<Int>()
         for a in try q.required(.axes) {
@@ -22,7 +27,7 @@ extension AxesReductionOp {
         for (i, d) in s.dims.enumerated() {
             if axes.contains(i) { if keep { dims.append(.known(1)) } } else { dims.append(d) }
         }
-        return .f32(Shape(dims))
+        return Shape(dims)
     }
 }
 
@@ -107,12 +112,18 @@ extension BroadcastLikeOp: DifferentiableOp {
     }
 }
 
-/// Index of the largest element along `{axis}` (greedy decoding, accuracy); i64 result.
+extension AttributeKey where Value == Bool {
+    /// Whether argmax picks the last of equal maxima rather than the first (ONNX's select_last_index).
+    public static let selectLast = AttributeKey("select_last")
+}
+
+/// Index of the largest element along `{axis}` (greedy decoding, accuracy); i64 result. Of
+/// equal maxima it picks the first, or the last with `select_last`; a NaN is the maximum.
 public enum ArgmaxOp: OpSpec {
     public static let name = "argmax"
     public static let arity = Arity.exactly(1)
     public static let fusion = FusionClass.reduction
-    public static let attributes: [AttributeSpec] = [.required(.axis)]
+    public static let attributes: [AttributeSpec] = [.required(.axis), .optional(.selectLast)]
     /// A comparison per input element.
     public static func flops(_ q: CostQuery) -> Double { q.count(0) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {

@@ -3,11 +3,17 @@ import GraphIR
 // CPU kernels of the ops declared in GraphIR/Ops/ReduceExtremum.swift.
 
 extension ReduceMaxOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { reduceExtremum(c) { v, m in v > m } }
+    public static func kernel(_ c: KernelContext) {
+        if c.inputs[0].dtype == .i64 { reduceExtremum(c, Int64.self, isNaN: { _ in false }) { v, m in v > m } }
+        else { reduceExtremum(c, Float.self, isNaN: { $0.isNaN }) { v, m in v > m } }
+    }
 }
 
 extension ReduceMinOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { reduceExtremum(c) { v, m in v < m } }
+    public static func kernel(_ c: KernelContext) {
+        if c.inputs[0].dtype == .i64 { reduceExtremum(c, Int64.self, isNaN: { _ in false }) { v, m in v < m } }
+        else { reduceExtremum(c, Float.self, isNaN: { $0.isNaN }) { v, m in v < m } }
+    }
 }
 
 extension ReduceExtremumGradOp: KernelOp {
@@ -26,18 +32,19 @@ private func forEachReducedRow(_ x: TensorView, _ attributes: Attributes,
     }) { o0, o1, _, n, s1, _ in body(o0, o1, n, s1) }
 }
 
-/// y = the extremum of x over the axes: `better(v, m)` says v replaces the running m; a NaN
-/// replaces anything and is never replaced.
+/// y = the extremum of x (f32 or i64) over the axes: `better(v, m)` says v replaces the
+/// running m; a NaN replaces anything and is never replaced.
 @inline(__always)
-private func reduceExtremum(_ c: KernelContext, _ better: (Float, Float) -> Bool) {
-    let x = c.inputs[0], y = c.output.f32
-    guard x.count > 0 else { fill(y, c.output.count, 0); return }
+private func reduceExtremum<T: Numeric>(_ c: KernelContext, _: T.Type, isNaN: (T) -> Bool, _ better: (T, T) -> Bool) {
+    let x = c.inputs[0], y = c.output.data.assumingMemoryBound(to: T.self)
+    guard x.count > 0 else { y.update(repeating: 0, count: c.output.count); return }
+    let px = x.data.assumingMemoryBound(to: T.self)
     var seen = [Bool](repeating: false, count: c.output.count)
     forEachReducedRow(x, c.attributes) { row, out, n, stride in
-        let p = x.f32 + row
+        let p = px + row
         for j in 0..<n {
             let o = out + j * stride, v = p[j]
-            if !seen[o] { y[o] = v; seen[o] = true } else if !y[o].isNaN && (v.isNaN || better(v, y[o])) { y[o] = v }
+            if !seen[o] { y[o] = v; seen[o] = true } else if !isNaN(y[o]) && (isNaN(v) || better(v, y[o])) { y[o] = v }
         }
     }
 }

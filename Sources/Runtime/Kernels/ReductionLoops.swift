@@ -55,10 +55,10 @@ func broadcast(_ x: TensorView, to out: TensorView) {
     }
 }
 
-/// Index of the largest element along an axis. Ties keep the first; NaN counts as largest
-/// (as PyTorch does), the first NaN winning.
+/// Index of the largest element along an axis. Ties keep the first (the last with `last`,
+/// ONNX's select_last_index); NaN counts as largest (as PyTorch does), the first NaN winning.
 @inline(__always)
-func argmaxAlongAxis(_ x: TensorView, axis: Int, into out: TensorView) {
+func argmaxAlongAxis(_ x: TensorView, axis: Int, into out: TensorView, last: Bool = false) {
     let s = AxisSplit(x.shape, axis: axis)
     let px = x.f32, po = out.i64
     guard s.n > 0 else { po.update(repeating: 0, count: out.count); return }
@@ -70,7 +70,7 @@ func argmaxAlongAxis(_ x: TensorView, axis: Int, into out: TensorView) {
                 var k = 1
                 while k < s.n {
                     let v = base[k * s.inner]
-                    if v > best || v.isNaN { best = v; at = k; if v.isNaN { break } }
+                    if v > best || (last && v == best) || v.isNaN { best = v; at = k; if v.isNaN { break } }
                     k += 1
                 }
             }

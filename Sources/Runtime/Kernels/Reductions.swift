@@ -24,6 +24,7 @@ extension BroadcastLikeOp: KernelOp {
 extension ArgmaxOp: KernelOp {
     public static func kernel(_ c: KernelContext) {
         let x = c.inputs[0]
-        argmaxAlongAxis(x, axis: normalizedAxis(c.attributes[.axis], rank: x.shape.count), into: c.output)
+        argmaxAlongAxis(x, axis: normalizedAxis(c.attributes[.axis], rank: x.shape.count), into: c.output,
+                        last: c.attributes[.selectLast] ?? false)
     }
 }
