@@ -97,11 +97,15 @@ public enum ExportGather: ONNXExportRule {
 }
 
 /// `pad(x) {pads, mode?, pad_value?}` -> `Pad(x, pads, value)` (pads in ONNX's order already).
+/// Mode "wrap" came with opset 19, after the one graphc writes.
 public enum ExportPad: ONNXExportRule {
     public static let op = OpDef.pad
     public static func export(_ n: ExportedNode, into w: ONNXGraphWriter) throws {
+        if n.attributes[.padMode] == PadMode.wrap.rawValue { throw ONNXExportProblem("pad mode \"wrap\" needs opset 19 (graphc writes opset 17)") }
         let pads = w.int64s(try n.required(.pads), "pads")
-        let value = w.float(Float(n.attributes[.padValue] ?? 0), "value")
+        let fill = n.attributes[.padValue] ?? 0
+        let value = n.inputType(0).dtype == .i64 ? w.int64Scalar(Int(fill.isFinite ? max(-9e18, min(9e18, fill)) : 0), "value")
+            : w.float(Float(fill), "value")
         w.add("Pad", [n.input(0), pads, value], output: n.output,
               attributes: [ONNXAttribute.string("mode", n.attributes[.padMode] ?? "constant")])
     }

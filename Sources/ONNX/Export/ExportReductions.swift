@@ -21,12 +21,14 @@ public enum ExportMean: ONNXExportRule {
     }
 }
 
-/// `argmax {axis}` -> `ArgMax` without the axis; both take the first of equal maxima.
+/// `argmax {axis, select_last?}` -> `ArgMax` without the axis; both take the first of equal
+/// maxima, or the last (select_last_index).
 public enum ExportArgmax: ONNXExportRule {
     public static let op = OpDef.argmax
     public static func export(_ n: ExportedNode, into w: ONNXGraphWriter) throws {
         w.add("ArgMax", [n.input(0)], output: n.output,
-              attributes: [ONNXAttribute.int("axis", try n.required(.axis)), ONNXAttribute.int("keepdims", 0)])
+              attributes: [ONNXAttribute.int("axis", try n.required(.axis)), ONNXAttribute.int("keepdims", 0),
+                           ONNXAttribute.int("select_last_index", n.attributes[.selectLast] ?? false ? 1 : 0)])
     }
 }
 

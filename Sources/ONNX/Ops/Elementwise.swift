@@ -117,18 +117,39 @@ extension ONNXOps {
         }
     }
 
-    /// Dropout: the identity when imported for inference (or with ratio 0); in training, as
-    /// graphc's own dropout, `x * dropout_mask(x)`. Its mask output is not computed.
+    /// Dropout. Imported for inference it is the identity, whatever its ratio and training_mode
+    /// (inputs 1 and 2 from opset 12, read at run time or not at all), as graphc evaluates a
+    /// model; imported for training it is graphc's own dropout, `x * dropout_mask(x)`, which
+    /// draws its mask when graphc trains (a training_mode known at import to be false keeps the
+    /// identity; one given at run time leaves the choice to graphc's training switch). The
+    /// ratio then must be known at import. The optional mask output (bool, as i64 0/1) is all
+    /// ones wherever the output is the identity; a drawn mask is not computed.
     static let dropout = ONNXOpConverter("Dropout") { c in
-        var ratio = c.float("ratio", default: 0.5)
-        if c.opset >= 12, c.has(1) {
-            guard let t = c.constant(1), let r = t.floats.first else { throw c.fail("the ratio (input 1) must be known at import") }
-            ratio = Double(r)
+        var ratio: Double? = c.float("ratio", default: 0.5)
+        var training = c.training
+        if c.opset >= 12 {
+            ratio = 0.5
+            if c.has(1) { ratio = c.constant(1).flatMap { $0.count == 1 ? $0.floats.first.map { Double($0) } : nil } }
+            if c.has(2), let t = c.constant(2) {
+                guard t.count == 1, let mode = t.ints.first else { throw c.fail("training_mode (input 2) must be one value") }
+                if mode == 0 { training = false }
+            }
         }
-        guard ratio >= 0, ratio < 1 else { throw c.fail("ratio \(ratio) is outside [0, 1)") }
+        if let r = ratio { guard r >= 0, r < 1 else { throw c.fail("ratio \(r) is outside [0, 1)") } }
         let x = try c.value(0)
-        guard c.training, ratio > 0 else { return [x] }
+        if !training || ratio == 0 {
+            guard c.node.output.count > 1, !c.node.output[1].isEmpty else { return [x] }
+            let type = try c.inputType(0)
+            guard let shape = type.shape.knownDims, let bytes = MemoryBudget.bytes(elements: shape, byteSize: 8) else {
+                throw c.fail("its mask output needs a known shape, the input is \(type)")
+            }
+            try c.importer.account(bytes, for: "the mask of shape \(shape)", context: c)
+            return [x, .constant(HostTensor(shape: shape, ints: [Int64](repeating: 1, count: shape.reduce(1, *))))]
+        }
+        guard let p = ratio else {
+            throw c.fail("the ratio (input 1) must be known when the model is imported for training (graphc's dropout rate is fixed)")
+        }
         let t = try c.tensor(0)
-        return [.graph(try c.emit(.mul, [t, try c.emit(.dropoutMask, [t], ["p": .float(ratio)])]))]
+        return [.graph(try c.emit(.mul, [t, try c.emit(.dropoutMask, [t], ["p": .float(p)])]))]
     }
 }

@@ -174,22 +174,35 @@ extension ONNXOps {
     }
 
     /// Pad: pads as an attribute before opset 11, then as an input known at import (with the
-    /// optional constant value and, from 18, the axes they apply to).
+    /// optional constant value and, from 18, the axes they apply to). A constant value given
+    /// at run time fills through a mask known at import: pad(x) + mask * value.
     static let pad = ONNXOpConverter("Pad") { c in
         let x = try c.tensor(0)
         let rank = c.type(x).rank
         let mode = c.string("mode", default: "constant")
-        guard ["constant", "reflect", "edge"].contains(mode) else { throw c.fail("mode \"\(mode)\" is not supported (constant, reflect, edge)") }
+        guard let padMode = PadMode(rawValue: mode) else {
+            throw c.fail("mode \"\(mode)\" is not supported (\(PadMode.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
         var pads: [Int]
         var value = 0.0
+        var runtimeValue: Value?
         if c.opset < 11 {
             pads = c.ints("pads") ?? []
             value = c.float("value", default: 0)
         } else {
             pads = try c.staticInts(1, "pads")
-            if c.has(2) {
-                guard let v = c.constant(2), v.count == 1 else { throw c.fail("constant_value (input 2) must be one value known at import") }
-                value = v.dtype == .f32 ? Double(v.floats[0]) : Double(v.ints[0])
+            if c.has(2), padMode == .constant {
+                if let v = c.constant(2) {
+                    guard v.count == 1 else { throw c.fail("constant_value (input 2) must be one value, got shape \(v.shape)") }
+                    value = v.dtype == .f32 ? Double(v.floats[0]) : Double(v.ints[0])
+                } else {
+                    let v = try c.tensor(2)
+                    guard c.type(v).shape.knownCount == 1 else { throw c.fail("constant_value (input 2) must be one value, got \(c.type(v))") }
+                    guard c.type(v).dtype == .f32, c.type(x).dtype == .f32 else {
+                        throw c.fail("a constant_value given at run time fills float tensors only (input is \(c.type(x)), value \(c.type(v)))")
+                    }
+                    runtimeValue = v
+                }
             }
             if c.has(3) {
                 let axes = try c.staticInts(3, "axes").map { try c.axis($0, rank: rank) }
@@ -203,11 +216,43 @@ extension ONNXOps {
         if pads.allSatisfy({ $0 == 0 }) { return [.graph(x)] }
         var a: Attributes = ["pads": .ints(pads), "mode": .string(mode)]
         if value != 0 { a["pad_value"] = .float(value) }
-        return [.graph(try c.emit(.pad, [x], a))]
+        let y = try c.emit(.pad, [x], a)
+        guard let v = runtimeValue else { return [.graph(y)] }
+        let mask = try paddingMask(c, input: c.type(x).shape, output: c.type(y).shape, pads: pads)
+        if mask.floats.allSatisfy({ $0 == 0 }) { return [.graph(y)] }
+        let fill = try c.emit(.mul, [try c.importer.graphValue(.constant(mask), name: c.name + ".padding"), v])
+        return [.graph(try c.emit(.add, [y, fill]))]
     }
 
-    /// Slice with steps of 1: on a shape known at import it is computed here, on a graph value
-    /// it is one `slice` per axis.
+    /// 1 where constant padding of `input` by `pads` fills `output`, 0 where it copies.
+    static func paddingMask(_ c: ONNXNodeContext, input: Shape, output: Shape, pads: [Int]) throws -> HostTensor {
+        guard let xs = input.knownDims, let ys = output.knownDims, let bytes = MemoryBudget.bytes(elements: ys, byteSize: 4) else {
+            throw c.fail("a constant_value given at run time needs known sizes, the input is \(input)")
+        }
+        try c.importer.account(bytes, for: "the padding mask of shape \(ys)", context: c)
+        let rank = ys.count
+        // Per axis: whether each output position lies in the padding.
+        let padded = (0..<rank).map { axis in (0..<ys[axis]).map { o in o - pads[axis] < 0 || o - pads[axis] >= xs[axis] } }
+        var out = [Float](repeating: 0, count: ys.reduce(1, *))
+        var index = [Int](repeating: 0, count: rank)
+        for k in out.indices {
+            if (0..<rank).contains(where: { padded[$0][index[$0]] }) { out[k] = 1 }
+            var axis = rank - 1
+            while axis >= 0 {
+                index[axis] += 1
+                if index[axis] < ys[axis] { break }
+                index[axis] = 0
+                axis -= 1
+            }
+        }
+        return HostTensor(shape: ys, floats: out)
+    }
+
+    /// Slice as ONNX defines it: negative starts and ends count from the end, both are
+    /// clamped to the axis (to [0, n] with a positive step, to [-1, n-1] with a negative one),
+    /// and the step may be any but 0. On a shape known at import it is computed here; on a
+    /// graph value a step of 1 is one `slice` per axis, any other step (or an empty result)
+    /// a `gather` of the positions it picks.
     static let slice = ONNXOpConverter("Slice", opsets: 10...ONNXModel.maxOpset) { c in
         let starts = try c.staticInts(1, "starts"), ends = try c.staticInts(2, "ends")
         guard starts.count == ends.count else { throw c.fail("starts \(starts) and ends \(ends) differ in length") }
@@ -215,26 +260,40 @@ extension ONNXOps {
         let axes = c.has(3) ? try c.staticInts(3, "axes") : Array(0..<starts.count)
         let steps = c.has(4) ? try c.staticInts(4, "steps") : Array(repeating: 1, count: starts.count)
         guard axes.count == starts.count, steps.count == starts.count else { throw c.fail("starts, ends, axes and steps differ in length") }
-        guard steps.allSatisfy({ $0 == 1 }) else { throw c.fail("steps \(steps) are not supported (only 1)") }
-        func range(_ k: Int, size: Int) -> (Int, Int) {
-            func clampIndex(_ v: Int) -> Int { max(0, min(size, v < 0 ? v + size : v)) }
-            let s = clampIndex(starts[k]), e = clampIndex(ends[k])
-            return (s, max(s, e))
+        if let zero = steps.firstIndex(of: 0) { throw c.fail("step \(zero) is 0") }
+        /// The positions slice k picks along an axis of `size`.
+        func positions(_ k: Int, size: Int) -> StrideTo<Int> {
+            let step = steps[k]
+            func clamped(_ v: Int) -> Int {
+                let i = v < 0 ? max(v, -size - 1) + size : min(v, size + 1)
+                return step > 0 ? max(0, min(size, i)) : max(-1, min(size - 1, i))
+            }
+            return stride(from: clamped(starts[k]), to: clamped(ends[k]), by: step)
         }
         if let d = try c.value(0).staticDims, !d.scalar {
-            let (s, e) = range(0, size: d.dims.count)
             guard axes.count == 1, try c.axis(axes[0], rank: 1) == 0 else { throw c.fail("a shape vector has one axis") }
-            return [.ints(Array(d.dims[s..<e]), scalar: false)]
+            return [.ints(positions(0, size: d.dims.count).map { d.dims[$0] }, scalar: false)]
         }
         var x = try c.tensor(0)
         for (k, a) in axes.enumerated() {
             let ax = try c.axis(a, rank: type.rank)
             let size = try c.knownSize(x, ax, "sliced axis")
-            let (s, e) = range(k, size: size)
-            if s == 0, e == size { continue }
-            guard e > s else { throw c.fail("the slice of axis \(ax) is empty") }
-            x = try c.emit(.slice, [x], ["axis": .int(ax), "start": .int(s), "end": .int(e)])
+            let picked = Array(positions(k, size: size))
+            if steps[k] == 1, picked.count == size { continue }
+            if steps[k] == 1, let first = picked.first, let last = picked.last {
+                x = try c.emit(.slice, [x], ["axis": .int(ax), "start": .int(first), "end": .int(last + 1)])
+                continue
+            }
+            guard c.type(x).dtype == .f32 else { throw c.fail("a step other than 1 is supported on float tensors only, got \(c.type(x))") }
+            let indices = HostTensor(shape: [picked.count], ints: picked.map { Int64($0) })
+            let ids = try c.importer.graphValue(.constant(indices), name: "\(c.name).positions\(k)")
+            x = try c.emit(.gather, [x, ids], ["axis": .int(ax)])
         }
         return [.graph(x)]
     }
+}
+
+extension Shape {
+    /// The sizes when every one is a number.
+    var knownDims: [Int]? { isKnown ? dims.map { $0.value ?? 0 } : nil }
 }

@@ -9,15 +9,14 @@ extension ONNXOps {
         argMax,
     ]
 
-    /// ArgMax: graphc's `argmax` drops the axis and picks the first of equal maxima; `keepdims`
-    /// (default 1) puts the axis back with size 1.
+    /// ArgMax: graphc's `argmax` drops the axis and picks the first of equal maxima (the last
+    /// with `select_last_index`); `keepdims` (default 1) puts the axis back with size 1.
     static let argMax = ONNXOpConverter("ArgMax") { c in
         let x = try c.tensor(0)
         let axis = try c.axis(c.int("axis", default: 0), rank: c.type(x).rank)
-        guard c.int("select_last_index", default: 0) == 0 else {
-            throw c.fail("select_last_index=1 is not supported (graphc's argmax picks the first maximum)")
-        }
-        let y = try c.emit(.argmax, [x], ["axis": .int(axis)])
+        var attributes: Attributes = ["axis": .int(axis)]
+        if c.int("select_last_index", default: 0) != 0 { attributes["select_last"] = .bool(true) }
+        let y = try c.emit(.argmax, [x], attributes)
         guard c.int("keepdims", default: 1) != 0 else { return [.graph(y)] }
         var dims = c.type(y).shape.dims
         dims.insert(.known(1), at: axis)
