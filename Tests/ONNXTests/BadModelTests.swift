@@ -128,12 +128,13 @@ final class BadModelTests: XCTestCase {
     }
 
     func testUnsupportedAttributesAndOutputsAreNamed() {
-        let pool = M.node("MaxPool", ["x"], ["y", "indices"], name: "pool", [M.ints("kernel_shape", [2, 2]), M.int("storage_order", 1)])
+        let pool = M.node("MaxPool", ["x"], ["y", "indices"], name: "pool", [M.ints("kernel_shape", [2, 2]), M.int("storage_order", 3)])
         expectError(M.model(nodes: [pool], inputs: [M.input("x", [1, 1, 4, 4])], outputs: ["y"]),
-                    ["node \"pool\" (MaxPool): attribute storage_order=1 is not supported"])
-        let indices = M.node("MaxPool", ["x"], ["y", "indices"], name: "pool", [M.ints("kernel_shape", [2, 2])])
-        expectError(M.model(nodes: [indices], inputs: [M.input("x", [1, 1, 4, 4])], outputs: ["indices"]),
-                    ["node \"pool\" (MaxPool)", "\"indices\"", "not computed"])
+                    ["node \"pool\" (MaxPool): storage_order 3 must be 0 (row-major) or 1 (column-major)"])
+        // An output the converter does not make (here one Relu does not have).
+        let extra = M.node("Relu", ["x"], ["y", "extra"], name: "act")
+        expectError(M.model(nodes: [extra], inputs: [M.input("x", [1, 1, 4, 4])], outputs: ["extra"]),
+                    ["node \"act\" (Relu)", "\"extra\"", "not computed"])
         let badShape = M.node("Add", ["x", "z"], ["y"], name: "mismatch")
         expectError(M.model(nodes: [badShape], inputs: [M.input("x", [3]), M.input("z", [4])], outputs: ["y"]),
                     ["node \"mismatch\" (Add)", "do not broadcast"])

@@ -18,6 +18,13 @@ let padExample: Attributes = ["pads": .ints([0, 1, 1, 2]), "mode": .string("refl
 let lrnExample: Attributes = ["size": .int(3), "alpha": .float(1e-4), "beta": .float(0.75), "bias": .float(1)]
 let avgpool: Attributes = ["kernel": .ints([3, 3]), "stride": .ints([2, 2]), "padding": .ints([1, 0, 1, 1]),
                            "ceil_mode": .bool(true), "count_include_pad": .bool(false)]
+let pool3d: Attributes = ["kernel": .ints([2, 3, 2]), "stride": .ints([2, 2, 1]), "padding": .ints([1, 0, 1, 0, 1, 1]),
+                          "dilation": .ints([1, 1, 1]), "ceil_mode": .bool(true)]
+let avgpool3d: Attributes = {
+    var a = pool3d
+    a["count_include_pad"] = .bool(true)
+    return a
+}()
 
 let opExamples: [String: OpExample] = {
     let x = TensorType.f32([2, 3])
@@ -89,6 +96,15 @@ let opExamples: [String: OpExample] = {
         "reduce_max": OpExample(inputs: [x], attributes: ["axes": .ints([1]), "keepdims": .bool(true)]),
         "reduce_min": OpExample(inputs: [x], attributes: ["axes": .ints([0, 1]), "keepdims": .bool(false)]),
         "reduce_extremum_grad": OpExample(inputs: [.f32([2, 1]), x, .f32([2, 1])], attributes: ["axes": .ints([1]), "keepdims": .bool(true)]),
+        "maxpool3d": OpExample(inputs: [.f32([1, 2, 5, 6, 4])], attributes: pool3d),
+        "maxpool3d_grad": OpExample(inputs: [.f32([1, 2, 3, 3, 5]), .f32([1, 2, 5, 6, 4])], attributes: pool3d),
+        "avgpool3d": OpExample(inputs: [.f32([1, 2, 5, 6, 4])], attributes: avgpool3d),
+        "avgpool3d_grad": OpExample(inputs: [.f32([1, 2, 3, 3, 5]), .f32([1, 2, 5, 6, 4])], attributes: avgpool3d),
+        "maxpool_indices": OpExample(inputs: [.f32([1, 2, 4, 4])], attributes: {
+            var a = pool
+            a["column_major"] = .bool(true)
+            return a
+        }()),
         "allreduce_start": OpExample(inputs: [x, .f32([4])], attributes: ["bucket": .int(0)]),
         "allreduce_wait": OpExample(inputs: [.f32([10])], attributes: ["bucket": .int(0)]),
         "bucket_slice": OpExample(inputs: [.f32([10])], attributes: ["start": .int(4), "shape": .shape([2, 3])]),

@@ -189,9 +189,10 @@ final class GradientStructureTests: XCTestCase {
         let backwardOnly: Set<String> = ["relu_grad", "conv2d_grad_input", "conv2d_grad_weight", "maxpool2d_grad",
                                          "slice_grad", "select_grad", "embedding_grad", "softmax_grad",
                                          "log_softmax_grad", "nll_loss_grad", "avgpool2d_grad",
-                                         "pad_grad", "gather_grad", "lrn_grad", "reduce_extremum_grad"]
+                                         "pad_grad", "gather_grad", "lrn_grad", "reduce_extremum_grad",
+                                         "maxpool3d_grad", "avgpool3d_grad"]
         // Sources have no inputs; argmax gives integers, which carry no gradient.
-        let noInputsOrInteger: Set<String> = ["input", "param", "constant", "argmax"]
+        let noInputsOrInteger: Set<String> = ["input", "param", "constant", "argmax", "maxpool_indices"]
         // Made by the fusion pass after autodiff, from backward ops among others.
         let fusedAfterAutodiff: Set<String> = ["fused_elementwise", "log_softmax_nll_grad",
                                                // the data-parallel pass's gradient exchange: never differentiated

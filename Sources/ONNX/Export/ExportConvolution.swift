@@ -1,13 +1,13 @@
 import GraphIR
 
-/// graphc's window padding, [h, w] (both sides alike) or [top, left, bottom, right], as ONNX's
-/// `pads`: the beginnings, then the ends.
-func onnxPads(_ padding: [Int]) -> [Int] { padding.count == 2 ? padding + padding : padding }
+/// graphc's window padding, one value per axis (both sides alike, [h, w]) or the beginnings
+/// then the ends ([top, left, bottom, right]), as ONNX's `pads`: the beginnings, then the ends.
+func onnxPads(_ padding: [Int], axes: Int = 2) -> [Int] { padding.count == axes ? padding + padding : padding }
 
 /// The window attributes graphc's convolutions and pools share, as ONNX names them.
 func windowAttributes(_ n: ExportedNode, kernel: [Int]) throws -> [Onnx_AttributeProto] {
     var a = [ONNXAttribute.ints("kernel_shape", kernel), ONNXAttribute.ints("strides", try n.required(.stride)),
-             ONNXAttribute.ints("pads", onnxPads(try n.required(.padding)))]
+             ONNXAttribute.ints("pads", onnxPads(try n.required(.padding), axes: kernel.count))]
     if let d = n.attributes[.dilation] { a.append(ONNXAttribute.ints("dilations", d)) }
     if let g = n.attributes[.groups] { a.append(ONNXAttribute.int("group", g)) }
     if n.attributes[.ceilMode] ?? false { a.append(ONNXAttribute.int("ceil_mode", 1)) }

@@ -1,116 +1,192 @@
 import GraphIR
 
-// Convolution and pooling over [N, C, H, W] images.
+// Convolution and pooling over [N, C, spatial...] (see WindowGeometry.swift for the shared
+// attributes and the lifting of 1-D windows to 2-D ones).
 
 extension ONNXOps {
     static let windows: [ONNXOpConverter] = [conv, convTranspose, maxPool, averagePool, globalAveragePool, globalMaxPool, lrn]
 
-    /// The 2-D zero padding [top, left, bottom, right] an ONNX window op asks for, from `pads`
-    /// or `auto_pad` (SAME_UPPER puts the odd extra at the end, SAME_LOWER at the start).
-    static func padding(_ c: ONNXNodeContext, input: Value, kernel: [Int], strides: [Int], dilations: [Int]) throws -> [Int] {
-        let autoPad = c.string("auto_pad", default: "NOTSET")
-        switch autoPad {
-        case "NOTSET", "":
-            let pads = c.ints("pads") ?? [0, 0, 0, 0]
-            guard pads.count == 4 else { throw c.fail("pads \(pads) must have 4 entries for a 2-D window") }
-            guard pads.allSatisfy({ $0 >= 0 }) else { throw c.fail("pads \(pads) must not be negative") }
-            return pads
-        case "VALID":
-            return [0, 0, 0, 0]
-        case "SAME_UPPER", "SAME_LOWER":
-            var begin: [Int] = [], end: [Int] = []
-            for axis in 0..<2 {
-                let size = try c.knownSize(input, axis + 2, "spatial")
-                let outSize = (size + strides[axis] - 1) / strides[axis]
-                let total = max(0, (outSize - 1) * strides[axis] + (kernel[axis] - 1) * dilations[axis] + 1 - size)
-                let small = total / 2
-                begin.append(autoPad == "SAME_UPPER" ? small : total - small)
-                end.append(autoPad == "SAME_UPPER" ? total - small : small)
-            }
-            return begin + end
-        default:
-            throw c.fail("auto_pad \"\(autoPad)\" is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID")
+    /// The known sizes of w's kernel axes (after [O, C] or [C, O]), checked against kernel_shape.
+    static func kernelSizes(_ c: ONNXNodeContext, weight w: Value, axes: Int, _ layout: String) throws -> [Int] {
+        guard c.type(w).rank == axes + 2 else {
+            throw c.fail("the weight must be \(layout) with \(axes) kernel sizes, got \(c.type(w))")
         }
-    }
-
-    static func pair(_ c: ONNXNodeContext, _ key: String, default d: Int) throws -> [Int] {
-        let v = c.ints(key) ?? [d, d]
-        guard v.count == 2 else { throw c.fail("\(key) \(v) must have 2 entries (graphc's windows are 2-D)") }
-        guard v.allSatisfy({ $0 >= 1 }) else { throw c.fail("\(key) \(v) must be positive") }
-        return v
-    }
-
-    static func requireImages(_ c: ONNXNodeContext, _ x: Value) throws {
-        guard c.type(x).rank == 4 else { throw c.fail("only 2-D windows ([N, C, H, W] inputs) are supported, got \(c.type(x))") }
-    }
-
-    /// Conv with groups, dilations, pads or auto_pad; 2-D only.
-    static let conv = ONNXOpConverter("Conv") { c in
-        let x = try c.tensor(0), w = try c.tensor(1)
-        try requireImages(c, x)
-        guard c.type(w).rank == 4 else { throw c.fail("the weight must be [O, C/group, kh, kw], got \(c.type(w))") }
-        let strides = try pair(c, "strides", default: 1), dilations = try pair(c, "dilations", default: 1)
-        let kernel = [try c.knownSize(w, 2, "kernel"), try c.knownSize(w, 3, "kernel")]
+        let kernel = try (0..<axes).map { try c.knownSize(w, $0 + 2, "kernel") }
         if let k = c.ints("kernel_shape"), k != kernel { throw c.fail("kernel_shape \(k) differs from the weight's \(kernel)") }
+        return kernel
+    }
+
+    static func groups(_ c: ONNXNodeContext) throws -> Int {
         let group = c.int("group", default: 1)
         guard group >= 1 else { throw c.fail("group \(group) must be positive") }
-        var attributes: Attributes = ["stride": .ints(strides), "padding": .ints(try padding(c, input: x, kernel: kernel, strides: strides, dilations: dilations))]
-        if dilations != [1, 1] { attributes["dilation"] = .ints(dilations) }
-        if group != 1 { attributes["groups"] = .int(group) }
-        var ins = [x, w]
-        if c.has(2) { ins.append(try c.tensor(2)) }
-        return [.graph(try c.emit(.conv2d, ins, attributes))]
+        return group
     }
 
-    /// ConvTranspose with explicit pads (output_shape, which asks graphc to compute them, is refused).
+    /// Conv with groups, dilations, pads or auto_pad over 1 or 2 spatial axes (1-D as 2-D over
+    /// [N, C, 1, W]).
+    static let conv = ONNXOpConverter("Conv") { c in
+        let x = try c.tensor(0), w = try c.tensor(1)
+        let axes = try spatialAxes(c, x, 1...2), lift = 2 - axes
+        let kernel = try kernelSizes(c, weight: w, axes: axes, "[O, C/group, kernel...]")
+        var attributes = try window(c, input: x, kernel: kernel).lifted(by: lift).attributes
+        let group = try groups(c)
+        if group != 1 { attributes["groups"] = .int(group) }
+        var ins = [try liftSpatial(c, x, by: lift), try liftSpatial(c, w, by: lift)]
+        if c.has(2) { ins.append(try c.tensor(2)) }
+        return [.graph(try dropSpatial(c, try c.emit(.conv2d, ins, attributes), by: lift))]
+    }
+
+    /// ConvTranspose over 1 to 3 spatial axes (1-D as 2-D over [N, C, 1, W], 3-D as 2-D ones
+    /// per kernel depth), with pads, or pads computed from output_shape or
+    /// auto_pad SAME_UPPER / SAME_LOWER as ONNX defines them: total_padding = stride * (in - 1)
+    /// + output_padding + (k - 1) * dilation + 1 - out (out = in * stride without output_shape),
+    /// split with the odd extra at the end for SAME_UPPER and at the start otherwise. A negative
+    /// end padding (an output_shape one longer than the window reaches) becomes output padding.
     static let convTranspose = ONNXOpConverter("ConvTranspose") { c in
         let x = try c.tensor(0), w = try c.tensor(1)
-        try requireImages(c, x)
-        guard c.attribute("output_shape") == nil else { throw c.fail("output_shape is not supported (give pads and output_padding)") }
-        let autoPad = c.string("auto_pad", default: "NOTSET")
-        guard autoPad == "NOTSET" || autoPad == "VALID" || autoPad.isEmpty else { throw c.fail("auto_pad \(autoPad) is not supported (NOTSET or VALID)") }
-        let strides = try pair(c, "strides", default: 1), dilations = try pair(c, "dilations", default: 1)
-        let pads = autoPad == "VALID" ? [0, 0, 0, 0] : (c.ints("pads") ?? [0, 0, 0, 0])
-        guard pads.count == 4, pads.allSatisfy({ $0 >= 0 }) else { throw c.fail("pads \(pads) must be 4 non-negative entries") }
-        var attributes: Attributes = ["stride": .ints(strides), "padding": .ints(pads)]
-        if dilations != [1, 1] { attributes["dilation"] = .ints(dilations) }
-        let group = c.int("group", default: 1)
-        if group != 1 { attributes["groups"] = .int(group) }
-        if let op = c.ints("output_padding"), op != [0, 0] { attributes["output_padding"] = .ints(op) }
-        var ins = [x, w]
-        if c.has(2) { ins.append(try c.tensor(2)) }
-        return [.graph(try c.emit(.convTranspose2d, ins, attributes))]
-    }
-
-    /// The window attributes MaxPool and AveragePool share.
-    static func pooling(_ c: ONNXNodeContext, _ x: Value, dilations: [Int]) throws -> Attributes {
-        try requireImages(c, x)
-        guard let kernel = c.ints("kernel_shape"), kernel.count == 2, kernel.allSatisfy({ $0 >= 1 }) else {
-            throw c.fail("kernel_shape must give 2 positive sizes")
+        let axes = try spatialAxes(c, x, 1...3), lift = max(0, 2 - axes)
+        let kernel = try kernelSizes(c, weight: w, axes: axes, "[C, O/group, kernel...]")
+        let strides = try perAxis(c, "strides", axes: axes, default: 1), dilations = try perAxis(c, "dilations", axes: axes, default: 1)
+        let zeros = [Int](repeating: 0, count: axes)
+        var outputPadding = c.ints("output_padding") ?? zeros
+        guard outputPadding.count == axes, outputPadding.allSatisfy({ $0 >= 0 }) else {
+            throw c.fail("output_padding \(outputPadding) must be \(axes) non-negative entries")
         }
-        let strides = try pair(c, "strides", default: 1)
-        var a: Attributes = ["kernel": .ints(kernel), "stride": .ints(strides),
-                             "padding": .ints(try padding(c, input: x, kernel: kernel, strides: strides, dilations: dilations))]
-        if c.int("ceil_mode", default: 0) != 0 { a["ceil_mode"] = .bool(true) }
-        return a
+        var begin = zeros, end = zeros
+        let autoPad = c.string("auto_pad", default: "NOTSET")
+        guard ["NOTSET", "", "VALID", "SAME_UPPER", "SAME_LOWER"].contains(autoPad) else {
+            throw c.fail("auto_pad \"\(autoPad)\" is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID")
+        }
+        let outputShape = c.ints("output_shape")
+        if outputShape != nil || autoPad.hasPrefix("SAME") {
+            var target: [Int] = []
+            if let o = outputShape {
+                guard o.count == axes || o.count == axes + 2 else {
+                    throw c.fail("output_shape \(o) must give \(axes) spatial sizes (or the whole [N, C, spatial...] shape)")
+                }
+                target = Array(o.suffix(axes))
+            } else {
+                target = try (0..<axes).map { try c.knownSize(x, $0 + 2, "spatial") * strides[$0] }
+            }
+            for axis in 0..<axes {
+                let size = try c.knownSize(x, axis + 2, "spatial")
+                let total = strides[axis] * (size - 1) + outputPadding[axis] + (kernel[axis] - 1) * dilations[axis] + 1 - target[axis]
+                let half = total >= 0 ? total / 2 : -((1 - total) / 2)  // floor(total / 2)
+                begin[axis] = autoPad == "SAME_UPPER" ? half : total - half
+                end[axis] = total - begin[axis]
+                if end[axis] < 0 { outputPadding[axis] -= end[axis]; end[axis] = 0 }
+                guard begin[axis] >= 0 else {
+                    throw c.fail("output size \(target[axis]) on spatial axis \(axis) would need output before the first input's window (padding \(begin[axis]))")
+                }
+            }
+        } else if autoPad != "VALID" {
+            let pads = c.ints("pads") ?? zeros + zeros
+            guard pads.count == 2 * axes, pads.allSatisfy({ $0 >= 0 }) else {
+                throw c.fail("pads \(pads) must be \(2 * axes) non-negative entries (begins, then ends)")
+            }
+            begin = Array(pads[..<axes]); end = Array(pads[axes...])
+        }
+        let window = ONNXWindow(kernel: kernel, strides: strides, dilations: dilations, padBegin: begin, padEnd: end)
+        let group = try groups(c)
+        let bias = c.has(2) ? try c.tensor(2) : nil
+        if axes == 3 {
+            return [.graph(try convTranspose3d(c, x, w, bias, window, outputPadding: outputPadding, group: group))]
+        }
+        var attributes = window.lifted(by: lift).attributes
+        if group != 1 { attributes["groups"] = .int(group) }
+        if outputPadding != zeros { attributes["output_padding"] = .ints([Int](repeating: 0, count: lift) + outputPadding) }
+        let ins = [try liftSpatial(c, x, by: lift), try liftSpatial(c, w, by: lift)] + (bias.map { [$0] } ?? [])
+        return [.graph(try dropSpatial(c, try c.emit(.convTranspose2d, ins, attributes), by: lift))]
     }
 
+    /// A 3-D ConvTranspose as 2-D ones over (H, W), one per kernel depth kd, each over the
+    /// depth slices of x as a batch [N*D, C, H, W]: input slice d adds its result at output
+    /// depth d*stride + kd*dilation - padBegin. The placing is data movement (pad to interleave
+    /// the stride, pad to shift), so the gradient comes from those ops' rules.
+    static func convTranspose3d(_ c: ONNXNodeContext, _ x: Value, _ w: Value, _ bias: Value?, _ window: ONNXWindow,
+                                outputPadding: [Int], group: Int) throws -> Value {
+        let n = try c.knownSize(x, 0, "batch"), depth = try c.knownSize(x, 2, "depth")
+        let dims = c.type(x).shape.dims
+        let (stride, dilation) = (window.strides[0], window.dilations[0])
+        // x [N, C, D, H, W] -> [N*D, C, H, W].
+        let slices = try c.emit(.reshape, [try c.emit(.transpose, [x], ["perm": .ints([0, 2, 1, 3, 4])])],
+                                ["shape": .shape(Shape([.known(n * depth), dims[1], dims[3], dims[4]]))])
+        var planar: Attributes = ["stride": .ints(Array(window.strides[1...])),
+                                  "padding": .ints(Array(window.padBegin[1...]) + Array(window.padEnd[1...]))]
+        if window.dilations[1...].contains(where: { $0 != 1 }) { planar["dilation"] = .ints(Array(window.dilations[1...])) }
+        if group != 1 { planar["groups"] = .int(group) }
+        if outputPadding[1...].contains(where: { $0 != 0 }) { planar["output_padding"] = .ints(Array(outputPadding[1...])) }
+        // Output depth before cropping the padding.
+        let full = (depth - 1) * stride + (window.kernel[0] - 1) * dilation + 1 + outputPadding[0]
+        var sum: Value?
+        var plane: [Dim] = []
+        for kd in 0..<window.kernel[0] {
+            let wk = try c.emit(.select, [w], ["axis": .int(2), "index": .int(kd)])
+            let z = try c.emit(.convTranspose2d, [slices, wk], planar)  // [N*D, O, H', W']
+            plane = Array(c.type(z).shape.dims[1...])
+            let m = plane.compactMap(\.value).reduce(1, *)
+            // [N, D, 1, M] padded to [N, D, stride, M]: depth d lands at d*stride of [N, D*stride, M].
+            var placed = try c.emit(.reshape, [z], ["shape": .shape(Shape(known: [n, depth, 1, m]))])
+            if stride > 1 { placed = try c.emit(.pad, [placed], ["pads": .ints([0, 0, 0, 0, 0, 0, stride - 1, 0])]) }
+            placed = try c.emit(.reshape, [placed], ["shape": .shape(Shape(known: [n, depth * stride, m]))])
+            // Shifted by kd*dilation, cut or filled to the full depth.
+            let shift = kd * dilation
+            placed = try c.emit(.pad, [placed], ["pads": .ints([0, shift, 0, 0, full - shift - depth * stride, 0])])
+            sum = try sum.map { try c.emit(.add, [$0, placed]) } ?? placed
+        }
+        guard let total = sum else { throw c.fail("the kernel has no depth") }
+        // Crop the depth padding, then back to [N, O, D', H', W'].
+        let cropped = try c.emit(.pad, [total], ["pads": .ints([0, -window.padBegin[0], 0, 0, -window.padEnd[0], 0])])
+        let outDepth = c.type(cropped).shape[1]
+        let y = try c.emit(.transpose, [try c.emit(.reshape, [cropped], ["shape": .shape(Shape([.known(n), outDepth] + plane))])],
+                           ["perm": .ints([0, 2, 1, 3, 4])])
+        guard let bias else { return y }
+        let channels = try c.knownSize(y, 1, "channel")
+        return try c.emit(.add, [y, try c.emit(.reshape, [bias], ["shape": .shape(Shape(known: [channels, 1, 1, 1]))])])
+    }
+
+    /// x lifted by `lift` spatial axes, and the attributes MaxPool and AveragePool share for
+    /// graphc's pooling op over the lifted axes.
+    static func pooling(_ c: ONNXNodeContext, _ x: Value, axes: Int, lift: Int) throws -> (Value, Attributes) {
+        guard let kernel = c.ints("kernel_shape"), kernel.count == axes, kernel.allSatisfy({ $0 >= 1 }) else {
+            throw c.fail("kernel_shape must give \(axes) positive sizes, one per spatial axis")
+        }
+        let lifted = try window(c, input: x, kernel: kernel).lifted(by: lift)
+        var a = lifted.attributes
+        a["kernel"] = .ints(lifted.kernel)
+        if c.int("ceil_mode", default: 0) != 0 { a["ceil_mode"] = .bool(true) }
+        return (try liftSpatial(c, x, by: lift), a)
+    }
+
+    /// MaxPool over 1 to 3 spatial axes (1-D as 2-D over [N, C, 1, W]), and its optional
+    /// second output, the flat positions of the maxima (`maxpool_indices`; storage_order=1
+    /// numbers each image column-major).
     static let maxPool = ONNXOpConverter("MaxPool") { c in
         let x = try c.tensor(0)
-        try c.require("storage_order", 0, "only row-major indices")
-        let dilations = try pair(c, "dilations", default: 1)
-        var a = try pooling(c, x, dilations: dilations)
-        if dilations != [1, 1] { a["dilation"] = .ints(dilations) }
-        return [.graph(try c.emit(.maxpool2d, [x], a))]
+        let axes = try spatialAxes(c, x, 1...3), lift = axes == 3 ? 0 : 2 - axes
+        let storageOrder = c.int("storage_order", default: 0)
+        guard storageOrder == 0 || storageOrder == 1 else { throw c.fail("storage_order \(storageOrder) must be 0 (row-major) or 1 (column-major)") }
+        let (lifted, a) = try pooling(c, x, axes: axes, lift: lift)
+        var results: [ONNXValue] = [.graph(try dropSpatial(c, try c.emit(axes == 3 ? .maxpool3d : .maxpool2d, [lifted], a), by: lift))]
+        if c.node.output.count > 1, !c.node.output[1].isEmpty {
+            var indices = a
+            if storageOrder == 1 { indices["column_major"] = .bool(true) }
+            results.append(.graph(try dropSpatial(c, try c.emit(.maxpoolIndices, [lifted], indices), by: lift)))
+        }
+        return results
     }
 
+    /// AveragePool over 1 to 3 spatial axes: 1-D as 2-D over [N, C, 1, W], and a dilated
+    /// window (which avgpool2d lacks) as avgpool3d over a depth-1 volume.
     static let averagePool = ONNXOpConverter("AveragePool") { c in
         let x = try c.tensor(0)
-        let dilations = try pair(c, "dilations", default: 1)
-        guard dilations == [1, 1] else { throw c.fail("dilations \(dilations) are not supported") }
-        var a = try pooling(c, x, dilations: dilations)
+        let axes = try spatialAxes(c, x, 1...3)
+        let dilated = (c.ints("dilations") ?? []).contains { $0 != 1 }
+        let target = axes == 3 || dilated ? 3 : 2, lift = target - axes
+        let (lifted, pooled) = try pooling(c, x, axes: axes, lift: lift)
+        var a = pooled
         if c.int("count_include_pad", default: 0) != 0 { a["count_include_pad"] = .bool(true) }
-        return [.graph(try c.emit(.avgpool2d, [x], a))]
+        return [.graph(try dropSpatial(c, try c.emit(target == 3 ? .avgpool3d : .avgpool2d, [lifted], a), by: lift))]
     }
 
     /// The mean of each channel over its spatial axes, kept as [N, C, 1, ...].
