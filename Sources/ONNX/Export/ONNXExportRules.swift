@@ -18,6 +18,7 @@ public enum ONNXExportRules {
         ExportSqrt.self, ExportAbs.self, ExportErf.self, ExportLeakyRelu.self, ExportHardSigmoid.self, ExportPow.self,
         ExportReduceMax.self, ExportReduceMin.self, ExportGather.self, ExportPad.self,
         ExportConvTranspose2d.self, ExportAvgpool2d.self, ExportLRN.self, ExportLSTMCell.self,
+        ExportWhere.self,
     ]
 
     public static let byOpName: [String: ONNXExportRule.Type] = {
