@@ -27,6 +27,7 @@ public enum OpRegistry {
         .pad, .padGrad, .gather, .gatherGrad, .lrn, .lrnGrad, .convTranspose2d,
         .reduceMax, .reduceMin, .reduceExtremumGrad, .maximum, .minimum,
         .maxpool3d, .maxpool3dGrad, .avgpool3d, .avgpool3dGrad, .maxpoolIndices,
+        .where,
         // Made by the data-parallel pass
         .allReduceStart, .allReduceWait, .bucketSlice,
         // Made by the blocked-layout pass (inference graphs)

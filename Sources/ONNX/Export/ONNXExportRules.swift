@@ -19,6 +19,7 @@ public enum ONNXExportRules {
         ExportReduceMax.self, ExportReduceMin.self, ExportGather.self, ExportPad.self,
         ExportConvTranspose2d.self, ExportAvgpool2d.self, ExportLRN.self, ExportLSTMCell.self,
         ExportMaxpool3d.self, ExportAvgpool3d.self,
+        ExportWhere.self,
     ]
 
     public static let byOpName: [String: ONNXExportRule.Type] = {

@@ -22,6 +22,7 @@ public enum ONNXOps {
     public static let all: [ONNXOpConverter] =
         ONNXOps.elementwise + ONNXOps.contractions + ONNXOps.windows + ONNXOps.movement + ONNXOps.shapes
         + ONNXOps.normalization + ONNXOps.reductions + ONNXOps.recurrent
+        + ONNXOps.broadcasting
 
     public static let byType: [String: ONNXOpConverter] = {
         var d: [String: ONNXOpConverter] = [:]

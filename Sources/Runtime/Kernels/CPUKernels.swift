@@ -39,6 +39,7 @@ public enum CPUKernels {
         PadOp.self, PadGradOp.self, GatherOp.self, GatherGradOp.self, LRNOp.self, LRNGradOp.self, ConvTranspose2dOp.self,
         ReduceMaxOp.self, ReduceMinOp.self, ReduceExtremumGradOp.self, MaximumOp.self, MinimumOp.self,
         Maxpool3dOp.self, Maxpool3dGradOp.self, Avgpool3dOp.self, Avgpool3dGradOp.self, MaxpoolIndicesOp.self,
+        WhereOp.self,
         // Data-parallel communication (made by the data-parallel pass)
         AllReduceStartOp.self, AllReduceWaitOp.self, BucketSliceOp.self,
         // Blocked layout
