@@ -26,6 +26,7 @@ public enum OpRegistry {
         .leakyRelu, .sqrt, .pow, .abs, .erf, .hardSigmoid,
         .pad, .padGrad, .gather, .gatherGrad, .lrn, .lrnGrad, .convTranspose2d,
         .reduceMax, .reduceMin, .reduceExtremumGrad, .maximum, .minimum,
+        .power, .cast,
         // Made by the data-parallel pass
         .allReduceStart, .allReduceWait, .bucketSlice,
         // Made by the blocked-layout pass (inference graphs)
