@@ -43,6 +43,21 @@ final class IntegerAndTensorOperandTests: XCTestCase {
         }
     }
 
+    /// Max, Div and Mul of shape arithmetic are computed at import by the ops' integer
+    /// functions, so Reshape gets its target shape: [4,6] max [2,6] / [2,1] * [1,2] = [2,12].
+    func testShapeArithmeticFoldsAtImport() throws {
+        func ints(_ name: String, _ v: [Int64]) -> Onnx_TensorProto {
+            var t = Onnx_TensorProto(); t.name = name; t.dims = [Int64(v.count)]; t.dataType = Self.int64; t.int64Data = v; return t
+        }
+        let x = (0..<24).map { Float($0) }
+        let y = try run([M.node("Shape", ["x"], ["s"]), M.node("Max", ["s", "a"], ["m"]), M.node("Div", ["m", "d"], ["q"]),
+                         M.node("Mul", ["q", "k"], ["r"]), M.node("Reshape", ["x", "r"], ["y"])],
+                        inputs: [("x", [4, 6], Self.float)], feeds: [HostTensor(shape: [4, 6], floats: x)],
+                        initializers: [ints("a", [2, 6]), ints("d", [2, 1]), ints("k", [1, 2])])
+        XCTAssertEqual(y.shape, [2, 12])
+        XCTAssertEqual(y.floats, x)
+    }
+
     func testMixedElementTypesAreAnErrorAtTheNode() {
         let m = M.model(nodes: [M.node("Add", ["a", "b"], ["y"], name: "mix")],
                         inputs: [M.input("a", [3]), M.input("b", [3], elemType: Self.int64)], outputs: ["y"])

@@ -22,12 +22,22 @@ extension ONNXOps {
     /// function, as its kernel would.
     static func binary(_ type: String, _ op: OpDef) -> ONNXOpConverter {
         ONNXOpConverter(type) { c in
-            if let a = try c.value(0).staticDims, let b = try c.value(1).staticDims, let f = op.scalarFunction,
-               let folded = foldInts(a, b, { x, y in f.integers(Int64(x), Int64(y)).map { Int(truncatingIfNeeded: $0) } }) {
-                return [folded]
-            }
+            if let folded = try foldStatic(c, op) { return [folded] }
             return [.graph(try c.emit(op, [try c.tensor(0), try c.tensor(1)]))]
         }
+    }
+
+    /// Every input a static int vector (shape arithmetic): `op` folded over them, left to
+    /// right, by its integer function (nil: some input is not static, or not foldable).
+    static func foldStatic(_ c: ONNXNodeContext, _ op: OpDef) throws -> ONNXValue? {
+        guard let f = op.scalarFunction, f.takesIntegers, var acc = try c.value(0).staticDims else { return nil }
+        for i in 1..<max(1, c.inputCount) {
+            guard let next = try c.value(i).staticDims,
+                  let folded = foldInts(acc, next, { x, y in f.integers(Int64(x), Int64(y)).map { Int(truncatingIfNeeded: $0) } }),
+                  let dims = folded.staticDims else { return nil }
+            acc = dims
+        }
+        return .ints(acc.dims, scalar: acc.scalar)
     }
 
     /// Known int vectors combined element by element with broadcasting (nil: not foldable).
@@ -45,9 +55,11 @@ extension ONNXOps {
 
     static let sum = variadic("Sum", .add)
 
-    /// Sum, Max, Min: a broadcasting binary op folded over every input.
+    /// Sum, Max, Min: a broadcasting binary op folded over every input (at import, when every
+    /// input is shape arithmetic).
     static func variadic(_ type: String, _ op: OpDef) -> ONNXOpConverter {
         ONNXOpConverter(type) { c in
+            if let folded = try foldStatic(c, op) { return [folded] }
             var y = try c.tensor(0)
             for i in 1..<max(1, c.inputCount) { y = try c.emit(op, [y, try c.tensor(i)]) }
             return [.graph(y)]
