@@ -113,6 +113,9 @@ final class GradientCheckONNXOpsTests: XCTestCase {
         XCTAssertTrue(ga[1].isInfinite, "0^0.5 has an infinite slope in a, as in PyTorch: \(ga)")
     }
 
+    /// f32 to f32 is the identity; from or to i64 no gradient flows.
+    func testCast() throws { try unary(.cast, ["to": .string("f32")], values: { c, n in c.uniform(n) }) }
+
     func testAbs() throws { try unary(.abs, values: { c, n in c.awayFromZero(n) }) }
     func testErf() throws { try unary(.erf, values: { c, n in c.uniform(n, -2, 2) }) }
     func testHardSigmoid() throws {

@@ -9,7 +9,7 @@ extension AttributeKey where Value == String {
 /// `cast(x) {to}`: x converted element by element to `to` ("f32" or "i64"). i64 to f32 rounds
 /// to the nearest float; f32 to i64 truncates toward zero as C (and ONNX's Cast) do, and where
 /// C is undefined gives a defined value: NaN becomes 0 and values beyond the i64 range
-/// saturate. No gradient: an i64 value carries none, whichever side of the cast it is on.
+/// saturate.
 public enum CastOp: OpSpec {
     public static let name = "cast"
     public static let arity = Arity.exactly(1)
@@ -25,6 +25,14 @@ public enum CastOp: OpSpec {
     public static func flops(_ q: CostQuery) -> Double { 0 }
     /// Element k is read only to write element k (the planner reuses it only for a same-type cast).
     public static var inPlaceOperands: InPlaceOperands { .inputs([0]) }
+}
+
+extension CastOp: DifferentiableOp {
+    /// f32 to f32 is the identity. A cast from or to i64 never asks: autodiff differentiates
+    /// only through f32 values, and an i64 value carries no gradient.
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        [c.type(c.input(0)).dtype == .f32 && c.type(c.result).dtype == .f32 ? c.gradient : nil]
+    }
 }
 
 extension OpDef {
