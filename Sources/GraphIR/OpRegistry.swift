@@ -28,6 +28,7 @@ public enum OpRegistry {
         .reduceMax, .reduceMin, .reduceExtremumGrad, .maximum, .minimum,
         .maxpool3d, .maxpool3dGrad, .avgpool3d, .avgpool3dGrad, .maxpoolIndices,
         .where,
+        .power, .cast,
         // Made by the data-parallel pass
         .allReduceStart, .allReduceWait, .bucketSlice,
         // Made by the blocked-layout pass (inference graphs)

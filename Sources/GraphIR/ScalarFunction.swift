@@ -64,6 +64,14 @@ public struct ScalarFunction: @unchecked Sendable {
     public func callAsFunction(_ operands: [Float], _ k: ScalarConstants) -> Float {
         spec.scalar(operands[0], operands.count > 1 ? operands[1] : 0, k)
     }
+
+    /// Whether the op also computes on two i64 operands (`IntegerElementwiseOp`).
+    public var takesIntegers: Bool { spec is IntegerElementwiseOp.Type }
+
+    /// The function on two i64 operands, exactly as the kernel computes it (nil: the op is f32 only).
+    public func integers(_ a: Int64, _ b: Int64) -> Int64? {
+        (spec as? IntegerElementwiseOp.Type)?.apply(integers: a, b)
+    }
 }
 
 extension OpRegistry {

@@ -93,6 +93,7 @@ let opExamples: [String: OpExample] = {
         "conv_transpose2d": OpExample(inputs: [.f32([1, 4, 5, 5]), .f32([4, 1, 3, 3]), .f32([2])],
                                       attributes: ["stride": .ints([2, 2]), "padding": .ints([1, 1]), "dilation": .ints([1, 1]),
                                                    "groups": .int(2), "output_padding": .ints([1, 0])]),
+        "cast": OpExample(inputs: [x], attributes: ["to": .string("i64")]),
         "reduce_max": OpExample(inputs: [x], attributes: ["axes": .ints([1]), "keepdims": .bool(true)]),
         "reduce_min": OpExample(inputs: [x], attributes: ["axes": .ints([0, 1]), "keepdims": .bool(false)]),
         "reduce_extremum_grad": OpExample(inputs: [.f32([2, 1]), x, .f32([2, 1])], attributes: ["axes": .ints([1]), "keepdims": .bool(true)]),
@@ -121,7 +122,7 @@ let opExamples: [String: OpExample] = {
         }()),
     ]
     for name in ["relu", "sigmoid", "tanh", "exp", "log", "neg", "sqrt", "abs", "erf"] { e[name] = OpExample(inputs: [x], attributes: [:]) }
-    for name in ["add", "sub", "mul", "div", "relu_grad", "maximum", "minimum"] { e[name] = OpExample(inputs: [x, x], attributes: [:]) }
+    for name in ["add", "sub", "mul", "div", "relu_grad", "maximum", "minimum", "power"] { e[name] = OpExample(inputs: [x, x], attributes: [:]) }
     return e
 }()
 

@@ -32,6 +32,7 @@ final class ElementwiseRegistryTests: XCTestCase {
         "hard_sigmoid": { x, _, k in min(max(k[0] * x + k[1], 0), 1) },
         "maximum": { a, b, _ in Swift.max(a, b) },
         "minimum": { a, b, _ in Swift.min(a, b) },
+        "power": { a, b, _ in Foundation.pow(a, b) },
     ]
 
     /// Elementwise by fusion class but not one scalar function of one or two operands:
@@ -116,6 +117,21 @@ final class ElementwiseRegistryTests: XCTestCase {
             let plain = try Executor(graph: g, options: ExecutionOptions()).run(feeds: feeds, parameters: ParameterStore())
             let fast = try Executor(graph: fused, options: ExecutionOptions()).run(feeds: feeds, parameters: ParameterStore())
             XCTAssertTrue(sameFloats(plain["y"]?.floats ?? [], fast["y"]?.floats ?? [1]), "\(op.name): fused and unfused differ")
+        }
+    }
+
+    /// Every op that takes i64 operands computes on them, unfused, exactly its declared
+    /// integer function (the one the importer folds with).
+    func testEveryIntegerOpsKernelIsItsIntegerFunction() throws {
+        let integerOps = elementwiseOps.filter { $0.scalarFunction?.takesIntegers ?? false }
+        XCTAssertEqual(Set(integerOps.map(\.name)), ["add", "sub", "mul", "div", "maximum", "minimum", "power"])
+        let a: [Int64] = [-9, -3, -1, 0, 1, 2, 5, 40, .max, .min]
+        let b: [Int64] = [2, -2, 3, 0, -1, 7, 0, 3, 2, -1]
+        for op in integerOps {
+            let f = try XCTUnwrap(op.scalarFunction)
+            let y = try runOp(op, [HostTensor(shape: [a.count], ints: a), HostTensor(shape: [b.count], ints: b)])
+            XCTAssertEqual(y.dtype, .i64, op.name)
+            XCTAssertEqual(y.ints, zip(a, b).map { f.integers($0, $1) ?? 0 }, op.name)
         }
     }
 

@@ -79,6 +79,43 @@ final class GradientCheckONNXOpsTests: XCTestCase {
         try unary(.pow, ["exponent": .float(2)], values: { c, n in c.uniform(n) })
         try unary(.pow, ["exponent": .float(1)], values: { c, n in c.uniform(n) })
     }
+    /// power(a, b) against differences in both operands, b broadcasting or not; a base of 0
+    /// (with integer exponents, so a ± eps stays defined) has the slopes 0 as PyTorch's.
+    func testPowerWithATensorExponent() throws {
+        for bShape in [[2, 3], [3], [2, 1]] {
+            let c = GradientCheckGraph("power")
+            let a = c.param("a", [2, 3], c.uniform(6, 0.5, 2))
+            let b = c.param("b", bShape, c.uniform(bShape.reduce(1, *), -2, 2))
+            try c.finishWithWeightedSum(try c.emit(.power, [a, b]))
+            try checkGradients(c, expect: ["a", "b"])
+        }
+        let c = GradientCheckGraph("power_at_zero")
+        let a = c.param("a", [4], [0, 0, 1.5, 0.7])
+        let b = c.param("b", [4], [2, 3, 0, -1])
+        try c.finishWithWeightedSum(try c.emit(.power, [a, b]))
+        let g = try checkGradients(c, expect: ["a", "b"])
+        XCTAssertEqual(g["a"]?[0], 0); XCTAssertEqual(g["b"]?[0], 0); XCTAssertEqual(g["b"]?[1], 0)
+    }
+
+    /// Where PyTorch masks the formulas' 0 * inf: 0^0 has slope 0 in a, and 0^b for b >= 0
+    /// slope 0 in b; no NaN reaches the gradients.
+    func testPowerGradientIsFiniteAtZeroBaseAndZeroExponent() throws {
+        let c = GradientCheckGraph("power_zero")
+        let a = c.param("a", [3], [0, 0, 2])
+        let b = c.param("b", [3], [0, 0.5, 0])
+        try c.finishWithWeightedSum(try c.emit(.power, [a, b]))
+        let differentiated = try Autodiff.differentiate(c.graph)
+        let results = try Executor(graph: differentiated, options: ExecutionOptions()).run(feeds: c.feeds, parameters: c.store)
+        let ga = try XCTUnwrap(results[GradientOutput.name(forParameter: "a")]?.floats)
+        let gb = try XCTUnwrap(results[GradientOutput.name(forParameter: "b")]?.floats)
+        XCTAssertEqual(Array(ga[0...0]) + Array(gb[0...1]), [0, 0, 0])
+        XCTAssertTrue(ga[2] == 0 && gb[2] != 0 && gb[2].isFinite, "2^0: slope 0 in a, log 2 times the weight in b: \(ga) \(gb)")
+        XCTAssertTrue(ga[1].isInfinite, "0^0.5 has an infinite slope in a, as in PyTorch: \(ga)")
+    }
+
+    /// f32 to f32 is the identity; from or to i64 no gradient flows.
+    func testCast() throws { try unary(.cast, ["to": .string("f32")], values: { c, n in c.uniform(n) }) }
+
     func testAbs() throws { try unary(.abs, values: { c, n in c.awayFromZero(n) }) }
     func testErf() throws { try unary(.erf, values: { c, n in c.uniform(n, -2, 2) }) }
     func testHardSigmoid() throws {

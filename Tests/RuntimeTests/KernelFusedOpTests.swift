@@ -50,8 +50,8 @@ final class KernelFusedOpTests: XCTestCase {
                               // r23 = hard_sigmoid(y, 0.2, 0.5); r24..r28 = r18 + r19 + ... + r23
                               20, 17, k(0.1), 21, 0, 0, 22, 1, k(3), 23, 1, 0, 24, 1, 0, 25, 1, k(0.2), k(0.5),
                               10, 18, 19, 10, 24, 20, 10, 25, 21, 10, 26, 22, 10, 27, 23,
-                              // r29 = maximum(r28, y); r30 = minimum(r29, x)
-                              26, 28, 1, 27, 29, 0]
+                              // r29 = maximum(r28, y); r30 = minimum(r29, x); r31 = power(x, r30)
+                              26, 28, 1, 27, 29, 0, 32, 0, 30]
         XCTAssertEqual(Set(try ElementwiseProgram(inputs: 3, encoded: program).code.map(\.opcode)),
                        Set(OpRegistry.all.compactMap { $0.scalarFunction?.opcode }), "the program uses every elementwise op")
         let out = try runOp(.fusedElementwise, [x, y, s], ["program": .ints(program)])
@@ -63,7 +63,7 @@ final class KernelFusedOpTests: XCTestCase {
             let r17 = r15 + (b > 0 ? r9 : 0) + max(b, 0)
             let r18 = r17 > 0 ? r17 : 0.1 * r17
             let r28 = r18 + a.squareRoot() + b * b * b + Swift.abs(b) + Foundation.erf(b) + min(max(0.2 * b + 0.5, 0), 1)
-            return min(max(r28, b), a)
+            return Foundation.pow(a, min(max(r28, b), a))
         }
         assertClose(out, expected, shape: [n], "program")
     }

@@ -52,6 +52,24 @@ extension BinaryElementwiseOp {
     }
 }
 
+/// A broadcasting binary op that also computes on two i64 operands (ONNX's integer Add, Div,
+/// Max, ...): `apply(integers:_:)` is its function there, which the kernel and the importer's
+/// folding both evaluate. The result has the operands' element type; an f32 operand with an
+/// i64 one is an error (a `cast` makes them agree). Integer arithmetic wraps on overflow and
+/// never traps. Gradients stay f32: autodiff never differentiates an i64 value.
+public protocol IntegerElementwiseOp: BinaryElementwiseOp {
+    static func apply(integers a: Int64, _ b: Int64) -> Int64
+}
+extension IntegerElementwiseOp {
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
+        let a = q.input(0), b = q.input(1)
+        guard a.dtype == b.dtype else {
+            throw ShapeError("operands must be both f32 or both i64, got \(a) and \(b)")
+        }
+        return TensorType(a.dtype, try broadcastShapes(a.shape, b.shape))
+    }
+}
+
 public enum ReluOp: UnaryElementwiseOp { public static let name = "relu" }
 extension ReluOp {
     public static let opcode = 0
@@ -170,20 +188,22 @@ extension ClampOp: DifferentiableOp {
     }
 }
 
-public enum AddOp: BinaryElementwiseOp { public static let name = "add" }
+public enum AddOp: IntegerElementwiseOp { public static let name = "add" }
 extension AddOp {
     public static let opcode = 10
     @inlinable @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a + b }
+    @inlinable @inline(__always) public static func apply(integers a: Int64, _ b: Int64) -> Int64 { a &+ b }
 }
 extension AddOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         try c.perInput { try c.unbroadcast(c.gradient, to: c.input($0)) }
     }
 }
-public enum SubOp: BinaryElementwiseOp { public static let name = "sub" }
+public enum SubOp: IntegerElementwiseOp { public static let name = "sub" }
 extension SubOp {
     public static let opcode = 11
     @inlinable @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a - b }
+    @inlinable @inline(__always) public static func apply(integers a: Int64, _ b: Int64) -> Int64 { a &- b }
 }
 extension SubOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -193,10 +213,11 @@ extension SubOp: DifferentiableOp {
         }
     }
 }
-public enum MulOp: BinaryElementwiseOp { public static let name = "mul" }
+public enum MulOp: IntegerElementwiseOp { public static let name = "mul" }
 extension MulOp {
     public static let opcode = 12
     @inlinable @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a * b }
+    @inlinable @inline(__always) public static func apply(integers a: Int64, _ b: Int64) -> Int64 { a &* b }
 }
 extension MulOp: DifferentiableOp {
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
@@ -205,10 +226,16 @@ extension MulOp: DifferentiableOp {
         }
     }
 }
-public enum DivOp: BinaryElementwiseOp { public static let name = "div" }
+public enum DivOp: IntegerElementwiseOp { public static let name = "div" }
 extension DivOp {
     public static let opcode = 13
     @inlinable @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a / b }
+    /// Truncated toward zero, as C and ONNX divide integers. A zero divisor gives 0 (numpy's
+    /// result; a kernel cannot report an error) and Int64.min / -1 wraps to Int64.min: both
+    /// would trap in Swift.
+    @inlinable @inline(__always) public static func apply(integers a: Int64, _ b: Int64) -> Int64 {
+        b == 0 ? 0 : a.dividedReportingOverflow(by: b).partialValue
+    }
 }
 extension DivOp: DifferentiableOp {
     /// a / b: dy / b for a, and -dy * a / b² = -(dy * y) / b for b, reusing the result y.

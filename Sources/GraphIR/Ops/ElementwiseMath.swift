@@ -51,7 +51,7 @@ extension SqrtOp: DifferentiableOp {
 }
 
 /// `pow(x) {exponent}`: x raised to a constant power (C's powf: NaN for a negative x and a
-/// non-integer exponent).
+/// non-integer exponent). `power(a, b)` is the form whose exponent is a tensor.
 public enum PowOp: UnaryElementwiseOp {
     public static let name = "pow"
     public static let attributes: [AttributeSpec] = [.required(.exponent)]
@@ -74,6 +74,62 @@ extension PowOp: DifferentiableOp {
             : try c.emit(.mul, [c.gradient, try c.emit(.pow, [c.input(0)], ["exponent": .float(p - 1)])])
         return [try c.emit(.scale, [slope], ["factor": .float(p)])]
     }
+}
+
+/// `power(a, b)`: a raised to b element by element, broadcasting like add (ONNX's Pow when
+/// the exponent is a tensor; `pow {exponent}` is the faster form for one known exponent).
+/// f32: C's powf. i64: the exact power, wrapping on overflow (`integerPower`).
+public enum PowerOp: IntegerElementwiseOp { public static let name = "power" }
+extension PowerOp {
+    /// Codes 28 to 31 are left for other unary maps.
+    public static let opcode = 32
+    @inlinable @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { powf(a, b) }
+    @inlinable @inline(__always) public static func apply(integers a: Int64, _ b: Int64) -> Int64 { integerPower(a, b) }
+}
+extension PowerOp: DifferentiableOp {
+    /// As PyTorch: to a, dy * b * a^(b-1), and 0 where b = 0 (so 0^0 gives 0, not 0 * inf);
+    /// to b, dy * y * log(a), and 0 where a = 0 and b >= 0 (0^b is flat in b there, where
+    /// y * log(a) would be 0 * -inf). Each mask is a relu_grad on a value that is positive
+    /// exactly where the gradient flows: |b|, and |a| + relu(-b).
+    public static func gradient(_ c: GradientContext) throws -> [Value?] {
+        let a = c.input(0), b = c.input(1)
+        return try c.perInput { i in
+            let slope: Value, flows: Value
+            if i == 0 {
+                let lowered = try c.emit(.power, [a, try c.emit(.sub, [b, try c.constant(1)])])
+                slope = try c.emit(.mul, [b, lowered])
+                flows = try c.emit(.abs, [b])
+            } else {
+                slope = try c.emit(.mul, [c.result, try c.emit(.log, [a])])
+                flows = try c.emit(.add, [try c.emit(.abs, [a]), try c.emit(.relu, [try c.emit(.neg, [b])])])
+            }
+            let g = try c.emit(.mul, [c.gradient, slope])
+            let mask = c.type(flows).shape == c.type(g).shape ? flows : try c.emit(.broadcastLike, [flows, g])
+            return try c.unbroadcast(try c.emit(.reluGrad, [g, mask]), to: c.input(i))
+        }
+    }
+}
+
+/// `base` to the power `exponent` in i64 by repeated squaring, wrapping on overflow like
+/// repeated `&*`. A negative exponent gives 1 / base^-exponent truncated toward zero: 1 for a
+/// base of 1, ±1 for -1, and 0 otherwise (0 too for a base of 0, as integer division by
+/// zero gives).
+@inlinable
+public func integerPower(_ base: Int64, _ exponent: Int64) -> Int64 {
+    if exponent < 0 {
+        switch base {
+        case 1: return 1
+        case -1: return exponent & 1 == 0 ? 1 : -1
+        default: return 0
+        }
+    }
+    var result: Int64 = 1, square = base, e = exponent
+    while e > 0 {
+        if e & 1 == 1 { result = result &* square }
+        e >>= 1
+        if e > 0 { square = square &* square }
+    }
+    return result
 }
 
 /// `abs(x)`.
@@ -138,10 +194,11 @@ extension HardSigmoidOp: DifferentiableOp {
 }
 
 /// `maximum(a, b)`: the larger operand, broadcasting like add; a NaN in either wins.
-public enum MaximumOp: BinaryElementwiseOp { public static let name = "maximum" }
+public enum MaximumOp: IntegerElementwiseOp { public static let name = "maximum" }
 extension MaximumOp {
     public static let opcode = 26
     @inlinable @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a.isNaN || a > b ? a : b }
+    @inlinable @inline(__always) public static func apply(integers a: Int64, _ b: Int64) -> Int64 { Swift.max(a, b) }
 }
 extension MaximumOp: DifferentiableOp {
     /// dy to a where a > b, to b elsewhere (ties go to b).
@@ -151,10 +208,11 @@ extension MaximumOp: DifferentiableOp {
 }
 
 /// `minimum(a, b)`: the smaller operand, broadcasting like add; a NaN in either wins.
-public enum MinimumOp: BinaryElementwiseOp { public static let name = "minimum" }
+public enum MinimumOp: IntegerElementwiseOp { public static let name = "minimum" }
 extension MinimumOp {
     public static let opcode = 27
     @inlinable @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a.isNaN || a < b ? a : b }
+    @inlinable @inline(__always) public static func apply(integers a: Int64, _ b: Int64) -> Int64 { Swift.min(a, b) }
 }
 extension MinimumOp: DifferentiableOp {
     /// dy to a where a < b, to b elsewhere (ties go to b).
@@ -181,4 +239,5 @@ extension OpDef {
     public static let abs = OpDef(AbsOp.self)
     public static let erf = OpDef(ErfOp.self)
     public static let hardSigmoid = OpDef(HardSigmoidOp.self)
+    public static let power = OpDef(PowerOp.self)
 }

@@ -8,8 +8,7 @@ extension ONNXOps {
     static let elementwise: [ONNXOpConverter] = [
         unary("Relu", .relu), unary("Sigmoid", .sigmoid), unary("Tanh", .tanh), unary("Exp", .exp),
         unary("Log", .log), unary("Neg", .neg), unary("Sqrt", .sqrt), unary("Abs", .abs), unary("Erf", .erf),
-        binary("Add", .add, +), binary("Sub", .sub, -), binary("Mul", .mul, *),
-        binary("Div", .div) { a, b in b == 0 ? nil : a / b },
+        binary("Add", .add), binary("Sub", .sub), binary("Mul", .mul), binary("Div", .div),
         sum, variadic("Max", .maximum), variadic("Min", .minimum), identity, leakyRelu, hardSigmoid, pow, clip, softmax("Softmax", .softmax), softmax("LogSoftmax", .logSoftmax), dropout,
     ]
 
@@ -18,18 +17,27 @@ extension ONNXOps {
         ONNXOpConverter(type) { c in [.graph(try c.emit(op, [try c.tensor(0)]))] }
     }
 
-    /// Numpy-broadcasting arithmetic; int shape arithmetic known at import is computed here.
-    static func binary(_ type: String, _ op: OpDef, _ fold: @escaping @Sendable (Int, Int) -> Int?) -> ONNXOpConverter {
+    /// Numpy-broadcasting arithmetic on f32 or i64 tensors (ONNX's integer types are imported
+    /// as i64); int shape arithmetic known at import is computed here by the op's own integer
+    /// function, as its kernel would.
+    static func binary(_ type: String, _ op: OpDef) -> ONNXOpConverter {
         ONNXOpConverter(type) { c in
-            if let a = try c.value(0).staticDims, let b = try c.value(1).staticDims,
-               let folded = foldInts(a, b, fold) {
-                return [folded]
-            }
-            for i in 0..<2 where try c.inputType(i).dtype != .f32 {
-                throw c.fail("graphc computes \(type) on float tensors only (input \(i) is \(try c.inputType(i)))")
-            }
+            if let folded = try foldStatic(c, op) { return [folded] }
             return [.graph(try c.emit(op, [try c.tensor(0), try c.tensor(1)]))]
         }
+    }
+
+    /// Every input a static int vector (shape arithmetic): `op` folded over them, left to
+    /// right, by its integer function (nil: some input is not static, or not foldable).
+    static func foldStatic(_ c: ONNXNodeContext, _ op: OpDef) throws -> ONNXValue? {
+        guard let f = op.scalarFunction, f.takesIntegers, var acc = try c.value(0).staticDims else { return nil }
+        for i in 1..<max(1, c.inputCount) {
+            guard let next = try c.value(i).staticDims,
+                  let folded = foldInts(acc, next, { x, y in f.integers(Int64(x), Int64(y)).map { Int(truncatingIfNeeded: $0) } }),
+                  let dims = folded.staticDims else { return nil }
+            acc = dims
+        }
+        return .ints(acc.dims, scalar: acc.scalar)
     }
 
     /// Known int vectors combined element by element with broadcasting (nil: not foldable).
@@ -47,9 +55,11 @@ extension ONNXOps {
 
     static let sum = variadic("Sum", .add)
 
-    /// Sum, Max, Min: a broadcasting binary op folded over every input.
+    /// Sum, Max, Min: a broadcasting binary op folded over every input (at import, when every
+    /// input is shape arithmetic).
     static func variadic(_ type: String, _ op: OpDef) -> ONNXOpConverter {
         ONNXOpConverter(type) { c in
+            if let folded = try foldStatic(c, op) { return [folded] }
             var y = try c.tensor(0)
             for i in 1..<max(1, c.inputCount) { y = try c.emit(op, [y, try c.tensor(i)]) }
             return [.graph(y)]
@@ -67,34 +77,59 @@ extension ONNXOps {
         return [.graph(try c.emit(.hardSigmoid, [try c.tensor(0)], a))]
     }
 
-    /// Pow with an exponent known at import (one value): graphc's pow takes a constant power.
+    /// Pow: a float base with one exponent known at import is graphc's `pow {exponent}`;
+    /// otherwise `power(x, y)`, broadcasting. The result has the base's type, as ONNX defines:
+    /// an integer exponent of a float base is cast to f32; an integer base with a float
+    /// exponent is raised in f32 and truncated back to i64.
     static let pow = ONNXOpConverter("Pow") { c in
-        guard let e = c.constant(1), e.count == 1 else {
-            throw c.fail("the exponent (input 1) must be a single value known at import")
+        let base = try c.inputType(0)
+        if base.dtype == .f32, let e = c.constant(1), e.count == 1, e.shape.count <= base.rank {
+            let p = e.dtype == .f32 ? Double(e.floats[0]) : Double(e.ints[0])
+            let x = try c.tensor(0)
+            if p == 1 { return [.graph(x)] }
+            if p == 2 { return [.graph(try c.emit(.mul, [x, x]))] }
+            return [.graph(try c.emit(.pow, [x], ["exponent": .float(p)]))]
         }
-        let p = e.dtype == .f32 ? Double(e.floats[0]) : Double(e.ints[0])
-        let x = try c.tensor(0)
-        if p == 1 { return [.graph(x)] }
-        if p == 2 { return [.graph(try c.emit(.mul, [x, x]))] }
-        return [.graph(try c.emit(.pow, [x], ["exponent": .float(p)]))]
+        let x = try c.tensor(0), y = try c.tensor(1)
+        switch (base.dtype, c.type(y).dtype) {
+        case (.f32, .i64):
+            return [.graph(try c.emit(.power, [x, try c.emit(.cast, [y], ["to": .string("f32")])]))]
+        case (.i64, .f32):
+            let p = try c.emit(.power, [try c.emit(.cast, [x], ["to": .string("f32")]), y])
+            return [.graph(try c.emit(.cast, [p], ["to": .string("i64")]))]
+        default:
+            return [.graph(try c.emit(.power, [x, y]))]
+        }
     }
 
-    /// Clip: bounds are attributes before opset 11, optional scalar inputs from 11 on.
+    /// Clip: min(max(x, min), max) as numpy's clip, so a min above the max gives the max.
+    /// Bounds are attributes before opset 11, optional inputs from 11 on. Float bounds known at
+    /// import make one `clamp` (or `relu`); bounds given at run time, and integer tensors, make
+    /// `maximum` then `minimum`, broadcasting (a missing bound is no bound).
     static let clip = ONNXOpConverter("Clip") { c in
-        var lo = -Double(Float.greatestFiniteMagnitude), hi = Double(Float.greatestFiniteMagnitude)
-        if c.opset < 11 {
-            lo = c.float("min", default: lo); hi = c.float("max", default: hi)
-        } else {
-            for (i, what) in [(1, "min"), (2, "max")] where c.has(i) {
-                guard let t = c.constant(i), t.dtype == .f32, t.count == 1, let v = t.floats.first else {
-                    throw c.fail("the \(what) bound (input \(i)) must be a float scalar known at import")
-                }
-                if i == 1 { lo = Double(v) } else { hi = Double(v) }
-            }
+        let x = try c.tensor(0)
+        if c.opset < 11 { return [.graph(try clamp(c, x, lo: c.float("min"), hi: c.float("max")))] }
+        var known: [Int: Double] = [:]
+        for i in [1, 2] where c.has(i) {
+            if let t = c.constant(i), t.dtype == .f32, t.count == 1, t.shape.count <= c.type(x).rank { known[i] = Double(t.floats[0]) }
         }
-        guard lo <= hi else { throw c.fail("min \(lo) is above max \(hi)") }
-        if lo == 0, hi >= Double(Float.greatestFiniteMagnitude) { return [.graph(try c.emit(.relu, [try c.tensor(0)]))] }
-        return [.graph(try c.emit(.clamp, [try c.tensor(0)], ["min": .float(lo), "max": .float(hi)]))]
+        let given = [1, 2].filter { c.has($0) }
+        if c.type(x).dtype == .f32, given.allSatisfy({ known[$0] != nil }) {
+            return [.graph(try clamp(c, x, lo: known[1], hi: known[2]))]
+        }
+        var y = x
+        if c.has(1) { y = try c.emit(.maximum, [y, try c.tensor(1)]) }
+        if c.has(2) { y = try c.emit(.minimum, [y, try c.tensor(2)]) }
+        return [.graph(y)]
+    }
+
+    /// `clamp` of f32 `x` to float bounds (a missing one is the float range's end); a min
+    /// above the max gives the max, as numpy's clip does.
+    static func clamp(_ c: ONNXNodeContext, _ x: Value, lo: Double?, hi: Double?) throws -> Value {
+        let top = hi ?? Double(Float.greatestFiniteMagnitude)
+        let bottom = min(lo ?? -Double(Float.greatestFiniteMagnitude), top)
+        if bottom == 0, top >= Double(Float.greatestFiniteMagnitude) { return try c.emit(.relu, [x]) }
+        return try c.emit(.clamp, [x], ["min": .float(bottom), "max": .float(top)])
     }
 
     /// Softmax and LogSoftmax. Before opset 13 the input is read as a 2-D matrix

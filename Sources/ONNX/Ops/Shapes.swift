@@ -39,7 +39,8 @@ extension ONNXOps {
         return [.constant(HostTensor(shape: shape, floats: Array(repeating: fill.floats[0], count: n)))]
     }
 
-    /// Cast between the types graphc holds: f32 stays f32, ints stay i64; known tensors convert.
+    /// Cast between the types graphc holds: f32 stays f32, ints stay i64; known tensors convert
+    /// here, others through graphc's `cast` (both truncate floats toward zero, NaN as 0, saturating).
     static let cast = ONNXOpConverter("Cast") { c in
         guard let to = c.int("to"), let target = ONNXTensors.dtype(onnx: Int32(clamping: to)) else {
             throw c.fail("cast to \(ONNXTensors.typeName(Int32(clamping: c.int("to") ?? 0))) is not supported")
@@ -48,9 +49,8 @@ extension ONNXOps {
         let source = try c.inputType(0).dtype
         if source == target { return [v] }
         guard case .constant(let t) = v else {
-            throw c.fail("graphc converts between float and int only for tensors known at import (input is \(try c.inputType(0)))")
+            return [.graph(try c.emit(.cast, [try c.tensor(0)], ["to": .string(target.rawValue)]))]
         }
-        return [.constant(target == .f32 ? HostTensor(shape: t.shape, floats: t.ints.map { Float($0) })
-                                         : HostTensor(shape: t.shape, ints: t.floats.map { Int64($0.rounded(.towardZero)) }))]
+        return [.constant(target == .f32 ? HostTensor(shape: t.shape, floats: t.floats) : HostTensor(shape: t.shape, ints: t.ints))]
     }
 }

@@ -40,6 +40,7 @@ public enum CPUKernels {
         ReduceMaxOp.self, ReduceMinOp.self, ReduceExtremumGradOp.self, MaximumOp.self, MinimumOp.self,
         Maxpool3dOp.self, Maxpool3dGradOp.self, Avgpool3dOp.self, Avgpool3dGradOp.self, MaxpoolIndicesOp.self,
         WhereOp.self,
+        PowerOp.self, CastOp.self,
         // Data-parallel communication (made by the data-parallel pass)
         AllReduceStartOp.self, AllReduceWaitOp.self, BucketSliceOp.self,
         // Blocked layout

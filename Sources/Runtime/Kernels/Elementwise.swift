@@ -30,6 +30,19 @@ extension ElementwiseKernelOp where Self: BinaryElementwiseOp {
     public static func kernel(_ c: KernelContext) { mapBinary(c) { apply($0, $1) } }
 }
 
+/// Ops that also compute on i64 run their integer function when the operands are i64 (the
+/// shape rule makes both operands and the result one type). Fused programs are f32 only: the
+/// fusion pass takes f32 nodes alone.
+extension ElementwiseKernelOp where Self: IntegerElementwiseOp {
+    public static func kernel(_ c: KernelContext) {
+        if c.output.dtype == .i64 {
+            mapBinary(c, Int64.self) { apply(integers: $0, $1) }
+        } else {
+            mapBinary(c) { apply($0, $1) }
+        }
+    }
+}
+
 extension ReluOp: ElementwiseKernelOp {}
 extension SigmoidOp: ElementwiseKernelOp {}
 extension TanhOp: ElementwiseKernelOp {}

@@ -31,13 +31,18 @@ func reluGradient(_ c: KernelContext) {
     }
 }
 
-/// `out = f(a, b)` with numpy broadcasting. Same-shape operands run as one flat loop; a
-/// scalar or a trailing-axes operand (a bias) becomes rows with a stride-0 or contiguous
-/// inner walk.
+/// `out = f(a, b)` over f32 with numpy broadcasting.
 @inline(__always)
-func mapBinary(_ c: KernelContext, _ f: (Float, Float) -> Float) {
+func mapBinary(_ c: KernelContext, _ f: (Float, Float) -> Float) { mapBinary(c, Float.self, f) }
+
+/// `out = f(a, b)` with numpy broadcasting, on operands and result of element type `T` (f32,
+/// or i64 for integer arithmetic). Same-shape operands run as one flat loop; a scalar or a
+/// trailing-axes operand (a bias) becomes rows with a stride-0 or contiguous inner walk.
+@inline(__always)
+func mapBinary<T>(_ c: KernelContext, _: T.Type, _ f: (T, T) -> T) {
     let a = c.inputs[0], b = c.inputs[1], out = c.output
-    let pa = a.f32, pb = b.f32, po = out.f32
+    let pa = a.data.assumingMemoryBound(to: T.self), pb = b.data.assumingMemoryBound(to: T.self)
+    let po = out.data.assumingMemoryBound(to: T.self)
     let count = out.count
     if a.count == count && b.count == count {
         for i in 0..<count { po[i] = f(pa[i], pb[i]) }

@@ -11,3 +11,4 @@ extension ErfOp: ElementwiseKernelOp {}
 extension HardSigmoidOp: ElementwiseKernelOp {}
 extension MaximumOp: ElementwiseKernelOp {}
 extension MinimumOp: ElementwiseKernelOp {}
+extension PowerOp: ElementwiseKernelOp {}
