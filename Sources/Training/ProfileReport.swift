@@ -63,10 +63,13 @@ struct ProfileReport {
         var ops: [String: Int] = [:]
         for i in d.nodes { ops[executor.graph.nodes[i].op.name, default: 0] += 1 }
         let list = ops.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.value)× \($0.key)" }.joined(separator: ", ")
-        return [String(format: "  computed once from parameters, not in the runs above: %d nodes (%@); %.2f MB kept, %.2f MB scratch while computing; computed %d time%@, %.3f ms in all",
-                       d.nodes.count, list, Double(executor.parameterDerivedBytes) / 1_048_576, Double(executor.parameterDerivedScratchBytes) / 1_048_576,
-                       executor.parameterDerivedComputations, executor.parameterDerivedComputations == 1 ? "" : "s",
-                       1000 * executor.parameterDerivedSeconds)]
+        func size(_ bytes: Int) -> String {
+            bytes < 1 << 20 ? String(format: "%.1f KB", Double(bytes) / 1024) : String(format: "%.2f MB", Double(bytes) / 1_048_576)
+        }
+        let times = executor.parameterDerivedComputations
+        return ["  computed once from parameters, not in the runs above: \(d.nodes.count) nodes (\(list)); "
+                + "\(size(executor.parameterDerivedBytes)) kept, \(size(executor.parameterDerivedScratchBytes)) scratch while computing; "
+                + String(format: "computed %d time%@, %.3f ms in all", times, times == 1 ? "" : "s", 1000 * executor.parameterDerivedSeconds)]
     }
 
     /// The tuner's decisions so far: each choice point's key, the variant run and how it was
