@@ -197,13 +197,21 @@ public struct AttributeSpec: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Attributes a pass may put on any node to show an analysis in the IR: the memory plan's
-    /// `arena=[offset, bytes]` and `in_place=%k`.
-    public static let annotations: [AttributeSpec] = [.optional(.arena, .eachAtLeast(0)), .optional(.inPlace)]
+    /// `arena=[offset, bytes]` and `in_place=%k`, and for values computed once from the
+    /// parameters `cached=[offset, bytes]` or `cached_temp=[offset, bytes]`.
+    public static let annotations: [AttributeSpec] = [.optional(.arena, .eachAtLeast(0)), .optional(.inPlace),
+                                                      .optional(.cached, .eachAtLeast(0)), .optional(.cachedTemp, .eachAtLeast(0))]
 }
 
 extension AttributeKey where Value == [Int] {
     /// `[offset, bytes]` of the node's region in the memory plan's arena.
     public static let arena = AttributeKey("arena")
+    /// `[offset, bytes]` of a value computed once from the parameters, in the region kept
+    /// between runs (`ParameterDerivedValues`).
+    public static let cached = AttributeKey("cached")
+    /// `[offset, bytes]` of a value computed once from the parameters that only other such
+    /// values read, in scratch memory held only while they are computed.
+    public static let cachedTemp = AttributeKey("cached_temp")
 }
 extension AttributeKey where Value == String {
     /// `%k`: the memory plan writes the node's result over input %k.

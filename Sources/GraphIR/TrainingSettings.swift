@@ -104,7 +104,8 @@ public enum TrainingSettings {
 
     /// Keys passes record in a graph's metadata (`memory-plan`, `param-count`), which a dumped
     /// `.gir` file's `meta` line carries along with the settings.
-    public static let recordedKeys = ["arena_bytes", "arena_bytes_without_reuse", "param_count", "trainable_params"]
+    public static let recordedKeys = ["arena_bytes", "arena_bytes_without_reuse", "param_count", "trainable_params",
+                                      "cached_bytes", "cached_temp_bytes"]
 
     /// Every key a `meta` line may hold: the settings' keys, then the recorded ones.
     public static var knownKeys: [String] { all.map(\.key) + recordedKeys }

@@ -31,6 +31,13 @@
 //   oversubscribe the cores. N = 1 runs everything on the calling thread with one OpenBLAS
 //   thread; nil keeps no pool and leaves OpenBLAS's thread count alone. OpenBLAS's count is
 //   process-wide, so it is set before each run. `BLASInfo` reports which kernels it picked.
+// - Values computed from parameters and constants only (`ParameterDerivedValues`: packed
+//   convolution weights, folded BatchNorms) are computed once, before the first run, into a
+//   region of their own that every plan shares, and again only when a parameter changed: a
+//   new store, a new version of a weight in the store (a loaded checkpoint), or a write
+//   through `parameterBuffer` (`noteParametersWritten`). Runs skip those nodes. Values only
+//   other derived nodes read live in scratch memory freed once they are computed. On by
+//   default except for training graphs (`ExecutionOptions.computesParameterValuesOnce`).
 // - The graph is verified once at `init` (`Verifier`: arity, types, names); it must not
 //   be changed afterwards.
 
@@ -52,9 +59,15 @@ public struct ExecutionOptions {
     public var threads: Int?
     /// Chooses kernel variants by measurement (nil: `Tuner.shared`, off unless the program set it).
     public var tuner: Tuner?
+    /// Compute values that depend only on parameters and constants once, and again only when a
+    /// parameter changes (nil: yes unless the graph is a training graph, see
+    /// `ParameterDerivedValues.computedOnceByDefault`).
+    public var computesParameterValuesOnce: Bool?
 
-    public init(training: Bool = false, seed: UInt64 = 0, threads: Int? = nil, tuner: Tuner? = nil) {
+    public init(training: Bool = false, seed: UInt64 = 0, threads: Int? = nil, tuner: Tuner? = nil,
+                computesParameterValuesOnce: Bool? = nil) {
         self.training = training; self.seed = seed; self.threads = threads; self.tuner = tuner
+        self.computesParameterValuesOnce = computesParameterValuesOnce
     }
 }
 
@@ -91,6 +104,24 @@ public final class Executor {
     /// Plans kept at once; a loop alternating between a few batch sizes stays cached.
     private let planCacheLimit = 8
 
+    /// The values computed once from parameters (nil: computed in every run, as other nodes).
+    public let parameterDerived: ParameterDerivedValues?
+    /// Where they live: the kept ones in `derivedArena`, the temporary ones in scratch
+    /// allocated while they are computed.
+    private let derivedLayout: ParameterDerivedValues.Layout?
+    private let derivedArena: UnsafeMutableRawPointer?
+    /// Views of the kept derived values (fixed for the executor's life, like parameters').
+    private let derivedViews: [Int: TensorView]
+    /// True until the derived values hold what the current parameters give.
+    private var derivedStale = true
+    /// How many times the derived values were computed, and the seconds it took in all.
+    public private(set) var parameterDerivedComputations = 0
+    public private(set) var parameterDerivedSeconds = 0.0
+    /// Bytes the kept derived values take (counted in `memorySummary`).
+    public var parameterDerivedBytes: Int { derivedLayout?.keptBytes ?? 0 }
+    /// Bytes of scratch the temporary derived values need while they are computed.
+    public var parameterDerivedScratchBytes: Int { derivedLayout?.temporaryBytes ?? 0 }
+
     /// When on, `run` adds each node's wall time (seconds) to `nodeSeconds[node index]`.
     public var measuresTime = false {
         didSet { if measuresTime && nodeSeconds.count != graph.nodes.count { resetTimes() } }
@@ -111,7 +142,10 @@ public final class Executor {
     }
     /// When on, every f32 output is checked right after its kernel and the first NaN or
     /// infinity stops the run with a `NumericsFinding` (`--check-numerics`; see NumericsCheck).
-    public var checksNumerics = false
+    /// Turning it on also computes the parameter-derived values again, under the check.
+    public var checksNumerics = false {
+        didSet { if checksNumerics && !oldValue { derivedStale = true } }
+    }
     /// Every value's concrete shape in the last run (nil before any run).
     public var lastShapes: [[Int]]? { lastPlan?.shapes }
 
@@ -167,9 +201,40 @@ public final class Executor {
         for (name, v) in graph.outputs { outs[name] = v }
         if let l = graph.loss, outs["loss"] == nil { outs["loss"] = l }
         outputIndex = outs
+
+        let derived = ParameterDerivedValues(graph)
+        if options.computesParameterValuesOnce ?? ParameterDerivedValues.computedOnceByDefault(in: graph), !derived.nodes.isEmpty {
+            let sizes = try graph.nodes.enumerated().map { i, node -> Int in
+                guard derived.isDerived[i] else { return 0 }
+                let bytes = node.type.shape.resolved([:]).flatMap { MemoryBudget.bytes(elements: $0, byteSize: node.type.dtype.byteSize) }
+                try MemoryBudget.check(bytes, for: "the values computed from parameters")
+                return bytes ?? 0
+            }
+            let layout = derived.layout(graph, byteSizes: sizes)
+            try MemoryBudget.check(layout.keptBytes + layout.temporaryBytes, for: "the values computed from parameters")
+            let arena = UnsafeMutableRawPointer.allocate(byteCount: max(layout.keptBytes, 1), alignment: 64)
+            arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(layout.keptBytes, 1))
+            var derivedViews: [Int: TensorView] = [:]
+            for (i, offset) in layout.keptOffsets {
+                let node = graph.nodes[i]
+                derivedViews[i] = TensorView(data: arena + offset, shape: node.type.shape.resolved([:]) ?? [], dtype: node.type.dtype)
+            }
+            parameterDerived = derived
+            derivedLayout = layout
+            derivedArena = arena
+            self.derivedViews = derivedViews
+        } else {
+            parameterDerived = nil
+            derivedLayout = nil
+            derivedArena = nil
+            derivedViews = [:]
+        }
     }
 
-    deinit { parameterArena.deallocate() }
+    deinit {
+        parameterArena.deallocate()
+        derivedArena?.deallocate()
+    }
 
     /// Restarts the dropout generator (prepared plans hold the old one, so they are dropped).
     public func reseed(_ seed: UInt64) {
@@ -199,7 +264,7 @@ public final class Executor {
             let view = plan.views[v.id]
             feed.copyBytes(to: view.data, count: view.count)
         }
-        try copyParameters(from: store, into: plan)
+        if try copyParameters(from: store, into: plan) || derivedStale { try computeParameterDerived(plan) }
         if measuresTime {
             timedRuns += 1
             for (i, f) in plan.flops where i < nodeFlops.count { nodeFlops[i] += f }
@@ -244,6 +309,8 @@ public final class Executor {
     /// see the change).
     public func parameterBuffer(named name: String) -> UnsafeMutableBufferPointer<Float>? {
         guard let id = parameterIndex[name], let view = parameterViews[id], view.dtype == .f32 else { return nil }
+        // The caller may write through it: what was computed from the weights is recomputed.
+        derivedStale = true
         return view.floats
     }
 
@@ -251,6 +318,7 @@ public final class Executor {
     /// caller has written into `parameterBuffer`s: the store fetches them back lazily, the
     /// first time anyone reads it.
     public func noteParametersWritten(to store: ParameterStore) {
+        derivedStale = true
         store.residence = self
         store.residenceIsNewer = true
     }
@@ -274,13 +342,49 @@ public final class Executor {
         var outputs = 0
         for (_, v) in graph.outputs { outputs += plan.views[v.id].count * plan.views[v.id].dtype.byteSize }
         return MemorySummary(parameters: parameterBytes, arena: plan.arenaBytes, outputs: outputs,
-                             workspace: workspace.byteCount, optimizerState: 0, unplannedBytes: plan.unplannedBytes)
+                             workspace: workspace.byteCount, optimizerState: 0, unplannedBytes: plan.unplannedBytes,
+                             parameterDerived: parameterDerivedBytes)
     }
 
-    /// The last computed value of `v` (for tests and debugging); nil before any run.
+    /// The last computed value of `v` (for tests and debugging); nil before any run, and for a
+    /// temporary parameter-derived value (its memory is freed once the kept ones are computed).
     public func value(_ v: Value) -> HostTensor? {
         guard let plan = lastPlan, v.id >= 0, v.id < plan.views.count else { return nil }
+        if let d = parameterDerived, d.isDerived[v.id], !d.isKept[v.id] { return nil }
         return plan.tensor(v)
+    }
+
+    /// Computes the parameter-derived values from the parameters now in executor memory: the
+    /// derived nodes in graph order, the kept ones into `derivedArena`, the temporary ones
+    /// into scratch freed at the end. Index checks and `checksNumerics` apply as in a run.
+    private func computeParameterDerived(_ plan: BoundPlan) throws {
+        guard let derived = parameterDerived, let layout = derivedLayout else { return }
+        derivedStale = true   // until every node has run
+        let start = monotonicSeconds()
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(layout.temporaryBytes, 1), alignment: 64)
+        defer { scratch.deallocate() }
+        var views = plan.views
+        for (i, offset) in layout.temporaryOffsets {
+            let node = graph.nodes[i]
+            views[i] = TensorView(data: scratch + offset, shape: node.type.shape.resolved([:]) ?? [], dtype: node.type.dtype)
+        }
+        if let t = threads, BLASInfo.threads != t { BLASInfo.setThreads(t) }
+        for i in derived.nodes {
+            let node = graph.nodes[i]
+            guard let kernel = CPUKernels.kernel(for: node.op) else { continue }   // checked at init
+            let context = KernelContext(inputs: node.inputs.map { views[$0.id] }, output: views[i],
+                                        attributes: node.attributes, workspace: workspace, random: random, pool: pool)
+            let step = BoundPlan.Step(node: i, kernel: kernel, context: context, isDropoutMask: false, check: indexChecks[i])
+            if let check = step.check {
+                try check.run(ids: views[check.ids.id], limit: views[check.limitValue.id].shape[check.limitAxis])
+            }
+            let overwritten = checksNumerics ? overwrittenOperands(step) : [:]
+            kernel(context)
+            if checksNumerics, let finding = finding(for: step, views: views, overwritten: overwritten) { throw finding }
+        }
+        derivedStale = false
+        parameterDerivedComputations += 1
+        parameterDerivedSeconds += monotonicSeconds() - start
     }
 
     private func plan(for bindings: [String: Int]) throws -> BoundPlan {
@@ -293,8 +397,10 @@ public final class Executor {
         // Sizes come from the bindings (a batch from a flag or a file): checked against the
         // memory budget, with overflow, before the arena is allocated.
         let what = "the plan for " + (bindings.isEmpty ? "this graph" : bindings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
-        let sizes = try zip(graph.nodes, shapes).map { node, s -> Int in
-            if node.op == .param { return 0 }
+        let derived = parameterDerived?.isDerived
+        let sizes = try zip(graph.nodes, shapes).enumerated().map { i, pair -> Int in
+            let (node, s) = pair
+            if node.op == .param || derived?[i] == true { return 0 }
             let bytes = MemoryBudget.bytes(elements: s, byteSize: node.type.dtype.byteSize)
             try MemoryBudget.check(bytes, for: what)
             return bytes ?? 0
@@ -302,14 +408,23 @@ public final class Executor {
         let layout = planner(graph, sizes)
         try MemoryBudget.check(layout.byteCount, for: what)
         try layout.validate(byteSizes: sizes)
-        let p = BoundPlan(graph: graph, shapes: shapes, layout: layout, parameterViews: parameterViews, checks: indexChecks,
-                          workspace: workspace, random: random, pool: pool, unplannedBytes: BufferPlan.onePerValue(byteSizes: sizes).byteCount)
+        // Parameters and kept derived values have memory of their own; temporary derived
+        // values none in a plan (nothing a run computes reads them).
+        var fixedViews = parameterViews.merging(derivedViews) { a, _ in a }
+        if let d = parameterDerived {
+            for i in d.nodes where !d.isKept[i] { fixedViews[i] = TensorView(data: parameterArena, shape: [0], dtype: graph.nodes[i].type.dtype) }
+        }
+        let p = BoundPlan(graph: graph, shapes: shapes, layout: layout, fixedViews: fixedViews, skipped: parameterDerived?.isDerived,
+                          checks: indexChecks, workspace: workspace, random: random, pool: pool,
+                          unplannedBytes: BufferPlan.onePerValue(byteSizes: sizes).byteCount)
         if plans.count >= planCacheLimit { plans.removeAll() }
         plans[bindings] = p
         return p
     }
 
-    private func copyParameters(from store: ParameterStore, into plan: BoundPlan) throws {
+    /// Returns whether any parameter's value changed (was copied in).
+    private func copyParameters(from store: ParameterStore, into plan: BoundPlan) throws -> Bool {
+        var changed = false
         // Another executor (a trainer's) may hold newer weights than the store: fetch them.
         if store.residence !== self { store.synchronize() }
         if lastStore !== store {
@@ -331,7 +446,9 @@ public final class Executor {
             let view = plan.views[v.id]
             t.copyBytes(to: view.data, count: view.count)
             copiedVersions[v.id] = version
+            changed = true
         }
+        return changed
     }
 }
 
@@ -355,7 +472,9 @@ public final class BoundPlan {
     let arenaBytes: Int
     let unplannedBytes: Int
 
-    init(graph: Graph, shapes: [[Int]], layout: BufferPlan, parameterViews: [Int: TensorView], checks: [Int: IndexCheck],
+    /// `fixedViews`: values with memory outside the arena (parameters, parameter-derived
+    /// values); `skipped`: nodes computed elsewhere (the parameter-derived ones), not steps.
+    init(graph: Graph, shapes: [[Int]], layout: BufferPlan, fixedViews: [Int: TensorView], skipped: [Bool]?, checks: [Int: IndexCheck],
          workspace: Workspace, random: RandomSource, pool: WorkerPool, unplannedBytes: Int) {
         self.shapes = shapes
         arenaBytes = layout.byteCount
@@ -365,12 +484,12 @@ public final class BoundPlan {
         var views: [TensorView] = []
         views.reserveCapacity(graph.nodes.count)
         for (i, node) in graph.nodes.enumerated() {
-            if let p = parameterViews[i] { views.append(p); continue }
+            if let p = fixedViews[i] { views.append(p); continue }
             views.append(TensorView(data: arena + layout.offsets[i], shape: shapes[i], dtype: node.type.dtype))
         }
         var steps: [Step] = []
         for (i, node) in graph.nodes.enumerated() {
-            guard let kernel = CPUKernels.kernel(for: node.op) else { continue }   // inputs and parameters
+            guard let kernel = CPUKernels.kernel(for: node.op), skipped?[i] != true else { continue }   // inputs, parameters, derived
             let context = KernelContext(inputs: node.inputs.map { views[$0.id] }, output: views[i],
                                         attributes: node.attributes, workspace: workspace, random: random, pool: pool)
             steps.append(Step(node: i, kernel: kernel, context: context, isDropoutMask: node.op == .dropoutMask, check: checks[i]))
@@ -378,6 +497,7 @@ public final class BoundPlan {
         self.views = views
         self.steps = steps
         flops = graph.nodes.enumerated().compactMap { i, node in
+            if skipped?[i] == true { return nil }
             let f = node.op.flops(CostQuery(inputs: node.inputs.map { shapes[$0.id] }, output: shapes[i], attributes: node.attributes))
             return f > 0 ? (i, f) : nil
         }

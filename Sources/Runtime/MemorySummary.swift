@@ -13,12 +13,16 @@ public struct MemorySummary: Equatable {
     public var optimizerState: Int
     /// What the arena would take with one region per value (no lifetime planning).
     public var unplannedBytes: Int
+    /// Values computed once from the parameters and kept between runs (packed weights,
+    /// folded BatchNorms; `ParameterDerivedValues`).
+    public var parameterDerived: Int = 0
 
-    public var total: Int { parameters + arena + workspace + optimizerState }
+    public var total: Int { parameters + arena + workspace + optimizerState + parameterDerived }
 
     public var description: String {
         func mb(_ b: Int) -> String { String(format: "%.2f MB", Double(b) / 1_048_576) }
-        return "memory plan: parameters \(mb(parameters)), activations \(mb(arena - outputs)), gradients/outputs \(mb(outputs)), "
+        let derived = parameterDerived > 0 ? "computed once from parameters \(mb(parameterDerived)), " : ""
+        return "memory plan: parameters \(mb(parameters)), \(derived)activations \(mb(arena - outputs)), gradients/outputs \(mb(outputs)), "
             + "optimiser state \(mb(optimizerState)), scratch \(mb(workspace)); total \(mb(total)) "
             + "(arena \(mb(arena)) vs \(mb(unplannedBytes)) with one buffer per value)"
     }

@@ -119,13 +119,19 @@ extension Executor {
     }
 
     func finding(for step: BoundPlan.Step, in plan: BoundPlan, overwritten: [Int: FloatSummary] = [:]) -> NumericsFinding? {
+        finding(for: step, views: plan.views, overwritten: overwritten)
+    }
+
+    /// As above, with every value's memory given by `views` (the parameter-derived values are
+    /// computed outside a plan's steps).
+    func finding(for step: BoundPlan.Step, views: [TensorView], overwritten: [Int: FloatSummary] = [:]) -> NumericsFinding? {
         let out = step.context.output
         guard out.dtype == .f32, !allFinite(out.f32, out.count) else { return nil }
         let node = graph.nodes[step.node]
         let summary = FloatSummary(name: "", shape: out.shape, values: UnsafeBufferPointer(out.floats))
         func name(_ v: Value) -> String { graph[v].name ?? "%\(v.id)" }
         func summarise(_ v: Value) -> FloatSummary? {
-            let view = plan.views[v.id]
+            let view = views[v.id]
             guard view.dtype == .f32 else { return nil }
             return FloatSummary(name: name(v), shape: view.shape, values: UnsafeBufferPointer(view.floats))
         }

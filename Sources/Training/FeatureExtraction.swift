@@ -29,11 +29,12 @@ public enum FeatureExtraction {
 
     /// Encodes every `N.tif` of `images` with the encoder model `encoderFile` (its `weights`, a
     /// .pth or .safetensors file, or a seeded initialisation) into `out` (a .hdf5 file, or a
-    /// folder to hold all_features.hdf5), the encoder compiled with `passes`.
+    /// folder to hold all_features.hdf5), the encoder compiled with `passes`. With `profile`,
+    /// logs where the encoder's time went and its memory plan.
     @discardableResult
     public static func run(encoderFile: String, weights: String?, seed: UInt64 = 42, threads: Int? = nil, images dir: String,
                            out: String, policy: BadImagePolicy = .stop, limit: Int? = nil, passes: PassOptions = PassOptions(),
-                           reporter: TrainingReporter = SilentReporter()) throws -> Summary {
+                           profile: Bool = false, reporter: TrainingReporter = SilentReporter()) throws -> Summary {
         // A folder is written whole (ResultsFolder, keeping what else it holds); a named
         // .hdf5 file is written atomically by itself, its summary beside it. Under mpirun each
         // rank encodes its share of the images and rank 0 alone writes.
@@ -55,7 +56,12 @@ public enum FeatureExtraction {
         reporter.compiled("encoder", context)
         reporter.log("graphc: \(encoderFile) over \(list.images.count) images of \(dir) -> \(shown)\nencoder: \(encoder.provenance)"
             + (list.images.count < full.images.count ? "\nnote: --limit \(list.images.count): the rows of the other \(full.images.count - list.images.count) images stay zero" : ""))
+        if profile { encoder.executor.startProfiling(threads: threads ?? 0) }
         let summary = try extract(list, rows: list.rows, encoder: encoder, policy: policy, to: out, reporter: reporter)
+        if profile {
+            reporter.log(ProfileReport(executor: encoder.executor, title: "encoding images").text)
+            if let plan = encoder.executor.memorySummary { reporter.log(plan.description) }
+        }
         try folder?.commit()
         reporter.result(String(format: "wrote %@: (%d, %d, %d) float32 from %d images in %.1f s (%.3f s per image)", shown, summary.rows,
                      summary.regions, summary.dim, summary.images, summary.seconds, summary.seconds_per_image))

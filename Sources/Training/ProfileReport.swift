@@ -24,7 +24,8 @@ struct ProfileReport {
         let totalFlops = executor.nodeFlops
         var byOp: [String: Row] = [:]
         var perNode: [Row] = []
-        for (i, node) in g.nodes.enumerated() where CPUKernels.kernel(for: node.op) != nil {
+        let derived = executor.parameterDerived
+        for (i, node) in g.nodes.enumerated() where CPUKernels.kernel(for: node.op) != nil && derived?.isDerived[i] != true {
             let flops: Double? = i < totalFlops.count && totalFlops[i] > 0 ? totalFlops[i] / Double(runs) : nil
             var r = byOp[node.op.name] ?? Row(label: node.op.name, nodes: 0, seconds: 0, flops: nil)
             r.nodes += 1
@@ -50,8 +51,25 @@ struct ProfileReport {
             if let f = r.flops { l += String(format: "  %.2f MFLOP", f / 1e6) }
             lines.append(l)
         }
+        lines += ProfileReport.parameterDerivedLines(executor)
         lines += ProfileReport.choiceLines(executor.pool.tuner)
         return lines.joined(separator: "\n")
+    }
+
+    /// The values computed once from the parameters, which runs no longer compute: how many,
+    /// of which ops, the bytes kept, and how often and how long they were computed.
+    static func parameterDerivedLines(_ executor: Executor) -> [String] {
+        guard let d = executor.parameterDerived, !d.nodes.isEmpty else { return [] }
+        var ops: [String: Int] = [:]
+        for i in d.nodes { ops[executor.graph.nodes[i].op.name, default: 0] += 1 }
+        let list = ops.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.value)× \($0.key)" }.joined(separator: ", ")
+        func size(_ bytes: Int) -> String {
+            bytes < 1 << 20 ? String(format: "%.1f KB", Double(bytes) / 1024) : String(format: "%.2f MB", Double(bytes) / 1_048_576)
+        }
+        let times = executor.parameterDerivedComputations
+        return ["  computed once from parameters, not in the runs above: \(d.nodes.count) nodes (\(list)); "
+                + "\(size(executor.parameterDerivedBytes)) kept, \(size(executor.parameterDerivedScratchBytes)) scratch while computing; "
+                + String(format: "computed %d time%@, %.3f ms in all", times, times == 1 ? "" : "s", 1000 * executor.parameterDerivedSeconds)]
     }
 
     /// The tuner's decisions so far: each choice point's key, the variant run and how it was

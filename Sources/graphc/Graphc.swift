@@ -107,7 +107,7 @@ struct Graphc: ParsableCommand {
     @Option(help: ArgumentHelp("Data folder (or a Fashion-MNIST.npz file).", valueName: "path")) var data: String?
     @Option(help: ArgumentHelp("Results folder (default: results); with --run, the .npz file to write the outputs to (without it --run writes nothing).", valueName: "dir|file"))
     var out: String?
-    @Flag(help: "Print per-op time, share of the step and GFLOP/s after training or evaluation.")
+    @Flag(help: "Print per-op time, share of the step and GFLOP/s after training, evaluation or feature extraction.")
     var profile = false
     @Option(help: ArgumentHelp("Run the speed-up passes (contract, hoist, fusion) before training, evaluating or benchmarking.", valueName: "on|off"))
     var fusion: String = "on"
@@ -217,7 +217,7 @@ struct Graphc: ParsableCommand {
             if let captions = bleu, let references = refs { return print(try BleuScoring.line(captions: captions, refs: references)) }
             if extractFeatures, let dir = images {
                 try FeatureExtraction.run(encoderFile: files[0], weights: weights, seed: seed ?? 42, threads: threads, images: dir, out: resultsFolder,
-                                          policy: badImagePolicy, limit: limit, passes: passOptions, reporter: reporter)
+                                          policy: badImagePolicy, limit: limit, passes: passOptions, profile: profile, reporter: reporter)
                 return
             }
             if countParams { return try CountParams.run(files: files, options: frontendOptions) }

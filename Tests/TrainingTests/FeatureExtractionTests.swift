@@ -165,4 +165,28 @@ final class FeatureExtractionTests: XCTestCase {
         XCTAssertEqual(FeatureExtraction.outputPath("results"), "results/all_features.hdf5")
         XCTAssertEqual(FeatureExtraction.outputPath("x/f.h5"), "x/f.h5")
     }
+
+    /// `--profile`: a blocked encoder's packed weights and folded BatchNorm are computed once,
+    /// not in the per-image runs, and the memory plan counts the bytes they keep.
+    func testProfileShowsValuesComputedOnce() throws {
+        let (dir, _) = try makeFolder()
+        let encoder = dir.appendingPathComponent("blocked_encoder.swiftgraph")
+        try """
+        let image = input("image", [batch, 3, 8, 8])
+        let conv = Conv2d(16, kernel: 3, stride: 2, padding: 1, bias: false)
+        let bn = BatchNorm2d()
+        output("features", relu(bn(conv(image))))
+        """.write(to: encoder, atomically: true, encoding: .utf8)
+        let log = CollectingReporter()
+        try FeatureExtraction.run(encoderFile: encoder.path, weights: nil, threads: 1, images: dir.appendingPathComponent("images").path,
+                                  out: dir.appendingPathComponent("f.hdf5").path, profile: true, reporter: log)
+        let lines = log.logLines.flatMap { $0.split(separator: "\n").map(String.init) }
+        XCTAssertTrue(lines.contains { $0.hasPrefix("profile: encoding images; 2 runs") }, "\(lines)")
+        XCTAssertTrue(lines.contains { $0.contains("blocked_conv2d") })
+        let once = try XCTUnwrap(lines.first { $0.contains("computed once from parameters, not in the runs above") }, "\(lines)")
+        XCTAssertTrue(once.contains("1× pack_conv_weight") && once.contains("computed 1 time,"), once)
+        XCTAssertFalse(lines.contains { $0.contains("pack_conv_weight") && !$0.contains("computed once") }, "not a per-run kernel")
+        let plan = try XCTUnwrap(lines.first { $0.hasPrefix("memory plan:") })
+        XCTAssertTrue(plan.contains("computed once from parameters 0.0"), plan)
+    }
 }

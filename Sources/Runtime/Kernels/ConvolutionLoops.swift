@@ -269,11 +269,46 @@ func argmax4Scan(_ a: Float, _ b: Float, _ c: Float, _ d: Float) -> Int {
     return at
 }
 
-/// Max pooling, planes ([N*C]) split over the pool.
-func maxpool2dForward(x: TensorView, y: TensorView, attributes: Attributes, pool: WorkerPool = .serial) {
+/// Elements per chunk tried for the pooling loops, the fixed default (`elementwiseGrain`)
+/// first. Chunks are whole planes, so the grain sets how many planes a chunk takes.
+let poolingGrainCandidates = [elementwiseGrain, WorkerPool.parallelMinimumWork, WorkerPool.parallelMinimumWork / 4,
+                              16 * WorkerPool.parallelMinimumWork]
+
+extension ConvGeometry {
+    /// The window as a tuning key's detail: `k3x3s2x2p1x1` (plus `d2x2` when dilated).
+    var tuningDetail: String {
+        "k\(kh)x\(kw)s\(sh)x\(sw)p\(ph)x\(pw)" + (dh != 1 || dw != 1 ? "d\(dh)x\(dw)" : "")
+    }
+}
+
+/// Runs `body` over `planes` planes of `planeElements` elements each, split over the pool in
+/// chunks of at least `grain` elements; with `grain` nil, of the grain the pool's tuner
+/// chose for this loop and shape (`point`, e.g. `maxpool-grain`), timing the candidates on
+/// first use. Every grain gives the same result: windows never cross planes.
+func splitPlanes(_ pool: WorkerPool, planes: Int, planeElements: Int, grain: Int?, key: @autoclosure () -> TuningKey,
+                 _ body: (Range<Int>) -> Void) {
+    withoutActuallyEscaping(body) { body in
+        func run(_ grain: Int) {
+            pool.parallelFor(planes, grain: max(1, grain / max(planeElements, 1))) { _, r in body(r) }
+        }
+        if let grain { return run(grain) }
+        guard pool.width > 1, pool.tuner.mode != .off, !pool.isRunningJob else { return run(elementwiseGrain) }
+        // Grains that cut the planes into the same chunks are one variant.
+        var chunkCounts = Set<Int>()
+        var variants: [KernelVariant] = []
+        for g in poolingGrainCandidates where chunkCounts.insert(pool.chunks(planes, grain: max(1, g / max(planeElements, 1)))).inserted {
+            variants.append(KernelVariant(String(g)) { run(g) })
+        }
+        pool.tuner.run(key(), variants)
+    }
+}
+
+/// Max pooling, planes ([N*C]) split over the pool (`grain`: see `splitPlanes`).
+func maxpool2dForward(x: TensorView, y: TensorView, attributes: Attributes, pool: WorkerPool = .serial, grain: Int? = nil) {
     let k = attributes[.kernelSize] ?? [1, 1]
     let g = ConvGeometry(x: x.shape, y: y.shape, kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1), attributes: attributes)
-    pool.parallelFor(g.n * g.c, grain: max(1, elementwiseGrain / max(g.inPlane, 1))) { _, planes in
+    splitPlanes(pool, planes: g.n * g.c, planeElements: g.inPlane, grain: grain,
+                key: TuningKey(point: "maxpool-grain", shapes: [x.shape], detail: g.tuningDetail, threads: pool.width)) { planes in
         maxpool2dForward(planes, x: x, y: y, g)
     }
 }
@@ -313,11 +348,14 @@ private func maxpool2dForward(_ planes: Range<Int>, x: TensorView, y: TensorView
 }
 
 /// Routes each dy to its window's (recomputed) maximum; overlapping windows add. Planes are
-/// split over the pool (windows never cross planes, so chunks write disjoint memory).
-func maxpool2dBackward(dy: TensorView, x: TensorView, dx: TensorView, attributes: Attributes, pool: WorkerPool = .serial) {
+/// split over the pool (windows never cross planes, so chunks write disjoint memory;
+/// `grain`: see `splitPlanes`).
+func maxpool2dBackward(dy: TensorView, x: TensorView, dx: TensorView, attributes: Attributes, pool: WorkerPool = .serial,
+                       grain: Int? = nil) {
     let k = attributes[.kernelSize] ?? [1, 1]
     let g = ConvGeometry(x: x.shape, y: dy.shape, kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1), attributes: attributes)
-    pool.parallelFor(g.n * g.c, grain: max(1, elementwiseGrain / max(g.inPlane, 1))) { _, planes in
+    splitPlanes(pool, planes: g.n * g.c, planeElements: g.inPlane, grain: grain,
+                key: TuningKey(point: "maxpool-backward-grain", shapes: [x.shape], detail: g.tuningDetail, threads: pool.width)) { planes in
         maxpool2dBackward(planes, dy: dy, x: x, dx: dx, g)
     }
 }
