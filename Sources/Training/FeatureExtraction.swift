@@ -33,7 +33,7 @@ public enum FeatureExtraction {
     @discardableResult
     public static func run(encoderFile: String, weights: String?, seed: UInt64 = 42, threads: Int? = nil, images dir: String,
                            out: String, policy: BadImagePolicy = .stop, limit: Int? = nil, passes: PassOptions = PassOptions(),
-                           reporter: TrainingReporter = SilentReporter()) throws -> Summary {
+                           profile: Bool = false, reporter: TrainingReporter = SilentReporter()) throws -> Summary {
         // A folder is written whole (ResultsFolder, keeping what else it holds); a named
         // .hdf5 file is written atomically by itself, its summary beside it. Under mpirun each
         // rank encodes its share of the images and rank 0 alone writes.
@@ -55,7 +55,11 @@ public enum FeatureExtraction {
         reporter.compiled("encoder", context)
         reporter.log("graphc: \(encoderFile) over \(list.images.count) images of \(dir) -> \(shown)\nencoder: \(encoder.provenance)"
             + (list.images.count < full.images.count ? "\nnote: --limit \(list.images.count): the rows of the other \(full.images.count - list.images.count) images stay zero" : ""))
+        // `profile`: per-op and per-node times of the encoder (which convolution algorithm
+        // each layer runs shows in its op names and the kernel choices).
+        if profile { encoder.executor.startProfiling(threads: threads ?? 1) }
         let summary = try extract(list, rows: list.rows, encoder: encoder, policy: policy, to: out, reporter: reporter)
+        if profile { reporter.log(ProfileReport(executor: encoder.executor, title: "feature extraction").text) }
         try folder?.commit()
         reporter.result(String(format: "wrote %@: (%d, %d, %d) float32 from %d images in %.1f s (%.3f s per image)", shown, summary.rows,
                      summary.regions, summary.dim, summary.images, summary.seconds, summary.seconds_per_image))
