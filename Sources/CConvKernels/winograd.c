@@ -112,22 +112,11 @@ void gc_winograd_conv2d(const gc_winograd_geometry *g, const float *x, const flo
 }
 
 void gc_winograd_weight_transform(const float *w, float *u, long out_channels, long in_channels, long begin, long end) {
-    static const double G[6][3] = {
-        {1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-        {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1},
-    };
-    const long out_blocks = out_channels / 16;
-    for (long o = begin; o < end; o++)
-        for (long c = 0; c < in_channels; c++) {
-            const float *k = w + (o * in_channels + c) * 9;
-            double gk[6][3];
-            for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 3; j++)
-                    gk[i][j] = G[i][0] * k[j] + G[i][1] * k[3 + j] + G[i][2] * k[6 + j];
-            for (int i = 0; i < 6; i++)
-                for (int l = 0; l < 6; l++) {
-                    const double value = gk[i][0] * G[l][0] + gk[i][1] * G[l][1] + gk[i][2] * G[l][2];
-                    u[(((long)(i * 6 + l) * out_blocks + o / 16) * in_channels + c) * 16 + o % 16] = (float)value;
-                }
-        }
+    switch (gc_conv_isa()) {
+#ifdef GC_X86
+        case 3: winograd_weight_transform_avx512(w, u, out_channels / 16, in_channels, begin, end); return;
+        case 2: winograd_weight_transform_avx2(w, u, out_channels / 16, in_channels, begin, end); return;
+#endif
+        default: winograd_weight_transform_base(w, u, out_channels / 16, in_channels, begin, end); return;
+    }
 }

@@ -31,6 +31,36 @@ static inline __attribute__((always_inline)) void GC_NAME(wino_at)(const v16 *m,
     o[3 * os] = d12 + eight * d34 + m5;
 }
 
+/// G over three values k[0], k[ks], k[2 ks] (a column or a row of a kernel) into six o[0], o[os], ...
+static inline __attribute__((always_inline)) void GC_NAME(wino_g)(const v16 *k, long ks, v16 *o, long os) {
+    const v16 a = k[0], b = k[ks], c = k[2 * ks];
+    const v16 quarter = SPLAT16(0.25f), sixth = SPLAT16(1.0f / 6), twelfth = SPLAT16(1.0f / 12), twentyfourth = SPLAT16(1.0f / 24);
+    const v16 ac = a + c;
+    o[0] = quarter * a;
+    o[os] = -sixth * (ac + b);
+    o[2 * os] = -sixth * (ac - b);
+    o[3 * os] = twentyfourth * a + twelfth * b + sixth * c;
+    o[4 * os] = twentyfourth * a - twelfth * b + sixth * c;
+    o[5 * os] = c;
+}
+
+/// u = G w G^T of w [O, C, 3, 3] for output blocks [begin, end), sixteen output channels per
+/// vector: u[p][ob][c][16] (point p = 6i + j).
+static void GC_NAME(winograd_weight_transform)(const float *w, float *u, long out_blocks, long in_channels, long begin, long end)
+{
+    for (long ob = begin; ob < end; ob++)
+        for (long c = 0; c < in_channels; c++) {
+            v16 k[9], gk[18], r[6];
+            for (int t = 0; t < 9; t++)
+                for (int lane = 0; lane < 16; lane++) k[t][lane] = w[((ob * 16 + lane) * in_channels + c) * 9 + t];
+            for (int j = 0; j < 3; j++) GC_NAME(wino_g)(k + j, 3, gk + j, 3);   // gk[3i + j] = (G k)[i][j]
+            for (int i = 0; i < 6; i++) {
+                GC_NAME(wino_g)(gk + i * 3, 1, r, 1);
+                for (int l = 0; l < 6; l++) *(v16u *)(u + (((long)(i * 6 + l) * out_blocks + ob) * in_channels + c) * 16) = r[l];
+            }
+        }
+}
+
 /// V = B^T d B of the 6x6 patch of tile (th, tw) of one channel block `xc` [H, W, 16] (zero
 /// outside the input), point p stored at v + p * point_stride.
 static inline __attribute__((always_inline)) void GC_NAME(wino_input_tile)(

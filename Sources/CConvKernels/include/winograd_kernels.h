@@ -52,8 +52,8 @@ void gc_winograd_conv2d(const gc_winograd_geometry *g, const float *x, const flo
                         const float *shift, const float *residual, float *y, float *scratch,
                         long image, long begin, long end);
 
-/// u = G w G^T of w [O, C, 3, 3] into [36, O/16, C, 16] for output channels [begin, end),
-/// computed in double (a weight is transformed once; its rounding then adds to every use).
+/// u = G w G^T of w [O, C, 3, 3] into [36, O/16, C, 16] for output blocks [begin, end) (of
+/// O/16), in float (its rounding is far below the Winograd arithmetic's own).
 void gc_winograd_weight_transform(const float *w, float *u, long out_channels, long in_channels, long begin, long end);
 
 #ifdef __cplusplus

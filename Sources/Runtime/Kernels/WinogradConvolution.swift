@@ -8,7 +8,7 @@ import GraphIR
 extension WinogradWeightTransformOp: KernelOp {
     public static func kernel(_ c: KernelContext) {
         let s = c.inputs[0].shape, w = c.inputs[0].f32, u = c.output.f32
-        c.pool.parallelFor(s[0], grain: max(1, elementwiseGrain / max(s[1] * 36, 1))) { _, r in
+        c.pool.parallelFor(s[0] / channelBlock, grain: max(1, elementwiseGrain / max(s[1] * winogradPoints * channelBlock, 1))) { _, r in
             gc_winograd_weight_transform(w, u, s[0], s[1], r.lowerBound, r.upperBound)
         }
     }
