@@ -71,7 +71,7 @@ void gc_winograd_plan(gc_winograd_geometry *g, long threads) {
     // products (36 * 16 * (C/16 + blocks) floats per tile), within about 1.5 MB, a
     // second-level cache's worth; then the tiles split evenly among the blocks that takes.
     const long per_tile = GC_WINOGRAD_POINTS * 16 * (g->in_blocks + wb);
-    long most = 393216 / (per_tile > 0 ? per_tile : 1);
+    long most = 196608 / (per_tile > 0 ? per_tile : 1);
     if (most < wt) most = wt;
     if (most > 10 * wt) most = 10 * wt;
     const long blocks = (tiles + most - 1) / most;

@@ -35,7 +35,9 @@ func winogradConv2d(_ c: KernelContext) {
     let grain = 1
     let chunks = c.pool.chunks(items, grain: grain)
     let outChannels = u.shape[1] * channelBlock
-    let memory = c.workspace.floats(2 * outChannels + chunks * scratch)
+    // Scratch rows are whole vectors: aligned to 64 bytes, none of their stores splits a cache line.
+    let base = c.workspace.floats(2 * outChannels + chunks * scratch + channelBlock)
+    let memory = base + (channelBlock - Int(bitPattern: base) / MemoryLayout<Float>.stride % channelBlock) % channelBlock
     for (i, t) in [c.inputs[2], c.inputs[3]].enumerated() {
         let dst = memory + i * outChannels
         if t.count == outChannels { dst.update(from: t.f32, count: outChannels) } else { fill(dst, outChannels, t.f32[0]) }
