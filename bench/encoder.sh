@@ -4,13 +4,16 @@
 # runs with their spread (min-max), for each thread count (THREADS). graphc runs
 # `--extract-features` over IMAGES images of the Sydney-captions folder (DATA/images, N.tif),
 # with OPENBLAS_CORETYPE=$CORETYPE (the homework's setting; "default" leaves OpenBLAS's own
-# choice) and, with UNBLOCKED=1, also with --fusion off (no blocked layout: im2col + GEMM).
+# choice) and, with UNBLOCKED=1, also with --fusion off (no blocked layout: im2col + GEMM);
+# with CONVOLUTIONS=1 also with every layer's algorithm fixed (--convolution blocked, and
+# winograd for the 3x3 stride-1 layers) beside the default (measured per layer with --tune).
 # onnxruntime and PyTorch come from PYTHON (a virtual environment, e.g.
 #   python3 -m venv .venv-bench && .venv-bench/bin/pip install torch==2.13.0+cpu onnxruntime==1.32.0 onnx numpy
 # ); each is skipped with a message if missing. Progress on stderr, the table on stdout, JSON in OUT.
 #
 #   bench/encoder.sh                     # 2 threads, 5 repeats of 20 images
 #   THREADS="1 2" REPEATS=3 UNBLOCKED=1 bench/encoder.sh
+#   REPEATS=3 CONVOLUTIONS=1 bench/encoder.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GRAPHC=${GRAPHC:-.build/release/graphc}
@@ -35,6 +38,8 @@ for t in $THREADS; do
         echo "[$(date -u +%T)] repeat $r, $t thread(s); load $(cut -d' ' -f1 /proc/loadavg)" >&2
         variants=("graphc:")
         [ "${UNBLOCKED:-0}" = 1 ] && variants+=("graphc --fusion off:--fusion off")
+        [ "${CONVOLUTIONS:-0}" = 1 ] && variants+=("graphc --convolution blocked:--convolution blocked"
+                                                    "graphc --convolution winograd:--convolution winograd")
         for v in "${variants[@]}"; do
             label=${v%%:*}; flags=${v#*:}
             # shellcheck disable=SC2086

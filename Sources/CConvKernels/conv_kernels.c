@@ -2,20 +2,7 @@
 // the SSE2 every x86-64 has. The build never assumes more than the baseline; functions get
 // their instruction set from a target attribute and run only when the CPU reports it.
 #include "conv_kernels.h"
-
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4)));
-typedef int i16v __attribute__((vector_size(64)));
-
-// max(0, v) per lane, NaN staying NaN; macros, so that they take each ISA's target.
-#define relu16(v) ({ const v16 r_ = (v); (v16)((i16v)r_ & ((r_ > (v16){0}) | (r_ != r_))); })
-
-/// The larger of m and v per lane, a NaN in v winning (as the plain max pooling).
-#define max_nan16(m, v) ({ const v16 m_ = (m), v_ = (v); const i16v take_ = (v_ > m_) | (v_ != v_); \
-    (v16)(((i16v)v_ & take_) | ((i16v)m_ & ~take_)); })
-
-/// A lane-wide copy of a scalar (a plain variable: it is named 16 times).
-#define SPLAT16(c) ((v16){c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c})
+#include "conv_vectors.h"
 
 /// Input blocks [begin, end) of one pass over a run of rows; the first pass starts the sums
 /// from zero, the last applies the epilogue.
@@ -35,10 +22,6 @@ static inline long gc_row_run(const gc_conv_geometry *g, long blocks) {
     const long n = 262144 / (per_row > 0 ? per_row : 1);
     return n < 1 ? 1 : n;
 }
-
-#if defined(__x86_64__) || defined(__i386__)
-#define GC_X86 1
-#endif
 
 #ifdef GC_X86
 #pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx2,fma"))), apply_to = function)

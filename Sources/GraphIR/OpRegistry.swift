@@ -33,6 +33,7 @@ public enum OpRegistry {
         .allReduceStart, .allReduceWait, .bucketSlice,
         // Made by the blocked-layout pass (inference graphs)
         .reorderToBlocked, .reorderFromBlocked, .packConvWeight, .blockedConv2d, .blockedMaxpool2d,
+        .winogradWeightTransform, .winogradConv2d,
     ]
 
     public static let byName: [String: OpDef] = {

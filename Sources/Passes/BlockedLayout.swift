@@ -20,6 +20,12 @@ import GraphIR
 ///
 /// A convolution is blocked when its output channels are a multiple of 16 and its input's
 /// are too, or fewer than 16 (an image's colour channels, read in place as [N, C, H, W]).
+///
+/// Each such convolution runs as `PassOptions.convolutionChooser` picks (the tuner measures
+/// the layer's candidates; nil: the fixed default, `blocked`): `blocked_conv2d`, Winograd
+/// for a 3x3 stride-1 layer over a blocked input, or conv2d left as it is (im2col):
+///     %u = winograd_weight_transform(%w) : f32[36,4,64,16]
+///     %yb = winograd_conv2d(%xb, %u, %scale, %shift, %rb) {stride=[1,1], padding=[1,1], activation="relu"} : f32[B,4,125,125,16]
 /// Linear: one scan in graph order, each value reordered at most once each way.
 extension Pass {
     public static let blockedLayout = Pass(name: "blocked-layout", summary: "run convolutions in the blocked NCHW16c layout with BatchNorm, residual and ReLU fused") { g, context in
@@ -44,6 +50,8 @@ struct BlockedLayout {
         var norm: Int?
         var residual: Value?
         var relu: Bool
+        /// How the convolution runs (never `.im2col`: such a convolution forms no chain).
+        var algorithm: ConvolutionAlgorithm = .blocked
         /// The last node of the chain: its value is the blocked convolution's.
         var end: Int
         /// Every node of the chain, the convolution first.
@@ -55,7 +63,12 @@ struct BlockedLayout {
         var absorbed = Set<Int>()
         var claimed = Set<Int>()         // nodes already in a chain (the add of a residual block ends one only)
         for (i, node) in g.nodes.enumerated() where node.op == .conv2d && blockable(node) {
-            let chain = self.chain(from: i, claimed: claimed)
+            var chain = self.chain(from: i, claimed: claimed)
+            chain.algorithm = algorithm(for: chain)
+            if chain.algorithm == .im2col {
+                context.count("convolutions left to im2col")
+                continue
+            }
             chains[chain.end] = chain
             claimed.formUnion(chain.nodes)
             for n in chain.nodes.dropLast() { absorbed.insert(n) }
@@ -94,8 +107,10 @@ struct BlockedLayout {
             let residual = try chain.residual.map { try toBlocked($0, for: end) }
             let b = r.builder(for: end)
             do {
-                let w = try b.emit(.packConvWeight, [try plain(conv.inputs[1], for: conv)],
-                                   ["in_block": .int(channels < channelBlock ? 1 : channelBlock)])
+                let winograd = chain.algorithm == .winograd
+                let weight = try plain(conv.inputs[1], for: conv)
+                let w = winograd ? try b.emit(.winogradWeightTransform, [weight])
+                    : try b.emit(.packConvWeight, [weight], ["in_block": .int(channels < channelBlock ? 1 : channelBlock)])
                 let bias = try conv.inputs.count > 2 ? plain(conv.inputs[2], for: conv) : nil
                 var scale: Value, shift: Value
                 if let n = chain.norm {
@@ -113,7 +128,7 @@ struct BlockedLayout {
                 }
                 var attrs = conv.attributes
                 attrs["activation"] = .string(chain.relu ? "relu" : "none")
-                return try b.emit(.blockedConv2d, [x, w, scale, shift] + (residual.map { [$0] } ?? []), attrs)
+                return try b.emit(winograd ? .winogradConv2d : .blockedConv2d, [x, w, scale, shift] + (residual.map { [$0] } ?? []), attrs)
             } catch {
                 throw nodeError("blocked-layout", g, Value(chain.end), "the blocked convolution does not type-check: \(error)")
             }
@@ -126,7 +141,7 @@ struct BlockedLayout {
                 let y = try emitChain(chain)
                 blocked[v.id] = y
                 plainMissing.insert(v.id)
-                context.count("convolutions blocked")
+                context.count(chain.algorithm == .winograd ? "convolutions by Winograd" : "convolutions blocked")
                 continue
             }
             if node.op == .maxpool2d, let b = blocked[node.inputs[0].id], plainWindow(node.attributes) {
@@ -163,6 +178,25 @@ struct BlockedLayout {
               let o = w[0].value, let c = w[1].value, w[2].value != nil, w[3].value != nil,
               x[2].value != nil, x[3].value != nil else { return false }
         return o % channelBlock == 0 && (c % channelBlock == 0 || c < channelBlock)
+    }
+
+    /// The algorithm the chooser picks for `chain`'s convolution among those that compute it:
+    /// blocked (the default), Winograd for 3x3 stride-1 over a blocked input, im2col.
+    func algorithm(for chain: Chain) -> ConvolutionAlgorithm {
+        let node = g.nodes[chain.conv]
+        let x = g.type(of: node.inputs[0]).shape.dims, w = g.type(of: node.inputs[1]).shape.dims
+        let c = w[1].value ?? 0
+        let stride = node.attributes[.stride] ?? [1, 1], padding = node.attributes[.padding] ?? [0, 0]
+        let layer = ConvolutionLayer(batch: x[0].value ?? context.options.batchSize ?? 1, inChannels: c,
+                                     height: x[2].value ?? 0, width: x[3].value ?? 0, outChannels: w[0].value ?? 0,
+                                     kernel: [w[2].value ?? 0, w[3].value ?? 0], stride: stride, padding: padding,
+                                     residual: chain.residual != nil, relu: chain.relu)
+        var candidates: [ConvolutionAlgorithm] = [.blocked]
+        if layer.kernel == [3, 3], stride == [1, 1], c % channelBlock == 0 { candidates.append(.winograd) }
+        candidates.append(.im2col)
+        guard let choose = context.options.convolutionChooser else { return .blocked }
+        let chosen = choose(layer, candidates)
+        return candidates.contains(chosen) ? chosen : .blocked
     }
 
     /// conv2d, then a batch_norm reading only it, then an add of a same-shaped value, then a

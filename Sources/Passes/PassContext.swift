@@ -22,6 +22,10 @@ public struct PassOptions: Sendable {
     /// while the convolutions' backward still computes (one 3 MB bucket would start only
     /// after the last gradient, with nothing left to overlap).
     public static let defaultBucketBytes = 2 << 20
+    /// How each convolution of an inference graph runs (`blocked-layout`): nil takes the
+    /// fixed default (`ConvolutionAlgorithm.blocked`); the command line measures with the
+    /// tuner (`ConvolutionTuning` in Runtime) or takes `--convolution`.
+    public var convolutionChooser: ConvolutionChooser?
 
     public init(batchSize: Int? = nil, dropout: Double? = nil, verifyEach: Bool = false, fusion: Bool = true) {
         self.batchSize = batchSize; self.dropout = dropout; self.verifyEach = verifyEach; self.fusion = fusion

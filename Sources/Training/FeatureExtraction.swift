@@ -56,6 +56,8 @@ public enum FeatureExtraction {
         reporter.compiled("encoder", context)
         reporter.log("graphc: \(encoderFile) over \(list.images.count) images of \(dir) -> \(shown)\nencoder: \(encoder.provenance)"
             + (list.images.count < full.images.count ? "\nnote: --limit \(list.images.count): the rows of the other \(full.images.count - list.images.count) images stay zero" : ""))
+        // `profile`: per-op and per-node times of the encoder (which convolution algorithm
+        // each layer runs shows in its op names and the kernel choices).
         if profile { encoder.executor.startProfiling(threads: threads ?? 0) }
         let summary = try extract(list, rows: list.rows, encoder: encoder, policy: policy, to: out, reporter: reporter)
         if profile {

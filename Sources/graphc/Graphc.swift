@@ -117,6 +117,8 @@ struct Graphc: ParsableCommand {
     var maxMemory: String?
     @Option(help: ArgumentHelp("Choose kernel variants, splits and fusions by timing them on first use, remembered per machine in the tuning cache ($GRAPHC_TUNING_CACHE, else ~/.cache/graphc/tuning.json); 'off': fixed defaults.", valueName: "off|fast|full"))
     var tune: String = "fast"
+    @Option(help: ArgumentHelp("How inference graphs' convolutions run: 'auto' measures each layer's candidates with --tune (the fixed default, blocked, with --tune off); 'blocked', 'winograd' (3x3 stride-1 layers; the others blocked) or 'im2col' for every layer that allows it.", valueName: "auto|blocked|winograd|im2col"))
+    var convolution: String = "auto"
     @Option(parsing: .unconditional, help: ArgumentHelp("Kernel threads for evaluation batches, as --threads (default: --threads, else all cores).", valueName: "n"))
     var evalThreads: Int?
     @Option(help: ArgumentHelp("Check training for NaN and infinity op by op: 'auto' checks the first steps and runs any step with a non-finite loss again to find the op (and its DSL line) that made it; 'always' checks every step and update; 'off' only stops on a non-finite loss.", valueName: "auto|always|off"))
@@ -178,6 +180,9 @@ struct Graphc: ParsableCommand {
         guard ["on", "off"].contains(fusion) else { throw ValidationError("--fusion must be 'on' or 'off', got '\(fusion)'") }
         guard NumericsCheckMode(rawValue: checkNumerics) != nil else { throw ValidationError("--check-numerics must be 'auto', 'always' or 'off', got '\(checkNumerics)'") }
         guard TuneMode(rawValue: tune) != nil else { throw ValidationError("--tune must be 'off', 'fast' or 'full', got '\(tune)'") }
+        guard convolution == "auto" || ConvolutionAlgorithm(rawValue: convolution) != nil else {
+            throw ValidationError("--convolution must be 'auto', 'blocked', 'winograd' or 'im2col', got '\(convolution)'")
+        }
         if benchRepeats < 1 { throw ValidationError("--bench-repeats must be at least 1") }
         if benchEvalBatch < 1 { throw ValidationError("--bench-eval-batch must be at least 1") }
         if !(benchSeconds > 0 && benchSeconds < 3600) { throw ValidationError("--bench-seconds must be between 0 and 3600") }
@@ -256,6 +261,7 @@ struct Graphc: ParsableCommand {
         var options = PassOptions(batchSize: batchSize, dropout: dropout, verifyEach: verifyEach, fusion: fusion != "off")
         options.dataParallel = dataParallel || World.launchedWithSeveralRanks
         if let mb = bucketMb { options.bucketBytes = max(4, Int(mb * 1_000_000)) }
+        options.convolutionChooser = ConvolutionAlgorithm(rawValue: convolution)?.chooser ?? ConvolutionTuning.chooser(threads: threads)
         return options
     }
 

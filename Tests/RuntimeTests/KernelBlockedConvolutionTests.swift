@@ -55,7 +55,7 @@ final class KernelBlockedConvolutionTests: XCTestCase {
     }
 
     /// The plain convolution's sums [N, O, H', W'], in Double.
-    func convolution(_ k: Case, x: [Float], w: [Float]) -> [Double] {
+    static func convolution(_ k: Case, x: [Float], w: [Float]) -> [Double] {
         var y = [Double](repeating: 0, count: k.n * k.o * k.oh * k.ow)
         for n in 0..<k.n { for o in 0..<k.o { for oi in 0..<k.oh { for oj in 0..<k.ow {
             var sum = 0.0
@@ -70,7 +70,7 @@ final class KernelBlockedConvolutionTests: XCTestCase {
     }
 
     /// `activation(sums * scale + shift (+ residual))` per output channel.
-    func epilogue(_ k: Case, _ sums: [Double], scale: [Float], shift: [Float], residual: [Float]?, relu: Bool) -> [Double] {
+    static func epilogue(_ k: Case, _ sums: [Double], scale: [Float], shift: [Float], residual: [Float]?, relu: Bool) -> [Double] {
         let plane = k.oh * k.ow
         return sums.indices.map { i in
             let o = i / plane % k.o
@@ -85,9 +85,9 @@ final class KernelBlockedConvolutionTests: XCTestCase {
             let x = data.floats([k.n, k.c, k.h, k.w]), w = data.floats([k.o, k.c, k.k, k.k])
             let scale = data.floats([k.o], in: 0.5...1.5), shift = data.floats([k.o])
             let residual = i % 2 == 0 ? data.floats([k.n, k.o, k.oh, k.ow]) : nil
-            let sums = convolution(k, x: x.floats, w: w.floats)
+            let sums = Self.convolution(k, x: x.floats, w: w.floats)
             for relu in [false, true] {
-                let want = epilogue(k, sums, scale: scale.floats, shift: shift.floats, residual: residual?.floats, relu: relu)
+                let want = Self.epilogue(k, sums, scale: scale.floats, shift: shift.floats, residual: residual?.floats, relu: relu)
                 for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
                     XCTAssertEqual(VectorISA.limit(to: isa), isa)
                     let got = try runBlocked(k, x: x, w: w, scale: scale, shift: shift, residual: residual, relu: relu)
@@ -102,7 +102,7 @@ final class KernelBlockedConvolutionTests: XCTestCase {
         let x = data.floats([k.n, k.c, k.h, k.w]), w = data.floats([k.o, k.c, k.k, k.k])
         let got = try runBlocked(k, x: x, w: w, scale: HostTensor(shape: [], floats: [2]), shift: HostTensor(shape: [], floats: [-0.5]),
                                  residual: nil, relu: false)
-        let want = epilogue(k, convolution(k, x: x.floats, w: w.floats), scale: Array(repeating: 2, count: k.o),
+        let want = Self.epilogue(k, Self.convolution(k, x: x.floats, w: w.floats), scale: Array(repeating: 2, count: k.o),
                             shift: Array(repeating: -0.5, count: k.o), residual: nil, relu: false)
         assertClose(got, want, shape: [k.n, k.o, k.oh, k.ow], tol: 1e-4)
     }

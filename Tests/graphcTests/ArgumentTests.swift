@@ -48,5 +48,7 @@ final class ArgumentTests: XCTestCase {
         XCTAssertNoThrow(try command(["--bleu", "a.json", "--refs", "b.json"]))
         XCTAssertThrowsError(try command(["graphs/resnet18.swiftgraph", "--extract-features"]))
         XCTAssertThrowsError(try command(["graphs/resnet18.swiftgraph", "--extract-features", "--images", "x", "--on-bad-image", "maybe"]))
+        XCTAssertThrowsError(try command(["graphs/resnet18.swiftgraph", "--dump-ir", "--convolution", "fft"]))
+        XCTAssertNoThrow(try command(["graphs/resnet18.swiftgraph", "--dump-ir", "--convolution", "winograd"]))
     }
 }

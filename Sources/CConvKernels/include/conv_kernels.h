@@ -9,6 +9,7 @@
 #define GRAPHC_CONV_KERNELS_H
 
 #include <stddef.h>
+#include "winograd_kernels.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -147,7 +147,7 @@ extension OpDef {
 }
 
 /// The blocked kernels pad each axis the same at both ends: `padding` is [h, w].
-private func requireSymmetricPadding(_ q: ShapeQuery) throws {
+func requireSymmetricPadding(_ q: ShapeQuery) throws {
     if let p = q.attributes[.padding], p.count != 2 {
         throw ShapeError("padding must be [h, w] for the blocked kernels, got \(p)")
     }

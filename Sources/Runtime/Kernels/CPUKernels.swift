@@ -45,6 +45,7 @@ public enum CPUKernels {
         AllReduceStartOp.self, AllReduceWaitOp.self, BucketSliceOp.self,
         // Blocked layout
         ReorderToBlockedOp.self, ReorderFromBlockedOp.self, PackConvWeightOp.self, BlockedConv2dOp.self, BlockedMaxpool2dOp.self,
+        WinogradWeightTransformOp.self, WinogradConv2dOp.self,
     ]
 
     /// Kernels by op. An op listed twice is a programming error caught at first use (and by

@@ -1,0 +1,122 @@
+// Runtime dispatch over three compilations of winograd_body.h (AVX-512F, AVX2+FMA, SSE2), as
+// conv_kernels.c does for the direct convolution; the instruction set is the one
+// gc_conv_isa() reports (and tests limit).
+#include "conv_kernels.h"
+#include "winograd_kernels.h"
+#include "conv_vectors.h"
+
+// Register tiles of the batched products (tiles x output blocks), sized to each register
+// file as the direct convolution's are: 24 + 2 of 32 on AVX-512, 12 + 2 of 16 on AVX2.
+// winograd_body.h takes at most 2 output blocks (a partial group is then 1).
+#define AVX512_TILES 12
+#define AVX512_BLOCKS 2
+#define AVX2_TILES 6
+#define AVX2_BLOCKS 1
+#define BASE_TILES 2
+#define BASE_BLOCKS 1
+
+#ifdef GC_X86
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx2,fma"))), apply_to = function)
+#define ISA avx512
+#define TILE_POSITIONS AVX512_TILES
+#define TILE_BLOCKS AVX512_BLOCKS
+#define FMA(a, b, c) __builtin_elementwise_fma((b), SPLAT16(c), (a))
+#include "winograd_body.h"
+#undef ISA
+#undef TILE_POSITIONS
+#undef TILE_BLOCKS
+#undef FMA
+#pragma clang attribute pop
+
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#define ISA avx2
+#define TILE_POSITIONS AVX2_TILES
+#define TILE_BLOCKS AVX2_BLOCKS
+#define FMA(a, b, c) __builtin_elementwise_fma((b), SPLAT16(c), (a))
+#include "winograd_body.h"
+#undef ISA
+#undef TILE_POSITIONS
+#undef TILE_BLOCKS
+#undef FMA
+#pragma clang attribute pop
+#endif
+
+#define ISA base
+#define TILE_POSITIONS BASE_TILES
+#define TILE_BLOCKS BASE_BLOCKS
+#define FMA(a, b, c) ((a) + (b) * (c))
+#include "winograd_body.h"
+#undef ISA
+#undef TILE_POSITIONS
+#undef TILE_BLOCKS
+#undef FMA
+
+static void register_tile(long *tiles, long *blocks) {
+    switch (gc_conv_isa()) {
+#ifdef GC_X86
+        case 3: *tiles = AVX512_TILES; *blocks = AVX512_BLOCKS; return;
+        case 2: *tiles = AVX2_TILES; *blocks = AVX2_BLOCKS; return;
+#endif
+        default: *tiles = BASE_TILES; *blocks = BASE_BLOCKS; return;
+    }
+}
+
+void gc_winograd_plan(gc_winograd_geometry *g, long threads) {
+    long wt, wb;
+    register_tile(&wt, &wb);
+    g->tiles_h = (g->out_height + GC_WINOGRAD_TILE - 1) / GC_WINOGRAD_TILE;
+    g->tiles_w = (g->out_width + GC_WINOGRAD_TILE - 1) / GC_WINOGRAD_TILE;
+    const long tiles = g->tiles_h * g->tiles_w;
+    // An item's scratch, its transformed input and one register tile of output blocks'
+    // products (36 * 16 * (C/16 + blocks) floats per tile), within about 1.5 MB, a
+    // second-level cache's worth; then the tiles split evenly among the blocks that takes.
+    const long per_tile = GC_WINOGRAD_POINTS * 16 * (g->in_blocks + wb);
+    long most = 196608 / (per_tile > 0 ? per_tile : 1);
+    if (most < wt) most = wt;
+    if (most > 10 * wt) most = 10 * wt;
+    const long blocks = (tiles + most - 1) / most;
+    g->tile_block = blocks > 0 ? (tiles + blocks - 1) / blocks : 1;
+    if (g->tile_block < 1) g->tile_block = 1;
+    // Output blocks split in groups (each item then transforms its tile block's input again)
+    // only until there are two items per thread.
+    if (threads < 1) threads = 1;
+    long groups = 1;
+    while (blocks * groups < 2 * threads && (g->out_blocks + 2 * groups - 1) / (2 * groups) >= wb) groups *= 2;
+    long og = (g->out_blocks + groups - 1) / groups;
+    og = (og + wb - 1) / wb * wb;
+    g->out_group = og > g->out_blocks ? g->out_blocks : og;
+    if (g->out_group < 1) g->out_group = 1;
+}
+
+long gc_winograd_items(const gc_winograd_geometry *g) {
+    const long tiles = g->tiles_h * g->tiles_w;
+    return (tiles + g->tile_block - 1) / g->tile_block * ((g->out_blocks + g->out_group - 1) / g->out_group);
+}
+
+long gc_winograd_scratch_floats(const gc_winograd_geometry *g) {
+    long wt, wb;
+    register_tile(&wt, &wb);
+    return GC_WINOGRAD_POINTS * 16 * g->tile_block * (g->in_blocks + wb);
+}
+
+void gc_winograd_conv2d(const gc_winograd_geometry *g, const float *x, const float *u, const float *scale,
+                        const float *shift, const float *residual, float *y, float *scratch,
+                        long image, long begin, long end) {
+    switch (gc_conv_isa()) {
+#ifdef GC_X86
+        case 3: winograd_conv2d_avx512(g, x, u, scale, shift, residual, y, scratch, image, begin, end); return;
+        case 2: winograd_conv2d_avx2(g, x, u, scale, shift, residual, y, scratch, image, begin, end); return;
+#endif
+        default: winograd_conv2d_base(g, x, u, scale, shift, residual, y, scratch, image, begin, end); return;
+    }
+}
+
+void gc_winograd_weight_transform(const float *w, float *u, long out_channels, long in_channels, long begin, long end) {
+    switch (gc_conv_isa()) {
+#ifdef GC_X86
+        case 3: winograd_weight_transform_avx512(w, u, out_channels / 16, in_channels, begin, end); return;
+        case 2: winograd_weight_transform_avx2(w, u, out_channels / 16, in_channels, begin, end); return;
+#endif
+        default: winograd_weight_transform_base(w, u, out_channels / 16, in_channels, begin, end); return;
+    }
+}

@@ -1,0 +1,59 @@
+import CConvKernels
+import GraphIR
+
+// CPU kernels of the ops declared in GraphIR/Ops/WinogradConvolution.swift: Swift splits the
+// work over the pool; the transforms and batched products are C (winograd.c), AVX-512, AVX2
+// or SSE2 code as the CPU reports (VectorISA).
+
+extension WinogradWeightTransformOp: KernelOp {
+    public static func kernel(_ c: KernelContext) {
+        let s = c.inputs[0].shape, w = c.inputs[0].f32, u = c.output.f32
+        c.pool.parallelFor(s[0] / channelBlock, grain: max(1, elementwiseGrain / max(s[1] * winogradPoints * channelBlock, 1))) { _, r in
+            gc_winograd_weight_transform(w, u, s[0], s[1], r.lowerBound, r.upperBound)
+        }
+    }
+}
+
+extension WinogradConv2dOp: KernelOp {
+    public static func kernel(_ c: KernelContext) { winogradConv2d(c) }
+}
+
+/// Splits (image, tile block, output-block group) items over the pool, each chunk with its
+/// own scratch (its items' transformed input and products) in the workspace after the
+/// per-channel scale and shift.
+func winogradConv2d(_ c: KernelContext) {
+    let x = c.inputs[0], u = c.inputs[1], y = c.output
+    let padding = c.attributes[.padding] ?? [1, 1]
+    var g = gc_winograd_geometry(in_blocks: x.shape[1], out_blocks: u.shape[1], height: x.shape[2], width: x.shape[3],
+                                 out_height: y.shape[2], out_width: y.shape[3],
+                                 pad_h: padding.count == 2 ? padding[0] : 1, pad_w: padding.count == 2 ? padding[1] : 1,
+                                 relu: c.attributes[.activation] == "relu" ? 1 : 0, tiles_h: 0, tiles_w: 0, tile_block: 0, out_group: 0)
+    gc_winograd_plan(&g, c.pool.width)
+    let perImage = gc_winograd_items(&g), scratch = gc_winograd_scratch_floats(&g)
+    let items = x.shape[0] * perImage
+    // An item is a tile block's products for a group of output blocks: always worth a chunk.
+    let grain = 1
+    let chunks = c.pool.chunks(items, grain: grain)
+    let outChannels = u.shape[1] * channelBlock
+    // Scratch rows are whole vectors: aligned to 64 bytes, none of their stores splits a cache line.
+    let base = c.workspace.floats(2 * outChannels + chunks * scratch + channelBlock)
+    let memory = base + (channelBlock - Int(bitPattern: base) / MemoryLayout<Float>.stride % channelBlock) % channelBlock
+    for (i, t) in [c.inputs[2], c.inputs[3]].enumerated() {
+        let dst = memory + i * outChannels
+        if t.count == outChannels { dst.update(from: t.f32, count: outChannels) } else { fill(dst, outChannels, t.f32[0]) }
+    }
+    let residual: UnsafePointer<Float>? = c.inputs.count > 4 ? UnsafePointer(c.inputs[4].f32) : nil
+    let geometry = g
+    c.pool.parallelFor(items, grain: grain) { chunk, r in
+        let space = memory + 2 * outChannels + chunk * scratch
+        var item = r.lowerBound
+        while item < r.upperBound {
+            let image = item / perImage, first = item % perImage
+            let last = min(perImage, first + r.upperBound - item)
+            withUnsafePointer(to: geometry) {
+                gc_winograd_conv2d($0, x.f32, u.f32, memory, memory + outChannels, residual, y.f32, space, image, first, last)
+            }
+            item += last - first
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import GraphIR
+
+/// How each convolution of an inference graph runs, chosen by measurement (`--tune`): the
+/// `blocked-layout` pass asks a `ConvolutionChooser` per layer, and this one times the
+/// layer's candidates (im2col + GEMM, the blocked direct convolution, Winograd) on synthetic
+/// operands of the layer's shapes, each as a one-op graph on an executor with the threads the
+/// model runs with. The winner is remembered in the tuning cache under point
+/// `conv2d-algorithm`, the input and weight shapes and the stride, padding and epilogue
+/// (`s1x1p1x1-res-relu`), and shows in `--profile`'s kernel choices.
+/// Only the layer's own kernel is timed: a weight transform or packing (computed from
+/// parameters) and the reorders around an im2col layer are not.
+/// With `--tune off` the tuner picks the first candidate, the blocked convolution.
+public enum ConvolutionTuning {
+    /// A chooser timing candidates with `tuner` (nil: `Tuner.shared` when asked) on executors
+    /// given `threads` (`ExecutionOptions.threads`, as the model's executor is).
+    public static func chooser(tuner: Tuner? = nil, threads: Int?) -> ConvolutionChooser {
+        { layer, candidates in
+            choose(layer, candidates: candidates, tuner: tuner ?? .shared, threads: threads)
+        }
+    }
+
+    static func choose(_ layer: ConvolutionLayer, candidates: [ConvolutionAlgorithm], tuner: Tuner, threads: Int?) -> ConvolutionAlgorithm {
+        guard let first = candidates.first else { return .blocked }
+        let key = TuningKey(point: "conv2d-algorithm",
+                            shapes: [[layer.batch, layer.inChannels, layer.height, layer.width],
+                                     [layer.outChannels, layer.inChannels] + layer.kernel],
+                            detail: detail(layer), threads: max(threads ?? 1, 1))
+        var runs: [ConvolutionAlgorithm: () -> Void] = [:]
+        let name = tuner.choose(key, variants: candidates.map(\.rawValue)) { name in
+            guard let algorithm = ConvolutionAlgorithm(rawValue: name) else { return .infinity }
+            if runs[algorithm] == nil {
+                guard let run = try? measuredRun(layer, algorithm, tuner: tuner, threads: threads) else { return .infinity }
+                runs[algorithm] = run
+            }
+            guard let run = runs[algorithm] else { return .infinity }
+            let start = Tuner.now()
+            run()
+            return Tuner.now() - start
+        }
+        return ConvolutionAlgorithm(rawValue: name) ?? first
+    }
+
+    /// `s<stride>p<padding>`, then `-res` for a residual add and `-relu` (a key's detail has
+    /// no spaces).
+    static func detail(_ layer: ConvolutionLayer) -> String {
+        "s" + layer.stride.map(String.init).joined(separator: "x") + "p" + layer.padding.map(String.init).joined(separator: "x")
+            + (layer.residual ? "-res" : "") + (layer.relu ? "-relu" : "")
+    }
+
+    /// One run of `algorithm` for `layer` on an executor of its own, its operands fed once.
+    static func measuredRun(_ layer: ConvolutionLayer, _ algorithm: ConvolutionAlgorithm, tuner: Tuner, threads: Int?) throws -> () -> Void {
+        let (graph, feeds) = try graph(layer, algorithm)
+        let executor = try Executor(graph: graph, options: ExecutionOptions(training: false, threads: threads, tuner: tuner))
+        let store = ParameterStore()
+        return { _ = try? executor.execute(feeds: feeds, parameters: store) }
+    }
+
+    /// The layer as a graph of `algorithm`'s ops and its synthetic feeds (small values, no
+    /// zeros or denormals, which some units run slower).
+    static func graph(_ layer: ConvolutionLayer, _ algorithm: ConvolutionAlgorithm) throws -> (Graph, [String: HostTensor]) {
+        let b = GraphBuilder(name: "conv2d-\(algorithm.rawValue)")
+        var feeds: [String: HostTensor] = [:]
+        func input(_ name: String, _ shape: [Int]) -> Value {
+            let count = shape.reduce(1, *)
+            feeds[name] = HostTensor(shape: shape, floats: (0..<count).map { Float($0 % 17 + 1) * 0.01 })
+            return b.input(name, TensorType(.f32, Shape(known: shape)))
+        }
+        let n = layer.batch, c = layer.inChannels, o = layer.outChannels, kh = layer.kernel[0], kw = layer.kernel[1]
+        let padding = layer.padding.count == 2 ? layer.padding : [0, 0], stride = layer.stride.count == 2 ? layer.stride : [1, 1]
+        let oh = (layer.height + 2 * padding[0] - kh) / stride[0] + 1, ow = (layer.width + 2 * padding[1] - kw) / stride[1] + 1
+        let window: Attributes = ["stride": .ints(stride), "padding": .ints(padding)]
+        var attributes = window
+        attributes["activation"] = .string(layer.relu ? "relu" : "none")
+        let blocks = c / channelBlock, outBlocks = o / channelBlock
+        let y: Value
+        switch algorithm {
+        case .blocked:
+            let ib = c % channelBlock == 0 ? channelBlock : 1
+            let x = ib == 1 ? input("x", [n, c, layer.height, layer.width]) : input("x", [n, blocks, layer.height, layer.width, channelBlock])
+            var ins = [x, input("w", [outBlocks, c / ib, kh, kw, ib, channelBlock]), input("scale", [o]), input("shift", [o])]
+            if layer.residual { ins.append(input("residual", [n, outBlocks, oh, ow, channelBlock])) }
+            y = try b.emit(.blockedConv2d, ins, attributes)
+        case .winograd:
+            var ins = [input("x", [n, blocks, layer.height, layer.width, channelBlock]),
+                       input("u", [winogradPoints, outBlocks, c, channelBlock]), input("scale", [o]), input("shift", [o])]
+            if layer.residual { ins.append(input("residual", [n, outBlocks, oh, ow, channelBlock])) }
+            y = try b.emit(.winogradConv2d, ins, attributes)
+        case .im2col:
+            var v = try b.emit(.conv2d, [input("x", [n, c, layer.height, layer.width]), input("w", [o, c, kh, kw])], window)
+            v = try b.emit(.batchNorm, [v, input("gamma", [o]), input("beta", [o]), input("mean", [o]), input("var", [o])], ["eps": .float(1e-5)])
+            if layer.residual { v = try b.emit(.add, [v, input("residual", [n, o, oh, ow])]) }
+            y = layer.relu ? try b.emit(.relu, [v]) : v
+        }
+        b.outputs = [("y", y)]
+        return (b.finish(), feeds)
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import GraphIR
+@testable import Runtime
+import XCTest
+
+/// The per-layer choice of convolution algorithm (`conv2d-algorithm`): what `--tune off`
+/// picks, that a measured choice is one of the layer's candidates and is remembered, and that
+/// each candidate's timing graph is the layer. No assertion depends on which is faster.
+final class ConvolutionTuningTests: XCTestCase {
+    let layer = ConvolutionLayer(batch: 1, inChannels: 16, height: 12, width: 10, outChannels: 32, kernel: [3, 3],
+                                 stride: [1, 1], padding: [1, 1], residual: true, relu: true)
+    let candidates: [ConvolutionAlgorithm] = [.blocked, .winograd, .im2col]
+
+    func testTuningOffTakesTheFixedDefault() throws {
+        let tuner = Tuner(mode: .off)
+        XCTAssertEqual(ConvolutionTuning.chooser(tuner: tuner, threads: 2)(layer, candidates), .blocked)
+        let decision = try XCTUnwrap(tuner.decisions.first)
+        XCTAssertEqual(decision.key.description, "conv2d-algorithm 1x16x12x10*32x16x3x3 s1x1p1x1-res-relu @2")
+        XCTAssertEqual(decision.variant, "blocked")
+        XCTAssertEqual(decision.source, .fixed)
+    }
+
+    func testAMeasuredChoiceIsACandidateAndIsRemembered() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-conv-tuning-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("tuning.json")
+        let tuner = Tuner(mode: .fast, cache: TuningCache(url: url))
+        let chosen = ConvolutionTuning.chooser(tuner: tuner, threads: 2)(layer, candidates)
+        XCTAssertTrue(candidates.contains(chosen))
+        let decision = try XCTUnwrap(tuner.decisions.first { $0.key.point == "conv2d-algorithm" })
+        XCTAssertEqual(decision.source, .measured)
+        XCTAssertEqual(decision.seconds.map { $0.variant }, candidates.map(\.rawValue))
+        XCTAssertTrue(decision.seconds.allSatisfy { $0.seconds.isFinite && $0.seconds > 0 }, "\(decision.seconds)")
+
+        let next = Tuner(mode: .fast, cache: TuningCache(url: url))
+        XCTAssertEqual(ConvolutionTuning.chooser(tuner: next, threads: 2)(layer, candidates), chosen)
+        XCTAssertEqual(next.decisions.first { $0.key.point == "conv2d-algorithm" }?.source, .cached)
+    }
+
+    /// Each timing graph is the layer's convolution in its algorithm's ops and layouts.
+    func testTimingGraphsAreTheLayer() throws {
+        for algorithm in candidates {
+            let (graph, feeds) = try ConvolutionTuning.graph(layer, algorithm)
+            let ops = Set(graph.nodes.map(\.op.name))
+            switch algorithm {
+            case .blocked: XCTAssertTrue(ops.contains("blocked_conv2d"))
+            case .winograd: XCTAssertTrue(ops.contains("winograd_conv2d"))
+            case .im2col: XCTAssertTrue(ops.isSuperset(of: ["conv2d", "batch_norm", "add", "relu"]))
+            }
+            let y = graph[graph.outputs[0].value].type.shape.dims.map(\.value)
+            XCTAssertEqual(y, algorithm == .im2col ? [1, 32, 12, 10] : [1, 2, 12, 10, 16], "\(algorithm)")
+            let executor = try Executor(graph: graph, options: ExecutionOptions(training: false))
+            XCTAssertNotNil(try executor.run(feeds: feeds, parameters: ParameterStore())["y"])
+        }
+    }
+}
