@@ -126,7 +126,7 @@ struct BlockedLayout {
                     scale = try b.scalar(1)
                     shift = try bias ?? b.scalar(0)
                 }
-                var attrs = conv.attributes
+                var attrs = withPlainPadding(conv.attributes)
                 attrs["activation"] = .string(chain.relu ? "relu" : "none")
                 return try b.emit(winograd ? .winogradConv2d : .blockedConv2d, [x, w, scale, shift] + (residual.map { [$0] } ?? []), attrs)
             } catch {
@@ -145,7 +145,7 @@ struct BlockedLayout {
                 continue
             }
             if node.op == .maxpool2d, let b = blocked[node.inputs[0].id], plainWindow(node.attributes) {
-                var attributes = node.attributes
+                var attributes = withPlainPadding(node.attributes)
                 attributes[.dilation] = nil
                 attributes[.ceilMode] = nil
                 blocked[v.id] = try r.builder(for: node).emit(.blockedMaxpool2d, [b], attributes)
@@ -166,7 +166,26 @@ struct BlockedLayout {
     /// both ends of an axis, no ceil mode (ONNX models bring all of these to conv2d and maxpool2d).
     func plainWindow(_ a: Attributes) -> Bool {
         (a[.groups] ?? 1) == 1 && (a[.dilation] ?? [1, 1]).allSatisfy { $0 == 1 }
-            && (a[.padding]?.count ?? 2) == 2 && !(a[.ceilMode] ?? false)
+            && symmetricPadding(a) != nil && !(a[.ceilMode] ?? false)
+    }
+
+    /// The padding as [h, w] when both ends of each axis get the same: written so, or as
+    /// [top, left, bottom, right] with top == bottom and left == right (as ONNX's importer
+    /// writes every Conv's pads); nil otherwise.
+    func symmetricPadding(_ a: Attributes) -> [Int]? {
+        guard let p = a[.padding] else { return [0, 0] }
+        if p.count == 2 { return p }
+        return p.count == 4 && p[0] == p[2] && p[1] == p[3] ? [p[0], p[1]] : nil
+    }
+
+    /// A plain window's attributes as the blocked ops take them: padding as [h, w], and no
+    /// groups or dilation (both 1 in a plain window).
+    func withPlainPadding(_ a: Attributes) -> Attributes {
+        var a = a
+        if let p = symmetricPadding(a) { a[.padding] = p }
+        a[.groups] = nil
+        a[.dilation] = nil
+        return a
     }
 
     /// Output channels a multiple of 16, input channels too or fewer than 16, every size known,
@@ -186,7 +205,7 @@ struct BlockedLayout {
         let node = g.nodes[chain.conv]
         let x = g.type(of: node.inputs[0]).shape.dims, w = g.type(of: node.inputs[1]).shape.dims
         let c = w[1].value ?? 0
-        let stride = node.attributes[.stride] ?? [1, 1], padding = node.attributes[.padding] ?? [0, 0]
+        let stride = node.attributes[.stride] ?? [1, 1], padding = symmetricPadding(node.attributes) ?? [0, 0]
         let layer = ConvolutionLayer(batch: x[0].value ?? context.options.batchSize ?? 1, inChannels: c,
                                      height: x[2].value ?? 0, width: x[3].value ?? 0, outChannels: w[0].value ?? 0,
                                      kernel: [w[2].value ?? 0, w[3].value ?? 0], stride: stride, padding: padding,

@@ -9,7 +9,8 @@ import Runtime
 //
 // Times graphc on an ONNX model, as bench/onnx.sh times onnxruntime on the same file and
 // inputs: imports the model, compiles it (the inference pipeline, then with fusion the speed-up
-// passes), runs it W times untimed and R times timed, and prints JSON with each run's seconds.
+// passes; convolution algorithms and kernel choices tuned as `graphc --tune fast` tunes them),
+// runs it W times untimed and R times timed, and prints JSON with each run's seconds.
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String, _ fallback: String) -> String {
@@ -30,7 +31,11 @@ guard arguments.count == 2 else {
 do {
     BLASInfo.setThreads(threads)
     let model = try ONNXModel.load(path: arguments[0])
-    let options = PassOptions(fusion: fusion)
+    // Kernel and convolution-algorithm choices as the graphc command makes them (--tune fast,
+    // the user's tuning cache), so the two are timed on the same compiled program.
+    Tuner.shared = Tuner.standard(mode: .fast)
+    var options = PassOptions(fusion: fusion)
+    options.convolutionChooser = ConvolutionTuning.chooser(threads: threads)
     let pipeline = Pipeline(name: "onnx-bench", passes: Pipelines.inference(options).passes + (fusion ? Pipelines.optimisations : []))
     let graph = try pipeline.run(model.graph, PassContext(options: options))
     let parameters = ParameterStore()

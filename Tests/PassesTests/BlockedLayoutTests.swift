@@ -53,6 +53,33 @@ final class BlockedLayoutTests: XCTestCase {
         XCTAssertEqual(stats["reorders from blocked"], 1)
     }
 
+    /// Padding written per end ([top, left, bottom, right], as the ONNX importer writes every
+    /// Conv's and MaxPool's pads) is blocked when both ends of each axis match, and written as
+    /// [h, w] on the blocked op; uneven padding stays conv2d.
+    func testEvenFourValuePaddingIsBlockedAndUnevenIsNot() throws {
+        let context = PassContext()
+        let out = try block("""
+        graph @g {
+          %x = input() {name="x"} : f32[B,16,8,8]
+          %w = param() {name="w", init="zeros"} : f32[16,16,3,3]
+          %c0 = conv2d(%x, %w) {stride=[1,1], padding=[1,1,1,1]} : f32[B,16,8,8]
+          %r0 = relu(%c0) : f32[B,16,8,8]
+          %p = maxpool2d(%r0) {kernel=[3,3], stride=[1,1], padding=[1,1,1,1]} : f32[B,16,8,8]
+          %c1 = conv2d(%p, %w) {stride=[1,1], padding=[1,1,0,0]} : f32[B,16,7,7]
+          output "y" = %c1
+        }
+        """, context)
+        assertFileCheck(out, """
+        // CHECK: %[[C0:[0-9]+]] = blocked_conv2d(%{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}}) {stride=[1,1], padding=[1,1], activation="relu"} : f32[B,1,8,8,16]
+        // CHECK: %[[MP:[0-9]+]] = blocked_maxpool2d(%[[C0]]) {kernel=[3,3], stride=[1,1], padding=[1,1]} : f32[B,1,8,8,16]
+        // CHECK: %[[PL:[0-9]+]] = reorder_from_blocked(%[[MP]]) : f32[B,16,8,8]
+        // CHECK: conv2d(%[[PL]], %{{[0-9]+}}) {stride=[1,1], padding=[1,1,0,0]} : f32[B,16,7,7]
+        """)
+        let stats = try XCTUnwrap(context.statistics.first { $0.pass == "blocked-layout" })
+        XCTAssertEqual(stats["convolutions blocked"], 1)
+        XCTAssertEqual(stats["poolings blocked"], 1)
+    }
+
     /// A blocked input is reordered once however many convolutions read it; a value another
     /// op reads in the plain layout is reordered back once; a convolution whose channels are
     /// not whole blocks stays conv2d.
