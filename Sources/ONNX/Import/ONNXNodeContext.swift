@@ -87,6 +87,16 @@ public final class ONNXNodeContext {
     public func float(_ key: String) -> Double? { attribute(key).map { Double($0.f) } }
     public func float(_ key: String, default d: Double) -> Double { float(key) ?? d }
     public func ints(_ key: String) -> [Int]? { attribute(key).map { $0.ints.map { Int(clamping: $0) } } }
+    /// An attribute of sizes, strides, dilations or paddings: each entry must lie within
+    /// ±`Shape.maxElementCount` (as the IR parser bounds its integers), so that the window
+    /// arithmetic on them stays in range (with `checkedSum` and `checkedProduct`).
+    public func sizes(_ key: String) throws -> [Int]? {
+        guard let a = attribute(key) else { return nil }
+        if let bad = a.ints.first(where: { $0.magnitude > UInt64(Shape.maxElementCount) }) {
+            throw fail("attribute \(key) holds \(bad), beyond graphc's limit of ±\(Shape.maxElementCount)")
+        }
+        return a.ints.map { Int($0) }
+    }
     public func floats(_ key: String) -> [Float]? { attribute(key).map(\.floats) }
     public func string(_ key: String) -> String? { attribute(key).map { String(decoding: $0.s, as: UTF8.self) } }
     public func string(_ key: String, default d: String) -> String { string(key) ?? d }
@@ -109,6 +119,42 @@ public final class ONNXNodeContext {
         do { return try builder.emit(op, inputs, attributes) } catch let e as BuildError {
             throw fail("\(e.op): \(e.message) (inputs: \(e.inputs.map(\.description).joined(separator: ", ")))")
         }
+    }
+
+    /// The sum of `terms`, or an error naming the node and `what` when it overflows.
+    public func checkedSum(_ terms: Int..., what: @autoclosure () -> String) throws -> Int {
+        var total = 0
+        for t in terms {
+            let (s, overflow) = total.addingReportingOverflow(t)
+            if overflow { throw fail("\(what()) is too large to compute") }
+            total = s
+        }
+        return total
+    }
+
+    /// The product of `factors`, or an error naming the node and `what` when it overflows.
+    public func checkedProduct(_ factors: Int..., what: @autoclosure () -> String) throws -> Int {
+        try checkedProduct(of: factors, what: what())
+    }
+
+    public func checkedProduct(of factors: [Int], what: @autoclosure () -> String) throws -> Int {
+        var total = 1
+        for f in factors {
+            let (p, overflow) = total.multipliedReportingOverflow(by: f)
+            if overflow { throw fail("\(what()) is too large to compute") }
+            total = p
+        }
+        return total
+    }
+
+    /// A float tensor of `shape` made at import as a graph value (a frozen parameter named
+    /// `name`), counted against the memory budget before its `count` elements are made.
+    func madeConstant(_ shape: [Int], name: String, _ make: (_ count: Int) -> [Float]) throws -> Value {
+        guard shape.allSatisfy({ $0 >= 0 }), let bytes = MemoryBudget.bytes(elements: shape, byteSize: 4) else {
+            throw fail("a constant of shape \(shape) is too large")
+        }
+        try importer.account(bytes, for: "the constant \(name) of shape \(shape)", context: self)
+        return try importer.graphValue(.constant(HostTensor(shape: shape, floats: make(bytes / 4))), name: name)
     }
 
     /// An axis attribute or input normalised to 0..<rank.

@@ -11,6 +11,9 @@ extension ONNXOps {
     /// numpy's broadcast of `shapes` (aligned to the right), symbolic sizes kept.
     static func broadcast(_ c: ONNXNodeContext, _ shapes: [[Dim]]) throws -> [Dim] {
         let rank = shapes.map(\.count).max() ?? 0
+        if let bad = shapes.joined().first(where: { ($0.value ?? 0) < 0 }) {
+            throw c.fail("size \(bad) in \(shapes.map { Shape($0).description }.joined(separator: ", ")) is negative")
+        }
         return try (0..<rank).map { axis in
             var out = Dim.known(1)
             for s in shapes {
@@ -93,10 +96,12 @@ extension ONNXOps {
         }
         if ones.allSatisfy({ $0 == 1 }) { return [try reshaped(c, 0, to: out)] }
         guard type.dtype == .f32 else { throw c.fail("graphc expands integer tensors only when they are known at import (input is \(type))") }
-        let count = ones.reduce(1, *)
-        let t = HostTensor(shape: ones, floats: Array(repeating: 1, count: count))
-        return [.graph(try c.emit(.mul, [x, try c.importer.graphValue(.constant(t), name: c.name + ".ones")]))]
+        let t = try c.madeConstant(ones, name: c.name + ".ones") { Array(repeating: 1, count: $0) }
+        return [.graph(try c.emit(.mul, [x, t]))]
     }
+
+    /// The most copies Tile concatenates on a graph value.
+    static let maxGraphRepeats = 1 << 16
 
     /// Tile: each axis repeated by the repeats input (known at import).
     static let tile = ONNXOpConverter("Tile", opsets: 6...ONNXModel.maxOpset) { c in
@@ -105,13 +110,15 @@ extension ONNXOps {
         guard repeats.count == type.rank else { throw c.fail("repeats \(repeats) must give one count per axis of \(type)") }
         if let r = repeats.first(where: { $0 < 0 }) { throw c.fail("repeats \(repeats) holds a negative count \(r)") }
         if case .constant(let t) = try c.value(0) {
-            let shape = zip(t.shape, repeats).map { $0 * $1 }
+            let shape = try zip(t.shape, repeats).map { try c.checkedProduct($0, $1, what: "the tiled shape") }
             return [.constant(try gathered(c, t, shape) { sourceOffsets(t.shape, to: shape) { o, size in o % size } })]
         }
         if repeats.contains(0) { throw c.fail("repeats \(repeats) make an empty tensor, which graphc does not hold") }
         var x = try c.tensor(0)
         for (axis, r) in repeats.enumerated() where r > 1 {
             _ = try c.knownSize(x, axis, "repeated axis \(axis)")
+            // Each copy is an operand of the concatenation, as MatMul's repeated batches.
+            guard r <= maxGraphRepeats else { throw c.fail("repeats \(repeats) copy axis \(axis) more than the \(maxGraphRepeats) times graphc concatenates") }
             x = try c.emit(.concat, Array(repeating: x, count: r), ["axis": .int(axis)])
         }
         return [.graph(x)]

@@ -187,10 +187,13 @@ extension ONNXOps {
         var value = 0.0
         var runtimeValue: Value?
         if c.opset < 11 {
-            pads = c.ints("pads") ?? []
+            pads = try c.sizes("pads") ?? []
             value = c.float("value", default: 0)
         } else {
             pads = try c.staticInts(1, "pads")
+            if let bad = pads.first(where: { $0.magnitude > UInt(Shape.maxElementCount) }) {
+                throw c.fail("pads \(pads) hold \(bad), beyond graphc's limit of ±\(Shape.maxElementCount)")
+            }
             if c.has(2), padMode == .constant {
                 if let v = c.constant(2) {
                     guard v.count == 1 else { throw c.fail("constant_value (input 2) must be one value, got shape \(v.shape)") }
@@ -231,12 +234,12 @@ extension ONNXOps {
         }
         try c.importer.account(bytes, for: "the padding mask of shape \(ys)", context: c)
         let rank = ys.count
-        // Per axis: whether each output position lies in the padding.
-        let padded = (0..<rank).map { axis in (0..<ys[axis]).map { o in o - pads[axis] < 0 || o - pads[axis] >= xs[axis] } }
-        var out = [Float](repeating: 0, count: ys.reduce(1, *))
+        // The work is proportional to the output's elements (which the budget bounds), whatever
+        // the size of any one axis: whether a position lies in the padding is computed in place.
+        var out = [Float](repeating: 0, count: bytes / 4)
         var index = [Int](repeating: 0, count: rank)
         for k in out.indices {
-            if (0..<rank).contains(where: { padded[$0][index[$0]] }) { out[k] = 1 }
+            if (0..<rank).contains(where: { index[$0] < pads[$0] || index[$0] - pads[$0] >= xs[$0] }) { out[k] = 1 }
             var axis = rank - 1
             while axis >= 0 {
                 index[axis] += 1

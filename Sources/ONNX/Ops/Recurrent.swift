@@ -52,6 +52,9 @@ struct LSTMImport {
         case mask(Value)
     }
 
+    /// The longest sequence unrolled (each step is a few ops per direction).
+    static let maxSteps = 1 << 16
+
     init(_ c: ONNXNodeContext) throws {
         self.c = c
         let direction = c.string("direction", default: "forward")
@@ -81,6 +84,9 @@ struct LSTMImport {
         }
         steps = try c.knownSize(x, batchMajor ? 1 : 0, "sequence")
         guard steps > 0 else { throw c.fail("the sequence is empty") }
+        guard steps <= LSTMImport.maxSteps else {
+            throw c.fail("the sequence of \(steps) steps is longer than the \(LSTMImport.maxSteps) graphc unrolls an LSTM over")
+        }
         batch = xt.shape[batchMajor ? 0 : 1]
         let inputSize = try c.knownSize(x, 2, "input")
         let w = try c.inputType(1), r = try c.inputType(2)
@@ -112,9 +118,11 @@ struct LSTMImport {
             if ls.allSatisfy({ $0 == steps }) { return nil }
             return .known(ls)
         }
-        var table: [Float] = []
-        for length in 0...steps { for t in 0..<steps { table.append(t < length ? 1 : 0) } }
-        let rows = try c.importer.graphValue(.constant(HostTensor(shape: [steps + 1, steps], floats: table)), name: c.name + ".mask_by_length")
+        let rows = try c.madeConstant([steps + 1, steps], name: c.name + ".mask_by_length") { _ in
+            var table: [Float] = []
+            for length in 0...steps { for t in 0..<steps { table.append(t < length ? 1 : 0) } }
+            return table
+        }
         // A length outside 0...steps has no row: the embedding kernel refuses it at run time.
         return .mask(try c.emit(.embedding, [try c.tensor(4), rows]))
     }
@@ -147,11 +155,9 @@ struct LSTMImport {
             return try part(i, direction: d, axis: batchMajor ? 1 : 0)
         }
         if let b = batch.value {
-            return try c.importer.graphValue(.constant(HostTensor(shape: [b, hidden], floats: Array(repeating: 0, count: b * hidden))),
-                                             name: c.name + ".zero_state")
+            return try c.madeConstant([b, hidden], name: c.name + ".zero_state") { Array(repeating: 0, count: $0) }
         }
-        let zeros = try c.importer.graphValue(.constant(HostTensor(shape: [1, hidden], floats: Array(repeating: 0, count: hidden))),
-                                              name: c.name + ".zero_row")
+        let zeros = try c.madeConstant([1, hidden], name: c.name + ".zero_row") { Array(repeating: 0, count: $0) }
         // Zeros [1, H] picked over a [batch, 1] column of x: zeros [batch, H] for a batch that
         // may be symbolic (whatever x holds).
         let column = try c.emit(.slice, [try c.emit(.select, [x], ["axis": .int(batchMajor ? 1 : 0), "index": .int(0)])],

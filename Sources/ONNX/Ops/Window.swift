@@ -12,7 +12,7 @@ extension ONNXOps {
             throw c.fail("the weight must be \(layout) with \(axes) kernel sizes, got \(c.type(w))")
         }
         let kernel = try (0..<axes).map { try c.knownSize(w, $0 + 2, "kernel") }
-        if let k = c.ints("kernel_shape"), k != kernel { throw c.fail("kernel_shape \(k) differs from the weight's \(kernel)") }
+        if let k = try c.sizes("kernel_shape"), k != kernel { throw c.fail("kernel_shape \(k) differs from the weight's \(kernel)") }
         return kernel
     }
 
@@ -48,7 +48,7 @@ extension ONNXOps {
         let kernel = try kernelSizes(c, weight: w, axes: axes, "[C, O/group, kernel...]")
         let strides = try perAxis(c, "strides", axes: axes, default: 1), dilations = try perAxis(c, "dilations", axes: axes, default: 1)
         let zeros = [Int](repeating: 0, count: axes)
-        var outputPadding = c.ints("output_padding") ?? zeros
+        var outputPadding = try c.sizes("output_padding") ?? zeros
         guard outputPadding.count == axes, outputPadding.allSatisfy({ $0 >= 0 }) else {
             throw c.fail("output_padding \(outputPadding) must be \(axes) non-negative entries")
         }
@@ -57,7 +57,7 @@ extension ONNXOps {
         guard ["NOTSET", "", "VALID", "SAME_UPPER", "SAME_LOWER"].contains(autoPad) else {
             throw c.fail("auto_pad \"\(autoPad)\" is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID")
         }
-        let outputShape = c.ints("output_shape")
+        let outputShape = try c.sizes("output_shape")
         if outputShape != nil || autoPad.hasPrefix("SAME") {
             var target: [Int] = []
             if let o = outputShape {
@@ -66,11 +66,13 @@ extension ONNXOps {
                 }
                 target = Array(o.suffix(axes))
             } else {
-                target = try (0..<axes).map { try c.knownSize(x, $0 + 2, "spatial") * strides[$0] }
+                target = try (0..<axes).map { try c.checkedProduct(try c.knownSize(x, $0 + 2, "spatial"), strides[$0], what: "the output size of spatial axis \($0)") }
             }
             for axis in 0..<axes {
                 let size = try c.knownSize(x, axis + 2, "spatial")
-                let total = strides[axis] * (size - 1) + outputPadding[axis] + (kernel[axis] - 1) * dilations[axis] + 1 - target[axis]
+                let what = "the padding of spatial axis \(axis)"
+                let total = try c.checkedSum(try c.checkedProduct(strides[axis], size - 1, what: what), outputPadding[axis],
+                                             try c.checkedProduct(kernel[axis] - 1, dilations[axis], what: what), 1, -target[axis], what: what)
                 let half = total >= 0 ? total / 2 : -((1 - total) / 2)  // floor(total / 2)
                 begin[axis] = autoPad == "SAME_UPPER" ? half : total - half
                 end[axis] = total - begin[axis]
@@ -80,7 +82,7 @@ extension ONNXOps {
                 }
             }
         } else if autoPad != "VALID" {
-            let pads = c.ints("pads") ?? zeros + zeros
+            let pads = try c.sizes("pads") ?? zeros + zeros
             guard pads.count == 2 * axes, pads.allSatisfy({ $0 >= 0 }) else {
                 throw c.fail("pads \(pads) must be \(2 * axes) non-negative entries (begins, then ends)")
             }
@@ -99,6 +101,9 @@ extension ONNXOps {
         return [.graph(try dropSpatial(c, try c.emit(.convTranspose2d, ins, attributes), by: lift))]
     }
 
+    /// The most kernel depths a 3-D ConvTranspose unrolls to (a few ops each).
+    static let maxUnrolledKernelDepth = 1 << 12
+
     /// A 3-D ConvTranspose as 2-D ones over (H, W), one per kernel depth kd, each over the
     /// depth slices of x as a batch [N*D, C, H, W]: input slice d adds its result at output
     /// depth d*stride + kd*dilation - padBegin. The placing is data movement (pad to interleave
@@ -106,32 +111,38 @@ extension ONNXOps {
     static func convTranspose3d(_ c: ONNXNodeContext, _ x: Value, _ w: Value, _ bias: Value?, _ window: ONNXWindow,
                                 outputPadding: [Int], group: Int) throws -> Value {
         let n = try c.knownSize(x, 0, "batch"), depth = try c.knownSize(x, 2, "depth")
+        // Each kernel depth unrolls to a few ops: bound the graph it makes.
+        guard window.kernel[0] <= maxUnrolledKernelDepth else {
+            throw c.fail("kernel depth \(window.kernel[0]) is more than the \(maxUnrolledKernelDepth) graphc unrolls a 3-D ConvTranspose over")
+        }
         let dims = c.type(x).shape.dims
         let (stride, dilation) = (window.strides[0], window.dilations[0])
         // x [N, C, D, H, W] -> [N*D, C, H, W].
         let slices = try c.emit(.reshape, [try c.emit(.transpose, [x], ["perm": .ints([0, 2, 1, 3, 4])])],
-                                ["shape": .shape(Shape([.known(n * depth), dims[1], dims[3], dims[4]]))])
+                                ["shape": .shape(Shape([.known(try c.checkedProduct(n, depth, what: "the batch of depth slices")), dims[1], dims[3], dims[4]]))])
         var planar: Attributes = ["stride": .ints(Array(window.strides[1...])),
                                   "padding": .ints(Array(window.padBegin[1...]) + Array(window.padEnd[1...]))]
         if window.dilations[1...].contains(where: { $0 != 1 }) { planar["dilation"] = .ints(Array(window.dilations[1...])) }
         if group != 1 { planar["groups"] = .int(group) }
         if outputPadding[1...].contains(where: { $0 != 0 }) { planar["output_padding"] = .ints(Array(outputPadding[1...])) }
         // Output depth before cropping the padding.
-        let full = (depth - 1) * stride + (window.kernel[0] - 1) * dilation + 1 + outputPadding[0]
+        let what = "the output depth"
+        let strided = try c.checkedProduct(depth, stride, what: what)
+        let full = try c.checkedSum(strided - stride, try c.checkedProduct(window.kernel[0] - 1, dilation, what: what), 1, outputPadding[0], what: what)
         var sum: Value?
         var plane: [Dim] = []
         for kd in 0..<window.kernel[0] {
             let wk = try c.emit(.select, [w], ["axis": .int(2), "index": .int(kd)])
             let z = try c.emit(.convTranspose2d, [slices, wk], planar)  // [N*D, O, H', W']
             plane = Array(c.type(z).shape.dims[1...])
-            let m = plane.compactMap(\.value).reduce(1, *)
+            let m = try c.checkedProduct(of: plane.compactMap(\.value), what: "the output plane")
             // [N, D, 1, M] padded to [N, D, stride, M]: depth d lands at d*stride of [N, D*stride, M].
             var placed = try c.emit(.reshape, [z], ["shape": .shape(Shape(known: [n, depth, 1, m]))])
             if stride > 1 { placed = try c.emit(.pad, [placed], ["pads": .ints([0, 0, 0, 0, 0, 0, stride - 1, 0])]) }
-            placed = try c.emit(.reshape, [placed], ["shape": .shape(Shape(known: [n, depth * stride, m]))])
+            placed = try c.emit(.reshape, [placed], ["shape": .shape(Shape(known: [n, strided, m]))])
             // Shifted by kd*dilation, cut or filled to the full depth.
             let shift = kd * dilation
-            placed = try c.emit(.pad, [placed], ["pads": .ints([0, shift, 0, 0, full - shift - depth * stride, 0])])
+            placed = try c.emit(.pad, [placed], ["pads": .ints([0, shift, 0, 0, full - shift - strided, 0])])
             sum = try sum.map { try c.emit(.add, [$0, placed]) } ?? placed
         }
         guard let total = sum else { throw c.fail("the kernel has no depth") }
@@ -148,7 +159,7 @@ extension ONNXOps {
     /// x lifted by `lift` spatial axes, and the attributes MaxPool and AveragePool share for
     /// graphc's pooling op over the lifted axes.
     static func pooling(_ c: ONNXNodeContext, _ x: Value, axes: Int, lift: Int) throws -> (Value, Attributes) {
-        guard let kernel = c.ints("kernel_shape"), kernel.count == axes, kernel.allSatisfy({ $0 >= 1 }) else {
+        guard let kernel = try c.sizes("kernel_shape"), kernel.count == axes, kernel.allSatisfy({ $0 >= 1 }) else {
             throw c.fail("kernel_shape must give \(axes) positive sizes, one per spatial axis")
         }
         let lifted = try window(c, input: x, kernel: kernel).lifted(by: lift)
@@ -181,7 +192,7 @@ extension ONNXOps {
     static let averagePool = ONNXOpConverter("AveragePool") { c in
         let x = try c.tensor(0)
         let axes = try spatialAxes(c, x, 1...3)
-        let dilated = (c.ints("dilations") ?? []).contains { $0 != 1 }
+        let dilated = (try c.sizes("dilations") ?? []).contains { $0 != 1 }
         let target = axes == 3 || dilated ? 3 : 2, lift = target - axes
         let (lifted, pooled) = try pooling(c, x, axes: axes, lift: lift)
         var a = pooled

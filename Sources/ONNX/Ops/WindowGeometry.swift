@@ -43,7 +43,7 @@ extension ONNXOps {
 
     /// An attribute of one positive value per spatial axis.
     static func perAxis(_ c: ONNXNodeContext, _ key: String, axes: Int, default d: Int) throws -> [Int] {
-        let v = c.ints(key) ?? [Int](repeating: d, count: axes)
+        let v = try c.sizes(key) ?? [Int](repeating: d, count: axes)
         guard v.count == axes else { throw c.fail("\(key) \(v) must have \(axes) entries, one per spatial axis") }
         guard v.allSatisfy({ $0 >= 1 }) else { throw c.fail("\(key) \(v) must be positive") }
         return v
@@ -59,7 +59,7 @@ extension ONNXOps {
         let autoPad = c.string("auto_pad", default: "NOTSET")
         switch autoPad {
         case "NOTSET", "":
-            let pads = c.ints("pads") ?? zeros + zeros
+            let pads = try c.sizes("pads") ?? zeros + zeros
             guard pads.count == 2 * axes else { throw c.fail("pads \(pads) must have \(2 * axes) entries (begins, then ends)") }
             guard pads.allSatisfy({ $0 >= 0 }) else { throw c.fail("pads \(pads) must not be negative") }
             w.padBegin = Array(pads[..<axes]); w.padEnd = Array(pads[axes...])
@@ -68,8 +68,10 @@ extension ONNXOps {
         case "SAME_UPPER", "SAME_LOWER":
             for axis in 0..<axes {
                 let size = try c.knownSize(x, axis + 2, "spatial")
-                let outSize = (size + strides[axis] - 1) / strides[axis]
-                let total = max(0, (outSize - 1) * strides[axis] + (kernel[axis] - 1) * dilations[axis] + 1 - size)
+                let what = "the SAME padding of spatial axis \(axis)"
+                let outSize = try c.checkedSum(size, strides[axis], -1, what: what) / strides[axis]
+                let total = max(0, try c.checkedSum(try c.checkedProduct(outSize - 1, strides[axis], what: what),
+                                                    try c.checkedProduct(kernel[axis] - 1, dilations[axis], what: what), 1, -size, what: what))
                 let small = total / 2
                 w.padBegin[axis] = autoPad == "SAME_UPPER" ? small : total - small
                 w.padEnd[axis] = autoPad == "SAME_UPPER" ? total - small : small
