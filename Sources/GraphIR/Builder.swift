@@ -53,7 +53,8 @@ public final class GraphBuilder {
         return Value(nodes.count - 1)
     }
 
-    /// Builds `op(inputs) {attributes}` after checking arity and running its shape rule.
+    /// Builds `op(inputs) {attributes}` after checking arity, running its shape rule and checking
+    /// the result holds at most `Shape.maxElementCount` elements.
     @discardableResult
     public func emit(_ op: OpDef, _ inputs: [Value], _ attributes: Attributes = Attributes()) throws -> Value {
         let types = inputs.map { self.type(of: $0) }
@@ -63,6 +64,8 @@ public final class GraphBuilder {
         let type: TensorType
         do {
             type = try op.shape(ShapeQuery(inputs: types, attributes: attributes))
+            // The limit the verifier and the IR parser apply, so that no built type exceeds it either.
+            try checkSize(type)
         } catch let e as ShapeError {
             throw BuildError(op: op.name, inputs: types, message: e.message, location: location)
         }

@@ -32,13 +32,17 @@ public func broadcastShapes(_ a: Shape, _ b: Shape) throws -> Shape {
     return Shape(out)
 }
 
-/// The symbols of a shape with their multiplicity, and the product of its known dimensions.
-func factor(_ s: Shape) -> (symbols: [String: Int], known: Int) {
+/// The symbols of a shape with their multiplicity, and the product of its known dimensions
+/// (nil when it does not fit an Int: shapes of imported files may say anything).
+func factor(_ s: Shape) -> (symbols: [String: Int], known: Int?) {
     var syms: [String: Int] = [:]
-    var known = 1
+    var known: Int? = 1
     for d in s.dims {
         switch d {
-        case .known(let n): known *= n
+        case .known(let n):
+            guard let k = known else { continue }
+            let (p, overflow) = k.multipliedReportingOverflow(by: n)
+            known = overflow ? nil : p
         case .symbol(let name): syms[name, default: 0] += 1
         }
     }
@@ -48,5 +52,5 @@ func factor(_ s: Shape) -> (symbols: [String: Int], known: Int) {
 /// Whether two shapes certainly hold the same number of elements.
 public func sameElementCount(_ a: Shape, _ b: Shape) -> Bool {
     let fa = factor(a), fb = factor(b)
-    return fa.symbols == fb.symbols && fa.known == fb.known
+    return fa.symbols == fb.symbols && fa.known != nil && fa.known == fb.known
 }

@@ -146,4 +146,23 @@ final class KernelPooling3dTests: XCTestCase {
         XCTAssertEqual([f[1], f[3], f[5], f[7]], [-.infinity, -.infinity, -.infinity, -.infinity])
         XCTAssertEqual(try runOp(.maxpoolIndices, [x], attributes).ints, [0, -1, 2, -1, 5, -1, 6, -1])
     }
+
+    /// A window of 2^72 taps over a single element, nearly all padding: the taps inside and the
+    /// padded count come from each axis's bounds (no loop over the kernel, no Int product).
+    func testAHugePaddedWindowOverATinyInput() throws {
+        let x = HostTensor(shape: [1, 1, 1, 1, 1], floats: [5])
+        let window = [1 << 32, 1 << 20, 1 << 20]
+        var attributes: Attributes = ["kernel": .ints(window), "stride": .ints(window), "padding": .ints(window)]
+        // Per axis two windows: the first ends just before the element, the second starts on it.
+        let empty = [Float](repeating: 0, count: 7)
+        XCTAssertEqual(try runOp(.maxpool3d, [x], attributes).floats, [Float](repeating: -.infinity, count: 7) + [5])
+        XCTAssertEqual(try runOp(.maxpoolIndices, [x], attributes).ints, [Int64](repeating: -1, count: 7) + [0])
+        XCTAssertEqual(try runOp(.avgpool3d, [x], attributes).floats, empty + [5])
+        attributes["count_include_pad"] = .bool(true)
+        let y = try runOp(.avgpool3d, [x], attributes)
+        XCTAssertEqual(y.shape, [1, 1, 2, 2, 2])
+        XCTAssertEqual(y.floats, empty + [5 * 0x1p-72])
+        let dy = HostTensor(shape: [1, 1, 2, 2, 2], floats: [Float](repeating: 1, count: 8))
+        XCTAssertEqual(try runOp(.avgpool3dGrad, [dy, x], attributes).floats, [0x1p-72])
+    }
 }

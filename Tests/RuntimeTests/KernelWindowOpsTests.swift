@@ -166,4 +166,17 @@ final class KernelWindowOpsTests: XCTestCase {
         XCTAssertEqual(y.shape, [1, 1, 4, 4])
         XCTAssertEqual(y.floats, [1, 1.5, 2.5, 3, 2.5, 3, 4, 4.5, 5.5, 6, 7, 7.5, 7, 7.5, 8.5, 9])
     }
+
+    /// A 2^32 x 2^32 window over a 2 x 2 image, nearly all padding: each output reads one
+    /// element, and with count_include_pad divides by 2^64 (more than an Int holds).
+    func testAveragePoolOfAWindowMostlyInPadding() throws {
+        let x = HostTensor(shape: [1, 1, 2, 2], floats: [1, 2, 3, 4])
+        var attrs: Attributes = ["kernel": .ints([1 << 32, 1 << 32]), "stride": .ints([1 << 32, 1 << 32]),
+                                 "padding": .ints([(1 << 32) - 1, (1 << 32) - 1])]
+        XCTAssertEqual(try runOp(.avgpool2d, [x], attrs).floats, [1, 2, 3, 4])
+        attrs["count_include_pad"] = .bool(true)
+        XCTAssertEqual(try runOp(.avgpool2d, [x], attrs).floats, [1, 2, 3, 4].map { $0 * 0x1p-64 })
+        let dy = HostTensor(shape: [1, 1, 2, 2], floats: [4, 4, 4, 4])
+        XCTAssertEqual(try runOp(.avgpool2dGrad, [dy, x], attrs).floats, [Float](repeating: 0x1p-62, count: 4))
+    }
 }

@@ -8,15 +8,25 @@ func windowOutput(_ size: Int, kernel: Int, stride: Int, padBegin: Int, padEnd: 
     guard kernel > 0, stride > 0, dilation > 0, padBegin >= 0, padEnd >= 0 else {
         throw ShapeError("\(what): kernel, stride and dilation must be positive and padding non-negative")
     }
-    let extent = dilation * (kernel - 1) + 1
-    let span = size + padBegin + padEnd - extent
+    // Attributes come from files: sums and products that do not fit an Int are an error, not a trap.
+    let (reach, o1) = dilation.multipliedReportingOverflow(by: kernel - 1)
+    let (extent, o2) = reach.addingReportingOverflow(1)
+    let (padStart, o3) = size.addingReportingOverflow(padBegin)
+    let (paddedSize, o4) = padStart.addingReportingOverflow(padEnd)
+    guard !(o1 || o2 || o3 || o4) else {
+        throw ShapeError("\(what): kernel \(kernel) dilated by \(dilation) over \(size) padded by \(padBegin), \(padEnd) is too large")
+    }
+    let span = paddedSize - extent
     guard span >= 0 else {
         let padded = padBegin == padEnd ? "\(size) + 2*\(padBegin)" : "\(size) + \(padBegin) + \(padEnd)"
         let window = dilation == 1 ? "kernel \(kernel)" : "kernel \(kernel) dilated by \(dilation)"
         throw ShapeError("\(what): \(window) is larger than the padded input (\(padded))")
     }
-    var out = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1
-    if ceilMode && (out - 1) * stride >= size + padBegin { out -= 1 }
+    // Rounded up without span + stride - 1, which may overflow; a last start past the Int range
+    // is past the begin padding and the input too.
+    var out = span / stride + (ceilMode && span % stride != 0 ? 1 : 0) + 1
+    let (lastStart, o5) = (out - 1).multipliedReportingOverflow(by: stride)
+    if ceilMode && (o5 || lastStart >= padStart) { out -= 1 }
     return out
 }
 
@@ -197,8 +207,9 @@ public enum Conv2dGradWeightOp: OpSpec {
 /// `kernel`, `stride` and `padding` of a pooling window, and the optional `ceil_mode`.
 let poolingWindow: [AttributeSpec] = [.required(.kernelSize, .eachAtLeast(1))] + windowGeometry + [.optional(.ceilMode)]
 
-/// Elements of a pooling window.
-func windowSize(_ q: CostQuery) -> Double { Double((q.attributes[.kernelSize] ?? []).reduce(1, *)) }
+/// Elements of a pooling window (a product of Doubles: a window mostly in padding may hold more
+/// than an Int counts).
+func windowSize(_ q: CostQuery) -> Double { (q.attributes[.kernelSize] ?? []).reduce(1) { $0 * Double($1) } }
 
 /// `maxpool2d(x) {kernel, stride, padding, dilation?, ceil_mode?}` over the last two axes of
 /// [N,C,H,W]. Padding never wins; a window entirely in padding gives -inf.

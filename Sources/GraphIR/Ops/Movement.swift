@@ -43,12 +43,15 @@ public enum ReshapeOp: OpSpec {
         let fin = factor(x.shape)
         let fout = factor(Shape(target.dims.filter { $0 != .known(-1) }))
         guard fin.symbols == fout.symbols else { throw ShapeError("cannot reshape \(x) to \(target): symbolic dimensions differ") }
-        if holes == 1 {
-            guard fout.known > 0, fin.known % fout.known == 0 else { throw ShapeError("cannot reshape \(x) to \(target)") }
-            return TensorType(x.dtype, Shape(target.dims.map { $0 == .known(-1) ? Dim.known(fin.known / fout.known) : $0 }))
+        guard let inCount = fin.known, let outCount = fout.known else {
+            throw ShapeError("cannot reshape \(x) to \(target): too many elements")
         }
-        guard fin.known == fout.known else {
-            throw ShapeError("cannot reshape \(x) (\(fin.known) elements per batch) to \(target) (\(fout.known))")
+        if holes == 1 {
+            guard outCount > 0, inCount % outCount == 0 else { throw ShapeError("cannot reshape \(x) to \(target)") }
+            return TensorType(x.dtype, Shape(target.dims.map { $0 == .known(-1) ? Dim.known(inCount / outCount) : $0 }))
+        }
+        guard inCount == outCount else {
+            throw ShapeError("cannot reshape \(x) (\(inCount) elements per batch) to \(target) (\(outCount))")
         }
         return TensorType(x.dtype, target)
     }

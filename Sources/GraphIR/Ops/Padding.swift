@@ -23,7 +23,9 @@ public enum PadMode: String, CaseIterable, Sendable {
     /// from: an input position, or nil for the constant fill.
     @inline(__always)
     public func source(_ o: Int, size: Int, begin: Int) -> Int? {
-        let i = o - begin
+        // Saturated: a difference past the Int range is past either end all the same.
+        let (d, overflow) = o.subtractingReportingOverflow(begin)
+        let i = overflow ? (begin < 0 ? Int.max : Int.min) : d
         if i >= 0 && i < size { return i }
         switch self {
         case .constant: return nil
@@ -72,7 +74,13 @@ public enum PadOp: OpSpec {
             let begin = pads[axis], end = pads[x.rank + axis]
             if begin == 0 && end == 0 { dims.append(d); continue }
             guard let size = d.value else { throw ShapeError("axis \(axis) of \(q.input(0)) is padded, so it must be a known number") }
-            guard size + begin + end >= 0 else { throw ShapeError("pads \(begin), \(end) crop more than axis \(axis) of \(q.input(0)) holds") }
+            // Bounded as the IR text bounds its integers, so that sizes and positions stay far from overflow.
+            guard begin.magnitude <= UInt(Shape.maxElementCount), end.magnitude <= UInt(Shape.maxElementCount) else {
+                throw ShapeError("pads \(begin), \(end) of axis \(axis) exceed \(Shape.maxElementCount) in magnitude")
+            }
+            let (padded, overflow) = size.addingReportingOverflow(begin + end)
+            guard !overflow else { throw ShapeError("axis \(axis) of \(q.input(0)) padded by \(begin), \(end) is too large") }
+            guard padded >= 0 else { throw ShapeError("pads \(begin), \(end) crop more than axis \(axis) of \(q.input(0)) holds") }
             switch mode {
             case .constant: break
             case .edge, .wrap:
@@ -82,7 +90,7 @@ public enum PadOp: OpSpec {
                     throw ShapeError("reflect padding of axis \(axis) (size \(size)) needs pads below \(size), got \(begin), \(end)")
                 }
             }
-            dims.append(.known(size + begin + end))
+            dims.append(.known(padded))
         }
         return TensorType(q.input(0).dtype, Shape(dims))
     }

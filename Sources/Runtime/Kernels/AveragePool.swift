@@ -18,7 +18,8 @@ private func averageWindow(_ g: ConvGeometry, _ oi: Int, _ oj: Int, endPad: (Int
     // The window clipped to the padded input, then to the image.
     let i1 = min(i0 + g.kh, g.h + endPad.0), j1 = min(j0 + g.kw, g.w + endPad.1)
     let rows = max(i0, 0)..<max(min(i1, g.h), max(i0, 0)), columns = max(j0, 0)..<max(min(j1, g.w), max(j0, 0))
-    let count = includePad ? (i1 - i0) * (j1 - j0) : rows.count * columns.count
+    // In Double: a window mostly in padding may hold more taps than an Int counts.
+    let count = includePad ? Double(i1 - i0) * Double(j1 - j0) : Double(rows.count * columns.count)
     return (rows, columns, Float(max(count, 1)))
 }
 

@@ -109,15 +109,17 @@ struct PoolTaps {
         var inside: [[[Int]]] = [], padded: [[Int]] = []
         for a in 0..<3 {
             var axisInside: [[Int]] = [], axisPadded: [Int] = []
+            let size = inSizes[a], step = dilation[a], taps = kernel[a]
             for o in 0..<outSizes[a] {
-                var positions: [Int] = [], count = 0
-                for k in 0..<kernel[a] {
-                    // Never before the begin padding: o*stride and k*dilation are not negative.
-                    let i = o * stride[a] - begin[a] + k * dilation[a]
-                    if i < inSizes[a] + end[a] { count += 1 }
-                    if i >= 0 && i < inSizes[a] { positions.append(i) }
-                }
-                axisInside.append(positions); axisPadded.append(count)
+                // Tap k reads start + k*step. Counted from the bounds, not tap by tap: a window
+                // may be mostly padding. The shape rule bounded start, the padded size and the
+                // window's extent within the Int range, so nothing here overflows.
+                let start = o * stride[a] - begin[a]
+                func tapsBelow(_ limit: Int) -> Int { limit <= start ? 0 : min(taps, (limit - start - 1) / step + 1) }
+                let first = tapsBelow(0), past = tapsBelow(size)
+                axisInside.append(first < past ? (first..<past).map { start + $0 * step } : [])
+                // Never before the begin padding: o*stride and k*dilation are not negative.
+                axisPadded.append(tapsBelow(size + end[a]))
             }
             inside.append(axisInside); padded.append(axisPadded)
         }
@@ -164,8 +166,9 @@ struct PoolTaps {
     }
 
     func divisor(_ od: Int, _ oh: Int, _ ow: Int, includePad: Bool) -> Float {
-        let count = includePad ? padded[0][od] * padded[1][oh] * padded[2][ow]
-            : inside[0][od].count * inside[1][oh].count * inside[2][ow].count
+        // In Double: with count_include_pad the padded taps of three axes may multiply past an Int.
+        let count = includePad ? Double(padded[0][od]) * Double(padded[1][oh]) * Double(padded[2][ow])
+            : Double(inside[0][od].count * inside[1][oh].count * inside[2][ow].count)
         return Float(max(count, 1))
     }
 }
