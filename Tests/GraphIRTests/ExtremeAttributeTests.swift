@@ -41,6 +41,19 @@ final class ExtremeAttributeTests: XCTestCase {
         XCTAssertTrue(plane.contains("kernel 4294967296 dilated by 4294967296 over 2 padded by 0, 0 is too large"), plane)
     }
 
+    /// (size - 1) * stride is about 2^64 for a 2^32-row input and stride 2^32.
+    func testHugeTransposedConvolutionInIRTextIsALocatedError() {
+        let text = parseError("""
+            graph @g {
+              %0 = input() {name="x"} : f32[1,1,4294967296,1]
+              %1 = param() {name="w", init="zeros"} : f32[1,1,1,1]
+              %2 = conv_transpose2d(%0, %1) {stride=[4294967296,1], padding=[0,0]}
+            }
+            """)
+        XCTAssertTrue(text.hasPrefix("big.gir:4:8: error: conv_transpose2d:"), text)
+        XCTAssertTrue(text.contains("is too large"), text)
+    }
+
     func testWindowOutputRefusesSumsAndProductsPastTheIntRange() {
         func message(_ body: () throws -> Int) -> String {
             do { return "\(try body())" } catch { return String(describing: error) }

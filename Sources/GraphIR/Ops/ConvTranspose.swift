@@ -45,7 +45,18 @@ public enum ConvTranspose2dOp: OpSpec {
             guard extra[i] < window.stride[i] else {
                 throw ShapeError("output_padding \(extra[i]) must be below the stride \(window.stride[i])")
             }
-            let o = (size - 1) * window.stride[i] - window.padBegin[i] - window.padEnd[i] + window.dilation[i] * (k - 1) + extra[i] + 1
+            // Checked: a .gir or ONNX file can give sizes, strides and dilations up to 2^32 each.
+            let grown = (size - 1).multipliedReportingOverflow(by: window.stride[i])
+            let reach = window.dilation[i].multipliedReportingOverflow(by: k - 1)
+            let terms = [grown.partialValue, -window.padBegin[i], -window.padEnd[i], reach.partialValue, extra[i], 1]
+            var o = 0, overflow = grown.overflow || reach.overflow
+            for t in terms where !overflow {
+                let sum = o.addingReportingOverflow(t)
+                o = sum.partialValue; overflow = sum.overflow
+            }
+            guard !overflow else {
+                throw ShapeError("conv_transpose2d: size \(size) by stride \(window.stride[i]) with kernel \(k) dilated by \(window.dilation[i]) is too large")
+            }
             guard o >= 1 else { throw ShapeError("conv_transpose2d: padding leaves no output (size \(o)) for \(x)") }
             out.append(o)
         }
