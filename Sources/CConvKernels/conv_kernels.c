@@ -1,6 +1,6 @@
-// Runtime dispatch over three compilations of conv_kernels_body.h: AVX-512F, AVX2+FMA, and
-// the SSE2 every x86-64 has. The build never assumes more than the baseline; functions get
-// their instruction set from a target attribute and run only when the CPU reports it.
+// Runtime dispatch over three compilations of conv_kernels_body.h (instantiate_isa.h): AVX-512F,
+// AVX2+FMA, and the SSE2 every x86-64 has. The build never assumes more than the baseline;
+// functions get their instruction set from a target attribute and run only when the CPU reports it.
 #include "conv_kernels.h"
 #include "conv_vectors.h"
 
@@ -23,42 +23,8 @@ static inline long gc_row_run(const gc_conv_geometry *g, long blocks) {
     return n < 1 ? 1 : n;
 }
 
-#ifdef GC_X86
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx2,fma"))), apply_to = function)
-#define ISA avx512
-#define TILE_POSITIONS 12
-#define TILE_BLOCKS 2
-#define FMA(a, b, c) __builtin_elementwise_fma((b), SPLAT16(c), (a))
-#include "conv_kernels_body.h"
-#undef ISA
-#undef TILE_POSITIONS
-#undef TILE_BLOCKS
-#undef FMA
-#pragma clang attribute pop
-
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#define ISA avx2
-#define TILE_POSITIONS 6
-#define TILE_BLOCKS 1
-#define FMA(a, b, c) __builtin_elementwise_fma((b), SPLAT16(c), (a))
-#include "conv_kernels_body.h"
-#undef ISA
-#undef TILE_POSITIONS
-#undef TILE_BLOCKS
-#undef FMA
-#pragma clang attribute pop
-#endif
-
-// The baseline (SSE2 on x86-64): multiply and add, as there is no fused multiply-add.
-#define ISA base
-#define TILE_POSITIONS 2
-#define TILE_BLOCKS 1
-#define FMA(a, b, c) ((a) + (b) * (c))
-#include "conv_kernels_body.h"
-#undef ISA
-#undef TILE_POSITIONS
-#undef TILE_BLOCKS
-#undef FMA
+#define GC_ISA_BODY "conv_kernels_body.h"
+#include "instantiate_isa.h"
 
 static int best_isa(void) {
 #ifdef GC_X86
@@ -90,7 +56,7 @@ int gc_conv_set_isa(int isa) {
 static long tile_blocks(void) {
     switch (gc_conv_isa()) {
 #ifdef GC_X86
-        case 3: return 2;
+        case 3: return GC_AVX512_TILE_BLOCKS;
 #endif
         default: return 1;
     }

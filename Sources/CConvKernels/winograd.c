@@ -5,59 +5,17 @@
 #include "winograd_kernels.h"
 #include "conv_vectors.h"
 
-// Register tiles of the batched products (tiles x output blocks), sized to each register
-// file as the direct convolution's are: 24 + 2 of 32 on AVX-512, 12 + 2 of 16 on AVX2.
-// winograd_body.h takes at most 2 output blocks (a partial group is then 1).
-#define AVX512_TILES 12
-#define AVX512_BLOCKS 2
-#define AVX2_TILES 6
-#define AVX2_BLOCKS 1
-#define BASE_TILES 2
-#define BASE_BLOCKS 1
-
-#ifdef GC_X86
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx2,fma"))), apply_to = function)
-#define ISA avx512
-#define TILE_POSITIONS AVX512_TILES
-#define TILE_BLOCKS AVX512_BLOCKS
-#define FMA(a, b, c) __builtin_elementwise_fma((b), SPLAT16(c), (a))
-#include "winograd_body.h"
-#undef ISA
-#undef TILE_POSITIONS
-#undef TILE_BLOCKS
-#undef FMA
-#pragma clang attribute pop
-
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#define ISA avx2
-#define TILE_POSITIONS AVX2_TILES
-#define TILE_BLOCKS AVX2_BLOCKS
-#define FMA(a, b, c) __builtin_elementwise_fma((b), SPLAT16(c), (a))
-#include "winograd_body.h"
-#undef ISA
-#undef TILE_POSITIONS
-#undef TILE_BLOCKS
-#undef FMA
-#pragma clang attribute pop
-#endif
-
-#define ISA base
-#define TILE_POSITIONS BASE_TILES
-#define TILE_BLOCKS BASE_BLOCKS
-#define FMA(a, b, c) ((a) + (b) * (c))
-#include "winograd_body.h"
-#undef ISA
-#undef TILE_POSITIONS
-#undef TILE_BLOCKS
-#undef FMA
+// winograd_body.h takes at most 2 output blocks per register tile (a partial group is then 1).
+#define GC_ISA_BODY "winograd_body.h"
+#include "instantiate_isa.h"
 
 static void register_tile(long *tiles, long *blocks) {
     switch (gc_conv_isa()) {
 #ifdef GC_X86
-        case 3: *tiles = AVX512_TILES; *blocks = AVX512_BLOCKS; return;
-        case 2: *tiles = AVX2_TILES; *blocks = AVX2_BLOCKS; return;
+        case 3: *tiles = GC_AVX512_TILE_POSITIONS; *blocks = GC_AVX512_TILE_BLOCKS; return;
+        case 2: *tiles = GC_AVX2_TILE_POSITIONS; *blocks = GC_AVX2_TILE_BLOCKS; return;
 #endif
-        default: *tiles = BASE_TILES; *blocks = BASE_BLOCKS; return;
+        default: *tiles = GC_BASE_TILE_POSITIONS; *blocks = GC_BASE_TILE_BLOCKS; return;
     }
 }
 

@@ -34,6 +34,7 @@ public enum OpRegistry {
         // Made by the blocked-layout pass (inference graphs)
         .reorderToBlocked, .reorderFromBlocked, .packConvWeight, .blockedConv2d, .blockedMaxpool2d,
         .winogradWeightTransform, .winogradConv2d,
+        .blockedConv2dMaxpool,
     ]
 
     public static let byName: [String: OpDef] = {

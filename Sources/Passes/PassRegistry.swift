@@ -20,6 +20,8 @@ public enum PassRegistry {
         .memoryPlan,
         .dataParallel,
         .blockedLayout,
+        .removeDropout,
+        .fuseConvPool,
     ]
 
     private static let byName: [String: Pass] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

@@ -42,9 +42,11 @@ public enum Pipelines {
     }
 
     /// `forward`'s result -> the graph that scores the model: no gradients, and with
-    /// `options.fusion` the speed-ups.
+    /// `options.fusion` the speed-ups: no dropout (all ones outside training), the
+    /// convolutions in the blocked layout (no gradients to keep conv2d for), then the rest.
     public static func evaluation(_ options: PassOptions) -> Pipeline {
-        Pipeline(name: "evaluation", passes: [.dropGradients, .deadCodeElimination, .verify] + (options.fusion ? optimisations : []))
+        Pipeline(name: "evaluation", passes: [.dropGradients, .deadCodeElimination, .verify]
+                    + (options.fusion ? [.removeDropout] + inferenceLayout + optimisations : []))
     }
 
     /// A model lowered in infer mode -> the graph a decoder or an encoder runs: the
@@ -53,9 +55,9 @@ public enum Pipelines {
         Pipeline(name: "inference", passes: [.dropGradients] + cleanup + (options.fusion ? inferenceLayout : []))
     }
 
-    /// Inference graphs' convolutions in the blocked layout (no gradients: training and
-    /// evaluation graphs keep conv2d).
-    public static let inferenceLayout: [Pass] = [.blockedLayout, .deadCodeElimination, .verify]
+    /// Inference and evaluation graphs' convolutions in the blocked layout, 2x2 max pooling
+    /// in their store (no gradients: training graphs keep conv2d).
+    public static let inferenceLayout: [Pass] = [.blockedLayout, .fuseConvPool, .deadCodeElimination, .verify]
 
     /// Everything a model goes through, ending with its memory plan shown in the IR:
     /// `forward`, then `training` for a graph with a loss, else the speed-ups.

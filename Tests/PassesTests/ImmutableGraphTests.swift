@@ -9,10 +9,10 @@ import XCTest
 final class ImmutableGraphTests: XCTestCase {
     /// Graphs on which every pass but verify finds work: the CNN as lowered, straight out of
     /// autodiff (constant-folding, cse, dce), differentiated and cleaned up (stack-sums, hoist,
-    /// fusion) and fully compiled (drop-gradients, memory-plan); the captioning LSTM
-    /// (stack-products and the LSTM-cell fusion) and attention model (contract); a graph
-    /// whose input was edited by hand (shape-inference) and one with a product by one and a
-    /// repeated expression (constant-folding, cse).
+    /// fusion), fully compiled (drop-gradients, memory-plan) and blocked (fuse-conv-pool);
+    /// the captioning LSTM (stack-products and the LSTM-cell fusion) and attention model
+    /// (contract); a graph whose input was edited by hand (shape-inference) and one with a
+    /// product by one and a repeated expression (constant-folding, cse).
     func graphs() throws -> [(name: String, graph: Graph)] {
         let cnn = try lowered("cnn.swiftgraph")
         let lstm = try lowered("caption_lstm.swiftgraph")
@@ -37,6 +37,7 @@ final class ImmutableGraphTests: XCTestCase {
         return [("cnn", cnn), ("cnn autodiff", try Pass.autodiff.run(cnn)),
                 ("cnn differentiated", try Pipeline(Pipelines.differentiation).run(cnn, .checked)),
                 ("cnn training", try Pipelines.compileForTraining(cnn, .checked).training),
+                ("cnn blocked", try Pipeline(["blocked-layout", "dce"]).run(cnn, .checked)),
                 ("caption_lstm", lstm), ("caption_lstm differentiated", try Pipeline(Pipelines.differentiation).run(lstm, .checked)),
                 ("caption_attention", try lowered("caption_attention.swiftgraph")), ("edited", edited), ("redundant", redundant)]
     }

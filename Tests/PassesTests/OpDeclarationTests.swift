@@ -115,6 +115,8 @@ let opExamples: [String: OpExample] = {
         "pack_conv_weight": OpExample(inputs: [.f32([16, 2, 3, 3])], attributes: ["in_block": .int(1)]),
         "blocked_conv2d": OpExample(inputs: [.f32([1, 2, 5, 5]), .f32([1, 2, 3, 3, 1, 16]), .f32([16]), .f32([])],
                                     attributes: ["stride": .ints([1, 1]), "padding": .ints([1, 1]), "activation": .string("relu")]),
+        "blocked_conv2d_maxpool": OpExample(inputs: [.f32([1, 2, 5, 5]), .f32([1, 2, 3, 3, 1, 16]), .f32([16]), .f32([])],
+                                            attributes: ["stride": .ints([1, 1]), "padding": .ints([1, 1]), "activation": .string("relu")]),
         "winograd_weight_transform": OpExample(inputs: [.f32([16, 32, 3, 3])], attributes: [:]),
         "winograd_conv2d": OpExample(inputs: [.f32([1, 2, 5, 5, 16]), .f32([36, 1, 32, 16]), .f32([16]), .f32([]), .f32([1, 1, 5, 5, 16])],
                                      attributes: ["stride": .ints([1, 1]), "padding": .ints([1, 1]), "activation": .string("relu")]),

@@ -63,6 +63,39 @@ final class FusionEquivalenceTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(try assertFusionPreserves(training, size: 3, "cnn training"), 7)
     }
 
+    /// The CNN's evaluation graph (no dropout, the convolutions blocked with ReLU and pooling
+    /// after them, by the blocked kernel and by Winograd) scores as the unfused forward graph
+    /// does outside training, at every thread count.
+    func testQ2NetworkEvaluationGraphScoresAsTheUnfusedOne() throws {
+        let path = FusionEquivalenceTests.repository.appendingPathComponent("graphs/cnn.swiftgraph").path
+        let lowered = try Frontend.lower(path: path, options: FrontendOptions(mode: .train))
+        let plain = try Pipelines.compileForTraining(lowered, .checked(fusion: false)).forward
+        let store = ParameterStore()
+        try store.initialise(from: plain, seed: 13)
+        let feeds = randomFeeds(plain, size: 5, seed: 17)
+        let reference = try Executor(graph: plain, options: ExecutionOptions(training: false)).run(feeds: feeds, parameters: store)
+        for algorithm in [ConvolutionAlgorithm.blocked, .winograd] {
+            let context = PassContext.checked
+            context.options.convolutionChooser = algorithm.chooser
+            let fast = try Pipelines.compileForTraining(lowered, context).forward
+            XCTAssertFalse(fast.nodes.contains { $0.op == .dropoutMask || $0.op == .conv2d || $0.op == .fusedConv2d }, "\(algorithm)")
+            // conv1 (one input channel) is blocked either way, its pooling in its store;
+            // conv2 by Winograd keeps its pooling apart.
+            XCTAssertEqual(fast.nodes.filter { $0.op == .blockedConv2dMaxpool }.count, algorithm == .blocked ? 2 : 1, "\(algorithm)")
+            XCTAssertEqual(fast.nodes.filter { $0.op == .winogradConv2d }.count, algorithm == .winograd ? 1 : 0, "\(algorithm)")
+            for threads in [1, 2, 3] {
+                let out = try Executor(graph: fast, options: ExecutionOptions(training: false, threads: threads)).run(feeds: feeds, parameters: store)
+                XCTAssertEqual(Set(out.keys), Set(reference.keys))
+                for (name, a) in reference {
+                    let b = try XCTUnwrap(out[name])
+                    XCTAssertEqual(a.shape, b.shape, name)
+                    let worst = zip(a.floats, b.floats).map { abs($0 - $1) }.max() ?? 0
+                    XCTAssertLessThanOrEqual(worst, 2e-5 * max(1, a.floats.map(abs).max() ?? 1), "\(algorithm), \(threads) threads: \(name)")
+                }
+            }
+        }
+    }
+
     func testCaptioningDecodersForwardAndGradients() throws {
         for file in ["caption_lstm.swiftgraph", "caption_attention.swiftgraph"] {
             let (_, training) = try compiled(file)

@@ -199,7 +199,8 @@ final class GradientStructureTests: XCTestCase {
                                                "allreduce_start", "allreduce_wait", "bucket_slice"]
         // Made by the blocked-layout pass, which only inference pipelines run.
         let inferenceOnly: Set<String> = ["reorder_to_blocked", "reorder_from_blocked", "pack_conv_weight", "blocked_conv2d",
-                                          "blocked_maxpool2d", "winograd_weight_transform", "winograd_conv2d"]
+                                          "blocked_maxpool2d", "winograd_weight_transform", "winograd_conv2d",
+                                          "blocked_conv2d_maxpool"]
         for op in OpRegistry.all {
             if backwardOnly.contains(op.name) || noInputsOrInteger.contains(op.name) || fusedAfterAutodiff.contains(op.name)
                 || inferenceOnly.contains(op.name) {

@@ -46,6 +46,16 @@ void gc_conv2d_blocked(const gc_conv_geometry *g, const float *x, const float *p
                        const float *scale, const float *shift, const float *residual, float *y,
                        long image, long begin, long end);
 
+/// Work items of one image for gc_conv2d_maxpool (g's out_height and out_width are the
+/// convolution's, before pooling).
+long gc_conv2d_maxpool_items(const gc_conv_geometry *g);
+
+/// y = maxpool2x2(act(conv(x, w) * scale + shift)), 2x2 windows at stride 2 (an odd last row
+/// or column pools nowhere), y blocked [N, O/16, out_height/2, out_width/2, 16], for items
+/// [begin, end) of image `image`; each value as the unfused blocked kernels give it.
+void gc_conv2d_maxpool(const gc_conv_geometry *g, const float *x, const float *packed_weight,
+                       const float *scale, const float *shift, float *y, long image, long begin, long end);
+
 /// Packs w [O, C, kh, kw] into [O/16, C/ib, kh, kw, ib, 16] for output blocks [begin, end).
 void gc_pack_conv_weight(const float *w, float *packed, long out_channels, long in_channels,
                          long kernel_h, long kernel_w, long in_block, long begin, long end);

@@ -46,6 +46,7 @@ public enum CPUKernels {
         // Blocked layout
         ReorderToBlockedOp.self, ReorderFromBlockedOp.self, PackConvWeightOp.self, BlockedConv2dOp.self, BlockedMaxpool2dOp.self,
         WinogradWeightTransformOp.self, WinogradConv2dOp.self,
+        BlockedConv2dMaxpoolOp.self,
     ]
 
     /// Kernels by op. An op listed twice is a programming error caught at first use (and by
