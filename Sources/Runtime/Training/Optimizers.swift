@@ -64,16 +64,6 @@ func clamped(_ g: Float, _ clip: Float?) -> Float {
     return min(max(g, -c), c)
 }
 
-/// Eight lanes of `clamped`: the same selections lane by lane.
-@inline(__always)
-func clamped(_ g: SIMD8<Float>, _ clip: Float?) -> SIMD8<Float> {
-    guard let c = clip else { return g }
-    var x = g
-    x.replace(with: SIMD8(repeating: -c), where: SIMD8(repeating: -c) .>= x)
-    x.replace(with: SIMD8(repeating: c), where: SIMD8(repeating: c) .< x)
-    return x
-}
-
 /// `torch.optim.SGD(lr, momentum, weight_decay)`: g += wd * p; buf = momentum * buf + g
 /// (buf = g on the first step); p -= lr * buf.
 public final class SGD: Optimizer {
@@ -257,9 +247,28 @@ struct AdamRule {
     let stepSize: Float, c2Root: Float
     let clip: Float?
 
+    /// The rule over `n` elements; with a clip the gradient is clamped a block at a time
+    /// into scratch first (a plain loop that vectorises; SIMD masks in Swift do not).
     func apply(_ pp: UnsafeMutablePointer<Float>, _ gp: UnsafePointer<Float>, _ mp: UnsafeMutablePointer<Float>,
                _ vp: UnsafeMutablePointer<Float>, count n: Int) {
-        let b1 = beta1, b2 = beta2, wd = weightDecay, eps = epsilon, stepSize = stepSize, c2Root = c2Root, clip = clip
+        guard let c = clip else { return applyUnclipped(pp, gp, mp, vp, count: n) }
+        let block = 512
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: block) { scratch in
+            guard let clipped = scratch.baseAddress else { return }
+            var i = 0
+            while i < n {
+                let w = min(block, n - i)
+                for j in 0..<w { clipped[j] = min(max(gp[i + j], -c), c) }
+                applyUnclipped(pp + i, clipped, mp + i, vp + i, count: w)
+                i += w
+            }
+        }
+    }
+
+    @inline(__always)
+    private func applyUnclipped(_ pp: UnsafeMutablePointer<Float>, _ gp: UnsafePointer<Float>, _ mp: UnsafeMutablePointer<Float>,
+                                _ vp: UnsafeMutablePointer<Float>, count n: Int) {
+        let b1 = beta1, b2 = beta2, wd = weightDecay, eps = epsilon, stepSize = stepSize, c2Root = c2Root
         // Eight lanes at a time: written with SIMD types because the compiler keeps a scalar
         // loop's square root a libm call (errno), and Adam then took a sixth of a decoder step.
         typealias V = SIMD8<Float>
@@ -269,7 +278,7 @@ struct AdamRule {
         while i + 8 <= n {
             let at = i * 4
             var pv = rawP.loadUnaligned(fromByteOffset: at, as: V.self)
-            let gi = clamped(rawG.loadUnaligned(fromByteOffset: at, as: V.self), clip) + wd * pv
+            let gi = rawG.loadUnaligned(fromByteOffset: at, as: V.self) + wd * pv
             let mv = b1 * rawM.loadUnaligned(fromByteOffset: at, as: V.self) + (1 - b1) * gi
             let vv = b2 * rawV.loadUnaligned(fromByteOffset: at, as: V.self) + (1 - b2) * gi * gi
             pv -= stepSize * mv / (vv.squareRoot() / c2Root + eps)
@@ -279,7 +288,7 @@ struct AdamRule {
             i += 8
         }
         while i < n {
-            let gi = clamped(gp[i], clip) + wd * pp[i]
+            let gi = gp[i] + wd * pp[i]
             mp[i] = b1 * mp[i] + (1 - b1) * gi
             vp[i] = b2 * vp[i] + (1 - b2) * gi * gi
             pp[i] -= stepSize * mp[i] / (vp[i].squareRoot() / c2Root + eps)
