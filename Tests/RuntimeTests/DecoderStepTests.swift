@@ -38,8 +38,8 @@ final class DecoderStepTests: XCTestCase {
 
     func testLogSoftmaxLastAxisIsTheRowRuleAtAnyThreadCount() throws {
         // Rows of 1 (log_softmax 0), odd widths, the decoder's [5, 21, 190], and enough rows
-        // of a narrow width that the rows are split.
-        for shape in [[1, 1], [3, 1], [7, 3], [2, 1001], [5, 21, 190], [4000, 7], [1, 2, 3, 5]] {
+        // that they are split (the pool's grain is 2^15 / width rows).
+        for shape in [[1, 1], [3, 1], [7, 3], [2, 1001], [5, 21, 190], [9000, 7], [400, 190], [1, 2, 3, 5]] {
             let x = data.floats(shape, in: -30...30)
             let n = shape[shape.count - 1]
             let expected = naiveLogSoftmaxRows(x.floats, n: n)

@@ -9,7 +9,7 @@ import GraphIR
 // batch: log_softmax over the vocabulary and the mean over the feature regions. Each gives
 // the bits the general loop (SoftmaxLoops.swift, ReductionLoops.swift) gives.
 
-/// log_softmax along the last axis, rows split over the pool. A row is what
+/// log_softmax along the last axis, rows split over the pool when there are many. A row is what
 /// `softmaxAlongAxis(log: true)` computes from it: the same maximum, the same exps summed in
 /// the same order in Double, the same subtraction. The exps are written to a scratch row in
 /// one loop first, so that loop vectorises (the general loop's exp feeds its Double sum).
@@ -17,7 +17,9 @@ func logSoftmaxLastAxis(_ c: KernelContext) {
     let x = c.inputs[0].f32, y = c.output.f32
     guard let n = c.output.shape.last, n > 0 else { return }
     let rows = c.output.count / n
-    c.pool.parallelFor(rows, grain: WorkerPool.grain(itemCost: 8 * n)) { _, range in
+    // A row costs about n operations once vectorised: the decoder's [8, 21, 190] stays on
+    // one thread (waking a second one costs more than it saves); a large vocabulary splits.
+    c.pool.parallelFor(rows, grain: WorkerPool.grain(itemCost: n)) { _, range in
         withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { scratch in
             guard let e = scratch.baseAddress else { return }
             for r in range {
