@@ -51,12 +51,14 @@ func middleAxesSplit(_ shape: [Int], reduced axes: [Int]) -> (outer: Int, reduce
 }
 
 /// Sum (times `scale` when given, for a mean) over the middle of x = [outer, reduced, inner]
-/// into y = [outer, inner], split over the pool by outer rows and column blocks. Each output
-/// starts at 0 and adds its inputs in order of the reduced index, as `sumReduce` does, so
-/// the bits are the same at any split.
+/// into y = [outer, inner], split over the pool by outer rows (and column blocks when there are
+/// few rows). Each output starts at 0 and adds its inputs in order of the reduced index, as
+/// `sumReduce` does, so the bits are the same at any split.
 func sumMiddleAxes(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, outer: Int, reduced: Int, inner: Int,
                    scale: Float?, pool: WorkerPool) {
-    let width = 256
+    // Whole rows when there are enough to share out (one pass over memory in order); else
+    // blocks of 256 columns, so a batch of one splits too.
+    let width = outer >= 2 * pool.width ? max(inner, 1) : 256
     let blocks = (inner + width - 1) / width
     let grain = max(1, pool.memoryBoundGrain / max(reduced * min(width, inner), 1))
     pool.parallelFor(outer * blocks, grain: grain) { _, range in
