@@ -257,8 +257,8 @@ struct AdamRule {
             guard let clipped = scratch.baseAddress else { return }
             var i = 0
             while i < n {
-                let w = min(block, n - i)
-                for j in 0..<w { clipped[j] = min(max(gp[i + j], -c), c) }
+                let w = min(block, n - i), src = gp + i
+                for j in 0..<w { clipped[j] = min(max(src[j], -c), c) }
                 applyUnclipped(pp + i, clipped, mp + i, vp + i, count: w)
                 i += w
             }
