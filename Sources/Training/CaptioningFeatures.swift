@@ -24,15 +24,15 @@ public struct CaptioningFeatures {
     /// [names.count, regions, dim] for the images `names` (N.tif).
     public func batch(_ names: [String]) throws -> HostTensor {
         let size = regions * dim
-        var out = [Float](repeating: 0, count: names.count * size)
-        for (i, name) in names.enumerated() {
-            let row = try self.row(of: name)
-            out.withUnsafeMutableBufferPointer { dst in
-                values.withUnsafeBufferPointer { src in
-                    guard let d = dst.baseAddress, let s = src.baseAddress else { return }
-                    d.advanced(by: i * size).update(from: s.advanced(by: row * size), count: size)
-                }
+        let rows = try names.map(row(of:))
+        // Every value is copied from a row: no zero fill first (a batch is megabytes).
+        let out = [Float](unsafeUninitializedCapacity: rows.count * size) { dst, initialized in
+            guard let d = dst.baseAddress else { return }
+            values.withUnsafeBufferPointer { src in
+                guard let s = src.baseAddress else { d.initialize(repeating: 0, count: dst.count); return }
+                for (i, row) in rows.enumerated() { (d + i * size).initialize(from: s + row * size, count: size) }
             }
+            initialized = rows.count * size
         }
         return HostTensor(shape: [names.count, regions, dim], floats: out)
     }

@@ -176,7 +176,7 @@ struct CaptioningTraining {
         var steps = 0
         defer {
             if options.profile {
-                reporter.log(ProfileReport(executor: trainer.executor, title: "training steps of \(s.tag)").text)
+                reporter.log(ProfileReport(executor: trainer.executor, title: "training steps of \(s.tag)", phases: trainer.phaseTimes).text)
                 if let line = dp.profileLine(steps: steps) { reporter.log(line) }
             }
         }
@@ -196,7 +196,8 @@ struct CaptioningTraining {
                 steps += 1
                 dp.world.killForTest(atStep: steps)
                 dp.setShare(share)
-                let loss = dp.globalLoss(try checked.step(feeds: feeds(local), epoch: epoch, step: b + 1), share: share)
+                let batch = try trainer.timingData { try feeds(local) }
+                let loss = dp.globalLoss(try checked.step(feeds: batch, epoch: epoch, step: b + 1), share: share)
                 stepLosses?.append(loss)
                 lossSum += loss
                 reporter.stepDone(epoch: epoch, step: b + 1, of: batches, meanLoss: lossSum / Double(b + 1), items: rows.count)

@@ -8,6 +8,8 @@ import Runtime
 struct ProfileReport {
     let executor: Executor
     let title: String
+    /// A training loop's steps by phase (nil: the runs alone, as for evaluation).
+    var phases: StepPhaseTimes? = nil
 
     struct Row {
         var label: String
@@ -51,6 +53,7 @@ struct ProfileReport {
             if let f = r.flops { l += String(format: "  %.2f MFLOP", f / 1e6) }
             lines.append(l)
         }
+        if let p = phases { lines += ProfileReport.phaseLines(p) }
         lines += ProfileReport.parameterDerivedLines(executor)
         lines += ProfileReport.choiceLines(executor.pool.tuner)
         return lines.joined(separator: "\n")
@@ -70,6 +73,18 @@ struct ProfileReport {
         return ["  computed once from parameters, not in the runs above: \(d.nodes.count) nodes (\(list)); "
                 + "\(size(executor.parameterDerivedBytes)) kept, \(size(executor.parameterDerivedScratchBytes)) scratch while computing; "
                 + String(format: "computed %d time%@, %.3f ms in all", times, times == 1 ? "" : "s", 1000 * executor.parameterDerivedSeconds)]
+    }
+
+    /// A training step's time by phase, one line each: what the kernels above leave out.
+    static func phaseLines(_ p: StepPhaseTimes) -> [String] {
+        guard p.steps > 0 else { return [] }
+        let ms = { (s: Double) in String(format: "%8.3f ms", 1000 * s / Double(p.steps)) }
+        return ["  a training step by phase (time per step, \(p.steps) steps):",
+                "  \(ms(p.data))  data: the batch's feeds made (features and tokens)",
+                "  \(ms(p.kernels))  kernels (the per-op times above)",
+                "  \(ms(p.executorOverhead))  executor overhead: the run outside its kernels (feed copies, dispatch)",
+                "  \(ms(p.update))  update: gradient clipping and the optimiser",
+                "  \(ms(p.data + p.run + p.update))  step in all"]
     }
 
     /// The tuner's decisions so far: each choice point's key, the variant run and how it was

@@ -61,6 +61,32 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    /// With the executor timing (`--profile`), each step is counted by phase: the kernels
+    /// are part of the run, the feeds made through `timingData` count as data; untimed
+    /// steps count nothing.
+    func testTimedStepsAreCountedByPhase() throws {
+        let g = try trainingGraph()
+        let store = ParameterStore()
+        try store.initialise(from: g, seed: 3)
+        let trainer = try Trainer(graph: g, parameters: store, optimizer: Adam(learningRate: 0.01), gradClip: 1,
+                                  options: ExecutionOptions(training: true, seed: 3, threads: 2))
+        try trainer.step(feeds: trainer.timingData { batch(0) })
+        XCTAssertEqual(trainer.phaseTimes.steps, 0)
+        XCTAssertEqual(trainer.phaseTimes.data, 0)
+        trainer.executor.measuresTime = true
+        for s in 1...3 { try trainer.step(feeds: trainer.timingData { batch(s) }) }
+        let p = trainer.phaseTimes
+        XCTAssertEqual(p.steps, 3)
+        XCTAssertGreaterThan(p.kernels, 0)
+        XCTAssertEqual(p.kernels, trainer.executor.nodeSeconds.reduce(0, +), accuracy: 1e-12)
+        XCTAssertGreaterThanOrEqual(p.run, p.kernels)
+        XCTAssertEqual(p.executorOverhead, p.run - p.kernels, accuracy: 1e-12)
+        XCTAssertGreaterThan(p.update, 0)
+        XCTAssertGreaterThan(p.data, 0)
+        trainer.resetPhaseTimes()
+        XCTAssertEqual(trainer.phaseTimes.steps, 0)
+    }
+
     func testTrainerRejectsAGraphWithoutGradients() throws {
         let g = try Frontend.lower(source: source, file: "t.swiftgraph")
         XCTAssertThrowsError(try Trainer(graph: g, parameters: ParameterStore(), optimizer: SGD(learningRate: 0.1), options: ExecutionOptions())) {

@@ -28,6 +28,11 @@ func reduceAxes(_ c: KernelContext, mean: Bool) {
     let x = c.inputs[0]
     let rank = x.shape.count
     let axes = c.attributes[.axes] ?? []
+    if let split = middleAxesSplit(x.shape, reduced: axes) {
+        let scale = mean && c.output.count > 0 && x.count > 0 ? Float(Double(c.output.count) / Double(x.count)) : nil
+        sumMiddleAxes(x.f32, into: c.output.f32, outer: split.outer, reduced: split.reduced, inner: split.inner, scale: scale, pool: c.pool)
+        return
+    }
     sumReduce(x, into: c.output) { p in
         writeReducedStrides(of: x.shape, isReduced: { i in axes.contains { normalizedAxis($0, rank: rank) == i } }, into: p)
     }

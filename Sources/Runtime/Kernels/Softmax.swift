@@ -7,7 +7,14 @@ extension SoftmaxOp: KernelOp {
 }
 
 extension LogSoftmaxOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { softmaxAlongAxis(c, log: true) }
+    public static func kernel(_ c: KernelContext) {
+        let rank = c.output.shape.count
+        if rank > 0 && normalizedAxis(c.attributes[.axis], rank: rank) == rank - 1 {
+            logSoftmaxLastAxis(c)
+        } else {
+            softmaxAlongAxis(c, log: true)
+        }
+    }
 }
 
 extension SoftmaxGradOp: KernelOp {

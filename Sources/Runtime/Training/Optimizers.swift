@@ -11,6 +11,14 @@ public protocol Optimizer: AnyObject {
     /// `update` with the elements split over `pool` where the rule allows it (the default
     /// runs `update` on the calling thread). Each element's arithmetic is the same either way.
     func update(slot: Int, parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>, pool: WorkerPool)
+    /// `update` of the gradient with every value clamped to ±`clip` first (nil: as given),
+    /// split over `pool`. The default clamps `gradient` in place, then updates; Adam and SGD
+    /// clamp each value as they read it, in the same pass as the update, and leave `gradient`
+    /// as it was. Either way each weight gets the same arithmetic as clamp-then-`update`.
+    func update(slot: Int, parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeMutableBufferPointer<Float>, clip: Float?, pool: WorkerPool)
+    /// Every parameter tensor of a step, each as `update(slot:parameter:gradient:clip:pool:)`
+    /// updates it; Adam splits all of them over the pool at once (one dispatch per step).
+    func update(_ tensors: [ParameterUpdate], clip: Float?, pool: WorkerPool)
     /// Called after every parameter of a step has been updated.
     func finishStep()
     /// Bytes of state kept (momentum buffers, Adam moments), for the memory summary.
@@ -23,6 +31,37 @@ extension Optimizer {
     public func update(slot: Int, parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>, pool: WorkerPool) {
         update(slot: slot, parameter: parameter, gradient: gradient)
     }
+
+    public func update(slot: Int, parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeMutableBufferPointer<Float>, clip: Float?, pool: WorkerPool) {
+        if let c = clip { clipGradientValues(gradient, clip: c) }
+        update(slot: slot, parameter: parameter, gradient: UnsafeBufferPointer(gradient), pool: pool)
+    }
+
+    public func update(_ tensors: [ParameterUpdate], clip: Float?, pool: WorkerPool) {
+        for t in tensors { update(slot: t.slot, parameter: t.parameter, gradient: t.gradient, clip: clip, pool: pool) }
+    }
+}
+
+/// One parameter tensor of a step's update: its optimiser slot, the weights (updated in
+/// place) and its gradient.
+public struct ParameterUpdate {
+    public var slot: Int
+    public var parameter: UnsafeMutableBufferPointer<Float>
+    public var gradient: UnsafeMutableBufferPointer<Float>
+    public init(slot: Int, parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeMutableBufferPointer<Float>) {
+        self.slot = slot; self.parameter = parameter; self.gradient = gradient
+    }
+}
+
+/// Elements per chunk of a split update: an element of an update costs a few nanoseconds
+/// (Adam's square root and divisions most), so a chunk this long outweighs waking a thread.
+let optimizerGrain = WorkerPool.parallelMinimumWork / 4
+
+/// `min(max(g, -clip), clip)` as `clipGradientValues` computes it (NaN stays NaN), or `g`.
+@inline(__always)
+func clamped(_ g: Float, _ clip: Float?) -> Float {
+    guard let c = clip else { return g }
+    return min(max(g, -c), c)
 }
 
 /// `torch.optim.SGD(lr, momentum, weight_decay)`: g += wd * p; buf = momentum * buf + g
@@ -80,6 +119,33 @@ public final class SGD: Optimizer {
         }
     }
 
+    /// The pooled update with each gradient value clamped as it is read.
+    public func update(slot: Int, parameter p: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeMutableBufferPointer<Float>, clip: Float?, pool: WorkerPool) {
+        let n = min(p.count, g.count), lr = learningRate, wd = weightDecay, mu = momentum
+        guard clip != nil, let pp = p.baseAddress, let gp = g.baseAddress else {
+            update(slot: slot, parameter: p, gradient: UnsafeBufferPointer(g), pool: pool)
+            return
+        }
+        if momentum == 0 {
+            pool.parallelFor(n, grain: WorkerPool.memoryBoundMinimumWork) { _, range in
+                for i in range { pp[i] -= lr * (clamped(gp[i], clip) + wd * pp[i]) }
+            }
+            return
+        }
+        guard let b = buffers[slot], b.count == n, let bp = b.baseAddress else {
+            // First step (the buffer is made): clamp in place, as the default does.
+            if let c = clip { clipGradientValues(g, clip: c) }
+            update(slot: slot, parameter: p, gradient: UnsafeBufferPointer(g))
+            return
+        }
+        pool.parallelFor(n, grain: WorkerPool.memoryBoundMinimumWork) { _, range in
+            for i in range {
+                bp[i] = mu * bp[i] + (clamped(gp[i], clip) + wd * pp[i])
+                pp[i] -= lr * bp[i]
+            }
+        }
+    }
+
     deinit { for b in buffers.values { b.deallocate() } }
     public func finishStep() {}
     public var stateBytes: Int { buffers.values.reduce(0) { $0 + $1.count * 4 } }
@@ -108,49 +174,127 @@ public final class Adam: Optimizer {
     }
 
     public func update(slot: Int, parameter p: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>) {
-        let n = min(p.count, g.count)
-        let state: Moments
-        if let s = moments[slot], s.m.count == n { state = s } else { state = Moments(n); moments[slot] = state }
-        let m = state.m, v = state.v
-        let b1 = beta1, b2 = beta2, wd = weightDecay, eps = epsilon
-        let c1 = 1 - Float(pow(Double(b1), Double(step)))
-        let c2 = 1 - Float(pow(Double(b2), Double(step)))
-        let stepSize = learningRate / c1
-        let c2Root = c2.squareRoot()
-        // Eight lanes at a time: written with SIMD types because the compiler keeps a scalar
-        // loop's square root a libm call (errno), and Adam then took a sixth of a decoder step.
-        typealias V = SIMD8<Float>
-        let pp = p.baseAddress, gp = g.baseAddress, mp = m.baseAddress, vp = v.baseAddress
-        var i = 0
-        if let pp, let gp, let mp, let vp {
-            let rawP = UnsafeMutableRawPointer(pp), rawG = UnsafeRawPointer(gp)
-            let rawM = UnsafeMutableRawPointer(mp), rawV = UnsafeMutableRawPointer(vp)
-            while i + 8 <= n {
-                let at = i * 4
-                var pv = rawP.loadUnaligned(fromByteOffset: at, as: V.self)
-                let gi = rawG.loadUnaligned(fromByteOffset: at, as: V.self) + wd * pv
-                let mv = b1 * rawM.loadUnaligned(fromByteOffset: at, as: V.self) + (1 - b1) * gi
-                let vv = b2 * rawV.loadUnaligned(fromByteOffset: at, as: V.self) + (1 - b2) * gi * gi
-                pv -= stepSize * mv / (vv.squareRoot() / c2Root + eps)
-                rawM.storeBytes(of: mv, toByteOffset: at, as: V.self)
-                rawV.storeBytes(of: vv, toByteOffset: at, as: V.self)
-                rawP.storeBytes(of: pv, toByteOffset: at, as: V.self)
-                i += 8
-            }
+        update(slot: slot, parameter: p, gradient: g, clip: nil, pool: .serial)
+    }
+
+    public func update(slot: Int, parameter p: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, pool: WorkerPool) {
+        update(slot: slot, parameter: p, gradient: g, clip: nil, pool: pool)
+    }
+
+    public func update(slot: Int, parameter p: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeMutableBufferPointer<Float>, clip: Float?, pool: WorkerPool) {
+        update(slot: slot, parameter: p, gradient: UnsafeBufferPointer(g), clip: clip, pool: pool)
+    }
+
+    /// The update over chunks of the elements; every element's arithmetic is the same
+    /// whichever chunk (and lane or tail) holds it, so any split gives the same bits.
+    private func update(slot: Int, parameter p: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, clip: Float?, pool: WorkerPool) {
+        update([(slot, p, g)], clip: clip, pool: pool)
+    }
+
+    public func update(_ tensors: [ParameterUpdate], clip: Float?, pool: WorkerPool) {
+        update(tensors.map { ($0.slot, $0.parameter, UnsafeBufferPointer($0.gradient)) }, clip: clip, pool: pool)
+    }
+
+    /// The tensors' elements as one run of eight-element blocks (each tensor's blocks start
+    /// at its first element, so lanes line up as in a pass over that tensor alone), split
+    /// over the pool in one dispatch.
+    private func update(_ tensors: [(slot: Int, p: UnsafeMutableBufferPointer<Float>, g: UnsafeBufferPointer<Float>)], clip: Float?, pool: WorkerPool) {
+        struct Span { let p: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
+                      let count: Int, firstBlock: Int }
+        var spans: [Span] = []
+        spans.reserveCapacity(tensors.count)
+        var blocks = 0
+        for (slot, p, g) in tensors {
+            let n = min(p.count, g.count)
+            let state: Moments
+            if let s = moments[slot], s.m.count == n { state = s } else { state = Moments(n); moments[slot] = state }
+            guard n > 0, let pp = p.baseAddress, let gp = g.baseAddress, let mp = state.m.baseAddress, let vp = state.v.baseAddress else { continue }
+            spans.append(Span(p: pp, g: gp, m: mp, v: vp, count: n, firstBlock: blocks))
+            blocks += (n + 7) / 8
         }
-        while i < n {
-            let gi = g[i] + wd * p[i]
-            m[i] = b1 * m[i] + (1 - b1) * gi
-            v[i] = b2 * v[i] + (1 - b2) * gi * gi
-            // As PyTorch: denom = sqrt(v) / sqrt(c2) + eps; p -= (lr / c1) * m / denom.
-            p[i] -= stepSize * m[i] / (v[i].squareRoot() / c2Root + eps)
-            i += 1
+        let c1 = 1 - Float(pow(Double(beta1), Double(step)))
+        let c2 = 1 - Float(pow(Double(beta2), Double(step)))
+        let rule = AdamRule(beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay,
+                            stepSize: learningRate / c1, c2Root: c2.squareRoot(), clip: clip)
+        spans.withUnsafeBufferPointer { spans in
+            pool.parallelFor(blocks, grain: max(1, optimizerGrain / 8)) { _, range in
+                // The first span the chunk touches, then each in turn to the chunk's end.
+                var s = 0
+                while s + 1 < spans.count && spans[s + 1].firstBlock <= range.lowerBound { s += 1 }
+                var block = range.lowerBound
+                while block < range.upperBound && s < spans.count {
+                    let span = spans[s]
+                    let lo = (block - span.firstBlock) * 8
+                    let hi = min((range.upperBound - span.firstBlock) * 8, span.count)
+                    rule.apply(span.p + lo, span.g + lo, span.m + lo, span.v + lo, count: hi - lo)
+                    block = span.firstBlock + (span.count + 7) / 8
+                    s += 1
+                }
+            }
         }
     }
 
     public func finishStep() { step += 1 }
     public var stateBytes: Int { moments.values.reduce(0) { $0 + ($1.m.count + $1.v.count) * 4 } }
     public func plannedStateBytes(parameterCount: Int) -> Int { parameterCount * 8 }
+}
+
+/// One step of Adam's element rule with its step's constants, as PyTorch:
+/// g += wd * p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²;
+/// p -= (lr / c1) * m / (sqrt(v) / sqrt(c2) + eps), g first clamped to ±clip when given.
+struct AdamRule {
+    let beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
+    let stepSize: Float, c2Root: Float
+    let clip: Float?
+
+    /// The rule over `n` elements; with a clip the gradient is clamped a block at a time
+    /// into scratch first (a plain loop that vectorises; SIMD masks in Swift do not).
+    func apply(_ pp: UnsafeMutablePointer<Float>, _ gp: UnsafePointer<Float>, _ mp: UnsafeMutablePointer<Float>,
+               _ vp: UnsafeMutablePointer<Float>, count n: Int) {
+        guard let c = clip else { return applyUnclipped(pp, gp, mp, vp, count: n) }
+        let block = 512
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: block) { scratch in
+            guard let clipped = scratch.baseAddress else { return }
+            var i = 0
+            while i < n {
+                let w = min(block, n - i), src = gp + i
+                for j in 0..<w { clipped[j] = min(max(src[j], -c), c) }
+                applyUnclipped(pp + i, clipped, mp + i, vp + i, count: w)
+                i += w
+            }
+        }
+    }
+
+    @inline(__always)
+    private func applyUnclipped(_ pp: UnsafeMutablePointer<Float>, _ gp: UnsafePointer<Float>, _ mp: UnsafeMutablePointer<Float>,
+                                _ vp: UnsafeMutablePointer<Float>, count n: Int) {
+        let b1 = beta1, b2 = beta2, wd = weightDecay, eps = epsilon, stepSize = stepSize, c2Root = c2Root
+        // Eight lanes at a time: written with SIMD types because the compiler keeps a scalar
+        // loop's square root a libm call (errno), and Adam then took a sixth of a decoder step.
+        typealias V = SIMD8<Float>
+        var i = 0
+        let rawP = UnsafeMutableRawPointer(pp), rawG = UnsafeRawPointer(gp)
+        let rawM = UnsafeMutableRawPointer(mp), rawV = UnsafeMutableRawPointer(vp)
+        while i + 8 <= n {
+            let at = i * 4
+            var pv = rawP.loadUnaligned(fromByteOffset: at, as: V.self)
+            let gi = rawG.loadUnaligned(fromByteOffset: at, as: V.self) + wd * pv
+            let mv = b1 * rawM.loadUnaligned(fromByteOffset: at, as: V.self) + (1 - b1) * gi
+            let vv = b2 * rawV.loadUnaligned(fromByteOffset: at, as: V.self) + (1 - b2) * gi * gi
+            pv -= stepSize * mv / (vv.squareRoot() / c2Root + eps)
+            rawM.storeBytes(of: mv, toByteOffset: at, as: V.self)
+            rawV.storeBytes(of: vv, toByteOffset: at, as: V.self)
+            rawP.storeBytes(of: pv, toByteOffset: at, as: V.self)
+            i += 8
+        }
+        while i < n {
+            let gi = gp[i] + wd * pp[i]
+            mp[i] = b1 * mp[i] + (1 - b1) * gi
+            vp[i] = b2 * vp[i] + (1 - b2) * gi * gi
+            pp[i] -= stepSize * mp[i] / (vp[i].squareRoot() / c2Root + eps)
+            i += 1
+        }
+    }
 }
 
 /// `torch.nn.utils.clip_grad_value_`: every gradient value clamped to [-clip, clip].

@@ -21,6 +21,8 @@ public final class Trainer {
     public let trainable: [String]
     /// The executor running the training graph (for profiles and memory summaries).
     public let executor: Executor
+    /// Where the steps' time went while the executor measures time (`--profile`).
+    public private(set) var phaseTimes = StepPhaseTimes()
 
     /// Memory is planned by lifetimes unless another `planner` is given.
     public init(graph: Graph, parameters: ParameterStore, optimizer: Optimizer, gradClip: Float? = nil,
@@ -41,20 +43,33 @@ public final class Trainer {
     /// One step on one batch: forward, backward, clip, update. Returns the batch loss.
     @discardableResult
     public func step(feeds: [String: HostTensor]) throws -> Float {
+        let timed = executor.measuresTime
+        let start = timed ? clock() : 0
+        let kernelsBefore = timed ? executor.nodeSeconds.reduce(0, +) : 0
         try executor.execute(feeds: feeds, parameters: parameters)
+        let executed = timed ? clock() : 0
         guard let lossBuffer = executor.outputBuffer(named: "loss"), let loss = lossBuffer.first else {
             throw RuntimeError("the training graph produced no loss")
         }
         guard loss.isFinite else { throw NonFiniteLoss(loss: loss) }
+        var tensors: [ParameterUpdate] = []
+        tensors.reserveCapacity(trainable.count)
         for (slot, name) in trainable.enumerated() {
             guard let g = executor.outputBuffer(named: GradientOutput.name(forParameter: name)) else { throw RuntimeError("missing gradient for '\(name)'") }
             guard let p = executor.parameterBuffer(named: name) else {
                 throw RuntimeError("parameter '\(name)' is missing from the store or is not f32")
             }
-            if let c = gradClip { clipGradientValues(g, clip: c) }
-            optimizer.update(slot: slot, parameter: p, gradient: UnsafeBufferPointer(g), pool: executor.pool)
+            tensors.append(ParameterUpdate(slot: slot, parameter: p, gradient: g))
         }
+        optimizer.update(tensors, clip: gradClip, pool: executor.pool)
         optimizer.finishStep()
+        if timed {
+            let end = clock()
+            phaseTimes.steps += 1
+            phaseTimes.run += executed - start
+            phaseTimes.kernels += executor.nodeSeconds.reduce(0, +) - kernelsBefore
+            phaseTimes.update += end - executed
+        }
         executor.noteParametersWritten(to: parameters)
         // With every output checked, the updated weights are too: an update (a huge learning
         // rate or weight decay) is where finite gradients make non-finite weights.
@@ -67,6 +82,21 @@ public final class Trainer {
         }
         return loss
     }
+
+    /// `body` (making a step's feeds), its time counted as the steps' data time while the
+    /// executor measures time.
+    public func timingData<T>(_ body: () throws -> T) rethrows -> T {
+        guard executor.measuresTime else { return try body() }
+        let start = clock()
+        defer { phaseTimes.data += clock() - start }
+        return try body()
+    }
+
+    /// Forgets the phase times (with `executor.resetTimes()`, for a profile of later steps).
+    public func resetPhaseTimes() { phaseTimes = StepPhaseTimes() }
+
+    /// The clock the executor times its kernels with.
+    private func clock() -> Double { executor.measuresThreadTime ? threadSeconds() : monotonicSeconds() }
 
     /// Seeds the dropout generator (for reproducible runs).
     public func reseed(_ seed: UInt64) { executor.reseed(seed) }
@@ -83,6 +113,20 @@ public final class Trainer {
         s.optimizerState = max(optimizer.stateBytes, optimizer.plannedStateBytes(parameterCount: weights))
         return s
     }
+}
+
+/// Seconds of the timed steps by phase: the executor's run (its kernels and the rest: feed
+/// copies, planning, dispatch between nodes), the update (clipping and the optimiser), and
+/// making the feeds (counted by the loop through `Trainer.timingData`).
+public struct StepPhaseTimes: Sendable {
+    public var steps = 0
+    public var run = 0.0
+    public var kernels = 0.0
+    public var update = 0.0
+    public var data = 0.0
+    public init() {}
+    /// The run's time outside the kernels.
+    public var executorOverhead: Double { max(run - kernels, 0) }
 }
 
 /// A training step whose loss is NaN or infinite; the weights are those before the step (it

@@ -1,0 +1,77 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import GraphIR
+
+// Faster paths of two shared kernels a caption decoder's step runs once each on the whole
+// batch: log_softmax over the vocabulary and the mean over the feature regions. Each gives
+// the bits the general loop (SoftmaxLoops.swift, ReductionLoops.swift) gives.
+
+/// log_softmax along the last axis, rows split over the pool when there are many. A row is what
+/// `softmaxAlongAxis(log: true)` computes from it: the same maximum, the same exps summed in
+/// the same order in Double, the same subtraction. The exps are written to a scratch row in
+/// one loop first, so that loop vectorises (the general loop's exp feeds its Double sum).
+func logSoftmaxLastAxis(_ c: KernelContext) {
+    let x = c.inputs[0].f32, y = c.output.f32
+    guard let n = c.output.shape.last, n > 0 else { return }
+    let rows = c.output.count / n
+    // A row costs about n operations once vectorised: the decoder's [8, 21, 190] stays on
+    // one thread (waking a second one costs more than it saves); a large vocabulary splits.
+    c.pool.parallelFor(rows, grain: WorkerPool.grain(itemCost: n)) { _, range in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { scratch in
+            guard let e = scratch.baseAddress else { return }
+            for r in range {
+                let xr = x + r * n, yr = y + r * n
+                var m = xr[0]
+                for k in 1..<n { m = max(m, xr[k]) }
+                for k in 0..<n { e[k] = fastExp(xr[k] - m) }
+                var total = 0.0
+                for k in 0..<n { total += Double(e[k]) }
+                let logTotal = Float(log(total))
+                for k in 0..<n { yr[k] = (xr[k] - m) - logTotal }
+            }
+        }
+    }
+}
+
+/// Where the reduced axes of `shape` are one block of adjacent axes followed by kept ones:
+/// x read as [outer, reduced, inner] with inner > 1 (nil otherwise, e.g. a last-axis sum).
+func middleAxesSplit(_ shape: [Int], reduced axes: [Int]) -> (outer: Int, reduced: Int, inner: Int)? {
+    let rank = shape.count
+    let normalized = Set(axes.map { normalizedAxis($0, rank: rank) })
+    guard let first = normalized.min(), let last = normalized.max(), last - first + 1 == normalized.count,
+          first >= 0, last < rank - 1 else { return nil }
+    var outer = 1, reduced = 1, inner = 1
+    for (k, d) in shape.enumerated() {
+        if k < first { outer *= d } else if k <= last { reduced *= d } else { inner *= d }
+    }
+    return inner > 1 ? (outer, reduced, inner) : nil
+}
+
+/// Sum (times `scale` when given, for a mean) over the middle of x = [outer, reduced, inner]
+/// into y = [outer, inner], split over the pool by outer rows (and column blocks when there are
+/// few rows). Each output starts at 0 and adds its inputs in order of the reduced index, as
+/// `sumReduce` does, so the bits are the same at any split.
+func sumMiddleAxes(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, outer: Int, reduced: Int, inner: Int,
+                   scale: Float?, pool: WorkerPool) {
+    // Whole rows when there are enough to share out (one pass over memory in order); else
+    // blocks of 256 columns, so a batch of one splits too.
+    let width = outer >= 2 * pool.width ? max(inner, 1) : 256
+    let blocks = (inner + width - 1) / width
+    let grain = max(1, pool.memoryBoundGrain / max(reduced * min(width, inner), 1))
+    pool.parallelFor(outer * blocks, grain: grain) { _, range in
+        for item in range {
+            let o = item / blocks, j0 = (item % blocks) * width, w = min(width, inner - j0)
+            let dst = y + o * inner + j0
+            fill(dst, w, 0)
+            var src = x + o * reduced * inner + j0
+            for _ in 0..<reduced {
+                for j in 0..<w { dst[j] += src[j] }
+                src += inner
+            }
+            if let s = scale { for j in 0..<w { dst[j] *= s } }
+        }
+    }
+}
