@@ -29,6 +29,21 @@ public final class RandomSource {
     @inline(__always)
     public func nextFloat() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
 
+    /// `count` draws of `nextFloat`, in order, with the state kept in locals for the loop (a
+    /// call per element from another module cannot be inlined and reloads the state each time).
+    public func fillUniform(_ out: UnsafeMutablePointer<Float>, count: Int) {
+        var (s0, s1, s2, s3) = s
+        for i in 0..<max(count, 0) {
+            let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
+            let t = s1 << 17
+            s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
+            s2 ^= t
+            s3 = (s3 << 45) | (s3 >> 19)
+            out[i] = Float(result >> 40) * (1.0 / 16_777_216.0)
+        }
+        s = (s0, s1, s2, s3)
+    }
+
     /// Uniform integer in 0..<n (n > 0), without modulo bias worth noticing for n << 2^64.
     @inline(__always)
     public func nextInt(below n: Int) -> Int { Int(next() % UInt64(n)) }

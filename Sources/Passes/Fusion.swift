@@ -7,6 +7,8 @@ import GraphIR
 /// - conv2d + batch_norm (inference form) (+ relu) -> `fused_conv2d` on a scaled weight and
 ///   shifted bias computed from the statistics by a few weight-sized ops;
 /// - log_softmax_grad(nll_loss_grad(dy, logp, t), logp) -> `log_softmax_nll_grad(dy, logp, t)`;
+/// - relu_grad(maxpool2d_grad(dy, x), t) with x = t or x = relu(t) ->
+///   `maxpool2d_grad(dy, x) {activation="relu"}` (one pass over the pooled image, not two);
 /// - trees of elementwise ops whose inner values have one use and the same shape ->
 ///   `fused_elementwise {program, expr}` (at most 64 ops each); operands that are slices of
 ///   a last axis (an LSTM's four gates cut out of one product) are read through a window of
@@ -36,6 +38,7 @@ public enum FusionKind: String, CaseIterable, Sendable {
     case batchNormFold = "batch-norm-fold"
     case lossGradient = "loss-gradient"
     case elementwise = "elementwise"
+    case poolGradient = "pool-gradient"
 
     /// The `--pass-stats` counter of the fusion pass that counts this kind.
     public var counter: String {
@@ -46,6 +49,7 @@ public enum FusionKind: String, CaseIterable, Sendable {
         case .batchNormFold: "batch norms folded"
         case .lossGradient: "loss gradients"
         case .elementwise: "elementwise kernels"
+        case .poolGradient: "pool gradients"
         }
     }
 }
@@ -81,6 +85,7 @@ struct Fusion {
         case convEpilogue(conv: Int)
         case batchNormFold(conv: Int)
         case lossGradient(nllGrad: Int)
+        case poolGradient(pool: Int)
         case elementwiseRoot
     }
 
@@ -132,6 +137,11 @@ struct Fusion {
                 let nll = g.nodes[d]
                 let inputs = [try r.remap(nll.inputs[0], in: v), try r.remap(nll.inputs[1], in: v), try r.remap(nll.inputs[2], in: v)]
                 try emit(&r, .logSoftmaxNllGrad, inputs, nll.attributes, like: node, for: v)
+            case .poolGradient(let p):
+                let grad = g.nodes[p]
+                var attrs = grad.attributes
+                attrs["activation"] = .string("relu")
+                try emit(&r, .maxpool2dGrad, try grad.inputs.map { try r.remap($0, in: v) }, attrs, like: node, for: v)
             case .elementwiseRoot:
                 let (leaves, program) = try elementwiseProgram(root: i, group: group)
                 let inputs = try leaves.map { try r.remap(Value($0.value), in: v) }
@@ -156,6 +166,7 @@ struct Fusion {
             case .convEpilogue: context.count("conv epilogues")
             case .batchNormFold: context.count("batch norms folded")
             case .lossGradient: context.count("loss gradients")
+            case .poolGradient: context.count("pool gradients")
             case .elementwiseRoot: context.count("elementwise kernels")
             }
         }
@@ -225,6 +236,15 @@ struct Fusion {
                       axis == -1 || axis == node.type.rank - 1 else { continue }
                 roles[d] = .absorbed
                 roles[i] = .lossGradient(nllGrad: d)
+            case .reluGrad where !off.contains(.poolGradient):
+                // relu(t) > 0 exactly when t > 0, so the test may read t or relu(t).
+                let p = node.inputs[0].id, test = node.inputs[1]
+                guard op(p) == .maxpool2dGrad, case .keep = roles[p], uses[p] == 1, users[p] == [i],
+                      (g.nodes[p].attributes[.activation] ?? "none") == "none" else { continue }
+                let x = g.nodes[p].inputs[1]
+                guard x == test || (op(x.id) == .relu && g.nodes[x.id].inputs[0] == test) else { continue }
+                roles[p] = .absorbed
+                roles[i] = .poolGradient(pool: p)
             default:
                 continue
             }

@@ -48,7 +48,11 @@ let opExamples: [String: OpExample] = {
         "conv2d_grad_input": OpExample(inputs: [.f32([1, 4, 5, 5]), .f32([4, 2, 3, 3]), .f32([1, 2, 5, 5])], attributes: window),
         "conv2d_grad_weight": OpExample(inputs: [.f32([1, 4, 5, 5]), .f32([1, 2, 5, 5]), .f32([4, 2, 3, 3])], attributes: window),
         "maxpool2d": OpExample(inputs: [.f32([1, 2, 4, 4])], attributes: pool),
-        "maxpool2d_grad": OpExample(inputs: [.f32([1, 2, 2, 2]), .f32([1, 2, 4, 4])], attributes: pool),
+        "maxpool2d_grad": OpExample(inputs: [.f32([1, 2, 2, 2]), .f32([1, 2, 4, 4])], attributes: {
+            var a = pool
+            a["activation"] = .string("relu")
+            return a
+        }()),
         "batch_norm": OpExample(inputs: [.f32([2, 3, 4, 4])] + Array(repeating: .f32([3]), count: 4), attributes: ["eps": .float(1e-5)]),
         "reshape": OpExample(inputs: [x], attributes: ["shape": .shape([3, 2])]),
         "reshape_like": OpExample(inputs: [x, .f32([6])], attributes: [:]),

@@ -233,16 +233,18 @@ extension Maxpool2dOp: DifferentiableOp {
     }
 }
 
-/// `maxpool2d_grad(dy, x) {kernel, stride, padding, dilation?, ceil_mode?}`: routes dy to each
-/// window's maximum.
+/// `maxpool2d_grad(dy, x) {kernel, stride, padding, dilation?, ceil_mode?, activation?}`: routes
+/// dy to each window's maximum. With `activation="relu"` (the fusion pass's pool-gradient
+/// fold) a dy whose maximum is not above 0 is dropped: `relu_grad(maxpool2d_grad(dy, x), x)`.
 public enum Maxpool2dGradOp: OpSpec {
     public static let name = "maxpool2d_grad"
     public static let arity = Arity.exactly(2)
     public static let fusion = FusionClass.opaque
-    public static let attributes = Maxpool2dOp.attributes
+    public static let attributes = Maxpool2dOp.attributes + [EpilogueActivation.spec]
     /// The forward's comparisons again, per dy element, to find where each maximum was.
     public static func flops(_ q: CostQuery) -> Double { q.count(0) * windowSize(q) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
+        _ = try EpilogueActivation(q.attributes)
         try q.requireRank(1, 4...4)
         return q.input(1)
     }

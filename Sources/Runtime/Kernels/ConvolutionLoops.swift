@@ -1,3 +1,4 @@
+import CConvKernels
 import GraphIR
 // 2-D convolution and pooling over [N, C, H, W] as im2col + GEMM, and the window scans.
 
@@ -54,7 +55,9 @@ struct ConvGeometry {
 @inline(__always) func ceilDiv(_ a: Int, _ b: Int) -> Int { -floorDiv(-a, b) }
 
 /// Unfolds one image (or group) [C, H, W] into columns [C*kh*kw, OH*OW]; padding reads as zero.
-func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into cols: UnsafeMutablePointer<Float>) {
+/// `ld`: floats from one row of columns to the next (nil: OH*OW; more when images sit side by side).
+func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into cols: UnsafeMutablePointer<Float>, ld: Int? = nil) {
+    let ld = ld ?? g.outPlane
     var row = 0
     for ch in 0..<g.c {
         let plane = x + ch * g.inPlane
@@ -64,7 +67,7 @@ func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into cols: UnsafeMutab
             for kj in 0..<g.kw {
                 let tj = kj * g.dw
                 let (owLo, owHi) = ConvGeometry.validRange(size: g.w, out: g.ow, stride: g.sw, pad: g.pw, k: tj)
-                let dst = cols + row * g.outPlane
+                let dst = cols + row * ld
                 row += 1
                 for o in 0..<g.oh {
                     let line = dst + o * g.ow
@@ -84,8 +87,9 @@ func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into cols: UnsafeMutab
 }
 
 /// Folds columns [C*kh*kw, OH*OW] back onto one image (or group) [C, H, W], adding overlaps (the
-/// adjoint of im2col). The image must be zeroed first.
-func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutablePointer<Float>) {
+/// adjoint of im2col). The image must be zeroed first. `ld` as for `im2col`.
+func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutablePointer<Float>, ld: Int? = nil) {
+    let ld = ld ?? g.outPlane
     var row = 0
     for ch in 0..<g.c {
         let plane = x + ch * g.inPlane
@@ -95,7 +99,7 @@ func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutab
             for kj in 0..<g.kw {
                 let tj = kj * g.dw
                 let (owLo, owHi) = ConvGeometry.validRange(size: g.w, out: g.ow, stride: g.sw, pad: g.pw, k: tj)
-                let src = cols + row * g.outPlane
+                let src = cols + row * ld
                 row += 1
                 for o in ohLo..<ohHi {
                     let line = src + o * g.ow
@@ -142,13 +146,52 @@ func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: Tens
     }
 }
 
-/// `dx[n] = col2im(Wᵀ · dy[n])` per group, images split over the pool.
+/// `dx[n] = col2im(Wᵀ · dy[n])` per group, images split over the pool: one GEMM per image, or
+/// (`stacked`) one per run of images with their dy rows copied side by side, so Wᵀ is packed
+/// once for the run. A tuned choice (`conv2d-grad-input`) per shape.
 func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView, attributes: Attributes, workspace: Workspace,
-                     pool: WorkerPool = .serial) {
+                     pool: WorkerPool = .serial, form: ConvGradWeightForm? = nil) {
     let wt = weight.shape
     let g = ConvGeometry(x: dx.shape, y: dy.shape, kernel: (wt[2], wt[3]), attributes: attributes)
-    let outC = wt[0], groupC = outC / g.groups
+    guard g.groups == 1, !g.isPointwise, g.n > 1 else {
+        return conv2dGradInput(dy: dy, weight: weight, dx: dx, g, workspace: workspace, pool: pool, form: .perImage)
+    }
+    if let form { return conv2dGradInput(dy: dy, weight: weight, dx: dx, g, workspace: workspace, pool: pool, form: form) }
+    guard pool.tuner.mode != .off, !pool.isRunningJob else {
+        return conv2dGradInput(dy: dy, weight: weight, dx: dx, g, workspace: workspace, pool: pool, form: .perImage)
+    }
+    let key = TuningKey(point: "conv2d-grad-input", shapes: [dy.shape, wt], detail: g.tuningDetail, threads: pool.width)
+    pool.tuner.run(key, ConvGradWeightForm.allCases.map { form in
+        KernelVariant(form.rawValue) { conv2dGradInput(dy: dy, weight: weight, dx: dx, g, workspace: workspace, pool: pool, form: form) }
+    })
+}
+
+private func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView, _ g: ConvGeometry, workspace: Workspace,
+                             pool: WorkerPool, form: ConvGradWeightForm) {
+    let outC = weight.shape[0], groupC = outC / g.groups
     let grain = g.imageGrain(outChannels: outC)
+    if form == .stacked {
+        let stack = ConvGradWeightForm.stackedImages(g)
+        let size = (g.patch + outC) * g.outPlane * stack
+        let scratch = workspace.floats(size * pool.chunks(g.n, grain: grain))
+        pool.parallelFor(g.n, grain: grain) { chunk, images in
+            let cols = scratch + chunk * size, rows = cols + g.patch * g.outPlane * stack
+            for first in stride(from: images.lowerBound, to: images.upperBound, by: stack) {
+                let count = min(stack, images.upperBound - first), ld = count * g.outPlane
+                for i in 0..<count {
+                    let grad = dy.f32 + (first + i) * outC * g.outPlane
+                    for o in 0..<outC { (rows + o * ld + i * g.outPlane).update(from: grad + o * g.outPlane, count: g.outPlane) }
+                }
+                sgemm(transA: true, m: g.patch, n: ld, k: outC, a: weight.f32, lda: g.patch, b: rows, ldb: ld, c: cols, ldc: ld)
+                for i in 0..<count {
+                    let dst = dx.f32 + (first + i) * g.image
+                    fill(dst, g.image, 0)
+                    col2im(cols + i * g.outPlane, g, into: dst, ld: ld)
+                }
+            }
+        }
+        return
+    }
     let colSize = g.patch * g.outPlane
     let cols = g.isPointwise ? nil : workspace.floats(colSize * pool.chunks(g.n, grain: grain))
     pool.parallelFor(g.n, grain: grain) { chunk, images in
@@ -172,20 +215,67 @@ func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView, attribu
     }
 }
 
+/// How `conv2dGradWeight` (and `conv2dGradInput`) form their products: one GEMM per image (`perImage`, the default), or
+/// one per run of images (`stacked`): their columns side by side and their dy rows copied
+/// side by side, so the GEMM sums over `images x OH*OW` at once (long sums run nearer the
+/// GEMM's peak than many short ones). A tuned choice (`conv2d-grad-weight`) per shape.
+enum ConvGradWeightForm: String, CaseIterable {
+    case perImage = "per-image", stacked
+
+    /// Images per stacked GEMM: their columns fill about 1 MB (a second-level cache).
+    static func stackedImages(_ g: ConvGeometry) -> Int { max(1, (1 << 18) / max(g.patch * g.outPlane, 1)) }
+}
+
 /// `dW = Σₙ dy[n] · im2col(x[n])ᵀ` per group. Images are split over the pool; chunk 0 sums into dW,
 /// the others into partial sums in the workspace, which are then added to dW in chunk order
-/// (so the result does not depend on which thread finished first).
+/// (so the result does not depend on which thread finished first). `form` nil: the tuner's
+/// choice for this shape (stacking needs one group and a window to unfold).
 func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, attributes: Attributes, workspace: Workspace,
-                      pool: WorkerPool = .serial) {
+                      pool: WorkerPool = .serial, form: ConvGradWeightForm? = nil) {
     let wt = dw.shape
     let g = ConvGeometry(x: x.shape, y: dy.shape, kernel: (wt[2], wt[3]), attributes: attributes)
-    let outC = wt[0], groupC = outC / g.groups
+    guard g.groups == 1, !g.isPointwise, g.n > 1 else {
+        return conv2dGradWeight(dy: dy, x: x, dw: dw, g, workspace: workspace, pool: pool, form: .perImage)
+    }
+    if let form { return conv2dGradWeight(dy: dy, x: x, dw: dw, g, workspace: workspace, pool: pool, form: form) }
+    let key = TuningKey(point: "conv2d-grad-weight", shapes: [dy.shape, x.shape], detail: g.tuningDetail, threads: pool.width)
+    guard pool.tuner.mode != .off, !pool.isRunningJob else {
+        return conv2dGradWeight(dy: dy, x: x, dw: dw, g, workspace: workspace, pool: pool, form: .perImage)
+    }
+    pool.tuner.run(key, ConvGradWeightForm.allCases.map { form in
+        KernelVariant(form.rawValue) { conv2dGradWeight(dy: dy, x: x, dw: dw, g, workspace: workspace, pool: pool, form: form) }
+    })
+}
+
+private func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, _ g: ConvGeometry, workspace: Workspace,
+                              pool: WorkerPool, form: ConvGradWeightForm) {
+    let outC = dw.shape[0], groupC = outC / g.groups
     let grain = g.imageGrain(outChannels: outC)
     let chunks = pool.chunks(g.n, grain: grain)
-    let colSize = g.isPointwise ? 0 : g.patch * g.outPlane
+    let stack = form == .stacked ? ConvGradWeightForm.stackedImages(g) : 1
+    // Per chunk: the columns of `stack` images, and (stacked) their dy rows side by side.
+    let colSize = g.isPointwise ? 0 : g.patch * g.outPlane * stack + (stack > 1 ? outC * g.outPlane * stack : 0)
     let scratch = workspace.floats(max(colSize * chunks + dw.count * (chunks - 1), 1))
     let partials = scratch + colSize * chunks
     guard g.n > 0 else { fill(dw.f32, dw.count, 0); return }
+    if stack > 1 {
+        pool.parallelFor(g.n, grain: grain) { chunk, images in
+            let cols = scratch + chunk * colSize, rows = cols + g.patch * g.outPlane * stack
+            let sum = chunk == 0 ? dw.f32 : partials + (chunk - 1) * dw.count
+            for first in stride(from: images.lowerBound, to: images.upperBound, by: stack) {
+                let count = min(stack, images.upperBound - first), ld = count * g.outPlane
+                for i in 0..<count {
+                    im2col(x.f32 + (first + i) * g.image, g, into: cols + i * g.outPlane, ld: ld)
+                    let grad = dy.f32 + (first + i) * outC * g.outPlane
+                    for o in 0..<outC { (rows + o * ld + i * g.outPlane).update(from: grad + o * g.outPlane, count: g.outPlane) }
+                }
+                sgemm(transB: true, m: outC, n: g.patch, k: ld, a: rows, lda: ld, b: cols, ldb: ld,
+                      beta: first == images.lowerBound ? 0 : 1, c: sum, ldc: g.patch)
+            }
+        }
+        addPartials(dw, partials, chunks: chunks)
+        return
+    }
     pool.parallelFor(g.n, grain: grain) { chunk, images in
         let cols = scratch + chunk * colSize
         let sum = chunk == 0 ? dw.f32 : partials + (chunk - 1) * dw.count
@@ -200,6 +290,11 @@ func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, attributes:
             }
         }
     }
+    addPartials(dw, partials, chunks: chunks)
+}
+
+/// Adds the partial sums of chunks 1..<chunks to dW, in chunk order.
+private func addPartials(_ dw: TensorView, _ partials: UnsafeMutablePointer<Float>, chunks: Int) {
     for chunk in 1..<max(chunks, 1) {
         let part = partials + (chunk - 1) * dw.count
         for i in 0..<dw.count { dw.f32[i] += part[i] }
@@ -242,31 +337,6 @@ extension ConvGeometry {
     var isPairPool: Bool {
         kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1 && 2 * oh <= h && 2 * ow <= w
     }
-}
-
-/// Index 0...3 of the maximum of (a, b, c, d) in scan order: the first strict maximum, or
-/// the first NaN, as `windowArgmax`. Without NaNs it is the first operand equal to the
-/// maximum, found with max instructions and a trailing-zero count: random data makes a
-/// scan's branches mispredict on almost every window. NaNs are caught by one test on the
-/// sum (which is also NaN for +inf and -inf together; the scan handles that right too).
-@inline(__always)
-func argmax4(_ a: Float, _ b: Float, _ c: Float, _ d: Float) -> Int {
-    if (a + b + c + d).isNaN { return argmax4Scan(a, b, c, d) }
-    let m = max(max(a, b), max(c, d))
-    // Bools as bits (setcc, not branches: written as selects the compiler rebuilds the scan).
-    let bits = UInt32(unsafeBitCast(a == m, to: UInt8.self)) | UInt32(unsafeBitCast(b == m, to: UInt8.self)) << 1
-        | UInt32(unsafeBitCast(c == m, to: UInt8.self)) << 2 | 8
-    return bits.trailingZeroBitCount
-}
-
-@inline(never)
-func argmax4Scan(_ a: Float, _ b: Float, _ c: Float, _ d: Float) -> Int {
-    if a.isNaN { return 0 }
-    var best = a, at = 0
-    if b > best { best = b; at = 1 } else if b.isNaN { return 1 }
-    if c > best { best = c; at = 2 } else if c.isNaN { return 2 }
-    if d > best { at = 3 } else if d.isNaN { return 3 }
-    return at
 }
 
 /// Elements per chunk tried for the pooling loops, the fixed default (`elementwiseGrain`)
@@ -347,37 +417,29 @@ private func maxpool2dForward(_ planes: Range<Int>, x: TensorView, y: TensorView
     }
 }
 
-/// Routes each dy to its window's (recomputed) maximum; overlapping windows add. Planes are
-/// split over the pool (windows never cross planes, so chunks write disjoint memory;
+/// Routes each dy to its window's (recomputed) maximum; overlapping windows add. With the
+/// relu activation a dy whose maximum is not above 0 is dropped (relu_grad folded in). Planes
+/// are split over the pool (windows never cross planes, so chunks write disjoint memory;
 /// `grain`: see `splitPlanes`).
 func maxpool2dBackward(dy: TensorView, x: TensorView, dx: TensorView, attributes: Attributes, pool: WorkerPool = .serial,
                        grain: Int? = nil) {
     let k = attributes[.kernelSize] ?? [1, 1]
     let g = ConvGeometry(x: x.shape, y: dy.shape, kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1), attributes: attributes)
+    let relu = attributes[.activation] == "relu"
     splitPlanes(pool, planes: g.n * g.c, planeElements: g.inPlane, grain: grain,
                 key: TuningKey(point: "maxpool-backward-grain", shapes: [x.shape], detail: g.tuningDetail, threads: pool.width)) { planes in
-        maxpool2dBackward(planes, dy: dy, x: x, dx: dx, g)
+        maxpool2dBackward(planes, dy: dy, x: x, dx: dx, g, relu: relu)
     }
 }
 
-private func maxpool2dBackward(_ planes: Range<Int>, dy: TensorView, x: TensorView, dx: TensorView, _ g: ConvGeometry) {
-    let first = planes.lowerBound * g.inPlane
-    fill(dx.f32 + first, planes.count * g.inPlane, 0)
+private func maxpool2dBackward(_ planes: Range<Int>, dy: TensorView, x: TensorView, dx: TensorView, _ g: ConvGeometry,
+                               relu: Bool) {
     if g.isPairPool {
-        for p in planes {
-            let plane = x.f32 + p * g.inPlane, grad = dy.f32 + p * g.outPlane, dst = dx.f32 + p * g.inPlane
-            for oi in 0..<g.oh {
-                let r0 = 2 * oi * g.w, r1 = r0 + g.w
-                for oj in 0..<g.ow {
-                    let j = 2 * oj
-                    let at = argmax4(plane[r0 + j], plane[r0 + j + 1], plane[r1 + j], plane[r1 + j + 1])
-                    // Windows do not overlap: a store, not an accumulation.
-                    dst[(at < 2 ? r0 : r1) + j + (at & 1)] = grad[oi * g.ow + oj]
-                }
-            }
-        }
+        // Vector code in C (CConvKernels/training_kernels.c); it writes every element of dx.
+        gc_maxpool2x2_backward(x.f32, dy.f32, dx.f32, g.h, g.w, g.oh, g.ow, relu ? 1 : 0, planes.lowerBound, planes.upperBound)
         return
     }
+    fill(dx.f32 + planes.lowerBound * g.inPlane, planes.count * g.inPlane, 0)
     for p in planes {
         let plane = UnsafePointer(x.f32 + p * g.inPlane)
         let grad = dy.f32 + p * g.outPlane
@@ -385,7 +447,7 @@ private func maxpool2dBackward(_ planes: Range<Int>, dy: TensorView, x: TensorVi
         for oi in 0..<g.oh {
             for oj in 0..<g.ow {
                 let at = windowArgmax(plane, g, oi, oj)
-                if at >= 0 { dst[at] += grad[oi * g.ow + oj] }
+                if at >= 0 && (!relu || plane[at] > 0) { dst[at] += grad[oi * g.ow + oj] }
             }
         }
     }

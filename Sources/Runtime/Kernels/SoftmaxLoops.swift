@@ -131,5 +131,9 @@ func dropoutMask(_ c: KernelContext) {
     let out = c.output.f32, n = c.output.count
     guard p > 0 else { fill(out, n, 1); return }
     let keep = 1 / (1 - p)
-    for i in 0..<n { out[i] = c.random.nextFloat() < p ? 0 : keep }
+    // The draws first, then the threshold as a select over the buffer: the same stream, and
+    // so the same mask, as one `nextFloat` per element.
+    c.random.fillUniform(out, count: n)
+    let keepBits = keep.bitPattern
+    for i in 0..<n { out[i] = Float(bitPattern: keepBits & (0 &- UInt32(unsafeBitCast(out[i] >= p, to: UInt8.self)))) }
 }

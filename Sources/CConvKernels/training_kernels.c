@@ -1,0 +1,69 @@
+// Runtime dispatch over three compilations of training_kernels_body.h (AVX-512F, AVX2+FMA,
+// SSE2), by the instruction set gc_conv_isa() reports, as for the convolution kernels.
+#include "training_kernels.h"
+#include "conv_kernels.h"
+
+// The per-ISA helpers take and return no vectors across a call (all are inlined).
+#pragma clang diagnostic ignored "-Wpsabi"
+
+typedef float gc_tv8 __attribute__((ext_vector_type(8)));
+typedef float gc_tv16 __attribute__((ext_vector_type(16)));
+typedef int gc_tv8i __attribute__((ext_vector_type(8)));
+typedef int gc_tv4i __attribute__((ext_vector_type(4)));
+typedef float gc_tv4 __attribute__((ext_vector_type(4)));
+
+/// Whether any lane of an 8-lane mask is set (a macro: a function taking a 32-byte vector
+/// would need AVX in its signature even where it is inlined).
+#define gc_any8(mask) ({ const gc_tv8i m_ = (mask); const gc_tv4i f_ = m_.lo | m_.hi; (f_.x | f_.y | f_.z | f_.w) != 0; })
+#define gc_any4(mask) ({ const gc_tv4i f_ = (mask); (f_.x | f_.y | f_.z | f_.w) != 0; })
+
+/// Window `oj` of a row pair by the scan: the first strict maximum, or the first NaN. The
+/// scan is what the vector path must agree with; it also serves the last windows of a row.
+static inline __attribute__((always_inline)) void gc_window_backward(const float *r0, const float *r1, float *d0,
+                                                                     float *d1, const float *g, long oj, int relu) {
+    const long j = 2 * oj;
+    const float v[4] = {r0[j], r0[j + 1], r1[j], r1[j + 1]};
+    int at = 0;
+    if (v[0] == v[0]) {
+        float best = v[0];
+        for (int k = 1; k < 4; k++) {
+            if (v[k] != v[k]) { at = k; break; }
+            if (v[k] > best) { best = v[k]; at = k; }
+        }
+    }
+    const float keep = relu && !(v[at] > 0) ? 0 : g[oj];
+    d0[j] = at == 0 ? keep : 0;
+    d0[j + 1] = at == 1 ? keep : 0;
+    d1[j] = at == 2 ? keep : 0;
+    d1[j + 1] = at == 3 ? keep : 0;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx2,fma"))), apply_to = function)
+#define ISA avx512
+#include "training_kernels_body.h"
+#undef ISA
+#pragma clang attribute pop
+
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#define ISA avx2
+#include "training_kernels_body.h"
+#undef ISA
+#pragma clang attribute pop
+#define GC_TRAINING_X86 1
+#endif
+
+#define ISA base
+#include "training_kernels_body.h"
+#undef ISA
+
+void gc_maxpool2x2_backward(const float *x, const float *dy, float *dx, long height, long width, long out_height,
+                            long out_width, int relu, long begin, long end) {
+    switch (gc_conv_isa()) {
+#ifdef GC_TRAINING_X86
+        case 3: maxpool2x2_backward_avx512(x, dy, dx, height, width, out_height, out_width, relu, begin, end); return;
+        case 2: maxpool2x2_backward_avx2(x, dy, dx, height, width, out_height, out_width, relu, begin, end); return;
+#endif
+        default: maxpool2x2_backward_base(x, dy, dx, height, width, out_height, out_width, relu, begin, end); return;
+    }
+}

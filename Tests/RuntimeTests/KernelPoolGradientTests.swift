@@ -1,0 +1,214 @@
+import Foundation
+import Frontend
+import GraphIR
+import Passes
+@testable import Runtime
+import XCTest
+
+/// The max-pool backward's vector path (2x2 windows, stride 2: CConvKernels/training_kernels.c)
+/// and its relu fold, against a naive scan of each window; and the dropout mask's draws.
+final class KernelPoolGradientTests: XCTestCase {
+    let data = TestData(seed: 53)
+    let pair: Attributes = ["kernel": .ints([2, 2]), "stride": .ints([2, 2]), "padding": .ints([0, 0])]
+
+    /// Values with many exact ties (zeros of both signs, small integers), some NaNs and
+    /// infinities of both signs.
+    func awkward(_ shape: [Int]) -> HostTensor {
+        let u = data.floats(shape, in: 0...1).floats, v = data.floats(shape, in: -3...3).floats
+        return HostTensor(shape: shape, floats: zip(u, v).map { r, x in
+            r < 0.2 ? 0 : r < 0.25 ? -0.0 : r < 0.26 ? .nan : r < 0.27 ? .infinity : r < 0.28 ? -.infinity : r < 0.6 ? x.rounded() : x
+        })
+    }
+
+    /// Each dy to its window's first strict maximum or first NaN (windows scanned row by row;
+    /// padding never wins), overlaps added in Double; with `relu`, only where that maximum is > 0.
+    func reference(x: HostTensor, dy: HostTensor, k: [Int], s: [Int], p: [Int], relu: Bool) -> [Float] {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), (oh, ow) = (dy.shape[2], dy.shape[3])
+        var dx = [Double](repeating: 0, count: x.count)
+        for plane in 0..<(n * c) { for oi in 0..<oh { for oj in 0..<ow {
+            var at = -1
+            scan: for i in 0..<k[0] { for j in 0..<k[1] {
+                let r = oi * s[0] - p[0] + i, q = oj * s[1] - p[1] + j
+                guard r >= 0, r < h, q >= 0, q < w else { continue }
+                let idx = (plane * h + r) * w + q, v = x.floats[idx]
+                if v.isNaN { at = idx; break scan }
+                if at < 0 || v > x.floats[at] { at = idx }
+            } }
+            guard at >= 0, !relu || x.floats[at] > 0 else { continue }
+            dx[at] += Double(dy.floats[(plane * oh + oi) * ow + oj])
+        } } }
+        return dx.map { Float($0) }
+    }
+
+    func backward(_ x: HostTensor, _ dy: HostTensor, _ a: Attributes, pool: WorkerPool) -> [Float] {
+        var xs = x.floats, dys = dy.floats
+        var dx = [Float](repeating: .nan, count: x.count)
+        xs.withUnsafeMutableBytes { xb in
+            dys.withUnsafeMutableBytes { dyb in
+                dx.withUnsafeMutableBytes { db in
+                    maxpool2dBackward(dy: TensorView(data: dyb.baseAddress!, shape: dy.shape, dtype: .f32),
+                                      x: TensorView(data: xb.baseAddress!, shape: x.shape, dtype: .f32),
+                                      dx: TensorView(data: db.baseAddress!, shape: x.shape, dtype: .f32), attributes: a,
+                                      pool: pool, grain: 1)
+                }
+            }
+        }
+        return dx
+    }
+
+    func assertSameBits(_ got: [Float], _ want: [Float], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(got.count, want.count, what, file: file, line: line)
+        let bad = zip(got, want).enumerated().filter { $0.element.0.bitPattern != $0.element.1.bitPattern }
+        XCTAssertTrue(bad.isEmpty, "\(what): \(bad.count) differ, first at \(bad.first.map { "\($0.offset): \($0.element)" } ?? "")",
+                      file: file, line: line)
+    }
+
+    /// Rows of 14 windows (eight-wide blocks overlapping at the end), 6 (four-wide), 2 and 3
+    /// (scalar), 20; odd heights and widths leave a row and a column to no window.
+    func testPairPoolBackwardOnEveryInstructionSetAndThreadCount() {
+        let best = VectorISA.limit(to: nil)
+        defer { VectorISA.limit(to: nil) }
+        let shapes = [[2, 3, 28, 28], [3, 2, 12, 12], [1, 2, 7, 9], [2, 1, 5, 6], [1, 3, 9, 40], [1, 1, 17, 29]]
+        for shape in shapes {
+            let x = awkward(shape), dy = data.floats([shape[0], shape[1], shape[2] / 2, shape[3] / 2])
+            for relu in [false, true] {
+                var a = pair
+                if relu { a["activation"] = .string("relu") }
+                let want = reference(x: x, dy: dy, k: [2, 2], s: [2, 2], p: [0, 0], relu: relu)
+                for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
+                    XCTAssertEqual(VectorISA.limit(to: isa), isa)
+                    for threads in 1...3 {
+                        let got = backward(x, dy, a, pool: WorkerPool(threads: threads, tuner: Tuner(mode: .off)))
+                        assertSameBits(got, want, "\(shape) relu \(relu) \(isa) \(threads) threads")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The general path's relu fold: overlapping 3x3 windows with padding.
+    func testReluFoldOnOverlappingWindows() throws {
+        let x = awkward([2, 2, 9, 8]), dy = data.floats([2, 2, 5, 4])
+        var a: Attributes = ["kernel": .ints([3, 3]), "stride": .ints([2, 2]), "padding": .ints([1, 1])]
+        a["activation"] = .string("relu")
+        let got = try runOp(.maxpool2dGrad, [dy, x], a)
+        let want = reference(x: x, dy: dy, k: [3, 3], s: [2, 2], p: [1, 1], relu: true)
+        for (g, w) in zip(got.floats, want) { XCTAssertEqual(g, w, accuracy: 1e-5) }
+        a["activation"] = .string("tanh")
+        XCTAssertThrowsError(try runOp(.maxpool2dGrad, [dy, x], a), "only none or relu")
+    }
+
+    /// The fusion pass folds relu_grad into the CNN's two pool gradients, and the fused
+    /// training step computes what the unfused one does.
+    func testFusionFoldsReluGradIntoPoolGradients() throws {
+        let path = FusionEquivalenceTests.repository.appendingPathComponent("graphs/cnn.swiftgraph").path
+        let model = try Frontend.lower(path: path, options: FrontendOptions(mode: .train))
+        let context = PassContext(options: PassOptions(verifyEach: true))
+        let (_, training) = try Pipelines.compileForTraining(model, context)
+        let folded = training.nodes.filter { $0.op == .maxpool2dGrad && $0.attributes[.activation] == "relu" }
+        XCTAssertEqual(folded.count, 2)
+        XCTAssertEqual(training.nodes.filter { $0.op == .reluGrad && $0.type.rank == 4 }.count, 0)
+    }
+
+    /// Both forms of the weight gradient (one GEMM per image, or images stacked into one
+    /// long sum) against a naive sum, with padding, strides and odd sizes, on 1-3 threads.
+    func testWeightGradientFormsAgainstNaiveSums() {
+        // (n, c, h, w, o, k, stride, pad): the CNN's two layers, and odd ones.
+        let cases = [(9, 1, 28, 28, 16, 3, 1, 1), (5, 16, 14, 14, 32, 3, 1, 0), (7, 3, 11, 9, 5, 3, 2, 1), (3, 2, 6, 7, 4, 2, 1, 0)]
+        for (n, c, h, w, o, k, st, pd) in cases {
+            let oh = (h + 2 * pd - k) / st + 1, ow = (w + 2 * pd - k) / st + 1
+            let x = data.floats([n, c, h, w]), dy = data.floats([n, o, oh, ow])
+            var want = [Double](repeating: 0, count: o * c * k * k)
+            for img in 0..<n { for oc in 0..<o { for ic in 0..<c { for ki in 0..<k { for kj in 0..<k {
+                var acc = 0.0
+                for i in 0..<oh { for j in 0..<ow {
+                    let r = i * st - pd + ki, q = j * st - pd + kj
+                    guard r >= 0, r < h, q >= 0, q < w else { continue }
+                    acc += Double(dy.floats[((img * o + oc) * oh + i) * ow + j]) * Double(x.floats[((img * c + ic) * h + r) * w + q])
+                } }
+                want[((oc * c + ic) * k + ki) * k + kj] += acc
+            } } } } }
+            let a: Attributes = ["stride": .ints([st, st]), "padding": .ints([pd, pd])]
+            for form in ConvGradWeightForm.allCases {
+                for threads in 1...3 {
+                    var xs = x.floats, dys = dy.floats
+                    var got = [Float](repeating: .nan, count: want.count)
+                    xs.withUnsafeMutableBytes { xb in dys.withUnsafeMutableBytes { db in got.withUnsafeMutableBytes { gb in
+                        conv2dGradWeight(dy: TensorView(data: db.baseAddress!, shape: dy.shape, dtype: .f32),
+                                         x: TensorView(data: xb.baseAddress!, shape: x.shape, dtype: .f32),
+                                         dw: TensorView(data: gb.baseAddress!, shape: [o, c, k, k], dtype: .f32), attributes: a,
+                                         workspace: Workspace(), pool: WorkerPool(threads: threads, tuner: Tuner(mode: .off)), form: form)
+                    } } }
+                    for (i, (gv, wv)) in zip(got, want).enumerated() {
+                        XCTAssertEqual(Double(gv), wv, accuracy: 1e-4 * max(1, abs(wv)), "\(form) \(threads) threads \(n)x\(c)x\(h)x\(w) k\(k) at \(i)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Both forms of the input gradient against a naive scatter of dy through the weights.
+    func testInputGradientFormsAgainstNaiveSums() {
+        let cases = [(5, 16, 14, 14, 32, 3, 1, 0), (7, 3, 11, 9, 5, 3, 2, 1), (3, 2, 6, 7, 4, 2, 1, 0)]
+        for (n, c, h, w, o, k, st, pd) in cases {
+            let oh = (h + 2 * pd - k) / st + 1, ow = (w + 2 * pd - k) / st + 1
+            let wt = data.floats([o, c, k, k]), dy = data.floats([n, o, oh, ow])
+            var want = [Double](repeating: 0, count: n * c * h * w)
+            for img in 0..<n { for oc in 0..<o { for i in 0..<oh { for j in 0..<ow {
+                let g = Double(dy.floats[((img * o + oc) * oh + i) * ow + j])
+                for ic in 0..<c { for ki in 0..<k { for kj in 0..<k {
+                    let r = i * st - pd + ki, q = j * st - pd + kj
+                    guard r >= 0, r < h, q >= 0, q < w else { continue }
+                    want[((img * c + ic) * h + r) * w + q] += g * Double(wt.floats[((oc * c + ic) * k + ki) * k + kj])
+                } } }
+            } } } }
+            let a: Attributes = ["stride": .ints([st, st]), "padding": .ints([pd, pd])]
+            for form in ConvGradWeightForm.allCases {
+                for threads in 1...3 {
+                    var ws = wt.floats, dys = dy.floats
+                    var got = [Float](repeating: .nan, count: want.count)
+                    ws.withUnsafeMutableBytes { wb in dys.withUnsafeMutableBytes { db in got.withUnsafeMutableBytes { gb in
+                        conv2dGradInput(dy: TensorView(data: db.baseAddress!, shape: dy.shape, dtype: .f32),
+                                        weight: TensorView(data: wb.baseAddress!, shape: wt.shape, dtype: .f32),
+                                        dx: TensorView(data: gb.baseAddress!, shape: [n, c, h, w], dtype: .f32), attributes: a,
+                                        workspace: Workspace(), pool: WorkerPool(threads: threads, tuner: Tuner(mode: .off)), form: form)
+                    } } }
+                    for (i, (gv, wv)) in zip(got, want).enumerated() {
+                        XCTAssertEqual(Double(gv), wv, accuracy: 1e-4 * max(1, abs(wv)), "\(form) \(threads) threads \(n)x\(c)x\(h)x\(w) k\(k) at \(i)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The bias gradient's sum over every axis but the channel, with rows (H*W) shorter and
+    /// longer than the sixteen accumulators and not a multiple of them.
+    func testChannelSumsAgainstDoubleSums() throws {
+        for shape in [[3, 4, 1, 1], [2, 3, 3, 5], [2, 2, 4, 4], [3, 2, 1, 17], [4, 16, 28, 28]] {
+            let x = data.floats(shape)
+            let inner = shape[2] * shape[3]
+            var want = [Double](repeating: 0, count: shape[1])
+            for i in 0..<x.count { want[(i / inner) % shape[1]] += Double(x.floats[i]) }
+            let got = try runOp(.sum, [x], ["axes": .ints([0, 2, 3])])
+            XCTAssertEqual(got.shape, [shape[1]])
+            for (g, w) in zip(got.floats, want) { XCTAssertEqual(Double(g), w, accuracy: 1e-5 * max(1, abs(w)), "\(shape)") }
+        }
+    }
+
+    /// The dropout mask is drawn from the executor's stream exactly as one `nextFloat` per
+    /// element (so masks, and training runs, stay what they were for a seed).
+    func testDropoutMaskKeepsTheStream() throws {
+        let shape = [7, 93], p: Float = 0.3
+        let got = try runOp(.dropoutMask, [data.floats(shape)], ["p": .float(Double(p))], training: true, seed: 77).floats
+        let reference = RandomSource(seed: 77)
+        let want = (0..<(7 * 93)).map { _ in reference.nextFloat() < p ? 0 : 1 / (1 - p) }
+        XCTAssertEqual(got, want)
+        XCTAssertTrue(got.contains(0) && got.contains(1 / (1 - p)))
+
+        let a = RandomSource(seed: 5), b = RandomSource(seed: 5)
+        var block = [Float](repeating: 0, count: 37)
+        block.withUnsafeMutableBufferPointer { a.fillUniform($0.baseAddress!, count: 37) }
+        XCTAssertEqual(block, (0..<37).map { _ in b.nextFloat() })
+        XCTAssertEqual(a.next(), b.next(), "the state continues where the draws left it")
+    }
+}
