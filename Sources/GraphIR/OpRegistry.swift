@@ -34,6 +34,8 @@ public enum OpRegistry {
         // Made by the blocked-layout pass (inference graphs)
         .reorderToBlocked, .reorderFromBlocked, .packConvWeight, .blockedConv2d, .blockedMaxpool2d,
         .winogradWeightTransform, .winogradConv2d,
+        // Made by the attention-scores pass
+        .additiveScores, .additiveScoresGrad, .additiveScoresWeightGrad,
     ]
 
     public static let byName: [String: OpDef] = {

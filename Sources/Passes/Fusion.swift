@@ -36,6 +36,7 @@ public enum FusionKind: String, CaseIterable, Sendable {
     case batchNormFold = "batch-norm-fold"
     case lossGradient = "loss-gradient"
     case elementwise = "elementwise"
+    case attentionScores = "attention-scores"
 
     /// The `--pass-stats` counter of the fusion pass that counts this kind.
     public var counter: String {
@@ -46,8 +47,12 @@ public enum FusionKind: String, CaseIterable, Sendable {
         case .batchNormFold: "batch norms folded"
         case .lossGradient: "loss gradients"
         case .elementwise: "elementwise kernels"
+        case .attentionScores: "attention scores"
         }
     }
+
+    /// The pass that makes this kind of rewrite (and counts it).
+    public var pass: String { self == .attentionScores ? "attention-scores" : "fusion" }
 }
 
 struct Fusion {

@@ -20,6 +20,7 @@ public enum PassRegistry {
         .memoryPlan,
         .dataParallel,
         .blockedLayout,
+        .attentionScores,
     ]
 
     private static let byName: [String: Pass] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
