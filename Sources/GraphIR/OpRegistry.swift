@@ -35,7 +35,7 @@ public enum OpRegistry {
         .reorderToBlocked, .reorderFromBlocked, .packConvWeight, .blockedConv2d, .blockedMaxpool2d,
         .winogradWeightTransform, .winogradConv2d,
         // Made by the attention-scores pass
-        .additiveScores, .additiveScoresGrad, .additiveScoresWeightGrad,
+        .additiveScores, .additiveScoresGrad, .additiveScoresWeightGrad, .additiveScoresDecGrad,
     ]
 
     public static let byName: [String: OpDef] = {

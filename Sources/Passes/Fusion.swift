@@ -7,6 +7,9 @@ import GraphIR
 /// - conv2d + batch_norm (inference form) (+ relu) -> `fused_conv2d` on a scaled weight and
 ///   shifted bias computed from the statistics by a few weight-sized ops;
 /// - log_softmax_grad(nll_loss_grad(dy, logp, t), logp) -> `log_softmax_nll_grad(dy, logp, t)`;
+/// - add(acc, additive_scores_grad(dy, enc, dec, w)) -> `additive_scores_grad(dy, enc, dec, w,
+///   acc)`, written over acc: a decoder's steps' gradients of the attention's enc summed as
+///   they are made (with the attention-scores kind, which makes the op);
 /// - trees of elementwise ops whose inner values have one use and the same shape ->
 ///   `fused_elementwise {program, expr}` (at most 64 ops each); operands that are slices of
 ///   a last axis (an LSTM's four gates cut out of one product) are read through a window of
@@ -86,6 +89,7 @@ struct Fusion {
         case convEpilogue(conv: Int)
         case batchNormFold(conv: Int)
         case lossGradient(nllGrad: Int)
+        case attentionAccumulation(grad: Int, acc: Value)
         case elementwiseRoot
     }
 
@@ -108,6 +112,7 @@ struct Fusion {
         let n = g.nodes.count
         var roles = [Role](repeating: .keep, count: n)
         findEpilogues(&roles)
+        findAttentionAccumulations(&roles)
         let group = findElementwiseGroups(&roles)
         count(roles)
 
@@ -137,6 +142,9 @@ struct Fusion {
                 let nll = g.nodes[d]
                 let inputs = [try r.remap(nll.inputs[0], in: v), try r.remap(nll.inputs[1], in: v), try r.remap(nll.inputs[2], in: v)]
                 try emit(&r, .logSoftmaxNllGrad, inputs, nll.attributes, like: node, for: v)
+            case .attentionAccumulation(let d, let acc):
+                let inputs = try g.nodes[d].inputs.map { try r.remap($0, in: v) } + [try r.remap(acc, in: v)]
+                try emit(&r, .additiveScoresGrad, inputs, g.nodes[d].attributes, like: node, for: v)
             case .elementwiseRoot:
                 let (leaves, program) = try elementwiseProgram(root: i, group: group)
                 let inputs = try leaves.map { try r.remap(Value($0.value), in: v) }
@@ -161,6 +169,7 @@ struct Fusion {
             case .convEpilogue: context.count("conv epilogues")
             case .batchNormFold: context.count("batch norms folded")
             case .lossGradient: context.count("loss gradients")
+            case .attentionAccumulation: context.count("attention accumulations")
             case .elementwiseRoot: context.count("elementwise kernels")
             }
         }
@@ -232,6 +241,24 @@ struct Fusion {
                 roles[i] = .lossGradient(nllGrad: d)
             default:
                 continue
+            }
+        }
+    }
+
+    /// add(acc, additive_scores_grad(...)) in either order, the gradient read by the add alone
+    /// and of the add's type, acc of it too. When both operands qualify (a decoder's last two
+    /// steps) the later gradient is taken, the earlier one being the sum so far.
+    func findAttentionAccumulations(_ roles: inout [Role]) {
+        guard !context.options.disabledFusions.contains(.attentionScores) else { return }
+        for (i, node) in g.nodes.enumerated() where node.op == .add && node.inputs.count == 2 {
+            guard case .keep = roles[i] else { continue }
+            for k in node.inputs.indices.sorted(by: { node.inputs[$0].id > node.inputs[$1].id }) {
+                let d = node.inputs[k].id, acc = node.inputs[1 - k]
+                guard op(d) == .additiveScoresGrad, g.nodes[d].inputs.count == 4, uses[d] == 1, users[d] == [i],
+                      case .keep = roles[d], g.nodes[d].type == node.type, g.type(of: acc) == node.type, acc.id != d else { continue }
+                roles[d] = .absorbed
+                roles[i] = .attentionAccumulation(grad: d, acc: acc)
+                break
             }
         }
     }

@@ -58,6 +58,35 @@ final class AttentionScoresTests: XCTestCase {
         }
     }
 
+    /// After autodiff, each step's gradient of enc is added into the sum of the later steps'
+    /// by additive_scores_grad itself (its acc operand), the later gradient of the first add
+    /// taken, the earlier one being the sum so far.
+    func testGradientsOfEncAccumulateInTheGradOp() throws {
+        let out = try runPasses("""
+        graph @g {
+          %dy0 = input() {name="dy0"} : f32[B,6,1]
+          %dy1 = input() {name="dy1"} : f32[B,6,1]
+          %dy2 = input() {name="dy2"} : f32[B,6,1]
+          %enc = input() {name="enc"} : f32[B,6,4]
+          %dec = input() {name="dec"} : f32[B,4]
+          %w = param() {name="w"} : f32[1,4]
+          %g0 = additive_scores_grad(%dy0, %enc, %dec, %w) : f32[B,6,4]
+          %g1 = additive_scores_grad(%dy1, %enc, %dec, %w) : f32[B,6,4]
+          %s1 = add(%g0, %g1) : f32[B,6,4]
+          %g2 = additive_scores_grad(%dy2, %enc, %dec, %w) : f32[B,6,4]
+          %s2 = add(%g2, %s1) : f32[B,6,4]
+          output "sum" = %s2
+        }
+        """, ["fusion", "dce", "verify"])
+        assertFileCheck(out, """
+        // CHECK: %[[G0:[0-9]+]] = additive_scores_grad(%0, %3, %4, %5) : f32[B,6,4]
+        // CHECK-NEXT: %[[S1:[0-9]+]] = additive_scores_grad(%1, %3, %4, %5, %[[G0]]) : f32[B,6,4]
+        // CHECK-NEXT: %[[S2:[0-9]+]] = additive_scores_grad(%2, %3, %4, %5, %[[S1]]) : f32[B,6,4]
+        // CHECK-NOT: add(
+        // CHECK: output "sum" = %[[S2]]
+        """)
+    }
+
     /// The fusion tuner's switch: with the kind disabled the pass changes nothing.
     func testDisabledKindLeavesTheGraph() throws {
         let g = try parseIR("""

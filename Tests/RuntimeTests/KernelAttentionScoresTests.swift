@@ -13,13 +13,15 @@ final class KernelAttentionScoresTests: XCTestCase {
         Double(enc.floats[(b * regions + n) * width + a]) + Double(dec.floats[b * width + a])
     }
 
-    func testScoresGradAndWeightGradMatchLoops() throws {
+    func testScoresAndGradientsMatchLoops() throws {
         for (batch, regions, width) in [(2, 5, 37), (3, 4, 16), (1, 7, 5)] {
             let enc = data.floats([batch, regions, width]), dec = data.floats([batch, width])
             let w = data.floats([1, width]), dy = data.floats([batch, regions, 1])
             var scores = [Double](repeating: 0, count: batch * regions)
             var grad = [Double](repeating: 0, count: batch * regions * width)
             var dw = [Double](repeating: 0, count: width)
+            var dd = [Double](repeating: 0, count: batch * width)
+            let acc = data.floats([batch, regions, width])
             for b in 0..<batch {
                 for n in 0..<regions {
                     let row = b * regions + n
@@ -28,6 +30,7 @@ final class KernelAttentionScoresTests: XCTestCase {
                         scores[row] += Double(w.floats[a]) * max(p, 0)
                         grad[row * width + a] = p > 0 ? Double(dy.floats[row]) * Double(w.floats[a]) : 0
                         dw[a] += Double(dy.floats[row]) * max(p, 0)
+                        dd[b * width + a] += grad[row * width + a]
                     }
                 }
             }
@@ -35,6 +38,10 @@ final class KernelAttentionScoresTests: XCTestCase {
             assertClose(try runOp(.additiveScores, [enc, dec, w]), scores, shape: [batch, regions, 1], tol: 1e-5, "additive_scores \(what)")
             assertClose(try runOp(.additiveScoresGrad, [dy, enc, dec, w]), grad, shape: [batch, regions, width], tol: 1e-6,
                         "additive_scores_grad \(what)")
+            assertClose(try runOp(.additiveScoresGrad, [dy, enc, dec, w, acc]), zip(grad, acc.floats).map { $0 + Double($1) },
+                        shape: [batch, regions, width], tol: 1e-5, "additive_scores_grad with acc \(what)")
+            assertClose(try runOp(.additiveScoresDecGrad, [dy, enc, dec, w]), dd, shape: [batch, width], tol: 1e-5,
+                        "additive_scores_dec_grad \(what)")
             assertClose(try runOp(.additiveScoresWeightGrad, [dy, enc, dec]), dw, shape: [1, width], tol: 1e-5,
                         "additive_scores_weight_grad \(what)")
         }

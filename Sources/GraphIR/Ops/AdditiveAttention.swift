@@ -1,5 +1,5 @@
 // The scores of additive (show-attend-tell) attention as one op: made by the
-// attention-scores pass from relu(enc + dec) · wᵀ, with its backward as two ops.
+// attention-scores pass from relu(enc + dec) · wᵀ, with its backward as three ops.
 
 /// The shapes the three attention-score ops share: enc [B, N, A] (the regions' projections),
 /// dec [B, A] (the decoder state's projection, one per batch row) and, for the scores and
@@ -39,33 +39,59 @@ public enum AdditiveScoresOp: OpSpec {
     }
 }
 extension AdditiveScoresOp: DifferentiableOp {
-    /// With g = additive_scores_grad(dy, enc, dec, w) (dy w where enc + dec > 0):
-    /// d enc = g, d dec = Σ_n g, d w = additive_scores_weight_grad(dy, enc, dec).
+    /// With g = dy w where enc + dec > 0 (additive_scores_grad): d enc = g, d dec = Σ_n g
+    /// (additive_scores_dec_grad, which does not need g written), d w =
+    /// additive_scores_weight_grad(dy, enc, dec). d enc alone is [B, N, A]; the fusion pass
+    /// adds it into the running sum of a decoder's steps (the operand `acc`).
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         let dy = c.gradient, enc = c.input(0), dec = c.input(1), w = c.input(2)
-        let g = c.needs(0) || c.needs(1) ? try c.emit(.additiveScoresGrad, [dy, enc, dec, w]) : nil
         return [
-            c.needs(0) ? g : nil,
-            try g.flatMap { g in c.needs(1) ? try c.emit(.sum, [g], ["axes": .ints([1]), "keepdims": .bool(false)]) : nil },
+            c.needs(0) ? try c.emit(.additiveScoresGrad, [dy, enc, dec, w]) : nil,
+            c.needs(1) ? try c.emit(.additiveScoresDecGrad, [dy, enc, dec, w]) : nil,
             c.needs(2) ? try c.emit(.additiveScoresWeightGrad, [dy, enc, dec]) : nil,
         ]
     }
 }
 
-/// `additive_scores_grad(dy, enc, dec, w)`: dy [B, N, 1] -> [B, N, A], dy[b, n, 0] w[0, a]
-/// where enc[b, n, a] + dec[b, a] > 0, else 0: the gradient of the scores' pre-activation.
+/// `additive_scores_grad(dy, enc, dec, w, acc?)`: dy [B, N, 1] -> [B, N, A], dy[b, n, 0]
+/// w[0, a] where enc[b, n, a] + dec[b, a] > 0, else 0: the gradient of the scores'
+/// pre-activation, plus `acc` (of the result's shape, written over) when given: the fusion
+/// pass gives it the sum of the later steps' gradients of enc, which is then not read and
+/// written again by a separate add per step.
 public enum AdditiveScoresGradOp: OpSpec {
     public static let name = "additive_scores_grad"
-    public static let arity = Arity.exactly(4)
+    public static let arity = Arity.between(4, 5)
     public static let fusion = FusionClass.opaque
     public static let attributes: [AttributeSpec] = []
-    /// Per element of the result: the add, the test and a multiply.
-    public static func flops(_ q: CostQuery) -> Double { 3 * q.outputCount }
+    public static let inPlaceOperands = InPlaceOperands.inputs([4])
+    /// Per element of the result: the add, the test and a multiply (and the accumulation).
+    public static func flops(_ q: CostQuery) -> Double { (q.inputs.count > 4 ? 4 : 3) * q.outputCount }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         let (b, n, _) = try AdditiveScoresShapes.check(q, enc: 1, dec: 2, weight: 3)
         try q.requireFloat(0, "dy")
         guard q.input(0).shape == Shape([b, n, .known(1)]) else { throw ShapeError("expected dy [\(b), \(n), 1], got \(q.input(0).shape)") }
+        if q.inputs.count > 4 {
+            guard q.input(4) == q.input(1) else { throw ShapeError("acc must be \(q.input(1)), got \(q.input(4))") }
+        }
         return q.input(1)
+    }
+}
+
+/// `additive_scores_dec_grad(dy, enc, dec, w)`: [B, A], w[0, a] Σ_n dy[b, n, 0] where
+/// enc[b, n, a] + dec[b, a] > 0: the gradient of dec (additive_scores_grad summed over the
+/// regions, without writing it).
+public enum AdditiveScoresDecGradOp: OpSpec {
+    public static let name = "additive_scores_dec_grad"
+    public static let arity = Arity.exactly(4)
+    public static let fusion = FusionClass.opaque
+    public static let attributes: [AttributeSpec] = []
+    /// Per element of enc: the add, the test and the accumulation.
+    public static func flops(_ q: CostQuery) -> Double { 3 * q.count(1) }
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
+        let (b, n, _) = try AdditiveScoresShapes.check(q, enc: 1, dec: 2, weight: 3)
+        try q.requireFloat(0, "dy")
+        guard q.input(0).shape == Shape([b, n, .known(1)]) else { throw ShapeError("expected dy [\(b), \(n), 1], got \(q.input(0).shape)") }
+        return q.input(2)
     }
 }
 
@@ -90,4 +116,5 @@ extension OpDef {
     public static let additiveScores = OpDef(AdditiveScoresOp.self)
     public static let additiveScoresGrad = OpDef(AdditiveScoresGradOp.self)
     public static let additiveScoresWeightGrad = OpDef(AdditiveScoresWeightGradOp.self)
+    public static let additiveScoresDecGrad = OpDef(AdditiveScoresDecGradOp.self)
 }

@@ -52,6 +52,9 @@ extension AdditiveScoresOp: KernelOp {
 extension AdditiveScoresGradOp: KernelOp {
     public static func kernel(_ c: KernelContext) {
         let dy = c.inputs[0].f32, enc = c.inputs[1].f32, dec = c.inputs[2].f32, w = c.inputs[3].f32, out = c.output.f32
+        // The accumulator may be the output itself (written in place): each element is read
+        // before it is written.
+        let acc: UnsafePointer<Float>? = c.inputs.count > 4 ? UnsafePointer(c.inputs[4].f32) : nil
         let s = AttentionRows(c.inputs[1])
         let a = s.width, full = a - a % Lanes.scalarCount
         c.pool.parallelFor(s.rows, grain: WorkerPool.grain(itemCost: 3 * max(a, 1))) { _, rows in
@@ -61,12 +64,14 @@ extension AdditiveScoresGradOp: KernelOp {
                 var k = 0
                 while k < full {
                     let x = lanes(e + k) + lanes(d + k)
-                    let v = (g * lanes(w + k)).replacing(with: 0, where: x .<= 0)
+                    var v = (g * lanes(w + k)).replacing(with: 0, where: x .<= 0)
+                    if let acc { v += lanes(acc + r * a + k) }
                     UnsafeMutableRawPointer(o + k).storeBytes(of: v, as: Lanes.self)
                     k += Lanes.scalarCount
                 }
                 while k < a {
-                    o[k] = e[k] + d[k] > 0 ? g * w[k] : 0
+                    let v: Float = e[k] + d[k] > 0 ? g * w[k] : 0
+                    o[k] = acc.map { $0[r * a + k] + v } ?? v
                     k += 1
                 }
             }
@@ -97,6 +102,41 @@ extension AdditiveScoresWeightGradOp: KernelOp {
                         let e = enc + r * a, d = dec + (r / s.regions) * a, g = dy[r]
                         for k in start..<end { dw[k] += g * max(e[k] + d[k], 0) }
                     }
+                }
+            }
+        }
+    }
+}
+
+extension AdditiveScoresDecGradOp: KernelOp {
+    /// Batch rows split over threads; each sums its regions in order.
+    public static func kernel(_ c: KernelContext) {
+        let dy = c.inputs[0].f32, enc = c.inputs[1].f32, dec = c.inputs[2].f32, w = c.inputs[3].f32, dd = c.output.f32
+        let s = AttentionRows(c.inputs[1])
+        let a = s.width, full = a - a % Lanes.scalarCount
+        c.pool.parallelFor(s.batch, grain: WorkerPool.grain(itemCost: 3 * max(a * s.regions, 1))) { _, batchRows in
+            for b in batchRows {
+                let d = UnsafePointer(dec + b * a), o = dd + b * a
+                var k = 0
+                while k < full {
+                    let dv = lanes(d + k)
+                    var sum = Lanes(repeating: 0)
+                    for n in 0..<s.regions {
+                        let r = b * s.regions + n
+                        let x = lanes(enc + r * a + k) + dv
+                        sum += Lanes(repeating: dy[r]).replacing(with: 0, where: x .<= 0)
+                    }
+                    UnsafeMutableRawPointer(o + k).storeBytes(of: sum * lanes(w + k), as: Lanes.self)
+                    k += Lanes.scalarCount
+                }
+                while k < a {
+                    var sum: Float = 0
+                    for n in 0..<s.regions {
+                        let r = b * s.regions + n
+                        if enc[r * a + k] + d[k] > 0 { sum += dy[r] }
+                    }
+                    o[k] = sum * w[k]
+                    k += 1
                 }
             }
         }
