@@ -35,6 +35,8 @@ public enum OpRegistry {
         .reorderToBlocked, .reorderFromBlocked, .packConvWeight, .blockedConv2d, .blockedMaxpool2d,
         .winogradWeightTransform, .winogradConv2d,
         .blockedConv2dMaxpool,
+        // Made by the attention-scores pass
+        .additiveScores, .additiveScoresGrad, .additiveScoresWeightGrad, .additiveScoresDecGrad,
     ]
 
     public static let byName: [String: OpDef] = {

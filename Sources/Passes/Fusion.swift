@@ -9,6 +9,9 @@ import GraphIR
 /// - log_softmax_grad(nll_loss_grad(dy, logp, t), logp) -> `log_softmax_nll_grad(dy, logp, t)`;
 /// - relu_grad(maxpool2d_grad(dy, x), t) with x = t or x = relu(t) ->
 ///   `maxpool2d_grad(dy, x) {activation="relu"}` (one pass over the pooled image, not two);
+/// - add(acc, additive_scores_grad(dy, enc, dec, w)) -> `additive_scores_grad(dy, enc, dec, w,
+///   acc)`, written over acc: a decoder's steps' gradients of the attention's enc summed as
+///   they are made (with the attention-scores kind, which makes the op);
 /// - trees of elementwise ops whose inner values have one use and the same shape ->
 ///   `fused_elementwise {program, expr}` (at most 64 ops each); operands that are slices of
 ///   a last axis (an LSTM's four gates cut out of one product) are read through a window of
@@ -39,6 +42,7 @@ public enum FusionKind: String, CaseIterable, Sendable {
     case lossGradient = "loss-gradient"
     case elementwise = "elementwise"
     case poolGradient = "pool-gradient"
+    case attentionScores = "attention-scores"
 
     /// The `--pass-stats` counter of the fusion pass that counts this kind.
     public var counter: String {
@@ -50,8 +54,12 @@ public enum FusionKind: String, CaseIterable, Sendable {
         case .lossGradient: "loss gradients"
         case .elementwise: "elementwise kernels"
         case .poolGradient: "pool gradients"
+        case .attentionScores: "attention scores"
         }
     }
+
+    /// The pass that makes this kind of rewrite (and counts it).
+    public var pass: String { self == .attentionScores ? "attention-scores" : "fusion" }
 }
 
 struct Fusion {
@@ -86,6 +94,7 @@ struct Fusion {
         case batchNormFold(conv: Int)
         case lossGradient(nllGrad: Int)
         case poolGradient(pool: Int)
+        case attentionAccumulation(grad: Int, acc: Value)
         case elementwiseRoot
     }
 
@@ -108,6 +117,7 @@ struct Fusion {
         let n = g.nodes.count
         var roles = [Role](repeating: .keep, count: n)
         findEpilogues(&roles)
+        findAttentionAccumulations(&roles)
         let group = findElementwiseGroups(&roles)
         count(roles)
 
@@ -142,6 +152,9 @@ struct Fusion {
                 var attrs = grad.attributes
                 attrs["activation"] = .string("relu")
                 try emit(&r, .maxpool2dGrad, try grad.inputs.map { try r.remap($0, in: v) }, attrs, like: node, for: v)
+            case .attentionAccumulation(let d, let acc):
+                let inputs = try g.nodes[d].inputs.map { try r.remap($0, in: v) } + [try r.remap(acc, in: v)]
+                try emit(&r, .additiveScoresGrad, inputs, g.nodes[d].attributes, like: node, for: v)
             case .elementwiseRoot:
                 let (leaves, program) = try elementwiseProgram(root: i, group: group)
                 let inputs = try leaves.map { try r.remap(Value($0.value), in: v) }
@@ -167,6 +180,7 @@ struct Fusion {
             case .batchNormFold: context.count("batch norms folded")
             case .lossGradient: context.count("loss gradients")
             case .poolGradient: context.count("pool gradients")
+            case .attentionAccumulation: context.count("attention accumulations")
             case .elementwiseRoot: context.count("elementwise kernels")
             }
         }
@@ -247,6 +261,24 @@ struct Fusion {
                 roles[i] = .poolGradient(pool: p)
             default:
                 continue
+            }
+        }
+    }
+
+    /// add(acc, additive_scores_grad(...)) in either order, the gradient read by the add alone
+    /// and of the add's type, acc of it too. When both operands qualify (a decoder's last two
+    /// steps) the later gradient is taken, the earlier one being the sum so far.
+    func findAttentionAccumulations(_ roles: inout [Role]) {
+        guard !context.options.disabledFusions.contains(.attentionScores) else { return }
+        for (i, node) in g.nodes.enumerated() where node.op == .add && node.inputs.count == 2 {
+            guard case .keep = roles[i] else { continue }
+            for k in node.inputs.indices.sorted(by: { node.inputs[$0].id > node.inputs[$1].id }) {
+                let d = node.inputs[k].id, acc = node.inputs[1 - k]
+                guard op(d) == .additiveScoresGrad, g.nodes[d].inputs.count == 4, uses[d] == 1, users[d] == [i],
+                      case .keep = roles[d], g.nodes[d].type == node.type, g.type(of: acc) == node.type, acc.id != d else { continue }
+                roles[d] = .absorbed
+                roles[i] = .attentionAccumulation(grad: d, acc: acc)
+                break
             }
         }
     }

@@ -22,6 +22,7 @@ public enum PassRegistry {
         .blockedLayout,
         .removeDropout,
         .fuseConvPool,
+        .attentionScores,
     ]
 
     private static let byName: [String: Pass] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

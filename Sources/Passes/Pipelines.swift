@@ -19,7 +19,7 @@ public enum Pipelines {
                                          .deadCodeElimination, .verify]
     /// Speed-ups of the forward graph that autodiff should see (it then differentiates the
     /// cheaper form).
-    public static let forwardOptimisations: [Pass] = [.contract, .stackProducts, .deadCodeElimination, .verify]
+    public static let forwardOptimisations: [Pass] = [.attentionScores, .contract, .stackProducts, .deadCodeElimination, .verify]
     /// The gradients, and the clean-ups again (autodiff leaves dead and duplicate nodes).
     public static let differentiation: [Pass] = [.autodiff, .constantFolding, .commonSubexpressionElimination,
                                                  .deadCodeElimination, .verify]
@@ -50,9 +50,10 @@ public enum Pipelines {
     }
 
     /// A model lowered in infer mode -> the graph a decoder or an encoder runs: the
-    /// clean-ups, without gradients.
+    /// clean-ups, without gradients, and with `options.fusion` attention's scores as one op
+    /// and the blocked layout.
     public static func inference(_ options: PassOptions) -> Pipeline {
-        Pipeline(name: "inference", passes: [.dropGradients] + cleanup + (options.fusion ? inferenceLayout : []))
+        Pipeline(name: "inference", passes: [.dropGradients] + cleanup + (options.fusion ? [.attentionScores] + inferenceLayout : []))
     }
 
     /// Inference and evaluation graphs' convolutions in the blocked layout, 2x2 max pooling

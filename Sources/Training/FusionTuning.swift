@@ -35,7 +35,7 @@ public enum FusionTuning {
         let all = PassContext(options: options)
         _ = try Pipelines.compileForTraining(lowered, all)
         let fired = FusionKind.allCases.filter { kind in
-            all.statistics.contains { $0.pass == "fusion" && $0[kind.counter] > 0 }
+            all.statistics.contains { $0.pass == kind.pass && $0[kind.counter] > 0 }
         }
         var candidates: [(name: String, options: PassOptions)] = [("all", options)]
         var none = options

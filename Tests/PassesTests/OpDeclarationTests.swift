@@ -82,6 +82,11 @@ let opExamples: [String: OpExample] = {
         ]),
         "contract_rows": OpExample(inputs: [.f32([5, 3]), .f32([5, 4])], attributes: [:]),
         "lstm_cell": OpExample(inputs: [.f32([2, 8]), .f32([2, 2])], attributes: [:]),
+        "additive_scores": OpExample(inputs: [.f32([2, 5, 3]), .f32([2, 3]), .f32([1, 3])], attributes: [:]),
+        "additive_scores_grad": OpExample(inputs: [.f32([2, 5, 1]), .f32([2, 5, 3]), .f32([2, 3]), .f32([1, 3]), .f32([2, 5, 3])],
+                                          attributes: [:]),
+        "additive_scores_dec_grad": OpExample(inputs: [.f32([2, 5, 1]), .f32([2, 5, 3]), .f32([2, 3]), .f32([1, 3])], attributes: [:]),
+        "additive_scores_weight_grad": OpExample(inputs: [.f32([2, 5, 1]), .f32([2, 5, 3]), .f32([2, 3])], attributes: [:]),
         // Ops for ONNX models
         "avgpool2d": OpExample(inputs: [.f32([1, 2, 5, 5])], attributes: avgpool),
         "avgpool2d_grad": OpExample(inputs: [.f32([1, 2, 3, 3]), .f32([1, 2, 5, 5])], attributes: avgpool),

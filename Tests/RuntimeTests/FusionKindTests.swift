@@ -11,7 +11,7 @@ final class FusionKindTests: XCTestCase {
     func counts(_ context: PassContext) -> [FusionKind: Int] {
         var out: [FusionKind: Int] = [:]
         for kind in FusionKind.allCases {
-            out[kind] = context.statistics.filter { $0.pass == "fusion" }.reduce(0) { $0 + $1[kind.counter] }
+            out[kind] = context.statistics.filter { $0.pass == kind.pass }.reduce(0) { $0 + $1[kind.counter] }
         }
         return out
     }
@@ -35,7 +35,7 @@ final class FusionKindTests: XCTestCase {
     }
 
     func testEachKindCanBeLeftOut() throws {
-        for file in ["cnn.swiftgraph", "caption_lstm.swiftgraph"] {
+        for file in ["cnn.swiftgraph", "caption_lstm.swiftgraph", "caption_attention.swiftgraph"] {
             let model = try lowered(file)
             let all = PassContext(options: PassOptions(verifyEach: true))
             let (forward, reference) = try Pipelines.compileForTraining(model, all)

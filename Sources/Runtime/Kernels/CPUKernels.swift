@@ -47,6 +47,8 @@ public enum CPUKernels {
         ReorderToBlockedOp.self, ReorderFromBlockedOp.self, PackConvWeightOp.self, BlockedConv2dOp.self, BlockedMaxpool2dOp.self,
         WinogradWeightTransformOp.self, WinogradConv2dOp.self,
         BlockedConv2dMaxpoolOp.self,
+        // Attention scores (made by the attention-scores pass)
+        AdditiveScoresOp.self, AdditiveScoresGradOp.self, AdditiveScoresWeightGradOp.self, AdditiveScoresDecGradOp.self,
     ]
 
     /// Kernels by op. An op listed twice is a programming error caught at first use (and by

@@ -1,0 +1,84 @@
+import Foundation
+import GraphIR
+@testable import Runtime
+import XCTest
+
+/// The attention-score ops against plain loops in Double, with attention widths that leave a
+/// tail after the 16-lane blocks and one that does not; and their gradients numerically.
+final class KernelAttentionScoresTests: XCTestCase {
+    let data = TestData(seed: 43)
+
+    /// pre[b, n, a] = enc[b, n, a] + dec[b, a] in Double.
+    func pre(_ enc: HostTensor, _ dec: HostTensor, _ b: Int, _ n: Int, _ a: Int, regions: Int, width: Int) -> Double {
+        Double(enc.floats[(b * regions + n) * width + a]) + Double(dec.floats[b * width + a])
+    }
+
+    func testScoresAndGradientsMatchLoops() throws {
+        for (batch, regions, width) in [(2, 5, 37), (3, 4, 16), (1, 7, 5)] {
+            let enc = data.floats([batch, regions, width]), dec = data.floats([batch, width])
+            let w = data.floats([1, width]), dy = data.floats([batch, regions, 1])
+            var scores = [Double](repeating: 0, count: batch * regions)
+            var grad = [Double](repeating: 0, count: batch * regions * width)
+            var dw = [Double](repeating: 0, count: width)
+            var dd = [Double](repeating: 0, count: batch * width)
+            let acc = data.floats([batch, regions, width])
+            for b in 0..<batch {
+                for n in 0..<regions {
+                    let row = b * regions + n
+                    for a in 0..<width {
+                        let p = pre(enc, dec, b, n, a, regions: regions, width: width)
+                        scores[row] += Double(w.floats[a]) * max(p, 0)
+                        grad[row * width + a] = p > 0 ? Double(dy.floats[row]) * Double(w.floats[a]) : 0
+                        dw[a] += Double(dy.floats[row]) * max(p, 0)
+                        dd[b * width + a] += grad[row * width + a]
+                    }
+                }
+            }
+            let what = "B=\(batch) N=\(regions) A=\(width)"
+            assertClose(try runOp(.additiveScores, [enc, dec, w]), scores, shape: [batch, regions, 1], tol: 1e-5, "additive_scores \(what)")
+            assertClose(try runOp(.additiveScoresGrad, [dy, enc, dec, w]), grad, shape: [batch, regions, width], tol: 1e-6,
+                        "additive_scores_grad \(what)")
+            assertClose(try runOp(.additiveScoresGrad, [dy, enc, dec, w, acc]), zip(grad, acc.floats).map { $0 + Double($1) },
+                        shape: [batch, regions, width], tol: 1e-5, "additive_scores_grad with acc \(what)")
+            assertClose(try runOp(.additiveScoresDecGrad, [dy, enc, dec, w]), dd, shape: [batch, width], tol: 1e-5,
+                        "additive_scores_dec_grad \(what)")
+            assertClose(try runOp(.additiveScoresWeightGrad, [dy, enc, dec]), dw, shape: [1, width], tol: 1e-5,
+                        "additive_scores_weight_grad \(what)")
+        }
+    }
+
+    /// Shape rules refuse operands that do not line up.
+    func testShapeRulesRefuseMismatches() {
+        let enc = TensorType.f32(Shape(known: [2, 5, 4]))
+        XCTAssertThrowsError(try inferType(.additiveScores, [enc, .f32(Shape(known: [2, 3])), .f32(Shape(known: [1, 4]))], [:]))
+        XCTAssertThrowsError(try inferType(.additiveScores, [enc, .f32(Shape(known: [2, 4])), .f32(Shape(known: [2, 4]))], [:]))
+        XCTAssertThrowsError(try inferType(.additiveScoresGrad, [.f32(Shape(known: [2, 5, 2])), enc, .f32(Shape(known: [2, 4])),
+                                                                  .f32(Shape(known: [1, 4]))], [:]))
+        XCTAssertEqual(try inferType(.additiveScoresWeightGrad, [.f32(Shape(known: [2, 5, 1])), enc, .f32(Shape(known: [2, 4]))], [:]),
+                       .f32(Shape(known: [1, 4])))
+    }
+}
+
+extension GradientCheckOpTests {
+    /// additive_scores with every pre-activation at least 0.15 away from relu's kink (enc away
+    /// from zero, dec small), with a symbolic batch; A = 20 leaves a tail after one 16-lane block.
+    func testAdditiveScores() throws {
+        for batch in [nil, 2] as [Int?] {
+            let c = GradientCheckGraph("additive_scores", bindings: batch.map { ["B": $0] } ?? [:])
+            let enc: Value, dec: Value
+            if batch != nil {
+                // A leading symbolic axis: input [B, ...] (values in [0.9, 1)) * parameter.
+                enc = try c.emit(.mul, [c.input("x", .f32(Shape([Dim.symbol("B"), .known(3), .known(20)])), c.uniform(120, 0.9, 1)),
+                                        c.param("enc", [3, 20], c.awayFromZero(60))])
+                dec = try c.emit(.mul, [c.input("y", .f32(Shape([Dim.symbol("B"), .known(20)])), c.uniform(40, 0.9, 1)),
+                                        c.param("dec", [20], c.uniform(20, -0.05, 0.05))])
+            } else {
+                enc = c.param("enc", [2, 3, 20], c.awayFromZero(120))
+                dec = c.param("dec", [2, 20], c.uniform(40, -0.05, 0.05))
+            }
+            let w = c.param("w", [1, 20])
+            try c.finishWithWeightedSum(try c.emit(.additiveScores, [enc, dec, w]))
+            try checkGradients(c, expect: ["enc", "dec", "w"])
+        }
+    }
+}
