@@ -11,7 +11,7 @@ import Runtime
 /// network (caches warmed or evicted by its neighbours, the layout its input arrives in, the
 /// residual read by its epilogue). So where a layer's runner-up came within `closeMargin` of
 /// its winner, the whole graph is timed (synthetic weights and inputs) with the per-layer
-/// winners, with each of the `mostSingleFlips` closest calls flipped to its runner-up alone,
+/// winners, with each of the `mostSingleFlips` slowest close layers flipped to its runner-up alone,
 /// and with all of them flipped; the fastest stays (choice point `conv2d-graph`, keyed by a
 /// fingerprint of the model). Each close layer's outcome is remembered as `conv2d-in-graph`
 /// with the layer's key and the fingerprint, so later runs read it from the cache without
@@ -24,7 +24,7 @@ public enum TunedCompilation {
     /// tried in the whole graph: up to twice as slow, since a layer timed alone can mislead by
     /// that much (its input arrives cold, and its neighbours' reorders are not counted).
     public static let closeMargin = 1.0
-    /// At most this many close calls are tried one at a time (the closest), so that the
+    /// At most this many close calls are tried one at a time (the slowest layers), so that the
     /// whole-graph step stays a few runs of the model per variant.
     public static let mostSingleFlips = 5
 
@@ -53,15 +53,17 @@ public enum TunedCompilation {
                 chosen = a
             } else if let other = ConvolutionTuning.closeRunnerUp(layer, winner: chosen, tuner: tuner, threads: threads, margin: closeMargin),
                       candidates.contains(other.algorithm) {
-                layers.close(layer, runnerUp: other.algorithm, ratio: other.ratio)
+                layers.close(layer, runnerUp: other.algorithm, seconds: other.seconds)
             }
             layers.set(layer, chosen)
             return chosen
         }
         _ = try pipeline.run(lowered, PassContext(options: options))
         var final = layers.all
-        // The closest calls first; each alone, then all together, against the per-layer winners.
-        let close = layers.closeCalls.sorted { $0.ratio < $1.ratio }.prefix(mostSingleFlips)
+        // The slowest layers' close calls: a flip of a layer that takes less time than the
+        // whole graph's run-to-run spread could not be confirmed by timing the graph. Each
+        // alone, then all together, against the per-layer winners.
+        let close = layers.closeCalls.sorted { $0.seconds > $1.seconds }.prefix(mostSingleFlips)
         if !close.isEmpty {
             var variants: [(name: String, choices: [ConvolutionLayer: ConvolutionAlgorithm])] = [("layers", final)]
             for (i, call) in close.enumerated() {
@@ -162,14 +164,15 @@ public enum TunedCompilation {
 /// The layers the first compilation met, what each got, and the close calls (thread-safe:
 /// the chooser is `@Sendable`).
 private final class LayerChoices: @unchecked Sendable {
-    struct CloseCall { let layer: ConvolutionLayer; let runnerUp: ConvolutionAlgorithm; let ratio: Double }
+    /// `seconds`: the layer's winner's time alone.
+    struct CloseCall { let layer: ConvolutionLayer; let runnerUp: ConvolutionAlgorithm; let seconds: Double }
     private let lock = NSLock()
     private var chosen: [ConvolutionLayer: ConvolutionAlgorithm] = [:]
     private var close: [CloseCall] = []
 
     func set(_ layer: ConvolutionLayer, _ a: ConvolutionAlgorithm) { lock.withLock { chosen[layer] = a } }
-    func close(_ layer: ConvolutionLayer, runnerUp: ConvolutionAlgorithm, ratio: Double) {
-        lock.withLock { if !close.contains(where: { $0.layer == layer }) { close.append(CloseCall(layer: layer, runnerUp: runnerUp, ratio: ratio)) } }
+    func close(_ layer: ConvolutionLayer, runnerUp: ConvolutionAlgorithm, seconds: Double) {
+        lock.withLock { if !close.contains(where: { $0.layer == layer }) { close.append(CloseCall(layer: layer, runnerUp: runnerUp, seconds: seconds)) } }
     }
     var all: [ConvolutionLayer: ConvolutionAlgorithm] { lock.withLock { chosen } }
     var closeCalls: [CloseCall] { lock.withLock { close } }

@@ -66,7 +66,7 @@ final class TunedCompilationTests: XCTestCase {
         let confirmed = tuner.decisions.filter { $0.key.point == "conv2d-in-graph" }
         let layerKeys = Set(tuner.decisions.filter { $0.key.point == "conv2d-algorithm" }.map { $0.key.shape })
         XCTAssertGreaterThan(layerKeys.count, flips)
-        XCTAssertEqual(confirmed.count, flips, "every layer was a close call; the closest were confirmed")
+        XCTAssertEqual(confirmed.count, flips, "every layer was a close call; the slowest were confirmed")
         XCTAssertTrue(confirmed.allSatisfy { layerKeys.contains($0.key.shape.components(separatedBy: "-g")[0]) })
         XCTAssertEqual(context.statistics.filter { $0.pass == "blocked-layout" }.count, 1, "the caller's context saw one compilation")
 
