@@ -380,9 +380,15 @@ public final class Executor {
 
     /// The last computed value of `v` (for tests and debugging); nil before any run, and for a
     /// temporary parameter-derived value (its memory is freed once the kept ones are computed).
+    /// A parameter the executor holds no copy of is read from the store of the last run.
     public func value(_ v: Value) -> HostTensor? {
         guard let plan = lastPlan, v.id >= 0, v.id < plan.views.count else { return nil }
         if let d = parameterDerived, d.isDerived[v.id], !d.isKept[v.id] { return nil }
+        if graph.nodes[v.id].op == .param, heldView(v.id) == nil {
+            guard let store = lastStore else { return nil }
+            if store.residence !== self { store.synchronize() }
+            return store.get(graph.nodes[v.id].name ?? "%\(v.id)")
+        }
         return plan.tensor(v)
     }
 
@@ -393,33 +399,35 @@ public final class Executor {
         guard let derived = parameterDerived, let layout = derivedLayout else { return }
         derivedStale = true   // until every node has run
         let start = monotonicSeconds()
-        // The temporary derived values, then the parameters only they read, from the store.
-        var transientOffsets: [Int] = []
-        var end = (layout.temporaryBytes + 63) / 64 * 64
-        for (id, shape) in derivedOnlyParameters {
-            transientOffsets.append(end)
-            end += (shape.reduce(1, *) * graph.nodes[id].type.dtype.byteSize + 63) / 64 * 64
-        }
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(end, 1), alignment: 64)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(layout.temporaryBytes, 1), alignment: 64)
         defer { scratch.deallocate() }
         var views = plan.views
         for (i, offset) in layout.temporaryOffsets {
             let node = graph.nodes[i]
             views[i] = TensorView(data: scratch + offset, shape: node.type.shape.resolved([:]) ?? [], dtype: node.type.dtype)
         }
-        for ((id, shape), offset) in zip(derivedOnlyParameters, transientOffsets) {
-            if let held = materialized[id] { views[id] = held; continue }
-            let node = graph.nodes[id], name = node.name ?? "%\(id)"
-            guard let t = store.peek(name) else {
-                throw RuntimeError("missing parameter '\(name)' (\(node.type)); initialise the store from the graph or load it")
-            }
-            let view = TensorView(data: scratch + offset, shape: shape, dtype: node.type.dtype)
-            t.copyBytes(to: view.data, count: view.count)
-            views[id] = view
-        }
+        // A parameter only derived nodes read is copied from the store just before its first
+        // reader and freed after its last, so at most a few weights are copied at once.
+        var shapes: [Int: [Int]] = [:], lastReader: [Int: Int] = [:]
+        for (id, shape) in derivedOnlyParameters where materialized[id] == nil { shapes[id] = shape }
+        for i in derived.nodes { for v in graph.nodes[i].inputs where shapes[v.id] != nil { lastReader[v.id] = i } }
+        var loaded: [Int: UnsafeMutableRawPointer] = [:]
+        defer { for p in loaded.values { p.deallocate() } }
+        for (id, _) in derivedOnlyParameters { if let held = materialized[id] { views[id] = held } }
         if let t = threads, BLASInfo.threads != t { BLASInfo.setThreads(t) }
         for i in derived.nodes {
             let node = graph.nodes[i]
+            for v in node.inputs where loaded[v.id] == nil {
+                guard let shape = shapes[v.id] else { continue }
+                let param = graph.nodes[v.id], name = param.name ?? "%\(v.id)"
+                guard let t = store.peek(name) else {
+                    throw RuntimeError("missing parameter '\(name)' (\(param.type)); initialise the store from the graph or load it")
+                }
+                let data = UnsafeMutableRawPointer.allocate(byteCount: max(shape.reduce(1, *) * param.type.dtype.byteSize, 1), alignment: 64)
+                loaded[v.id] = data
+                views[v.id] = TensorView(data: data, shape: shape, dtype: param.type.dtype)
+                t.copyBytes(to: data, count: views[v.id].count)
+            }
             guard let kernel = CPUKernels.kernel(for: node.op) else { continue }   // checked at init
             let context = KernelContext(inputs: node.inputs.map { views[$0.id] }, output: views[i],
                                         attributes: node.attributes, workspace: workspace, random: random, pool: pool)
@@ -430,6 +438,10 @@ public final class Executor {
             let overwritten = checksNumerics ? overwrittenOperands(step) : [:]
             kernel(context)
             if checksNumerics, let finding = finding(for: step, views: views, overwritten: overwritten) { throw finding }
+            for v in node.inputs where lastReader[v.id] == i {
+                loaded.removeValue(forKey: v.id)?.deallocate()
+                views[v.id] = plan.views[v.id]
+            }
         }
         derivedStale = false
         parameterDerivedComputations += 1
