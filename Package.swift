@@ -68,7 +68,7 @@ let package = Package(
                                                                   .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                           path: "Sources/onnx-conformance"),
         // Times graphc on an ONNX file for bench/onnx.sh (onnxruntime on the same file beside it).
-        .executableTarget(name: "onnx-bench", dependencies: ["ONNX", "Passes", "Runtime", "GraphIR", "Datasets"],
+        .executableTarget(name: "onnx-bench", dependencies: ["ONNX", "Passes", "Runtime", "GraphIR", "Datasets", "Training"],
                           path: "Sources/onnx-bench"),
         // Trains the Q2 CNN through the public API, as a program using graphc would.
         .executableTarget(name: "TrainCNN", dependencies: ["Training", "Runtime", "Datasets"], path: "Examples/TrainCNN"),

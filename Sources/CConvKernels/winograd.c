@@ -46,6 +46,23 @@ void gc_winograd_plan(gc_winograd_geometry *g, long threads) {
     if (g->out_group < 1) g->out_group = 1;
 }
 
+int gc_winograd_plan_variant(gc_winograd_geometry *g, long threads, int variant) {
+    gc_winograd_plan(g, threads);
+    long wt, wb;
+    register_tile(&wt, &wb);
+    const long tiles = g->tiles_h * g->tiles_w, tb = g->tile_block, og = g->out_group;
+    long half = (og + 1) / 2;
+    half = (half + wb - 1) / wb * wb;
+    switch (variant) {
+        case 0: return 1;
+        case 1: if (tb >= tiles) return 0; g->tile_block = 2 * tb < tiles ? 2 * tb : tiles; return 1;
+        case 2: if (tb < 2 * wt) return 0; g->tile_block = (tb + 1) / 2; return 1;
+        case 3: if (og >= g->out_blocks) return 0; g->out_group = g->out_blocks; return 1;
+        case 4: if (half >= og) return 0; g->out_group = half; return 1;
+        default: return 0;
+    }
+}
+
 long gc_winograd_items(const gc_winograd_geometry *g) {
     const long tiles = g->tiles_h * g->tiles_w;
     return (tiles + g->tile_block - 1) / g->tile_block * ((g->out_blocks + g->out_group - 1) / g->out_group);

@@ -23,8 +23,8 @@ public struct PassOptions: Sendable {
     /// after the last gradient, with nothing left to overlap).
     public static let defaultBucketBytes = 2 << 20
     /// How each convolution of an inference graph runs (`blocked-layout`): nil takes the
-    /// fixed default (`ConvolutionAlgorithm.blocked`); the command line measures with the
-    /// tuner (`ConvolutionTuning` in Runtime) or takes `--convolution`.
+    /// fixed default (`ConvolutionAlgorithm.blocked`). `TunedCompilation` (Training) measures
+    /// with the tuner when it is nil; the command line sets it for `--convolution`.
     public var convolutionChooser: ConvolutionChooser?
 
     public init(batchSize: Int? = nil, dropout: Double? = nil, verifyEach: Bool = false, fusion: Bool = true) {

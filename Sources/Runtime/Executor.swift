@@ -93,6 +93,15 @@ public final class Executor {
     private let parameterViews: [Int: TensorView]
     private let parameterBytes: Int
     private let parameterIndex: [String: Int]
+    /// Parameters only derived nodes read (see init): no region in `parameterArena`; copied
+    /// from the store into scratch only while the derived values are computed.
+    private let derivedOnlyParameters: [(id: Int, shape: [Int])]
+    /// Copies of such parameters made when a caller asked for one (`parameterBuffer`); from
+    /// then on they are held like the others.
+    private var materialized: [Int: TensorView] = [:]
+
+    /// The executor's own copy of parameter `id`, if it holds one.
+    private func heldView(_ id: Int) -> TensorView? { parameterViews[id] ?? materialized[id] }
     /// Which store, and which version of each parameter, `parameterArena` currently holds.
     private weak var lastStore: ParameterStore?
     private var copiedVersions: [Int: UInt64] = [:]
@@ -175,6 +184,14 @@ public final class Executor {
         parameters = graph.parameters
         indexChecks = IndexCheck.checks(for: graph)
 
+        let derived = ParameterDerivedValues(graph)
+        let computesOnce = (options.computesParameterValuesOnce ?? ParameterDerivedValues.computedOnceByDefault(in: graph)) && !derived.nodes.isEmpty
+        // A parameter that only derived nodes read (a convolution weight once packed or
+        // transformed) needs no copy of its own here: it is read from the store, into scratch,
+        // while the derived values are computed, as onnxruntime drops weights once prepacked.
+        // The store keeps it (checkpoints, `set`, new derived values after a change).
+        let onlyDerived = computesOnce && graph.gradientOutputs.isEmpty ? derived.parametersReadOnlyByDerivedNodes(graph) : []
+        var transient: [(id: Int, shape: [Int])] = []
         var offsets: [(Int, Int, [Int])] = []
         var end = 0
         var index: [String: Int] = [:]
@@ -185,9 +202,10 @@ public final class Executor {
                 symbolic.append("'\(node.name ?? "%\(v.id)")' (\(node.type))")
                 continue
             }
+            if let name = node.name { index[name] = v.id }
+            if onlyDerived.contains(v.id) { transient.append((v.id, shape)); continue }
             offsets.append((v.id, end, shape))
             end += (shape.reduce(1, *) * node.type.dtype.byteSize + 63) / 64 * 64
-            if let name = node.name { index[name] = v.id }
         }
         parameterBytes = end
         symbolicParameters = symbolic
@@ -197,13 +215,13 @@ public final class Executor {
         for (id, offset, shape) in offsets { views[id] = TensorView(data: parameterArena + offset, shape: shape, dtype: graph.nodes[id].type.dtype) }
         parameterViews = views
         parameterIndex = index
+        derivedOnlyParameters = transient
         var outs: [String: Value] = [:]
         for (name, v) in graph.outputs { outs[name] = v }
         if let l = graph.loss, outs["loss"] == nil { outs["loss"] = l }
         outputIndex = outs
 
-        let derived = ParameterDerivedValues(graph)
-        if options.computesParameterValuesOnce ?? ParameterDerivedValues.computedOnceByDefault(in: graph), !derived.nodes.isEmpty {
+        if computesOnce {
             let sizes = try graph.nodes.enumerated().map { i, node -> Int in
                 guard derived.isDerived[i] else { return 0 }
                 let bytes = node.type.shape.resolved([:]).flatMap { MemoryBudget.bytes(elements: $0, byteSize: node.type.dtype.byteSize) }
@@ -234,6 +252,7 @@ public final class Executor {
     deinit {
         parameterArena.deallocate()
         derivedArena?.deallocate()
+        for view in materialized.values { view.data.deallocate() }
     }
 
     /// Restarts the dropout generator (prepared plans hold the old one, so they are dropped).
@@ -264,7 +283,7 @@ public final class Executor {
             let view = plan.views[v.id]
             feed.copyBytes(to: view.data, count: view.count)
         }
-        if try copyParameters(from: store, into: plan) || derivedStale { try computeParameterDerived(plan) }
+        if try copyParameters(from: store, into: plan) || derivedStale { try computeParameterDerived(plan, store: store) }
         if measuresTime {
             timedRuns += 1
             for (i, f) in plan.flops where i < nodeFlops.count { nodeFlops[i] += f }
@@ -308,7 +327,20 @@ public final class Executor {
     /// the weights the next run uses (call `noteParametersWritten` so readers of the store
     /// see the change).
     public func parameterBuffer(named name: String) -> UnsafeMutableBufferPointer<Float>? {
-        guard let id = parameterIndex[name], let view = parameterViews[id], view.dtype == .f32 else { return nil }
+        guard let id = parameterIndex[name] else { return nil }
+        if heldView(id) == nil, let shape = derivedOnlyParameters.first(where: { $0.id == id })?.shape {
+            // A parameter only derived values read gets its copy now, with the last store's value.
+            let dtype = graph.nodes[id].type.dtype, count = shape.reduce(1, *)
+            let data = UnsafeMutableRawPointer.allocate(byteCount: max(count * dtype.byteSize, 1), alignment: 64)
+            data.initializeMemory(as: UInt8.self, repeating: 0, count: max(count * dtype.byteSize, 1))
+            let view = TensorView(data: data, shape: shape, dtype: dtype)
+            if let store = lastStore {
+                if store.residence !== self { store.synchronize() }
+                if let t = store.peek(name), t.dtype == dtype, t.shape == shape, t.storedCount == t.count { t.copyBytes(to: data, count: count) }
+            }
+            materialized[id] = view
+        }
+        guard let view = heldView(id), view.dtype == .f32 else { return nil }
         // The caller may write through it: what was computed from the weights is recomputed.
         derivedStale = true
         return view.floats
@@ -328,7 +360,7 @@ public final class Executor {
     /// not copy them in again.
     func writeBack(into store: ParameterStore) {
         for v in parameters {
-            guard let name = graph[v].name, let view = parameterViews[v.id] else { continue }
+            guard let name = graph[v].name, let view = heldView(v.id) else { continue }
             if let version = store.overwrite(name, from: UnsafeRawPointer(view.data), count: view.count, dtype: view.dtype),
                lastStore === store {
                 copiedVersions[v.id] = version
@@ -348,16 +380,22 @@ public final class Executor {
 
     /// The last computed value of `v` (for tests and debugging); nil before any run, and for a
     /// temporary parameter-derived value (its memory is freed once the kept ones are computed).
+    /// A parameter the executor holds no copy of is read from the store of the last run.
     public func value(_ v: Value) -> HostTensor? {
         guard let plan = lastPlan, v.id >= 0, v.id < plan.views.count else { return nil }
         if let d = parameterDerived, d.isDerived[v.id], !d.isKept[v.id] { return nil }
+        if graph.nodes[v.id].op == .param, heldView(v.id) == nil {
+            guard let store = lastStore else { return nil }
+            if store.residence !== self { store.synchronize() }
+            return store.get(graph.nodes[v.id].name ?? "%\(v.id)")
+        }
         return plan.tensor(v)
     }
 
     /// Computes the parameter-derived values from the parameters now in executor memory: the
     /// derived nodes in graph order, the kept ones into `derivedArena`, the temporary ones
     /// into scratch freed at the end. Index checks and `checksNumerics` apply as in a run.
-    private func computeParameterDerived(_ plan: BoundPlan) throws {
+    private func computeParameterDerived(_ plan: BoundPlan, store: ParameterStore) throws {
         guard let derived = parameterDerived, let layout = derivedLayout else { return }
         derivedStale = true   // until every node has run
         let start = monotonicSeconds()
@@ -368,9 +406,28 @@ public final class Executor {
             let node = graph.nodes[i]
             views[i] = TensorView(data: scratch + offset, shape: node.type.shape.resolved([:]) ?? [], dtype: node.type.dtype)
         }
+        // A parameter only derived nodes read is copied from the store just before its first
+        // reader and freed after its last, so at most a few weights are copied at once.
+        var shapes: [Int: [Int]] = [:], lastReader: [Int: Int] = [:]
+        for (id, shape) in derivedOnlyParameters where materialized[id] == nil { shapes[id] = shape }
+        for i in derived.nodes { for v in graph.nodes[i].inputs where shapes[v.id] != nil { lastReader[v.id] = i } }
+        var loaded: [Int: UnsafeMutableRawPointer] = [:]
+        defer { for p in loaded.values { p.deallocate() } }
+        for (id, _) in derivedOnlyParameters { if let held = materialized[id] { views[id] = held } }
         if let t = threads, BLASInfo.threads != t { BLASInfo.setThreads(t) }
         for i in derived.nodes {
             let node = graph.nodes[i]
+            for v in node.inputs where loaded[v.id] == nil {
+                guard let shape = shapes[v.id] else { continue }
+                let param = graph.nodes[v.id], name = param.name ?? "%\(v.id)"
+                guard let t = store.peek(name) else {
+                    throw RuntimeError("missing parameter '\(name)' (\(param.type)); initialise the store from the graph or load it")
+                }
+                let data = UnsafeMutableRawPointer.allocate(byteCount: max(shape.reduce(1, *) * param.type.dtype.byteSize, 1), alignment: 64)
+                loaded[v.id] = data
+                views[v.id] = TensorView(data: data, shape: shape, dtype: param.type.dtype)
+                t.copyBytes(to: data, count: views[v.id].count)
+            }
             guard let kernel = CPUKernels.kernel(for: node.op) else { continue }   // checked at init
             let context = KernelContext(inputs: node.inputs.map { views[$0.id] }, output: views[i],
                                         attributes: node.attributes, workspace: workspace, random: random, pool: pool)
@@ -381,6 +438,10 @@ public final class Executor {
             let overwritten = checksNumerics ? overwrittenOperands(step) : [:]
             kernel(context)
             if checksNumerics, let finding = finding(for: step, views: views, overwritten: overwritten) { throw finding }
+            for v in node.inputs where lastReader[v.id] == i {
+                loaded.removeValue(forKey: v.id)?.deallocate()
+                views[v.id] = plan.views[v.id]
+            }
         }
         derivedStale = false
         parameterDerivedComputations += 1
@@ -413,6 +474,7 @@ public final class Executor {
         var fixedViews = parameterViews.merging(derivedViews) { a, _ in a }
         if let d = parameterDerived {
             for i in d.nodes where !d.isKept[i] { fixedViews[i] = TensorView(data: parameterArena, shape: [0], dtype: graph.nodes[i].type.dtype) }
+            for (id, _) in derivedOnlyParameters { fixedViews[id] = TensorView(data: parameterArena, shape: [0], dtype: graph.nodes[id].type.dtype) }
         }
         let p = BoundPlan(graph: graph, shapes: shapes, layout: layout, fixedViews: fixedViews, skipped: parameterDerived?.isDerived,
                           checks: indexChecks, workspace: workspace, random: random, pool: pool,
@@ -443,8 +505,8 @@ public final class Executor {
             guard t.dtype == node.type.dtype, t.shape == shape, t.storedCount == t.count else {
                 throw RuntimeError("parameter '\(name)' is \(t.dtype.rawValue)\(t.shape) with \(t.storedCount) values but the graph declares \(node.type)")
             }
-            let view = plan.views[v.id]
-            t.copyBytes(to: view.data, count: view.count)
+            // A parameter only derived nodes read is copied when they are computed.
+            if let view = heldView(v.id) { t.copyBytes(to: view.data, count: view.count) }
             copiedVersions[v.id] = version
             changed = true
         }

@@ -34,7 +34,7 @@ public final class BeamDecoder {
         guard FileManager.default.fileExists(atPath: file) else {
             throw RuntimeError("--beam needs the model's single-step graph \(file) (inputs features, word, h, c; outputs h0, c0, logProbs, h, c)")
         }
-        graph = try Pipelines.compileForInference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)), context)
+        graph = try TunedCompilation.inference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)), context, threads: threads)
         for name in ["features", "word", "h", "c"] where graph.input(named: name) == nil {
             throw RuntimeError("\(file): a step graph for beam search needs an input \"\(name)\"")
         }

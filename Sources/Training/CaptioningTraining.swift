@@ -78,7 +78,7 @@ struct CaptioningTraining {
         let (_, training) = try TrainingJob.compile(lowered, recipe, "training", reporter: reporter)
         let (regions, dim, maxLen) = try checkInterface(lowered)
         let inferContext = PassContext(options: recipe.passes)
-        let infer = try Pipelines.compileForInference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)), inferContext)
+        let infer = try TunedCompilation.inference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)), inferContext, threads: recipe.threads)
         reporter.compiled("inference", inferContext)
         var data = try loadData()
         guard data.vocabulary.maxLen == maxLen else {

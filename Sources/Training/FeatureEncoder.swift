@@ -24,7 +24,7 @@ public final class FeatureEncoder {
         self.file = file
         var lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .infer))
         if ModelLoading.isONNX(file) { lowered = try ONNXTask.namingImage(lowered, file: file, what: "an encoder") }
-        graph = try Pipelines.compileForInference(lowered, context)
+        graph = try TunedCompilation.inference(lowered, context, threads: threads)
         guard let image = graph.input(named: "image"), graph[image].type.dtype == .f32 else {
             throw RuntimeError("\(file): an encoder needs an f32 input named \"image\" shaped [batch, 3, height, width]")
         }

@@ -37,7 +37,7 @@ public final class ModelRun {
     /// graph is compiled in `context` (its options; it keeps the pass statistics).
     public init(file: String, weights: String? = nil, seed: UInt64? = nil, threads: Int? = nil, context: PassContext = PassContext()) throws {
         self.file = file
-        graph = try Pipelines.compileForInference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)), context)
+        graph = try TunedCompilation.inference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)), context, threads: threads)
         self.seed = seed ?? UInt64(max(0, graph.metadata.int("seed") ?? 0))
         if let w = weights {
             if w.hasSuffix(".pth") || w.hasSuffix(".pt") {

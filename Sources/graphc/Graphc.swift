@@ -228,7 +228,7 @@ struct Graphc: ParsableCommand {
             if countParams { return try CountParams.run(files: files, options: frontendOptions) }
             if dumpIR {
                 return try DumpIR.run(file: files[0], options: frontendOptions, pipeline: try pipelineNames(), after: after,
-                                      passOptions: passOptions, timePasses: timePasses, passStats: passStats)
+                                      passOptions: dumpOptions, timePasses: timePasses, passStats: passStats)
             }
             if train || eval {
                 return try TrainingJob.run(file: files[0], overrides: try recipeOverrides(), options: trainingOptions, reporter: reporter)
@@ -261,7 +261,16 @@ struct Graphc: ParsableCommand {
         var options = PassOptions(batchSize: batchSize, dropout: dropout, verifyEach: verifyEach, fusion: fusion != "off")
         options.dataParallel = dataParallel || World.launchedWithSeveralRanks
         if let mb = bucketMb { options.bucketBytes = max(4, Int(mb * 1_000_000)) }
-        options.convolutionChooser = ConvolutionAlgorithm(rawValue: convolution)?.chooser ?? ConvolutionTuning.chooser(threads: threads)
+        // nil (`auto`): the library's tuned compilation (TunedCompilation) chooses per layer.
+        options.convolutionChooser = ConvolutionAlgorithm(rawValue: convolution)?.chooser
+        return options
+    }
+
+    /// `passOptions`, each layer's convolution timed alone when not fixed by `--convolution`
+    /// (`--dump-ir` runs named passes, not the tuned compilation).
+    var dumpOptions: PassOptions {
+        var options = passOptions
+        if options.convolutionChooser == nil { options.convolutionChooser = ConvolutionTuning.chooser(threads: threads) }
         return options
     }
 

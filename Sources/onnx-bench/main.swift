@@ -4,6 +4,7 @@ import GraphIR
 import ONNX
 import Passes
 import Runtime
+import Training
 
 // onnx-bench MODEL.onnx INPUTS.npz [--threads N] [--warmup W] [--repeats R] [--fusion on|off]
 //
@@ -33,11 +34,9 @@ do {
     let model = try ONNXModel.load(path: arguments[0])
     // Kernel and convolution-algorithm choices as the graphc command makes them (--tune fast,
     // the user's tuning cache), so the two are timed on the same compiled program.
-    Tuner.shared = Tuner.standard(mode: .fast)
-    var options = PassOptions(fusion: fusion)
-    options.convolutionChooser = ConvolutionTuning.chooser(threads: threads)
-    let pipeline = Pipeline(name: "onnx-bench", passes: Pipelines.inference(options).passes + (fusion ? Pipelines.optimisations : []))
-    let graph = try pipeline.run(model.graph, PassContext(options: options))
+    let tuner = Tuner.standard(mode: .fast)
+    let graph = try TunedCompilation.inference(model.graph, PassContext(options: PassOptions(fusion: fusion)), tuner: tuner, threads: threads,
+                                               passes: fusion ? Pipelines.optimisations : [])
     let parameters = ParameterStore()
     try model.initialise(parameters, for: graph)
     let npz = try NPZArchive(path: arguments[1])
@@ -46,7 +45,7 @@ do {
         let a = try npz.array(key)
         feeds[key] = a.dtype == .i64 ? HostTensor(shape: a.shape, ints: try a.int64s()) : HostTensor(shape: a.shape, floats: a.floats())
     }
-    let executor = try Executor(graph: graph, options: ExecutionOptions(training: false, threads: threads), planner: BufferPlan.lifetimes)
+    let executor = try Executor(graph: graph, options: ExecutionOptions(training: false, threads: threads, tuner: tuner), planner: BufferPlan.lifetimes)
     for _ in 0..<warmup { _ = try executor.run(feeds: feeds, parameters: parameters) }
     var seconds: [Double] = []
     for _ in 0..<repeats {

@@ -92,4 +92,67 @@ final class KernelPoolingGrainTests: XCTestCase {
         XCTAssertEqual(pooled(x, dy, a, pool: WorkerPool(threads: 2, tuner: again), grain: nil).y, serial.y)
         XCTAssertEqual(again.decisions.first { $0.key.point == "maxpool-grain" }?.source, .cached)
     }
+
+    /// The reorders to and from the blocked layout, blocked max pooling and average pooling
+    /// (forward and backward, with and without the padding in the divisor): every grain gives
+    /// exactly the serial result.
+    func testBlockedPoolingReordersAndAveragePoolingAtEveryGrain() {
+        let pool = WorkerPool(threads: 2, tuner: Tuner(mode: .off))
+        for (shape, k, s, p) in [([2, 32, 25, 25], [3, 3], [2, 2], [1, 1]), ([1, 64, 9, 9], [2, 2], [2, 2], [0, 0]),
+                                 ([3, 16, 30, 7], [3, 2], [1, 2], [1, 0])] {
+            let x = data.floats(shape).floats
+            let out = outputShape(shape, k, s, p)
+            let blockedShape = [shape[0], shape[1] / 16, shape[2], shape[3], 16], blockedOut = [out[0], out[1] / 16, out[2], out[3], 16]
+            let dy = data.floats(out).floats
+            func reorder(_ src: [Float], _ planes: [Int], toBlocked: Bool, _ pool: WorkerPool, _ grain: Int?) -> [Float] {
+                var dst = [Float](repeating: .nan, count: src.count)
+                src.withUnsafeBufferPointer { a in
+                    dst.withUnsafeMutableBufferPointer { b in
+                        reorderBlocked(a.baseAddress!, b.baseAddress!, shape: planes, toBlocked: toBlocked, pool: pool, grain: grain)
+                    }
+                }
+                return dst
+            }
+            func blockedMax(_ src: [Float], _ pool: WorkerPool, _ grain: Int?) -> [Float] {
+                var xs = src, y = [Float](repeating: .nan, count: blockedOut.reduce(1, *))
+                xs.withUnsafeMutableBytes { xb in
+                    y.withUnsafeMutableBytes { yb in
+                        blockedMaxpool2d(x: TensorView(data: xb.baseAddress!, shape: blockedShape, dtype: .f32),
+                                         y: TensorView(data: yb.baseAddress!, shape: blockedOut, dtype: .f32),
+                                         attributes: attributes(k, s, p), pool: pool, grain: grain)
+                    }
+                }
+                return y
+            }
+            func average(_ includePad: Bool, backward: Bool, _ pool: WorkerPool, _ grain: Int?) -> [Float] {
+                var a = attributes(k, s, p)
+                a["count_include_pad"] = .bool(includePad)
+                var xs = x, ys = backward ? dy : [Float](repeating: .nan, count: dy.count), dx = [Float](repeating: .nan, count: x.count)
+                xs.withUnsafeMutableBytes { xb in
+                    ys.withUnsafeMutableBytes { yb in
+                        dx.withUnsafeMutableBytes { db in
+                            avgpool2d(x: TensorView(data: xb.baseAddress!, shape: shape, dtype: .f32),
+                                      y: TensorView(data: yb.baseAddress!, shape: out, dtype: .f32),
+                                      dx: backward ? TensorView(data: db.baseAddress!, shape: shape, dtype: .f32) : nil,
+                                      attributes: a, pool: pool, grain: grain)
+                        }
+                    }
+                }
+                return backward ? dx : ys
+            }
+            let blocked = reorder(x, shape, toBlocked: true, .serial, nil)
+            XCTAssertEqual(reorder(blocked, shape, toBlocked: false, .serial, nil), x, "the reorders are inverse")
+            let maxima = blockedMax(blocked, .serial, nil)
+            XCTAssertFalse(maxima.contains { $0.isNaN }, "every output written")
+            let averages = [false, true].flatMap { inc in [false, true].map { average(inc, backward: $0, .serial, nil) } }
+            XCTAssertFalse(averages.joined().contains { $0.isNaN }, "every output written")
+            for grain in poolingGrainCandidates + [1] {
+                XCTAssertEqual(reorder(x, shape, toBlocked: true, pool, grain), blocked, "to blocked \(shape) grain \(grain)")
+                XCTAssertEqual(reorder(blocked, shape, toBlocked: false, pool, grain), x, "from blocked \(shape) grain \(grain)")
+                XCTAssertEqual(blockedMax(blocked, pool, grain), maxima, "blocked max pooling \(shape) grain \(grain)")
+                let split = [false, true].flatMap { inc in [false, true].map { average(inc, backward: $0, pool, grain) } }
+                XCTAssertEqual(split, averages, "average pooling \(shape) grain \(grain)")
+            }
+        }
+    }
 }

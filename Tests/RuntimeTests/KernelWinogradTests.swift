@@ -1,3 +1,5 @@
+import CConvKernels
+import Foundation
 import GraphIR
 @testable import Runtime
 import XCTest
@@ -43,7 +45,7 @@ final class KernelWinogradTests: XCTestCase {
     /// `reorder_to_blocked`, `winograd_weight_transform`, `winograd_conv2d`, then
     /// `reorder_from_blocked`, as one graph on `threads` threads.
     func runWinograd(_ k: Case, x: HostTensor, w: HostTensor, scale: HostTensor, shift: HostTensor,
-                     residual: HostTensor?, relu: Bool, threads: Int = 2) throws -> HostTensor {
+                     residual: HostTensor?, relu: Bool, threads: Int = 2, tuner: Tuner? = nil) throws -> HostTensor {
         let b = GraphBuilder(name: "winograd")
         let xv = b.input("x", TensorType(.f32, Shape(known: x.shape)))
         let wv = b.input("w", TensorType(.f32, Shape(known: w.shape)))
@@ -58,7 +60,7 @@ final class KernelWinogradTests: XCTestCase {
         attrs["activation"] = .string(relu ? "relu" : "none")
         let y = try b.emit(.winogradConv2d, ins, attrs)
         b.outputs = [("y", try b.emit(.reorderFromBlocked, [y]))]
-        let ex = try Executor(graph: b.finish(), options: ExecutionOptions(training: false, threads: threads))
+        let ex = try Executor(graph: b.finish(), options: ExecutionOptions(training: false, threads: threads, tuner: tuner))
         return try XCTUnwrap(ex.run(feeds: feeds, parameters: ParameterStore())["y"])
     }
 
@@ -102,6 +104,42 @@ final class KernelWinogradTests: XCTestCase {
                 XCTAssertEqual(one.floats, many.floats, "\(k) on \(threads) threads")
             }
         }
+    }
+
+    /// How the work is split (`winograd-plan`, the tuner's choice: tiles per item, output
+    /// blocks per item) never changes a bit: every plan that exists for the shape, read from a
+    /// cache, and the one measured, give the default plan's result.
+    func testEveryPlanGivesTheSameBits() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-winograd-plan-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        var neighbours = 0
+        for (i, k) in [cases[0], cases[2], cases[4]].enumerated() {
+            let x = data.floats([k.n, k.c, k.h, k.w]), w = data.floats([k.o, k.c, 3, 3])
+            let scale = data.floats([k.o]), shift = data.floats([k.o])
+            let residual = i == 1 ? data.floats([k.n, k.o, k.oh, k.ow]) : nil
+            func run(_ tuner: Tuner) throws -> HostTensor {
+                try runWinograd(k, x: x, w: w, scale: scale, shift: shift, residual: residual, relu: true, tuner: tuner)
+            }
+            let fixed = try run(Tuner(mode: .off))
+            let base = gc_winograd_geometry(in_blocks: k.c / 16, out_blocks: k.o / 16, height: k.h, width: k.w, out_height: k.oh,
+                                            out_width: k.ow, pad_h: k.p, pad_w: k.p, relu: 1, tiles_h: 0, tiles_w: 0, tile_block: 0, out_group: 0)
+            let plans = winogradPlans(base, threads: 2)
+            XCTAssertEqual(plans.first?.name, "plan")
+            neighbours += plans.count - 1
+            let key = TuningKey(point: "winograd-plan", shapes: [[k.n, k.c / 16, k.h, k.w, 16], [36, k.o / 16, k.c, 16]],
+                                detail: residual == nil ? "" : "res", threads: 2)
+            for plan in plans {
+                let cache = TuningCache(url: dir.appendingPathComponent("\(i)-\(plan.name).json"))
+                cache.remember(plan.name, for: key, on: .current)
+                let tuner = Tuner(mode: .fast, cache: cache)
+                XCTAssertEqual(try run(tuner).floats, fixed.floats, "\(k) plan \(plan.name)")
+                if plans.count > 1 { XCTAssertEqual(tuner.decisions.first { $0.key == key }?.variant, plan.name) }
+            }
+            let measuring = Tuner(mode: .fast, cache: TuningCache(url: dir.appendingPathComponent("\(i)-measured.json")))
+            XCTAssertEqual(try run(measuring).floats, fixed.floats, "\(k) measured")
+            if plans.count > 1 { XCTAssertEqual(measuring.decisions.first { $0.key == key }?.source, .measured) }
+        }
+        XCTAssertGreaterThan(neighbours, 0, "some shape has plans besides the default")
     }
 
     /// u[p] = G w G^T at point p = 6i + j, element [p, o / 16, c, o % 16], against Double.

@@ -150,6 +150,30 @@ final class ParameterDerivedCacheTests: XCTestCase {
         XCTAssertEqual(written, try reference(second, image(1)))
     }
 
+    /// Weights only derived values read (convolution weights once packed or transformed,
+    /// BatchNorm statistics once folded) have no copy in the executor, as onnxruntime drops
+    /// weights once prepacked: its parameter memory shrinks, the store keeps them, results are
+    /// the same bits, and a changed weight still gives new derived values.
+    func testWeightsOnlyDerivedValuesReadAreNotHeld() throws {
+        let store = try weights(seed: 9)
+        let executor = try Executor(graph: graph, options: ExecutionOptions(threads: 2))
+        let plain = try Executor(graph: graph, options: ExecutionOptions(threads: 2, computesParameterValuesOnce: false))
+        XCTAssertEqual(try features(executor, image(1), store), try features(plain, image(1), store))
+        let readOnlyByDerived = try XCTUnwrap(executor.parameterDerived).parametersReadOnlyByDerivedNodes(graph)
+        XCTAssertFalse(readOnlyByDerived.isEmpty)
+        let releasedBytes = readOnlyByDerived.reduce(0) { $0 + ((graph.nodes[$1].type.shape.resolved([:]) ?? []).reduce(4, *) + 63) / 64 * 64 }
+        let held = try XCTUnwrap(executor.memorySummary?.parameters), all = try XCTUnwrap(plain.memorySummary?.parameters)
+        XCTAssertEqual(held, all - releasedBytes)
+        for id in readOnlyByDerived {
+            XCTAssertTrue(graph.nodes.enumerated().allSatisfy { i, node in !node.inputs.contains { $0.id == id } || executor.parameterDerived?.isDerived[i] == true })
+        }
+        let conv = try XCTUnwrap(graph.parameters.compactMap { graph[$0].name }.first { $0.hasPrefix("conv2") && $0.hasSuffix("weight") })
+        XCTAssertNotNil(store.get(conv), "the store keeps the weight")
+        store.update(conv) { values in for i in values.indices { values[i] *= -1 } }
+        XCTAssertEqual(try features(executor, image(2), store), try features(plain, image(2), store))
+        XCTAssertEqual(executor.parameterDerivedComputations, 2)
+    }
+
     /// Temporary derived values are freed once computed; kept ones read as computed.
     func testValuesOfDerivedNodes() throws {
         let store = try weights(seed: 8)

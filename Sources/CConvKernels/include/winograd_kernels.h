@@ -38,6 +38,12 @@ typedef struct {
 /// the same order whatever the split).
 void gc_winograd_plan(gc_winograd_geometry *g, long threads);
 
+/// `gc_winograd_plan`'s split (variant 0) or one of its neighbours, for the tuner to time:
+/// 1 twice the tiles per item, 2 half, 3 no output-block groups, 4 twice the groups. Returns
+/// 0 (the geometry then holds the default plan) when the variant does not exist for this
+/// shape or equals the default. Every variant gives the same bits.
+int gc_winograd_plan_variant(gc_winograd_geometry *g, long threads, int variant);
+
 /// Work items of one image (after `gc_winograd_plan`); each writes disjoint output.
 long gc_winograd_items(const gc_winograd_geometry *g);
 

@@ -52,6 +52,24 @@ public struct ParameterDerivedValues: Equatable, Sendable {
         nodes = derived.indices.filter { derived[$0] }
     }
 
+    /// The parameters (node ids) that only derived nodes read: not a result of the graph, and
+    /// read by at least one node. Once the derived values are computed nothing reads them, so
+    /// an executor need not hold them. Linear in the graph.
+    public func parametersReadOnlyByDerivedNodes(_ g: Graph) -> Set<Int> {
+        var readOnlyByDerived = [Bool](repeating: false, count: g.nodes.count)
+        var readByOthers = [Bool](repeating: false, count: g.nodes.count)
+        for (i, node) in g.nodes.enumerated() {
+            for v in node.inputs where v.id < g.nodes.count {
+                if isDerived[i] { readOnlyByDerived[v.id] = true } else { readByOthers[v.id] = true }
+            }
+        }
+        for (_, v) in g.outputs where v.id < g.nodes.count { readByOthers[v.id] = true }
+        if let l = g.loss, l.id < g.nodes.count { readByOthers[l.id] = true }
+        var result = Set<Int>()
+        for v in g.parameters where readOnlyByDerived[v.id] && !readByOthers[v.id] { result.insert(v.id) }
+        return result
+    }
+
     /// The kept derived values, in graph order.
     public var kept: [Int] { nodes.filter { isKept[$0] } }
     /// The temporary ones (only derived nodes read them), in graph order.

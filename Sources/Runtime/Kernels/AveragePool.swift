@@ -26,16 +26,26 @@ private func averageWindow(_ g: ConvGeometry, _ oi: Int, _ oj: Int, endPad: (Int
 /// Forward: y = window sum / divisor. Backward (inputs dy, x): dx gets dy / divisor on each
 /// element of the window. Planes are split over the pool (windows never cross planes).
 private func avgpool2d(_ c: KernelContext, backward: Bool) {
-    let x = backward ? c.inputs[1] : c.inputs[0]
-    let y = backward ? c.inputs[0] : c.output
-    let k = c.attributes[.kernelSize] ?? [1, 1]
-    let g = ConvGeometry(x: x.shape, y: y.shape, kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1), attributes: c.attributes)
-    let window = Window2d(c.attributes)
+    avgpool2d(x: backward ? c.inputs[1] : c.inputs[0], y: backward ? c.inputs[0] : c.output, dx: backward ? c.output : nil,
+              attributes: c.attributes, pool: c.pool)
+}
+
+/// The forward (`dx` nil: y from x) or the backward (dx from dy in `y`), planes split over
+/// `pool` in chunks of `grain` elements (nil: as the tuner chose, `avgpool-grain` /
+/// `avgpool-backward-grain`). Every grain gives the same result: windows never cross planes,
+/// and the backward clears each plane of dx before adding to it.
+func avgpool2d(x: TensorView, y: TensorView, dx: TensorView?, attributes: Attributes, pool: WorkerPool, grain: Int? = nil) {
+    let backward = dx != nil
+    let k = attributes[.kernelSize] ?? [1, 1]
+    let g = ConvGeometry(x: x.shape, y: y.shape, kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1), attributes: attributes)
+    let window = Window2d(attributes)
     let endPad = (window.padEnd[0], window.padEnd[1])
-    let includePad = c.attributes[.countIncludePad] ?? false
-    c.pool.parallelFor(g.n * g.c, grain: max(1, elementwiseGrain / max(g.inPlane, 1))) { _, planes in
+    let includePad = attributes[.countIncludePad] ?? false
+    splitPlanes(pool, planes: g.n * g.c, planeElements: g.inPlane, grain: grain,
+                key: TuningKey(point: backward ? "avgpool-backward-grain" : "avgpool-grain", shapes: [x.shape],
+                               detail: g.tuningDetail + (includePad ? "-incpad" : ""), threads: pool.width)) { planes in
         for p in planes {
-            let xp = (backward ? c.output.f32 : x.f32) + p * g.inPlane, yp = y.f32 + p * g.outPlane
+            let xp = (dx ?? x).f32 + p * g.inPlane, yp = y.f32 + p * g.outPlane
             if backward { fill(xp, g.inPlane, 0) }
             for oi in 0..<g.oh {
                 for oj in 0..<g.ow {

@@ -7,19 +7,27 @@ import GraphIR
 
 extension ReorderToBlockedOp: KernelOp {
     public static func kernel(_ c: KernelContext) {
-        let s = c.inputs[0].shape, x = c.inputs[0].f32, y = c.output.f32
-        let planes = s[0] * s[1] / channelBlock, plane = s[2] * s[3]
-        c.pool.parallelFor(planes, grain: max(1, elementwiseGrain / max(plane * channelBlock, 1))) { _, r in
-            gc_reorder_to_blocked(x, y, s[1], plane, r.lowerBound, r.upperBound)
-        }
+        reorderBlocked(c.inputs[0].f32, c.output.f32, shape: c.inputs[0].shape, toBlocked: true, pool: c.pool)
     }
 }
 
 extension ReorderFromBlockedOp: KernelOp {
     public static func kernel(_ c: KernelContext) {
-        let s = c.output.shape, x = c.inputs[0].f32, y = c.output.f32
-        let planes = s[0] * s[1] / channelBlock, plane = s[2] * s[3]
-        c.pool.parallelFor(planes, grain: max(1, elementwiseGrain / max(plane * channelBlock, 1))) { _, r in
+        reorderBlocked(c.inputs[0].f32, c.output.f32, shape: c.output.shape, toBlocked: false, pool: c.pool)
+    }
+}
+
+/// [N, C, H, W] (`shape`) to [N, C/16, H, W, 16] or back, planes of 16 channels split over
+/// the pool in chunks of `grain` elements (nil: as the tuner chose, `reorder-grain`). Every
+/// grain gives the same result: each plane is copied alone.
+func reorderBlocked(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, shape s: [Int], toBlocked: Bool,
+                    pool: WorkerPool, grain: Int? = nil) {
+    let planes = s[0] * s[1] / channelBlock, plane = s[2] * s[3]
+    splitPlanes(pool, planes: planes, planeElements: plane * channelBlock, grain: grain,
+                key: TuningKey(point: "reorder-grain", shapes: [s], detail: toBlocked ? "to-blocked" : "from-blocked", threads: pool.width)) { r in
+        if toBlocked {
+            gc_reorder_to_blocked(x, y, s[1], plane, r.lowerBound, r.upperBound)
+        } else {
             gc_reorder_from_blocked(x, y, s[1], plane, r.lowerBound, r.upperBound)
         }
     }
@@ -40,15 +48,19 @@ extension BlockedConv2dOp: KernelOp {
 }
 
 extension BlockedMaxpool2dOp: KernelOp {
-    public static func kernel(_ c: KernelContext) {
-        let x = c.inputs[0], y = c.output
-        let k = c.attributes[.kernelSize] ?? [1, 1]
-        let g = ConvGeometry(x: Array(x.shape.prefix(4)), y: Array(y.shape.prefix(4)), kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1),
-                             attributes: c.attributes)
-        let planes = g.n * g.c
-        c.pool.parallelFor(planes, grain: max(1, elementwiseGrain / max(g.inPlane * channelBlock, 1))) { _, r in
-            gc_maxpool2d_blocked(x.f32, y.f32, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, r.lowerBound, r.upperBound)
-        }
+    public static func kernel(_ c: KernelContext) { blockedMaxpool2d(x: c.inputs[0], y: c.output, attributes: c.attributes, pool: c.pool) }
+}
+
+/// Max pooling over the blocked layout, planes of 16 channels split over the pool in chunks
+/// of `grain` elements (nil: as the tuner chose, `blocked-maxpool-grain`). Every grain gives
+/// the same result: windows never cross planes.
+func blockedMaxpool2d(x: TensorView, y: TensorView, attributes: Attributes, pool: WorkerPool, grain: Int? = nil) {
+    let k = attributes[.kernelSize] ?? [1, 1]
+    let g = ConvGeometry(x: Array(x.shape.prefix(4)), y: Array(y.shape.prefix(4)), kernel: (k.count == 2 ? k[0] : 1, k.count == 2 ? k[1] : 1),
+                         attributes: attributes)
+    splitPlanes(pool, planes: g.n * g.c, planeElements: g.inPlane * channelBlock, grain: grain,
+                key: TuningKey(point: "blocked-maxpool-grain", shapes: [x.shape], detail: g.tuningDetail, threads: pool.width)) { r in
+        gc_maxpool2d_blocked(x.f32, y.f32, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, r.lowerBound, r.upperBound)
     }
 }
 

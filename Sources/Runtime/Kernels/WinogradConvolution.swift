@@ -18,42 +18,69 @@ extension WinogradConv2dOp: KernelOp {
     public static func kernel(_ c: KernelContext) { winogradConv2d(c) }
 }
 
+/// Names of `gc_winograd_plan_variant`'s variants, by number (the default plan first).
+let winogradPlanNames = ["plan", "tiles-double", "tiles-half", "one-group", "groups-double"]
+
+/// The Winograd convolution's geometries the tuner times (`winograd-plan`): the default plan
+/// and those of its neighbours that exist for this shape, by variant name.
+func winogradPlans(_ base: gc_winograd_geometry, threads: Int) -> [(name: String, geometry: gc_winograd_geometry)] {
+    var plans: [(name: String, geometry: gc_winograd_geometry)] = []
+    for (i, name) in winogradPlanNames.enumerated() {
+        var g = base
+        if gc_winograd_plan_variant(&g, threads, Int32(i)) != 0 { plans.append((name, g)) }
+    }
+    return plans
+}
+
 /// Splits (image, tile block, output-block group) items over the pool, each chunk with its
 /// own scratch (its items' transformed input and products) in the workspace after the
-/// per-channel scale and shift.
-func winogradConv2d(_ c: KernelContext) {
+/// per-channel scale and shift. The split (tiles per item, output blocks per item) is the
+/// plan the tuner chose for this shape, or `plan` (a `winogradPlanNames` entry) when given;
+/// every plan gives the same bits.
+func winogradConv2d(_ c: KernelContext, plan: String? = nil) {
     let x = c.inputs[0], u = c.inputs[1], y = c.output
     let padding = c.attributes[.padding] ?? [1, 1]
-    var g = gc_winograd_geometry(in_blocks: x.shape[1], out_blocks: u.shape[1], height: x.shape[2], width: x.shape[3],
-                                 out_height: y.shape[2], out_width: y.shape[3],
-                                 pad_h: padding.count == 2 ? padding[0] : 1, pad_w: padding.count == 2 ? padding[1] : 1,
-                                 relu: c.attributes[.activation] == "relu" ? 1 : 0, tiles_h: 0, tiles_w: 0, tile_block: 0, out_group: 0)
-    gc_winograd_plan(&g, c.pool.width)
-    let perImage = gc_winograd_items(&g), scratch = gc_winograd_scratch_floats(&g)
-    let items = x.shape[0] * perImage
+    let base = gc_winograd_geometry(in_blocks: x.shape[1], out_blocks: u.shape[1], height: x.shape[2], width: x.shape[3],
+                                    out_height: y.shape[2], out_width: y.shape[3],
+                                    pad_h: padding.count == 2 ? padding[0] : 1, pad_w: padding.count == 2 ? padding[1] : 1,
+                                    relu: c.attributes[.activation] == "relu" ? 1 : 0, tiles_h: 0, tiles_w: 0, tile_block: 0, out_group: 0)
+    var plans = winogradPlans(base, threads: c.pool.width)
+    if let plan { plans = plans.filter { $0.name == plan } }
+    if plans.isEmpty { plans = winogradPlans(base, threads: c.pool.width).prefix(1).map { $0 } }
     // An item is a tile block's products for a group of output blocks: always worth a chunk.
     let grain = 1
-    let chunks = c.pool.chunks(items, grain: grain)
+    var scratchMost = 0
+    for p in plans {
+        var g = p.geometry
+        let items = x.shape[0] * gc_winograd_items(&g)
+        scratchMost = max(scratchMost, c.pool.chunks(items, grain: grain) * gc_winograd_scratch_floats(&g))
+    }
     let outChannels = u.shape[1] * channelBlock
     // Scratch rows are whole vectors: aligned to 64 bytes, none of their stores splits a cache line.
-    let base = c.workspace.floats(2 * outChannels + chunks * scratch + channelBlock)
-    let memory = base + (channelBlock - Int(bitPattern: base) / MemoryLayout<Float>.stride % channelBlock) % channelBlock
+    let start = c.workspace.floats(2 * outChannels + scratchMost + channelBlock)
+    let memory = start + (channelBlock - Int(bitPattern: start) / MemoryLayout<Float>.stride % channelBlock) % channelBlock
     for (i, t) in [c.inputs[2], c.inputs[3]].enumerated() {
         let dst = memory + i * outChannels
         if t.count == outChannels { dst.update(from: t.f32, count: outChannels) } else { fill(dst, outChannels, t.f32[0]) }
     }
     let residual: UnsafePointer<Float>? = c.inputs.count > 4 ? UnsafePointer(c.inputs[4].f32) : nil
-    let geometry = g
-    c.pool.parallelFor(items, grain: grain) { chunk, r in
-        let space = memory + 2 * outChannels + chunk * scratch
-        var item = r.lowerBound
-        while item < r.upperBound {
-            let image = item / perImage, first = item % perImage
-            let last = min(perImage, first + r.upperBound - item)
-            withUnsafePointer(to: geometry) {
-                gc_winograd_conv2d($0, x.f32, u.f32, memory, memory + outChannels, residual, y.f32, space, image, first, last)
+    func run(_ geometry: gc_winograd_geometry) {
+        var g = geometry
+        let perImage = gc_winograd_items(&g), scratch = gc_winograd_scratch_floats(&g)
+        c.pool.parallelFor(x.shape[0] * perImage, grain: grain) { chunk, r in
+            let space = memory + 2 * outChannels + chunk * scratch
+            var item = r.lowerBound
+            while item < r.upperBound {
+                let image = item / perImage, first = item % perImage
+                let last = min(perImage, first + r.upperBound - item)
+                withUnsafePointer(to: geometry) {
+                    gc_winograd_conv2d($0, x.f32, u.f32, memory, memory + outChannels, residual, y.f32, space, image, first, last)
+                }
+                item += last - first
             }
-            item += last - first
         }
     }
+    guard plans.count > 1, c.pool.tuner.mode != .off, !c.pool.isRunningJob else { return run(plans[0].geometry) }
+    c.pool.tuner.run(TuningKey(point: "winograd-plan", shapes: [x.shape, u.shape], detail: residual == nil ? "" : "res", threads: c.pool.width),
+                     plans.map { p in KernelVariant(p.name) { run(p.geometry) } })
 }

@@ -19,12 +19,9 @@ public enum ConvolutionTuning {
         }
     }
 
-    static func choose(_ layer: ConvolutionLayer, candidates: [ConvolutionAlgorithm], tuner: Tuner, threads: Int?) -> ConvolutionAlgorithm {
+    public static func choose(_ layer: ConvolutionLayer, candidates: [ConvolutionAlgorithm], tuner: Tuner, threads: Int?) -> ConvolutionAlgorithm {
         guard let first = candidates.first else { return .blocked }
-        let key = TuningKey(point: "conv2d-algorithm",
-                            shapes: [[layer.batch, layer.inChannels, layer.height, layer.width],
-                                     [layer.outChannels, layer.inChannels] + layer.kernel],
-                            detail: detail(layer), threads: max(threads ?? 1, 1))
+        let key = self.key(layer, threads: threads)
         var runs: [ConvolutionAlgorithm: () -> Void] = [:]
         let name = tuner.choose(key, variants: candidates.map(\.rawValue)) { name in
             guard let algorithm = ConvolutionAlgorithm(rawValue: name) else { return .infinity }
@@ -40,9 +37,30 @@ public enum ConvolutionTuning {
         return ConvolutionAlgorithm(rawValue: name) ?? first
     }
 
+    /// What the choice for `layer` is remembered under: point `conv2d-algorithm`, the input and
+    /// weight shapes, `detail(layer)` and the threads.
+    public static func key(_ layer: ConvolutionLayer, threads: Int?, point: String = "conv2d-algorithm", detail extra: String = "") -> TuningKey {
+        TuningKey(point: point, shapes: [[layer.batch, layer.inChannels, layer.height, layer.width],
+                                         [layer.outChannels, layer.inChannels] + layer.kernel],
+                  detail: detail(layer) + extra, threads: max(threads ?? 1, 1))
+    }
+
+    /// The algorithm that came second for `layer` when it was timed alone in this process, its
+    /// time over the winner's, and the winner's seconds, if it took at most `margin` (a
+    /// fraction) longer; nil when it did not, or when the choice was read from the cache or fixed.
+    public static func closeRunnerUp(_ layer: ConvolutionLayer, winner: ConvolutionAlgorithm, tuner: Tuner, threads: Int?,
+                                     margin: Double) -> (algorithm: ConvolutionAlgorithm, ratio: Double, seconds: Double)? {
+        let key = self.key(layer, threads: threads)
+        guard let d = tuner.decisions.first(where: { $0.key == key }), d.source == .measured,
+              let best = d.seconds.first(where: { $0.variant == winner.rawValue })?.seconds, best.isFinite,
+              let second = d.seconds.filter({ $0.variant != winner.rawValue && $0.seconds.isFinite }).min(by: { $0.seconds < $1.seconds }),
+              second.seconds <= best * (1 + margin), let algorithm = ConvolutionAlgorithm(rawValue: second.variant) else { return nil }
+        return (algorithm, second.seconds / max(best, 1e-12), best)
+    }
+
     /// `s<stride>p<padding>`, then `-res` for a residual add and `-relu` (a key's detail has
     /// no spaces).
-    static func detail(_ layer: ConvolutionLayer) -> String {
+    public static func detail(_ layer: ConvolutionLayer) -> String {
         "s" + layer.stride.map(String.init).joined(separator: "x") + "p" + layer.padding.map(String.init).joined(separator: "x")
             + (layer.residual ? "-res" : "") + (layer.relu ? "-relu" : "")
     }

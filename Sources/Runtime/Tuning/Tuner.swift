@@ -152,6 +152,21 @@ public final class Tuner: @unchecked Sendable {
         return variants[winner]
     }
 
+    /// The variant remembered for `key` (chosen before in this process, or read from the
+    /// cache) without timing anything; nil when none of `variants` was. For choices derived
+    /// from a measurement made elsewhere (see `remember`). With `.off`, always nil.
+    public func recall(_ key: TuningKey, variants: [String]) -> String? {
+        mode == .off || variants.isEmpty ? nil : known(key, names: variants)
+    }
+
+    /// Remembers `variant` for `key` as measured (in the cache, and in `decisions` with
+    /// `seconds`), for a choice the caller measured itself as part of a larger one (a layer's
+    /// algorithm confirmed by timing the whole graph). Ignored with `.off`.
+    public func remember(_ key: TuningKey, variant: String, seconds: [(variant: String, seconds: Double)] = []) {
+        guard mode != .off else { return }
+        record(TuningDecision(key: key, variant: variant, source: .measured, seconds: seconds), remember: true)
+    }
+
     /// The index of the fastest time; the default (index 0) unless another beats it by `margin`.
     static func winner(_ seconds: [Double]) -> Int {
         var best = 0
