@@ -3,7 +3,8 @@
 # batch 8 and 64, evaluation images/s at batch 1024, medians of REPEATS runs with their spread,
 # peak RSS. For each OpenBLAS core type (CORETYPES; "default" leaves OpenBLAS's own choice) and
 # each thread count (THREADS) it runs graphc fused (the default), graphc unfused with one
-# buffer per value (--fusion off --memory-plan off), PyTorch and JAX (neither uses OpenBLAS, so
+# buffer per value (--fusion off --memory-plan off; the two alternate, one run each per round,
+# and the table adds the median of the rounds' paired ratios), PyTorch and JAX (neither uses OpenBLAS, so
 # they run once per thread count; each is skipped with a message if not installed), then
 # prints a table of medians and ratios (bench/compare.py). Progress goes to stderr, the table
 # to stdout; the JSON of every run stays in OUT.
@@ -62,9 +63,17 @@ for t in $THREADS; do
                     --fusion $fusion --memory-plan $fusion > /dev/null
             done
         fi
-        echo "[$(date -u +%T)] graphc (OpenBLAS core $core) fused and unfused, $t thread(s); load $(cut -d' ' -f1 /proc/loadavg)" >&2
-        env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --threads "$t" --eval-threads "$t" > "$OUT/graphc-$core-t$t.json"
-        env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --threads "$t" --eval-threads "$t" --fusion off --memory-plan off > "$OUT/graphc-unfused-$core-t$t.json"
+        # Fused and unfused alternate, one run each per round, so that a virtual machine whose
+        # speed drifts over minutes slows both alike; bench/merge_runs.py joins the rounds.
+        echo "[$(date -u +%T)] graphc (OpenBLAS core $core) fused and unfused, $REPEATS rounds, $t thread(s); load $(cut -d' ' -f1 /proc/loadavg)" >&2
+        fused=(); unfused=()
+        for r in $(seq 1 "$REPEATS"); do
+            env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --bench-repeats 1 --threads "$t" --eval-threads "$t" > "$OUT/graphc-$core-t$t-r$r.round"
+            env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --bench-repeats 1 --threads "$t" --eval-threads "$t" --fusion off --memory-plan off > "$OUT/graphc-unfused-$core-t$t-r$r.round"
+            fused+=("$OUT/graphc-$core-t$t-r$r.round"); unfused+=("$OUT/graphc-unfused-$core-t$t-r$r.round")
+        done
+        python3 bench/merge_runs.py "${fused[@]}" > "$OUT/graphc-$core-t$t.json"
+        python3 bench/merge_runs.py "${unfused[@]}" > "$OUT/graphc-unfused-$core-t$t.json"
         files+=("$OUT/graphc-$core-t$t.json" "$OUT/graphc-unfused-$core-t$t.json")
     done
 done

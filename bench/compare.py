@@ -6,7 +6,7 @@ column with graphc's figures as ratios of JAX's (train b=8 / train b=64 / eval b
 
     python3 bench/compare.py bench/out/*.json
 """
-import json, os, sys
+import json, os, statistics, sys
 
 COLUMNS = [("train", "8"), ("train", "64"), ("eval", "1024")]
 
@@ -72,7 +72,12 @@ def fused_vs_unfused(runs):
             a, b = figure(f, col), figure(u, col)
             if a and b:
                 r = a["median"] / b["median"]
-                cols.append(f"{r:.2f}x (worst {a['min'] / b['max']:.2f}x)" + (" **slower**" if r < 1 else ""))
+                text = f"{r:.2f}x (worst {a['min'] / b['max']:.2f}x"
+                # Rounds that ran fused then unfused back to back (bench/cnn.sh): the median of
+                # each round's ratio, which a machine drifting between rounds does not move.
+                if len(a.get("runs", [])) == len(b.get("runs", [])) > 1:
+                    text += f", paired {statistics.median(x / y for x, y in zip(a['runs'], b['runs'])):.2f}x"
+                cols.append(text + ")" + (" **slower**" if r < 1 else ""))
             else:
                 cols.append("-")
         choice, plan = f.get("fusion_choice", {}), f.get("memory_plan_choice", {})

@@ -1,5 +1,5 @@
-// Runtime dispatch over three compilations of training_kernels_body.h (AVX-512F, AVX2+FMA,
-// SSE2), by the instruction set gc_conv_isa() reports, as for the convolution kernels.
+// Runtime dispatch over the compilations of training_kernels_body.h (instantiate_isa.h:
+// AVX-512F, AVX2+FMA, SSE2), by the instruction set gc_conv_isa() reports.
 #include "training_kernels.h"
 #include "conv_kernels.h"
 
@@ -38,29 +38,13 @@ static inline __attribute__((always_inline)) void gc_window_backward(const float
     d1[j + 1] = at == 3 ? keep : 0;
 }
 
-#if defined(__x86_64__) || defined(__i386__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx2,fma"))), apply_to = function)
-#define ISA avx512
-#include "training_kernels_body.h"
-#undef ISA
-#pragma clang attribute pop
-
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#define ISA avx2
-#include "training_kernels_body.h"
-#undef ISA
-#pragma clang attribute pop
-#define GC_TRAINING_X86 1
-#endif
-
-#define ISA base
-#include "training_kernels_body.h"
-#undef ISA
+#define GC_ISA_BODY "training_kernels_body.h"
+#include "instantiate_isa.h"
 
 void gc_maxpool2x2_backward(const float *x, const float *dy, float *dx, long height, long width, long out_height,
                             long out_width, int relu, long begin, long end) {
     switch (gc_conv_isa()) {
-#ifdef GC_TRAINING_X86
+#ifdef GC_X86
         case 3: maxpool2x2_backward_avx512(x, dy, dx, height, width, out_height, out_width, relu, begin, end); return;
         case 2: maxpool2x2_backward_avx2(x, dy, dx, height, width, out_height, out_width, relu, begin, end); return;
 #endif

@@ -1,6 +1,7 @@
-// The training kernels, compiled once per instruction set by training_kernels.c, which
-// defines ISA (a name suffix) inside a `#pragma clang attribute` target region. Vectors are
-// clang extended vectors; the compiler splits them into the ISA's registers.
+// The training kernels, compiled once per instruction set (training_kernels.c includes
+// instantiate_isa.h, which defines ISA, a name suffix, inside a `#pragma clang attribute`
+// target region). Vectors are clang extended vectors; the compiler splits them into the
+// ISA's registers.
 
 #define GC_TCAT2(a, b) a##_##b
 #define GC_TCAT(a, b) GC_TCAT2(a, b)

@@ -1,0 +1,32 @@
+"""Joins the JSON of several one-run `graphc --bench` processes (one per round, see
+bench/cnn.sh) into one, as if one process had made every run: each measurement's runs in
+round order, their median, min and max; the largest peak RSS; the rest from the first round.
+Usage: merge_runs.py ROUND.json ... > MERGED.json"""
+import json
+import statistics
+import sys
+
+
+def main(paths):
+    if not paths:
+        sys.exit("usage: merge_runs.py ROUND.json ...")
+    rounds = []
+    for p in paths:
+        with open(p) as f:
+            rounds.append(json.load(f))
+    merged = dict(rounds[0])
+    for section in ("train", "eval"):
+        sizes = rounds[0].get(section, {})
+        merged[section] = {}
+        for size in sizes:
+            runs = [x for d in rounds for x in d[section][size]["runs"]]
+            merged[section][size] = {"runs": runs, "median": statistics.median(runs), "min": min(runs), "max": max(runs)}
+    merged["peak_rss_mb"] = max(d["peak_rss_mb"] for d in rounds)
+    if "train_ms_per_step" in rounds[0]:
+        merged["train_ms_per_step"] = {b: statistics.median(d["train_ms_per_step"][b] for d in rounds)
+                                       for b in rounds[0]["train_ms_per_step"]}
+    json.dump(merged, sys.stdout)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
