@@ -116,4 +116,31 @@ final class ExtremeAttributeTests: XCTestCase {
         // At the limit itself it builds.
         XCTAssertEqual(b.type(of: try b.emit(.add, [a, b.input("d", .f32([1, 65536]))])), .f32([65536, 65536]))
     }
+    /// maxpool2d_grad's kernels walk dy by x's pooled shape: a smaller dy, a dy of another rank
+    /// or integer operands read past dy or misread it (a hostile read's reproducers).
+    func testMaxPoolGradientNeedsTheFloatPooledShapeOfItsInput() {
+        let small = parseError("""
+            graph @g {
+              %0 = input() {name="dy"} : f32[1,1,1,1]
+              %1 = input() {name="x"} : f32[1,64,64,64]
+              %2 = maxpool2d_grad(%0, %1) {kernel=[2,2], stride=[2,2], padding=[0,0]}
+            }
+            """)
+        XCTAssertTrue(small.hasPrefix("big.gir:4:8: error: maxpool2d_grad:"), small)
+        XCTAssertTrue(small.contains("must be the pooled shape"), small)
+        let rank = parseError("""
+            graph @g {
+              %0 = input() {name="dy"} : f32[1,4]
+              %1 = input() {name="x"} : f32[1,1,4,4]
+              %2 = maxpool2d_grad(%0, %1) {kernel=[2,2], stride=[2,2], padding=[0,0]}
+            }
+            """)
+        XCTAssertTrue(rank.hasPrefix("big.gir:4:8: error: maxpool2d_grad:"), rank)
+        let integers = shapeError(.maxpool2dGrad, [.i64([1, 1, 2, 2]), .i64([1, 1, 4, 4])],
+                                  ["kernel": .ints([2, 2]), "stride": .ints([2, 2]), "padding": .ints([0, 0])])
+        XCTAssertNotEqual(integers, "no error")
+        XCTAssertEqual(shapeError(.maxpool2dGrad, [.f32([1, 1, 2, 2]), .f32([1, 1, 4, 4])],
+                                  ["kernel": .ints([2, 2]), "stride": .ints([2, 2]), "padding": .ints([0, 0]), "activation": .string("relu")]),
+                       "no error")
+    }
 }

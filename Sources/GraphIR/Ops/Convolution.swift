@@ -245,7 +245,10 @@ public enum Maxpool2dGradOp: OpSpec {
     public static func flops(_ q: CostQuery) -> Double { q.count(0) * windowSize(q) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         _ = try EpilogueActivation(q.attributes)
-        try q.requireRank(1, 4...4)
+        try q.requireFloat(0, "gradient"); try q.requireRank(0, 4...4, "gradient"); try q.requireRank(1, 4...4)
+        // The kernels walk dy by x's pooled shape: anything else would read past dy.
+        let y = try Maxpool2dOp.shape(ShapeQuery(inputs: [q.input(1)], attributes: q.attributes))
+        guard y.shape == q.input(0).shape else { throw ShapeError("gradient \(q.input(0)) must be the pooled shape \(y.shape)") }
         return q.input(1)
     }
 }
