@@ -80,25 +80,33 @@ public enum TunedCompilation {
                                      threads: max(threads ?? 1, 1))
             // One variant's executor at a time (each holds the model's memory).
             let batch = context.options.batchSize ?? 1
-            var current: (name: String, run: () -> Double)?
-            let winner = tuner.choose(graphKey, variants: variants.map(\.name), interleaved: false) { name in
-                if current?.name != name {
-                    current = nil
-                    guard let choices = variants.first(where: { $0.name == name })?.choices else { return .infinity }
-                    var variantOptions = options
-                    variantOptions.convolutionChooser = fixed(choices)
-                    guard let graph = try? pipeline.run(lowered, PassContext(options: variantOptions)),
-                          let run = try? wholeGraphRun(graph, tuner: tuner, threads: threads, batch: batch) else { return .infinity }
-                    current = (name, run)
-                }
-                return current?.run() ?? .infinity
+            func variantRun(_ name: String) -> (() -> Double)? {
+                guard let choices = variants.first(where: { $0.name == name })?.choices else { return nil }
+                var variantOptions = options
+                variantOptions.convolutionChooser = fixed(choices)
+                guard let graph = try? pipeline.run(lowered, PassContext(options: variantOptions)) else { return nil }
+                return try? wholeGraphRun(graph, tuner: tuner, threads: threads, batch: batch)
             }
-            current = nil
-            final = variants.first { $0.name == winner }?.choices ?? final
-            // Measured as part of `graphKey`'s decision, which lists the times.
-            for call in close {
-                let key = ConvolutionTuning.key(call.layer, threads: threads, point: "conv2d-in-graph", detail: fingerprint)
-                tuner.remember(key, variant: (final[call.layer] ?? .blocked).rawValue)
+            // A model the synthetic feed cannot run (an integer input, a size it cannot give) is
+            // left with the per-layer winners, and nothing is remembered as measured for it.
+            let decided = tuner.recall(graphKey, variants: variants.map(\.name)) != nil
+            var current: (name: String, run: () -> Double)? = decided ? nil : variantRun("layers").map { ("layers", $0) }
+            if decided || current != nil {
+                let winner = tuner.choose(graphKey, variants: variants.map(\.name), interleaved: false) { name in
+                    if current?.name != name {
+                        current = nil
+                        guard let run = variantRun(name) else { return .infinity }
+                        current = (name, run)
+                    }
+                    return current?.run() ?? .infinity
+                }
+                current = nil
+                final = variants.first { $0.name == winner }?.choices ?? final
+                // Measured as part of `graphKey`'s decision, which lists the times.
+                for call in close {
+                    let key = ConvolutionTuning.key(call.layer, threads: threads, point: "conv2d-in-graph", detail: fingerprint)
+                    tuner.remember(key, variant: (final[call.layer] ?? .blocked).rawValue)
+                }
             }
         }
         context.options.convolutionChooser = fixed(final)

@@ -83,4 +83,22 @@ final class TunedCompilationTests: XCTestCase {
         let worst = zip(got, fixed).map { abs(Double($0) - Double($1)) }.max() ?? .infinity
         XCTAssertLessThan(worst / largest, 1e-4)
     }
+    /// A model the synthetic feed cannot run (here an integer input beside the image) keeps
+    /// its layers' own winners, and no whole-graph decision is remembered as measured.
+    func testAModelTheSyntheticFeedCannotRunIsNotConfirmed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-tuned-compile-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        var source = try String(contentsOf: Q3Support.repository.appendingPathComponent("graphs/resnet18.swiftgraph"), encoding: .utf8)
+        source = source.replacingOccurrences(of: "input(\"image\", [batch, 3, 500, 500])", with: "input(\"image\", [batch, 3, 32, 32])")
+            .replacingOccurrences(of: "output(\"features\", layer4(layer3(layer2(layer1(stem)))))", with: "output(\"features\", layer1(stem))")
+        source += "\nlet tag = input(\"tag\", [batch], .int64)\noutput(\"tag\", tag)\n"
+        let lowered = try Frontend.lower(source: source, file: "resnet18.swiftgraph", options: FrontendOptions(mode: .infer))
+        XCTAssertTrue(lowered.inputs.contains { lowered[$0].type.dtype == .i64 })
+        let tuner = Tuner(mode: .fast, cache: TuningCache(url: dir.appendingPathComponent("tuning.json")))
+        let graph = try TunedCompilation.inference(lowered, PassContext(), tuner: tuner, threads: 2, closeMargin: .infinity)
+        XCTAssertTrue(graph.nodes.contains { $0.op.name.hasPrefix("blocked_conv2d") || $0.op.name == "winograd_conv2d" })
+        XCTAssertTrue(tuner.decisions.contains { $0.key.point == "conv2d-algorithm" && $0.source == .measured })
+        XCTAssertFalse(tuner.decisions.contains { $0.key.point == "conv2d-graph" || $0.key.point == "conv2d-in-graph" },
+                       "\(tuner.decisions.map(\.key.point))")
+    }
 }
