@@ -1,5 +1,7 @@
 // Runtime dispatch over three compilations of conv_kernels_body.h (instantiate_isa.h): AVX-512F,
-// AVX2+FMA, and the SSE2 every x86-64 has. The build never assumes more than the baseline;
+// AVX2+FMA, and the SSE2 every x86-64 has: the blocked convolution, stored plain or with 2x2
+// stride-2 max pooling applied as it stores (the full-resolution activation never written),
+// and the blocked max pooling. The build never assumes more than the baseline;
 // functions get their instruction set from a target attribute and run only when the CPU reports it.
 #include "conv_kernels.h"
 #include "conv_vectors.h"
@@ -75,6 +77,22 @@ void gc_conv2d_blocked(const gc_conv_geometry *g, const float *x, const float *p
         case 2: conv2d_blocked_avx2(g, x, packed_weight, scale, shift, residual, y, image, begin, end); return;
 #endif
         default: conv2d_blocked_base(g, x, packed_weight, scale, shift, residual, y, image, begin, end); return;
+    }
+}
+
+long gc_conv2d_maxpool_items(const gc_conv_geometry *g) {
+    const long t = tile_blocks();
+    return (g->out_blocks + t - 1) / t * (g->out_height / 2);
+}
+
+void gc_conv2d_maxpool(const gc_conv_geometry *g, const float *x, const float *packed_weight, const float *scale,
+                       const float *shift, float *y, long image, long begin, long end) {
+    switch (gc_conv_isa()) {
+#ifdef GC_X86
+        case 3: conv2d_maxpool_avx512(g, x, packed_weight, scale, shift, y, image, begin, end); return;
+        case 2: conv2d_maxpool_avx2(g, x, packed_weight, scale, shift, y, image, begin, end); return;
+#endif
+        default: conv2d_maxpool_base(g, x, packed_weight, scale, shift, y, image, begin, end); return;
     }
 }
 

@@ -79,24 +79,48 @@ func blockedGeometry(x: [Int], packedWeight w: [Int], y: [Int], attributes: Attr
 func blockedConv2d(_ c: KernelContext) {
     let x = c.inputs[0], w = c.inputs[1], y = c.output
     let g = blockedGeometry(x: x.shape, packedWeight: w.shape, y: y.shape, attributes: c.attributes)
-    let outChannels = w.shape[0] * channelBlock
-    let spread = c.workspace.floats(2 * outChannels)
-    for (i, t) in [c.inputs[2], c.inputs[3]].enumerated() {
-        let dst = spread + i * outChannels
-        if t.count == outChannels { dst.update(from: t.f32, count: outChannels) } else { fill(dst, outChannels, t.f32[0]) }
-    }
+    let (scale, shift) = blockedScaleShift(c)
     let residual: UnsafePointer<Float>? = c.inputs.count > 4 ? UnsafePointer(c.inputs[4].f32) : nil
     let perImage = withUnsafePointer(to: g) { gc_conv2d_blocked_items($0) }
-    let images = x.shape[0]
     let itemCost = w.count / max(w.shape[0], 1) * channelBlock * y.shape[3]
-    c.pool.parallelFor(images * perImage, grain: WorkerPool.grain(itemCost: itemCost)) { _, r in
+    forEachImageItem(images: x.shape[0], perImage: perImage, grain: WorkerPool.grain(itemCost: itemCost), pool: c.pool) { _, image, items in
+        withUnsafePointer(to: g) {
+            gc_conv2d_blocked($0, x.f32, w.f32, scale, shift, residual, y.f32, image, items.lowerBound, items.upperBound)
+        }
+    }
+}
+
+/// A blocked convolution's scale and shift (inputs 2 and 3, each [O] or a scalar) as [O]
+/// each, in the kernel's workspace: the C kernels read one per output channel.
+func blockedScaleShift(_ c: KernelContext) -> (scale: UnsafePointer<Float>, shift: UnsafePointer<Float>) {
+    let outChannels = c.inputs[1].shape[0] * channelBlock
+    let spread = c.workspace.floats(2 * outChannels)
+    spreadScaleShift(c, into: spread, outChannels: outChannels)
+    return (UnsafePointer(spread), UnsafePointer(spread + outChannels))
+}
+
+/// Inputs 2 and 3 (scale and shift, each [outChannels] or a scalar) into `dst` as
+/// 2 x [outChannels].
+func spreadScaleShift(_ c: KernelContext, into dst: UnsafeMutablePointer<Float>, outChannels: Int) {
+    for (i, t) in [c.inputs[2], c.inputs[3]].enumerated() {
+        let row = dst + i * outChannels
+        if t.count == outChannels { row.update(from: t.f32, count: outChannels) } else { fill(row, outChannels, t.f32[0]) }
+    }
+}
+
+/// Splits `images` x `perImage` work items over the pool in chunks of at least `grain`,
+/// calling `body(chunk, image, items)` for runs of one image's items: the blocked and
+/// Winograd convolutions' C kernels take one image at a time, and each item writes output
+/// of its own. `chunk` is the pool's chunk index (for per-chunk scratch).
+func forEachImageItem(images: Int, perImage: Int, grain: Int, pool: WorkerPool,
+                      _ body: (_ chunk: Int, _ image: Int, _ items: Range<Int>) -> Void) {
+    guard perImage > 0 else { return }
+    pool.parallelFor(images * perImage, grain: grain) { chunk, r in
         var item = r.lowerBound
         while item < r.upperBound {
             let image = item / perImage, first = item % perImage
             let last = min(perImage, first + r.upperBound - item)
-            withUnsafePointer(to: g) {
-                gc_conv2d_blocked($0, x.f32, w.f32, spread, spread + outChannels, residual, y.f32, image, first, last)
-            }
+            body(chunk, image, first..<last)
             item += last - first
         }
     }

@@ -2,7 +2,7 @@ import CConvKernels
 import GraphIR
 
 // CPU kernel of the op declared in GraphIR/Ops/BlockedConvolutionPool.swift (the loops are C,
-// Sources/CConvKernels/conv_pool_body.h).
+// Sources/CConvKernels/conv_kernels_body.h).
 
 extension BlockedConv2dMaxpoolOp: KernelOp {
     /// Splits (image, output-block group, pooled row) items over the pool, as blocked_conv2d
@@ -17,25 +17,12 @@ extension BlockedConv2dMaxpoolOp: KernelOp {
         let convHeight = (x.shape[2] + 2 * ph - w.shape[2]) / sh + 1, convWidth = (x.shape[3] + 2 * pw - w.shape[3]) / sw + 1
         let g = blockedGeometry(x: x.shape, packedWeight: w.shape, y: [y.shape[0], y.shape[1], convHeight, convWidth],
                                 attributes: c.attributes)
-        let outChannels = w.shape[0] * channelBlock
-        let spread = c.workspace.floats(2 * outChannels)
-        for (i, t) in [c.inputs[2], c.inputs[3]].enumerated() {
-            let dst = spread + i * outChannels
-            if t.count == outChannels { dst.update(from: t.f32, count: outChannels) } else { fill(dst, outChannels, t.f32[0]) }
-        }
+        let (scale, shift) = blockedScaleShift(c)
         let perImage = withUnsafePointer(to: g) { gc_conv2d_maxpool_items($0) }
-        guard perImage > 0 else { return }
-        let images = x.shape[0]
         let itemCost = 2 * w.count / max(w.shape[0], 1) * channelBlock * convWidth
-        c.pool.parallelFor(images * perImage, grain: WorkerPool.grain(itemCost: itemCost)) { _, r in
-            var item = r.lowerBound
-            while item < r.upperBound {
-                let image = item / perImage, first = item % perImage
-                let last = min(perImage, first + r.upperBound - item)
-                withUnsafePointer(to: g) {
-                    gc_conv2d_maxpool($0, x.f32, w.f32, spread, spread + outChannels, y.f32, image, first, last)
-                }
-                item += last - first
+        forEachImageItem(images: x.shape[0], perImage: perImage, grain: WorkerPool.grain(itemCost: itemCost), pool: c.pool) { _, image, items in
+            withUnsafePointer(to: g) {
+                gc_conv2d_maxpool($0, x.f32, w.f32, scale, shift, y.f32, image, items.lowerBound, items.upperBound)
             }
         }
     }

@@ -59,24 +59,15 @@ func winogradConv2d(_ c: KernelContext, plan: String? = nil) {
     // Scratch rows are whole vectors: aligned to 64 bytes, none of their stores splits a cache line.
     let start = c.workspace.floats(2 * outChannels + scratchMost + channelBlock)
     let memory = start + (channelBlock - Int(bitPattern: start) / MemoryLayout<Float>.stride % channelBlock) % channelBlock
-    for (i, t) in [c.inputs[2], c.inputs[3]].enumerated() {
-        let dst = memory + i * outChannels
-        if t.count == outChannels { dst.update(from: t.f32, count: outChannels) } else { fill(dst, outChannels, t.f32[0]) }
-    }
+    spreadScaleShift(c, into: memory, outChannels: outChannels)
     let residual: UnsafePointer<Float>? = c.inputs.count > 4 ? UnsafePointer(c.inputs[4].f32) : nil
     func run(_ geometry: gc_winograd_geometry) {
         var g = geometry
         let perImage = gc_winograd_items(&g), scratch = gc_winograd_scratch_floats(&g)
-        c.pool.parallelFor(x.shape[0] * perImage, grain: grain) { chunk, r in
-            let space = memory + 2 * outChannels + chunk * scratch
-            var item = r.lowerBound
-            while item < r.upperBound {
-                let image = item / perImage, first = item % perImage
-                let last = min(perImage, first + r.upperBound - item)
-                withUnsafePointer(to: geometry) {
-                    gc_winograd_conv2d($0, x.f32, u.f32, memory, memory + outChannels, residual, y.f32, space, image, first, last)
-                }
-                item += last - first
+        forEachImageItem(images: x.shape[0], perImage: perImage, grain: grain, pool: c.pool) { chunk, image, items in
+            withUnsafePointer(to: geometry) {
+                gc_winograd_conv2d($0, x.f32, u.f32, memory, memory + outChannels, residual, y.f32, memory + 2 * outChannels + chunk * scratch,
+                                   image, items.lowerBound, items.upperBound)
             }
         }
     }
