@@ -24,18 +24,21 @@ public struct ConvolutionLayer: Hashable, Sendable, CustomStringConvertible {
     public var batch: Int, inChannels: Int, height: Int, width: Int, outChannels: Int
     public var kernel: [Int], stride: [Int], padding: [Int]
     public var residual: Bool, relu: Bool
+    /// A 2x2 stride-2 max pooling alone reads the layer's result: `.blocked` then pools in its
+    /// store (`blocked_conv2d_maxpool`), the other algorithms run the pooling after.
+    public var pool: Bool
 
     public init(batch: Int, inChannels: Int, height: Int, width: Int, outChannels: Int, kernel: [Int], stride: [Int],
-                padding: [Int], residual: Bool, relu: Bool) {
+                padding: [Int], residual: Bool, relu: Bool, pool: Bool = false) {
         self.batch = batch; self.inChannels = inChannels; self.height = height; self.width = width
         self.outChannels = outChannels; self.kernel = kernel; self.stride = stride; self.padding = padding
-        self.residual = residual; self.relu = relu
+        self.residual = residual; self.relu = relu; self.pool = pool
     }
 
     public var description: String {
         "\(batch)x\(inChannels)x\(height)x\(width) -> \(outChannels) k\(kernel.map(String.init).joined(separator: "x"))"
             + " s\(stride.map(String.init).joined(separator: "x")) p\(padding.map(String.init).joined(separator: "x"))"
-            + (residual ? " +residual" : "") + (relu ? " relu" : "")
+            + (residual ? " +residual" : "") + (relu ? " relu" : "") + (pool ? " maxpool2x2" : "")
     }
 }
 

@@ -23,7 +23,9 @@ import GraphIR
 ///
 /// Each such convolution runs as `PassOptions.convolutionChooser` picks (the tuner measures
 /// the layer's candidates; nil: the fixed default, `blocked`): `blocked_conv2d`, Winograd
-/// for a 3x3 stride-1 layer over a blocked input, or conv2d left as it is (im2col):
+/// for a 3x3 stride-1 layer over a blocked input, or conv2d left as it is (im2col). The
+/// chooser is told when a 2x2 max pooling alone reads the layer (`ConvolutionLayer.pool`),
+/// which `fuse-conv-pool` folds into a blocked convolution's store:
 ///     %u = winograd_weight_transform(%w) : f32[36,4,64,16]
 ///     %yb = winograd_conv2d(%xb, %u, %scale, %shift, %rb) {stride=[1,1], padding=[1,1], activation="relu"} : f32[B,4,125,125,16]
 /// Linear: one scan in graph order, each value reordered at most once each way.
@@ -209,13 +211,23 @@ struct BlockedLayout {
         let layer = ConvolutionLayer(batch: x[0].value ?? context.options.batchSize ?? 1, inChannels: c,
                                      height: x[2].value ?? 0, width: x[3].value ?? 0, outChannels: w[0].value ?? 0,
                                      kernel: [w[2].value ?? 0, w[3].value ?? 0], stride: stride, padding: padding,
-                                     residual: chain.residual != nil, relu: chain.relu)
+                                     residual: chain.residual != nil, relu: chain.relu, pool: pooledAlone(chain))
         var candidates: [ConvolutionAlgorithm] = [.blocked]
         if layer.kernel == [3, 3], stride == [1, 1], c % channelBlock == 0 { candidates.append(.winograd) }
         candidates.append(.im2col)
         guard let choose = context.options.convolutionChooser else { return .blocked }
         let chosen = choose(layer, candidates)
         return candidates.contains(chosen) ? chosen : .blocked
+    }
+
+    /// Whether a 2x2 stride-2 unpadded max pooling is the one reader of `chain`'s result (which
+    /// has no residual): `fuse-conv-pool` then pools in a blocked convolution's store, so the
+    /// chooser weighs that against the other algorithms with the pooling after.
+    func pooledAlone(_ chain: Chain) -> Bool {
+        guard chain.residual == nil, uses[chain.end] == 1, users[chain.end].count == 1 else { return false }
+        let pool = g.nodes[users[chain.end][0]]
+        return pool.op == .maxpool2d && plainWindow(pool.attributes) && pool.attributes[.kernelSize] == [2, 2]
+            && pool.attributes[.stride] == [2, 2] && symmetricPadding(pool.attributes) == [0, 0]
     }
 
     /// conv2d, then a batch_norm reading only it, then an add of a same-shaped value, then a

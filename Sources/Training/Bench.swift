@@ -86,7 +86,7 @@ public enum Bench {
         let lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .train))
         let recipe = try Recipe(graph: lowered, overrides: overrides, passes: settings.passes)
         let planner: BufferPlanner = settings.memoryPlan ? BufferPlan.lifetimes : { _, sizes in .onePerValue(byteSizes: sizes) }
-        let (forward, training) = try TrainingJob.compile(lowered, recipe, "training", reporter: reporter)
+        let (forward, training) = try TrainingJob.compile(lowered, recipe, "training", evalBatch: settings.evalBatch, reporter: reporter)
         let batches = settings.batches
         guard !batches.isEmpty, batches.allSatisfy({ $0 > 0 }) else { throw RuntimeError("bench: batch sizes must be positive, got \(batches)") }
         let repeats = settings.repeats, seconds = settings.seconds
@@ -150,7 +150,7 @@ public enum Bench {
                                                  seed: recipe.seed, planner: planner, reporter: reporter)
         report.fusion_choice["eval_\(evalBatch)"] = FusionTuning.describe(chosenEval)
         let evalGraph = chosenEval.fusion == recipe.passes.fusion && chosenEval.disabledFusions.isEmpty
-            ? forward : try Pipelines.compileForTraining(lowered, PassContext(options: chosenEval)).forward
+            ? forward : try TunedCompilation.training(lowered, PassContext(options: chosenEval), evalThreads: evalThreads, evalBatch: evalBatch).forward
         var evalPlanner = planner
         if settings.memoryPlan {
             let chosenPlan = try FusionTuning.choosePlanner(forward: evalGraph, training: training, step: .eval, feeds: feeds,

@@ -6,7 +6,9 @@ import Runtime
 public final class Evaluator {
     public let executor: Executor
     public let output: String
-    public let batchSize = 1024
+    /// Examples per run of the forward graph (what its convolutions are tuned for).
+    public static let batchSize = 1024
+    public var batchSize: Int { Evaluator.batchSize }
     /// The model file, so a non-finite output is reported with its source line.
     public var modelFile = ""
     /// The forward graph compiled without fusion, for finding the op (one op per node, each

@@ -91,11 +91,13 @@ public enum TrainingJob {
         return p == f || p.hasPrefix(f.hasSuffix("/") ? f : f + "/")
     }
 
-    /// The forward graph and the training graph (`Pipelines.compileForTraining`) with the
-    /// recipe's pass options, their pass statistics reported as `label`.
-    static func compile(_ lowered: Graph, _ recipe: Recipe, _ label: String, reporter: TrainingReporter) throws -> (forward: Graph, training: Graph) {
+    /// The forward graph and the training graph (`TunedCompilation.training`: the forward
+    /// graph's convolutions chosen by the tuner for `evalBatch` images on the recipe's
+    /// evaluation threads) with the recipe's pass options, their pass statistics reported as `label`.
+    static func compile(_ lowered: Graph, _ recipe: Recipe, _ label: String, evalBatch: Int = Evaluator.batchSize,
+                        reporter: TrainingReporter) throws -> (forward: Graph, training: Graph) {
         let context = PassContext(options: recipe.passes)
-        let graphs = try Pipelines.compileForTraining(lowered, context)
+        let graphs = try TunedCompilation.training(lowered, context, evalThreads: recipe.evalThreads, evalBatch: evalBatch)
         reporter.compiled(label, context)
         return graphs
     }

@@ -3,9 +3,11 @@ import GraphIR
 import Passes
 import Runtime
 
-/// A model compiled for inference with its choices made by measurement, for the command line
-/// and for programs alike: `Pipelines.inference` (and `passes` after it), each convolution's
-/// algorithm chosen by `tuner` (`ConvolutionTuning`), then confirmed in the whole graph.
+/// A model compiled for inference, or the scoring graph of a model compiled for training, with
+/// its choices made by measurement, for the command line and for programs alike:
+/// `Pipelines.inference` (and `passes` after it) or `Pipelines.evaluation`, each
+/// convolution's algorithm chosen by `tuner` (`ConvolutionTuning`), then confirmed in the
+/// whole graph.
 ///
 /// Timing a layer alone, as `ConvolutionTuning` does, misses what the layer meets inside the
 /// network (caches warmed or evicted by its neighbours, the layout its input arrives in, the
@@ -35,7 +37,34 @@ public enum TunedCompilation {
     public static func inference(_ lowered: Graph, _ context: PassContext = PassContext(), tuner: Tuner = .shared,
                                  threads: Int? = nil, passes extra: [Pass] = [], closeMargin: Double = closeMargin) throws -> Graph {
         let pipeline = Pipeline(name: "inference", passes: Pipelines.inference(context.options).passes + extra)
-        guard context.options.convolutionChooser == nil else { return try pipeline.run(lowered, context) }
+        return try tuned(lowered, pipeline, context, tuner: tuner, threads: threads, closeMargin: closeMargin)
+    }
+
+    /// A model lowered for training -> the graph that scores it and the graph the trainer
+    /// steps, as `Pipelines.compileForTraining` gives them (one run of `forward`), with the
+    /// scoring graph's convolutions chosen as `inference` chooses them, timed at `evalBatch`
+    /// images (the batch it is run with; its batch dimension is symbolic) on executors of
+    /// `evalThreads`. The training graph keeps conv2d (no choice to make).
+    public static func training(_ lowered: Graph, _ context: PassContext = PassContext(), tuner: Tuner = .shared,
+                                evalThreads: Int? = nil, evalBatch: Int, closeMargin: Double = closeMargin) throws -> (forward: Graph, training: Graph) {
+        let prepared = try Pipelines.forward(context.options).run(lowered, context)
+        let training = try Pipelines.training(context.options).run(prepared, context)
+        let batch = context.options.batchSize
+        context.options.batchSize = evalBatch
+        defer { context.options.batchSize = batch }
+        let forward = try tuned(prepared, Pipelines.evaluation(context.options), context, tuner: tuner, threads: evalThreads,
+                                closeMargin: closeMargin)
+        return (forward, training)
+    }
+
+    /// `pipeline` run on `lowered` in `context`, each convolution's algorithm chosen by `tuner`
+    /// and the close calls confirmed in the whole graph (see the type's comment).
+    static func tuned(_ lowered: Graph, _ pipeline: Pipeline, _ context: PassContext, tuner: Tuner, threads: Int?,
+                      closeMargin: Double) throws -> Graph {
+        // Nothing to choose without a convolution: one compilation, no fingerprint.
+        guard context.options.convolutionChooser == nil, lowered.nodes.contains(where: { $0.op == .conv2d }) else {
+            return try pipeline.run(lowered, context)
+        }
         let tuned = ConvolutionTuning.chooser(tuner: tuner, threads: threads)
         guard tuner.mode != .off, context.options.fusion else {
             context.options.convolutionChooser = tuned

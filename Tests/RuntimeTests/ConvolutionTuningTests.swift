@@ -53,4 +53,26 @@ final class ConvolutionTuningTests: XCTestCase {
             XCTAssertNotNil(try executor.run(feeds: feeds, parameters: ParameterStore())["y"])
         }
     }
+
+    /// A layer that a 2x2 max pooling alone reads is timed with it: the blocked convolution
+    /// pooling in its store, Winograd and im2col with the pooling op after; keyed `-pool2`.
+    func testAPooledLayerIsTimedWithItsPooling() throws {
+        var pooled = layer
+        pooled.residual = false
+        pooled.pool = true
+        XCTAssertEqual(ConvolutionTuning.key(pooled, threads: 2).description, "conv2d-algorithm 1x16x12x10*32x16x3x3 s1x1p1x1-relu-pool2 @2")
+        for algorithm in candidates {
+            let (graph, feeds) = try ConvolutionTuning.graph(pooled, algorithm)
+            let ops = graph.nodes.map(\.op.name)
+            switch algorithm {
+            case .blocked: XCTAssertEqual(ops.filter { $0.hasPrefix("blocked_") }, ["blocked_conv2d_maxpool"])
+            case .winograd: XCTAssertEqual(ops.filter { $0.hasSuffix("conv2d") || $0.contains("pool") }, ["winograd_conv2d", "blocked_maxpool2d"])
+            case .im2col: XCTAssertEqual(ops.filter { $0 == "relu" || $0.contains("pool") }, ["relu", "maxpool2d"])
+            }
+            let y = graph[graph.outputs[0].value].type.shape.dims.map(\.value)
+            XCTAssertEqual(y, algorithm == .im2col ? [1, 32, 6, 5] : [1, 2, 6, 5, 16], "\(algorithm)")
+            let executor = try Executor(graph: graph, options: ExecutionOptions(training: false))
+            XCTAssertNotNil(try executor.run(feeds: feeds, parameters: ParameterStore())["y"])
+        }
+    }
 }

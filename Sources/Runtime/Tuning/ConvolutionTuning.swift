@@ -6,7 +6,9 @@ import GraphIR
 /// operands of the layer's shapes, each as a one-op graph on an executor with the threads the
 /// model runs with. The winner is remembered in the tuning cache under point
 /// `conv2d-algorithm`, the input and weight shapes and the stride, padding and epilogue
-/// (`s1x1p1x1-res-relu`), and shows in `--profile`'s kernel choices.
+/// (`s1x1p1x1-res-relu`), and shows in `--profile`'s kernel choices. A layer a 2x2 max
+/// pooling alone reads (`-pool2`) is timed with it: blocked with the pooling in its store
+/// against the others with the pooling after.
 /// Only the layer's own kernel is timed: a weight transform or packing (computed from
 /// parameters) and the reorders around an im2col layer are not.
 /// With `--tune off` the tuner picks the first candidate, the blocked convolution.
@@ -58,11 +60,11 @@ public enum ConvolutionTuning {
         return (algorithm, second.seconds / max(best, 1e-12), best)
     }
 
-    /// `s<stride>p<padding>`, then `-res` for a residual add and `-relu` (a key's detail has
-    /// no spaces).
+    /// `s<stride>p<padding>`, then `-res` for a residual add, `-relu`, and `-pool2` for a 2x2
+    /// max pooling after (a key's detail has no spaces).
     public static func detail(_ layer: ConvolutionLayer) -> String {
         "s" + layer.stride.map(String.init).joined(separator: "x") + "p" + layer.padding.map(String.init).joined(separator: "x")
-            + (layer.residual ? "-res" : "") + (layer.relu ? "-relu" : "")
+            + (layer.residual ? "-res" : "") + (layer.relu ? "-relu" : "") + (layer.pool ? "-pool2" : "")
     }
 
     /// One run of `algorithm` for `layer` on an executor of its own, its operands fed once.
@@ -90,6 +92,9 @@ public enum ConvolutionTuning {
         var attributes = window
         attributes["activation"] = .string(layer.relu ? "relu" : "none")
         let blocks = c / channelBlock, outBlocks = o / channelBlock
+        // With `layer.pool`, the 2x2 max pooling: in the blocked store, else an op after.
+        let pooling: Attributes = ["kernel": .ints([2, 2]), "stride": .ints([2, 2]), "padding": .ints([0, 0])]
+        func pooled(_ v: Value, _ op: OpDef) throws -> Value { layer.pool ? try b.emit(op, [v], pooling) : v }
         let y: Value
         switch algorithm {
         case .blocked:
@@ -97,17 +102,17 @@ public enum ConvolutionTuning {
             let x = ib == 1 ? input("x", [n, c, layer.height, layer.width]) : input("x", [n, blocks, layer.height, layer.width, channelBlock])
             var ins = [x, input("w", [outBlocks, c / ib, kh, kw, ib, channelBlock]), input("scale", [o]), input("shift", [o])]
             if layer.residual { ins.append(input("residual", [n, outBlocks, oh, ow, channelBlock])) }
-            y = try b.emit(.blockedConv2d, ins, attributes)
+            y = try b.emit(layer.pool && !layer.residual ? .blockedConv2dMaxpool : .blockedConv2d, ins, attributes)
         case .winograd:
             var ins = [input("x", [n, blocks, layer.height, layer.width, channelBlock]),
                        input("u", [winogradPoints, outBlocks, c, channelBlock]), input("scale", [o]), input("shift", [o])]
             if layer.residual { ins.append(input("residual", [n, outBlocks, oh, ow, channelBlock])) }
-            y = try b.emit(.winogradConv2d, ins, attributes)
+            y = try pooled(try b.emit(.winogradConv2d, ins, attributes), .blockedMaxpool2d)
         case .im2col:
             var v = try b.emit(.conv2d, [input("x", [n, c, layer.height, layer.width]), input("w", [o, c, kh, kw])], window)
             v = try b.emit(.batchNorm, [v, input("gamma", [o]), input("beta", [o]), input("mean", [o]), input("var", [o])], ["eps": .float(1e-5)])
             if layer.residual { v = try b.emit(.add, [v, input("residual", [n, o, oh, ow])]) }
-            y = layer.relu ? try b.emit(.relu, [v]) : v
+            y = try pooled(layer.relu ? try b.emit(.relu, [v]) : v, .maxpool2d)
         }
         b.outputs = [("y", y)]
         return (b.finish(), feeds)
