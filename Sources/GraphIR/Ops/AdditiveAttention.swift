@@ -19,6 +19,15 @@ enum AdditiveScoresShapes {
         }
         return (e[0], e[1], e[2])
     }
+
+    /// `check` for a backward op (enc, dec and w from input 1), and its gradient dy (input 0)
+    /// a float [B, N, 1].
+    static func checkGradient(_ q: ShapeQuery, weight: Int?) throws -> (Dim, Dim, Dim) {
+        let (b, n, a) = try check(q, enc: 1, dec: 2, weight: weight)
+        try q.requireFloat(0, "dy")
+        guard q.input(0).shape == Shape([b, n, .known(1)]) else { throw ShapeError("expected dy [\(b), \(n), 1], got \(q.input(0).shape)") }
+        return (b, n, a)
+    }
 }
 
 /// `additive_scores(enc, dec, w)`: y[b, n, 0] = Σ_a w[0, a] relu(enc[b, n, a] + dec[b, a]),
@@ -67,9 +76,7 @@ public enum AdditiveScoresGradOp: OpSpec {
     /// Per element of the result: the add, the test and a multiply (and the accumulation).
     public static func flops(_ q: CostQuery) -> Double { (q.inputs.count > 4 ? 4 : 3) * q.outputCount }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
-        let (b, n, _) = try AdditiveScoresShapes.check(q, enc: 1, dec: 2, weight: 3)
-        try q.requireFloat(0, "dy")
-        guard q.input(0).shape == Shape([b, n, .known(1)]) else { throw ShapeError("expected dy [\(b), \(n), 1], got \(q.input(0).shape)") }
+        _ = try AdditiveScoresShapes.checkGradient(q, weight: 3)
         if q.inputs.count > 4 {
             guard q.input(4) == q.input(1) else { throw ShapeError("acc must be \(q.input(1)), got \(q.input(4))") }
         }
@@ -88,9 +95,7 @@ public enum AdditiveScoresDecGradOp: OpSpec {
     /// Per element of enc: the add, the test and the accumulation.
     public static func flops(_ q: CostQuery) -> Double { 3 * q.count(1) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
-        let (b, n, _) = try AdditiveScoresShapes.check(q, enc: 1, dec: 2, weight: 3)
-        try q.requireFloat(0, "dy")
-        guard q.input(0).shape == Shape([b, n, .known(1)]) else { throw ShapeError("expected dy [\(b), \(n), 1], got \(q.input(0).shape)") }
+        _ = try AdditiveScoresShapes.checkGradient(q, weight: 3)
         return q.input(2)
     }
 }
@@ -105,9 +110,7 @@ public enum AdditiveScoresWeightGradOp: OpSpec {
     /// Per element of enc: the add, the relu and a multiply-add.
     public static func flops(_ q: CostQuery) -> Double { 4 * q.count(1) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
-        let (b, n, a) = try AdditiveScoresShapes.check(q, enc: 1, dec: 2, weight: nil)
-        try q.requireFloat(0, "dy")
-        guard q.input(0).shape == Shape([b, n, .known(1)]) else { throw ShapeError("expected dy [\(b), \(n), 1], got \(q.input(0).shape)") }
+        let (_, _, a) = try AdditiveScoresShapes.checkGradient(q, weight: nil)
         return .f32(Shape([.known(1), a]))
     }
 }
