@@ -42,31 +42,34 @@ static void transpose_dy(const float *dy, float *dyt, long channels, long positi
     }
 }
 
+void gc_pad_planes(const float *x, float *xp, long planes, long height, long width, long pad_h, long pad_w,
+                   long padded_height, long padded_width) {
+    // The padded columns q whose source column q - pad_w lies inside the plane.
+    long lo = pad_w, hi = pad_w + width;
+    if (lo > padded_width) lo = padded_width;
+    if (hi > padded_width) hi = padded_width;
+    for (long p = 0; p < planes; p++)
+        for (long r = 0; r < padded_height; r++) {
+            float *row = xp + (p * padded_height + r) * padded_width;
+            const long src = r - pad_h;
+            if (src < 0 || src >= height || hi <= lo) {
+                for (long q = 0; q < padded_width; q++) row[q] = 0;
+                continue;
+            }
+            for (long q = 0; q < lo; q++) row[q] = 0;
+            __builtin_memcpy(row + lo, x + (p * height + src) * width + lo - pad_w, (size_t)(hi - lo) * sizeof(float));
+            for (long q = hi; q < padded_width; q++) row[q] = 0;
+        }
+}
+
 /// x padded with the zeros the taps read, dy transposed, for images [begin, end).
 static void pack(const gc_grad_weight_geometry *g, const float *x, const float *dy, float *xp, float *dyt, long begin,
                  long end) {
-    const long hp = padded_height(g), wp = padded_width(g), plane = g->height * g->width;
-    const long out_plane = g->out_height * g->out_width, lanes = (g->out_channels + 15) / 16 * 16;
-    // The padded columns q whose source column q - pad_w lies inside the image.
-    long lo = g->pad_w, hi = g->pad_w + g->width;
-    if (lo > wp) lo = wp;
-    if (hi > wp) hi = wp;
+    const long plane = g->height * g->width, out_plane = g->out_height * g->out_width;
+    const long lanes = (g->out_channels + 15) / 16 * 16;
     for (long n = begin; n < end; n++) {
-        const float *xi = x + n * g->channels * plane;
-        float *xo = xp + n * padded_image(g);
-        for (long c = 0; c < g->channels; c++)
-            for (long r = 0; r < hp; r++) {
-                float *row = xo + (c * hp + r) * wp;
-                const long src = r - g->pad_h;
-                if (src < 0 || src >= g->height || hi <= lo) {
-                    for (long q = 0; q < wp; q++) row[q] = 0;
-                    continue;
-                }
-                for (long q = 0; q < lo; q++) row[q] = 0;
-                __builtin_memcpy(row + lo, xi + (c * g->height + src) * g->width + lo - g->pad_w,
-                                 (size_t)(hi - lo) * sizeof(float));
-                for (long q = hi; q < wp; q++) row[q] = 0;
-            }
+        gc_pad_planes(x + n * g->channels * plane, xp + n * padded_image(g), g->channels, g->height, g->width, g->pad_h,
+                      g->pad_w, padded_height(g), padded_width(g));
         transpose_dy(dy + n * g->out_channels * out_plane, dyt + n * transposed_image(g), g->out_channels, out_plane,
                      lanes);
     }

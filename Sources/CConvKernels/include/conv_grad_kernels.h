@@ -37,6 +37,12 @@ long gc_grad_weight_scratch(const gc_grad_weight_geometry *g, long images);
 void gc_grad_weight_images(const gc_grad_weight_geometry *g, const float *x, const float *dy, float *scratch,
                            float *dw, long begin, long end);
 
+/// Copies `planes` planes [height, width] of x into xp [padded_height, padded_width], plane
+/// row r and column q holding x's r - pad_h, q - pad_w, or zero outside x (the padding the
+/// windows of a convolution read, made explicit; rows and columns past what xp holds dropped).
+void gc_pad_planes(const float *x, float *xp, long planes, long height, long width, long pad_h, long pad_w,
+                   long padded_height, long padded_width);
+
 #ifdef __cplusplus
 }
 #endif

@@ -69,28 +69,43 @@ func conv2dGradInputDirect(dy: TensorView, weight: TensorView, dx: TensorView, _
 
 /// Runs the blocked kernel image by image over the pool: each chunk writes one image at a
 /// time in the blocked layout to its scratch, then reorders it into `output` [N, outChannels,
-/// outPlane]. `prepare(packed, shift)` fills the packed weights and the shift (the scale is
+/// outPlane]. A padded convolution first copies the image with its padding made explicit
+/// (so that every output position takes the kernel's unchecked full tiles, not its one-at-a-time
+/// edge path). `prepare(packed, shift)` fills the packed weights and the shift (the scale is
 /// one); `extra` floats after the shift are the preparation's own.
 private func runBlockedPerImage(_ geometry: gc_conv_geometry, input: UnsafeMutablePointer<Float>, inputImage: Int,
                                 output: UnsafeMutablePointer<Float>, outChannels: Int, outPlane: Int, images: Int,
                                 workspace: Workspace, pool: WorkerPool, extra: Int = 0,
                                 prepare: (_ packed: UnsafeMutablePointer<Float>, _ shift: UnsafeMutablePointer<Float>) -> Void) {
+    let padded = geometry.pad_h > 0 || geometry.pad_w > 0
+    var run = geometry
+    if padded {
+        run.height = (geometry.out_height - 1) * geometry.stride_h + geometry.kernel_h
+        run.width = (geometry.out_width - 1) * geometry.stride_w + geometry.kernel_w
+        run.pad_h = 0
+        run.pad_w = 0
+    }
+    let paddedImage = padded ? Int(run.in_blocks * run.height * run.width) : 0
     let packedCount = outChannels * Int(geometry.in_blocks * geometry.kernel_h * geometry.kernel_w)
-    let outImage = outChannels * outPlane
+    let outImage = outChannels * outPlane, perChunk = outImage + paddedImage
     let inputCost = Int(geometry.in_blocks * geometry.kernel_h * geometry.kernel_w)
     let grain = WorkerPool.grain(itemCost: outImage * inputCost)
     let chunks = pool.chunks(images, grain: grain)
-    let buffer = workspace.floats(packedCount + 2 * outChannels + extra + outImage * chunks)
+    let buffer = workspace.floats(packedCount + 2 * outChannels + extra + perChunk * chunks)
     let packed = buffer, scale = buffer + packedCount, shift = scale + outChannels, scratch = shift + outChannels + extra
     fill(scale, outChannels, 1)
     prepare(packed, shift)
-    let items = withUnsafePointer(to: geometry) { gc_conv2d_blocked_items($0) }
+    let items = withUnsafePointer(to: run) { gc_conv2d_blocked_items($0) }
     pool.parallelFor(images, grain: grain) { chunk, range in
-        let mine = scratch + chunk * outImage
+        let mine = scratch + chunk * perChunk, paddedInput = mine + outImage
         for image in range {
-            withUnsafePointer(to: geometry) {
-                gc_conv2d_blocked($0, input + image * inputImage, packed, scale, shift, nil, mine, 0, 0, items)
+            var source = input + image * inputImage
+            if padded {
+                gc_pad_planes(source, paddedInput, geometry.in_blocks, geometry.height, geometry.width, geometry.pad_h,
+                              geometry.pad_w, run.height, run.width)
+                source = paddedInput
             }
+            withUnsafePointer(to: run) { gc_conv2d_blocked($0, source, packed, scale, shift, nil, mine, 0, 0, items) }
             gc_reorder_from_blocked(mine, output + image * outImage, outChannels, outPlane, 0, outChannels / channelBlock)
         }
     }
