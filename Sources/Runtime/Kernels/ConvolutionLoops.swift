@@ -116,7 +116,9 @@ func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutab
 /// side into one wide GEMM was tried: on the CNN it halved the GEMMs' rate, as the wide column
 /// matrix and the copy back to [N, O, H', W'] no longer fit in cache; bench/RESULTS.md.)
 /// Or (`direct`) by the blocked direct kernel (`conv2dForwardDirect`): a tuned choice
-/// (`conv2d-forward`) per shape where that kernel takes the shape.
+/// (`conv2d-forward`) per shape where that kernel takes the shape. (Inference graphs reach
+/// this kernel only for the layers the blocked-layout pass left in the plain layout; there
+/// too the choice is tuned, and `--tune off` keeps im2col.)
 func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: TensorView, attributes: Attributes,
                    workspace: Workspace, pool: WorkerPool = .serial, form: ConvForwardForm? = nil) {
     let wt = weight.shape
