@@ -110,8 +110,8 @@ final class KernelPoolGradientTests: XCTestCase {
         XCTAssertEqual(training.nodes.filter { $0.op == .reluGrad && $0.type.rank == 4 }.count, 0)
     }
 
-    /// Both forms of the weight gradient (one GEMM per image, or images stacked into one
-    /// long sum) against a naive sum, with padding, strides and odd sizes, on 1-3 threads.
+    /// Every form of the weight gradient (one GEMM per image, images stacked into one long
+    /// sum, the direct kernel) against a naive sum, with padding, strides and odd sizes, on 1-3 threads.
     func testWeightGradientFormsAgainstNaiveSums() {
         // (n, c, h, w, o, k, stride, pad): the CNN's two layers, and odd ones.
         let cases = [(9, 1, 28, 28, 16, 3, 1, 1), (5, 16, 14, 14, 32, 3, 1, 0), (7, 3, 11, 9, 5, 3, 2, 1), (3, 2, 6, 7, 4, 2, 1, 0)]
@@ -163,7 +163,7 @@ final class KernelPoolGradientTests: XCTestCase {
                 } } }
             } } } }
             let a: Attributes = ["stride": .ints([st, st]), "padding": .ints([pd, pd])]
-            for form in ConvGradWeightForm.allCases {
+            for form in ConvGradInputForm.allCases {
                 for threads in 1...3 {
                     var ws = wt.floats, dys = dy.floats
                     var got = [Float](repeating: .nan, count: want.count)

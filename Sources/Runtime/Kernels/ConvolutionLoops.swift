@@ -115,13 +115,36 @@ func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutab
 /// chunk unfolds into its own slice of the workspace). (Unfolding several images side by
 /// side into one wide GEMM was tried: on the CNN it halved the GEMMs' rate, as the wide column
 /// matrix and the copy back to [N, O, H', W'] no longer fit in cache; bench/RESULTS.md.)
+/// Or (`direct`) by the blocked direct kernel (`conv2dForwardDirect`): a tuned choice
+/// (`conv2d-forward`) per shape where that kernel takes the shape. (Inference graphs reach
+/// this kernel only for the layers the blocked-layout pass left in the plain layout; there
+/// too the choice is tuned, and `--tune off` keeps im2col.)
 func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: TensorView, attributes: Attributes,
-                   workspace: Workspace, pool: WorkerPool = .serial) {
+                   workspace: Workspace, pool: WorkerPool = .serial, form: ConvForwardForm? = nil) {
     let wt = weight.shape
     let g = ConvGeometry(x: x.shape, y: y.shape, kernel: (wt[2], wt[3]), attributes: attributes)
-    let outC = wt[0], groupC = outC / g.groups
     // fused_conv2d's activation, applied while the image's output is in cache.
     let relu = attributes[.activation] == "relu"
+    func run(_ form: ConvForwardForm) {
+        if form == .direct,
+           conv2dForwardDirect(x: x, weight: weight, bias: bias, y: y, g, relu: relu, workspace: workspace, pool: pool) { return }
+        conv2dForwardGEMM(x: x, weight: weight, bias: bias, y: y, g, relu: relu, workspace: workspace, pool: pool)
+    }
+    if let form { return run(form) }
+    guard g.allowsDirectForward(outChannels: wt[0]), pool.tuner.mode != .off, !pool.isRunningJob else { return run(.im2col) }
+    let key = TuningKey(point: "conv2d-forward", shapes: [x.shape, wt],
+                        detail: g.tuningDetail + (bias == nil ? "" : "-bias") + (relu ? "-relu" : ""), threads: pool.width)
+    pool.tuner.run(key, ConvForwardForm.allCases.map { form in KernelVariant(form.rawValue) { run(form) } })
+}
+
+/// How `conv2dForward` runs: im2col + GEMM (the default), or the blocked direct kernel.
+enum ConvForwardForm: String, CaseIterable {
+    case im2col, direct
+}
+
+private func conv2dForwardGEMM(x: TensorView, weight: TensorView, bias: TensorView?, y: TensorView, _ g: ConvGeometry,
+                               relu: Bool, workspace: Workspace, pool: WorkerPool) {
+    let outC = weight.shape[0], groupC = outC / g.groups
     let grain = g.imageGrain(outChannels: outC)
     let colSize = g.patch * g.outPlane
     let cols = g.isPointwise ? nil : workspace.floats(colSize * pool.chunks(g.n, grain: grain))
@@ -150,7 +173,7 @@ func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: Tens
 /// (`stacked`) one per run of images with their dy rows copied side by side, so Wᵀ is packed
 /// once for the run. A tuned choice (`conv2d-grad-input`) per shape.
 func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView, attributes: Attributes, workspace: Workspace,
-                     pool: WorkerPool = .serial, form: ConvGradWeightForm? = nil) {
+                     pool: WorkerPool = .serial, form: ConvGradInputForm? = nil) {
     let wt = weight.shape
     let g = ConvGeometry(x: dx.shape, y: dy.shape, kernel: (wt[2], wt[3]), attributes: attributes)
     guard g.groups == 1, !g.isPointwise, g.n > 1 else {
@@ -161,13 +184,14 @@ func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView, attribu
         return conv2dGradInput(dy: dy, weight: weight, dx: dx, g, workspace: workspace, pool: pool, form: .perImage)
     }
     let key = TuningKey(point: "conv2d-grad-input", shapes: [dy.shape, wt], detail: g.tuningDetail, threads: pool.width)
-    pool.tuner.run(key, ConvGradWeightForm.allCases.map { form in
+    pool.tuner.run(key, ConvGradInputForm.allCases.map { form in
         KernelVariant(form.rawValue) { conv2dGradInput(dy: dy, weight: weight, dx: dx, g, workspace: workspace, pool: pool, form: form) }
     })
 }
 
 private func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView, _ g: ConvGeometry, workspace: Workspace,
-                             pool: WorkerPool, form: ConvGradWeightForm) {
+                             pool: WorkerPool, form: ConvGradInputForm) {
+    if form == .direct, conv2dGradInputDirect(dy: dy, weight: weight, dx: dx, g, workspace: workspace, pool: pool) { return }
     let outC = weight.shape[0], groupC = outC / g.groups
     let grain = g.imageGrain(outChannels: outC)
     if form == .stacked {
@@ -215,15 +239,25 @@ private func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView,
     }
 }
 
-/// How `conv2dGradWeight` (and `conv2dGradInput`) form their products: one GEMM per image (`perImage`, the default), or
+/// How `conv2dGradWeight` forms its sums: one GEMM per image (`perImage`, the default), or
 /// one per run of images (`stacked`): their columns side by side and their dy rows copied
 /// side by side, so the GEMM sums over `images x OH*OW` at once (long sums run nearer the
-/// GEMM's peak than many short ones). A tuned choice (`conv2d-grad-weight`) per shape.
+/// GEMM's peak than many short ones); or (`direct`) no GEMM: the C kernel of
+/// conv_grad_kernels.h sums in registers over fixed groups of images
+/// (`conv2dGradWeightDirect`). A tuned choice (`conv2d-grad-weight`) per shape.
 enum ConvGradWeightForm: String, CaseIterable {
-    case perImage = "per-image", stacked
+    case perImage = "per-image", stacked, direct
 
     /// Images per stacked GEMM: their columns fill about 1 MB (a second-level cache).
     static func stackedImages(_ g: ConvGeometry) -> Int { max(1, (1 << 18) / max(g.patch * g.outPlane, 1)) }
+}
+
+/// How `conv2dGradInput` forms its products: one GEMM per image (`perImage`, the default), or
+/// one per run of images (`stacked`, as for the weight gradient), or (`direct`) the blocked
+/// direct kernel over dy with the weights flipped (`conv2dGradInputDirect`; shapes it does not
+/// take run per image). A tuned choice (`conv2d-grad-input`) per shape.
+enum ConvGradInputForm: String, CaseIterable {
+    case perImage = "per-image", stacked, direct
 }
 
 /// `dW = Σₙ dy[n] · im2col(x[n])ᵀ` per group. Images are split over the pool; chunk 0 sums into dW,
@@ -249,6 +283,7 @@ func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, attributes:
 
 private func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, _ g: ConvGeometry, workspace: Workspace,
                               pool: WorkerPool, form: ConvGradWeightForm) {
+    if form == .direct, conv2dGradWeightDirect(dy: dy, x: x, dw: dw, g, workspace: workspace, pool: pool) { return }
     let outC = dw.shape[0], groupC = outC / g.groups
     let grain = g.imageGrain(outChannels: outC)
     let chunks = pool.chunks(g.n, grain: grain)
@@ -294,7 +329,7 @@ private func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, _ g
 }
 
 /// Adds the partial sums of chunks 1..<chunks to dW, in chunk order.
-private func addPartials(_ dw: TensorView, _ partials: UnsafeMutablePointer<Float>, chunks: Int) {
+func addPartials(_ dw: TensorView, _ partials: UnsafeMutablePointer<Float>, chunks: Int) {
     for chunk in 1..<max(chunks, 1) {
         let part = partials + (chunk - 1) * dw.count
         for i in 0..<dw.count { dw.f32[i] += part[i] }

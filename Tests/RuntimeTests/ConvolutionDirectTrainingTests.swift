@@ -1,0 +1,58 @@
+import Foundation
+import Frontend
+import GraphIR
+import Passes
+@testable import Runtime
+import XCTest
+
+/// The CNN's training steps with every convolution on its `direct` form (forward, input and
+/// weight gradients, as a tuning cache can choose them) follow the im2col + GEMM steps
+/// (`--tune off`): the same losses and weights to float tolerance, on 1 and 2 threads.
+final class ConvolutionDirectTrainingTests: XCTestCase {
+    let data = TestData(seed: 5)
+    static let points: Set<String> = ["conv2d-forward", "conv2d-grad-weight", "conv2d-grad-input"]
+
+    func testCNNTrainingWithDirectConvolutionsMatchesGEMMs() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let lowered = try Frontend.lower(path: repository.appendingPathComponent("graphs/cnn.swiftgraph").path,
+                                         options: FrontendOptions(mode: .train))
+        let training = try Pipelines.compileForTraining(lowered, .checked).training
+        let batches = (0..<3).map { _ in ["image": data.floats([7, 1, 28, 28], in: 0...1), "label": data.ints([7], below: 10)] }
+
+        func train(threads: Int, tuner: Tuner) throws -> (losses: [Float], weights: [String: [Float]]) {
+            let store = ParameterStore()
+            try store.initialise(from: training, seed: 42)
+            let trainer = try Trainer(graph: training, parameters: store, optimizer: SGD(learningRate: 0.05),
+                                      options: ExecutionOptions(training: true, seed: 9, threads: threads, tuner: tuner))
+            let losses = try batches.map { try trainer.step(feeds: $0) }
+            var weights: [String: [Float]] = [:]
+            for name in trainer.trainable { weights[name] = try XCTUnwrap(store.get(name)).floats }
+            return (losses, weights)
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-direct-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for threads in [1, 2] {
+            // A timed run finds the choice points' keys; the cache then names `direct` for each.
+            let cache = TuningCache(url: directory.appendingPathComponent("tuning-\(threads).json"))
+            let discovery = Tuner(mode: .fast, cache: cache)
+            _ = try train(threads: threads, tuner: discovery)
+            let keys = discovery.decisions.map(\.key).filter { Self.points.contains($0.point) }
+            XCTAssertEqual(Set(keys.map(\.point)), Self.points, "every convolution choice point is met")
+            for key in keys { cache.remember("direct", for: key, on: discovery.machine) }
+            let tuner = Tuner(mode: .fast, cache: cache)
+            let direct = try train(threads: threads, tuner: tuner)
+            let chosen = tuner.decisions.filter { Self.points.contains($0.key.point) }
+            XCTAssertEqual(chosen.count, keys.count)
+            for d in chosen { XCTAssertEqual(d.variant, "direct", "\(d.key)"); XCTAssertEqual(d.source, .cached, "\(d.key)") }
+
+            let gemm = try train(threads: threads, tuner: Tuner(mode: .off))
+            for (a, b) in zip(direct.losses, gemm.losses) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), "\(threads) threads") }
+            XCTAssertFalse(gemm.weights.isEmpty)
+            for (name, want) in gemm.weights {
+                let got = try XCTUnwrap(direct.weights[name])
+                let worst = zip(got, want).map { abs($0 - $1) }.max() ?? 0
+                XCTAssertLessThanOrEqual(worst, 1e-4, "\(name) on \(threads) threads")
+            }
+        }
+    }
+}
