@@ -64,18 +64,20 @@ struct BlockedLayout {
         var chains: [Int: Chain] = [:]   // by end node
         var absorbed = Set<Int>()
         var claimed = Set<Int>()         // nodes already in a chain (the add of a residual block ends one only)
+        var im2col = Set<Int>()          // convolutions the chooser gave to im2col: marked so, not re-measured at run time
         for (i, node) in g.nodes.enumerated() where node.op == .conv2d && blockable(node) {
             var chain = self.chain(from: i, claimed: claimed)
             chain.algorithm = algorithm(for: chain)
             if chain.algorithm == .im2col {
                 context.count("convolutions left to im2col")
+                im2col.insert(i)
                 continue
             }
             chains[chain.end] = chain
             claimed.formUnion(chain.nodes)
             for n in chain.nodes.dropLast() { absorbed.insert(n) }
         }
-        guard !chains.isEmpty else { return g }
+        guard !chains.isEmpty || !im2col.isEmpty else { return g }
         var r = GraphRewriter(g, pass: "blocked-layout")
         var blocked = [Value?](repeating: nil, count: g.nodes.count)   // old value -> its blocked form
         var plainMissing = Set<Int>()                                   // blocked only, so far
@@ -157,6 +159,7 @@ struct BlockedLayout {
             }
             var copy = node
             copy.inputs = try node.inputs.map { try plain($0, for: node) }
+            if im2col.contains(v.id) { copy.attributes[.convolutionForm] = ConvolutionForm.im2col.rawValue }
             r.emit(copy, for: v)
         }
         for o in g.outputs { _ = try plain(o.value, for: g[o.value]) }

@@ -60,13 +60,14 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         XCTAssertEqual(stats["convolutions blocked"], 2)
     }
 
-    /// A layer left to im2col stays conv2d over the plain layout, its neighbours reordered.
+    /// A layer left to im2col stays conv2d over the plain layout, its neighbours reordered, and
+    /// says so (`form="im2col"`), so the runtime runs im2col rather than measuring again.
     func testIm2colLeavesTheConvolutionAndReordersAroundIt() throws {
         let (ir, _, context) = try run { layer, candidates in layer.kernel == [3, 3] ? .im2col : candidates[0] }
         assertFileCheck(ir, """
         // CHECK: %[[C0:[0-9]+]] = blocked_conv2d(
         // CHECK: %[[P:[0-9]+]] = reorder_from_blocked(%[[C0]])
-        // CHECK: %[[C1:[0-9]+]] = conv2d(%[[P]],
+        // CHECK: %[[C1:[0-9]+]] = conv2d(%[[P]], %{{[0-9]+}}) {stride=[1,1], padding=[1,1], form="im2col"}
         // CHECK: batch_norm(%[[C1]],
         // CHECK: blocked_conv2d(
         """)
@@ -81,6 +82,16 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         let ir = IRPrinter.print(try Pipeline(["blocked-layout", "dce", "verify"]).run(try parseIR(network), context))
         XCTAssertFalse(ir.contains("winograd"))
         XCTAssertEqual(context.statistics.first { $0.pass == "blocked-layout" }?["convolutions blocked"], 3)
+    }
+
+    /// Only im2col and direct name a form; anything else is an error at the attribute.
+    func testTheFormAttributeTakesOnlyTheTwoForms() throws {
+        let bad = network.replacingOccurrences(of: "{stride=[1,1], padding=[0,0]}", with: "{stride=[1,1], padding=[0,0], form=\"winograd\"}")
+        XCTAssertThrowsError(try parseIR(bad)) { error in
+            XCTAssertTrue("\(error)".contains("form"), "\(error)")
+        }
+        let good = network.replacingOccurrences(of: "{stride=[1,1], padding=[0,0]}", with: "{stride=[1,1], padding=[0,0], form=\"direct\"}")
+        XCTAssertNoThrow(try parseIR(good))
     }
 }
 

@@ -54,6 +54,27 @@ final class ConvolutionTuningTests: XCTestCase {
         }
     }
 
+    /// A convolution whose `form` a pass decided (the im2col timing graph's, or a layer the
+    /// chooser gave to im2col) runs that form: the runtime measures `conv2d-forward` only for
+    /// one left undecided.
+    func testADecidedFormIsNotMeasuredAgain() throws {
+        let (graph, feeds) = try ConvolutionTuning.graph(layer, .im2col)
+        let conv = try XCTUnwrap(graph.nodes.first { $0.op == .conv2d })
+        XCTAssertEqual(conv.attributes[.convolutionForm], "im2col")
+        func forwardChoices(_ g: Graph) throws -> [TuningDecision] {
+            let tuner = Tuner(mode: .fast)
+            let executor = try Executor(graph: g, options: ExecutionOptions(training: false, threads: 2, tuner: tuner))
+            XCTAssertNotNil(try executor.run(feeds: feeds, parameters: ParameterStore())["y"])
+            return tuner.decisions.filter { $0.key.point == "conv2d-forward" }
+        }
+        XCTAssertEqual(try forwardChoices(graph).count, 0)
+        let text = IRPrinter.print(graph)
+        let withoutForm = text.replacingOccurrences(of: ", form=\"im2col\"", with: "").replacingOccurrences(of: "form=\"im2col\", ", with: "")
+        XCTAssertNotEqual(withoutForm, text)
+        let undecided = try IRParser.parse(withoutForm, file: "undecided.gir")
+        XCTAssertEqual(try forwardChoices(undecided).map(\.source), [.measured])
+    }
+
     /// A layer that a 2x2 max pooling alone reads is timed with it: the blocked convolution
     /// pooling in its store, Winograd and im2col with the pooling op after; keyed `-pool2`.
     func testAPooledLayerIsTimedWithItsPooling() throws {

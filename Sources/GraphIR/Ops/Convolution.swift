@@ -112,6 +112,23 @@ let windowGeometry: [AttributeSpec] = [.required(.stride, .eachAtLeast(1)), .req
 /// A convolution's: `stride`, `padding`, and the optional `dilation` and `groups`.
 let convolutionWindow: [AttributeSpec] = windowGeometry + [.optional(.dilation, .eachAtLeast(1)), .optional(.groups, .atLeast(1))]
 
+/// How a plain-layout convolution runs, when a pass has decided it: `im2col` (unfold + GEMM)
+/// or `direct` (the blocked direct kernel over the plain layout). Without the attribute the
+/// runtime measures the two (`--tune`); `blocked-layout` writes `im2col` on a layer its
+/// chooser gave to im2col, so a forced `--convolution im2col` runs exactly that. Gradient ops
+/// do not take it (`convolutionAttributes`).
+public enum ConvolutionForm: String, CaseIterable, Sendable {
+    case im2col, direct
+
+    /// The optional `form` attribute of conv2d and fused_conv2d.
+    static let spec = AttributeSpec.optional(.convolutionForm, .oneOf(allCases.map(\.rawValue)))
+}
+
+extension AttributeKey where Value == String {
+    /// A convolution's decided `ConvolutionForm`.
+    public static let convolutionForm = AttributeKey("form")
+}
+
 /// The attributes of a convolution node that its gradient ops take (not a fused epilogue's).
 func convolutionAttributes(_ a: Attributes) -> Attributes {
     var out = Attributes()
@@ -132,7 +149,7 @@ public enum Conv2dOp: OpSpec {
     public static let name = "conv2d"
     public static let arity = Arity.between(2, 3)
     public static let fusion = FusionClass.contraction
-    public static let attributes = convolutionWindow
+    public static let attributes = convolutionWindow + [ConvolutionForm.spec]
     /// Each output element is a dot product over C*kh*kw inputs.
     public static func flops(_ q: CostQuery) -> Double { 2 * q.outputCount * weightFanIn(q, weight: 1) }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {

@@ -4,8 +4,9 @@ import GraphIR
 
 extension Conv2dOp: KernelOp {
     public static func kernel(_ c: KernelContext) {
+        let decided = c.attributes[.convolutionForm].flatMap(ConvolutionForm.init(rawValue:))
         conv2dForward(x: c.inputs[0], weight: c.inputs[1], bias: c.inputs.count > 2 ? c.inputs[2] : nil, y: c.output,
-                      attributes: c.attributes, workspace: c.workspace, pool: c.pool)
+                      attributes: c.attributes, workspace: c.workspace, pool: c.pool, form: decided)
     }
 }
 

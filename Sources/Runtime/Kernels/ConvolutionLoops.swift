@@ -116,16 +116,16 @@ func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutab
 /// side into one wide GEMM was tried: on the CNN it halved the GEMMs' rate, as the wide column
 /// matrix and the copy back to [N, O, H', W'] no longer fit in cache; bench/RESULTS.md.)
 /// Or (`direct`) by the blocked direct kernel (`conv2dForwardDirect`): a tuned choice
-/// (`conv2d-forward`) per shape where that kernel takes the shape. (Inference graphs reach
-/// this kernel only for the layers the blocked-layout pass left in the plain layout; there
-/// too the choice is tuned, and `--tune off` keeps im2col.)
+/// (`conv2d-forward`) per shape where that kernel takes the shape, unless the node's `form`
+/// attribute decided it (`blocked-layout` writes `im2col` on the layers its chooser gave to
+/// im2col). `--tune off` keeps im2col.
 func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: TensorView, attributes: Attributes,
-                   workspace: Workspace, pool: WorkerPool = .serial, form: ConvForwardForm? = nil) {
+                   workspace: Workspace, pool: WorkerPool = .serial, form: ConvolutionForm? = nil) {
     let wt = weight.shape
     let g = ConvGeometry(x: x.shape, y: y.shape, kernel: (wt[2], wt[3]), attributes: attributes)
     // fused_conv2d's activation, applied while the image's output is in cache.
     let relu = attributes[.activation] == "relu"
-    func run(_ form: ConvForwardForm) {
+    func run(_ form: ConvolutionForm) {
         if form == .direct,
            conv2dForwardDirect(x: x, weight: weight, bias: bias, y: y, g, relu: relu, workspace: workspace, pool: pool) { return }
         conv2dForwardGEMM(x: x, weight: weight, bias: bias, y: y, g, relu: relu, workspace: workspace, pool: pool)
@@ -134,12 +134,7 @@ func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: Tens
     guard g.allowsDirectForward(outChannels: wt[0]), pool.tuner.mode != .off, !pool.isRunningJob else { return run(.im2col) }
     let key = TuningKey(point: "conv2d-forward", shapes: [x.shape, wt],
                         detail: g.tuningDetail + (bias == nil ? "" : "-bias") + (relu ? "-relu" : ""), threads: pool.width)
-    pool.tuner.run(key, ConvForwardForm.allCases.map { form in KernelVariant(form.rawValue) { run(form) } })
-}
-
-/// How `conv2dForward` runs: im2col + GEMM (the default), or the blocked direct kernel.
-enum ConvForwardForm: String, CaseIterable {
-    case im2col, direct
+    pool.tuner.run(key, ConvolutionForm.allCases.map { form in KernelVariant(form.rawValue) { run(form) } })
 }
 
 private func conv2dForwardGEMM(x: TensorView, weight: TensorView, bias: TensorView?, y: TensorView, _ g: ConvGeometry,

@@ -109,7 +109,9 @@ public enum ConvolutionTuning {
             if layer.residual { ins.append(input("residual", [n, outBlocks, oh, ow, channelBlock])) }
             y = try pooled(try b.emit(.winogradConv2d, ins, attributes), .blockedMaxpool2d)
         case .im2col:
-            var v = try b.emit(.conv2d, [input("x", [n, c, layer.height, layer.width]), input("w", [o, c, kh, kw])], window)
+            var plainWindow = window
+            plainWindow[.convolutionForm] = ConvolutionForm.im2col.rawValue
+            var v = try b.emit(.conv2d, [input("x", [n, c, layer.height, layer.width]), input("w", [o, c, kh, kw])], plainWindow)
             v = try b.emit(.batchNorm, [v, input("gamma", [o]), input("beta", [o]), input("mean", [o]), input("var", [o])], ["eps": .float(1e-5)])
             if layer.residual { v = try b.emit(.add, [v, input("residual", [n, o, oh, ow])]) }
             y = try pooled(layer.relu ? try b.emit(.relu, [v]) : v, .maxpool2d)
