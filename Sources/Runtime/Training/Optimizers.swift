@@ -1,3 +1,4 @@
+import CConvKernels
 import GraphIR
 
 /// Update rules, written to match PyTorch's `torch.optim` step for step, over flat float
@@ -242,58 +243,20 @@ public final class Adam: Optimizer {
 /// One step of Adam's element rule with its step's constants, as PyTorch:
 /// g += wd * p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²;
 /// p -= (lr / c1) * m / (sqrt(v) / sqrt(c2) + eps), g first clamped to ±clip when given.
+/// Run by CConvKernels' gc_adam_update, per instruction set with the same bits on each:
+/// Swift's SIMD types stop at SSE width without target flags, and the square root and two
+/// divisions per weight made Adam a fifth of a decoder step.
 struct AdamRule {
     let beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
     let stepSize: Float, c2Root: Float
     let clip: Float?
 
-    /// The rule over `n` elements; with a clip the gradient is clamped a block at a time
-    /// into scratch first (a plain loop that vectorises; SIMD masks in Swift do not).
+    /// The rule over `n` elements; `gp` is only read (a clamped value is never stored).
     func apply(_ pp: UnsafeMutablePointer<Float>, _ gp: UnsafePointer<Float>, _ mp: UnsafeMutablePointer<Float>,
                _ vp: UnsafeMutablePointer<Float>, count n: Int) {
-        guard let c = clip else { return applyUnclipped(pp, gp, mp, vp, count: n) }
-        let block = 512
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: block) { scratch in
-            guard let clipped = scratch.baseAddress else { return }
-            var i = 0
-            while i < n {
-                let w = min(block, n - i), src = gp + i
-                for j in 0..<w { clipped[j] = min(max(src[j], -c), c) }
-                applyUnclipped(pp + i, clipped, mp + i, vp + i, count: w)
-                i += w
-            }
-        }
-    }
-
-    @inline(__always)
-    private func applyUnclipped(_ pp: UnsafeMutablePointer<Float>, _ gp: UnsafePointer<Float>, _ mp: UnsafeMutablePointer<Float>,
-                                _ vp: UnsafeMutablePointer<Float>, count n: Int) {
-        let b1 = beta1, b2 = beta2, wd = weightDecay, eps = epsilon, stepSize = stepSize, c2Root = c2Root
-        // Eight lanes at a time: written with SIMD types because the compiler keeps a scalar
-        // loop's square root a libm call (errno), and Adam then took a sixth of a decoder step.
-        typealias V = SIMD8<Float>
-        var i = 0
-        let rawP = UnsafeMutableRawPointer(pp), rawG = UnsafeRawPointer(gp)
-        let rawM = UnsafeMutableRawPointer(mp), rawV = UnsafeMutableRawPointer(vp)
-        while i + 8 <= n {
-            let at = i * 4
-            var pv = rawP.loadUnaligned(fromByteOffset: at, as: V.self)
-            let gi = rawG.loadUnaligned(fromByteOffset: at, as: V.self) + wd * pv
-            let mv = b1 * rawM.loadUnaligned(fromByteOffset: at, as: V.self) + (1 - b1) * gi
-            let vv = b2 * rawV.loadUnaligned(fromByteOffset: at, as: V.self) + (1 - b2) * gi * gi
-            pv -= stepSize * mv / (vv.squareRoot() / c2Root + eps)
-            rawM.storeBytes(of: mv, toByteOffset: at, as: V.self)
-            rawV.storeBytes(of: vv, toByteOffset: at, as: V.self)
-            rawP.storeBytes(of: pv, toByteOffset: at, as: V.self)
-            i += 8
-        }
-        while i < n {
-            let gi = gp[i] + wd * pp[i]
-            mp[i] = b1 * mp[i] + (1 - b1) * gi
-            vp[i] = b2 * vp[i] + (1 - b2) * gi * gi
-            pp[i] -= stepSize * mp[i] / (vp[i].squareRoot() / c2Root + eps)
-            i += 1
-        }
+        var constants = gc_adam_constants(beta1: beta1, beta2: beta2, epsilon: epsilon, weight_decay: weightDecay,
+                                          step_size: stepSize, c2_root: c2Root, clip: clip ?? 0, has_clip: clip == nil ? 0 : 1)
+        gc_adam_update(pp, gp, mp, vp, n, &constants)
     }
 }
 

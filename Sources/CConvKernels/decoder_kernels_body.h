@@ -1,0 +1,115 @@
+// The caption decoders' per-step kernels, compiled once per instruction set (decoder_kernels.c
+// includes instantiate_isa.h, which defines ISA inside a `#pragma clang attribute` target
+// region). They compute each element with exactly the operations, in the order, of the Swift
+// scalar rules they replace (GraphIR/FastMath.swift, Runtime/Training/Optimizers.swift's
+// AdamRule): no fused multiply-adds (fp contract off), selects where Swift has `?:`, so every
+// ISA gives the same bits as those rules.
+
+#define GC_DCAT2(a, b) a##_##b
+#define GC_DCAT(a, b) GC_DCAT2(a, b)
+#define GC_DNAME(n) GC_DCAT(n, ISA)
+
+/// fastExp of FastMath.swift, lane by lane.
+static inline __attribute__((always_inline)) v16 GC_DNAME(dec_exp)(v16 x) {
+#pragma clang fp contract(off)
+    const v16 hi = SPLAT16(88.3762626647949f), lo = SPLAT16(-87.3365447504f), zero = {0};
+    const i16v is_nan = x != x;
+    v16 v = GC_SELECT(is_nan, zero, x);
+    v = GC_SELECT(v > hi, hi, GC_SELECT(v < lo, lo, v));
+    const v16 shifter = SPLAT16(12582912.0f);
+    const v16 shifted = v * 1.44269504088896341f + shifter;
+    const v16 n = shifted - shifter;
+    const v16 r = v - n * 0.693359375f + n * 2.12194440e-4f;
+    v16 p = SPLAT16(1.9875691500e-4f);
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const v16 y = p * r * r + r + 1.0f;
+    const u16v k = (u16v)shifted - 0x4B400000u;
+    const v16 scale = (v16)((k + 127u) << 23);
+    v16 result = y * scale;
+    result = GC_SELECT(x > hi, SPLAT16(__builtin_inff()), result);
+    result = GC_SELECT(x < lo, zero, result);
+    return GC_SELECT(is_nan, x, result);
+}
+
+/// fastSigmoid: 1 / (1 + e^-|x|), times e^-|x| for negative x.
+static inline __attribute__((always_inline)) v16 GC_DNAME(dec_sigmoid)(v16 x) {
+#pragma clang fp contract(off)
+    const v16 e = GC_DNAME(dec_exp)(-__builtin_elementwise_abs(x));
+    const v16 s = 1.0f / (1.0f + e);
+    return GC_SELECT(x >= 0.0f, s, e * s);
+}
+
+/// fastTanh: (1 - e) / (1 + e) with e = e^-2|x|, its odd series below |x| = 1/8.
+static inline __attribute__((always_inline)) v16 GC_DNAME(dec_tanh)(v16 x) {
+#pragma clang fp contract(off)
+    const v16 a = __builtin_elementwise_abs(x);
+    const v16 e = GC_DNAME(dec_exp)(-2.0f * a);
+    const v16 t = (1.0f - e) / (1.0f + e);
+    const v16 x2 = x * x;
+    const v16 series = x * (1.0f + x2 * (-0.333333333f + x2 * (0.133333333f + x2 * -0.053968254f)));
+    const v16 large = GC_SELECT(x < 0.0f, -t, t);
+    return GC_SELECT(a < 0.125f, series, large);
+}
+
+/// n floats (n <= 16) into a vector, the rest zero; and back.
+static inline __attribute__((always_inline)) v16 GC_DNAME(dec_load)(const float *p, long n) {
+    v16 v = {0};
+    if (n >= 16) __builtin_memcpy(&v, p, sizeof v); else __builtin_memcpy(&v, p, (unsigned long)n * sizeof(float));
+    return v;
+}
+static inline __attribute__((always_inline)) void GC_DNAME(dec_store)(float *p, v16 v, long n) {
+    if (n >= 16) __builtin_memcpy(p, &v, sizeof v); else __builtin_memcpy(p, &v, (unsigned long)n * sizeof(float));
+}
+
+static void GC_DNAME(lstm_cell_forward)(const float *gates, const float *c, float *out, long rows, long h) {
+#pragma clang fp contract(off)
+    for (long row = 0; row < rows; row++) {
+        const float *z = gates + row * 4 * h, *cp = c + row * h;
+        float *o = out + row * 7 * h;
+        for (long j = 0; j < h; j += 16) {
+            const long w = h - j < 16 ? h - j : 16;
+            const v16 i = GC_DNAME(dec_sigmoid)(GC_DNAME(dec_load)(z + j, w));
+            const v16 f = GC_DNAME(dec_sigmoid)(GC_DNAME(dec_load)(z + h + j, w));
+            const v16 g = GC_DNAME(dec_tanh)(GC_DNAME(dec_load)(z + 2 * h + j, w));
+            const v16 og = GC_DNAME(dec_sigmoid)(GC_DNAME(dec_load)(z + 3 * h + j, w));
+            const v16 cn = f * GC_DNAME(dec_load)(cp + j, w) + i * g;
+            const v16 t = GC_DNAME(dec_tanh)(cn);
+            GC_DNAME(dec_store)(o + j, og * t, w);
+            GC_DNAME(dec_store)(o + h + j, cn, w);
+            GC_DNAME(dec_store)(o + 2 * h + j, i, w);
+            GC_DNAME(dec_store)(o + 3 * h + j, f, w);
+            GC_DNAME(dec_store)(o + 4 * h + j, g, w);
+            GC_DNAME(dec_store)(o + 5 * h + j, og, w);
+            GC_DNAME(dec_store)(o + 6 * h + j, t, w);
+        }
+    }
+}
+
+static void GC_DNAME(adam_update)(float *p, const float *g, float *m, float *v, long n, const gc_adam_constants *k) {
+#pragma clang fp contract(off)
+    const float b1 = k->beta1, b2 = k->beta2, eps = k->epsilon, wd = k->weight_decay;
+    const float step = k->step_size, c2root = k->c2_root, clip = k->clip;
+    const float ob1 = 1.0f - b1, ob2 = 1.0f - b2;
+    for (long i = 0; i < n; i += 16) {
+        const long w = n - i < 16 ? n - i : 16;
+        v16 gv = GC_DNAME(dec_load)(g + i, w);
+        if (k->has_clip) {
+            // Swift's max(g, -clip) then min(_, clip): y >= x ? y : x, then y < x ? y : x (NaN stays).
+            const v16 lo = SPLAT16(-clip), hi = SPLAT16(clip);
+            gv = GC_SELECT(lo >= gv, lo, gv);
+            gv = GC_SELECT(hi < gv, hi, gv);
+        }
+        v16 pv = GC_DNAME(dec_load)(p + i, w);
+        const v16 gi = gv + wd * pv;
+        const v16 mv = b1 * GC_DNAME(dec_load)(m + i, w) + ob1 * gi;
+        const v16 vv = b2 * GC_DNAME(dec_load)(v + i, w) + ob2 * gi * gi;
+        pv -= step * mv / (__builtin_elementwise_sqrt(vv) / c2root + eps);
+        GC_DNAME(dec_store)(m + i, mv, w);
+        GC_DNAME(dec_store)(v + i, vv, w);
+        GC_DNAME(dec_store)(p + i, pv, w);
+    }
+}

@@ -1,0 +1,29 @@
+// Kernels of the caption decoders' training step, in C for the same reason as conv_kernels.h:
+// one binary carries AVX-512, AVX2+FMA and SSE2 code (chosen by gc_conv_isa()). Every ISA gives
+// the same bits: each element gets the operations of the Swift rules they replace, in order.
+#ifndef GRAPHC_DECODER_KERNELS_H
+#define GRAPHC_DECODER_KERNELS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// `lstm_cell` over `rows` rows: gates [rows, 4h] (pre-activations i, f, g, o) and c [rows, h]
+/// in, out [rows, 7h] as [h' | c' | i | f | g | o | tanh c'] with FastMath.swift's sigmoid and tanh.
+void gc_lstm_cell_forward(const float *gates, const float *c, float *out, long rows, long h);
+
+/// One step's constants of Adam's element rule (Optimizers.swift's AdamRule).
+typedef struct {
+    float beta1, beta2, epsilon, weight_decay, step_size, c2_root, clip;
+    int has_clip;
+} gc_adam_constants;
+
+/// Adam over n elements: g clamped to ±clip first when has_clip (NaN stays NaN), then
+/// g += wd p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g g; p -= step m / (sqrt(v) / c2_root + eps).
+/// g is only read.
+void gc_adam_update(float *p, const float *g, float *m, float *v, long n, const gc_adam_constants *constants);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
