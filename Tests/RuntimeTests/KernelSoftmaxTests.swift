@@ -29,6 +29,24 @@ final class KernelSoftmaxTests: XCTestCase {
         }
     }
 
+    /// Along the last axis (its own contiguous loops) a row gets the bits the general loop
+    /// gives it along the first axis of the transpose; rows of 256 (attention's regions) and 37.
+    func testLastAxisSoftmaxGivesTheGeneralLoopsBits() throws {
+        for (rows, n) in [(8, 256), (3, 37)] {
+            let x = data.floats([rows, n], in: -8...8)
+            var transposed = [Float](repeating: 0, count: rows * n)
+            for r in 0..<rows { for k in 0..<n { transposed[k * rows + r] = x.floats[r * n + k] } }
+            let last = try runOp(.softmax, [x], ["axis": .int(1)])
+            let first = try runOp(.softmax, [HostTensor(shape: [n, rows], floats: transposed)], ["axis": .int(0)])
+            for r in 0..<rows {
+                for k in 0..<n {
+                    XCTAssertEqual(last.floats[r * n + k].bitPattern, first.floats[k * rows + r].bitPattern, "row \(r) of \(rows)x\(n), \(k)")
+                }
+            }
+            assertClose(last, referenceSoftmax(x, axis: 1), shape: x.shape, "softmax \(rows)x\(n)")
+        }
+    }
+
     func testSoftmaxIsStableForHugeLogits() throws {
         let x = HostTensor(shape: [2, 3], floats: [1000, 1001, 1002, -1000, -1000, -999])
         let p = try runOp(.softmax, [x], ["axis": .int(-1)])

@@ -1,9 +1,11 @@
+import CConvKernels
 import GraphIR
 
-// CPU kernels of the ops declared in GraphIR/Ops/AdditiveAttention.swift. Rows are the
-// B x N (batch, region) pairs of enc [B, N, A]; the attention width A is the inner loop,
-// 16 lanes at a time. Every result element is summed in one fixed order whatever the
-// thread count: rows (or column blocks) are split over threads, never a sum.
+// CPU kernels of the ops declared in GraphIR/Ops/AdditiveAttention.swift, over the C loops of
+// attention_kernels.h (AVX-512, AVX2+FMA or SSE2, chosen at run time). Rows are the B x N
+// (batch, region) pairs of enc [B, N, A]. Every result element is summed in one fixed order
+// whatever the thread count: rows or batch rows are split over threads, never a sum (the
+// weight's gradient sums per-batch-row partials in batch order).
 
 /// Sizes of enc [B, N, A] as the kernels read them.
 private struct AttentionRows {
@@ -14,37 +16,34 @@ private struct AttentionRows {
         width = enc.shape.count == 3 ? enc.shape[2] : 0
     }
     var rows: Int { batch * regions }
-}
 
-private typealias Lanes = SIMD16<Float>
+    /// Runs `body` over ranges of rows split over the pool. With at least one batch row per
+    /// thread, whole batch rows by core (`parallelForByCore`): a decoder's attention ops read
+    /// enc (and its features) step after step, and each core then keeps its examples' part in
+    /// its own cache. Otherwise (one image at a time, decoding) rows, at least `grain` per
+    /// chunk.
+    func forEachRows(_ pool: WorkerPool, grain: Int, _ body: (Range<Int>) -> Void) {
+        if batch >= pool.width && batch > 1 {
+            pool.parallelForByCore(batch, grain: max(1, grain / max(regions, 1))) { images in
+                body(images.lowerBound * regions..<images.upperBound * regions)
+            }
+        } else {
+            pool.parallelFor(rows, grain: grain) { _, rows in body(rows) }
+        }
+    }
 
-@inline(__always)
-private func lanes(_ p: UnsafePointer<Float>) -> Lanes {
-    UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
+    /// Runs `body` over ranges of whole batch rows, by core.
+    func forEachBatchRows(_ pool: WorkerPool, costPerElement: Int, _ body: (Range<Int>) -> Void) {
+        pool.parallelForByCore(batch, grain: WorkerPool.grain(itemCost: costPerElement * max(regions * width, 1)), body)
+    }
 }
 
 extension AdditiveScoresOp: KernelOp {
     public static func kernel(_ c: KernelContext) {
         let enc = c.inputs[0].f32, dec = c.inputs[1].f32, w = c.inputs[2].f32, y = c.output.f32
         let s = AttentionRows(c.inputs[0])
-        let a = s.width, full = a - a % Lanes.scalarCount
-        c.pool.parallelFor(s.rows, grain: WorkerPool.grain(itemCost: 4 * max(a, 1))) { _, rows in
-            for r in rows {
-                let e = UnsafePointer(enc + r * a), d = UnsafePointer(dec + (r / s.regions) * a)
-                var acc = Lanes(repeating: 0)
-                var k = 0
-                while k < full {
-                    let x = lanes(e + k) + lanes(d + k)
-                    acc += lanes(w + k) * x.replacing(with: 0, where: x .< 0)
-                    k += Lanes.scalarCount
-                }
-                var total = acc.sum()
-                while k < a {
-                    total += w[k] * max(e[k] + d[k], 0)
-                    k += 1
-                }
-                y[r] = total
-            }
+        s.forEachRows(c.pool, grain: WorkerPool.grain(itemCost: 4 * max(s.width, 1))) { rows in
+            gc_additive_scores(enc, dec, w, y, s.regions, s.width, rows.lowerBound, rows.upperBound)
         }
     }
 }
@@ -56,89 +55,42 @@ extension AdditiveScoresGradOp: KernelOp {
         // before it is written.
         let acc: UnsafePointer<Float>? = c.inputs.count > 4 ? UnsafePointer(c.inputs[4].f32) : nil
         let s = AttentionRows(c.inputs[1])
-        let a = s.width, full = a - a % Lanes.scalarCount
-        c.pool.parallelFor(s.rows, grain: WorkerPool.grain(itemCost: 3 * max(a, 1))) { _, rows in
-            for r in rows {
-                let e = UnsafePointer(enc + r * a), d = UnsafePointer(dec + (r / s.regions) * a), o = out + r * a
-                let g = dy[r]
-                var k = 0
-                while k < full {
-                    let x = lanes(e + k) + lanes(d + k)
-                    var v = (g * lanes(w + k)).replacing(with: 0, where: x .<= 0)
-                    if let acc { v += lanes(acc + r * a + k) }
-                    UnsafeMutableRawPointer(o + k).storeBytes(of: v, as: Lanes.self)
-                    k += Lanes.scalarCount
-                }
-                while k < a {
-                    let v: Float = e[k] + d[k] > 0 ? g * w[k] : 0
-                    o[k] = acc.map { $0[r * a + k] + v } ?? v
-                    k += 1
-                }
-            }
+        s.forEachRows(c.pool, grain: WorkerPool.grain(itemCost: 3 * max(s.width, 1))) { rows in
+            gc_additive_scores_grad(dy, enc, dec, w, acc, out, s.regions, s.width, rows.lowerBound, rows.upperBound)
         }
     }
 }
 
 extension AdditiveScoresWeightGradOp: KernelOp {
-    /// Column blocks of 16 split over threads; each block sums the rows in order.
+    /// A partial sum per batch row over its regions in order (batch rows split by core as the
+    /// other attention kernels split them, so each core reads only its own examples' enc),
+    /// then the partials summed in batch order: the same bits at any thread count.
     public static func kernel(_ c: KernelContext) {
         let dy = c.inputs[0].f32, enc = c.inputs[1].f32, dec = c.inputs[2].f32, dw = c.output.f32
         let s = AttentionRows(c.inputs[1])
-        let a = s.width, width = Lanes.scalarCount
-        let blocks = (a + width - 1) / width
-        c.pool.parallelFor(blocks, grain: WorkerPool.grain(itemCost: 4 * width * max(s.rows, 1))) { _, range in
-            for block in range {
-                let start = block * width, end = min(start + width, a)
-                if end - start == width {
-                    var acc = Lanes(repeating: 0)
-                    for r in 0..<s.rows {
-                        let x = lanes(enc + r * a + start) + lanes(dec + (r / s.regions) * a + start)
-                        acc += dy[r] * x.replacing(with: 0, where: x .< 0)
-                    }
-                    UnsafeMutableRawPointer(dw + start).storeBytes(of: acc, as: Lanes.self)
-                } else {
-                    for k in start..<end { dw[k] = 0 }
-                    for r in 0..<s.rows {
-                        let e = enc + r * a, d = dec + (r / s.regions) * a, g = dy[r]
-                        for k in start..<end { dw[k] += g * max(e[k] + d[k], 0) }
-                    }
-                }
-            }
+        let a = s.width
+        guard a > 0 else { return }
+        guard s.batch > 0 else { for k in 0..<a { dw[k] = 0 }; return }
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: s.batch * a)
+        defer { partials.deallocate() }
+        s.forEachBatchRows(c.pool, costPerElement: 4) { images in
+            gc_additive_scores_weight_partials(dy, enc, dec, partials, s.regions, a, images.lowerBound, images.upperBound)
+        }
+        for k in 0..<a { dw[k] = partials[k] }
+        for b in 1..<s.batch {
+            let p = partials + b * a
+            for k in 0..<a { dw[k] += p[k] }
         }
     }
 }
 
 extension AdditiveScoresDecGradOp: KernelOp {
-    /// Batch rows split over threads; each sums its regions in order.
+    /// Batch rows split over threads by core; each sums its regions in order.
     public static func kernel(_ c: KernelContext) {
         let dy = c.inputs[0].f32, enc = c.inputs[1].f32, dec = c.inputs[2].f32, w = c.inputs[3].f32, dd = c.output.f32
         let s = AttentionRows(c.inputs[1])
-        let a = s.width, full = a - a % Lanes.scalarCount
-        c.pool.parallelFor(s.batch, grain: WorkerPool.grain(itemCost: 3 * max(a * s.regions, 1))) { _, batchRows in
-            for b in batchRows {
-                let d = UnsafePointer(dec + b * a), o = dd + b * a
-                var k = 0
-                while k < full {
-                    let dv = lanes(d + k)
-                    var sum = Lanes(repeating: 0)
-                    for n in 0..<s.regions {
-                        let r = b * s.regions + n
-                        let x = lanes(enc + r * a + k) + dv
-                        sum += Lanes(repeating: dy[r]).replacing(with: 0, where: x .<= 0)
-                    }
-                    UnsafeMutableRawPointer(o + k).storeBytes(of: sum * lanes(w + k), as: Lanes.self)
-                    k += Lanes.scalarCount
-                }
-                while k < a {
-                    var sum: Float = 0
-                    for n in 0..<s.regions {
-                        let r = b * s.regions + n
-                        if enc[r * a + k] + d[k] > 0 { sum += dy[r] }
-                    }
-                    o[k] = sum * w[k]
-                    k += 1
-                }
-            }
+        s.forEachBatchRows(c.pool, costPerElement: 3) { images in
+            gc_additive_scores_dec_grad(dy, enc, dec, w, dd, s.regions, s.width, images.lowerBound, images.upperBound)
         }
     }
 }

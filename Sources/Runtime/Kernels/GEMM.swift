@@ -159,11 +159,20 @@ func matmulForward(_ c: KernelContext) {
         if c.inputs.count == 3 { addRowBias(c, rows: m, columns: n) }
         return
     }
-    c.pool.parallelFor(batch, grain: WorkerPool.grain(itemCost: m * n * k)) { _, items in
+    func products(_ items: Range<Int>) {
         for i in items {
             sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a.f32 + i * m * k, lda: lda, b: b.f32 + i * bStep, ldb: ldb,
                   c: y.f32 + i * m * n, ldc: n)
         }
+    }
+    let grain = WorkerPool.grain(itemCost: m * n * k)
+    if (m == 1 || n == 1) && bStep != 0 {
+        // Per-example mat-vecs over a per-example matrix (attention's context and its
+        // gradient over the features): each matrix is read once, so keep each example's on
+        // the same core from op to op.
+        c.pool.parallelForByCore(batch, grain: grain, products)
+    } else {
+        c.pool.parallelFor(batch, grain: grain) { _, items in products(items) }
     }
     if c.inputs.count == 3 { addRowBias(c, rows: batch * m, columns: n) }
 }

@@ -3,7 +3,14 @@ import GraphIR
 // CPU kernels of the ops declared in GraphIR/Ops/Softmax.swift.
 
 extension SoftmaxOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { softmaxAlongAxis(c, log: false) }
+    public static func kernel(_ c: KernelContext) {
+        let rank = c.output.shape.count
+        if rank > 0 && normalizedAxis(c.attributes[.axis], rank: rank) == rank - 1 {
+            softmaxLastAxis(c)
+        } else {
+            softmaxAlongAxis(c, log: false)
+        }
+    }
 }
 
 extension LogSoftmaxOp: KernelOp {

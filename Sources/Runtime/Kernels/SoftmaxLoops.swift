@@ -42,6 +42,25 @@ func softmaxAlongAxis(_ c: KernelContext, log isLog: Bool) {
     }
 }
 
+/// Softmax along the last axis (attention's weights over the regions, every decoder step):
+/// what `softmaxAlongAxis(log: false)` computes from a row, the same maximum, the same exps
+/// summed in the same order in Double and the same scaling, in contiguous loops so that the
+/// exp and the scaling vectorise (the general loop strides and feeds its sum from the exp).
+func softmaxLastAxis(_ c: KernelContext) {
+    let x = c.inputs[0].f32, y = c.output.f32
+    guard let n = c.output.shape.last, n > 0 else { return }
+    for r in 0..<c.output.count / n {
+        let xr = x + r * n, yr = y + r * n
+        var m = xr[0]
+        for k in 1..<n { m = max(m, xr[k]) }
+        for k in 0..<n { yr[k] = fastExp(xr[k] - m) }
+        var total = 0.0
+        for k in 0..<n { total += Double(yr[k]) }
+        let inv = Float(1 / total)
+        for k in 0..<n { yr[k] *= inv }
+    }
+}
+
 /// softmax_grad: `y * (dy - Σ dy*y)`; log_softmax_grad: `dy - exp(y) * Σ dy`.
 func softmaxGradAlongAxis(_ c: KernelContext, log: Bool) {
     let dy = c.inputs[0].f32, y = c.inputs[1].f32, dx = c.output.f32
