@@ -137,7 +137,7 @@ public enum Bench {
                 trainer.executor.startProfiling(threads: trainThreads)
                 _ = try rate(steps: steps, warmup: 0)
                 trainer.executor.measuresTime = false
-                profiles.append(("training, batch \(b), \(steps) steps", trainer.executor))
+                profiles.append(("training, batch \(b), \(steps) steps" + (trainer.fusedUpdateSummary.map { "; " + $0 } ?? ""), trainer.executor))
             }
         }
 

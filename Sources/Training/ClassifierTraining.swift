@@ -144,7 +144,7 @@ struct ClassifierTraining {
         var steps = 0
         defer {
             if options.profile {
-                reporter.log(ProfileReport(executor: trainer.executor, title: "training steps of \(name)").text)
+                reporter.log(ProfileReport(executor: trainer.executor, title: "training steps of \(name)" + (trainer.fusedUpdateSummary.map { "; " + $0 } ?? "")).text)
                 if let line = dp.profileLine(steps: steps) { reporter.log(line) }
             }
         }

@@ -1,0 +1,153 @@
+import Frontend
+import GraphIR
+import Passes
+@testable import Runtime
+import XCTest
+
+/// The SGD step fused into the weight gradient's product (`FusedWeightUpdate`): the same loss
+/// trajectory and weights as the separate update within float tolerance, at one and two
+/// threads and with the GEMM split tuned; off whenever a condition fails; a non-finite loss
+/// leaves the weights as they were.
+final class FusedWeightUpdateTests: XCTestCase {
+    let source = """
+    let x = input("x", [batch, 40])
+    let y = input("y", [batch], .int64)
+    let net = Sequential { Linear(96); ReLU(); Linear(64); ReLU(); Linear(3); LogSoftmax() }
+    let logp = net(x)
+    output("logp", logp)
+    loss(nllLoss(logp, y))
+    """
+
+    func trainingGraph(fusion: Bool) throws -> Graph {
+        let g = try Frontend.lower(source: source, file: "t.swiftgraph")
+        return try Pipelines.compileForTraining(g, .checked(fusion: fusion)).training
+    }
+
+    /// A learnable problem: the class is the argmax of the first three features.
+    func batch(_ step: Int, rows: Int = 16, poison: Bool = false) -> [String: HostTensor] {
+        let r = RandomSource(seed: UInt64(step))
+        var xs: [Float] = [], ys: [Int64] = []
+        for _ in 0..<rows {
+            let row = (0..<40).map { _ in r.nextNormal() }
+            xs += row
+            ys.append(Int64(row[0..<3].indices.max { row[$0] < row[$1] } ?? 0))
+        }
+        if poison { xs[5] = .nan }
+        return ["x": HostTensor(shape: [rows, 40], floats: xs), "y": HostTensor(shape: [rows], ints: ys)]
+    }
+
+    func makeTrainer(_ g: Graph, optimizer: Optimizer, threads: Int, tuner: Tuner = Tuner(mode: .off), fuses: Bool,
+                     clip: Float? = nil) throws -> (Trainer, ParameterStore) {
+        let store = ParameterStore()
+        try store.initialise(from: g, seed: 7)
+        let trainer = try Trainer(graph: g, parameters: store, optimizer: optimizer, gradClip: clip,
+                                  options: ExecutionOptions(training: true, seed: 7, threads: threads, tuner: tuner))
+        trainer.fusesUpdates = fuses
+        return (trainer, store)
+    }
+
+    func weights(_ store: ParameterStore) -> [Float] { store.names.sorted().flatMap { store.get($0)?.floats ?? [] } }
+
+    func assertClose(_ a: [Float], _ b: [Float], _ what: String, tolerance: Float = 1e-4) {
+        XCTAssertEqual(a.count, b.count, what)
+        var worst: Float = 0
+        for (x, y) in zip(a, b) { worst = max(worst, abs(x - y) / max(1, abs(y))) }
+        XCTAssertLessThan(worst, tolerance, what)
+    }
+
+    func testFusedStepFollowsTheSeparateUpdate() throws {
+        for fusion in [false, true] {
+            let g = try trainingGraph(fusion: fusion)
+            for (threads, tuned) in [(1, false), (2, false), (2, true)] {
+                let (plain, plainStore) = try makeTrainer(g, optimizer: SGD(learningRate: 0.05), threads: threads, fuses: false)
+                let tuner = tuned ? Tuner(mode: .fast) : Tuner(mode: .off)
+                let (fused, fusedStore) = try makeTrainer(g, optimizer: SGD(learningRate: 0.05), threads: threads, tuner: tuner, fuses: true)
+                var plainLosses: [Float] = [], fusedLosses: [Float] = []
+                for s in 0..<40 {
+                    // A smaller last batch on the way (another plan) and a learning-rate change.
+                    let rows = s == 25 ? 5 : 16
+                    if s == 30 { plain.optimizer.learningRate = 0.02; fused.optimizer.learningRate = 0.02 }
+                    plainLosses.append(try plain.step(feeds: batch(s, rows: rows)))
+                    fusedLosses.append(try fused.step(feeds: batch(s, rows: rows)))
+                    if s > 0 { XCTAssertEqual(fused.fusedUpdateParameters.count, 3, "fusion \(fusion), step \(s)") }
+                    XCTAssertTrue(plain.fusedUpdateParameters.isEmpty)
+                }
+                let what = "fusion \(fusion), \(threads) threads, tuned \(tuned)"
+                assertClose(fusedLosses, plainLosses, what)
+                assertClose(weights(fusedStore), weights(plainStore), what)
+                // The steps moved the weights (the comparison above is not between two idle runs).
+                let initial = ParameterStore()
+                try initial.initialise(from: g, seed: 7)
+                let moved = zip(weights(fusedStore), weights(initial)).map { abs($0 - $1) }.max() ?? 0
+                XCTAssertGreaterThan(moved, 1e-2, what)
+                XCTAssertNotNil(fused.fusedUpdateSummary)
+            }
+        }
+    }
+
+    func testOffWhenAConditionFails() throws {
+        let g = try trainingGraph(fusion: true)
+        let cases: [(String, Optimizer, Float?, Bool)] = [
+            ("momentum", SGD(learningRate: 0.05, momentum: 0.9), nil, false),
+            ("weight decay", SGD(learningRate: 0.05, weightDecay: 0.01), nil, false),
+            ("Adam", Adam(learningRate: 0.01), nil, false),
+            ("clip", SGD(learningRate: 0.05), 1, false),
+            ("numerics checks", SGD(learningRate: 0.05), nil, true)]
+        for (what, optimizer, clip, checks) in cases {
+            let (trainer, _) = try makeTrainer(g, optimizer: optimizer, threads: 2, fuses: true, clip: clip)
+            trainer.executor.checksNumerics = checks
+            for s in 0..<3 { try trainer.step(feeds: batch(s)) }
+            XCTAssertTrue(trainer.fusedUpdateParameters.isEmpty, what)
+            XCTAssertNil(trainer.fusedUpdateSummary, what)
+        }
+        // And back on once the condition holds again.
+        let (trainer, _) = try makeTrainer(g, optimizer: SGD(learningRate: 0.05), threads: 2, fuses: true, clip: 1)
+        for s in 0..<2 { try trainer.step(feeds: batch(s)) }
+        XCTAssertTrue(trainer.fusedUpdateParameters.isEmpty)
+        trainer.gradClip = nil
+        try trainer.step(feeds: batch(2))
+        XCTAssertEqual(trainer.fusedUpdateParameters.count, 3)
+    }
+
+    func testNonFiniteLossLeavesTheWeightsAsTheyWere() throws {
+        let g = try trainingGraph(fusion: true)
+        let (trainer, store) = try makeTrainer(g, optimizer: SGD(learningRate: 0.05), threads: 2, fuses: true)
+        for s in 0..<3 { try trainer.step(feeds: batch(s)) }
+        XCTAssertEqual(trainer.fusedUpdateParameters.count, 3)
+        let before = weights(store)
+        XCTAssertThrowsError(try trainer.step(feeds: batch(3, poison: true))) { XCTAssertTrue($0 is NonFiniteLoss, "\($0)") }
+        XCTAssertEqual(weights(store).map(\.bitPattern), before.map(\.bitPattern))
+    }
+
+    /// The fused product against a naive W - lr * aᵀb in Double, for both layouts of b and a
+    /// product small enough to stay serial.
+    func testFusedProductIsTheNaiveUpdate() {
+        let data = TestData(seed: 91)
+        for (k, m, n, tb) in [(8, 60, 50, false), (8, 60, 50, true), (3, 4, 5, false), (64, 70, 90, true)] {
+            let a = data.floats([k, m]), b = data.floats(tb ? [n, k] : [k, n]), w0 = data.floats([m, n])
+            var w = w0.floats
+            let out = UnsafeMutableRawPointer.allocate(byteCount: m * n * 4, alignment: 64)
+            defer { out.deallocate() }
+            a.floats.withUnsafeBufferPointer { ap in
+                b.floats.withUnsafeBufferPointer { bp in
+                    let c = KernelContext(inputs: [TensorView(data: UnsafeMutableRawPointer(mutating: ap.baseAddress!), shape: [k, m], dtype: .f32),
+                                                   TensorView(data: UnsafeMutableRawPointer(mutating: bp.baseAddress!), shape: b.shape, dtype: .f32)],
+                                          output: TensorView(data: out, shape: [m, n], dtype: .f32),
+                                          attributes: ["transpose_a": .bool(true), "transpose_b": .bool(tb)],
+                                          workspace: Workspace(), random: RandomSource(seed: 1),
+                                          pool: WorkerPool(threads: 2, tuner: Tuner(mode: .off)))
+                    w.withUnsafeMutableBufferPointer { wp in
+                        XCTAssertTrue(FusedWeightUpdate.step(c, weight: wp.baseAddress!, count: m * n, learningRate: 0.3))
+                    }
+                }
+            }
+            for i in 0..<m {
+                for j in 0..<n {
+                    var s = 0.0
+                    for p in 0..<k { s += Double(a.floats[p * m + i]) * Double(tb ? b.floats[j * k + p] : b.floats[p * n + j]) }
+                    XCTAssertEqual(Double(w[i * n + j]), Double(w0.floats[i * n + j]) - 0.3 * s, accuracy: 1e-4, "\(k)x\(m)x\(n) tb \(tb)")
+                }
+            }
+        }
+    }
+}
