@@ -119,6 +119,23 @@ final class FusedWeightUpdateTests: XCTestCase {
         XCTAssertEqual(weights(store).map(\.bitPattern), before.map(\.bitPattern))
     }
 
+    func testOtherRunsOfTheExecutorComputePlainGradients() throws {
+        let g = try trainingGraph(fusion: true)
+        let (trainer, store) = try makeTrainer(g, optimizer: SGD(learningRate: 0.05), threads: 2, fuses: true)
+        for s in 0..<3 { try trainer.step(feeds: batch(s)) }
+        XCTAssertEqual(trainer.fusedUpdateParameters.count, 3)
+        let before = weights(store)
+        let outputs = try trainer.executor.run(feeds: batch(4), parameters: store)
+        XCTAssertEqual(weights(store).map(\.bitPattern), before.map(\.bitPattern))
+        let fresh = try Executor(graph: g, options: ExecutionOptions(training: true, seed: 7, threads: 2, tuner: Tuner(mode: .off)))
+        let expected = try fresh.run(feeds: batch(4), parameters: store)
+        for name in trainer.fusedUpdateParameters {
+            let key = GradientOutput.name(forParameter: name)
+            XCTAssertNotNil(outputs[key])
+            XCTAssertEqual(outputs[key]?.floats, expected[key]?.floats, name)
+        }
+    }
+
     /// The fused product against a naive W - lr * aᵀb in Double, for both layouts of b and a
     /// product small enough to stay serial.
     func testFusedProductIsTheNaiveUpdate() {

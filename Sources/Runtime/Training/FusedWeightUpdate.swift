@@ -70,7 +70,9 @@ final class FusedWeightUpdate {
                 continue
             }
             let slot = site.slot, count = executor.parameterBuffer(named: site.parameter)?.count ?? 0
-            executor.replaceKernel(ofNode: site.node) { [unowned self, unowned executor] c in
+            // The executor owns the closure (so it never outlives the executor); the closure
+            // holds `self`, which holds no executor.
+            executor.replaceKernel(ofNode: site.node) { [unowned executor] c in
                 let lossIsFinite = executor.outputBuffer(named: "loss")?.first?.isFinite ?? false
                 if lossIsFinite && FusedWeightUpdate.step(c, weight: weight, count: count, learningRate: self.learningRate) {
                     self.applied[slot] = true

@@ -65,11 +65,14 @@ public final class Trainer {
         let kernelsBefore = timed ? executor.nodeSeconds.reduce(0, +) : 0
         let fusing = fusesUpdates && !executor.checksNumerics && gradClip == nil
             && (optimizer as? SGD).map { $0.momentum == 0 && $0.weightDecay == 0 } == true
-        if let f = fused {
-            f.install(fusing, in: executor)
+        // In place for this step's run only: other runs of the executor compute plain gradients.
+        let fusedRun = fusing ? fused : nil
+        if let f = fusedRun {
             f.learningRate = optimizer.learningRate
             for i in f.applied.indices { f.applied[i] = false }
+            f.install(true, in: executor)
         }
+        defer { fusedRun?.install(false, in: executor) }
         try executor.execute(feeds: feeds, parameters: parameters)
         if !fusedJudged {
             fusedJudged = true
@@ -82,7 +85,7 @@ public final class Trainer {
         guard loss.isFinite else { throw NonFiniteLoss(loss: loss) }
         var tensors: [ParameterUpdate] = []
         tensors.reserveCapacity(trainable.count)
-        let applied = fused?.installed == true ? fused?.applied : nil
+        let applied = fusedRun?.applied
         fusedUpdateParameters = []
         for (slot, name) in trainable.enumerated() {
             if let applied, applied[slot] { fusedUpdateParameters.append(name); continue }
