@@ -65,11 +65,13 @@ final class FusedWeightUpdateTests: XCTestCase {
                 var plainLosses: [Float] = [], fusedLosses: [Float] = []
                 for s in 0..<40 {
                     // A smaller last batch on the way (another plan) and a learning-rate change.
-                    let rows = s == 25 ? 5 : 16
+                    // A smaller batch, and one too large for the input gradient to run with the update.
+                    let rows = s == 25 ? 5 : s == 26 ? 40 : 16
                     if s == 30 { plain.optimizer.learningRate = 0.02; fused.optimizer.learningRate = 0.02 }
                     plainLosses.append(try plain.step(feeds: batch(s, rows: rows)))
                     fusedLosses.append(try fused.step(feeds: batch(s, rows: rows)))
                     if s > 0 { XCTAssertEqual(fused.fusedUpdateParameters.count, 3, "fusion \(fusion), step \(s)") }
+                    if s == 26 { XCTAssertEqual(fused.fusedUpdateSummary?.contains("with the input gradient"), false) }
                     XCTAssertTrue(plain.fusedUpdateParameters.isEmpty)
                 }
                 let what = "fusion \(fusion), \(threads) threads, tuned \(tuned)"
@@ -80,7 +82,8 @@ final class FusedWeightUpdateTests: XCTestCase {
                 try initial.initialise(from: g, seed: 7)
                 let moved = zip(weights(fusedStore), weights(initial)).map { abs($0 - $1) }.max() ?? 0
                 XCTAssertGreaterThan(moved, 1e-2, what)
-                XCTAssertNotNil(fused.fusedUpdateSummary)
+                // The hidden layers' input gradients run with their weights' updates.
+                XCTAssertTrue(fused.fusedUpdateSummary?.contains("with the input gradient") == true, fused.fusedUpdateSummary ?? "none")
             }
         }
     }
@@ -163,6 +166,53 @@ final class FusedWeightUpdateTests: XCTestCase {
                     var s = 0.0
                     for p in 0..<k { s += Double(a.floats[p * m + i]) * Double(tb ? b.floats[j * k + p] : b.floats[p * n + j]) }
                     XCTAssertEqual(Double(w[i * n + j]), Double(w0.floats[i * n + j]) - 0.3 * s, accuracy: 1e-4, "\(k)x\(m)x\(n) tb \(tb)")
+                }
+            }
+        }
+    }
+}
+
+extension FusedWeightUpdateTests {
+    /// dx = dy·W and W - lr·dyᵀx together, against naive Double sums, with more columns than
+    /// one block and a partial last block, at 1 and 2 threads.
+    func testInputGradientWithTheUpdateIsTheNaiveProducts() {
+        let data = TestData(seed: 92)
+        for (rows, out, inn, threads) in [(8, 40, 300, 1), (8, 40, 300, 2), (3, 600, 70, 2)] {
+            let dy = data.floats([rows, out]), x = data.floats([rows, inn]), w0 = data.floats([out, inn])
+            var w = w0.floats, dyv = dy.floats, xv = x.floats
+            var dx = [Float](repeating: .nan, count: rows * inn), grad = [Float](repeating: 0, count: out * inn)
+            let pool = WorkerPool(threads: threads, tuner: Tuner(mode: .off))
+            func view(_ p: UnsafeMutableBufferPointer<Float>, _ shape: [Int]) -> TensorView {
+                TensorView(data: UnsafeMutableRawPointer(p.baseAddress!), shape: shape, dtype: .f32)
+            }
+            let ok = w.withUnsafeMutableBufferPointer { wp in
+                dyv.withUnsafeMutableBufferPointer { dyp in
+                    xv.withUnsafeMutableBufferPointer { xp in
+                        dx.withUnsafeMutableBufferPointer { dxp in
+                            grad.withUnsafeMutableBufferPointer { gp in
+                                let dxc = KernelContext(inputs: [view(dyp, [rows, out]), view(wp, [out, inn])], output: view(dxp, [rows, inn]),
+                                                        attributes: [:], workspace: Workspace(), random: RandomSource(seed: 1), pool: pool)
+                                let dwc = KernelContext(inputs: [view(dyp, [rows, out]), view(xp, [rows, inn])], output: view(gp, [out, inn]),
+                                                        attributes: ["transpose_a": .bool(true)], workspace: Workspace(), random: RandomSource(seed: 1), pool: pool)
+                                return FusedWeightUpdate.step(dwc, inputGradient: dxc, weight: wp.baseAddress!, count: out * inn, learningRate: 0.25)
+                            }
+                        }
+                    }
+                }
+            }
+            XCTAssertTrue(ok)
+            for r in 0..<rows {
+                for j in 0..<inn {
+                    var s = 0.0
+                    for o in 0..<out { s += Double(dy.floats[r * out + o]) * Double(w0.floats[o * inn + j]) }
+                    XCTAssertEqual(Double(dx[r * inn + j]), s, accuracy: 1e-4 * max(1, abs(s)), "dx \(rows)x\(out)x\(inn)")
+                }
+            }
+            for o in 0..<out {
+                for j in 0..<inn {
+                    var s = 0.0
+                    for r in 0..<rows { s += Double(dy.floats[r * out + o]) * Double(x.floats[r * inn + j]) }
+                    XCTAssertEqual(Double(w[o * inn + j]), Double(w0.floats[o * inn + j]) - 0.25 * s, accuracy: 1e-4, "w \(rows)x\(out)x\(inn)")
                 }
             }
         }

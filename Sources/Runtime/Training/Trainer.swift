@@ -34,7 +34,10 @@ public final class Trainer {
     public var fusedUpdateSummary: String? {
         guard !fusedUpdateParameters.isEmpty, let fused else { return nil }
         let names = fused.sites.filter { fusedUpdateParameters.contains($0.parameter) }
-            .map { "\($0.parameter) (%\($0.node) \(graph.nodes[$0.node].op.name))" }
+            .map { site in
+                let paired = fused.appliedWithInputGradient[site.slot] ? site.inputGradientNode.map { ", with the input gradient %\($0)" } : nil
+                return "\(site.parameter) (%\(site.node) \(graph.nodes[site.node].op.name)" + (paired ?? "") + ")"
+            }
         return "SGD step fused into the weight gradient of " + names.joined(separator: ", ")
     }
     /// The fusable parameters, judged after the first run (nil before it, or when none is).
@@ -69,7 +72,7 @@ public final class Trainer {
         let fusedRun = fusing ? fused : nil
         if let f = fusedRun {
             f.learningRate = optimizer.learningRate
-            for i in f.applied.indices { f.applied[i] = false }
+            for i in f.applied.indices { f.applied[i] = false; f.appliedWithInputGradient[i] = false }
             f.install(true, in: executor)
         }
         defer { fusedRun?.install(false, in: executor) }
