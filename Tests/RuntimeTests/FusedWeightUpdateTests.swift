@@ -1,3 +1,4 @@
+import Foundation
 import Frontend
 import GraphIR
 import Passes
@@ -216,5 +217,30 @@ extension FusedWeightUpdateTests {
                 }
             }
         }
+    }
+}
+
+extension FusedWeightUpdateTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The Q2 CNN (graphs/cnn.swiftgraph, fused as `--train` compiles it, with dropout): ten
+    /// SGD steps at batch 8 both ways give the same losses and weights within float tolerance.
+    func testQ2CNNTrainsAlikeFusedAndUnfused() throws {
+        let url = Self.repository.appendingPathComponent("graphs/cnn.swiftgraph")
+        let lowered = try Frontend.lower(source: String(contentsOf: url, encoding: .utf8), file: url.path)
+        let g = try Pipelines.compileForTraining(lowered, .checked(fusion: true)).training
+        let (plain, plainStore) = try makeTrainer(g, optimizer: SGD(learningRate: 0.01), threads: 2, fuses: false)
+        let (fused, fusedStore) = try makeTrainer(g, optimizer: SGD(learningRate: 0.01), threads: 2, fuses: true)
+        let random = RandomSource(seed: 3)
+        var plainLosses: [Float] = [], fusedLosses: [Float] = []
+        for _ in 0..<10 {
+            let feeds = ["image": HostTensor(shape: [8, 1, 28, 28], floats: (0..<(8 * 784)).map { _ in random.nextFloat() }),
+                         "label": HostTensor(shape: [8], ints: (0..<8).map { _ in Int64(random.nextInt(below: 10)) })]
+            plainLosses.append(try plain.step(feeds: feeds))
+            fusedLosses.append(try fused.step(feeds: feeds))
+        }
+        XCTAssertEqual(Set(fused.fusedUpdateParameters), ["head.1.weight", "head.4.weight", "head.6.weight"])
+        assertClose(fusedLosses, plainLosses, "CNN losses")
+        assertClose(weights(fusedStore), weights(plainStore), "CNN weights")
     }
 }
