@@ -299,6 +299,8 @@ public final class Executor {
             let start = measuresTime ? (measuresThreadTime ? threadSeconds() : monotonicSeconds()) : 0
             if step.isDropoutMask && !training {
                 step.context.output.f32.update(repeating: 1, count: step.context.output.count)
+            } else if !kernelReplacements.isEmpty, let replacement = kernelReplacements[step.node] {
+                replacement(step.context)
             } else {
                 step.kernel(step.context)
             }
@@ -307,6 +309,36 @@ public final class Executor {
         }
         return plan
     }
+
+    /// Runs `kernel` in place of `node`'s own kernel in later runs (nil: the node's own again),
+    /// with the node's inputs and output as usual. For the trainer's optimiser step fused into
+    /// a weight gradient (see `FusedWeightUpdate`): the caller answers for what it computes.
+    public func replaceKernel(ofNode node: Int, with kernel: KernelFunction?) {
+        guard node >= 0 && node < graph.nodes.count else { return }
+        if kernelReplacements.isEmpty {
+            guard kernel != nil else { return }
+            kernelReplacements = [KernelFunction?](repeating: nil, count: graph.nodes.count)
+        }
+        kernelReplacements[node] = kernel
+        if !kernelReplacements.contains(where: { $0 != nil }) { kernelReplacements = [] }
+    }
+    private var kernelReplacements: [KernelFunction?] = []
+
+    /// The nodes of the last run's steps (in the order they ran) that read memory overlapping
+    /// `buffer`'s, through any value (a view of it or the buffer itself); nil before a run.
+    public func stepsReading(_ buffer: UnsafeMutableBufferPointer<Float>) -> [Int]? {
+        guard let plan = lastPlan, let base = buffer.baseAddress else { return nil }
+        let lo = UnsafeRawPointer(base), hi = lo + buffer.count * 4
+        return plan.steps.compactMap { step in
+            step.context.inputs.contains { v in
+                let start = UnsafeRawPointer(v.data), end = start + v.count * v.dtype.byteSize
+                return v.count > 0 && start < hi && lo < end
+            } ? step.node : nil
+        }
+    }
+
+    /// The nodes of the last run's steps, in the order they ran; nil before a run.
+    public var lastStepNodes: [Int]? { lastPlan?.steps.map(\.node) }
 
     /// Plans memory for the feeds' shapes without running (so the plan can be reported
     /// before the first step).

@@ -26,6 +26,8 @@ public enum Bench {
         public var passes: PassOptions
         /// Log per-op profiles of an extra run of each measurement.
         public var profile: Bool
+        /// Let plain SGD update weights inside the backward (`Trainer.fusesUpdates`).
+        public var fusesOptimizerStep = true
 
         public init(batches: [Int] = [8, 64], evalBatch: Int = 1024, repeats: Int = 5, seconds: Double = 2,
                     memoryPlan: Bool = true, passes: PassOptions = PassOptions(), profile: Bool = false) {
@@ -97,7 +99,7 @@ public enum Bench {
         var report = Report(framework: "graphc", threads: [:], eval_threads: evalThreads, blas_core: BLASInfo.coreName,
                             fusion: settings.passes.fusion, memory_plan: settings.memoryPlan, train: [:], train_ms_per_step: [:], eval: [:], peak_rss_mb: 0, planned_mb: [:])
         let random = RandomSource(seed: 7)
-        var profiles: [(String, Executor)] = []
+        var profiles: [(String, Executor, StepPhaseTimes?)] = []
         for b in batches {
             let trainThreads = overrides.threads ?? cores
             report.threads[String(b)] = trainThreads
@@ -120,6 +122,7 @@ public enum Bench {
             let trainer = try Trainer(graph: trainingGraph, parameters: store, optimizer: SGD(learningRate: 0.01),
                                       options: ExecutionOptions(training: true, seed: recipe.seed, threads: trainThreads),
                                       planner: trainPlanner)
+            trainer.fusesUpdates = settings.fusesOptimizerStep
             func rate(steps: Int, warmup: Int) throws -> Double {
                 try imagesPerSecond(batch: b, steps: steps, warmup: warmup) { _ = try trainer.step(feeds: feeds) }
             }
@@ -135,9 +138,11 @@ public enum Bench {
                                    trainThreads == 1 ? "" : "s", s.median, repeats, s.min, s.max, 1000 * Double(b) / s.median))
             if settings.profile {
                 trainer.executor.startProfiling(threads: trainThreads)
+                trainer.resetPhaseTimes()
                 _ = try rate(steps: steps, warmup: 0)
                 trainer.executor.measuresTime = false
-                profiles.append(("training, batch \(b), \(steps) steps", trainer.executor))
+                profiles.append(("training, batch \(b), \(steps) steps" + (trainer.fusedUpdateSummary.map { "; " + $0 } ?? ""), trainer.executor,
+                                 trainer.phaseTimes))
             }
         }
 
@@ -175,10 +180,10 @@ public enum Bench {
             executor.startProfiling(threads: evalThreads)
             _ = try evalRate(steps: steps, warmup: 0)
             executor.measuresTime = false
-            profiles.append(("evaluation, batch \(evalBatch), \(steps) runs", executor))
+            profiles.append(("evaluation, batch \(evalBatch), \(steps) runs", executor, nil))
         }
         report.peak_rss_mb = peakRSSMegabytes()
-        for (title, ex) in profiles { reporter.log(ProfileReport(executor: ex, title: title).text) }
+        for (title, ex, phases) in profiles { reporter.log(ProfileReport(executor: ex, title: title, phases: phases).text) }
         return report
     }
 

@@ -170,6 +170,7 @@ struct CaptioningTraining {
         let training = try TrainingJob.tunedTraining(lowered, s.training, recipe, firstBatch: try feeds(dp.localBatch(order.batch(0)).indices), reporter: reporter)
         let trainer = try Trainer(graph: training, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
                                   gradClip: recipe.gradClip, options: ExecutionOptions(training: true, seed: dp.dropoutSeed(recipe.seed), threads: recipe.threads))
+        trainer.fusesUpdates = options.fusesOptimizerStep
         try TrainingJob.instrument(trainer, firstBatch: try feeds(dp.localBatch(order.batch(0)).indices), profile: options.profile, threads: recipe.threads,
                                    reporter: reporter)
         dp.communicator?.resetStatistics()

@@ -134,6 +134,7 @@ struct ClassifierTraining {
         let tuned = try TrainingJob.tunedTraining(lowered, training, recipe, firstBatch: Batches.feeds(data.train, dp.localBatch(order.batch(0)).indices), reporter: reporter)
         let trainer = try Trainer(graph: tuned, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
                                   gradClip: recipe.gradClip, options: ExecutionOptions(training: true, seed: dp.dropoutSeed(recipe.seed), threads: recipe.threads))
+        trainer.fusesUpdates = options.fusesOptimizerStep
         try dp.checkInitialWeights(store)
         var result = ConfigResult(name: name, learningRate: lr, parameters: store)
         let batches = order.batchesPerEpoch
@@ -144,7 +145,7 @@ struct ClassifierTraining {
         var steps = 0
         defer {
             if options.profile {
-                reporter.log(ProfileReport(executor: trainer.executor, title: "training steps of \(name)").text)
+                reporter.log(ProfileReport(executor: trainer.executor, title: "training steps of \(name)" + (trainer.fusedUpdateSummary.map { "; " + $0 } ?? "")).text)
                 if let line = dp.profileLine(steps: steps) { reporter.log(line) }
             }
         }

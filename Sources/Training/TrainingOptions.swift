@@ -9,6 +9,8 @@ public struct TrainingOptions {
     public var out: String
     /// Per-op timing of the training steps and evaluation batches, logged when they end.
     public var profile: Bool
+    /// Let plain SGD update weights inside the backward (`Trainer.fusesUpdates`).
+    public var fusesOptimizerStep = true
     /// How the model is compiled: the speed-up passes on or off, `verifyEach`, and the
     /// dropout rate that replaces every Dropout layer's p (nil: the model's
     /// `train(dropout:)`, else each layer's own). Each compilation's pass statistics go to

@@ -111,6 +111,8 @@ struct Graphc: ParsableCommand {
     var profile = false
     @Option(help: ArgumentHelp("Run the speed-up passes (contract, hoist, fusion) before training, evaluating or benchmarking.", valueName: "on|off"))
     var fusion: String = "on"
+    @Option(help: ArgumentHelp("Let plain SGD (no momentum, weight decay or clipping) update a weight inside the backward, in the product that makes its gradient ('off': every update after the step's backward).", valueName: "on|off"))
+    var fusedUpdate: String = "on"
     @Option(help: ArgumentHelp("With --bench: plan memory by lifetimes ('off': one buffer per value).", valueName: "on|off"))
     var memoryPlan: String = "on"
     @Option(help: ArgumentHelp("The most memory one plan may need (an executor's arena for a batch): bytes, or with K, M, G or T (default: the machine's physical memory).", valueName: "bytes"))
@@ -178,6 +180,7 @@ struct Graphc: ParsableCommand {
         if let n = limit, n < 1 { throw ValidationError("--limit must be at least 1") }
         guard ["on", "off"].contains(memoryPlan) else { throw ValidationError("--memory-plan must be 'on' or 'off', got '\(memoryPlan)'") }
         guard ["on", "off"].contains(fusion) else { throw ValidationError("--fusion must be 'on' or 'off', got '\(fusion)'") }
+        guard ["on", "off"].contains(fusedUpdate) else { throw ValidationError("--fused-update must be 'on' or 'off', got '\(fusedUpdate)'") }
         guard NumericsCheckMode(rawValue: checkNumerics) != nil else { throw ValidationError("--check-numerics must be 'auto', 'always' or 'off', got '\(checkNumerics)'") }
         guard TuneMode(rawValue: tune) != nil else { throw ValidationError("--tune must be 'off', 'fast' or 'full', got '\(tune)'") }
         guard convolution == "auto" || ConvolutionAlgorithm(rawValue: convolution) != nil else {

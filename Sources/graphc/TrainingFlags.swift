@@ -16,6 +16,7 @@ extension Graphc {
                                 beam: beam, weights: eval ? weights ?? (ModelLoading.isONNX(files[0]) ? files[0] : nil) : nil,
                                 onBadImage: badImagePolicy, stepLosses: stepLosses, onnx: onnxTask)
         o.checkNumerics = NumericsCheckMode(rawValue: checkNumerics) ?? .auto
+        o.fusesOptimizerStep = fusedUpdate != "off"
         return o
     }
 
@@ -46,7 +47,9 @@ extension Graphc {
             guard let b = Int(s.trimmingCharacters(in: .whitespaces)), b > 0 else { throw RuntimeError("--bench-batches: '\(s)' is not a positive batch size") }
             return b
         }
-        return Bench.Settings(batches: batches, evalBatch: benchEvalBatch, repeats: benchRepeats, seconds: benchSeconds,
-                              memoryPlan: memoryPlan != "off", passes: passOptions, profile: profile)
+        var settings = Bench.Settings(batches: batches, evalBatch: benchEvalBatch, repeats: benchRepeats, seconds: benchSeconds,
+                                      memoryPlan: memoryPlan != "off", passes: passOptions, profile: profile)
+        settings.fusesOptimizerStep = fusedUpdate != "off"
+        return settings
     }
 }

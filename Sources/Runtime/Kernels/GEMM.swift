@@ -72,12 +72,40 @@ func sgemm(pool: WorkerPool, transA: Bool = false, transB: Bool = false, m: Int,
     }
     let fixed = GEMMSplit.byShape(m: m, n: n, k: k)
     if pool.tuner.mode == .off || pool.isRunningJob { return run(fixed) }
-    let key = TuningKey(point: "gemm-split", shapes: [[m, k], [k, n]], detail: (transA ? "ta" : "") + (transB ? "tb" : ""),
-                        threads: pool.width)
+    let key = gemmSplitKey(pool: pool, transA: transA, transB: transB, m: m, n: n, k: k)
     let candidates = [fixed] + GEMMSplit.allCases.filter { $0 != fixed }
     pool.tuner.run(key, candidates.map { split in
         KernelVariant(split.rawValue, fullOnly: split.fullOnly) { run(split) }
     })
+}
+
+/// The tuning key of `sgemm(pool:)`'s split for a product of these shapes.
+func gemmSplitKey(pool: WorkerPool, transA: Bool, transB: Bool, m: Int, n: Int, k: Int) -> TuningKey {
+    TuningKey(point: "gemm-split", shapes: [[m, k], [k, n]], detail: (transA ? "ta" : "") + (transB ? "tb" : ""), threads: pool.width)
+}
+
+/// `C = alpha * op(A) * op(B) + beta * C` split over the pool the way `sgemm(pool:)` splits
+/// the product of the same shapes: serial where it would be, else the split the tuner chose
+/// for it (recalled, never timed here: a run with beta 1 cannot be repeated), or the shape
+/// rule with tuning off. Returns false, having run nothing, while the tuner has no choice yet
+/// (the caller runs the plain product first, which makes one).
+func sgemmAccumulating(pool: WorkerPool, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                       a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                       beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
+    let split: GEMMSplit
+    if pool.width <= 1 || m <= 1 || n <= 1 || k <= 0 || m * n * k < parallelGemmWork {
+        split = .serial
+    } else if pool.tuner.mode == .off || pool.isRunningJob {
+        split = GEMMSplit.byShape(m: m, n: n, k: k)
+    } else {
+        let key = gemmSplitKey(pool: pool, transA: transA, transB: transB, m: m, n: n, k: k)
+        guard let name = pool.tuner.recall(key, variants: GEMMSplit.allCases.map(\.rawValue)),
+              let chosen = GEMMSplit(rawValue: name) else { return false }
+        split = chosen
+    }
+    split.run(pool: pool, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+              beta: beta, c: c, ldc: ldc)
+    return true
 }
 
 /// The ways `sgemm(pool:)` shares a product out. Cutting N also splits the packing of B
@@ -103,25 +131,27 @@ enum GEMMSplit: String, CaseIterable {
         m >= n || (k * 4 <= min(m, n) && m >= 2 * gemmRowBlock) ? .rows : .columns
     }
 
-    func run(pool: WorkerPool, transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    func run(pool: WorkerPool, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
+             c: UnsafeMutablePointer<Float>, ldc: Int) {
         switch self {
         case .serial:
-            sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+            sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                  beta: beta, c: c, ldc: ldc)
         case .rows, .rows2:
             // Rows of op(A): A is [m, k] (row i at i * lda) or, transposed, [k, m] (column i at i).
             pool.parallelFor(m, grain: gemmRowBlock, perThread: self == .rows ? 1 : 2) { _, rows in
                 let i = rows.lowerBound
-                sgemm(transA: transA, transB: transB, m: rows.count, n: n, k: k, a: a + (transA ? i : i * lda), lda: lda,
-                      b: b, ldb: ldb, c: c + i * ldc, ldc: ldc)
+                sgemm(transA: transA, transB: transB, m: rows.count, n: n, k: k, alpha: alpha, a: a + (transA ? i : i * lda),
+                      lda: lda, b: b, ldb: ldb, beta: beta, c: c + i * ldc, ldc: ldc)
             }
         case .columns, .columns2:
             // Columns of op(B) in whole register blocks: B is [k, n] (column j at j) or, transposed, [n, k].
             let blocks = (n + gemmColumnBlock - 1) / gemmColumnBlock
             pool.parallelFor(blocks, perThread: self == .columns ? 1 : 2) { _, range in
                 let j = range.lowerBound * gemmColumnBlock, end = min(range.upperBound * gemmColumnBlock, n)
-                sgemm(transA: transA, transB: transB, m: m, n: end - j, k: k, a: a, lda: lda,
-                      b: b + (transB ? j * ldb : j), ldb: ldb, c: c + j, ldc: ldc)
+                sgemm(transA: transA, transB: transB, m: m, n: end - j, k: k, alpha: alpha, a: a, lda: lda,
+                      b: b + (transB ? j * ldb : j), ldb: ldb, beta: beta, c: c + j, ldc: ldc)
             }
         }
     }

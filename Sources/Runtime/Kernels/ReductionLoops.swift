@@ -33,13 +33,50 @@ func reduceAxes(_ c: KernelContext, mean: Bool) {
         sumMiddleAxes(x.f32, into: c.output.f32, outer: split.outer, reduced: split.reduced, inner: split.inner, scale: scale, pool: c.pool)
         return
     }
-    sumReduce(x, into: c.output) { p in
-        writeReducedStrides(of: x.shape, isReduced: { i in axes.contains { normalizedAxis($0, rank: rank) == i } }, into: p)
+    if let split = outerAndInnerAxesSplit(x.shape, reduced: axes) {
+        sumOuterAndInnerAxes(x.f32, into: c.output.f32, outer: split.outer, kept: split.kept, inner: split.inner, pool: c.pool)
+    } else {
+        sumReduce(x, into: c.output) { p in
+            writeReducedStrides(of: x.shape, isReduced: { i in axes.contains { normalizedAxis($0, rank: rank) == i } }, into: p)
+        }
     }
     if mean && c.output.count > 0 && x.count > 0 {
         let scale = Float(Double(c.output.count) / Double(x.count))
         let po = c.output.f32
         for i in 0..<c.output.count { po[i] *= scale }
+    }
+}
+
+/// Where the reduced axes of `shape` are leading axes and trailing axes around kept ones (a
+/// bias gradient, [N, C, H, W] summed over N, H and W): x read as [outer, kept, inner] with
+/// kept > 1 and inner > 1 (nil otherwise). Size-1 axes count as either.
+func outerAndInnerAxesSplit(_ shape: [Int], reduced axes: [Int]) -> (outer: Int, kept: Int, inner: Int)? {
+    let rank = shape.count
+    let sized = (0..<rank).filter { shape[$0] != 1 }
+    let isReduced = sized.map { i in axes.contains { normalizedAxis($0, rank: rank) == i } }
+    guard let firstKept = isReduced.firstIndex(of: false), let lastKept = isReduced.lastIndex(of: false),
+          !isReduced[firstKept...lastKept].contains(true) else { return nil }
+    let outer = sized[..<firstKept].reduce(1) { $0 * shape[$1] }, kept = sized[firstKept...lastKept].reduce(1) { $0 * shape[$1] }
+    let inner = sized[(lastKept + 1)...].reduce(1) { $0 * shape[$1] }
+    return kept > 1 && inner > 1 ? (outer, kept, inner) : nil
+}
+
+/// y[c] = the sum of x = [outer, kept, inner] over outer and inner, as `sumReduce` adds it
+/// (each inner row summed by `rowSum`, the rows added into y[c] in order of the outer index),
+/// so the bits are the same; the kept outputs are split over the pool, each summed by one
+/// thread, so they are the same at any split too.
+func sumOuterAndInnerAxes(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, outer: Int, kept: Int, inner: Int,
+                          pool: WorkerPool) {
+    pool.parallelFor(kept, grain: max(1, pool.memoryBoundGrain / max(outer * inner, 1))) { _, range in
+        for k in range {
+            var total: Float = 0
+            var row = x + k * inner
+            for _ in 0..<outer {
+                total += Float(rowSum(row, inner))
+                row += kept * inner
+            }
+            y[k] = total
+        }
     }
 }
 

@@ -23,6 +23,26 @@ public final class Trainer {
     public let executor: Executor
     /// Where the steps' time went while the executor measures time (`--profile`).
     public private(set) var phaseTimes = StepPhaseTimes()
+    /// Whether a step may update a weight inside the backward, in the product that makes its
+    /// gradient (see `FusedWeightUpdate`): only ever with plain SGD (no momentum, weight decay
+    /// or clipping) and without numerics checks, checked every step. The gradient outputs of
+    /// the weights so updated are not written in that step.
+    public var fusesUpdates = true
+    /// The parameters whose update ran fused into their gradient's product in the last step.
+    public private(set) var fusedUpdateParameters: [String] = []
+    /// "the SGD step ran in the weight gradient of ..." for profiles, or nil when none did.
+    public var fusedUpdateSummary: String? {
+        guard !fusedUpdateParameters.isEmpty, let fused else { return nil }
+        let names = fused.sites.filter { fusedUpdateParameters.contains($0.parameter) }
+            .map { site in
+                let paired = fused.appliedWithInputGradient[site.slot] ? site.inputGradientNode.map { ", with the input gradient %\($0)" } : nil
+                return "\(site.parameter) (%\(site.node) \(graph.nodes[site.node].op.name)" + (paired ?? "") + ")"
+            }
+        return "SGD step fused into the weight gradient of " + names.joined(separator: ", ")
+    }
+    /// The fusable parameters, judged after the first run (nil before it, or when none is).
+    private var fused: FusedWeightUpdate?
+    private var fusedJudged = false
 
     /// Memory is planned by lifetimes unless another `planner` is given.
     public init(graph: Graph, parameters: ParameterStore, optimizer: Optimizer, gradClip: Float? = nil,
@@ -46,7 +66,21 @@ public final class Trainer {
         let timed = executor.measuresTime
         let start = timed ? clock() : 0
         let kernelsBefore = timed ? executor.nodeSeconds.reduce(0, +) : 0
+        let fusing = fusesUpdates && !executor.checksNumerics && gradClip == nil
+            && (optimizer as? SGD).map { $0.momentum == 0 && $0.weightDecay == 0 } == true
+        // In place for this step's run only: other runs of the executor compute plain gradients.
+        let fusedRun = fusing ? fused : nil
+        if let f = fusedRun {
+            f.learningRate = optimizer.learningRate
+            for i in f.applied.indices { f.applied[i] = false; f.appliedWithInputGradient[i] = false }
+            f.install(true, in: executor)
+        }
+        defer { fusedRun?.install(false, in: executor) }
         try executor.execute(feeds: feeds, parameters: parameters)
+        if !fusedJudged {
+            fusedJudged = true
+            fused = FusedWeightUpdate(executor: executor, trainable: trainable)
+        }
         let executed = timed ? clock() : 0
         guard let lossBuffer = executor.outputBuffer(named: "loss"), let loss = lossBuffer.first else {
             throw RuntimeError("the training graph produced no loss")
@@ -54,7 +88,10 @@ public final class Trainer {
         guard loss.isFinite else { throw NonFiniteLoss(loss: loss) }
         var tensors: [ParameterUpdate] = []
         tensors.reserveCapacity(trainable.count)
+        let applied = fusedRun?.applied
+        fusedUpdateParameters = []
         for (slot, name) in trainable.enumerated() {
+            if let applied, applied[slot] { fusedUpdateParameters.append(name); continue }
             guard let g = executor.outputBuffer(named: GradientOutput.name(forParameter: name)) else { throw RuntimeError("missing gradient for '\(name)'") }
             guard let p = executor.parameterBuffer(named: name) else {
                 throw RuntimeError("parameter '\(name)' is missing from the store or is not f32")
