@@ -44,7 +44,9 @@ let opExamples: [String: OpExample] = {
         "broadcast_like": OpExample(inputs: [.f32([3]), x], attributes: [:]),
         "argmax": OpExample(inputs: [x], attributes: ["axis": .int(1), "select_last": .bool(true)]),
         "matmul": OpExample(inputs: [x, .f32([3, 4])], attributes: ["transpose_a": .bool(false), "transpose_b": .bool(false)]),
-        "conv2d": OpExample(inputs: [.f32([1, 2, 5, 5]), .f32([4, 2, 3, 3]), .f32([4])], attributes: window),
+        "conv2d": OpExample(inputs: [.f32([1, 2, 5, 5]), .f32([4, 2, 3, 3]), .f32([4])],
+                            attributes: ["stride": .ints([1, 1]), "padding": .ints([1, 1]), "dilation": .ints([1, 1]),
+                                         "groups": .int(1), "form": .string("im2col")]),
         "conv2d_grad_input": OpExample(inputs: [.f32([1, 4, 5, 5]), .f32([4, 2, 3, 3]), .f32([1, 2, 5, 5])], attributes: window),
         "conv2d_grad_weight": OpExample(inputs: [.f32([1, 4, 5, 5]), .f32([1, 2, 5, 5]), .f32([4, 2, 3, 3])], attributes: window),
         "maxpool2d": OpExample(inputs: [.f32([1, 2, 4, 4])], attributes: pool),
@@ -76,7 +78,7 @@ let opExamples: [String: OpExample] = {
                                   attributes: ["transpose_a": .bool(false), "transpose_b": .bool(true), "activation": .string("relu")]),
         "fused_conv2d": OpExample(inputs: [.f32([1, 2, 5, 5]), .f32([4, 2, 3, 3])],
                                   attributes: ["stride": .ints([2, 2]), "padding": .ints([0, 0]), "dilation": .ints([1, 1]),
-                                               "groups": .int(1), "activation": .string("none")]),
+                                               "groups": .int(1), "activation": .string("none"), "form": .string("direct")]),
         "fused_elementwise": OpExample(inputs: [.f32([2, 8])], attributes: [
             "program": .ints([0, 0, 0]), "expr": .string("r1 = relu(r0)"), "offsets": .ints([4]), "width": .int(4),
         ]),
@@ -235,7 +237,7 @@ final class OpDeclarationTests: XCTestCase {
             }
         }
         let unknown = girError("  %2 = conv2d(%0, %1) {stride=[1,1], padding=[0,0], mode=\"sideways\"}")
-        assertContains(unknown, ["edited.gir:4:53:", "conv2d: unknown attribute 'mode' (conv2d takes stride, padding, dilation, groups)"])
+        assertContains(unknown, ["edited.gir:4:53:", "conv2d: unknown attribute 'mode' (conv2d takes stride, padding, dilation, groups, form)"])
         let illTyped = girError("  %2 = conv2d(%0, %1) {stride=1.5, padding=[0,0]}")
         assertContains(illTyped, ["edited.gir:4:24:", "conv2d: attribute 'stride' must be an integer list, each element at least 1, got 1.5"])
         let missing = girError("  %2 = conv2d(%0, %1) {padding=[0,0]}")
