@@ -88,9 +88,11 @@ public enum Bench {
         let lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .train))
         let recipe = try Recipe(graph: lowered, overrides: overrides, passes: settings.passes)
         let planner: BufferPlanner = settings.memoryPlan ? BufferPlan.lifetimes : { _, sizes in .onePerValue(byteSizes: sizes) }
-        let (forward, training) = try TrainingJob.compile(lowered, recipe, "training", evalBatch: settings.evalBatch, reporter: reporter)
         let batches = settings.batches
         guard !batches.isEmpty, batches.allSatisfy({ $0 > 0 }) else { throw RuntimeError("bench: batch sizes must be positive, got \(batches)") }
+        // Before the compilation, which times the scoring graph's convolutions at this batch.
+        guard settings.evalBatch > 0 else { throw RuntimeError("bench: the evaluation batch size must be positive, got \(settings.evalBatch)") }
+        let (forward, training) = try TrainingJob.compile(lowered, recipe, "training", evalBatch: settings.evalBatch, reporter: reporter)
         let repeats = settings.repeats, seconds = settings.seconds
         let cores = BLASInfo.threads
         let evalThreads = recipe.evalThreads

@@ -105,10 +105,12 @@ public enum TunedCompilation {
                 for call in close { all[call.layer] = call.runnerUp }
                 variants.append(("runner-ups", all))
             }
-            let graphKey = TuningKey(point: "conv2d-graph", shapes: [], detail: String(fingerprint.dropFirst()) + "-\(close.count)close",
+            // Keyed by the batch the graph is timed at too: the fingerprint is of a graph whose
+            // batch is symbolic, and the same model's close calls differ from batch to batch.
+            let batch = context.options.batchSize ?? 1
+            let graphKey = TuningKey(point: "conv2d-graph", shapes: [[batch]], detail: String(fingerprint.dropFirst()) + "-\(close.count)close",
                                      threads: max(threads ?? 1, 1))
             // One variant's executor at a time (each holds the model's memory).
-            let batch = context.options.batchSize ?? 1
             func variantRun(_ name: String) -> (() -> Double)? {
                 guard let choices = variants.first(where: { $0.name == name })?.choices else { return nil }
                 var variantOptions = options

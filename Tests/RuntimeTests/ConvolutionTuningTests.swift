@@ -96,4 +96,29 @@ final class ConvolutionTuningTests: XCTestCase {
             XCTAssertNotNil(try executor.run(feeds: feeds, parameters: ParameterStore())["y"])
         }
     }
+
+    /// A layer whose operands exceed the memory budget (a batch from a flag, such as
+    /// `--bench-eval-batch`, or one whose element count overflows) is refused with an error
+    /// before anything is allocated, and its timing gives no candidate a finite time.
+    func testALayerBeyondTheMemoryBudgetIsRefusedNotAllocated() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-conv-tuning-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        for batch in [1 << 40, Int.max / 2] {
+            var huge = layer
+            huge.batch = batch
+            for pool in [false, true] {
+                huge.pool = pool
+                huge.residual = !pool
+                for algorithm in candidates {
+                    XCTAssertThrowsError(try ConvolutionTuning.graph(huge, algorithm), "\(algorithm) \(huge)") { error in
+                        XCTAssertTrue("\(error)".contains("memory"), "\(error)")
+                    }
+                }
+            }
+            let tuner = Tuner(mode: .fast, cache: TuningCache(url: dir.appendingPathComponent("tuning.json")))
+            XCTAssertTrue(candidates.contains(ConvolutionTuning.choose(huge, candidates: candidates, tuner: tuner, threads: 2)))
+            let decision = try XCTUnwrap(tuner.decisions.first { $0.key.point == "conv2d-algorithm" })
+            XCTAssertFalse(decision.seconds.contains { $0.seconds.isFinite }, "\(decision.seconds)")
+        }
+    }
 }

@@ -101,4 +101,21 @@ final class TunedCompilationTests: XCTestCase {
         XCTAssertFalse(tuner.decisions.contains { $0.key.point == "conv2d-graph" || $0.key.point == "conv2d-in-graph" },
                        "\(tuner.decisions.map(\.key.point))")
     }
+
+    /// The whole-graph decision is keyed by the batch it is timed at (the fingerprint is of a
+    /// graph whose batch is symbolic): the same model at another batch is timed again rather
+    /// than given the first batch's flips, which name other close calls.
+    func testTheWholeGraphDecisionIsKeyedByTheBatch() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-tuned-compile-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let tuner = Tuner(mode: .fast, cache: TuningCache(url: dir.appendingPathComponent("tuning.json")))
+        let lowered = try resnet(size: 16)
+        for batch in [1, 2] {
+            _ = try TunedCompilation.inference(lowered, PassContext(options: PassOptions(batchSize: batch)), tuner: tuner, threads: 2,
+                                               closeMargin: .infinity)
+        }
+        let graphDecisions = tuner.decisions.filter { $0.key.point == "conv2d-graph" }
+        XCTAssertEqual(graphDecisions.map(\.key.shapes), [[[1]], [[2]]])
+        XCTAssertTrue(graphDecisions.allSatisfy { $0.source == .measured }, "\(graphDecisions.map(\.source))")
+    }
 }

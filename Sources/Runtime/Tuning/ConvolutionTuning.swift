@@ -76,11 +76,14 @@ public enum ConvolutionTuning {
     }
 
     /// The layer as a graph of `algorithm`'s ops and its synthetic feeds (small values, no
-    /// zeros or denormals, which some units run slower).
+    /// zeros or denormals, which some units run slower). A feed larger than `MemoryBudget`
+    /// (a batch from a flag, such as `--bench-eval-batch`) throws before it is allocated.
     static func graph(_ layer: ConvolutionLayer, _ algorithm: ConvolutionAlgorithm) throws -> (Graph, [String: HostTensor]) {
         let b = GraphBuilder(name: "conv2d-\(algorithm.rawValue)")
         var feeds: [String: HostTensor] = [:]
-        func input(_ name: String, _ shape: [Int]) -> Value {
+        func input(_ name: String, _ shape: [Int]) throws -> Value {
+            try MemoryBudget.check(MemoryBudget.bytes(elements: shape, byteSize: MemoryLayout<Float>.size),
+                                   for: "timing convolution \(layer): operand \(name) \(shape)")
             let count = shape.reduce(1, *)
             feeds[name] = HostTensor(shape: shape, floats: (0..<count).map { Float($0 % 17 + 1) * 0.01 })
             return b.input(name, TensorType(.f32, Shape(known: shape)))
@@ -99,14 +102,14 @@ public enum ConvolutionTuning {
         switch algorithm {
         case .blocked:
             let ib = c % channelBlock == 0 ? channelBlock : 1
-            let x = ib == 1 ? input("x", [n, c, layer.height, layer.width]) : input("x", [n, blocks, layer.height, layer.width, channelBlock])
-            var ins = [x, input("w", [outBlocks, c / ib, kh, kw, ib, channelBlock]), input("scale", [o]), input("shift", [o])]
-            if layer.residual { ins.append(input("residual", [n, outBlocks, oh, ow, channelBlock])) }
+            let x = try ib == 1 ? input("x", [n, c, layer.height, layer.width]) : input("x", [n, blocks, layer.height, layer.width, channelBlock])
+            var ins = try [x, input("w", [outBlocks, c / ib, kh, kw, ib, channelBlock]), input("scale", [o]), input("shift", [o])]
+            if layer.residual { try ins.append(input("residual", [n, outBlocks, oh, ow, channelBlock])) }
             y = try b.emit(layer.pool && !layer.residual ? .blockedConv2dMaxpool : .blockedConv2d, ins, attributes)
         case .winograd:
-            var ins = [input("x", [n, blocks, layer.height, layer.width, channelBlock]),
+            var ins = try [input("x", [n, blocks, layer.height, layer.width, channelBlock]),
                        input("u", [winogradPoints, outBlocks, c, channelBlock]), input("scale", [o]), input("shift", [o])]
-            if layer.residual { ins.append(input("residual", [n, outBlocks, oh, ow, channelBlock])) }
+            if layer.residual { try ins.append(input("residual", [n, outBlocks, oh, ow, channelBlock])) }
             y = try pooled(try b.emit(.winogradConv2d, ins, attributes), .blockedMaxpool2d)
         case .im2col:
             var plainWindow = window
