@@ -24,11 +24,7 @@ func logSoftmaxLastAxis(_ c: KernelContext) {
             guard let e = scratch.baseAddress else { return }
             for r in range {
                 let xr = x + r * n, yr = y + r * n
-                var m = xr[0]
-                for k in 1..<n { m = max(m, xr[k]) }
-                for k in 0..<n { e[k] = fastExp(xr[k] - m) }
-                var total = 0.0
-                for k in 0..<n { total += Double(e[k]) }
+                let (m, total) = shiftedExps(xr, into: e, n)
                 let logTotal = Float(log(total))
                 for k in 0..<n { yr[k] = (xr[k] - m) - logTotal }
             }

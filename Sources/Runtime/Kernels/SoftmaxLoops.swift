@@ -50,15 +50,23 @@ func softmaxLastAxis(_ c: KernelContext) {
     let x = c.inputs[0].f32, y = c.output.f32
     guard let n = c.output.shape.last, n > 0 else { return }
     for r in 0..<c.output.count / n {
-        let xr = x + r * n, yr = y + r * n
-        var m = xr[0]
-        for k in 1..<n { m = max(m, xr[k]) }
-        for k in 0..<n { yr[k] = fastExp(xr[k] - m) }
-        var total = 0.0
-        for k in 0..<n { total += Double(yr[k]) }
-        let inv = Float(1 / total)
+        let yr = y + r * n
+        let inv = Float(1 / shiftedExps(x + r * n, into: yr, n).total)
         for k in 0..<n { yr[k] *= inv }
     }
+}
+
+/// A row's shared first half of softmax and log_softmax along the last axis: its maximum `m`,
+/// `e[k] = exp(x[k] - m)` in one loop (so the exp vectorises), and the exps' sum in Double in
+/// order (the bits of the general loop's sum).
+@inline(__always)
+func shiftedExps(_ xr: UnsafePointer<Float>, into e: UnsafeMutablePointer<Float>, _ n: Int) -> (max: Float, total: Double) {
+    var m = xr[0]
+    for k in 1..<n { m = max(m, xr[k]) }
+    for k in 0..<n { e[k] = fastExp(xr[k] - m) }
+    var total = 0.0
+    for k in 0..<n { total += Double(e[k]) }
+    return (m, total)
 }
 
 /// softmax_grad: `y * (dy - Σ dy*y)`; log_softmax_grad: `dy - exp(y) * Σ dy`.
