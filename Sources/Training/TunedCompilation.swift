@@ -118,7 +118,7 @@ public enum TunedCompilation {
                 guard let graph = try? pipeline.run(lowered, PassContext(options: variantOptions)) else { return nil }
                 return try? wholeGraphRun(graph, tuner: tuner, threads: threads, batch: batch)
             }
-            // A model the synthetic feed cannot run (an integer input, a size it cannot give) is
+            // A model the synthetic feed cannot run (a size it cannot give, a run that fails) is
             // left with the per-layer winners, and nothing is remembered as measured for it.
             let decided = tuner.recall(graphKey, variants: variants.map(\.name)) != nil
             var current: (name: String, run: () -> Double)? = decided ? nil : variantRun("layers").map { ("layers", $0) }
@@ -151,8 +151,8 @@ public enum TunedCompilation {
     }
 
     /// One timed run of `graph` on an executor of its own, with synthetic parameters and
-    /// inputs, every symbolic size `batch` (the first call computes the values derived from
-    /// parameters, as a model's first run does; the tuner's warm-up run takes it).
+    /// inputs (integer inputs zeros), every symbolic size `batch`; run once here, which computes
+    /// the values derived from parameters as a model's first run does.
     static func wholeGraphRun(_ graph: Graph, tuner: Tuner, threads: Int?, batch: Int = 1) throws -> () -> Double {
         let store = ParameterStore()
         for v in graph.parameters {
@@ -167,13 +167,19 @@ public enum TunedCompilation {
             let node = graph[v]
             var sizes: [String: Int] = [:]
             for case .symbol(let s) in node.type.shape.dims { sizes[s] = batch }
-            guard let shape = node.type.shape.resolved(sizes), node.type.dtype == .f32 else {
-                throw RuntimeError("input \(i) has no known f32 shape")
+            guard let shape = node.type.shape.resolved(sizes) else { throw RuntimeError("input \(i) has no known shape") }
+            switch node.type.dtype {
+            case .f32: feeds[node.name ?? "%\(v.id)"] = HostTensor(shape: shape, floats: synthetic(shape, positive: false))
+            // Labels, token ids, indices: 0 is one of every such input's values (a classifier's
+            // scoring graph has its labels as an input).
+            case .i64: feeds[node.name ?? "%\(v.id)"] = HostTensor(zeros: shape, dtype: .i64)
             }
-            feeds[node.name ?? "%\(v.id)"] = HostTensor(shape: shape, floats: synthetic(shape, positive: false))
         }
         let executor = try Executor(graph: graph, options: ExecutionOptions(training: false, threads: threads, tuner: tuner),
                                     planner: BufferPlan.lifetimes)
+        // A model that does not run on this feed is not a variant (every time infinite would
+        // be remembered as a measured decision); this first run is the tuner's warm-up too.
+        _ = try executor.run(feeds: feeds, parameters: store)
         return {
             let start = DispatchTime.now().uptimeNanoseconds
             guard (try? executor.run(feeds: feeds, parameters: store)) != nil else { return .infinity }
