@@ -15,6 +15,17 @@ import GraphIR
 /// nothing outside it reads its values before its last op (its result is computed there)
 /// and its two products have no other reader. Linear: each mul is tried once as a cell's
 /// last op, with a fixed number of checks.
+/// `lstm-cells`: the same rewrite on its own, among the forward speed-ups, so autodiff sees
+/// `lstm_cell` and differentiates each step with lstm_cell_grad and lstm_cell_state_grad
+/// (one pass over a row each) instead of the gate math's chain of elementwise gradients.
+/// Left out with the lstm-cell fusion kind (`PassOptions.disabledFusions`); `fusion` then
+/// finds no cell left on its output.
+extension Pass {
+    public static let lstmCells = Pass(name: "lstm-cells", summary: "an LSTM cell's gate math -> lstm_cell, before autodiff") { g, context in
+        context.options.disabledFusions.contains(.lstmCell) ? g : try LSTMCellFusion(g, context).run()
+    }
+}
+
 struct LSTMCellFusion {
     let g: Graph
     let uses: [Int]

@@ -8,3 +8,11 @@ func lstmCellForward(gates: TensorView, c: TensorView, into out: TensorView) {
     guard let h = c.shape.last, h > 0 else { return }
     gc_lstm_cell_forward(gates.f32, c.f32, out.f32, c.count / h, h)
 }
+
+/// `lstm_cell_grad` (dc nil: the gates' gradient) and `lstm_cell_state_grad` (c and dgates
+/// nil): CConvKernels' gc_lstm_cell_backward, one pass over the rows of Y and dY.
+func lstmCellBackward(y: TensorView, dy: TensorView, c: TensorView?, dgates: TensorView?, dc: TensorView?) {
+    guard let w = y.shape.last, w > 0 else { return }
+    let h = w / LSTMCellOp.blocks
+    gc_lstm_cell_backward(y.f32, dy.f32, c?.f32, dgates?.f32, dc?.f32, y.count / w, h)
+}
