@@ -92,18 +92,22 @@ static void GC_DNAME(lstm_cell_forward)(const float *gates, const float *c, floa
 /// lstm_cell's backward (GraphIR/Ops/LSTMCell.swift's lstm_cell_grad and
 /// lstm_cell_state_grad): dgates [rows, 4h] when not NULL (c then read), dc [rows, h] when
 /// not NULL. Each product and sum in the order of the unfused graph's sigmoid and tanh
-/// gradients (dy * (y * (1 - y)), dy * (1 - y * y)).
-static void GC_DNAME(lstm_cell_backward)(const float *y, const float *dy, const float *c, float *dgates, float *dc, long rows, long h) {
+/// gradients (dy * (y * (1 - y)), dy * (1 - y * y)). The result's gradient is dy [rows, 7h],
+/// or when dy is NULL [dh | dcn | 0 ...] (dh, dcn [rows, h]): the zeros are added all the same.
+static void GC_DNAME(lstm_cell_backward)(const float *y, const float *dy, const float *dh_in, const float *dcn_in, const float *c,
+                                         float *dgates, float *dc, long rows, long h) {
 #pragma clang fp contract(off)
+    const v16 zero = {0};
     for (long row = 0; row < rows; row++) {
-        const float *yr = y + row * 7 * h, *dyr = dy + row * 7 * h;
+        const float *yr = y + row * 7 * h, *dyr = dy ? dy + row * 7 * h : 0;
+        const float *dhr = dy ? dyr : dh_in + row * h, *dcnr = dy ? dyr + h : dcn_in + row * h;
         for (long j = 0; j < h; j += 16) {
             const long w = h - j < 16 ? h - j : 16;
 #define GC_Y(k) GC_DNAME(dec_load)(yr + (k) * h + j, w)
-#define GC_DY(k) GC_DNAME(dec_load)(dyr + (k) * h + j, w)
-            const v16 dh = GC_DY(0), o = GC_Y(5), t = GC_Y(6), f = GC_Y(3);
+#define GC_DY(k) (dyr ? GC_DNAME(dec_load)(dyr + (k) * h + j, w) : zero)
+            const v16 dh = GC_DNAME(dec_load)(dhr + j, w), o = GC_Y(5), t = GC_Y(6), f = GC_Y(3);
             const v16 dt = GC_DY(6) + dh * o;
-            const v16 dcs = GC_DY(1) + dt * (1.0f - t * t);
+            const v16 dcs = GC_DNAME(dec_load)(dcnr + j, w) + dt * (1.0f - t * t);
             if (dgates) {
                 const v16 i = GC_Y(2), g = GC_Y(4), cp = GC_DNAME(dec_load)(c + row * h + j, w);
                 float *d = dgates + row * 4 * h + j;

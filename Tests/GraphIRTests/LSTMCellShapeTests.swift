@@ -17,6 +17,9 @@ final class LSTMCellShapeTests: XCTestCase {
         let y = f32(.symbol("B"), .known(3), .known(35)), c = f32(.symbol("B"), .known(3), .known(5))
         XCTAssertEqual(try shape(.lstmCellGrad, [y, y, c]), f32(.symbol("B"), .known(3), .known(20)))
         XCTAssertEqual(try shape(.lstmCellStateGrad, [y, y]), c)
+        // The forms taking dh and dc' for dY.
+        XCTAssertEqual(try shape(.lstmCellGrad, [y, c, c, c]), f32(.symbol("B"), .known(3), .known(20)))
+        XCTAssertEqual(try shape(.lstmCellStateGrad, [y, c, c]), c)
     }
 
     func testBadOperandsAreNamedErrors() {
@@ -32,5 +35,8 @@ final class LSTMCellShapeTests: XCTestCase {
         XCTAssertTrue(error(.lstmCellGrad, [y, y, f32(.known(3), .known(2))]).contains("the cell state must be"))
         XCTAssertTrue(error(.lstmCellGrad, [y, y, .i64(Shape([.known(2), .known(2)]))]).contains("cell state"))
         XCTAssertEqual(error(.lstmCellGrad, [y, y, c]), "no error")
+        XCTAssertTrue(error(.lstmCellGrad, [y, c, f32(.known(2), .known(3)), c]).contains("lstm_cell_grad: dh and dc' must be"))
+        XCTAssertTrue(error(.lstmCellStateGrad, [y, y, c]).contains("lstm_cell_state_grad: dh and dc' must be"))
+        XCTAssertTrue(error(.lstmCellGrad, [y, c, c, f32(.known(2), .known(5))]).contains("the cell state must be"))
     }
 }

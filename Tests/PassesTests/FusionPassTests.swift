@@ -173,6 +173,15 @@ final class FusionPassTests: XCTestCase {
         // CHECK-NOT: sigmoid
         """)
         XCTAssertFalse(out.contains("tanh("), out)
+        // Then fusion: their dY is h's and c''s gradients placed in zeros and added, so they
+        // take those two instead.
+        let fused = IRPrinter.print(try Pipeline(["lstm-cells", "dce", "autodiff", "dce", "fusion", "dce", "verify"]).run(g, .checked))
+        assertFileCheck(fused, """
+        // CHECK: %[[CELL:[0-9]+]] = lstm_cell(
+        // CHECK: lstm_cell_grad(%[[CELL]], %[[DH:[0-9]+]], %[[DC:[0-9]+]], %{{[0-9]+}}) : f32[B,8]
+        // CHECK: lstm_cell_state_grad(%[[CELL]], %[[DH]], %[[DC]]) : f32[B,2]
+        """)
+        XCTAssertFalse(fused.contains("slice_grad"), fused)
     }
 
     /// Not a cell: the forget gate's window is the input gate's, or a gate activation is

@@ -102,21 +102,33 @@ final class KernelDecoderISATests: XCTestCase {
         return (gates, state)
     }
 
-    /// The backward kernel (either output alone, as each op asks for it) against the naive
-    /// rule, bit for bit, on every ISA; Y from the forward kernel plus awkward values.
+    /// The backward kernel (either output alone, as each op asks for it; dY whole or as dh and
+    /// dc' with zeros elsewhere) against the naive rule, bit for bit, on every ISA; Y from the
+    /// forward kernel plus awkward values.
     func testLSTMCellBackwardIsTheNaiveRuleOnEveryISA() {
         for (rows, h) in [(1, 1), (3, 5), (2, 16), (3, 17), (2, 40), (8, 256)] {
             let gates = awkward(rows * 4 * h, scale: 4), c = awkward(rows * h, scale: 2), dy = awkward(rows * 7 * h, scale: 3)
             var y = [Float](repeating: 0, count: rows * 7 * h)
             y.withUnsafeMutableBufferPointer { gc_lstm_cell_forward(gates, c, $0.baseAddress!, rows, h) }
-            let want = lstmBackwardReference(y: y, dy: dy, c: c, rows: rows, h: h)
-            eachISA { isa in
-                var dg = [Float](repeating: .nan, count: rows * 4 * h), dc = [Float](repeating: .nan, count: rows * h)
-                dg.withUnsafeMutableBufferPointer { gc_lstm_cell_backward(y, dy, c, $0.baseAddress!, nil, rows, h) }
-                dc.withUnsafeMutableBufferPointer { gc_lstm_cell_backward(y, dy, nil, nil, $0.baseAddress!, rows, h) }
-                let inputs = { (at: Int) in "row \(at / (4 * h)), Y \((0..<7).map { y[(at / (4 * h)) * 7 * h + $0 * h + at % h] })" }
-                assertSameBits(dg, want.gates, "\(isa) rows \(rows) h \(h): gates", inputs: inputs)
-                assertSameBits(dc, want.state, "\(isa) rows \(rows) h \(h): state", inputs: { "element \($0)" })
+            let dh = (0..<rows * h).map { dy[($0 / h) * 7 * h + $0 % h] }, dcn = (0..<rows * h).map { dy[($0 / h) * 7 * h + h + $0 % h] }
+            let onlyState = dy.indices.map { $0 % (7 * h) < 2 * h ? dy[$0] : 0 }
+            for split in [false, true] {
+                let want = lstmBackwardReference(y: y, dy: split ? onlyState : dy, c: c, rows: rows, h: h)
+                eachISA { isa in
+                    var dg = [Float](repeating: .nan, count: rows * 4 * h), dc = [Float](repeating: .nan, count: rows * h)
+                    dg.withUnsafeMutableBufferPointer { out in
+                        split ? gc_lstm_cell_backward(y, nil, dh, dcn, c, out.baseAddress!, nil, rows, h)
+                              : gc_lstm_cell_backward(y, dy, nil, nil, c, out.baseAddress!, nil, rows, h)
+                    }
+                    dc.withUnsafeMutableBufferPointer { out in
+                        split ? gc_lstm_cell_backward(y, nil, dh, dcn, nil, nil, out.baseAddress!, rows, h)
+                              : gc_lstm_cell_backward(y, dy, nil, nil, nil, nil, out.baseAddress!, rows, h)
+                    }
+                    let what = "\(isa) rows \(rows) h \(h)\(split ? " dh, dc'" : "")"
+                    let inputs = { (at: Int) in "row \(at / (4 * h)), Y \((0..<7).map { y[(at / (4 * h)) * 7 * h + $0 * h + at % h] })" }
+                    assertSameBits(dg, want.gates, "\(what): gates", inputs: inputs)
+                    assertSameBits(dc, want.state, "\(what): state", inputs: { "element \($0)" })
+                }
             }
         }
     }
@@ -132,6 +144,17 @@ final class KernelDecoderISATests: XCTestCase {
             XCTAssertEqual(gates.shape, [2, 3, 4 * h]); XCTAssertEqual(state.shape, [2, 3, h])
             assertSameBits(gates.floats, want.gates, "lstm_cell_grad, \(threads) threads", inputs: { "element \($0)" })
             assertSameBits(state.floats, want.state, "lstm_cell_state_grad, \(threads) threads", inputs: { "element \($0)" })
+        }
+        // The (Y, dh, dc'[, c]) forms: dY's other blocks zero.
+        let dh = HostTensor(shape: [2, 3, h], floats: (0..<rows * h).map { dy.floats[($0 / h) * 7 * h + $0 % h] })
+        let dcn = HostTensor(shape: [2, 3, h], floats: (0..<rows * h).map { dy.floats[($0 / h) * 7 * h + h + $0 % h] })
+        let zeroed = lstmBackwardReference(y: y.floats, dy: dy.floats.indices.map { $0 % (7 * h) < 2 * h ? dy.floats[$0] : 0 }, c: c.floats,
+                                           rows: rows, h: h)
+        for threads in 1...3 {
+            assertSameBits(try runOp(.lstmCellGrad, [y, dh, dcn, c], threads: threads).floats, zeroed.gates, "lstm_cell_grad(Y, dh, dc', c)",
+                           inputs: { "element \($0)" })
+            assertSameBits(try runOp(.lstmCellStateGrad, [y, dh, dcn], threads: threads).floats, zeroed.state, "lstm_cell_state_grad(Y, dh, dc')",
+                           inputs: { "element \($0)" })
         }
     }
 

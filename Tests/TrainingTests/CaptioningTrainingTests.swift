@@ -172,6 +172,8 @@ final class CaptioningTrainingTests: XCTestCase {
         let training = try run.prepare().training
         XCTAssertEqual(training.nodes.filter { $0.op == .lstmCellGrad }.count, 21)
         XCTAssertEqual(training.nodes.filter { $0.op == .lstmCellStateGrad }.count, 21, "initC is trained through the first cell")
+        XCTAssertEqual(training.nodes.filter { $0.op == .lstmCellGrad && $0.inputs.count == 4 }.count, 20,
+                       "every step but the last (whose c' nothing reads) takes dh and dc'")
         let (new, old) = (try losses(PassOptions(dropout: 0), "new"), try losses(elementwise, "old"))
         XCTAssertEqual(new.count, 3)
         for (a, b) in zip(new, old) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), "\(new) vs \(old)") }

@@ -45,17 +45,27 @@ extension LSTMCellOp: DifferentiableOp {
         ]
     }
 
-    /// Y [..., 7H] and dY (its shape) as a backward op's operands 0 and 1: H.
-    static func checkBackward(_ q: ShapeQuery, _ op: String) throws -> Int {
-        try q.requireFloat(0, "lstm_cell's result"); try q.requireFloat(1, "its gradient")
+    /// Y [..., 7H] and its gradient as a backward op's first operands: dY (Y's shape), or
+    /// (`split`) dh and dc' [..., H], the gradient's only nonzero blocks. Returns H.
+    static func checkBackward(_ q: ShapeQuery, _ op: String, split: Bool) throws -> Int {
+        try q.requireFloat(0, "lstm_cell's result"); try q.requireFloat(1, split ? "dh" : "its gradient")
         let y = q.input(0).shape
         guard y.rank >= 1, let w = y.dims.last?.value, w > 0, w % blocks == 0 else {
             throw ShapeError("\(op): lstm_cell's result must be [..., 7H] with a known last dimension, got \(y)")
         }
-        guard q.input(1).shape == y else {
-            throw ShapeError("\(op): the gradient must have lstm_cell's result's shape \(y), got \(q.input(1).shape)")
+        let h = w / blocks
+        if split {
+            try q.requireFloat(2, "dc'")
+            let state = Shape(Array(y.dims.dropLast()) + [.known(h)])
+            guard q.input(1).shape == state, q.input(2).shape == state else {
+                throw ShapeError("\(op): dh and dc' must be \(state) for a result \(y), got \(q.input(1).shape) and \(q.input(2).shape)")
+            }
+        } else {
+            guard q.input(1).shape == y else {
+                throw ShapeError("\(op): the gradient must have lstm_cell's result's shape \(y), got \(q.input(1).shape)")
+            }
         }
-        return w / blocks
+        return h
     }
 }
 
@@ -64,18 +74,22 @@ extension LSTMCellOp: DifferentiableOp {
 /// dg, do, dt) and the previous cell state c [..., H]. Per unit: dt* = dt + dh o, dc* = dc' +
 /// dt* (1 - t t), then [(di + dc* g) i (1 - i) | (df + dc* c) f (1 - f) | (dg + dc* i)
 /// (1 - g g) | (do + dh t) o (1 - o)]: sigmoid' = y (1 - y), tanh' = 1 - y², as the unfused
-/// sigmoid and tanh gradients compute them.
+/// sigmoid and tanh gradients compute them. `lstm_cell_grad(Y, dh, dc', c)`: the same with dY
+/// = [dh | dc' | 0 ...] (fusion makes it when dY is only those blocks' gradients placed in
+/// zeros and added, as a decoder's steps have it).
 public enum LSTMCellGradOp: OpSpec {
     public static let name = "lstm_cell_grad"
-    public static let arity = Arity.exactly(3)
+    public static let arity = Arity.between(3, 4)
     public static let fusion = FusionClass.opaque
     public static let attributes: [AttributeSpec] = []
     /// Per hidden unit: dt* and dc* (five), then four gates' (four each).
     public static func flops(_ q: CostQuery) -> Double { 21 * q.outputCount / 4 }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
-        let h = try LSTMCellOp.checkBackward(q, name)
-        try q.requireFloat(2, "cell state")
-        let y = q.input(0).shape, c = q.input(2).shape
+        let split = q.inputs.count == 4
+        let h = try LSTMCellOp.checkBackward(q, name, split: split)
+        let ci = split ? 3 : 2
+        try q.requireFloat(ci, "cell state")
+        let y = q.input(0).shape, c = q.input(ci).shape
         guard c.rank == y.rank, Array(c.dims.dropLast()) == Array(y.dims.dropLast()), c.dims.last == .known(h) else {
             throw ShapeError("\(name): the cell state must be [..., H] = \(Shape(Array(y.dims.dropLast()) + [.known(h)])) for a result \(y), got \(c)")
         }
@@ -84,16 +98,17 @@ public enum LSTMCellGradOp: OpSpec {
 }
 
 /// `lstm_cell_state_grad(Y, dY)`: the gradient of lstm_cell's previous cell state [..., H],
-/// dc* f with dc* as in lstm_cell_grad.
+/// dc* f with dc* as in lstm_cell_grad; `lstm_cell_state_grad(Y, dh, dc')` with dY = [dh | dc' |
+/// 0 ...].
 public enum LSTMCellStateGradOp: OpSpec {
     public static let name = "lstm_cell_state_grad"
-    public static let arity = Arity.exactly(2)
+    public static let arity = Arity.between(2, 3)
     public static let fusion = FusionClass.opaque
     public static let attributes: [AttributeSpec] = []
     /// Per hidden unit: dt*, dc* and the product with f.
     public static func flops(_ q: CostQuery) -> Double { 6 * q.outputCount }
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
-        let h = try LSTMCellOp.checkBackward(q, name)
+        let h = try LSTMCellOp.checkBackward(q, name, split: q.inputs.count == 3)
         return .f32(Shape(Array(q.input(0).shape.dims.dropLast()) + [.known(h)]))
     }
 }

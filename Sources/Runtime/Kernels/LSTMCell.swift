@@ -8,12 +8,22 @@ extension LSTMCellOp: KernelOp {
 
 extension LSTMCellGradOp: KernelOp {
     public static func kernel(_ c: KernelContext) {
-        lstmCellBackward(y: c.inputs[0], dy: c.inputs[1], c: c.inputs[2], dgates: c.output, dc: nil)
+        let i = c.inputs
+        if i.count == 4 {
+            lstmCellBackward(y: i[0], dy: nil, split: (i[1], i[2]), c: i[3], dgates: c.output, dc: nil)
+        } else {
+            lstmCellBackward(y: i[0], dy: i[1], split: nil, c: i[2], dgates: c.output, dc: nil)
+        }
     }
 }
 
 extension LSTMCellStateGradOp: KernelOp {
     public static func kernel(_ c: KernelContext) {
-        lstmCellBackward(y: c.inputs[0], dy: c.inputs[1], c: nil, dgates: nil, dc: c.output)
+        let i = c.inputs
+        if i.count == 3 {
+            lstmCellBackward(y: i[0], dy: nil, split: (i[1], i[2]), c: nil, dgates: nil, dc: c.output)
+        } else {
+            lstmCellBackward(y: i[0], dy: i[1], split: nil, c: nil, dgates: nil, dc: c.output)
+        }
     }
 }
