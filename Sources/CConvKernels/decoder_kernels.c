@@ -24,6 +24,17 @@ void gc_lstm_cell_forward(const float *gates, const float *c, float *out, long r
     }
 }
 
+void gc_lstm_cell_backward(const float *y, const float *dy, const float *dh, const float *dcn, const float *c, float *dgates, float *dc,
+                           long rows, long h) {
+    switch (gc_conv_isa()) {
+#ifdef GC_X86
+        case 3: lstm_cell_backward_avx512(y, dy, dh, dcn, c, dgates, dc, rows, h); return;
+        case 2: lstm_cell_backward_avx2(y, dy, dh, dcn, c, dgates, dc, rows, h); return;
+#endif
+        default: lstm_cell_backward_base(y, dy, dh, dcn, c, dgates, dc, rows, h); return;
+    }
+}
+
 void gc_adam_update(float *p, const float *g, float *m, float *v, long n, const gc_adam_constants *constants) {
     switch (gc_conv_isa()) {
 #ifdef GC_X86

@@ -89,6 +89,40 @@ static void GC_DNAME(lstm_cell_forward)(const float *gates, const float *c, floa
     }
 }
 
+/// lstm_cell's backward (GraphIR/Ops/LSTMCell.swift's lstm_cell_grad and
+/// lstm_cell_state_grad): dgates [rows, 4h] when not NULL (c then read), dc [rows, h] when
+/// not NULL. Each product and sum in the order of the unfused graph's sigmoid and tanh
+/// gradients (dy * (y * (1 - y)), dy * (1 - y * y)). The result's gradient is dy [rows, 7h],
+/// or when dy is NULL [dh | dcn | 0 ...] (dh, dcn [rows, h]): the zeros are added all the same.
+static void GC_DNAME(lstm_cell_backward)(const float *y, const float *dy, const float *dh_in, const float *dcn_in, const float *c,
+                                         float *dgates, float *dc, long rows, long h) {
+#pragma clang fp contract(off)
+    const v16 zero = {0};
+    for (long row = 0; row < rows; row++) {
+        const float *yr = y + row * 7 * h, *dyr = dy ? dy + row * 7 * h : 0;
+        const float *dhr = dy ? dyr : dh_in + row * h, *dcnr = dy ? dyr + h : dcn_in + row * h;
+        for (long j = 0; j < h; j += 16) {
+            const long w = h - j < 16 ? h - j : 16;
+#define GC_Y(k) GC_DNAME(dec_load)(yr + (k) * h + j, w)
+#define GC_DY(k) (dyr ? GC_DNAME(dec_load)(dyr + (k) * h + j, w) : zero)
+            const v16 dh = GC_DNAME(dec_load)(dhr + j, w), o = GC_Y(5), t = GC_Y(6), f = GC_Y(3);
+            const v16 dt = GC_DY(6) + dh * o;
+            const v16 dcs = GC_DNAME(dec_load)(dcnr + j, w) + dt * (1.0f - t * t);
+            if (dgates) {
+                const v16 i = GC_Y(2), g = GC_Y(4), cp = GC_DNAME(dec_load)(c + row * h + j, w);
+                float *d = dgates + row * 4 * h + j;
+                GC_DNAME(dec_store)(d, (GC_DY(2) + dcs * g) * (i * (1.0f - i)), w);
+                GC_DNAME(dec_store)(d + h, (GC_DY(3) + dcs * cp) * (f * (1.0f - f)), w);
+                GC_DNAME(dec_store)(d + 2 * h, (GC_DY(4) + dcs * i) * (1.0f - g * g), w);
+                GC_DNAME(dec_store)(d + 3 * h, (GC_DY(5) + dh * t) * (o * (1.0f - o)), w);
+            }
+            if (dc) GC_DNAME(dec_store)(dc + row * h + j, dcs * f, w);
+#undef GC_Y
+#undef GC_DY
+        }
+    }
+}
+
 static void GC_DNAME(adam_update)(float *p, const float *g, float *m, float *v, long n, const gc_adam_constants *k) {
 #pragma clang fp contract(off)
     const float b1 = k->beta1, b2 = k->beta2, eps = k->epsilon, wd = k->weight_decay;

@@ -20,7 +20,7 @@ public enum OpRegistry {
         // Fused (made by the fusion pass)
         .fusedMatmul, .fusedConv2d, .fusedElementwise, .logSoftmaxNllGrad,
         // Made by the stack-sums and fusion passes
-        .contractRows, .lstmCell,
+        .contractRows, .lstmCell, .lstmCellGrad, .lstmCellStateGrad,
         // Ops for ONNX models
         .avgpool2d, .avgpool2dGrad,
         .leakyRelu, .sqrt, .pow, .abs, .erf, .hardSigmoid,

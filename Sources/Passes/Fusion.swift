@@ -1,7 +1,8 @@
 import GraphIR
 
 /// `fusion`: merges ops that can share one loop, on forward and training graphs alike.
-/// - an LSTM cell's gate math -> `lstm_cell` (FusionLSTMCell.swift), first;
+/// - an LSTM cell's gate math -> `lstm_cell` (FusionLSTMCell.swift), first; and its backward
+///   ops' gradient, when only h's and c''s placed in zeros and added, -> those two operands;
 /// - matmul + bias add (+ relu) -> `fused_matmul {activation}`;
 /// - conv2d + relu -> `fused_conv2d {activation="relu"}`;
 /// - conv2d + batch_norm (inference form) (+ relu) -> `fused_conv2d` on a scaled weight and
@@ -27,7 +28,8 @@ import GraphIR
 ///     %3 = fused_matmul(%0, %1, %2) {transpose_b=true, activation="relu"} : f32[B,600]
 extension Pass {
     public static let fusion = Pass(name: "fusion", summary: "fuse bias+activation epilogues, log-softmax+NLL gradients and elementwise chains") { g, context in
-        let cells = context.options.disabledFusions.contains(.lstmCell) ? g : try LSTMCellFusion(g, context).run()
+        let cells = context.options.disabledFusions.contains(.lstmCell) ? g
+            : try LSTMCellGradientOperands(g: try LSTMCellFusion(g, context).run(), context: context).run()
         return try Fusion(cells, context).run()
     }
 }

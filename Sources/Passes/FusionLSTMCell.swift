@@ -15,6 +15,17 @@ import GraphIR
 /// nothing outside it reads its values before its last op (its result is computed there)
 /// and its two products have no other reader. Linear: each mul is tried once as a cell's
 /// last op, with a fixed number of checks.
+/// `lstm-cells`: the same rewrite on its own, among the forward speed-ups, so autodiff sees
+/// `lstm_cell` and differentiates each step with lstm_cell_grad and lstm_cell_state_grad
+/// (one pass over a row each) instead of the gate math's chain of elementwise gradients.
+/// Left out with the lstm-cell fusion kind (`PassOptions.disabledFusions`); `fusion` then
+/// finds no cell left on its output.
+extension Pass {
+    public static let lstmCells = Pass(name: "lstm-cells", summary: "an LSTM cell's gate math -> lstm_cell, before autodiff") { g, context in
+        context.options.disabledFusions.contains(.lstmCell) ? g : try LSTMCellFusion(g, context).run()
+    }
+}
+
 struct LSTMCellFusion {
     let g: Graph
     let uses: [Int]
@@ -113,6 +124,62 @@ struct LSTMCellFusion {
                 }
             } catch {
                 throw nodeError("fusion", g, v, "the LSTM cell kernel does not replace its ops: \(error)")
+            }
+        }
+        return try r.finish()
+    }
+}
+
+/// Also in `fusion`, after the cells: lstm_cell_grad and lstm_cell_state_grad whose dY is
+/// only dh and dc' placed in zeros and added (a decoder step's h and c' read by the next step)
+/// take dh and dc' themselves, so neither the [B, 7H] sum nor its zeros are written.
+///
+///     %a = slice_grad(%dh, %y) {axis=1, start=0, end=H}   %b = slice_grad(%dc, %y) {axis=1, start=H, end=2H}
+///     %dy = add(%a, %b)                                   %dz = lstm_cell_grad(%y, %dy, %c)
+/// becomes
+///     %dz = lstm_cell_grad(%y, %dh, %dc, %c)
+/// Linear: each backward op's dY is looked at once.
+struct LSTMCellGradientOperands {
+    let g: Graph
+    let context: PassContext
+
+    /// dY = add(slice_grad(dh) {block h}, slice_grad(dc') {block c'}) of lstm_cell's result y: (dh, dc').
+    func split(_ dy: Value, of y: Value) -> (Value, Value)? {
+        let add = g[dy], rank = g.type(of: y).rank
+        guard add.op == .add, add.inputs.count == 2, add.type == g.type(of: y),
+              let w = add.type.shape.dims.last?.value, w % LSTMCellOp.blocks == 0 else { return nil }
+        let h = w / LSTMCellOp.blocks
+        var blocks: [Int: Value] = [:]
+        for v in add.inputs {
+            let s = g[v]
+            guard s.op == .sliceGrad, s.inputs.count == 2, g.type(of: s.inputs[1]) == add.type,
+                  let axis = s.attributes[.axis], axis == rank - 1 || axis == -1,
+                  let start = s.attributes[.start], let end = s.attributes[.end], end - start == h, start % h == 0,
+                  start / h == LSTMCellOp.hBlock || start / h == LSTMCellOp.cBlock else { return nil }
+            blocks[start / h] = s.inputs[0]
+        }
+        guard let dh = blocks[LSTMCellOp.hBlock], let dc = blocks[LSTMCellOp.cBlock] else { return nil }
+        return (dh, dc)
+    }
+
+    func run() throws -> Graph {
+        var rewrites: [Int: [Value]] = [:]
+        for (i, node) in g.nodes.enumerated() {
+            let full = node.op == .lstmCellGrad ? 3 : node.op == .lstmCellStateGrad ? 2 : 0
+            guard full > 0, node.inputs.count == full, let (dh, dc) = split(node.inputs[1], of: node.inputs[0]) else { continue }
+            rewrites[i] = [node.inputs[0], dh, dc] + node.inputs.dropFirst(2)
+        }
+        guard !rewrites.isEmpty else { return g }
+        context.count("lstm cell gradients", rewrites.count)
+        var r = GraphRewriter(g, pass: "fusion")
+        for v in g.values {
+            guard let inputs = rewrites[v.id] else { try r.copy(v); continue }
+            let node = g[v]
+            do {
+                let new = try r.builder(for: node).emit(node.op, try inputs.map { try r.remap($0, in: v) })
+                r.forward(v, to: new)
+            } catch {
+                throw nodeError("fusion", g, v, "lstm_cell's backward does not take dh and dc': \(error)")
             }
         }
         return try r.finish()

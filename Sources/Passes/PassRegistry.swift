@@ -23,6 +23,7 @@ public enum PassRegistry {
         .removeDropout,
         .fuseConvPool,
         .attentionScores,
+        .lstmCells,
     ]
 
     private static let byName: [String: Pass] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

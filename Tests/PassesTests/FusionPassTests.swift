@@ -136,6 +136,54 @@ final class FusionPassTests: XCTestCase {
         """)
     }
 
+    /// lstm-cells before autodiff: the gradient of each cell is lstm_cell_grad (the gates)
+    /// and lstm_cell_state_grad (the previous cell state), no sigmoid or tanh gradient chain.
+    func testCellsBeforeAutodiffAreDifferentiatedByTheBackwardOps() throws {
+        let g = try parseIR("""
+        graph @g {
+          %x = input() {name="x"} : f32[B,3]
+          %w = param() {name="w", init="zeros"} : f32[8,3]
+          %v = param() {name="v", init="zeros"} : f32[2,3]
+          %z = matmul(%x, %w) {transpose_b=true} : f32[B,8]
+          %c = matmul(%x, %v) {transpose_b=true} : f32[B,2]
+          %zi = slice(%z) {axis=1, start=0, end=2} : f32[B,2]
+          %i = sigmoid(%zi) : f32[B,2]
+          %zf = slice(%z) {axis=1, start=2, end=4} : f32[B,2]
+          %f = sigmoid(%zf) : f32[B,2]
+          %zg = slice(%z) {axis=1, start=4, end=6} : f32[B,2]
+          %g = tanh(%zg) : f32[B,2]
+          %zo = slice(%z) {axis=1, start=6, end=8} : f32[B,2]
+          %o = sigmoid(%zo) : f32[B,2]
+          %fc = mul(%f, %c) : f32[B,2]
+          %ig = mul(%i, %g) : f32[B,2]
+          %c2 = add(%fc, %ig) : f32[B,2]
+          %tc = tanh(%c2) : f32[B,2]
+          %h = mul(%o, %tc) : f32[B,2]
+          %hc = mul(%h, %c2) : f32[B,2]
+          %s = sum(%hc) {axes=[0,1]} : f32[]
+          loss = %s
+        }
+        """)
+        let out = IRPrinter.print(try Pipeline(["lstm-cells", "dce", "autodiff", "dce", "verify"]).run(g, .checked))
+        assertFileCheck(out, """
+        // CHECK: %[[CELL:[0-9]+]] = lstm_cell(%{{[0-9]+}}, %{{[0-9]+}}) : f32[B,14]
+        // CHECK-NOT: sigmoid(
+        // CHECK: lstm_cell_grad(%[[CELL]], %[[DY:[0-9]+]], %{{[0-9]+}}) : f32[B,8]
+        // CHECK: lstm_cell_state_grad(%[[CELL]], %[[DY]]) : f32[B,2]
+        // CHECK-NOT: sigmoid
+        """)
+        XCTAssertFalse(out.contains("tanh("), out)
+        // Then fusion: their dY is h's and c''s gradients placed in zeros and added, so they
+        // take those two instead.
+        let fused = IRPrinter.print(try Pipeline(["lstm-cells", "dce", "autodiff", "dce", "fusion", "dce", "verify"]).run(g, .checked))
+        assertFileCheck(fused, """
+        // CHECK: %[[CELL:[0-9]+]] = lstm_cell(
+        // CHECK: lstm_cell_grad(%[[CELL]], %[[DH:[0-9]+]], %[[DC:[0-9]+]], %{{[0-9]+}}) : f32[B,8]
+        // CHECK: lstm_cell_state_grad(%[[CELL]], %[[DH]], %[[DC]]) : f32[B,2]
+        """)
+        XCTAssertFalse(fused.contains("slice_grad"), fused)
+    }
+
     /// Not a cell: the forget gate's window is the input gate's, or a gate activation is
     /// read before the cell's last op (where the kernel would run).
     func testLSTMCellNeedsTheFourGatesAndLateReaders() throws {

@@ -83,6 +83,81 @@ final class KernelDecoderISATests: XCTestCase {
         assertSameBits(try runOp(.lstmCell, [gates, c]).floats, direct, "lstm_cell op", inputs: { "element \($0)" })
     }
 
+    /// lstm_cell's backward, naively: per element, the unfused graph's gradient ops in order.
+    func lstmBackwardReference(y: [Float], dy: [Float], c: [Float], rows: Int, h: Int) -> (gates: [Float], state: [Float]) {
+        var gates = [Float](repeating: 0, count: rows * 4 * h), state = [Float](repeating: 0, count: rows * h)
+        for r in 0..<rows {
+            for j in 0..<h {
+                let Y = { (k: Int) in y[r * 7 * h + k * h + j] }, dY = { (k: Int) in dy[r * 7 * h + k * h + j] }
+                let (i, f, g, o, t) = (Y(2), Y(3), Y(4), Y(5), Y(6))
+                let dt = dY(6) + dY(0) * o
+                let dc = dY(1) + dt * (1 - t * t)
+                gates[r * 4 * h + j] = (dY(2) + dc * g) * (i * (1 - i))
+                gates[r * 4 * h + h + j] = (dY(3) + dc * c[r * h + j]) * (f * (1 - f))
+                gates[r * 4 * h + 2 * h + j] = (dY(4) + dc * i) * (1 - g * g)
+                gates[r * 4 * h + 3 * h + j] = (dY(5) + dY(0) * t) * (o * (1 - o))
+                state[r * h + j] = dc * f
+            }
+        }
+        return (gates, state)
+    }
+
+    /// The backward kernel (either output alone, as each op asks for it; dY whole or as dh and
+    /// dc' with zeros elsewhere) against the naive rule, bit for bit, on every ISA; Y from the
+    /// forward kernel plus awkward values.
+    func testLSTMCellBackwardIsTheNaiveRuleOnEveryISA() {
+        for (rows, h) in [(1, 1), (3, 5), (2, 16), (3, 17), (2, 40), (8, 256)] {
+            let gates = awkward(rows * 4 * h, scale: 4), c = awkward(rows * h, scale: 2), dy = awkward(rows * 7 * h, scale: 3)
+            var y = [Float](repeating: 0, count: rows * 7 * h)
+            y.withUnsafeMutableBufferPointer { gc_lstm_cell_forward(gates, c, $0.baseAddress!, rows, h) }
+            let dh = (0..<rows * h).map { dy[($0 / h) * 7 * h + $0 % h] }, dcn = (0..<rows * h).map { dy[($0 / h) * 7 * h + h + $0 % h] }
+            let onlyState = dy.indices.map { $0 % (7 * h) < 2 * h ? dy[$0] : 0 }
+            for split in [false, true] {
+                let want = lstmBackwardReference(y: y, dy: split ? onlyState : dy, c: c, rows: rows, h: h)
+                eachISA { isa in
+                    var dg = [Float](repeating: .nan, count: rows * 4 * h), dc = [Float](repeating: .nan, count: rows * h)
+                    dg.withUnsafeMutableBufferPointer { out in
+                        split ? gc_lstm_cell_backward(y, nil, dh, dcn, c, out.baseAddress!, nil, rows, h)
+                              : gc_lstm_cell_backward(y, dy, nil, nil, c, out.baseAddress!, nil, rows, h)
+                    }
+                    dc.withUnsafeMutableBufferPointer { out in
+                        split ? gc_lstm_cell_backward(y, nil, dh, dcn, nil, nil, out.baseAddress!, rows, h)
+                              : gc_lstm_cell_backward(y, dy, nil, nil, nil, nil, out.baseAddress!, rows, h)
+                    }
+                    let what = "\(isa) rows \(rows) h \(h)\(split ? " dh, dc'" : "")"
+                    let inputs = { (at: Int) in "row \(at / (4 * h)), Y \((0..<7).map { y[(at / (4 * h)) * 7 * h + $0 * h + at % h] })" }
+                    assertSameBits(dg, want.gates, "\(what): gates", inputs: inputs)
+                    assertSameBits(dc, want.state, "\(what): state", inputs: { "element \($0)" })
+                }
+            }
+        }
+    }
+
+    /// The ops run the kernel at 1 to 3 threads: same bits as the reference, with a batch
+    /// axis in front.
+    func testLSTMCellBackwardOpsRunTheKernel() throws {
+        let (rows, h) = (6, 20)
+        let y = data.floats([2, 3, 7 * h], in: -1...1), dy = data.floats([2, 3, 7 * h], in: -2...2), c = data.floats([2, 3, h], in: -2...2)
+        let want = lstmBackwardReference(y: y.floats, dy: dy.floats, c: c.floats, rows: rows, h: h)
+        for threads in 1...3 {
+            let gates = try runOp(.lstmCellGrad, [y, dy, c], threads: threads), state = try runOp(.lstmCellStateGrad, [y, dy], threads: threads)
+            XCTAssertEqual(gates.shape, [2, 3, 4 * h]); XCTAssertEqual(state.shape, [2, 3, h])
+            assertSameBits(gates.floats, want.gates, "lstm_cell_grad, \(threads) threads", inputs: { "element \($0)" })
+            assertSameBits(state.floats, want.state, "lstm_cell_state_grad, \(threads) threads", inputs: { "element \($0)" })
+        }
+        // The (Y, dh, dc'[, c]) forms: dY's other blocks zero.
+        let dh = HostTensor(shape: [2, 3, h], floats: (0..<rows * h).map { dy.floats[($0 / h) * 7 * h + $0 % h] })
+        let dcn = HostTensor(shape: [2, 3, h], floats: (0..<rows * h).map { dy.floats[($0 / h) * 7 * h + h + $0 % h] })
+        let zeroed = lstmBackwardReference(y: y.floats, dy: dy.floats.indices.map { $0 % (7 * h) < 2 * h ? dy.floats[$0] : 0 }, c: c.floats,
+                                           rows: rows, h: h)
+        for threads in 1...3 {
+            assertSameBits(try runOp(.lstmCellGrad, [y, dh, dcn, c], threads: threads).floats, zeroed.gates, "lstm_cell_grad(Y, dh, dc', c)",
+                           inputs: { "element \($0)" })
+            assertSameBits(try runOp(.lstmCellStateGrad, [y, dh, dcn], threads: threads).floats, zeroed.state, "lstm_cell_state_grad(Y, dh, dc')",
+                           inputs: { "element \($0)" })
+        }
+    }
+
     func testAdamIsTheScalarRuleOnEveryISA() {
         let b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8, wd: Float = 0.01, step: Float = 3e-3, c2Root: Float = 0.0447
         for n in [1, 7, 16, 17, 33, 1003] {

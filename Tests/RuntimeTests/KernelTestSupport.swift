@@ -24,7 +24,7 @@ final class TestData {
 /// Builds `op(x0, x1, ...) {attributes}` over inputs of the given tensors' exact shapes, runs
 /// it, and returns the result.
 func runOp(_ op: OpDef, _ inputs: [HostTensor], _ attributes: Attributes = Attributes(),
-           training: Bool = true, seed: UInt64 = 1) throws -> HostTensor {
+           training: Bool = true, seed: UInt64 = 1, threads: Int? = nil) throws -> HostTensor {
     let b = GraphBuilder(name: op.name)
     var feeds: [String: HostTensor] = [:]
     var values: [Value] = []
@@ -35,7 +35,7 @@ func runOp(_ op: OpDef, _ inputs: [HostTensor], _ attributes: Attributes = Attri
     let y = try b.emit(op, values, attributes)
     b.outputs = [("y", y)]
     let g = b.finish()
-    let ex = try Executor(graph: g, options: ExecutionOptions(training: training, seed: seed))
+    let ex = try Executor(graph: g, options: ExecutionOptions(training: training, seed: seed, threads: threads))
     let out = try ex.run(feeds: feeds, parameters: ParameterStore())
     guard let r = out["y"] else { throw RuntimeError("no output") }
     return r

@@ -151,6 +151,34 @@ final class CaptioningTrainingTests: XCTestCase {
         XCTAssertFalse(try trainingIR(fusion: false).contains("fused_"))
     }
 
+    /// The vanilla decoder differentiates its cells with lstm_cell_grad (lstm-cells before
+    /// autodiff), and a short run's losses are those of the graph without it (the gate math's
+    /// elementwise gradients: lstm-cell fusion left out) within float tolerance.
+    func testCellBackwardOpTrainsAsTheElementwiseGradients() throws {
+        let s = try setup("caption_lstm.swiftgraph")
+        func losses(_ passes: PassOptions, _ folder: String) throws -> [Double] {
+            let out = s.dir.appendingPathComponent(folder)
+            try TrainingJob.run(file: s.model, overrides: RecipeOverrides(epochs: 3, learningRates: [0.01], threads: 1),
+                                options: TrainingOptions(out: out.path, passes: passes, data: s.data, limit: 16, features: s.features))
+            let metrics = try XCTUnwrap(json(out.appendingPathComponent("enc_dec/metrics.json")) as? [String: Any])
+            return try XCTUnwrap(metrics["train_loss"] as? [Double])
+        }
+        var elementwise = PassOptions(dropout: 0)
+        elementwise.disabledFusions = [.lstmCell]
+        let options = TrainingOptions(passes: PassOptions(dropout: 0), data: s.data, limit: 8, features: s.features)
+        let lowered = try ModelLoading.load(s.model, options: FrontendOptions(mode: .train))
+        let run = CaptioningTraining(file: s.model, lowered: lowered, recipe: try Recipe(graph: lowered, passes: options.passes), options: options,
+                                     reporter: SilentReporter())
+        let training = try run.prepare().training
+        XCTAssertEqual(training.nodes.filter { $0.op == .lstmCellGrad }.count, 21)
+        XCTAssertEqual(training.nodes.filter { $0.op == .lstmCellStateGrad }.count, 21, "initC is trained through the first cell")
+        XCTAssertEqual(training.nodes.filter { $0.op == .lstmCellGrad && $0.inputs.count == 4 }.count, 20,
+                       "every step but the last (whose c' nothing reads) takes dh and dc'")
+        let (new, old) = (try losses(PassOptions(dropout: 0), "new"), try losses(elementwise, "old"))
+        XCTAssertEqual(new.count, 3)
+        for (a, b) in zip(new, old) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), "\(new) vs \(old)") }
+    }
+
     func testVanillaDecoderLearns() throws {
         let s = try setup("caption_lstm.swiftgraph")
         let out = try train(s, limit: 8, RecipeOverrides(epochs: 8, learningRates: [0.05]), dropout: 0)

@@ -12,6 +12,13 @@ extern "C" {
 /// in, out [rows, 7h] as [h' | c' | i | f | g | o | tanh c'] with FastMath.swift's sigmoid and tanh.
 void gc_lstm_cell_forward(const float *gates, const float *c, float *out, long rows, long h);
 
+/// lstm_cell's backward over `rows` rows from its result y [rows, 7h], that result's gradient
+/// dy [rows, 7h] (or, when dy is NULL, [dh | dcn | 0 ...] from dh and dcn [rows, h]) and the
+/// previous cell state c [rows, h]: the gates' gradient into dgates [rows, 4h] unless NULL (c
+/// is then read), the cell state's into dc [rows, h] unless NULL.
+void gc_lstm_cell_backward(const float *y, const float *dy, const float *dh, const float *dcn, const float *c, float *dgates, float *dc,
+                           long rows, long h);
+
 /// One step's constants of Adam's element rule (Optimizers.swift's AdamRule).
 typedef struct {
     float beta1, beta2, epsilon, weight_decay, step_size, c2_root, clip;

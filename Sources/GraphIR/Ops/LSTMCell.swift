@@ -7,8 +7,9 @@
 /// each row as [h | c' | i | f | g | o | tanh c'] ([..., 7H]): the new state and every
 /// value the backward pass reads, which reads them through windows of the row (see
 /// `fused_elementwise`'s offsets) instead of copies. The fusion pass makes it from a
-/// differentiated graph; its gradient rule (in primitive ops, every block of the result
-/// differentiable) is there so it may also be made before autodiff.
+/// differentiated graph, or (`lstm-cells`, a forward speed-up) before autodiff, which then
+/// differentiates it with lstm_cell_grad and lstm_cell_state_grad (every block of the result
+/// differentiable).
 public enum LSTMCellOp: OpSpec {
     public static let name = "lstm_cell"
     public static let arity = Arity.exactly(2)
@@ -33,36 +34,87 @@ public enum LSTMCellOp: OpSpec {
 }
 
 extension LSTMCellOp: DifferentiableOp {
-    /// With dY's blocks (dh, dc', di, df, dg, do, dt) and Y's (h, c', i, f, g, o, t):
-    /// dt* = dt + dh o, dc* = dc' + dt* (1 - t²), then the gates' totals di* = di + dc* g,
-    /// df* = df + dc* c, dg* = dg + dc* i, do* = do + dh t through σ' = y(1 - y) and
-    /// tanh' = 1 - y²; dc = dc* f.
+    /// lstm_cell_grad(Y, dY, c) for the gates and lstm_cell_state_grad(Y, dY) for the cell
+    /// state: one pass over a row each (their doc comments give the rule), not a chain of
+    /// elementwise ops per step.
     public static func gradient(_ c: GradientContext) throws -> [Value?] {
         let y = c.result, dy = c.gradient, state = c.input(1)
-        let rank = c.type(y).rank
-        guard let width = c.type(state).shape.dims.last?.value else { throw ShapeError("lstm_cell: the cell state's last dimension must be known") }
-        func block(_ v: Value, _ k: Int) throws -> Value {
-            try c.emit(.slice, [v], ["axis": .int(rank - 1), "start": .int(k * width), "end": .int((k + 1) * width)])
-        }
-        func mul(_ a: Value, _ b: Value) throws -> Value { try c.emit(.mul, [a, b]) }
-        func add(_ a: Value, _ b: Value) throws -> Value { try c.emit(.add, [a, b]) }
-        let one = try c.constant(1)
-        let (i, f, g, o, t) = (try block(y, iBlock), try block(y, fBlock), try block(y, gBlock), try block(y, oBlock), try block(y, tanhCBlock))
-        let dh = try block(dy, hBlock)
-        let dt = try add(try block(dy, tanhCBlock), try mul(dh, o))
-        let dc = try add(try block(dy, cBlock), try mul(dt, try c.emit(.sub, [one, try mul(t, t)])))
-        func sigmoidGrad(_ d: Value, _ s: Value) throws -> Value { try mul(d, try mul(s, try c.emit(.sub, [one, s]))) }
-        let di = try sigmoidGrad(try add(try block(dy, iBlock), try mul(dc, g)), i)
-        let df = try sigmoidGrad(try add(try block(dy, fBlock), try mul(dc, state)), f)
-        let dg = try mul(try add(try block(dy, gBlock), try mul(dc, i)), try c.emit(.sub, [one, try mul(g, g)]))
-        let dout = try sigmoidGrad(try add(try block(dy, oBlock), try mul(dh, t)), o)
         return [
-            c.needs(0) ? try c.emit(.concat, [di, df, dg, dout], ["axis": .int(rank - 1)]) : nil,
-            c.needs(1) ? try mul(dc, f) : nil,
+            c.needs(0) ? try c.emit(.lstmCellGrad, [y, dy, state]) : nil,
+            c.needs(1) ? try c.emit(.lstmCellStateGrad, [y, dy]) : nil,
         ]
+    }
+
+    /// Y [..., 7H] and its gradient as a backward op's first operands: dY (Y's shape), or
+    /// (`split`) dh and dc' [..., H], the gradient's only nonzero blocks. Returns H.
+    static func checkBackward(_ q: ShapeQuery, _ op: String, split: Bool) throws -> Int {
+        try q.requireFloat(0, "lstm_cell's result"); try q.requireFloat(1, split ? "dh" : "its gradient")
+        let y = q.input(0).shape
+        guard y.rank >= 1, let w = y.dims.last?.value, w > 0, w % blocks == 0 else {
+            throw ShapeError("\(op): lstm_cell's result must be [..., 7H] with a known last dimension, got \(y)")
+        }
+        let h = w / blocks
+        if split {
+            try q.requireFloat(2, "dc'")
+            let state = Shape(Array(y.dims.dropLast()) + [.known(h)])
+            guard q.input(1).shape == state, q.input(2).shape == state else {
+                throw ShapeError("\(op): dh and dc' must be \(state) for a result \(y), got \(q.input(1).shape) and \(q.input(2).shape)")
+            }
+        } else {
+            guard q.input(1).shape == y else {
+                throw ShapeError("\(op): the gradient must have lstm_cell's result's shape \(y), got \(q.input(1).shape)")
+            }
+        }
+        return h
+    }
+}
+
+/// `lstm_cell_grad(Y, dY, c)`: the gradient of lstm_cell's gates [..., 4H] from its result Y
+/// [..., 7H] = [h | c' | i | f | g | o | t], that result's gradient dY (blocks dh, dc', di, df,
+/// dg, do, dt) and the previous cell state c [..., H]. Per unit: dt* = dt + dh o, dc* = dc' +
+/// dt* (1 - t t), then [(di + dc* g) i (1 - i) | (df + dc* c) f (1 - f) | (dg + dc* i)
+/// (1 - g g) | (do + dh t) o (1 - o)]: sigmoid' = y (1 - y), tanh' = 1 - y², as the unfused
+/// sigmoid and tanh gradients compute them. `lstm_cell_grad(Y, dh, dc', c)`: the same with dY
+/// = [dh | dc' | 0 ...] (fusion makes it when dY is only those blocks' gradients placed in
+/// zeros and added, as a decoder's steps have it).
+public enum LSTMCellGradOp: OpSpec {
+    public static let name = "lstm_cell_grad"
+    public static let arity = Arity.between(3, 4)
+    public static let fusion = FusionClass.opaque
+    public static let attributes: [AttributeSpec] = []
+    /// Per hidden unit: dt* and dc* (five), then four gates' (four each).
+    public static func flops(_ q: CostQuery) -> Double { 21 * q.outputCount / 4 }
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
+        let split = q.inputs.count == 4
+        let h = try LSTMCellOp.checkBackward(q, name, split: split)
+        let ci = split ? 3 : 2
+        try q.requireFloat(ci, "cell state")
+        let y = q.input(0).shape, c = q.input(ci).shape
+        guard c.rank == y.rank, Array(c.dims.dropLast()) == Array(y.dims.dropLast()), c.dims.last == .known(h) else {
+            throw ShapeError("\(name): the cell state must be [..., H] = \(Shape(Array(y.dims.dropLast()) + [.known(h)])) for a result \(y), got \(c)")
+        }
+        return .f32(Shape(Array(y.dims.dropLast()) + [.known(4 * h)]))
+    }
+}
+
+/// `lstm_cell_state_grad(Y, dY)`: the gradient of lstm_cell's previous cell state [..., H],
+/// dc* f with dc* as in lstm_cell_grad; `lstm_cell_state_grad(Y, dh, dc')` with dY = [dh | dc' |
+/// 0 ...].
+public enum LSTMCellStateGradOp: OpSpec {
+    public static let name = "lstm_cell_state_grad"
+    public static let arity = Arity.between(2, 3)
+    public static let fusion = FusionClass.opaque
+    public static let attributes: [AttributeSpec] = []
+    /// Per hidden unit: dt*, dc* and the product with f.
+    public static func flops(_ q: CostQuery) -> Double { 6 * q.outputCount }
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
+        let h = try LSTMCellOp.checkBackward(q, name, split: q.inputs.count == 3)
+        return .f32(Shape(Array(q.input(0).shape.dims.dropLast()) + [.known(h)]))
     }
 }
 
 extension OpDef {
     public static let lstmCell = OpDef(LSTMCellOp.self)
+    public static let lstmCellGrad = OpDef(LSTMCellGradOp.self)
+    public static let lstmCellStateGrad = OpDef(LSTMCellStateGradOp.self)
 }

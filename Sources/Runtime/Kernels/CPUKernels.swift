@@ -32,7 +32,7 @@ public enum CPUKernels {
         SoftmaxOp.self, LogSoftmaxOp.self, SoftmaxGradOp.self, LogSoftmaxGradOp.self, NllLossOp.self, NllLossGradOp.self,
         // Fused
         FusedMatmulOp.self, FusedConv2dOp.self, FusedElementwiseOp.self, LogSoftmaxNllGradOp.self,
-        ContractRowsOp.self, LSTMCellOp.self,
+        ContractRowsOp.self, LSTMCellOp.self, LSTMCellGradOp.self, LSTMCellStateGradOp.self,
         // Ops for ONNX models
         Avgpool2dOp.self, Avgpool2dGradOp.self,
         LeakyReluOp.self, SqrtOp.self, PowOp.self, AbsOp.self, ErfOp.self, HardSigmoidOp.self,
