@@ -1,3 +1,4 @@
+import CConvKernels
 import GraphIR
 @testable import Runtime
 import XCTest
@@ -98,5 +99,45 @@ final class KernelConvGradWeightDirectTests: XCTestCase {
         }
         XCTAssertEqual(direct.map(\.bitPattern), perImage.map(\.bitPattern))
         XCTAssertFalse(direct.contains { $0.isNaN })
+    }
+
+    /// More groups than the partials' memory allows (one image of a large layer per group):
+    /// the groups are summed in runs, the workspace holds 8 partials plus one per chunk, not one
+    /// per group, and the sum still matches the per-image GEMMs, the same bits at 1-3 threads.
+    func testManyGroupsAreSummedInBoundedMemory() {
+        // 32 images of 8 x 30 x 30, padded to 32 x 32: two images a group, 16 groups.
+        let k = Case(n: 32, c: 8, h: 30, w: 30, o: 16, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1)
+        var x = data.floats([k.n, k.c, k.h, k.w]).floats, dy = data.floats([k.n, k.o, k.oh, k.ow]).floats
+        let count = k.o * k.c * k.kh * k.kw
+        var first: [Float] = []
+        for threads in 1...3 {
+            let pool = WorkerPool(threads: threads, tuner: Tuner(mode: .off)), workspace = Workspace()
+            var got = [Float](repeating: .nan, count: count), want = got
+            var scratchFloats = 0, groups = 0
+            x.withUnsafeMutableBytes { xb in dy.withUnsafeMutableBytes { db in
+                let xv = TensorView(data: xb.baseAddress!, shape: [k.n, k.c, k.h, k.w], dtype: .f32)
+                let dyv = TensorView(data: db.baseAddress!, shape: [k.n, k.o, k.oh, k.ow], dtype: .f32)
+                let g = ConvGeometry(x: xv.shape, y: dyv.shape, kernel: (k.kh, k.kw), attributes: k.attributes)
+                var geometry = g.gradWeightGeometry(outChannels: k.o)
+                let perGroup = gc_grad_weight_group_images(&geometry, k.n)
+                groups = (k.n + perGroup - 1) / perGroup
+                scratchFloats = gc_grad_weight_scratch(&geometry, perGroup)
+                got.withUnsafeMutableBytes { gb in
+                    let dw = TensorView(data: gb.baseAddress!, shape: [k.o, k.c, k.kh, k.kw], dtype: .f32)
+                    XCTAssertTrue(conv2dGradWeightDirect(dy: dyv, x: xv, dw: dw, g, workspace: workspace, pool: pool, partialFloats: 0))
+                }
+                want.withUnsafeMutableBytes { wb in
+                    conv2dGradWeight(dy: dyv, x: xv, dw: TensorView(data: wb.baseAddress!, shape: [k.o, k.c, k.kh, k.kw], dtype: .f32),
+                                     attributes: k.attributes, workspace: Workspace(), pool: pool, form: .perImage)
+                }
+            } }
+            XCTAssertGreaterThan(groups, 8)
+            XCTAssertLessThanOrEqual(workspace.byteCount, 4 * ((scratchFloats + count) * pool.chunks(8) + 7 * count))
+            for (i, (gv, wv)) in zip(got, want).enumerated() where !(abs(gv - wv) <= 1e-3 * max(1, abs(wv))) {
+                XCTFail("\(threads) threads at \(i): \(gv), want \(wv)")
+                break
+            }
+            if threads == 1 { first = got } else { XCTAssertEqual(got.map(\.bitPattern), first.map(\.bitPattern), "\(threads) threads") }
+        }
     }
 }

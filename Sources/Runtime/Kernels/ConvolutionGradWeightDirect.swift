@@ -19,29 +19,44 @@ extension ConvGeometry {
 }
 
 /// `dW = Σₙ dy[n] ⋆ x[n]` by the direct kernel: the images in fixed groups (sized by the shape,
-/// `gc_grad_weight_group_images`), the groups split over the pool, each group's sum written
-/// to its own partial (group 0 straight into dW), the partials then added in group order. The
-/// result is the same bits at any thread count. Returns false, writing nothing, for a shape
-/// the kernel does not take (`allowsDirectGradWeight`).
+/// `gc_grad_weight_group_images`), the groups in fixed runs of consecutive groups split over
+/// the pool, each run summed in group order into its own partial (run 0 straight into dW),
+/// the partials then added in run order. The result is the same bits at any thread count.
+/// One partial per group while their memory stays within `partialFloats` (and always at
+/// least 8 runs where there are as many groups, for the threads): a group holds one image of a
+/// large layer, so one partial per group would take batch x weights floats (a 3x3 512-channel
+/// layer at batch 128: 1.2 GB, kept by the workspace). Returns false, writing nothing, for a
+/// shape the kernel does not take (`allowsDirectGradWeight`).
 func conv2dGradWeightDirect(dy: TensorView, x: TensorView, dw: TensorView, _ g: ConvGeometry, workspace: Workspace,
-                            pool: WorkerPool) -> Bool {
+                            pool: WorkerPool, partialFloats: Int = directGradWeightPartialFloats) -> Bool {
     guard g.allowsDirectGradWeight else { return false }
     var geometry = g.gradWeightGeometry(outChannels: dw.shape[0])
     let perGroup = gc_grad_weight_group_images(&geometry, g.n)
     let groups = (g.n + perGroup - 1) / perGroup
-    let chunks = pool.chunks(groups)
+    let runs = min(groups, max(8, partialFloats / max(dw.count, 1)))
+    let chunks = pool.chunks(runs)
     let scratchSize = gc_grad_weight_scratch(&geometry, perGroup)
-    let scratch = workspace.floats(scratchSize * chunks + dw.count * (groups - 1))
-    let partials = scratch + scratchSize * chunks
+    // A run of several groups sums each later group into the chunk's own dW-sized buffer first.
+    let own = runs < groups ? dw.count : 0
+    let scratch = workspace.floats((scratchSize + own) * chunks + dw.count * (runs - 1))
+    let partials = scratch + scratchSize * chunks, owned = partials + dw.count * (runs - 1)
     withUnsafePointer(to: geometry) { geometry in
-        pool.parallelFor(groups) { chunk, range in
-            for group in range {
-                let sum = group == 0 ? dw.f32 : partials + (group - 1) * dw.count
-                gc_grad_weight_images(geometry, x.f32, dy.f32, scratch + chunk * scratchSize, sum, group * perGroup,
-                                      min(g.n, (group + 1) * perGroup))
+        pool.parallelFor(runs) { chunk, range in
+            for run in range {
+                let sum = run == 0 ? dw.f32 : partials + (run - 1) * dw.count
+                let first = run * groups / runs, end = (run + 1) * groups / runs
+                for group in first..<end {
+                    let into = group == first ? sum : owned + chunk * own
+                    gc_grad_weight_images(geometry, x.f32, dy.f32, scratch + chunk * scratchSize, into, group * perGroup,
+                                          min(g.n, (group + 1) * perGroup))
+                    if group != first { for i in 0..<dw.count { sum[i] += into[i] } }
+                }
             }
         }
     }
-    addPartials(dw, partials, chunks: groups)
+    addPartials(dw, partials, chunks: runs)
     return true
 }
+
+/// The most floats `conv2dGradWeightDirect`'s per-group partial sums take (16 MB).
+let directGradWeightPartialFloats = 1 << 22
