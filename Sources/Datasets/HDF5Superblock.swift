@@ -18,9 +18,10 @@ enum HDF5Superblock {
         var at = 0
         while at + 48 <= size {
             try? handle.seek(toOffset: UInt64(at))
-            let head = [UInt8]((try? handle.read(upToCount: 56)) ?? Data())
+            let head = [UInt8]((try? handle.read(upToCount: 64)) ?? Data())
             if head.count >= 48, Array(head[0..<8]) == signature {
                 try check(head, at: at, size: size, path: path)
+                try checkDriverBlock(handle, head, at: at, size: size, path: path)
                 try checkRootHeap(handle, head, at: at, size: size, path: path)
                 return
             }
@@ -45,6 +46,28 @@ enum HDF5Superblock {
         let base = try reader.unsigned(baseField, 8), eof = try reader.unsigned(eofField, 8)
         guard base == UInt64(at), eof <= UInt64(Int.max), base + eof == UInt64(size) else {
             throw FileError(path, "HDF5 superblock says the file ends at byte \(base &+ eof), but it has \(size) bytes (truncated or corrupt)")
+        }
+    }
+
+    /// Versions 0 and 1 may name a driver information block (a multi-file driver's): libhdf5
+    /// allocates the size that block declares before reading it, so the block and the size must
+    /// lie inside the file.
+    static func checkDriverBlock(_ handle: FileHandle, _ head: [UInt8], at: Int, size: Int, path: String) throws {
+        let version = head[8]
+        guard version <= 1 else { return }
+        let field = version == 0 ? 48 : 52
+        let reader = ByteReader(bytes: head, file: path, context: "HDF5 superblock")
+        let address = try reader.unsigned(field, 8)
+        guard address != UInt64.max else { return }   // undefined: no driver block, as libhdf5's own files
+        guard address <= UInt64(size - at), UInt64(size - at) - address >= 16 else {
+            throw FileError(path, "HDF5 superblock's driver information block at byte \(address) lies outside the file (\(size) bytes)")
+        }
+        try? handle.seek(toOffset: UInt64(at) + address)
+        let block = [UInt8]((try? handle.read(upToCount: 16)) ?? Data())
+        let blockReader = ByteReader(bytes: block, file: path, context: "HDF5 driver information block")
+        let declared = UInt64(try blockReader.u32(4))
+        guard declared <= UInt64(size - at) - address - 16 else {
+            throw FileError(path, "HDF5 driver information block at byte \(address) declares \(declared) bytes, past the end of the file (\(size) bytes)")
         }
     }
 

@@ -88,8 +88,18 @@ final class DeclaredSizeTests: XCTestCase {
         heap.replaceSubrange((at + 8)..<(at + 16), with: [UInt8](repeating: 0xFF, count: 8))
         let heapPath = try TestFiles.write(heap, dir, "heap.hdf5")
         F.assertFileError(try HDF5Features.read(path: heapPath), file: heapPath, contains: "name heap declares")
-        let fuzzed = F.fixturesDirectory.appendingPathComponent("fuzz/hdf5-metadata-huge-allocation.hdf5").path
-        XCTAssertThrowsError(try HDF5Features.read(path: fuzzed)) { XCTAssertTrue($0 is FileError, "\($0)") }
+        // A driver information block (superblock bytes 48-55 in version 0) declaring 4 GB.
+        var driver = good
+        let block = good.count - 16
+        driver.replaceSubrange(48..<56, with: (0..<8).map { UInt8(truncatingIfNeeded: block >> (8 * $0)) })
+        driver.replaceSubrange((block + 4)..<(block + 8), with: [0xF0, 0xFF, 0xFF, 0xFF])
+        let driverPath = try TestFiles.write(driver, dir, "driver.hdf5")
+        F.assertFileError(try HDF5Features.read(path: driverPath), file: driverPath,
+                          contains: "driver information block at byte \(block) declares 4294967280 bytes")
+        for name in ["hdf5-metadata-huge-allocation.hdf5", "hdf5-driver-block-huge-allocation.hdf5"] {
+            let fuzzed = F.fixturesDirectory.appendingPathComponent("fuzz/\(name)").path
+            XCTAssertThrowsError(try HDF5Features.read(path: fuzzed)) { XCTAssertTrue($0 is FileError, "\(name): \($0)") }
+        }
         XCTAssertEqual(try HDF5Features.read(path: TestFiles.write(good, dir, "good.hdf5")).count, 3)
     }
 }
