@@ -80,8 +80,48 @@ enum HDF5Superblock {
         try? handle.seek(toOffset: UInt64(at + entry))
         let bytes = [UInt8]((try? handle.read(upToCount: 40)) ?? Data())
         let reader = ByteReader(bytes: bytes, file: path, context: "HDF5 root group entry")
-        guard bytes.count == 40, try reader.u32(16) == 1 else { return }  // cache type 1: a symbol table
-        let heap = try reader.unsigned(32, 8)
+        guard bytes.count == 40 else { return }
+        if try reader.u32(16) == 1 {   // cache type 1: the symbol table's addresses cached in the entry
+            try checkHeap(handle, at: at, heap: try reader.unsigned(32, 8), size: size, path: path)
+        }
+        try checkRootSymbolTableMessage(handle, at: at, header: try reader.unsigned(8, 8), size: size, path: path)
+    }
+
+    /// The root group's object header (version 1) repeats the symbol table's B-tree and heap
+    /// addresses in its symbol table message, and libhdf5 looks names up through those: the
+    /// heap there must pass the same checks and the B-tree must lie inside the file.
+    static func checkRootSymbolTableMessage(_ handle: FileHandle, at: Int, header: UInt64, size: Int, path: String) throws {
+        guard header <= UInt64(size - at), UInt64(size - at) - header >= 16 else {
+            throw FileError(path, "HDF5 root group's object header at byte \(header) lies outside the file (\(size) bytes)")
+        }
+        try? handle.seek(toOffset: UInt64(at) + header)
+        let prefix = [UInt8]((try? handle.read(upToCount: 16)) ?? Data())
+        let prefixReader = ByteReader(bytes: prefix, file: path, context: "HDF5 root group's object header")
+        guard prefix.count == 16, prefix[0] == 1 else { return }   // other versions: libhdf5 checks their checksums
+        let messages = Int(try prefixReader.unsigned(2, 2)), length = try prefixReader.u32(8)
+        guard UInt64(length) <= UInt64(size - at) - header - 16 else {
+            throw FileError(path, "HDF5 root group's object header at byte \(header) declares \(length) bytes, past the end of the file (\(size) bytes)")
+        }
+        let body = [UInt8]((try? handle.read(upToCount: Int(length))) ?? Data())
+        let bodyReader = ByteReader(bytes: body, file: path, context: "HDF5 root group's object header")
+        var offset = 0, seen = 0
+        while seen < messages, offset + 8 <= body.count {
+            let type = try bodyReader.unsigned(offset, 2), messageSize = Int(try bodyReader.unsigned(offset + 2, 2))
+            if type == 0x11, offset + 8 + 16 <= body.count {   // symbol table message: B-tree, then heap address
+                let tree = try bodyReader.unsigned(offset + 8, 8), heap = try bodyReader.unsigned(offset + 16, 8)
+                guard tree <= UInt64(size - at), UInt64(size - at) - tree >= 8 else {
+                    throw FileError(path, "HDF5 root group's B-tree at byte \(tree) lies outside the file (\(size) bytes)")
+                }
+                try checkHeap(handle, at: at, heap: heap, size: size, path: path)
+            }
+            offset += 8 + messageSize
+            seen += 1
+        }
+    }
+
+    /// A local heap (a group's link names) at `heap`: inside the file, signed, and its data too,
+    /// since libhdf5 allocates and copies the size it declares.
+    static func checkHeap(_ handle: FileHandle, at: Int, heap: UInt64, size: Int, path: String) throws {
         guard heap <= UInt64(size - 32) else {
             throw FileError(path, "HDF5 root group's name heap at byte \(heap) lies outside the file (\(size) bytes)")
         }

@@ -96,7 +96,14 @@ final class DeclaredSizeTests: XCTestCase {
         let driverPath = try TestFiles.write(driver, dir, "driver.hdf5")
         F.assertFileError(try HDF5Features.read(path: driverPath), file: driverPath,
                           contains: "driver information block at byte \(block) declares 4294967280 bytes")
-        for name in ["hdf5-metadata-huge-allocation.hdf5", "hdf5-driver-block-huge-allocation.hdf5"] {
+        // The root group's object header names another heap than its entry: the same checks.
+        var stab = good
+        let header = Int(good[64]) | Int(good[65]) << 8   // the root entry's object header address (v0: bytes 64-71)
+        let message = try XCTUnwrap((header + 16..<(good.count - 24)).first { good[$0] == 0x11 && good[$0 + 1] == 0 })
+        stab.replaceSubrange((message + 16)..<(message + 24), with: [UInt8](repeating: 0xFF, count: 8))
+        let stabPath = try TestFiles.write(stab, dir, "stab.hdf5")
+        F.assertFileError(try HDF5Features.read(path: stabPath), file: stabPath, contains: "name heap at byte 18446744073709551615 lies outside the file")
+        for name in ["hdf5-metadata-huge-allocation.hdf5", "hdf5-driver-block-huge-allocation.hdf5", "hdf5-root-stab-undefined-heap.hdf5"] {
             let fuzzed = F.fixturesDirectory.appendingPathComponent("fuzz/\(name)").path
             XCTAssertThrowsError(try HDF5Features.read(path: fuzzed)) { XCTAssertTrue($0 is FileError, "\(name): \($0)") }
         }
