@@ -69,12 +69,7 @@ final class ByCoreSplitTests: XCTestCase {
     /// (more and fewer examples than threads), large enough to be split, one too small to
     /// be, and widths with and without a tail after the 16-lane blocks.
     func testAttentionScoreKernelsOnEveryInstructionSetAndThreadCount() throws {
-        let best = VectorISA.limit(to: nil)
-        defer { VectorISA.limit(to: nil) }
-        for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
-            XCTAssertEqual(VectorISA.limit(to: isa), isa)
-            try attentionScoreKernels("\(isa)")
-        }
+        try onEveryISA { try attentionScoreKernels("\($0)") }
     }
 
     func attentionScoreKernels(_ isa: String) throws {

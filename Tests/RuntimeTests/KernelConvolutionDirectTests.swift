@@ -27,16 +27,6 @@ final class KernelConvolutionDirectTests: XCTestCase {
         }
     }
 
-    /// Runs `body` on every instruction set this CPU has, the best restored afterwards.
-    func onEveryISA(_ body: (VectorISA) -> Void) {
-        let best = VectorISA.limit(to: nil)
-        defer { VectorISA.limit(to: nil) }
-        for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
-            XCTAssertEqual(VectorISA.limit(to: isa), isa)
-            body(isa)
-        }
-    }
-
     func testDirectForwardMatchesNaiveSums() {
         // The CNN's two layers; a stride of 2 with 32 output channels; asymmetric windows.
         let cases = [Case(n: 3, c: 1, h: 28, w: 28, o: 16, kh: 3, kw: 3, s: 1, ph: 1, pw: 1),

@@ -38,15 +38,6 @@ final class KernelDecoderISATests: XCTestCase {
         }
     }
 
-    func eachISA(_ body: (VectorISA) -> Void) {
-        let best = VectorISA.limit(to: nil)
-        defer { VectorISA.limit(to: nil) }
-        for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
-            XCTAssertEqual(VectorISA.limit(to: isa), isa)
-            body(isa)
-        }
-    }
-
     func testLSTMCellIsTheScalarRuleOnEveryISA() {
         for (rows, h) in [(1, 1), (3, 5), (2, 16), (3, 17), (2, 40), (8, 256)] {
             let gates = awkward(rows * 4 * h, scale: 7), c = awkward(rows * h, scale: 3)
@@ -60,7 +51,7 @@ final class KernelDecoderISATests: XCTestCase {
                     for (block, value) in [o * t, cNew, i, f, g, o, t].enumerated() { expected[r * 7 * h + block * h + j] = value }
                 }
             }
-            eachISA { isa in
+            onEveryISA { isa in
                 var out = [Float](repeating: .nan, count: rows * 7 * h)
                 gates.withUnsafeBufferPointer { gp in
                     c.withUnsafeBufferPointer { cp in
@@ -114,7 +105,7 @@ final class KernelDecoderISATests: XCTestCase {
             let onlyState = dy.indices.map { $0 % (7 * h) < 2 * h ? dy[$0] : 0 }
             for split in [false, true] {
                 let want = lstmBackwardReference(y: y, dy: split ? onlyState : dy, c: c, rows: rows, h: h)
-                eachISA { isa in
+                onEveryISA { isa in
                     var dg = [Float](repeating: .nan, count: rows * 4 * h), dc = [Float](repeating: .nan, count: rows * h)
                     dg.withUnsafeMutableBufferPointer { out in
                         split ? gc_lstm_cell_backward(y, nil, dh, dcn, c, out.baseAddress!, nil, rows, h)
@@ -172,7 +163,7 @@ final class KernelDecoderISATests: XCTestCase {
                     v[i] = b2 * v[i] + (1 - b2) * gi * gi
                     p[i] -= step * m[i] / (v[i].squareRoot() / c2Root + eps)
                 }
-                eachISA { isa in
+                onEveryISA { isa in
                     var (pk, mk, vk) = (p0, m0, v0)
                     var k = gc_adam_constants(beta1: b1, beta2: b2, epsilon: eps, weight_decay: wd, step_size: step, c2_root: c2Root,
                                               clip: clip ?? 0, has_clip: clip == nil ? 0 : 1)

@@ -85,3 +85,14 @@ func assertClose(_ actual: HostTensor, _ expected: [Double], shape: [Int]? = nil
 extension HostTensor {
     var doubles: [Double] { floats.map(Double.init) }
 }
+
+/// Runs `body` once per instruction set this CPU has, the C kernels' dispatch limited to it,
+/// and restores the best afterwards.
+func onEveryISA(_ body: (VectorISA) throws -> Void) rethrows {
+    let best = VectorISA.limit(to: nil)
+    defer { VectorISA.limit(to: nil) }
+    for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
+        XCTAssertEqual(VectorISA.limit(to: isa), isa)
+        try body(isa)
+    }
+}
