@@ -37,17 +37,7 @@ final class ByCoreSplitTests: XCTestCase {
 
     /// `op(inputs)` on an executor with `threads` threads.
     func run(_ op: OpDef, _ inputs: [HostTensor], _ attributes: Attributes = Attributes(), threads: Int) throws -> [Float] {
-        let b = GraphBuilder(name: op.name)
-        var feeds: [String: HostTensor] = [:]
-        var values: [Value] = []
-        for (i, t) in inputs.enumerated() {
-            values.append(b.input("x\(i)", TensorType(t.dtype, Shape(known: t.shape))))
-            feeds["x\(i)"] = t
-        }
-        b.outputs = [("y", try b.emit(op, values, attributes))]
-        let ex = try Executor(graph: b.finish(), options: ExecutionOptions(training: true, seed: 3, threads: threads))
-        guard let y = try ex.run(feeds: feeds, parameters: ParameterStore())["y"] else { throw RuntimeError("no output") }
-        return y.floats
+        try runOp(op, inputs, attributes, seed: 3, threads: threads).floats
     }
 
     /// Within `tol` of `expected` (relative to its largest value) at 1, 2 and 3 threads, with
