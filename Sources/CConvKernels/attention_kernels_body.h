@@ -60,33 +60,97 @@ static void GC_ANAME(additive_scores_grad)(const float *dy, const float *enc, co
     }
 }
 
+// The two sums over the regions (the gradients of dec and of w) walk enc row by row, each
+// row read once and in order, with the sums of up to GC_SUM_BLOCKS 16-lane blocks of the
+// attention width held in registers (then the next blocks, for a wider attention); the last
+// pass also sums the tail lanes. Walking the width block by block instead (all the rows for
+// one block, then the next) reads an example's enc once per block, from L2 rather than L1.
+// Each lane still sums the regions in order, with the same expression as before.
+#ifndef GC_SUM_BLOCKS
+#define GC_SUM_BLOCKS 8
+#endif
+
+/// The gradient of dec for batch row b, lanes [k0, k0 + 16 blocks) and, when `tail`, the
+/// lanes from `full` to `width`. `blocks` is a constant at every call (see the switch below),
+/// so the sums stay in registers.
+__attribute__((always_inline)) static inline void GC_ANAME(dec_grad_lanes)(
+    const float *dy, const float *enc, const float *d, const float *w, float *o, long regions, long width, long b,
+    long k0, long blocks, long full, int tail) {
+    v16 sum[GC_SUM_BLOCKS];
+    float tails[16];
+    for (long j = 0; j < blocks; j++) sum[j] = (v16){0};
+    for (long k = 0; k < 16; k++) tails[k] = 0;
+    for (long n = 0; n < regions; n++) {
+        const long r = b * regions + n;
+        const float *e = enc + r * width;
+        const float g = dy[r];
+        for (long j = 0; j < blocks; j++) {
+            const v16 x = GC_LOAD16(e + k0 + 16 * j) + GC_LOAD16(d + k0 + 16 * j);
+            sum[j] = sum[j] + (v16)((i16v)SPLAT16(g) & ~(x <= (v16){0}));
+        }
+        if (tail)
+            for (long k = full; k < width; k++) {
+                const float x = e[k] + d[k];
+                if (!(x <= 0)) tails[k - full] += g;
+            }
+    }
+    for (long j = 0; j < blocks; j++) GC_STORE16(o + k0 + 16 * j, sum[j] * GC_LOAD16(w + k0 + 16 * j));
+    if (tail)
+        for (long k = full; k < width; k++) o[k] = tails[k - full] * w[k];
+}
+
+/// The weight's gradient's partial sum for batch row b, over the same lanes as
+/// dec_grad_lanes.
+__attribute__((always_inline)) static inline void GC_ANAME(weight_partial_lanes)(
+    const float *dy, const float *enc, const float *d, float *p, long regions, long width, long b, long k0, long blocks,
+    long full, int tail) {
+    v16 sum[GC_SUM_BLOCKS];
+    float tails[16];
+    for (long j = 0; j < blocks; j++) sum[j] = (v16){0};
+    for (long k = 0; k < 16; k++) tails[k] = 0;
+    for (long n = 0; n < regions; n++) {
+        const long r = b * regions + n;
+        const float *e = enc + r * width;
+        const float g = dy[r];
+        for (long j = 0; j < blocks; j++)
+            sum[j] = sum[j] + SPLAT16(g) * relu16(GC_LOAD16(e + k0 + 16 * j) + GC_LOAD16(d + k0 + 16 * j));
+        if (tail)
+            for (long k = full; k < width; k++) {
+                const float x = e[k] + d[k];
+                tails[k - full] += g * (x < 0 ? 0 : x);
+            }
+    }
+    for (long j = 0; j < blocks; j++) GC_STORE16(p + k0 + 16 * j, sum[j]);
+    if (tail)
+        for (long k = full; k < width; k++) p[k] = tails[k - full];
+}
+
+/// Calls `lanes(..., k0, blocks, full, tail)` for each pass over a batch row's regions, with
+/// `blocks` a literal in each case.
+#define GC_FOR_EACH_LANE_PASS(lanes, ...)                                                       \
+    for (long k0 = 0;; k0 += 16 * GC_SUM_BLOCKS) {                                              \
+        const long left = (full - k0) / 16;                                                     \
+        const long blocks = left < GC_SUM_BLOCKS ? left : GC_SUM_BLOCKS;                        \
+        const int tail = k0 + 16 * blocks >= full;                                              \
+        switch (blocks) {                                                                       \
+            case 8: lanes(__VA_ARGS__, k0, 8, full, tail); break;                               \
+            case 7: lanes(__VA_ARGS__, k0, 7, full, tail); break;                               \
+            case 6: lanes(__VA_ARGS__, k0, 6, full, tail); break;                               \
+            case 5: lanes(__VA_ARGS__, k0, 5, full, tail); break;                               \
+            case 4: lanes(__VA_ARGS__, k0, 4, full, tail); break;                               \
+            case 3: lanes(__VA_ARGS__, k0, 3, full, tail); break;                               \
+            case 2: lanes(__VA_ARGS__, k0, 2, full, tail); break;                               \
+            case 1: lanes(__VA_ARGS__, k0, 1, full, tail); break;                               \
+            default: lanes(__VA_ARGS__, k0, 0, full, tail); break;                              \
+        }                                                                                       \
+        if (tail) break;                                                                        \
+    }
+
 static void GC_ANAME(additive_scores_dec_grad)(const float *dy, const float *enc, const float *dec, const float *w,
                                                float *dd, long regions, long width, long begin, long end) {
     const long full = width - width % 16;
     for (long b = begin; b < end; b++) {
-        const float *d = dec + b * width;
-        float *o = dd + b * width;
-        long k = 0;
-        for (; k < full; k += 16) {
-            const v16 dv = GC_LOAD16(d + k);
-            v16 sum = {0};
-            for (long n = 0; n < regions; n++) {
-                const long r = b * regions + n;
-                const v16 x = GC_LOAD16(enc + r * width + k) + dv;
-                const float g = dy[r];
-                sum = sum + (v16)((i16v)SPLAT16(g) & ~(x <= (v16){0}));
-            }
-            GC_STORE16(o + k, sum * GC_LOAD16(w + k));
-        }
-        for (; k < width; k++) {
-            float sum = 0;
-            for (long n = 0; n < regions; n++) {
-                const long r = b * regions + n;
-                const float x = enc[r * width + k] + d[k];
-                if (!(x <= 0)) sum += dy[r];
-            }
-            o[k] = sum * w[k];
-        }
+        GC_FOR_EACH_LANE_PASS(GC_ANAME(dec_grad_lanes), dy, enc, dec + b * width, w, dd + b * width, regions, width, b)
     }
 }
 
@@ -94,31 +158,12 @@ static void GC_ANAME(additive_scores_weight_partials)(const float *dy, const flo
                                                       long regions, long width, long begin, long end) {
     const long full = width - width % 16;
     for (long b = begin; b < end; b++) {
-        const float *d = dec + b * width;
-        float *p = partials + b * width;
-        long k = 0;
-        for (; k < full; k += 16) {
-            const v16 dv = GC_LOAD16(d + k);
-            v16 sum = {0};
-            for (long n = 0; n < regions; n++) {
-                const long r = b * regions + n;
-                const float g = dy[r];
-                sum = sum + SPLAT16(g) * relu16(GC_LOAD16(enc + r * width + k) + dv);
-            }
-            GC_STORE16(p + k, sum);
-        }
-        for (; k < width; k++) {
-            float sum = 0;
-            for (long n = 0; n < regions; n++) {
-                const long r = b * regions + n;
-                const float x = enc[r * width + k] + d[k];
-                sum += dy[r] * (x < 0 ? 0 : x);
-            }
-            p[k] = sum;
-        }
+        GC_FOR_EACH_LANE_PASS(GC_ANAME(weight_partial_lanes), dy, enc, dec + b * width, partials + b * width, regions,
+                              width, b)
     }
 }
 
+#undef GC_FOR_EACH_LANE_PASS
 #undef GC_ANAME
 #undef GC_ACAT
 #undef GC_ACAT2

@@ -13,8 +13,14 @@ final class KernelAttentionScoresTests: XCTestCase {
         Double(enc.floats[(b * regions + n) * width + a]) + Double(dec.floats[b * width + a])
     }
 
+    /// Widths: a tail after two blocks, one block, a tail alone, the decoders' 100, and sums
+    /// over the regions that take several passes (eight blocks at a time) with and without a tail.
     func testScoresAndGradientsMatchLoops() throws {
-        for (batch, regions, width) in [(2, 5, 37), (3, 4, 16), (1, 7, 5)] {
+        try onEveryISA { isa in try scoresAndGradientsMatchLoops("\(isa)") }
+    }
+
+    func scoresAndGradientsMatchLoops(_ isa: String) throws {
+        for (batch, regions, width) in [(2, 5, 37), (3, 4, 16), (1, 7, 5), (2, 9, 100), (2, 6, 300), (3, 3, 256)] {
             let enc = data.floats([batch, regions, width]), dec = data.floats([batch, width])
             let w = data.floats([1, width]), dy = data.floats([batch, regions, 1])
             var scores = [Double](repeating: 0, count: batch * regions)
@@ -34,7 +40,7 @@ final class KernelAttentionScoresTests: XCTestCase {
                     }
                 }
             }
-            let what = "B=\(batch) N=\(regions) A=\(width)"
+            let what = "B=\(batch) N=\(regions) A=\(width) on \(isa)"
             assertClose(try runOp(.additiveScores, [enc, dec, w]), scores, shape: [batch, regions, 1], tol: 1e-5, "additive_scores \(what)")
             assertClose(try runOp(.additiveScoresGrad, [dy, enc, dec, w]), grad, shape: [batch, regions, width], tol: 1e-6,
                         "additive_scores_grad \(what)")
