@@ -37,6 +37,8 @@ public enum OpRegistry {
         .blockedConv2dMaxpool,
         // Made by the attention-scores pass
         .additiveScores, .additiveScoresGrad, .additiveScoresWeightGrad, .additiveScoresDecGrad,
+        // Made by the attention-context pass
+        .attentionContext, .attentionContextGrad,
     ]
 
     public static let byName: [String: OpDef] = {

@@ -45,6 +45,7 @@ public enum FusionKind: String, CaseIterable, Sendable {
     case elementwise = "elementwise"
     case poolGradient = "pool-gradient"
     case attentionScores = "attention-scores"
+    case attentionContext = "attention-context"
 
     /// The `--pass-stats` counter of the fusion pass that counts this kind.
     public var counter: String {
@@ -57,11 +58,17 @@ public enum FusionKind: String, CaseIterable, Sendable {
         case .elementwise: "elementwise kernels"
         case .poolGradient: "pool gradients"
         case .attentionScores: "attention scores"
+        case .attentionContext: "attention contexts"
         }
     }
 
     /// The pass that makes this kind of rewrite (and counts it).
-    public var pass: String { self == .attentionScores ? "attention-scores" : "fusion" }
+    public var pass: String {
+        switch self {
+        case .attentionScores, .attentionContext: rawValue
+        default: "fusion"
+        }
+    }
 }
 
 struct Fusion {

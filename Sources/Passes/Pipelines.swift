@@ -19,7 +19,7 @@ public enum Pipelines {
                                          .deadCodeElimination, .verify]
     /// Speed-ups of the forward graph that autodiff should see (it then differentiates the
     /// cheaper form).
-    public static let forwardOptimisations: [Pass] = [.attentionScores, .contract, .stackProducts, .lstmCells, .deadCodeElimination, .verify]
+    public static let forwardOptimisations: [Pass] = [.attentionScores, .contract, .attentionContext, .stackProducts, .lstmCells, .deadCodeElimination, .verify]
     /// The gradients, and the clean-ups again (autodiff leaves dead and duplicate nodes).
     public static let differentiation: [Pass] = [.autodiff, .constantFolding, .commonSubexpressionElimination,
                                                  .deadCodeElimination, .verify]

@@ -18,7 +18,7 @@ final class DeclaredPipelinesTests: XCTestCase {
         XCTAssertEqual(Pipelines.compile(for: g, options).names,
                        Pipelines.forward(options).names + Pipelines.training(options).names + ["memory-plan"])
         XCTAssertEqual(Pipelines.forward(options).names, ["verify", "shape-inference", "constant-folding", "cse", "dce", "verify",
-                                                           "set-dropout", "attention-scores", "contract", "stack-products", "lstm-cells", "dce", "verify"])
+                                                           "set-dropout", "attention-scores", "contract", "attention-context", "stack-products", "lstm-cells", "dce", "verify"])
         XCTAssertEqual(Pipelines.training(options).names, ["autodiff", "constant-folding", "cse", "dce", "verify",
                                                             "stack-sums", "hoist", "fusion", "dce", "verify"])
         let unfused = PassOptions(fusion: false)

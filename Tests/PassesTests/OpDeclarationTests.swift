@@ -91,6 +91,8 @@ let opExamples: [String: OpExample] = {
                                           attributes: [:]),
         "additive_scores_dec_grad": OpExample(inputs: [.f32([2, 5, 1]), .f32([2, 5, 3]), .f32([2, 3]), .f32([1, 3])], attributes: [:]),
         "additive_scores_weight_grad": OpExample(inputs: [.f32([2, 5, 1]), .f32([2, 5, 3]), .f32([2, 3])], attributes: [:]),
+        "attention_context": OpExample(inputs: [.f32([2, 5]), .f32([2, 5, 3])], attributes: [:]),
+        "attention_context_grad": OpExample(inputs: [.f32([2, 3]), .f32([2, 5]), .f32([2, 5, 3])], attributes: [:]),
         // Ops for ONNX models
         "avgpool2d": OpExample(inputs: [.f32([1, 2, 5, 5])], attributes: avgpool),
         "avgpool2d_grad": OpExample(inputs: [.f32([1, 2, 3, 3]), .f32([1, 2, 5, 5])], attributes: avgpool),

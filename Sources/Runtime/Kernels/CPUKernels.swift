@@ -49,6 +49,8 @@ public enum CPUKernels {
         BlockedConv2dMaxpoolOp.self,
         // Attention scores (made by the attention-scores pass)
         AdditiveScoresOp.self, AdditiveScoresGradOp.self, AdditiveScoresWeightGradOp.self, AdditiveScoresDecGradOp.self,
+        // Attention context (made by the attention-context pass)
+        AttentionContextOp.self, AttentionContextGradOp.self,
     ]
 
     /// Kernels by op. An op listed twice is a programming error caught at first use (and by

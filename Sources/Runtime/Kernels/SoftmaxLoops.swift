@@ -49,11 +49,14 @@ func softmaxAlongAxis(_ c: KernelContext, log isLog: Bool) {
 func softmaxLastAxis(_ c: KernelContext) {
     let x = c.inputs[0].f32, y = c.output.f32
     guard let n = c.output.shape.last, n > 0 else { return }
-    for r in 0..<c.output.count / n {
-        let yr = y + r * n
-        let inv = Float(1 / shiftedExps(x + r * n, into: yr, n).total)
-        for k in 0..<n { yr[k] *= inv }
-    }
+    for r in 0..<c.output.count / n { softmaxRow(x + r * n, into: y + r * n, n) }
+}
+
+/// One row of `softmaxLastAxis` (n > 0).
+@inline(__always)
+func softmaxRow(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, _ n: Int) {
+    let inv = Float(1 / shiftedExps(x, into: y, n).total)
+    for k in 0..<n { y[k] *= inv }
 }
 
 /// A row's shared first half of softmax and log_softmax along the last axis: its maximum `m`,
