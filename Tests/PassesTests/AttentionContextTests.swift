@@ -30,6 +30,27 @@ final class AttentionContextTests: XCTestCase {
         }
     }
 
+    /// The sum contract would make the product of: the op too, the product left out.
+    func testSumOfTheWeightedFeaturesBecomesTheOp() throws {
+        let out = try runPasses("""
+        graph @g {
+          %s = input() {name="s"} : f32[B,6]
+          %f = input() {name="f"} : f32[B,6,4]
+          %a = softmax(%s) {axis=1} : f32[B,6]
+          %w = reshape(%a) {shape=shape[B,6,1]} : f32[B,6,1]
+          %p = mul(%f, %w) : f32[B,6,4]
+          %c = sum(%p) {axes=[1], keepdims=false} : f32[B,4]
+          output "context" = %c
+        }
+        """, ["attention-context", "verify"])
+        assertFileCheck(out, """
+        // CHECK-NOT: mul(
+        // CHECK: %[[C:[0-9]+]] = attention_context(%0, %1) : f32[B,4]
+        // CHECK-NOT: sum(
+        // CHECK: output "context" = %[[C]]
+        """)
+    }
+
     /// The product read elsewhere: it is then a reshape of the new op.
     func testProductWithOtherUsersIsAReshapeOfTheOp() throws {
         let out = try runPasses("""

@@ -192,6 +192,7 @@ final class GradientStructureTests: XCTestCase {
                                          "pad_grad", "gather_grad", "lrn_grad", "reduce_extremum_grad",
                                          "maxpool3d_grad", "avgpool3d_grad",
                                          "additive_scores_grad", "additive_scores_dec_grad", "additive_scores_weight_grad",
+                                         "attention_context_grad",
                                          "lstm_cell_grad", "lstm_cell_state_grad"]
         // Sources have no inputs; argmax gives integers, which carry no gradient.
         let noInputsOrInteger: Set<String> = ["input", "param", "constant", "argmax", "maxpool_indices"]
