@@ -37,6 +37,8 @@ public enum OpRegistry {
         .blockedConv2dMaxpool,
         // Made by the attention-scores pass
         .additiveScores, .additiveScoresGrad, .additiveScoresWeightGrad, .additiveScoresDecGrad,
+        // Made by the pool-gradient-sums pass
+        .reluGradSum,
     ]
 
     public static let byName: [String: OpDef] = {

@@ -24,6 +24,7 @@ public enum PassRegistry {
         .fuseConvPool,
         .attentionScores,
         .lstmCells,
+        .poolGradientSums,
     ]
 
     private static let byName: [String: Pass] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

@@ -49,6 +49,8 @@ public enum CPUKernels {
         BlockedConv2dMaxpoolOp.self,
         // Attention scores (made by the attention-scores pass)
         AdditiveScoresOp.self, AdditiveScoresGradOp.self, AdditiveScoresWeightGradOp.self, AdditiveScoresDecGradOp.self,
+        // Made by the pool-gradient-sums pass
+        ReluGradSumOp.self,
     ]
 
     /// Kernels by op. An op listed twice is a programming error caught at first use (and by
