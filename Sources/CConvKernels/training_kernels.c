@@ -38,6 +38,16 @@ static inline __attribute__((always_inline)) void gc_window_backward(const float
     d1[j + 1] = at == 3 ? keep : 0;
 }
 
+/// Window `oj` of a row pair, forward: the maximum as the vector path takes it, or NaN when a
+/// value is NaN (the vector path's fallback and a row's last windows).
+static inline __attribute__((always_inline)) float gc_window_forward(const float *r0, const float *r1, long oj) {
+    const long j = 2 * oj;
+    const float a = r0[j], b = r0[j + 1], c = r1[j], d = r1[j + 1];
+    if (a != a || b != b || c != c || d != d) return __builtin_nanf("");
+    const float ab = b >= a ? b : a, cd = d >= c ? d : c;
+    return cd >= ab ? cd : ab;
+}
+
 #define GC_ISA_BODY "training_kernels_body.h"
 #include "instantiate_isa.h"
 
@@ -49,5 +59,16 @@ void gc_maxpool2x2_backward(const float *x, const float *dy, float *dx, long hei
         case 2: maxpool2x2_backward_avx2(x, dy, dx, height, width, out_height, out_width, relu, begin, end); return;
 #endif
         default: maxpool2x2_backward_base(x, dy, dx, height, width, out_height, out_width, relu, begin, end); return;
+    }
+}
+
+void gc_maxpool2x2_forward(const float *x, float *y, long height, long width, long out_height, long out_width,
+                           long begin, long end) {
+    switch (gc_conv_isa()) {
+#ifdef GC_X86
+        case 3: maxpool2x2_forward_avx512(x, y, height, width, out_height, out_width, begin, end); return;
+        case 2: maxpool2x2_forward_avx2(x, y, height, width, out_height, out_width, begin, end); return;
+#endif
+        default: maxpool2x2_forward_base(x, y, height, width, out_height, out_width, begin, end); return;
     }
 }

@@ -67,6 +67,57 @@ static void GC_TNAME(maxpool2x2_backward)(const float *x, const float *dy, float
     }
 }
 
+/// `lanes` (8 or 4) 2x2 windows forward, as gc_window_forward takes each: returns 0, writing
+/// nothing, when a window holds a NaN (one test on the sum, which is also NaN for +inf with
+/// -inf: the scalar path sorts that out). The maxima are bit selects, so a tie of +0 and -0
+/// picks the same zero as the scalar rule.
+#define GC_POOL_FORWARD(name, V, W, VI, any)                                                                      \
+    static inline __attribute__((always_inline)) int GC_TNAME(name)(const float *top_row, const float *bottom_row, \
+                                                                    float *out) {                                  \
+        W top, bottom;                                                                                             \
+        __builtin_memcpy(&top, top_row, sizeof top);                                                               \
+        __builtin_memcpy(&bottom, bottom_row, sizeof bottom);                                                      \
+        const V a = top.even, b = top.odd, c = bottom.even, d = bottom.odd;                                        \
+        const V s = a + b + c + d;                                                                                 \
+        if (any(s != s)) return 0;                                                                                 \
+        const VI tab = b >= a, tcd = d >= c;                                                                       \
+        const VI ab = ((VI)b & tab) | ((VI)a & ~tab), cd = ((VI)d & tcd) | ((VI)c & ~tcd);                         \
+        const VI t = (V)cd >= (V)ab;                                                                               \
+        const V m = (V)((cd & t) | (ab & ~t));                                                                     \
+        __builtin_memcpy(out, &m, sizeof m);                                                                       \
+        return 1;                                                                                                  \
+    }
+GC_POOL_FORWARD(pool_forward8, gc_tv8, gc_tv16, gc_tv8i, gc_any8)
+GC_POOL_FORWARD(pool_forward4, gc_tv4, gc_tv8, gc_tv4i, gc_any4)
+#undef GC_POOL_FORWARD
+
+/// Row pairs of each plane, eight windows at a time (four in rows of 4-7 windows), a row's
+/// last block moved back to end at the row's end (the overlapped windows are stored twice,
+/// with the same values).
+static void GC_TNAME(maxpool2x2_forward)(const float *x, float *y, long h, long w, long oh, long ow, long begin,
+                                         long end) {
+    const long lanes = ow >= 8 ? 8 : ow >= 4 ? 4 : 0;
+    for (long p = begin; p < end; p++) {
+        const float *plane = x + p * h * w;
+        float *out = y + p * oh * ow;
+        for (long oi = 0; oi < oh; oi++) {
+            const float *r0 = plane + 2 * oi * w, *r1 = r0 + w;
+            float *o = out + oi * ow;
+            if (lanes == 0) {
+                for (long k = 0; k < ow; k++) o[k] = gc_window_forward(r0, r1, k);
+                continue;
+            }
+            for (long at = 0; at < ow; at += lanes) {
+                const long oj = at + lanes <= ow ? at : ow - lanes;
+                const int done = lanes == 8 ? GC_TNAME(pool_forward8)(r0 + 2 * oj, r1 + 2 * oj, o + oj)
+                                            : GC_TNAME(pool_forward4)(r0 + 2 * oj, r1 + 2 * oj, o + oj);
+                if (!done)
+                    for (long k = oj; k < oj + lanes; k++) o[k] = gc_window_forward(r0, r1, k);
+            }
+        }
+    }
+}
+
 #undef GC_TCAT2
 #undef GC_TCAT
 #undef GC_TNAME

@@ -39,6 +39,8 @@ public enum OpRegistry {
         .additiveScores, .additiveScoresGrad, .additiveScoresWeightGrad, .additiveScoresDecGrad,
         // Made by the attention-context pass
         .attentionContext, .attentionContextGrad,
+        // Made by the pool-gradient-sums pass
+        .reluGradSum,
     ]
 
     public static let byName: [String: OpDef] = {

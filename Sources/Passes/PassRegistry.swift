@@ -25,6 +25,7 @@ public enum PassRegistry {
         .attentionScores,
         .lstmCells,
         .attentionContext,
+        .poolGradientSums,
     ]
 
     private static let byName: [String: Pass] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

@@ -24,7 +24,7 @@ public enum Pipelines {
     public static let differentiation: [Pass] = [.autodiff, .constantFolding, .commonSubexpressionElimination,
                                                  .deadCodeElimination, .verify]
     /// Speed-ups run last, on the forward and on the training graph alike.
-    public static let optimisations: [Pass] = [.stackSums, .hoist, .fusion, .deadCodeElimination, .verify]
+    public static let optimisations: [Pass] = [.stackSums, .hoist, .fusion, .poolGradientSums, .deadCodeElimination, .verify]
 
     /// A model as lowered -> its forward graph, ready to differentiate: clean-ups, the
     /// dropout override (`options.dropout`), and with `options.fusion` the forward speed-ups.

@@ -37,6 +37,7 @@ final class ImmutableGraphTests: XCTestCase {
         return [("cnn", cnn), ("cnn autodiff", try Pass.autodiff.run(cnn)),
                 ("cnn differentiated", try Pipeline(Pipelines.differentiation).run(cnn, .checked)),
                 ("cnn training", try Pipelines.compileForTraining(cnn, .checked).training),
+                ("cnn fused", try Pipeline(Pipelines.differentiation + [.fusion]).run(cnn, .checked)),
                 ("cnn blocked", try Pipeline(["blocked-layout", "dce"]).run(cnn, .checked)),
                 ("caption_lstm", lstm), ("caption_lstm differentiated", try Pipeline(Pipelines.differentiation).run(lstm, .checked)),
                 ("caption_attention", try lowered("caption_attention.swiftgraph")), ("edited", edited), ("redundant", redundant)]

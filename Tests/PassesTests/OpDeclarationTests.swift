@@ -55,6 +55,7 @@ let opExamples: [String: OpExample] = {
             a["activation"] = .string("relu")
             return a
         }()),
+        "relu_grad_sum": OpExample(inputs: [.f32([1, 2, 2, 2]), .f32([1, 2, 2, 2])], attributes: ["axes": .ints([0, 2, 3])]),
         "batch_norm": OpExample(inputs: [.f32([2, 3, 4, 4])] + Array(repeating: .f32([3]), count: 4), attributes: ["eps": .float(1e-5)]),
         "reshape": OpExample(inputs: [x], attributes: ["shape": .shape([3, 2])]),
         "reshape_like": OpExample(inputs: [x, .f32([6])], attributes: [:]),

@@ -63,6 +63,17 @@ final class FusionEquivalenceTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(try assertFusionPreserves(training, size: 3, "cnn training"), 7)
     }
 
+    /// The CNN's two bias sums read the pooled gradients (`pool-gradient-sums` after fusion),
+    /// and every output, the gradients among them, is what the unfused graph computes.
+    func testQ2NetworkBiasSumsFromPooledGradients() throws {
+        let (_, training) = try compiled("cnn.swiftgraph")
+        let passes = ["fusion", "pool-gradient-sums", "dce", "verify"]
+        try assertFusionPreserves(training, size: 3, passes: passes, "cnn training, bias sums from pooled gradients")
+        let rewritten = try Pipeline(passes).run(training, .checked)
+        XCTAssertEqual(rewritten.nodes.filter { $0.op == .reluGradSum }.count, 2)
+        XCTAssertFalse(rewritten.nodes.contains { $0.op == .sum && rewritten[$0.inputs[0]].op == .maxpool2dGrad })
+    }
+
     /// The CNN's evaluation graph (no dropout, the convolutions blocked with ReLU and pooling
     /// after them, by the blocked kernel and by Winograd) scores as the unfused forward graph
     /// does outside training, at every thread count.

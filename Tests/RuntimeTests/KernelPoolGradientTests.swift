@@ -5,8 +5,9 @@ import Passes
 @testable import Runtime
 import XCTest
 
-/// The max-pool backward's vector path (2x2 windows, stride 2: CConvKernels/training_kernels.c)
-/// and its relu fold, against a naive scan of each window; and the dropout mask's draws.
+/// The max-pool forward's and backward's vector paths (2x2 windows, stride 2:
+/// CConvKernels/training_kernels.c) and the backward's relu fold, against a naive scan of each
+/// window; and the dropout mask's draws.
 final class KernelPoolGradientTests: XCTestCase {
     let data = TestData(seed: 53)
     let pair: Attributes = ["kernel": .ints([2, 2]), "stride": .ints([2, 2]), "padding": .ints([0, 0])]
@@ -81,6 +82,45 @@ final class KernelPoolGradientTests: XCTestCase {
                         let got = backward(x, dy, a, pool: WorkerPool(threads: threads, tuner: Tuner(mode: .off)))
                         assertSameBits(got, want, "\(shape) relu \(relu) \(isa) \(threads) threads")
                     }
+                }
+            }
+        }
+    }
+
+    /// Each window's last maximum in scan order (so a tie of +0 and -0 keeps the later zero, as
+    /// `max(max(a, b), max(c, d))` with `max(p, q) = q >= p ? q : p` does), NaN if it holds one.
+    func forwardReference(_ x: HostTensor) -> [Float] {
+        let (planes, h, w) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3]), (oh, ow) = (h / 2, w / 2)
+        var y: [Float] = []
+        for plane in 0..<planes { for oi in 0..<oh { for oj in 0..<ow {
+            var best = -Float.infinity, sawNaN = false
+            for i in 0..<2 { for j in 0..<2 {
+                let v = x.floats[(plane * h + 2 * oi + i) * w + 2 * oj + j]
+                if v.isNaN { sawNaN = true } else if v >= best { best = v }
+            } }
+            y.append(sawNaN ? .nan : best)
+        } } }
+        return y
+    }
+
+    /// The forward's vector blocks (eight and four windows, overlapping at a row's end) and its
+    /// scalar windows, with ties of both zeros, NaNs and infinities of both signs, on every
+    /// instruction set and 1-3 threads: the same bits as the naive scan.
+    func testPairPoolForwardOnEveryInstructionSetAndThreadCount() {
+        let shapes = [[2, 3, 28, 28], [3, 2, 12, 12], [1, 2, 7, 9], [2, 1, 5, 6], [1, 3, 9, 40], [1, 1, 17, 29], [1, 1, 2, 2]]
+        for shape in shapes {
+            let x = awkward(shape), yShape = [shape[0], shape[1], shape[2] / 2, shape[3] / 2]
+            let want = forwardReference(x)
+            onEveryISA { isa in
+                for threads in 1...3 {
+                    var xs = x.floats
+                    var got = [Float](repeating: 7, count: want.count)
+                    xs.withUnsafeMutableBytes { xb in got.withUnsafeMutableBytes { yb in
+                        maxpool2dForward(x: TensorView(data: xb.baseAddress!, shape: shape, dtype: .f32),
+                                         y: TensorView(data: yb.baseAddress!, shape: yShape, dtype: .f32), attributes: pair,
+                                         pool: WorkerPool(threads: threads, tuner: Tuner(mode: .off)), grain: 1)
+                    } }
+                    assertSameBits(got, want, "\(shape) \(isa) \(threads) threads")
                 }
             }
         }

@@ -1,4 +1,4 @@
-// Kernels of the training step's backward ops, in C for the same reason as conv_kernels.h:
+// Kernels of the training step's pooling (forward and backward), in C for the same reason as conv_kernels.h:
 // one binary carries AVX-512, AVX2+FMA and SSE2 code (chosen by gc_conv_isa()).
 #ifndef GRAPHC_TRAINING_KERNELS_H
 #define GRAPHC_TRAINING_KERNELS_H
@@ -15,6 +15,13 @@ extern "C" {
 /// above 0 is dropped too: relu_grad(maxpool2d_grad(dy, x), x) in one pass.
 void gc_maxpool2x2_backward(const float *x, const float *dy, float *dx, long height, long width,
                             long out_height, long out_width, int relu, long begin, long end);
+
+/// Max-pool forward for 2x2 windows, stride 2, no padding, over planes [begin, end) of
+/// x [planes, height, width] into y [planes, out_height, out_width] (2 * out_height <= height,
+/// 2 * out_width <= width): each y is its window's maximum, `max(max(a, b), max(c, d))` with
+/// `max(p, q) = q >= p ? q : p` over the window's a b / c d; NaN when the window holds a NaN.
+void gc_maxpool2x2_forward(const float *x, float *y, long height, long width, long out_height, long out_width,
+                           long begin, long end);
 
 #ifdef __cplusplus
 }

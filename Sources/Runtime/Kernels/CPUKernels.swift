@@ -51,6 +51,8 @@ public enum CPUKernels {
         AdditiveScoresOp.self, AdditiveScoresGradOp.self, AdditiveScoresWeightGradOp.self, AdditiveScoresDecGradOp.self,
         // Attention context (made by the attention-context pass)
         AttentionContextOp.self, AttentionContextGradOp.self,
+        // Made by the pool-gradient-sums pass
+        ReluGradSumOp.self,
     ]
 
     /// Kernels by op. An op listed twice is a programming error caught at first use (and by

@@ -415,24 +415,8 @@ func maxpool2dForward(x: TensorView, y: TensorView, attributes: Attributes, pool
 
 private func maxpool2dForward(_ planes: Range<Int>, x: TensorView, y: TensorView, _ g: ConvGeometry) {
     if g.isPairPool {
-        for p in planes {
-            let plane = x.f32 + p * g.inPlane, out = y.f32 + p * g.outPlane
-            for oi in 0..<g.oh {
-                let r0 = plane + 2 * oi * g.w, r1 = r0 + g.w, o = out + oi * g.ow
-                for oj in 0..<g.ow {
-                    let j = 2 * oj
-                    let a = r0[j], b = r0[j + 1], c = r1[j], d = r1[j + 1]
-                    let m = max(max(a, b), max(c, d))
-                    // A NaN wins (PyTorch propagates it). One test on the sum finds it
-                    // (the sum is also NaN for +inf with -inf: the slow check sorts that out).
-                    if (a + b + c + d).isNaN {
-                        o[oj] = a.isNaN || b.isNaN || c.isNaN || d.isNaN ? .nan : m
-                        continue
-                    }
-                    o[oj] = m
-                }
-            }
-        }
+        // Vector code in C (CConvKernels/training_kernels.c): a NaN wins, as PyTorch propagates it.
+        gc_maxpool2x2_forward(x.f32, y.f32, g.h, g.w, g.oh, g.ow, planes.lowerBound, planes.upperBound)
         return
     }
     for p in planes {
