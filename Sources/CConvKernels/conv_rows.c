@@ -1,5 +1,5 @@
 // Runtime dispatch over the compilations of conv_rows_body.h (instantiate_isa.h): the
-// row-vectorised convolution for few input channels.
+// row-vectorised convolution and weight gradient for few input channels.
 #include "conv_rows_kernels.h"
 #include "conv_grad_kernels.h"
 #include "conv_kernels.h"

@@ -1,7 +1,8 @@
-// The row-vectorised convolution for few input channels (conv_rows_kernels.h), compiled once
-// per instruction set by conv_rows.c through instantiate_isa.h (ISA, TILE_POSITIONS,
-// TILE_BLOCKS, FMA). A vector is 16 output columns of one channel; a group of output channels
-// shares each tap's load, the group's accumulators sized to the ISA's register file.
+// The row-vectorised convolution and weight gradient for few input channels
+// (conv_rows_kernels.h), compiled once per instruction set by conv_rows.c through
+// instantiate_isa.h (ISA, TILE_POSITIONS, TILE_BLOCKS, FMA, FMAV). A vector is 16 output
+// columns of one channel; a group of output channels shares each tap's load, the group's
+// accumulators sized to the ISA's register file.
 
 #define GC_CAT2(a, b) a##_##b
 #define GC_CAT(a, b) GC_CAT2(a, b)

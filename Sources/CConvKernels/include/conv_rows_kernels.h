@@ -1,8 +1,8 @@
-// Convolutions over the plain [N, C, H, W] layout for few input channels (a network's first
-// layer: one grey or three colour planes), vectorised along the output row: 16 consecutive
-// output columns of one channel per vector, the input planes padded along the width once per
-// image so that every tap is an unaligned load. In C, compiled per instruction set like
-// conv_kernels.h (AVX-512, AVX2+FMA, SSE2 chosen at run time).
+// Convolutions and their weight gradients over the plain [N, C, H, W] layout for few input
+// channels (a network's first layer: one grey or three colour planes), vectorised along the
+// output row: 16 consecutive output columns of one channel per vector, the input planes padded
+// along the width once per image so that every tap is an unaligned load. In C, compiled per
+// instruction set like conv_kernels.h (AVX-512, AVX2+FMA, SSE2 chosen at run time).
 #ifndef GRAPHC_CONV_ROWS_KERNELS_H
 #define GRAPHC_CONV_ROWS_KERNELS_H
 
