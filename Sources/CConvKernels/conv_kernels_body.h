@@ -11,10 +11,13 @@
 #define GC_CAT2(a, b) a##_##b
 #define GC_CAT(a, b) GC_CAT2(a, b)
 #define GC_NAME(n) GC_CAT(n, ISA)
+/// Positions of a one-block tile: as many accumulators as a tile of TILE_BLOCKS blocks has
+/// (one output block leaves the registers of the others to more positions).
+#define ONE_BLOCK_POSITIONS (TILE_POSITIONS * TILE_BLOCKS)
 
 /// The pooled store of a tile's sums `acc` (see conv_tile).
 static inline __attribute__((always_inline)) void GC_NAME(pool_store)(
-    const gc_conv_geometry *g, const float *scale, const float *shift, float *y, v16 acc[TILE_BLOCKS][TILE_POSITIONS],
+    const gc_conv_geometry *g, const float *scale, const float *shift, float *y, v16 acc[TILE_BLOCKS][ONE_BLOCK_POSITIONS],
     long ob, long oh, long ow0, const int count, const int blocks)
 {
     const long pooled_h = g->out_height / 2, pooled_w = g->out_width / 2;
@@ -54,7 +57,7 @@ static inline __attribute__((always_inline)) void GC_NAME(conv_tile)(
     const float *residual, float *y, long ob, long oh, long ow0, const gc_chunk chunk,
     const int count, const int blocks, const int ib, const int checked, const int unit_stride, const int pooled)
 {
-    v16 acc[TILE_BLOCKS][TILE_POSITIONS];
+    v16 acc[TILE_BLOCKS][ONE_BLOCK_POSITIONS];
     for (int j = 0; j < blocks; j++) {
         const long row = ((ob + j) * g->out_height + oh) * g->out_width;
         for (int q = 0; q < count; q++)
@@ -107,25 +110,29 @@ static inline __attribute__((always_inline)) void GC_NAME(conv_tile)(
     }
 }
 
-/// Tiles of fewer than TILE_POSITIONS positions with the count a constant, so that every
-/// tile's accumulators stay in registers.
+/// Tiles of up to TILE_POSITIONS positions (ONE_BLOCK_POSITIONS with one block) with the
+/// count a constant, so that every tile's accumulators stay in registers.
 static inline __attribute__((always_inline)) void GC_NAME(conv_partial)(
     const gc_conv_geometry *g, const float *x, const float *w, const float *scale, const float *shift,
     const float *residual, float *y, long ob, long oh, long ow0, const gc_chunk chunk, int count, const int blocks, const int ib,
     const int unit_stride, const int pooled)
 {
+    const int limit = blocks == 1 ? ONE_BLOCK_POSITIONS : TILE_POSITIONS;
     switch (count) {
-#define GC_PARTIAL(n) case n: GC_NAME(conv_tile)(g, x, w, scale, shift, residual, y, ob, oh, ow0, chunk, (n) < TILE_POSITIONS ? (n) : TILE_POSITIONS, blocks, ib, 0, unit_stride, pooled); break;
+#define GC_PARTIAL(n) case n: if ((n) <= limit) GC_NAME(conv_tile)(g, x, w, scale, shift, residual, y, ob, oh, ow0, chunk, (n) <= limit ? (n) : 1, blocks, ib, 0, unit_stride, pooled); break;
         GC_PARTIAL(1) GC_PARTIAL(2) GC_PARTIAL(3) GC_PARTIAL(4) GC_PARTIAL(5) GC_PARTIAL(6) GC_PARTIAL(7)
-        GC_PARTIAL(8) GC_PARTIAL(9) GC_PARTIAL(10) GC_PARTIAL(11) GC_PARTIAL(12) GC_PARTIAL(13)
+        GC_PARTIAL(8) GC_PARTIAL(9) GC_PARTIAL(10) GC_PARTIAL(11) GC_PARTIAL(12) GC_PARTIAL(13) GC_PARTIAL(14)
+        GC_PARTIAL(15) GC_PARTIAL(16) GC_PARTIAL(17) GC_PARTIAL(18) GC_PARTIAL(19) GC_PARTIAL(20) GC_PARTIAL(21)
+        GC_PARTIAL(22) GC_PARTIAL(23) GC_PARTIAL(24)
 #undef GC_PARTIAL
         default: break;
     }
 }
 
 /// One output row of `blocks` output blocks: edge positions one by one with bounds checks,
-/// the interior in full tiles and one partial tile; pooled, the columns no cell takes (an
-/// odd width's last) are left out.
+/// the interior in full tiles and one partial tile (one block: in tiles of near-equal
+/// counts up to ONE_BLOCK_POSITIONS, so that no short tile waits on its few accumulators'
+/// latency); pooled, the columns no cell takes (an odd width's last) are left out.
 static inline __attribute__((always_inline)) void GC_NAME(conv_row)(
     const gc_conv_geometry *g, const float *x, const float *w, const float *scale, const float *shift,
     const float *residual, float *y, long ob, long oh, const gc_chunk chunk, const int blocks, const int ib,
@@ -141,6 +148,14 @@ static inline __attribute__((always_inline)) void GC_NAME(conv_row)(
     for (long ow = 0; ow < lo; ow++)
         GC_NAME(conv_tile)(g, x, w, scale, shift, residual, y, ob, oh, ow, chunk, 1, blocks, ib, 1, unit_stride, pooled);
     long ow = lo;
+    if (blocks == 1) {
+        const long n = hi - lo, tiles = (n + ONE_BLOCK_POSITIONS - 1) / ONE_BLOCK_POSITIONS;
+        for (long t = 0; t < tiles; t++) {
+            const long a = lo + n * t / tiles, b = lo + n * (t + 1) / tiles;
+            GC_NAME(conv_partial)(g, x, w, scale, shift, residual, y, ob, oh, a, chunk, (int)(b - a), 1, ib, unit_stride, pooled);
+        }
+        ow = hi;
+    }
     for (; ow + TILE_POSITIONS <= hi; ow += TILE_POSITIONS)
         GC_NAME(conv_tile)(g, x, w, scale, shift, residual, y, ob, oh, ow, chunk, TILE_POSITIONS, blocks, ib, 0, unit_stride, pooled);
     if (ow < hi) GC_NAME(conv_partial)(g, x, w, scale, shift, residual, y, ob, oh, ow, chunk, (int)(hi - ow), blocks, ib, unit_stride, pooled);
@@ -238,6 +253,7 @@ static void GC_NAME(maxpool2d_blocked)(const float *x, float *y, long height, lo
     }
 }
 
+#undef ONE_BLOCK_POSITIONS
 #undef GC_NAME
 #undef GC_CAT
 #undef GC_CAT2

@@ -9,7 +9,8 @@
 // For each compilation the body sees ISA (a name suffix: avx512, avx2, base), TILE_POSITIONS
 // and TILE_BLOCKS (the register tile, output positions x 16-channel output blocks, sized to
 // the ISA's register file: 24 + 2 of 32 registers on AVX-512, 12 + 2 of 16 on AVX2) and
-// FMA(a, b, c), a + b * c with c a scalar (fused where the ISA has it). A file may include
+// FMA(a, b, c), a + b * c with c a scalar (fused where the ISA has it), and FMAV(a, b, c), the
+// same with c a vector. A file may include
 // this more than once with different bodies; GC_ISA_BODY is undefined afterwards.
 #ifndef GC_ISA_BODY
 #error "define GC_ISA_BODY (the kernel body's file name) before including instantiate_isa.h"
@@ -29,11 +30,13 @@
 #define TILE_POSITIONS GC_AVX512_TILE_POSITIONS
 #define TILE_BLOCKS GC_AVX512_TILE_BLOCKS
 #define FMA(a, b, c) __builtin_elementwise_fma((b), SPLAT16(c), (a))
+#define FMAV(a, b, c) __builtin_elementwise_fma((b), (c), (a))
 #include GC_ISA_BODY
 #undef ISA
 #undef TILE_POSITIONS
 #undef TILE_BLOCKS
 #undef FMA
+#undef FMAV
 #pragma clang attribute pop
 
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
@@ -41,11 +44,13 @@
 #define TILE_POSITIONS GC_AVX2_TILE_POSITIONS
 #define TILE_BLOCKS GC_AVX2_TILE_BLOCKS
 #define FMA(a, b, c) __builtin_elementwise_fma((b), SPLAT16(c), (a))
+#define FMAV(a, b, c) __builtin_elementwise_fma((b), (c), (a))
 #include GC_ISA_BODY
 #undef ISA
 #undef TILE_POSITIONS
 #undef TILE_BLOCKS
 #undef FMA
+#undef FMAV
 #pragma clang attribute pop
 #endif
 
@@ -54,10 +59,12 @@
 #define TILE_POSITIONS GC_BASE_TILE_POSITIONS
 #define TILE_BLOCKS GC_BASE_TILE_BLOCKS
 #define FMA(a, b, c) ((a) + (b) * (c))
+#define FMAV(a, b, c) ((a) + (b) * (c))
 #include GC_ISA_BODY
 #undef ISA
 #undef TILE_POSITIONS
 #undef TILE_BLOCKS
 #undef FMA
+#undef FMAV
 
 #undef GC_ISA_BODY

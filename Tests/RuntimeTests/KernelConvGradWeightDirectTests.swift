@@ -3,9 +3,9 @@ import GraphIR
 @testable import Runtime
 import XCTest
 
-/// The direct weight-gradient kernel (CConvKernels/conv_grad_weight.c) against naive double
-/// sums on every instruction set this CPU has, at 1-3 threads, and the same bits at every
-/// thread count.
+/// The direct weight-gradient kernel (CConvKernels/conv_grad_weight.c) and the row kernel for
+/// few input channels (conv_rows.c) against naive double sums on every instruction set this
+/// CPU has, at 1-3 threads, and the same bits at every thread count.
 final class KernelConvGradWeightDirectTests: XCTestCase {
     let data = TestData(seed: 41)
 
@@ -45,7 +45,7 @@ final class KernelConvGradWeightDirectTests: XCTestCase {
         return want
     }
 
-    func direct(_ k: Case, x: [Float], dy: [Float], threads: Int) -> [Float] {
+    func direct(_ k: Case, x: [Float], dy: [Float], threads: Int, form: ConvGradWeightForm = .direct) -> [Float] {
         var xs = x, dys = dy
         var got = [Float](repeating: .nan, count: k.o * k.c * k.kh * k.kw)
         xs.withUnsafeMutableBytes { xb in dys.withUnsafeMutableBytes { db in got.withUnsafeMutableBytes { gb in
@@ -53,12 +53,37 @@ final class KernelConvGradWeightDirectTests: XCTestCase {
                              x: TensorView(data: xb.baseAddress!, shape: [k.n, k.c, k.h, k.w], dtype: .f32),
                              dw: TensorView(data: gb.baseAddress!, shape: [k.o, k.c, k.kh, k.kw], dtype: .f32),
                              attributes: k.attributes, workspace: Workspace(),
-                             pool: WorkerPool(threads: threads, tuner: Tuner(mode: .off)), form: .direct)
+                             pool: WorkerPool(threads: threads, tuner: Tuner(mode: .off)), form: form)
         } } }
         return got
     }
 
     func testDirectWeightGradientMatchesNaiveSumsOnEveryInstructionSet() {
+        check(cases, form: .direct)
+    }
+
+    func testRowsWeightGradientMatchesNaiveSumsOnEveryInstructionSet() {
+        // The CNN's first layer at batch 8, 1 and 19 (three runs of images, the last short);
+        // three channels with a stride of 2 down the rows; rows narrower than a vector (a
+        // padded copy), exactly one vector, and wider with a last vector overlapping the one
+        // before; a 7-column kernel; output channels that leave a partial register group (5,
+        // 17, 33); padding wider than the kernel reaches.
+        let rows = [
+            cases[0], cases[3],
+            Case(n: 1, c: 1, h: 28, w: 28, o: 16, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1),
+            Case(n: 19, c: 1, h: 28, w: 28, o: 16, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1),
+            Case(n: 3, c: 2, h: 6, w: 16, o: 17, kh: 2, kw: 1, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1),
+            Case(n: 4, c: 4, h: 5, w: 37, o: 33, kh: 3, kw: 7, sh: 1, sw: 1, ph: 1, pw: 3, dh: 1, dw: 1),
+            Case(n: 2, c: 1, h: 3, w: 2, o: 5, kh: 2, kw: 2, sh: 1, sw: 1, ph: 3, pw: 4, dh: 1, dw: 1),
+        ]
+        for k in rows {
+            let g = ConvGeometry(x: [k.n, k.c, k.h, k.w], y: [k.n, k.o, k.oh, k.ow], kernel: (k.kh, k.kw), attributes: k.attributes)
+            XCTAssertTrue(g.allowsRowsGradWeight, "\(k)")
+        }
+        check(rows, form: .rows)
+    }
+
+    func check(_ cases: [Case], form: ConvGradWeightForm) {
         let best = VectorISA.limit(to: nil)
         defer { VectorISA.limit(to: nil) }
         for k in cases {
@@ -66,13 +91,13 @@ final class KernelConvGradWeightDirectTests: XCTestCase {
             let want = naive(k, x: x, dy: dy)
             for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
                 XCTAssertEqual(VectorISA.limit(to: isa), isa)
-                let one = direct(k, x: x, dy: dy, threads: 1)
+                let one = direct(k, x: x, dy: dy, threads: 1, form: form)
                 for (i, (gv, wv)) in zip(one, want).enumerated() {
-                    XCTAssertEqual(Double(gv), wv, accuracy: 1e-4 * max(1, abs(wv)), "\(isa) \(k) at \(i)")
+                    XCTAssertEqual(Double(gv), wv, accuracy: 1e-4 * max(1, abs(wv)), "\(form) \(isa) \(k) at \(i)")
                 }
                 for threads in 2...3 {
-                    let many = direct(k, x: x, dy: dy, threads: threads)
-                    XCTAssertEqual(many.map(\.bitPattern), one.map(\.bitPattern), "\(isa) \(k): \(threads) threads differ from one")
+                    let many = direct(k, x: x, dy: dy, threads: threads, form: form)
+                    XCTAssertEqual(many.map(\.bitPattern), one.map(\.bitPattern), "\(form) \(isa) \(k): \(threads) threads differ from one")
                 }
             }
         }

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include "winograd_kernels.h"
+#include "conv_rows_kernels.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -69,20 +69,21 @@ func conv2dGradInputDirect(dy: TensorView, weight: TensorView, dx: TensorView, _
 
 /// Runs the blocked kernel image by image over the pool: each chunk writes one image at a
 /// time in the blocked layout to its scratch, then reorders it into `output` [N, outChannels,
-/// outPlane]. A padded convolution first copies the image with its padding made explicit
-/// (so that every output position takes the kernel's unchecked full tiles, not its one-at-a-time
-/// edge path). `prepare(packed, shift)` fills the packed weights and the shift (the scale is
-/// one); `extra` floats after the shift are the preparation's own.
+/// outPlane]. A convolution padded along the width first copies the image with that padding
+/// made explicit (so that every output position takes the kernel's unchecked full tiles, not
+/// its one-at-a-time edge path); the padding along the height stays the kernel's, which skips
+/// the kernel rows outside the image rather than multiplying zeros (an input gradient's
+/// padding of kernel - 1 rows would otherwise be a third of its work). `prepare(packed,
+/// shift)` fills the packed weights and the shift (the scale is one); `extra` floats after the
+/// shift are the preparation's own.
 private func runBlockedPerImage(_ geometry: gc_conv_geometry, input: UnsafeMutablePointer<Float>, inputImage: Int,
                                 output: UnsafeMutablePointer<Float>, outChannels: Int, outPlane: Int, images: Int,
                                 workspace: Workspace, pool: WorkerPool, extra: Int = 0,
                                 prepare: (_ packed: UnsafeMutablePointer<Float>, _ shift: UnsafeMutablePointer<Float>) -> Void) {
-    let padded = geometry.pad_h > 0 || geometry.pad_w > 0
+    let padded = geometry.pad_w > 0
     var run = geometry
     if padded {
-        run.height = (geometry.out_height - 1) * geometry.stride_h + geometry.kernel_h
         run.width = (geometry.out_width - 1) * geometry.stride_w + geometry.kernel_w
-        run.pad_h = 0
         run.pad_w = 0
     }
     let paddedImage = padded ? Int(run.in_blocks * run.height * run.width) : 0
@@ -101,8 +102,8 @@ private func runBlockedPerImage(_ geometry: gc_conv_geometry, input: UnsafeMutab
         for image in range {
             var source = input + image * inputImage
             if padded {
-                gc_pad_planes(source, paddedInput, geometry.in_blocks, geometry.height, geometry.width, geometry.pad_h,
-                              geometry.pad_w, run.height, run.width)
+                gc_pad_planes(source, paddedInput, geometry.in_blocks, geometry.height, geometry.width, 0, geometry.pad_w,
+                              run.height, run.width)
                 source = paddedInput
             }
             withUnsafePointer(to: run) { gc_conv2d_blocked($0, source, packed, scale, shift, nil, mine, 0, 0, items) }

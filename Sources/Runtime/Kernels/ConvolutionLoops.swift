@@ -115,8 +115,9 @@ func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutab
 /// chunk unfolds into its own slice of the workspace). (Unfolding several images side by
 /// side into one wide GEMM was tried: on the CNN it halved the GEMMs' rate, as the wide column
 /// matrix and the copy back to [N, O, H', W'] no longer fit in cache; bench/RESULTS.md.)
-/// Or (`direct`) by the blocked direct kernel (`conv2dForwardDirect`): a tuned choice
-/// (`conv2d-forward`) per shape where that kernel takes the shape, unless the node's `form`
+/// Or (`direct`) by the blocked direct kernel (`conv2dForwardDirect`), or (`rows`) by the
+/// row-vectorised kernel for a few input channels (`conv2dForwardRows`): a tuned choice
+/// (`conv2d-forward`) per shape among the forms that take the shape, unless the node's `form`
 /// attribute decided it (`blocked-layout` writes `im2col` on the layers its chooser gave to
 /// im2col). `--tune off` keeps im2col.
 func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: TensorView, attributes: Attributes,
@@ -126,15 +127,27 @@ func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: Tens
     // fused_conv2d's activation, applied while the image's output is in cache.
     let relu = attributes[.activation] == "relu"
     func run(_ form: ConvolutionForm) {
-        if form == .direct,
-           conv2dForwardDirect(x: x, weight: weight, bias: bias, y: y, g, relu: relu, workspace: workspace, pool: pool) { return }
+        switch form {
+        case .direct:
+            if conv2dForwardDirect(x: x, weight: weight, bias: bias, y: y, g, relu: relu, workspace: workspace, pool: pool) { return }
+        case .rows:
+            if conv2dForwardRows(x: x, weight: weight, bias: bias, y: y, g, relu: relu, workspace: workspace, pool: pool) { return }
+        case .im2col: break
+        }
         conv2dForwardGEMM(x: x, weight: weight, bias: bias, y: y, g, relu: relu, workspace: workspace, pool: pool)
     }
     if let form { return run(form) }
-    guard g.allowsDirectForward(outChannels: wt[0]), pool.tuner.mode != .off, !pool.isRunningJob else { return run(.im2col) }
+    let forms = ConvolutionForm.allCases.filter {
+        switch $0 {
+        case .im2col: true
+        case .direct: g.allowsDirectForward(outChannels: wt[0])
+        case .rows: g.allowsRowsForward
+        }
+    }
+    guard forms.count > 1, pool.tuner.mode != .off, !pool.isRunningJob else { return run(.im2col) }
     let key = TuningKey(point: "conv2d-forward", shapes: [x.shape, wt],
                         detail: g.tuningDetail + (bias == nil ? "" : "-bias") + (relu ? "-relu" : ""), threads: pool.width)
-    pool.tuner.run(key, ConvolutionForm.allCases.map { form in KernelVariant(form.rawValue) { run(form) } })
+    pool.tuner.run(key, forms.map { form in KernelVariant(form.rawValue) { run(form) } })
 }
 
 private func conv2dForwardGEMM(x: TensorView, weight: TensorView, bias: TensorView?, y: TensorView, _ g: ConvGeometry,
@@ -239,9 +252,11 @@ private func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView,
 /// side by side, so the GEMM sums over `images x OH*OW` at once (long sums run nearer the
 /// GEMM's peak than many short ones); or (`direct`) no GEMM: the C kernel of
 /// conv_grad_kernels.h sums in registers over fixed groups of images
-/// (`conv2dGradWeightDirect`). A tuned choice (`conv2d-grad-weight`) per shape.
+/// (`conv2dGradWeightDirect`); or (`rows`, a few input channels) the row-vectorised kernel of
+/// conv_rows_kernels.h (`conv2dGradWeightRows`). A tuned choice (`conv2d-grad-weight`) per
+/// shape among the forms that take it.
 enum ConvGradWeightForm: String, CaseIterable {
-    case perImage = "per-image", stacked, direct
+    case perImage = "per-image", stacked, direct, rows
 
     /// Images per stacked GEMM: their columns fill about 1 MB (a second-level cache).
     static func stackedImages(_ g: ConvGeometry) -> Int { max(1, (1 << 18) / max(g.patch * g.outPlane, 1)) }
@@ -271,7 +286,8 @@ func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, attributes:
     guard pool.tuner.mode != .off, !pool.isRunningJob else {
         return conv2dGradWeight(dy: dy, x: x, dw: dw, g, workspace: workspace, pool: pool, form: .perImage)
     }
-    pool.tuner.run(key, ConvGradWeightForm.allCases.map { form in
+    let forms = ConvGradWeightForm.allCases.filter { $0 != .rows || g.allowsRowsGradWeight }
+    pool.tuner.run(key, forms.map { form in
         KernelVariant(form.rawValue) { conv2dGradWeight(dy: dy, x: x, dw: dw, g, workspace: workspace, pool: pool, form: form) }
     })
 }
@@ -279,6 +295,7 @@ func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, attributes:
 private func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, _ g: ConvGeometry, workspace: Workspace,
                               pool: WorkerPool, form: ConvGradWeightForm) {
     if form == .direct, conv2dGradWeightDirect(dy: dy, x: x, dw: dw, g, workspace: workspace, pool: pool) { return }
+    if form == .rows, conv2dGradWeightRows(dy: dy, x: x, dw: dw, g, workspace: workspace, pool: pool) { return }
     let outC = dw.shape[0], groupC = outC / g.groups
     let grain = g.imageGrain(outChannels: outC)
     let chunks = pool.chunks(g.n, grain: grain)
