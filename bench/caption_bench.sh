@@ -21,12 +21,14 @@
 #   graphc graphs/resnet18.swiftgraph --extract-features --images ../shared/data/sydney-captions/images --out all_features.hdf5
 # Environment: GRAPHC (default .build/release/graphc), DATA (default ../shared/data/sydney-captions),
 # THREADS ("1 2"), REPEATS (3), DECODERS ("lstm attention"), OUT (bench/out/captions; emptied of
-# earlier runs first), OPENBLAS_CORETYPE (passed to graphc if set; never set by tests or CI),
+# earlier runs first), OPENBLAS_CORETYPE (passed to graphc if set; never set by tests or CI; with
+# Haswell or Zen graphc also gets --isa avx2, see bench/isa.sh; ISA=... overrides),
 # TUNE (graphc's --tune, default fast: a short run per decoder and thread count first fills the
 # tuning cache TUNING_CACHE, default OUT/../tuning.json, so the timed runs read their choices),
 # PYTHON (the interpreter with torch, h5py and nltk; default .venv-bench/bin/python if present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/isa.sh
 features=${1:?usage: bench/caption_bench.sh FEATURES.hdf5 (graphc --extract-features makes one; see the header)}
 GRAPHC=${GRAPHC:-.build/release/graphc}
 DATA=${DATA:-../shared/data/sydney-captions}
@@ -38,6 +40,7 @@ ENCODER_IMAGES=${ENCODER_IMAGES:-0}
 UNFUSED=${UNFUSED:-1}
 TUNE=${TUNE:-fast}
 PYTHON=${PYTHON:-$([ -x .venv-bench/bin/python ] && echo .venv-bench/bin/python || echo python3)}
+read -r -a isa <<< "$(isa_args "${OPENBLAS_CORETYPE:-}")"
 export GRAPHC_TUNING_CACHE=${TUNING_CACHE:-$(dirname "$OUT")/tuning.json}
 
 die() { echo "bench/caption_bench.sh: $*" >&2; exit 1; }
@@ -65,7 +68,7 @@ for model in $DECODERS; do
       for fusion in on off; do
         rm -rf "$tmp/graphc"
         "$GRAPHC" "graphs/caption_$model.swiftgraph" --train --epochs 1 --limit 16 --features "$features" --data "$DATA" \
-            --out "$tmp/graphc" --threads "$t" --tune "$TUNE" --fusion $fusion > "$tmp/graphc.log" 2>&1 \
+            --out "$tmp/graphc" --threads "$t" --tune "$TUNE" "${isa[@]}" --fusion $fusion > "$tmp/graphc.log" 2>&1 \
           || { tail -20 "$tmp/graphc.log" >&2; die "graphc tuning run failed on $model (log above)"; }
         grep -h "^fusion (" "$tmp/graphc.log" >&2 || true
       done
@@ -75,7 +78,7 @@ for model in $DECODERS; do
       say "$model, $t thread(s), run $r/$REPEATS: graphc (load $(cut -d' ' -f1 /proc/loadavg))"
       rm -rf "$tmp/graphc"
       "$GRAPHC" "graphs/caption_$model.swiftgraph" --train --epochs 1 --features "$features" --data "$DATA" \
-          --out "$tmp/graphc" --threads "$t" --tune "$TUNE" > "$tmp/graphc.log" 2>&1 \
+          --out "$tmp/graphc" --threads "$t" --tune "$TUNE" "${isa[@]}" > "$tmp/graphc.log" 2>&1 \
         || { tail -20 "$tmp/graphc.log" >&2; die "graphc failed on $model (log above)"; }
       cp "$tmp/graphc/$tag/metrics.json" "$OUT/graphc-$model-t$t-r$r.json"
       python3 -c "import json,sys; e=json.load(open(sys.argv[1]))['epochs'][0]; print(f'    graphc: epoch {e[\"seconds\"]:.2f} s, val decode {e[\"decode_seconds\"]:.2f} s', file=sys.stderr)" "$OUT/graphc-$model-t$t-r$r.json"
@@ -83,7 +86,7 @@ for model in $DECODERS; do
         say "$model, $t thread(s), run $r/$REPEATS: graphc --fusion off (load $(cut -d' ' -f1 /proc/loadavg))"
         rm -rf "$tmp/graphc"
         "$GRAPHC" "graphs/caption_$model.swiftgraph" --train --epochs 1 --features "$features" --data "$DATA" \
-            --out "$tmp/graphc" --threads "$t" --tune "$TUNE" --fusion off > "$tmp/graphc.log" 2>&1 \
+            --out "$tmp/graphc" --threads "$t" --tune "$TUNE" "${isa[@]}" --fusion off > "$tmp/graphc.log" 2>&1 \
           || { tail -20 "$tmp/graphc.log" >&2; die "graphc --fusion off failed on $model (log above)"; }
         cp "$tmp/graphc/$tag/metrics.json" "$OUT/graphc_unfused-$model-t$t-r$r.json"
         python3 -c "import json,sys; e=json.load(open(sys.argv[1]))['epochs'][0]; print(f'    graphc --fusion off: epoch {e[\"seconds\"]:.2f} s, val decode {e[\"decode_seconds\"]:.2f} s', file=sys.stderr)" "$OUT/graphc_unfused-$model-t$t-r$r.json"

@@ -13,6 +13,8 @@
 #   CORETYPES="default SkylakeX" REPEATS=7 bench/cnn.sh
 #
 # OPENBLAS_CORETYPE is set here, for the benchmarked processes only; tests and CI never set it.
+# With a core type without AVX-512 (Haswell, Zen) graphc also gets --isa avx2 (bench/isa.sh; ISA=...
+# overrides), so its own kernels run as on such a CPU; PyTorch and JAX keep the CPU's best.
 #
 # Tuning (TUNE, default fast; "off" for the fixed defaults): before the measured runs of each
 # core type and thread count, one short graphc run fills the tuning cache (TUNING_CACHE,
@@ -22,6 +24,7 @@
 # PYTHON: the interpreter with torch and jax (default: .venv-bench/bin/python if present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/isa.sh
 GRAPHC=${GRAPHC:-.build/release/graphc}
 THREADS=${THREADS:-"1 2"}
 REPEATS=${REPEATS:-5}
@@ -56,10 +59,11 @@ for t in $THREADS; do
     for core in $CORETYPES; do
         envs=()
         [ "$core" != default ] && envs=(OPENBLAS_CORETYPE="$core")
+        read -r -a isa <<< "$(isa_args "$core")"
         if [ "$TUNE" != off ]; then
             echo "[$(date -u +%T)] graphc (OpenBLAS core $core), $t thread(s): tuning run (cache $GRAPHC_TUNING_CACHE)" >&2
             for fusion in on off; do
-                env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --bench-repeats 1 --bench-seconds 0.2 --threads "$t" --eval-threads "$t" \
+                env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --bench-repeats 1 --bench-seconds 0.2 --threads "$t" --eval-threads "$t" "${isa[@]}" \
                     --fusion $fusion --memory-plan $fusion > /dev/null
             done
         fi
@@ -68,8 +72,8 @@ for t in $THREADS; do
         echo "[$(date -u +%T)] graphc (OpenBLAS core $core) fused and unfused, $REPEATS rounds, $t thread(s); load $(cut -d' ' -f1 /proc/loadavg)" >&2
         fused=(); unfused=()
         for r in $(seq 1 "$REPEATS"); do
-            env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --bench-repeats 1 --threads "$t" --eval-threads "$t" > "$OUT/graphc-$core-t$t-r$r.round"
-            env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --bench-repeats 1 --threads "$t" --eval-threads "$t" --fusion off --memory-plan off > "$OUT/graphc-unfused-$core-t$t-r$r.round"
+            env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --bench-repeats 1 --threads "$t" --eval-threads "$t" "${isa[@]}" > "$OUT/graphc-$core-t$t-r$r.round"
+            env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --bench-repeats 1 --threads "$t" --eval-threads "$t" "${isa[@]}" --fusion off --memory-plan off > "$OUT/graphc-unfused-$core-t$t-r$r.round"
             fused+=("$OUT/graphc-$core-t$t-r$r.round"); unfused+=("$OUT/graphc-unfused-$core-t$t-r$r.round")
         done
         python3 bench/merge_runs.py "${fused[@]}" > "$OUT/graphc-$core-t$t.json"

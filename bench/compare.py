@@ -20,7 +20,8 @@ def label(path, d):
     if kind(d) != "graphc":
         return d["framework"]
     name = "graphc unfused" if "unfused" in os.path.basename(path) else "graphc"
-    return f"{name} (OpenBLAS {d['blas_core']})"
+    isa = f", {d['kernel_isa']}" if "kernel_isa" in d else ""
+    return f"{name} (OpenBLAS {d['blas_core']}{isa})"
 
 
 def threads(d):
@@ -59,7 +60,8 @@ def fused_vs_unfused(runs):
     pairs = {}
     for p, d in runs:
         if kind(d) == "graphc":
-            pairs.setdefault((threads(d), d["blas_core"]), {})["unfused" if "unfused" in os.path.basename(p) else "fused"] = d
+            core = d["blas_core"] + (f", kernels {d['kernel_isa']}" if "kernel_isa" in d else "")
+            pairs.setdefault((threads(d), core), {})["unfused" if "unfused" in os.path.basename(p) else "fused"] = d
     rows = [(k, v) for k, v in sorted(pairs.items()) if "fused" in v and "unfused" in v]
     if not rows:
         return

@@ -61,6 +61,8 @@ public enum Bench {
         public var threads: [String: Int]
         public var eval_threads: Int
         public var blas_core: String
+        /// The instruction set of graphc's own vector kernels (`--isa`).
+        public var kernel_isa: String
         public var fusion: Bool
         public var memory_plan: Bool
         public var train: [String: Summary]
@@ -96,9 +98,9 @@ public enum Bench {
         let repeats = settings.repeats, seconds = settings.seconds
         let cores = BLASInfo.threads
         let evalThreads = recipe.evalThreads
-        reporter.log("graphc bench: \(file), OpenBLAS core \(BLASInfo.coreName), threads \(overrides.threads.map(String.init) ?? "default (all \(cores) cores)"), eval \(evalThreads)")
+        reporter.log("graphc bench: \(file), OpenBLAS core \(BLASInfo.coreName), kernels \(VectorISA.current), threads \(overrides.threads.map(String.init) ?? "default (all \(cores) cores)"), eval \(evalThreads)")
 
-        var report = Report(framework: "graphc", threads: [:], eval_threads: evalThreads, blas_core: BLASInfo.coreName,
+        var report = Report(framework: "graphc", threads: [:], eval_threads: evalThreads, blas_core: BLASInfo.coreName, kernel_isa: VectorISA.current.description,
                             fusion: settings.passes.fusion, memory_plan: settings.memoryPlan, train: [:], train_ms_per_step: [:], eval: [:], peak_rss_mb: 0, planned_mb: [:])
         let random = RandomSource(seed: 7)
         var profiles: [(String, Executor, StepPhaseTimes?)] = []

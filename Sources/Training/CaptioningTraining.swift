@@ -304,7 +304,7 @@ struct CaptioningTraining {
         ["epochs": "\(recipe.epochs)", "batch_size": "\(recipe.batchSize)", "optimizer": recipe.optimizer, "lr": "\(lr)",
          "grad_clip": recipe.gradClip.map { "\($0)" } ?? "none", "dropout": recipe.dropout.map { "\($0)" } ?? "model",
          "seed": "\(recipe.seed)", "decoding": decoding,
-         "threads": "\(recipe.threads)", "blas_core": BLASInfo.coreName]
+         "threads": "\(recipe.threads)", "blas_core": BLASInfo.coreName, "kernel_isa": VectorISA.current.description]
     }
 
     /// Greedy captions of a split and their BLEU-4.

@@ -126,7 +126,7 @@ public enum TrainingJob {
     }
 
     public static func blasLine(threads: Int, evalThreads: Int? = nil) -> String {
-        var s = "OpenBLAS core \(BLASInfo.coreName), \(threads) thread\(threads == 1 ? "" : "s")"
+        var s = "OpenBLAS core \(BLASInfo.coreName), kernels \(VectorISA.current), \(threads) thread\(threads == 1 ? "" : "s")"
         if let e = evalThreads, e != threads { s += " for training, \(e) for evaluation" }
         if let advice = BLASInfo.advice { s += "\nnote: " + advice }
         return s

@@ -119,6 +119,8 @@ struct Graphc: ParsableCommand {
     var maxMemory: String?
     @Option(help: ArgumentHelp("Choose kernel variants, splits and fusions by timing them on first use, remembered per machine in the tuning cache ($GRAPHC_TUNING_CACHE, else ~/.cache/graphc/tuning.json); 'off': fixed defaults.", valueName: "off|fast|full"))
     var tune: String = "fast"
+    @Option(help: ArgumentHelp("The most graphc's own vector kernels may use (default: the best the CPU has); with OPENBLAS_CORETYPE=Haswell, --isa avx2 runs as a CPU without AVX-512 would. Tuning choices are kept per instruction set.", valueName: "avx512|avx2|sse2"))
+    var isa: String?
     @Option(help: ArgumentHelp("How inference graphs' convolutions run: 'auto' measures each layer's candidates with --tune (the fixed default, blocked, with --tune off); 'blocked', 'winograd' (3x3 stride-1 layers; the others blocked) or 'im2col' for every layer that allows it.", valueName: "auto|blocked|winograd|im2col"))
     var convolution: String = "auto"
     @Option(parsing: .unconditional, help: ArgumentHelp("Kernel threads for evaluation batches, as --threads (default: --threads, else all cores).", valueName: "n"))
@@ -183,6 +185,11 @@ struct Graphc: ParsableCommand {
         guard ["on", "off"].contains(fusedUpdate) else { throw ValidationError("--fused-update must be 'on' or 'off', got '\(fusedUpdate)'") }
         guard NumericsCheckMode(rawValue: checkNumerics) != nil else { throw ValidationError("--check-numerics must be 'auto', 'always' or 'off', got '\(checkNumerics)'") }
         guard TuneMode(rawValue: tune) != nil else { throw ValidationError("--tune must be 'off', 'fast' or 'full', got '\(tune)'") }
+        if let isa {
+            guard let wanted = VectorISA(flag: isa) else { throw ValidationError("--isa must be 'avx512', 'avx2' or 'sse2', got '\(isa)'") }
+            let best = VectorISA.limit(to: nil)
+            guard wanted.rawValue <= best.rawValue else { throw ValidationError("--isa \(isa): this CPU's best is \(best)") }
+        }
         guard convolution == "auto" || ConvolutionAlgorithm(rawValue: convolution) != nil else {
             throw ValidationError("--convolution must be 'auto', 'blocked', 'winograd' or 'im2col', got '\(convolution)'")
         }
@@ -209,6 +216,8 @@ struct Graphc: ParsableCommand {
         signal(SIGXFSZ, SIG_IGN)
         if let m = maxMemory, let bytes = MemoryBudget.parse(m) { MemoryBudget.bytes = bytes; MemoryBudget.source = "--max-memory \(m)" }
         if let t = threads { BLASInfo.setThreads(t) }
+        // Before the tuner: its machine identity names the instruction set.
+        if let isa, let wanted = VectorISA(flag: isa) { VectorISA.limit(to: wanted) }
         Tuner.shared = Tuner.standard(mode: TuneMode(rawValue: tune) ?? .fast)
         defer { for w in Tuner.shared.takeWarnings() { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) } }
         // Joins the MPI job when mpirun started several ranks (otherwise no MPI call is made).

@@ -5,7 +5,7 @@ import XCTest
 /// The tuner's choices, its cache file and key. Candidate speeds come from a stand-in
 /// `measure` returning fixed seconds, so nothing here depends on timing.
 final class TunerTests: XCTestCase {
-    let machine = MachineIdentity(cpuModel: "Test CPU @ 1.00GHz", cores: 2, blasCore: "Haswell")
+    let machine = MachineIdentity(cpuModel: "Test CPU @ 1.00GHz", cores: 2, blasCore: "Haswell", kernelISA: "AVX2+FMA")
     let key = TuningKey(point: "gemm-split", shapes: [[8, 1152], [1152, 600]], detail: "tb", threads: 2)
 
     func temporaryCache() throws -> URL {
@@ -33,6 +33,10 @@ final class TunerTests: XCTestCase {
         XCTAssertEqual(MachineIdentity.parseModelName(cpuinfo), "AMD EPYC 9R14 96-Core Processor")
         XCTAssertNil(MachineIdentity.parseModelName("processor\t: 0\n"))
         XCTAssertFalse(MachineIdentity.current.blasCore.isEmpty)
+        XCTAssertEqual(MachineIdentity.current.kernelISA, VectorISA.current.description)
+        defer { VectorISA.limit(to: nil) }
+        let limited = VectorISA.limit(to: .sse2)
+        XCTAssertEqual(MachineIdentity.current.kernelISA, limited.description, "the identity follows a limit set after start-up")
     }
 
     func testCacheRoundTripPerMachine() throws {
@@ -40,15 +44,33 @@ final class TunerTests: XCTestCase {
         let cache = TuningCache(url: url)
         XCTAssertNil(cache.warning, "a missing file is not a problem")
         XCTAssertNil(cache.remember("columns", for: key, on: machine))
-        let other = MachineIdentity(cpuModel: machine.cpuModel, cores: 2, blasCore: "SkylakeX")
+        let other = MachineIdentity(cpuModel: machine.cpuModel, cores: 2, blasCore: "SkylakeX", kernelISA: machine.kernelISA)
         XCTAssertNil(cache.remember("rows", for: key, on: other))
+        let sse2 = MachineIdentity(cpuModel: machine.cpuModel, cores: 2, blasCore: machine.blasCore, kernelISA: "SSE2")
+        XCTAssertNil(cache.remember("serial", for: key, on: sse2))
 
         let reread = TuningCache(url: url)
         XCTAssertNil(reread.warning)
         XCTAssertEqual(reread.choice(key, on: machine), "columns")
         XCTAssertEqual(reread.choice(key, on: other), "rows", "OpenBLAS's core is part of the machine")
+        XCTAssertEqual(reread.choice(key, on: sse2), "serial", "so is the instruction set of graphc's own kernels")
         XCTAssertNil(reread.choice(TuningKey(point: key.point, shapes: key.shapes, detail: key.detail, threads: 1), on: machine))
-        XCTAssertNil(reread.choice(key, on: MachineIdentity(cpuModel: "Other", cores: 2, blasCore: "Haswell")))
+        XCTAssertNil(reread.choice(key, on: MachineIdentity(cpuModel: "Other", cores: 2, blasCore: "Haswell", kernelISA: "AVX2+FMA")))
+    }
+
+    /// A table written before the cache recorded the kernels' instruction set is read without
+    /// a warning but applies to no machine: its choices were measured with unknown kernels.
+    func testTableWithoutInstructionSetMatchesNoMachine() throws {
+        let url = try temporaryCache()
+        let old = """
+            {"format": "graphc-tuning", "version": 1, "machines": [{"cpu": "\(machine.cpuModel)", "cores": 2, "blas": "Haswell",
+             "choices": {"\(key.description)": "columns"}}]}
+            """
+        try Data(old.utf8).write(to: url)
+        let cache = TuningCache(url: url)
+        XCTAssertNil(cache.warning)
+        XCTAssertNil(cache.choice(key, on: machine))
+        XCTAssertEqual(cache.choice(key, on: MachineIdentity(cpuModel: machine.cpuModel, cores: 2, blasCore: "Haswell", kernelISA: "")), "columns")
     }
 
     /// Two caches on one file (two processes): a save keeps what the other wrote.

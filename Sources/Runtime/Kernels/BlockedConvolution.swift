@@ -139,6 +139,20 @@ public enum VectorISA: Int32, CustomStringConvertible, CaseIterable, Sendable {
         VectorISA(rawValue: gc_conv_set_isa(isa?.rawValue ?? 0)) ?? .sse2
     }
 
+    /// The name `--isa` takes: `avx512`, `avx2` or `sse2`.
+    public var flag: String {
+        switch self {
+        case .sse2: return "sse2"
+        case .avx2: return "avx2"
+        case .avx512: return "avx512"
+        }
+    }
+
+    public init?(flag: String) {
+        guard let isa = VectorISA.allCases.first(where: { $0.flag == flag }) else { return nil }
+        self = isa
+    }
+
     public var description: String {
         switch self {
         case .sse2: return "SSE2"

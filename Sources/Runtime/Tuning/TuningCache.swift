@@ -77,6 +77,8 @@ public final class TuningCache: @unchecked Sendable {
         var cpu: String
         var cores: Int
         var blas: String
+        /// Absent in files written before the cache recorded the kernels' instruction set.
+        var isa: String?
         var choices: [String: String]
     }
     struct File: Codable {
@@ -103,14 +105,14 @@ public final class TuningCache: @unchecked Sendable {
                 }
                 table[key] = variant
             }
-            tables[MachineIdentity(cpuModel: m.cpu, cores: m.cores, blasCore: m.blas), default: [:]].merge(table) { a, _ in a }
+            tables[MachineIdentity(cpuModel: m.cpu, cores: m.cores, blasCore: m.blas, kernelISA: m.isa ?? ""), default: [:]].merge(table) { a, _ in a }
         }
         return tables
     }
 
     static func encode(_ tables: [MachineIdentity: [TuningKey: String]]) throws -> Data {
         let machines = tables.sorted { $0.key.description < $1.key.description }.map { m, table in
-            Machine(cpu: m.cpuModel, cores: m.cores, blas: m.blasCore,
+            Machine(cpu: m.cpuModel, cores: m.cores, blas: m.blasCore, isa: m.kernelISA,
                     choices: Dictionary(uniqueKeysWithValues: table.map { ($0.key.description, $0.value) }))
         }
         let encoder = JSONEncoder()
