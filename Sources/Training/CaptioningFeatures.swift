@@ -23,18 +23,32 @@ public struct CaptioningFeatures {
 
     /// [names.count, regions, dim] for the images `names` (N.tif).
     public func batch(_ names: [String]) throws -> HostTensor {
-        let size = regions * dim
         let rows = try names.map(row(of:))
         // Every value is copied from a row: no zero fill first (a batch is megabytes).
-        let out = [Float](unsafeUninitializedCapacity: rows.count * size) { dst, initialized in
-            guard let d = dst.baseAddress else { return }
-            values.withUnsafeBufferPointer { src in
-                guard let s = src.baseAddress else { d.initialize(repeating: 0, count: dst.count); return }
-                for (i, row) in rows.enumerated() { (d + i * size).initialize(from: s + row * size, count: size) }
-            }
-            initialized = rows.count * size
+        let out = [Float](unsafeUninitializedCapacity: rows.count * regions * dim) { dst, initialized in
+            if let d = dst.baseAddress { Self.copy(rows, of: values, rowSize: regions * dim, to: UnsafeMutableRawPointer(d)) }
+            initialized = dst.count
         }
         return HostTensor(shape: [names.count, regions, dim], floats: out)
+    }
+
+    /// The same batch as `batch(_:)`, written straight into the executor's input memory (see
+    /// `FeedWriter`): the training loop's batches are not copied twice.
+    public func batchWriter(_ names: [String]) throws -> FeedWriter {
+        let rows = try names.map(row(of:))
+        return FeedWriter(shape: [names.count, regions, dim]) { [values, regions, dim] p in
+            Self.copy(rows, of: values, rowSize: regions * dim, to: p)
+        }
+    }
+
+    /// Rows `rows` (checked by `row(of:)`) of `values`, one after another at `p`.
+    private static func copy(_ rows: [Int], of values: [Float], rowSize: Int, to p: UnsafeMutableRawPointer) {
+        values.withUnsafeBytes { src in
+            guard let s = src.baseAddress else { return }
+            for (i, row) in rows.enumerated() {
+                (p + i * rowSize * 4).copyMemory(from: s + row * rowSize * 4, byteCount: rowSize * 4)
+            }
+        }
     }
 
     public func row(of name: String) throws -> Int {
