@@ -284,7 +284,7 @@ public final class Executor {
             guard let name = graph[v].name else { continue }
             let view = plan.views[v.id]
             if let feed = feeds[name] { feed.copyBytes(to: view.data, count: view.count) }
-            else if let writer = written[name] { try writer.write(view.data) }
+            else if let writer = written[name] { try writer.write(view.data, pool) }
         }
         if try copyParameters(from: store, into: plan) || derivedStale { try computeParameterDerived(plan, store: store) }
         if measuresTime {

@@ -5,15 +5,16 @@ import GraphIR
 /// captioning batch's image features) is written once, where the kernels read it.
 ///
 /// `write` gets the input's memory (`shape`'s element count of `dtype`, 64-byte aligned) and
-/// must set every element: the memory holds whatever the last run left there. It is called
-/// once per run, after the feeds' shapes and types are checked and before any kernel runs;
-/// an error it throws ends the run before any kernel.
+/// must set every element: the memory holds whatever the last run left there. It also gets
+/// the executor's worker pool, to split a large copy over (idle while feeds are written). It
+/// is called once per run, after the feeds' shapes and types are checked and before any
+/// kernel runs; an error it throws ends the run before any kernel.
 public struct FeedWriter {
     public let shape: [Int]
     public let dtype: DType
-    public let write: (UnsafeMutableRawPointer) throws -> Void
+    public let write: (UnsafeMutableRawPointer, WorkerPool) throws -> Void
 
-    public init(shape: [Int], dtype: DType = .f32, write: @escaping (UnsafeMutableRawPointer) throws -> Void) {
+    public init(shape: [Int], dtype: DType = .f32, write: @escaping (UnsafeMutableRawPointer, WorkerPool) throws -> Void) {
         self.shape = shape; self.dtype = dtype; self.write = write
     }
 
@@ -24,7 +25,7 @@ public struct FeedWriter {
         let bytes = UnsafeMutableRawPointer.allocate(byteCount: max(n * dtype.byteSize, 1), alignment: 64)
         defer { bytes.deallocate() }
         bytes.initializeMemory(as: UInt8.self, repeating: 0, count: max(n * dtype.byteSize, 1))
-        try write(bytes)
+        try write(bytes, .serial)
         return HostTensor(copying: bytes, shape: shape, dtype: dtype)
     }
 

@@ -33,20 +33,28 @@ public struct CaptioningFeatures {
     }
 
     /// The same batch as `batch(_:)`, written straight into the executor's input memory (see
-    /// `FeedWriter`): the training loop's batches are not copied twice.
+    /// `FeedWriter`): the training loop's batches are not copied twice. The copy is split over
+    /// the executor's pool (a memory-bound loop: chunks of its tuned grain).
     public func batchWriter(_ names: [String]) throws -> FeedWriter {
         let rows = try names.map(row(of:))
-        return FeedWriter(shape: [names.count, regions, dim]) { [values, regions, dim] p in
-            Self.copy(rows, of: values, rowSize: regions * dim, to: p)
+        return FeedWriter(shape: [names.count, regions, dim]) { [values, regions, dim] p, pool in
+            Self.copy(rows, of: values, rowSize: regions * dim, to: p, pool: pool)
         }
     }
 
     /// Rows `rows` (checked by `row(of:)`) of `values`, one after another at `p`.
-    private static func copy(_ rows: [Int], of values: [Float], rowSize: Int, to p: UnsafeMutableRawPointer) {
+    private static func copy(_ rows: [Int], of values: [Float], rowSize: Int, to p: UnsafeMutableRawPointer, pool: WorkerPool = .serial) {
         values.withUnsafeBytes { src in
             guard let s = src.baseAddress else { return }
-            for (i, row) in rows.enumerated() {
-                (p + i * rowSize * 4).copyMemory(from: s + row * rowSize * 4, byteCount: rowSize * 4)
+            pool.parallelFor(rows.count * rowSize, grain: pool.memoryBoundGrain) { _, range in
+                // The batch's elements in `range`, a piece of a row at a time.
+                var i = range.lowerBound
+                while i < range.upperBound {
+                    let (r, offset) = i.quotientAndRemainder(dividingBy: rowSize)
+                    let n = min(rowSize - offset, range.upperBound - i)
+                    (p + i * 4).copyMemory(from: s + (rows[r] * rowSize + offset) * 4, byteCount: n * 4)
+                    i += n
+                }
             }
         }
     }

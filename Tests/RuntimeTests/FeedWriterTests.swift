@@ -21,7 +21,7 @@ final class FeedWriterTests: XCTestCase {
     }
 
     func writer(_ t: HostTensor) -> FeedWriter {
-        FeedWriter(shape: t.shape, dtype: t.dtype) { p in
+        FeedWriter(shape: t.shape, dtype: t.dtype) { p, _ in
             switch t.storage {
             case .f32(let v): v.withUnsafeBytes { if let s = $0.baseAddress { p.copyMemory(from: s, byteCount: $0.count) } }
             case .i64(let v): v.withUnsafeBytes { if let s = $0.baseAddress { p.copyMemory(from: s, byteCount: $0.count) } }
@@ -56,22 +56,22 @@ final class FeedWriterTests: XCTestCase {
         let ex = try Executor(graph: g, options: ExecutionOptions())
         let ids = HostTensor(shape: [2], ints: [0, 1])
         var wrote = false
-        let untouched = FeedWriter(shape: [2, 5]) { _ in wrote = true }
+        let untouched = FeedWriter(shape: [2, 5]) { _, _ in wrote = true }
         func check(_ feeds: [String: HostTensor], _ written: [String: FeedWriter], _ parts: [String]) {
             XCTAssertThrowsError(try ex.execute(feeds: feeds, writing: written, parameters: store)) { e in
                 for p in parts { XCTAssertTrue("\(e)".contains(p), "'\(p)' not in: \(e)") }
             }
         }
         check(["ids": ids], ["x": untouched], ["feed 'x'", "dimension 1 must be 4"])
-        check(["ids": ids], ["x": FeedWriter(shape: [2, 4], dtype: .i64) { _ in wrote = true }], ["feed 'x' is i64"])
-        check(["ids": ids], ["x": FeedWriter(shape: [3, 4]) { _ in wrote = true }], ["feed 'x' bound B = 3", "binding B = 2"])
+        check(["ids": ids], ["x": FeedWriter(shape: [2, 4], dtype: .i64) { _, _ in wrote = true }], ["feed 'x' is i64"])
+        check(["ids": ids], ["x": FeedWriter(shape: [3, 4]) { _, _ in wrote = true }], ["feed 'x' bound B = 3", "binding B = 2"])
         check(["ids": ids, "x": data.floats([2, 4])], ["x": writer(data.floats([2, 4]))], ["feed 'x' is given twice"])
         check([:], ["x": writer(data.floats([2, 4]))], ["missing feed 'ids'", "'x'"])
         XCTAssertFalse(wrote, "a writer of a refused feed is never called")
         // Ids a writer wrote are checked against their table before the node that reads them.
         check(["x": data.floats([2, 4])], ["ids": writer(HostTensor(shape: [2], ints: [0, 5]))], ["5"])
         struct Unreadable: Error {}
-        XCTAssertThrowsError(try ex.execute(feeds: ["ids": ids], writing: ["x": FeedWriter(shape: [2, 4]) { _ in throw Unreadable() }],
+        XCTAssertThrowsError(try ex.execute(feeds: ["ids": ids], writing: ["x": FeedWriter(shape: [2, 4]) { _, _ in throw Unreadable() }],
                                             parameters: store)) { XCTAssertTrue($0 is Unreadable, "\($0)") }
     }
 }

@@ -103,7 +103,7 @@ final class TrainerTests: XCTestCase {
         for s in 0..<4 {
             let feeds = batch(s)
             let x = try XCTUnwrap(feeds["x"]).floats
-            let written = FeedWriter(shape: [8, 6]) { p in
+            let written = FeedWriter(shape: [8, 6]) { p, _ in
                 writes += 1
                 x.withUnsafeBytes { if let b = $0.baseAddress { p.copyMemory(from: b, byteCount: $0.count) } }
             }

@@ -70,10 +70,10 @@ public final class Trainer {
         var writeSeconds = 0.0
         if timed {
             for (name, w) in written {
-                writing[name] = FeedWriter(shape: w.shape, dtype: w.dtype) { [unowned self] p in
+                writing[name] = FeedWriter(shape: w.shape, dtype: w.dtype) { [unowned self] p, pool in
                     let start = clock()
                     defer { writeSeconds += clock() - start }
-                    try w.write(p)
+                    try w.write(p, pool)
                 }
             }
         }
