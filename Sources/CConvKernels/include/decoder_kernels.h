@@ -30,6 +30,11 @@ typedef struct {
 /// g is only read.
 void gc_adam_update(float *p, const float *g, float *m, float *v, long n, const gc_adam_constants *constants);
 
+/// log_softmax along the last axis (n > 0) of rows [begin, end) of x [*, n] into y, with
+/// FastMath.swift's exp, the exps summed in Double in index order: the bits of
+/// DecoderStepLoops.swift's logSoftmaxLastAxis row loop. `scratch` holds 8 n floats.
+void gc_log_softmax_rows(const float *x, float *y, float *scratch, long n, long begin, long end);
+
 #ifdef __cplusplus
 }
 #endif
