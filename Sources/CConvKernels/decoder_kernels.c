@@ -55,3 +55,13 @@ void gc_log_softmax_rows(const float *x, float *y, float *scratch, long n, long 
         default: log_softmax_rows_base(x, y, scratch, n, begin, end); return;
     }
 }
+
+void gc_exp_scaled(const float *x, float *y, long n, float scale) {
+    switch (gc_conv_isa()) {
+#ifdef GC_X86
+        case 3: exp_scaled_avx512(x, y, n, scale); return;
+        case 2: exp_scaled_avx2(x, y, n, scale); return;
+#endif
+        default: exp_scaled_base(x, y, n, scale); return;
+    }
+}

@@ -194,3 +194,14 @@ static void GC_DNAME(log_softmax_rows)(const float *x, float *y, float *scratch,
         }
     }
 }
+
+/// y = fastExp(x) * scale over n elements, lane by lane (the rows of log_softmax_nll_grad:
+/// FusedLoops.swift's logSoftmaxNllBackward).
+static void GC_DNAME(exp_scaled)(const float *x, float *y, long n, float scale) {
+#pragma clang fp contract(off)
+    const v16 s = SPLAT16(scale);
+    for (long k = 0; k < n; k += 16) {
+        const long w = n - k < 16 ? n - k : 16;
+        GC_DNAME(dec_store)(y + k, GC_DNAME(dec_exp)(GC_DNAME(dec_load)(x + k, w)) * s, w);
+    }
+}

@@ -35,6 +35,9 @@ void gc_adam_update(float *p, const float *g, float *m, float *v, long n, const 
 /// DecoderStepLoops.swift's logSoftmaxLastAxis row loop. `scratch` holds 8 n floats.
 void gc_log_softmax_rows(const float *x, float *y, float *scratch, long n, long begin, long end);
 
+/// y = exp(x) * scale over n elements with FastMath.swift's exp (fastExp(x) * scale in Swift).
+void gc_exp_scaled(const float *x, float *y, long n, float scale);
+
 #ifdef __cplusplus
 }
 #endif
