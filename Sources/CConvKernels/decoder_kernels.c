@@ -2,6 +2,7 @@
 // AVX-512F, AVX2+FMA, SSE2), by the instruction set gc_conv_isa() reports.
 #include "decoder_kernels.h"
 #include "conv_kernels.h"
+#include <math.h>
 
 // The per-ISA helpers are all inlined: no vector crosses a call.
 #pragma clang diagnostic ignored "-Wpsabi"
@@ -42,5 +43,25 @@ void gc_adam_update(float *p, const float *g, float *m, float *v, long n, const 
         case 2: adam_update_avx2(p, g, m, v, n, constants); return;
 #endif
         default: adam_update_base(p, g, m, v, n, constants); return;
+    }
+}
+
+void gc_log_softmax_rows(const float *x, float *y, float *scratch, long n, long begin, long end) {
+    switch (gc_conv_isa()) {
+#ifdef GC_X86
+        case 3: log_softmax_rows_avx512(x, y, scratch, n, begin, end); return;
+        case 2: log_softmax_rows_avx2(x, y, scratch, n, begin, end); return;
+#endif
+        default: log_softmax_rows_base(x, y, scratch, n, begin, end); return;
+    }
+}
+
+void gc_exp_scaled(const float *x, float *y, long n, float scale) {
+    switch (gc_conv_isa()) {
+#ifdef GC_X86
+        case 3: exp_scaled_avx512(x, y, n, scale); return;
+        case 2: exp_scaled_avx2(x, y, n, scale); return;
+#endif
+        default: exp_scaled_base(x, y, n, scale); return;
     }
 }

@@ -147,3 +147,61 @@ static void GC_DNAME(adam_update)(float *p, const float *g, float *m, float *v, 
         GC_DNAME(dec_store)(p + i, pv, w);
     }
 }
+
+/// log_softmax along the last axis for rows [begin, end) of x [*, n] into y, each row as
+/// DecoderStepLoops.swift's logSoftmaxLastAxis computes it: m = the max in scan order (Swift's
+/// max: a later element wins when it is >= the maximum so far, so a NaN counts only as the
+/// first element), e = fastExp(x - m), the e summed in Double in index order, y = (x - m) -
+/// Float(log(sum)). The max is taken over 16 lanes, which gives the same value (a set's
+/// maximum; of equal zeros the sign may differ, and x - m then only by a zero's sign, which
+/// fastExp and the result do not see unless the row has one element); the sums of 8 rows run
+/// side by side, each in its own order, so their additions overlap. `scratch` holds 8 n floats.
+static void GC_DNAME(log_softmax_rows)(const float *x, float *y, float *scratch, long n, long begin, long end) {
+#pragma clang fp contract(off)
+    for (long first = begin; first < end; first += 8) {
+        const long rows = end - first < 8 ? end - first : 8;
+        float maxima[8];
+        double totals[8] = {0};
+        for (long r = 0; r < rows; r++) {
+            const float *xr = x + (first + r) * n;
+            v16 lanes = SPLAT16(xr[0]);
+            for (long k = 0; k < n; k += 16) {
+                const long w = n - k < 16 ? n - k : 16;
+                v16 v = lanes;   // a short block's missing lanes compare as the maxima so far
+                __builtin_memcpy(&v, xr + k, (unsigned long)w * sizeof(float));
+                lanes = GC_SELECT(v >= lanes, v, lanes);
+            }
+            float m = lanes[0];
+            for (int j = 1; j < 16; j++) m = lanes[j] >= m ? lanes[j] : m;
+            maxima[r] = m;
+            const v16 mv = SPLAT16(m);
+            for (long k = 0; k < n; k += 16) {
+                const long w = n - k < 16 ? n - k : 16;
+                GC_DNAME(dec_store)(scratch + r * n + k, GC_DNAME(dec_exp)(GC_DNAME(dec_load)(xr + k, w) - mv), w);
+            }
+        }
+        for (long k = 0; k < n; k++) {
+            for (long r = 0; r < rows; r++) totals[r] += (double)scratch[r * n + k];
+        }
+        for (long r = 0; r < rows; r++) {
+            const float *xr = x + (first + r) * n;
+            float *yr = y + (first + r) * n;
+            const v16 mv = SPLAT16(maxima[r]), lt = SPLAT16((float)log(totals[r]));
+            for (long k = 0; k < n; k += 16) {
+                const long w = n - k < 16 ? n - k : 16;
+                GC_DNAME(dec_store)(yr + k, (GC_DNAME(dec_load)(xr + k, w) - mv) - lt, w);
+            }
+        }
+    }
+}
+
+/// y = fastExp(x) * scale over n elements, lane by lane (the rows of log_softmax_nll_grad:
+/// FusedLoops.swift's logSoftmaxNllBackward).
+static void GC_DNAME(exp_scaled)(const float *x, float *y, long n, float scale) {
+#pragma clang fp contract(off)
+    const v16 s = SPLAT16(scale);
+    for (long k = 0; k < n; k += 16) {
+        const long w = n - k < 16 ? n - k : 16;
+        GC_DNAME(dec_store)(y + k, GC_DNAME(dec_exp)(GC_DNAME(dec_load)(x + k, w)) * s, w);
+    }
+}

@@ -272,16 +272,19 @@ public final class Executor {
 
     /// Runs the whole graph and leaves every result in executor memory: read them with
     /// `outputBuffer(named:)` (valid until the next run).
+    /// `written`: feeds the caller writes into the input's memory here (see `FeedWriter`)
+    /// instead of tensors copied in.
     @discardableResult
-    public func execute(feeds: [String: HostTensor], parameters store: ParameterStore) throws -> BoundPlan {
-        let bindings = try FeedBinding.bind(graph, inputs: inputs, feeds: feeds)
+    public func execute(feeds: [String: HostTensor], writing written: [String: FeedWriter] = [:], parameters store: ParameterStore) throws -> BoundPlan {
+        let bindings = try FeedBinding.bind(graph, inputs: inputs, feeds: feeds, written: written)
         let plan = try plan(for: bindings)
         lastPlan = plan
 
         for v in inputs {
-            guard let name = graph[v].name, let feed = feeds[name] else { continue }
+            guard let name = graph[v].name else { continue }
             let view = plan.views[v.id]
-            feed.copyBytes(to: view.data, count: view.count)
+            if let feed = feeds[name] { feed.copyBytes(to: view.data, count: view.count) }
+            else if let writer = written[name] { try writer.write(view.data, pool) }
         }
         if try copyParameters(from: store, into: plan) || derivedStale { try computeParameterDerived(plan, store: store) }
         if measuresTime {

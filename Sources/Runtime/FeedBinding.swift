@@ -3,22 +3,34 @@ import GraphIR
 /// Matching feeds against the graph's declared inputs: every input fed, with its declared
 /// element type and rank, known dimensions equal, and each symbol (B, T) bound to one size.
 enum FeedBinding {
-    static func bind(_ graph: Graph, inputs: [Value], feeds: [String: HostTensor]) throws -> [String: Int] {
+    /// What binding needs of a feed, whether a tensor or a `FeedWriter`.
+    private struct Given {
+        var dtype: DType
+        var shape: [Int]
+    }
+
+    static func bind(_ graph: Graph, inputs: [Value], feeds: [String: HostTensor], written: [String: FeedWriter] = [:]) throws -> [String: Int] {
         var bindings: [String: Int] = [:]
         var boundBy: [String: String] = [:]
+        for name in written.keys where feeds[name] != nil {
+            throw RuntimeError("feed '\(name)' is given twice: as a tensor and as a writer")
+        }
         for v in inputs {
             let node = graph[v]
             let name = node.name ?? "%\(v.id)"
             let declared = node.type
-            guard let feed = feeds[name] else {
-                let given = feeds.keys.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            let given: Given? = feeds[name].map { Given(dtype: $0.dtype, shape: $0.shape) }
+                ?? written[name].map { Given(dtype: $0.dtype, shape: $0.shape) }
+            guard let feed = given else {
+                let given = (Array(feeds.keys) + Array(written.keys)).sorted().map { "'\($0)'" }.joined(separator: ", ")
                 throw RuntimeError("missing feed '\(name)' (\(declared)); feeds given: \(given.isEmpty ? "none" : given)")
             }
             guard feed.dtype == declared.dtype else {
                 throw RuntimeError("feed '\(name)' is \(feed.dtype.rawValue)\(feed.shape) but the graph declares \(declared)")
             }
-            guard feed.storedCount == feed.count else {
-                throw RuntimeError("feed '\(name)' has shape \(feed.shape) (\(feed.count) elements) but holds \(feed.storedCount) values")
+            // A writer writes what its shape calls for; a tensor must hold that many values.
+            if let t = feeds[name], t.storedCount != t.count {
+                throw RuntimeError("feed '\(name)' has shape \(t.shape) (\(t.count) elements) but holds \(t.storedCount) values")
             }
             guard feed.shape.count == declared.rank else {
                 throw RuntimeError("feed '\(name)' has shape \(feed.shape) but the graph declares \(declared) (rank \(declared.rank), not \(feed.shape.count))")

@@ -23,18 +23,40 @@ public struct CaptioningFeatures {
 
     /// [names.count, regions, dim] for the images `names` (N.tif).
     public func batch(_ names: [String]) throws -> HostTensor {
-        let size = regions * dim
         let rows = try names.map(row(of:))
         // Every value is copied from a row: no zero fill first (a batch is megabytes).
-        let out = [Float](unsafeUninitializedCapacity: rows.count * size) { dst, initialized in
-            guard let d = dst.baseAddress else { return }
-            values.withUnsafeBufferPointer { src in
-                guard let s = src.baseAddress else { d.initialize(repeating: 0, count: dst.count); return }
-                for (i, row) in rows.enumerated() { (d + i * size).initialize(from: s + row * size, count: size) }
-            }
-            initialized = rows.count * size
+        let out = [Float](unsafeUninitializedCapacity: rows.count * regions * dim) { dst, initialized in
+            if let d = dst.baseAddress { Self.copy(rows, of: values, rowSize: regions * dim, to: UnsafeMutableRawPointer(d)) }
+            initialized = dst.count
         }
         return HostTensor(shape: [names.count, regions, dim], floats: out)
+    }
+
+    /// The same batch as `batch(_:)`, written straight into the executor's input memory (see
+    /// `FeedWriter`): the training loop's batches are not copied twice. The copy is split over
+    /// the executor's pool (a memory-bound loop: chunks of its tuned grain).
+    public func batchWriter(_ names: [String]) throws -> FeedWriter {
+        let rows = try names.map(row(of:))
+        return FeedWriter(shape: [names.count, regions, dim]) { [values, regions, dim] p, pool in
+            Self.copy(rows, of: values, rowSize: regions * dim, to: p, pool: pool)
+        }
+    }
+
+    /// Rows `rows` (checked by `row(of:)`) of `values`, one after another at `p`.
+    private static func copy(_ rows: [Int], of values: [Float], rowSize: Int, to p: UnsafeMutableRawPointer, pool: WorkerPool = .serial) {
+        values.withUnsafeBytes { src in
+            guard let s = src.baseAddress else { return }
+            pool.parallelFor(rows.count * rowSize, grain: pool.memoryBoundGrain) { _, range in
+                // The batch's elements in `range`, a piece of a row at a time.
+                var i = range.lowerBound
+                while i < range.upperBound {
+                    let (r, offset) = i.quotientAndRemainder(dividingBy: rowSize)
+                    let n = min(rowSize - offset, range.upperBound - i)
+                    (p + i * 4).copyMemory(from: s + (rows[r] * rowSize + offset) * 4, byteCount: n * 4)
+                    i += n
+                }
+            }
+        }
     }
 
     public func row(of name: String) throws -> Int {

@@ -150,11 +150,17 @@ struct CaptioningTraining {
 
         /// Teacher-forcing feeds for some training captions: their images' features and tokens.
         func feeds(_ rows: [Int]) throws -> [String: HostTensor] {
+            ["features": try s.features.batch(rows.map { s.data.train.imageNames[$0] }), "captions": tokens(rows)]
+        }
+        /// The tokens as a tensor, the features as a writer into the trainer's input memory.
+        func stepFeeds(_ rows: [Int]) throws -> (tensors: [String: HostTensor], written: [String: FeedWriter]) {
+            (["captions": tokens(rows)], ["features": try s.features.batchWriter(rows.map { s.data.train.imageNames[$0] })])
+        }
+        func tokens(_ rows: [Int]) -> HostTensor {
             var ids = [Int64]()
             ids.reserveCapacity(rows.count * maxLen)
             for r in rows { ids.append(contentsOf: captions[(r * maxLen)..<((r + 1) * maxLen)]) }
-            return ["features": try s.features.batch(rows.map { s.data.train.imageNames[$0] }),
-                    "captions": HostTensor(shape: [rows.count, maxLen], ints: ids)]
+            return HostTensor(shape: [rows.count, maxLen], ints: ids)
         }
 
         /// The words of a caption the loss averages over: its targets (every token after the
@@ -197,8 +203,8 @@ struct CaptioningTraining {
                 steps += 1
                 dp.world.killForTest(atStep: steps)
                 dp.setShare(share)
-                let batch = try trainer.timingData { try feeds(local) }
-                let loss = dp.globalLoss(try checked.step(feeds: batch, epoch: epoch, step: b + 1), share: share)
+                let batch = try trainer.timingData { try stepFeeds(local) }
+                let loss = dp.globalLoss(try checked.step(feeds: batch.tensors, writing: batch.written, epoch: epoch, step: b + 1), share: share)
                 stepLosses?.append(loss)
                 lossSum += loss
                 reporter.stepDone(epoch: epoch, step: b + 1, of: batches, meanLoss: lossSum / Double(b + 1), items: rows.count)

@@ -44,15 +44,15 @@ final class CheckedTraining {
     }
 
     /// One training step (`Trainer.step`) under the check; epoch and step are 1-based.
-    func step(feeds: [String: HostTensor], epoch: Int, step: Int) throws -> Float {
+    func step(feeds: [String: HostTensor], writing written: [String: FeedWriter] = [:], epoch: Int, step: Int) throws -> Float {
         trainer.executor.checksNumerics = mode == .always || (mode == .auto && steps < Self.firstCheckedSteps)
         steps += 1
         do {
-            return try trainer.step(feeds: feeds)
+            return try trainer.step(feeds: feeds, writing: written)
         } catch let f as NumericsFinding {
-            throw explain(try locate(feeds) ?? f, epoch: epoch, step: step)
+            throw explain(try locate(FeedWriter.tensors(feeds, adding: written)) ?? f, epoch: epoch, step: step)
         } catch let e as NonFiniteLoss {
-            guard mode != .off, let f = try locate(feeds) else {
+            guard mode != .off, let f = try locate(FeedWriter.tensors(feeds, adding: written)) else {
                 throw TrainingDiverged(summary: "epoch \(epoch), step \(step): \(e) (lr \(learningRate))"
                     + (mode == .off ? "; run with --check-numerics auto to find the op that made it" : "; every op's output was finite when the step was run again op by op"),
                                        epoch: epoch, step: step)

@@ -60,6 +60,33 @@ final class DecoderStepTests: XCTestCase {
         }
     }
 
+    /// The C row kernel on every ISA, with the values where lane order could show: ties of
+    /// +0 and -0 as the maximum, a NaN first (the whole row NaN) or later (ignored by the
+    /// maximum), infinities, and widths around the 16 lanes and the 8 rows side by side.
+    func testLogSoftmaxRowsGiveTheRowRuleOnEveryISA() throws {
+        var rows: [[Float]] = [[0, -0.0, -3, -0.0], [-0.0, 0, -1, 0], [.nan, 1, 2, 3], [1, .nan, 2, 3], [-.infinity, 0, 1, 2],
+                               [1, .infinity, 2, 3], [-.infinity, -.infinity, 5, 5]]
+        rows += [4, 15, 16, 17, 33, 190].map { n in data.floats([n], in: -20...20).floats }
+        for row in rows {
+            for count in [1, 3, 9, 17] {
+                // `count` rows of the same width: the row itself, then others of its width.
+                let n = row.count
+                var x = row
+                x += data.floats([(count - 1) * n], in: -20...20).floats
+                let expected = naiveLogSoftmaxRows(x, n: n)
+                try onEveryISA { isa in
+                    for threads in [1, 2] {
+                        let y = try run(.logSoftmax, HostTensor(shape: [count, n], floats: x), ["axis": .int(-1)], threads: threads)
+                        for (i, (a, b)) in zip(y, expected).enumerated() where !(a.isNaN && b.isNaN) && a.bitPattern != b.bitPattern {
+                            XCTFail("\(isa) \(threads) threads, row \(row.prefix(4)) x \(count): element \(i) is \(a), want \(b)")
+                            break
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Sum over the reduced axes the naive way: each output starts at 0 and adds its inputs in
     /// row-major order of the reduced index, in Float, then times count(out) / count(x).
     func naiveMeanOverMiddle(_ x: HostTensor, first: Int, last: Int, mean: Bool) -> [Float] {

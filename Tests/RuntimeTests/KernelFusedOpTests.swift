@@ -1,6 +1,6 @@
 import Foundation
 import GraphIR
-import Runtime
+@testable import Runtime
 import XCTest
 
 /// The fused ops' kernels against direct formulas.
@@ -111,5 +111,31 @@ final class KernelFusedOpTests: XCTestCase {
             expected.append((Foundation.exp(Double(logp.floats[r * 5 + c])) - (Int64(c) == t.ints[r] ? 1 : 0)) * 0.7 / 3)
         } }
         assertClose(fused, expected, shape: [4, 5], "log_softmax_nll_grad")
+    }
+
+    /// The rows' fastExp(logp) * scale (a C kernel per ISA) on every ISA: the bits of the Swift
+    /// rule, at widths around the 16 lanes, with infinities and NaN among the log-probabilities.
+    func testLogSoftmaxNllGradientGivesTheRowRuleOnEveryISA() throws {
+        for classes in [1, 5, 15, 16, 17, 190] {
+            var values = data.floats([3, classes], in: -30...0).floats
+            values[0] = -.infinity
+            if classes > 2 { values[classes + 1] = .nan; values[2 * classes - 1] = .infinity }
+            let logp = HostTensor(shape: [3, classes], floats: values)
+            let t = HostTensor(shape: [3], ints: [0, Int64(classes - 1), -100])
+            let dy = HostTensor(shape: [], floats: [0.9])
+            let scale = Float(0.9) / 2
+            var expected = [Float](repeating: 0, count: 3 * classes)
+            for r in 0..<2 {
+                for j in 0..<classes { expected[r * classes + j] = fastExp(values[r * classes + j]) * scale }
+                expected[r * classes + Int(t.ints[r])] -= scale
+            }
+            try onEveryISA { isa in
+                let got = try runOp(.logSoftmaxNllGrad, [dy, logp, t], ["ignore_index": .int(-100)]).floats
+                for (i, (a, b)) in zip(got, expected).enumerated() where !(a.isNaN && b.isNaN) && a.bitPattern != b.bitPattern {
+                    XCTFail("\(isa), \(classes) classes: element \(i) is \(a), want \(b)")
+                    break
+                }
+            }
+        }
     }
 }

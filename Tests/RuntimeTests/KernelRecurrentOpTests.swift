@@ -21,6 +21,22 @@ final class KernelRecurrentOpTests: XCTestCase {
         assertClose(try runOp(.contractRows, [a, b]), expected, shape: [4, 6], tol: 1e-5, "contract_rows")
     }
 
+    /// Large enough to be split over two threads, by rows (m >= n) and by columns (m < n) of
+    /// the result, as the shape rule picks with tuning off.
+    func testContractRowsSplitOverThreadsSumsEveryRow() throws {
+        for (m, n) in [(96, 40), (40, 160)] {
+            let a = data.floats([3, 50, m]), b = data.floats([3, 50, n])
+            var expected = [Double](repeating: 0, count: m * n)
+            for r in 0..<150 {
+                for i in 0..<m {
+                    for j in 0..<n { expected[i * n + j] += Double(a.floats[r * m + i]) * Double(b.floats[r * n + j]) }
+                }
+            }
+            XCTAssertGreaterThanOrEqual(m * n * 150, parallelGemmWork, "split, not serial")
+            assertClose(try runOp(.contractRows, [a, b], threads: 2), expected, shape: [m, n], tol: 1e-4, "contract_rows \(m)x\(n)")
+        }
+    }
+
     func testLSTMCellWritesStateGatesAndTanhOfTheCell() throws {
         let batch = 3, h = 5
         // Pre-activations up to ±6 reach both flat ends of sigmoid and tanh.

@@ -87,6 +87,35 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(trainer.phaseTimes.steps, 0)
     }
 
+    /// Feeds written into the executor's memory train as the same tensors do, and with the
+    /// executor timing, their writing counts as the step's data time, not the run's.
+    func testWrittenFeedsTrainAsTensorsAndCountAsData() throws {
+        let g = try trainingGraph()
+        func trainer() throws -> Trainer {
+            let store = ParameterStore()
+            try store.initialise(from: g, seed: 5)
+            return try Trainer(graph: g, parameters: store, optimizer: Adam(learningRate: 0.01), gradClip: 1,
+                               options: ExecutionOptions(training: true, seed: 5, threads: 2))
+        }
+        let byTensor = try trainer(), byWriter = try trainer()
+        byWriter.executor.measuresTime = true
+        var writes = 0
+        for s in 0..<4 {
+            let feeds = batch(s)
+            let x = try XCTUnwrap(feeds["x"]).floats
+            let written = FeedWriter(shape: [8, 6]) { p, _ in
+                writes += 1
+                x.withUnsafeBytes { if let b = $0.baseAddress { p.copyMemory(from: b, byteCount: $0.count) } }
+            }
+            XCTAssertEqual(try byWriter.step(feeds: ["y": try XCTUnwrap(feeds["y"])], writing: ["x": written]),
+                           try byTensor.step(feeds: feeds), "step \(s)")
+        }
+        XCTAssertEqual(writes, 4)
+        XCTAssertEqual(byWriter.parameters.names.map { byWriter.parameters.get($0) }, byTensor.parameters.names.map { byTensor.parameters.get($0) })
+        XCTAssertGreaterThan(byWriter.phaseTimes.data, 0, "no timingData: the writers' time alone")
+        XCTAssertGreaterThanOrEqual(byWriter.phaseTimes.run, byWriter.phaseTimes.kernels)
+    }
+
     func testTrainerRejectsAGraphWithoutGradients() throws {
         let g = try Frontend.lower(source: source, file: "t.swiftgraph")
         XCTAssertThrowsError(try Trainer(graph: g, parameters: ParameterStore(), optimizer: SGD(learningRate: 0.1), options: ExecutionOptions())) {

@@ -238,6 +238,14 @@ final class CaptioningTrainingTests: XCTestCase {
         try beam1.checkParameters(store, model: s.model)
         let features = try HDF5Features.read(path: s.features)
         let all = CaptioningFeatures(values: features.features, rows: features.count, regions: 4, dim: 8, provenance: "test")
+        // The training loop's feeds, written into the executor's memory, hold the batch's rows.
+        let names = Array(data.test.imageNames.prefix(3))
+        let rows = try names.flatMap { name -> ArraySlice<Float> in
+            let r = try all.row(of: name)
+            return features.features[(r * 32)..<((r + 1) * 32)]
+        }
+        XCTAssertEqual(try all.batchWriter(names).tensor(), HostTensor(shape: [3, 4, 8], floats: rows))
+        XCTAssertEqual(try all.batch(names), HostTensor(shape: [3, 4, 8], floats: rows))
         var differ = 0
         for name in data.test.imageNames.prefix(6) {
             let f = try all.batch([name])

@@ -30,6 +30,14 @@ typedef struct {
 /// g is only read.
 void gc_adam_update(float *p, const float *g, float *m, float *v, long n, const gc_adam_constants *constants);
 
+/// log_softmax along the last axis (n > 0) of rows [begin, end) of x [*, n] into y, with
+/// FastMath.swift's exp, the exps summed in Double in index order: the bits of
+/// DecoderStepLoops.swift's logSoftmaxLastAxis row loop. `scratch` holds 8 n floats.
+void gc_log_softmax_rows(const float *x, float *y, float *scratch, long n, long begin, long end);
+
+/// y = exp(x) * scale over n elements with FastMath.swift's exp (fastExp(x) * scale in Swift).
+void gc_exp_scaled(const float *x, float *y, long n, float scale);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CConvKernels
 import GraphIR
 
 // Faster paths of two shared kernels a caption decoder's step runs once each on the whole
@@ -11,23 +12,20 @@ import GraphIR
 
 /// log_softmax along the last axis, rows split over the pool when there are many. A row is what
 /// `softmaxAlongAxis(log: true)` computes from it: the same maximum, the same exps summed in
-/// the same order in Double, the same subtraction. The exps are written to a scratch row in
-/// one loop first, so that loop vectorises (the general loop's exp feeds its Double sum).
+/// the same order in Double, the same subtraction. The exps are written to scratch rows in
+/// one vector loop first (the general loop's exp feeds its Double sum), by a C kernel per ISA.
 func logSoftmaxLastAxis(_ c: KernelContext) {
     let x = c.inputs[0].f32, y = c.output.f32
     guard let n = c.output.shape.last, n > 0 else { return }
     let rows = c.output.count / n
     // A row costs about n operations once vectorised: the decoder's [8, 21, 190] stays on
     // one thread (waking a second one costs more than it saves); a large vocabulary splits.
+    // gc_log_softmax_rows (decoder_kernels.c): 16 lanes wide, eight rows' Double sums side by
+    // side instead of one addition chain per row.
     c.pool.parallelFor(rows, grain: WorkerPool.grain(itemCost: n)) { _, range in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { scratch in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * n) { scratch in
             guard let e = scratch.baseAddress else { return }
-            for r in range {
-                let xr = x + r * n, yr = y + r * n
-                let (m, total) = shiftedExps(xr, into: e, n)
-                let logTotal = Float(log(total))
-                for k in 0..<n { yr[k] = (xr[k] - m) - logTotal }
-            }
+            gc_log_softmax_rows(x, y, e, n, range.lowerBound, range.upperBound)
         }
     }
 }
