@@ -66,6 +66,7 @@ final class TunerTests: XCTestCase {
             {"format": "graphc-tuning", "version": 1, "machines": [{"cpu": "\(machine.cpuModel)", "cores": 2, "blas": "Haswell",
              "choices": {"\(key.description)": "columns"}}]}
             """
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data(old.utf8).write(to: url)
         let cache = TuningCache(url: url)
         XCTAssertNil(cache.warning)

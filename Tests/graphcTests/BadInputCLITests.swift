@@ -57,6 +57,18 @@ final class BadInputCLITests: XCTestCase {
         try assertFails(["graphs/cnn.swiftgraph", "--train", "--out", file + "/sub", "--data", "/nonexistent"], says: "--out \(file)/sub: cannot create the results folder")
     }
 
+    /// `--isa` takes only a name it knows, and never more than the CPU has (this test asks for
+    /// one above the best it reports when there is one).
+    func testInstructionSetLimitIsCheckedAgainstTheCPU() throws {
+        try assertFails(["graphs/cnn.swiftgraph", "--count-params", "--isa", "avx9"], says: "--isa must be 'avx512', 'avx2' or 'sse2', got 'avx9'")
+        let r = try CLI.run(["graphs/cnn.swiftgraph", "--count-params", "--isa", "sse2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        if !flags.contains(" avx512f") {
+            try assertFails(["graphs/cnn.swiftgraph", "--count-params", "--isa", "avx512"], says: "--isa avx512: this CPU's best is")
+        }
+    }
+
     func testMissingFilesAndDirectories() throws {
         try assertFails(["/nonexistent/model.swiftgraph", "--count-params"], says: "cannot read")
         try assertFails(["/tmp", "--count-params"], says: "/tmp")
