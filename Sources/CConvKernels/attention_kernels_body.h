@@ -69,6 +69,8 @@ static void GC_ANAME(additive_scores_grad)(const float *dy, const float *enc, co
 #ifndef GC_SUM_BLOCKS
 #define GC_SUM_BLOCKS 8
 #endif
+// GC_FOR_EACH_LANE_PASS spells out the block counts 1 to 8: a larger count would skip lanes.
+_Static_assert(GC_SUM_BLOCKS >= 1 && GC_SUM_BLOCKS <= 8, "GC_SUM_BLOCKS must be 1 to 8");
 
 /// The gradient of dec for batch row b, lanes [k0, k0 + 16 blocks) and, when `tail`, the
 /// lanes from `full` to `width`. `blocks` is a constant at every call (see the switch below),

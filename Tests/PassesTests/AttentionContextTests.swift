@@ -71,27 +71,31 @@ final class AttentionContextTests: XCTestCase {
     }
 
     /// Left alone: alpha read elsewhere (a decoding graph outputs it), a softmax over the
-    /// batch axis, and a product that is not transposed.
+    /// batch axis, and a product with the features transposed (square features, N = D, so
+    /// that its shape is the context's: Σ_n alpha[n] f[d, n] is not the context).
     func testOnlyASingleUseSoftmaxOverTheRegions() throws {
         let cases = [("axis=1", "transpose_a=true", "output \"alpha\" = %a"),
                      ("axis=0", "transpose_a=true", ""),
-                     ("axis=1", "transpose_a=false", "")]
-        for (axis, transpose, extra) in cases {
-            let product = transpose == "transpose_a=true" ? "%m = matmul(%w, %f) {transpose_a=true} : f32[B,1,4]"
-                : "%m = matmul(%f, %w) {\(transpose), transpose_b=true} : f32[B,6,6]"
-            let g = try parseIR("""
+                     ("axis=1", "transpose_a=true, transpose_b=true", "")]
+        func graph(_ axis: String, _ transpose: String, _ extra: String) throws -> Graph {
+            try parseIR("""
             graph @g {
               %s = input() {name="s"} : f32[B,6]
-              %f = input() {name="f"} : f32[B,6,4]
+              %f = input() {name="f"} : f32[B,6,6]
               %a = softmax(%s) {\(axis)} : f32[B,6]
               %w = reshape(%a) {shape=shape[B,6,1]} : f32[B,6,1]
-              \(transpose == "transpose_a=true" ? product : "%m = matmul(%w, %w) {transpose_b=true} : f32[B,6,6]")
+              %m = matmul(%w, %f) {\(transpose)} : f32[B,1,6]
               output "m" = %m
               \(extra)
             }
             """)
+        }
+        for (axis, transpose, extra) in cases {
+            let g = try graph(axis, transpose, extra)
             XCTAssertTrue(try Pass.attentionContext.run(g) === g, "\(axis) \(transpose) \(extra)")
         }
+        let plain = try graph("axis=1", "transpose_a=true", "")
+        XCTAssertFalse(try Pass.attentionContext.run(plain) === plain, "the context itself, with square features")
     }
 
     /// The fusion tuner's switch: with the kind disabled the pass changes nothing.

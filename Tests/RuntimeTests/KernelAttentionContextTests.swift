@@ -40,21 +40,27 @@ final class KernelAttentionContextTests: XCTestCase {
         }
     }
 
-    /// The op gives the bits of the ops it replaces (softmax, matmul, softmax_grad), at one
-    /// thread and two.
+    /// The op gives the bits of the ops it replaces (softmax, matmul, softmax_grad), at 1, 2
+    /// and 3 threads: one example too small to split, and batches large enough that the pool
+    /// splits them into several blocks (more and fewer examples than threads).
     func testSameBitsAsTheOpsItReplaces() throws {
-        let (batch, regions, width) = (4, 11, 24)
-        let scores = data.floats([batch, regions]), features = data.floats([batch, regions, width])
-        let dc = data.floats([batch, width])
-        let alpha = try runOp(.softmax, [scores], ["axis": .int(1)])
-        let column = HostTensor(shape: [batch, regions, 1], floats: alpha.floats)
-        let context = try runOp(.matmul, [column, features], ["transpose_a": .bool(true)])
-        let g = try runOp(.matmul, [features, HostTensor(shape: [batch, 1, width], floats: dc.floats)], ["transpose_b": .bool(true)])
-        let dScores = try runOp(.softmaxGrad, [HostTensor(shape: [batch, regions], floats: g.floats), alpha], ["axis": .int(1)])
-        for threads in [1, 2] {
-            XCTAssertEqual(try runOp(.attentionContext, [scores, features], threads: threads).floats, context.floats, "\(threads) threads")
-            XCTAssertEqual(try runOp(.attentionContextGrad, [dc, scores, features], threads: threads).floats, dScores.floats,
-                           "\(threads) threads")
+        for (batch, regions, width, split) in [(4, 11, 24, false), (1, 200, 170, false), (2, 300, 120, true), (5, 200, 170, true)] {
+            XCTAssertEqual(WorkerPool.grain(itemCost: regions * width) < batch, split, "B=\(batch) N=\(regions) D=\(width) split over the pool")
+            let scores = data.floats([batch, regions]), features = data.floats([batch, regions, width])
+            let dc = data.floats([batch, width])
+            let alpha = try runOp(.softmax, [scores], ["axis": .int(1)])
+            let column = HostTensor(shape: [batch, regions, 1], floats: alpha.floats)
+            let context = try runOp(.matmul, [column, features], ["transpose_a": .bool(true)], threads: 1)
+            let g = try runOp(.matmul, [features, HostTensor(shape: [batch, 1, width], floats: dc.floats)], ["transpose_b": .bool(true)],
+                              threads: 1)
+            let dScores = try runOp(.softmaxGrad, [HostTensor(shape: [batch, regions], floats: g.floats), alpha], ["axis": .int(1)])
+            for threads in [1, 2, 3] {
+                let what = "B=\(batch) N=\(regions) D=\(width), \(threads) threads"
+                XCTAssertEqual(try runOp(.attentionContext, [scores, features], threads: threads).floats.map(\.bitPattern),
+                               context.floats.map(\.bitPattern), what)
+                XCTAssertEqual(try runOp(.attentionContextGrad, [dc, scores, features], threads: threads).floats.map(\.bitPattern),
+                               dScores.floats.map(\.bitPattern), what)
+            }
         }
     }
 

@@ -4,7 +4,8 @@ import GraphIR
 // over the pool by core, as the attention-score kernels and the per-example products split
 // them, so that each core reads its own examples' features step after step. Each example
 // computes what softmax (`softmaxRow`), the per-example matrix-vector products of matmul
-// (`sgemm`) and softmax_grad compute, in the same order: the same bits as the ops it replaces.
+// (`sgemm`) and softmax_grad (`softmaxGradRow`) compute, with the same functions: the same
+// bits as the ops it replaces.
 
 /// Sizes of features [B, N, D].
 private struct ContextSizes {
@@ -51,10 +52,7 @@ extension AttentionContextGradOp: KernelOp {
             // scores' gradient goes, then softmax_grad's row: alpha (g - Σ alpha g).
             let g = ds + b * n
             sgemm(transB: true, m: n, n: 1, k: d, a: features + b * n * d, lda: d, b: dc + b * d, ldb: d, c: g, ldc: 1)
-            var total = 0.0
-            for k in 0..<n { total += Double(g[k]) * Double(alpha[k]) }
-            let t = Float(total)
-            for k in 0..<n { g[k] = alpha[k] * (g[k] - t) }
+            softmaxGradRow(g, alpha, into: g, n)
         }
     }
 }

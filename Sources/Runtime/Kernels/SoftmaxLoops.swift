@@ -77,17 +77,25 @@ func softmaxGradAlongAxis(_ c: KernelContext, log: Bool) {
     let dy = c.inputs[0].f32, y = c.inputs[1].f32, dx = c.output.f32
     let axis = normalizedAxis(c.attributes[.axis], rank: c.output.shape.count)
     forEachAxisRow(c.output.shape, axis: axis) { off, st, n in
-        var s = 0.0
         if log {
+            var s = 0.0
             for k in 0..<n { s += Double(dy[off + k * st]) }
             let sf = Float(s)
             for k in 0..<n { let i = off + k * st; dx[i] = dy[i] - fastExp(y[i]) * sf }
         } else {
-            for k in 0..<n { let i = off + k * st; s += Double(dy[i]) * Double(y[i]) }
-            let sf = Float(s)
-            for k in 0..<n { let i = off + k * st; dx[i] = y[i] * (dy[i] - sf) }
+            softmaxGradRow(dy + off, y + off, into: dx + off, n, stride: st)
         }
     }
+}
+
+/// One row of softmax_grad, `y * (dy - Σ dy*y)`, its n elements `stride` apart (dx may be dy).
+@inline(__always)
+func softmaxGradRow(_ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, _ n: Int,
+                    stride st: Int = 1) {
+    var s = 0.0
+    for k in 0..<n { s += Double(dy[k * st]) * Double(y[k * st]) }
+    let sf = Float(s)
+    for k in 0..<n { dx[k * st] = y[k * st] * (dy[k * st] - sf) }
 }
 
 /// The class index of row i, or nil when it is ignored or outside 0..<classes (the executor
