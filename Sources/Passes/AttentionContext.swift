@@ -6,7 +6,7 @@ import GraphIR
 /// and product then run together, on the core that reads its features, one dispatch per
 /// decoder step instead of three, and autodiff differentiates the op by its own rule (one
 /// `attention_context_grad`: the product with the features and softmax's backward). It runs
-/// after `contract`, before autodiff; alpha must have no other use (decoding graphs output it,
+/// before autodiff (in the pipeline after `contract`, though it needs not); alpha must have no other use (decoding graphs output it,
 /// and keep their softmax). `FusionKind.attentionContext` turns it off.
 ///
 ///     %a = softmax(%s) {axis=1} : f32[B,256]
