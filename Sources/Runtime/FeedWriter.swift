@@ -20,8 +20,18 @@ public struct FeedWriter {
 
     /// The feed as a tensor of its own, `write` run into new memory (to run the same feeds
     /// again elsewhere, e.g. op by op to locate a non-finite value).
+    /// A shape with a negative dimension, or more elements than the executor would accept
+    /// (`maxBLASElementCount`), is an error, not a trap or an allocation too large.
     public func tensor() throws -> HostTensor {
-        let n = max(0, shape.reduce(1, *))
+        var n = 1
+        for d in shape {
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            guard d >= 0, !overflow, p <= maxBLASElementCount else {
+                throw RuntimeError("a written feed of shape \(shape) cannot be a tensor: "
+                                   + (d < 0 ? "a dimension is negative" : "more than \(maxBLASElementCount) elements"))
+            }
+            n = p
+        }
         let bytes = UnsafeMutableRawPointer.allocate(byteCount: max(n * dtype.byteSize, 1), alignment: 64)
         defer { bytes.deallocate() }
         bytes.initializeMemory(as: UInt8.self, repeating: 0, count: max(n * dtype.byteSize, 1))

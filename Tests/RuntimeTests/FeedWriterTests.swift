@@ -75,3 +75,62 @@ final class FeedWriterTests: XCTestCase {
                                             parameters: store)) { XCTAssertTrue($0 is Unreadable, "\($0)") }
     }
 }
+
+extension FeedWriterTests {
+    /// `tensor()` (also run by `FeedWriter.tensors` when a checked step locates a non-finite
+    /// value) refuses a shape it cannot hold instead of trapping on the element count's
+    /// overflow, a negative count, or allocating terabytes; the writer is never called.
+    func testTensorOfAShapeItCannotHoldIsAnError() {
+        var wrote = false
+        for shape in [[1 << 40, 1 << 40], [-2, 3], [-1, -1], [1 << 31, 4]] {
+            XCTAssertThrowsError(try FeedWriter(shape: shape) { _, _ in wrote = true }.tensor(), "\(shape)") { e in
+                XCTAssertTrue("\(e)".contains("\(shape)"), "\(e)")
+            }
+        }
+        XCTAssertFalse(wrote)
+        XCTAssertEqual(try FeedWriter(shape: [0, 3]) { _, _ in }.tensor(), HostTensor(shape: [0, 3], floats: []))
+    }
+
+    /// The executor refuses a written feed whose shape overflows the plan's sizes before
+    /// calling its writer (the plan is never made for it).
+    func testAWrittenShapeTooLargeForThePlanIsRefused() throws {
+        let g = try graph()
+        let store = ParameterStore()
+        try store.initialise(from: g, seed: 4)
+        let ex = try Executor(graph: g, options: ExecutionOptions())
+        var wrote = false
+        let huge = 1 << 62
+        XCTAssertThrowsError(try ex.execute(feeds: [:], writing: ["x": FeedWriter(shape: [huge, 4]) { _, _ in wrote = true },
+                                                                 "ids": FeedWriter(shape: [huge], dtype: .i64) { _, _ in wrote = true }],
+                                            parameters: store)) { XCTAssertTrue("\($0)".contains("elements"), "\($0)") }
+        XCTAssertFalse(wrote)
+    }
+
+    /// A writer that throws after writing part of its input leaves nothing behind: the next
+    /// run, with a good writer, gives the results of tensor feeds (TrainerTests: a trainer's
+    /// failed step).
+    func testAWriterThatThrowsHalfwayDoesNotAffectTheNextRun() throws {
+        let g = try graph()
+        let store = ParameterStore()
+        try store.initialise(from: g, seed: 4)
+        let ex = try Executor(graph: g, options: ExecutionOptions(threads: 2))
+        let reference = try Executor(graph: g, options: ExecutionOptions(threads: 2))
+        struct Broken: Error {}
+        let x = data.floats([3, 4]), ids = HostTensor(shape: [3], ints: [4, 0, 2])
+        let halfway = FeedWriter(shape: [3, 4]) { p, _ in
+            p.initializeMemory(as: Float.self, repeating: .nan, count: 6)
+            throw Broken()
+        }
+        let idsHalfway = FeedWriter(shape: [3], dtype: .i64) { p, _ in
+            p.initializeMemory(as: Int64.self, repeating: 99, count: 3)   // out of the table: never read
+            throw Broken()
+        }
+        let expected = try reference.run(feeds: ["x": x, "ids": ids], parameters: store)
+        try ex.execute(feeds: ["x": x, "ids": ids], parameters: store)
+        XCTAssertThrowsError(try ex.execute(feeds: ["ids": ids], writing: ["x": halfway], parameters: store)) { XCTAssertTrue($0 is Broken) }
+        XCTAssertThrowsError(try ex.execute(feeds: ["x": x], writing: ["ids": idsHalfway], parameters: store)) { XCTAssertTrue($0 is Broken) }
+        try ex.execute(feeds: ["ids": ids], writing: ["x": writer(x)], parameters: store)
+        XCTAssertEqual(ex.outputBuffer(named: "y").map(Array.init), expected["y"]?.floats)
+        XCTAssertEqual(ex.outputBuffer(named: "e").map(Array.init), expected["e"]?.floats)
+    }
+}

@@ -123,3 +123,41 @@ final class TrainerTests: XCTestCase {
         }
     }
 }
+
+extension TrainerTests {
+    /// A step whose feed writer throws after writing part of its input changes nothing: with
+    /// SGD's update fused into the run and with clipped Adam, timed or not, the trainer then
+    /// trains as one that never saw the failed step (the same losses and weights, bit for bit).
+    func testAStepWhoseWriterThrowsLeavesTheTrainerAsItWas() throws {
+        let g = try trainingGraph()
+        struct Broken: Error {}
+        let cases: [(name: String, optimizer: () -> Optimizer, clip: Float?, timed: Bool)] =
+            [("SGD", { SGD(learningRate: 0.1) }, nil, false), ("Adam", { Adam(learningRate: 0.01) }, 1, true)]
+        for (name, optimizer, clip, timed) in cases {
+            func trainer() throws -> Trainer {
+                let store = ParameterStore()
+                try store.initialise(from: g, seed: 6)
+                let t = try Trainer(graph: g, parameters: store, optimizer: optimizer(), gradClip: clip,
+                                    options: ExecutionOptions(training: true, seed: 6, threads: 2))
+                t.executor.measuresTime = timed
+                return t
+            }
+            let clean = try trainer(), failing = try trainer()
+            for s in 0..<3 {
+                let feeds = batch(s)
+                if s == 1 {
+                    let halfway = FeedWriter(shape: [8, 6]) { p, _ in
+                        p.initializeMemory(as: Float.self, repeating: .nan, count: 20)
+                        throw Broken()
+                    }
+                    XCTAssertThrowsError(try failing.step(feeds: ["y": try XCTUnwrap(feeds["y"])], writing: ["x": halfway])) {
+                        XCTAssertTrue($0 is Broken, "\($0)")
+                    }
+                }
+                XCTAssertEqual(try failing.step(feeds: feeds).bitPattern, try clean.step(feeds: feeds).bitPattern, "\(name) step \(s)")
+            }
+            XCTAssertEqual(failing.parameters.names.map { failing.parameters.get($0) }, clean.parameters.names.map { clean.parameters.get($0) })
+            if timed { XCTAssertEqual(failing.phaseTimes.steps, clean.phaseTimes.steps, "the failed step is not counted") }
+        }
+    }
+}
