@@ -62,6 +62,11 @@ public struct CaptioningFeatures {
     public func row(of name: String) throws -> Int {
         guard let n = SydneyCaptions.imageNumber(name) else { throw RuntimeError("image '\(name)' is not named <number>.tif: no features row") }
         guard n <= rows else { throw RuntimeError("the features (\(provenance)) have \(rows) rows but image \(name) needs row \(n - 1)") }
+        // The public init takes `values` as given: the copies read row n - 1 unchecked.
+        let (size, o1) = regions.multipliedReportingOverflow(by: dim), (end, o2) = n.multipliedReportingOverflow(by: size)
+        guard regions >= 0, dim >= 0, !o1, !o2, end <= values.count else {
+            throw RuntimeError("the features (\(provenance)) hold \(values.count) values, not \(rows) rows of \(regions) x \(dim): no row \(n - 1) for image \(name)")
+        }
         return n - 1
     }
 

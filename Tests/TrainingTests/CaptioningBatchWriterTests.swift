@@ -30,3 +30,19 @@ final class CaptioningBatchWriterTests: XCTestCase {
         XCTAssertThrowsError(try features.batchWriter(["7.tif"])) { XCTAssertTrue("\($0)".contains("row 6"), "\($0)") }
     }
 }
+
+extension CaptioningBatchWriterTests {
+    /// Features made with the public init from fewer values than rows x regions x dim (or
+    /// sizes whose product overflows) give an error for a row they do not hold, instead of
+    /// the batch copies reading past the values.
+    func testFeaturesShortOfTheirRowsAreAnErrorNotAReadPastThem() throws {
+        let short = CaptioningFeatures(values: [Float](repeating: 1, count: 40), rows: 3, regions: 4, dim: 8, provenance: "short")
+        XCTAssertEqual(try short.batch(["1.tif"]).floats, [Float](repeating: 1, count: 32))
+        XCTAssertThrowsError(try short.batchWriter(["2.tif"])) { XCTAssertTrue("\($0)".contains("hold 40 values"), "\($0)") }
+        XCTAssertThrowsError(try short.batch(["1.tif", "3.tif"])) { XCTAssertTrue("\($0)".contains("no row 2"), "\($0)") }
+        let huge = CaptioningFeatures(values: [1, 2], rows: 2, regions: 1 << 40, dim: 1 << 40, provenance: "huge")
+        XCTAssertThrowsError(try huge.batchWriter(["1.tif"]))
+        let negative = CaptioningFeatures(values: [1, 2], rows: 2, regions: -1, dim: 1, provenance: "negative")
+        XCTAssertThrowsError(try negative.batch(["1.tif"]))
+    }
+}
