@@ -68,20 +68,24 @@ final class DecoderStepTests: XCTestCase {
                                [1, .infinity, 2, 3], [-.infinity, -.infinity, 5, 5]]
         rows += [4, 15, 16, 17, 33, 190].map { n in data.floats([n], in: -20...20).floats }
         for row in rows {
-            for count in [1, 3, 9, 17] {
-                // `count` rows of the same width: the row itself, then others of its width.
-                let n = row.count
-                var x = row
-                x += data.floats([(count - 1) * n], in: -20...20).floats
-                let expected = naiveLogSoftmaxRows(x, n: n)
-                try onEveryISA { isa in
-                    for threads in [1, 2] {
-                        let y = try run(.logSoftmax, HostTensor(shape: [count, n], floats: x), ["axis": .int(-1)], threads: threads)
-                        for (i, (a, b)) in zip(y, expected).enumerated() where !(a.isNaN && b.isNaN) && a.bitPattern != b.bitPattern {
-                            XCTFail("\(isa) \(threads) threads, row \(row.prefix(4)) x \(count): element \(i) is \(a), want \(b)")
-                            break
-                        }
-                    }
+            for count in [1, 3, 9, 17] { try assertRowRuleOnEveryISA(row, count: count) }
+        }
+    }
+
+    /// `count` rows of `row`'s width (the row itself, then others of its width) through
+    /// log_softmax on every ISA at 1 and 2 threads: the bits of `naiveLogSoftmaxRows` (NaN
+    /// where it is NaN).
+    func assertRowRuleOnEveryISA(_ row: [Float], count: Int, line: UInt = #line) throws {
+        let n = row.count
+        var x = row
+        x += data.floats([(count - 1) * n], in: -20...20).floats
+        let expected = naiveLogSoftmaxRows(x, n: n)
+        try onEveryISA { isa in
+            for threads in [1, 2] {
+                let y = try run(.logSoftmax, HostTensor(shape: [count, n], floats: x), ["axis": .int(-1)], threads: threads)
+                for (i, (a, b)) in zip(y, expected).enumerated() where !(a.isNaN && b.isNaN) && a.bitPattern != b.bitPattern {
+                    XCTFail("\(isa) \(threads) threads, width \(n) row \(row.prefix(4)) x \(count): element \(i) is \(a), want \(b)", line: line)
+                    break
                 }
             }
         }
@@ -209,5 +213,22 @@ final class DecoderStepTests: XCTestCase {
         let expected = clampedCopy(g, 5)
         XCTAssertEqual(g.map { clamped($0, 5) }.map(\.bitPattern), expected.map(\.bitPattern))
         XCTAssertEqual(clamped(Float(-9), nil), -9)
+    }
+}
+
+extension DecoderStepTests {
+    /// The rows the first test leaves out: width 1, 2 and 3 (one partial block, the max loop's
+    /// missing lanes), every element -inf (the row NaN, as the rule's -inf - -inf), a NaN
+    /// only at the end, denormals and ±0 alone, and vocabulary-sized widths (a scratch of 8 long
+    /// rows, a block past the last full 16) on every ISA and at 1 and 2 threads.
+    func testLogSoftmaxRowsAtTheEdgesGiveTheRowRuleOnEveryISA() throws {
+        let tiny = Float.leastNonzeroMagnitude
+        var rows: [[Float]] = [[-0.0], [0], [.infinity], [-.infinity], [.nan], [3.5], [-0.0, -0.0], [.nan, -.infinity],
+                               [-.infinity, -.infinity, -.infinity], [1, 2, .nan], [tiny, -tiny, 0], [-1e30, 1e30, -0.0],
+                               [Float](repeating: -.infinity, count: 37), [Float](repeating: .greatestFiniteMagnitude, count: 17)]
+        rows += [1, 2, 3, 4097, 10_007].map { n in data.floats([n], in: -80...80).floats }
+        for row in rows {
+            for count in [1, 9] { try assertRowRuleOnEveryISA(row, count: count) }
+        }
     }
 }
