@@ -187,3 +187,27 @@ final class TunerTests: XCTestCase {
         XCTAssertEqual(reread.choices(on: machine).values.map { Int($0) }, [grain])
     }
 }
+
+extension TunerTests {
+    /// A file written by a graphc before the instruction set was recorded, then added to by
+    /// this one: both tables survive the save, the old one still matching no machine, the new
+    /// one carrying its "isa"; a third process reads both back as they were written.
+    func testOldFormatTableSurvivesASaveAndTheNewOneReadsBack() throws {
+        let url = try temporaryCache()
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let old = """
+            {"format": "graphc-tuning", "version": 1, "machines": [{"cpu": "\(machine.cpuModel)", "cores": 2, "blas": "Haswell",
+             "choices": {"\(key.description)": "columns"}}]}
+            """
+        try Data(old.utf8).write(to: url)
+        XCTAssertNil(TuningCache(url: url).remember("rows", for: key, on: machine))
+        let text = try String(contentsOf: url, encoding: .utf8)
+        XCTAssertTrue(text.contains("\"isa\" : \"AVX2+FMA\"") || text.contains("\"isa\":\"AVX2+FMA\""), text)
+        let reread = TuningCache(url: url)
+        XCTAssertNil(reread.warning)
+        XCTAssertEqual(reread.choice(key, on: machine), "rows")
+        let unrecorded = MachineIdentity(cpuModel: machine.cpuModel, cores: 2, blasCore: "Haswell", kernelISA: "")
+        XCTAssertEqual(reread.choice(key, on: unrecorded), "columns", "the old table is kept, apart")
+        XCTAssertEqual(reread.choices(on: MachineIdentity(cpuModel: machine.cpuModel, cores: 2, blasCore: "Haswell", kernelISA: "SSE2")), [:])
+    }
+}
