@@ -134,6 +134,8 @@ public enum VectorISA: Int32, CustomStringConvertible, CaseIterable, Sendable {
     public static var current: VectorISA { VectorISA(rawValue: gc_conv_isa()) ?? .sse2 }
 
     /// Uses at most `isa` (never more than the CPU has; nil: the best it has); returns what is used.
+    /// Set it before making the tuner (`Tuner.standard`): a tuner keeps the machine identity,
+    /// instruction set included, it was made with, and would file later choices under it.
     @discardableResult
     public static func limit(to isa: VectorISA?) -> VectorISA {
         VectorISA(rawValue: gc_conv_set_isa(isa?.rawValue ?? 0)) ?? .sse2
