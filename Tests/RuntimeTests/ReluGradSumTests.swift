@@ -81,4 +81,33 @@ final class ReluGradSumTests: XCTestCase {
         let want = try XCTUnwrap(analytic["b"])
         for (g, a) in zip(got, want) { XCTAssertEqual(g, a, accuracy: 1e-5 * max(1, abs(a))) }
     }
+
+    /// 7x7 pooled by 2 drops the last row and column (floor mode): the full-resolution
+    /// gradient is zero there, so the sum from the pooled gradient still equals Autodiff's
+    /// (checked by central differences); the same with a 3x3 window on 8x8 (two rows dropped).
+    func testRewrittenBiasGradientWhereThePoolingDropsRows() throws {
+        for (size, k) in [(7, 2), (8, 3)] {
+            let c = GradientCheckGraph("conv-pool-\(size)-\(k)", seed: 5)
+            let x = c.input("x", .f32([2, 2, size, size]))
+            let w = c.param("w", [3, 2, 3, 3]), bias = c.param("b", [3])
+            let conv = try c.emit(.conv2d, [x, w, bias], ["stride": .ints([1, 1]), "padding": .ints([1, 1])])
+            try c.finishWithWeightedSum(try c.maxpool(try c.relu(conv), k))
+            let analytic = try checkGradients(c, maxPerParameter: 8)
+            let rewritten = try Pipeline(["fusion", "pool-gradient-sums", "dce", "verify"])
+                .run(try Autodiff.differentiate(c.graph), PassContext(options: PassOptions(verifyEach: true)))
+            XCTAssertEqual(rewritten.nodes.filter { $0.op == .reluGradSum }.count, 1, "\(size) by \(k)")
+            let out = try Executor(graph: rewritten, options: ExecutionOptions()).run(feeds: c.feeds, parameters: c.store)
+            let got = try XCTUnwrap(out[GradientOutput.name(forParameter: "b")]).floats
+            for (g, a) in zip(got, try XCTUnwrap(analytic["b"])) {
+                XCTAssertEqual(g, a, accuracy: 1e-5 * max(1, abs(a)), "\(size) by \(k)")
+            }
+        }
+    }
+
+    /// The general path on ranks other than 4 and with no axes (a masked copy).
+    func testOtherRanksAndNoAxes() throws {
+        let dy = HostTensor(shape: [5], floats: [1, 2, 3, 4, 5]), t = HostTensor(shape: [5], floats: [1, 0, -0.0, .nan, 2])
+        XCTAssertEqual(try runOp(.reluGradSum, [dy, t], ["axes": .ints([0])]).floats, [6])
+        XCTAssertEqual(try runOp(.reluGradSum, [dy, t], ["axes": .ints([])]).floats, [1, 0, 0, 0, 5])
+    }
 }

@@ -192,7 +192,9 @@ func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView, attribu
         return conv2dGradInput(dy: dy, weight: weight, dx: dx, g, workspace: workspace, pool: pool, form: .perImage)
     }
     let key = TuningKey(point: "conv2d-grad-input", shapes: [dy.shape, wt], detail: g.tuningDetail, threads: pool.width)
-    pool.tuner.run(key, ConvGradInputForm.allCases.map { form in
+    // Only the forms that take the shape: `direct` elsewhere would time per-image twice.
+    let forms = ConvGradInputForm.allCases.filter { $0 != .direct || g.allowsDirectGradInput }
+    pool.tuner.run(key, forms.map { form in
         KernelVariant(form.rawValue) { conv2dGradInput(dy: dy, weight: weight, dx: dx, g, workspace: workspace, pool: pool, form: form) }
     })
 }
@@ -286,7 +288,13 @@ func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, attributes:
     guard pool.tuner.mode != .off, !pool.isRunningJob else {
         return conv2dGradWeight(dy: dy, x: x, dw: dw, g, workspace: workspace, pool: pool, form: .perImage)
     }
-    let forms = ConvGradWeightForm.allCases.filter { $0 != .rows || g.allowsRowsGradWeight }
+    let forms = ConvGradWeightForm.allCases.filter {
+        switch $0 {
+        case .perImage, .stacked: true
+        case .direct: g.allowsDirectGradWeight
+        case .rows: g.allowsRowsGradWeight
+        }
+    }
     pool.tuner.run(key, forms.map { form in
         KernelVariant(form.rawValue) { conv2dGradWeight(dy: dy, x: x, dw: dw, g, workspace: workspace, pool: pool, form: form) }
     })
