@@ -46,6 +46,7 @@ public enum FusionKind: String, CaseIterable, Sendable {
     case poolGradient = "pool-gradient"
     case attentionScores = "attention-scores"
     case attentionContext = "attention-context"
+    case sliceProducts = "slice-products"
 
     /// The `--pass-stats` counter of the fusion pass that counts this kind.
     public var counter: String {
@@ -59,13 +60,14 @@ public enum FusionKind: String, CaseIterable, Sendable {
         case .poolGradient: "pool gradients"
         case .attentionScores: "attention scores"
         case .attentionContext: "attention contexts"
+        case .sliceProducts: "products split"
         }
     }
 
     /// The pass that makes this kind of rewrite (and counts it).
     public var pass: String {
         switch self {
-        case .attentionScores, .attentionContext: rawValue
+        case .attentionScores, .attentionContext, .sliceProducts: rawValue
         default: "fusion"
         }
     }

@@ -26,6 +26,7 @@ public enum PassRegistry {
         .lstmCells,
         .attentionContext,
         .poolGradientSums,
+        .sliceProducts,
     ]
 
     private static let byName: [String: Pass] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

@@ -23,8 +23,10 @@ public enum Pipelines {
     /// The gradients, and the clean-ups again (autodiff leaves dead and duplicate nodes).
     public static let differentiation: [Pass] = [.autodiff, .constantFolding, .commonSubexpressionElimination,
                                                  .deadCodeElimination, .verify]
-    /// Speed-ups run last, on the forward and on the training graph alike.
-    public static let optimisations: [Pass] = [.stackSums, .hoist, .fusion, .poolGradientSums, .deadCodeElimination, .verify]
+    /// Speed-ups run last, on the forward and on the training graph alike (`slice-products`
+    /// leaves per-step products that `stack-products` stacks, and their stacked operands
+    /// duplicates of existing stacks that cse merges).
+    public static let optimisations: [Pass] = [.stackSums, .hoist, .sliceProducts, .stackProducts, .commonSubexpressionElimination, .fusion, .poolGradientSums, .deadCodeElimination, .verify]
 
     /// A model as lowered -> its forward graph, ready to differentiate: clean-ups, the
     /// dropout override (`options.dropout`), and with `options.fusion` the forward speed-ups.

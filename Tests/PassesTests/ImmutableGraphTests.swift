@@ -11,11 +11,12 @@ final class ImmutableGraphTests: XCTestCase {
     /// autodiff (constant-folding, cse, dce), differentiated and cleaned up (stack-sums, hoist,
     /// fusion), fully compiled (drop-gradients, memory-plan) and blocked (fuse-conv-pool);
     /// the captioning LSTM (stack-products and the LSTM-cell fusion) and attention model
-    /// (contract); a graph whose input was edited by hand (shape-inference) and one with a
+    /// (contract), differentiated (slice-products); a graph whose input was edited by hand (shape-inference) and one with a
     /// product by one and a repeated expression (constant-folding, cse).
     func graphs() throws -> [(name: String, graph: Graph)] {
         let cnn = try lowered("cnn.swiftgraph")
         let lstm = try lowered("caption_lstm.swiftgraph")
+        let attention = try lowered("caption_attention.swiftgraph")
         let edited = try parseIR("""
         graph @edited {
           %x = input() {name="x"} : f32[B,32]
@@ -40,7 +41,8 @@ final class ImmutableGraphTests: XCTestCase {
                 ("cnn fused", try Pipeline(Pipelines.differentiation + [.fusion]).run(cnn, .checked)),
                 ("cnn blocked", try Pipeline(["blocked-layout", "dce"]).run(cnn, .checked)),
                 ("caption_lstm", lstm), ("caption_lstm differentiated", try Pipeline(Pipelines.differentiation).run(lstm, .checked)),
-                ("caption_attention", try lowered("caption_attention.swiftgraph")), ("edited", edited), ("redundant", redundant)]
+                ("caption_attention", attention), ("caption_attention differentiated", try Pipeline(Pipelines.differentiation).run(attention, .checked)),
+                ("edited", edited), ("redundant", redundant)]
     }
 
     func lowered(_ file: String) throws -> Graph {
