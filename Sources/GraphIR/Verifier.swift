@@ -27,7 +27,10 @@ public enum Verifier {
                     throw nodeError("verify", g, v, "name \"\(name)\" is already used by \(first)")
                 }
                 names[name] = v
-                do { try checkSize(node.type) } catch let e as ShapeError { throw nodeError("verify", g, v, e.message) }
+                do {
+                    try checkSize(node.type)
+                    if try FeedReduction.of(node) != nil { try checkSize(node.fedType) }
+                } catch let e as ShapeError { throw nodeError("verify", g, v, e.message) }
                 continue
             }
             let types = node.inputs.map { g.nodes[$0.id].type }

@@ -47,6 +47,7 @@ public enum FusionKind: String, CaseIterable, Sendable {
     case attentionScores = "attention-scores"
     case attentionContext = "attention-context"
     case sliceProducts = "slice-products"
+    case reducedInputs = "reduced-inputs"
 
     /// The `--pass-stats` counter of the fusion pass that counts this kind.
     public var counter: String {
@@ -61,13 +62,14 @@ public enum FusionKind: String, CaseIterable, Sendable {
         case .attentionScores: "attention scores"
         case .attentionContext: "attention contexts"
         case .sliceProducts: "products split"
+        case .reducedInputs: "inputs taken reduced"
         }
     }
 
     /// The pass that makes this kind of rewrite (and counts it).
     public var pass: String {
         switch self {
-        case .attentionScores, .attentionContext, .sliceProducts: rawValue
+        case .attentionScores, .attentionContext, .sliceProducts, .reducedInputs: rawValue
         default: "fusion"
         }
     }

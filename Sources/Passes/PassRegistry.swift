@@ -27,6 +27,7 @@ public enum PassRegistry {
         .attentionContext,
         .poolGradientSums,
         .sliceProducts,
+        .reducedInputs,
     ]
 
     private static let byName: [String: Pass] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

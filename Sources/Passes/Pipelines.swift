@@ -25,8 +25,9 @@ public enum Pipelines {
                                                  .deadCodeElimination, .verify]
     /// Speed-ups run last, on the forward and on the training graph alike (`slice-products`
     /// leaves per-step products that `stack-products` stacks, and their stacked operands
-    /// duplicates of existing stacks that cse merges).
-    public static let optimisations: [Pass] = [.stackSums, .hoist, .sliceProducts, .stackProducts, .commonSubexpressionElimination, .fusion, .poolGradientSums, .deadCodeElimination, .verify]
+    /// duplicates of existing stacks that cse merges; `reduced-inputs` after cse, which
+    /// merges an input's duplicate means).
+    public static let optimisations: [Pass] = [.stackSums, .hoist, .sliceProducts, .stackProducts, .commonSubexpressionElimination, .reducedInputs, .fusion, .poolGradientSums, .deadCodeElimination, .verify]
 
     /// A model as lowered -> its forward graph, ready to differentiate: clean-ups, the
     /// dropout override (`options.dropout`), and with `options.fusion` the forward speed-ups.
@@ -52,10 +53,10 @@ public enum Pipelines {
     }
 
     /// A model lowered in infer mode -> the graph a decoder or an encoder runs: the
-    /// clean-ups, without gradients, and with `options.fusion` attention's scores as one op
-    /// and the blocked layout.
+    /// clean-ups, without gradients, and with `options.fusion` attention's scores as one op,
+    /// inputs read only through their mean taken reduced, and the blocked layout.
     public static func inference(_ options: PassOptions) -> Pipeline {
-        Pipeline(name: "inference", passes: [.dropGradients] + cleanup + (options.fusion ? [.attentionScores] + inferenceLayout : []))
+        Pipeline(name: "inference", passes: [.dropGradients] + cleanup + (options.fusion ? [.attentionScores, .reducedInputs] + inferenceLayout : []))
     }
 
     /// Inference and evaluation graphs' convolutions in the blocked layout, 2x2 max pooling

@@ -283,7 +283,11 @@ public final class Executor {
         for v in inputs {
             guard let name = graph[v].name else { continue }
             let view = plan.views[v.id]
-            if let feed = feeds[name] { feed.copyBytes(to: view.data, count: view.count) }
+            if let reduction = reducedInputs[v.id] {
+                try takeReduced(ReducedFeed(reduction: reduction, fedShape: (feeds[name]?.shape ?? written[name]?.shape) ?? [],
+                                            shape: view.shape, scratch: workspace),
+                                feed: feeds[name], writer: written[name], into: view.data)
+            } else if let feed = feeds[name] { feed.copyBytes(to: view.data, count: view.count) }
             else if let writer = written[name] { try writer.write(view.data, pool) }
         }
         if try copyParameters(from: store, into: plan) || derivedStale { try computeParameterDerived(plan, store: store) }
@@ -311,6 +315,30 @@ public final class Executor {
             if checksNumerics, let finding = finding(for: step, in: plan, overwritten: overwritten) { throw finding }
         }
         return plan
+    }
+
+    /// Inputs taken reduced (`FeedReduction`), by node id.
+    private lazy var reducedInputs: [Int: FeedReduction] = {
+        var r: [Int: FeedReduction] = [:]
+        for v in inputs { if let f = try? FeedReduction.of(graph[v]) { r[v.id] = f } }   // verified at init
+        return r
+    }()
+
+    /// An input taken reduced, from its feed (bound and checked already): a tensor reduced as
+    /// it is taken, a writer's reduced write, or its full write into scratch then reduced.
+    private func takeReduced(_ reduced: ReducedFeed, feed: HostTensor?, writer: FeedWriter?, into destination: UnsafeMutableRawPointer) throws {
+        if let t = feed, case .f32(let values) = t.storage {
+            // An empty feed has no address; nothing is read from it then.
+            values.withUnsafeBufferPointer { b in
+                reduced.reduce(b.baseAddress ?? UnsafePointer(destination.assumingMemoryBound(to: Float.self)), into: destination, pool: pool)
+            }
+        } else if let w = writer, let writeReduced = w.writeReduced {
+            try writeReduced(reduced, destination, pool)
+        } else if let w = writer {
+            let scratch = workspace.floats(reduced.fedShape.reduce(1, *))
+            try w.write(UnsafeMutableRawPointer(scratch), pool)
+            reduced.reduce(scratch, into: destination, pool: pool)
+        }
     }
 
     /// Runs `kernel` in place of `node`'s own kernel in later runs (nil: the node's own again),

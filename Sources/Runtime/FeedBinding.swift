@@ -18,7 +18,7 @@ enum FeedBinding {
         for v in inputs {
             let node = graph[v]
             let name = node.name ?? "%\(v.id)"
-            let declared = node.type
+            let declared = node.fedType   // an input taken reduced is fed unreduced
             let given: Given? = feeds[name].map { Given(dtype: $0.dtype, shape: $0.shape) }
                 ?? written[name].map { Given(dtype: $0.dtype, shape: $0.shape) }
             guard let feed = given else {

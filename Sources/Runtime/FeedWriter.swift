@@ -9,13 +9,21 @@ import GraphIR
 /// the executor's worker pool, to split a large copy over (idle while feeds are written). It
 /// is called once per run, after the feeds' shapes and types are checked and before any
 /// kernel runs; an error it throws ends the run before any kernel.
+///
+/// For an input taken reduced (`reduced-inputs`) the writer still gives the declared `shape`;
+/// `writeReduced`, when given, writes the reduced value straight away (gathering and reducing
+/// in one pass, with `ReducedFeed.reduce(items:into:pool:)`). Without it the executor has
+/// `write` fill scratch memory and reduces that.
 public struct FeedWriter {
     public let shape: [Int]
     public let dtype: DType
     public let write: (UnsafeMutableRawPointer, WorkerPool) throws -> Void
+    /// Writes the feed reduced as `ReducedFeed` says into memory of its `shape`.
+    public let writeReduced: ((ReducedFeed, UnsafeMutableRawPointer, WorkerPool) throws -> Void)?
 
-    public init(shape: [Int], dtype: DType = .f32, write: @escaping (UnsafeMutableRawPointer, WorkerPool) throws -> Void) {
-        self.shape = shape; self.dtype = dtype; self.write = write
+    public init(shape: [Int], dtype: DType = .f32, write: @escaping (UnsafeMutableRawPointer, WorkerPool) throws -> Void,
+                writeReduced: ((ReducedFeed, UnsafeMutableRawPointer, WorkerPool) throws -> Void)? = nil) {
+        self.shape = shape; self.dtype = dtype; self.write = write; self.writeReduced = writeReduced
     }
 
     /// The feed as a tensor of its own, `write` run into new memory (to run the same feeds

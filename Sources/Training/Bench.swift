@@ -201,7 +201,7 @@ public enum Bench {
         for v in g.inputs {
             let node = g[v]
             guard let name = node.name else { continue }
-            let shape = node.type.shape.dims.map { $0.value ?? batch }
+            let shape = node.fedType.shape.dims.map { $0.value ?? batch }
             let bytes = MemoryBudget.bytes(elements: shape, byteSize: node.type.dtype.byteSize)
             try MemoryBudget.check(bytes, for: "--bench batch \(batch): input '\(name)' \(shape)")
             let n = shape.reduce(1, *)

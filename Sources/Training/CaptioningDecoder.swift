@@ -26,7 +26,7 @@ public final class CaptionDecoder {
     }
 
     public init(graph: Graph, file: String, vocabulary: Vocabulary, threads: Int?) throws {
-        guard let f = graph.input(named: "features"), graph[f].type.dtype == .f32, graph[f].type.shape.rank == 3 else {
+        guard let f = graph.input(named: "features"), graph[f].fedType.dtype == .f32, graph[f].fedType.shape.rank == 3 else {
             throw RuntimeError("\(file): in infer mode a caption model needs an f32 input \"features\" [batch, regions, dim]")
         }
         guard let s = graph.input(named: "start"), graph[s].type.dtype == .i64, graph[s].type.shape.rank == 1 else {

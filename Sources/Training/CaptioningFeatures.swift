@@ -34,12 +34,20 @@ public struct CaptioningFeatures {
 
     /// The same batch as `batch(_:)`, written straight into the executor's input memory (see
     /// `FeedWriter`): the training loop's batches are not copied twice. The copy is split over
-    /// the executor's pool (a memory-bound loop: chunks of its tuned grain).
+    /// the executor's pool (a memory-bound loop: chunks of its tuned grain). For a decoder that
+    /// reads the features only through their mean over the regions (`reduced-inputs`), each
+    /// image's row is averaged where it lies in the table instead: the batch is never copied.
     public func batchWriter(_ names: [String]) throws -> FeedWriter {
         let rows = try names.map(row(of:))
-        return FeedWriter(shape: [names.count, regions, dim]) { [values, regions, dim] p, pool in
-            Self.copy(rows, of: values, rowSize: regions * dim, to: p, pool: pool)
-        }
+        let rowSize = regions * dim
+        return FeedWriter(shape: [names.count, regions, dim], write: { [values] p, pool in
+            Self.copy(rows, of: values, rowSize: rowSize, to: p, pool: pool)
+        }, writeReduced: { [values] feed, p, pool in
+            values.withUnsafeBufferPointer { table in
+                guard let base = table.baseAddress else { return }   // no rows: row(of:) let none through
+                feed.reduce(items: { base + rows[$0] * rowSize }, into: p, pool: pool)
+            }
+        })
     }
 
     /// Rows `rows` (checked by `row(of:)`) of `values`, one after another at `p`.

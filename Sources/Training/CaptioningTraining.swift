@@ -322,8 +322,8 @@ struct CaptioningTraining {
 
     /// The training graph's contract: `features` [B, regions, dim], `captions` int64 [B, maxLen], a loss.
     func checkInterface(_ g: Graph) throws -> (regions: Int, dim: Int, maxLen: Int) {
-        guard let f = g.input(named: "features"), g[f].type.dtype == .f32, g[f].type.shape.rank == 3,
-              let regions = g[f].type.shape.dims[1].value, let dim = g[f].type.shape.dims[2].value else {
+        guard let f = g.input(named: "features"), g[f].fedType.dtype == .f32, g[f].fedType.shape.rank == 3,
+              let regions = g[f].fedType.shape.dims[1].value, let dim = g[f].fedType.shape.dims[2].value else {
             throw RuntimeError("\(file): a caption model needs an f32 input \"features\" [batch, regions, dim] with known regions and dim")
         }
         guard let c = g.input(named: "captions"), g[c].type.dtype == .i64, g[c].type.shape.rank == 2,

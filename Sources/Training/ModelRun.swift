@@ -59,7 +59,7 @@ public final class ModelRun {
 
     /// The declared inputs, in graph order.
     public var inputs: [(name: String, type: TensorType)] {
-        graph.inputs.map { (graph[$0].name ?? "%\($0.id)", graph[$0].type) }
+        graph.inputs.map { (graph[$0].name ?? "%\($0.id)", graph[$0].fedType) }
     }
 
     /// The names `run` returns: the declared outputs in order, then "loss" when there is one.

@@ -166,8 +166,8 @@ public enum TunedCompilation {
         for (i, v) in graph.inputs.enumerated() {
             let node = graph[v]
             var sizes: [String: Int] = [:]
-            for case .symbol(let s) in node.type.shape.dims { sizes[s] = batch }
-            guard let shape = node.type.shape.resolved(sizes) else { throw RuntimeError("input \(i) has no known shape") }
+            for case .symbol(let s) in node.fedType.shape.dims { sizes[s] = batch }
+            guard let shape = node.fedType.shape.resolved(sizes) else { throw RuntimeError("input \(i) has no known shape") }
             switch node.type.dtype {
             case .f32: feeds[node.name ?? "%\(v.id)"] = HostTensor(shape: shape, floats: synthetic(shape, positive: false))
             // Labels, token ids, indices: 0 is one of every such input's values (a classifier's

@@ -1,3 +1,6 @@
+import Frontend
+import GraphIR
+import Passes
 import Runtime
 import Training
 import XCTest
@@ -44,5 +47,54 @@ extension CaptioningBatchWriterTests {
         XCTAssertThrowsError(try huge.batchWriter(["1.tif"]))
         let negative = CaptioningFeatures(values: [1, 2], rows: 2, regions: -1, dim: 1, provenance: "negative")
         XCTAssertThrowsError(try negative.batch(["1.tif"]))
+    }
+}
+
+extension CaptioningBatchWriterTests {
+    /// The vanilla decoder reads its features only through their mean over the regions, so its
+    /// graphs take them reduced (`reduced-inputs`) and the writer averages each image's row
+    /// where it lies: three training steps and the greedy captions after them are the bits of
+    /// the graphs that copy the batch in and take its mean, at one thread and at two.
+    func testVanillaDecoderTrainsOnAveragedRowsAsOnTheMean() throws {
+        let path = Q3Support.repository.appendingPathComponent("graphs/caption_lstm.swiftgraph").path
+        let rows = 5, regions = 256, dim = 512
+        let random = RandomSource(seed: 8)
+        var values = [Float](repeating: 0, count: rows * regions * dim)
+        for i in values.indices { values[i] = random.nextFloat() * 2 - 1 }
+        let features = CaptioningFeatures(values: values, rows: rows, regions: regions, dim: dim, provenance: "test")
+        let batches = [["3.tif", "1.tif"], ["5.tif", "3.tif"], ["2.tif", "4.tif"]]
+        var ids = [Int64](repeating: 0, count: 44)
+        for i in 0..<44 where i % 22 < 9 { ids[i] = Int64((i * 7) % 189 + 1) }
+        let captions = HostTensor(shape: [2, 22], ints: ids)
+        func compiled(_ mode: Mode, reduced: Bool) throws -> [Graph] {
+            var options = PassOptions()
+            if !reduced { options.disabledFusions = [.reducedInputs] }
+            let lowered = try Frontend.lower(path: path, options: FrontendOptions(mode: mode))
+            if mode == .infer { return [try Pipelines.compileForInference(lowered, PassContext(options: options))] }
+            return [try Pipelines.compileForTraining(lowered, PassContext(options: options)).training]
+        }
+        for threads in [1, 2] {
+            var results: [[Float]] = []
+            for reduced in [false, true] {
+                let training = try compiled(.train, reduced: reduced)[0], infer = try compiled(.infer, reduced: reduced)[0]
+                XCTAssertEqual(training.nodes.contains { $0.op == .mean }, !reduced)
+                let store = ParameterStore()
+                try store.initialise(from: training, seed: 42)
+                let trainer = try Trainer(graph: training, parameters: store, optimizer: Adam(learningRate: 0.01), gradClip: 5,
+                                          options: ExecutionOptions(seed: 3, threads: threads))
+                var losses: [Float] = []
+                for names in batches {
+                    losses.append(try trainer.step(feeds: ["captions": captions], writing: ["features": try features.batchWriter(names)]))
+                }
+                let decoder = try Executor(graph: infer, options: ExecutionOptions(threads: threads))
+                let words = try decoder.run(feeds: ["features": try features.batch(["4.tif", "2.tif"]),
+                                                    "start": HostTensor(shape: [2], ints: [1, 1])], parameters: store)
+                let weights: [Float] = store.get("init_h.weight")?.floats ?? []
+                let greedy: [Float] = words["words"]?.floats ?? []
+                results.append(losses + greedy + weights)
+            }
+            XCTAssertEqual(results[0].count, results[1].count)
+            XCTAssertTrue(results[0] == results[1], "\(threads) threads: the reduced graphs differ")
+        }
     }
 }

@@ -26,12 +26,16 @@ extension AttributeKey where Value == Bool {
     public static let trainable = AttributeKey("trainable")
 }
 
-/// A graph input, fed by the caller. `{name}`; its type is its declaration.
+/// A graph input, fed by the caller. `{name}`; its type is its declaration. An input taken
+/// reduced (`reduced-inputs`, see `FeedReduction`) also has `{fed, reduce, axes, keepdims}`:
+/// the caller feeds `fed`, and the executor keeps only its `reduce` ("mean" or "sum") over
+/// `axes`, the declared type.
 public enum InputOp: OpSpec {
     public static let name = "input"
     public static let arity = Arity.exactly(0)
     public static let fusion = FusionClass.source
-    public static let attributes: [AttributeSpec] = [.required(.name, .nonEmpty)]
+    public static let attributes: [AttributeSpec] = [.required(.name, .nonEmpty), .optional(.fed),
+                                                     .optional(.feedReduce, .oneOf(["mean", "sum"])), .optional(.axes), .optional(.keepdims)]
     public static func flops(_ q: CostQuery) -> Double { 0 }
     public static func shape(_ q: ShapeQuery) throws -> TensorType { throw ShapeError("an input's type is declared, not inferred") }
 }

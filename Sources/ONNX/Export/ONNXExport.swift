@@ -51,6 +51,9 @@ public enum ONNXExport {
                 let name = node.name ?? "%\(i)"
                 names[i] = name
                 if node.op == .input {
+                    guard node.fedType == node.type else {
+                        throw problem(node, i, "input '\(name)' is taken reduced (reduced-inputs); export the model before the speed-up passes")
+                    }
                     onnx.input.append(valueInfo(name, node.type))
                 } else {
                     onnx.initializer.append(try initializer(name, node.type, parameters))

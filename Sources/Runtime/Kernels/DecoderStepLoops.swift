@@ -50,6 +50,13 @@ func middleAxesSplit(_ shape: [Int], reduced axes: [Int]) -> (outer: Int, reduce
 /// `sumReduce` does, so the bits are the same at any split.
 func sumMiddleAxes(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, outer: Int, reduced: Int, inner: Int,
                    scale: Float?, pool: WorkerPool) {
+    sumMiddleAxes(rows: { x + $0 * reduced * inner }, into: y, outer: outer, reduced: reduced, inner: inner, scale: scale, pool: pool)
+}
+
+/// The same, with outer row o's [reduced, inner] block read at `rows(o)` (a batch gathered
+/// from a table while it is reduced: `ReducedFeed.reduce(items:into:pool:)`).
+func sumMiddleAxes(rows: (Int) -> UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, outer: Int, reduced: Int, inner: Int,
+                   scale: Float?, pool: WorkerPool) {
     // Whole rows when there are enough to share out (one pass over memory in order); else
     // blocks of 256 columns, so a batch of one splits too.
     let width = outer >= 2 * pool.width ? max(inner, 1) : 256
@@ -60,7 +67,7 @@ func sumMiddleAxes(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float
             let o = item / blocks, j0 = (item % blocks) * width, w = min(width, inner - j0)
             let dst = y + o * inner + j0
             fill(dst, w, 0)
-            var src = x + o * reduced * inner + j0
+            var src = rows(o) + j0
             for _ in 0..<reduced {
                 for j in 0..<w { dst[j] += src[j] }
                 src += inner

@@ -25,26 +25,34 @@ func sumReduce(_ x: TensorView, into out: TensorView, outStrides: (UnsafeMutable
 /// output's shape, not its memory.
 @inline(__always)
 func reduceAxes(_ c: KernelContext, mean: Bool) {
-    let x = c.inputs[0]
+    reduceAxes(c.inputs[0], axes: c.attributes[.axes] ?? [], mean: mean, into: c.output, pool: c.pool)
+}
+
+/// Sum (or mean) of `x` over `axes` into `out`: the kernels' loops, also run on a feed taken
+/// reduced (`ReducedFeed`), which so holds the bits the reduction node would have computed.
+func reduceAxes(_ x: TensorView, axes: [Int], mean: Bool, into out: TensorView, pool: WorkerPool) {
     let rank = x.shape.count
-    let axes = c.attributes[.axes] ?? []
     if let split = middleAxesSplit(x.shape, reduced: axes) {
-        let scale = mean && c.output.count > 0 && x.count > 0 ? Float(Double(c.output.count) / Double(x.count)) : nil
-        sumMiddleAxes(x.f32, into: c.output.f32, outer: split.outer, reduced: split.reduced, inner: split.inner, scale: scale, pool: c.pool)
+        sumMiddleAxes(x.f32, into: out.f32, outer: split.outer, reduced: split.reduced, inner: split.inner,
+                      scale: mean ? meanScale(x.count, into: out.count) : nil, pool: pool)
         return
     }
     if let split = outerAndInnerAxesSplit(x.shape, reduced: axes) {
-        sumOuterAndInnerAxes(x.f32, into: c.output.f32, outer: split.outer, kept: split.kept, inner: split.inner, pool: c.pool)
+        sumOuterAndInnerAxes(x.f32, into: out.f32, outer: split.outer, kept: split.kept, inner: split.inner, pool: pool)
     } else {
-        sumReduce(x, into: c.output) { p in
+        sumReduce(x, into: out) { p in
             writeReducedStrides(of: x.shape, isReduced: { i in axes.contains { normalizedAxis($0, rank: rank) == i } }, into: p)
         }
     }
-    if mean && c.output.count > 0 && x.count > 0 {
-        let scale = Float(Double(c.output.count) / Double(x.count))
-        let po = c.output.f32
-        for i in 0..<c.output.count { po[i] *= scale }
+    if mean, let scale = meanScale(x.count, into: out.count) {
+        let po = out.f32
+        for i in 0..<out.count { po[i] *= scale }
     }
+}
+
+/// What a mean multiplies its sums by (nil when either side is empty).
+func meanScale(_ inputCount: Int, into outputCount: Int) -> Float? {
+    outputCount > 0 && inputCount > 0 ? Float(Double(outputCount) / Double(inputCount)) : nil
 }
 
 /// Where the reduced axes of `shape` are leading axes and trailing axes around kept ones (a
