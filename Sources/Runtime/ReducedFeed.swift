@@ -17,6 +17,16 @@ public struct ReducedFeed {
     /// Elements of one item as fed (`fedShape` without axis 0).
     public var itemCount: Int { fedShape.dropFirst().reduce(1, *) }
 
+    /// Elements of one item as reduced (`shape` without axis 0).
+    public var reducedItemCount: Int { shape.dropFirst().reduce(1, *) }
+
+    /// The same reduction of a batch of `items` items (a few of this batch's, reduced apart:
+    /// each item's values do not depend on the others', so a caller may keep an item's
+    /// reduction and reuse it in later batches).
+    public func batch(of items: Int) -> ReducedFeed {
+        ReducedFeed(reduction: reduction, fedShape: [items] + fedShape.dropFirst(), shape: [items] + shape.dropFirst(), scratch: scratch)
+    }
+
     /// The fed tensor at `source` (`fedShape`, row-major) reduced into `destination` (`shape`).
     public func reduce(_ source: UnsafePointer<Float>, into destination: UnsafeMutableRawPointer, pool: WorkerPool) {
         reduceAxes(TensorView(data: UnsafeMutableRawPointer(mutating: source), shape: fedShape, dtype: .f32), axes: reduction.axes,

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import GraphIR
 import Passes
 import Runtime
 
@@ -37,7 +38,10 @@ public struct CaptioningFeatures {
     /// the executor's pool (a memory-bound loop: chunks of its tuned grain). For a decoder that
     /// reads the features only through their mean over the regions (`reduced-inputs`), each
     /// image's row is averaged where it lies in the table instead: the batch is never copied.
-    public func batchWriter(_ names: [String]) throws -> FeedWriter {
+    /// `reducedRows`: where the training loop keeps each image's reduced row once computed
+    /// (an image has several captions, so it comes back within an epoch); rows it holds are
+    /// copied, not read from the table again. Its rows must come from these `values`.
+    public func batchWriter(_ names: [String], reducedRows: ReducedRows? = nil) throws -> FeedWriter {
         let rows = try names.map(row(of:))
         let rowSize = regions * dim
         return FeedWriter(shape: [names.count, regions, dim], write: { [values] p, pool in
@@ -45,9 +49,50 @@ public struct CaptioningFeatures {
         }, writeReduced: { [values] feed, p, pool in
             values.withUnsafeBufferPointer { table in
                 guard let base = table.baseAddress else { return }   // no rows: row(of:) let none through
-                feed.reduce(items: { base + rows[$0] * rowSize }, into: p, pool: pool)
+                if let kept = reducedRows {
+                    kept.write(rows, feed, into: p.assumingMemoryBound(to: Float.self), pool: pool) { base + $0 * rowSize }
+                } else {
+                    feed.reduce(items: { base + rows[$0] * rowSize }, into: p, pool: pool)
+                }
             }
         })
+    }
+
+    /// Images' features reduced as a graph takes them (`ReducedFeed`), kept by table row: the
+    /// features are frozen, so an image's reduced row is computed once per training run. The
+    /// rows are those `ReducedFeed.batch(of:)` computes, the bits a whole batch gives them.
+    public final class ReducedRows {
+        /// The reduction the kept rows were made with; another one starts afresh.
+        private var reduction: FeedReduction?
+        private var itemShape: [Int] = []
+        private var kept: [Int: [Float]] = [:]
+
+        public init() {}
+
+        /// Rows kept (for tests and memory accounting).
+        public var count: Int { kept.count }
+
+        /// `rows`' reduced values one after another at `out`: the missing ones reduced first
+        /// (together, over `pool`) from `item(row)`.
+        func write(_ rows: [Int], _ feed: ReducedFeed, into out: UnsafeMutablePointer<Float>, pool: WorkerPool,
+                   item: (Int) -> UnsafePointer<Float>) {
+            let shape = Array(feed.fedShape.dropFirst())
+            if reduction != feed.reduction || itemShape != shape { reduction = feed.reduction; itemShape = shape; kept = [:] }
+            var missing: [Int] = []
+            for r in rows where kept[r] == nil && !missing.contains(r) { missing.append(r) }
+            let n = feed.reducedItemCount
+            if !missing.isEmpty {
+                var fresh = [Float](repeating: 0, count: missing.count * n)
+                fresh.withUnsafeMutableBytes { b in
+                    guard let p = b.baseAddress else { return }
+                    feed.batch(of: missing.count).reduce(items: { item(missing[$0]) }, into: p, pool: pool)
+                }
+                for (i, r) in missing.enumerated() { kept[r] = Array(fresh[(i * n)..<((i + 1) * n)]) }
+            }
+            for (i, r) in rows.enumerated() {
+                kept[r]?.withUnsafeBufferPointer { if let s = $0.baseAddress { (out + i * n).update(from: s, count: n) } }
+            }
+        }
     }
 
     /// Rows `rows` (checked by `row(of:)`) of `values`, one after another at `p`.

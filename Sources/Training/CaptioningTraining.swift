@@ -152,9 +152,11 @@ struct CaptioningTraining {
         func feeds(_ rows: [Int]) throws -> [String: HostTensor] {
             ["features": try s.features.batch(rows.map { s.data.train.imageNames[$0] }), "captions": tokens(rows)]
         }
-        /// The tokens as a tensor, the features as a writer into the trainer's input memory.
+        /// The tokens as a tensor, the features as a writer into the trainer's input memory
+        /// (reduced rows kept for the run when the graph takes the features reduced).
+        let reducedRows = CaptioningFeatures.ReducedRows()
         func stepFeeds(_ rows: [Int]) throws -> (tensors: [String: HostTensor], written: [String: FeedWriter]) {
-            (["captions": tokens(rows)], ["features": try s.features.batchWriter(rows.map { s.data.train.imageNames[$0] })])
+            (["captions": tokens(rows)], ["features": try s.features.batchWriter(rows.map { s.data.train.imageNames[$0] }, reducedRows: reducedRows)])
         }
         func tokens(_ rows: [Int]) -> HostTensor {
             var ids = [Int64]()

@@ -21,7 +21,7 @@ final class ReducedInputsEquivalenceTests: XCTestCase {
     }
 
     /// Batch item i of x is row `picks[i]` of `table`: what a writer gathering from a table feeds.
-    func writers(table: HostTensor, picks: [Int]) -> (whole: FeedWriter, reducing: FeedWriter) {
+    func writers(table: HostTensor, picks: [Int]) -> (whole: FeedWriter, reducing: FeedWriter, itemwise: FeedWriter) {
         let item = table.shape.dropFirst().reduce(1, *)
         let shape = [picks.count] + Array(table.shape.dropFirst())
         let values = table.floats
@@ -35,7 +35,16 @@ final class ReducedInputsEquivalenceTests: XCTestCase {
                 feed.reduce(items: { base + picks[$0] * item }, into: p, pool: pool)
             }
         }
-        return (whole, reducing)
+        // Each item reduced on its own (`batch(of: 1)`), as a cache of reduced rows does.
+        let itemwise = FeedWriter(shape: shape, write: whole.write) { feed, p, pool in
+            values.withUnsafeBufferPointer { t in
+                guard let base = t.baseAddress else { return }
+                for (i, r) in picks.enumerated() {
+                    feed.batch(of: 1).reduce(items: { _ in base + r * item }, into: p + i * feed.reducedItemCount * 4, pool: pool)
+                }
+            }
+        }
+        return (whole, reducing, itemwise)
     }
 
     func testReducedFeedsGiveTheReductionNodesBits() throws {
@@ -61,11 +70,11 @@ final class ReducedInputsEquivalenceTests: XCTestCase {
             let expected = try Executor(graph: plain, options: ExecutionOptions(threads: 1)).run(feeds: ["x": fed], parameters: store)
             for threads in [1, 2] {
                 let ex = try Executor(graph: taken, options: ExecutionOptions(threads: threads))
-                let (whole, reducing) = writers(table: table, picks: picks)
+                let (whole, reducing, itemwise) = writers(table: table, picks: picks)
                 // Twice each: the second run reuses the plan (and the scratch a whole write used).
                 for _ in 0..<2 {
                     XCTAssertEqual(try ex.run(feeds: ["x": fed], parameters: store), expected, "\(what), tensor, \(threads) threads")
-                    for (how, w) in [("whole write", whole), ("reducing write", reducing)] {
+                    for (how, w) in [("whole write", whole), ("reducing write", reducing), ("item by item", itemwise)] {
                         try ex.execute(feeds: [:], writing: ["x": w], parameters: store)
                         XCTAssertEqual(ex.outputBuffer(named: "y").map(Array.init), expected["y"]?.floats, "\(what), \(how), \(threads) threads")
                         XCTAssertEqual(ex.outputBuffer(named: "r").map(Array.init), expected["r"]?.floats, "\(what), \(how), \(threads) threads")
