@@ -53,6 +53,18 @@ enum FeedBinding {
                     boundBy[s] = boundBy[s] ?? name
                 }
             }
+            // An input taken reduced has no buffer of the fed size to check it against: a
+            // writer's fed size may become scratch memory.
+            if declared != node.type {
+                var n = 1
+                for d in feed.shape {
+                    let (p, overflow) = n.multipliedReportingOverflow(by: d)
+                    guard !overflow, p <= maxBLASElementCount else {
+                        throw RuntimeError("feed '\(name)' has shape \(feed.shape), more than \(maxBLASElementCount) elements")
+                    }
+                    n = p
+                }
+            }
         }
         return bindings
     }

@@ -29,7 +29,8 @@ let avgpool3d: Attributes = {
 let opExamples: [String: OpExample] = {
     let x = TensorType.f32([2, 3])
     var e: [String: OpExample] = [
-        "input": OpExample(inputs: [], attributes: ["name": .string("x")], declared: .f32([2, 3])),
+        "input": OpExample(inputs: [], attributes: ["name": .string("x"), "fed": .shape(Shape(known: [2, 5, 3])), "reduce": .string("mean"),
+                                                    "axes": .ints([1]), "keepdims": .bool(false)], declared: .f32([2, 3])),
         "param": OpExample(inputs: [], attributes: [
             "name": .string("w"), "init": .string("uniform"), "bound": .float(0.5), "low": .float(-1), "high": .float(1),
             "mean": .float(0), "std": .float(0.1), "value": .float(2), "buffer": .bool(false), "trainable": .bool(true),

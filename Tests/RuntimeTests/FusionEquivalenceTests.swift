@@ -18,7 +18,7 @@ final class FusionEquivalenceTests: XCTestCase {
         for v in g.inputs {
             let node = g[v]
             guard let name = node.name else { continue }
-            let shape = node.type.shape.dims.map { $0.value ?? size }
+            let shape = node.fedType.shape.dims.map { $0.value ?? size }
             let n = shape.reduce(1, *)
             feeds[name] = node.type.dtype == .f32
                 ? HostTensor(shape: shape, floats: (0..<n).map { _ in random.nextFloat() * 2 - 1 })

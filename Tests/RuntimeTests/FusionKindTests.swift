@@ -22,7 +22,7 @@ final class FusionKindTests: XCTestCase {
         var feeds: [String: HostTensor] = [:]
         for v in g.inputs {
             guard let name = g[v].name else { continue }
-            let shape = g[v].type.shape.dims.map { $0.value ?? size }, n = shape.reduce(1, *)
+            let shape = g[v].fedType.shape.dims.map { $0.value ?? size }, n = shape.reduce(1, *)
             feeds[name] = g[v].type.dtype == .f32 ? HostTensor(shape: shape, floats: (0..<n).map { _ in random.nextFloat() * 2 - 1 })
                 : HostTensor(shape: shape, ints: (0..<n).map { _ in Int64(random.nextInt(below: 3)) })
         }

@@ -104,6 +104,8 @@ final class ReducedInputsEquivalenceTests: XCTestCase {
         let never = FeedWriter(shape: [2, 6, 3], write: { _, _ in wrote = true }, writeReduced: { _, _, _ in wrote = true })
         refused([:], "dimension 2 must be 4, not 3", written: ["x": never])
         refused([:], "missing feed 'x' (f32[B,6,4])")
+        // A reduced value the plan could hold, fed from more elements than any buffer may have.
+        refused([:], "more than \(maxBLASElementCount) elements", written: ["x": FeedWriter(shape: [1 << 28, 6, 4], write: { _, _ in wrote = true })])
         XCTAssertFalse(wrote)
         struct Unreadable: Error {}
         XCTAssertThrowsError(try ex.execute(feeds: [:], writing: ["x": FeedWriter(shape: [2, 6, 4], write: { _, _ in },
