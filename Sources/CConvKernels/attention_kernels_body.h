@@ -151,6 +151,15 @@ static void GC_ANAME(additive_scores_grad)(const float *dy, const float *enc, co
 // GC_FOR_EACH_LANE_PASS spells out the block counts 1 to 8: a larger count would skip lanes.
 _Static_assert(GC_SUM_BLOCKS >= 1 && GC_SUM_BLOCKS <= 8, "GC_SUM_BLOCKS must be 1 to 8");
 
+#ifndef GC_SUM_WINDOW_avx512
+/// Whether the sums over the regions take the tail window (one more vector of sums beside
+/// GC_SUM_BLOCKS of them): where 32 registers hold them. With 16 AVX2 or SSE2 registers the
+/// extra sums spill and the scalar tail is the faster one.
+#define GC_SUM_WINDOW_avx512 1
+#define GC_SUM_WINDOW_avx2 0
+#define GC_SUM_WINDOW_base 0
+#endif
+
 /// The gradient of dec for batch row b, lanes [k0, k0 + 16 blocks) and, when `tail`, the
 /// lanes from `full` to `width`. `blocks` is a constant at every call (see the switch below),
 /// so the sums stay in registers.
@@ -160,7 +169,7 @@ __attribute__((always_inline)) static inline void GC_ANAME(dec_grad_lanes)(
     v16 sum[GC_SUM_BLOCKS], windowSum = {0};
     float tails[16];
     const long last = width - 16;
-    const int window = tail && full < width && width >= 16;
+    const int window = GC_ACAT(GC_SUM_WINDOW, ISA) && tail && full < width && width >= 16;
     for (long j = 0; j < blocks; j++) sum[j] = (v16){0};
     for (long k = 0; k < 16; k++) tails[k] = 0;
     for (long n = 0; n < regions; n++) {
@@ -195,7 +204,7 @@ __attribute__((always_inline)) static inline void GC_ANAME(weight_partial_lanes)
     v16 sum[GC_SUM_BLOCKS], windowSum = {0};
     float tails[16];
     const long last = width - 16;
-    const int window = tail && full < width && width >= 16;
+    const int window = GC_ACAT(GC_SUM_WINDOW, ISA) && tail && full < width && width >= 16;
     for (long j = 0; j < blocks; j++) sum[j] = (v16){0};
     for (long k = 0; k < 16; k++) tails[k] = 0;
     for (long n = 0; n < regions; n++) {
