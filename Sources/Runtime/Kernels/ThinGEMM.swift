@@ -80,12 +80,14 @@ let thinProductMinimumWork = 1 << 16
 let thinKernelColumnBlock = 64
 
 /// `y = a op(b)` by `gc_thin_product`, column blocks of `thinKernelColumnBlock` shared out
-/// over `pool` in chunks of at least `parallelGemmWork` multiply-adds.
+/// over `pool` in one run per thread of at least `parallelGemmWork` multiply-adds. The runs
+/// go to the same cores product after product (`parallelForByCore`), so each core keeps its
+/// part of a recurrent weight in its own cache from one unrolled step to the next.
 func thinMatmulUnpacked(pool: WorkerPool, a: UnsafePointer<Float>, b: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                         m: Int, n: Int, k: Int, transB: Bool) {
     let block = thinKernelColumnBlock
     let blocks = (n + block - 1) / block
-    pool.parallelFor(blocks, grain: max(1, parallelGemmWork / max(1, m * k * block)), perThread: 1) { _, range in
+    pool.parallelForByCore(blocks, grain: max(1, parallelGemmWork / max(1, m * k * block))) { range in
         gc_thin_product(a, b, y, m, n, k, transB ? 1 : 0, range.lowerBound * block, min(range.upperBound * block, n))
     }
 }
