@@ -148,6 +148,11 @@ GC_TINLINE void GC_TNAME(tn_tile)(const float *a, const float *b, float *y, long
         }
     }
     const TV sums = GC_TNAME(lane_sums)(acc);
+    if (columns == TN_COLUMNS && full == k) {
+        // Each row's outputs are TN_COLUMNS neighbouring lanes: one store per row.
+        for (int r = 0; r < rows; r++) __builtin_memcpy(y + r * n, (const float *)&sums + r * TN_COLUMNS, TN_COLUMNS * sizeof(float));
+        return;
+    }
     float lanes[TW];
     __builtin_memcpy(lanes, &sums, sizeof lanes);
     for (int r = 0; r < rows; r++)

@@ -36,14 +36,15 @@ final class KernelThinProductUnpackedTests: XCTestCase {
     }
 
     /// Rows 1 to 16 (every partial row tile), widths below, between and above the lane
-    /// counts and not multiples of them, k odd (a tail of k on every ISA) and 1.
+    /// counts and not multiples of them, k odd (a tail of k on every ISA), 1, and a multiple
+    /// of every lane count (no tail: whole rows of outputs stored at once).
     func testEveryRowCountAndOddSizesMatchTheNaiveProductOnEveryInstructionSet() {
         let best = VectorISA.limit(to: nil)
         for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
             XCTAssertEqual(VectorISA.limit(to: isa), isa)
             for tb in [false, true] {
                 for m in 1...16 {
-                    for (n, k) in [(3, 19), (21, 1), (67, 131), (50, 33)] {
+                    for (n, k) in [(3, 19), (21, 1), (67, 131), (50, 33), (37, 64)] {
                         let a = data.floats([m, k]).floats, b = data.floats(tb ? [n, k] : [k, n]).floats
                         let (want, magnitude) = reference(a, b, m: m, k: k, n: n, tb: tb)
                         let y = product(a, b, m: m, k: k, n: n, tb: tb, splits: [])
