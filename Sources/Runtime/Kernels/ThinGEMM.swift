@@ -1,3 +1,4 @@
+import CConvKernels
 import GraphIR
 
 // Products of a few rows (a decoder step at batch 8) by a weight matrix. OpenBLAS packs both
@@ -5,8 +6,9 @@ import GraphIR
 // packing the weight costs as much as the arithmetic. Some OpenBLAS builds (its AVX-512
 // kernels) have small-matrix kernels that skip the packing, but take only small enough
 // products, so splitting the product into column blocks that qualify can win; elsewhere the
-// split only adds calls. Whether it wins is measured per shape (`thin-matmul`), never
-// inferred from the CPU's or OpenBLAS's name; with tuning off the product is not split.
+// split only adds calls. Our own kernel (thin_product_kernels.h) reads the weight where it
+// lies on every CPU. Which wins is measured per shape (`thin-matmul`), never inferred from
+// the CPU's or OpenBLAS's name; with tuning off the product goes whole to OpenBLAS.
 
 /// Whether OpenBLAS's small-matrix permit rule (its SkylakeX one) admits a row-major
 /// m x n x k product: m n k below 10^6, and for a·bᵀ (column-major TN) at most 1200 results
@@ -21,19 +23,73 @@ let thinRows = 16
 
 /// `y = a op(b)` for a row-major a [m, k] and a 2-D b: as one product split over the pool
 /// (`sgemm(pool:)`), or, for thin products (m <= thinRows) where the tuner measured it
-/// faster, as independent column blocks shared out over the pool.
+/// faster, by our own kernel (`unpacked`) or as independent OpenBLAS column blocks, either
+/// shared out over the pool.
 func thinOrWholeMatmul(pool: WorkerPool, a: UnsafePointer<Float>, b: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                        m: Int, n: Int, k: Int, transB: Bool) {
     let ldb = transB ? k : n
     func whole() { sgemm(pool: pool, transB: transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, c: y, ldc: n) }
-    let blocks = thinColumnBlocks(m: m, n: n, k: k, transB: transB)
-    guard !blocks.isEmpty, pool.tuner.mode != .off, !pool.isRunningJob else { return whole() }
+    guard let variants = thinMatmulVariants(m: m, n: n, k: k, transB: transB), pool.tuner.mode != .off,
+          !pool.isRunningJob else { return whole() }
     let key = TuningKey(point: "thin-matmul", shapes: [[m, k], [k, n]], detail: transB ? "tb" : "", threads: pool.width)
-    pool.tuner.run(key, [KernelVariant("whole", run: whole)] + blocks.enumerated().map { i, block in
-        KernelVariant("columns-\(block)", fullOnly: i > 0) {
-            thinMatmulColumns(pool: pool, a: a, b: b, y: y, m: m, n: n, k: k, transB: transB, block: block)
+    pool.tuner.run(key, variants.map { variant in
+        switch variant {
+        case .whole: return KernelVariant(variant.name, run: whole)
+        case .unpacked:
+            return KernelVariant(variant.name) { thinMatmulUnpacked(pool: pool, a: a, b: b, y: y, m: m, n: n, k: k, transB: transB) }
+        case .columns(let block, let fullOnly):
+            return KernelVariant(variant.name, fullOnly: fullOnly) {
+                thinMatmulColumns(pool: pool, a: a, b: b, y: y, m: m, n: n, k: k, transB: transB, block: block)
+            }
         }
     })
+}
+
+/// The ways a thin product can run, as the tuner names them.
+enum ThinMatmulVariant: Equatable {
+    /// One OpenBLAS product, split over the pool (the default).
+    case whole
+    /// Our own kernel (`gc_thin_product`), column blocks over the pool.
+    case unpacked
+    /// OpenBLAS column blocks of `block` columns; `fullOnly`: timed only by `--tune full`.
+    case columns(block: Int, fullOnly: Bool)
+
+    var name: String {
+        switch self {
+        case .whole: return "whole"
+        case .unpacked: return "unpacked"
+        case .columns(let block, _): return "columns-\(block)"
+        }
+    }
+}
+
+/// What the tuner times for a product, the default first; nil when it is not thin (or too
+/// small to be worth timing), so that it always goes whole.
+func thinMatmulVariants(m: Int, n: Int, k: Int, transB: Bool) -> [ThinMatmulVariant]? {
+    guard m >= 1, m <= thinRows, n > 1, k > 0, m * n * k >= thinProductMinimumWork else { return nil }
+    let blocks = thinColumnBlocks(m: m, n: n, k: k, transB: transB)
+    return [.whole, .unpacked] + blocks.enumerated().map { .columns(block: $1, fullOnly: $0 > 0) }
+}
+
+/// Multiply-adds below which a thin product is not worth timing (a few µs of work).
+let thinProductMinimumWork = 1 << 16
+
+/// Columns per block when our kernel's product is shared out over the pool: a multiple of
+/// every instruction set's lanes, so every block but the last stays on the vector path. The
+/// bits do not depend on the blocks (each output is one sum, in an order set by k).
+let thinKernelColumnBlock = 64
+
+/// `y = a op(b)` by `gc_thin_product`, column blocks of `thinKernelColumnBlock` shared out
+/// over `pool` in one run per thread of at least `parallelGemmWork` multiply-adds. The runs
+/// go to the same cores product after product (`parallelForByCore`), so each core keeps its
+/// part of a recurrent weight in its own cache from one unrolled step to the next.
+func thinMatmulUnpacked(pool: WorkerPool, a: UnsafePointer<Float>, b: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                        m: Int, n: Int, k: Int, transB: Bool) {
+    let block = thinKernelColumnBlock
+    let blocks = (n + block - 1) / block
+    pool.parallelForByCore(blocks, grain: max(1, parallelGemmWork / max(1, m * k * block))) { range in
+        gc_thin_product(a, b, y, m, n, k, transB ? 1 : 0, range.lowerBound * block, min(range.upperBound * block, n))
+    }
 }
 
 /// Column block widths worth timing for a thin product, the most promising first: the

@@ -1,0 +1,26 @@
+// Thin products, y = a · op(b) for a few rows of a (a decoder step's batch) by a weight b read
+// in place, in C for the same reason as conv_kernels.h: one binary carries AVX-512, AVX2+FMA
+// and SSE2 code (chosen by gc_conv_isa()). Every output is one sum whose order depends on k
+// and the instruction set only, never on the columns asked for, so any split of the columns
+// over threads gives the same bits.
+#ifndef GRAPHC_THIN_PRODUCT_KERNELS_H
+#define GRAPHC_THIN_PRODUCT_KERNELS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Columns [begin, end) of y [m, n] = a [m, k] · op(b), all row-major: b is [k, n] when
+/// trans_b is 0 (each column's sum runs over k in order) and [n, k] when it is 1 (each sum is
+/// a dot product of two rows, in lane partials then a fixed tree). m, n, k > 0 and
+/// 0 <= begin <= end <= n.
+void gc_thin_product(const float *a, const float *b, float *y, long m, long n, long k, int trans_b, long begin, long end);
+
+/// How many columns the kernels for the current instruction set handle at once: a column
+/// split in multiples of this keeps every block on the vector path.
+long gc_thin_product_lanes(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

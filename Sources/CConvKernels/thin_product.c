@@ -1,0 +1,32 @@
+// Runtime dispatch over the compilations of thin_product_body.h (instantiate_isa.h:
+// AVX-512F, AVX2+FMA, SSE2), by the instruction set gc_conv_isa() reports.
+#include "thin_product_kernels.h"
+#include "conv_kernels.h"
+
+// The per-ISA helpers take and return no vectors across a call (all are inlined).
+#pragma clang diagnostic ignored "-Wpsabi"
+
+#define GC_ISA_BODY "thin_product_body.h"
+#include "instantiate_isa.h"
+
+void gc_thin_product(const float *a, const float *b, float *y, long m, long n, long k, int trans_b, long begin, long end) {
+#ifdef GC_X86
+    switch (gc_conv_isa()) {
+        case 3: thin_product_avx512(a, b, y, m, n, k, trans_b, begin, end); return;
+        case 2: thin_product_avx2(a, b, y, m, n, k, trans_b, begin, end); return;
+        default: break;
+    }
+#endif
+    thin_product_base(a, b, y, m, n, k, trans_b, begin, end);
+}
+
+long gc_thin_product_lanes(void) {
+#ifdef GC_X86
+    switch (gc_conv_isa()) {
+        case 3: return 16;
+        case 2: return 8;
+        default: break;
+    }
+#endif
+    return 4;
+}

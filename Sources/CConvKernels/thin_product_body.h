@@ -1,0 +1,252 @@
+// The thin-product kernels, compiled once per instruction set (thin_product.c includes
+// instantiate_isa.h, which defines ISA inside a `#pragma clang attribute` target region).
+// Vectors are as wide as the ISA's registers (16, 8 or 4 floats), and the register tiles are
+// sized to its register file. `a + b * c` contracts to a fused multiply-add where the ISA has
+// one (clang's default -ffp-contract=on), so results differ between instruction sets by
+// rounding, never between runs, thread counts or column splits.
+//
+// b [k, n] (y = a · b): rows of a by vectors of columns of y, each a's element broadcast and
+// each row of b's tile read once from memory, so the weight is streamed once for up to a
+// tile of rows and never packed. Each output is a sum over k in order.
+// b [n, k] (y = a · bᵀ, b a weight read as it is stored): each output is a dot product of a
+// row of a with a row of b, kept as lane partials; a tile of as many outputs as lanes is
+// summed across its lanes at the end by one tree of shuffles (each output's lanes summed in
+// the same order wherever it sits in the tile), then the tail of k one by one. The other way,
+// a transposed copy of the weight made once per step, would need a new op and a pass and
+// cost a pass over the weight per step, for a tree that takes a few percent of the work.
+
+#define GC_TCAT2(a, b) a##_##b
+#define GC_TCAT(a, b) GC_TCAT2(a, b)
+#define GC_TNAME(n) GC_TCAT(n, ISA)
+#define GC_TINLINE static inline __attribute__((always_inline))
+
+#ifndef GC_THIN_TYPES
+#define GC_THIN_TYPES
+typedef float gc_tv16 __attribute__((vector_size(64)));
+typedef float gc_tv16u __attribute__((vector_size(64), aligned(4)));
+typedef float gc_tv8 __attribute__((vector_size(32)));
+typedef float gc_tv8u __attribute__((vector_size(32), aligned(4)));
+typedef float gc_tv4 __attribute__((vector_size(16)));
+typedef float gc_tv4u __attribute__((vector_size(16), aligned(4)));
+#endif
+
+// TW lanes; NN tile: NN_ROWS x NN_VECTORS accumulators; TN tile: TN_ROWS x TN_COLUMNS
+// outputs, exactly TW of them (one tree).
+#if TILE_POSITIONS == GC_AVX512_TILE_POSITIONS
+#define TV gc_tv16
+#define TVU gc_tv16u
+#define TW 16
+#define NN_ROWS 8
+#define NN_VECTORS 3
+#define TN_ROWS 4
+#define TN_COLUMNS 4
+#elif TILE_POSITIONS == GC_AVX2_TILE_POSITIONS
+#define TV gc_tv8
+#define TVU gc_tv8u
+#define TW 8
+#define NN_ROWS 4
+#define NN_VECTORS 3
+#define TN_ROWS 4
+#define TN_COLUMNS 2
+#else
+#define TV gc_tv4
+#define TVU gc_tv4u
+#define TW 4
+#define NN_ROWS 4
+#define NN_VECTORS 3
+#define TN_ROWS 2
+#define TN_COLUMNS 2
+#endif
+_Static_assert(TN_ROWS * TN_COLUMNS == TW, "a TN tile is one tree of TW outputs");
+
+#define GC_NN_AHEAD 8
+#define GC_TLOAD(p) (*(const TVU *)(p))
+#define GC_TSTORE(p, v) (*(TVU *)(p) = (v))
+
+/// Lane t of the result: the sum of x[t]'s lanes. Each level folds every group of lanes in
+/// half (pairs of vectors into one), keeping the sources in order.
+GC_TINLINE TV GC_TNAME(lane_sums)(const TV *x) {
+#if TW == 16
+    gc_tv16 l1[8], l2[4], l3[2];
+    for (int i = 0; i < 8; i++)
+        l1[i] = __builtin_shufflevector(x[2 * i], x[2 * i + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+                __builtin_shufflevector(x[2 * i], x[2 * i + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    for (int i = 0; i < 4; i++)
+        l2[i] = __builtin_shufflevector(l1[2 * i], l1[2 * i + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+                __builtin_shufflevector(l1[2 * i], l1[2 * i + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+    for (int i = 0; i < 2; i++)
+        l3[i] = __builtin_shufflevector(l2[2 * i], l2[2 * i + 1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29) +
+                __builtin_shufflevector(l2[2 * i], l2[2 * i + 1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
+    return __builtin_shufflevector(l3[0], l3[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30) +
+           __builtin_shufflevector(l3[0], l3[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+#elif TW == 8
+    gc_tv8 l1[4], l2[2];
+    for (int i = 0; i < 4; i++)
+        l1[i] = __builtin_shufflevector(x[2 * i], x[2 * i + 1], 0, 1, 2, 3, 8, 9, 10, 11) +
+                __builtin_shufflevector(x[2 * i], x[2 * i + 1], 4, 5, 6, 7, 12, 13, 14, 15);
+    for (int i = 0; i < 2; i++)
+        l2[i] = __builtin_shufflevector(l1[2 * i], l1[2 * i + 1], 0, 1, 4, 5, 8, 9, 12, 13) +
+                __builtin_shufflevector(l1[2 * i], l1[2 * i + 1], 2, 3, 6, 7, 10, 11, 14, 15);
+    return __builtin_shufflevector(l2[0], l2[1], 0, 2, 4, 6, 8, 10, 12, 14) +
+           __builtin_shufflevector(l2[0], l2[1], 1, 3, 5, 7, 9, 11, 13, 15);
+#else
+    gc_tv4 l1[2];
+    for (int i = 0; i < 2; i++)
+        l1[i] = __builtin_shufflevector(x[2 * i], x[2 * i + 1], 0, 1, 4, 5) +
+                __builtin_shufflevector(x[2 * i], x[2 * i + 1], 2, 3, 6, 7);
+    return __builtin_shufflevector(l1[0], l1[1], 0, 2, 4, 6) + __builtin_shufflevector(l1[0], l1[1], 1, 3, 5, 7);
+#endif
+}
+
+/// y[r, v TW + l] (r < rows, v < vectors, lanes l >= skip in the last vector) of a [rows, k]
+/// (row stride k) times b [k, *] (row stride n); y's row stride is n.
+GC_TINLINE void GC_TNAME(nn_tile)(const float *a, const float *b, float *y, long n, long k, int rows, int vectors, int skip) {
+    rows = rows < NN_ROWS ? rows : NN_ROWS;
+    vectors = vectors < NN_VECTORS ? vectors : NN_VECTORS;
+    TV acc[NN_ROWS][NN_VECTORS];
+    for (int r = 0; r < rows; r++)
+        for (int v = 0; v < vectors; v++) acc[r][v] = (TV){0};
+    for (long p = 0; p < k; p++) {
+        TV bv[NN_VECTORS];
+        for (int v = 0; v < vectors; v++) bv[v] = GC_TLOAD(b + p * n + v * TW);
+        // Rows of b a few ahead: they are a row stride apart, which the hardware prefetchers
+        // follow late or not at all.
+        for (int v = 0; v < vectors; v++) __builtin_prefetch(b + (p + GC_NN_AHEAD) * n + v * TW);
+        for (int r = 0; r < rows; r++) {
+            const float s = a[r * k + p];
+            for (int v = 0; v < vectors; v++) acc[r][v] = acc[r][v] + bv[v] * s;
+        }
+    }
+    for (int r = 0; r < rows; r++)
+        for (int v = 0; v < vectors; v++) {
+            float *out = y + r * n + v * TW;
+            if (v == vectors - 1 && skip > 0) {
+                float lanes[TW];
+                __builtin_memcpy(lanes, &acc[r][v], sizeof lanes);
+                for (int l = skip; l < TW; l++) out[l] = lanes[l];
+            } else {
+                GC_TSTORE(out, acc[r][v]);
+            }
+        }
+}
+
+/// y[r, c] (r < rows, c < columns) = a's row r · b's row c, a and b with row stride k, y with n.
+GC_TINLINE void GC_TNAME(tn_tile)(const float *a, const float *b, float *y, long n, long k, int rows, int columns) {
+    rows = rows < TN_ROWS ? rows : TN_ROWS;
+    columns = columns < TN_COLUMNS ? columns : TN_COLUMNS;
+    TV acc[TW];
+    for (int t = 0; t < TW; t++) acc[t] = (TV){0};
+    const long full = k - k % TW;
+    for (long p = 0; p < full; p += TW) {
+        TV bv[TN_COLUMNS];
+        for (int c = 0; c < columns; c++) bv[c] = GC_TLOAD(b + c * k + p);
+        // The next tile's rows of b, which the hardware does not see coming.
+        for (int c = 0; c < columns; c++) __builtin_prefetch(b + (2 * TN_COLUMNS + c) * k + p);
+        for (int r = 0; r < rows; r++) {
+            const TV av = GC_TLOAD(a + r * k + p);
+            for (int c = 0; c < columns; c++) acc[r * TN_COLUMNS + c] = acc[r * TN_COLUMNS + c] + av * bv[c];
+        }
+    }
+    const TV sums = GC_TNAME(lane_sums)(acc);
+    if (columns == TN_COLUMNS && full == k) {
+        // Each row's outputs are TN_COLUMNS neighbouring lanes: one store per row.
+        for (int r = 0; r < rows; r++) __builtin_memcpy(y + r * n, (const float *)&sums + r * TN_COLUMNS, TN_COLUMNS * sizeof(float));
+        return;
+    }
+    float lanes[TW];
+    __builtin_memcpy(lanes, &sums, sizeof lanes);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < columns; c++) {
+            float total = lanes[r * TN_COLUMNS + c];
+            for (long p = full; p < k; p++) total = total + a[r * k + p] * b[c * k + p];
+            y[r * n + c] = total;
+        }
+}
+
+// The tiles with constant sizes (each case inlines its own copy with the loops unrolled).
+#define GC_NN_CASE(R, V) case (R) * 4 + (V): GC_TNAME(nn_tile)(a, b, y, n, k, R, V, skip); return;
+#define GC_NN_ROW(R) GC_NN_CASE(R, 1) GC_NN_CASE(R, 2) GC_NN_CASE(R, 3)
+static void GC_TNAME(nn_block)(const float *a, const float *b, float *y, long n, long k, int rows, int vectors, int skip) {
+    switch (rows * 4 + vectors) {
+        GC_NN_ROW(1) GC_NN_ROW(2) GC_NN_ROW(3) GC_NN_ROW(4)
+#if NN_ROWS > 4
+        GC_NN_ROW(5) GC_NN_ROW(6) GC_NN_ROW(7) GC_NN_ROW(8)
+#endif
+        default: return;
+    }
+}
+#undef GC_NN_ROW
+#undef GC_NN_CASE
+
+#define GC_TN_CASE(R, C) case (R) * 8 + (C): GC_TNAME(tn_tile)(a, b, y, n, k, R, C); return;
+#if TN_COLUMNS > 2
+#define GC_TN_ROW(R) GC_TN_CASE(R, 1) GC_TN_CASE(R, 2) GC_TN_CASE(R, 3) GC_TN_CASE(R, 4)
+#else
+#define GC_TN_ROW(R) GC_TN_CASE(R, 1) GC_TN_CASE(R, 2)
+#endif
+static void GC_TNAME(tn_block)(const float *a, const float *b, float *y, long n, long k, int rows, int columns) {
+    switch (rows * 8 + columns) {
+        GC_TN_ROW(1) GC_TN_ROW(2)
+#if TN_ROWS > 2
+        GC_TN_ROW(3) GC_TN_ROW(4)
+#endif
+#if TN_ROWS > 4
+        GC_TN_ROW(5) GC_TN_ROW(6) GC_TN_ROW(7) GC_TN_ROW(8)
+#endif
+        default: return;
+    }
+}
+#undef GC_TN_ROW
+#undef GC_TN_CASE
+
+static void GC_TNAME(thin_product)(const float *a, const float *b, float *y, long m, long n, long k, int trans_b, long begin,
+                                   long end) {
+    if (trans_b) {
+        // Column pairs outside: each pair of b's rows is read once from memory for all of a.
+        for (long j = begin; j < end; j += TN_COLUMNS) {
+            const int columns = end - j < TN_COLUMNS ? (int)(end - j) : TN_COLUMNS;
+            for (long i = 0; i < m; i += TN_ROWS) {
+                const int rows = m - i < TN_ROWS ? (int)(m - i) : TN_ROWS;
+                GC_TNAME(tn_block)(a + i * k, b + j * k, y + i * n + j, n, k, rows, columns);
+            }
+        }
+        return;
+    }
+    long j = begin;
+    while (end - j >= TW) {
+        const long whole = (end - j) / TW;
+        const int vectors = whole < NN_VECTORS ? (int)whole : NN_VECTORS;
+        for (long i = 0; i < m; i += NN_ROWS) {
+            const int rows = m - i < NN_ROWS ? (int)(m - i) : NN_ROWS;
+            GC_TNAME(nn_block)(a + i * k, b + j, y + i * n + j, n, k, rows, vectors, 0);
+        }
+        j += (long)vectors * TW;
+    }
+    if (j == end) return;
+    if (end >= TW) {
+        // The last columns as one vector ending at `end`, storing only the lanes from j.
+        const long start = end - TW;
+        for (long i = 0; i < m; i += NN_ROWS) {
+            const int rows = m - i < NN_ROWS ? (int)(m - i) : NN_ROWS;
+            GC_TNAME(nn_block)(a + i * k, b + start, y + i * n + start, n, k, rows, 1, (int)(j - start));
+        }
+        return;
+    }
+    for (long i = 0; i < m; i++)
+        for (long c = j; c < end; c++) {
+            float total = 0;
+            for (long p = 0; p < k; p++) total = total + a[i * k + p] * b[p * n + c];
+            y[i * n + c] = total;
+        }
+}
+
+#undef TV
+#undef TVU
+#undef TW
+#undef NN_ROWS
+#undef NN_VECTORS
+#undef TN_ROWS
+#undef TN_COLUMNS
+#undef GC_TLOAD
+#undef GC_NN_AHEAD
+#undef GC_TSTORE

@@ -1,0 +1,116 @@
+import CConvKernels
+@testable import Runtime
+import XCTest
+
+/// Our thin-product kernel (`gc_thin_product`, the tuner's `unpacked` at `thin-matmul`)
+/// against a naive product on every instruction set, at sizes that leave every tile partial,
+/// and the same bits whatever columns each call (or thread) computes.
+final class KernelThinProductUnpackedTests: XCTestCase {
+    let data = TestData(seed: 41)
+
+    override func tearDown() { VectorISA.limit(to: nil) }
+
+    func reference(_ a: [Float], _ b: [Float], m: Int, k: Int, n: Int, tb: Bool) -> (sums: [Double], magnitudes: [Double]) {
+        var sums = [Double](repeating: 0, count: m * n), magnitudes = sums
+        for i in 0..<m {
+            for j in 0..<n {
+                for p in 0..<k {
+                    let t = Double(a[i * k + p]) * Double(tb ? b[j * k + p] : b[p * n + j])
+                    sums[i * n + j] += t
+                    magnitudes[i * n + j] += abs(t)
+                }
+            }
+        }
+        return (sums, magnitudes)
+    }
+
+    /// `gc_thin_product` over columns [begin, end) of each split, into one y.
+    func product(_ a: [Float], _ b: [Float], m: Int, k: Int, n: Int, tb: Bool, splits: [Int]) -> [Float] {
+        var y = [Float](repeating: .nan, count: m * n)
+        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in y.withUnsafeMutableBufferPointer { py in
+            for (begin, end) in zip([0] + splits, splits + [n]) where begin < end {
+                gc_thin_product(pa.baseAddress!, pb.baseAddress!, py.baseAddress!, m, n, k, tb ? 1 : 0, begin, end)
+            }
+        } } }
+        return y
+    }
+
+    /// Rows 1 to 16 (every partial row tile), widths below, between and above the lane
+    /// counts and not multiples of them, k odd (a tail of k on every ISA), 1, and a multiple
+    /// of every lane count (no tail: whole rows of outputs stored at once).
+    func testEveryRowCountAndOddSizesMatchTheNaiveProductOnEveryInstructionSet() {
+        let best = VectorISA.limit(to: nil)
+        for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
+            XCTAssertEqual(VectorISA.limit(to: isa), isa)
+            for tb in [false, true] {
+                for m in 1...16 {
+                    for (n, k) in [(3, 19), (21, 1), (67, 131), (50, 33), (37, 64)] {
+                        let a = data.floats([m, k]).floats, b = data.floats(tb ? [n, k] : [k, n]).floats
+                        let (want, magnitude) = reference(a, b, m: m, k: k, n: n, tb: tb)
+                        let y = product(a, b, m: m, k: k, n: n, tb: tb, splits: [])
+                        for i in y.indices where !(abs(Double(y[i]) - want[i]) <= 1e-5 * (magnitude[i] + 1)) {
+                            XCTFail("\(isa) tb \(tb) \(m)x\(k)x\(n): [\(i)] \(y[i]) vs \(want[i])")
+                            break
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Any split of the columns gives the same bits: one call, every column alone, and blocks
+    /// cut off the lane grid (so the untransposed form's last vector is shifted back).
+    func testColumnSplitsGiveTheSameBits() {
+        let best = VectorISA.limit(to: nil)
+        for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
+            VectorISA.limit(to: isa)
+            for tb in [false, true] {
+                let (m, k, n) = (7, 45, 83)
+                let a = data.floats([m, k]).floats, b = data.floats(tb ? [n, k] : [k, n]).floats
+                let whole = product(a, b, m: m, k: k, n: n, tb: tb, splits: [])
+                XCTAssertEqual(product(a, b, m: m, k: k, n: n, tb: tb, splits: Array(1..<n)), whole, "\(isa) tb \(tb) by column")
+                XCTAssertEqual(product(a, b, m: m, k: k, n: n, tb: tb, splits: [5, 22, 23, 60]), whole, "\(isa) tb \(tb) odd blocks")
+            }
+        }
+    }
+
+    /// The decoders' recurrent products through the pool at 1, 2 and 3 threads: the chunks
+    /// really split, and the bits are those of one serial call.
+    func testThreadsGiveTheSameBitsAsOneCall() {
+        let best = VectorISA.limit(to: nil)
+        for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
+            VectorISA.limit(to: isa)
+            for (m, k, n, tb) in [(8, 256, 1024, true), (8, 1024, 256, false), (5, 1000, 700, false)] {
+                let a = data.floats([m, k]).floats, b = data.floats(tb ? [n, k] : [k, n]).floats
+                let serial = product(a, b, m: m, k: k, n: n, tb: tb, splits: [])
+                let (want, magnitude) = reference(a, b, m: m, k: k, n: n, tb: tb)
+                for i in serial.indices where !(abs(Double(serial[i]) - want[i]) <= 1e-5 * (magnitude[i] + 1)) {
+                    XCTFail("\(isa) \(m)x\(k)x\(n) tb \(tb): [\(i)] \(serial[i]) vs \(want[i])")
+                    break
+                }
+                for threads in 1...3 {
+                    let pool = WorkerPool(threads: threads, tuner: Tuner(mode: .off))
+                    let blocks = (n + thinKernelColumnBlock - 1) / thinKernelColumnBlock
+                    let chunks = pool.chunks(blocks, grain: max(1, parallelGemmWork / (m * k * thinKernelColumnBlock)), perThread: 1)
+                    XCTAssertEqual(chunks, min(threads, blocks), "\(m)x\(k)x\(n) splits over \(threads) threads")
+                    var y = [Float](repeating: .nan, count: m * n)
+                    a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in y.withUnsafeMutableBufferPointer { py in
+                        thinMatmulUnpacked(pool: pool, a: pa.baseAddress!, b: pb.baseAddress!, y: py.baseAddress!, m: m, n: n, k: k,
+                                           transB: tb)
+                    } } }
+                    XCTAssertEqual(y, serial, "\(isa) \(m)x\(k)x\(n) tb \(tb) on \(threads) threads")
+                }
+            }
+        }
+    }
+
+    /// The tuner times our kernel next to OpenBLAS for thin products only.
+    func testOfferedForThinProductsOnly() {
+        XCTAssertEqual(thinMatmulVariants(m: 8, n: 1024, k: 256, transB: true),
+                       [.whole, .unpacked, .columns(block: 128, fullOnly: false), .columns(block: 64, fullOnly: true),
+                        .columns(block: 256, fullOnly: true)])
+        XCTAssertEqual(thinMatmulVariants(m: 8, n: 190, k: 100, transB: false), [.whole, .unpacked], "small-matrix kernel takes it whole")
+        XCTAssertNil(thinMatmulVariants(m: 17, n: 1024, k: 256, transB: true), "not thin")
+        XCTAssertNil(thinMatmulVariants(m: 8, n: 16, k: 16, transB: false), "too small to time")
+    }
+}
