@@ -71,13 +71,7 @@ long gc_conv2d_blocked_items(const gc_conv_geometry *g) {
 
 void gc_conv2d_blocked(const gc_conv_geometry *g, const float *x, const float *packed_weight, const float *scale,
                        const float *shift, const float *residual, float *y, long image, long begin, long end) {
-    switch (gc_conv_isa()) {
-#ifdef GC_X86
-        case 3: conv2d_blocked_avx512(g, x, packed_weight, scale, shift, residual, y, image, begin, end); return;
-        case 2: conv2d_blocked_avx2(g, x, packed_weight, scale, shift, residual, y, image, begin, end); return;
-#endif
-        default: conv2d_blocked_base(g, x, packed_weight, scale, shift, residual, y, image, begin, end); return;
-    }
+    GC_DISPATCH(conv2d_blocked, g, x, packed_weight, scale, shift, residual, y, image, begin, end)
 }
 
 long gc_conv2d_maxpool_items(const gc_conv_geometry *g) {
@@ -87,25 +81,13 @@ long gc_conv2d_maxpool_items(const gc_conv_geometry *g) {
 
 void gc_conv2d_maxpool(const gc_conv_geometry *g, const float *x, const float *packed_weight, const float *scale,
                        const float *shift, float *y, long image, long begin, long end) {
-    switch (gc_conv_isa()) {
-#ifdef GC_X86
-        case 3: conv2d_maxpool_avx512(g, x, packed_weight, scale, shift, y, image, begin, end); return;
-        case 2: conv2d_maxpool_avx2(g, x, packed_weight, scale, shift, y, image, begin, end); return;
-#endif
-        default: conv2d_maxpool_base(g, x, packed_weight, scale, shift, y, image, begin, end); return;
-    }
+    GC_DISPATCH(conv2d_maxpool, g, x, packed_weight, scale, shift, y, image, begin, end)
 }
 
 void gc_maxpool2d_blocked(const float *x, float *y, long height, long width, long out_height, long out_width,
                           long kernel_h, long kernel_w, long stride_h, long stride_w, long pad_h, long pad_w,
                           long begin, long end) {
-    switch (gc_conv_isa()) {
-#ifdef GC_X86
-        case 3: maxpool2d_blocked_avx512(x, y, height, width, out_height, out_width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, begin, end); return;
-        case 2: maxpool2d_blocked_avx2(x, y, height, width, out_height, out_width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, begin, end); return;
-#endif
-        default: maxpool2d_blocked_base(x, y, height, width, out_height, out_width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, begin, end); return;
-    }
+    GC_DISPATCH(maxpool2d_blocked, x, y, height, width, out_height, out_width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, begin, end)
 }
 
 void gc_pack_conv_weight(const float *w, float *packed, long out_channels, long in_channels, long kernel_h, long kernel_w,
