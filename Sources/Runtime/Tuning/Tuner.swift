@@ -130,11 +130,10 @@ public final class Tuner: @unchecked Sendable {
     /// first round whose times are dropped (each variant's first run, and the process's first
     /// work: caches, pages and threads warming up, which would otherwise count against
     /// whichever variant came first), then `fastRepeats` (`fullRepeats`) rounds, each
-    /// starting one variant further on, so that no variant always runs first or right after
-    /// another. A variant's time is its median over the rounds: a burst of load from
-    /// elsewhere lands in one round and moves no median. Consecutive calls name different
-    /// variants, so a caller holding one variant at a time (a whole compiled graph with its
-    /// memory) makes it afresh at each call.
+    /// starting one variant further on, so that no variant always runs first. A variant's
+    /// time is its median over the rounds: a burst of load from elsewhere lands in one round
+    /// and moves no median. A caller holding one variant at a time (a whole compiled graph
+    /// with its memory) makes it afresh at each call.
     public func choose(_ key: TuningKey, variants: [String], measure: (String) -> Double) -> String {
         guard let first = variants.first else { return "" }
         if let name = known(key, names: variants) { return name }
