@@ -28,7 +28,7 @@ static inline long gc_row_run(const gc_conv_geometry *g, long blocks) {
 #define GC_ISA_BODY "conv_kernels_body.h"
 #include "instantiate_isa.h"
 
-static int best_isa(void) {
+int gc_conv_best_isa(void) {
 #ifdef GC_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) return 3;
@@ -42,14 +42,14 @@ static int chosen_isa = 0;
 int gc_conv_isa(void) {
     int isa = __atomic_load_n(&chosen_isa, __ATOMIC_RELAXED);
     if (isa == 0) {
-        isa = best_isa();
+        isa = gc_conv_best_isa();
         __atomic_store_n(&chosen_isa, isa, __ATOMIC_RELAXED);
     }
     return isa;
 }
 
 int gc_conv_set_isa(int isa) {
-    const int best = best_isa();
+    const int best = gc_conv_best_isa();
     const int use = isa <= 0 || isa > best ? best : isa;
     __atomic_store_n(&chosen_isa, use, __ATOMIC_RELAXED);
     return use;
