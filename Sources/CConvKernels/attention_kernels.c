@@ -9,17 +9,6 @@
 #define GC_ISA_BODY "attention_kernels_body.h"
 #include "instantiate_isa.h"
 
-#ifdef GC_X86
-#define GC_DISPATCH(name, ...)                                        \
-    switch (gc_conv_isa()) {                                          \
-        case 3: name##_avx512(__VA_ARGS__); return;                   \
-        case 2: name##_avx2(__VA_ARGS__); return;                     \
-        default: name##_base(__VA_ARGS__); return;                    \
-    }
-#else
-#define GC_DISPATCH(name, ...) name##_base(__VA_ARGS__);
-#endif
-
 void gc_additive_scores(const float *enc, const float *dec, const float *w, float *y, long regions, long width,
                         long begin, long end) {
     GC_DISPATCH(additive_scores, enc, dec, w, y, regions, width, begin, end)

@@ -33,13 +33,7 @@ static long tile_columns(void) {
 }
 
 static void transpose_dy(const float *dy, float *dyt, long channels, long positions, long lanes) {
-    switch (gc_conv_isa()) {
-#ifdef GC_X86
-        case 3: transpose_dy_avx512(dy, dyt, channels, positions, lanes); return;
-        case 2: transpose_dy_avx2(dy, dyt, channels, positions, lanes); return;
-#endif
-        default: transpose_dy_base(dy, dyt, channels, positions, lanes); return;
-    }
+    GC_DISPATCH(transpose_dy, dy, dyt, channels, positions, lanes)
 }
 
 void gc_pad_planes(const float *x, float *xp, long planes, long height, long width, long pad_h, long pad_w,
@@ -77,13 +71,7 @@ static void pack(const gc_grad_weight_geometry *g, const float *x, const float *
 
 static void tile_sum(const gc_grad_weight_geometry *g, const float *xp, const float *dyt, float *dw, long tile, long begin,
                      long end) {
-    switch (gc_conv_isa()) {
-#ifdef GC_X86
-        case 3: grad_weight_tile_avx512(g, xp, dyt, dw, tile, begin, end); return;
-        case 2: grad_weight_tile_avx2(g, xp, dyt, dw, tile, begin, end); return;
-#endif
-        default: grad_weight_tile_base(g, xp, dyt, dw, tile, begin, end); return;
-    }
+    GC_DISPATCH(grad_weight_tile, g, xp, dyt, dw, tile, begin, end)
 }
 
 long gc_grad_weight_group_images(const gc_grad_weight_geometry *g, long images) {

@@ -28,7 +28,7 @@ static inline long gc_row_run(const gc_conv_geometry *g, long blocks) {
 #define GC_ISA_BODY "conv_kernels_body.h"
 #include "instantiate_isa.h"
 
-static int best_isa(void) {
+int gc_conv_best_isa(void) {
 #ifdef GC_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) return 3;
@@ -42,14 +42,14 @@ static int chosen_isa = 0;
 int gc_conv_isa(void) {
     int isa = __atomic_load_n(&chosen_isa, __ATOMIC_RELAXED);
     if (isa == 0) {
-        isa = best_isa();
+        isa = gc_conv_best_isa();
         __atomic_store_n(&chosen_isa, isa, __ATOMIC_RELAXED);
     }
     return isa;
 }
 
 int gc_conv_set_isa(int isa) {
-    const int best = best_isa();
+    const int best = gc_conv_best_isa();
     const int use = isa <= 0 || isa > best ? best : isa;
     __atomic_store_n(&chosen_isa, use, __ATOMIC_RELAXED);
     return use;
@@ -71,13 +71,7 @@ long gc_conv2d_blocked_items(const gc_conv_geometry *g) {
 
 void gc_conv2d_blocked(const gc_conv_geometry *g, const float *x, const float *packed_weight, const float *scale,
                        const float *shift, const float *residual, float *y, long image, long begin, long end) {
-    switch (gc_conv_isa()) {
-#ifdef GC_X86
-        case 3: conv2d_blocked_avx512(g, x, packed_weight, scale, shift, residual, y, image, begin, end); return;
-        case 2: conv2d_blocked_avx2(g, x, packed_weight, scale, shift, residual, y, image, begin, end); return;
-#endif
-        default: conv2d_blocked_base(g, x, packed_weight, scale, shift, residual, y, image, begin, end); return;
-    }
+    GC_DISPATCH(conv2d_blocked, g, x, packed_weight, scale, shift, residual, y, image, begin, end)
 }
 
 long gc_conv2d_maxpool_items(const gc_conv_geometry *g) {
@@ -87,25 +81,13 @@ long gc_conv2d_maxpool_items(const gc_conv_geometry *g) {
 
 void gc_conv2d_maxpool(const gc_conv_geometry *g, const float *x, const float *packed_weight, const float *scale,
                        const float *shift, float *y, long image, long begin, long end) {
-    switch (gc_conv_isa()) {
-#ifdef GC_X86
-        case 3: conv2d_maxpool_avx512(g, x, packed_weight, scale, shift, y, image, begin, end); return;
-        case 2: conv2d_maxpool_avx2(g, x, packed_weight, scale, shift, y, image, begin, end); return;
-#endif
-        default: conv2d_maxpool_base(g, x, packed_weight, scale, shift, y, image, begin, end); return;
-    }
+    GC_DISPATCH(conv2d_maxpool, g, x, packed_weight, scale, shift, y, image, begin, end)
 }
 
 void gc_maxpool2d_blocked(const float *x, float *y, long height, long width, long out_height, long out_width,
                           long kernel_h, long kernel_w, long stride_h, long stride_w, long pad_h, long pad_w,
                           long begin, long end) {
-    switch (gc_conv_isa()) {
-#ifdef GC_X86
-        case 3: maxpool2d_blocked_avx512(x, y, height, width, out_height, out_width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, begin, end); return;
-        case 2: maxpool2d_blocked_avx2(x, y, height, width, out_height, out_width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, begin, end); return;
-#endif
-        default: maxpool2d_blocked_base(x, y, height, width, out_height, out_width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, begin, end); return;
-    }
+    GC_DISPATCH(maxpool2d_blocked, x, y, height, width, out_height, out_width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, begin, end)
 }
 
 void gc_pack_conv_weight(const float *w, float *packed, long out_channels, long in_channels, long kernel_h, long kernel_w,

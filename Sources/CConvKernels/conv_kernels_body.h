@@ -147,19 +147,16 @@ static inline __attribute__((always_inline)) void GC_NAME(conv_row)(
     if (hi < lo) hi = lo;
     for (long ow = 0; ow < lo; ow++)
         GC_NAME(conv_tile)(g, x, w, scale, shift, residual, y, ob, oh, ow, chunk, 1, blocks, ib, 1, unit_stride, pooled);
-    long ow = lo;
-    if (blocks == 1) {
-        const long n = hi - lo, tiles = (n + ONE_BLOCK_POSITIONS - 1) / ONE_BLOCK_POSITIONS;
-        for (long t = 0; t < tiles; t++) {
-            const long a = lo + n * t / tiles, b = lo + n * (t + 1) / tiles;
-            GC_NAME(conv_partial)(g, x, w, scale, shift, residual, y, ob, oh, a, chunk, (int)(b - a), 1, ib, unit_stride, pooled);
-        }
-        ow = hi;
+    // One call site of conv_partial (it inlines a tile per count): a full tile of several
+    // blocks is its case TILE_POSITIONS.
+    const long n = hi - lo, per_tile = blocks == 1 ? ONE_BLOCK_POSITIONS : TILE_POSITIONS;
+    const long tiles = (n + per_tile - 1) / per_tile;
+    for (long t = 0; t < tiles; t++) {
+        const long a = blocks == 1 ? lo + n * t / tiles : lo + t * per_tile;
+        const long b = blocks == 1 ? lo + n * (t + 1) / tiles : (a + per_tile < hi ? a + per_tile : hi);
+        GC_NAME(conv_partial)(g, x, w, scale, shift, residual, y, ob, oh, a, chunk, (int)(b - a), blocks, ib, unit_stride, pooled);
     }
-    for (; ow + TILE_POSITIONS <= hi; ow += TILE_POSITIONS)
-        GC_NAME(conv_tile)(g, x, w, scale, shift, residual, y, ob, oh, ow, chunk, TILE_POSITIONS, blocks, ib, 0, unit_stride, pooled);
-    if (ow < hi) GC_NAME(conv_partial)(g, x, w, scale, shift, residual, y, ob, oh, ow, chunk, (int)(hi - ow), blocks, ib, unit_stride, pooled);
-    for (ow = hi; ow < ow_n; ow++)
+    for (long ow = hi; ow < ow_n; ow++)
         GC_NAME(conv_tile)(g, x, w, scale, shift, residual, y, ob, oh, ow, chunk, 1, blocks, ib, 1, unit_stride, pooled);
 }
 

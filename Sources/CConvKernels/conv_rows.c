@@ -29,13 +29,7 @@ void gc_conv2d_rows_pack(const gc_rows_geometry *g, const float *weight, float *
 
 void gc_conv2d_rows(const gc_rows_geometry *g, const float *x, const float *packed, const float *bias, float *y,
                     float *scratch, long begin, long end) {
-    switch (gc_conv_isa()) {
-#ifdef GC_X86
-        case 3: conv2d_rows_avx512(g, x, packed, bias, y, scratch, begin, end); return;
-        case 2: conv2d_rows_avx2(g, x, packed, bias, y, scratch, begin, end); return;
-#endif
-        default: conv2d_rows_base(g, x, packed, bias, y, scratch, begin, end); return;
-    }
+    GC_DISPATCH(conv2d_rows, g, x, packed, bias, y, scratch, begin, end)
 }
 
 long gc_grad_weight_rows_scratch(const gc_rows_geometry *g) {
@@ -45,11 +39,5 @@ long gc_grad_weight_rows_scratch(const gc_rows_geometry *g) {
 
 void gc_grad_weight_rows(const gc_rows_geometry *g, const float *x, const float *dy, float *dw, float *scratch, long begin,
                          long end) {
-    switch (gc_conv_isa()) {
-#ifdef GC_X86
-        case 3: grad_weight_rows_avx512(g, x, dy, dw, scratch, begin, end); return;
-        case 2: grad_weight_rows_avx2(g, x, dy, dw, scratch, begin, end); return;
-#endif
-        default: grad_weight_rows_base(g, x, dy, dw, scratch, begin, end); return;
-    }
+    GC_DISPATCH(grad_weight_rows, g, x, dy, dw, scratch, begin, end)
 }

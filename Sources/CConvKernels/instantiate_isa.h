@@ -68,3 +68,19 @@
 #undef FMAV
 
 #undef GC_ISA_BODY
+
+// GC_DISPATCH(name, args...), in a function returning void: calls name_avx512, name_avx2 or
+// name_base with args, by the instruction set gc_conv_isa() reports (declared in
+// conv_kernels.h), and returns.
+#ifndef GC_DISPATCH
+#ifdef GC_X86
+#define GC_DISPATCH(name, ...)                                        \
+    switch (gc_conv_isa()) {                                          \
+        case 3: name##_avx512(__VA_ARGS__); return;                   \
+        case 2: name##_avx2(__VA_ARGS__); return;                     \
+        default: name##_base(__VA_ARGS__); return;                    \
+    }
+#else
+#define GC_DISPATCH(name, ...) name##_base(__VA_ARGS__); return;
+#endif
+#endif

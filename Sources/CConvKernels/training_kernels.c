@@ -53,22 +53,10 @@ static inline __attribute__((always_inline)) float gc_window_forward(const float
 
 void gc_maxpool2x2_backward(const float *x, const float *dy, float *dx, long height, long width, long out_height,
                             long out_width, int relu, long begin, long end) {
-    switch (gc_conv_isa()) {
-#ifdef GC_X86
-        case 3: maxpool2x2_backward_avx512(x, dy, dx, height, width, out_height, out_width, relu, begin, end); return;
-        case 2: maxpool2x2_backward_avx2(x, dy, dx, height, width, out_height, out_width, relu, begin, end); return;
-#endif
-        default: maxpool2x2_backward_base(x, dy, dx, height, width, out_height, out_width, relu, begin, end); return;
-    }
+    GC_DISPATCH(maxpool2x2_backward, x, dy, dx, height, width, out_height, out_width, relu, begin, end)
 }
 
 void gc_maxpool2x2_forward(const float *x, float *y, long height, long width, long out_height, long out_width,
                            long begin, long end) {
-    switch (gc_conv_isa()) {
-#ifdef GC_X86
-        case 3: maxpool2x2_forward_avx512(x, y, height, width, out_height, out_width, begin, end); return;
-        case 2: maxpool2x2_forward_avx2(x, y, height, width, out_height, out_width, begin, end); return;
-#endif
-        default: maxpool2x2_forward_base(x, y, height, width, out_height, out_width, begin, end); return;
-    }
+    GC_DISPATCH(maxpool2x2_forward, x, y, height, width, out_height, out_width, begin, end)
 }

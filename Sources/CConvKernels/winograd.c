@@ -77,21 +77,9 @@ long gc_winograd_scratch_floats(const gc_winograd_geometry *g) {
 void gc_winograd_conv2d(const gc_winograd_geometry *g, const float *x, const float *u, const float *scale,
                         const float *shift, const float *residual, float *y, float *scratch,
                         long image, long begin, long end) {
-    switch (gc_conv_isa()) {
-#ifdef GC_X86
-        case 3: winograd_conv2d_avx512(g, x, u, scale, shift, residual, y, scratch, image, begin, end); return;
-        case 2: winograd_conv2d_avx2(g, x, u, scale, shift, residual, y, scratch, image, begin, end); return;
-#endif
-        default: winograd_conv2d_base(g, x, u, scale, shift, residual, y, scratch, image, begin, end); return;
-    }
+    GC_DISPATCH(winograd_conv2d, g, x, u, scale, shift, residual, y, scratch, image, begin, end)
 }
 
 void gc_winograd_weight_transform(const float *w, float *u, long out_channels, long in_channels, long begin, long end) {
-    switch (gc_conv_isa()) {
-#ifdef GC_X86
-        case 3: winograd_weight_transform_avx512(w, u, out_channels / 16, in_channels, begin, end); return;
-        case 2: winograd_weight_transform_avx2(w, u, out_channels / 16, in_channels, begin, end); return;
-#endif
-        default: winograd_weight_transform_base(w, u, out_channels / 16, in_channels, begin, end); return;
-    }
+    GC_DISPATCH(winograd_weight_transform, w, u, out_channels / 16, in_channels, begin, end)
 }

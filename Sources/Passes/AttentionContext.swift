@@ -26,16 +26,10 @@ extension Pass {
     }
 }
 
-struct AttentionContext {
+struct AttentionContext: UseCountedPass {
     let g: Graph
     let uses: [Int]
     let context: PassContext
-
-    init(_ g: Graph, _ context: PassContext) {
-        self.g = g
-        self.context = context
-        uses = context.useCounts(g)
-    }
 
     /// For a matmul or sum computing an attention context: (scores, features).
     func match(_ node: Node) -> (Value, Value)? {

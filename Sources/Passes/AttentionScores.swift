@@ -23,16 +23,10 @@ extension Pass {
     }
 }
 
-struct AttentionScores {
+struct AttentionScores: UseCountedPass {
     let g: Graph
     let uses: [Int]
     let context: PassContext
-
-    init(_ g: Graph, _ context: PassContext) {
-        self.g = g
-        self.context = context
-        uses = context.useCounts(g)
-    }
 
     /// For a matmul computing attention scores: (enc, dec, w).
     func match(_ node: Node) -> (Value, Value, Value)? {

@@ -25,17 +25,10 @@ extension Pass {
     }
 }
 
-struct StackProducts {
+struct StackProducts: UseCountedPass {
     let g: Graph
     let uses: [Int]
-
     let context: PassContext
-
-    init(_ g: Graph, _ context: PassContext) {
-        self.g = g
-        self.context = context
-        uses = context.useCounts(g)
-    }
 
     /// A stacked operand: its product's left input, the weight, the product's attributes
     /// and the bias it adds.

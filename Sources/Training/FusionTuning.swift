@@ -50,9 +50,15 @@ public enum FusionTuning {
         }
         let key = TuningKey(point: "fusion-" + step.rawValue, shapes: feeds.keys.sorted().compactMap { feeds[$0]?.shape },
                             detail: fingerprint(lowered, options), threads: threads)
+        // Each variant's graphs are compiled once; its step (with its memory) is made afresh
+        // at each measurement.
+        var compiled: [String: (forward: Graph, training: Graph)] = [:]
         let winner = try measureOneAtATime(key, variants: candidates.map(\.name), tuner: tuner) { name in
             guard let options = candidates.first(where: { $0.name == name })?.options else { return nil }
-            return try makeStep(lowered, options: options, step: step, feeds: feeds, threads: threads, seed: seed, planner: planner)
+            let graphs = try compiled[name] ?? Pipelines.compileForTraining(lowered, PassContext(options: options))
+            compiled[name] = graphs
+            return try makeStep(forward: graphs.forward, training: graphs.training, step: step, feeds: feeds, threads: threads,
+                                seed: seed, planner: planner)
         }
         guard let chosen = candidates.first(where: { $0.name == winner }) else { return options }
         if chosen.name != "all" { reporter.log("fusion (\(step.rawValue)): \(chosen.name), measured faster on this machine (--tune)") }
@@ -91,24 +97,23 @@ public enum FusionTuning {
     }
 
     /// `tuner.choose` over `variants`, each made by `make` (nil: not a variant) and timed as a
-    /// batch of steps lasting about `targetSeconds`. One variant's graph and memory exist at a
-    /// time: the variants are measured one after another, not interleaved. The first error any
-    /// variant throws ends the choice and is thrown.
+    /// batch of steps lasting about `targetSeconds`. One variant's step and memory exist at a
+    /// time: each measurement makes its variant's step afresh (the tuner interleaves the
+    /// variants' measurements) and runs it once untimed (its memory's first touch, the values
+    /// derived from parameters) before the timed batch. The first error any variant throws
+    /// ends the choice and is thrown.
     static func measureOneAtATime(_ key: TuningKey, variants: [String], tuner: Tuner,
                                   make: (String) throws -> (() throws -> Void)?) throws -> String {
-        var current: (name: String, run: () throws -> Void, repeats: Int)?
+        var batch: [String: Int] = [:]   // steps per timed batch, from each variant's first run
         var failure: Error?
-        let winner = tuner.choose(key, variants: variants, interleaved: false) { name in
+        let winner = tuner.choose(key, variants: variants) { name in
             guard failure == nil else { return .infinity }
             do {
-                if current?.name != name {
-                    current = nil
-                    guard let run = try make(name) else { return .infinity }
-                    try run()
-                    current = (name, run, max(1, Int(targetSeconds / max(try seconds(run), 1e-6))))
-                }
-                guard let s = current else { return .infinity }
-                return try seconds { for _ in 0..<s.repeats { try s.run() } } / Double(s.repeats)
+                guard let run = try make(name) else { return .infinity }
+                try run()
+                let repeats = try batch[name] ?? max(1, Int(targetSeconds / max(try seconds(run), 1e-6)))
+                batch[name] = repeats
+                return try seconds { for _ in 0..<repeats { try run() } } / Double(repeats)
             } catch {
                 failure = error
                 return .infinity
@@ -116,12 +121,6 @@ public enum FusionTuning {
         }
         if let failure { throw failure }
         return winner
-    }
-
-    static func makeStep(_ lowered: Graph, options: PassOptions, step: Step, feeds: [String: HostTensor],
-                         threads: Int, seed: UInt64, planner: @escaping BufferPlanner) throws -> () throws -> Void {
-        let (forward, training) = try Pipelines.compileForTraining(lowered, PassContext(options: options))
-        return try makeStep(forward: forward, training: training, step: step, feeds: feeds, threads: threads, seed: seed, planner: planner)
     }
 
     static func makeStep(forward: Graph, training: Graph, step: Step, feeds: [String: HostTensor],

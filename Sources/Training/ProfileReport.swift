@@ -88,7 +88,7 @@ struct ProfileReport {
     }
 
     /// The tuner's decisions so far: each choice point's key, the variant run and how it was
-    /// chosen, with the best time of each candidate when it was measured in this process.
+    /// chosen, with the median time of each candidate when it was measured in this process.
     static func choiceLines(_ tuner: Tuner) -> [String] {
         let decisions = tuner.decisions
         guard !decisions.isEmpty else { return [] }

@@ -110,28 +110,23 @@ public enum TunedCompilation {
             let batch = context.options.batchSize ?? 1
             let graphKey = TuningKey(point: "conv2d-graph", shapes: [[batch]], detail: String(fingerprint.dropFirst()) + "-\(close.count)close",
                                      threads: max(threads ?? 1, 1))
-            // One variant's executor at a time (each holds the model's memory).
+            // One variant's executor at a time (each holds the model's memory), made afresh at
+            // each measurement (the tuner interleaves them); each graph is compiled once.
+            var compiled: [String: Graph] = [:]
             func variantRun(_ name: String) -> (() -> Double)? {
                 guard let choices = variants.first(where: { $0.name == name })?.choices else { return nil }
                 var variantOptions = options
                 variantOptions.convolutionChooser = fixed(choices)
-                guard let graph = try? pipeline.run(lowered, PassContext(options: variantOptions)) else { return nil }
+                guard let graph = compiled[name] ?? (try? pipeline.run(lowered, PassContext(options: variantOptions))) else { return nil }
+                compiled[name] = graph
                 return try? wholeGraphRun(graph, tuner: tuner, threads: threads, batch: batch)
             }
             // A model the synthetic feed cannot run (a size it cannot give, a run that fails) is
             // left with the per-layer winners, and nothing is remembered as measured for it.
             let decided = tuner.recall(graphKey, variants: variants.map(\.name)) != nil
-            var current: (name: String, run: () -> Double)? = decided ? nil : variantRun("layers").map { ("layers", $0) }
-            if decided || current != nil {
-                let winner = tuner.choose(graphKey, variants: variants.map(\.name), interleaved: false) { name in
-                    if current?.name != name {
-                        current = nil
-                        guard let run = variantRun(name) else { return .infinity }
-                        current = (name, run)
-                    }
-                    return current?.run() ?? .infinity
-                }
-                current = nil
+            if decided || variantRun("layers") != nil {
+                let winner = tuner.choose(graphKey, variants: variants.map(\.name)) { name in variantRun(name)?() ?? .infinity }
+                compiled = [:]
                 final = variants.first { $0.name == winner }?.choices ?? final
                 // Measured as part of `graphKey`'s decision, which lists the times.
                 for call in close {

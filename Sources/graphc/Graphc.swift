@@ -185,11 +185,7 @@ struct Graphc: ParsableCommand {
         guard ["on", "off"].contains(fusedUpdate) else { throw ValidationError("--fused-update must be 'on' or 'off', got '\(fusedUpdate)'") }
         guard NumericsCheckMode(rawValue: checkNumerics) != nil else { throw ValidationError("--check-numerics must be 'auto', 'always' or 'off', got '\(checkNumerics)'") }
         guard TuneMode(rawValue: tune) != nil else { throw ValidationError("--tune must be 'off', 'fast' or 'full', got '\(tune)'") }
-        if let isa {
-            guard let wanted = VectorISA(flag: isa) else { throw ValidationError("--isa must be 'avx512', 'avx2' or 'sse2', got '\(isa)'") }
-            let best = VectorISA.limit(to: nil)
-            guard wanted.rawValue <= best.rawValue else { throw ValidationError("--isa \(isa): this CPU's best is \(best)") }
-        }
+        if let isa, let problem = VectorISA.problem(withFlag: isa) { throw ValidationError(problem) }
         guard convolution == "auto" || ConvolutionAlgorithm(rawValue: convolution) != nil else {
             throw ValidationError("--convolution must be 'auto', 'blocked', 'winograd' or 'im2col', got '\(convolution)'")
         }

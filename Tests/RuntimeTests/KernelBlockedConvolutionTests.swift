@@ -145,6 +145,32 @@ final class KernelBlockedConvolutionTests: XCTestCase {
         }
     }
 
+    /// `--isa`'s check with the CPU's best given, so that what a CPU without AVX-512 (or
+    /// AVX2) refuses is tested on any machine; and the real best, whatever the limit, is
+    /// what the CPU's flags say.
+    func testInstructionSetRequestIsCheckedAgainstTheBest() throws {
+        XCTAssertEqual(VectorISA.problem(withFlag: "avx512", best: .avx2), "--isa avx512: this CPU's best is AVX2+FMA")
+        XCTAssertEqual(VectorISA.problem(withFlag: "avx512", best: .sse2), "--isa avx512: this CPU's best is SSE2")
+        XCTAssertEqual(VectorISA.problem(withFlag: "avx2", best: .sse2), "--isa avx2: this CPU's best is SSE2")
+        for best in VectorISA.allCases {
+            for wanted in VectorISA.allCases where wanted.rawValue <= best.rawValue {
+                XCTAssertNil(VectorISA.problem(withFlag: wanted.flag, best: best), "\(wanted) on \(best)")
+            }
+        }
+        XCTAssertEqual(VectorISA.problem(withFlag: "avx9", best: .avx512), "--isa must be 'avx512', 'avx2' or 'sse2', got 'avx9'")
+
+        let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let flagsLine = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") } ?? ""
+        let flags = Set(flagsLine.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == ":" }).map(String.init))
+        let expected: VectorISA = flags.isSuperset(of: ["avx512f", "avx512dq"]) ? .avx512
+            : flags.isSuperset(of: ["avx2", "fma"]) ? .avx2 : .sse2
+        defer { VectorISA.limit(to: nil) }
+        VectorISA.limit(to: .sse2)
+        XCTAssertEqual(VectorISA.best, expected, "the limit does not change the best")
+        XCTAssertNil(VectorISA.problem(withFlag: expected.flag))
+        if expected != .avx512 { XCTAssertNotNil(VectorISA.problem(withFlag: "avx512")) }
+    }
+
     func testShapeRulesRejectWhatTheLayoutCannotHold() {
         let b = GraphBuilder(name: "bad")
         let x = b.input("x", .f32(Shape(known: [1, 10, 4, 4])))

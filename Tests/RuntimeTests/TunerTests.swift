@@ -139,6 +139,70 @@ final class TunerTests: XCTestCase {
         XCTAssertEqual(next.choose(key, variants: ["rows", "serial"]) { $0 == "rows" ? 2.0 : 1.0 }, "serial")
     }
 
+    /// A warm-up round whose times are dropped, then rounds each starting one variant further
+    /// on, so that no variant always runs first.
+    func testMeasuringOrderIsAWarmUpRoundThenRotatedRounds() {
+        XCTAssertEqual(Tuner.measuringOrder(variants: 3, rounds: 3), [0, 1, 2, 1, 2, 0, 2, 0, 1, 0, 1, 2])
+        XCTAssertEqual(Tuner.measuringOrder(variants: 2, rounds: 1), [0, 1, 1, 0])
+        var measured: [String] = []
+        _ = Tuner(mode: .fast, machine: machine).choose(key, variants: ["a", "b", "c"]) { measured.append($0); return 1 }
+        XCTAssertEqual(measured, ["a", "b", "c", "b", "c", "a", "c", "a", "b", "a", "b", "c"])
+        XCTAssertEqual(Tuner.median([3, 1, 2]), 2)
+        XCTAssertEqual(Tuner.median([4, 1, 3, 2]), 2.5)
+        XCTAssertEqual(Tuner.median([]), .infinity)
+    }
+
+    /// The process's first work is slow (caches, pages and threads warming up) and a burst of
+    /// load comes later: the default, which runs first, must not lose because of either.
+    /// Times are a stand-in: each variant's own seconds plus the load at that point of the run.
+    func testSlowStartAndABurstOfLoadDoNotDecide() {
+        let own = ["all": 1.0, "none": 1.01, "without-a": 1.005, "without-b": 1.02]
+        func choice(own: [String: Double], load: (Int) -> Double) -> (String, TuningDecision?) {
+            let tuner = Tuner(mode: .fast, machine: machine)
+            var call = 0
+            let winner = tuner.choose(key, variants: ["all", "none", "without-a", "without-b"]) { name in
+                defer { call += 1 }
+                return (own[name] ?? 9) + load(call)
+            }
+            return (winner, tuner.decisions.first)
+        }
+        // Slow for the first round and a half (one variant after another, as the old order
+        // timed the first variant's runs).
+        let (slowStart, decision) = choice(own: own) { $0 < 6 ? 2.0 : 0 }
+        XCTAssertEqual(slowStart, "all")
+        XCTAssertEqual(decision?.seconds.first?.seconds, 1.0, "the warm-up round is dropped, the median ignores one slow round")
+        // A burst lasting a few measurements, whichever variants they are.
+        XCTAssertEqual(choice(own: own) { (9...11).contains($0) ? 5.0 : 0 }.0, "all")
+        // The measurement can still tell: a variant faster by more than the margin wins through
+        // the same slow start.
+        var faster = own
+        faster["without-b"] = 0.8
+        XCTAssertEqual(choice(own: faster) { $0 < 6 ? 2.0 : 0 }.0, "without-b")
+    }
+
+    /// `run` times variants with the tuner's clock: a variant whose first run is slow (its
+    /// memory touched for the first time) is timed by its later runs.
+    func testRunTimesLaterRunsWithTheTunersClock() throws {
+        final class Clock: @unchecked Sendable { var now = 0.0 }
+        func choice(_ own: [String: Double]) -> (winner: String, output: String) {
+            let clock = Clock()
+            let tuner = Tuner(mode: .fast, machine: machine, clock: { clock.now })
+            var runs: [String: Int] = [:], output = ""
+            let variants = own.keys.sorted().map { name in
+                KernelVariant(name) {
+                    clock.now += (runs[name] ?? 0) == 0 ? 100 : own[name] ?? 9
+                    runs[name, default: 0] += 1
+                    output = name
+                }
+            }
+            tuner.run(key, variants)
+            return (tuner.decisions.first?.variant ?? "", output)
+        }
+        XCTAssertEqual(choice(["a": 1.0, "b": 1.01, "c": 1.02]).winner, "a")
+        XCTAssertEqual(choice(["a": 1.0, "b": 0.9, "c": 1.02]).winner, "b")
+        XCTAssertEqual(choice(["a": 1.0, "b": 0.9, "c": 1.02]).output, "b", "the winner runs last")
+    }
+
     /// The default keeps its place unless another variant is faster by more than the margin.
     func testDefaultWinsTiesWithinTheMargin() {
         XCTAssertEqual(Tuner.winner([1.0, 0.99, 1.5]), 0)

@@ -57,4 +57,24 @@ final class FusionTuningTests: XCTestCase {
         other.dropout = 0.3
         XCTAssertNotEqual(FusionTuning.fingerprint(model, other), FusionTuning.fingerprint(model, PassOptions()))
     }
+
+    /// Whole-graph variants are measured interleaved with one variant's step (and memory)
+    /// alive at a time: each measurement makes its step afresh, runs it once untimed, then
+    /// times a batch. (Only the order and counts are checked, not which variant wins.)
+    func testOneStepAliveAtATimeAndMadeAfreshPerMeasurement() throws {
+        final class Step { static var alive = 0; init() { Step.alive += 1 }; deinit { Step.alive -= 1 } }
+        var made: [String] = [], runs: [String: Int] = [:]
+        let variants = ["all", "none", "without-x"]
+        _ = try FusionTuning.measureOneAtATime(TuningKey(point: "fusion-test", shapes: [[1]], threads: 1), variants: variants,
+                                               tuner: Tuner(mode: .fast)) { name in
+            XCTAssertEqual(Step.alive, 0, "the previous variant's step is gone before \(name)'s is made")
+            made.append(name)
+            let step = Step()
+            return { _ = step; runs[name, default: 0] += 1 }
+        }
+        XCTAssertEqual(Step.alive, 0)
+        XCTAssertEqual(made, ["all", "none", "without-x", "none", "without-x", "all", "without-x", "all", "none", "all", "none", "without-x"],
+                       "a warm-up round, then \(Tuner.fastRepeats) rotated rounds")
+        for name in variants { XCTAssertGreaterThan(runs[name] ?? 0, 2 * (1 + Tuner.fastRepeats), "an untimed run, then a batch") }
+    }
 }

@@ -23,6 +23,8 @@ extern "C" {
 
 /// The instruction set the kernels run with: 3 AVX-512F, 2 AVX2+FMA, 1 SSE2.
 int gc_conv_isa(void);
+/// The best instruction set the CPU reports (what gc_conv_isa() gives unless limited).
+int gc_conv_best_isa(void);
 /// Forces a lower instruction set (for tests of every path on one machine); returns the one
 /// in use, which is never above what the CPU supports. 0 restores the best.
 int gc_conv_set_isa(int isa);

@@ -133,6 +133,16 @@ public enum VectorISA: Int32, CustomStringConvertible, CaseIterable, Sendable {
 
     public static var current: VectorISA { VectorISA(rawValue: gc_conv_isa()) ?? .sse2 }
 
+    /// The best the CPU reports, whatever the limit.
+    public static var best: VectorISA { VectorISA(rawValue: gc_conv_best_isa()) ?? .sse2 }
+
+    /// What is wrong with `--isa flag` on a CPU whose best is `best` (nil: nothing): a name
+    /// other than the three, or an instruction set above the best (its kernels would fault).
+    public static func problem(withFlag flag: String, best: VectorISA = .best) -> String? {
+        guard let wanted = VectorISA(flag: flag) else { return "--isa must be 'avx512', 'avx2' or 'sse2', got '\(flag)'" }
+        return wanted.rawValue <= best.rawValue ? nil : "--isa \(flag): this CPU's best is \(best)"
+    }
+
     /// Uses at most `isa` (never more than the CPU has; nil: the best it has); returns what is used.
     /// Set it before making the tuner (`Tuner.standard`): a tuner keeps the machine identity,
     /// instruction set included, it was made with, and would file later choices under it.

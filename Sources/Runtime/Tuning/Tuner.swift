@@ -9,8 +9,8 @@ import Darwin
 public enum TuneMode: String, CaseIterable, Sendable {
     /// Always the first (default) variant: the fixed choices, the same on every machine.
     case off
-    /// Time the variants once per machine and shape, best of `fastRepeats` runs each; the
-    /// winner is remembered in the tuning cache.
+    /// Time the variants once per machine and shape, the median of `fastRepeats` runs each;
+    /// the winner is remembered in the tuning cache.
     case fast
     /// As `fast`, with more runs per variant and the variants marked `fullOnly` too.
     case full
@@ -44,7 +44,7 @@ public struct TuningDecision: Sendable {
     public let key: TuningKey
     public let variant: String
     public let source: Source
-    /// The best time (seconds) of each variant tried, when measured.
+    /// The median time (seconds) of each variant tried, when measured.
     public let seconds: [(variant: String, seconds: Double)]
 }
 
@@ -73,9 +73,8 @@ public final class Tuner: @unchecked Sendable {
     /// The tuner executors use when their options name none. Set it before making executors.
     nonisolated(unsafe) public static var shared = Tuner(mode: .off)
 
-    /// Runs per variant when timing: `fast` takes the best of 3 after one warm-up run (the
-    /// best, not the median: other processes only ever add time, and 3 keeps first use of a
-    /// large model short); `full` the best of 9.
+    /// Timed runs per variant: `fast` takes the median of 3 (3 keeps first use of a large
+    /// model short), `full` the median of 9, each after a warm-up round (see `choose`).
     public static let fastRepeats = 3
     public static let fullRepeats = 9
     /// A variant other than the default must be this much faster to be chosen, so that
@@ -87,8 +86,13 @@ public final class Tuner: @unchecked Sendable {
     private var made: [TuningDecision] = []
     private var notes: [String] = []
 
-    public init(mode: TuneMode, cache: TuningCache? = nil, machine: MachineIdentity = .current) {
-        self.mode = mode; self.cache = cache; self.machine = machine
+    /// Seconds from some fixed start; `run` times its variants with it.
+    private let clock: () -> Double
+
+    /// `clock` is for tests (a stand-in whose variants take the seconds the test says).
+    public init(mode: TuneMode, cache: TuningCache? = nil, machine: MachineIdentity = .current,
+                clock: @escaping () -> Double = Tuner.now) {
+        self.mode = mode; self.cache = cache; self.machine = machine; self.clock = clock
         if let w = cache?.warning { notes.append(w) }
     }
 
@@ -113,20 +117,24 @@ public final class Tuner: @unchecked Sendable {
         }
         let name = choose(key, variants: tried.map(\.name)) { name in
             let v = tried.first { $0.name == name } ?? first
-            let start = Tuner.now()
+            let start = clock()
             v.run()
-            return Tuner.now() - start
+            return clock() - start
         }
         (variants.first { $0.name == name } ?? first).run()
     }
 
     /// The choice alone, for points whose candidates the caller runs itself (whole graphs,
     /// for fusion): `measure(name)` runs variant `name` once and returns its seconds.
-    /// `variants[0]` is the default. Runs of the variants are interleaved, so a burst of
-    /// load from elsewhere hits them alike, unless `interleaved` is false: then each variant's
-    /// runs come one after another, so the caller can hold one variant at a time (a whole
-    /// compiled graph with its memory).
-    public func choose(_ key: TuningKey, variants: [String], interleaved: Bool = true, measure: (String) -> Double) -> String {
+    /// `variants[0]` is the default. The runs come in rounds of one run of each variant: a
+    /// first round whose times are dropped (each variant's first run, and the process's first
+    /// work: caches, pages and threads warming up, which would otherwise count against
+    /// whichever variant came first), then `fastRepeats` (`fullRepeats`) rounds, each
+    /// starting one variant further on, so that no variant always runs first. A variant's
+    /// time is its median over the rounds: a burst of load from elsewhere lands in one round
+    /// and moves no median. A caller holding one variant at a time (a whole compiled graph
+    /// with its memory) makes it afresh at each call.
+    public func choose(_ key: TuningKey, variants: [String], measure: (String) -> Double) -> String {
         guard let first = variants.first else { return "" }
         if let name = known(key, names: variants) { return name }
         guard variants.count > 1 else {
@@ -134,22 +142,27 @@ public final class Tuner: @unchecked Sendable {
             return first
         }
         let repeats = mode == .full ? Tuner.fullRepeats : Tuner.fastRepeats
-        var best = [Double](repeating: .infinity, count: variants.count)
-        if interleaved {
-            for (i, name) in variants.enumerated() { _ = measure(name); best[i] = min(best[i], measure(name)) }
-            for _ in 1..<repeats {
-                for (i, name) in variants.enumerated() { best[i] = min(best[i], measure(name)) }
-            }
-        } else {
-            for (i, name) in variants.enumerated() {
-                _ = measure(name)
-                for _ in 0..<repeats { best[i] = min(best[i], measure(name)) }
-            }
-        }
-        let winner = Tuner.winner(best)
+        var times = [[Double]](repeating: [], count: variants.count)
+        for i in Tuner.measuringOrder(variants: variants.count, rounds: repeats) { times[i].append(measure(variants[i])) }
+        // The warm-up round came first: drop each variant's first time.
+        let medians = times.map { Tuner.median(Array($0.dropFirst())) }
+        let winner = Tuner.winner(medians)
         record(TuningDecision(key: key, variant: variants[winner], source: .measured,
-                              seconds: zip(variants, best).map { ($0, $1) }), remember: true)
+                              seconds: zip(variants, medians).map { ($0, $1) }), remember: true)
         return variants[winner]
+    }
+
+    /// The indices `choose` measures, in order: a warm-up round 0, 1, ..., n-1, then `rounds`
+    /// rounds, round r starting at variant r mod n.
+    static func measuringOrder(variants n: Int, rounds: Int) -> [Int] {
+        Array(0..<n) + (1...max(rounds, 1)).flatMap { r in (0..<n).map { (r + $0) % n } }
+    }
+
+    /// The middle value (the mean of the middle two for an even count); infinity for none.
+    static func median(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return .infinity }
+        let sorted = values.sorted(), mid = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
     }
 
     /// The variant remembered for `key` (chosen before in this process, or read from the
@@ -202,7 +215,8 @@ public final class Tuner: @unchecked Sendable {
         }
     }
 
-    static func now() -> Double {
+    /// Seconds on the monotonic clock: the clock a tuner times with unless given another.
+    public static func now() -> Double {
         var t = timespec()
         clock_gettime(CLOCK_MONOTONIC, &t)
         return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
