@@ -16,52 +16,22 @@ typedef unsigned u16v __attribute__((vector_size(64)));
 #include "instantiate_isa.h"
 
 void gc_lstm_cell_forward(const float *gates, const float *c, float *out, long rows, long h) {
-    switch (gc_conv_isa()) {
-#ifdef GC_X86
-        case 3: lstm_cell_forward_avx512(gates, c, out, rows, h); return;
-        case 2: lstm_cell_forward_avx2(gates, c, out, rows, h); return;
-#endif
-        default: lstm_cell_forward_base(gates, c, out, rows, h); return;
-    }
+    GC_DISPATCH(lstm_cell_forward, gates, c, out, rows, h)
 }
 
 void gc_lstm_cell_backward(const float *y, const float *dy, const float *dh, const float *dcn, const float *c, float *dgates, float *dc,
                            long rows, long h) {
-    switch (gc_conv_isa()) {
-#ifdef GC_X86
-        case 3: lstm_cell_backward_avx512(y, dy, dh, dcn, c, dgates, dc, rows, h); return;
-        case 2: lstm_cell_backward_avx2(y, dy, dh, dcn, c, dgates, dc, rows, h); return;
-#endif
-        default: lstm_cell_backward_base(y, dy, dh, dcn, c, dgates, dc, rows, h); return;
-    }
+    GC_DISPATCH(lstm_cell_backward, y, dy, dh, dcn, c, dgates, dc, rows, h)
 }
 
 void gc_adam_update(float *p, const float *g, float *m, float *v, long n, const gc_adam_constants *constants) {
-    switch (gc_conv_isa()) {
-#ifdef GC_X86
-        case 3: adam_update_avx512(p, g, m, v, n, constants); return;
-        case 2: adam_update_avx2(p, g, m, v, n, constants); return;
-#endif
-        default: adam_update_base(p, g, m, v, n, constants); return;
-    }
+    GC_DISPATCH(adam_update, p, g, m, v, n, constants)
 }
 
 void gc_log_softmax_rows(const float *x, float *y, float *scratch, long n, long begin, long end) {
-    switch (gc_conv_isa()) {
-#ifdef GC_X86
-        case 3: log_softmax_rows_avx512(x, y, scratch, n, begin, end); return;
-        case 2: log_softmax_rows_avx2(x, y, scratch, n, begin, end); return;
-#endif
-        default: log_softmax_rows_base(x, y, scratch, n, begin, end); return;
-    }
+    GC_DISPATCH(log_softmax_rows, x, y, scratch, n, begin, end)
 }
 
 void gc_exp_scaled(const float *x, float *y, long n, float scale) {
-    switch (gc_conv_isa()) {
-#ifdef GC_X86
-        case 3: exp_scaled_avx512(x, y, n, scale); return;
-        case 2: exp_scaled_avx2(x, y, n, scale); return;
-#endif
-        default: exp_scaled_base(x, y, n, scale); return;
-    }
+    GC_DISPATCH(exp_scaled, x, y, n, scale)
 }

@@ -10,14 +10,7 @@
 #include "instantiate_isa.h"
 
 void gc_thin_product(const float *a, const float *b, float *y, long m, long n, long k, int trans_b, long begin, long end) {
-#ifdef GC_X86
-    switch (gc_conv_isa()) {
-        case 3: thin_product_avx512(a, b, y, m, n, k, trans_b, begin, end); return;
-        case 2: thin_product_avx2(a, b, y, m, n, k, trans_b, begin, end); return;
-        default: break;
-    }
-#endif
-    thin_product_base(a, b, y, m, n, k, trans_b, begin, end);
+    GC_DISPATCH(thin_product, a, b, y, m, n, k, trans_b, begin, end)
 }
 
 long gc_thin_product_lanes(void) {
