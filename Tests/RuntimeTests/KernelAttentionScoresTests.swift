@@ -1,3 +1,4 @@
+import CConvKernels
 import Foundation
 import GraphIR
 @testable import Runtime
@@ -50,6 +51,39 @@ final class KernelAttentionScoresTests: XCTestCase {
                         "additive_scores_dec_grad \(what)")
             assertClose(try runOp(.additiveScoresWeightGrad, [dy, enc, dec]), dw, shape: [1, width], tol: 1e-5,
                         "additive_scores_weight_grad \(what)")
+        }
+    }
+
+    /// The C kernels called directly, on every ISA: additive_scores sums the lanes of 16 rows
+    /// at a time where a call has 16 rows, with the same bits as a row alone (ranges that
+    /// start and end inside a batch row and inside a group of 16); additive_scores_grad
+    /// accumulating in place (acc is out), where the tail window overlaps lanes already
+    /// written, adds each element's term once.
+    func testKernelsOverRowRangesAndInPlace() throws {
+        try onEveryISA { isa in
+            for (batch, regions, width) in [(3, 13, 100), (2, 20, 16), (2, 11, 37), (3, 7, 5), (2, 9, 300), (1, 40, 20)] {
+                let rows = batch * regions, what = "B=\(batch) N=\(regions) A=\(width) on \(isa)"
+                let enc = data.floats([rows * width]).floats, dec = data.floats([batch * width]).floats
+                let w = data.floats([width]).floats, dy = data.floats([rows]).floats, acc = data.floats([rows * width]).floats
+                var alone = [Float](repeating: 0, count: rows), split = [Float](repeating: .nan, count: rows)
+                for r in 0..<rows { gc_additive_scores(enc, dec, w, &alone, regions, width, r, r + 1) }
+                let cut = min(22, rows)
+                for (begin, end) in [(0, 3), (3, cut), (cut, rows)] {
+                    gc_additive_scores(enc, dec, w, &split, regions, width, begin, end)
+                }
+                XCTAssertEqual(split.map(\.bitPattern), alone.map(\.bitPattern), "additive_scores in row ranges, \(what)")
+                var out = acc
+                out.withUnsafeMutableBufferPointer { o in
+                    gc_additive_scores_grad(dy, enc, dec, w, o.baseAddress, o.baseAddress, regions, width, 0, rows)
+                }
+                let want = (0..<rows * width).map { i -> Double in
+                    let r = i / width, k = i % width
+                    let x = Double(enc[i]) + Double(dec[(r / regions) * width + k])
+                    return Double(acc[i]) + (x > 0 ? Double(dy[r]) * Double(w[k]) : 0)
+                }
+                assertClose(HostTensor(shape: [rows, width], floats: out), want, shape: [rows, width], tol: 1e-5,
+                            "additive_scores_grad in place, \(what)")
+            }
         }
     }
 
