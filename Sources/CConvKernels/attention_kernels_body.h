@@ -52,8 +52,11 @@ __attribute__((always_inline)) static inline v16 GC_ANAME(score_lanes)(const flo
                                                                         i16v tailLanes) {
     v16 acc = {0};
     for (long k = 0; k < full; k += 16) acc = acc + GC_LOAD16(w + k) * relu16(GC_LOAD16(e + k) + GC_LOAD16(d + k));
+    // Both factors masked: the overlapped lanes add 0 * 0, not w * 0 (NaN for an infinite w,
+    // where the row's sum is infinite).
     if (window)
-        acc = acc + GC_LOAD16(w + last) * (v16)((i16v)relu16(GC_LOAD16(e + last) + GC_LOAD16(d + last)) & tailLanes);
+        acc = acc + (v16)((i16v)GC_LOAD16(w + last) & tailLanes) *
+                        (v16)((i16v)relu16(GC_LOAD16(e + last) + GC_LOAD16(d + last)) & tailLanes);
     return acc;
 }
 

@@ -51,6 +51,8 @@ public struct FeedReduction: Equatable, Sendable {
         guard let fed = a[.fed], let how = a[.feedReduce], let axes = a[.axes] else {
             throw ShapeError("an input taken reduced needs 'fed', 'reduce' and 'axes' together")
         }
+        // `shape[...]` reads -1 (a reshape's inferred axis); a fed size is a size.
+        guard fed.dims.allSatisfy({ ($0.value ?? 0) >= 0 }) else { throw ShapeError("an input taken reduced needs a fed shape of sizes, got \(fed)") }
         guard node.type.dtype == .f32 else { throw ShapeError("an input taken reduced must be f32, not \(node.type.dtype.rawValue)") }
         guard !axes.isEmpty, axes == axes.sorted(), Set(axes).count == axes.count, axes.allSatisfy({ $0 >= 1 && $0 < fed.rank }) else {
             throw ShapeError("an input taken reduced needs distinct increasing axes from 1 to \(fed.rank - 1) (axis 0 is the batch), got \(axes)")

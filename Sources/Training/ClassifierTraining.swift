@@ -109,9 +109,10 @@ struct ClassifierTraining {
             throw RuntimeError("\(file): a model trained on .fashionMNIST needs an int64 input named \"label\" shaped [batch]")
         }
         guard g.outputs.first != nil else { throw RuntimeError("\(file): the model has no output; declare the class log-probabilities with output(...)") }
-        let shape = g[image].type.shape.dims.dropFirst().map(\.value)
+        // The shape fed: an image read only through its mean is held reduced (reduced-inputs).
+        let shape = g[image].fedType.shape.dims.dropFirst().map(\.value)
         guard shape == [1, 28, 28] else {
-            throw RuntimeError("\(file): input \"image\" is \(g[image].type) but Fashion-MNIST images are [batch, 1, 28, 28]")
+            throw RuntimeError("\(file): input \"image\" is \(g[image].fedType) but Fashion-MNIST images are [batch, 1, 28, 28]")
         }
     }
 

@@ -28,9 +28,9 @@ public final class FeatureEncoder {
         guard let image = graph.input(named: "image"), graph[image].type.dtype == .f32 else {
             throw RuntimeError("\(file): an encoder needs an f32 input named \"image\" shaped [batch, 3, height, width]")
         }
-        let dims = graph[image].type.shape.dims.map(\.value)
+        let dims = graph[image].fedType.shape.dims.map(\.value)   // as fed (reduced-inputs)
         guard dims.count == 4, dims[1] == 3, let h = dims[2], let w = dims[3] else {
-            throw RuntimeError("\(file): input \"image\" is \(graph[image].type); an encoder takes [batch, 3, height, width] with known height and width")
+            throw RuntimeError("\(file): input \"image\" is \(graph[image].fedType); an encoder takes [batch, 3, height, width] with known height and width")
         }
         imageSize = (h, w)
         guard graph.outputs.count == 1 else { throw RuntimeError("\(file): an encoder has exactly one output (the feature map)") }

@@ -116,6 +116,9 @@ final class ReducedInputsTests: XCTestCase {
         refused("fed=shape[B,6,4], reduce=\"mean\", axes=[0]", "f32[6,4]", "axis 0 is the batch")
         refused("fed=shape[B,6,4], reduce=\"mean\", axes=[2,1]", "f32[B]", "distinct increasing axes")
         refused("fed=shape[B,6,4], reduce=\"mean\", axes=[1]", "i64[B,4]", "must be f32")
+        // A -1 (which `shape[...]` reads, for reshape) on a reduced axis leaves the type
+        // consistent but the fed size negative: synthetic feeds and --bench would allocate it.
+        refused("fed=shape[B,-1,4], reduce=\"mean\", axes=[1]", "f32[B,4]", "a fed shape of sizes")
         let bad = errorMessage {
             _ = try parseIR("""
             graph @g {

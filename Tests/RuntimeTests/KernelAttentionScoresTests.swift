@@ -87,6 +87,25 @@ final class KernelAttentionScoresTests: XCTestCase {
         }
     }
 
+    /// The tail window's overlapped lanes add nothing, even where the weight is infinite: a row
+    /// whose terms are all positive and one weight +inf scores +inf (as the naive sum does),
+    /// not NaN from inf * 0 in a lane the last whole block already counted.
+    func testAnInfiniteWeightInTheOverlappedLanesScoresInfinity() throws {
+        try onEveryISA { isa in
+            for width in [17, 37, 100] {
+                let rows = 18, regions = 6
+                let enc = [Float](repeating: 1, count: rows * width), dec = [Float](repeating: 1, count: 3 * width)
+                for lane in [width - 16, width - 1] {
+                    var w = [Float](repeating: 0.5, count: width)
+                    w[lane] = .infinity
+                    var y = [Float](repeating: 0, count: rows)
+                    gc_additive_scores(enc, dec, w, &y, regions, width, 0, rows)
+                    XCTAssertEqual(y, [Float](repeating: .infinity, count: rows), "A=\(width), inf at lane \(lane), \(isa)")
+                }
+            }
+        }
+    }
+
     /// Shape rules refuse operands that do not line up.
     func testShapeRulesRefuseMismatches() {
         let enc = TensorType.f32(Shape(known: [2, 5, 4]))
