@@ -7,12 +7,15 @@ import Runtime
 /// The encoder features every Sydney-Captions image needs, in memory: (rows, regions, dim)
 /// with row = image number - 1, from a features file or computed once and cached.
 public struct CaptioningFeatures {
-    public var values: [Float]
+    public var values: [Float] { didSet { table = Table() } }
     public var rows: Int
     public var regions: Int
     public var dim: Int
     /// Where they came from, for the console and the report.
     public var provenance: String
+    /// Which values these are, for `ReducedRows`: a new one whenever the values change.
+    private var table = Table()
+    final class Table {}
 
     public init(values: [Float], rows: Int, regions: Int, dim: Int, provenance: String) {
         self.values = values
@@ -40,17 +43,18 @@ public struct CaptioningFeatures {
     /// image's row is averaged where it lies in the table instead: the batch is never copied.
     /// `reducedRows`: where the training loop keeps each image's reduced row once computed
     /// (an image has several captions, so it comes back within an epoch); rows it holds are
-    /// copied, not read from the table again. Its rows must come from these `values`.
+    /// copied, not read from the table again; handed another table (or these features after
+    /// their values changed), it starts afresh.
     public func batchWriter(_ names: [String], reducedRows: ReducedRows? = nil) throws -> FeedWriter {
         let rows = try names.map(row(of:))
         let rowSize = regions * dim
         return FeedWriter(shape: [names.count, regions, dim], write: { [values] p, pool in
             Self.copy(rows, of: values, rowSize: rowSize, to: p, pool: pool)
-        }, writeReduced: { [values] feed, p, pool in
-            values.withUnsafeBufferPointer { table in
-                guard let base = table.baseAddress else { return }   // no rows: row(of:) let none through
+        }, writeReduced: { [values, table] feed, p, pool in
+            values.withUnsafeBufferPointer { buffer in
+                guard let base = buffer.baseAddress else { return }   // no rows: row(of:) let none through
                 if let kept = reducedRows {
-                    kept.write(rows, feed, into: p.assumingMemoryBound(to: Float.self), pool: pool) { base + $0 * rowSize }
+                    kept.write(rows, feed, of: table, into: p.assumingMemoryBound(to: Float.self), pool: pool) { base + $0 * rowSize }
                 } else {
                     feed.reduce(items: { base + rows[$0] * rowSize }, into: p, pool: pool)
                 }
@@ -62,8 +66,9 @@ public struct CaptioningFeatures {
     /// features are frozen, so an image's reduced row is computed once per training run. The
     /// rows are those `ReducedFeed.batch(of:)` computes, the bits a whole batch gives them.
     public final class ReducedRows {
-        /// The reduction the kept rows were made with; another one starts afresh.
+        /// The reduction and the table the kept rows were made from; another one starts afresh.
         private var reduction: FeedReduction?
+        private var table: Table?
         private var itemShape: [Int] = []
         private var kept: [Int: [Float]] = [:]
 
@@ -74,10 +79,12 @@ public struct CaptioningFeatures {
 
         /// `rows`' reduced values one after another at `out`: the missing ones reduced first
         /// (together, over `pool`) from `item(row)`.
-        func write(_ rows: [Int], _ feed: ReducedFeed, into out: UnsafeMutablePointer<Float>, pool: WorkerPool,
-                   item: (Int) -> UnsafePointer<Float>) {
+        func write(_ rows: [Int], _ feed: ReducedFeed, of table: Table, into out: UnsafeMutablePointer<Float>,
+                   pool: WorkerPool, item: (Int) -> UnsafePointer<Float>) {
             let shape = Array(feed.fedShape.dropFirst())
-            if reduction != feed.reduction || itemShape != shape { reduction = feed.reduction; itemShape = shape; kept = [:] }
+            if reduction != feed.reduction || itemShape != shape || self.table !== table {
+                reduction = feed.reduction; itemShape = shape; self.table = table; kept = [:]
+            }
             var missing: [Int] = []
             for r in rows where kept[r] == nil && !missing.contains(r) { missing.append(r) }
             let n = feed.reducedItemCount

@@ -108,3 +108,30 @@ extension CaptioningBatchWriterTests {
         }
     }
 }
+
+extension CaptioningBatchWriterTests {
+    /// One `ReducedRows` handed two feature tables (the same image names, other values): the
+    /// second table's batch is its own rows' mean, not the rows kept from the first.
+    func testKeptRowsStartAfreshForAnotherTable() throws {
+        let b = GraphBuilder(name: "mean-of-features")
+        let x = b.input("features", .f32(Shape([.symbol("B"), .known(3), .known(4)])))
+        b.outputs = [("m", try b.emit(.mean, [x], ["axes": .ints([1])]))]
+        let graph = try Pipelines.compileForInference(b.finish(), PassContext())
+        XCTAssertFalse(graph.nodes.contains { $0.op == .mean }, "the input is not taken reduced")
+        let kept = CaptioningFeatures.ReducedRows()
+        let executor = try Executor(graph: graph, options: ExecutionOptions(threads: 1))
+        for offset: Float in [0, 100] {
+            let values = (0..<24).map { Float($0) + offset }
+            let table = CaptioningFeatures(values: values, rows: 2, regions: 3, dim: 4, provenance: "table \(offset)")
+            try executor.execute(feeds: [:], writing: ["features": try table.batchWriter(["2.tif"], reducedRows: kept)],
+                                 parameters: ParameterStore())
+            let m: [Float] = executor.outputBuffer(named: "m").map { Array($0) } ?? []
+            let expected: [Float] = (0..<4).map { d in
+                let sum: Float = values[12 + d] + values[16 + d] + values[20 + d]
+                return sum / 3
+            }
+            XCTAssertEqual(m.count, expected.count)
+            for (got, want) in zip(m, expected) { XCTAssertEqual(got, want, accuracy: 1e-3, "table offset \(offset)") }
+        }
+    }
+}
