@@ -12,14 +12,3 @@
 void gc_thin_product(const float *a, const float *b, float *y, long m, long n, long k, int trans_b, long begin, long end) {
     GC_DISPATCH(thin_product, a, b, y, m, n, k, trans_b, begin, end)
 }
-
-long gc_thin_product_lanes(void) {
-#ifdef GC_X86
-    switch (gc_conv_isa()) {
-        case 3: return 16;
-        case 2: return 8;
-        default: break;
-    }
-#endif
-    return 4;
-}

@@ -1,4 +1,5 @@
 import CConvKernels
+import GraphIR
 @testable import Runtime
 import XCTest
 
@@ -101,6 +102,28 @@ final class KernelThinProductUnpackedTests: XCTestCase {
                     XCTAssertEqual(y, serial, "\(isa) \(m)x\(k)x\(n) tb \(tb) on \(threads) threads")
                 }
             }
+        }
+    }
+
+    /// A matmul whose tuner chose `unpacked` runs our kernel: the graph's output has the bits of
+    /// one serial `gc_thin_product` call (OpenBLAS sums in another order), and the decision
+    /// is listed under `thin-matmul`.
+    func testMatmulRunsOurKernelWhenTheTunerChoseIt() throws {
+        for (m, k, n, tb) in [(8, 256, 1024, true), (8, 1024, 256, false)] {
+            let a = data.floats([m, k]), b = data.floats(tb ? [n, k] : [k, n])
+            let serial = product(a.floats, b.floats, m: m, k: k, n: n, tb: tb, splits: [])
+            let tuner = Tuner(mode: .fast)
+            let key = TuningKey(point: "thin-matmul", shapes: [[m, k], [k, n]], detail: tb ? "tb" : "", threads: 2)
+            tuner.remember(key, variant: ThinMatmulVariant.unpacked.name)
+            let builder = GraphBuilder(name: "thin")
+            let x = builder.input("x", TensorType(.f32, Shape(known: [m, k])))
+            let w = builder.input("w", TensorType(.f32, Shape(known: b.shape)))
+            builder.outputs = [("y", try builder.emit(.matmul, [x, w], ["transpose_b": .bool(tb)]))]
+            let executor = try Executor(graph: builder.finish(), options: ExecutionOptions(threads: 2, tuner: tuner))
+            let y = try XCTUnwrap(try executor.run(feeds: ["x": a, "w": b], parameters: ParameterStore())["y"])
+            let differing = zip(y.floats, serial).filter { $0.bitPattern != $1.bitPattern }.count
+            XCTAssertEqual(differing, 0, "\(m)x\(k)x\(n) tb \(tb): outputs not our kernel's")
+            XCTAssertEqual(tuner.decisions.filter { $0.key.point == "thin-matmul" }.map(\.key), [key], "the executor's key")
         }
     }
 

@@ -16,10 +16,6 @@ extern "C" {
 /// 0 <= begin <= end <= n.
 void gc_thin_product(const float *a, const float *b, float *y, long m, long n, long k, int trans_b, long begin, long end);
 
-/// How many columns the kernels for the current instruction set handle at once: a column
-/// split in multiples of this keeps every block on the vector path.
-long gc_thin_product_lanes(void);
-
 #ifdef __cplusplus
 }
 #endif
