@@ -275,3 +275,51 @@ extension TunerTests {
         XCTAssertEqual(reread.choices(on: MachineIdentity(cpuModel: machine.cpuModel, cores: 2, blasCore: "Haswell", kernelISA: "SSE2")), [:])
     }
 }
+
+extension TunerTests {
+    /// A cached winner answers a point only if it was measured against every candidate the
+    /// point would measure now: a kernel added since (or a file that did not record what was
+    /// measured) is measured again; `recall` still reads any remembered choice; `--tune full`'s
+    /// wider measurement answers `fast`'s narrower one, and the file keeps what was measured.
+    func testACandidateAddedSinceTheChoiceIsMeasured() throws {
+        let url = try temporaryCache()
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let old = """
+            {"format": "graphc-tuning", "version": 1, "machines": [{"cpu": "\(machine.cpuModel)", "cores": 2, "blas": "Haswell",
+             "isa": "AVX2+FMA", "choices": {"\(key.description)": "columns"}}]}
+            """
+        try Data(old.utf8).write(to: url)
+        let times = ["whole": 3.0, "columns": 2.0, "unpacked": 1.0]
+        let unrecorded = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine)
+        XCTAssertEqual(unrecorded.recall(key, variants: ["whole", "columns"]), "columns", "recall reads it as before")
+        var measured: [String] = []
+        let first = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine)
+        XCTAssertEqual(first.choose(key, variants: ["whole", "columns"]) { measured.append($0); return times[$0] ?? 9 }, "columns")
+        XCTAssertFalse(measured.isEmpty, "what it was measured against is unknown: measured again")
+        XCTAssertEqual(TuningCache(url: url).entry(key, on: machine)?.among, ["whole", "columns"])
+
+        measured = []
+        let same = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine)
+        XCTAssertEqual(same.choose(key, variants: ["whole", "columns"]) { measured.append($0); return 0 }, "columns")
+        XCTAssertEqual(measured, [], "the same candidates: the remembered winner")
+        let added = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine)
+        XCTAssertEqual(added.choose(key, variants: ["whole", "columns", "unpacked"]) { measured.append($0); return times[$0] ?? 9 },
+                       "unpacked")
+        XCTAssertTrue(measured.contains("unpacked"), "a new candidate is measured")
+
+        // run: `full` measures the full-only candidates too; its choice then answers `fast`.
+        let full = Tuner(mode: .full, cache: TuningCache(url: url), machine: machine)
+        var ran: [String] = []
+        let variants = ["whole", "columns", "unpacked", "wide"].map { name in
+            KernelVariant(name, fullOnly: name == "wide") { ran.append(name) }
+        }
+        full.run(key, variants)
+        XCTAssertTrue(ran.contains("wide"), "full measures a candidate fast never did")
+        XCTAssertEqual(TuningCache(url: url).entry(key, on: machine)?.among.map(Set.init), ["whole", "columns", "unpacked", "wide"])
+        ran = []
+        let fast = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine)
+        fast.run(key, variants)
+        XCTAssertEqual(ran.count, 1, "fast's candidates were all measured by full: one run of the winner")
+        XCTAssertEqual(fast.decisions.first?.source, .cached)
+    }
+}

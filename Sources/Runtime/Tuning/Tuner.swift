@@ -105,11 +105,12 @@ public final class Tuner: @unchecked Sendable {
     /// Runs the chosen variant (see the type's comment). `variants[0]` is the default.
     public func run(_ key: TuningKey, _ variants: [KernelVariant]) {
         guard let first = variants.first else { return }
-        if let name = known(key, names: variants.map(\.name)), let v = variants.first(where: { $0.name == name }) {
+        let tried = variants.filter { !$0.fullOnly || mode == .full }
+        if let name = known(key, names: variants.map(\.name), measuring: tried.map(\.name)),
+           let v = variants.first(where: { $0.name == name }) {
             v.run()
             return
         }
-        let tried = variants.filter { !$0.fullOnly || mode == .full }
         guard tried.count > 1 else {
             record(TuningDecision(key: key, variant: first.name, source: .fixed, seconds: []), remember: false)
             first.run()
@@ -136,7 +137,7 @@ public final class Tuner: @unchecked Sendable {
     /// with its memory) makes it afresh at each call.
     public func choose(_ key: TuningKey, variants: [String], measure: (String) -> Double) -> String {
         guard let first = variants.first else { return "" }
-        if let name = known(key, names: variants) { return name }
+        if let name = known(key, names: variants, measuring: variants) { return name }
         guard variants.count > 1 else {
             record(TuningDecision(key: key, variant: first, source: .fixed, seconds: []), remember: false)
             return first
@@ -169,7 +170,7 @@ public final class Tuner: @unchecked Sendable {
     /// cache) without timing anything; nil when none of `variants` was. For choices derived
     /// from a measurement made elsewhere (see `remember`). With `.off`, always nil.
     public func recall(_ key: TuningKey, variants: [String]) -> String? {
-        mode == .off || variants.isEmpty ? nil : known(key, names: variants)
+        mode == .off || variants.isEmpty ? nil : known(key, names: variants, measuring: nil)
     }
 
     /// Remembers `variant` for `key` as measured (in the cache, and in `decisions` with
@@ -188,7 +189,10 @@ public final class Tuner: @unchecked Sendable {
     }
 
     /// The variant to use without timing: the default with `.off`, else one chosen before.
-    private func known(_ key: TuningKey, names: [String]) -> String? {
+    /// A cached choice answers a point that would measure `measuring` only if it was measured
+    /// against all of those (a candidate added since, or a file that did not record them, is
+    /// measured again); with `measuring` nil (`recall`), any cached choice among `names` does.
+    private func known(_ key: TuningKey, names: [String], measuring: [String]?) -> String? {
         if mode == .off {
             return lock.withLock {
                 if chosen[key] == nil {
@@ -199,15 +203,17 @@ public final class Tuner: @unchecked Sendable {
             }
         }
         if let name = lock.withLock({ chosen[key] }), names.contains(name) { return name }
-        if let name = cache?.choice(key, on: machine), names.contains(name) {
-            record(TuningDecision(key: key, variant: name, source: .cached, seconds: []), remember: false)
-            return name
+        if let entry = cache?.entry(key, on: machine), names.contains(entry.variant),
+           measuring.map({ wanted in entry.among.map { Set(wanted).isSubset(of: $0) } ?? false }) ?? true {
+            record(TuningDecision(key: key, variant: entry.variant, source: .cached, seconds: []), remember: false)
+            return entry.variant
         }
         return nil
     }
 
     private func record(_ d: TuningDecision, remember: Bool) {
-        let failure = remember ? cache?.remember(d.variant, for: d.key, on: machine) : nil
+        let among = d.seconds.isEmpty ? nil : d.seconds.map(\.variant)
+        let failure = remember ? cache?.remember(d.variant, for: d.key, on: machine, among: among) : nil
         lock.withLock {
             if chosen[d.key] == nil { made.append(d) } else if let i = made.firstIndex(where: { $0.key == d.key }) { made[i] = d }
             chosen[d.key] = d.variant

@@ -4,8 +4,12 @@ import GraphIR
 /// The winners measured so far, per machine, in one JSON file (like FFTW's wisdom):
 ///
 ///     {"format": "graphc-tuning", "version": 1, "machines": [
-///       {"cpu": "AMD EPYC 9R14", "cores": 2, "blas": "Cooperlake",
-///        "choices": {"gemm-split 64x800*800x500 @2": "rows", ...}}]}
+///       {"cpu": "AMD EPYC 9R14", "cores": 2, "blas": "Cooperlake", "isa": "AVX-512",
+///        "choices": {"gemm-split 64x800*800x500 @2": "rows", ...},
+///        "among": {"gemm-split 64x800*800x500 @2": ["serial", "rows", "columns"], ...}}]}
+///
+/// `among` lists the candidates a choice was measured against: a graphc offering a candidate
+/// that was not among them (a new kernel) measures again instead of trusting the old winner.
 ///
 /// Where: `$GRAPHC_TUNING_CACHE` when set, else `$XDG_CACHE_HOME/graphc/tuning.json`, else
 /// `~/.cache/graphc/tuning.json` (`defaultURL`). The file is rewritten whole through
@@ -16,7 +20,15 @@ public final class TuningCache: @unchecked Sendable {
     public let url: URL
     /// Why the file's content was ignored (nil when it was read or did not exist).
     public private(set) var warning: String?
-    private var tables: [MachineIdentity: [TuningKey: String]] = [:]
+    private var tables: [MachineIdentity: [TuningKey: Entry]] = [:]
+
+    /// A remembered winner, and the candidates it was measured against (nil when unknown: a
+    /// file from before they were recorded, or a choice confirmed by a larger measurement).
+    public struct Entry: Equatable, Sendable {
+        public var variant: String
+        public var among: [String]?
+        public init(variant: String, among: [String]? = nil) { self.variant = variant; self.among = among }
+    }
     private let lock = NSLock()
 
     public init(url: URL) {
@@ -35,23 +47,29 @@ public final class TuningCache: @unchecked Sendable {
 
     /// The remembered winner of `key` on `machine`.
     public func choice(_ key: TuningKey, on machine: MachineIdentity) -> String? {
+        entry(key, on: machine)?.variant
+    }
+
+    /// The remembered winner of `key` on `machine`, with the candidates it beat.
+    public func entry(_ key: TuningKey, on machine: MachineIdentity) -> Entry? {
         lock.withLock { tables[machine]?[key] }
     }
 
     /// Everything remembered for `machine`, by key.
     public func choices(on machine: MachineIdentity) -> [TuningKey: String] {
-        lock.withLock { tables[machine] ?? [:] }
+        lock.withLock { (tables[machine] ?? [:]).mapValues(\.variant) }
     }
 
-    /// Remembers `variant` for `key` and writes the file. A failed write (read-only home) is
-    /// returned as a message, not thrown: the choice still holds for this process.
+    /// Remembers `variant` for `key` (measured against `among`, when known) and writes the
+    /// file. A failed write (read-only home) is returned as a message, not thrown: the choice
+    /// still holds for this process.
     @discardableResult
-    public func remember(_ variant: String, for key: TuningKey, on machine: MachineIdentity) -> String? {
+    public func remember(_ variant: String, for key: TuningKey, on machine: MachineIdentity, among: [String]? = nil) -> String? {
         lock.withLock {
             let mine = tables
             load()
             for (m, table) in mine { tables[m, default: [:]].merge(table) { _, own in own } }
-            tables[machine, default: [:]][key] = variant
+            tables[machine, default: [:]][key] = Entry(variant: variant, among: among)
             do {
                 try AtomicFile.write(Self.encode(tables), to: url)
                 return nil
@@ -80,6 +98,8 @@ public final class TuningCache: @unchecked Sendable {
         /// Absent in files written before the cache recorded the kernels' instruction set.
         var isa: String?
         var choices: [String: String]
+        /// Absent in files written before the cache recorded the candidates measured.
+        var among: [String: [String]]?
     }
     struct File: Codable {
         var format: String
@@ -88,7 +108,7 @@ public final class TuningCache: @unchecked Sendable {
     }
     struct FormatError: Error, CustomStringConvertible { let description: String }
 
-    static func decode(_ data: Data) throws -> [MachineIdentity: [TuningKey: String]] {
+    static func decode(_ data: Data) throws -> [MachineIdentity: [TuningKey: Entry]] {
         let file: File
         do { file = try JSONDecoder().decode(File.self, from: data) } catch {
             throw FormatError(description: "not a graphc tuning file")
@@ -96,24 +116,26 @@ public final class TuningCache: @unchecked Sendable {
         guard file.format == "graphc-tuning", file.version == 1 else {
             throw FormatError(description: "format '\(file.format)' version \(file.version), expected graphc-tuning 1")
         }
-        var tables: [MachineIdentity: [TuningKey: String]] = [:]
+        var tables: [MachineIdentity: [TuningKey: Entry]] = [:]
         for m in file.machines {
-            var table: [TuningKey: String] = [:]
+            var table: [TuningKey: Entry] = [:]
             for (text, variant) in m.choices {
                 guard let key = TuningKey(cacheText: text), !variant.isEmpty else {
                     throw FormatError(description: "bad entry '\(text)'")
                 }
-                table[key] = variant
+                table[key] = Entry(variant: variant, among: m.among?[text])
             }
             tables[MachineIdentity(cpuModel: m.cpu, cores: m.cores, blasCore: m.blas, kernelISA: m.isa ?? ""), default: [:]].merge(table) { a, _ in a }
         }
         return tables
     }
 
-    static func encode(_ tables: [MachineIdentity: [TuningKey: String]]) throws -> Data {
+    static func encode(_ tables: [MachineIdentity: [TuningKey: Entry]]) throws -> Data {
         let machines = tables.sorted { $0.key.description < $1.key.description }.map { m, table in
-            Machine(cpu: m.cpuModel, cores: m.cores, blas: m.blasCore, isa: m.kernelISA,
-                    choices: Dictionary(uniqueKeysWithValues: table.map { ($0.key.description, $0.value) }))
+            let among = Dictionary(uniqueKeysWithValues: table.compactMap { k, e in e.among.map { (k.description, $0) } })
+            return Machine(cpu: m.cpuModel, cores: m.cores, blas: m.blasCore, isa: m.kernelISA,
+                           choices: Dictionary(uniqueKeysWithValues: table.map { ($0.key.description, $0.value.variant) }),
+                           among: among.isEmpty ? nil : among)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
