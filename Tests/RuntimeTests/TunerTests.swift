@@ -14,6 +14,19 @@ final class TunerTests: XCTestCase {
         return dir.appendingPathComponent("tuning.json")
     }
 
+    /// A cache file as an older graphc wrote it: one table for `machine`'s CPU, cores and
+    /// OpenBLAS core (plus `machineFields`), holding "columns" for `key`.
+    func cacheFile(machineFields: String) throws -> URL {
+        let url = try temporaryCache()
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let text = """
+            {"format": "graphc-tuning", "version": 1, "machines": [{"cpu": "\(machine.cpuModel)", "cores": 2, "blas": "Haswell",
+             \(machineFields) "choices": {"\(key.description)": "columns"}}]}
+            """
+        try Data(text.utf8).write(to: url)
+        return url
+    }
+
     func testKeyTextRoundTrip() {
         XCTAssertEqual(key.description, "gemm-split 8x1152*1152x600 tb @2")
         XCTAssertEqual(TuningKey(cacheText: key.description), key)
@@ -257,13 +270,7 @@ extension TunerTests {
     /// this one: both tables survive the save, the old one still matching no machine, the new
     /// one carrying its "isa"; a third process reads both back as they were written.
     func testOldFormatTableSurvivesASaveAndTheNewOneReadsBack() throws {
-        let url = try temporaryCache()
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let old = """
-            {"format": "graphc-tuning", "version": 1, "machines": [{"cpu": "\(machine.cpuModel)", "cores": 2, "blas": "Haswell",
-             "choices": {"\(key.description)": "columns"}}]}
-            """
-        try Data(old.utf8).write(to: url)
+        let url = try cacheFile(machineFields: "")
         XCTAssertNil(TuningCache(url: url).remember("rows", for: key, on: machine))
         let text = try String(contentsOf: url, encoding: .utf8)
         XCTAssertTrue(text.contains("\"isa\" : \"AVX2+FMA\"") || text.contains("\"isa\":\"AVX2+FMA\""), text)
@@ -282,13 +289,7 @@ extension TunerTests {
     /// measured) is measured again; `recall` still reads any remembered choice; `--tune full`'s
     /// wider measurement answers `fast`'s narrower one, and the file keeps what was measured.
     func testACandidateAddedSinceTheChoiceIsMeasured() throws {
-        let url = try temporaryCache()
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let old = """
-            {"format": "graphc-tuning", "version": 1, "machines": [{"cpu": "\(machine.cpuModel)", "cores": 2, "blas": "Haswell",
-             "isa": "AVX2+FMA", "choices": {"\(key.description)": "columns"}}]}
-            """
-        try Data(old.utf8).write(to: url)
+        let url = try cacheFile(machineFields: "\"isa\": \"AVX2+FMA\",")
         let times = ["whole": 3.0, "columns": 2.0, "unpacked": 1.0]
         let unrecorded = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine)
         XCTAssertEqual(unrecorded.recall(key, variants: ["whole", "columns"]), "columns", "recall reads it as before")
