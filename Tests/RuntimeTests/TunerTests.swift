@@ -285,21 +285,23 @@ extension TunerTests {
 
 extension TunerTests {
     /// A cached winner answers a point only if it was measured against every candidate the
-    /// point would measure now: a kernel added since (or a file that did not record what was
-    /// measured) is measured again; `recall` still reads any remembered choice; `--tune full`'s
-    /// wider measurement answers `fast`'s narrower one, and the file keeps what was measured.
+    /// point would measure now: a kernel added since is measured again; a choice remembered
+    /// without its candidates (pinned, or from an older file) answers as before, as `recall`
+    /// reads any; `--tune full`'s wider measurement answers `fast`'s narrower one, and the
+    /// file keeps what was measured.
     func testACandidateAddedSinceTheChoiceIsMeasured() throws {
-        let url = try cacheFile(machineFields: "\"isa\": \"AVX2+FMA\",")
-        let times = ["whole": 3.0, "columns": 2.0, "unpacked": 1.0]
-        let unrecorded = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine)
-        XCTAssertEqual(unrecorded.recall(key, variants: ["whole", "columns"]), "columns", "recall reads it as before")
+        let pinned = try cacheFile(machineFields: "\"isa\": \"AVX2+FMA\",")
         var measured: [String] = []
-        let first = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine)
-        XCTAssertEqual(first.choose(key, variants: ["whole", "columns"]) { measured.append($0); return times[$0] ?? 9 }, "columns")
-        XCTAssertFalse(measured.isEmpty, "what it was measured against is unknown: measured again")
-        XCTAssertEqual(TuningCache(url: url).entry(key, on: machine)?.among, ["whole", "columns"])
+        let older = Tuner(mode: .fast, cache: TuningCache(url: pinned), machine: machine)
+        XCTAssertEqual(older.choose(key, variants: ["whole", "columns", "unpacked"]) { measured.append($0); return 0 }, "columns")
+        XCTAssertEqual(measured, [], "a choice without its candidates answers as it is")
+        XCTAssertEqual(older.recall(key, variants: ["whole", "columns"]), "columns")
 
-        measured = []
+        let url = try temporaryCache()
+        let times = ["whole": 3.0, "columns": 2.0, "unpacked": 1.0]
+        let first = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine)
+        XCTAssertEqual(first.choose(key, variants: ["whole", "columns"]) { times[$0] ?? 9 }, "columns")
+        XCTAssertEqual(TuningCache(url: url).entry(key, on: machine)?.among, ["whole", "columns"])
         let same = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine)
         XCTAssertEqual(same.choose(key, variants: ["whole", "columns"]) { measured.append($0); return 0 }, "columns")
         XCTAssertEqual(measured, [], "the same candidates: the remembered winner")

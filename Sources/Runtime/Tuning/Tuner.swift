@@ -190,8 +190,9 @@ public final class Tuner: @unchecked Sendable {
 
     /// The variant to use without timing: the default with `.off`, else one chosen before.
     /// A cached choice answers a point that would measure `measuring` only if it was measured
-    /// against all of those (a candidate added since, or a file that did not record them, is
-    /// measured again); with `measuring` nil (`recall`), any cached choice among `names` does.
+    /// against all of those (a candidate added since is measured again); a choice remembered
+    /// without its candidates (pinned through `TuningCache.remember`, or from a file written
+    /// before they were recorded) answers as it is, and so does any with `measuring` nil (`recall`).
     private func known(_ key: TuningKey, names: [String], measuring: [String]?) -> String? {
         if mode == .off {
             return lock.withLock {
@@ -204,7 +205,7 @@ public final class Tuner: @unchecked Sendable {
         }
         if let name = lock.withLock({ chosen[key] }), names.contains(name) { return name }
         if let entry = cache?.entry(key, on: machine), names.contains(entry.variant),
-           measuring.map({ wanted in entry.among.map { Set(wanted).isSubset(of: $0) } ?? false }) ?? true {
+           measuring.map({ wanted in entry.among.map { Set(wanted).isSubset(of: $0) } ?? true }) ?? true {
             record(TuningDecision(key: key, variant: entry.variant, source: .cached, seconds: []), remember: false)
             return entry.variant
         }

@@ -10,6 +10,8 @@ import GraphIR
 ///
 /// `among` lists the candidates a choice was measured against: a graphc offering a candidate
 /// that was not among them (a new kernel) measures again instead of trusting the old winner.
+/// A choice without `among` (written by a caller pinning it, or before `among` was recorded)
+/// answers as it is.
 ///
 /// Where: `$GRAPHC_TUNING_CACHE` when set, else `$XDG_CACHE_HOME/graphc/tuning.json`, else
 /// `~/.cache/graphc/tuning.json` (`defaultURL`). The file is rewritten whole through
