@@ -105,12 +105,15 @@ public final class Tuner: @unchecked Sendable {
     /// Runs the chosen variant (see the type's comment). `variants[0]` is the default.
     public func run(_ key: TuningKey, _ variants: [KernelVariant]) {
         guard let first = variants.first else { return }
-        let tried = variants.filter { !$0.fullOnly || mode == .full }
-        if let name = known(key, names: variants.map(\.name), measuring: tried.map(\.name)),
+        func tried() -> [KernelVariant] { variants.filter { !$0.fullOnly || mode == .full } }
+        // Runs on every call of a tuned kernel: the candidates measured are listed only when a
+        // cached choice must be checked against them.
+        if let name = known(key, names: variants.map(\.name), measuring: tried().map(\.name)),
            let v = variants.first(where: { $0.name == name }) {
             v.run()
             return
         }
+        let tried = tried()
         guard tried.count > 1 else {
             record(TuningDecision(key: key, variant: first.name, source: .fixed, seconds: []), remember: false)
             first.run()
@@ -193,7 +196,7 @@ public final class Tuner: @unchecked Sendable {
     /// against all of those (a candidate added since is measured again); a choice remembered
     /// without its candidates (pinned through `TuningCache.remember`, or from a file written
     /// before they were recorded) answers as it is, and so does any with `measuring` nil (`recall`).
-    private func known(_ key: TuningKey, names: [String], measuring: [String]?) -> String? {
+    private func known(_ key: TuningKey, names: [String], measuring: @autoclosure () -> [String]?) -> String? {
         if mode == .off {
             return lock.withLock {
                 if chosen[key] == nil {
@@ -205,7 +208,7 @@ public final class Tuner: @unchecked Sendable {
         }
         if let name = lock.withLock({ chosen[key] }), names.contains(name) { return name }
         if let entry = cache?.entry(key, on: machine), names.contains(entry.variant),
-           measuring.map({ wanted in entry.among.map { Set(wanted).isSubset(of: $0) } ?? true }) ?? true {
+           measuring().map({ wanted in entry.among.map { Set(wanted).isSubset(of: $0) } ?? true }) ?? true {
             record(TuningDecision(key: key, variant: entry.variant, source: .cached, seconds: []), remember: false)
             return entry.variant
         }
