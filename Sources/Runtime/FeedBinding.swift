@@ -55,15 +55,8 @@ enum FeedBinding {
             }
             // An input taken reduced has no buffer of the fed size to check it against: a
             // writer's fed size may become scratch memory.
-            if declared != node.type {
-                var n = 1
-                for d in feed.shape {
-                    let (p, overflow) = n.multipliedReportingOverflow(by: d)
-                    guard !overflow, p <= maxBLASElementCount else {
-                        throw RuntimeError("feed '\(name)' has shape \(feed.shape), more than \(maxBLASElementCount) elements")
-                    }
-                    n = p
-                }
+            if declared != node.type, !(checkedElementCount(feed.shape).map { $0 <= maxBLASElementCount } ?? false) {
+                throw RuntimeError("feed '\(name)' has shape \(feed.shape), more than \(maxBLASElementCount) elements")
             }
         }
         return bindings
@@ -83,13 +76,8 @@ enum FeedBinding {
                 let bound = bindings.keys.sorted().joined(separator: ", ")
                 throw RuntimeError("value %\(i) (\(node.op.name)) has type \(node.type) but no feed binds \(unbound.joined(separator: ", ")) (feeds bind: \(bound.isEmpty ? "nothing" : bound))")
             }
-            var n = 1
-            for d in s {
-                let (p, overflow) = n.multipliedReportingOverflow(by: d)
-                guard !overflow, p <= maxBLASElementCount else {
-                    throw RuntimeError("value %\(i) (\(node.op.name)) would be \(node.type.dtype.rawValue)\(s), more than \(maxBLASElementCount) elements")
-                }
-                n = p
+            guard let n = checkedElementCount(s), n <= maxBLASElementCount else {
+                throw RuntimeError("value %\(i) (\(node.op.name)) would be \(node.type.dtype.rawValue)\(s), more than \(maxBLASElementCount) elements")
             }
             shapes.append(s)
         }

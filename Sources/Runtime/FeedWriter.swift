@@ -31,14 +31,9 @@ public struct FeedWriter {
     /// A shape with a negative dimension, or more elements than the executor would accept
     /// (`maxBLASElementCount`), is an error, not a trap or an allocation too large.
     public func tensor() throws -> HostTensor {
-        var n = 1
-        for d in shape {
-            let (p, overflow) = n.multipliedReportingOverflow(by: d)
-            guard d >= 0, !overflow, p <= maxBLASElementCount else {
-                throw RuntimeError("a written feed of shape \(shape) cannot be a tensor: "
-                                   + (d < 0 ? "a dimension is negative" : "more than \(maxBLASElementCount) elements"))
-            }
-            n = p
+        guard let n = checkedElementCount(shape), n <= maxBLASElementCount else {
+            throw RuntimeError("a written feed of shape \(shape) cannot be a tensor: "
+                               + (shape.contains { $0 < 0 } ? "a dimension is negative" : "more than \(maxBLASElementCount) elements"))
         }
         let bytes = UnsafeMutableRawPointer.allocate(byteCount: max(n * dtype.byteSize, 1), alignment: 64)
         defer { bytes.deallocate() }

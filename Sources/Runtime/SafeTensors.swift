@@ -45,7 +45,7 @@ public enum SafeTensors {
             guard let size = dtypeSize(t.dtype) else {
                 throw FileError(file, "tensor '\(t.name)': unknown dtype '\(t.dtype)' (known: \(dtypes.map(\.name).joined(separator: ", ")))")
             }
-            guard let count = elementCount(t.shape) else {
+            guard let count = checkedElementCount(t.shape) else {
                 throw FileError(file, "tensor '\(t.name)': invalid shape \(t.shape)")
             }
             guard count.multipliedReportingOverflow(by: size) == (t.data.count, false) else {
@@ -143,7 +143,7 @@ public enum SafeTensors {
             guard offsets[0] <= offsets[1] else {
                 throw FileError(file, "tensor '\(name)': data_offsets [\(offsets[0]), \(offsets[1])] end before they begin")
             }
-            guard let count = elementCount(shape), case let (bytesNeeded, false) = count.multipliedReportingOverflow(by: size),
+            guard let count = checkedElementCount(shape), case let (bytesNeeded, false) = count.multipliedReportingOverflow(by: size),
                   bytesNeeded == offsets[1] - offsets[0] else {
                 throw FileError(file, "tensor '\(name)': \(dtype) \(shape) does not fit data_offsets [\(offsets[0]), \(offsets[1])] (\(offsets[1] - offsets[0]) bytes)")
             }
@@ -185,17 +185,6 @@ public enum SafeTensors {
             out.append(n.intValue)
         }
         return out
-    }
-
-    private static func elementCount(_ shape: [Int]) -> Int? {
-        var count = 1
-        for d in shape {
-            guard d >= 0 else { return nil }
-            let (p, o) = count.multipliedReportingOverflow(by: d)
-            if o { return nil }
-            count = p
-        }
-        return count
     }
 
     /// A JSON string literal, escaped as serde_json does (quote, backslash, control characters).

@@ -285,17 +285,33 @@ extension TunerTests {
 
 extension TunerTests {
     /// A cached winner answers a point only if it was measured against every candidate the
-    /// point would measure now: a kernel added since is measured again; a choice remembered
-    /// without its candidates (pinned, or from an older file) answers as before, as `recall`
-    /// reads any; `--tune full`'s wider measurement answers `fast`'s narrower one, and the
-    /// file keeps what was measured.
+    /// point would measure now: a kernel added since is measured again; a choice pinned
+    /// without its candidates answers as it is, as `recall` reads any; a version 1 file's
+    /// choice (candidates unknown) is measured once more, then answers; `--tune full`'s wider
+    /// measurement answers `fast`'s narrower one, and the file keeps what was measured.
     func testACandidateAddedSinceTheChoiceIsMeasured() throws {
-        let pinned = try cacheFile(machineFields: "\"isa\": \"AVX2+FMA\",")
+        let pinned = try temporaryCache()
+        XCTAssertNil(TuningCache(url: pinned).remember("columns", for: key, on: machine))
         var measured: [String] = []
-        let older = Tuner(mode: .fast, cache: TuningCache(url: pinned), machine: machine)
-        XCTAssertEqual(older.choose(key, variants: ["whole", "columns", "unpacked"]) { measured.append($0); return 0 }, "columns")
-        XCTAssertEqual(measured, [], "a choice without its candidates answers as it is")
-        XCTAssertEqual(older.recall(key, variants: ["whole", "columns"]), "columns")
+        let pinning = Tuner(mode: .fast, cache: TuningCache(url: pinned), machine: machine)
+        XCTAssertEqual(pinning.choose(key, variants: ["whole", "columns", "unpacked"]) { measured.append($0); return 0 }, "columns")
+        XCTAssertEqual(measured, [], "a choice pinned without its candidates answers as it is")
+        XCTAssertEqual(pinning.recall(key, variants: ["whole", "columns"]), "columns")
+
+        let versionOne = try cacheFile(machineFields: "\"isa\": \"AVX2+FMA\",")
+        let older = Tuner(mode: .fast, cache: TuningCache(url: versionOne), machine: machine)
+        XCTAssertEqual(older.recall(key, variants: ["whole", "columns"]), "columns", "recall reads any cached choice")
+        let remeasure = Tuner(mode: .fast, cache: TuningCache(url: versionOne), machine: machine)
+        XCTAssertEqual(remeasure.choose(key, variants: ["whole", "columns", "unpacked"]) { measured.append($0); return $0 == "unpacked" ? 1 : 2 },
+                       "unpacked")
+        XCTAssertEqual(Set(measured), ["whole", "columns", "unpacked"], "a version 1 choice's candidates are unknown: measured again")
+        let rewritten = TuningCache(url: versionOne).entry(key, on: machine)
+        XCTAssertEqual(rewritten?.variant, "unpacked")
+        XCTAssertEqual(rewritten?.among.map(Set.init), ["whole", "columns", "unpacked"])
+        measured = []
+        let again = Tuner(mode: .fast, cache: TuningCache(url: versionOne), machine: machine)
+        XCTAssertEqual(again.choose(key, variants: ["whole", "columns", "unpacked"]) { measured.append($0); return 0 }, "unpacked")
+        XCTAssertEqual(measured, [], "once measured, the winner answers")
 
         let url = try temporaryCache()
         let times = ["whole": 3.0, "columns": 2.0, "unpacked": 1.0]

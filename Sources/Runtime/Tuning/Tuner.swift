@@ -193,9 +193,10 @@ public final class Tuner: @unchecked Sendable {
 
     /// The variant to use without timing: the default with `.off`, else one chosen before.
     /// A cached choice answers a point that would measure `measuring` only if it was measured
-    /// against all of those (a candidate added since is measured again); a choice remembered
-    /// without its candidates (pinned through `TuningCache.remember`, or from a file written
-    /// before they were recorded) answers as it is, and so does any with `measuring` nil (`recall`).
+    /// against all of those (a candidate added since is measured again, as is a choice from a
+    /// version 1 file, whose candidates nobody knows); a choice pinned without its candidates
+    /// (through `TuningCache.remember`) answers as it is, and so does any with `measuring` nil
+    /// (`recall`).
     private func known(_ key: TuningKey, names: [String], measuring: @autoclosure () -> [String]?) -> String? {
         if mode == .off {
             return lock.withLock {

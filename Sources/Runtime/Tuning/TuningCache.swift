@@ -3,15 +3,19 @@ import GraphIR
 
 /// The winners measured so far, per machine, in one JSON file (like FFTW's wisdom):
 ///
-///     {"format": "graphc-tuning", "version": 1, "machines": [
+///     {"format": "graphc-tuning", "version": 2, "machines": [
 ///       {"cpu": "AMD EPYC 9R14", "cores": 2, "blas": "Cooperlake", "isa": "AVX-512",
 ///        "choices": {"gemm-split 64x800*800x500 @2": "rows", ...},
 ///        "among": {"gemm-split 64x800*800x500 @2": ["serial", "rows", "columns"], ...}}]}
 ///
 /// `among` lists the candidates a choice was measured against: a graphc offering a candidate
 /// that was not among them (a new kernel) measures again instead of trusting the old winner.
-/// A choice without `among` (written by a caller pinning it, or before `among` was recorded)
-/// answers as it is.
+/// A choice without `among` (pinned by a caller through `remember`) answers as it is.
+///
+/// Version 1 files (before `among` was recorded) are read too. A version 1 choice without
+/// `among` was measured against candidates nobody knows, so it is read as measured against
+/// none: the tuner measures that point again once, then remembers the winner with its
+/// candidates. Files are written as version 2.
 ///
 /// Where: `$GRAPHC_TUNING_CACHE` when set, else `$XDG_CACHE_HOME/graphc/tuning.json`, else
 /// `~/.cache/graphc/tuning.json` (`defaultURL`). The file is rewritten whole through
@@ -24,8 +28,9 @@ public final class TuningCache: @unchecked Sendable {
     public private(set) var warning: String?
     private var tables: [MachineIdentity: [TuningKey: Entry]] = [:]
 
-    /// A remembered winner, and the candidates it was measured against (nil when unknown: a
-    /// file from before they were recorded, or a choice confirmed by a larger measurement).
+    /// A remembered winner, and the candidates it was measured against: nil for a choice
+    /// pinned without them (it answers as it is), empty for one measured against candidates
+    /// nobody knows (a version 1 file's; measured again).
     public struct Entry: Equatable, Sendable {
         public var variant: String
         public var among: [String]?
@@ -109,15 +114,18 @@ public final class TuningCache: @unchecked Sendable {
         var machines: [Machine]
     }
     struct FormatError: Error, CustomStringConvertible { let description: String }
+    /// The version this graphc writes (see the type's comment for what version 1 lacked).
+    static let version = 2
 
     static func decode(_ data: Data) throws -> [MachineIdentity: [TuningKey: Entry]] {
         let file: File
         do { file = try JSONDecoder().decode(File.self, from: data) } catch {
             throw FormatError(description: "not a graphc tuning file")
         }
-        guard file.format == "graphc-tuning", file.version == 1 else {
-            throw FormatError(description: "format '\(file.format)' version \(file.version), expected graphc-tuning 1")
+        guard file.format == "graphc-tuning", file.version == 1 || file.version == version else {
+            throw FormatError(description: "format '\(file.format)' version \(file.version), expected graphc-tuning 1 or \(version)")
         }
+        let unknownCandidates: [String]? = file.version == 1 ? [] : nil
         var tables: [MachineIdentity: [TuningKey: Entry]] = [:]
         for m in file.machines {
             var table: [TuningKey: Entry] = [:]
@@ -125,7 +133,7 @@ public final class TuningCache: @unchecked Sendable {
                 guard let key = TuningKey(cacheText: text), !variant.isEmpty else {
                     throw FormatError(description: "bad entry '\(text)'")
                 }
-                table[key] = Entry(variant: variant, among: m.among?[text])
+                table[key] = Entry(variant: variant, among: m.among?[text] ?? unknownCandidates)
             }
             tables[MachineIdentity(cpuModel: m.cpu, cores: m.cores, blasCore: m.blas, kernelISA: m.isa ?? ""), default: [:]].merge(table) { a, _ in a }
         }
@@ -141,6 +149,6 @@ public final class TuningCache: @unchecked Sendable {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try encoder.encode(File(format: "graphc-tuning", version: 1, machines: machines))
+        return try encoder.encode(File(format: "graphc-tuning", version: version, machines: machines))
     }
 }
