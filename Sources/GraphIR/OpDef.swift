@@ -128,8 +128,9 @@ public struct CostQuery {
 }
 
 /// Which inputs a kernel may overwrite with its result: it reads element k of such an input
-/// only to write element k of the result. The memory planner still requires the input to have
-/// the result's type and to be read for the last time.
+/// only to write element k of the result (k in row-major order, so a reshape qualifies). The
+/// memory planner still requires the input to have the result's element type and byte size
+/// and to be read for the last time.
 public enum InPlaceOperands: Sendable, Equatable {
     case none
     case inputs([Int])

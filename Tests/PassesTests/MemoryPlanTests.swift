@@ -5,7 +5,8 @@ import Passes
 import XCTest
 
 /// The lifetime planner: values live at the same time never share bytes (except an
-/// elementwise op writing over an input it reads last), and dead values' memory is reused.
+/// elementwise op or a reshape writing over an input it reads last), and dead values' memory
+/// is reused.
 final class MemoryPlanTests: XCTestCase {
     /// Checks every pair of values whose lifetimes overlap for disjoint regions.
     func assertNoLiveOverlap(_ g: Graph, _ sizes: [Int], _ plan: MemoryPlanner.Plan, file: StaticString = #filePath, line: UInt = #line) {
@@ -43,10 +44,35 @@ final class MemoryPlanTests: XCTestCase {
         let sizes = MemoryPlanner.byteSizes(g, bindings: [:])
         let plan = MemoryPlanner.plan(g, byteSizes: sizes)
         XCTAssertEqual(plan.inPlaceOf[2], 1, "neg overwrites exp's result")
-        XCTAssertNil(plan.inPlaceOf[3], "reshape copies: never in place")
-        XCTAssertEqual(plan.offsets[4], plan.offsets[1], "the second reshape reuses the region given back by neg's")
+        XCTAssertEqual(plan.inPlaceOf[3], 2, "a reshape takes its input's region (other shape, same element type and bytes)")
+        XCTAssertEqual(plan.inPlaceOf[4], 3)
+        XCTAssertEqual(plan.offsets[4], plan.offsets[1], "so the chain lives in exp's region")
         XCTAssertNil(plan.inPlaceOf[5], "the result is pinned: it gets a region of its own")
-        XCTAssertEqual(plan.byteCount, 4 * 256, "input, two working regions, the result")
+        XCTAssertEqual(plan.byteCount, 3 * 256, "input, one working region, the result")
+        assertNoLiveOverlap(g, sizes, plan)
+    }
+
+    /// A reshape of a value read later, or of a pinned one, copies.
+    func testReshapeOfALiveValueCopies() throws {
+        let g = try parseIR("""
+        graph @g {
+          %x = input() {name="x"} : f32[8,8]
+          %a = exp(%x) : f32[8,8]
+          %c = reshape(%a) {shape=shape[64]} : f32[64]
+          %s = reshape(%x) {shape=shape[64]} : f32[64]
+          %d = reshape_like(%c, %s) : f32[64]
+          %e = add(%d, %s) : f32[64]
+          %g = reshape_like(%e, %a) : f32[8,8]
+          %f = add(%g, %a) : f32[8,8]
+          output "f" = %f
+        }
+        """)
+        let sizes = MemoryPlanner.byteSizes(g, bindings: [:])
+        let plan = MemoryPlanner.plan(g, byteSizes: sizes)
+        XCTAssertNil(plan.inPlaceOf[2], "exp's result is read again by %f")
+        XCTAssertNil(plan.inPlaceOf[3], "an input is pinned")
+        XCTAssertEqual(plan.inPlaceOf[4], 2, "reshape_like takes x's region when x is read last")
+        XCTAssertEqual(plan.inPlaceOf[6], 5)
         assertNoLiveOverlap(g, sizes, plan)
     }
 

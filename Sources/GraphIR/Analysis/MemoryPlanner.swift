@@ -5,9 +5,9 @@
 /// the last node that reads it, so values whose lifetimes do not overlap share memory.
 /// - Inputs, parameters and graph results (outputs, loss) keep regions of their own for the
 ///   whole run: feeds are copied in before it, results read after it.
-/// - A node's output never overlaps a live input, except in place: an elementwise op (same
-///   element index in and out) may write over an input of its own type that nothing reads
-///   later.
+/// - A node's output never overlaps a live input, except in place: an elementwise op or a
+///   reshape (same element index in and out) may write over an input of its own element type
+///   and byte size that nothing reads later.
 /// - Free regions are kept per rounded size and reused for a value of exactly that size
 ///   (unrolled loops repeat the same shapes step after step); otherwise the arena grows.
 ///   One pass over the nodes, constant work per input: linear in the graph.
@@ -70,13 +70,13 @@ public enum MemoryPlanner {
     }
 
     /// An input of node i it may overwrite: one its op declares it may (`inPlaceOperands`),
-    /// of the output's type and byte size, read for the last time here, owning its region,
+    /// of the output's element type and byte size, read for the last time here, owning its region,
     /// not pinned.
     static func inPlaceDonor(_ g: Graph, _ i: Int, lastUse: [Int], owns: [Bool], pinned: [Bool], sizes: [Int]) -> Int? {
         let node = g.nodes[i]
         let allowed = node.op.inPlaceOperands
         for (k, v) in node.inputs.enumerated() where allowed.allows(k) && v.id < i && lastUse[v.id] == i && owns[v.id] && !pinned[v.id]
-            && g.nodes[v.id].type == node.type && sizes[v.id] == sizes[i] {
+            && g.nodes[v.id].type.dtype == node.type.dtype && sizes[v.id] == sizes[i] {
             return v.id
         }
         return nil

@@ -32,6 +32,8 @@ public enum ReshapeOp: OpSpec {
     public static func flops(_ q: CostQuery) -> Double { 0 }
     public static let arity = Arity.exactly(1)
     public static let fusion = FusionClass.injective
+    /// Element k in is element k out: the result may take the input's memory (no copy).
+    public static let inPlaceOperands = InPlaceOperands.inputs([0])
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         guard let target = q.attributes[.shape] else { throw ShapeError("missing attribute 'shape'") }
         let x = q.input(0)
@@ -69,6 +71,8 @@ public enum ReshapeLikeOp: OpSpec {
     public static func flops(_ q: CostQuery) -> Double { 0 }
     public static let arity = Arity.exactly(2)
     public static let fusion = FusionClass.injective
+    /// Element k of x is element k out: the result may take x's memory (no copy).
+    public static let inPlaceOperands = InPlaceOperands.inputs([0])
     public static func shape(_ q: ShapeQuery) throws -> TensorType {
         guard sameElementCount(q.input(0).shape, q.input(1).shape) else {
             throw ShapeError("\(q.input(0)) and \(q.input(1)) hold different numbers of elements")

@@ -6,9 +6,11 @@ extension TensorView {
     var byteCount: Int { count * dtype.byteSize }
 }
 
-/// Copies all of `x` into `out` (reshape: same elements, new shape).
+/// Copies all of `x` into `out` (reshape: same elements, new shape); nothing to do when the
+/// memory planner gave `out` x's region (in place).
 @inline(__always)
 func copyAll(_ x: TensorView, into out: TensorView) {
+    guard out.data != x.data else { return }
     out.data.copyMemory(from: x.data, byteCount: min(x.byteCount, out.byteCount))
 }
 
