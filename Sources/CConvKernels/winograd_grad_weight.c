@@ -83,13 +83,22 @@ void gc_winograd_grad_weight_images(const gc_grad_weight_geometry *g, const floa
     products(u, v, sums, k_count, g->channels, ol, cl, accumulate);
 }
 
-void gc_winograd_grad_weight_output(const gc_grad_weight_geometry *g, const float *sums, float *dw) {
+void gc_winograd_grad_weight_output(const gc_grad_weight_geometry *g, float *sums, long runs, float *dw, long begin,
+                                    long end) {
     // G of F(4x4, 3x3): the output transform of F(3x3, 4x4), applied as G^T S G, 16 output
     // channels at a time (loops over 16 lanes, which the compiler vectorises).
     static const float G[6][3] = {{1.0f / 4, 0, 0},          {-1.0f / 6, -1.0f / 6, -1.0f / 6}, {-1.0f / 6, 1.0f / 6, -1.0f / 6},
                                   {1.0f / 24, 1.0f / 12, 1.0f / 6}, {1.0f / 24, -1.0f / 12, 1.0f / 6}, {0, 0, 1}};
     const long ol = lanes(g->out_channels), channels = g->channels, out = g->out_channels;
-    for (long c = 0; c < channels; c++)
+    const long size = gc_winograd_grad_weight_sums(g);
+    for (int p = 0; p < 36; p++) {
+        float *first = sums + (p * channels + begin) * ol;
+        for (long run = 1; run < runs; run++) {
+            const float *part = first + run * size;
+            for (long i = 0; i < (end - begin) * ol; i++) first[i] += part[i];
+        }
+    }
+    for (long c = begin; c < end; c++)
         for (long o0 = 0; o0 < ol; o0 += 16) {
             float t[6][3][16], y[3][3][16];
             for (int p = 0; p < 6; p++)

@@ -47,8 +47,11 @@ long gc_winograd_grad_weight_scratch(const gc_grad_weight_geometry *g, long imag
 void gc_winograd_grad_weight_images(const gc_grad_weight_geometry *g, const float *x, const float *dy, float *scratch,
                                     float *sums, long begin, long end, int accumulate);
 
-/// Writes dw [O, C, 3, 3] = G^T S G from a transform-domain sum.
-void gc_winograd_grad_weight_output(const gc_grad_weight_geometry *g, const float *sums, float *dw);
+/// Input channels [begin, end) of dw [O, C, 3, 3] = G^T S G, S the sum of `runs`
+/// transform-domain sums one after another in `sums` (added into the first in run order, each
+/// element on its own, so the channels can be split over threads).
+void gc_winograd_grad_weight_output(const gc_grad_weight_geometry *g, float *sums, long runs, float *dw, long begin,
+                                    long end);
 
 #ifdef __cplusplus
 }

@@ -18,8 +18,8 @@ extension ConvGeometry {
 /// `dW = Σₙ dy[n] ⋆ x[n]` by Winograd's F(3x3, 4x4): the images in fixed groups
 /// (`gc_winograd_grad_weight_group_images`, sized by the shape), at most 8 runs of
 /// consecutive groups (fewer where there are fewer groups), each run summing its groups in
-/// order into its own transform-domain sum; the runs split over the pool, their sums added in
-/// run order, then one output transform. The runs are fixed by the shape, so the result is
+/// order into its own transform-domain sum; the runs split over the pool, then the input
+/// channels: their sums added in run order and transformed to dW. The runs are fixed by the shape, so the result is
 /// the same bits at any thread count. Returns false, writing nothing, for a shape the kernel
 /// does not take (`allowsWinogradGradWeight`).
 func conv2dGradWeightWinograd(dy: TensorView, x: TensorView, dw: TensorView, _ g: ConvGeometry, workspace: Workspace,
@@ -42,11 +42,9 @@ func conv2dGradWeightWinograd(dy: TensorView, x: TensorView, dw: TensorView, _ g
                 }
             }
         }
-        for run in 1..<runs {
-            let part = sums + run * sumSize
-            for i in 0..<sumSize { sums[i] += part[i] }
+        pool.parallelFor(g.c) { _, channels in
+            gc_winograd_grad_weight_output(geometry, sums, runs, dw.f32, channels.lowerBound, channels.upperBound)
         }
-        gc_winograd_grad_weight_output(geometry, sums, dw.f32)
     }
     return true
 }
