@@ -137,6 +137,10 @@ final class KernelConvGradWeightWinogradTests: XCTestCase {
             .allowsWinogradGradWeight(outChannels: 8))
         XCTAssertFalse(ConvGeometry(x: [2, 512, 9, 9], y: [2, 512, 7, 7], kernel: (3, 3), attributes: [:])
             .allowsWinogradGradWeight(outChannels: 512), "eight transform-domain sums too large")
+        XCTAssertFalse(ConvGeometry(x: [1, 64, 226, 226], y: [1, 64, 224, 224], kernel: (3, 3), attributes: [:])
+            .allowsWinogradGradWeight(outChannels: 64), "one image's transformed tiles too large")
+        XCTAssertTrue(ConvGeometry(x: [1, 64, 58, 58], y: [1, 64, 56, 56], kernel: (3, 3), attributes: [:])
+            .allowsWinogradGradWeight(outChannels: 64))
     }
 
     /// A tuner that chose `winograd` (here: pinned as a cache would) runs this kernel: the bits

@@ -5,13 +5,15 @@ import CConvKernels
 
 extension ConvGeometry {
     /// Whether the Winograd weight-gradient kernel computes this gradient for `outChannels`:
-    /// one group, a 3x3 window at stride 1 without dilation, padding not negative, and eight
-    /// transform-domain partial sums within `winogradGradWeightPartialFloats`.
+    /// one group, a 3x3 window at stride 1 without dilation, padding not negative, eight
+    /// transform-domain partial sums within `winogradGradWeightPartialFloats` and one image's
+    /// transformed tiles within `winogradGradWeightScratchFloats` (a group holds at least one).
     func allowsWinogradGradWeight(outChannels: Int) -> Bool {
         guard groups == 1, n > 0 else { return false }
         var geometry = gradWeightGeometry(outChannels: outChannels)
         return gc_winograd_grad_weight_fits(&geometry) != 0
             && gc_winograd_grad_weight_sums(&geometry) * 8 <= winogradGradWeightPartialFloats
+            && gc_winograd_grad_weight_scratch(&geometry, 1) <= winogradGradWeightScratchFloats
     }
 }
 
@@ -52,3 +54,6 @@ func conv2dGradWeightWinograd(dy: TensorView, x: TensorView, dw: TensorView, _ g
 /// The most floats the eight transform-domain partial sums of `conv2dGradWeightWinograd` take
 /// (32 MB): each is 36 x C x O rounded up to 16, four times a weight gradient.
 let winogradGradWeightPartialFloats = 1 << 23
+
+/// The most floats of scratch one image takes in `conv2dGradWeightWinograd` (16 MB; per thread).
+let winogradGradWeightScratchFloats = 1 << 22
