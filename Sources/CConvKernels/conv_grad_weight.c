@@ -2,6 +2,7 @@
 // AVX-512F, AVX2+FMA, SSE2) by the instruction set gc_conv_isa() reports, and the packing.
 #include "conv_grad_kernels.h"
 #include "conv_kernels.h"
+#include "transpose16.h"
 
 static long padded_height(const gc_grad_weight_geometry *g) {
     return (g->out_height - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;

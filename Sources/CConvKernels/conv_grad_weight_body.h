@@ -47,22 +47,14 @@ static inline __attribute__((always_inline)) void GC_GNAME(grad_weight_block)(
 }
 
 /// dy [O, P] of one image into dyt [P, lanes] (lanes: O rounded up to 16, the rest zero):
-/// 16x16 squares by four rounds of interleaving row i with row i + 8 (each round rotates a
-/// square's 8-bit element address by one bit; four make the transpose), the ragged edges
-/// one float at a time.
+/// 16x16 squares (GC_TRANSPOSE16), the ragged edges one float at a time.
 static void GC_GNAME(transpose_dy)(const float *dy, float *dyt, long channels, long positions, long lanes) {
     const long full_o = channels / 16 * 16, full_p = positions / 16 * 16;
     for (long o0 = 0; o0 < full_o; o0 += 16)
         for (long p0 = 0; p0 < full_p; p0 += 16) {
-            v16 r[16], t[16];
+            v16 r[16];
             for (int i = 0; i < 16; i++) r[i] = *(const v16u *)(dy + (o0 + i) * positions + p0);
-            for (int round = 0; round < 4; round++) {
-                for (int i = 0; i < 8; i++) {
-                    t[2 * i] = __builtin_shufflevector(r[i], r[i + 8], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-                    t[2 * i + 1] = __builtin_shufflevector(r[i], r[i + 8], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-                }
-                for (int i = 0; i < 16; i++) r[i] = t[i];
-            }
+            GC_TRANSPOSE16(r);
             for (int i = 0; i < 16; i++) *(v16u *)(dyt + (p0 + i) * lanes + o0) = r[i];
         }
     for (long p = 0; p < positions; p++) {

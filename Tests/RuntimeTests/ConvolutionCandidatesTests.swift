@@ -56,8 +56,8 @@ final class ConvolutionCandidatesTests: XCTestCase {
     }
 
     func testGradWeightOffersRowsOnlyForFewChannelsAndNarrowKernels() throws {
-        XCTAssertEqual(try gradWeightVariants(c: 3, kw: 3), ["per-image", "stacked", "direct", "rows"])
-        XCTAssertEqual(try gradWeightVariants(c: 5, kw: 3), ["per-image", "stacked", "direct"], "5 channels")
-        XCTAssertEqual(try gradWeightVariants(c: 1, kw: 9), ["per-image", "stacked", "direct"], "9 kernel columns")
+        XCTAssertEqual(try gradWeightVariants(c: 3, kw: 3), ["per-image", "stacked", "direct", "rows", "winograd"])
+        XCTAssertEqual(try gradWeightVariants(c: 5, kw: 3), ["per-image", "stacked", "direct", "winograd"], "5 channels")
+        XCTAssertEqual(try gradWeightVariants(c: 1, kw: 9), ["per-image", "stacked", "direct"], "9 kernel columns: no rows, no Winograd")
     }
 }

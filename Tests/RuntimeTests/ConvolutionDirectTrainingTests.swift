@@ -27,6 +27,10 @@ final class ConvolutionDirectTrainingTests: XCTestCase {
         }
     }
 
+    func testCNNTrainingWithWinogradWeightGradientsMatchesGEMMs() throws {
+        try checkTraining(using: "winograd") { key in key.point == "conv2d-grad-weight" ? "winograd" : "direct" }
+    }
+
     /// Trains with the variant `choice` names for each convolution choice point's key, `variant`
     /// among them.
     func checkTraining(using variant: String, _ choice: (TuningKey) -> String) throws {

@@ -255,10 +255,11 @@ private func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView,
 /// GEMM's peak than many short ones); or (`direct`) no GEMM: the C kernel of
 /// conv_grad_kernels.h sums in registers over fixed groups of images
 /// (`conv2dGradWeightDirect`); or (`rows`, a few input channels) the row-vectorised kernel of
-/// conv_rows_kernels.h (`conv2dGradWeightRows`). A tuned choice (`conv2d-grad-weight`) per
-/// shape among the forms that take it.
+/// conv_rows_kernels.h (`conv2dGradWeightRows`); or (`winograd`, 3x3 stride 1) Winograd's
+/// F(3x3, 4x4) of winograd_grad_weight_kernels.h (`conv2dGradWeightWinograd`). A tuned choice
+/// (`conv2d-grad-weight`) per shape among the forms that take it.
 enum ConvGradWeightForm: String, CaseIterable {
-    case perImage = "per-image", stacked, direct, rows
+    case perImage = "per-image", stacked, direct, rows, winograd
 
     /// Images per stacked GEMM: their columns fill about 1 MB (a second-level cache).
     static func stackedImages(_ g: ConvGeometry) -> Int { max(1, (1 << 18) / max(g.patch * g.outPlane, 1)) }
@@ -293,6 +294,7 @@ func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, attributes:
         case .perImage, .stacked: true
         case .direct: g.allowsDirectGradWeight
         case .rows: g.allowsRowsGradWeight
+        case .winograd: g.allowsWinogradGradWeight(outChannels: dw.shape[0])
         }
     }
     pool.tuner.run(key, forms.map { form in
@@ -304,6 +306,7 @@ private func conv2dGradWeight(dy: TensorView, x: TensorView, dw: TensorView, _ g
                               pool: WorkerPool, form: ConvGradWeightForm) {
     if form == .direct, conv2dGradWeightDirect(dy: dy, x: x, dw: dw, g, workspace: workspace, pool: pool) { return }
     if form == .rows, conv2dGradWeightRows(dy: dy, x: x, dw: dw, g, workspace: workspace, pool: pool) { return }
+    if form == .winograd, conv2dGradWeightWinograd(dy: dy, x: x, dw: dw, g, workspace: workspace, pool: pool) { return }
     let outC = dw.shape[0], groupC = outC / g.groups
     let grain = g.imageGrain(outChannels: outC)
     let chunks = pool.chunks(g.n, grain: grain)
