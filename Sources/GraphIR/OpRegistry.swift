@@ -41,6 +41,8 @@ public enum OpRegistry {
         .attentionContext, .attentionContextGrad,
         // Made by the pool-gradient-sums pass
         .reluGradSum,
+        // Made by the pooled-weight-gradients pass
+        .pooledConv2dGradWeight,
     ]
 
     public static let byName: [String: OpDef] = {

@@ -27,7 +27,7 @@ public enum Pipelines {
     /// leaves per-step products that `stack-products` stacks, and their stacked operands
     /// duplicates of existing stacks that cse merges; `reduced-inputs` after cse, which
     /// merges an input's duplicate means).
-    public static let optimisations: [Pass] = [.stackSums, .hoist, .sliceProducts, .stackProducts, .commonSubexpressionElimination, .reducedInputs, .fusion, .poolGradientSums, .deadCodeElimination, .verify]
+    public static let optimisations: [Pass] = [.stackSums, .hoist, .sliceProducts, .stackProducts, .commonSubexpressionElimination, .reducedInputs, .fusion, .poolGradientSums, .pooledWeightGradients, .deadCodeElimination, .verify]
 
     /// A model as lowered -> its forward graph, ready to differentiate: clean-ups, the
     /// dropout override (`options.dropout`), and with `options.fusion` the forward speed-ups.

@@ -39,6 +39,7 @@ final class ImmutableGraphTests: XCTestCase {
                 ("cnn differentiated", try Pipeline(Pipelines.differentiation).run(cnn, .checked)),
                 ("cnn training", try Pipelines.compileForTraining(cnn, .checked).training),
                 ("cnn fused", try Pipeline(Pipelines.differentiation + [.fusion]).run(cnn, .checked)),
+                ("cnn bias sums pooled", try Pipeline(Pipelines.differentiation + [.fusion, .poolGradientSums, .deadCodeElimination]).run(cnn, .checked)),
                 ("cnn blocked", try Pipeline(["blocked-layout", "dce"]).run(cnn, .checked)),
                 ("caption_lstm", lstm), ("caption_lstm differentiated", try Pipeline(Pipelines.differentiation).run(lstm, .checked)),
                 ("caption_attention", attention), ("caption_attention differentiated", try Pipeline(Pipelines.differentiation).run(attention, .checked)),

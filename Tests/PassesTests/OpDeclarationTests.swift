@@ -57,6 +57,9 @@ let opExamples: [String: OpExample] = {
             return a
         }()),
         "relu_grad_sum": OpExample(inputs: [.f32([1, 2, 2, 2]), .f32([1, 2, 2, 2])], attributes: ["axes": .ints([0, 2, 3])]),
+        "pooled_conv2d_grad_weight": OpExample(inputs: [.f32([1, 4, 2, 3]), .f32([1, 4, 4, 6]), .f32([1, 2, 4, 6]), .f32([4, 2, 3, 3])],
+                                               attributes: ["stride": .ints([1, 1]), "padding": .ints([1, 1]), "dilation": .ints([1, 1]),
+                                                            "activation": .string("relu")]),
         "batch_norm": OpExample(inputs: [.f32([2, 3, 4, 4])] + Array(repeating: .f32([3]), count: 4), attributes: ["eps": .float(1e-5)]),
         "reshape": OpExample(inputs: [x], attributes: ["shape": .shape([3, 2])]),
         "reshape_like": OpExample(inputs: [x, .f32([6])], attributes: [:]),

@@ -193,7 +193,8 @@ final class GradientStructureTests: XCTestCase {
                                          "maxpool3d_grad", "avgpool3d_grad",
                                          "additive_scores_grad", "additive_scores_dec_grad", "additive_scores_weight_grad",
                                          "attention_context_grad",
-                                         "lstm_cell_grad", "lstm_cell_state_grad", "relu_grad_sum"]
+                                         "lstm_cell_grad", "lstm_cell_state_grad", "relu_grad_sum",
+                                         "pooled_conv2d_grad_weight"]
         // Sources have no inputs; argmax gives integers, which carry no gradient.
         let noInputsOrInteger: Set<String> = ["input", "param", "constant", "argmax", "maxpool_indices"]
         // Made by the fusion pass after autodiff, from backward ops among others.

@@ -138,15 +138,19 @@ final class KernelPoolGradientTests: XCTestCase {
         XCTAssertThrowsError(try runOp(.maxpool2dGrad, [dy, x], a), "only none or relu")
     }
 
-    /// The fusion pass folds relu_grad into the CNN's two pool gradients, and the fused
-    /// training step computes what the unfused one does.
+    /// The fusion pass folds relu_grad into the CNN's two pool gradients (the first block's
+    /// then taken into its pooled weight gradient, which keeps the fold as its activation), and
+    /// the fused training step computes what the unfused one does.
     func testFusionFoldsReluGradIntoPoolGradients() throws {
         let path = FusionEquivalenceTests.repository.appendingPathComponent("graphs/cnn.swiftgraph").path
         let model = try Frontend.lower(path: path, options: FrontendOptions(mode: .train))
         let context = PassContext(options: PassOptions(verifyEach: true))
         let (_, training) = try Pipelines.compileForTraining(model, context)
-        let folded = training.nodes.filter { $0.op == .maxpool2dGrad && $0.attributes[.activation] == "relu" }
+        let folded = training.nodes.filter {
+            ($0.op == .maxpool2dGrad || $0.op == .pooledConv2dGradWeight) && $0.attributes[.activation] == "relu"
+        }
         XCTAssertEqual(folded.count, 2)
+        XCTAssertEqual(training.nodes.filter { $0.op == .pooledConv2dGradWeight }.count, 1)
         XCTAssertEqual(training.nodes.filter { $0.op == .reluGrad && $0.type.rank == 4 }.count, 0)
     }
 

@@ -53,6 +53,8 @@ public enum CPUKernels {
         AttentionContextOp.self, AttentionContextGradOp.self,
         // Made by the pool-gradient-sums pass
         ReluGradSumOp.self,
+        // Made by the pooled-weight-gradients pass
+        PooledConv2dGradWeightOp.self,
     ]
 
     /// Kernels by op. An op listed twice is a programming error caught at first use (and by

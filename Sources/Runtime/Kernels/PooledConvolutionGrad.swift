@@ -1,0 +1,52 @@
+import CConvKernels
+import GraphIR
+
+// CPU kernel of the op declared in GraphIR/Ops/PooledConvolutionGrad.swift (the loops are C,
+// Sources/CConvKernels/pooled_grad_weight_body.h).
+
+extension PooledConv2dGradWeightOp: KernelOp {
+    public static func kernel(_ c: KernelContext) {
+        pooledConv2dGradWeight(dp: c.inputs[0], y: c.inputs[1], x: c.inputs[2], dw: c.output, attributes: c.attributes,
+                               workspace: c.workspace, pool: c.pool)
+    }
+}
+
+/// The pooling the op routes its gradient through: 2x2 windows, stride 2, no padding.
+let pairPoolAttributes: Attributes = ["kernel": .ints([2, 2]), "stride": .ints([2, 2]), "padding": .ints([0, 0])]
+
+/// Whether the C kernel takes a convolution: 3x3, stride 1, no dilation (any padding).
+func pooledGradWeightHasKernel(weight: [Int], attributes: Attributes) -> Bool {
+    let window = Window2d(attributes)
+    return weight.count == 4 && weight[2] == 3 && weight[3] == 3 && window.stride == [1, 1] && window.dilation == [1, 1]
+}
+
+/// dw from the pooled gradient: output channels split over the pool (each chunk sums its
+/// channels over every image in one fixed order, so the bits do not depend on the split).
+/// Other windows run the two ops the node replaces, through a full-resolution buffer.
+func pooledConv2dGradWeight(dp: TensorView, y: TensorView, x: TensorView, dw: TensorView, attributes: Attributes,
+                            workspace: Workspace, pool: WorkerPool = .serial) {
+    let relu = attributes[.activation] == "relu"
+    guard pooledGradWeightHasKernel(weight: dw.shape, attributes: attributes) else {
+        var poolAttributes = pairPoolAttributes
+        if relu { poolAttributes[.activation] = "relu" }
+        var full = [Float](repeating: 0, count: max(y.count, 1))
+        full.withUnsafeMutableBytes { m in
+            guard let base = m.baseAddress else { return }
+            let dy = TensorView(data: base, shape: y.shape, dtype: .f32)
+            maxpool2dBackward(dy: dp, x: y, dx: dy, attributes: poolAttributes, pool: pool)
+            conv2dGradWeight(dy: dy, x: x, dw: dw, attributes: attributes, workspace: workspace, pool: pool)
+        }
+        return
+    }
+    let window = Window2d(attributes)
+    let outC = dw.shape[0], inC = dw.shape[1]
+    let chunks = pool.chunks(outC, perThread: 1)
+    let perChunkChannels = (outC + chunks - 1) / max(chunks, 1)
+    let scratchSize = gc_pooled_grad_weight3x3_scratch(inC, perChunkChannels, y.shape[2], y.shape[3])
+    let scratch = workspace.floats(scratchSize * chunks)
+    pool.parallelFor(outC, perThread: 1) { chunk, channels in
+        gc_pooled_grad_weight3x3(dp.f32, y.f32, x.f32, dw.f32, x.shape[0], inC, outC, x.shape[2], x.shape[3],
+                                 y.shape[2], y.shape[3], window.padBegin[0], window.padBegin[1], relu ? 1 : 0,
+                                 scratch + chunk * scratchSize, channels.lowerBound, channels.upperBound)
+    }
+}
