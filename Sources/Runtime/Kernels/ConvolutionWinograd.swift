@@ -131,23 +131,15 @@ struct WinogradPlainPlan {
 
     /// One image [inChannels, plane] into [paddedIn / 16, plane, 16], the padding channels zero.
     private func toBlocked(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        let whole = inChannels / channelBlock, rest = inChannels - whole * channelBlock
-        if whole > 0 { gc_reorder_to_blocked(x, y, whole * channelBlock, inPlane, 0, whole) }
-        guard rest > 0 else { return }
-        let src = x + whole * channelBlock * inPlane, dst = y + whole * channelBlock * inPlane
-        for i in 0..<inPlane {
-            for c in 0..<channelBlock { dst[i * channelBlock + c] = c < rest ? src[c * inPlane + i] : 0 }
+        for first in stride(from: 0, to: inChannels, by: channelBlock) {
+            gc_winograd_to_block(x + first * inPlane, y + first * inPlane, min(channelBlock, inChannels - first), inPlane)
         }
     }
 
     /// One image [paddedOut / 16, plane, 16] into [outChannels, plane], the padding channels dropped.
     private func fromBlocked(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        let whole = outChannels / channelBlock, rest = outChannels - whole * channelBlock
-        if whole > 0 { gc_reorder_from_blocked(x, y, whole * channelBlock, outPlane, 0, whole) }
-        guard rest > 0 else { return }
-        let src = x + whole * channelBlock * outPlane, dst = y + whole * channelBlock * outPlane
-        for c in 0..<rest {
-            for i in 0..<outPlane { dst[c * outPlane + i] = src[i * channelBlock + c] }
+        for first in stride(from: 0, to: outChannels, by: channelBlock) {
+            gc_winograd_from_block(x + first * outPlane, y + first * outPlane, min(channelBlock, outChannels - first), outPlane)
         }
     }
 }
