@@ -84,9 +84,9 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         XCTAssertEqual(context.statistics.first { $0.pass == "blocked-layout" }?["convolutions blocked"], 3)
     }
 
-    /// Only im2col and direct name a form; anything else is an error at the attribute.
-    func testTheFormAttributeTakesOnlyTheTwoForms() throws {
-        let bad = network.replacingOccurrences(of: "{stride=[1,1], padding=[0,0]}", with: "{stride=[1,1], padding=[0,0], form=\"winograd\"}")
+    /// Only the `ConvolutionForm` names (im2col, direct, rows, winograd) name a form; anything else is an error at the attribute.
+    func testTheFormAttributeTakesOnlyTheNamedForms() throws {
+        let bad = network.replacingOccurrences(of: "{stride=[1,1], padding=[0,0]}", with: "{stride=[1,1], padding=[0,0], form=\"fft\"}")
         XCTAssertThrowsError(try parseIR(bad)) { error in
             XCTAssertTrue("\(error)".contains("form"), "\(error)")
         }

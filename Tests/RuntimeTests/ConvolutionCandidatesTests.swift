@@ -34,9 +34,10 @@ final class ConvolutionCandidatesTests: XCTestCase {
     }
 
     func testGradInputOffersDirectOnlyWhereTheBlockedKernelTakesTheShape() throws {
-        XCTAssertEqual(try gradInputVariants(c: 16, s: 1), ["per-image", "stacked", "direct"])
-        XCTAssertEqual(try gradInputVariants(c: 16, s: 2), ["per-image", "stacked"], "stride 2: no direct input gradient")
-        XCTAssertEqual(try gradInputVariants(c: 3, s: 1), ["per-image", "stacked"], "3 channels: not a 16-channel block")
+        XCTAssertEqual(try gradInputVariants(c: 16, s: 1), ["per-image", "stacked", "direct", "winograd"])
+        XCTAssertEqual(try gradInputVariants(c: 16, s: 2), ["per-image", "stacked"], "stride 2: no direct or Winograd input gradient")
+        XCTAssertEqual(try gradInputVariants(c: 3, s: 1), ["per-image", "stacked", "winograd"],
+                       "3 channels: not a 16-channel block (Winograd pads channels)")
     }
 
     /// conv2d_grad_weight of x [2, c, 8, 8], a 3 x kw kernel, 8 output channels, padding 1.

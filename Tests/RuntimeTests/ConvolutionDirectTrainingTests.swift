@@ -7,7 +7,8 @@ import XCTest
 
 /// The CNN's training steps with every convolution on its `direct` form (forward, input and
 /// weight gradients, as a tuning cache can choose them), or with the first layer's forward and
-/// weight gradient on the `rows` forms, follow the im2col + GEMM steps (`--tune off`): the same losses and weights
+/// weight gradient on the `rows` forms, or with the second layer's forward and input gradient
+/// on the `winograd` forms, follow the im2col + GEMM steps (`--tune off`): the same losses and weights
 /// to float tolerance, on 1 and 2 threads.
 final class ConvolutionDirectTrainingTests: XCTestCase {
     let data = TestData(seed: 5)
@@ -29,6 +30,18 @@ final class ConvolutionDirectTrainingTests: XCTestCase {
 
     func testCNNTrainingWithWinogradWeightGradientsMatchesGEMMs() throws {
         try checkTraining(using: "winograd") { key in key.point == "conv2d-grad-weight" ? "winograd" : "direct" }
+    }
+
+    func testCNNTrainingWithWinogradConvolutionsMatchesGEMMs() throws {
+        // The second layer's forward and input gradient (the first layer, over one channel, is
+        // not offered Winograd).
+        try checkTraining(using: "winograd") { key in
+            switch key.point {
+            case "conv2d-forward": key.shapes.first?[1] == 1 ? "rows" : "winograd"
+            case "conv2d-grad-input": "winograd"
+            default: "direct"
+            }
+        }
     }
 
     /// Trains with the variant `choice` names for each convolution choice point's key, `variant`

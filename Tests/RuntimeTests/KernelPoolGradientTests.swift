@@ -194,7 +194,7 @@ final class KernelPoolGradientTests: XCTestCase {
         }
     }
 
-    /// Both forms of the input gradient against a naive scatter of dy through the weights.
+    /// Every form of the input gradient against a naive scatter of dy through the weights.
     func testInputGradientFormsAgainstNaiveSums() {
         let cases = [(5, 16, 14, 14, 32, 3, 1, 0), (7, 3, 11, 9, 5, 3, 2, 1), (3, 2, 6, 7, 4, 2, 1, 0)]
         for (n, c, h, w, o, k, st, pd) in cases {
@@ -220,8 +220,11 @@ final class KernelPoolGradientTests: XCTestCase {
                                         dx: TensorView(data: gb.baseAddress!, shape: [n, c, h, w], dtype: .f32), attributes: a,
                                         workspace: Workspace(), pool: WorkerPool(threads: threads, tuner: Tuner(mode: .off)), form: form)
                     } } }
+                    // Winograd's rounding grows with its transforms: bounded relative to the largest output.
+                    let largest = want.map(abs).max() ?? 0
                     for (i, (gv, wv)) in zip(got, want).enumerated() {
-                        XCTAssertEqual(Double(gv), wv, accuracy: 1e-4 * max(1, abs(wv)), "\(form) \(threads) threads \(n)x\(c)x\(h)x\(w) k\(k) at \(i)")
+                        let bound = form == .winograd ? 3e-5 * max(1, largest) : 1e-4 * max(1, abs(wv))
+                        XCTAssertEqual(Double(gv), wv, accuracy: bound, "\(form) \(threads) threads \(n)x\(c)x\(h)x\(w) k\(k) at \(i)")
                     }
                 }
             }

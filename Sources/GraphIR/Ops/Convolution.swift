@@ -113,13 +113,14 @@ let windowGeometry: [AttributeSpec] = [.required(.stride, .eachAtLeast(1)), .req
 let convolutionWindow: [AttributeSpec] = windowGeometry + [.optional(.dilation, .eachAtLeast(1)), .optional(.groups, .atLeast(1))]
 
 /// How a plain-layout convolution runs, when a pass has decided it: `im2col` (unfold + GEMM),
-/// `direct` (the blocked direct kernel over the plain layout) or `rows` (a direct kernel
-/// vectorised along the output rows, for a few input channels). Without the attribute the
+/// `direct` (the blocked direct kernel over the plain layout), `rows` (a direct kernel
+/// vectorised along the output rows, for a few input channels) or `winograd` (Winograd
+/// F(4x4, 3x3), 3x3 stride-1 windows only). Without the attribute the
 /// runtime measures those that take the shape (`--tune`); `blocked-layout` writes `im2col` on a layer its
 /// chooser gave to im2col, so a forced `--convolution im2col` runs exactly that. Gradient ops
 /// do not take it (`convolutionAttributes`).
 public enum ConvolutionForm: String, CaseIterable, Sendable {
-    case im2col, direct, rows
+    case im2col, direct, rows, winograd
 
     /// The optional `form` attribute of conv2d and fused_conv2d.
     static let spec = AttributeSpec.optional(.convolutionForm, .oneOf(allCases.map(\.rawValue)))

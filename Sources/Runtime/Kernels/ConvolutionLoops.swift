@@ -116,7 +116,8 @@ func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutab
 /// side into one wide GEMM was tried: on the CNN it halved the GEMMs' rate, as the wide column
 /// matrix and the copy back to [N, O, H', W'] no longer fit in cache; bench/RESULTS.md.)
 /// Or (`direct`) by the blocked direct kernel (`conv2dForwardDirect`), or (`rows`) by the
-/// row-vectorised kernel for a few input channels (`conv2dForwardRows`): a tuned choice
+/// row-vectorised kernel for a few input channels (`conv2dForwardRows`), or (`winograd`, 3x3
+/// stride-1 windows) by Winograd F(4x4, 3x3) (`conv2dForwardWinograd`): a tuned choice
 /// (`conv2d-forward`) per shape among the forms that take the shape, unless the node's `form`
 /// attribute decided it (`blocked-layout` writes `im2col` on the layers its chooser gave to
 /// im2col). `--tune off` keeps im2col.
@@ -132,6 +133,8 @@ func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: Tens
             if conv2dForwardDirect(x: x, weight: weight, bias: bias, y: y, g, relu: relu, workspace: workspace, pool: pool) { return }
         case .rows:
             if conv2dForwardRows(x: x, weight: weight, bias: bias, y: y, g, relu: relu, workspace: workspace, pool: pool) { return }
+        case .winograd:
+            if conv2dForwardWinograd(x: x, weight: weight, bias: bias, y: y, g, relu: relu, workspace: workspace, pool: pool) { return }
         case .im2col: break
         }
         conv2dForwardGEMM(x: x, weight: weight, bias: bias, y: y, g, relu: relu, workspace: workspace, pool: pool)
@@ -142,6 +145,7 @@ func conv2dForward(x: TensorView, weight: TensorView, bias: TensorView?, y: Tens
         case .im2col: true
         case .direct: g.allowsDirectForward(outChannels: wt[0])
         case .rows: g.allowsRowsForward
+        case .winograd: g.allowsWinogradForward && ConvGeometry.winogradWorthTiming(inChannels: g.c)
         }
     }
     guard forms.count > 1, pool.tuner.mode != .off, !pool.isRunningJob else { return run(.im2col) }
@@ -192,8 +196,14 @@ func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView, attribu
         return conv2dGradInput(dy: dy, weight: weight, dx: dx, g, workspace: workspace, pool: pool, form: .perImage)
     }
     let key = TuningKey(point: "conv2d-grad-input", shapes: [dy.shape, wt], detail: g.tuningDetail, threads: pool.width)
-    // Only the forms that take the shape: `direct` elsewhere would time per-image twice.
-    let forms = ConvGradInputForm.allCases.filter { $0 != .direct || g.allowsDirectGradInput }
+    // Only the forms that take the shape: `direct` or `winograd` elsewhere would time per-image twice.
+    let forms = ConvGradInputForm.allCases.filter {
+        switch $0 {
+        case .perImage, .stacked: true
+        case .direct: g.allowsDirectGradInput
+        case .winograd: g.allowsWinogradGradInput && ConvGeometry.winogradWorthTiming(inChannels: wt[0])
+        }
+    }
     pool.tuner.run(key, forms.map { form in
         KernelVariant(form.rawValue) { conv2dGradInput(dy: dy, weight: weight, dx: dx, g, workspace: workspace, pool: pool, form: form) }
     })
@@ -202,6 +212,7 @@ func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView, attribu
 private func conv2dGradInput(dy: TensorView, weight: TensorView, dx: TensorView, _ g: ConvGeometry, workspace: Workspace,
                              pool: WorkerPool, form: ConvGradInputForm) {
     if form == .direct, conv2dGradInputDirect(dy: dy, weight: weight, dx: dx, g, workspace: workspace, pool: pool) { return }
+    if form == .winograd, conv2dGradInputWinograd(dy: dy, weight: weight, dx: dx, g, workspace: workspace, pool: pool) { return }
     let outC = weight.shape[0], groupC = outC / g.groups
     let grain = g.imageGrain(outChannels: outC)
     if form == .stacked {
@@ -268,9 +279,11 @@ enum ConvGradWeightForm: String, CaseIterable {
 /// How `conv2dGradInput` forms its products: one GEMM per image (`perImage`, the default), or
 /// one per run of images (`stacked`, as for the weight gradient), or (`direct`) the blocked
 /// direct kernel over dy with the weights flipped (`conv2dGradInputDirect`; shapes it does not
-/// take run per image). A tuned choice (`conv2d-grad-input`) per shape.
+/// take run per image), or (`winograd`) Winograd F(4x4, 3x3) over dy with the weights flipped
+/// (`conv2dGradInputWinograd`; 3x3 stride-1 windows, others run per image). A tuned choice
+/// (`conv2d-grad-input`) per shape.
 enum ConvGradInputForm: String, CaseIterable {
-    case perImage = "per-image", stacked, direct
+    case perImage = "per-image", stacked, direct, winograd
 }
 
 /// `dW = Σₙ dy[n] · im2col(x[n])ᵀ` per group. Images are split over the pool; chunk 0 sums into dW,
