@@ -41,6 +41,8 @@ public enum OpRegistry {
         .attentionContext, .attentionContextGrad,
         // Made by the pool-gradient-sums pass
         .reluGradSum,
+        // Made by the attention-grad-sums pass
+        .additiveScoresGradSum,
     ]
 
     public static let byName: [String: OpDef] = {

@@ -48,6 +48,7 @@ public enum FusionKind: String, CaseIterable, Sendable {
     case attentionContext = "attention-context"
     case sliceProducts = "slice-products"
     case reducedInputs = "reduced-inputs"
+    case attentionGradSums = "attention-grad-sums"
 
     /// The `--pass-stats` counter of the fusion pass that counts this kind.
     public var counter: String {
@@ -63,13 +64,14 @@ public enum FusionKind: String, CaseIterable, Sendable {
         case .attentionContext: "attention contexts"
         case .sliceProducts: "products split"
         case .reducedInputs: "inputs taken reduced"
+        case .attentionGradSums: "attention gradient chains summed"
         }
     }
 
     /// The pass that makes this kind of rewrite (and counts it).
     public var pass: String {
         switch self {
-        case .attentionScores, .attentionContext, .sliceProducts, .reducedInputs: rawValue
+        case .attentionScores, .attentionContext, .sliceProducts, .reducedInputs, .attentionGradSums: rawValue
         default: "fusion"
         }
     }

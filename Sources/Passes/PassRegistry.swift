@@ -28,6 +28,7 @@ public enum PassRegistry {
         .poolGradientSums,
         .sliceProducts,
         .reducedInputs,
+        .attentionGradSums,
     ]
 
     private static let byName: [String: Pass] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

@@ -61,6 +61,25 @@ extension AdditiveScoresGradOp: KernelOp {
     }
 }
 
+extension AdditiveScoresGradSumOp: KernelOp {
+    /// Rows split as additive_scores_grad splits them; each row sums its steps in order.
+    public static func kernel(_ c: KernelContext) {
+        let enc = c.inputs[0].f32, w = c.inputs[1].f32, out = c.output.f32
+        let steps = (c.inputs.count - 2) / 2
+        let dys: [UnsafePointer<Float>?] = (0..<steps).map { UnsafePointer(c.inputs[2 + 2 * $0].f32) }
+        let decs: [UnsafePointer<Float>?] = (0..<steps).map { UnsafePointer(c.inputs[3 + 2 * $0].f32) }
+        let s = AttentionRows(c.inputs[0])
+        dys.withUnsafeBufferPointer { dys in
+            decs.withUnsafeBufferPointer { decs in
+                guard let dyp = dys.baseAddress, let decp = decs.baseAddress else { return }
+                s.forEachRows(c.pool, grain: WorkerPool.grain(itemCost: 4 * steps * max(s.width, 1))) { rows in
+                    gc_additive_scores_grad_sum(dyp, decp, steps, enc, w, out, s.regions, s.width, rows.lowerBound, rows.upperBound)
+                }
+            }
+        }
+    }
+}
+
 extension AdditiveScoresWeightGradOp: KernelOp {
     /// A partial sum per batch row over its regions in order (batch rows split by core as the
     /// other attention kernels split them, so each core reads only its own examples' enc),
