@@ -42,7 +42,7 @@ public enum OpRegistry {
         // Made by the pool-gradient-sums pass
         .reluGradSum,
         // Made by the attention-grad-sums pass
-        .additiveScoresGradSum,
+        .additiveScoresGradSum, .additiveScoresWeightGradSum,
     ]
 
     public static let byName: [String: OpDef] = {

@@ -1,28 +1,38 @@
 import GraphIR
 
-/// `attention-grad-sums`: the chain of `additive_scores_grad` ops that sums a decoder's steps'
-/// gradients of enc (the fusion pass's accumulation: each step's op adds its gradient to the
-/// sum of the later steps', operand `acc`) as one `additive_scores_grad_sum` over every
-/// step's dy and dec. The chain reads enc [B, N, A] and reads and writes the running sum once
-/// per step; the one op reads enc and writes the sum once, holding each row's sums in
-/// registers across the steps. It adds the same terms in the same order (the chain's first
-/// op first), so the result has the same bits. The steps' dy stay live until the backward's
-/// end (a [B, N, 1] each). Runs after `fusion`; `FusionKind.attentionGradSums` turns it off.
+/// `attention-grad-sums`: a decoder's sums over its steps of attention-score gradients as one
+/// op each. The gradient of enc [B, N, A] (the regions' projections, which every step reads)
+/// is a chain of adds of one `additive_scores_grad` per step (or, as the fusion pass leaves
+/// it, of such ops each adding into the previous one's sum, operand `acc`); the chain reads
+/// enc and reads and writes the running sum once per step. `additive_scores_grad_sum` over
+/// every step's dy and dec reads enc and writes the sum once, each row's sums held in
+/// registers across the steps. The scoring weight's gradient, a chain of adds of one
+/// `additive_scores_weight_grad` per step each reading all of enc, becomes
+/// `additive_scores_weight_grad_sum`, which reads each example's enc for all the steps while
+/// it is in cache. Both add the same terms in the same order (the chain's first first), so
+/// the results have the same bits. The steps' dy stay live until the backward's end (a
+/// [B, N, 1] each). Runs before `fusion` (which would fuse the adds);
+/// `FusionKind.attentionGradSums` turns it off.
 ///
 ///     %424 = additive_scores_grad(%422, %11, %368, %15) : f32[B,256,100]
-///     %438 = additive_scores_grad(%434, %11, %351, %15, %424) : f32[B,256,100]
-///     %450 = additive_scores_grad(%446, %11, %334, %15, %438) : f32[B,256,100]
-///     %687 = contract_rows(%450, %0) : f32[100,512]
+///     %438 = additive_scores_grad(%434, %11, %351, %15) : f32[B,256,100]
+///     %439 = add(%424, %438) : f32[B,256,100]
+///     %450 = additive_scores_grad(%446, %11, %334, %15) : f32[B,256,100]
+///     %451 = add(%439, %450) : f32[B,256,100]
+///     %425 = additive_scores_weight_grad(%422, %11, %368) : f32[1,100]
+///     %437 = additive_scores_weight_grad(%434, %11, %351) : f32[1,100]
+///     %440 = add(%425, %437) : f32[1,100]
 /// becomes
-///     %450 = additive_scores_grad_sum(%11, %15, %422, %368, %434, %351, %446, %334) : f32[B,256,100]
-///     %687 = contract_rows(%450, %0) : f32[100,512]
-/// A link must be the only use of the one before it and share its enc and w; the chain's
-/// first op has no `acc`; at least two steps. Linear: one look at each op's accumulator,
-/// then each chain walked once.
+///     %451 = additive_scores_grad_sum(%11, %15, %422, %368, %434, %351, %446, %334) : f32[B,256,100]
+///     %440 = additive_scores_weight_grad_sum(%11, %422, %368, %434, %351) : f32[1,100]
+/// and the fusion pass's form, `%438 = additive_scores_grad(%434, %11, %351, %15, %424)` and so
+/// on, the same way. A link must be the only use of the one before it, and the terms share enc
+/// (and w); at least two steps. Linear: one look at each add and each op's accumulator, then
+/// each chain walked once.
 extension Pass {
     public static let attentionGradSums = Pass(name: "attention-grad-sums", summary: "a decoder's chain of attention score gradients of enc as one sum over the steps") { g, context in
         if context.options.disabledFusions.contains(.attentionGradSums) { return g }
-        guard g.nodes.contains(where: { $0.op == .additiveScoresGrad && $0.inputs.count == 5 }) else { return g }
+        guard g.nodes.contains(where: { $0.op == .additiveScoresGrad || $0.op == .additiveScoresWeightGrad }) else { return g }
         return try AttentionGradSums(g, context).run()
     }
 }
@@ -42,6 +52,41 @@ struct AttentionGradSums: UseCountedPass {
         return p
     }
 
+    /// What a leaf of an add chain sums: the op, enc and (for the scores' gradient) w.
+    struct Leaf: Equatable {
+        let op: OpDef, enc: Value, w: Value?
+    }
+
+    func leaf(_ v: Value) -> Leaf? {
+        let node = g[v]
+        guard uses[v.id] == 1 else { return nil }
+        if node.op == .additiveScoresGrad, node.inputs.count == 4 { return Leaf(op: node.op, enc: node.inputs[1], w: node.inputs[3]) }
+        if node.op == .additiveScoresWeightGrad { return Leaf(op: node.op, enc: node.inputs[1], w: nil) }
+        return nil
+    }
+
+    /// Chains of adds over such leaves of one kind, by their last add: the leaves, first first.
+    func addChains() -> [Int: (Leaf, [Int])] {
+        var sums: [Int: (Leaf, [Int])] = [:]
+        var continued = Set<Int>()
+        for (i, node) in g.nodes.enumerated() where node.op == .add && node.inputs.count == 2 {
+            let x = node.inputs[0], y = node.inputs[1]
+            guard g.type(of: x) == node.type, g.type(of: y) == node.type else { continue }
+            if let a = leaf(x), let b = leaf(y), a == b {
+                sums[i] = (a, [x.id, y.id])
+            } else {
+                for (p, l) in [(x, y), (y, x)] {
+                    guard uses[p.id] == 1, let (kind, leaves) = sums[p.id], let q = leaf(l), q == kind else { continue }
+                    sums[i] = (kind, leaves + [l.id])
+                    continued.insert(p.id)
+                    break
+                }
+            }
+        }
+        for c in continued { sums.removeValue(forKey: c) }
+        return sums
+    }
+
     func run() throws -> Graph {
         var previousLink = [Int?](repeating: nil, count: g.nodes.count)
         var continued = [Bool](repeating: false, count: g.nodes.count)
@@ -59,9 +104,22 @@ struct AttentionGradSums: UseCountedPass {
             guard g.nodes[at].inputs.count == 4 else { continue }   // the first step has no acc
             chains[i] = links.reversed()
         }
-        guard !chains.isEmpty else { return g }
+        let sums = addChains()
+        guard !chains.isEmpty || !sums.isEmpty else { return g }
         var r = GraphRewriter(g, pass: "attention-grad-sums")
         for v in g.values {
+            if let (kind, leaves) = sums[v.id] {
+                var node = g[v]
+                var inputs = [try r.remap(kind.enc, in: v)] + (try kind.w.map { [try r.remap($0, in: v)] } ?? [])
+                for l in leaves {
+                    let term = g.nodes[l]
+                    inputs += [try r.remap(term.inputs[0], in: v), try r.remap(term.inputs[2], in: v)]
+                }
+                node.op = kind.op == .additiveScoresGrad ? .additiveScoresGradSum : .additiveScoresWeightGradSum
+                node.inputs = inputs
+                r.emit(node, for: v)
+                continue
+            }
             guard let links = chains[v.id] else { try r.copy(v); continue }
             var node = g[v]
             var inputs = [try r.remap(node.inputs[1], in: v), try r.remap(node.inputs[3], in: v)]
@@ -73,7 +131,7 @@ struct AttentionGradSums: UseCountedPass {
             node.inputs = inputs
             r.emit(node, for: v)
         }
-        context.count(FusionKind.attentionGradSums.counter, chains.count)
+        context.count(FusionKind.attentionGradSums.counter, chains.count + sums.count)
         return try r.finish()
     }
 }

@@ -39,6 +39,38 @@ final class AdditiveScoresGradSumTests: XCTestCase {
         }
     }
 
+    /// additive_scores_weight_grad_sum: within float rounding of a loop in Double, and the bits
+    /// of one additive_scores_weight_grad per step added in step order, at 1 and 2 threads.
+    func testWeightGradientSumMatchesALoopAndTheChainsBits() throws {
+        try onEveryISA { isa in
+            for (batch, regions, width, steps) in cases {
+                let enc = data.floats([batch, regions, width])
+                let dys = (0..<steps).map { _ in data.floats([batch, regions, 1]) }
+                let decs = (0..<steps).map { _ in data.floats([batch, width]) }
+                var want = [Double](repeating: 0, count: width)
+                for s in 0..<steps {
+                    for i in 0..<batch * regions * width {
+                        let r = i / width, k = i % width, b = r / regions
+                        let x = Double(enc.floats[i]) + Double(decs[s].floats[b * width + k])
+                        want[k] += Double(dys[s].floats[r]) * max(x, 0)
+                    }
+                }
+                var chain: [Float] = []
+                for s in 0..<steps {
+                    let term = try runOp(.additiveScoresWeightGrad, [dys[s], enc, decs[s]]).floats
+                    chain = s == 0 ? term : zip(chain, term).map { $0 + $1 }
+                }
+                let operands = [enc] + zip(dys, decs).flatMap { [$0, $1] }
+                let what = "B=\(batch) N=\(regions) A=\(width) steps \(steps), \(isa)"
+                for threads in [1, 2] {
+                    let got = try runOp(.additiveScoresWeightGradSum, operands, threads: threads)
+                    assertClose(got, want, shape: [1, width], tol: 1e-5, "\(what), \(threads) threads")
+                    XCTAssertEqual(got.floats.map(\.bitPattern), chain.map(\.bitPattern), "\(what), \(threads) threads")
+                }
+            }
+        }
+    }
+
     /// The same bits as the chain, on every ISA, for the whole rows at once and split into
     /// ranges that start and end inside a batch row; with zeros where enc + dec is exactly 0
     /// (relu's test drops them), an infinite and a NaN enc.
@@ -84,12 +116,15 @@ final class AdditiveScoresGradSumTests: XCTestCase {
         let model = try Frontend.lower(path: path, options: FrontendOptions(mode: .train))
         let on = PassContext(options: PassOptions())
         let (forward, summed) = try Pipelines.compileForTraining(model, on)
-        XCTAssertEqual(on.statistics.first { $0.pass == "attention-grad-sums" }?["attention gradient chains summed"], 1)
+        XCTAssertEqual(on.statistics.first { $0.pass == "attention-grad-sums" }?["attention gradient chains summed"], 2)
         var options = PassOptions()
         options.disabledFusions = [.attentionGradSums]
         let (_, chained) = try Pipelines.compileForTraining(model, PassContext(options: options))
-        XCTAssertTrue(summed.nodes.contains { $0.op == .additiveScoresGradSum })
-        XCTAssertFalse(chained.nodes.contains { $0.op == .additiveScoresGradSum })
+        for op in [OpDef.additiveScoresGradSum, .additiveScoresWeightGradSum] {
+            XCTAssertEqual(summed.nodes.filter { $0.op == op }.count, 1, op.name)
+            XCTAssertFalse(chained.nodes.contains { $0.op == op }, op.name)
+        }
+        XCTAssertFalse(summed.nodes.contains { $0.op == .additiveScoresGrad || $0.op == .additiveScoresWeightGrad })
         let store = ParameterStore()
         try store.initialise(from: forward, seed: 5)
         let random = RandomSource(seed: 9)

@@ -103,6 +103,39 @@ extension AdditiveScoresWeightGradOp: KernelOp {
     }
 }
 
+extension AdditiveScoresWeightGradSumOp: KernelOp {
+    /// As additive_scores_weight_grad for each step (each core's batch rows, all the steps'
+    /// partials while its examples' enc is in its cache), then each step's partials summed in
+    /// batch order and the steps' sums added in step order: the bits of the single ops and
+    /// their chain of adds, at any thread count.
+    public static func kernel(_ c: KernelContext) {
+        let enc = c.inputs[0].f32, dw = c.output.f32
+        let steps = (c.inputs.count - 1) / 2
+        let s = AttentionRows(c.inputs[0])
+        let a = s.width
+        guard a > 0 else { return }
+        guard s.batch > 0 else { for k in 0..<a { dw[k] = 0 }; return }
+        let perStep = s.batch * a
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: steps * perStep)
+        defer { partials.deallocate() }
+        s.forEachBatchRows(c.pool, costPerElement: 4 * steps) { images in
+            for t in 0..<steps {
+                gc_additive_scores_weight_partials(c.inputs[1 + 2 * t].f32, enc, c.inputs[2 + 2 * t].f32, partials + t * perStep,
+                                                   s.regions, a, images.lowerBound, images.upperBound)
+            }
+        }
+        var step = [Float](repeating: 0, count: a)
+        for t in 0..<steps {
+            let p = partials + t * perStep
+            for k in 0..<a { step[k] = p[k] }
+            for b in 1..<s.batch {
+                for k in 0..<a { step[k] += p[b * a + k] }
+            }
+            if t == 0 { for k in 0..<a { dw[k] = step[k] } } else { for k in 0..<a { dw[k] += step[k] } }
+        }
+    }
+}
+
 extension AdditiveScoresDecGradOp: KernelOp {
     /// Batch rows split over threads by core; each sums its regions in order.
     public static func kernel(_ c: KernelContext) {
