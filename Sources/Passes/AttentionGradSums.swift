@@ -66,24 +66,36 @@ struct AttentionGradSums: UseCountedPass {
     }
 
     /// Chains of adds over such leaves of one kind, by their last add: the leaves, first first.
+    /// Each add records the add before it and its own leaf; a chain's leaves are collected once,
+    /// from its last add back.
     func addChains() -> [Int: (Leaf, [Int])] {
-        var sums: [Int: (Leaf, [Int])] = [:]
+        var kinds: [Int: Leaf] = [:]
+        var before: [Int: Int] = [:]       // an add continuing a chain -> the add it continues
+        var terms: [Int: [Int]] = [:]      // an add -> the leaves it adds (two for a chain's first)
         var continued = Set<Int>()
         for (i, node) in g.nodes.enumerated() where node.op == .add && node.inputs.count == 2 {
             let x = node.inputs[0], y = node.inputs[1]
             guard g.type(of: x) == node.type, g.type(of: y) == node.type else { continue }
             if let a = leaf(x), let b = leaf(y), a == b {
-                sums[i] = (a, [x.id, y.id])
+                kinds[i] = a
+                terms[i] = [x.id, y.id]
             } else {
                 for (p, l) in [(x, y), (y, x)] {
-                    guard uses[p.id] == 1, let (kind, leaves) = sums[p.id], let q = leaf(l), q == kind else { continue }
-                    sums[i] = (kind, leaves + [l.id])
+                    guard uses[p.id] == 1, let kind = kinds[p.id], let q = leaf(l), q == kind else { continue }
+                    kinds[i] = kind
+                    terms[i] = [l.id]
+                    before[i] = p.id
                     continued.insert(p.id)
                     break
                 }
             }
         }
-        for c in continued { sums.removeValue(forKey: c) }
+        var sums: [Int: (Leaf, [Int])] = [:]
+        for (i, kind) in kinds where !continued.contains(i) {
+            var adds = [i]
+            while let p = before[adds[adds.count - 1]] { adds.append(p) }
+            sums[i] = (kind, adds.reversed().flatMap { terms[$0] ?? [] })
+        }
         return sums
     }
 
