@@ -19,6 +19,11 @@ void gc_additive_scores_grad(const float *dy, const float *enc, const float *dec
     GC_DISPATCH(additive_scores_grad, dy, enc, dec, w, acc, out, regions, width, begin, end)
 }
 
+void gc_additive_scores_grad_sum(const float *const *dys, const float *const *decs, long steps, const float *enc,
+                                 const float *w, float *out, long regions, long width, long begin, long end) {
+    GC_DISPATCH(additive_scores_grad_sum, dys, decs, steps, enc, w, out, regions, width, begin, end)
+}
+
 void gc_additive_scores_dec_grad(const float *dy, const float *enc, const float *dec, const float *w, float *dd,
                                  long regions, long width, long begin, long end) {
     GC_DISPATCH(additive_scores_dec_grad, dy, enc, dec, w, dd, regions, width, begin, end)

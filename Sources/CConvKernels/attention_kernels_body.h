@@ -142,6 +142,59 @@ static void GC_ANAME(additive_scores_grad)(const float *dy, const float *enc, co
     }
 }
 
+/// additive_scores_grad of `steps` steps summed, as the chain additive_scores_grad(dy_0),
+/// then additive_scores_grad(dy_s, acc) for s = 1, 2, ... sums them: each element takes the
+/// same terms in the same order (so the same bits), but each row of enc is read, and out
+/// written, once for all the steps, with the running sums in registers, instead of enc read
+/// and out read and written once per step.
+static void GC_ANAME(additive_scores_grad_sum)(const float *const *dys, const float *const *decs, long steps,
+                                               const float *enc, const float *w, float *out, long regions, long width,
+                                               long begin, long end) {
+    if (regions <= 0 || begin >= end || steps <= 0) return;
+    const long full = width - width % 16, rest = width - full, last = width - 16;
+    const int window = rest > 0 && width >= 16;
+    const i16v tailLanes = GC_TAIL_LANES(rest);
+    long b = begin / regions, n = begin % regions;
+    for (long r = begin; r < end; r++) {
+        const float *e = enc + r * width;
+        const long row = b * width;
+        if (++n == regions) n = 0, b++;
+        float *o = out + r * width;
+        long k = 0;
+        for (; k < full; k += 16) {
+            const v16 ev = GC_LOAD16(e + k), wv = GC_LOAD16(w + k);
+            v16 sum = {0};
+            for (long s = 0; s < steps; s++) {
+                const v16 x = ev + GC_LOAD16(decs[s] + row + k);
+                const v16 v = (v16)((i16v)(SPLAT16(dys[s][r]) * wv) & ~(x <= (v16){0}));
+                sum = s == 0 ? v : sum + v;
+            }
+            GC_STORE16(o + k, sum);
+        }
+        if (window) {
+            // The overlapped lanes hold their sums already: only the tail lanes are stored.
+            const v16 ev = GC_LOAD16(e + last), wv = GC_LOAD16(w + last);
+            v16 sum = {0};
+            for (long s = 0; s < steps; s++) {
+                const v16 x = ev + GC_LOAD16(decs[s] + row + last);
+                const v16 v = (v16)((i16v)(SPLAT16(dys[s][r]) * wv) & ~(x <= (v16){0}));
+                sum = s == 0 ? v : sum + v;
+            }
+            GC_STORE_TAIL16(o + last, sum, tailLanes);
+            continue;
+        }
+        for (; k < width; k++) {
+            float sum = 0;
+            for (long s = 0; s < steps; s++) {
+                const float *d = decs[s] + row;
+                const float v = e[k] + d[k] > 0 || e[k] + d[k] != e[k] + d[k] ? dys[s][r] * w[k] : 0;
+                sum = s == 0 ? v : sum + v;
+            }
+            o[k] = sum;
+        }
+    }
+}
+
 // The two sums over the regions (the gradients of dec and of w) walk enc row by row, each
 // row read once and in order, with the sums of up to GC_SUM_BLOCKS 16-lane blocks of the
 // attention width held in registers (then the next blocks, for a wider attention); the last

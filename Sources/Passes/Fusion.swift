@@ -49,6 +49,7 @@ public enum FusionKind: String, CaseIterable, Sendable {
     case sliceProducts = "slice-products"
     case reducedInputs = "reduced-inputs"
     case pooledWeightGradient = "pooled-weight-gradients"
+    case attentionGradSums = "attention-grad-sums"
 
     /// The `--pass-stats` counter of the fusion pass that counts this kind.
     public var counter: String {
@@ -65,13 +66,14 @@ public enum FusionKind: String, CaseIterable, Sendable {
         case .sliceProducts: "products split"
         case .reducedInputs: "inputs taken reduced"
         case .pooledWeightGradient: "weight gradients from pooled gradients"
+        case .attentionGradSums: "attention gradient chains summed"
         }
     }
 
     /// The pass that makes this kind of rewrite (and counts it).
     public var pass: String {
         switch self {
-        case .attentionScores, .attentionContext, .sliceProducts, .reducedInputs, .pooledWeightGradient: rawValue
+        case .attentionScores, .attentionContext, .sliceProducts, .reducedInputs, .pooledWeightGradient, .attentionGradSums: rawValue
         default: "fusion"
         }
     }

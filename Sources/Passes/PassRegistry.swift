@@ -29,6 +29,7 @@ public enum PassRegistry {
         .sliceProducts,
         .reducedInputs,
         .pooledWeightGradients,
+        .attentionGradSums,
     ]
 
     private static let byName: [String: Pass] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

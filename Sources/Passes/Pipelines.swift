@@ -26,8 +26,9 @@ public enum Pipelines {
     /// Speed-ups run last, on the forward and on the training graph alike (`slice-products`
     /// leaves per-step products that `stack-products` stacks, and their stacked operands
     /// duplicates of existing stacks that cse merges; `reduced-inputs` after cse, which
-    /// merges an input's duplicate means).
-    public static let optimisations: [Pass] = [.stackSums, .hoist, .sliceProducts, .stackProducts, .commonSubexpressionElimination, .reducedInputs, .fusion, .poolGradientSums, .pooledWeightGradients, .deadCodeElimination, .verify]
+    /// merges an input's duplicate means; `attention-grad-sums` before `fusion`, which would
+    /// otherwise fuse the adds it sums).
+    public static let optimisations: [Pass] = [.stackSums, .hoist, .sliceProducts, .stackProducts, .commonSubexpressionElimination, .reducedInputs, .attentionGradSums, .fusion, .poolGradientSums, .pooledWeightGradients, .deadCodeElimination, .verify]
 
     /// A model as lowered -> its forward graph, ready to differentiate: clean-ups, the
     /// dropout override (`options.dropout`), and with `options.fusion` the forward speed-ups.

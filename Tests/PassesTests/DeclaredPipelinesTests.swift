@@ -20,8 +20,8 @@ final class DeclaredPipelinesTests: XCTestCase {
         XCTAssertEqual(Pipelines.forward(options).names, ["verify", "shape-inference", "constant-folding", "cse", "dce", "verify",
                                                            "set-dropout", "attention-scores", "contract", "attention-context", "stack-products", "lstm-cells", "dce", "verify"])
         XCTAssertEqual(Pipelines.training(options).names, ["autodiff", "constant-folding", "cse", "dce", "verify",
-                                                            "stack-sums", "hoist", "slice-products", "stack-products", "cse", "reduced-inputs", "fusion",
-                                                            "pool-gradient-sums", "pooled-weight-gradients", "dce", "verify"])
+                                                            "stack-sums", "hoist", "slice-products", "stack-products", "cse", "reduced-inputs", "attention-grad-sums",
+                                                            "fusion", "pool-gradient-sums", "pooled-weight-gradients", "dce", "verify"])
         let unfused = PassOptions(fusion: false)
         XCTAssertEqual(Pipelines.forward(unfused).names, Pipelines.cleanup.map(\.name))
         XCTAssertEqual(Pipelines.training(unfused).names, Pipelines.differentiation.map(\.name))

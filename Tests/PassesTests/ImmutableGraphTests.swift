@@ -11,7 +11,8 @@ final class ImmutableGraphTests: XCTestCase {
     /// autodiff (constant-folding, cse, dce), differentiated and cleaned up (stack-sums, hoist,
     /// fusion), fully compiled (drop-gradients, memory-plan) and blocked (fuse-conv-pool);
     /// the captioning LSTM (stack-products and the LSTM-cell fusion) and attention model
-    /// (contract), differentiated (slice-products); a graph whose input was edited by hand (shape-inference) and one with a
+    /// (contract), differentiated (slice-products), and with its forward speed-ups before
+    /// (attention-grad-sums); a graph whose input was edited by hand (shape-inference) and one with a
     /// product by one and a repeated expression (constant-folding, cse).
     func graphs() throws -> [(name: String, graph: Graph)] {
         let cnn = try lowered("cnn.swiftgraph")
@@ -43,6 +44,8 @@ final class ImmutableGraphTests: XCTestCase {
                 ("cnn blocked", try Pipeline(["blocked-layout", "dce"]).run(cnn, .checked)),
                 ("caption_lstm", lstm), ("caption_lstm differentiated", try Pipeline(Pipelines.differentiation).run(lstm, .checked)),
                 ("caption_attention", attention), ("caption_attention differentiated", try Pipeline(Pipelines.differentiation).run(attention, .checked)),
+                ("caption_attention forward-optimised and differentiated",
+                 try Pipeline(Pipelines.forward(PassOptions()).passes + Pipelines.differentiation).run(attention, .checked)),
                 ("edited", edited), ("redundant", redundant)]
     }
 

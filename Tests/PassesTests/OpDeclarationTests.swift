@@ -92,6 +92,8 @@ let opExamples: [String: OpExample] = {
         "lstm_cell_grad": OpExample(inputs: [.f32([2, 14]), .f32([2, 14]), .f32([2, 2])], attributes: [:]),
         "lstm_cell_state_grad": OpExample(inputs: [.f32([2, 14]), .f32([2, 14])], attributes: [:]),
         "additive_scores": OpExample(inputs: [.f32([2, 5, 3]), .f32([2, 3]), .f32([1, 3])], attributes: [:]),
+        "additive_scores_grad_sum": OpExample(inputs: [.f32([2, 5, 3]), .f32([1, 3]), .f32([2, 5, 1]), .f32([2, 3]), .f32([2, 5, 1]), .f32([2, 3])], attributes: [:]),
+        "additive_scores_weight_grad_sum": OpExample(inputs: [.f32([2, 5, 3]), .f32([2, 5, 1]), .f32([2, 3]), .f32([2, 5, 1]), .f32([2, 3])], attributes: [:]),
         "additive_scores_grad": OpExample(inputs: [.f32([2, 5, 1]), .f32([2, 5, 3]), .f32([2, 3]), .f32([1, 3]), .f32([2, 5, 3])],
                                           attributes: [:]),
         "additive_scores_dec_grad": OpExample(inputs: [.f32([2, 5, 1]), .f32([2, 5, 3]), .f32([2, 3]), .f32([1, 3])], attributes: [:]),

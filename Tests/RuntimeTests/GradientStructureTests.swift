@@ -191,7 +191,7 @@ final class GradientStructureTests: XCTestCase {
                                          "log_softmax_grad", "nll_loss_grad", "avgpool2d_grad",
                                          "pad_grad", "gather_grad", "lrn_grad", "reduce_extremum_grad",
                                          "maxpool3d_grad", "avgpool3d_grad",
-                                         "additive_scores_grad", "additive_scores_dec_grad", "additive_scores_weight_grad",
+                                         "additive_scores_grad", "additive_scores_dec_grad", "additive_scores_weight_grad", "additive_scores_grad_sum", "additive_scores_weight_grad_sum",
                                          "attention_context_grad",
                                          "lstm_cell_grad", "lstm_cell_state_grad", "relu_grad_sum",
                                          "pooled_conv2d_grad_weight"]

@@ -53,6 +53,20 @@ final class KernelMovementTests: XCTestCase {
         XCTAssertEqual(ids.ints, [1, 3, 4, 2, 5, 6])
     }
 
+    /// A slice large enough to be split over threads (the attention decoder's weight columns)
+    /// copies the same elements at 1 and 2 threads as a plain loop picks.
+    func testALargeSliceSplitOverThreads() throws {
+        let rows = 1024, width = 612, start = 100, end = 612
+        let x = HostTensor(shape: [rows, width], floats: (0..<rows * width).map { Float($0 % 1013) - 500 })
+        var want: [Float] = []
+        for r in 0..<rows { want += x.floats[(r * width + start)..<(r * width + end)] }
+        for threads in [1, 2] {
+            let y = try runOp(.slice, [x], ["axis": .int(1), "start": .int(start), "end": .int(end)], threads: threads)
+            XCTAssertEqual(y.shape, [rows, end - start])
+            XCTAssertEqual(y.floats, want, "\(threads) threads")
+        }
+    }
+
     func testSliceSelectAndTheirGradients() throws {
         let shape = [3, 5, 4]
         let x = data.floats(shape)

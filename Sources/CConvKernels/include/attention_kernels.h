@@ -20,6 +20,12 @@ void gc_additive_scores(const float *enc, const float *dec, const float *w, floa
 void gc_additive_scores_grad(const float *dy, const float *enc, const float *dec, const float *w, const float *acc,
                              float *out, long regions, long width, long begin, long end);
 
+/// out[r, a] = Σ_s (dys[s][r] w[a] where enc[r, a] + decs[s][r / N, a] is not <= 0, else 0),
+/// summed in step order s = 0, 1, ...: the same bits as gc_additive_scores_grad for step 0,
+/// then again for each later step with acc the sum so far, for rows [begin, end).
+void gc_additive_scores_grad_sum(const float *const *dys, const float *const *decs, long steps, const float *enc,
+                                 const float *w, float *out, long regions, long width, long begin, long end);
+
 /// dd[b, a] = w[a] Σ_n dy[b N + n] where enc[b N + n, a] + dec[b, a] is not <= 0, for batch
 /// rows [begin, end), summing the regions in order.
 void gc_additive_scores_dec_grad(const float *dy, const float *enc, const float *dec, const float *w, float *dd,

@@ -84,6 +84,72 @@ public enum AdditiveScoresGradOp: OpSpec {
     }
 }
 
+/// `additive_scores_grad_sum(enc, w, dy_0, dec_0, dy_1, dec_1, ...)`: [B, N, A], the sum over
+/// the steps s of additive_scores_grad(dy_s, enc, dec_s, w), added in step order (s = 0
+/// first): the chain of a decoder's backward (`additive_scores_grad` with `acc`, step after
+/// step) as one op, made by the `attention-grad-sums` pass. It reads enc and writes the sum
+/// once, not once per step. Each dy_s is [B, N, 1] and each dec_s [B, A], as in
+/// additive_scores_grad.
+public enum AdditiveScoresGradSumOp: OpSpec {
+    public static let name = "additive_scores_grad_sum"
+    public static let arity = Arity.atLeast(4)
+    public static let fusion = FusionClass.opaque
+    public static let attributes: [AttributeSpec] = []
+    /// Per element of the result and step: the add, the test, a multiply and the accumulation.
+    public static func flops(_ q: CostQuery) -> Double { 4 * Double((q.inputs.count - 2) / 2) * q.outputCount }
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
+        guard q.inputs.count % 2 == 0 else {
+            throw ShapeError("expected enc, w, then pairs of dy and dec; got \(q.inputs.count) operands")
+        }
+        try q.requireFloat(0, "enc"); try q.requireFloat(1, "w")
+        let e = q.input(0).shape, w = q.input(1).shape
+        guard e.rank == 3 else { throw ShapeError("expected enc [B, N, A], got \(e)") }
+        guard w.rank == 2, w[0] == .known(1), w[1] == e[2] else { throw ShapeError("expected w [1, \(e[2])], got \(w)") }
+        for s in stride(from: 2, to: q.inputs.count, by: 2) {
+            try q.requireFloat(s, "dy"); try q.requireFloat(s + 1, "dec")
+            guard q.input(s).shape == Shape([e[0], e[1], .known(1)]) else {
+                throw ShapeError("expected dy [\(e[0]), \(e[1]), 1], got \(q.input(s).shape)")
+            }
+            guard q.input(s + 1).shape == Shape([e[0], e[2]]) else {
+                throw ShapeError("expected dec [\(e[0]), \(e[2])], got \(q.input(s + 1).shape)")
+            }
+        }
+        return q.input(0)
+    }
+}
+
+/// `additive_scores_weight_grad_sum(enc, dy_0, dec_0, dy_1, dec_1, ...)`: [1, A], the sum over
+/// the steps s of additive_scores_weight_grad(dy_s, enc, dec_s), added in step order (s = 0
+/// first, as a chain of adds sums them): a decoder's gradient of its scoring weight, shared by
+/// the steps, as one op made by the `attention-grad-sums` pass. Each example's part of enc is
+/// read for all the steps while it is in cache.
+public enum AdditiveScoresWeightGradSumOp: OpSpec {
+    public static let name = "additive_scores_weight_grad_sum"
+    public static let arity = Arity.atLeast(3)
+    public static let fusion = FusionClass.opaque
+    public static let attributes: [AttributeSpec] = []
+    /// Per element of enc and step: the add, the relu and a multiply-add.
+    public static func flops(_ q: CostQuery) -> Double { 4 * Double((q.inputs.count - 1) / 2) * q.count(0) }
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
+        guard q.inputs.count % 2 == 1 else {
+            throw ShapeError("expected enc, then pairs of dy and dec; got \(q.inputs.count) operands")
+        }
+        try q.requireFloat(0, "enc")
+        let e = q.input(0).shape
+        guard e.rank == 3 else { throw ShapeError("expected enc [B, N, A], got \(e)") }
+        for s in stride(from: 1, to: q.inputs.count, by: 2) {
+            try q.requireFloat(s, "dy"); try q.requireFloat(s + 1, "dec")
+            guard q.input(s).shape == Shape([e[0], e[1], .known(1)]) else {
+                throw ShapeError("expected dy [\(e[0]), \(e[1]), 1], got \(q.input(s).shape)")
+            }
+            guard q.input(s + 1).shape == Shape([e[0], e[2]]) else {
+                throw ShapeError("expected dec [\(e[0]), \(e[2])], got \(q.input(s + 1).shape)")
+            }
+        }
+        return .f32(Shape([.known(1), e[2]]))
+    }
+}
+
 /// `additive_scores_dec_grad(dy, enc, dec, w)`: [B, A], w[0, a] Σ_n dy[b, n, 0] where
 /// enc[b, n, a] + dec[b, a] > 0: the gradient of dec (additive_scores_grad summed over the
 /// regions, without writing it).
@@ -120,4 +186,6 @@ extension OpDef {
     public static let additiveScoresGrad = OpDef(AdditiveScoresGradOp.self)
     public static let additiveScoresWeightGrad = OpDef(AdditiveScoresWeightGradOp.self)
     public static let additiveScoresDecGrad = OpDef(AdditiveScoresDecGradOp.self)
+    public static let additiveScoresGradSum = OpDef(AdditiveScoresGradSumOp.self)
+    public static let additiveScoresWeightGradSum = OpDef(AdditiveScoresWeightGradSumOp.self)
 }

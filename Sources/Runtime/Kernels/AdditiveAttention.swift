@@ -61,6 +61,25 @@ extension AdditiveScoresGradOp: KernelOp {
     }
 }
 
+extension AdditiveScoresGradSumOp: KernelOp {
+    /// Rows split as additive_scores_grad splits them; each row sums its steps in order.
+    public static func kernel(_ c: KernelContext) {
+        let enc = c.inputs[0].f32, w = c.inputs[1].f32, out = c.output.f32
+        let steps = (c.inputs.count - 2) / 2
+        let dys: [UnsafePointer<Float>?] = (0..<steps).map { UnsafePointer(c.inputs[2 + 2 * $0].f32) }
+        let decs: [UnsafePointer<Float>?] = (0..<steps).map { UnsafePointer(c.inputs[3 + 2 * $0].f32) }
+        let s = AttentionRows(c.inputs[0])
+        dys.withUnsafeBufferPointer { dys in
+            decs.withUnsafeBufferPointer { decs in
+                guard let dyp = dys.baseAddress, let decp = decs.baseAddress else { return }
+                s.forEachRows(c.pool, grain: WorkerPool.grain(itemCost: 4 * steps * max(s.width, 1))) { rows in
+                    gc_additive_scores_grad_sum(dyp, decp, steps, enc, w, out, s.regions, s.width, rows.lowerBound, rows.upperBound)
+                }
+            }
+        }
+    }
+}
+
 extension AdditiveScoresWeightGradOp: KernelOp {
     /// A partial sum per batch row over its regions in order (batch rows split by core as the
     /// other attention kernels split them, so each core reads only its own examples' enc),
@@ -80,6 +99,39 @@ extension AdditiveScoresWeightGradOp: KernelOp {
         for b in 1..<s.batch {
             let p = partials + b * a
             for k in 0..<a { dw[k] += p[k] }
+        }
+    }
+}
+
+extension AdditiveScoresWeightGradSumOp: KernelOp {
+    /// As additive_scores_weight_grad for each step (each core's batch rows, all the steps'
+    /// partials while its examples' enc is in its cache), then each step's partials summed in
+    /// batch order and the steps' sums added in step order: the bits of the single ops and
+    /// their chain of adds, at any thread count.
+    public static func kernel(_ c: KernelContext) {
+        let enc = c.inputs[0].f32, dw = c.output.f32
+        let steps = (c.inputs.count - 1) / 2
+        let s = AttentionRows(c.inputs[0])
+        let a = s.width
+        guard a > 0 else { return }
+        guard s.batch > 0 else { for k in 0..<a { dw[k] = 0 }; return }
+        let perStep = s.batch * a
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: steps * perStep)
+        defer { partials.deallocate() }
+        s.forEachBatchRows(c.pool, costPerElement: 4 * steps) { images in
+            for t in 0..<steps {
+                gc_additive_scores_weight_partials(c.inputs[1 + 2 * t].f32, enc, c.inputs[2 + 2 * t].f32, partials + t * perStep,
+                                                   s.regions, a, images.lowerBound, images.upperBound)
+            }
+        }
+        var step = [Float](repeating: 0, count: a)
+        for t in 0..<steps {
+            let p = partials + t * perStep
+            for k in 0..<a { step[k] = p[k] }
+            for b in 1..<s.batch {
+                for k in 0..<a { step[k] += p[b * a + k] }
+            }
+            if t == 0 { for k in 0..<a { dw[k] = step[k] } } else { for k in 0..<a { dw[k] += step[k] } }
         }
     }
 }

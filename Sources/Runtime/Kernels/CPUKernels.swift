@@ -48,7 +48,7 @@ public enum CPUKernels {
         WinogradWeightTransformOp.self, WinogradConv2dOp.self,
         BlockedConv2dMaxpoolOp.self,
         // Attention scores (made by the attention-scores pass)
-        AdditiveScoresOp.self, AdditiveScoresGradOp.self, AdditiveScoresWeightGradOp.self, AdditiveScoresDecGradOp.self,
+        AdditiveScoresOp.self, AdditiveScoresGradOp.self, AdditiveScoresWeightGradOp.self, AdditiveScoresDecGradOp.self, AdditiveScoresGradSumOp.self, AdditiveScoresWeightGradSumOp.self,
         // Attention context (made by the attention-context pass)
         AttentionContextOp.self, AttentionContextGradOp.self,
         // Made by the pool-gradient-sums pass

@@ -22,7 +22,7 @@ extension SliceOp: KernelOp {
     public static func kernel(_ c: KernelContext) {
         let x = c.inputs[0], start = c.attributes[.start] ?? 0
         sliceCopy(x, axis: normalizedAxis(c.attributes[.axis], rank: x.shape.count), start: start,
-                  length: (c.attributes[.end] ?? start) - start, into: c.output)
+                  length: (c.attributes[.end] ?? start) - start, into: c.output, pool: c.pool)
     }
 }
 

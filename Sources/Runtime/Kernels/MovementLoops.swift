@@ -32,13 +32,22 @@ func concatenate(_ inputs: [TensorView], axis: Int, into out: TensorView) {
 }
 
 /// `out` = `x[..., start..<start+len, ...]` along axis (select is len 1 with the axis gone).
-func sliceCopy(_ x: TensorView, axis: Int, start: Int, length: Int, into out: TensorView) {
+/// With `pool`, the outer rows are split over its threads (a copy: the same bytes either way),
+/// by core, as the products that read a weight's slice split its rows.
+func sliceCopy(_ x: TensorView, axis: Int, start: Int, length: Int, into out: TensorView, pool: WorkerPool? = nil) {
     let split = AxisSplit(x.shape, axis: axis)
     let es = x.elementSize
     let inRow = split.n * split.inner * es, block = length * split.inner * es
-    for o in 0..<split.outer {
-        (out.data + o * block).copyMemory(from: x.data + o * inRow + start * split.inner * es, byteCount: block)
+    func copy(_ rows: Range<Int>) {
+        for o in rows {
+            (out.data + o * block).copyMemory(from: x.data + o * inRow + start * split.inner * es, byteCount: block)
+        }
     }
+    guard let pool, pool.width > 1, split.outer > 1, split.outer * length * split.inner >= 2 * WorkerPool.memoryBoundMinimumWork else {
+        copy(0..<split.outer)
+        return
+    }
+    pool.parallelForByCore(split.outer, grain: max(1, pool.memoryBoundGrain / max(length * split.inner, 1)), copy)
 }
 
 /// The adjoint of sliceCopy: `dy` placed at start..<start+len along axis of zeroed `out`.
