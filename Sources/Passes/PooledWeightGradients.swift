@@ -53,6 +53,8 @@ extension Pass {
               case .known(let width) = g[y].type.shape[3], h % 2 == 0, width % 2 == 0 else { return nil }
         var fused = node
         fused.op = .pooledConv2dGradWeight
+        // One group (checked above) is the op's only kind: `groups=1` is not its attribute.
+        fused.attributes[.groups] = nil
         fused.inputs = [try r.remap(dp, in: v), try r.remap(y, in: v), try r.remap(node.inputs[1], in: v),
                         try r.remap(node.inputs[2], in: v)]
         if let activation = a[.activation], activation != "none" { fused.attributes[.activation] = activation }

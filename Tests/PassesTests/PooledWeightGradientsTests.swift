@@ -48,6 +48,26 @@ final class PooledWeightGradientsTests: XCTestCase {
         XCTAssertEqual(IRPrinter.print(try parseIR(out)), out)
     }
 
+    /// A convolution written with `groups=1` (one group, as without the attribute) is rewritten
+    /// too, and the op it becomes does not carry `groups` (not one of its attributes: the
+    /// verifier would refuse the graph).
+    func testAnExplicitSingleGroupIsDropped() throws {
+        let out = try run("""
+        graph @g {
+          %x = input() {name="x"} : f32[B,2,8,8]
+          %dp = input() {name="dp"} : f32[B,4,4,4]
+          %w = param() {name="w", init="zeros"} : f32[4,2,3,3]
+          %y = conv2d(%x, %w) {stride=[1,1], padding=[1,1], groups=1} : f32[B,4,8,8]
+          %a = maxpool2d_grad(%dp, %y) {kernel=[2,2], stride=[2,2], padding=[0,0]} : f32[B,4,8,8]
+          %da = conv2d_grad_weight(%a, %x, %w) {stride=[1,1], padding=[1,1], groups=1} : f32[4,2,3,3]
+          output "da" = %da
+        }
+        """)
+        assertFileCheck(out, """
+        // CHECK: pooled_conv2d_grad_weight({{.*}}) {stride=[1,1], padding=[1,1]} : f32[4,2,3,3]
+        """)
+    }
+
     /// Left alone: a pool gradient with another user (or that is an output), a 5x5 or strided
     /// or dilated convolution, a pooling that is not 2x2 stride 2, odd sides, and everything when
     /// the pooled-weight-gradients fusion kind is off.

@@ -21,8 +21,10 @@ func pooledGradWeightHasKernel(weight: [Int], attributes: Attributes) -> Bool {
 }
 
 /// dw from the pooled gradient: output channels split over the pool (each chunk sums its
-/// channels over every image in one fixed order, so the bits do not depend on the split).
-/// Other windows run the two ops the node replaces, through a full-resolution buffer.
+/// channels over every image in one fixed order, so the bits do not depend on the split), a
+/// chunk's channels a slice at a time so that their accumulators (16 lanes per weight) stay
+/// within `pooledGradWeightAccumulatorFloats`. Other windows run the two ops the node
+/// replaces, through a full-resolution buffer.
 func pooledConv2dGradWeight(dp: TensorView, y: TensorView, x: TensorView, dw: TensorView, attributes: Attributes,
                             workspace: Workspace, pool: WorkerPool = .serial) {
     let relu = attributes[.activation] == "relu"
@@ -42,11 +44,19 @@ func pooledConv2dGradWeight(dp: TensorView, y: TensorView, x: TensorView, dw: Te
     let outC = dw.shape[0], inC = dw.shape[1]
     let chunks = pool.chunks(outC, perThread: 1)
     let perChunkChannels = (outC + chunks - 1) / max(chunks, 1)
-    let scratchSize = gc_pooled_grad_weight3x3_scratch(inC, perChunkChannels, y.shape[2], y.shape[3])
+    let perChannel = gc_pooled_grad_weight3x3_scratch(inC, 1, 0, 0) - gc_pooled_grad_weight3x3_scratch(inC, 0, 0, 0)
+    let slice = max(1, min(perChunkChannels, pooledGradWeightAccumulatorFloats / max(perChannel, 1)))
+    let scratchSize = gc_pooled_grad_weight3x3_scratch(inC, slice, y.shape[2], y.shape[3])
     let scratch = workspace.floats(scratchSize * chunks)
     pool.parallelFor(outC, perThread: 1) { chunk, channels in
-        gc_pooled_grad_weight3x3(dp.f32, y.f32, x.f32, dw.f32, x.shape[0], inC, outC, x.shape[2], x.shape[3],
-                                 y.shape[2], y.shape[3], window.padBegin[0], window.padBegin[1], relu ? 1 : 0,
-                                 scratch + chunk * scratchSize, channels.lowerBound, channels.upperBound)
+        for begin in stride(from: channels.lowerBound, to: channels.upperBound, by: slice) {
+            gc_pooled_grad_weight3x3(dp.f32, y.f32, x.f32, dw.f32, x.shape[0], inC, outC, x.shape[2], x.shape[3],
+                                     y.shape[2], y.shape[3], window.padBegin[0], window.padBegin[1], relu ? 1 : 0,
+                                     scratch + chunk * scratchSize, begin, min(begin + slice, channels.upperBound))
+        }
     }
 }
+
+/// The most floats of accumulators one chunk of `pooledConv2dGradWeight` holds at a time (4 MB:
+/// 16 lanes per weight of its slice of output channels; at least one channel's).
+let pooledGradWeightAccumulatorFloats = 1 << 20
