@@ -10,6 +10,9 @@
 # onnxruntime and PyTorch come from PYTHON (a virtual environment, e.g.
 #   python3 -m venv .venv-bench && .venv-bench/bin/pip install torch==2.13.0+cpu onnxruntime==1.32.0 onnx numpy
 # ); each is skipped with a message if missing. Progress on stderr, the table on stdout, JSON in OUT.
+# graphc's kernel choices go to TUNING_CACHE (default OUT/tuning.json, emptied at the start so
+# the run measures its own; one untimed run per variant and thread count makes them), not to
+# the user's cache, which other runs on a busy machine may have filled.
 #
 #   bench/encoder.sh                     # 2 threads, 5 repeats of 20 images
 #   THREADS="1 2" REPEATS=3 UNBLOCKED=1 bench/encoder.sh
@@ -27,19 +30,28 @@ OUT=${OUT:-bench/out/encoder}
 [ -x "$GRAPHC" ] || { echo "bench/encoder.sh: $GRAPHC not found; build it with: swift build -c release" >&2; exit 1; }
 [ -d "$DATA/images" ] || { echo "bench/encoder.sh: no images in $DATA/images (set DATA)" >&2; exit 1; }
 mkdir -p "$OUT"
+if [ -z "${TUNING_CACHE:-}" ]; then rm -f "$OUT/tuning.json"; fi
+export GRAPHC_TUNING_CACHE=${TUNING_CACHE:-$OUT/tuning.json}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/img"
 for i in $(seq 1 "$IMAGES"); do ln -s "$(realpath "$DATA/images/$i.tif")" "$tmp/img/$i.tif"; done
 envs=(); [ "$CORETYPE" != default ] && envs=(OPENBLAS_CORETYPE="$CORETYPE")
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 : > "$OUT/runs.jsonl"
+variants=("graphc:")
+[ "${UNBLOCKED:-0}" = 1 ] && variants+=("graphc --fusion off:--fusion off")
+[ "${CONVOLUTIONS:-0}" = 1 ] && variants+=("graphc --convolution blocked:--convolution blocked"
+                                            "graphc --convolution winograd:--convolution winograd")
 for t in $THREADS; do
+    echo "[$(date -u +%T)] tuning runs, $t thread(s) (cache $GRAPHC_TUNING_CACHE)" >&2
+    for v in "${variants[@]}"; do
+        flags=${v#*:}
+        # shellcheck disable=SC2086
+        env "${envs[@]}" "$GRAPHC" graphs/resnet18.swiftgraph --extract-features --images "$tmp/img" \
+            --out "$tmp/features.hdf5" --threads "$t" $flags > "$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
+    done
     for r in $(seq 1 "$REPEATS"); do
         echo "[$(date -u +%T)] repeat $r, $t thread(s); load $(cut -d' ' -f1 /proc/loadavg)" >&2
-        variants=("graphc:")
-        [ "${UNBLOCKED:-0}" = 1 ] && variants+=("graphc --fusion off:--fusion off")
-        [ "${CONVOLUTIONS:-0}" = 1 ] && variants+=("graphc --convolution blocked:--convolution blocked"
-                                                    "graphc --convolution winograd:--convolution winograd")
         for v in "${variants[@]}"; do
             label=${v%%:*}; flags=${v#*:}
             # shellcheck disable=SC2086
