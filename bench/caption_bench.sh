@@ -24,7 +24,9 @@
 # earlier runs first), OPENBLAS_CORETYPE (passed to graphc if set; never set by tests or CI; with
 # Haswell or Zen graphc also gets --isa avx2, see bench/isa.sh; ISA=... overrides),
 # TUNE (graphc's --tune, default fast: a short run per decoder and thread count first fills the
-# tuning cache TUNING_CACHE, default OUT/../tuning.json, so the timed runs read their choices),
+# tuning cache TUNING_CACHE, default OUT/tuning.json, emptied first so each run measures its own
+# choices rather than reading those of another run, perhaps on a busy machine; the timed runs
+# read them),
 # PYTHON (the interpreter with torch, h5py and nltk; default .venv-bench/bin/python if present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +43,7 @@ UNFUSED=${UNFUSED:-1}
 TUNE=${TUNE:-fast}
 PYTHON=${PYTHON:-$([ -x .venv-bench/bin/python ] && echo .venv-bench/bin/python || echo python3)}
 read -r -a isa <<< "$(isa_args "${OPENBLAS_CORETYPE:-}")"
-export GRAPHC_TUNING_CACHE=${TUNING_CACHE:-$(dirname "$OUT")/tuning.json}
+export GRAPHC_TUNING_CACHE=${TUNING_CACHE:-$OUT/tuning.json}
 
 die() { echo "bench/caption_bench.sh: $*" >&2; exit 1; }
 say() { echo "[$(date -u +%T)] $*" >&2; }
@@ -54,6 +56,7 @@ torch=yes
 
 mkdir -p "$OUT"
 rm -f "$OUT"/graphc-*.json "$OUT"/graphc_unfused-*.json "$OUT"/torch-*.json "$OUT"/load-*.txt "$OUT"/machine.txt
+if [ -z "${TUNING_CACHE:-}" ]; then rm -f "$OUT/tuning.json"; fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $("$GRAPHC" --version 2>/dev/null || echo graphc); features $features" > "$OUT/machine.txt"
