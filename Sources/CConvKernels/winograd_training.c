@@ -2,6 +2,7 @@
 // AVX-512F, AVX2+FMA, SSE2), by the instruction set gc_conv_isa() reports.
 #include "winograd_training_kernels.h"
 #include "conv_kernels.h"
+#include "transpose16.h"
 
 // The per-ISA helpers take and return no vectors across a call (all are inlined).
 #pragma clang diagnostic ignored "-Wpsabi"
