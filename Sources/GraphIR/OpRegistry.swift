@@ -43,6 +43,8 @@ public enum OpRegistry {
         .reluGradSum,
         // Made by the pooled-weight-gradients pass
         .pooledConv2dGradWeight,
+        // Made by the recompute-pooled-convolutions pass
+        .fusedConv2dMaxpool, .recomputedPooledConv2dGradWeight,
         // Made by the attention-grad-sums pass
         .additiveScoresGradSum, .additiveScoresWeightGradSum,
     ]

@@ -50,6 +50,7 @@ public enum FusionKind: String, CaseIterable, Sendable {
     case reducedInputs = "reduced-inputs"
     case pooledWeightGradient = "pooled-weight-gradients"
     case attentionGradSums = "attention-grad-sums"
+    case recomputedPooledConvolution = "recompute-pooled-convolutions"
 
     /// The `--pass-stats` counter of the fusion pass that counts this kind.
     public var counter: String {
@@ -67,13 +68,14 @@ public enum FusionKind: String, CaseIterable, Sendable {
         case .reducedInputs: "inputs taken reduced"
         case .pooledWeightGradient: "weight gradients from pooled gradients"
         case .attentionGradSums: "attention gradient chains summed"
+        case .recomputedPooledConvolution: "convolutions pooled in their store, recomputed for the weight gradient"
         }
     }
 
     /// The pass that makes this kind of rewrite (and counts it).
     public var pass: String {
         switch self {
-        case .attentionScores, .attentionContext, .sliceProducts, .reducedInputs, .pooledWeightGradient, .attentionGradSums: rawValue
+        case .attentionScores, .attentionContext, .sliceProducts, .reducedInputs, .pooledWeightGradient, .attentionGradSums, .recomputedPooledConvolution: rawValue
         default: "fusion"
         }
     }

@@ -29,6 +29,7 @@ public enum PassRegistry {
         .sliceProducts,
         .reducedInputs,
         .pooledWeightGradients,
+        .recomputePooledConvolutions,
         .attentionGradSums,
     ]
 

@@ -28,7 +28,7 @@ public enum Pipelines {
     /// duplicates of existing stacks that cse merges; `reduced-inputs` after cse, which
     /// merges an input's duplicate means; `attention-grad-sums` before `fusion`, which would
     /// otherwise fuse the adds it sums).
-    public static let optimisations: [Pass] = [.stackSums, .hoist, .sliceProducts, .stackProducts, .commonSubexpressionElimination, .reducedInputs, .attentionGradSums, .fusion, .poolGradientSums, .pooledWeightGradients, .deadCodeElimination, .verify]
+    public static let optimisations: [Pass] = [.stackSums, .hoist, .sliceProducts, .stackProducts, .commonSubexpressionElimination, .reducedInputs, .attentionGradSums, .fusion, .poolGradientSums, .pooledWeightGradients, .deadCodeElimination, .recomputePooledConvolutions, .deadCodeElimination, .verify]
 
     /// A model as lowered -> its forward graph, ready to differentiate: clean-ups, the
     /// dropout override (`options.dropout`), and with `options.fusion` the forward speed-ups.

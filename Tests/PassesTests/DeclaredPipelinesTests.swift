@@ -21,7 +21,8 @@ final class DeclaredPipelinesTests: XCTestCase {
                                                            "set-dropout", "attention-scores", "contract", "attention-context", "stack-products", "lstm-cells", "dce", "verify"])
         XCTAssertEqual(Pipelines.training(options).names, ["autodiff", "constant-folding", "cse", "dce", "verify",
                                                             "stack-sums", "hoist", "slice-products", "stack-products", "cse", "reduced-inputs", "attention-grad-sums",
-                                                            "fusion", "pool-gradient-sums", "pooled-weight-gradients", "dce", "verify"])
+                                                            "fusion", "pool-gradient-sums", "pooled-weight-gradients", "dce",
+                                                            "recompute-pooled-convolutions", "dce", "verify"])
         let unfused = PassOptions(fusion: false)
         XCTAssertEqual(Pipelines.forward(unfused).names, Pipelines.cleanup.map(\.name))
         XCTAssertEqual(Pipelines.training(unfused).names, Pipelines.differentiation.map(\.name))

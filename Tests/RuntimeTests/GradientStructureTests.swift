@@ -194,13 +194,15 @@ final class GradientStructureTests: XCTestCase {
                                          "additive_scores_grad", "additive_scores_dec_grad", "additive_scores_weight_grad", "additive_scores_grad_sum", "additive_scores_weight_grad_sum",
                                          "attention_context_grad",
                                          "lstm_cell_grad", "lstm_cell_state_grad", "relu_grad_sum",
-                                         "pooled_conv2d_grad_weight"]
+                                         "pooled_conv2d_grad_weight", "recomputed_pooled_conv2d_grad_weight"]
         // Sources have no inputs; argmax gives integers, which carry no gradient.
         let noInputsOrInteger: Set<String> = ["input", "param", "constant", "argmax", "maxpool_indices"]
         // Made by the fusion pass after autodiff, from backward ops among others.
         let fusedAfterAutodiff: Set<String> = ["fused_elementwise", "log_softmax_nll_grad",
                                                // the data-parallel pass's gradient exchange: never differentiated
-                                               "allreduce_start", "allreduce_wait", "bucket_slice"]
+                                               "allreduce_start", "allreduce_wait", "bucket_slice",
+                                               // recompute-pooled-convolutions' forward, whose weight gradient the pass makes with it
+                                               "fused_conv2d_maxpool"]
         // Made by the blocked-layout pass, which only inference pipelines run.
         let inferenceOnly: Set<String> = ["reorder_to_blocked", "reorder_from_blocked", "pack_conv_weight", "blocked_conv2d",
                                           "blocked_maxpool2d", "winograd_weight_transform", "winograd_conv2d",

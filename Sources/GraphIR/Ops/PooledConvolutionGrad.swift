@@ -42,3 +42,85 @@ public enum PooledConv2dGradWeightOp: OpSpec {
 extension OpDef {
     public static let pooledConv2dGradWeight = OpDef(PooledConv2dGradWeightOp.self)
 }
+
+// A small convolution pooled in its store during training, and its weight gradient recomputing
+// the pre-pool values instead of reading them (`recompute-pooled-convolutions`).
+
+/// The most input channels of the convolutions `recompute-pooled-convolutions` recomputes:
+/// each weight gradient repeats the forward's products, cheap only for few input channels (the
+/// C kernels' GC_PC_MAX_IN_CHANNELS).
+public let recomputedConvolutionMaxInChannels = 4
+
+/// The 2x2-pooled shape of a 3x3 stride-1 undilated convolution of input `x` (operand i) by
+/// `w` (operand i + 1) with bias operand i + 2 when present: checked that the kernels take it
+/// (at most `recomputedConvolutionMaxInChannels` input channels, no groups, even output sides).
+func recomputedConvolutionPooledShape(_ q: ShapeQuery, input i: Int, what: String) throws -> Shape {
+    _ = try EpilogueActivation(q.attributes)
+    for k in i..<q.inputs.count { try q.requireFloat(k, ["input", "weight", "bias"][k - i]) }
+    try q.requireRank(i, 4...4, "input"); try q.requireRank(i + 1, 4...4, "weight")
+    let x = q.input(i), w = q.input(i + 1)
+    guard w.shape[2] == .known(3), w.shape[3] == .known(3), let c = w.shape[1].value, c <= recomputedConvolutionMaxInChannels,
+          x.shape[1] == w.shape[1] else {
+        throw ShapeError("\(what) takes a 3x3 weight of at most \(recomputedConvolutionMaxInChannels) input channels matching the input's (no groups), got input \(x) and weight \(w)")
+    }
+    guard (q.attributes[.stride] ?? [1, 1]) == [1, 1], (q.attributes[.dilation] ?? [1, 1]).allSatisfy({ $0 == 1 }) else {
+        throw ShapeError("\(what) takes stride 1 and no dilation")
+    }
+    if q.inputs.count > i + 2 {
+        try q.requireRank(i + 2, 1...1, "bias")
+        guard q.input(i + 2).shape[0] == w.shape[0] else { throw ShapeError("bias \(q.input(i + 2)) must have the weight's \(w.shape[0]) output channels") }
+    }
+    let conv = try window2d(q, input: x, channels: w.shape[0], kernel: [3, 3], what: what)
+    guard case .known(let h) = conv.shape[2], case .known(let wd) = conv.shape[3], h % 2 == 0, wd % 2 == 0 else {
+        throw ShapeError("\(what): the convolution's output \(conv) must have an even height and width (2x2 windows tiling it)")
+    }
+    return Shape([x.shape[0], w.shape[0], .known(h / 2), .known(wd / 2)])
+}
+
+/// `fused_conv2d_maxpool(x, w[, b]) {stride=[1,1], padding, dilation?, activation?}`:
+/// `maxpool2d(fused_conv2d(x, w, b) {stride, padding, activation}) {kernel=[2,2],
+/// stride=[2,2], padding=[0,0]}` in one kernel that never stores the convolution's output
+/// (NCHW; the evaluation pipeline's blocked_conv2d_maxpool is the blocked layout's). A 3x3
+/// weight of at most `recomputedConvolutionMaxInChannels` input channels. Made after autodiff
+/// by `recompute-pooled-convolutions`, whose `recomputed_pooled_conv2d_grad_weight` is the
+/// weight gradient (it recomputes the windows bit for bit): it has no gradient of its own.
+public enum FusedConv2dMaxpoolOp: OpSpec {
+    public static let name = "fused_conv2d_maxpool"
+    public static let arity = Arity.between(2, 3)
+    public static let fusion = FusionClass.opaque
+    public static let attributes = windowGeometry + [.optional(.dilation, .eachAtLeast(1)), EpilogueActivation.spec]
+    /// The convolution's products (four per pooled value) and the window's comparisons.
+    public static func flops(_ q: CostQuery) -> Double { q.outputCount * 4 * (2 * q.dim(1, 1) * 9 + 1) }
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
+        .f32(try recomputedConvolutionPooledShape(q, input: 0, what: name))
+    }
+}
+
+/// `recomputed_pooled_conv2d_grad_weight(dp, x, w[, b]) {stride=[1,1], padding, dilation?,
+/// activation?}`: `pooled_conv2d_grad_weight(dp, y, x, w) {stride, padding, activation}` with
+/// y = fused_conv2d(x, w, b) {stride, padding, activation} recomputed window by window as
+/// fused_conv2d_maxpool computes it (the same bits), not read: the weight gradient of a
+/// convolution whose full-resolution output was never stored. Each window's dp goes to its
+/// first maximum (a NaN wins, the first one); with `activation="relu"` a dp whose maximum is
+/// not above 0 is dropped. A backward op made after autodiff: it has no gradient of its own.
+public enum RecomputedPooledConv2dGradWeightOp: OpSpec {
+    public static let name = "recomputed_pooled_conv2d_grad_weight"
+    public static let arity = Arity.between(3, 4)
+    public static let fusion = FusionClass.opaque
+    public static let attributes = FusedConv2dMaxpoolOp.attributes
+    /// The recomputed windows' products, then the gradient's (four positions per window).
+    public static func flops(_ q: CostQuery) -> Double {
+        q.count(0) * 4 * (2 * q.dim(2, 1) * 9 + 1) + PooledConv2dGradWeightOp.flops(q)
+    }
+    public static func shape(_ q: ShapeQuery) throws -> TensorType {
+        try q.requireFloat(0, "pooled gradient"); try q.requireRank(0, 4...4, "pooled gradient")
+        let pooled = try recomputedConvolutionPooledShape(q, input: 1, what: name)
+        guard q.input(0).shape == pooled else { throw ShapeError("pooled gradient \(q.input(0)) must be the pooled shape \(pooled)") }
+        return q.input(2)
+    }
+}
+
+extension OpDef {
+    public static let fusedConv2dMaxpool = OpDef(FusedConv2dMaxpoolOp.self)
+    public static let recomputedPooledConv2dGradWeight = OpDef(RecomputedPooledConv2dGradWeightOp.self)
+}

@@ -55,6 +55,8 @@ public enum CPUKernels {
         ReluGradSumOp.self,
         // Made by the pooled-weight-gradients pass
         PooledConv2dGradWeightOp.self,
+        // Made by the recompute-pooled-convolutions pass
+        FusedConv2dMaxpoolOp.self, RecomputedPooledConv2dGradWeightOp.self,
     ]
 
     /// Kernels by op. An op listed twice is a programming error caught at first use (and by

@@ -60,3 +60,41 @@ func pooledConv2dGradWeight(dp: TensorView, y: TensorView, x: TensorView, dw: Te
 /// The most floats of accumulators one chunk of `pooledConv2dGradWeight` holds at a time (4 MB:
 /// 16 lanes per weight of its slice of output channels; at least one channel's).
 let pooledGradWeightAccumulatorFloats = 1 << 20
+
+extension FusedConv2dMaxpoolOp: KernelOp {
+    /// Images split over the pool: each pooled value is its window's alone, so no split changes a bit.
+    public static func kernel(_ c: KernelContext) {
+        let x = c.inputs[0], w = c.inputs[1], y = c.output, window = Window2d(c.attributes)
+        let bias = c.inputs.count > 2 ? UnsafePointer(c.inputs[2].f32) : nil
+        let (inC, outC, h, wd) = (x.shape[1], w.shape[0], 2 * y.shape[2], 2 * y.shape[3])
+        let relu: Int32 = c.attributes[.activation] == "relu" ? 1 : 0
+        let chunks = c.pool.chunks(x.shape[0], perThread: 1)
+        let scratchSize = gc_conv3x3_pool2_scratch(inC, h, wd)
+        let scratch = c.workspace.floats(scratchSize * chunks)
+        c.pool.parallelFor(x.shape[0], perThread: 1) { chunk, images in
+            gc_conv3x3_pool2(x.f32, w.f32, bias, y.f32, inC, outC, x.shape[2], x.shape[3], h, wd, window.padBegin[0],
+                             window.padBegin[1], relu, scratch + chunk * scratchSize, images.lowerBound, images.upperBound)
+        }
+    }
+}
+
+extension RecomputedPooledConv2dGradWeightOp: KernelOp {
+    /// Output channels split over the pool, as pooledConv2dGradWeight's (each chunk sums its
+    /// channels over every image in one fixed order; its channels' accumulators are at most
+    /// recomputedConvolutionMaxInChannels x 9 lane vectors each, no slicing needed).
+    public static func kernel(_ c: KernelContext) {
+        let dp = c.inputs[0], x = c.inputs[1], w = c.inputs[2], dw = c.output, window = Window2d(c.attributes)
+        let bias = c.inputs.count > 3 ? UnsafePointer(c.inputs[3].f32) : nil
+        let (inC, outC, h, wd) = (x.shape[1], w.shape[0], 2 * dp.shape[2], 2 * dp.shape[3])
+        let relu: Int32 = c.attributes[.activation] == "relu" ? 1 : 0
+        let chunks = c.pool.chunks(outC, perThread: 1)
+        let perChunk = (outC + chunks - 1) / max(chunks, 1)
+        let scratchSize = gc_recomputed_pooled_grad_weight3x3_scratch(inC, perChunk, h, wd)
+        let scratch = c.workspace.floats(scratchSize * chunks)
+        c.pool.parallelFor(outC, perThread: 1) { chunk, channels in
+            gc_recomputed_pooled_grad_weight3x3(dp.f32, x.f32, w.f32, bias, dw.f32, x.shape[0], inC, outC, x.shape[2],
+                                                x.shape[3], h, wd, window.padBegin[0], window.padBegin[1], relu,
+                                                scratch + chunk * scratchSize, channels.lowerBound, channels.upperBound)
+        }
+    }
+}
