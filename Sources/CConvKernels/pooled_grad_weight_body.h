@@ -63,6 +63,12 @@ static inline __attribute__((always_inline)) void GC_PNAME(pg_route)(v16 a, v16 
     q[0] = (v16)(gi & ea); q[1] = (v16)(gi & eb); q[2] = (v16)(gi & ec); q[3] = (v16)(gi & ed);
 }
 
+/// xv[t]: phase t of deinterleaved input row 2i + rr (gc_pg_deinterleave's), lanes j0...
+static inline __attribute__((always_inline)) void GC_PNAME(pg_row)(const float *xb, long rowStride, long padded, long i,
+                                                                   int rr, long j0, v16 xv[4]) {
+    for (int t = 0; t < 4; t++) __builtin_memcpy(&xv[t], xb + (2 * i + rr) * rowStride + t * padded + j0, sizeof(v16));
+}
+
 /// s[k] += the products of tap k for the 16 windows j0.. of pooled row i: q (pg_route's) times
 /// the deinterleaved input plane xb (gc_pg_deinterleave's). Input row 2i + rr serves window row
 /// di with tap row ky = rr - di (four of its phases live at a time, not all sixteen).
@@ -70,8 +76,7 @@ static inline __attribute__((always_inline)) void GC_PNAME(pg_accumulate)(v16 s[
                                                                           long rowStride, long padded, long i, long j0) {
     for (int rr = 0; rr < 4; rr++) {
         v16 xv[4];
-        for (int t = 0; t < 4; t++)
-            __builtin_memcpy(&xv[t], xb + (2 * i + rr) * rowStride + t * padded + j0, sizeof(v16));
+        GC_PNAME(pg_row)(xb, rowStride, padded, i, rr, j0, xv);
         for (int di = 0; di < 2; di++) {
             const int ky = rr - di;
             if (ky < 0 || ky > 2) continue;
@@ -158,8 +163,7 @@ static inline __attribute__((always_inline)) void GC_PNAME(pc_windows)(const flo
         const float *xc = xb + c * plane;
         for (int rr = 0; rr < 4; rr++) {
             v16 xv[4];
-            for (int t = 0; t < 4; t++)
-                __builtin_memcpy(&xv[t], xc + (2 * i + rr) * rowStride + t * padded + j0, sizeof(v16));
+            GC_PNAME(pg_row)(xc, rowStride, padded, i, rr, j0, xv);
             for (int di = 0; di < 2; di++) {
                 const int ky = rr - di;
                 if (ky < 0 || ky > 2) continue;
@@ -200,10 +204,17 @@ static void GC_PNAME(conv3x3_pool2)(const float *x, const float *w, const float 
                                          relu, i, j0, v);
                     // As the 2x2 max pooling of the activations: a NaN wins.
                     const v16 m = max_nan16(max_nan16(max_nan16(v[0], v[1]), v[2]), v[3]);
-                    float lanes[16];
-                    __builtin_memcpy(lanes, &m, sizeof lanes);
-                    const long valid = ow - j0 < 16 ? ow - j0 : 16;
-                    for (long k = 0; k < valid; k++) yo[i * ow + j0 + k] = lanes[k];
+                    // All 16 lanes while they end within this chunk's images (the lanes past the
+                    // row land on values written later, in this chunk); else the row's alone.
+                    float *at = yo + i * ow + j0;
+                    if (at + 16 <= y + n_end * cout * oh * ow) {
+                        __builtin_memcpy(at, &m, sizeof m);
+                    } else {
+                        float lanes[16];
+                        __builtin_memcpy(lanes, &m, sizeof lanes);
+                        const long valid = ow - j0 < 16 ? ow - j0 : 16;
+                        for (long k = 0; k < valid; k++) at[k] = lanes[k];
+                    }
                 }
         }
     }
