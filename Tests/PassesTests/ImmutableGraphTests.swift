@@ -9,7 +9,7 @@ import XCTest
 final class ImmutableGraphTests: XCTestCase {
     /// Graphs on which every pass but verify finds work: the CNN as lowered, straight out of
     /// autodiff (constant-folding, cse, dce), differentiated and cleaned up (stack-sums, hoist,
-    /// fusion), fully compiled (drop-gradients, memory-plan) and blocked (fuse-conv-pool);
+    /// fusion), with its weight gradients pooled (recompute-pooled-convolutions), fully compiled (drop-gradients, memory-plan) and blocked (fuse-conv-pool);
     /// the captioning LSTM (stack-products and the LSTM-cell fusion) and attention model
     /// (contract), differentiated (slice-products), and with its forward speed-ups before
     /// (attention-grad-sums); a graph whose input was edited by hand (shape-inference) and one with a
@@ -41,6 +41,8 @@ final class ImmutableGraphTests: XCTestCase {
                 ("cnn training", try Pipelines.compileForTraining(cnn, .checked).training),
                 ("cnn fused", try Pipeline(Pipelines.differentiation + [.fusion]).run(cnn, .checked)),
                 ("cnn bias sums pooled", try Pipeline(Pipelines.differentiation + [.fusion, .poolGradientSums, .deadCodeElimination]).run(cnn, .checked)),
+                ("cnn weight gradients pooled", try Pipeline(Pipelines.differentiation + [.fusion, .poolGradientSums, .pooledWeightGradients,
+                                                                                           .deadCodeElimination]).run(cnn, .checked)),
                 ("cnn blocked", try Pipeline(["blocked-layout", "dce"]).run(cnn, .checked)),
                 ("caption_lstm", lstm), ("caption_lstm differentiated", try Pipeline(Pipelines.differentiation).run(lstm, .checked)),
                 ("caption_attention", attention), ("caption_attention differentiated", try Pipeline(Pipelines.differentiation).run(attention, .checked)),
