@@ -54,9 +54,13 @@ final class FusionKindTests: XCTestCase {
                 let left = counts(context)
                 XCTAssertEqual(left[kind], 0, "\(file) without \(kind)")
                 // The CNN's pooled weight gradient reads the relu-folded pool gradient (pool-gradient);
-                // without attention-scores' accumulations there is no chain for attention-grad-sums.
+                // its recomputation needs the fused convolution (conv-epilogue) and that pooled
+                // weight gradient; without attention-scores' accumulations there is no chain for
+                // attention-grad-sums.
+                let prerequisites: Set<FusionKind> = [.convEpilogue, .poolGradient, .pooledWeightGradient]
                 for other in fired where other != kind && !(kind == .lstmCell && other == .elementwise)
                     && !(kind == .poolGradient && other == .pooledWeightGradient)
+                    && !(prerequisites.contains(kind) && other == .recomputedPooledConvolution)
                     && !(kind == .attentionScores && other == .attentionGradSums) {
                     XCTAssertGreaterThan(left[other] ?? 0, 0, "\(file) without \(kind): \(other) still fused")
                 }

@@ -139,18 +139,21 @@ final class KernelPoolGradientTests: XCTestCase {
     }
 
     /// The fusion pass folds relu_grad into the CNN's two pool gradients (the first block's
-    /// then taken into its pooled weight gradient, which keeps the fold as its activation), and
+    /// then taken into its pooled weight gradient, which keeps the fold as its activation, then
+    /// recomputed), and
     /// the fused training step computes what the unfused one does.
     func testFusionFoldsReluGradIntoPoolGradients() throws {
         let path = FusionEquivalenceTests.repository.appendingPathComponent("graphs/cnn.swiftgraph").path
         let model = try Frontend.lower(path: path, options: FrontendOptions(mode: .train))
         let context = PassContext(options: PassOptions(verifyEach: true))
         let (_, training) = try Pipelines.compileForTraining(model, context)
+        // (recompute-pooled-convolutions then makes the pooled weight gradient recompute its windows.)
+        let pooled: Set<OpDef> = [.pooledConv2dGradWeight, .recomputedPooledConv2dGradWeight]
         let folded = training.nodes.filter {
-            ($0.op == .maxpool2dGrad || $0.op == .pooledConv2dGradWeight) && $0.attributes[.activation] == "relu"
+            ($0.op == .maxpool2dGrad || pooled.contains($0.op)) && $0.attributes[.activation] == "relu"
         }
         XCTAssertEqual(folded.count, 2)
-        XCTAssertEqual(training.nodes.filter { $0.op == .pooledConv2dGradWeight }.count, 1)
+        XCTAssertEqual(training.nodes.filter { pooled.contains($0.op) }.count, 1)
         XCTAssertEqual(training.nodes.filter { $0.op == .reluGrad && $0.type.rank == 4 }.count, 0)
     }
 
