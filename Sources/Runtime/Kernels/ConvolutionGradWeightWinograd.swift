@@ -55,5 +55,6 @@ func conv2dGradWeightWinograd(dy: TensorView, x: TensorView, dw: TensorView, _ g
 /// (32 MB): each is 36 x C x O rounded up to 16, four times a weight gradient.
 let winogradGradWeightPartialFloats = 1 << 23
 
-/// The most floats of scratch one image takes in `conv2dGradWeightWinograd` (16 MB; per thread).
+/// The most floats of scratch one image takes in `conv2dGradWeightWinograd` (16 MB). The call
+/// holds one group's scratch per chunk of its runs (at most 8 chunks), not per thread.
 let winogradGradWeightScratchFloats = 1 << 22

@@ -97,7 +97,16 @@ final class FusedWeightUpdate {
             // The executor owns the closures (so they never outlive the executor); they hold
             // `self`, which holds no executor.
             if let dx = site.inputGradientNode {
-                executor.replaceKernel(ofNode: dx) { c in self.deferred[index] = c }
+                // Deferred only when it can run with the update (a batch of at most
+                // `pairedRowsLimit` rows); otherwise it runs in its own step as usual, so
+                // that `--profile` times it as its own node, not as part of the update's.
+                executor.replaceKernel(ofNode: dx) { c in
+                    if let rows = c.inputs.first?.shape.first, rows <= FusedWeightUpdate.pairedRowsLimit {
+                        self.deferred[index] = c
+                    } else {
+                        MatmulOp.kernel(c)
+                    }
+                }
             }
             executor.replaceKernel(ofNode: site.node) { [unowned executor] c in
                 let lossIsFinite = executor.outputBuffer(named: "loss")?.first?.isFinite ?? false
