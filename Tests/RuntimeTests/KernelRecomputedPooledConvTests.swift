@@ -18,21 +18,57 @@ final class KernelRecomputedPooledConvTests: XCTestCase {
         return HostTensor(shape: shape, floats: zip(u, v).map { r, x in nans && r < 0.01 ? .nan : x.rounded() * scale })
     }
 
-    /// activation(conv2d(x, w) + b) at every position, stride 1, top/left padding `pad`, in Double.
-    func convolution(x: HostTensor, w: HostTensor, b: HostTensor?, pad: Int, relu: Bool) -> (values: [Double], h: Int, w: Int) {
+    /// activation(conv2d(x, w) + b) at every position, stride 1, padding [top, left, bottom,
+    /// right], in Double.
+    func convolution(x: HostTensor, w: HostTensor, b: HostTensor?, padding p: [Int], relu: Bool) -> (values: [Double], h: Int, w: Int) {
         let (n, c, ih, iw) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), o = w.shape[0]
-        let h = ih + 2 * pad - 2, wd = iw + 2 * pad - 2
+        let h = ih + p[0] + p[2] - 2, wd = iw + p[1] + p[3] - 2
         var y = [Double](repeating: 0, count: n * o * h * wd)
         for img in 0..<n { for oc in 0..<o { for r in 0..<h { for q in 0..<wd {
             var s = b.map { Double($0.floats[oc]) } ?? 0
             for ic in 0..<c { for ky in 0..<3 { for kx in 0..<3 {
-                let xr = r - pad + ky, xc = q - pad + kx
+                let xr = r - p[0] + ky, xc = q - p[1] + kx
                 guard xr >= 0, xr < ih, xc >= 0, xc < iw else { continue }
                 s += Double(x.floats[((img * c + ic) * ih + xr) * iw + xc]) * Double(w.floats[((oc * c + ic) * 3 + ky) * 3 + kx])
             } } }
             y[((img * o + oc) * h + r) * wd + q] = relu && !(s > 0) && !s.isNaN ? 0 : s
         } } } }
         return (y, h, wd)
+    }
+
+    func convolution(x: HostTensor, w: HostTensor, b: HostTensor?, pad: Int, relu: Bool) -> (values: [Double], h: Int, w: Int) {
+        convolution(x: x, w: w, b: b, padding: [pad, pad, pad, pad], relu: relu)
+    }
+
+    /// The 2x2 stride-2 max pooling of y [planes, h, w] (a NaN wins).
+    func pooled(_ y: [Double], planes: Int, h: Int, w: Int) -> [Double] {
+        var want: [Double] = []
+        for plane in 0..<planes { for i in 0..<(h / 2) { for j in 0..<(w / 2) {
+            let window = [0, 1, w, w + 1].map { y[(plane * h + 2 * i) * w + 2 * j + $0] }
+            want.append(window.contains { $0.isNaN } ? .nan : window.max()!)
+        } } }
+        return want
+    }
+
+    /// conv2d_grad_weight(maxpool2d_grad(dp, y) {activation}, x) in Double: the full-resolution
+    /// gradient, then the dense sums (a 0 times a NaN input is NaN there too).
+    func weightGradient(dp: HostTensor, y: [Double], x: HostTensor, outChannels o: Int, h: Int, w wd: Int, padding p: [Int],
+                        relu: Bool) -> [Double] {
+        let (n, c, ih, iw) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        var dy = [Double](repeating: 0, count: y.count)
+        for plane in 0..<(n * o) { for i in 0..<(h / 2) { for j in 0..<(wd / 2) {
+            guard let at = argmax(y, plane: plane, h: h, w: wd, i: i, j: j, relu: relu) else { continue }
+            dy[at] = Double(dp.floats[(plane * (h / 2) + i) * (wd / 2) + j])
+        } } }
+        var want = [Double](repeating: 0, count: o * c * 9)
+        for img in 0..<n { for oc in 0..<o { for ic in 0..<c { for ky in 0..<3 { for kx in 0..<3 {
+            for r in 0..<h { for q in 0..<wd {
+                let xr = r - p[0] + ky, xc = q - p[1] + kx
+                guard xr >= 0, xr < ih, xc >= 0, xc < iw else { continue }
+                want[((oc * c + ic) * 3 + ky) * 3 + kx] += dy[((img * o + oc) * h + r) * wd + q] * Double(x.floats[((img * c + ic) * ih + xr) * iw + xc])
+            } }
+        } } } } }
+        return want
     }
 
     /// The 2x2 max pooling's window position that maxpool2d_grad routes to: the first NaN, else
@@ -63,11 +99,7 @@ final class KernelRecomputedPooledConvTests: XCTestCase {
             for relu in [false, true] {
                 for bias in [true, false] {
                     let (y, h, wd) = convolution(x: x, w: w, b: bias ? b : nil, pad: p, relu: relu)
-                    var want: [Double] = []
-                    for plane in 0..<(n * o) { for i in 0..<(h / 2) { for j in 0..<(wd / 2) {
-                        let window = [0, 1, wd, wd + 1].map { y[(plane * h + 2 * i) * wd + 2 * j + $0] }
-                        want.append(window.contains { $0.isNaN } ? .nan : window.max()!)
-                    } } }
+                    let want = pooled(y, planes: n * o, h: h, w: wd)
                     try onEveryISA { isa in
                         var first: [UInt32]?
                         for threads in 1...3 {
@@ -89,10 +121,7 @@ final class KernelRecomputedPooledConvTests: XCTestCase {
     func testForwardWithinRoundingOfRandomValues() throws {
         let x = data.floats([2, 1, 28, 28]), w = data.floats([16, 1, 3, 3]), b = data.floats([16])
         let (y, h, wd) = convolution(x: x, w: w, b: b, pad: 1, relu: true)
-        var want: [Double] = []
-        for plane in 0..<32 { for i in 0..<14 { for j in 0..<14 {
-            want.append([0, 1, wd, wd + 1].map { y[(plane * h + 2 * i) * wd + 2 * j + $0] }.max()!)
-        } } }
+        let want = pooled(y, planes: 32, h: h, w: wd)
         assertClose(try runOp(.fusedConv2dMaxpool, [x, w, b], attributes(pad: 1, relu: true)), want, shape: [2, 16, 14, 14])
     }
 
@@ -102,21 +131,7 @@ final class KernelRecomputedPooledConvTests: XCTestCase {
             for relu in [false, true] {
                 let (y, h, wd) = convolution(x: x, w: w, b: b, pad: p, relu: relu)
                 let dp = data.floats([n, o, h / 2, wd / 2])
-                // The full-resolution gradient, then conv2d_grad_weight's dense sums (a 0 times a
-                // NaN input is NaN there too).
-                var dy = [Double](repeating: 0, count: y.count)
-                for plane in 0..<(n * o) { for i in 0..<(h / 2) { for j in 0..<(wd / 2) {
-                    guard let at = argmax(y, plane: plane, h: h, w: wd, i: i, j: j, relu: relu) else { continue }
-                    dy[at] = Double(dp.floats[(plane * (h / 2) + i) * (wd / 2) + j])
-                } } }
-                var want = [Double](repeating: 0, count: o * c * 9)
-                for img in 0..<n { for oc in 0..<o { for ic in 0..<c { for ky in 0..<3 { for kx in 0..<3 {
-                    for r in 0..<h { for q in 0..<wd {
-                        let xr = r - p + ky, xc = q - p + kx
-                        guard xr >= 0, xr < ih, xc >= 0, xc < iw else { continue }
-                        want[((oc * c + ic) * 3 + ky) * 3 + kx] += dy[((img * o + oc) * h + r) * wd + q] * Double(x.floats[((img * c + ic) * ih + xr) * iw + xc])
-                    } }
-                } } } } }
+                let want = weightGradient(dp: dp, y: y, x: x, outChannels: o, h: h, w: wd, padding: [p, p, p, p], relu: relu)
                 let scale = want.filter { !$0.isNaN }.map(abs).max() ?? 1
                 try onEveryISA { isa in
                     var first: [UInt32]?
@@ -131,6 +146,48 @@ final class KernelRecomputedPooledConvTests: XCTestCase {
                         let bits = got.floats.map(\.bitPattern)
                         if let first { XCTAssertEqual(bits, first, "\(threads) threads, \(isa)") } else { first = bits }
                     }
+                }
+            }
+        }
+    }
+
+    /// Random shapes: 1-5 images, 1-4 input channels, 1-20 output channels, odd and even input
+    /// sides, unequal padding on each side (top and left passed to the kernels, bottom and right
+    /// only in the shape): both ops against the references, bit for bit over 1-4 threads.
+    func testRandomShapesAndUnequalPadding() throws {
+        let random = RandomSource(seed: 977)
+        var done = 0
+        while done < 24 {
+            let n = 1 + random.nextInt(below: 5), c = 1 + random.nextInt(below: 4), o = 1 + random.nextInt(below: 20)
+            let ih = 1 + random.nextInt(below: 24), iw = 1 + random.nextInt(below: 40)
+            let padding = (0..<4).map { _ in random.nextInt(below: recomputedConvolutionMaxPadding + 1) }
+            let h = ih + padding[0] + padding[2] - 2, wd = iw + padding[1] + padding[3] - 2
+            guard h >= 2, wd >= 2, h % 2 == 0, wd % 2 == 0 else { continue }
+            done += 1
+            let relu = done % 2 == 0, nans = done % 3 == 0
+            let x = exact([n, c, ih, iw], scale: 1, nans: nans), w = exact([o, c, 3, 3], scale: 0.125), b = exact([o], scale: 0.125)
+            var a: Attributes = ["stride": .ints([1, 1]), "padding": .ints(padding)]
+            if relu { a["activation"] = .string("relu") }
+            let (y, _, _) = convolution(x: x, w: w, b: b, padding: padding, relu: relu)
+            let forward = pooled(y, planes: n * o, h: h, w: wd)
+            let dp = data.floats([n, o, h / 2, wd / 2])
+            let gradient = weightGradient(dp: dp, y: y, x: x, outChannels: o, h: h, w: wd, padding: padding, relu: relu)
+            let scale = gradient.filter { !$0.isNaN }.map(abs).max() ?? 1
+            let what = "\(n)x\(c)x\(ih)x\(iw) -> \(o), padding \(padding), relu \(relu)"
+            try onEveryISA { isa in
+                var first: ([UInt32], [UInt32])?
+                for threads in 1...4 {
+                    let got = try runOp(.fusedConv2dMaxpool, [x, w, b], a, threads: threads)
+                    XCTAssertEqual(got.shape, [n, o, h / 2, wd / 2], what)
+                    for (g, r) in zip(got.floats, forward) {
+                        if r.isNaN { XCTAssertTrue(g.isNaN, what) } else { XCTAssertEqual(Double(g), r, "\(what), \(isa)") }
+                    }
+                    let dw = try runOp(.recomputedPooledConv2dGradWeight, [dp, x, w, b], a, threads: threads)
+                    for (g, r) in zip(dw.floats, gradient) {
+                        if r.isNaN { XCTAssertTrue(g.isNaN, what) } else { XCTAssertEqual(Double(g), r, accuracy: 1e-5 * max(1, scale), "\(what), \(isa)") }
+                    }
+                    let bits = (got.floats.map(\.bitPattern), dw.floats.map(\.bitPattern))
+                    if let first { XCTAssertTrue(bits == first, "\(what): \(threads) threads, \(isa)") } else { first = bits }
                 }
             }
         }
@@ -153,6 +210,26 @@ final class KernelRecomputedPooledConvTests: XCTestCase {
         XCTAssertThrowsError(try b.emit(.fusedConv2dMaxpool, [x, w], ["stride": .ints([2, 2]), "padding": .ints([1, 1])]), "stride")
         XCTAssertThrowsError(try b.emit(.recomputedPooledConv2dGradWeight, [x, x, w], a), "pooled gradient shape")
         XCTAssertThrowsError(try b.emit(.fusedConv2dMaxpool, [x, w], ["stride": .ints([1, 1]), "padding": .ints([1, 1]), "activation": .string("tanh")]))
+        XCTAssertThrowsError(try b.emit(.fusedConv2dMaxpool, [x, w], ["stride": .ints([1, 1]), "padding": .ints([1, 3, 1, 1])]), "padding 3")
+        XCTAssertThrowsError(try b.emit(.recomputedPooledConv2dGradWeight, [b.input("dp5", .f32([2, 4, 5, 5])), x, w],
+                                        ["stride": .ints([1, 1]), "padding": .ints([3, 3])]), "padding 3")
+    }
+
+    /// A hand-written graph whose 20 MB output needed 10 GB of scratch (its padding held as
+    /// 5 million rows of zeros, each 16 lanes wide, per input channel) is refused by the
+    /// verifier with a message, not run into a failed allocation.
+    func testWidePaddingIsAnErrorNotATrap() {
+        let ir = """
+        graph @g {
+          %x = input() {name="image"} : f32[1,4,2,2]
+          %w = param() {name="w", init="zeros"} : f32[1,4,3,3]
+          %p = fused_conv2d_maxpool(%x, %w) {stride=[1,1], padding=[5000000,1,5000000,1]} : f32[1,1,5000000,1]
+          output "p" = %p
+        }
+        """
+        XCTAssertThrowsError(try Verifier.check(try IRParser.parse(ir, file: "wide.gir"))) { error in
+            XCTAssertTrue("\(error)".contains("padding of at most 2"), "\(error)")
+        }
     }
 
     /// conv + bias, relu, 2x2 pooling, then a second layer, differentiated and compiled with the

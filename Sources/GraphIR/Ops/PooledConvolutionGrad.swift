@@ -50,10 +50,14 @@ extension OpDef {
 /// each weight gradient repeats the forward's products, cheap only for few input channels (the
 /// C kernels' GC_PC_MAX_IN_CHANNELS).
 public let recomputedConvolutionMaxInChannels = 4
+/// The most padding on each side of those convolutions: a 3x3 window's widest that still
+/// reads the input.
+public let recomputedConvolutionMaxPadding = 2
 
 /// The 2x2-pooled shape of a 3x3 stride-1 undilated convolution of input `x` (operand i) by
 /// `w` (operand i + 1) with bias operand i + 2 when present: checked that the kernels take it
-/// (at most `recomputedConvolutionMaxInChannels` input channels, no groups, even output sides).
+/// (at most `recomputedConvolutionMaxInChannels` input channels, no groups, padding at most
+/// `recomputedConvolutionMaxPadding`, even output sides).
 func recomputedConvolutionPooledShape(_ q: ShapeQuery, input i: Int, what: String) throws -> Shape {
     _ = try EpilogueActivation(q.attributes)
     for k in i..<q.inputs.count { try q.requireFloat(k, ["input", "weight", "bias"][k - i]) }
@@ -71,6 +75,13 @@ func recomputedConvolutionPooledShape(_ q: ShapeQuery, input i: Int, what: Strin
         guard q.input(i + 2).shape[0] == w.shape[0] else { throw ShapeError("bias \(q.input(i + 2)) must have the weight's \(w.shape[0]) output channels") }
     }
     let conv = try window2d(q, input: x, channels: w.shape[0], kernel: [3, 3], what: what)
+    // The kernels hold each image's input planes with their padding (per pooled window, 16
+    // lanes, four column phases): a wider padding only adds rows and columns of zeros there,
+    // which could make a tiny input need far more scratch than its output (a trap, not an error).
+    let window = Window2d(q.attributes)
+    guard (window.padBegin + window.padEnd).allSatisfy({ $0 <= recomputedConvolutionMaxPadding }) else {
+        throw ShapeError("\(what) takes a padding of at most \(recomputedConvolutionMaxPadding) on each side (a 3x3 window), got \(q.attributes[.padding] ?? [])")
+    }
     guard case .known(let h) = conv.shape[2], case .known(let wd) = conv.shape[3], h % 2 == 0, wd % 2 == 0 else {
         throw ShapeError("\(what): the convolution's output \(conv) must have an even height and width (2x2 windows tiling it)")
     }
