@@ -1,3 +1,4 @@
+import CConvKernels
 import GraphIR
 import Passes
 @testable import Runtime
@@ -191,6 +192,23 @@ final class KernelRecomputedPooledConvTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// The shape rules' channel limit is the one the C kernels size their stack arrays by.
+    func testTheChannelLimitIsTheKernels() {
+        XCTAssertEqual(recomputedConvolutionMaxInChannels, Int(GC_PC_MAX_IN_CHANNELS))
+    }
+
+    /// An empty batch: nothing written forward, a zero weight gradient (no scratch sized by the
+    /// padding alone).
+    func testAnEmptyBatchGivesAZeroGradient() throws {
+        let x = HostTensor(shape: [0, 2, 8, 8], floats: []), w = exact([3, 2, 3, 3], scale: 0.125), b = exact([3], scale: 0.125)
+        let y = try runOp(.fusedConv2dMaxpool, [x, w, b], attributes(pad: 1, relu: true))
+        XCTAssertEqual(y.shape, [0, 3, 4, 4])
+        let dp = HostTensor(shape: [0, 3, 4, 4], floats: [])
+        let dw = try runOp(.recomputedPooledConv2dGradWeight, [dp, x, w, b], attributes(pad: 1, relu: true))
+        XCTAssertEqual(dw.shape, [3, 2, 3, 3])
+        XCTAssertEqual(dw.floats, [Float](repeating: 0, count: 54))
     }
 
     func testShapeRulesRefuseWhatTheKernelsDoNotTake() {

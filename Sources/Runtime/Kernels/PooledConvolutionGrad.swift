@@ -65,6 +65,8 @@ extension FusedConv2dMaxpoolOp: KernelOp {
     /// Images split over the pool: each pooled value is its window's alone, so no split changes a bit.
     public static func kernel(_ c: KernelContext) {
         let x = c.inputs[0], w = c.inputs[1], y = c.output, window = Window2d(c.attributes)
+        // Nothing to write (an empty tensor through the Swift API): no scratch sized by padding.
+        guard y.count > 0 else { return }
         let bias = c.inputs.count > 2 ? UnsafePointer(c.inputs[2].f32) : nil
         let (inC, outC, h, wd) = (x.shape[1], w.shape[0], 2 * y.shape[2], 2 * y.shape[3])
         let relu: Int32 = c.attributes[.activation] == "relu" ? 1 : 0
@@ -84,6 +86,9 @@ extension RecomputedPooledConv2dGradWeightOp: KernelOp {
     /// recomputedConvolutionMaxInChannels x 9 lane vectors each, no slicing needed).
     public static func kernel(_ c: KernelContext) {
         let dp = c.inputs[0], x = c.inputs[1], w = c.inputs[2], dw = c.output, window = Window2d(c.attributes)
+        guard dw.count > 0 else { return }
+        // No windows (an empty batch or plane): the gradient is zero, and no scratch is sized by padding.
+        guard dp.count > 0 else { dw.f32.update(repeating: 0, count: dw.count); return }
         let bias = c.inputs.count > 3 ? UnsafePointer(c.inputs[3].f32) : nil
         let (inC, outC, h, wd) = (x.shape[1], w.shape[0], 2 * dp.shape[2], 2 * dp.shape[3])
         let relu: Int32 = c.attributes[.activation] == "relu" ? 1 : 0
