@@ -42,17 +42,40 @@ func pooledConv2dGradWeight(dp: TensorView, y: TensorView, x: TensorView, dw: Te
     }
     let window = Window2d(attributes)
     let outC = dw.shape[0], inC = dw.shape[1]
-    let chunks = pool.chunks(outC, perThread: 1)
-    let perChunkChannels = (outC + chunks - 1) / max(chunks, 1)
     let perChannel = gc_pooled_grad_weight3x3_scratch(inC, 1, 0, 0) - gc_pooled_grad_weight3x3_scratch(inC, 0, 0, 0)
-    let slice = max(1, min(perChunkChannels, pooledGradWeightAccumulatorFloats / max(perChannel, 1)))
-    let scratchSize = gc_pooled_grad_weight3x3_scratch(inC, slice, y.shape[2], y.shape[3])
-    let scratch = workspace.floats(scratchSize * chunks)
-    pool.parallelFor(outC, perThread: 1) { chunk, channels in
-        for begin in stride(from: channels.lowerBound, to: channels.upperBound, by: slice) {
-            gc_pooled_grad_weight3x3(dp.f32, y.f32, x.f32, dw.f32, x.shape[0], inC, outC, x.shape[2], x.shape[3],
-                                     y.shape[2], y.shape[3], window.padBegin[0], window.padBegin[1], relu ? 1 : 0,
-                                     scratch + chunk * scratchSize, begin, min(begin + slice, channels.upperBound))
+    let slices = OutputChannelSlices(outChannels: outC, perChannelFloats: perChannel, pool: pool)
+    let scratchSize = gc_pooled_grad_weight3x3_scratch(inC, slices.slice, y.shape[2], y.shape[3])
+    let scratch = workspace.floats(scratchSize * slices.chunks)
+    slices.run(pool) { chunk, channels in
+        gc_pooled_grad_weight3x3(dp.f32, y.f32, x.f32, dw.f32, x.shape[0], inC, outC, x.shape[2], x.shape[3],
+                                 y.shape[2], y.shape[3], window.padBegin[0], window.padBegin[1], relu ? 1 : 0,
+                                 scratch + chunk * scratchSize, channels.lowerBound, channels.upperBound)
+    }
+}
+
+/// Output channels shared out over the pool for the pooled weight-gradient kernels: one chunk
+/// per thread, each taking its channels a slice at a time so that a slice's accumulators
+/// (`perChannelFloats` each) stay within `pooledGradWeightAccumulatorFloats`. Each channel's
+/// sums run over every image in one fixed order whatever the chunk or slice, so neither the
+/// thread count nor the slicing changes a bit; a slice only repeats the per-image input copies.
+struct OutputChannelSlices {
+    let outChannels: Int
+    /// Chunks `run` splits into (each needs its own scratch) and channels per slice.
+    let chunks: Int, slice: Int
+
+    init(outChannels: Int, perChannelFloats: Int, pool: WorkerPool) {
+        self.outChannels = outChannels
+        chunks = pool.chunks(outChannels, perThread: 1)
+        let perChunk = (outChannels + chunks - 1) / max(chunks, 1)
+        slice = max(1, min(perChunk, pooledGradWeightAccumulatorFloats / max(perChannelFloats, 1)))
+    }
+
+    /// `body(chunk, channels)` for every slice of every chunk.
+    func run(_ pool: WorkerPool, _ body: (_ chunk: Int, _ channels: Range<Int>) -> Void) {
+        pool.parallelFor(outChannels, perThread: 1) { chunk, channels in
+            for begin in stride(from: channels.lowerBound, to: channels.upperBound, by: slice) {
+                body(chunk, begin..<min(begin + slice, channels.upperBound))
+            }
         }
     }
 }
@@ -81,25 +104,32 @@ extension FusedConv2dMaxpoolOp: KernelOp {
 }
 
 extension RecomputedPooledConv2dGradWeightOp: KernelOp {
-    /// Output channels split over the pool, as pooledConv2dGradWeight's (each chunk sums its
-    /// channels over every image in one fixed order; its channels' accumulators are at most
-    /// recomputedConvolutionMaxInChannels x 9 lane vectors each, no slicing needed).
     public static func kernel(_ c: KernelContext) {
-        let dp = c.inputs[0], x = c.inputs[1], w = c.inputs[2], dw = c.output, window = Window2d(c.attributes)
-        guard dw.count > 0 else { return }
-        // No windows (an empty batch or plane): the gradient is zero, and no scratch is sized by padding.
-        guard dp.count > 0 else { dw.f32.update(repeating: 0, count: dw.count); return }
-        let bias = c.inputs.count > 3 ? UnsafePointer(c.inputs[3].f32) : nil
-        let (inC, outC, h, wd) = (x.shape[1], w.shape[0], 2 * dp.shape[2], 2 * dp.shape[3])
-        let relu: Int32 = c.attributes[.activation] == "relu" ? 1 : 0
-        let chunks = c.pool.chunks(outC, perThread: 1)
-        let perChunk = (outC + chunks - 1) / max(chunks, 1)
-        let scratchSize = gc_recomputed_pooled_grad_weight3x3_scratch(inC, perChunk, h, wd)
-        let scratch = c.workspace.floats(scratchSize * chunks)
-        c.pool.parallelFor(outC, perThread: 1) { chunk, channels in
-            gc_recomputed_pooled_grad_weight3x3(dp.f32, x.f32, w.f32, bias, dw.f32, x.shape[0], inC, outC, x.shape[2],
-                                                x.shape[3], h, wd, window.padBegin[0], window.padBegin[1], relu,
-                                                scratch + chunk * scratchSize, channels.lowerBound, channels.upperBound)
-        }
+        recomputedPooledConv2dGradWeight(dp: c.inputs[0], x: c.inputs[1], w: c.inputs[2],
+                                         bias: c.inputs.count > 3 ? c.inputs[3] : nil, dw: c.output,
+                                         attributes: c.attributes, workspace: c.workspace, pool: c.pool)
+    }
+}
+
+/// dw from the pooled gradient, the windows recomputed from x, w and the bias: output channels
+/// shared out as `pooledConv2dGradWeight` shares them (`OutputChannelSlices`: a fixed order per
+/// channel, so neither threads nor slices change a bit; at most 4 MB of accumulators a chunk).
+func recomputedPooledConv2dGradWeight(dp: TensorView, x: TensorView, w: TensorView, bias: TensorView?, dw: TensorView,
+                                      attributes: Attributes, workspace: Workspace, pool: WorkerPool = .serial) {
+    let window = Window2d(attributes)
+    guard dw.count > 0 else { return }
+    // No windows (an empty batch or plane): the gradient is zero, and no scratch is sized by padding.
+    guard dp.count > 0 else { dw.f32.update(repeating: 0, count: dw.count); return }
+    let (inC, outC, h, wd) = (x.shape[1], w.shape[0], 2 * dp.shape[2], 2 * dp.shape[3])
+    let relu: Int32 = attributes[.activation] == "relu" ? 1 : 0
+    let perChannel = gc_recomputed_pooled_grad_weight3x3_scratch(inC, 1, 0, 0) - gc_recomputed_pooled_grad_weight3x3_scratch(inC, 0, 0, 0)
+    let slices = OutputChannelSlices(outChannels: outC, perChannelFloats: perChannel, pool: pool)
+    let scratchSize = gc_recomputed_pooled_grad_weight3x3_scratch(inC, slices.slice, h, wd)
+    let scratch = workspace.floats(scratchSize * slices.chunks)
+    let b = bias.map { UnsafePointer($0.f32) }
+    slices.run(pool) { chunk, channels in
+        gc_recomputed_pooled_grad_weight3x3(dp.f32, x.f32, w.f32, b, dw.f32, x.shape[0], inC, outC, x.shape[2],
+                                            x.shape[3], h, wd, window.padBegin[0], window.padBegin[1], relu,
+                                            scratch + chunk * scratchSize, channels.lowerBound, channels.upperBound)
     }
 }
