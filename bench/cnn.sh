@@ -3,10 +3,10 @@
 # batch 8 and 64, evaluation images/s at batch 1024, medians of REPEATS runs with their spread,
 # peak RSS. For each OpenBLAS core type (CORETYPES; "default" leaves OpenBLAS's own choice) and
 # each thread count (THREADS) it runs graphc fused (the default), graphc unfused with one
-# buffer per value (--fusion off --memory-plan off; the two alternate, one run each per round,
-# and the table adds the median of the rounds' paired ratios), PyTorch and JAX (neither uses OpenBLAS, so
-# they run once per thread count; each is skipped with a message if not installed), then
-# prints a table of medians and ratios (bench/compare.py). Progress goes to stderr, the table
+# buffer per value (--fusion off --memory-plan off), PyTorch and JAX (neither uses OpenBLAS,
+# so they run once per round whatever the core type; each is skipped with a message if not
+# installed): REPEATS rounds, each process once per round, then a table of medians and
+# ratios (bench/compare.py), with the median of the rounds' paired ratios beside each. Progress goes to stderr, the table
 # to stdout; the JSON of every run stays in OUT.
 #
 #   bench/cnn.sh                                   # 1 and 2 threads, OpenBLAS's own kernels
@@ -39,47 +39,58 @@ export GRAPHC_TUNING_CACHE=${TUNING_CACHE:-$OUT/tuning.json}
 mkdir -p "$OUT"
 common=(--tune "$TUNE" --bench --bench-repeats "$REPEATS" --bench-seconds "$SECONDS_PER_RUN" --bench-batches 8,64 --bench-eval-batch 1024)
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+has_torch=0; has_jax=0
+if "$PYTHON" -c 'import torch' 2>/dev/null; then has_torch=1; else
+    echo "bench/cnn.sh: PyTorch is not installed (pip install torch==2.13.0+cpu); no PyTorch rows or ratios" >&2; fi
+if "$PYTHON" -c 'import jax' 2>/dev/null; then has_jax=1; else
+    echo "bench/cnn.sh: JAX is not installed (pip install jax); no JAX rows" >&2; fi
 files=()
 for t in $THREADS; do
-    if "$PYTHON" -c 'import torch' 2>/dev/null; then
-        echo "[$(date -u +%T)] pytorch, $t thread(s); load $(cut -d' ' -f1 /proc/loadavg)" >&2
-        "$PYTHON" bench/pytorch_cnn.py --threads "$t" --repeats "$REPEATS" --seconds "$SECONDS_PER_RUN" > "$OUT/pytorch-t$t.json"
-        files+=("$OUT/pytorch-t$t.json")
-    else
-        echo "bench/cnn.sh: PyTorch is not installed (pip install torch==2.13.0+cpu); no PyTorch rows or ratios" >&2
-    fi
-    # JAX limits its threads by CPU affinity (and single-threaded Eigen for one thread): see bench/jax_cnn.py.
-    if "$PYTHON" -c 'import jax' 2>/dev/null; then
-        echo "[$(date -u +%T)] jax, $t thread(s); load $(cut -d' ' -f1 /proc/loadavg)" >&2
-        "$PYTHON" bench/jax_cnn.py --threads "$t" --repeats "$REPEATS" --seconds "$SECONDS_PER_RUN" > "$OUT/jax-t$t.json"
-        files+=("$OUT/jax-t$t.json")
-    else
-        echo "bench/cnn.sh: JAX is not installed (pip install jax); no JAX rows" >&2
-    fi
-    for core in $CORETYPES; do
-        envs=()
-        [ "$core" != default ] && envs=(OPENBLAS_CORETYPE="$core")
-        read -r -a isa <<< "$(isa_args "$core")"
-        if [ "$TUNE" != off ]; then
+    if [ "$TUNE" != off ]; then
+        for core in $CORETYPES; do
+            envs=()
+            [ "$core" != default ] && envs=(OPENBLAS_CORETYPE="$core")
+            read -r -a isa <<< "$(isa_args "$core")"
             echo "[$(date -u +%T)] graphc (OpenBLAS core $core), $t thread(s): tuning run (cache $GRAPHC_TUNING_CACHE)" >&2
             for fusion in on off; do
                 env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --bench-repeats 1 --bench-seconds 0.2 --threads "$t" --eval-threads "$t" "${isa[@]}" \
                     --fusion $fusion --memory-plan $fusion > /dev/null
             done
+        done
+    fi
+    # Every framework and variant runs once per round, one after another, so that a virtual
+    # machine whose speed drifts over minutes slows all of them alike: bench/merge_runs.py joins
+    # each one's rounds, and bench/compare.py adds the median of the rounds' paired ratios
+    # (graphc against PyTorch, fused against unfused) beside the ratio of the medians.
+    # PyTorch and JAX do not use OpenBLAS, so they run once per round whatever CORETYPES holds.
+    declare -A rounds=()
+    for r in $(seq 1 "$REPEATS"); do
+        echo "[$(date -u +%T)] round $r of $REPEATS, $t thread(s); load $(cut -d' ' -f1 /proc/loadavg)" >&2
+        if [ $has_torch = 1 ]; then
+            "$PYTHON" bench/pytorch_cnn.py --threads "$t" --repeats 1 --seconds "$SECONDS_PER_RUN" > "$OUT/pytorch-t$t-r$r.round"
+            rounds[pytorch-t$t]+=" $OUT/pytorch-t$t-r$r.round"
         fi
-        # Fused and unfused alternate, one run each per round, so that a virtual machine whose
-        # speed drifts over minutes slows both alike; bench/merge_runs.py joins the rounds.
-        echo "[$(date -u +%T)] graphc (OpenBLAS core $core) fused and unfused, $REPEATS rounds, $t thread(s); load $(cut -d' ' -f1 /proc/loadavg)" >&2
-        fused=(); unfused=()
-        for r in $(seq 1 "$REPEATS"); do
+        # JAX limits its threads by CPU affinity (and single-threaded Eigen for one thread): see bench/jax_cnn.py.
+        if [ $has_jax = 1 ]; then
+            "$PYTHON" bench/jax_cnn.py --threads "$t" --repeats 1 --seconds "$SECONDS_PER_RUN" > "$OUT/jax-t$t-r$r.round"
+            rounds[jax-t$t]+=" $OUT/jax-t$t-r$r.round"
+        fi
+        for core in $CORETYPES; do
+            envs=()
+            [ "$core" != default ] && envs=(OPENBLAS_CORETYPE="$core")
+            read -r -a isa <<< "$(isa_args "$core")"
             env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --bench-repeats 1 --threads "$t" --eval-threads "$t" "${isa[@]}" > "$OUT/graphc-$core-t$t-r$r.round"
             env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --bench-repeats 1 --threads "$t" --eval-threads "$t" "${isa[@]}" --fusion off --memory-plan off > "$OUT/graphc-unfused-$core-t$t-r$r.round"
-            fused+=("$OUT/graphc-$core-t$t-r$r.round"); unfused+=("$OUT/graphc-unfused-$core-t$t-r$r.round")
+            rounds[graphc-$core-t$t]+=" $OUT/graphc-$core-t$t-r$r.round"
+            rounds[graphc-unfused-$core-t$t]+=" $OUT/graphc-unfused-$core-t$t-r$r.round"
         done
-        python3 bench/merge_runs.py "${fused[@]}" > "$OUT/graphc-$core-t$t.json"
-        python3 bench/merge_runs.py "${unfused[@]}" > "$OUT/graphc-unfused-$core-t$t.json"
-        files+=("$OUT/graphc-$core-t$t.json" "$OUT/graphc-unfused-$core-t$t.json")
     done
+    for name in "${!rounds[@]}"; do
+        read -r -a parts <<< "${rounds[$name]}"
+        python3 bench/merge_runs.py "${parts[@]}" > "$OUT/$name.json"
+        files+=("$OUT/$name.json")
+    done
+    unset rounds
 done
 echo "machine load at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 python3 bench/compare.py "${files[@]}"

@@ -33,12 +33,25 @@ def figure(d, col):
     return d.get(col[0], {}).get(col[1])
 
 
+def paired(a, b):
+    """The median of the per-round ratios a / b when both ran in the same rounds (bench/cnn.sh
+    runs every process once per round), else None: a machine whose speed drifts between rounds
+    moves both sides of a round alike, so this ratio holds where the medians' ratio wobbles."""
+    ra, rb = a.get("runs", []), b.get("runs", [])
+    if len(ra) != len(rb) or len(ra) < 2:
+        return None
+    return statistics.median(x / y for x, y in zip(ra, rb))
+
+
 def cell(s, ref=None):
     if s is None:
         return "-"
     text = f"{s['median']:.0f} ({s['min']:.0f}-{s['max']:.0f})"
     if ref:
         text += f" **{s['median'] / ref['median']:.2f}x**"
+        p = paired(s, ref)
+        if p is not None:
+            text += f" (paired {p:.2f}x)"
     return text
 
 
@@ -75,10 +88,8 @@ def fused_vs_unfused(runs):
             if a and b:
                 r = a["median"] / b["median"]
                 text = f"{r:.2f}x (worst {a['min'] / b['max']:.2f}x"
-                # Rounds that ran fused then unfused back to back (bench/cnn.sh): the median of
-                # each round's ratio, which a machine drifting between rounds does not move.
-                if len(a.get("runs", [])) == len(b.get("runs", [])) > 1:
-                    text += f", paired {statistics.median(x / y for x, y in zip(a['runs'], b['runs'])):.2f}x"
+                if (p := paired(a, b)) is not None:
+                    text += f", paired {p:.2f}x"
                 cols.append(text + ")" + (" **slower**" if r < 1 else ""))
             else:
                 cols.append("-")
@@ -108,7 +119,8 @@ def main(paths):
             rss += f" ({d['peak_rss_mb'] / ref['peak_rss_mb']:.2f}x)"
         print(f"| {t} | {label(p, d)} | " + " | ".join(cols) + f" | {rss} | {against(d, jax.get(t))} |")
     if torch:
-        print("\nBold: the run's median divided by PyTorch's at the same thread count (higher is faster; for RSS lower is smaller).")
+        print("\nBold: the run's median divided by PyTorch's at the same thread count (higher is faster; for RSS lower is smaller);"
+              " paired: the median of the rounds' own ratios (each round ran every process once).")
     fused_vs_unfused(runs)
     for t, d in sorted(jax.items()):
         s = d.get("thread_setup", {})
