@@ -98,6 +98,36 @@ def fused_vs_unfused(runs):
         print(f"| {t} | {core} | " + " | ".join(cols) + f" | {chosen} |")
 
 
+def conditions(runs):
+    """How the machine ran each row's measurements (graphc --bench, bench/pytorch_cnn.py and
+    bench/jax_cnn.py record it per run): the cores the process used, median and range over its
+    runs, and the machine's median idle and stolen cores. A slow run with the process's cores
+    well below its thread count had threads that did not run."""
+    rows = [(p, d) for p, d in runs if "train_conditions" in d or "eval_conditions" in d]
+    if not rows:
+        return
+    print("\n| threads | run | cores used (min-max), idle, stolen: train b=8 | train b=64 | eval b=1024 |")
+    print("|---|---|---|---|---|")
+    order = {"pytorch": 0, "jax": 1, "graphc": 2}
+    for p, d in sorted(rows, key=lambda r: (threads(r[1]), order[kind(r[1])], r[0])):
+        cols = []
+        for section, size in COLUMNS:
+            cs = d.get(section + "_conditions", {}).get(size)
+            if not cs:
+                cols.append("-")
+                continue
+            own = [c["process"] for c in cs]
+            idle = [c["idle"] for c in cs if c.get("idle") is not None]
+            stolen = [c["stolen"] for c in cs if c.get("stolen") is not None]
+            text = f"{statistics.median(own):.2f} ({min(own):.2f}-{max(own):.2f})"
+            if idle:
+                text += f", {statistics.median(idle):.2f}"
+            if stolen:
+                text += f", {statistics.median(stolen):.2f}"
+            cols.append(text)
+        print(f"| {threads(d)} | {label(p, d)} | " + " | ".join(cols) + " |")
+
+
 def main(paths):
     if not paths:
         sys.exit("usage: compare.py RUN.json ...")
@@ -122,6 +152,7 @@ def main(paths):
         print("\nBold: the run's median divided by PyTorch's at the same thread count (higher is faster; for RSS lower is smaller);"
               " paired: the median of the rounds' own ratios (each round ran every process once).")
     fused_vs_unfused(runs)
+    conditions(runs)
     for t, d in sorted(jax.items()):
         s = d.get("thread_setup", {})
         print(f"JAX at {t} thread(s): CPU affinity {s.get('cpu_affinity')}, XLA_FLAGS '{s.get('XLA_FLAGS', '')}'.")

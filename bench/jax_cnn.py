@@ -18,6 +18,8 @@ therefore differs from PyTorch's NCHW, which changes nothing in the work done.
 """
 import argparse, json, os, resource, statistics, sys, time
 
+from run_conditions import timed
+
 
 def limit_threads(threads):
     """Must run before `import jax`: the CPU client reads affinity and XLA_FLAGS once."""
@@ -112,34 +114,39 @@ def main():
         for _ in range(warmup):
             p, key = train(p, x, y, key)
         jax.block_until_ready(p)
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            p, key = train(p, x, y, key)
-        jax.block_until_ready(p)
-        elapsed = time.perf_counter() - t0
+
+        def run():
+            nonlocal p, key
+            for _ in range(steps):
+                p, key = train(p, x, y, key)
+            jax.block_until_ready(p)
+        elapsed, cond = timed(run)
         state["params"], state["key"] = p, key
-        return batch * steps / elapsed
+        return batch * steps / elapsed, cond
 
     def eval_rate(batch, steps, warmup):
         x = jax.random.uniform(jax.random.PRNGKey(7), (batch, 28, 28, 1), jnp.float32)
         for _ in range(warmup):
             evaluate(state["params"], x).block_until_ready()
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            evaluate(state["params"], x).block_until_ready()
-        return batch * steps / (time.perf_counter() - t0)
+        elapsed, cond = timed(lambda: [evaluate(state["params"], x).block_until_ready() for _ in range(steps)])
+        return batch * steps / elapsed, cond
 
     def summary(xs):
         return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "runs": xs}
 
     out = {"framework": f"jax {jax.__version__}", "threads": a.threads, "train": {}, "eval": {}}
+    out["train_conditions"], out["eval_conditions"] = {}, {}
     for b in [int(s) for s in a.train_batches.split(",")]:
-        probe = train_rate(b, 20, 5)  # the first call also compiles this batch size
+        probe = train_rate(b, 20, 5)[0]  # the first call also compiles this batch size
         steps = max(20, int(a.seconds * probe / b))
-        out["train"][str(b)] = summary([train_rate(b, steps, 5) for _ in range(a.repeats)])
-    probe = eval_rate(a.eval_batch, 2, 1)
+        runs = [train_rate(b, steps, 5) for _ in range(a.repeats)]
+        out["train"][str(b)] = summary([r for r, _ in runs])
+        out["train_conditions"][str(b)] = [c for _, c in runs]
+    probe = eval_rate(a.eval_batch, 2, 1)[0]
     steps = max(3, int(a.seconds * probe / a.eval_batch))
-    out["eval"][str(a.eval_batch)] = summary([eval_rate(a.eval_batch, steps, 1) for _ in range(a.repeats)])
+    runs = [eval_rate(a.eval_batch, steps, 1) for _ in range(a.repeats)]
+    out["eval"][str(a.eval_batch)] = summary([r for r, _ in runs])
+    out["eval_conditions"][str(a.eval_batch)] = [c for _, c in runs]
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["thread_setup"] = setup
     out["os_threads"] = len(os.listdir("/proc/self/task"))

@@ -1,6 +1,7 @@
 """Joins the JSON of several one-run `graphc --bench` processes (one per round, see
 bench/cnn.sh) into one, as if one process had made every run: each measurement's runs in
-round order, their median, min and max; the largest peak RSS; the rest from the first round.
+round order, their median, min and max, and the machine's conditions during each (cores used by
+the process, idle, stolen); the largest peak RSS; the rest from the first round.
 Usage: merge_runs.py ROUND.json ... > MERGED.json"""
 import json
 import statistics
@@ -21,6 +22,10 @@ def main(paths):
         for size in sizes:
             runs = [x for d in rounds for x in d[section][size]["runs"]]
             merged[section][size] = {"runs": runs, "median": statistics.median(runs), "min": min(runs), "max": max(runs)}
+    # How the machine ran each run (process, idle and stolen cores), in the same order as the runs.
+    for section in ("train_conditions", "eval_conditions"):
+        if section in rounds[0]:
+            merged[section] = {size: [c for d in rounds for c in d.get(section, {}).get(size, [])] for size in rounds[0][section]}
     merged["peak_rss_mb"] = max(d["peak_rss_mb"] for d in rounds)
     if "train_ms_per_step" in rounds[0]:
         merged["train_ms_per_step"] = {b: statistics.median(d["train_ms_per_step"][b] for d in rounds)

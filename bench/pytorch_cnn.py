@@ -3,12 +3,15 @@
 images shaped like Fashion-MNIST, timed the way bench/cnn.sh times graphc.
 
 Prints one JSON object: images/s for training at each batch size and evaluation at the eval
-batch size (median and spread over --repeats runs), peak RSS, and the torch/thread setup.
+batch size (median and spread over --repeats runs), how the machine ran each run (this
+process's cores, idle and stolen cores), peak RSS, and the torch/thread setup.
 """
 import argparse, json, resource, statistics, time
 
 import torch
 import torch.nn as nn
+
+from run_conditions import timed
 
 
 def homework_cnn(dropout=0.3):
@@ -25,25 +28,25 @@ def train_rate(model, batch, steps, warmup):
     y = torch.randint(0, 10, (batch,))
     model.train()
     loss_fn = nn.NLLLoss()
-    for i in range(warmup + steps):
-        if i == warmup:
-            t0 = time.perf_counter()
+    def step():
         opt.zero_grad()
         loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()
-    return batch * steps / (time.perf_counter() - t0)
+    for _ in range(warmup):
+        step()
+    wall, cond = timed(lambda: [step() for _ in range(steps)])
+    return batch * steps / wall, cond
 
 
 def eval_rate(model, batch, steps, warmup):
     x = torch.rand(batch, 1, 28, 28)
     model.eval()
     with torch.no_grad():
-        for i in range(warmup + steps):
-            if i == warmup:
-                t0 = time.perf_counter()
+        for _ in range(warmup):
             model(x).argmax(1)
-    return batch * steps / (time.perf_counter() - t0)
+        wall, cond = timed(lambda: [model(x).argmax(1) for _ in range(steps)])
+    return batch * steps / wall, cond
 
 
 def summary(xs):
@@ -62,13 +65,18 @@ def main():
     torch.manual_seed(42)
     model = homework_cnn()
     out = {"framework": f"pytorch {torch.__version__}", "threads": torch.get_num_threads(), "train": {}, "eval": {}}
+    out["train_conditions"], out["eval_conditions"] = {}, {}
     for b in [int(s) for s in a.train_batches.split(",")]:
-        probe = train_rate(model, b, 20, 5)
+        probe = train_rate(model, b, 20, 5)[0]
         steps = max(20, int(a.seconds * probe / b))
-        out["train"][str(b)] = summary([train_rate(model, b, steps, 5) for _ in range(a.repeats)])
-    probe = eval_rate(model, a.eval_batch, 2, 1)
+        runs = [train_rate(model, b, steps, 5) for _ in range(a.repeats)]
+        out["train"][str(b)] = summary([r for r, _ in runs])
+        out["train_conditions"][str(b)] = [c for _, c in runs]
+    probe = eval_rate(model, a.eval_batch, 2, 1)[0]
     steps = max(3, int(a.seconds * probe / a.eval_batch))
-    out["eval"][str(a.eval_batch)] = summary([eval_rate(model, a.eval_batch, steps, 1) for _ in range(a.repeats)])
+    runs = [eval_rate(model, a.eval_batch, steps, 1) for _ in range(a.repeats)]
+    out["eval"][str(a.eval_batch)] = summary([r for r, _ in runs])
+    out["eval_conditions"][str(a.eval_batch)] = [c for _, c in runs]
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
 

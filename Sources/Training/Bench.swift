@@ -56,6 +56,17 @@ public enum Bench {
         }
     }
 
+    /// What the machine did while a run was timed, in cores (CPU seconds per wall second): this
+    /// process's own (user + system; about the thread count when every thread ran throughout),
+    /// the machine's idle and, on a virtual machine, stolen by the host (from /proc/stat; nil
+    /// where it cannot be read). A run at one thread's speed with `process` near 1 had a
+    /// thread that did not run; with `process` near the thread count, threads that ran slowly.
+    public struct RunConditions: Codable {
+        public var process: Double
+        public var idle: Double?
+        public var stolen: Double?
+    }
+
     public struct Report: Codable {
         public var framework: String
         public var threads: [String: Int]
@@ -74,6 +85,9 @@ public enum Bench {
         public var fusion_choice: [String: String] = [:]
         /// What `--tune` chose for the memory layout ("lifetimes" or "one-per-value").
         public var memory_plan_choice: [String: String] = [:]
+        /// How the machine ran each timed run, in the order of `train[b].runs` / `eval[b].runs`.
+        public var train_conditions: [String: [RunConditions]] = [:]
+        public var eval_conditions: [String: [RunConditions]] = [:]
 
         /// The report as one line of JSON with sorted keys.
         public var json: String {
@@ -127,19 +141,21 @@ public enum Bench {
                                       options: ExecutionOptions(training: true, seed: recipe.seed, threads: trainThreads),
                                       planner: trainPlanner)
             trainer.fusesUpdates = settings.fusesOptimizerStep
-            func rate(steps: Int, warmup: Int) throws -> Double {
+            func rate(steps: Int, warmup: Int) throws -> (Double, RunConditions) {
                 try imagesPerSecond(batch: b, steps: steps, warmup: warmup) { _ = try trainer.step(feeds: feeds) }
             }
-            let probe = try rate(steps: 20, warmup: 5)
+            let probe = try rate(steps: 20, warmup: 5).0
             let steps = max(20, Int(seconds * probe / Double(b)))
-            var runs: [Double] = []
+            var runs: [(Double, RunConditions)] = []
             for _ in 0..<repeats { runs.append(try rate(steps: steps, warmup: 5)) }
-            let s = Summary(runs)
+            let s = Summary(runs.map(\.0))
             report.train[String(b)] = s
+            report.train_conditions[String(b)] = runs.map(\.1)
             report.train_ms_per_step[String(b)] = 1000 * Double(b) / s.median
             if let plan = trainer.memorySummary { report.planned_mb["train_\(b)"] = Double(plan.total) / 1_048_576 }
             reporter.log(String(format: "train batch %4d, %d thread%@: %8.0f images/s (median of %d; %.0f-%.0f), %.3f ms/step", b, trainThreads,
-                                   trainThreads == 1 ? "" : "s", s.median, repeats, s.min, s.max, 1000 * Double(b) / s.median))
+                                   trainThreads == 1 ? "" : "s", s.median, repeats, s.min, s.max, 1000 * Double(b) / s.median)
+                         + describe(runs.map(\.1)))
             if settings.profile {
                 trainer.executor.startProfiling(threads: trainThreads)
                 trainer.resetPhaseTimes()
@@ -169,17 +185,19 @@ public enum Bench {
         }
         let executor = try Executor(graph: evalGraph, options: ExecutionOptions(training: false, threads: evalThreads),
                                     planner: evalPlanner)
-        func evalRate(steps: Int, warmup: Int) throws -> Double {
+        func evalRate(steps: Int, warmup: Int) throws -> (Double, RunConditions) {
             try imagesPerSecond(batch: evalBatch, steps: steps, warmup: warmup) { try executor.execute(feeds: feeds, parameters: store) }
         }
-        let probe = try evalRate(steps: 2, warmup: 1)
+        let probe = try evalRate(steps: 2, warmup: 1).0
         let steps = max(3, Int(seconds * probe / Double(evalBatch)))
-        var runs: [Double] = []
+        var runs: [(Double, RunConditions)] = []
         for _ in 0..<repeats { runs.append(try evalRate(steps: steps, warmup: 1)) }
-        let s = Summary(runs)
+        let s = Summary(runs.map(\.0))
         report.eval[String(evalBatch)] = s
+        report.eval_conditions[String(evalBatch)] = runs.map(\.1)
         if let plan = executor.memorySummary { report.planned_mb["eval_\(evalBatch)"] = Double(plan.total) / 1_048_576 }
-        reporter.log(String(format: "eval batch %4d: %8.0f images/s (median of %d; %.0f-%.0f)", evalBatch, s.median, repeats, s.min, s.max))
+        reporter.log(String(format: "eval batch %4d: %8.0f images/s (median of %d; %.0f-%.0f)", evalBatch, s.median, repeats, s.min, s.max)
+                     + describe(runs.map(\.1)))
         if settings.profile {
             executor.startProfiling(threads: evalThreads)
             _ = try evalRate(steps: steps, warmup: 0)
@@ -214,12 +232,55 @@ public enum Bench {
     }
 
     /// Images per second of `step` (one batch of `batch` images) over `steps` runs, after
-    /// `warmup` runs that are not timed.
-    static func imagesPerSecond(batch: Int, steps: Int, warmup: Int, _ step: () throws -> Void) rethrows -> Double {
+    /// `warmup` runs that are not timed, and how the machine ran meanwhile.
+    static func imagesPerSecond(batch: Int, steps: Int, warmup: Int, _ step: () throws -> Void) rethrows -> (Double, RunConditions) {
         for _ in 0..<warmup { try step() }
-        let start = monotonic()
+        let machine = MachineTimes.now(), cpu = processCPUSeconds(), start = monotonic()
         for _ in 0..<steps { try step() }
-        return Double(batch * steps) / (monotonic() - start)
+        let wall = monotonic() - start, cpuAfter = processCPUSeconds(), machineAfter = MachineTimes.now()
+        var conditions = RunConditions(process: (cpuAfter - cpu) / wall)
+        if let a = machine, let b = machineAfter {
+            conditions.idle = (b.idle - a.idle) / wall
+            conditions.stolen = (b.stolen - a.stolen) / wall
+        }
+        return (Double(batch * steps) / wall, conditions)
+    }
+
+    /// ", cores: this process 1.96 (1.90-1.99), idle 0.02, stolen 0.00": the runs' median and
+    /// range of this process's cores, and the median idle and stolen cores.
+    static func describe(_ runs: [RunConditions]) -> String {
+        let own = Summary(runs.map(\.process))
+        var text = String(format: ", cores: this process %.2f (%.2f-%.2f)", own.median, own.min, own.max)
+        let idle = runs.compactMap(\.idle), stolen = runs.compactMap(\.stolen)
+        if !idle.isEmpty { text += String(format: ", idle %.2f", Summary(idle).median) }
+        if !stolen.isEmpty { text += String(format: ", stolen %.2f", Summary(stolen).median) }
+        return text
+    }
+
+    /// This process's user and system CPU time so far, in seconds (all its threads).
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    /// The machine's idle and stolen CPU seconds so far (all cores), from /proc/stat's first line.
+    struct MachineTimes {
+        var idle: Double, stolen: Double
+
+        static func now() -> MachineTimes? {
+            guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8) else { return nil }
+            return parse(text, ticksPerSecond: Double(sysconf(Int32(_SC_CLK_TCK))))
+        }
+
+        /// "cpu user nice system idle iowait irq softirq steal ..." in clock ticks.
+        static func parse(_ stat: String, ticksPerSecond: Double) -> MachineTimes? {
+            guard ticksPerSecond > 0, let line = stat.split(separator: "\n").first, line.hasPrefix("cpu ") else { return nil }
+            let fields = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+            guard fields.count >= 8 else { return nil }
+            return MachineTimes(idle: (fields[3] + fields[4]) / ticksPerSecond, stolen: fields[7] / ticksPerSecond)
+        }
     }
 
     static func monotonic() -> Double {

@@ -1,0 +1,44 @@
+import Foundation
+@testable import Training
+import XCTest
+
+/// `--bench`'s record of how the machine ran each timed run (Bench.RunConditions): read from
+/// /proc/stat and the process's CPU time, one per run, beside the runs' images per second.
+final class BenchTests: XCTestCase {
+    /// The first line's idle and iowait count as idle, the eighth field as stolen, in clock ticks.
+    func testMachineTimesReadTheFirstLineOfProcStat() throws {
+        let stat = "cpu  1971357 613 128587 566238 8057 0 2253 2621 0 0\ncpu0 929636 271 60316 345048 2540 0 126 1291 0 0\n"
+        let t = try XCTUnwrap(Bench.MachineTimes.parse(stat, ticksPerSecond: 100))
+        XCTAssertEqual(t.idle, (566238 + 8057) / 100, accuracy: 1e-9)
+        XCTAssertEqual(t.stolen, 26.21, accuracy: 1e-9)
+    }
+
+    /// Text that is not /proc/stat (a kernel without steal time, another file, no clock) gives
+    /// nil, never a wrong figure or a trap.
+    func testMachineTimesRefuseOtherText() {
+        for text in ["", "cpu 1 2 3\n", "intr 5 6 7 8 9 10 11 12\n", "cpu  a b c d e f g h\n"] {
+            XCTAssertNil(Bench.MachineTimes.parse(text, ticksPerSecond: 100), text)
+        }
+        XCTAssertNil(Bench.MachineTimes.parse("cpu  1 2 3 4 5 6 7 8\n", ticksPerSecond: 0))
+    }
+
+    /// A timed run's conditions: this process's CPU time over the run's wall time. A busy loop
+    /// on the calling thread used some, and at most one core (plus the clocks' resolution),
+    /// however busy the machine; each step lasts at least 50 ms, so at most 20 steps a second.
+    func testARunRecordsTheCoresThisProcessUsed() {
+        var sink = 0.0
+        let (rate, conditions) = Bench.imagesPerSecond(batch: 1, steps: 4, warmup: 0) {
+            let end = Bench.monotonic() + 0.05
+            while Bench.monotonic() < end { sink += 1 }
+        }
+        XCTAssertGreaterThan(sink, 0)
+        XCTAssertGreaterThan(rate, 0)
+        XCTAssertLessThanOrEqual(rate, 20 * 1.001)
+        XCTAssertGreaterThan(conditions.process, 0, "a busy loop on this thread")
+        XCTAssertLessThan(conditions.process, 1.1)
+        if FileManager.default.fileExists(atPath: "/proc/stat") {
+            XCTAssertNotNil(conditions.idle)
+            XCTAssertGreaterThanOrEqual(conditions.stolen ?? -1, 0)
+        }
+    }
+}
