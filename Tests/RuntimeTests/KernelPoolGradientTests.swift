@@ -64,8 +64,9 @@ final class KernelPoolGradientTests: XCTestCase {
                       file: file, line: line)
     }
 
-    /// Rows of 14 windows (eight-wide blocks overlapping at the end), 6 (four-wide), 2 and 3
-    /// (scalar), 20; odd heights and widths leave a row and a column to no window.
+    /// Rows of 14 windows (16-column spans, the last overlapping the one before), 6 (8-column
+    /// spans), 2 and 3 (4-column spans), 20; odd heights and widths leave a row and a column to
+    /// no window.
     func testPairPoolBackwardOnEveryInstructionSetAndThreadCount() {
         let best = VectorISA.limit(to: nil)
         defer { VectorISA.limit(to: nil) }
@@ -103,7 +104,7 @@ final class KernelPoolGradientTests: XCTestCase {
         return y
     }
 
-    /// The forward's vector blocks (eight and four windows, overlapping at a row's end) and its
+    /// The forward's vector spans (16, 8 and 4 columns, overlapping at a row's end) and its
     /// scalar windows, with ties of both zeros, NaNs and infinities of both signs, on every
     /// instruction set and 1-3 threads: the same bits as the naive scan.
     func testPairPoolForwardOnEveryInstructionSetAndThreadCount() {
