@@ -11,11 +11,28 @@ typedef float gc_tv16 __attribute__((ext_vector_type(16)));
 typedef int gc_tv8i __attribute__((ext_vector_type(8)));
 typedef int gc_tv4i __attribute__((ext_vector_type(4)));
 typedef float gc_tv4 __attribute__((ext_vector_type(4)));
+typedef float gc_tv2 __attribute__((ext_vector_type(2)));
+typedef int gc_tv16i __attribute__((ext_vector_type(16)));
 
-/// Whether any lane of an 8-lane mask is set (a macro: a function taking a 32-byte vector
-/// would need AVX in its signature even where it is inlined).
-#define gc_any8(mask) ({ const gc_tv8i m_ = (mask); const gc_tv4i f_ = m_.lo | m_.hi; (f_.x | f_.y | f_.z | f_.w) != 0; })
-#define gc_any4(mask) ({ const gc_tv4i f_ = (mask); (f_.x | f_.y | f_.z | f_.w) != 0; })
+/// Lane orders of the pooling spans (training_kernels_body.h), by width: SWAP trades each lane
+/// with its window partner in the row (0 with 1, 2 with 3, ...); PRIOR gives an odd lane its
+/// even partner and an even lane the second vector's lane 0 (a zero); DUP spreads n / 2 values
+/// over lane pairs; EVEN keeps the even lanes.
+#define GC_SWAP16 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14
+#define GC_SWAP8 1, 0, 3, 2, 5, 4, 7, 6
+#define GC_SWAP4 1, 0, 3, 2
+#define GC_PRIOR16 16, 0, 16, 2, 16, 4, 16, 6, 16, 8, 16, 10, 16, 12, 16, 14
+#define GC_PRIOR8 8, 0, 8, 2, 8, 4, 8, 6
+#define GC_PRIOR4 4, 0, 4, 2
+#define GC_DUP16 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7
+#define GC_DUP8 0, 0, 1, 1, 2, 2, 3, 3
+#define GC_DUP4 0, 0, 1, 1
+#define GC_EVEN16 0, 2, 4, 6, 8, 10, 12, 14
+#define GC_EVEN8 0, 2, 4, 6
+#define GC_EVEN4 0, 2
+
+/// Whether any lane of a mask is set.
+#define gc_any(mask) (__builtin_reduce_or(mask) != 0)
 
 /// Window `oj` of a row pair by the scan: the first strict maximum, or the first NaN. The
 /// scan is what the vector path must agree with; it also serves the last windows of a row.

@@ -1,7 +1,8 @@
 import GraphIR
 
 /// `memory-plan`: annotates every node with its place in the arena, `arena=[offset, bytes]`
-/// (plus `in_place=%k` when it overwrites input %k), and the graph with `arena_bytes`, for
+/// (plus `in_place=%k` when it overwrites input %k, or is a reshape sharing the region of %k,
+/// which is read later), and the graph with `arena_bytes`, for
 /// the batch size `options.batchSize` (else the model's training batch size, metadata
 /// `batch_size`, else 1) bound to every symbolic dimension named B and 1 to the others. The
 /// runtime plans again for each real binding with the same planner (`MemoryPlanner`); this

@@ -5,9 +5,10 @@ import GraphIR
 /// The executor asks a `BufferPlanner` for a plan once per binding and never allocates per
 /// node afterwards. The default gives every value its own region; a lifetime-based planner
 /// can hand back overlapping offsets for values that are never live at the same time, under
-/// two rules: a node's output may not overlap its inputs, and inputs, parameters and graph
-/// results keep regions of their own (parameters are copied in only when they change, and
-/// results are read after the run).
+/// two rules: a node's output may not overlap its inputs (but where its op may write in place,
+/// or is a reshape given its input's bytes, which its kernel then leaves as they are), and
+/// inputs, parameters and graph results keep regions of their own (parameters are copied in
+/// only when they change, and results are read after the run).
 public struct BufferPlan {
     /// Byte offset of value i's region, for every node of the graph.
     public var offsets: [Int]

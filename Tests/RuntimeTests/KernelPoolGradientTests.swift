@@ -64,8 +64,9 @@ final class KernelPoolGradientTests: XCTestCase {
                       file: file, line: line)
     }
 
-    /// Rows of 14 windows (eight-wide blocks overlapping at the end), 6 (four-wide), 2 and 3
-    /// (scalar), 20; odd heights and widths leave a row and a column to no window.
+    /// Rows of 14 windows (16-column spans, the last overlapping the one before), 6 (8-column
+    /// spans), 2 and 3 (4-column spans), 20; odd heights and widths leave a row and a column to
+    /// no window.
     func testPairPoolBackwardOnEveryInstructionSetAndThreadCount() {
         let best = VectorISA.limit(to: nil)
         defer { VectorISA.limit(to: nil) }
@@ -103,7 +104,7 @@ final class KernelPoolGradientTests: XCTestCase {
         return y
     }
 
-    /// The forward's vector blocks (eight and four windows, overlapping at a row's end) and its
+    /// The forward's vector spans (16, 8 and 4 columns, overlapping at a row's end) and its
     /// scalar windows, with ties of both zeros, NaNs and infinities of both signs, on every
     /// instruction set and 1-3 threads: the same bits as the naive scan.
     func testPairPoolForwardOnEveryInstructionSetAndThreadCount() {
@@ -121,6 +122,38 @@ final class KernelPoolGradientTests: XCTestCase {
                                          pool: WorkerPool(threads: threads, tuner: Tuner(mode: .off)), grain: 1)
                     } }
                     assertSameBits(got, want, "\(shape) \(isa) \(threads) threads")
+                }
+            }
+        }
+    }
+
+    /// Every row width from 1 to 20 windows (spans of 16, 8 and 4 columns, the last moved
+    /// back over the one before, and single windows), with and without a column and a row no
+    /// window covers, both directions, on every instruction set: the bits of the naive scans.
+    func testPairPoolSpansOfEveryWidth() {
+        for ow in 1...20 {
+            for (extraRow, extraColumn) in [(0, 0), (1, 1)] {
+                let shape = [2, 2, 4 + extraRow, 2 * ow + extraColumn]
+                let x = awkward(shape), yShape = [2, 2, 2, ow], dy = data.floats(yShape)
+                let forwardWant = forwardReference(x)
+                let wants = [false, true].map { reference(x: x, dy: dy, k: [2, 2], s: [2, 2], p: [0, 0], relu: $0) }
+                onEveryISA { isa in
+                    for threads in [1, 2] {
+                        let pool = WorkerPool(threads: threads, tuner: Tuner(mode: .off))
+                        var xs = x.floats
+                        var y = [Float](repeating: 7, count: forwardWant.count)
+                        xs.withUnsafeMutableBytes { xb in y.withUnsafeMutableBytes { yb in
+                            maxpool2dForward(x: TensorView(data: xb.baseAddress!, shape: shape, dtype: .f32),
+                                             y: TensorView(data: yb.baseAddress!, shape: yShape, dtype: .f32), attributes: pair,
+                                             pool: pool, grain: 1)
+                        } }
+                        assertSameBits(y, forwardWant, "forward \(shape) \(isa) \(threads) threads")
+                        for (relu, want) in zip([false, true], wants) {
+                            var a = pair
+                            if relu { a["activation"] = .string("relu") }
+                            assertSameBits(backward(x, dy, a, pool: pool), want, "backward \(shape) relu \(relu) \(isa) \(threads) threads")
+                        }
+                    }
                 }
             }
         }
@@ -245,6 +278,34 @@ final class KernelPoolGradientTests: XCTestCase {
             let got = try runOp(.sum, [x], ["axes": .ints([0, 2, 3])])
             XCTAssertEqual(got.shape, [shape[1]])
             for (g, w) in zip(got.floats, want) { XCTAssertEqual(Double(g), w, accuracy: 1e-5 * max(1, abs(w)), "\(shape)") }
+        }
+    }
+
+    /// `fillMask` thresholds the draws as integers: the same mask as `nextFloat() >= p` for p
+    /// on a draw's grid (k / 2^24), just off it, tiny, near and above 1, at most 0 and NaN, and
+    /// the stream goes on where `nextFloat` would.
+    func testMaskDrawsMatchFloatDraws() {
+        let grid: Float = 1.0 / 16_777_216
+        let ps: [Float] = [0.3, 0.5, 5_000_000 * grid, (5_000_000 * grid).nextUp, (5_000_000 * grid).nextDown, grid, grid / 2,
+                           1e-30, 0.99999994, 1, 1.5, .infinity, 0, -0.0, -1, .nan]
+        for (k, p) in ps.enumerated() {
+            let a = RandomSource(seed: UInt64(k)), b = RandomSource(seed: UInt64(k))
+            let n = 1000 + k
+            var got = [Float](repeating: 7, count: n)
+            got.withUnsafeMutableBufferPointer { a.fillMask($0.baseAddress!, count: n, keepingFrom: p, value: 2.5) }
+            let want: [Float] = (0..<n).map { _ in b.nextFloat() >= p ? 2.5 : 0 }
+            XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "p \(p)")
+            XCTAssertEqual(a.next(), b.next(), "p \(p): the stream goes on")
+        }
+        // On the grid's steps around p, a draw equal to p is kept and the one below is not.
+        let b = RandomSource(seed: 9)
+        var draws = [Float](repeating: 0, count: 4096)
+        draws.withUnsafeMutableBufferPointer { b.fillUniform($0.baseAddress!, count: 4096) }
+        for p in draws.prefix(64) {
+            let c = RandomSource(seed: 9)
+            var got = [Float](repeating: 7, count: 4096)
+            got.withUnsafeMutableBufferPointer { c.fillMask($0.baseAddress!, count: 4096, keepingFrom: p, value: 1) }
+            XCTAssertEqual(got, draws.map { $0 >= p ? 1 : 0 }, "p \(p), itself a draw")
         }
     }
 

@@ -53,6 +53,49 @@ final class ReluGradSumTests: XCTestCase {
                        try runOp(.sum, [masked], a).floats.map(\.bitPattern))
     }
 
+    /// The channel sums' documented arithmetic, written out naively: a row of n summed in
+    /// Double in sixteen lanes (element j in lane j % 16, up to the last whole sixteen), the lanes
+    /// combined as four vectors of four ((v0 + v1) + (v2 + v3), then the lanes of that pairwise),
+    /// plus the rest added one by one; the rows' sums rounded to Float and added into a Float 0
+    /// in outer order.
+    func referenceChannelSums(_ x: [Float], shape: [Int]) -> [Float] {
+        let (outer, kept, inner) = (shape[0], shape[1], shape[2..<shape.count].reduce(1, *))
+        return (0..<kept).map { k in
+            var total: Float = 0
+            for o in 0..<outer {
+                let row = Array(x[((o * kept + k) * inner)..<((o * kept + k + 1) * inner)])
+                var lanes = [Double](repeating: 0, count: 16)
+                let whole = inner / 16 * 16
+                for j in 0..<whole { lanes[j % 16] += Double(row[j]) }
+                var tail = 0.0
+                for j in whole..<inner { tail += Double(row[j]) }
+                var t = [Double](repeating: 0, count: 4)
+                for l in 0..<4 {
+                    let low: Double = lanes[l] + lanes[4 + l], high: Double = lanes[8 + l] + lanes[12 + l]
+                    t[l] = low + high
+                }
+                total += Float(((t[0] + t[1]) + (t[2] + t[3])) + tail)
+            }
+            return total
+        }
+    }
+
+    /// relu_grad_sum and sum over [0, 2, 3] (rows of 36 as the CNN's 6x6 maps, 196, 16, 17, 5,
+    /// 1), on 1-3 threads, give the bits of the naive reference of their arithmetic.
+    func testChannelSumsMatchTheirArithmeticBitForBit() throws {
+        for shape in [[64, 32, 6, 6], [5, 16, 14, 14], [3, 7, 4, 4], [4, 3, 1, 17], [3, 5, 1, 5], [2, 9, 3, 12]] {
+            let dy = data.floats(shape, in: -100...100), t = mask(shape)
+            let masked = zip(dy.floats, t.floats).map { d, m in m > 0 ? d : 0 }
+            let a: Attributes = ["axes": .ints([0, 2, 3])]
+            for threads in 1...3 {
+                XCTAssertEqual(try runOp(.reluGradSum, [dy, t], a, threads: threads).floats.map(\.bitPattern),
+                               referenceChannelSums(masked, shape: shape).map(\.bitPattern), "relu_grad_sum \(shape) \(threads) threads")
+                XCTAssertEqual(try runOp(.sum, [dy], a, threads: threads).floats.map(\.bitPattern),
+                               referenceChannelSums(dy.floats, shape: shape).map(\.bitPattern), "sum \(shape) \(threads) threads")
+            }
+        }
+    }
+
     func testShapeRuleRejectsMismatchedOperandsAndAxes() {
         let b = GraphBuilder(name: "g")
         let x = b.input("x", .f32([2, 3, 4, 4])), y = b.input("y", .f32([2, 3, 4, 5]))

@@ -8,6 +8,12 @@
 /// - A node's output never overlaps a live input, except in place: an elementwise op or a
 ///   reshape (same element index in and out) may write over an input of its own element type
 ///   and byte size that nothing reads later.
+/// - A reshape (`reshape`, `reshape_like`: its bytes are its input's) of a value still read
+///   later shares that value's region instead of copying it, when neither is pinned and both
+///   have the same element type and byte size: values are never written after their node, so
+///   the two stay equal. The values sharing a region are one group, whose region is given back
+///   after the last read of any of them, and which an in-place write may take only then, and
+///   only when the writing node reads no other value of the group.
 /// - Free regions are kept per rounded size and reused for a value of exactly that size
 ///   (unrolled loops repeat the same shapes step after step); otherwise the arena grows.
 ///   One pass over the nodes, constant work per input: linear in the graph.
@@ -17,7 +23,8 @@ public enum MemoryPlanner {
         public var offsets: [Int]
         /// Bytes the arena holds.
         public var byteCount: Int
-        /// For values written in place: the input whose region they took.
+        /// For values written in place, and reshapes sharing their input's region: the input
+        /// whose region they took.
         public var inPlaceOf: [Int?]
     }
 
@@ -31,9 +38,20 @@ public enum MemoryPlanner {
         for (i, node) in g.nodes.enumerated() where node.op == .input || node.op == .param { pinned[i] = true }
 
         func rounded(_ s: Int) -> Int { (max(s, 0) + alignment - 1) / alignment * alignment }
+        // Each value's group (the value whose region it shares: itself unless a reshape view),
+        // and the last read of any value of each group.
+        var group = Array(0..<n)
+        var groupLastUse = lastUse
+        for (i, node) in g.nodes.enumerated() where node.op == .reshape || node.op == .reshapeLike {
+            guard let x = node.inputs.first?.id, x < i, !pinned[i], !pinned[x], byteSizes[i] > 0,
+                  byteSizes[x] == byteSizes[i], g.nodes[x].type.dtype == node.type.dtype else { continue }
+            group[i] = group[x]
+        }
+        for i in 0..<n where group[i] != i { groupLastUse[group[i]] = max(groupLastUse[group[i]], lastUse[i]) }
+
         var offsets = [Int](repeating: 0, count: n)
         var inPlaceOf = [Int?](repeating: nil, count: n)
-        /// Whether value i still owns its region (in-place writes move ownership on).
+        /// Whether group i still owns its region (in-place writes move ownership on).
         var owns = [Bool](repeating: false, count: n)
         var free: [Int: [Int]] = [:]
         var end = 0
@@ -41,10 +59,13 @@ public enum MemoryPlanner {
         for i in 0..<n {
             let node = g.nodes[i]
             let size = rounded(byteSizes[i])
-            if size > 0 {
-                if !pinned[i], let donor = inPlaceDonor(g, i, lastUse: lastUse, owns: owns, pinned: pinned, sizes: byteSizes) {
+            if group[i] != i {
+                offsets[i] = offsets[group[i]]
+                inPlaceOf[i] = node.inputs[0].id
+            } else if size > 0 {
+                if !pinned[i], let donor = inPlaceDonor(g, i, group: group, lastUse: groupLastUse, owns: owns, pinned: pinned, sizes: byteSizes) {
                     offsets[i] = offsets[donor]
-                    owns[donor] = false
+                    owns[group[donor]] = false
                     inPlaceOf[i] = donor
                 } else if !pinned[i], var list = free[size], let o = list.popLast() {
                     offsets[i] = o
@@ -55,13 +76,15 @@ public enum MemoryPlanner {
                 }
                 owns[i] = true
             }
-            // Give back the regions of inputs read for the last time here (after placing the
+            // Give back the regions of groups read for the last time here (after placing the
             // output, which must not overlap them), and of a value nothing reads.
-            for v in node.inputs where v.id < n && lastUse[v.id] == i && owns[v.id] && !pinned[v.id] {
-                owns[v.id] = false
-                free[rounded(byteSizes[v.id]), default: []].append(offsets[v.id])
+            for v in node.inputs where v.id < n {
+                let r = group[v.id]
+                guard groupLastUse[r] == i && owns[r] && !pinned[r] else { continue }
+                owns[r] = false
+                free[rounded(byteSizes[r]), default: []].append(offsets[r])
             }
-            if lastUse[i] == i && owns[i] && !pinned[i] {
+            if groupLastUse[i] == i && owns[i] && !pinned[i] {
                 owns[i] = false
                 free[size, default: []].append(offsets[i])
             }
@@ -70,13 +93,15 @@ public enum MemoryPlanner {
     }
 
     /// An input of node i it may overwrite: one its op declares it may (`inPlaceOperands`),
-    /// of the output's element type and byte size, read for the last time here, owning its region,
-    /// not pinned.
-    static func inPlaceDonor(_ g: Graph, _ i: Int, lastUse: [Int], owns: [Bool], pinned: [Bool], sizes: [Int]) -> Int? {
+    /// of the output's element type and byte size, whose group is read for the last time here,
+    /// owns its region and is not pinned, and of which node i reads no other value.
+    static func inPlaceDonor(_ g: Graph, _ i: Int, group: [Int], lastUse: [Int], owns: [Bool], pinned: [Bool], sizes: [Int]) -> Int? {
         let node = g.nodes[i]
         let allowed = node.op.inPlaceOperands
-        for (k, v) in node.inputs.enumerated() where allowed.allows(k) && v.id < i && lastUse[v.id] == i && owns[v.id] && !pinned[v.id]
-            && g.nodes[v.id].type.dtype == node.type.dtype && sizes[v.id] == sizes[i] {
+        for (k, v) in node.inputs.enumerated() where allowed.allows(k) && v.id < i {
+            let r = group[v.id]
+            guard lastUse[r] == i && owns[r] && !pinned[r] && g.nodes[v.id].type.dtype == node.type.dtype && sizes[v.id] == sizes[i],
+                  !node.inputs.contains(where: { $0 != v && $0.id < i && group[$0.id] == r }) else { continue }
             return v.id
         }
         return nil

@@ -28,17 +28,8 @@ extension ReluGradSumOp: KernelOp {
 /// split over the pool), so the bits are those of `sum(relu_grad(dy, t))` at any split.
 func reluGradSumOuterAndInnerAxes(_ dy: UnsafePointer<Float>, _ t: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
                                   outer: Int, kept: Int, inner: Int, pool: WorkerPool) {
-    pool.parallelFor(kept, grain: max(1, pool.memoryBoundGrain / max(2 * outer * inner, 1))) { _, range in
-        for k in range {
-            var total: Float = 0
-            var at = k * inner
-            for _ in 0..<outer {
-                total += Float(reluGradRowSum(dy + at, t + at, inner))
-                at += kept * inner
-            }
-            y[k] = total
-        }
-    }
+    sumRowsInOuterOrder(into: y, outer: outer, kept: kept, grain: max(1, pool.memoryBoundGrain / max(2 * outer * inner, 1)),
+                        pool: pool) { row in reluGradRowSum(dy + row * inner, t + row * inner, inner) }
 }
 
 /// Σ (t[j] > 0 ? dy[j] : 0) over a row, with `rowSum`'s accumulators and order.

@@ -75,15 +75,26 @@ func outerAndInnerAxesSplit(_ shape: [Int], reduced axes: [Int]) -> (outer: Int,
 /// thread, so they are the same at any split too.
 func sumOuterAndInnerAxes(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, outer: Int, kept: Int, inner: Int,
                           pool: WorkerPool) {
-    pool.parallelFor(kept, grain: max(1, pool.memoryBoundGrain / max(outer * inner, 1))) { _, range in
-        for k in range {
-            var total: Float = 0
-            var row = x + k * inner
-            for _ in 0..<outer {
-                total += Float(rowSum(row, inner))
-                row += kept * inner
+    sumRowsInOuterOrder(into: y, outer: outer, kept: kept, grain: max(1, pool.memoryBoundGrain / max(outer * inner, 1)),
+                        pool: pool) { row in rowSum(x + row * inner, inner) }
+}
+
+/// y[k] = Σ Float(rowTotal(o * kept + k)) over o in 0..<outer, added in order of o from a
+/// Float 0 (the rows of [outer, kept, inner] that share kept index k). The kept outputs are
+/// split over the pool; each thread walks its rows in memory order (outer index, then its kept
+/// indices: one contiguous block of rows per outer index, which the prefetchers stream,
+/// instead of one row per outer stride), adding into y, so each output's additions, and bits,
+/// are those of a loop over o for one k, at any split.
+@inline(__always)
+func sumRowsInOuterOrder(into y: UnsafeMutablePointer<Float>, outer: Int, kept: Int, grain: Int, pool: WorkerPool,
+                         _ rowTotal: (Int) -> Double) {
+    withoutActuallyEscaping(rowTotal) { rowTotal in
+        pool.parallelFor(kept, grain: grain) { _, range in
+            for k in range { y[k] = 0 }
+            for o in 0..<outer {
+                let first = o * kept
+                for k in range { y[k] += Float(rowTotal(first + k)) }
             }
-            y[k] = total
         }
     }
 }

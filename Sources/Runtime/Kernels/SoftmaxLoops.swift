@@ -168,10 +168,7 @@ func dropoutMask(_ c: KernelContext) {
     let p = Float(c.attributes[.dropProbability] ?? 0)
     let out = c.output.f32, n = c.output.count
     guard p > 0 else { fill(out, n, 1); return }
-    let keep = 1 / (1 - p)
-    // The draws first, then the threshold as a select over the buffer: the same stream, and
-    // so the same mask, as one `nextFloat` per element.
-    c.random.fillUniform(out, count: n)
-    let keepBits = keep.bitPattern
-    for i in 0..<n { out[i] = Float(bitPattern: keepBits & (0 &- UInt32(unsafeBitCast(out[i] >= p, to: UInt8.self)))) }
+    // One pass over the draws, each thresholded as it is made: the same stream, and so the
+    // same mask, as one `nextFloat` per element (kept where it is >= p).
+    c.random.fillMask(out, count: n, keepingFrom: p, value: 1 / (1 - p))
 }
