@@ -36,16 +36,15 @@ final class KernelThinProductUnpackedTests: XCTestCase {
         return y
     }
 
-    /// Rows 1 to 16 (every partial row tile), widths below, between and above the lane
-    /// counts and not multiples of them, k odd (a tail of k on every ISA), 1, and a multiple
-    /// of every lane count (no tail: whole rows of outputs stored at once).
-    func testEveryRowCountAndOddSizesMatchTheNaiveProductOnEveryInstructionSet() {
+    /// `gc_thin_product` of every row count by every (n, k), both forms, against the naive
+    /// product on every instruction set.
+    func assertMatchesTheNaiveProduct(rows: [Int], sizes: [(n: Int, k: Int)]) {
         let best = VectorISA.limit(to: nil)
         for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
             XCTAssertEqual(VectorISA.limit(to: isa), isa)
             for tb in [false, true] {
-                for m in 1...16 {
-                    for (n, k) in [(3, 19), (21, 1), (67, 131), (50, 33), (37, 64)] {
+                for m in rows {
+                    for (n, k) in sizes {
                         let a = data.floats([m, k]).floats, b = data.floats(tb ? [n, k] : [k, n]).floats
                         let (want, magnitude) = reference(a, b, m: m, k: k, n: n, tb: tb)
                         let y = product(a, b, m: m, k: k, n: n, tb: tb, splits: [])
@@ -59,27 +58,18 @@ final class KernelThinProductUnpackedTests: XCTestCase {
         }
     }
 
+    /// Rows 1 to 16 (every partial row tile), widths below, between and above the lane
+    /// counts and not multiples of them, k odd (a tail of k on every ISA), 1, and a multiple
+    /// of every lane count (no tail: whole rows of outputs stored at once).
+    func testEveryRowCountAndOddSizesMatchTheNaiveProductOnEveryInstructionSet() {
+        assertMatchesTheNaiveProduct(rows: Array(1...16), sizes: [(3, 19), (21, 1), (67, 131), (50, 33), (37, 64)])
+    }
+
     /// Rows past 16 (a dense layer at batch 64, and 70, past the TN path's 64-row block), k
     /// over one to three of its blocks of k (384) ending on, before or past a block's end,
     /// with and without a tail, odd widths.
     func testManyRowsAndLongRowsMatchTheNaiveProductOnEveryInstructionSet() {
-        let best = VectorISA.limit(to: nil)
-        for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
-            VectorISA.limit(to: isa)
-            for tb in [false, true] {
-                for m in [17, 33, 64, 70] {
-                    for (n, k) in [(37, 1000), (21, 777), (23, 385), (19, 1152), (5, 13)] {
-                        let a = data.floats([m, k]).floats, b = data.floats(tb ? [n, k] : [k, n]).floats
-                        let (want, magnitude) = reference(a, b, m: m, k: k, n: n, tb: tb)
-                        let y = product(a, b, m: m, k: k, n: n, tb: tb, splits: [])
-                        for i in y.indices where !(abs(Double(y[i]) - want[i]) <= 1e-5 * (magnitude[i] + 1)) {
-                            XCTFail("\(isa) tb \(tb) \(m)x\(k)x\(n): [\(i)] \(y[i]) vs \(want[i])")
-                            break
-                        }
-                    }
-                }
-            }
-        }
+        assertMatchesTheNaiveProduct(rows: [17, 33, 64, 70], sizes: [(37, 1000), (21, 777), (23, 385), (19, 1152), (5, 13)])
     }
 
     /// Any split of the columns gives the same bits: one call, every column alone, and blocks
