@@ -4,10 +4,9 @@ import GraphIR
 // Products of a few rows (a decoder step at batch 8, a dense layer at batch 64) by a weight
 // matrix. OpenBLAS packs both operands of every sgemm it runs through its blocked kernel, and
 // for an 8-row product packing the weight costs as much as the arithmetic (at 64 rows it
-// still shows). Some OpenBLAS builds (its AVX-512
-// kernels) have small-matrix kernels that skip the packing, but take only small enough
-// products, so splitting the product into column blocks that qualify can win; elsewhere the
-// split only adds calls. Our own kernel (thin_product_kernels.h) reads the weight where it
+// still shows). Some OpenBLAS builds (its AVX-512 kernels) have small-matrix kernels that
+// skip the packing, but take only small enough products, so splitting the product into
+// column blocks that qualify can win; elsewhere the split only adds calls. Our own kernel (thin_product_kernels.h) reads the weight where it
 // lies on every CPU. Which wins is measured per shape (`thin-matmul`), never inferred from
 // the CPU's or OpenBLAS's name; with tuning off the product goes whole to OpenBLAS.
 
@@ -19,11 +18,12 @@ func smallKernelTakes(m: Int, n: Int, k: Int, transB: Bool) -> Bool {
     m * n * k < 1_000_000 && (!transB || (m * n <= 1200 && k >= 32))
 }
 
-/// Rows of a thin product: at most this many are split by columns. Measured on Zen 4, our
-/// kernel beats the whole OpenBLAS product by 10 to 20% on one core at 64 rows (the CNN's
-/// dense layer at batch 64, 64 x 1152 by a 600 x 1152 weight either way); whether it does
-/// on more threads or other CPUs is the tuner's to say. The kernel's TN path keeps the lane
-/// partials of up to 64 rows (GC_TN_ROW_BLOCK) per pass over the weight.
+/// Rows of a thin product: at most this many are split by columns. Measured on Zen 4 at 64
+/// rows (the CNN's dense layer at batch 64, 64 x 1152 by a 600 x 1152 weight either way), our
+/// AVX-512 kernel beats the whole OpenBLAS product by 15 to 20% on one or two cores; with
+/// AVX2 against OpenBLAS's Haswell kernels it wins the NN form by 6% and ties the TN form.
+/// Where it wins is the tuner's to say. The kernel's TN path keeps the lane partials of up
+/// to 64 rows (GC_TN_ROW_BLOCK) per pass over the weight.
 let thinRows = 64
 
 /// `y = a op(b)` for a row-major a [m, k] and a 2-D b: as one product split over the pool
