@@ -6,9 +6,10 @@ import GraphIR
 // for an 8-row product packing the weight costs as much as the arithmetic (at 64 rows it
 // still shows). Some OpenBLAS builds (its AVX-512 kernels) have small-matrix kernels that
 // skip the packing, but take only small enough products, so splitting the product into
-// column blocks that qualify can win; elsewhere the split only adds calls. Our own kernel (thin_product_kernels.h) reads the weight where it
-// lies on every CPU. Which wins is measured per shape (`thin-matmul`), never inferred from
-// the CPU's or OpenBLAS's name; with tuning off the product goes whole to OpenBLAS.
+// column blocks that qualify can win; elsewhere the split only adds calls. Our own kernel
+// (thin_product_kernels.h) reads the weight where it lies on every CPU. Which wins is
+// measured per shape (`thin-matmul`), never inferred from the CPU's or OpenBLAS's name; with
+// tuning off the product goes whole to OpenBLAS.
 
 /// Whether OpenBLAS's small-matrix permit rule (its SkylakeX one) admits a row-major
 /// m x n x k product: m n k below 10^6, and for a·bᵀ (column-major TN) at most 1200 results
