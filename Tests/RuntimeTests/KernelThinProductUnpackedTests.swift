@@ -82,8 +82,9 @@ final class KernelThinProductUnpackedTests: XCTestCase {
                 for (m, k, n) in [(7, 45, 83), (64, 1000, 83)] {
                     let a = data.floats([m, k]).floats, b = data.floats(tb ? [n, k] : [k, n]).floats
                     let whole = product(a, b, m: m, k: k, n: n, tb: tb, splits: [])
-                    XCTAssertEqual(product(a, b, m: m, k: k, n: n, tb: tb, splits: Array(1..<n)), whole, "\(isa) tb \(tb) \(m) rows by column")
-                    XCTAssertEqual(product(a, b, m: m, k: k, n: n, tb: tb, splits: [5, 22, 23, 60]), whole, "\(isa) tb \(tb) \(m) rows odd blocks")
+                    let what = "\(isa) tb \(tb) \(m) rows"
+                    XCTAssertEqual(product(a, b, m: m, k: k, n: n, tb: tb, splits: Array(1..<n)), whole, "\(what) by column")
+                    XCTAssertEqual(product(a, b, m: m, k: k, n: n, tb: tb, splits: [5, 22, 23, 60]), whole, "\(what) odd blocks")
                 }
             }
         }
