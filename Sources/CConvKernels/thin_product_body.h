@@ -9,11 +9,14 @@
 // each row of b's tile read once from memory, so the weight is streamed once for up to a
 // tile of rows and never packed. Each output is a sum over k in order.
 // b [n, k] (y = a · bᵀ, b a weight read as it is stored): each output is a dot product of a
-// row of a with a row of b, kept as lane partials; a tile of as many outputs as lanes is
-// summed across its lanes at the end by one tree of shuffles (each output's lanes summed in
-// the same order wherever it sits in the tile), then the tail of k one by one. The other way,
-// a transposed copy of the weight made once per step, would need a new op and a pass and
-// cost a pass over the weight per step, for a tree that takes a few percent of the work.
+// row of a with a row of b, kept as lane partials; a tile's outputs are summed across their
+// lanes at the end by trees of shuffles, as many outputs as lanes per tree (each output's
+// lanes summed in the same order wherever it sits in the tile, whatever the tile's size),
+// then the tail of k one by one. Between blocks of k the partials wait in a scratch (stored
+// and loaded unchanged, so the blocks do not change the bits), so that each block of b stays
+// in L1 for all of a. The other way, a transposed copy of the weight made once per step,
+// would need a new op and a pass and cost a pass over the weight per step, for a tree that
+// takes a few percent of the work.
 
 #define GC_TCAT2(a, b) a##_##b
 #define GC_TCAT(a, b) GC_TCAT2(a, b)
@@ -31,7 +34,7 @@ typedef float gc_tv4u __attribute__((vector_size(16), aligned(4)));
 #endif
 
 // TW lanes; NN tile: NN_ROWS x NN_VECTORS accumulators; TN tile: TN_ROWS x TN_COLUMNS
-// outputs, exactly TW of them (one tree).
+// outputs, summed TW at a time (TN_TREES trees).
 #if TILE_POSITIONS == GC_AVX512_TILE_POSITIONS
 #define TV gc_tv16
 #define TVU gc_tv16u
@@ -44,10 +47,15 @@ typedef float gc_tv4u __attribute__((vector_size(16), aligned(4)));
 #define TV gc_tv8
 #define TVU gc_tv8u
 #define TW 8
-#define NN_ROWS 4
-#define NN_VECTORS 3
+// Not 4 x 3: 12 accumulators, 3 vectors of b and a broadcast fill all 16 registers, and clang
+// then keeps one accumulator in memory inside the loop (46 GFLOP/s against 100 on Zen 4).
+#define NN_ROWS 6
+#define NN_VECTORS 2
+// 12 outputs, two trees (the second half empty): 4 x 2 (one tree, 8 accumulators) leaves
+// the two FMA pipes too few independent sums (87 GFLOP/s against 104 on Zen 4 at 64 x 600 x
+// 1152); 6 x 2, 5 x 2 and 2 x 4 gain less.
 #define TN_ROWS 4
-#define TN_COLUMNS 2
+#define TN_COLUMNS 3
 #else
 #define TV gc_tv4
 #define TVU gc_tv4u
@@ -57,9 +65,23 @@ typedef float gc_tv4u __attribute__((vector_size(16), aligned(4)));
 #define TN_ROWS 2
 #define TN_COLUMNS 2
 #endif
-_Static_assert(TN_ROWS * TN_COLUMNS == TW, "a TN tile is one tree of TW outputs");
+#define TN_TREES ((TN_ROWS * TN_COLUMNS + TW - 1) / TW)
+_Static_assert(TN_ROWS <= 8 && TN_COLUMNS <= 4 && NN_ROWS <= 8 && NN_VECTORS <= 3, "tiles the switches below cover");
 
 #define GC_NN_AHEAD 8
+// The TN path's block of k (TN_DEPTH, a multiple of the lanes) and rows of a per pass over b.
+// Measured on Zen 4 at 64 x 600 x 1152: blocks of 384 to 512 lift AVX-512 from 91 to 107
+// GFLOP/s and AVX2 from 71 to 87, 128 gains nothing; a prefetch of b's next rows then only
+// costs. SSE2's tile of two columns keeps whole rows of b in L1 up to k of about 3000, where
+// the blocks only add work (13% slower) and the prefetch still pays.
+#if TW > 4
+#define TN_DEPTH 384
+#define TN_AHEAD 0
+#else
+#define TN_DEPTH (1L << 40)
+#define TN_AHEAD 1
+#endif
+#define GC_TN_ROW_BLOCK 64
 #define GC_TLOAD(p) (*(const TVU *)(p))
 #define GC_TSTORE(p, v) (*(TVU *)(p) = (v))
 
@@ -130,35 +152,48 @@ GC_TINLINE void GC_TNAME(nn_tile)(const float *a, const float *b, float *y, long
         }
 }
 
-/// y[r, c] (r < rows, c < columns) = a's row r · b's row c, a and b with row stride k, y with n.
-GC_TINLINE void GC_TNAME(tn_tile)(const float *a, const float *b, float *y, long n, long k, int rows, int columns) {
+/// y[r, c] (r < rows, c < columns) = a's row r · b's row c, a and b with row stride k, y with n,
+/// over k's whole vectors [p, stop): the lane partials start from `partial` (zero when p is 0)
+/// and go back there, unless stop is the last whole vector (`full`), where they are summed
+/// and the tail of k added. A partial stored and loaded again keeps its bits, so the sums are
+/// those of one pass over k whatever the blocks.
+GC_TINLINE void GC_TNAME(tn_tile)(const float *a, const float *b, float *y, long n, long k, int rows, int columns, long p,
+                                  long stop, TV *partial) {
     rows = rows < TN_ROWS ? rows : TN_ROWS;
     columns = columns < TN_COLUMNS ? columns : TN_COLUMNS;
-    TV acc[TW];
-    for (int t = 0; t < TW; t++) acc[t] = (TV){0};
-    const long full = k - k % TW;
-    for (long p = 0; p < full; p += TW) {
+    TV acc[TN_TREES * TW];
+    for (int t = 0; t < TN_TREES * TW; t++) acc[t] = p == 0 ? (TV){0} : partial[t];
+    for (; p < stop; p += TW) {
         TV bv[TN_COLUMNS];
         for (int c = 0; c < columns; c++) bv[c] = GC_TLOAD(b + c * k + p);
+#if TN_AHEAD
         // The next tile's rows of b, which the hardware does not see coming.
         for (int c = 0; c < columns; c++) __builtin_prefetch(b + (2 * TN_COLUMNS + c) * k + p);
+#endif
         for (int r = 0; r < rows; r++) {
             const TV av = GC_TLOAD(a + r * k + p);
             for (int c = 0; c < columns; c++) acc[r * TN_COLUMNS + c] = acc[r * TN_COLUMNS + c] + av * bv[c];
         }
     }
-    const TV sums = GC_TNAME(lane_sums)(acc);
-    if (columns == TN_COLUMNS && full == k) {
-        // Each row's outputs are TN_COLUMNS neighbouring lanes: one store per row.
-        for (int r = 0; r < rows; r++) __builtin_memcpy(y + r * n, (const float *)&sums + r * TN_COLUMNS, TN_COLUMNS * sizeof(float));
+    const long full = k - k % TW;
+    if (stop < full) {
+        for (int t = 0; t < TN_TREES * TW; t++) partial[t] = acc[t];
         return;
     }
-    float lanes[TW];
-    __builtin_memcpy(lanes, &sums, sizeof lanes);
+    float lanes[TN_TREES * TW];
+    for (int g = 0; g < TN_TREES; g++) {
+        const TV sums = GC_TNAME(lane_sums)(acc + g * TW);
+        __builtin_memcpy(lanes + g * TW, &sums, sizeof sums);
+    }
+    if (columns == TN_COLUMNS && full == k) {
+        // Each row's outputs are TN_COLUMNS neighbouring lanes: one store per row.
+        for (int r = 0; r < rows; r++) __builtin_memcpy(y + r * n, lanes + r * TN_COLUMNS, TN_COLUMNS * sizeof(float));
+        return;
+    }
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < columns; c++) {
             float total = lanes[r * TN_COLUMNS + c];
-            for (long p = full; p < k; p++) total = total + a[r * k + p] * b[c * k + p];
+            for (long q = full; q < k; q++) total = total + a[r * k + q] * b[c * k + q];
             y[r * n + c] = total;
         }
 }
@@ -170,7 +205,10 @@ static void GC_TNAME(nn_block)(const float *a, const float *b, float *y, long n,
     switch (rows * 4 + vectors) {
         GC_NN_ROW(1) GC_NN_ROW(2) GC_NN_ROW(3) GC_NN_ROW(4)
 #if NN_ROWS > 4
-        GC_NN_ROW(5) GC_NN_ROW(6) GC_NN_ROW(7) GC_NN_ROW(8)
+        GC_NN_ROW(5) GC_NN_ROW(6)
+#endif
+#if NN_ROWS > 6
+        GC_NN_ROW(7) GC_NN_ROW(8)
 #endif
         default: return;
     }
@@ -178,20 +216,26 @@ static void GC_TNAME(nn_block)(const float *a, const float *b, float *y, long n,
 #undef GC_NN_ROW
 #undef GC_NN_CASE
 
-#define GC_TN_CASE(R, C) case (R) * 8 + (C): GC_TNAME(tn_tile)(a, b, y, n, k, R, C); return;
-#if TN_COLUMNS > 2
+#define GC_TN_CASE(R, C) case (R) * 8 + (C): GC_TNAME(tn_tile)(a, b, y, n, k, R, C, p, stop, partial); return;
+#if TN_COLUMNS == 4
 #define GC_TN_ROW(R) GC_TN_CASE(R, 1) GC_TN_CASE(R, 2) GC_TN_CASE(R, 3) GC_TN_CASE(R, 4)
+#elif TN_COLUMNS == 3
+#define GC_TN_ROW(R) GC_TN_CASE(R, 1) GC_TN_CASE(R, 2) GC_TN_CASE(R, 3)
 #else
 #define GC_TN_ROW(R) GC_TN_CASE(R, 1) GC_TN_CASE(R, 2)
 #endif
-static void GC_TNAME(tn_block)(const float *a, const float *b, float *y, long n, long k, int rows, int columns) {
+static void GC_TNAME(tn_block)(const float *a, const float *b, float *y, long n, long k, int rows, int columns, long p, long stop,
+                               TV *partial) {
     switch (rows * 8 + columns) {
         GC_TN_ROW(1) GC_TN_ROW(2)
 #if TN_ROWS > 2
         GC_TN_ROW(3) GC_TN_ROW(4)
 #endif
 #if TN_ROWS > 4
-        GC_TN_ROW(5) GC_TN_ROW(6) GC_TN_ROW(7) GC_TN_ROW(8)
+        GC_TN_ROW(5) GC_TN_ROW(6)
+#endif
+#if TN_ROWS > 6
+        GC_TN_ROW(7) GC_TN_ROW(8)
 #endif
         default: return;
     }
@@ -202,12 +246,27 @@ static void GC_TNAME(tn_block)(const float *a, const float *b, float *y, long n,
 static void GC_TNAME(thin_product)(const float *a, const float *b, float *y, long m, long n, long k, int trans_b, long begin,
                                    long end) {
     if (trans_b) {
-        // Column pairs outside: each pair of b's rows is read once from memory for all of a.
-        for (long j = begin; j < end; j += TN_COLUMNS) {
-            const int columns = end - j < TN_COLUMNS ? (int)(end - j) : TN_COLUMNS;
-            for (long i = 0; i < m; i += TN_ROWS) {
-                const int rows = m - i < TN_ROWS ? (int)(m - i) : TN_ROWS;
-                GC_TNAME(tn_block)(a + i * k, b + j * k, y + i * n + j, n, k, rows, columns);
+        // A few columns' rows of b at a time, read once from memory for all of a: by blocks of
+        // k, so that the block of b stays in L1 while a's rows stream past it from L2 (whole
+        // rows of b and of a overflow L1 from about 400 of k, and b then comes from L2 too).
+        // Between blocks each tile's lane partials wait in `partial`, for up to
+        // GC_TN_ROW_BLOCK rows of a at once.
+        TV partial[(GC_TN_ROW_BLOCK + TN_ROWS - 1) / TN_ROWS][TN_TREES * TW];
+        const long full = k - k % TW;
+        for (long i0 = 0; i0 < m; i0 += GC_TN_ROW_BLOCK) {
+            const long rows_here = m - i0 < GC_TN_ROW_BLOCK ? m - i0 : GC_TN_ROW_BLOCK;
+            for (long j = begin; j < end; j += TN_COLUMNS) {
+                const int columns = end - j < TN_COLUMNS ? (int)(end - j) : TN_COLUMNS;
+                long p = 0;
+                do {
+                    const long stop = full - p > TN_DEPTH ? p + TN_DEPTH : full;
+                    for (long i = 0; i < rows_here; i += TN_ROWS) {
+                        const int rows = rows_here - i < TN_ROWS ? (int)(rows_here - i) : TN_ROWS;
+                        GC_TNAME(tn_block)(a + (i0 + i) * k, b + j * k, y + (i0 + i) * n + j, n, k, rows, columns, p, stop,
+                                           partial[i / TN_ROWS]);
+                    }
+                    p = stop;
+                } while (p < full);
             }
         }
         return;
@@ -247,6 +306,9 @@ static void GC_TNAME(thin_product)(const float *a, const float *b, float *y, lon
 #undef NN_VECTORS
 #undef TN_ROWS
 #undef TN_COLUMNS
+#undef TN_TREES
+#undef TN_DEPTH
+#undef TN_AHEAD
 #undef GC_TLOAD
 #undef GC_NN_AHEAD
 #undef GC_TSTORE

@@ -36,16 +36,15 @@ final class KernelThinProductUnpackedTests: XCTestCase {
         return y
     }
 
-    /// Rows 1 to 16 (every partial row tile), widths below, between and above the lane
-    /// counts and not multiples of them, k odd (a tail of k on every ISA), 1, and a multiple
-    /// of every lane count (no tail: whole rows of outputs stored at once).
-    func testEveryRowCountAndOddSizesMatchTheNaiveProductOnEveryInstructionSet() {
+    /// `gc_thin_product` of every row count by every (n, k), both forms, against the naive
+    /// product on every instruction set.
+    func assertMatchesTheNaiveProduct(rows: [Int], sizes: [(n: Int, k: Int)]) {
         let best = VectorISA.limit(to: nil)
         for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
             XCTAssertEqual(VectorISA.limit(to: isa), isa)
             for tb in [false, true] {
-                for m in 1...16 {
-                    for (n, k) in [(3, 19), (21, 1), (67, 131), (50, 33), (37, 64)] {
+                for m in rows {
+                    for (n, k) in sizes {
                         let a = data.floats([m, k]).floats, b = data.floats(tb ? [n, k] : [k, n]).floats
                         let (want, magnitude) = reference(a, b, m: m, k: k, n: n, tb: tb)
                         let y = product(a, b, m: m, k: k, n: n, tb: tb, splits: [])
@@ -59,6 +58,20 @@ final class KernelThinProductUnpackedTests: XCTestCase {
         }
     }
 
+    /// Rows 1 to 16 (every partial row tile), widths below, between and above the lane
+    /// counts and not multiples of them, k odd (a tail of k on every ISA), 1, and a multiple
+    /// of every lane count (no tail: whole rows of outputs stored at once).
+    func testEveryRowCountAndOddSizesMatchTheNaiveProductOnEveryInstructionSet() {
+        assertMatchesTheNaiveProduct(rows: Array(1...16), sizes: [(3, 19), (21, 1), (67, 131), (50, 33), (37, 64)])
+    }
+
+    /// Rows past 16 (a dense layer at batch 64, and 70, past the TN path's 64-row block), k
+    /// over one to three of its blocks of k (384) ending on, before or past a block's end,
+    /// with and without a tail, odd widths.
+    func testManyRowsAndLongRowsMatchTheNaiveProductOnEveryInstructionSet() {
+        assertMatchesTheNaiveProduct(rows: [17, 33, 64, 70], sizes: [(37, 1000), (21, 777), (23, 385), (19, 1152), (5, 13)])
+    }
+
     /// Any split of the columns gives the same bits: one call, every column alone, and blocks
     /// cut off the lane grid (so the untransposed form's last vector is shifted back).
     func testColumnSplitsGiveTheSameBits() {
@@ -66,22 +79,25 @@ final class KernelThinProductUnpackedTests: XCTestCase {
         for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
             VectorISA.limit(to: isa)
             for tb in [false, true] {
-                let (m, k, n) = (7, 45, 83)
-                let a = data.floats([m, k]).floats, b = data.floats(tb ? [n, k] : [k, n]).floats
-                let whole = product(a, b, m: m, k: k, n: n, tb: tb, splits: [])
-                XCTAssertEqual(product(a, b, m: m, k: k, n: n, tb: tb, splits: Array(1..<n)), whole, "\(isa) tb \(tb) by column")
-                XCTAssertEqual(product(a, b, m: m, k: k, n: n, tb: tb, splits: [5, 22, 23, 60]), whole, "\(isa) tb \(tb) odd blocks")
+                for (m, k, n) in [(7, 45, 83), (64, 1000, 83)] {
+                    let a = data.floats([m, k]).floats, b = data.floats(tb ? [n, k] : [k, n]).floats
+                    let whole = product(a, b, m: m, k: k, n: n, tb: tb, splits: [])
+                    let what = "\(isa) tb \(tb) \(m) rows"
+                    XCTAssertEqual(product(a, b, m: m, k: k, n: n, tb: tb, splits: Array(1..<n)), whole, "\(what) by column")
+                    XCTAssertEqual(product(a, b, m: m, k: k, n: n, tb: tb, splits: [5, 22, 23, 60]), whole, "\(what) odd blocks")
+                }
             }
         }
     }
 
-    /// The decoders' recurrent products through the pool at 1, 2 and 3 threads: the chunks
-    /// really split, and the bits are those of one serial call.
+    /// The decoders' recurrent products and dense layers at batch 33 and 64 through the pool at
+    /// 1, 2 and 3 threads: the chunks really split, and the bits are those of one serial call.
     func testThreadsGiveTheSameBitsAsOneCall() {
         let best = VectorISA.limit(to: nil)
         for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
             VectorISA.limit(to: isa)
-            for (m, k, n, tb) in [(8, 256, 1024, true), (8, 1024, 256, false), (5, 1000, 700, false)] {
+            for (m, k, n, tb) in [(8, 256, 1024, true), (8, 1024, 256, false), (5, 1000, 700, false), (64, 800, 201, true),
+                                  (33, 500, 701, false)] {
                 let a = data.floats([m, k]).floats, b = data.floats(tb ? [n, k] : [k, n]).floats
                 let serial = product(a, b, m: m, k: k, n: n, tb: tb, splits: [])
                 let (want, magnitude) = reference(a, b, m: m, k: k, n: n, tb: tb)
@@ -109,7 +125,8 @@ final class KernelThinProductUnpackedTests: XCTestCase {
     /// one serial `gc_thin_product` call (OpenBLAS sums in another order), and the decision
     /// is listed under `thin-matmul`.
     func testMatmulRunsOurKernelWhenTheTunerChoseIt() throws {
-        for (m, k, n, tb) in [(8, 256, 1024, true), (8, 1024, 256, false)] {
+        // The decoders' products, and the CNN's dense layer at batch 64 (forward, input gradient).
+        for (m, k, n, tb) in [(8, 256, 1024, true), (8, 1024, 256, false), (64, 1152, 600, true), (64, 600, 1152, false)] {
             let a = data.floats([m, k]), b = data.floats(tb ? [n, k] : [k, n])
             let serial = product(a.floats, b.floats, m: m, k: k, n: n, tb: tb, splits: [])
             let tuner = Tuner(mode: .fast)
@@ -127,13 +144,16 @@ final class KernelThinProductUnpackedTests: XCTestCase {
         }
     }
 
-    /// The tuner times our kernel next to OpenBLAS for thin products only.
+    /// The tuner times our kernel next to OpenBLAS for thin products only (up to 64 rows).
     func testOfferedForThinProductsOnly() {
         XCTAssertEqual(thinMatmulVariants(m: 8, n: 1024, k: 256, transB: true),
                        [.whole, .unpacked, .columns(block: 128, fullOnly: false), .columns(block: 64, fullOnly: true),
                         .columns(block: 256, fullOnly: true)])
         XCTAssertEqual(thinMatmulVariants(m: 8, n: 190, k: 100, transB: false), [.whole, .unpacked], "small-matrix kernel takes it whole")
-        XCTAssertNil(thinMatmulVariants(m: 17, n: 1024, k: 256, transB: true), "not thin")
+        XCTAssertEqual(thinMatmulVariants(m: 64, n: 600, k: 1152, transB: true),
+                       [.whole, .unpacked, .columns(block: 16, fullOnly: false), .columns(block: 8, fullOnly: true),
+                        .columns(block: 32, fullOnly: true)], "the CNN's dense layer at batch 64")
+        XCTAssertNil(thinMatmulVariants(m: 65, n: 1024, k: 256, transB: true), "not thin")
         XCTAssertNil(thinMatmulVariants(m: 8, n: 16, k: 16, transB: false), "too small to time")
     }
 }

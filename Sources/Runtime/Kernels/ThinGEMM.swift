@@ -1,14 +1,15 @@
 import CConvKernels
 import GraphIR
 
-// Products of a few rows (a decoder step at batch 8) by a weight matrix. OpenBLAS packs both
-// operands of every sgemm it runs through its blocked kernel, and for an 8-row product
-// packing the weight costs as much as the arithmetic. Some OpenBLAS builds (its AVX-512
-// kernels) have small-matrix kernels that skip the packing, but take only small enough
-// products, so splitting the product into column blocks that qualify can win; elsewhere the
-// split only adds calls. Our own kernel (thin_product_kernels.h) reads the weight where it
-// lies on every CPU. Which wins is measured per shape (`thin-matmul`), never inferred from
-// the CPU's or OpenBLAS's name; with tuning off the product goes whole to OpenBLAS.
+// Products of a few rows (a decoder step at batch 8, a dense layer at batch 64) by a weight
+// matrix. OpenBLAS packs both operands of every sgemm it runs through its blocked kernel, and
+// for an 8-row product packing the weight costs as much as the arithmetic (at 64 rows it
+// still shows). Some OpenBLAS builds (its AVX-512 kernels) have small-matrix kernels that
+// skip the packing, but take only small enough products, so splitting the product into
+// column blocks that qualify can win; elsewhere the split only adds calls. Our own kernel
+// (thin_product_kernels.h) reads the weight where it lies on every CPU. Which wins is
+// measured per shape (`thin-matmul`), never inferred from the CPU's or OpenBLAS's name; with
+// tuning off the product goes whole to OpenBLAS.
 
 /// Whether OpenBLAS's small-matrix permit rule (its SkylakeX one) admits a row-major
 /// m x n x k product: m n k below 10^6, and for a·bᵀ (column-major TN) at most 1200 results
@@ -18,8 +19,13 @@ func smallKernelTakes(m: Int, n: Int, k: Int, transB: Bool) -> Bool {
     m * n * k < 1_000_000 && (!transB || (m * n <= 1200 && k >= 32))
 }
 
-/// Rows of a thin product: at most this many are split by columns.
-let thinRows = 16
+/// Rows of a thin product: at most this many are split by columns. Measured on Zen 4 at 64
+/// rows (the CNN's dense layer at batch 64, 64 x 1152 by a 600 x 1152 weight either way), our
+/// AVX-512 kernel beats the whole OpenBLAS product by 15 to 20% on one or two cores; with
+/// AVX2 against OpenBLAS's Haswell kernels it wins the NN form by 6% and ties the TN form.
+/// Where it wins is the tuner's to say. The kernel's TN path keeps the lane partials of up
+/// to 64 rows (GC_TN_ROW_BLOCK) per pass over the weight.
+let thinRows = 64
 
 /// `y = a op(b)` for a row-major a [m, k] and a 2-D b: as one product split over the pool
 /// (`sgemm(pool:)`), or, for thin products (m <= thinRows) where the tuner measured it
@@ -75,9 +81,11 @@ func thinMatmulVariants(m: Int, n: Int, k: Int, transB: Bool) -> [ThinMatmulVari
 let thinProductMinimumWork = 1 << 16
 
 /// Columns per block when our kernel's product is shared out over the pool: a multiple of
-/// every instruction set's lanes, so every block but the last stays on the vector path. The
-/// bits do not depend on the blocks (each output is one sum, in an order set by k).
-let thinKernelColumnBlock = 64
+/// every instruction set's lanes, so every block but the last stays on the vector path, and
+/// small, so the threads' shares come out even (600 columns in blocks of 64 went 320 / 280
+/// over two threads). Each thread's share is one call, its tiles as wide as ever. The bits
+/// do not depend on the blocks (each output is one sum, in an order set by k).
+let thinKernelColumnBlock = 16
 
 /// `y = a op(b)` by `gc_thin_product`, column blocks of `thinKernelColumnBlock` shared out
 /// over `pool` in one run per thread of at least `parallelGemmWork` multiply-adds. The runs
