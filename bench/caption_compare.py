@@ -49,10 +49,10 @@ def cell(xs):
 
 def main(folder):
     runs = {}
-    for name in sorted(os.listdir(folder)):
-        m = NAME.match(name)
-        if not m:
-            continue
+    # In run order (r2 before r10), so that the i-th runs of graphc and PyTorch, made one after
+    # the other (bench/caption_bench.sh), pair up.
+    names = [(m, name) for name in os.listdir(folder) if (m := NAME.match(name))]
+    for m, name in sorted(names, key=lambda mn: (mn[0].group(1), mn[0].group(2), int(mn[0].group(3)), int(mn[0].group(4)))):
         side, decoder, threads = m.group(1), m.group(2), int(m.group(3))
         read = read_torch if side == "torch" else read_graphc
         try:
@@ -72,8 +72,10 @@ def main(folder):
         cols = []
         for key in ("epoch", "decode"):
             gx, tx = [r[key] for r in g], [r[key] for r in t]
-            cols += [cell(gx) if gx else "-", cell(tx) if tx else "-",
-                     f"**{statistics.median(tx) / statistics.median(gx):.2f}x**" if gx and tx else "-"]
+            ratio = f"**{statistics.median(tx) / statistics.median(gx):.2f}x**" if gx and tx else "-"
+            if gx and len(gx) == len(tx) > 1:
+                ratio += f" (paired {statistics.median(b / a for a, b in zip(gx, tx)):.2f}x)"
+            cols += [cell(gx) if gx else "-", cell(tx) if tx else "-", ratio]
         load = "-"
         path = os.path.join(folder, f"load-{decoder}-t{threads}.txt")
         if os.path.exists(path):
@@ -81,7 +83,8 @@ def main(folder):
                 load = " / ".join(l.split()[0] for l in f if l.strip())
         print(f"| {DECODERS.get(decoder, decoder)} | {threads} | " + " | ".join(cols) + f" | {len(g)} + {len(t)} | {load} |")
     print()
-    print("Seconds: median (min-max) over the runs; ratios are PyTorch's median over graphc's (above 1: graphc faster).")
+    print("Seconds: median (min-max) over the runs; ratios are PyTorch's median over graphc's (above 1: graphc faster);"
+          " paired: the median of each run's own ratio (graphc's and PyTorch's i-th runs ran one after the other).")
     print(f"graphc's OpenBLAS core: {', '.join(sorted(cores)) or '?'}; PyTorch: {', '.join(sorted(frameworks)) or '-'} (its own kernels, not OpenBLAS).")
     losses = []
     for (decoder, threads), sides in sorted(runs.items()):
