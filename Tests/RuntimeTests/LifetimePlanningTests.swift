@@ -29,21 +29,6 @@ final class LifetimePlanningTests: XCTestCase {
         }
     }
 
-    func feeds(_ g: Graph, batch: Int, seed: UInt64) -> [String: HostTensor] {
-        let random = RandomSource(seed: seed)
-        var feeds: [String: HostTensor] = [:]
-        for v in g.inputs {
-            let node = g[v]
-            guard let name = node.name else { continue }
-            let shape = node.fedType.shape.dims.map { $0.value ?? batch }
-            let n = shape.reduce(1, *)
-            feeds[name] = node.type.dtype == .f32
-                ? HostTensor(shape: shape, floats: (0..<n).map { _ in random.nextFloat() * 2 - 1 })
-                : HostTensor(shape: shape, ints: (0..<n).map { _ in Int64(random.nextInt(below: 3)) })
-        }
-        return feeds
-    }
-
     /// Hand-made cases, each an in-place write the planner must not let through.
     func testViewsAndInPlaceWrites() throws {
         let cases = [
@@ -104,7 +89,7 @@ final class LifetimePlanningTests: XCTestCase {
         ]
         for (k, text) in cases.enumerated() {
             let g = try IRParser.parse(text, file: "case\(k).gir")
-            try assertPlannersAgree(g, feeds: feeds(g, batch: 1, seed: UInt64(k)), store: ParameterStore(), "case \(k)")
+            try assertPlannersAgree(g, feeds: randomFeeds(g, size: 1, seed: UInt64(k)), store: ParameterStore(), "case \(k)")
         }
     }
 
@@ -134,7 +119,7 @@ final class LifetimePlanningTests: XCTestCase {
         """, file: "derived.gir")
         let store = ParameterStore()
         try store.initialise(from: g, seed: 7)
-        let f = feeds(g, batch: 1, seed: 8)
+        let f = randomFeeds(g, size: 1, seed: 8)
         let every = try Executor(graph: g, options: ExecutionOptions(computesParameterValuesOnce: false)).run(feeds: f, parameters: store)
         let once = try Executor(graph: g, options: ExecutionOptions(computesParameterValuesOnce: true), planner: BufferPlan.lifetimes)
         XCTAssertEqual(try once.run(feeds: f, parameters: store)["c"]?.floats.map(\.bitPattern), every["c"]?.floats.map(\.bitPattern))
@@ -198,7 +183,7 @@ final class LifetimePlanningTests: XCTestCase {
             let g = b.finish()
             let store = ParameterStore()
             try store.initialise(from: g, seed: UInt64(seed))
-            let f = feeds(g, batch: 3, seed: UInt64(seed))
+            let f = randomFeeds(g, size: 3, seed: UInt64(seed))
             let training = try Pipeline(["autodiff", "cse", "dce"]).run(g, .checked)
             let fused = try Pipeline(["autodiff", "cse", "fusion", "dce"]).run(g, .checked)
             for (what, graph) in [("forward", g), ("training", training), ("fused training", fused)] {
@@ -242,7 +227,7 @@ final class LifetimePlanningTests: XCTestCase {
             try store.initialise(from: training, seed: 5)
             let trainer = try Trainer(graph: training, parameters: store, optimizer: SGD(learningRate: 0.1),
                                       options: ExecutionOptions(training: true, seed: 1), planner: planner)
-            for step in 0..<4 { _ = try trainer.step(feeds: feeds(training, batch: 5, seed: UInt64(step))) }
+            for step in 0..<4 { _ = try trainer.step(feeds: randomFeeds(training, size: 5, seed: UInt64(step))) }
             XCTAssertEqual(Set(trainer.fusedUpdateParameters), ["w", "v"], "the SGD step ran in the weight gradients")
             weights.append(Dictionary(uniqueKeysWithValues: ["w", "v"].map { ($0, store.get($0)!.floats.map(\.bitPattern)) }))
         }
