@@ -11,8 +11,10 @@ def machine_times():
     """The machine's idle and stolen CPU seconds so far, from /proc/stat (None elsewhere)."""
     try:
         with open("/proc/stat") as f:
-            fields = [float(x) for x in f.readline().split()[1:]]
+            fields = [float(x) for x in f.readline().split()[1:9]]
     except (OSError, ValueError):
+        return None
+    if len(fields) < 8:  # a kernel without steal time
         return None
     tick = os.sysconf("SC_CLK_TCK")
     return (fields[3] + fields[4]) / tick, fields[7] / tick

@@ -277,9 +277,11 @@ public enum Bench {
         /// "cpu user nice system idle iowait irq softirq steal ..." in clock ticks.
         static func parse(_ stat: String, ticksPerSecond: Double) -> MachineTimes? {
             guard ticksPerSecond > 0, let line = stat.split(separator: "\n").first, line.hasPrefix("cpu ") else { return nil }
-            let fields = line.split(separator: " ").dropFirst().compactMap { Double($0) }
-            guard fields.count >= 8 else { return nil }
-            return MachineTimes(idle: (fields[3] + fields[4]) / ticksPerSecond, stolen: fields[7] / ticksPerSecond)
+            // The first eight counters, each a count (a field that is not one is no /proc/stat).
+            let fields = line.split(separator: " ").dropFirst().prefix(8).map { Double($0) }
+            guard fields.count == 8, fields.allSatisfy({ $0.map { $0.isFinite && $0 >= 0 } ?? false }) else { return nil }
+            let f = fields.map { $0 ?? 0 }
+            return MachineTimes(idle: (f[3] + f[4]) / ticksPerSecond, stolen: f[7] / ticksPerSecond)
         }
     }
 

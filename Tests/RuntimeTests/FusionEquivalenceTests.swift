@@ -10,23 +10,6 @@ import XCTest
 final class FusionEquivalenceTests: XCTestCase {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Feeds for every input: uniform floats, and ids in 0..<3 (valid for every table and
-    /// class count of these models), every symbolic dimension set to `size`.
-    func randomFeeds(_ g: Graph, size: Int, seed: UInt64) -> [String: HostTensor] {
-        let random = RandomSource(seed: seed)
-        var feeds: [String: HostTensor] = [:]
-        for v in g.inputs {
-            let node = g[v]
-            guard let name = node.name else { continue }
-            let shape = node.fedType.shape.dims.map { $0.value ?? size }
-            let n = shape.reduce(1, *)
-            feeds[name] = node.type.dtype == .f32
-                ? HostTensor(shape: shape, floats: (0..<n).map { _ in random.nextFloat() * 2 - 1 })
-                : HostTensor(shape: shape, ints: (0..<n).map { _ in Int64(random.nextInt(below: 3)) })
-        }
-        return feeds
-    }
-
     /// Runs `graph` and its fused form with the same weights, feeds and dropout seed and
     /// compares every output. Returns how many fused nodes the pass made.
     @discardableResult

@@ -16,19 +16,6 @@ final class FusionKindTests: XCTestCase {
         return out
     }
 
-    /// Uniform floats and ids in 0..<3 (valid for both models), every symbolic dimension `size`.
-    func randomFeeds(_ g: Graph, size: Int, seed: UInt64) -> [String: HostTensor] {
-        let random = RandomSource(seed: seed)
-        var feeds: [String: HostTensor] = [:]
-        for v in g.inputs {
-            guard let name = g[v].name else { continue }
-            let shape = g[v].fedType.shape.dims.map { $0.value ?? size }, n = shape.reduce(1, *)
-            feeds[name] = g[v].type.dtype == .f32 ? HostTensor(shape: shape, floats: (0..<n).map { _ in random.nextFloat() * 2 - 1 })
-                : HostTensor(shape: shape, ints: (0..<n).map { _ in Int64(random.nextInt(below: 3)) })
-        }
-        return feeds
-    }
-
     func lowered(_ file: String) throws -> Graph {
         let path = FusionEquivalenceTests.repository.appendingPathComponent("graphs/\(file)").path
         return try Frontend.lower(path: path, options: FrontendOptions(mode: .train))

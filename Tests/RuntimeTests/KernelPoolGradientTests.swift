@@ -131,10 +131,26 @@ final class KernelPoolGradientTests: XCTestCase {
     /// back over the one before, and single windows), with and without a column and a row no
     /// window covers, both directions, on every instruction set: the bits of the naive scans.
     func testPairPoolSpansOfEveryWidth() {
+        assertSpansOfEveryWidthMatchTheScans(awkward)
+    }
+
+    /// As above with values from {0, -0, 1, -1, inf, -inf} and 1% NaNs: nearly every window has
+    /// a tie (the span paths' first-maximum masks meet every order of equal values), many both
+    /// infinities, and a span now and then a NaN (in the overlap at a row's end too).
+    func testPairPoolSpansOfTiesAndSpecialValues() {
+        let values: [Float] = [0, -0.0, 1, -1, .infinity, -.infinity]
+        assertSpansOfEveryWidthMatchTheScans { shape in
+            HostTensor(shape: shape, floats: self.data.floats(shape, in: 0...1).floats.map { r in
+                r < 0.01 ? .nan : values[min(Int((r - 0.01) / 0.99 * Float(values.count)), values.count - 1)]
+            })
+        }
+    }
+
+    func assertSpansOfEveryWidthMatchTheScans(_ make: ([Int]) -> HostTensor, file: StaticString = #filePath, line: UInt = #line) {
         for ow in 1...20 {
             for (extraRow, extraColumn) in [(0, 0), (1, 1)] {
                 let shape = [2, 2, 4 + extraRow, 2 * ow + extraColumn]
-                let x = awkward(shape), yShape = [2, 2, 2, ow], dy = data.floats(yShape)
+                let x = make(shape), yShape = [2, 2, 2, ow], dy = data.floats(yShape)
                 let forwardWant = forwardReference(x)
                 let wants = [false, true].map { reference(x: x, dy: dy, k: [2, 2], s: [2, 2], p: [0, 0], relu: $0) }
                 onEveryISA { isa in
@@ -147,11 +163,12 @@ final class KernelPoolGradientTests: XCTestCase {
                                              y: TensorView(data: yb.baseAddress!, shape: yShape, dtype: .f32), attributes: pair,
                                              pool: pool, grain: 1)
                         } }
-                        assertSameBits(y, forwardWant, "forward \(shape) \(isa) \(threads) threads")
+                        assertSameBits(y, forwardWant, "forward \(shape) \(isa) \(threads) threads", file: file, line: line)
                         for (relu, want) in zip([false, true], wants) {
                             var a = pair
                             if relu { a["activation"] = .string("relu") }
-                            assertSameBits(backward(x, dy, a, pool: pool), want, "backward \(shape) relu \(relu) \(isa) \(threads) threads")
+                            assertSameBits(backward(x, dy, a, pool: pool), want, "backward \(shape) relu \(relu) \(isa) \(threads) threads",
+                                           file: file, line: line)
                         }
                     }
                 }

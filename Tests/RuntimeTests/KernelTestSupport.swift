@@ -5,6 +5,20 @@ import XCTest
 // Shared by the kernel tests: random data, one-op graphs run through the executor, and
 // row-major index arithmetic for the naive references (which accumulate in Double).
 
+/// Feeds for every input of `g`: uniform floats in [-1, 1), and ids in 0..<3 (valid for every
+/// table and class count of the models the tests run), every symbolic dimension `size`.
+func randomFeeds(_ g: Graph, size: Int, seed: UInt64) -> [String: HostTensor] {
+    let random = RandomSource(seed: seed)
+    var feeds: [String: HostTensor] = [:]
+    for v in g.inputs {
+        guard let name = g[v].name else { continue }
+        let shape = g[v].fedType.shape.dims.map { $0.value ?? size }, n = shape.reduce(1, *)
+        feeds[name] = g[v].type.dtype == .f32 ? HostTensor(shape: shape, floats: (0..<n).map { _ in random.nextFloat() * 2 - 1 })
+            : HostTensor(shape: shape, ints: (0..<n).map { _ in Int64(random.nextInt(below: 3)) })
+    }
+    return feeds
+}
+
 /// Deterministic test data.
 final class TestData {
     private let random: RandomSource

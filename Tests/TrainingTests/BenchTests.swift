@@ -13,18 +13,21 @@ final class BenchTests: XCTestCase {
         XCTAssertEqual(t.stolen, 26.21, accuracy: 1e-9)
     }
 
-    /// Text that is not /proc/stat (a kernel without steal time, another file, no clock) gives
-    /// nil, never a wrong figure or a trap.
+    /// Text that is not /proc/stat (a kernel without steal time, another file, no clock, a
+    /// counter that is not a count, which must not shift the ones after it) gives nil, never a
+    /// wrong figure or a trap.
     func testMachineTimesRefuseOtherText() {
-        for text in ["", "cpu 1 2 3\n", "intr 5 6 7 8 9 10 11 12\n", "cpu  a b c d e f g h\n"] {
+        for text in ["", "cpu 1 2 3\n", "intr 5 6 7 8 9 10 11 12\n", "cpu  a b c d e f g h\n",
+                     "cpu  1 2 3 x 5 6 7 8 9 10\n", "cpu  1 2 3 4 5 6 nan 8\n", "cpu  1 2 3 -4 5 6 7 8\n"] {
             XCTAssertNil(Bench.MachineTimes.parse(text, ticksPerSecond: 100), text)
         }
         XCTAssertNil(Bench.MachineTimes.parse("cpu  1 2 3 4 5 6 7 8\n", ticksPerSecond: 0))
     }
 
     /// A timed run's conditions: this process's CPU time over the run's wall time. A busy loop
-    /// on the calling thread used some, and at most one core (plus the clocks' resolution),
-    /// however busy the machine; each step lasts at least 50 ms, so at most 20 steps a second.
+    /// on the calling thread used some, and no more than the machine's cores (not "at most one":
+    /// the test process's other threads run meanwhile, and took 1.17 cores once); each step
+    /// lasts at least 50 ms, so at most 20 steps a second.
     func testARunRecordsTheCoresThisProcessUsed() {
         var sink = 0.0
         let (rate, conditions) = Bench.imagesPerSecond(batch: 1, steps: 4, warmup: 0) {
@@ -35,7 +38,7 @@ final class BenchTests: XCTestCase {
         XCTAssertGreaterThan(rate, 0)
         XCTAssertLessThanOrEqual(rate, 20 * 1.001)
         XCTAssertGreaterThan(conditions.process, 0, "a busy loop on this thread")
-        XCTAssertLessThan(conditions.process, 1.1)
+        XCTAssertLessThan(conditions.process, Double(ProcessInfo.processInfo.activeProcessorCount) + 0.1)
         if FileManager.default.fileExists(atPath: "/proc/stat") {
             XCTAssertNotNil(conditions.idle)
             XCTAssertGreaterThanOrEqual(conditions.stolen ?? -1, 0)
