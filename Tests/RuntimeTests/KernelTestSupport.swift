@@ -110,3 +110,24 @@ func onEveryISA(_ body: (VectorISA) throws -> Void) rethrows {
         try body(isa)
     }
 }
+
+/// A weight gradient of `count` values made by `run` (given the pool, a fresh workspace and the
+/// gradient to fill, NaN beforehand) at 1 and 2 threads: the reference's values at both
+/// (within 1e-5 of its largest), the same bits at both, and at one thread a scratch within
+/// 5 MB (4 MB of accumulators a chunk, plus copied input planes).
+func assertBoundedScratchSameBits(count: Int, want: [Double], file: StaticString = #filePath, line: UInt = #line,
+                                  _ run: (WorkerPool, Workspace, UnsafeMutablePointer<Float>) -> Void) {
+    let scale = want.map(abs).max() ?? 1
+    var bits: [[UInt32]] = []
+    for threads in [1, 2] {
+        var dw = [Float](repeating: .nan, count: count)
+        let workspace = Workspace()
+        dw.withUnsafeMutableBufferPointer { run(WorkerPool(threads: threads, tuner: Tuner(mode: .off)), workspace, $0.baseAddress!) }
+        if threads == 1 { XCTAssertLessThanOrEqual(workspace.byteCount, 5 << 20, "one chunk's scratch", file: file, line: line) }
+        for (g, r) in zip(dw, want) {
+            XCTAssertEqual(Double(g), r, accuracy: 1e-5 * max(1, scale), "\(threads) threads", file: file, line: line)
+        }
+        bits.append(dw.map(\.bitPattern))
+    }
+    XCTAssertEqual(bits[0], bits[1], "2 threads differ from one", file: file, line: line)
+}
