@@ -131,7 +131,7 @@ public enum TunedCompilation {
                 // Measured as part of `graphKey`'s decision, which lists the times.
                 for call in close {
                     let key = ConvolutionTuning.key(call.layer, threads: threads, point: "conv2d-in-graph", detail: fingerprint)
-                    tuner.remember(key, variant: (final[call.layer] ?? .blocked).rawValue)
+                    tuner.remember(key, variant: (final[call.layer] ?? .blocked).rawValue, partOf: graphKey)
                 }
             }
         }

@@ -38,14 +38,24 @@ public struct TuningDecision: Sendable {
         case fixed
         /// Read from the tuning cache.
         case cached
-        /// Timed in this process.
+        /// Timed in this process, and remembered in the cache.
         case measured
+        /// Timed in this process while threads waited for cores (`CPUPressure` above
+        /// `Tuner.busyLimit`): used in this process, not remembered.
+        case measuredBusy = "measured on a busy machine, not cached"
     }
     public let key: TuningKey
     public let variant: String
     public let source: Source
     /// The median time (seconds) of each variant tried, when measured.
     public let seconds: [(variant: String, seconds: Double)]
+    /// When measured by a tuner that checks the machine: the share of time some thread
+    /// waited for a core (`CPUPressure.share`) while the variants ran.
+    public let pressure: Double?
+
+    public init(key: TuningKey, variant: String, source: Source, seconds: [(variant: String, seconds: Double)], pressure: Double? = nil) {
+        self.key = key; self.variant = variant; self.source = source; self.seconds = seconds; self.pressure = pressure
+    }
 }
 
 /// Choice points with measured winners, like FFTW's wisdom: the first time a choice point
@@ -54,6 +64,14 @@ public struct TuningDecision: Sendable {
 /// `cache` for this machine (`MachineIdentity`); later uses, in this process or the next,
 /// run the winner directly. A given choice always computes the same result, so results are
 /// deterministic for a given cache (and with `.off`, always).
+///
+/// A tuner that checks the machine (`standard`'s does) remembers a choice only when it was
+/// measured on a quiet machine: threads waited for a core (`CPUPressure`) at most `busyLimit`
+/// of the time. Other work taking the cores favours whichever variant needs fewer of them, so
+/// a choice measured then holds for this process only, and the next one measures again. (A
+/// cache filled while tests ran beside graphc kept serial products for the caption decoder's
+/// 168-row products, half as fast on a quiet machine as the split measured there: its epoch
+/// took 1.8 s instead of 1.3.)
 ///
 /// Kernels reach the tuner through their context (`KernelContext.tuner`, the executor's
 /// pool's); the executor takes it from `ExecutionOptions.tuner`, else `Tuner.shared`, which
@@ -80,6 +98,9 @@ public final class Tuner: @unchecked Sendable {
     /// A variant other than the default must be this much faster to be chosen, so that
     /// noise does not flip choices between equal variants.
     public static let margin = 0.03
+    /// The largest share of time threads may wait for cores while a choice is measured for
+    /// it to be remembered (see the type). A quiet machine stays under 1%.
+    public static let busyLimit = 0.10
 
     private let lock = NSLock()
     private var chosen: [TuningKey: String] = [:]
@@ -88,11 +109,18 @@ public final class Tuner: @unchecked Sendable {
 
     /// Seconds from some fixed start; `run` times its variants with it.
     private let clock: () -> Double
+    /// How busy the machine is (nil: not checked, every measured choice is remembered).
+    private let pressure: (() -> CPUPressure?)?
+    /// Readings of `pressure` at least half a `CPUPressure.lookback` apart, the first made
+    /// with the tuner (so the first choices of a process are judged over its start).
+    private var pressureReadings: [CPUPressure] = []
 
-    /// `clock` is for tests (a stand-in whose variants take the seconds the test says).
+    /// `clock` is for tests (a stand-in whose variants take the seconds the test says), as is
+    /// a `pressure` other than `CPUPressure.now`.
     public init(mode: TuneMode, cache: TuningCache? = nil, machine: MachineIdentity = .current,
-                clock: @escaping () -> Double = Tuner.now) {
-        self.mode = mode; self.cache = cache; self.machine = machine; self.clock = clock
+                clock: @escaping () -> Double = Tuner.now, pressure: (() -> CPUPressure?)? = nil) {
+        self.mode = mode; self.cache = cache; self.machine = machine; self.clock = clock; self.pressure = pressure
+        pressureReadings = pressure?().map { [$0] } ?? []
         if let w = cache?.warning { notes.append(w) }
     }
 
@@ -137,7 +165,8 @@ public final class Tuner: @unchecked Sendable {
     /// starting one variant further on, so that no variant always runs first. A variant's
     /// time is its median over the rounds: a burst of load from elsewhere lands in one round
     /// and moves no median. A caller holding one variant at a time (a whole compiled graph
-    /// with its memory) makes it afresh at each call.
+    /// with its memory) makes it afresh at each call. The winner is remembered in the cache
+    /// only when the machine was quiet meanwhile (see the type).
     public func choose(_ key: TuningKey, variants: [String], measure: (String) -> Double) -> String {
         guard let first = variants.first else { return "" }
         if let name = known(key, names: variants, measuring: variants) { return name }
@@ -148,12 +177,32 @@ public final class Tuner: @unchecked Sendable {
         let repeats = mode == .full ? Tuner.fullRepeats : Tuner.fastRepeats
         var times = [[Double]](repeating: [], count: variants.count)
         for i in Tuner.measuringOrder(variants: variants.count, rounds: repeats) { times[i].append(measure(variants[i])) }
+        let busy = recentPressure()
         // The warm-up round came first: drop each variant's first time.
         let medians = times.map { Tuner.median(Array($0.dropFirst())) }
         let winner = Tuner.winner(medians)
-        record(TuningDecision(key: key, variant: variants[winner], source: .measured,
-                              seconds: zip(variants, medians).map { ($0, $1) }), remember: true)
+        // Waiting is expected, not a sign of other work, when the key has more threads than
+        // the machine has cores.
+        let quiet = key.threads > machine.cores || (busy ?? 0) <= Tuner.busyLimit
+        record(TuningDecision(key: key, variant: variants[winner], source: quiet ? .measured : .measuredBusy,
+                              seconds: zip(variants, medians).map { ($0, $1) }, pressure: busy), remember: quiet)
         return variants[winner]
+    }
+
+    /// The share of time threads waited for cores over the last `CPUPressure.lookback`
+    /// seconds or more (from the latest kept reading at least that old, else the first), now
+    /// kept as a reading too; nil when the tuner does not check the machine.
+    private func recentPressure() -> Double? {
+        guard let probe = pressure, let now = probe() else { return nil }
+        return lock.withLock {
+            let from = pressureReadings.last { $0.at <= now.at - CPUPressure.lookback } ?? pressureReadings.first
+            if pressureReadings.last.map({ now.at - $0.at >= CPUPressure.lookback / 2 }) ?? true { pressureReadings.append(now) }
+            // Only the latest reading old enough to start a window is needed from the past.
+            if let keep = pressureReadings.lastIndex(where: { $0.at <= now.at - CPUPressure.lookback }), keep > 0 {
+                pressureReadings.removeFirst(keep)
+            }
+            return CPUPressure.share(from: from, to: now)
+        }
     }
 
     /// The indices `choose` measures, in order: a warm-up round 0, 1, ..., n-1, then `rounds`
@@ -178,10 +227,15 @@ public final class Tuner: @unchecked Sendable {
 
     /// Remembers `variant` for `key` as measured (in the cache, and in `decisions` with
     /// `seconds`), for a choice the caller measured itself as part of a larger one (a layer's
-    /// algorithm confirmed by timing the whole graph). Ignored with `.off`.
-    public func remember(_ key: TuningKey, variant: String, seconds: [(variant: String, seconds: Double)] = []) {
+    /// algorithm confirmed by timing the whole graph). `partOf`: the key of that larger choice;
+    /// when it was measured on a busy machine, so is this one (used, not cached). Ignored
+    /// with `.off`.
+    public func remember(_ key: TuningKey, variant: String, seconds: [(variant: String, seconds: Double)] = [], partOf: TuningKey? = nil) {
         guard mode != .off else { return }
-        record(TuningDecision(key: key, variant: variant, source: .measured, seconds: seconds), remember: true)
+        let larger = partOf.flatMap { k in lock.withLock { made.first { $0.key == k } } }
+        let busy = larger?.source == .measuredBusy
+        record(TuningDecision(key: key, variant: variant, source: busy ? .measuredBusy : .measured, seconds: seconds,
+                              pressure: larger?.pressure), remember: !busy)
     }
 
     /// The index of the fastest time; the default (index 0) unless another beats it by `margin`.
@@ -236,8 +290,9 @@ public final class Tuner: @unchecked Sendable {
 
 extension Tuner {
     /// A tuner for `mode` on this machine with the cache at `TuningCache.defaultURL` (no cache
-    /// file is read or written with `.off`).
+    /// file is read or written with `.off`), remembering only what it measured on a quiet
+    /// machine (`CPUPressure`).
     public static func standard(mode: TuneMode) -> Tuner {
-        Tuner(mode: mode, cache: mode == .off ? nil : TuningCache(url: TuningCache.defaultURL))
+        Tuner(mode: mode, cache: mode == .off ? nil : TuningCache(url: TuningCache.defaultURL), pressure: CPUPressure.now)
     }
 }

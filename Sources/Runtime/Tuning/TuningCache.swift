@@ -3,7 +3,7 @@ import GraphIR
 
 /// The winners measured so far, per machine, in one JSON file (like FFTW's wisdom):
 ///
-///     {"format": "graphc-tuning", "version": 2, "machines": [
+///     {"format": "graphc-tuning", "version": 3, "machines": [
 ///       {"cpu": "AMD EPYC 9R14", "cores": 2, "blas": "Cooperlake", "isa": "AVX-512",
 ///        "choices": {"gemm-split 64x800*800x500 @2": "rows", ...},
 ///        "among": {"gemm-split 64x800*800x500 @2": ["serial", "rows", "columns"], ...}}]}
@@ -12,10 +12,12 @@ import GraphIR
 /// that was not among them (a new kernel) measures again instead of trusting the old winner.
 /// A choice without `among` (pinned by a caller through `remember`) answers as it is.
 ///
-/// Version 1 files (before `among` was recorded) are read too. A version 1 choice without
-/// `among` was measured against candidates nobody knows, so it is read as measured against
-/// none: the tuner measures that point again once, then remembers the winner with its
-/// candidates. Files are written as version 2.
+/// Older files are read too, their measured choices as measured against no candidates, so
+/// the tuner measures each of those points again once, then remembers the winner with its
+/// candidates: a version 1 choice was measured against candidates nobody knows (`among` was
+/// not recorded), and a version 2 one perhaps on a busy machine (before `Tuner.standard`
+/// checked, see `Tuner`). A pinned version 2 choice (without `among`) answers as it is.
+/// Files are written as version 3.
 ///
 /// Where: `$GRAPHC_TUNING_CACHE` when set, else `$XDG_CACHE_HOME/graphc/tuning.json`, else
 /// `~/.cache/graphc/tuning.json` (`defaultURL`). The file is rewritten whole through
@@ -114,18 +116,17 @@ public final class TuningCache: @unchecked Sendable {
         var machines: [Machine]
     }
     struct FormatError: Error, CustomStringConvertible { let description: String }
-    /// The version this graphc writes (see the type's comment for what version 1 lacked).
-    static let version = 2
+    /// The version this graphc writes (see the type's comment for what older versions lacked).
+    static let version = 3
 
     static func decode(_ data: Data) throws -> [MachineIdentity: [TuningKey: Entry]] {
         let file: File
         do { file = try JSONDecoder().decode(File.self, from: data) } catch {
             throw FormatError(description: "not a graphc tuning file")
         }
-        guard file.format == "graphc-tuning", file.version == 1 || file.version == version else {
-            throw FormatError(description: "format '\(file.format)' version \(file.version), expected graphc-tuning 1 or \(version)")
+        guard file.format == "graphc-tuning", (1...version).contains(file.version) else {
+            throw FormatError(description: "format '\(file.format)' version \(file.version), expected graphc-tuning 1 to \(version)")
         }
-        let unknownCandidates: [String]? = file.version == 1 ? [] : nil
         var tables: [MachineIdentity: [TuningKey: Entry]] = [:]
         for m in file.machines {
             var table: [TuningKey: Entry] = [:]
@@ -133,7 +134,12 @@ public final class TuningCache: @unchecked Sendable {
                 guard let key = TuningKey(cacheText: text), !variant.isEmpty else {
                     throw FormatError(description: "bad entry '\(text)'")
                 }
-                table[key] = Entry(variant: variant, among: m.among?[text] ?? unknownCandidates)
+                let among = m.among?[text]
+                switch file.version {
+                case 1: table[key] = Entry(variant: variant, among: [])
+                case 2: table[key] = Entry(variant: variant, among: among.map { _ in [] })
+                default: table[key] = Entry(variant: variant, among: among)
+                }
             }
             tables[MachineIdentity(cpuModel: m.cpu, cores: m.cores, blasCore: m.blas, kernelISA: m.isa ?? ""), default: [:]].merge(table) { a, _ in a }
         }

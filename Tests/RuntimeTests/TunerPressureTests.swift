@@ -1,0 +1,164 @@
+import Foundation
+@testable import Runtime
+import XCTest
+
+/// A tuner that checks the machine remembers only choices measured while it was quiet
+/// (`CPUPressure`). The pressure readings are stand-ins with the times and totals a test
+/// says, except in the one test that loads this machine's cores.
+final class TunerPressureTests: XCTestCase {
+    let machine = MachineIdentity(cpuModel: "Test CPU @ 1.00GHz", cores: 2, blasCore: "Haswell", kernelISA: "AVX2+FMA")
+    let key = TuningKey(point: "gemm-split", shapes: [[168, 100], [100, 1024]], detail: "tb", threads: 2)
+    let times = ["columns": 2.0, "rows": 2.1, "serial": 1.0]
+
+    func temporaryCache() -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-pressure-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir.appendingPathComponent("tuning.json")
+    }
+
+    /// Readings in turn: the first one when the tuner is made, the next at each choice.
+    final class Readings: @unchecked Sendable {
+        var list: [CPUPressure]
+        init(_ list: [CPUPressure]) { self.list = list }
+        func next() -> CPUPressure? { list.isEmpty ? nil : list.removeFirst() }
+    }
+
+    func reading(at: Double, total: Double, recent: Double = 0) -> CPUPressure {
+        CPUPressure(at: at, recentShare: recent, totalSeconds: total)
+    }
+
+    func testParsesTheSomeLine() {
+        let text = "some avg10=12.50 avg60=3.00 avg300=1.00 total=5820674741\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+        XCTAssertEqual(CPUPressure.parse(text, at: 7), CPUPressure(at: 7, recentShare: 0.125, totalSeconds: 5820.674741))
+        for bad in ["", "full avg10=1.00 total=5\n", "some avg10=x total=5", "some avg10=1.00", "some avg10=-1 total=5",
+                    "some avg10=nan total=5", "some avg10=1.0 total=-5"] {
+            XCTAssertNil(CPUPressure.parse(bad, at: 0), bad)
+        }
+    }
+
+    func testShareOverAWindowElseTheTenSecondAverage() {
+        let start = reading(at: 10, total: 100)
+        XCTAssertEqual(CPUPressure.share(from: start, to: reading(at: 10.5, total: 100.3, recent: 0.01)), 0.6, accuracy: 1e-9,
+                       "a load that began half a second ago, which the ten-second average does not show yet")
+        XCTAssertEqual(CPUPressure.share(from: start, to: reading(at: 10.005, total: 100.005, recent: 0.02)), 0.02,
+                       "too short a window for the total: the average")
+        XCTAssertEqual(CPUPressure.share(from: nil, to: reading(at: 10, total: 100, recent: 0.3)), 0.3)
+        XCTAssertEqual(CPUPressure.share(from: start, to: reading(at: 11, total: 99)), 0, "a total never goes back")
+    }
+
+    /// Measured on a busy machine: the winner runs in this process, the next one measures
+    /// again; measured on a quiet one: remembered. Both say how busy the machine was.
+    func testABusyMachinesChoiceIsUsedButNotRemembered() {
+        let url = temporaryCache()
+        let busy = Readings([reading(at: 0, total: 0), reading(at: 1, total: 0.5)])
+        let tuner = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine, pressure: busy.next)
+        XCTAssertEqual(tuner.choose(key, variants: ["columns", "rows", "serial"]) { times[$0] ?? 9 }, "serial")
+        XCTAssertEqual(tuner.decisions.first?.source, .measuredBusy)
+        XCTAssertEqual(tuner.decisions.first?.pressure ?? 0, 0.5, accuracy: 1e-9)
+        var measured: [String] = []
+        XCTAssertEqual(tuner.choose(key, variants: ["columns", "rows", "serial"]) { measured.append($0); return 0 }, "serial")
+        XCTAssertEqual(measured, [], "this process keeps its choice")
+        XCTAssertNil(TuningCache(url: url).entry(key, on: machine), "nothing written")
+
+        let quiet = Readings([reading(at: 5, total: 0.5), reading(at: 6, total: 0.51)])
+        let next = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine, pressure: quiet.next)
+        XCTAssertEqual(next.choose(key, variants: ["columns", "rows", "serial"]) { measured.append($0); return $0 == "serial" ? 3 : 1 },
+                       "columns")
+        XCTAssertFalse(measured.isEmpty, "the next process measures again")
+        XCTAssertEqual(next.decisions.first?.source, .measured)
+        XCTAssertEqual(next.decisions.first?.pressure ?? 0, 0.01, accuracy: 1e-9)
+        XCTAssertEqual(TuningCache(url: url).entry(key, on: machine)?.variant, "columns")
+    }
+
+    /// Each choice is judged from the latest reading at least `lookback` old: a load that
+    /// came after a quiet start is seen, and one that has passed is not held against later
+    /// choices.
+    func testEachChoiceIsJudgedOverTheLastTenthOfASecond() {
+        let readings = Readings([reading(at: 0, total: 0),
+                                 reading(at: 1.0, total: 0.001),    // quiet second
+                                 reading(at: 1.2, total: 0.161),    // 80% busy since 1.0
+                                 reading(at: 3.0, total: 0.162)])   // quiet since 1.2
+        let tuner = Tuner(mode: .fast, machine: machine, pressure: readings.next)
+        let keys = (1...3).map { TuningKey(point: "gemm-split", shapes: [[$0, 8], [8, 8]], threads: 2) }
+        for k in keys { _ = tuner.choose(k, variants: ["a", "b"]) { $0 == "a" ? 1 : 2 } }
+        XCTAssertEqual(tuner.decisions.map(\.source), [.measured, .measuredBusy, .measured])
+        XCTAssertEqual(tuner.decisions[1].pressure ?? 0, 0.8, accuracy: 1e-9)
+    }
+
+    /// More threads than cores wait by themselves: that is not taken for other work.
+    func testOversubscribedKeysAreRememberedAnyway() {
+        let url = temporaryCache()
+        let busy = Readings([reading(at: 0, total: 0), reading(at: 1, total: 0.9)])
+        let wide = TuningKey(point: "gemm-split", shapes: [[168, 100], [100, 1024]], detail: "tb", threads: 4)
+        let tuner = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine, pressure: busy.next)
+        XCTAssertEqual(tuner.choose(wide, variants: ["columns", "serial"]) { times[$0] ?? 9 }, "serial")
+        XCTAssertEqual(TuningCache(url: url).entry(wide, on: machine)?.variant, "serial")
+    }
+
+    /// A choice measured as part of a larger one (a layer's algorithm within a whole graph's
+    /// timing) is remembered exactly when the larger one is.
+    func testAPartOfABusyChoiceIsNotRemembered() {
+        let url = temporaryCache()
+        let busy = Readings([reading(at: 0, total: 0), reading(at: 1, total: 0.5)])
+        let tuner = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine, pressure: busy.next)
+        let graphKey = TuningKey(point: "conv2d-graph", shapes: [[8]], detail: "f", threads: 2)
+        let layerKey = TuningKey(point: "conv2d-in-graph", shapes: [[8, 32, 14, 14]], threads: 2)
+        XCTAssertEqual(tuner.choose(graphKey, variants: ["layers", "direct"]) { $0 == "direct" ? 1 : 2 }, "direct")
+        tuner.remember(layerKey, variant: "direct", partOf: graphKey)
+        XCTAssertEqual(tuner.decisions.map(\.source), [.measuredBusy, .measuredBusy])
+        XCTAssertEqual(tuner.recall(layerKey, variants: ["direct", "im2col"]), "direct")
+        XCTAssertNil(TuningCache(url: url).entry(layerKey, on: machine))
+        tuner.remember(layerKey, variant: "im2col")
+        XCTAssertEqual(TuningCache(url: url).entry(layerKey, on: machine)?.variant, "im2col", "without a larger choice: remembered")
+    }
+
+    /// A version 2 file's measured choices were perhaps made on a busy machine: each is
+    /// measured once more, then remembered in a version 3 file; a pinned one answers as it is.
+    func testVersionTwoChoicesAreMeasuredAgain() throws {
+        let url = temporaryCache()
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let pinnedKey = TuningKey(point: "gemm-split", shapes: [[8, 8], [8, 8]], threads: 2)
+        let text = """
+            {"format": "graphc-tuning", "version": 2, "machines": [{"cpu": "\(machine.cpuModel)", "cores": 2, "blas": "Haswell",
+             "isa": "AVX2+FMA", "choices": {"\(key.description)": "serial", "\(pinnedKey.description)": "rows"},
+             "among": {"\(key.description)": ["columns", "rows", "serial"]}}]}
+            """
+        try Data(text.utf8).write(to: url)
+        var measured: [String] = []
+        let tuner = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine)
+        XCTAssertEqual(tuner.choose(pinnedKey, variants: ["columns", "rows"]) { measured.append($0); return 0 }, "rows")
+        XCTAssertEqual(measured, [], "pinned")
+        XCTAssertEqual(tuner.choose(key, variants: ["columns", "rows", "serial"]) { measured.append($0); return $0 == "rows" ? 1 : 2 },
+                       "rows")
+        XCTAssertEqual(Set(measured), ["columns", "rows", "serial"])
+        let written = try String(contentsOf: url, encoding: .utf8)
+        XCTAssertTrue(written.contains("\"version\" : 3"), written)
+        measured = []
+        let again = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine)
+        XCTAssertEqual(again.choose(key, variants: ["columns", "rows", "serial"]) { measured.append($0); return 0 }, "rows")
+        XCTAssertEqual(measured, [], "a version 3 choice answers")
+    }
+
+    /// This machine's own pressure (where Linux reports it): threads spinning on three times
+    /// as many as there are cores wait for them, and the total shows it.
+    func testTheKernelsTotalGrowsWhileTheCoresAreOversubscribed() throws {
+        guard let before = CPUPressure.now() else { throw XCTSkip("no /proc/pressure/cpu on this machine") }
+        let cores = ProcessInfo.processInfo.activeProcessorCount, spin = 0.15
+        // Threads of their own: a dispatch queue would run no more at once than there are cores.
+        let finished = DispatchGroup()
+        let threads = (0..<3 * cores).map { _ in
+            finished.enter()
+            return Thread {
+                let start = Tuner.now()
+                while Tuner.now() - start < spin {}
+                finished.leave()
+            }
+        }
+        for t in threads { t.start() }
+        finished.wait()
+        let after = try XCTUnwrap(CPUPressure.now())
+        XCTAssertGreaterThan(after.at - before.at, spin)
+        XCTAssertGreaterThan(CPUPressure.share(from: before, to: after), 0.25,
+                             "\(3 * cores) spinning threads on \(cores) cores: some always wait")
+    }
+}
