@@ -24,7 +24,7 @@ def read_graphc(path):
     e = m["epochs"][0]
     s = m.get("settings", {})
     return {"epoch": e["seconds"], "decode": e["decode_seconds"], "core": s.get("blas_core", "?"),
-            "loss": e["train_loss"], "bleu": e["val_bleu4"]}
+            "loss": e["train_loss"], "bleu": e["val_bleu4"], "conditions": e.get("conditions")}
 
 
 def read_torch(path):
@@ -35,7 +35,7 @@ def read_torch(path):
     images = round(e["decode_seconds"] / e["decode_seconds_per_image"]) if e.get("decode_seconds_per_image") else None
     tokens = e["decoded_tokens"] / images if images and "decoded_tokens" in e else None
     return {"epoch": e["seconds"], "decode": e["decode_seconds"], "framework": summary.get("framework", "torch"),
-            "loss": e["train_loss"], "bleu": e["val_bleu4"], "tokens": tokens}
+            "loss": e["train_loss"], "bleu": e["val_bleu4"], "tokens": tokens, "conditions": e.get("conditions")}
 
 
 def stats(xs):
@@ -45,6 +45,32 @@ def stats(xs):
 def cell(xs):
     m, lo, hi = stats(xs)
     return f"{m:.2f} ({lo:.2f}-{hi:.2f})" if m < 10 else f"{m:.1f} ({lo:.1f}-{hi:.1f})"
+
+
+def run_conditions(runs, order):
+    """Each training epoch in run order with how the machine ran it (graphc and
+    bench/caption_torch.py record it): seconds, the cores the process used, the machine's
+    stolen cores and the share of time some thread waited for a core. A slow epoch with fewer
+    cores used, or with waiting above a few percent, ran on a busier machine."""
+    rows = []
+    for (decoder, threads), sides in sorted(runs.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 99, kv[0][1])):
+        for side in ("graphc", "graphc_unfused", "torch"):
+            xs = [r for r in sides.get(side, []) if r.get("conditions")]
+            if not xs:
+                continue
+            def one(r):
+                c = r["conditions"]
+                text = f"{r['epoch']:.2f} s @ {c['process']:.2f}"
+                if c.get("stolen") is not None:
+                    text += f", stolen {c['stolen']:.2f}"
+                if c.get("waiting") is not None:
+                    text += f", waiting {c['waiting']:.2f}"
+                return text
+            rows.append(f"| {DECODERS.get(decoder, decoder)} | {threads} | {side} | " + "; ".join(one(r) for r in xs) + " |")
+    if rows:
+        print("\n| decoder | threads | run | each epoch in run order: seconds @ cores used, stolen cores, share of time a thread waited for a core |")
+        print("|---|---|---|---|")
+        print("\n".join(rows))
 
 
 def main(folder):
@@ -103,6 +129,7 @@ def main(folder):
             print(f"| {DECODERS.get(decoder, decoder)} | {threads} | {cell(u)} | {cell(f)} | **{statistics.median(u) / statistics.median(f):.2f}x** | "
                   f"{cell([r['decode'] for r in sides['graphc_unfused']])} | {len(u)} |")
         print("\nUnfused: `--fusion off` (no contract, hoist or fusion passes on the training graph; buffers planned as in the fused run; the decoding graph is the same in both).")
+    run_conditions(runs, order)
     lengths = [f"{d} t{t} {statistics.median(r['tokens'] for r in sides['torch']):.1f}" for (d, t), sides in sorted(runs.items())
                if sides.get("torch") and all(r["tokens"] is not None for r in sides["torch"])]
     if lengths:

@@ -20,6 +20,8 @@ import argparse, json, math, os, random, time
 import torch
 import torch.nn as nn
 
+from run_conditions import meter
+
 
 class Attention(nn.Module):
     def __init__(self, encoder_dim, decoder_dim, attention_dim):
@@ -141,7 +143,7 @@ def main():
     for epoch in range(1, a.epochs + 1):
         model.train()
         order = torch.randperm(len(caps))
-        t0 = time.perf_counter()
+        read = meter()
         total, batches = 0.0, 0
         for b in range(0, len(order), 8):
             idx = order[b:b + 8]
@@ -154,12 +156,12 @@ def main():
             opt.step()
             total += loss.item()
             batches += 1
-        seconds = time.perf_counter() - t0
+        seconds, conditions = read()
         val_hyps, vb, vc, decode_seconds = decode(val)
         epochs.append({"epoch": epoch, "train_loss": total / batches, "val_bleu4": vb, "val_corpus_bleu4": vc,
                        "seconds": seconds, "decode_seconds": decode_seconds,
                        "decode_seconds_per_image": decode_seconds / len(val_hyps),
-                       "decoded_tokens": sum(len(h) for h in val_hyps)})
+                       "decoded_tokens": sum(len(h) for h in val_hyps), "conditions": conditions})
         print(json.dumps(epochs[-1]), flush=True)
     hyps, tb, tc, test_seconds = decode(test)
     tag = "enc_dec_w_attention" if a.attention else "enc_dec"

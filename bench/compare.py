@@ -101,12 +101,13 @@ def fused_vs_unfused(runs):
 def conditions(runs):
     """How the machine ran each row's measurements (graphc --bench, bench/pytorch_cnn.py and
     bench/jax_cnn.py record it per run): the cores the process used, median and range over its
-    runs, and the machine's median idle and stolen cores. A slow run with the process's cores
-    well below its thread count had threads that did not run."""
+    runs, the machine's median idle and stolen cores, and the median share of time some thread
+    waited for a core. A slow run with the process's cores well below its thread count had
+    threads that did not run; waiting above a few percent: other work competed."""
     rows = [(p, d) for p, d in runs if "train_conditions" in d or "eval_conditions" in d]
     if not rows:
         return
-    print("\n| threads | run | cores used (min-max), idle, stolen: train b=8 | train b=64 | eval b=1024 |")
+    print("\n| threads | run | cores used (min-max), idle, stolen, waiting: train b=8 | train b=64 | eval b=1024 |")
     print("|---|---|---|---|---|")
     order = {"pytorch": 0, "jax": 1, "graphc": 2}
     for p, d in sorted(rows, key=lambda r: (threads(r[1]), order[kind(r[1])], r[0])):
@@ -124,6 +125,9 @@ def conditions(runs):
                 text += f", {statistics.median(idle):.2f}"
             if stolen:
                 text += f", {statistics.median(stolen):.2f}"
+            waiting = [c["waiting"] for c in cs if c.get("waiting") is not None]
+            if waiting:
+                text += f", {statistics.median(waiting):.2f}"
             cols.append(text)
         print(f"| {threads(d)} | {label(p, d)} | " + " | ".join(cols) + " |")
 

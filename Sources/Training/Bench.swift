@@ -61,10 +61,31 @@ public enum Bench {
     /// the machine's idle and, on a virtual machine, stolen by the host (from /proc/stat; nil
     /// where it cannot be read). A run at one thread's speed with `process` near 1 had a
     /// thread that did not run; with `process` near the thread count, threads that ran slowly.
+    /// `waiting`: the share of the time some thread, of any process, waited for a core (Linux's
+    /// CPU pressure, `CPUPressure`; nil without it): above a few percent, other work competed.
     public struct RunConditions: Codable {
         public var process: Double
         public var idle: Double?
         public var stolen: Double?
+        public var waiting: Double?
+    }
+
+    /// Measures how the machine runs a stretch of work: made at its start, read at its end.
+    struct ConditionsMeter {
+        let machine = MachineTimes.now(), cpu = processCPUSeconds(), pressure = CPUPressure.now(), start = monotonic()
+
+        /// The seconds since the meter was made and how the machine ran over them.
+        func read() -> (seconds: Double, conditions: RunConditions) {
+            let wall = monotonic() - start, cpuAfter = processCPUSeconds(), machineAfter = MachineTimes.now()
+            let pressureAfter = CPUPressure.now()
+            var conditions = RunConditions(process: (cpuAfter - cpu) / wall)
+            if let a = machine, let b = machineAfter {
+                conditions.idle = (b.idle - a.idle) / wall
+                conditions.stolen = (b.stolen - a.stolen) / wall
+            }
+            if let a = pressure, let b = pressureAfter { conditions.waiting = max(b.totalSeconds - a.totalSeconds, 0) / wall }
+            return (wall, conditions)
+        }
     }
 
     public struct Report: Codable {
@@ -235,25 +256,23 @@ public enum Bench {
     /// `warmup` runs that are not timed, and how the machine ran meanwhile.
     static func imagesPerSecond(batch: Int, steps: Int, warmup: Int, _ step: () throws -> Void) rethrows -> (Double, RunConditions) {
         for _ in 0..<warmup { try step() }
-        let machine = MachineTimes.now(), cpu = processCPUSeconds(), start = monotonic()
+        let meter = ConditionsMeter()
         for _ in 0..<steps { try step() }
-        let wall = monotonic() - start, cpuAfter = processCPUSeconds(), machineAfter = MachineTimes.now()
-        var conditions = RunConditions(process: (cpuAfter - cpu) / wall)
-        if let a = machine, let b = machineAfter {
-            conditions.idle = (b.idle - a.idle) / wall
-            conditions.stolen = (b.stolen - a.stolen) / wall
-        }
+        let (wall, conditions) = meter.read()
         return (Double(batch * steps) / wall, conditions)
     }
 
-    /// ", cores: this process 1.96 (1.90-1.99), idle 0.02, stolen 0.00": the runs' median and
-    /// range of this process's cores, and the median idle and stolen cores.
+    /// ", cores: this process 1.96 (1.90-1.99), idle 0.02, stolen 0.00, waiting 0.01": the runs'
+    /// median and range of this process's cores, the median idle and stolen cores, and the
+    /// median share of time some thread waited for a core.
     static func describe(_ runs: [RunConditions]) -> String {
         let own = Summary(runs.map(\.process))
         var text = String(format: ", cores: this process %.2f (%.2f-%.2f)", own.median, own.min, own.max)
         let idle = runs.compactMap(\.idle), stolen = runs.compactMap(\.stolen)
         if !idle.isEmpty { text += String(format: ", idle %.2f", Summary(idle).median) }
         if !stolen.isEmpty { text += String(format: ", stolen %.2f", Summary(stolen).median) }
+        let waiting = runs.compactMap(\.waiting)
+        if !waiting.isEmpty { text += String(format: ", waiting %.2f", Summary(waiting).median) }
         return text
     }
 

@@ -29,6 +29,8 @@ struct CaptioningTraining {
         var seconds: Double
         /// Greedy decoding of the validation images after the epoch (BLEU scoring not included).
         var decode_seconds: Double
+        /// How the machine ran the training steps (for bench/caption_compare.py).
+        var conditions: Bench.RunConditions?
     }
 
     struct Metrics: Codable {
@@ -196,7 +198,7 @@ struct CaptioningTraining {
                                       learningRate: lr, inputKind: ["features": "features"])
         for epoch in 1...recipe.epochs {
             order.shuffle()
-            let start = Date()
+            let meter = Bench.ConditionsMeter()
             var lossSum = 0.0
             for b in 0..<batches {
                 let rows = Array(order.batch(b))
@@ -211,14 +213,14 @@ struct CaptioningTraining {
                 lossSum += loss
                 reporter.stepDone(epoch: epoch, step: b + 1, of: batches, meanLoss: lossSum / Double(b + 1), items: rows.count)
             }
-            let seconds = Date().timeIntervalSince(start)
+            let (seconds, conditions) = meter.read()
             // Decoding is timed without the BLEU scoring after it, for bench/caption_bench.sh.
             let decodeStart = Date()
             let hyps = try dp.captions(s.data.val.imageNames) { try s.decoder.captions($0, features: s.features, parameters: store) }
             let decodeSeconds = Date().timeIntervalSince(decodeStart)
             let val = try BleuScoring.scores(references: s.data.val.orderedRefs, hypotheses: hyps)
             let e = Epoch(epoch: epoch, train_loss: lossSum / Double(batches), val_bleu4: val.meanSentence,
-                          val_corpus_bleu4: val.corpus, seconds: seconds, decode_seconds: decodeSeconds)
+                          val_corpus_bleu4: val.corpus, seconds: seconds, decode_seconds: decodeSeconds, conditions: conditions)
             epochs.append(e)
             reporter.log(String(format: "epoch %d  train loss %.4f  val BLEU-4 %.4f (corpus %.4f)  %.1f s train, %.1f s decode",
                                        epoch, e.train_loss, e.val_bleu4, e.val_corpus_bleu4, seconds, e.decode_seconds))

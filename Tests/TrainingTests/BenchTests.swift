@@ -43,5 +43,31 @@ final class BenchTests: XCTestCase {
             XCTAssertNotNil(conditions.idle)
             XCTAssertGreaterThanOrEqual(conditions.stolen ?? -1, 0)
         }
+        if FileManager.default.fileExists(atPath: "/proc/pressure/cpu") {
+            XCTAssertGreaterThanOrEqual(conditions.waiting ?? -1, 0)
+        }
+    }
+
+    /// A stretch of work with more spinning threads than cores: the meter sees threads
+    /// waiting for a core, the process using every core, and the stretch's own seconds.
+    func testTheMeterSeesThreadsWaitingForCores() throws {
+        guard FileManager.default.fileExists(atPath: "/proc/pressure/cpu") else { throw XCTSkip("no CPU pressure on this machine") }
+        let cores = ProcessInfo.processInfo.activeProcessorCount, spin = 0.2
+        let meter = Bench.ConditionsMeter()
+        let finished = DispatchGroup()
+        let threads = (0..<3 * cores).map { _ in
+            finished.enter()
+            return Thread {
+                let end = Bench.monotonic() + spin
+                while Bench.monotonic() < end {}
+                finished.leave()
+            }
+        }
+        for t in threads { t.start() }
+        finished.wait()
+        let (seconds, conditions) = meter.read()
+        XCTAssertGreaterThanOrEqual(seconds, spin)
+        XCTAssertGreaterThan(conditions.waiting ?? 0, 0.25, "\(3 * cores) spinning threads on \(cores) cores")
+        XCTAssertGreaterThan(conditions.process, Double(cores) * 0.5)
     }
 }
