@@ -160,6 +160,15 @@ final class TunerTests: XCTestCase {
         var measured: [String] = []
         _ = Tuner(mode: .fast, machine: machine).choose(key, variants: ["a", "b", "c"]) { measured.append($0); return 1 }
         XCTAssertEqual(measured, ["a", "b", "c", "b", "c", "a", "c", "a", "b", "a", "b", "c"])
+        // Short runs get more rounds, until the timed runs add up to `roundsSeconds`.
+        for (seconds, rounds) in [(1e-3, 9), (1e-6, Tuner.maxRounds), (0.01, Tuner.fastRepeats)] {
+            measured = []
+            _ = Tuner(mode: .fast, machine: machine).choose(key, variants: ["a", "b", "c"]) { measured.append($0); return seconds }
+            XCTAssertEqual(measured, Tuner.measuringOrder(variants: 3, rounds: rounds).map { ["a", "b", "c"][$0] }, "runs of \(seconds) s")
+        }
+        measured = []
+        _ = Tuner(mode: .full, machine: machine).choose(key, variants: ["a", "b"]) { measured.append($0); return 1 }
+        XCTAssertEqual(measured.count, 2 * (1 + Tuner.fullRepeats), "full: nine rounds at least")
         XCTAssertEqual(Tuner.median([3, 1, 2]), 2)
         XCTAssertEqual(Tuner.median([4, 1, 3, 2]), 2.5)
         XCTAssertEqual(Tuner.median([]), .infinity)

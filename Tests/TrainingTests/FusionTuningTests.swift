@@ -2,7 +2,7 @@ import Foundation
 import Frontend
 import GraphIR
 import Passes
-import Runtime
+@testable import Runtime
 @testable import Training
 import XCTest
 
@@ -73,8 +73,13 @@ final class FusionTuningTests: XCTestCase {
             return { _ = step; runs[name, default: 0] += 1 }
         }
         XCTAssertEqual(Step.alive, 0)
-        XCTAssertEqual(made, ["all", "none", "without-x", "none", "without-x", "all", "without-x", "all", "none", "all", "none", "without-x"],
-                       "a warm-up round, then \(Tuner.fastRepeats) rotated rounds")
+        // Steps of microseconds: more rounds than the least, up to the most (`Tuner.roundsSeconds`).
+        let rounds = made.count / variants.count - 1
+        XCTAssertEqual(made.count % variants.count, 0)
+        XCTAssertTrue((Tuner.fastRepeats...Tuner.maxRounds).contains(rounds), "\(rounds) rounds")
+        XCTAssertEqual(Array(made.prefix(12)), ["all", "none", "without-x", "none", "without-x", "all", "without-x", "all", "none", "all", "none", "without-x"],
+                       "a warm-up round, then rotated rounds")
+        XCTAssertEqual(made, Tuner.measuringOrder(variants: variants.count, rounds: rounds).map { variants[$0] })
         for name in variants { XCTAssertGreaterThan(runs[name] ?? 0, 2 * (1 + Tuner.fastRepeats), "an untimed run, then a batch") }
     }
 }

@@ -9,7 +9,8 @@ import Darwin
 public enum TuneMode: String, CaseIterable, Sendable {
     /// Always the first (default) variant: the fixed choices, the same on every machine.
     case off
-    /// Time the variants once per machine and shape, the median of `fastRepeats` runs each;
+    /// Time the variants once per machine and shape, the median of at least `fastRepeats`
+    /// runs each (more for short runs, see `Tuner.choose`);
     /// the winner is remembered in the tuning cache.
     case fast
     /// As `fast`, with more runs per variant and the variants marked `fullOnly` too.
@@ -91,10 +92,19 @@ public final class Tuner: @unchecked Sendable {
     /// The tuner executors use when their options name none. Set it before making executors.
     nonisolated(unsafe) public static var shared = Tuner(mode: .off)
 
-    /// Timed runs per variant: `fast` takes the median of 3 (3 keeps first use of a large
-    /// model short), `full` the median of 9, each after a warm-up round (see `choose`).
+    /// Timed runs per variant at least: `fast` takes the median of 3 (3 keeps first use of a
+    /// large model short), `full` the median of 9, each after a warm-up round (see `choose`).
     public static let fastRepeats = 3
     public static let fullRepeats = 9
+    /// Runs shorter than this, summed over the rounds, get more rounds (up to `maxRounds`):
+    /// a thread kept off its core for a few milliseconds (the host running another virtual
+    /// machine's vCPU there, which no load figure inside this one shows) slows every run it
+    /// overlaps, and three rounds of a 0.5 ms product fit in 5 ms. Measured once, a split
+    /// product of the caption decoder lost to the serial one that way (0.9 ms instead of 0.45
+    /// per step, for every later run). Over `roundsSeconds` such a stall lands in a minority
+    /// of the rounds, and the median ignores it.
+    public static let roundsSeconds = 0.025
+    public static let maxRounds = 15
     /// A variant other than the default must be this much faster to be chosen, so that
     /// noise does not flip choices between equal variants.
     public static let margin = 0.03
@@ -162,9 +172,9 @@ public final class Tuner: @unchecked Sendable {
     /// first round whose times are dropped (each variant's first run, and the process's first
     /// work: caches, pages and threads warming up, which would otherwise count against
     /// whichever variant came first), then `fastRepeats` (`fullRepeats`) rounds, each
-    /// starting one variant further on, so that no variant always runs first. A variant's
-    /// time is its median over the rounds: a burst of load from elsewhere lands in one round
-    /// and moves no median. A caller holding one variant at a time (a whole compiled graph
+    /// starting one variant further on, so that no variant always runs first, and more rounds
+    /// while the timed runs add up to less than `roundsSeconds` (at most `maxRounds`). A variant's time is its median over the rounds: a burst of
+    /// load from elsewhere lands in a minority of the rounds and moves no median. A caller holding one variant at a time (a whole compiled graph
     /// with its memory) makes it afresh at each call. The winner is remembered in the cache
     /// only when the machine was quiet meanwhile (see the type).
     public func choose(_ key: TuningKey, variants: [String], measure: (String) -> Double) -> String {
@@ -175,8 +185,17 @@ public final class Tuner: @unchecked Sendable {
             return first
         }
         let repeats = mode == .full ? Tuner.fullRepeats : Tuner.fastRepeats
-        var times = [[Double]](repeating: [], count: variants.count)
-        for i in Tuner.measuringOrder(variants: variants.count, rounds: repeats) { times[i].append(measure(variants[i])) }
+        let n = variants.count
+        var times = [[Double]](repeating: [], count: n)
+        var timed = 0.0
+        for round in 0... {
+            guard round <= repeats || (timed < Tuner.roundsSeconds && round <= max(Tuner.maxRounds, repeats)) else { break }
+            for i in Tuner.roundOrder(round, variants: n) {
+                let seconds = measure(variants[i])
+                times[i].append(seconds)
+                if round > 0 && seconds.isFinite { timed += seconds }
+            }
+        }
         let busy = recentPressure()
         // The warm-up round came first: drop each variant's first time.
         let medians = times.map { Tuner.median(Array($0.dropFirst())) }
@@ -208,8 +227,11 @@ public final class Tuner: @unchecked Sendable {
     /// The indices `choose` measures, in order: a warm-up round 0, 1, ..., n-1, then `rounds`
     /// rounds, round r starting at variant r mod n.
     static func measuringOrder(variants n: Int, rounds: Int) -> [Int] {
-        Array(0..<n) + (1...max(rounds, 1)).flatMap { r in (0..<n).map { (r + $0) % n } }
+        (0...max(rounds, 1)).flatMap { roundOrder($0, variants: n) }
     }
+
+    /// Round `r`'s order: variant r mod n first (round 0, the warm-up, from variant 0).
+    static func roundOrder(_ r: Int, variants n: Int) -> [Int] { (0..<n).map { (r + $0) % n } }
 
     /// The middle value (the mean of the middle two for an even count); infinity for none.
     static func median(_ values: [Double]) -> Double {
