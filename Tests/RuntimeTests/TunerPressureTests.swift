@@ -16,7 +16,8 @@ final class TunerPressureTests: XCTestCase {
         return dir.appendingPathComponent("tuning.json")
     }
 
-    /// Readings in turn: the first one when the tuner is made, the next at each choice.
+    /// Readings in turn: the first one when the tuner is made, then two for each choice
+    /// measured (as it starts and as it ends).
     final class Readings: @unchecked Sendable {
         var list: [CPUPressure]
         init(_ list: [CPUPressure]) { self.list = list }
@@ -50,45 +51,52 @@ final class TunerPressureTests: XCTestCase {
     /// again; measured on a quiet one: remembered. Both say how busy the machine was.
     func testABusyMachinesChoiceIsUsedButNotRemembered() {
         let url = temporaryCache()
-        let busy = Readings([reading(at: 0, total: 0), reading(at: 1, total: 0.5)])
+        let busy = Readings([reading(at: 0, total: 0), reading(at: 0.5, total: 0), reading(at: 1, total: 0.5)])
         let tuner = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine, pressure: busy.next)
         XCTAssertEqual(tuner.choose(key, variants: ["columns", "rows", "serial"]) { times[$0] ?? 9 }, "serial")
         XCTAssertEqual(tuner.decisions.first?.source, .measuredBusy)
-        XCTAssertEqual(tuner.decisions.first?.pressure ?? 0, 0.5, accuracy: 1e-9)
+        XCTAssertEqual(tuner.decisions.first?.pressure ?? 0, 1, accuracy: 1e-9, "busy throughout the measurement")
         var measured: [String] = []
         XCTAssertEqual(tuner.choose(key, variants: ["columns", "rows", "serial"]) { measured.append($0); return 0 }, "serial")
         XCTAssertEqual(measured, [], "this process keeps its choice")
         XCTAssertNil(TuningCache(url: url).entry(key, on: machine), "nothing written")
 
-        let quiet = Readings([reading(at: 5, total: 0.5), reading(at: 6, total: 0.51)])
+        let quiet = Readings([reading(at: 5, total: 0.5), reading(at: 5.5, total: 0.5), reading(at: 6, total: 0.51)])
         let next = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine, pressure: quiet.next)
         XCTAssertEqual(next.choose(key, variants: ["columns", "rows", "serial"]) { measured.append($0); return $0 == "serial" ? 3 : 1 },
                        "columns")
         XCTAssertFalse(measured.isEmpty, "the next process measures again")
         XCTAssertEqual(next.decisions.first?.source, .measured)
-        XCTAssertEqual(next.decisions.first?.pressure ?? 0, 0.01, accuracy: 1e-9)
+        XCTAssertEqual(next.decisions.first?.pressure ?? 0, 0.02, accuracy: 1e-9)
         XCTAssertEqual(TuningCache(url: url).entry(key, on: machine)?.variant, "columns")
     }
 
-    /// Each choice is judged from the latest reading at least `lookback` old: a load that
-    /// came after a quiet start is seen, and one that has passed is not held against later
-    /// choices.
-    func testEachChoiceIsJudgedOverTheLastTenthOfASecond() {
+    /// Each choice is judged over its measurement and at least the last `lookback` seconds:
+    /// a load that came after a quiet start is seen, and one that has passed is not held
+    /// against later choices.
+    func testEachChoiceIsJudgedOverItsMeasurementAndTheLastTenthOfASecond() {
         let readings = Readings([reading(at: 0, total: 0),
-                                 reading(at: 1.0, total: 0.001),    // quiet second
-                                 reading(at: 1.2, total: 0.161),    // 80% busy since 1.0
-                                 reading(at: 3.0, total: 0.162)])   // quiet since 1.2
+                                 reading(at: 0.95, total: 0.0005), reading(at: 1.0, total: 0.001),   // a quiet second
+                                 reading(at: 1.15, total: 0.121), reading(at: 1.2, total: 0.161),    // 80% busy since 1.0
+                                 reading(at: 2.9, total: 0.1615), reading(at: 3.0, total: 0.162)])   // quiet in the last 0.1 s
         let tuner = Tuner(mode: .fast, machine: machine, pressure: readings.next)
         let keys = (1...3).map { TuningKey(point: "gemm-split", shapes: [[$0, 8], [8, 8]], threads: 2) }
         for k in keys { _ = tuner.choose(k, variants: ["a", "b"]) { $0 == "a" ? 1 : 2 } }
         XCTAssertEqual(tuner.decisions.map(\.source), [.measured, .measuredBusy, .measured])
         XCTAssertEqual(tuner.decisions[1].pressure ?? 0, 0.8, accuracy: 1e-9)
+        XCTAssertEqual(tuner.decisions[2].pressure ?? 0, 0.005, accuracy: 1e-9)
+
+        // A measurement longer than `lookback` is judged over all of it.
+        let long = Readings([reading(at: 0, total: 0), reading(at: 1, total: 0), reading(at: 2, total: 0.3)])
+        let measuringLong = Tuner(mode: .fast, machine: machine, pressure: long.next)
+        _ = measuringLong.choose(key, variants: ["a", "b"]) { $0 == "a" ? 1 : 2 }
+        XCTAssertEqual(measuringLong.decisions.first?.pressure ?? 0, 0.3, accuracy: 1e-9)
     }
 
     /// More threads than cores wait by themselves: that is not taken for other work.
     func testOversubscribedKeysAreRememberedAnyway() {
         let url = temporaryCache()
-        let busy = Readings([reading(at: 0, total: 0), reading(at: 1, total: 0.9)])
+        let busy = Readings([reading(at: 0, total: 0), reading(at: 0.5, total: 0), reading(at: 1, total: 0.9)])
         let wide = TuningKey(point: "gemm-split", shapes: [[168, 100], [100, 1024]], detail: "tb", threads: 4)
         let tuner = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine, pressure: busy.next)
         XCTAssertEqual(tuner.choose(wide, variants: ["columns", "serial"]) { times[$0] ?? 9 }, "serial")
@@ -99,7 +107,7 @@ final class TunerPressureTests: XCTestCase {
     /// timing) is remembered exactly when the larger one is.
     func testAPartOfABusyChoiceIsNotRemembered() {
         let url = temporaryCache()
-        let busy = Readings([reading(at: 0, total: 0), reading(at: 1, total: 0.5)])
+        let busy = Readings([reading(at: 0, total: 0), reading(at: 0.5, total: 0), reading(at: 1, total: 0.5)])
         let tuner = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine, pressure: busy.next)
         let graphKey = TuningKey(point: "conv2d-graph", shapes: [[8]], detail: "f", threads: 2)
         let layerKey = TuningKey(point: "conv2d-in-graph", shapes: [[8, 32, 14, 14]], threads: 2)

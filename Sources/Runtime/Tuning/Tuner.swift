@@ -173,10 +173,11 @@ public final class Tuner: @unchecked Sendable {
     /// work: caches, pages and threads warming up, which would otherwise count against
     /// whichever variant came first), then `fastRepeats` (`fullRepeats`) rounds, each
     /// starting one variant further on, so that no variant always runs first, and more rounds
-    /// while the timed runs add up to less than `roundsSeconds` (at most `maxRounds`). A variant's time is its median over the rounds: a burst of
-    /// load from elsewhere lands in a minority of the rounds and moves no median. A caller holding one variant at a time (a whole compiled graph
-    /// with its memory) makes it afresh at each call. The winner is remembered in the cache
-    /// only when the machine was quiet meanwhile (see the type).
+    /// while the timed runs add up to less than `roundsSeconds` (at most `maxRounds`). A
+    /// variant's time is its median over the rounds: a burst of load from elsewhere lands in
+    /// a minority of the rounds and moves no median. A caller holding one variant at a time
+    /// (a whole compiled graph with its memory) makes it afresh at each call. The winner is
+    /// remembered in the cache only when the machine was quiet meanwhile (see the type).
     public func choose(_ key: TuningKey, variants: [String], measure: (String) -> Double) -> String {
         guard let first = variants.first else { return "" }
         if let name = known(key, names: variants, measuring: variants) { return name }
@@ -188,6 +189,7 @@ public final class Tuner: @unchecked Sendable {
         let n = variants.count
         var times = [[Double]](repeating: [], count: n)
         var timed = 0.0
+        let start = readPressure()
         for round in 0... {
             guard round <= repeats || (timed < Tuner.roundsSeconds && round <= max(Tuner.maxRounds, repeats)) else { break }
             for i in Tuner.roundOrder(round, variants: n) {
@@ -196,7 +198,7 @@ public final class Tuner: @unchecked Sendable {
                 if round > 0 && seconds.isFinite { timed += seconds }
             }
         }
-        let busy = recentPressure()
+        let busy = start.flatMap(pressure(since:))
         // The warm-up round came first: drop each variant's first time.
         let medians = times.map { Tuner.median(Array($0.dropFirst())) }
         let winner = Tuner.winner(medians)
@@ -208,20 +210,28 @@ public final class Tuner: @unchecked Sendable {
         return variants[winner]
     }
 
-    /// The share of time threads waited for cores over the last `CPUPressure.lookback`
-    /// seconds or more (from the latest kept reading at least that old, else the first), now
-    /// kept as a reading too; nil when the tuner does not check the machine.
-    private func recentPressure() -> Double? {
+    /// A reading of the machine's pressure, kept (see `pressureReadings`); nil when the tuner
+    /// does not check the machine.
+    private func readPressure() -> CPUPressure? {
         guard let probe = pressure, let now = probe() else { return nil }
-        return lock.withLock {
-            let from = pressureReadings.last { $0.at <= now.at - CPUPressure.lookback } ?? pressureReadings.first
+        lock.withLock {
             if pressureReadings.last.map({ now.at - $0.at >= CPUPressure.lookback / 2 }) ?? true { pressureReadings.append(now) }
             // Only the latest reading old enough to start a window is needed from the past.
-            if let keep = pressureReadings.lastIndex(where: { $0.at <= now.at - CPUPressure.lookback }), keep > 0 {
+            if let keep = pressureReadings.lastIndex(where: { $0.at <= now.at - 2 * CPUPressure.lookback }), keep > 0 {
                 pressureReadings.removeFirst(keep)
             }
-            return CPUPressure.share(from: from, to: now)
         }
+        return now
+    }
+
+    /// The share of time threads waited for cores over a measurement that began at `start`,
+    /// and over at least the last `CPUPressure.lookback` seconds: from the latest reading
+    /// made at or before both (else the earliest kept) to a reading now.
+    private func pressure(since start: CPUPressure) -> Double? {
+        guard let now = readPressure() else { return nil }
+        let bound = min(start.at, now.at - CPUPressure.lookback)
+        let from = lock.withLock { (pressureReadings + [start]).filter { $0.at <= bound }.max { $0.at < $1.at } ?? pressureReadings.first }
+        return CPUPressure.share(from: from, to: now)
     }
 
     /// The indices `choose` measures, in order: a warm-up round 0, 1, ..., n-1, then `rounds`
