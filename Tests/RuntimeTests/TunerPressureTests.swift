@@ -93,6 +93,20 @@ final class TunerPressureTests: XCTestCase {
         XCTAssertEqual(measuringLong.decisions.first?.pressure ?? 0, 0.3, accuracy: 1e-9)
     }
 
+    /// The latest reading before the last `lookback` seconds may be long before it (none is
+    /// made between choices): a load that began just before a measurement, busy all through
+    /// it, is not thinned out over the quiet seconds before.
+    func testALoadThroughTheMeasurementIsNotThinnedOutByAnOldReading() {
+        let url = temporaryCache()
+        let readings = Readings([reading(at: 0, total: 0),                                    // the tuner made
+                                 reading(at: 2.0, total: 0.02), reading(at: 2.05, total: 0.07)]) // a load since 1.98
+        let tuner = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine, pressure: readings.next)
+        XCTAssertEqual(tuner.choose(key, variants: ["columns", "rows", "serial"]) { times[$0] ?? 9 }, "serial")
+        XCTAssertEqual(tuner.decisions.first?.source, .measuredBusy)
+        XCTAssertEqual(tuner.decisions.first?.pressure ?? 0, 1, accuracy: 1e-9, "busy throughout the measurement")
+        XCTAssertNil(TuningCache(url: url).entry(key, on: machine))
+    }
+
     /// More threads than cores wait by themselves: that is not taken for other work.
     func testOversubscribedKeysAreRememberedAnyway() {
         let url = temporaryCache()
