@@ -107,6 +107,20 @@ final class TunerPressureTests: XCTestCase {
         XCTAssertNil(TuningCache(url: url).entry(key, on: machine))
     }
 
+    /// Pruning keeps the readings a window needs: the latest one before the last `lookback`
+    /// seconds, here the end of the first measurement, starts the next short one's window,
+    /// and shows the load that ran between the two.
+    func testPruningKeepsTheReadingThatStartsTheNextWindow() {
+        let readings = Readings([reading(at: 0, total: 0),
+                                 reading(at: 1.2, total: 0), reading(at: 1.3, total: 0),        // a quiet measurement
+                                 reading(at: 1.52, total: 0.1), reading(at: 1.55, total: 0.1)]) // busy between, quiet in a short one
+        let tuner = Tuner(mode: .fast, machine: machine, pressure: readings.next)
+        let keys = (1...2).map { TuningKey(point: "gemm-split", shapes: [[$0, 8], [8, 8]], threads: 2) }
+        for k in keys { _ = tuner.choose(k, variants: ["a", "b"]) { $0 == "a" ? 1 : 2 } }
+        XCTAssertEqual(tuner.decisions.map(\.source), [.measured, .measuredBusy])
+        XCTAssertEqual(tuner.decisions[1].pressure ?? 0, 0.4, accuracy: 1e-9, "from the reading at 1.3 s")
+    }
+
     /// More threads than cores wait by themselves: that is not taken for other work.
     func testOversubscribedKeysAreRememberedAnyway() {
         let url = temporaryCache()
