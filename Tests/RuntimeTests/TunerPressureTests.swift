@@ -28,13 +28,19 @@ final class TunerPressureTests: XCTestCase {
         CPUPressure(at: at, recentShare: recent, totalSeconds: total)
     }
 
-    func testParsesTheSomeLine() {
+    func testParsesTheSomeLine() throws {
         let text = "some avg10=12.50 avg60=3.00 avg300=1.00 total=5820674741\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
         XCTAssertEqual(CPUPressure.parse(text, at: 7), CPUPressure(at: 7, recentShare: 0.125, totalSeconds: 5820.674741))
         for bad in ["", "full avg10=1.00 total=5\n", "some avg10=x total=5", "some avg10=1.00", "some avg10=-1 total=5",
-                    "some avg10=nan total=5", "some avg10=1.0 total=-5"] {
+                    "some avg10=nan total=5", "some avg10=1.0 total=-5", "some avg10=inf total=5", "some avg10=1e999 total=5",
+                    "some avg10=1.0 total=18446744073709551616", "some avg10=1.0 total=", "some avg10 total 5", "some =1 ==",
+                    "some avg10=1.0 total=5.5", "some avg10=1.0 total=0x10"] {
             XCTAssertNil(CPUPressure.parse(bad, at: 0), bad)
         }
+        // The largest total the kernel could write reads, and shares from it do not trap.
+        let huge = try XCTUnwrap(CPUPressure.parse("some avg10=0.00 avg60=0.00 avg300=0.00 total=18446744073709551615", at: 1))
+        XCTAssertEqual(huge.totalSeconds, Double(UInt64.max) * 1e-6)
+        XCTAssertEqual(CPUPressure.share(from: huge, to: reading(at: 2, total: 0)), 0)
     }
 
     func testShareOverAWindowElseTheTenSecondAverage() {
