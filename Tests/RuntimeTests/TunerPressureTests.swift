@@ -1,4 +1,5 @@
 import Foundation
+import GraphIR
 @testable import Runtime
 import XCTest
 
@@ -152,6 +153,22 @@ final class TunerPressureTests: XCTestCase {
         XCTAssertNil(TuningCache(url: url).entry(layerKey, on: machine))
         tuner.remember(layerKey, variant: "im2col")
         XCTAssertEqual(TuningCache(url: url).entry(layerKey, on: machine)?.variant, "im2col", "without a larger choice: remembered")
+    }
+
+    /// A layer's algorithm measured on a busy machine was still timed in this process: its
+    /// close runner-up is offered for confirmation in the whole graph, as a quiet one's is
+    /// (the graph's choice is judged busy or not on its own, and its parts with it).
+    func testABusyLayerChoicesCloseRunnerUpIsStillOffered() {
+        let layer = ConvolutionLayer(batch: 1, inChannels: 16, height: 12, width: 10, outChannels: 32, kernel: [3, 3],
+                                     stride: [1, 1], padding: [1, 1], residual: false, relu: true)
+        let busy = Readings([reading(at: 0, total: 0), reading(at: 0.5, total: 0), reading(at: 1, total: 0.5)])
+        let tuner = Tuner(mode: .fast, machine: machine, pressure: busy.next)
+        let layerKey = ConvolutionTuning.key(layer, threads: 2)
+        XCTAssertEqual(tuner.choose(layerKey, variants: ["blocked", "winograd"]) { $0 == "blocked" ? 1.0 : 1.01 }, "blocked")
+        XCTAssertEqual(tuner.decisions.first?.source, .measuredBusy)
+        let close = ConvolutionTuning.closeRunnerUp(layer, winner: .blocked, tuner: tuner, threads: 2, margin: 0.05)
+        XCTAssertEqual(close?.algorithm, .winograd)
+        XCTAssertEqual(close?.seconds ?? 0, 1.0, accuracy: 1e-12)
     }
 
     /// A version 2 file's measured choices were perhaps made on a busy machine: each is
