@@ -275,6 +275,18 @@ public final class Tuner: @unchecked Sendable {
                               pressure: larger?.pressure), remember: !busy)
     }
 
+    /// Keeps `key`'s choice for this process but has the cache hold it as measured against no
+    /// candidates, so that the next process measures it again (as a version 1 file's): for a
+    /// choice remembered as measured whose confirmation, a larger choice measured on a busy
+    /// machine, was not remembered (`TunedCompilation`'s close layers: read from the cache, a
+    /// choice has no times and no runner-up, so it would never be confirmed). Nothing without
+    /// a cache or a choice for `key`.
+    public func measureAgain(_ key: TuningKey) {
+        guard mode != .off, let cache, let variant = lock.withLock({ chosen[key] }) else { return }
+        guard let failure = cache.remember(variant, for: key, on: machine, among: []) else { return }
+        lock.withLock { if !notes.contains(failure) { notes.append(failure) } }
+    }
+
     /// The index of the fastest time; the default (index 0) unless another beats it by `margin`.
     static func winner(_ seconds: [Double]) -> Int {
         var best = 0
