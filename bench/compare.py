@@ -138,7 +138,15 @@ def main(paths):
     runs = []
     for p in paths:
         with open(p) as f:
-            runs.append((p, json.load(f)))
+            d = json.load(f)
+        # Not a run (the tuning cache bench/cnn.sh keeps beside the runs, OUT/tuning.json,
+        # which OUT/*.json names too): left out, said on stderr.
+        if not isinstance(d, dict) or "framework" not in d:
+            print(f"compare.py: {p} is not a benchmark run (no 'framework'), left out", file=sys.stderr)
+            continue
+        runs.append((p, d))
+    if not runs:
+        sys.exit("compare.py: no benchmark runs among the files")
     torch = {threads(d): d for _, d in runs if kind(d) == "pytorch"}
     jax = {threads(d): d for _, d in runs if kind(d) == "jax"}
     order = {"pytorch": 0, "jax": 1, "graphc": 2}

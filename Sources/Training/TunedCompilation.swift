@@ -129,9 +129,13 @@ public enum TunedCompilation {
                 compiled = [:]
                 final = variants.first { $0.name == winner }?.choices ?? final
                 // Measured as part of `graphKey`'s decision, which lists the times.
+                let busy = tuner.decisions.first { $0.key == graphKey }?.source == .measuredBusy
                 for call in close {
                     let key = ConvolutionTuning.key(call.layer, threads: threads, point: "conv2d-in-graph", detail: fingerprint)
                     tuner.remember(key, variant: (final[call.layer] ?? .blocked).rawValue, partOf: graphKey)
+                    // Not confirmed for the cache: the next run measures the layer again, finds
+                    // the close call again and confirms it.
+                    if busy { tuner.measureAgain(ConvolutionTuning.key(call.layer, threads: threads)) }
                 }
             }
         }

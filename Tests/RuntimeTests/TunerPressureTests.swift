@@ -1,4 +1,5 @@
 import Foundation
+import GraphIR
 @testable import Runtime
 import XCTest
 
@@ -28,13 +29,19 @@ final class TunerPressureTests: XCTestCase {
         CPUPressure(at: at, recentShare: recent, totalSeconds: total)
     }
 
-    func testParsesTheSomeLine() {
+    func testParsesTheSomeLine() throws {
         let text = "some avg10=12.50 avg60=3.00 avg300=1.00 total=5820674741\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
         XCTAssertEqual(CPUPressure.parse(text, at: 7), CPUPressure(at: 7, recentShare: 0.125, totalSeconds: 5820.674741))
         for bad in ["", "full avg10=1.00 total=5\n", "some avg10=x total=5", "some avg10=1.00", "some avg10=-1 total=5",
-                    "some avg10=nan total=5", "some avg10=1.0 total=-5"] {
+                    "some avg10=nan total=5", "some avg10=1.0 total=-5", "some avg10=inf total=5", "some avg10=1e999 total=5",
+                    "some avg10=1.0 total=18446744073709551616", "some avg10=1.0 total=", "some avg10 total 5", "some =1 ==",
+                    "some avg10=1.0 total=5.5", "some avg10=1.0 total=0x10"] {
             XCTAssertNil(CPUPressure.parse(bad, at: 0), bad)
         }
+        // The largest total the kernel could write reads, and shares from it do not trap.
+        let huge = try XCTUnwrap(CPUPressure.parse("some avg10=0.00 avg60=0.00 avg300=0.00 total=18446744073709551615", at: 1))
+        XCTAssertEqual(huge.totalSeconds, Double(UInt64.max) * 1e-6)
+        XCTAssertEqual(CPUPressure.share(from: huge, to: reading(at: 2, total: 0)), 0)
     }
 
     func testShareOverAWindowElseTheTenSecondAverage() {
@@ -93,6 +100,34 @@ final class TunerPressureTests: XCTestCase {
         XCTAssertEqual(measuringLong.decisions.first?.pressure ?? 0, 0.3, accuracy: 1e-9)
     }
 
+    /// The latest reading before the last `lookback` seconds may be long before it (none is
+    /// made between choices): a load that began just before a measurement, busy all through
+    /// it, is not thinned out over the quiet seconds before.
+    func testALoadThroughTheMeasurementIsNotThinnedOutByAnOldReading() {
+        let url = temporaryCache()
+        let readings = Readings([reading(at: 0, total: 0),                                    // the tuner made
+                                 reading(at: 2.0, total: 0.02), reading(at: 2.05, total: 0.07)]) // a load since 1.98
+        let tuner = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine, pressure: readings.next)
+        XCTAssertEqual(tuner.choose(key, variants: ["columns", "rows", "serial"]) { times[$0] ?? 9 }, "serial")
+        XCTAssertEqual(tuner.decisions.first?.source, .measuredBusy)
+        XCTAssertEqual(tuner.decisions.first?.pressure ?? 0, 1, accuracy: 1e-9, "busy throughout the measurement")
+        XCTAssertNil(TuningCache(url: url).entry(key, on: machine))
+    }
+
+    /// Pruning keeps the readings a window needs: the latest one before the last `lookback`
+    /// seconds, here the end of the first measurement, starts the next short one's window,
+    /// and shows the load that ran between the two.
+    func testPruningKeepsTheReadingThatStartsTheNextWindow() {
+        let readings = Readings([reading(at: 0, total: 0),
+                                 reading(at: 1.2, total: 0), reading(at: 1.3, total: 0),        // a quiet measurement
+                                 reading(at: 1.52, total: 0.1), reading(at: 1.55, total: 0.1)]) // busy between, quiet in a short one
+        let tuner = Tuner(mode: .fast, machine: machine, pressure: readings.next)
+        let keys = (1...2).map { TuningKey(point: "gemm-split", shapes: [[$0, 8], [8, 8]], threads: 2) }
+        for k in keys { _ = tuner.choose(k, variants: ["a", "b"]) { $0 == "a" ? 1 : 2 } }
+        XCTAssertEqual(tuner.decisions.map(\.source), [.measured, .measuredBusy])
+        XCTAssertEqual(tuner.decisions[1].pressure ?? 0, 0.4, accuracy: 1e-9, "from the reading at 1.3 s")
+    }
+
     /// More threads than cores wait by themselves: that is not taken for other work.
     func testOversubscribedKeysAreRememberedAnyway() {
         let url = temporaryCache()
@@ -118,6 +153,22 @@ final class TunerPressureTests: XCTestCase {
         XCTAssertNil(TuningCache(url: url).entry(layerKey, on: machine))
         tuner.remember(layerKey, variant: "im2col")
         XCTAssertEqual(TuningCache(url: url).entry(layerKey, on: machine)?.variant, "im2col", "without a larger choice: remembered")
+    }
+
+    /// A layer's algorithm measured on a busy machine was still timed in this process: its
+    /// close runner-up is offered for confirmation in the whole graph, as a quiet one's is
+    /// (the graph's choice is judged busy or not on its own, and its parts with it).
+    func testABusyLayerChoicesCloseRunnerUpIsStillOffered() {
+        let layer = ConvolutionLayer(batch: 1, inChannels: 16, height: 12, width: 10, outChannels: 32, kernel: [3, 3],
+                                     stride: [1, 1], padding: [1, 1], residual: false, relu: true)
+        let busy = Readings([reading(at: 0, total: 0), reading(at: 0.5, total: 0), reading(at: 1, total: 0.5)])
+        let tuner = Tuner(mode: .fast, machine: machine, pressure: busy.next)
+        let layerKey = ConvolutionTuning.key(layer, threads: 2)
+        XCTAssertEqual(tuner.choose(layerKey, variants: ["blocked", "winograd"]) { $0 == "blocked" ? 1.0 : 1.01 }, "blocked")
+        XCTAssertEqual(tuner.decisions.first?.source, .measuredBusy)
+        let close = ConvolutionTuning.closeRunnerUp(layer, winner: .blocked, tuner: tuner, threads: 2, margin: 0.05)
+        XCTAssertEqual(close?.algorithm, .winograd)
+        XCTAssertEqual(close?.seconds ?? 0, 1.0, accuracy: 1e-12)
     }
 
     /// A version 2 file's measured choices were perhaps made on a busy machine: each is

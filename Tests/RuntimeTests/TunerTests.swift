@@ -105,6 +105,10 @@ final class TunerTests: XCTestCase {
         let bad: [String] = ["{not json", #"{"format": "graphc-tuning", "version": 99, "machines": []}"#,
                              #"{"format": "graphc-tuning", "version": 1, "machines": [{"cpu": "x", "cores": 2, "blas": "y", "choices": {"nonsense": "rows"}}]}"#,
                              String(repeating: "\u{0}", count: 40)]
+            // Well formed, but of a version this graphc does not know (a later graphc's, or none).
+            + [TuningCache.version + 1, 0].map { version in
+                #"{"format": "graphc-tuning", "version": \#(version), "machines": [{"cpu": "\#(machine.cpuModel)", "cores": 2, "blas": "Haswell", "isa": "AVX2+FMA", "choices": {"\#(key.description)": "rows"}}]}"#
+            }
         for text in bad {
             try Data(text.utf8).write(to: url)
             let cache = TuningCache(url: url)

@@ -1,4 +1,5 @@
 import Foundation
+import Runtime
 @testable import Training
 import XCTest
 
@@ -49,9 +50,12 @@ final class BenchTests: XCTestCase {
     }
 
     /// A stretch of work with more spinning threads than cores: the meter sees threads
-    /// waiting for a core, and the stretch's own seconds.
+    /// waiting for a core, the spinning threads' CPU time (this thread only waits), and the
+    /// stretch's own seconds. Not "every core": other work on a loaded machine (six threads
+    /// spinning beside it, as the tuner's pressure test does in a parallel test run) leaves
+    /// the process less than one of two cores.
     func testTheMeterSeesThreadsWaitingForCores() throws {
-        guard FileManager.default.fileExists(atPath: "/proc/pressure/cpu") else { throw XCTSkip("no CPU pressure on this machine") }
+        guard CPUPressure.now() != nil else { throw XCTSkip("no CPU pressure on this machine") }
         let cores = ProcessInfo.processInfo.activeProcessorCount, spin = 0.2
         let meter = Bench.ConditionsMeter()
         let finished = DispatchGroup()
@@ -68,7 +72,6 @@ final class BenchTests: XCTestCase {
         let (seconds, conditions) = meter.read()
         XCTAssertGreaterThanOrEqual(seconds, spin)
         XCTAssertGreaterThan(conditions.waiting ?? 0, 0.25, "\(3 * cores) spinning threads on \(cores) cores")
-        // Its cores used are not checked: other work on the machine may hold some of them.
-        XCTAssertGreaterThan(conditions.process, 0)
+        XCTAssertGreaterThan(conditions.process, 0.1, "the spinning threads' CPU time, not only this waiting thread's")
     }
 }

@@ -84,6 +84,57 @@ final class TunedCompilationTests: XCTestCase {
         XCTAssertLessThan(worst / largest, 1e-4)
     }
 
+    /// The layers' own choices measured on a quiet machine, their confirmation in the whole
+    /// graph on a busy one: the graph's decision and the confirmed choices are not remembered,
+    /// and the close layers' own choices are left to be measured again, so that the next
+    /// process finds the close calls again and confirms them (a choice read from the cache has
+    /// no times, so no runner-up: kept as it was, it would never be confirmed).
+    func testABusyConfirmationHasTheNextProcessMeasureTheCloseLayersAgain() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-tuned-compile-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("tuning.json")
+        let lowered = try resnet(size: 32)
+        let counting = Tuner(mode: .off)
+        _ = try TunedCompilation.inference(lowered, PassContext(), tuner: counting, threads: 2)
+        let layers = counting.decisions.filter { $0.key.point == "conv2d-algorithm" }.count
+        XCTAssertGreaterThan(layers, TunedCompilation.mostSingleFlips)
+
+        /// Readings a second apart, quiet until every layer has its own choice, then busy.
+        final class Machine: @unchecked Sendable {
+            let lock = NSLock()
+            weak var tuner: Tuner?
+            var at = 0.0, total = 0.0
+            let layers: Int
+            init(layers: Int) { self.layers = layers }
+            func reading() -> CPUPressure? {
+                let busy = (tuner?.decisions.filter { $0.key.point == "conv2d-algorithm" }.count ?? 0) >= layers
+                return lock.withLock {
+                    at += 1
+                    if busy { total += 1 }
+                    return CPUPressure(at: at, recentShare: 0, totalSeconds: total)
+                }
+            }
+        }
+        let machine = Machine(layers: layers)
+        let tuner = Tuner(mode: .fast, cache: TuningCache(url: url), pressure: machine.reading)
+        machine.tuner = tuner
+        _ = try TunedCompilation.inference(lowered, PassContext(), tuner: tuner, threads: 2, closeMargin: .infinity)
+        XCTAssertTrue(tuner.decisions.filter { $0.key.point == "conv2d-algorithm" }.allSatisfy { $0.source != .measuredBusy })
+        XCTAssertEqual(tuner.decisions.first { $0.key.point == "conv2d-graph" }?.source, .measuredBusy)
+        let confirmed = tuner.decisions.filter { $0.key.point == "conv2d-in-graph" }
+        XCTAssertEqual(confirmed.count, TunedCompilation.mostSingleFlips)
+        XCTAssertTrue(confirmed.allSatisfy { $0.source == .measuredBusy })
+        XCTAssertFalse(TuningCache(url: url).choices(on: .current).keys.contains { $0.point == "conv2d-graph" || $0.point == "conv2d-in-graph" })
+
+        let again = Tuner(mode: .fast, cache: TuningCache(url: url))
+        _ = try TunedCompilation.inference(lowered, PassContext(), tuner: again, threads: 2, closeMargin: .infinity)
+        XCTAssertEqual(again.decisions.filter { $0.key.point == "conv2d-algorithm" && $0.source == .measured }.count,
+                       TunedCompilation.mostSingleFlips, "the close layers measured again, the others read")
+        XCTAssertEqual(again.decisions.first { $0.key.point == "conv2d-graph" }?.source, .measured)
+        XCTAssertEqual(again.decisions.filter { $0.key.point == "conv2d-in-graph" && $0.source == .measured }.count,
+                       TunedCompilation.mostSingleFlips)
+    }
+
     /// A model with an integer input beside the image (as a classifier's scoring graph has its
     /// labels) is fed zeros there and timed whole: its decision is measured, every time finite.
     func testAModelWithAnIntegerInputIsConfirmedOnZeros() throws {

@@ -49,11 +49,12 @@ public enum ConvolutionTuning {
 
     /// The algorithm that came second for `layer` when it was timed alone in this process, its
     /// time over the winner's, and the winner's seconds, if it took at most `margin` (a
-    /// fraction) longer; nil when it did not, or when the choice was read from the cache or fixed.
+    /// fraction) longer; nil when it did not, or when the choice was read from the cache or fixed
+    /// (one measured on a busy machine was timed here too: its close call is confirmed as well).
     public static func closeRunnerUp(_ layer: ConvolutionLayer, winner: ConvolutionAlgorithm, tuner: Tuner, threads: Int?,
                                      margin: Double) -> (algorithm: ConvolutionAlgorithm, ratio: Double, seconds: Double)? {
         let key = self.key(layer, threads: threads)
-        guard let d = tuner.decisions.first(where: { $0.key == key }), d.source == .measured,
+        guard let d = tuner.decisions.first(where: { $0.key == key }), d.source == .measured || d.source == .measuredBusy,
               let best = d.seconds.first(where: { $0.variant == winner.rawValue })?.seconds, best.isFinite,
               let second = d.seconds.filter({ $0.variant != winner.rawValue && $0.seconds.isFinite }).min(by: { $0.seconds < $1.seconds }),
               second.seconds <= best * (1 + margin), let algorithm = ConvolutionAlgorithm(rawValue: second.variant) else { return nil }

@@ -226,12 +226,17 @@ public final class Tuner: @unchecked Sendable {
 
     /// The share of time threads waited for cores over a measurement that began at `start`,
     /// and over at least the last `CPUPressure.lookback` seconds: from the latest reading
-    /// made at or before both (else the earliest kept) to a reading now.
+    /// made at or before both (else the earliest kept) to a reading now. That reading may be
+    /// much older (none is made between choices: a whole epoch may pass), which would thin
+    /// a load that began just before the measurement out over the quiet time before it, so
+    /// the share over the measurement alone counts too when it is long enough to tell
+    /// (`CPUPressure.windowFloor`): the larger of the two.
     private func pressure(since start: CPUPressure) -> Double? {
         guard let now = readPressure() else { return nil }
         let bound = min(start.at, now.at - CPUPressure.lookback)
         let from = lock.withLock { (pressureReadings + [start]).filter { $0.at <= bound }.max { $0.at < $1.at } ?? pressureReadings.first }
-        return CPUPressure.share(from: from, to: now)
+        let during = now.at - start.at >= CPUPressure.windowFloor ? CPUPressure.share(from: start, to: now) : 0
+        return max(CPUPressure.share(from: from, to: now), during)
     }
 
     /// The indices `choose` measures, in order: a warm-up round 0, 1, ..., n-1, then `rounds`
@@ -268,6 +273,18 @@ public final class Tuner: @unchecked Sendable {
         let busy = larger?.source == .measuredBusy
         record(TuningDecision(key: key, variant: variant, source: busy ? .measuredBusy : .measured, seconds: seconds,
                               pressure: larger?.pressure), remember: !busy)
+    }
+
+    /// Keeps `key`'s choice for this process but has the cache hold it as measured against no
+    /// candidates, so that the next process measures it again (as a version 1 file's): for a
+    /// choice remembered as measured whose confirmation, a larger choice measured on a busy
+    /// machine, was not remembered (`TunedCompilation`'s close layers: read from the cache, a
+    /// choice has no times and no runner-up, so it would never be confirmed). Nothing without
+    /// a cache or a choice for `key`.
+    public func measureAgain(_ key: TuningKey) {
+        guard mode != .off, let cache, let variant = lock.withLock({ chosen[key] }) else { return }
+        guard let failure = cache.remember(variant, for: key, on: machine, among: []) else { return }
+        lock.withLock { if !notes.contains(failure) { notes.append(failure) } }
     }
 
     /// The index of the fastest time; the default (index 0) unless another beats it by `margin`.
