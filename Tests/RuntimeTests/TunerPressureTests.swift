@@ -106,7 +106,7 @@ final class TunerPressureTests: XCTestCase {
     func testALoadThroughTheMeasurementIsNotThinnedOutByAnOldReading() {
         let url = temporaryCache()
         let readings = Readings([reading(at: 0, total: 0),                                    // the tuner made
-                                 reading(at: 2.0, total: 0.02), reading(at: 2.05, total: 0.07)]) // a load since 1.98
+                                 reading(at: 2.0, total: 0.02), reading(at: 2.06, total: 0.08)]) // a load since 1.98
         let tuner = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine, pressure: readings.next)
         XCTAssertEqual(tuner.choose(key, variants: ["columns", "rows", "serial"]) { times[$0] ?? 9 }, "serial")
         XCTAssertEqual(tuner.decisions.first?.source, .measuredBusy)

@@ -53,6 +53,7 @@ public struct CPUPressure: Equatable, Sendable {
 
     /// How far back a share is taken from when readings reach that far (`Tuner` keeps them).
     static let lookback = 0.1
-    /// The shortest window judged by its own share (the total moves in steps of a few ms).
-    static let windowFloor = 0.02
+    /// The shortest window judged by its own share: the total moves in steps of up to 8 ms
+    /// here, so one step in 50 ms is 16%, under `Tuner.busyLimit`.
+    static let windowFloor = 0.05
 }

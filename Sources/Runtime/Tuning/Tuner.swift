@@ -109,8 +109,11 @@ public final class Tuner: @unchecked Sendable {
     /// noise does not flip choices between equal variants.
     public static let margin = 0.03
     /// The largest share of time threads may wait for cores while a choice is measured for
-    /// it to be remembered (see the type). A quiet machine stays under 1%.
-    public static let busyLimit = 0.10
+    /// it to be remembered (see the type). A quiet machine stays under 1%, and other work on
+    /// every core shows 50-100%; graphc's own tuning waits a little (candidates measured on
+    /// executors of their own, whose idle workers poll for a while: 9% was seen measuring the
+    /// CNN's first convolution), which must not keep a choice from the cache.
+    public static let busyLimit = 0.25
 
     private let lock = NSLock()
     private var chosen: [TuningKey: String] = [:]
