@@ -7,8 +7,9 @@ import Foundation
 /// machine than the one later runs get (a split over two threads looks no faster than one
 /// thread when the second waits), so such a choice is used but not remembered.
 ///
-/// On a quiet machine the share stays under 1%, graphc's own threads included; with as many
-/// other busy threads as cores it is near 100%. The kernel adds to its running total every
+/// On a quiet machine the share stays within a few percent, graphc's own threads included
+/// (candidate executors measured in turn wait up to about 9%: one's idle worker polls while the
+/// next one runs); with as many other busy threads as cores it is 50-100%. The kernel adds to its running total every
 /// few milliseconds, so a share is taken over at least `lookback` seconds (`share(from:to:)`),
 /// and its ten-second average (which lags a load that began seconds ago) only when no
 /// earlier reading exists.
