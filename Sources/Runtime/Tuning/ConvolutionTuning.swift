@@ -9,8 +9,12 @@ import GraphIR
 /// (`s1x1p1x1-res-relu`), and shows in `--profile`'s kernel choices. A layer a 2x2 max
 /// pooling alone reads (`-pool2`) is timed with it: blocked with the pooling in its store
 /// against the others with the pooling after.
-/// Only the layer's own kernel is timed: a weight transform or packing (computed from
-/// parameters) and the reorders around an im2col layer are not.
+/// What is timed is what the layer costs in a blocked network, run after run: the weights
+/// (packed or transformed, as the graph computes them once) are parameters, copied into the
+/// executor once, not at every run as a feed would be (a 512x512x3x3 layer's Winograd weights
+/// are 38 MB: copying them made Winograd look four times slower than it runs); the input, and
+/// the residual, arrive blocked, so an im2col layer pays its reorders out of and back into the
+/// blocked layout, as it does between blocked neighbours.
 /// With `--tune off` the tuner picks the first candidate, the blocked convolution.
 public enum ConvolutionTuning {
     /// A chooser timing candidates with `tuner` (nil: `Tuner.shared` when asked) on executors
@@ -70,24 +74,33 @@ public enum ConvolutionTuning {
 
     /// One run of `algorithm` for `layer` on an executor of its own, its operands fed once.
     static func measuredRun(_ layer: ConvolutionLayer, _ algorithm: ConvolutionAlgorithm, tuner: Tuner, threads: Int?) throws -> () -> Void {
-        let (graph, feeds) = try graph(layer, algorithm)
+        let (graph, feeds, store) = try graph(layer, algorithm)
         let executor = try Executor(graph: graph, options: ExecutionOptions(training: false, threads: threads, tuner: tuner))
-        let store = ParameterStore()
         return { _ = try? executor.execute(feeds: feeds, parameters: store) }
     }
 
-    /// The layer as a graph of `algorithm`'s ops and its synthetic feeds (small values, no
-    /// zeros or denormals, which some units run slower). A feed larger than `MemoryBudget`
-    /// (a batch from a flag, such as `--bench-eval-batch`) throws before it is allocated.
-    static func graph(_ layer: ConvolutionLayer, _ algorithm: ConvolutionAlgorithm) throws -> (Graph, [String: HostTensor]) {
+    /// The layer as a graph of `algorithm`'s ops, its synthetic feeds (the input and the
+    /// residual) and parameters (the weights, in the form the kernel reads, and the per-channel
+    /// vectors): small values, no zeros or denormals, which some units run slower. An operand
+    /// larger than `MemoryBudget` (a batch from a flag, such as `--bench-eval-batch`) throws
+    /// before it is allocated.
+    static func graph(_ layer: ConvolutionLayer, _ algorithm: ConvolutionAlgorithm) throws -> (Graph, [String: HostTensor], ParameterStore) {
         let b = GraphBuilder(name: "conv2d-\(algorithm.rawValue)")
         var feeds: [String: HostTensor] = [:]
-        func input(_ name: String, _ shape: [Int]) throws -> Value {
+        let store = ParameterStore()
+        func operand(_ name: String, _ shape: [Int]) throws -> HostTensor {
             try MemoryBudget.check(MemoryBudget.bytes(elements: shape, byteSize: MemoryLayout<Float>.size),
                                    for: "timing convolution \(layer): operand \(name) \(shape)")
             let count = shape.reduce(1, *)
-            feeds[name] = HostTensor(shape: shape, floats: (0..<count).map { Float($0 % 17 + 1) * 0.01 })
+            return HostTensor(shape: shape, floats: (0..<count).map { Float($0 % 17 + 1) * 0.01 })
+        }
+        func input(_ name: String, _ shape: [Int]) throws -> Value {
+            feeds[name] = try operand(name, shape)
             return b.input(name, TensorType(.f32, Shape(known: shape)))
+        }
+        func weight(_ name: String, _ shape: [Int]) throws -> Value {
+            store.set(name, try operand(name, shape))
+            return b.parameter(name, TensorType(.f32, Shape(known: shape)), initializer: [:])
         }
         let n = layer.batch, c = layer.inChannels, o = layer.outChannels, kh = layer.kernel[0], kw = layer.kernel[1]
         let padding = layer.padding.count == 2 ? layer.padding : [0, 0], stride = layer.stride.count == 2 ? layer.stride : [1, 1]
@@ -100,27 +113,29 @@ public enum ConvolutionTuning {
         let pooling: Attributes = ["kernel": .ints([2, 2]), "stride": .ints([2, 2]), "padding": .ints([0, 0])]
         func pooled(_ v: Value, _ op: OpDef) throws -> Value { layer.pool ? try b.emit(op, [v], pooling) : v }
         let y: Value
+        // An image's few channels arrive as they are; more arrive blocked, from a blocked layer.
+        let blockedInput = c % channelBlock == 0
+        let x = try blockedInput ? input("x", [n, blocks, layer.height, layer.width, channelBlock]) : input("x", [n, c, layer.height, layer.width])
+        let residual = try layer.residual ? input("residual", [n, outBlocks, oh, ow, channelBlock]) : nil
         switch algorithm {
         case .blocked:
-            let ib = c % channelBlock == 0 ? channelBlock : 1
-            let x = try ib == 1 ? input("x", [n, c, layer.height, layer.width]) : input("x", [n, blocks, layer.height, layer.width, channelBlock])
-            var ins = try [x, input("w", [outBlocks, c / ib, kh, kw, ib, channelBlock]), input("scale", [o]), input("shift", [o])]
-            if layer.residual { try ins.append(input("residual", [n, outBlocks, oh, ow, channelBlock])) }
-            y = try b.emit(layer.pool && !layer.residual ? .blockedConv2dMaxpool : .blockedConv2d, ins, attributes)
+            let ib = blockedInput ? channelBlock : 1
+            let ins = try [x, weight("w", [outBlocks, c / ib, kh, kw, ib, channelBlock]), weight("scale", [o]), weight("shift", [o])]
+            y = try b.emit(layer.pool && !layer.residual ? .blockedConv2dMaxpool : .blockedConv2d, ins + (residual.map { [$0] } ?? []), attributes)
         case .winograd:
-            var ins = try [input("x", [n, blocks, layer.height, layer.width, channelBlock]),
-                       input("u", [winogradPoints, outBlocks, c, channelBlock]), input("scale", [o]), input("shift", [o])]
-            if layer.residual { try ins.append(input("residual", [n, outBlocks, oh, ow, channelBlock])) }
-            y = try pooled(try b.emit(.winogradConv2d, ins, attributes), .blockedMaxpool2d)
+            let ins = try [x, weight("u", [winogradPoints, outBlocks, c, channelBlock]), weight("scale", [o]), weight("shift", [o])]
+            y = try pooled(try b.emit(.winogradConv2d, ins + (residual.map { [$0] } ?? []), attributes), .blockedMaxpool2d)
         case .im2col:
+            // Out of the blocked layout and back, as `blocked-layout` reorders around such a layer.
             var plainWindow = window
             plainWindow[.convolutionForm] = ConvolutionForm.im2col.rawValue
-            var v = try b.emit(.conv2d, [input("x", [n, c, layer.height, layer.width]), input("w", [o, c, kh, kw])], plainWindow)
-            v = try b.emit(.batchNorm, [v, input("gamma", [o]), input("beta", [o]), input("mean", [o]), input("var", [o])], ["eps": .float(1e-5)])
-            if layer.residual { v = try b.emit(.add, [v, input("residual", [n, o, oh, ow])]) }
-            y = try pooled(layer.relu ? try b.emit(.relu, [v]) : v, .maxpool2d)
+            let plainX = blockedInput ? try b.emit(.reorderFromBlocked, [x]) : x
+            var v = try b.emit(.conv2d, [plainX, weight("w", [o, c, kh, kw])], plainWindow)
+            v = try b.emit(.batchNorm, [v, weight("gamma", [o]), weight("beta", [o]), weight("mean", [o]), weight("var", [o])], ["eps": .float(1e-5)])
+            if let r = residual { v = try b.emit(.add, [v, try b.emit(.reorderFromBlocked, [r])]) }
+            y = try b.emit(.reorderToBlocked, [try pooled(layer.relu ? try b.emit(.relu, [v]) : v, .maxpool2d)])
         }
         b.outputs = [("y", y)]
-        return (b.finish(), feeds)
+        return (b.finish(), feeds, store)
     }
 }
