@@ -37,13 +37,29 @@ PYTHON=${PYTHON:-$([ -x .venv-bench/bin/python ] && echo .venv-bench/bin/python 
 export GRAPHC_TUNING_CACHE=${TUNING_CACHE:-$OUT/tuning.json}
 [ -x "$GRAPHC" ] || { echo "bench/cnn.sh: $GRAPHC not found; build it with: swift build -c release" >&2; exit 1; }
 mkdir -p "$OUT"
-# Where the host placed this machine's first two CPUs (bench/core_round_trip.c): printed before
-# every timed process, since a round trip of about 330 ns instead of about 65 (vCPUs on
-# different core complexes) slows every framework's 2-thread step, graphc's by up to 2.7x.
-round_trip() { :; }
+# Where the host placed this machine's first two CPUs (bench/core_round_trip.c), measured
+# before and after every timed process and added to its round file ("core_round_trip_ns"),
+# since a round trip of about 330 ns instead of about 65 (vCPUs on different core complexes)
+# slows every framework's 2-thread step, graphc's by up to 2.7x: bench/compare.py then pairs
+# the rounds in which both processes ran with the same placement. `timed FILE CMD...` runs
+# CMD with its stdout in FILE.
+round_trip_ns() { :; }
 if [ "$(nproc)" -ge 2 ] && command -v cc > /dev/null && cc -O2 -pthread -o "$OUT/core_round_trip" bench/core_round_trip.c 2> /dev/null; then
-    round_trip() { echo "core round trip before $1: $("$OUT/core_round_trip" | sed 's/.*"round_trip_ns": \([0-9]*\).*/\1/') ns" >&2; }
+    round_trip_ns() { "$OUT/core_round_trip" | python3 -c 'import json, sys; print(json.load(sys.stdin)["round_trip_ns"])'; }
 fi
+timed() {
+    local file=$1; shift
+    local before after
+    before=$(round_trip_ns)
+    "$@" > "$file"
+    after=$(round_trip_ns)
+    if [ -n "$before" ] && [ -n "$after" ]; then
+        echo "core round trip around $(basename "$file" .round): $before ns, $after ns" >&2
+        python3 -c 'import json, sys
+d = json.load(open(sys.argv[1])); d["core_round_trip_ns"] = [float(sys.argv[2]), float(sys.argv[3])]
+json.dump(d, open(sys.argv[1], "w"))' "$file" "$before" "$after"
+    fi
+}
 common=(--tune "$TUNE" --bench --bench-repeats "$REPEATS" --bench-seconds "$SECONDS_PER_RUN" --bench-batches 8,64 --bench-eval-batch 1024)
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 has_torch=0; has_jax=0
@@ -74,24 +90,22 @@ for t in $THREADS; do
     for r in $(seq 1 "$REPEATS"); do
         echo "[$(date -u +%T)] round $r of $REPEATS, $t thread(s); load $(cut -d' ' -f1 /proc/loadavg)" >&2
         if [ $has_torch = 1 ]; then
-            round_trip "pytorch"
-            "$PYTHON" bench/pytorch_cnn.py --threads "$t" --repeats 1 --seconds "$SECONDS_PER_RUN" > "$OUT/pytorch-t$t-r$r.round"
+            timed "$OUT/pytorch-t$t-r$r.round" "$PYTHON" bench/pytorch_cnn.py --threads "$t" --repeats 1 --seconds "$SECONDS_PER_RUN"
             rounds[pytorch-t$t]+=" $OUT/pytorch-t$t-r$r.round"
         fi
         # JAX limits its threads by CPU affinity (and single-threaded Eigen for one thread): see bench/jax_cnn.py.
         if [ $has_jax = 1 ]; then
-            round_trip "jax"
-            "$PYTHON" bench/jax_cnn.py --threads "$t" --repeats 1 --seconds "$SECONDS_PER_RUN" > "$OUT/jax-t$t-r$r.round"
+            timed "$OUT/jax-t$t-r$r.round" "$PYTHON" bench/jax_cnn.py --threads "$t" --repeats 1 --seconds "$SECONDS_PER_RUN"
             rounds[jax-t$t]+=" $OUT/jax-t$t-r$r.round"
         fi
         for core in $CORETYPES; do
             envs=()
             [ "$core" != default ] && envs=(OPENBLAS_CORETYPE="$core")
             read -r -a isa <<< "$(isa_args "$core")"
-            round_trip "graphc ($core)"
-            env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --bench-repeats 1 --threads "$t" --eval-threads "$t" "${isa[@]}" > "$OUT/graphc-$core-t$t-r$r.round"
-            round_trip "graphc unfused ($core)"
-            env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --bench-repeats 1 --threads "$t" --eval-threads "$t" "${isa[@]}" --fusion off --memory-plan off > "$OUT/graphc-unfused-$core-t$t-r$r.round"
+            timed "$OUT/graphc-$core-t$t-r$r.round" \
+                env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --bench-repeats 1 --threads "$t" --eval-threads "$t" "${isa[@]}"
+            timed "$OUT/graphc-unfused-$core-t$t-r$r.round" \
+                env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --bench-repeats 1 --threads "$t" --eval-threads "$t" "${isa[@]}" --fusion off --memory-plan off
             rounds[graphc-$core-t$t]+=" $OUT/graphc-$core-t$t-r$r.round"
             rounds[graphc-unfused-$core-t$t]+=" $OUT/graphc-unfused-$core-t$t-r$r.round"
         done

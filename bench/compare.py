@@ -132,6 +132,49 @@ def conditions(runs):
         print(f"| {threads(d)} | {label(p, d)} | " + " | ".join(cols) + " |")
 
 
+# A core round trip (bench/core_round_trip.c) above this many ns: the two vCPUs sat on different
+# core complexes (AMD EPYC VM: 48-90 ns on one, 330-360 ns across).
+FAR_NS = 200
+
+
+def placements(d):
+    """Per round of a merged run: 'near' or 'far' when the round trips before and after its
+    process agree, else 'changed'; None without round trips."""
+    trips = d.get("core_round_trip_ns")
+    if not trips:
+        return None
+    return ["far" if min(t) > FAR_NS else "near" if max(t) <= FAR_NS else "changed" for t in trips]
+
+
+def placement(runs):
+    """Where the host placed the vCPUs in each round, per run, and each run's paired ratios over
+    PyTorch's counted only in rounds where both processes ran with the same placement (near or
+    far, not changed): a round that put one framework on near cores and the other on far ones
+    compares the host, not the frameworks."""
+    rows = [(p, d) for p, d in runs if placements(d)]
+    if not rows:
+        return
+    print(f"\n| threads | run | vCPU placement per round (core round trip > {FAR_NS} ns: far) | this run / PyTorch in rounds of the same placement: train b=8 | train b=64 | eval b=1024 |")
+    print("|---|---|---|---|---|---|")
+    torch = {threads(d): d for _, d in rows if kind(d) == "pytorch"}
+    order = {"pytorch": 0, "jax": 1, "graphc": 2}
+    for p, d in sorted(rows, key=lambda r: (threads(r[1]), order[kind(r[1])], r[0])):
+        mine = placements(d)
+        trips = ", ".join(f"{c} ({t[0]:.0f}/{t[1]:.0f})" for c, t in zip(mine, d["core_round_trip_ns"]))
+        cols = []
+        ref = torch.get(threads(d))
+        for col in COLUMNS:
+            a, b = figure(d, col), ref and figure(ref, col)
+            theirs = placements(ref) if ref else None
+            if kind(d) == "pytorch" or not a or not b or not theirs or len(theirs) != len(mine) or len(a["runs"]) != len(mine) \
+                    or len(b["runs"]) != len(mine):
+                cols.append("-")
+                continue
+            same = [x / y for x, y, pa, pb in zip(a["runs"], b["runs"], mine, theirs) if pa == pb != "changed"]
+            cols.append(f"{statistics.median(same):.2f}x ({len(same)} of {len(mine)})" if same else "none")
+        print(f"| {threads(d)} | {label(p, d)} | {trips} | " + " | ".join(cols) + " |")
+
+
 def main(paths):
     if not paths:
         sys.exit("usage: compare.py RUN.json ...")
@@ -165,6 +208,7 @@ def main(paths):
               " paired: the median of the rounds' own ratios (each round ran every process once).")
     fused_vs_unfused(runs)
     conditions(runs)
+    placement(runs)
     for t, d in sorted(jax.items()):
         s = d.get("thread_setup", {})
         print(f"JAX at {t} thread(s): CPU affinity {s.get('cpu_affinity')}, XLA_FLAGS '{s.get('XLA_FLAGS', '')}'.")

@@ -1,7 +1,8 @@
 """Joins the JSON of several one-run `graphc --bench` processes (one per round, see
 bench/cnn.sh) into one, as if one process had made every run: each measurement's runs in
 round order, their median, min and max, and the machine's conditions during each (cores used by
-the process, idle, stolen); the largest peak RSS; the rest from the first round.
+the process, idle, stolen) and the core round trip before and after it; the largest peak RSS;
+the rest from the first round.
 Usage: merge_runs.py ROUND.json ... > MERGED.json"""
 import json
 import statistics
@@ -26,6 +27,11 @@ def main(paths):
     for section in ("train_conditions", "eval_conditions"):
         if section in rounds[0]:
             merged[section] = {size: [c for d in rounds for c in d.get(section, {}).get(size, [])] for size in rounds[0][section]}
+    # Where the host had placed the vCPUs before and after each round's process (bench/cnn.sh).
+    if all("core_round_trip_ns" in d for d in rounds):
+        merged["core_round_trip_ns"] = [d["core_round_trip_ns"] for d in rounds]
+    else:
+        merged.pop("core_round_trip_ns", None)
     merged["peak_rss_mb"] = max(d["peak_rss_mb"] for d in rounds)
     if "train_ms_per_step" in rounds[0]:
         merged["train_ms_per_step"] = {b: statistics.median(d["train_ms_per_step"][b] for d in rounds)
