@@ -62,6 +62,10 @@ trap 'rm -rf "$tmp"' EXIT
 echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $("$GRAPHC" --version 2>/dev/null || echo graphc); features $features" > "$OUT/machine.txt"
 say "machine: $(cat "$OUT/machine.txt"); load $(cut -d' ' -f1-3 /proc/loadavg)"
 
+# The vCPUs' placement around every timed process, in the log (see bench/core_round_trip.sh).
+# shellcheck source=bench/core_round_trip.sh
+. bench/core_round_trip.sh
+placement() { local ns; ns=$(round_trip_ns); [ -z "$ns" ] || say "    core round trip $1: $ns ns"; }
 for model in $DECODERS; do
   flag=""; tag=enc_dec
   [ "$model" = attention ] && { flag="--attention"; tag=enc_dec_w_attention; }
@@ -81,6 +85,7 @@ for model in $DECODERS; do
     cut -d' ' -f1-3 /proc/loadavg > "$OUT/load-$model-t$t.txt"
     for r in $(seq 1 "$REPEATS"); do
       say "$model, $t thread(s), run $r/$REPEATS: graphc (load $(cut -d' ' -f1 /proc/loadavg))"
+      placement before
       rm -rf "$tmp/graphc"
       "$GRAPHC" "graphs/caption_$model.swiftgraph" --train --epochs 1 --features "$features" --data "$DATA" \
           --out "$tmp/graphc" --threads "$t" --tune "$TUNE" "${isa[@]}" > "$tmp/graphc.log" 2>&1 \
@@ -88,6 +93,7 @@ for model in $DECODERS; do
       cp "$tmp/graphc/$tag/metrics.json" "$OUT/graphc-$model-t$t-r$r.json"
       python3 -c "import json,sys; e=json.load(open(sys.argv[1]))['epochs'][0]; print(f'    graphc: epoch {e[\"seconds\"]:.2f} s, val decode {e[\"decode_seconds\"]:.2f} s', file=sys.stderr)" "$OUT/graphc-$model-t$t-r$r.json"
       if [ "$UNFUSED" = 1 ]; then
+        placement after
         say "$model, $t thread(s), run $r/$REPEATS: graphc --fusion off (load $(cut -d' ' -f1 /proc/loadavg))"
         rm -rf "$tmp/graphc"
         "$GRAPHC" "graphs/caption_$model.swiftgraph" --train --epochs 1 --features "$features" --data "$DATA" \
@@ -97,11 +103,13 @@ for model in $DECODERS; do
         python3 -c "import json,sys; e=json.load(open(sys.argv[1]))['epochs'][0]; print(f'    graphc --fusion off: epoch {e[\"seconds\"]:.2f} s, val decode {e[\"decode_seconds\"]:.2f} s', file=sys.stderr)" "$OUT/graphc_unfused-$model-t$t-r$r.json"
       fi
       if [ $torch = yes ]; then
+        placement after
         say "$model, $t thread(s), run $r/$REPEATS: PyTorch (load $(cut -d' ' -f1 /proc/loadavg))"
         # Output goes to a file, not a pipe: piped, torch's worker threads ran up to 8x slower here.
         "$PYTHON" bench/caption_torch.py --features "$features" --data "$DATA" --epochs 1 --threads "$t" $flag \
             > "$OUT/torch-$model-t$t-r$r.json" 2> "$tmp/torch.log" \
           || { tail -20 "$tmp/torch.log" >&2; die "bench/caption_torch.py failed on $model (log above)"; }
+        placement after
         python3 -c "import json,sys; e=json.loads(open(sys.argv[1]).readline()); print(f'    torch:  epoch {e[\"seconds\"]:.2f} s, val decode {e[\"decode_seconds\"]:.2f} s', file=sys.stderr)" "$OUT/torch-$model-t$t-r$r.json"
       fi
     done

@@ -37,16 +37,12 @@ PYTHON=${PYTHON:-$([ -x .venv-bench/bin/python ] && echo .venv-bench/bin/python 
 export GRAPHC_TUNING_CACHE=${TUNING_CACHE:-$OUT/tuning.json}
 [ -x "$GRAPHC" ] || { echo "bench/cnn.sh: $GRAPHC not found; build it with: swift build -c release" >&2; exit 1; }
 mkdir -p "$OUT"
-# Where the host placed this machine's first two CPUs (bench/core_round_trip.c), measured
-# before and after every timed process and added to its round file ("core_round_trip_ns"),
-# since a round trip of about 330 ns instead of about 65 (vCPUs on different core complexes)
-# slows every framework's 2-thread step, graphc's by up to 2.7x: bench/compare.py then pairs
-# the rounds in which both processes ran with the same placement. `timed FILE CMD...` runs
-# CMD with its stdout in FILE.
-round_trip_ns() { :; }
-if [ "$(nproc)" -ge 2 ] && command -v cc > /dev/null && cc -O2 -pthread -o "$OUT/core_round_trip" bench/core_round_trip.c 2> /dev/null; then
-    round_trip_ns() { "$OUT/core_round_trip" | python3 -c 'import json, sys; print(json.load(sys.stdin)["round_trip_ns"])'; }
-fi
+# Where the host placed the two vCPUs (bench/core_round_trip.sh), measured before and after
+# every timed process and added to its round file ("core_round_trip_ns"): bench/compare.py
+# then pairs the rounds in which both processes ran with the same placement. `timed FILE
+# CMD...` runs CMD with its stdout in FILE.
+# shellcheck source=bench/core_round_trip.sh
+. bench/core_round_trip.sh
 timed() {
     local file=$1; shift
     local before after
