@@ -172,7 +172,7 @@ final class TunerPressureTests: XCTestCase {
     }
 
     /// A version 2 file's measured choices were perhaps made on a busy machine: each is
-    /// measured once more, then remembered in a version 3 file; a pinned one answers as it is.
+    /// measured once more, then remembered in a version 4 file; a pinned one answers as it is.
     func testVersionTwoChoicesAreMeasuredAgain() throws {
         let url = temporaryCache()
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -191,11 +191,41 @@ final class TunerPressureTests: XCTestCase {
                        "rows")
         XCTAssertEqual(Set(measured), ["columns", "rows", "serial"])
         let written = try String(contentsOf: url, encoding: .utf8)
-        XCTAssertTrue(written.contains("\"version\" : 3"), written)
+        XCTAssertTrue(written.contains("\"version\" : 4"), written)
         measured = []
         let again = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine)
         XCTAssertEqual(again.choose(key, variants: ["columns", "rows", "serial"]) { measured.append($0); return 0 }, "rows")
-        XCTAssertEqual(measured, [], "a version 3 choice answers")
+        XCTAssertEqual(measured, [], "a version 4 choice answers")
+    }
+
+    /// A version 3 file's convolution-algorithm choices were timed with the weights fed at every
+    /// run: they are measured again (the layer's, the whole graph's and the confirmed one
+    /// alike), while its other choices answer as they are.
+    func testVersionThreeConvolutionChoicesAreMeasuredAgain() throws {
+        let url = temporaryCache()
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let layer = ConvolutionLayer(batch: 1, inChannels: 512, height: 16, width: 16, outChannels: 512, kernel: [3, 3],
+                                     stride: [1, 1], padding: [1, 1], residual: false, relu: true)
+        let layerKey = ConvolutionTuning.key(layer, threads: 2)
+        let inGraph = ConvolutionTuning.key(layer, threads: 2, point: "conv2d-in-graph", detail: "-gabc")
+        let graphKey = TuningKey(point: "conv2d-graph", shapes: [[1]], detail: "abc-1close", threads: 2)
+        let text = """
+            {"format": "graphc-tuning", "version": 3, "machines": [{"cpu": "\(machine.cpuModel)", "cores": 2, "blas": "Haswell",
+             "isa": "AVX2+FMA", "choices": {"\(key.description)": "serial", "\(layerKey.description)": "blocked",
+             "\(inGraph.description)": "blocked", "\(graphKey.description)": "layers"},
+             "among": {"\(key.description)": ["columns", "rows", "serial"], "\(layerKey.description)": ["blocked", "winograd", "im2col"],
+             "\(graphKey.description)": ["layers", "flip-1"]}}]}
+            """
+        try Data(text.utf8).write(to: url)
+        let tuner = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine)
+        var measured: [String] = []
+        XCTAssertEqual(tuner.choose(key, variants: ["columns", "rows", "serial"]) { measured.append($0); return 0 }, "serial")
+        XCTAssertEqual(measured, [], "another point's version 3 choice answers")
+        XCTAssertNil(tuner.recall(inGraph, variants: ["blocked", "winograd", "im2col"]))
+        XCTAssertNil(tuner.recall(graphKey, variants: ["layers", "flip-1"]))
+        XCTAssertEqual(tuner.choose(layerKey, variants: ["blocked", "winograd", "im2col"]) { measured.append($0); return $0 == "winograd" ? 1 : 2 },
+                       "winograd")
+        XCTAssertEqual(Set(measured), ["blocked", "winograd", "im2col"])
     }
 
     /// This machine's own pressure (where Linux reports it): threads spinning on three times

@@ -3,7 +3,7 @@ import GraphIR
 
 /// The winners measured so far, per machine, in one JSON file (like FFTW's wisdom):
 ///
-///     {"format": "graphc-tuning", "version": 3, "machines": [
+///     {"format": "graphc-tuning", "version": 4, "machines": [
 ///       {"cpu": "AMD EPYC 9R14", "cores": 2, "blas": "Cooperlake", "isa": "AVX-512",
 ///        "choices": {"gemm-split 64x800*800x500 @2": "rows", ...},
 ///        "among": {"gemm-split 64x800*800x500 @2": ["serial", "rows", "columns"], ...}}]}
@@ -16,8 +16,11 @@ import GraphIR
 /// the tuner measures each of those points again once, then remembers the winner with its
 /// candidates: a version 1 choice was measured against candidates nobody knows (`among` was
 /// not recorded), and a version 2 one perhaps on a busy machine (before `Tuner.standard`
-/// checked, see `Tuner`). A pinned version 2 choice (without `among`) answers as it is.
-/// Files are written as version 3.
+/// checked, see `Tuner`). A pinned version 2 choice (without `among`) answers as it is. A
+/// version 3 file's choices of convolution algorithms (`conv2d-algorithm`, `conv2d-graph`,
+/// `conv2d-in-graph`, the points in `timedDifferentlyAfterVersion3`) are left out: they were
+/// timed with the weights fed at every run (a 512-channel layer's Winograd looked four times
+/// slower than it runs), so they are measured again. Files are written as version 4.
 ///
 /// Where: `$GRAPHC_TUNING_CACHE` when set, else `$XDG_CACHE_HOME/graphc/tuning.json`, else
 /// `~/.cache/graphc/tuning.json` (`defaultURL`). The file is rewritten whole through
@@ -117,7 +120,10 @@ public final class TuningCache: @unchecked Sendable {
     }
     struct FormatError: Error, CustomStringConvertible { let description: String }
     /// The version this graphc writes (see the type's comment for what older versions lacked).
-    static let version = 3
+    static let version = 4
+
+    /// Points whose measurement changed after version 3 (see the type's comment).
+    static let timedDifferentlyAfterVersion3: Set<String> = ["conv2d-algorithm", "conv2d-graph", "conv2d-in-graph"]
 
     static func decode(_ data: Data) throws -> [MachineIdentity: [TuningKey: Entry]] {
         let file: File
@@ -135,6 +141,7 @@ public final class TuningCache: @unchecked Sendable {
                     throw FormatError(description: "bad entry '\(text)'")
                 }
                 let among = m.among?[text]
+                if file.version <= 3 && timedDifferentlyAfterVersion3.contains(key.point) { continue }
                 switch file.version {
                 case 1: table[key] = Entry(variant: variant, among: [])
                 case 2: table[key] = Entry(variant: variant, among: among.map { _ in [] })
