@@ -133,7 +133,7 @@ def conditions(runs):
 
 
 # A core round trip (bench/core_round_trip.c) above this many ns: the two vCPUs sat on different
-# core complexes (AMD EPYC VM: 48-90 ns on one, 330-360 ns across).
+# core complexes (AMD EPYC VM: 48-90 ns on one, 320-630 ns across).
 FAR_NS = 200
 
 
@@ -163,9 +163,9 @@ def placement(runs):
         trips = ", ".join(f"{c} ({t[0]:.0f}/{t[1]:.0f})" for c, t in zip(mine, d["core_round_trip_ns"]))
         cols = []
         ref = torch.get(threads(d))
+        theirs = placements(ref) if ref else None
         for col in COLUMNS:
             a, b = figure(d, col), ref and figure(ref, col)
-            theirs = placements(ref) if ref else None
             if kind(d) == "pytorch" or not a or not b or not theirs or len(theirs) != len(mine) or len(a["runs"]) != len(mine) \
                     or len(b["runs"]) != len(mine):
                 cols.append("-")

@@ -1,7 +1,7 @@
 // The time a cache line takes to go from CPU 0 to CPU 1 and back (two threads pinned to the
 // first two CPUs of this process's affinity bounce an atomic counter), in ns: the median of
 // 9 rounds of 20,000 round trips. On a virtual machine this tells where the host placed the
-// two vCPUs: about 55-80 ns when they share a core complex, about 330-360 ns when they do not
+// two vCPUs: about 48-90 ns when they share a core complex, about 320-630 ns when they do not
 // (AMD EPYC, 2026-12-07), and a 2-thread training step runs up to 2.7 times slower in the
 // second case. bench/cnn.sh prints it before every process it times.
 #define _GNU_SOURCE

@@ -1,7 +1,7 @@
 # Sourced by bench/cnn.sh and bench/caption_bench.sh (after OUT is made): `round_trip_ns`
 # prints the CPU 0 <-> CPU 1 cache-line round trip in ns (bench/core_round_trip.c, built into
 # OUT), or nothing on a machine with one CPU or no C compiler. On a virtual machine it tells
-# where the host placed the two vCPUs: about 48-90 ns on one core complex, about 330-360 ns
+# where the host placed the two vCPUs: about 48-90 ns on one core complex, about 320-630 ns
 # across two (AMD EPYC, 2026-12-07), where a 2-thread training step of graphc ran up to 2.7x
 # and PyTorch's up to 1.6x slower.
 round_trip_ns() { :; }
