@@ -3,7 +3,8 @@
 // 9 rounds of 20,000 round trips. On a virtual machine this tells where the host placed the
 // two vCPUs: about 48-90 ns when they share a core complex, about 320-630 ns when they do not
 // (AMD EPYC, 2026-12-07), and a 2-thread training step runs up to 2.7 times slower in the
-// second case. bench/cnn.sh prints it before every process it times.
+// second case. bench/cnn.sh measures it before and after every process it times (see
+// bench/core_round_trip.sh).
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
