@@ -3,7 +3,8 @@
 # OUT), or nothing on a machine with one CPU or no C compiler. On a virtual machine it tells
 # where the host placed the two vCPUs: about 48-90 ns on one core complex, about 320-630 ns
 # across two (AMD EPYC, 2026-12-07), where a 2-thread training step of graphc ran up to 2.7x
-# and PyTorch's up to 1.6x slower.
+# and PyTorch's up to 1.6x slower. With other work on the cores it reads high (1,130 ns beside a
+# build): its two threads then wait for cores too, so read it on an otherwise idle machine.
 round_trip_ns() { :; }
 if [ "$(nproc)" -ge 2 ] && command -v cc > /dev/null \
     && cc -O2 -pthread -o "$OUT/core_round_trip" "$(dirname "${BASH_SOURCE[0]}")/core_round_trip.c" 2> /dev/null; then
