@@ -5,7 +5,7 @@
 // W), so that crosswise half of the lines each thread writes were last read by the other.
 // Prints microseconds per iteration. With the two vCPUs of the AMD EPYC VM on one core complex
 // (bench/core_round_trip.c: 48-90 ns) aligned took 351-397 us and crosswise 550-846; on two
-// (320-630 ns) aligned 368-408 and crosswise 694-924 (2026-12-07).
+// (319-387 ns) aligned 368-408 and crosswise 694-924 (2026-12-07).
 //
 //   cc -O2 -march=x86-64-v3 -pthread bench/split_alignment.c -o split && ./split aligned && ./split crosswise
 // (the figures above were built so; run it on an otherwise idle machine)
