@@ -13,20 +13,15 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "pin_thread.h"
+
 enum { TRIPS = 20000, ROUNDS = 9 };
 static _Alignas(128) atomic_long ball;
 static int cpus[2];
 
-static void pin(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
 static void *partner(void *unused) {
     (void)unused;
-    pin(cpus[1]);
+    pin_thread(cpus[1]);
     for (long i = 0; i < (long)TRIPS * ROUNDS; i++) {
         while (atomic_load_explicit(&ball, memory_order_acquire) != 2 * i + 1) {}
         atomic_store_explicit(&ball, 2 * i + 2, memory_order_release);
@@ -46,7 +41,7 @@ int main(void) {
     for (int c = 0; c < CPU_SETSIZE && found < 2; c++)
         if (CPU_ISSET(c, &allowed)) cpus[found++] = c;
     if (found < 2) { fprintf(stderr, "core_round_trip: needs two CPUs, this process may use %d\n", found); return 1; }
-    pin(cpus[0]);
+    pin_thread(cpus[0]);
     pthread_t thread;
     if (pthread_create(&thread, NULL, partner, NULL) != 0) { perror("pthread_create"); return 1; }
     double ns[ROUNDS];

@@ -17,22 +17,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "pin_thread.h"
+
 enum { ROWS = 600, COLUMNS = 1152, ITERATIONS = 300 };
 static float *weight;
 static int crosswise;
 static pthread_barrier_t barrier;
 static volatile float sink[2];
 
-static void pin(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
 static void *work(void *arg) {
     const int t = (int)(long)arg;
-    pin(t);
+    pin_thread(t);
     float sum = 0;
     for (int it = 0; it < ITERATIONS; it++) {
         for (int r = t * ROWS / 2; r < (t + 1) * ROWS / 2; r++)
