@@ -10,5 +10,9 @@
 #include "instantiate_isa.h"
 
 void gc_thin_product(const float *a, const float *b, float *y, long m, long n, long k, int trans_b, long begin, long end) {
-    GC_DISPATCH(thin_product, a, b, y, m, n, k, trans_b, begin, end)
+    GC_DISPATCH(thin_product, a, k, b, y, m, n, k, trans_b, begin, end)
+}
+
+void gc_thin_product_strided(const float *a, long lda, const float *b, float *y, long m, long n, long k, long begin, long end) {
+    GC_DISPATCH(thin_product, a, lda, b, y, m, n, k, 0, begin, end)
 }

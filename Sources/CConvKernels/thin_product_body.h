@@ -122,7 +122,7 @@ GC_TINLINE TV GC_TNAME(lane_sums)(const TV *x) {
 
 /// y[r, v TW + l] (r < rows, v < vectors, lanes l >= skip in the last vector) of a [rows, k]
 /// (row stride k) times b [k, *] (row stride n); y's row stride is n.
-GC_TINLINE void GC_TNAME(nn_tile)(const float *a, const float *b, float *y, long n, long k, int rows, int vectors, int skip) {
+GC_TINLINE void GC_TNAME(nn_tile)(const float *a, long lda, const float *b, float *y, long n, long k, int rows, int vectors, int skip) {
     rows = rows < NN_ROWS ? rows : NN_ROWS;
     vectors = vectors < NN_VECTORS ? vectors : NN_VECTORS;
     TV acc[NN_ROWS][NN_VECTORS];
@@ -135,7 +135,7 @@ GC_TINLINE void GC_TNAME(nn_tile)(const float *a, const float *b, float *y, long
         // follow late or not at all.
         for (int v = 0; v < vectors; v++) __builtin_prefetch(b + (p + GC_NN_AHEAD) * n + v * TW);
         for (int r = 0; r < rows; r++) {
-            const float s = a[r * k + p];
+            const float s = a[r * lda + p];
             for (int v = 0; v < vectors; v++) acc[r][v] = acc[r][v] + bv[v] * s;
         }
     }
@@ -199,9 +199,9 @@ GC_TINLINE void GC_TNAME(tn_tile)(const float *a, const float *b, float *y, long
 }
 
 // The tiles with constant sizes (each case inlines its own copy with the loops unrolled).
-#define GC_NN_CASE(R, V) case (R) * 4 + (V): GC_TNAME(nn_tile)(a, b, y, n, k, R, V, skip); return;
+#define GC_NN_CASE(R, V) case (R) * 4 + (V): GC_TNAME(nn_tile)(a, lda, b, y, n, k, R, V, skip); return;
 #define GC_NN_ROW(R) GC_NN_CASE(R, 1) GC_NN_CASE(R, 2) GC_NN_CASE(R, 3)
-static void GC_TNAME(nn_block)(const float *a, const float *b, float *y, long n, long k, int rows, int vectors, int skip) {
+static void GC_TNAME(nn_block)(const float *a, long lda, const float *b, float *y, long n, long k, int rows, int vectors, int skip) {
     switch (rows * 4 + vectors) {
         GC_NN_ROW(1) GC_NN_ROW(2) GC_NN_ROW(3) GC_NN_ROW(4)
 #if NN_ROWS > 4
@@ -243,8 +243,8 @@ static void GC_TNAME(tn_block)(const float *a, const float *b, float *y, long n,
 #undef GC_TN_ROW
 #undef GC_TN_CASE
 
-static void GC_TNAME(thin_product)(const float *a, const float *b, float *y, long m, long n, long k, int trans_b, long begin,
-                                   long end) {
+static void GC_TNAME(thin_product)(const float *a, long lda, const float *b, float *y, long m, long n, long k, int trans_b,
+                                   long begin, long end) {
     if (trans_b) {
         // A few columns' rows of b at a time, read once from memory for all of a: by blocks of
         // k, so that the block of b stays in L1 while a's rows stream past it from L2 (whole
@@ -277,7 +277,7 @@ static void GC_TNAME(thin_product)(const float *a, const float *b, float *y, lon
         const int vectors = whole < NN_VECTORS ? (int)whole : NN_VECTORS;
         for (long i = 0; i < m; i += NN_ROWS) {
             const int rows = m - i < NN_ROWS ? (int)(m - i) : NN_ROWS;
-            GC_TNAME(nn_block)(a + i * k, b + j, y + i * n + j, n, k, rows, vectors, 0);
+            GC_TNAME(nn_block)(a + i * lda, lda, b + j, y + i * n + j, n, k, rows, vectors, 0);
         }
         j += (long)vectors * TW;
     }
@@ -287,14 +287,14 @@ static void GC_TNAME(thin_product)(const float *a, const float *b, float *y, lon
         const long start = end - TW;
         for (long i = 0; i < m; i += NN_ROWS) {
             const int rows = m - i < NN_ROWS ? (int)(m - i) : NN_ROWS;
-            GC_TNAME(nn_block)(a + i * k, b + start, y + i * n + start, n, k, rows, 1, (int)(j - start));
+            GC_TNAME(nn_block)(a + i * lda, lda, b + start, y + i * n + start, n, k, rows, 1, (int)(j - start));
         }
         return;
     }
     for (long i = 0; i < m; i++)
         for (long c = j; c < end; c++) {
             float total = 0;
-            for (long p = 0; p < k; p++) total = total + a[i * k + p] * b[p * n + c];
+            for (long p = 0; p < k; p++) total = total + a[i * lda + p] * b[p * n + c];
             y[i * n + c] = total;
         }
 }

@@ -287,8 +287,9 @@ public final class Executor {
                 try takeReduced(ReducedFeed(reduction: reduction, fedShape: (feeds[name]?.shape ?? written[name]?.shape) ?? [],
                                             shape: view.shape, scratch: workspace),
                                 feed: feeds[name], writer: written[name], into: view.data)
-            } else if let feed = feeds[name] { feed.copyBytes(to: view.data, count: view.count) }
-            else if let writer = written[name] { try writer.write(view.data, pool) }
+            } else if let feed = feeds[name] {
+                feed.copyBytes(to: view.data, count: view.count, rows: view.shape.first ?? 1, pool: pool)
+            } else if let writer = written[name] { try writer.write(view.data, pool) }
         }
         if try copyParameters(from: store, into: plan) || derivedStale { try computeParameterDerived(plan, store: store) }
         if measuresTime {

@@ -77,11 +77,27 @@ public struct HostTensor: Equatable, CustomStringConvertible {
         return Int64(x.rounded(.towardZero))
     }
 
-    /// Copies the values into raw memory laid out for `dtype` (the executor's feed path).
-    func copyBytes(to p: UnsafeMutableRawPointer, count n: Int) {
+    /// Copies the first `n` values into raw memory laid out for `dtype` (the executor's feed
+    /// path): from 64 KB on, as `rows` contiguous blocks (a batch's examples) split over `pool` the way
+    /// an image-split kernel splits them (`parallelFor(rows, perThread: 1)`): each core then
+    /// writes the examples it reads first, instead of one core writing the whole batch for
+    /// both (on a host that placed the cores apart, the other core's first kernel then waited
+    /// on every line of its half).
+    func copyBytes(to p: UnsafeMutableRawPointer, count n: Int, rows: Int = 1, pool: WorkerPool = .serial) {
+        func copy(_ bytes: UnsafeRawBufferPointer, size: Int) {
+            guard let source = bytes.baseAddress else { return }
+            let total = min(n, bytes.count / size) * size
+            // A small feed (a batch's labels) is not worth a dispatch: a few lines cross at most.
+            guard rows > 1, total % rows == 0, total >= 1 << 16 else { return p.copyMemory(from: source, byteCount: total) }
+            let rowBytes = total / rows
+            pool.parallelFor(rows, perThread: 1) { _, block in
+                (p + block.lowerBound * rowBytes).copyMemory(from: source + block.lowerBound * rowBytes,
+                                                            byteCount: block.count * rowBytes)
+            }
+        }
         switch storage {
-        case .f32(let v): v.withUnsafeBytes { p.copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(p), byteCount: min(n, v.count) * 4) }
-        case .i64(let v): v.withUnsafeBytes { p.copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(p), byteCount: min(n, v.count) * 8) }
+        case .f32(let v): v.withUnsafeBytes { copy($0, size: 4) }
+        case .i64(let v): v.withUnsafeBytes { copy($0, size: 8) }
         }
     }
 

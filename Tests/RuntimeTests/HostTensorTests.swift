@@ -1,3 +1,4 @@
+import Foundation
 import GraphIR
 @testable import Runtime
 import XCTest
@@ -24,5 +25,27 @@ final class HostTensorTests: XCTestCase {
         defer { p.deallocate() }
         t.copyBytes(to: p, count: 4)
         XCTAssertEqual(HostTensor(copying: p, shape: [4], dtype: .i64).ints, [5, 6, 7, 8])
+    }
+
+    /// A feed copied by rows over a pool (the executor's path for a batch) writes the same
+    /// bytes as one copy: whole rows, an uneven split, fewer values asked for than stored, a
+    /// feed too small to split, and rows that do not divide the values.
+    func testCopiesSplitByRowsMatchOneCopy() {
+        let pool = WorkerPool(threads: 3, tuner: Tuner(mode: .off))
+        for (rows, perRow, asked) in [(64, 784, 64 * 784), (7, 5000, 7 * 5000), (8, 4096, 8 * 4096 - 3), (4, 10, 40), (5, 4001, 3 * 4001)] {
+            let stored = rows * perRow
+            for t in [HostTensor(shape: [rows, perRow], floats: (0..<stored).map { Float($0) * 0.5 - 7 }),
+                      HostTensor(shape: [rows, perRow], ints: (0..<stored).map { Int64($0) * 3 - 11 })] {
+                let size = t.dtype == .f32 ? 4 : 8
+                let whole = UnsafeMutableRawPointer.allocate(byteCount: stored * size, alignment: 64)
+                let split = UnsafeMutableRawPointer.allocate(byteCount: stored * size, alignment: 64)
+                defer { whole.deallocate(); split.deallocate() }
+                whole.initializeMemory(as: UInt8.self, repeating: 0xAB, count: stored * size)
+                split.initializeMemory(as: UInt8.self, repeating: 0xAB, count: stored * size)
+                t.copyBytes(to: whole, count: asked)
+                t.copyBytes(to: split, count: asked, rows: rows, pool: pool)
+                XCTAssertEqual(memcmp(whole, split, stored * size), 0, "\(t.dtype) \(rows) x \(perRow), \(asked) asked")
+            }
+        }
     }
 }

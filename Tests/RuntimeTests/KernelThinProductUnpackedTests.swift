@@ -155,5 +155,66 @@ final class KernelThinProductUnpackedTests: XCTestCase {
                         .columns(block: 32, fullOnly: true)], "the CNN's dense layer at batch 64")
         XCTAssertNil(thinMatmulVariants(m: 65, n: 1024, k: 256, transB: true), "not thin")
         XCTAssertNil(thinMatmulVariants(m: 8, n: 16, k: 16, transB: false), "too small to time")
+        // On two threads the untransposed form (a dense layer's input gradient dy·W) also
+        // splits over k; the transposed form and a k too short for two parts do not.
+        XCTAssertEqual(thinMatmulVariants(m: 64, n: 1152, k: 600, transB: false, width: 2),
+                       [.whole, .unpacked, .splitK(parts: 2), .columns(block: 16, fullOnly: false),
+                        .columns(block: 8, fullOnly: true), .columns(block: 32, fullOnly: true)], "dy·W at batch 64")
+        XCTAssertEqual(thinMatmulVariants(m: 64, n: 600, k: 1152, transB: true, width: 2),
+                       thinMatmulVariants(m: 64, n: 600, k: 1152, transB: true))
+        XCTAssertEqual(thinMatmulVariants(m: 8, n: 4096, k: 100, transB: false, width: 2),
+                       thinMatmulVariants(m: 8, n: 4096, k: 100, transB: false))
+    }
+
+    /// `gc_thin_product_strided` over a slice of k (a's columns from k0, rows lda apart; b's
+    /// rows from k0) gives the naive product of the slice, on every instruction set, at rows
+    /// that leave every tile partial and widths with and without a tail.
+    func testStridedSlicesOfKMatchTheNaiveProduct() {
+        let best = VectorISA.limit(to: nil)
+        for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
+            VectorISA.limit(to: isa)
+            for (m, k, n, k0, depth) in [(7, 45, 83, 10, 20), (64, 600, 1152, 300, 300), (3, 19, 5, 0, 19), (33, 100, 37, 99, 1)] {
+                let a = data.floats([m, k]).floats, b = data.floats([k, n]).floats
+                let sliceA = (0..<m).flatMap { i in a[(i * k + k0)..<(i * k + k0 + depth)] }
+                let sliceB = Array(b[(k0 * n)..<((k0 + depth) * n)])
+                let (want, magnitude) = reference(sliceA, sliceB, m: m, k: depth, n: n, tb: false)
+                var y = [Float](repeating: .nan, count: m * n)
+                a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in y.withUnsafeMutableBufferPointer { py in
+                    gc_thin_product_strided(pa.baseAddress! + k0, k, pb.baseAddress! + k0 * n, py.baseAddress!, m, n, depth, 0, n)
+                } } }
+                for i in y.indices where !(abs(Double(y[i]) - want[i]) <= 1e-5 * (magnitude[i] + 1)) {
+                    XCTFail("\(isa) \(m)x\(k)x\(n) slice \(k0)+\(depth): [\(i)] \(y[i]) vs \(want[i])")
+                    break
+                }
+                XCTAssertEqual(y, product(sliceA, sliceB, m: m, k: depth, n: n, tb: false, splits: []),
+                               "\(isa): a slice read in place is the slice's product")
+            }
+        }
+    }
+
+    /// The k-split product (`k-split-P`) against the naive product, with the same bits on 1, 2
+    /// and 3 threads for a given number of parts (the sum's order is the parts', whoever ran
+    /// them), including more parts than threads and a part of k that is empty.
+    func testSplitKMatchesTheNaiveProductWithBitsSetByItsParts() {
+        let workspace = Workspace()
+        for (m, k, n, parts) in [(64, 600, 1152, 2), (33, 500, 701, 3), (5, 2, 40, 3), (8, 130, 17, 2)] {
+            let a = data.floats([m, k]).floats, b = data.floats([k, n]).floats
+            let (want, magnitude) = reference(a, b, m: m, k: k, n: n, tb: false)
+            var first: [Float]?
+            for threads in 1...3 {
+                let pool = WorkerPool(threads: threads, tuner: Tuner(mode: .off))
+                var y = [Float](repeating: .nan, count: m * n)
+                a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in y.withUnsafeMutableBufferPointer { py in
+                    thinMatmulSplitK(pool: pool, workspace: workspace, a: pa.baseAddress!, b: pb.baseAddress!, y: py.baseAddress!,
+                                     m: m, n: n, k: k, parts: parts)
+                } } }
+                let what = "\(m)x\(k)x\(n) in \(parts) parts on \(threads) threads"
+                for i in y.indices where !(abs(Double(y[i]) - want[i]) <= 1e-5 * (magnitude[i] + 1)) {
+                    XCTFail("\(what): [\(i)] \(y[i]) vs \(want[i])")
+                    break
+                }
+                if let first { XCTAssertEqual(y.map(\.bitPattern), first.map(\.bitPattern), what) } else { first = y }
+            }
+        }
     }
 }

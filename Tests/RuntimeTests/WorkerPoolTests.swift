@@ -10,7 +10,8 @@ final class WorkerPoolTests: XCTestCase {
             let pool = WorkerPool(threads: threads)
             for count in [0, 1, 2, 3, 7, 64, 1000, 4097] {
                 for grain in [1, 3, 100] {
-                    for perThread in [1, 4] {
+                    // 16 per thread: more chunks than one job's claim bits, claimed in order instead.
+                    for perThread in [1, 4, 16] {
                         let chunks = pool.chunks(count, grain: grain, perThread: perThread)
                         XCTAssertLessThanOrEqual(chunks, max(1, threads * perThread))
                         if threads > 1 && count >= grain * threads * perThread { XCTAssertEqual(chunks, threads * perThread) }
@@ -35,6 +36,27 @@ final class WorkerPoolTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// Each thread's own run of a job's chunks: the runs of the pool's threads tile the chunks in
+    /// order, a CPU past the width wraps round, and an unknown CPU takes the first run.
+    func testOwnChunksTileTheChunksByCore() {
+        for width in 1...4 {
+            for chunks in [1, 2, 3, 8, 13] {
+                var next = 0
+                for cpu in 0..<width {
+                    let own = WorkerPool.ownChunks(cpu: cpu, width: width, chunks: chunks)
+                    XCTAssertEqual(own.lowerBound, next, "width \(width), chunks \(chunks), cpu \(cpu)")
+                    XCTAssertEqual(WorkerPool.ownChunks(cpu: cpu + width, width: width, chunks: chunks), own)
+                    next = own.upperBound
+                }
+                XCTAssertEqual(next, chunks)
+                XCTAssertEqual(WorkerPool.ownChunks(cpu: -1, width: width, chunks: chunks),
+                               WorkerPool.ownChunks(cpu: 0, width: width, chunks: chunks))
+            }
+        }
+        // Two threads, eight chunks (four per thread): CPU 1 takes the second half.
+        XCTAssertEqual(WorkerPool.ownChunks(cpu: 1, width: 2, chunks: 8), 4..<8)
     }
 
     func testRangesTileTheCountInOrder() {

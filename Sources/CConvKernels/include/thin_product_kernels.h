@@ -16,6 +16,11 @@ extern "C" {
 /// 0 <= begin <= end <= n.
 void gc_thin_product(const float *a, const float *b, float *y, long m, long n, long k, int trans_b, long begin, long end);
 
+/// As gc_thin_product with trans_b 0, a's rows lda apart (lda >= k): columns [begin, end) of
+/// y [m, n] = a [m, k] · b [k, n]. A product over a slice of k (a's columns from a given one,
+/// b's rows from the same) is one such call.
+void gc_thin_product_strided(const float *a, long lda, const float *b, float *y, long m, long n, long k, long begin, long end);
+
 #ifdef __cplusplus
 }
 #endif

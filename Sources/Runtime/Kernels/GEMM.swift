@@ -178,7 +178,7 @@ func matmulForward(_ c: KernelContext) {
     let batch = m * n > 0 ? y.count / (m * n) : 0
     let lda = ta ? m : k, ldb = tb ? k : n
     if br == 2 && !ta {
-        thinOrWholeMatmul(pool: c.pool, a: a.f32, b: b.f32, y: y.f32, m: batch * m, n: n, k: k, transB: tb)
+        thinOrWholeMatmul(pool: c.pool, workspace: c.workspace, a: a.f32, b: b.f32, y: y.f32, m: batch * m, n: n, k: k, transB: tb)
         if c.inputs.count == 3 { addRowBias(c, rows: batch * m, columns: n) }
         return
     }

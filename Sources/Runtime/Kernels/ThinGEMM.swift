@@ -31,12 +31,13 @@ let thinRows = 64
 /// (`sgemm(pool:)`), or, for thin products (m <= thinRows) where the tuner measured it
 /// faster, by our own kernel (`unpacked`) or as independent OpenBLAS column blocks, either
 /// shared out over the pool.
-func thinOrWholeMatmul(pool: WorkerPool, a: UnsafePointer<Float>, b: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
-                       m: Int, n: Int, k: Int, transB: Bool) {
+func thinOrWholeMatmul(pool: WorkerPool, workspace: Workspace? = nil, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                       y: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, transB: Bool) {
     let ldb = transB ? k : n
     func whole() { sgemm(pool: pool, transB: transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, c: y, ldc: n) }
-    guard let variants = thinMatmulVariants(m: m, n: n, k: k, transB: transB), pool.tuner.mode != .off,
+    guard let offered = thinMatmulVariants(m: m, n: n, k: k, transB: transB, width: pool.width), pool.tuner.mode != .off,
           !pool.isRunningJob else { return whole() }
+    let variants = offered.filter { if case .splitK = $0 { return workspace != nil } else { return true } }
     let key = TuningKey(point: "thin-matmul", shapes: [[m, k], [k, n]], detail: transB ? "tb" : "", threads: pool.width)
     pool.tuner.run(key, variants.map { variant in
         switch variant {
@@ -46,6 +47,11 @@ func thinOrWholeMatmul(pool: WorkerPool, a: UnsafePointer<Float>, b: UnsafePoint
         case .columns(let block, let fullOnly):
             return KernelVariant(variant.name, fullOnly: fullOnly) {
                 thinMatmulColumns(pool: pool, a: a, b: b, y: y, m: m, n: n, k: k, transB: transB, block: block)
+            }
+        case .splitK(let parts):
+            return KernelVariant(variant.name) {
+                guard let workspace else { return whole() }
+                thinMatmulSplitK(pool: pool, workspace: workspace, a: a, b: b, y: y, m: m, n: n, k: k, parts: parts)
             }
         }
     })
@@ -59,23 +65,32 @@ enum ThinMatmulVariant: Equatable {
     case unpacked
     /// OpenBLAS column blocks of `block` columns; `fullOnly`: timed only by `--tune full`.
     case columns(block: Int, fullOnly: Bool)
+    /// Our kernel over `parts` slices of k, one per thread, the partial products then summed
+    /// (`thinMatmulSplitK`); a·b only.
+    case splitK(parts: Int)
 
     var name: String {
         switch self {
         case .whole: return "whole"
         case .unpacked: return "unpacked"
         case .columns(let block, _): return "columns-\(block)"
+        case .splitK(let parts): return "k-split-\(parts)"
         }
     }
 }
 
-/// What the tuner times for a product, the default first; nil when it is not thin (or too
-/// small to be worth timing), so that it always goes whole.
-func thinMatmulVariants(m: Int, n: Int, k: Int, transB: Bool) -> [ThinMatmulVariant]? {
+/// What the tuner times for a product on a pool of `width` threads, the default first; nil
+/// when it is not thin (or too small to be worth timing), so that it always goes whole.
+func thinMatmulVariants(m: Int, n: Int, k: Int, transB: Bool, width: Int = 1) -> [ThinMatmulVariant]? {
     guard m >= 1, m <= thinRows, n > 1, k > 0, m * n * k >= thinProductMinimumWork else { return nil }
     let blocks = thinColumnBlocks(m: m, n: n, k: k, transB: transB)
-    return [.whole, .unpacked] + blocks.enumerated().map { .columns(block: $1, fullOnly: $0 > 0) }
+    let splitK: [ThinMatmulVariant] = !transB && width > 1 && k >= width * thinSplitKMinimumDepth ? [.splitK(parts: width)] : []
+    return [.whole, .unpacked] + splitK + blocks.enumerated().map { .columns(block: $1, fullOnly: $0 > 0) }
 }
+
+/// The fewest rows of b per part of a k-split product: below that the partial sums cost more
+/// than the product.
+let thinSplitKMinimumDepth = 64
 
 /// Multiply-adds below which a thin product is not worth timing (a few µs of work).
 let thinProductMinimumWork = 1 << 16
@@ -122,6 +137,45 @@ func thinMatmulColumns(pool: WorkerPool, a: UnsafePointer<Float>, b: UnsafePoint
             let start = index * block, width = min(block, n - start)
             sgemm(transB: transB, m: m, n: width, k: k, a: a, lda: k, b: transB ? b + start * k : b + start, ldb: ldb,
                   c: y + start, ldc: n)
+        }
+    }
+}
+
+/// `y = a·b` (b [k, n]) as `parts` products over consecutive slices of k, part p (b's rows
+/// `range(p, of: parts, count: k)`) on the pool's thread for core p, each into its own partial
+/// (part 0 straight into y), then y's rows summed in part order, rows split by core.
+///
+/// Why: in a dense layer's input gradient dy·W the forward product (x·Wᵀ, split by W's rows
+/// over cores) and the weight update (split by W's rows) leave each core with its own rows of
+/// W in its cache; splitting dy·W by columns instead has each core read half of the other's
+/// rows, and the next update then waits on every line the other core read. When the host
+/// placed the two vCPUs on different core complexes, the CNN's head.1 update at batch 64 took
+/// 0.73 ms after a column split and 0.46 ms after this one (Zen 4, session 15, few such
+/// runs). Timed alone, where no update follows, it is about 3% slower than the column split
+/// (its partials: `parts - 1` [m, n] products of scratch and one pass to add them), so the
+/// tuner, which times each product alone, keeps it only where it wins there. The rows of y
+/// land on the cores that read them by image. The bits depend on `parts` (the sum's order),
+/// never on which thread ran a part.
+func thinMatmulSplitK(pool: WorkerPool, workspace: Workspace, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                      y: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, parts: Int) {
+    guard parts > 1 else { return gc_thin_product_strided(a, k, b, y, m, n, k, 0, n) }
+    let partials = workspace.floats((parts - 1) * m * n)
+    pool.parallelFor(parts, perThread: 1) { _, slices in
+        for part in slices {
+            let depth = WorkerPool.range(part, of: parts, count: k)
+            guard !depth.isEmpty else {
+                (part == 0 ? y : partials + (part - 1) * m * n).update(repeating: 0, count: m * n)
+                continue
+            }
+            gc_thin_product_strided(a + depth.lowerBound, k, b + depth.lowerBound * n, part == 0 ? y : partials + (part - 1) * m * n,
+                                    m, n, depth.count, 0, n)
+        }
+    }
+    pool.parallelFor(m, perThread: 1) { _, rows in
+        let first = rows.lowerBound * n, count = rows.count * n
+        for part in 1..<parts {
+            let partial = partials + (part - 1) * m * n + first, out = y + first
+            for i in 0..<count { out[i] += partial[i] }
         }
     }
 }

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Synchronization
+import CConvKernels
 
 /// Long-lived threads that run one kernel's work in contiguous chunks: `threads - 1` workers
 /// plus the calling thread.
@@ -152,8 +153,21 @@ public final class WorkerPool: @unchecked Sendable {
     }
 
     /// Runs `body(chunk, range)` over `chunks(count, grain:perThread:)` contiguous pieces of
-    /// `0..<count` and returns when all are done. Which thread runs a chunk varies; what a
-    /// chunk is does not.
+    /// `0..<count` and returns when all are done. What a chunk is never depends on the thread
+    /// that runs it. Which thread runs it: the chunks fall into one contiguous run per thread
+    /// (`range(i, of: width, count: chunks)`), and the thread on CPU c takes the chunks of run
+    /// c mod width first, then, when those are taken, the others from the last back (their
+    /// owner works up from its first). So the same items go to the same core in every job over
+    /// them whenever the threads stay where they are, as OpenMP's static schedule does, and a
+    /// busy machine's caller still takes over a late worker's chunks.
+    ///
+    /// Why by core: when the host places the vCPUs on different core complexes (a cache line
+    /// another core wrote then costs 300-600 ns instead of 50-90, `bench/core_round_trip.c`),
+    /// an op whose images went to the other core than in the op before pays that for every
+    /// line it reads or overwrites. Measured on Zen 4, the CNN at batch 64 in such phases
+    /// (session 15): with chunks claimed first come, first served, the pooling gradient took
+    /// 0.73-0.77 ms a step; by core (and the batch copied in by core, `HostTensor.copyBytes`),
+    /// 0.07-0.08 ms, as when the cores are close.
     public func parallelFor(_ count: Int, grain: Int = 1, perThread: Int = chunksPerThread,
                             _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
         let k = chunks(count, grain: grain, perThread: perThread)
@@ -161,6 +175,29 @@ public final class WorkerPool: @unchecked Sendable {
             if count > 0 { body(0, 0..<count) }
             return
         }
+        guard k <= ChunkClaims.capacity else { return dispatch(k, count: count, body) }
+        let claims = ChunkClaims(), w = width
+        // k claims of one chunk each: every chunk runs exactly once, whoever claims it.
+        dispatch(k, count: k) { _, _ in
+            let own = WorkerPool.ownChunks(cpu: Int(gc_current_cpu()), width: w, chunks: k)
+            for chunk in own where claims.claim(chunk) {
+                return body(chunk, WorkerPool.range(chunk, of: k, count: count))
+            }
+            for chunk in (0..<k).reversed() where !own.contains(chunk) && claims.claim(chunk) {
+                return body(chunk, WorkerPool.range(chunk, of: k, count: count))
+            }
+        }
+    }
+
+    /// The chunks a thread on `cpu` (-1: unknown) takes first out of `chunks` on a pool of
+    /// `width` threads: run `cpu mod width` of the runs that tile `0..<chunks`.
+    static func ownChunks(cpu: Int, width: Int, chunks: Int) -> Range<Int> {
+        WorkerPool.range(cpu >= 0 ? cpu % max(width, 1) : 0, of: max(width, 1), count: chunks)
+    }
+
+    /// Runs `body(chunk, range(chunk, of: k, count:))` for chunks 0..<k, each claimed by the
+    /// next free thread (caller included), and returns when all are done.
+    private func dispatch(_ k: Int, count: Int, _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
         withoutActuallyEscaping(body) { body in
             busy = true
             job = body
