@@ -156,6 +156,8 @@ public enum Bench {
                 trainPlanner = chosenPlan.planner
                 report.memory_plan_choice["train_\(b)"] = chosenPlan.name
             }
+            try FusionTuning.chooseInputGradientSplit(forward: forward, training: trainingGraph, feeds: feeds, threads: trainThreads,
+                                                      seed: recipe.seed, planner: trainPlanner)
             let store = ParameterStore()
             try ModelLoading.initialise(store, for: forward, file: file, seed: recipe.seed)
             let trainer = try Trainer(graph: trainingGraph, parameters: store, optimizer: SGD(learningRate: 0.01),

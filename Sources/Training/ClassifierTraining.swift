@@ -132,7 +132,7 @@ struct ClassifierTraining {
         let store = ParameterStore()
         try ModelLoading.initialise(store, for: forward, file: file, seed: recipe.seed)
         var order = BatchOrder(count: data.train.count, batchSize: recipe.batchSize, seed: recipe.seed)
-        let tuned = try TrainingJob.tunedTraining(lowered, training, recipe, firstBatch: Batches.feeds(data.train, dp.localBatch(order.batch(0)).indices), reporter: reporter)
+        let tuned = try TrainingJob.tunedTraining(lowered, training, recipe, forward: forward, firstBatch: Batches.feeds(data.train, dp.localBatch(order.batch(0)).indices), reporter: reporter)
         let trainer = try Trainer(graph: tuned, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
                                   gradClip: recipe.gradClip, options: ExecutionOptions(training: true, seed: dp.dropoutSeed(recipe.seed), threads: recipe.threads))
         trainer.fusesUpdates = options.fusesOptimizerStep

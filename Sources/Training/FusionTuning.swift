@@ -123,22 +123,25 @@ public enum FusionTuning {
         return winner
     }
 
+    /// `tuner`: the kernels' (nil: `Tuner.shared`).
     static func makeStep(forward: Graph, training: Graph, step: Step, feeds: [String: HostTensor],
-                         threads: Int, seed: UInt64, planner: @escaping BufferPlanner) throws -> () throws -> Void {
+                         threads: Int, seed: UInt64, planner: @escaping BufferPlanner, tuner: Tuner? = nil) throws -> () throws -> Void {
         let store = ParameterStore()
         try store.initialise(from: forward, seed: seed)
         switch step {
         case .train:
             // A tiny rate: the parameters barely move, so every variant times the same numbers.
             let trainer = try Trainer(graph: training, parameters: store, optimizer: SGD(learningRate: 1e-6),
-                                      options: ExecutionOptions(training: true, seed: seed, threads: threads), planner: planner)
+                                      options: ExecutionOptions(training: true, seed: seed, threads: threads, tuner: tuner),
+                                      planner: planner)
             // A non-finite loss or update is the numerics check's to report, at its op and line,
             // when training proper runs this batch; timing only needs the step's work.
             return {
                 do { _ = try trainer.step(feeds: feeds) } catch is NonFiniteLoss {} catch is NonFiniteUpdate {}
             }
         case .eval:
-            let executor = try Executor(graph: forward, options: ExecutionOptions(training: false, threads: threads), planner: planner)
+            let executor = try Executor(graph: forward, options: ExecutionOptions(training: false, threads: threads, tuner: tuner),
+                                        planner: planner)
             return { _ = try executor.execute(feeds: feeds, parameters: store) }
         }
     }

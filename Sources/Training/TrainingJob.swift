@@ -103,15 +103,25 @@ public enum TrainingJob {
     }
 
     /// `training`, or with `--tune` and a fusion measured slower on this machine for these
-    /// shapes, the graph compiled without it (`FusionTuning`).
-    static func tunedTraining(_ lowered: Graph, _ training: Graph, _ recipe: Recipe, firstBatch: [String: HostTensor],
-                              reporter: TrainingReporter) throws -> Graph {
+    /// shapes, the graph compiled without it (`FusionTuning`). Given the `forward` graph (to
+    /// initialise parameters from), the step's input gradients are then split as measured
+    /// too (`FusionTuning.chooseInputGradientSplit`), except in a data-parallel job, whose
+    /// ranks would measure differently.
+    static func tunedTraining(_ lowered: Graph, _ training: Graph, _ recipe: Recipe, forward: Graph? = nil,
+                              firstBatch: [String: HostTensor], reporter: TrainingReporter) throws -> Graph {
         let chosen = try FusionTuning.choose(lowered, options: recipe.passes, step: .train, feeds: firstBatch, threads: recipe.threads,
                                              seed: recipe.seed, reporter: reporter)
-        guard chosen.fusion != recipe.passes.fusion || !chosen.disabledFusions.isEmpty else { return training }
-        var tuned = recipe
-        tuned.passes = chosen
-        return try compile(lowered, tuned, "training (fusion as tuned)", reporter: reporter).training
+        var tunedGraph = training
+        if chosen.fusion != recipe.passes.fusion || !chosen.disabledFusions.isEmpty {
+            var tuned = recipe
+            tuned.passes = chosen
+            tunedGraph = try compile(lowered, tuned, "training (fusion as tuned)", reporter: reporter).training
+        }
+        if let forward, !recipe.passes.dataParallel {
+            try FusionTuning.chooseInputGradientSplit(forward: forward, training: tunedGraph, feeds: firstBatch, threads: recipe.threads,
+                                                      seed: recipe.seed)
+        }
+        return tunedGraph
     }
 
     /// Prepares the trainer on its first batch and prints its memory plan; with `--profile`,

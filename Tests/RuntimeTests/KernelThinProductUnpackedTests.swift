@@ -166,6 +166,31 @@ final class KernelThinProductUnpackedTests: XCTestCase {
                        thinMatmulVariants(m: 8, n: 4096, k: 100, transB: false))
     }
 
+    /// An executor lists the untransposed thin products a k-split could take, once per key,
+    /// from its last run: on 2 threads dy·W at batch 64 (also inside a batch of leading
+    /// dimensions, as [2, 32, 600]), never a transposed product or a pool of one thread.
+    func testExecutorListsItsSplitKCandidates() throws {
+        func candidates(_ a: [Int], _ b: [Int], transposeB: Bool = false, threads: Int) throws -> [SplitKCandidate] {
+            let builder = GraphBuilder(name: "dyw")
+            let x = builder.input("x", TensorType(.f32, Shape(known: a)))
+            let w = builder.input("w", TensorType(.f32, Shape(known: b)))
+            let y = try builder.emit(.matmul, [x, w], ["transpose_b": .bool(transposeB)])
+            builder.outputs = [("y", y), ("z", try builder.emit(.matmul, [x, w], ["transpose_b": .bool(transposeB)]))]
+            let executor = try Executor(graph: builder.finish(), options: ExecutionOptions(threads: threads, tuner: Tuner(mode: .fast)))
+            XCTAssertEqual(executor.splitKCandidates.count, 0, "none before a run")
+            _ = try executor.run(feeds: ["x": data.floats(a), "w": data.floats(b)], parameters: ParameterStore())
+            return executor.splitKCandidates
+        }
+        let found = try candidates([64, 600], [600, 1152], threads: 2)
+        XCTAssertEqual(found.map(\.key), [TuningKey(point: "thin-matmul", shapes: [[64, 600], [600, 1152]], detail: "", threads: 2)],
+                       "two products, one key")
+        XCTAssertEqual(found.first?.splitK, "k-split-2")
+        XCTAssertEqual(found.first?.variants.prefix(3), ["whole", "unpacked", "k-split-2"])
+        XCTAssertEqual(try candidates([2, 32, 600], [600, 1152], threads: 2).map(\.key.shapes), [[[64, 600], [600, 1152]]])
+        XCTAssertEqual(try candidates([64, 600], [1152, 600], transposeB: true, threads: 2).count, 0)
+        XCTAssertEqual(try candidates([64, 600], [600, 1152], threads: 1).count, 0)
+    }
+
     /// `gc_thin_product_strided` over a slice of k (a's columns from k0, rows lda apart; b's
     /// rows from k0) gives the naive product of the slice, on every instruction set, at rows
     /// that leave every tile partial and widths with and without a tail.

@@ -27,6 +27,25 @@ final class TunerTests: XCTestCase {
         return url
     }
 
+    /// `use` forces a choice for this process only: the kernel's point answers it, but it is
+    /// neither a new decision nor written to the cache; `remember` then records and caches.
+    func testUseForcesAChoiceForThisProcessOnly() throws {
+        let url = try temporaryCache()
+        let tuner = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine)
+        let variants = ["rows", "columns", "serial"]
+        XCTAssertEqual(tuner.choose(key, variants: variants) { $0 == "columns" ? 1 : 2 }, "columns")
+        tuner.use(key, variant: "serial")
+        XCTAssertEqual(tuner.recall(key, variants: variants), "serial")
+        XCTAssertEqual(tuner.decisions.map(\.variant), ["columns"], "not a decision of its own")
+        XCTAssertEqual(TuningCache(url: url).entry(key, on: machine)?.variant, "columns", "not cached")
+        tuner.remember(key, variant: "serial")
+        XCTAssertEqual(tuner.decisions.map(\.variant), ["serial"])
+        XCTAssertEqual(TuningCache(url: url).entry(key, on: machine)?.variant, "serial")
+        let off = Tuner(mode: .off, machine: machine)
+        off.use(key, variant: "serial")
+        XCTAssertNil(off.recall(key, variants: variants), "tuning off answers nothing")
+    }
+
     func testKeyTextRoundTrip() {
         XCTAssertEqual(key.description, "gemm-split 8x1152*1152x600 tb @2")
         XCTAssertEqual(TuningKey(cacheText: key.description), key)

@@ -38,7 +38,7 @@ func thinOrWholeMatmul(pool: WorkerPool, workspace: Workspace? = nil, a: UnsafeP
     guard let offered = thinMatmulVariants(m: m, n: n, k: k, transB: transB, width: pool.width), pool.tuner.mode != .off,
           !pool.isRunningJob else { return whole() }
     let variants = offered.filter { if case .splitK = $0 { return workspace != nil } else { return true } }
-    let key = TuningKey(point: "thin-matmul", shapes: [[m, k], [k, n]], detail: transB ? "tb" : "", threads: pool.width)
+    let key = thinMatmulKey(m: m, n: n, k: k, transB: transB, threads: pool.width)
     pool.tuner.run(key, variants.map { variant in
         switch variant {
         case .whole: return KernelVariant(variant.name, run: whole)
@@ -55,6 +55,42 @@ func thinOrWholeMatmul(pool: WorkerPool, workspace: Workspace? = nil, a: UnsafeP
             }
         }
     })
+}
+
+/// The tuner's key for a thin product's choice (`thin-matmul`).
+func thinMatmulKey(m: Int, n: Int, k: Int, transB: Bool, threads: Int) -> TuningKey {
+    TuningKey(point: "thin-matmul", shapes: [[m, k], [k, n]], detail: transB ? "tb" : "", threads: threads)
+}
+
+/// A thin product of an executor's graph for which the tuner offers a k-split: its choice's
+/// key, the k-split's name, and every variant's name (the default first).
+public struct SplitKCandidate: Sendable {
+    public let key: TuningKey
+    public let splitK: String
+    public let variants: [String]
+}
+
+extension Executor {
+    /// The thin products a·b (`matmul` or `fused_matmul`, b 2-D, neither operand transposed)
+    /// of the last run for which `thin-matmul` offers `k-split-N` on this executor's pool,
+    /// each once, in graph order: the products a whole-step choice can split over k (see
+    /// `thinMatmulSplitK`). Empty before any run.
+    public var splitKCandidates: [SplitKCandidate] {
+        guard let shapes = lastShapes, pool.width > 1 else { return [] }
+        var seen = Set<TuningKey>(), found: [SplitKCandidate] = []
+        for node in graph.nodes where (node.op == .matmul || node.op == .fusedMatmul) && node.inputs.count >= 2 {
+            guard !(node.attributes[.transposeA] ?? false), !(node.attributes[.transposeB] ?? false),
+                  node.inputs[0].id < shapes.count, node.inputs[1].id < shapes.count else { continue }
+            let a = shapes[node.inputs[0].id], b = shapes[node.inputs[1].id]
+            guard a.count >= 2, b.count == 2, let k = a.last, k == b[0] else { continue }
+            let m = a.dropLast().reduce(1, *), n = b[1]
+            guard let variants = thinMatmulVariants(m: m, n: n, k: k, transB: false, width: pool.width),
+                  let split = variants.first(where: { if case .splitK = $0 { return true } else { return false } }) else { continue }
+            let key = thinMatmulKey(m: m, n: n, k: k, transB: false, threads: pool.width)
+            if seen.insert(key).inserted { found.append(SplitKCandidate(key: key, splitK: split.name, variants: variants.map(\.name))) }
+        }
+        return found
+    }
 }
 
 /// The ways a thin product can run, as the tuner names them.

@@ -278,6 +278,15 @@ public final class Tuner: @unchecked Sendable {
                               pressure: larger?.pressure), remember: !busy)
     }
 
+    /// Has `key` answer `variant` in this process from now on, without caching it or counting
+    /// it as a new decision: for a larger choice that times its candidates with a kernel's
+    /// choice forced (a training step with its input gradients split over k), which then
+    /// `remember`s the winner. Ignored with `.off`.
+    public func use(_ key: TuningKey, variant: String) {
+        guard mode != .off else { return }
+        lock.withLock { chosen[key] = variant }
+    }
+
     /// Keeps `key`'s choice for this process but has the cache hold it as measured against no
     /// candidates, so that the next process measures it again (as a version 1 file's): for a
     /// choice remembered as measured whose confirmation, a larger choice measured on a busy

@@ -1,0 +1,60 @@
+import Foundation
+import Frontend
+import GraphIR
+import Passes
+@testable import Runtime
+@testable import Training
+import XCTest
+
+/// The whole-step choice between dense input gradients split over k and their own choices:
+/// nothing chosen with tuning off or one thread; on two threads the choice is one of the two,
+/// measured as whole steps, and each product's choice follows it, in this process and in the
+/// cache. (Which wins depends on the machine, so no test asserts which.)
+final class InputGradientSplitTuningTests: XCTestCase {
+    func graphs() throws -> (forward: Graph, training: Graph) {
+        try Pipelines.compileForTraining(try Frontend.lower(path: Q3Support.repository.appendingPathComponent("graphs/cnn.swiftgraph").path,
+                                                            options: FrontendOptions(mode: .train)))
+    }
+
+    /// The CNN's dense input gradient at batch 64 on two threads: dy [64, 600] by W [600, 1152].
+    let product = TuningKey(point: "thin-matmul", shapes: [[64, 600], [600, 1152]], detail: "", threads: 2)
+
+    func testTuningOffOrOneThreadChoosesNothing() throws {
+        let (forward, training) = try graphs()
+        let feeds = try Bench.randomFeeds(forward, batch: 64, random: RandomSource(seed: 5))
+        XCTAssertNil(try FusionTuning.chooseInputGradientSplit(forward: forward, training: training, feeds: feeds, threads: 2, seed: 1,
+                                                                tuner: Tuner(mode: .off)))
+        XCTAssertNil(try FusionTuning.chooseInputGradientSplit(forward: forward, training: training, feeds: feeds, threads: 1, seed: 1,
+                                                                tuner: Tuner(mode: .fast)))
+    }
+
+    func testTheProductsFollowTheMeasuredChoiceAndTheCacheKeepsIt() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-split-tuning-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("tuning.json")
+        let (forward, training) = try graphs()
+        let feeds = try Bench.randomFeeds(forward, batch: 64, random: RandomSource(seed: 5))
+        let tuner = Tuner(mode: .fast, cache: TuningCache(url: url))
+        // The product's own choice, as if timed alone: the column split.
+        tuner.remember(product, variant: "unpacked")
+        let chosen = try XCTUnwrap(try FusionTuning.chooseInputGradientSplit(forward: forward, training: training, feeds: feeds,
+                                                                              threads: 2, seed: 1, tuner: tuner))
+        let decision = try XCTUnwrap(tuner.decisions.first { $0.key.point == "input-gradient-split-train" })
+        XCTAssertEqual(decision.variant, chosen)
+        XCTAssertEqual(decision.seconds.map(\.variant), ["k-split", "as-timed"])
+        XCTAssertTrue(decision.seconds.allSatisfy { $0.seconds > 0 && $0.seconds.isFinite })
+        let names = ["whole", "unpacked", "k-split-2", "columns-16"]
+        XCTAssertEqual(tuner.recall(product, variants: names), chosen == "k-split" ? "k-split-2" : "unpacked")
+
+        // Measured while the machine was busy, nothing was cached (the tuner's rule).
+        guard decision.source == .measured else { return }
+        // A new process reads both choices back and measures nothing.
+        let again = Tuner(mode: .fast, cache: TuningCache(url: url))
+        let reread = try FusionTuning.chooseInputGradientSplit(forward: forward, training: training, feeds: feeds, threads: 2, seed: 1,
+                                                              tuner: again)
+        XCTAssertEqual(again.recall(product, variants: names), chosen == "k-split" ? "k-split-2" : "unpacked")
+        XCTAssertFalse(again.decisions.contains { $0.source == .measured && $0.key.point == "input-gradient-split-train" })
+        // Split already: no product left to choose for; kept as timed alone: the choice as cached.
+        XCTAssertEqual(reread, chosen == "k-split" ? nil : "as-timed")
+    }
+}
