@@ -59,6 +59,35 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertEqual(WorkerPool.ownChunks(cpu: 1, width: 2, chunks: 8), 4..<8)
     }
 
+    /// Thousands of jobs back to back, of 2 to 48 chunks: each chunk runs exactly once and
+    /// before its job returns, so no thread late from one job claims a chunk of the next (the
+    /// claim words carry the job's generation).
+    func testBackToBackJobsRunEachChunkOnceBeforeReturning() {
+        for threads in [2, 3] {
+            let pool = WorkerPool(threads: threads, tuner: Tuner(mode: .off))
+            let hits = UnsafeMutableBufferPointer<Int>.allocate(capacity: 48)
+            let late = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+            defer { hits.deallocate(); late.deallocate() }
+            late.pointee = 0
+            var wrong = 0
+            for job in 0..<3000 {
+                let chunks = 2 + job % 47
+                hits.initialize(repeating: 0)
+                var returned = false
+                withUnsafeMutablePointer(to: &returned) { returned in
+                    pool.parallelFor(chunks * 10, grain: 10, perThread: 48) { chunk, _ in
+                        if returned.pointee { late.pointee += 1 }
+                        hits[chunk] += 1
+                    }
+                    returned.pointee = true
+                }
+                if Array(hits.prefix(chunks)) != [Int](repeating: 1, count: chunks) { wrong += 1 }
+            }
+            XCTAssertEqual(wrong, 0, "\(threads) threads: jobs with a chunk run other than once")
+            XCTAssertEqual(late.pointee, 0, "\(threads) threads: chunks run after their job returned")
+        }
+    }
+
     func testRangesTileTheCountInOrder() {
         for count in [0, 1, 5, 17, 100] {
             for chunks in 1...7 {
