@@ -121,7 +121,7 @@ GC_TINLINE TV GC_TNAME(lane_sums)(const TV *x) {
 }
 
 /// y[r, v TW + l] (r < rows, v < vectors, lanes l >= skip in the last vector) of a [rows, k]
-/// (row stride k) times b [k, *] (row stride n); y's row stride is n.
+/// (row stride lda) times b [k, *] (row stride n); y's row stride is n.
 GC_TINLINE void GC_TNAME(nn_tile)(const float *a, long lda, const float *b, float *y, long n, long k, int rows, int vectors, int skip) {
     rows = rows < NN_ROWS ? rows : NN_ROWS;
     vectors = vectors < NN_VECTORS ? vectors : NN_VECTORS;

@@ -126,24 +126,35 @@ public enum FusionTuning {
     /// `tuner`: the kernels' (nil: `Tuner.shared`).
     static func makeStep(forward: Graph, training: Graph, step: Step, feeds: [String: HostTensor],
                          threads: Int, seed: UInt64, planner: @escaping BufferPlanner, tuner: Tuner? = nil) throws -> () throws -> Void {
-        let store = ParameterStore()
-        try store.initialise(from: forward, seed: seed)
         switch step {
         case .train:
-            // A tiny rate: the parameters barely move, so every variant times the same numbers.
-            let trainer = try Trainer(graph: training, parameters: store, optimizer: SGD(learningRate: 1e-6),
-                                      options: ExecutionOptions(training: true, seed: seed, threads: threads, tuner: tuner),
-                                      planner: planner)
-            // A non-finite loss or update is the numerics check's to report, at its op and line,
-            // when training proper runs this batch; timing only needs the step's work.
-            return {
-                do { _ = try trainer.step(feeds: feeds) } catch is NonFiniteLoss {} catch is NonFiniteUpdate {}
-            }
+            let trainer = try timingTrainer(forward: forward, training: training, threads: threads, seed: seed, planner: planner,
+                                            tuner: tuner)
+            return { try timingStep(trainer, feeds: feeds) }
         case .eval:
+            let store = ParameterStore()
+            try store.initialise(from: forward, seed: seed)
             let executor = try Executor(graph: forward, options: ExecutionOptions(training: false, threads: threads, tuner: tuner),
                                         planner: planner)
             return { _ = try executor.execute(feeds: feeds, parameters: store) }
         }
+    }
+
+    /// A trainer of `training` for timing steps, its parameters initialised from `forward`.
+    /// A tiny rate: the parameters barely move, so every variant times the same numbers.
+    static func timingTrainer(forward: Graph, training: Graph, threads: Int, seed: UInt64, planner: @escaping BufferPlanner,
+                              tuner: Tuner?) throws -> Trainer {
+        let store = ParameterStore()
+        try store.initialise(from: forward, seed: seed)
+        return try Trainer(graph: training, parameters: store, optimizer: SGD(learningRate: 1e-6),
+                           options: ExecutionOptions(training: true, seed: seed, threads: threads, tuner: tuner), planner: planner)
+    }
+
+    /// One step of a timing trainer. A non-finite loss or update is the numerics check's to
+    /// report, at its op and line, when training proper runs this batch; timing only needs the
+    /// step's work.
+    static func timingStep(_ trainer: Trainer, feeds: [String: HostTensor]) throws {
+        do { _ = try trainer.step(feeds: feeds) } catch is NonFiniteLoss {} catch is NonFiniteUpdate {}
     }
 
     static func seconds(_ body: () throws -> Void) rethrows -> Double {

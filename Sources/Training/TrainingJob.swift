@@ -104,9 +104,9 @@ public enum TrainingJob {
 
     /// `training`, or with `--tune` and a fusion measured slower on this machine for these
     /// shapes, the graph compiled without it (`FusionTuning`). Given the `forward` graph (to
-    /// initialise parameters from), the step's input gradients are then split as measured
-    /// too (`FusionTuning.chooseInputGradientSplit`), except in a data-parallel job, whose
-    /// ranks would measure differently.
+    /// initialise parameters from), the step's thin products (its dense input gradients) are
+    /// then split as measured too (`FusionTuning.chooseInputGradientSplit`), except in a
+    /// data-parallel job, whose ranks would measure differently.
     static func tunedTraining(_ lowered: Graph, _ training: Graph, _ recipe: Recipe, forward: Graph? = nil,
                               firstBatch: [String: HostTensor], reporter: TrainingReporter) throws -> Graph {
         let chosen = try FusionTuning.choose(lowered, options: recipe.passes, step: .train, feeds: firstBatch, threads: recipe.threads,

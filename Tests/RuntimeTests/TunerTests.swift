@@ -27,8 +27,9 @@ final class TunerTests: XCTestCase {
         return url
     }
 
-    /// `use` forces a choice for this process only: the kernel's point answers it, but it is
-    /// neither a new decision nor written to the cache; `remember` then records and caches.
+    /// `use` forces a choice for this process only: the kernel's point answers it and its
+    /// decision shows it, but no decision is added and the cache keeps what was measured; a key
+    /// `use`d before any decision still gets its decision listed when one is made.
     func testUseForcesAChoiceForThisProcessOnly() throws {
         let url = try temporaryCache()
         let tuner = Tuner(mode: .fast, cache: TuningCache(url: url), machine: machine)
@@ -36,14 +37,15 @@ final class TunerTests: XCTestCase {
         XCTAssertEqual(tuner.choose(key, variants: variants) { $0 == "columns" ? 1 : 2 }, "columns")
         tuner.use(key, variant: "serial")
         XCTAssertEqual(tuner.recall(key, variants: variants), "serial")
-        XCTAssertEqual(tuner.decisions.map(\.variant), ["columns"], "not a decision of its own")
+        XCTAssertEqual(tuner.decisions.map(\.variant), ["serial"], "the decision shows what runs")
+        XCTAssertEqual(tuner.decisions.first?.seconds.map(\.variant), variants, "with the times it was measured with")
         XCTAssertEqual(TuningCache(url: url).entry(key, on: machine)?.variant, "columns", "not cached")
-        tuner.remember(key, variant: "serial")
-        XCTAssertEqual(tuner.decisions.map(\.variant), ["serial"])
-        XCTAssertEqual(TuningCache(url: url).entry(key, on: machine)?.variant, "serial")
-        let off = Tuner(mode: .off, machine: machine)
-        off.use(key, variant: "serial")
-        XCTAssertNil(off.recall(key, variants: variants), "tuning off answers nothing")
+
+        let other = TuningKey(point: "thin-matmul", shapes: [[64, 600], [600, 1152]], detail: "", threads: 2)
+        tuner.use(other, variant: "k-split-2")
+        XCTAssertEqual(tuner.decisions.count, 1, "use adds no decision")
+        tuner.remember(other, variant: "unpacked")
+        XCTAssertEqual(tuner.decisions.map(\.key), [key, other], "a decision made after use is listed")
     }
 
     func testKeyTextRoundTrip() {

@@ -10,8 +10,9 @@ import Synchronization
 extension WorkerPool {
     /// Runs `body` once on each of `chunks(count, grain:, perThread: 1)` contiguous,
     /// near-equal blocks of `0..<count` (`WorkerPool.range`), and returns when all are done.
-    /// Block i goes preferably to the thread on CPU i mod the block count, as every
-    /// `parallelFor`'s chunks do. What a block computes never depends on the thread that runs it.
+    /// The blocks go to threads by core as every `parallelFor`'s chunks do (with as many blocks
+    /// as threads, block i to the thread on CPU i mod the width). What a block computes never
+    /// depends on the thread that runs it.
     public func parallelForByCore(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
         parallelFor(count, grain: grain, perThread: 1) { _, block in body(block) }
     }

@@ -29,15 +29,15 @@ let thinRows = 64
 
 /// `y = a op(b)` for a row-major a [m, k] and a 2-D b: as one product split over the pool
 /// (`sgemm(pool:)`), or, for thin products (m <= thinRows) where the tuner measured it
-/// faster, by our own kernel (`unpacked`) or as independent OpenBLAS column blocks, either
-/// shared out over the pool.
-func thinOrWholeMatmul(pool: WorkerPool, workspace: Workspace? = nil, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+/// faster (or a whole training step did, `input-gradient-split-train`), by our own kernel
+/// over column blocks (`unpacked`) or over slices of k (`k-split-N`, partials in
+/// `workspace`), or as independent OpenBLAS column blocks, each shared out over the pool.
+func thinOrWholeMatmul(pool: WorkerPool, workspace: Workspace, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                        y: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, transB: Bool) {
     let ldb = transB ? k : n
     func whole() { sgemm(pool: pool, transB: transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, c: y, ldc: n) }
-    guard let offered = thinMatmulVariants(m: m, n: n, k: k, transB: transB, width: pool.width), pool.tuner.mode != .off,
+    guard let variants = thinMatmulVariants(m: m, n: n, k: k, transB: transB, width: pool.width), pool.tuner.mode != .off,
           !pool.isRunningJob else { return whole() }
-    let variants = offered.filter { if case .splitK = $0 { return workspace != nil } else { return true } }
     let key = thinMatmulKey(m: m, n: n, k: k, transB: transB, threads: pool.width)
     pool.tuner.run(key, variants.map { variant in
         switch variant {
@@ -50,7 +50,6 @@ func thinOrWholeMatmul(pool: WorkerPool, workspace: Workspace? = nil, a: UnsafeP
             }
         case .splitK(let parts):
             return KernelVariant(variant.name) {
-                guard let workspace else { return whole() }
                 thinMatmulSplitK(pool: pool, workspace: workspace, a: a, b: b, y: y, m: m, n: n, k: k, parts: parts)
             }
         }
@@ -198,13 +197,9 @@ func thinMatmulSplitK(pool: WorkerPool, workspace: Workspace, a: UnsafePointer<F
     let partials = workspace.floats((parts - 1) * m * n)
     pool.parallelFor(parts, perThread: 1) { _, slices in
         for part in slices {
-            let depth = WorkerPool.range(part, of: parts, count: k)
-            guard !depth.isEmpty else {
-                (part == 0 ? y : partials + (part - 1) * m * n).update(repeating: 0, count: m * n)
-                continue
-            }
-            gc_thin_product_strided(a + depth.lowerBound, k, b + depth.lowerBound * n, part == 0 ? y : partials + (part - 1) * m * n,
-                                    m, n, depth.count, 0, n)
+            let depth = WorkerPool.range(part, of: parts, count: k), out = part == 0 ? y : partials + (part - 1) * m * n
+            if depth.isEmpty { out.update(repeating: 0, count: m * n); continue }
+            gc_thin_product_strided(a + depth.lowerBound, k, b + depth.lowerBound * n, out, m, n, depth.count, 0, n)
         }
     }
     pool.parallelFor(m, perThread: 1) { _, rows in

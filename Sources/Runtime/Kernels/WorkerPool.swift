@@ -159,7 +159,10 @@ public final class WorkerPool: @unchecked Sendable {
     /// c mod width first, then, when those are taken, the others from the last back (their
     /// owner works up from its first). So the same items go to the same core in every job over
     /// them whenever the threads stay where they are, as OpenMP's static schedule does, and a
-    /// busy machine's caller still takes over a late worker's chunks.
+    /// busy machine's caller still takes over a late worker's chunks. (CPU numbers other than
+    /// 0..<width, as in a process confined to CPUs 0 and 2, can give two threads the same run:
+    /// still correct, less local. A job of more chunks than `ChunkClaims.capacity`, 63, has
+    /// them claimed in order by whichever thread comes first.)
     ///
     /// Why by core: when the host places the vCPUs on different core complexes (a cache line
     /// another core wrote then costs 300-600 ns instead of 50-90, `bench/core_round_trip.c`),
@@ -180,12 +183,9 @@ public final class WorkerPool: @unchecked Sendable {
         // k claims of one chunk each: every chunk runs exactly once, whoever claims it.
         dispatch(k, count: k) { _, _ in
             let own = WorkerPool.ownChunks(cpu: Int(gc_current_cpu()), width: w, chunks: k)
-            for chunk in own where claims.claim(chunk) {
-                return body(chunk, WorkerPool.range(chunk, of: k, count: count))
-            }
-            for chunk in (0..<k).reversed() where !own.contains(chunk) && claims.claim(chunk) {
-                return body(chunk, WorkerPool.range(chunk, of: k, count: count))
-            }
+            // `first(where:)` stops at the first chunk claimed: one chunk per claim.
+            let chunk = own.first { claims.claim($0) } ?? (0..<k).reversed().first { !own.contains($0) && claims.claim($0) }
+            if let chunk { body(chunk, WorkerPool.range(chunk, of: k, count: count)) }
         }
     }
 

@@ -278,13 +278,20 @@ public final class Tuner: @unchecked Sendable {
                               pressure: larger?.pressure), remember: !busy)
     }
 
-    /// Has `key` answer `variant` in this process from now on, without caching it or counting
-    /// it as a new decision: for a larger choice that times its candidates with a kernel's
-    /// choice forced (a training step with its input gradients split over k), which then
-    /// `remember`s the winner. Ignored with `.off`.
+    /// Has `key` answer `variant` in this process from now on, without caching it: for a
+    /// larger choice that runs a kernel's variants itself, per graph (a training step with its
+    /// thin products split over k), while the kernel's own cached choice stays what it
+    /// measured alone. A decision already made for `key` shows `variant` from now on (same
+    /// source and times); none is added. Ignored with `.off`.
     public func use(_ key: TuningKey, variant: String) {
         guard mode != .off else { return }
-        lock.withLock { chosen[key] = variant }
+        lock.withLock {
+            chosen[key] = variant
+            if let i = made.firstIndex(where: { $0.key == key }) {
+                let d = made[i]
+                made[i] = TuningDecision(key: key, variant: variant, source: d.source, seconds: d.seconds, pressure: d.pressure)
+            }
+        }
     }
 
     /// Keeps `key`'s choice for this process but has the cache hold it as measured against no
@@ -335,7 +342,8 @@ public final class Tuner: @unchecked Sendable {
         let among = d.seconds.isEmpty ? nil : d.seconds.map(\.variant)
         let failure = remember ? cache?.remember(d.variant, for: d.key, on: machine, among: among) : nil
         lock.withLock {
-            if chosen[d.key] == nil { made.append(d) } else if let i = made.firstIndex(where: { $0.key == d.key }) { made[i] = d }
+            // By `made` itself, not `chosen`: a key `use`d before its first decision still gets one.
+            if let i = made.firstIndex(where: { $0.key == d.key }) { made[i] = d } else { made.append(d) }
             chosen[d.key] = d.variant
             if let failure, !notes.contains(failure) { notes.append(failure) }
         }
