@@ -187,8 +187,9 @@ func thinMatmulColumns(pool: WorkerPool, a: UnsafePointer<Float>, b: UnsafePoint
 /// placed the two vCPUs on different core complexes, the CNN's head.1 update at batch 64 took
 /// 0.73 ms after a column split and 0.46 ms after this one (Zen 4, session 15, few such
 /// runs). Timed alone, where no update follows, it is about 3% slower than the column split
-/// (its partials: `parts - 1` [m, n] products of scratch and one pass to add them), so the
-/// tuner, which times each product alone, keeps it only where it wins there. The rows of y
+/// (its partials: `parts - 1` [m, n] products of scratch and one pass to add them), so whether
+/// a training step's products run this way is timed on the whole step
+/// (`input-gradient-split-train`), not product by product. The rows of y
 /// land on the cores that read them by image. The bits depend on `parts` (the sum's order),
 /// never on which thread ran a part.
 func thinMatmulSplitK(pool: WorkerPool, workspace: Workspace, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
