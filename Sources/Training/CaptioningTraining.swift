@@ -177,7 +177,7 @@ struct CaptioningTraining {
         var epochs: [Epoch] = []
         var order = BatchOrder(count: count, batchSize: recipe.batchSize, seed: recipe.seed)
         let batches = order.batchesPerEpoch
-        let training = try TrainingJob.tunedTraining(lowered, s.training, recipe, firstBatch: try feeds(dp.localBatch(order.batch(0)).indices), reporter: reporter)
+        let training = try TrainingJob.tunedTraining(lowered, s.training, recipe, forward: lowered, firstBatch: try feeds(dp.localBatch(order.batch(0)).indices), reporter: reporter)
         let trainer = try Trainer(graph: training, parameters: store, optimizer: recipe.makeOptimizer(learningRate: lr),
                                   gradClip: recipe.gradClip, options: ExecutionOptions(training: true, seed: dp.dropoutSeed(recipe.seed), threads: recipe.threads))
         trainer.fusesUpdates = options.fusesOptimizerStep

@@ -125,11 +125,12 @@ public enum FusionTuning {
 
     /// `tuner`: the kernels' (nil: `Tuner.shared`).
     static func makeStep(forward: Graph, training: Graph, step: Step, feeds: [String: HostTensor],
-                         threads: Int, seed: UInt64, planner: @escaping BufferPlanner, tuner: Tuner? = nil) throws -> () throws -> Void {
+                         threads: Int, seed: UInt64, planner: @escaping BufferPlanner, tuner: Tuner? = nil,
+                         update: TimingUpdate = .tinySGD) throws -> () throws -> Void {
         switch step {
         case .train:
             let trainer = try timingTrainer(forward: forward, training: training, threads: threads, seed: seed, planner: planner,
-                                            tuner: tuner)
+                                            tuner: tuner, update: update)
             return { try timingStep(trainer, feeds: feeds) }
         case .eval:
             let store = ParameterStore()
@@ -140,14 +141,29 @@ public enum FusionTuning {
         }
     }
 
-    /// A trainer of `training` for timing steps, its parameters initialised from `forward`.
-    /// A tiny rate: the parameters barely move, so every variant times the same numbers.
+    /// A trainer of `training` for timing steps, its parameters initialised from `forward`
+    /// (any graph with the same parameters: the lowered one will do), updating them as
+    /// `update` says.
     static func timingTrainer(forward: Graph, training: Graph, threads: Int, seed: UInt64, planner: @escaping BufferPlanner,
-                              tuner: Tuner?) throws -> Trainer {
+                              tuner: Tuner?, update: TimingUpdate = .tinySGD) throws -> Trainer {
         let store = ParameterStore()
         try store.initialise(from: forward, seed: seed)
-        return try Trainer(graph: training, parameters: store, optimizer: SGD(learningRate: 1e-6),
+        return try Trainer(graph: training, parameters: store, optimizer: update.makeOptimizer(), gradClip: update.gradClip,
                            options: ExecutionOptions(training: true, seed: seed, threads: threads, tuner: tuner), planner: planner)
+    }
+
+    /// The update a timed training step ends with. Always a tiny rate: the parameters barely
+    /// move, so every variant times the same numbers. Plain SGD where the variants differ
+    /// only before the update (fusions, memory plans); the training's own optimiser and
+    /// clipping where the variant changes which core last wrote a weight or its gradient,
+    /// which the update then reads (`chooseInputGradientSplit`).
+    public struct TimingUpdate {
+        public var makeOptimizer: () -> Optimizer
+        public var gradClip: Float?
+        public init(gradClip: Float? = nil, makeOptimizer: @escaping () -> Optimizer) {
+            self.makeOptimizer = makeOptimizer; self.gradClip = gradClip
+        }
+        public static let tinySGD = TimingUpdate { SGD(learningRate: 1e-6) }
     }
 
     /// One step of a timing trainer. A non-finite loss or update is the numerics check's to

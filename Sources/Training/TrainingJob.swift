@@ -103,10 +103,11 @@ public enum TrainingJob {
     }
 
     /// `training`, or with `--tune` and a fusion measured slower on this machine for these
-    /// shapes, the graph compiled without it (`FusionTuning`). Given the `forward` graph (to
-    /// initialise parameters from), the step's thin products (its dense input gradients) are
-    /// then split as measured too (`FusionTuning.chooseInputGradientSplit`), except in a
-    /// data-parallel job, whose ranks would measure differently.
+    /// shapes, the graph compiled without it (`FusionTuning`). Given a graph to initialise
+    /// parameters from (`forward`, the lowered graph will do), the step's thin products (its
+    /// dense input gradients) are then split as measured too, with the recipe's optimiser
+    /// (`FusionTuning.chooseInputGradientSplit`), except in a data-parallel job, whose ranks
+    /// would measure differently.
     static func tunedTraining(_ lowered: Graph, _ training: Graph, _ recipe: Recipe, forward: Graph? = nil,
                               firstBatch: [String: HostTensor], reporter: TrainingReporter) throws -> Graph {
         let chosen = try FusionTuning.choose(lowered, options: recipe.passes, step: .train, feeds: firstBatch, threads: recipe.threads,
@@ -118,8 +119,9 @@ public enum TrainingJob {
             tunedGraph = try compile(lowered, tuned, "training (fusion as tuned)", reporter: reporter).training
         }
         if let forward, !recipe.passes.dataParallel {
+            let update = FusionTuning.TimingUpdate(gradClip: recipe.gradClip) { recipe.makeOptimizer(learningRate: 1e-6) }
             try FusionTuning.chooseInputGradientSplit(forward: forward, training: tunedGraph, feeds: firstBatch, threads: recipe.threads,
-                                                      seed: recipe.seed)
+                                                      seed: recipe.seed, update: update)
         }
         return tunedGraph
     }

@@ -58,6 +58,39 @@ final class OptimizerTests: XCTestCase {
         XCTAssertNotEqual(whole[0], 0)
     }
 
+    /// Several tensors updated in one pooled call (each split into the pool's chunks, with
+    /// clipping) give the same bits as each tensor updated alone on one thread, at 1-3 threads.
+    func testAdamPooledUpdateOfManyTensorsMatchesSerialUpdates() {
+        let sizes = [1024 * 100 + 5, 1024, 3, 0, 190 * 256, 17]
+        let rng = RandomSource(seed: 11)
+        let start = sizes.map { n in (0..<n).map { _ in rng.nextNormal() } }
+        let grads = (0..<3).map { _ in sizes.map { n in (0..<n).map { _ in 8 * rng.nextNormal() } } }
+        func run(_ pool: WorkerPool?) -> [[Float]] {
+            let opt = Adam(learningRate: 1e-2, weightDecay: 0.01)
+            var p = start
+            for step in grads {
+                var g = step
+                let pp = p.indices.map { i in UnsafeMutableBufferPointer<Float>.allocate(capacity: p[i].count) }
+                let gp = g.indices.map { i in UnsafeMutableBufferPointer<Float>.allocate(capacity: g[i].count) }
+                defer { (pp + gp).forEach { $0.deallocate() } }
+                for i in p.indices { _ = pp[i].initialize(from: p[i]); _ = gp[i].initialize(from: g[i]) }
+                if let pool {
+                    opt.update(p.indices.map { ParameterUpdate(slot: $0, parameter: pp[$0], gradient: gp[$0]) }, clip: 5, pool: pool)
+                } else {
+                    for i in p.indices { opt.update(slot: i, parameter: pp[i], gradient: gp[i], clip: 5, pool: .serial) }
+                }
+                opt.finishStep()
+                p = pp.map { Array($0) }; g = gp.map { Array($0) }
+            }
+            return p
+        }
+        let serial = run(nil)
+        XCTAssertNotEqual(serial[0], start[0])
+        for threads in 1...3 {
+            XCTAssertEqual(run(WorkerPool(threads: threads, tuner: Tuner(mode: .off))), serial, "\(threads) threads")
+        }
+    }
+
     func testSGD() throws { try check("sgd", SGD(learningRate: 0.1)) }
     func testSGDWeightDecay() throws { try check("sgd_wd", SGD(learningRate: 0.1, weightDecay: 0.01)) }
     func testSGDMomentum() throws { try check("sgd_momentum", SGD(learningRate: 0.1, momentum: 0.9, weightDecay: 0.001)) }
