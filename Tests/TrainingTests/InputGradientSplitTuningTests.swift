@@ -29,6 +29,26 @@ final class InputGradientSplitTuningTests: XCTestCase {
                                                                 tuner: Tuner(mode: .fast)))
     }
 
+    /// A timed step ends with the update it is given (the recipe's optimiser and clipping for
+    /// the input-gradient split), and plain tiny-rate SGD without clipping by default.
+    func testTimingStepsUseTheUpdateTheyAreGiven() throws {
+        let (forward, training) = try graphs()
+        let feeds = try Bench.randomFeeds(forward, batch: 8, random: RandomSource(seed: 5))
+        let plain = try FusionTuning.timingTrainer(forward: forward, training: training, threads: 1, seed: 1, planner: BufferPlan.lifetimes,
+                                                   tuner: Tuner(mode: .off))
+        XCTAssertTrue(plain.optimizer is SGD)
+        XCTAssertNil(plain.gradClip)
+        let update = FusionTuning.TimingUpdate(gradClip: 5) { Adam(learningRate: 1e-6) }
+        let adam = try FusionTuning.timingTrainer(forward: forward, training: training, threads: 1, seed: 1, planner: BufferPlan.lifetimes,
+                                                  tuner: Tuner(mode: .off), update: update)
+        XCTAssertEqual(adam.gradClip, 5)
+        let optimizer = try XCTUnwrap(adam.optimizer as? Adam)
+        XCTAssertEqual(optimizer.stateBytes, 0)
+        try FusionTuning.timingStep(adam, feeds: feeds)
+        XCTAssertEqual(optimizer.stateBytes, optimizer.plannedStateBytes(parameterCount: ParameterCount.report(forward).trainable),
+                       "the step's update ran through the given Adam")
+    }
+
     func testTheProductsFollowTheMeasuredChoiceAndTheCacheKeepsIt() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-split-tuning-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
