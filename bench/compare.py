@@ -69,7 +69,9 @@ def against(d, ref):
 def fused_vs_unfused(runs):
     """graphc (fused, the default) / graphc --fusion off --memory-plan off, per thread count and
     OpenBLAS core: each column's median ratio with the worst case (fused min / unfused max),
-    and the fusion --tune chose for that row."""
+    the paired ratio, the ratio over the rounds where both ran with the same vCPU placement,
+    and the fusion --tune chose for that row. A column is marked slower by the fairest of
+    these the run has: same placement, else paired, else the medians."""
     pairs = {}
     for p, d in runs:
         if kind(d) == "graphc":
@@ -88,9 +90,16 @@ def fused_vs_unfused(runs):
             if a and b:
                 r = a["median"] / b["median"]
                 text = f"{r:.2f}x (worst {a['min'] / b['max']:.2f}x"
+                verdict = r
                 if (p := paired(a, b)) is not None:
                     text += f", paired {p:.2f}x"
-                cols.append(text + ")" + (" **slower**" if r < 1 else ""))
+                    verdict = p
+                same = same_placement(f, u, col)
+                if same is not None:
+                    ratio, count, rounds = same
+                    text += f", same placement {ratio:.2f}x in {count} of {rounds}"
+                    verdict = ratio
+                cols.append(text + ")" + (" **slower**" if verdict < 1 else ""))
             else:
                 cols.append("-")
         choice, plan = f.get("fusion_choice", {}), f.get("memory_plan_choice", {})
@@ -146,6 +155,18 @@ def placements(d):
     return ["far" if min(t) > FAR_NS else "near" if max(t) <= FAR_NS else "changed" for t in trips]
 
 
+def same_placement(d, ref, col):
+    """(median ratio d / ref, rounds counted, rounds) over the rounds of column `col` in which
+    both processes ran with the same placement (near or far, not changed); None when the runs
+    lack round trips or no round qualifies."""
+    mine, theirs = placements(d), placements(ref)
+    a, b = figure(d, col), figure(ref, col)
+    if not mine or not theirs or not a or not b or not (len(theirs) == len(mine) == len(a["runs"]) == len(b["runs"])):
+        return None
+    same = [x / y for x, y, pa, pb in zip(a["runs"], b["runs"], mine, theirs) if pa == pb != "changed"]
+    return (statistics.median(same), len(same), len(mine)) if same else None
+
+
 def placement(runs):
     """Where the host placed the vCPUs in each round, per run, and each run's paired ratios over
     PyTorch's counted only in rounds where both processes ran with the same placement (near or
@@ -170,8 +191,8 @@ def placement(runs):
                     or len(b["runs"]) != len(mine):
                 cols.append("-")
                 continue
-            same = [x / y for x, y, pa, pb in zip(a["runs"], b["runs"], mine, theirs) if pa == pb != "changed"]
-            cols.append(f"{statistics.median(same):.2f}x ({len(same)} of {len(mine)})" if same else "none")
+            same = same_placement(d, ref, col)
+            cols.append(f"{same[0]:.2f}x ({same[1]} of {same[2]})" if same else "none")
         print(f"| {threads(d)} | {label(p, d)} | {trips} | " + " | ".join(cols) + " |")
 
 
