@@ -9,6 +9,8 @@ Files (one per run, r = repeat number):
   graphc_unfused-<decoder>-t<threads>-r<r>.json   the same with --fusion off (UNFUSED=1)
   torch-<decoder>-t<threads>-r<r>.json    bench/caption_torch.py's stdout (JSON lines)
   load-<decoder>-t<threads>.txt           /proc/loadavg before and after that group's runs
+  trips-<decoder>-t<threads>-r<r>.txt     the vCPUs' core round trip (ns) around each process
+                                          of repeat r, in run order (bench/core_round_trip.c)
 
     python3 bench/caption_compare.py bench/out/captions
 """
@@ -73,6 +75,64 @@ def run_conditions(runs, order):
         print("\n".join(rows))
 
 
+# A core round trip above this many ns: the two vCPUs sat on different core complexes (as in
+# bench/compare.py).
+FAR_NS = 200
+
+
+def placement(before, after):
+    return "far" if min(before, after) > FAR_NS else "near" if max(before, after) <= FAR_NS else "changed"
+
+
+def read_placements(folder, decoder, threads, repeats, unfused):
+    """Per repeat, the placement of graphc's, graphc --fusion off's (when run) and PyTorch's
+    process from the round trips around each, or None when a repeat's file is missing or short."""
+    sides = ["graphc"] + (["graphc_unfused"] if unfused else []) + ["torch"]
+    out = []
+    for r in range(1, repeats + 1):
+        path = os.path.join(folder, f"trips-{decoder}-t{threads}-r{r}.txt")
+        try:
+            with open(path) as f:
+                trips = [float(l) for l in f if l.strip()]
+        except (OSError, ValueError):
+            return None
+        if len(trips) != len(sides) + 1:
+            return None
+        out.append({side: placement(trips[i], trips[i + 1]) for i, side in enumerate(sides)})
+    return out
+
+
+def by_placement(folder, runs, order):
+    """Each decoder's epochs by the vCPUs' placement around each process (near, far, changed
+    while it ran), graphc's and PyTorch's medians per placement, and the ratio torch/graphc over
+    the repeats in which both ran near or both far: a repeat that put one on near cores and the
+    other on far ones compares the host, not the frameworks."""
+    rows = []
+    for (decoder, threads), sides in sorted(runs.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 99, kv[0][1])):
+        g, t = sides.get("graphc", []), sides.get("torch", [])
+        if not g or len(g) != len(t):
+            continue
+        places = read_placements(folder, decoder, threads, len(g), bool(sides.get("graphc_unfused")))
+        if not places:
+            continue
+        def medians(xs, side):
+            parts = []
+            for where in ("near", "far", "changed"):
+                ys = [x["epoch"] for x, p in zip(xs, places) if p[side] == where]
+                if ys:
+                    parts.append(f"{where} {statistics.median(ys):.2f} ({len(ys)})")
+            return ", ".join(parts)
+        same = [b["epoch"] / a["epoch"] for a, b, p in zip(g, t, places) if p["graphc"] == p["torch"] != "changed"]
+        ratio = f"{statistics.median(same):.2f}x ({len(same)} of {len(g)})" if same else "none"
+        rows.append(f"| {DECODERS.get(decoder, decoder)} | {threads} | {medians(g, 'graphc')} | {medians(t, 'torch')} | {ratio} |")
+    if rows:
+        print(f"\n| decoder | threads | graphc epoch s by placement (runs) | PyTorch epoch s by placement (runs) | torch/graphc, both near or both far |")
+        print("|---|---|---|---|---|")
+        print("\n".join(rows))
+        print(f"\nPlacement: the core round trip before and after the process (bench/core_round_trip.c): near when both are at most {FAR_NS} ns,"
+              " far when both are above, changed otherwise.")
+
+
 def main(folder):
     runs = {}
     # In run order (r2 before r10), so that the i-th runs of graphc and PyTorch, made one after
@@ -130,6 +190,7 @@ def main(folder):
                   f"{cell([r['decode'] for r in sides['graphc_unfused']])} | {len(u)} |")
         print("\nUnfused: `--fusion off` (no contract, hoist or fusion passes on the training graph; buffers planned as in the fused run; the decoding graph is the same in both).")
     run_conditions(runs, order)
+    by_placement(folder, runs, order)
     lengths = [f"{d} t{t} {statistics.median(r['tokens'] for r in sides['torch']):.1f}" for (d, t), sides in sorted(runs.items())
                if sides.get("torch") and all(r["tokens"] is not None for r in sides["torch"])]
     if lengths:
