@@ -204,9 +204,11 @@ public final class Adam: Optimizer {
     /// pool gives a core the same run of chunks in every job (`WorkerPool.parallelFor`), so
     /// here core p updates the p-th part of every tensor, the rows it wrote when the backward's
     /// weight gradients were split by rows, and the rows of W its forward products read. Laid
-    /// end to end, whole tensors went to the core that had not written them. When the host
-    /// places the two vCPUs on different core complexes, that cost the vanilla decoder's
-    /// update 1.9-2.1 ms a step instead of 0.41-0.43 (Zen 4, session 16).
+    /// end to end, whole tensors went to the core that had not written them. In the vanilla
+    /// caption decoder's steps (Zen 4, session 16) the update went from 0.41-0.43 to 0.33-0.35
+    /// ms a step near, and from 1.71-2.10 to 1.47-1.58 when the host placed the two vCPUs on
+    /// different core complexes (where what it still loses is mostly the moments, which that
+    /// placement's caches do not keep from one step to the next).
     private func update(_ tensors: [(slot: Int, p: UnsafeMutableBufferPointer<Float>, g: UnsafeBufferPointer<Float>)], clip: Float?, pool: WorkerPool) {
         struct Span { let p: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
                       let count: Int }
