@@ -16,6 +16,8 @@ Files (one per run, r = repeat number):
 """
 import json, os, re, statistics, sys
 
+from compare import FAR_NS, placement_of
+
 NAME = re.compile(r"^(graphc|graphc_unfused|torch)-([a-z]+)-t(\d+)-r(\d+)\.json$")
 DECODERS = {"lstm": "vanilla LSTM", "attention": "attention"}
 
@@ -75,15 +77,6 @@ def run_conditions(runs, order):
         print("\n".join(rows))
 
 
-# A core round trip above this many ns: the two vCPUs sat on different core complexes (as in
-# bench/compare.py).
-FAR_NS = 200
-
-
-def placement(before, after):
-    return "far" if min(before, after) > FAR_NS else "near" if max(before, after) <= FAR_NS else "changed"
-
-
 def read_placements(folder, decoder, threads, repeats, unfused):
     """Per repeat, the placement of graphc's, graphc --fusion off's (when run) and PyTorch's
     process from the round trips around each, or None when a repeat's file is missing or short."""
@@ -98,7 +91,7 @@ def read_placements(folder, decoder, threads, repeats, unfused):
             return None
         if len(trips) != len(sides) + 1:
             return None
-        out.append({side: placement(trips[i], trips[i + 1]) for i, side in enumerate(sides)})
+        out.append({side: placement_of(trips[i], trips[i + 1]) for i, side in enumerate(sides)})
     return out
 
 

@@ -146,13 +146,19 @@ def conditions(runs):
 FAR_NS = 200
 
 
+def placement_of(before, after):
+    """'near' or 'far' when the round trips before and after a process agree, else 'changed'
+    (also used by bench/caption_compare.py and bench/placement_ab.py)."""
+    return "far" if min(before, after) > FAR_NS else "near" if max(before, after) <= FAR_NS else "changed"
+
+
 def placements(d):
-    """Per round of a merged run: 'near' or 'far' when the round trips before and after its
-    process agree, else 'changed'; None without round trips."""
+    """Per round of a merged run, its process's placement (`placement_of`); None without
+    round trips."""
     trips = d.get("core_round_trip_ns")
     if not trips:
         return None
-    return ["far" if min(t) > FAR_NS else "near" if max(t) <= FAR_NS else "changed" for t in trips]
+    return [placement_of(t[0], t[1]) for t in trips]
 
 
 def same_placement(d, ref, col):

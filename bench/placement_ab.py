@@ -9,8 +9,7 @@ import re
 import statistics
 import sys
 
-FAR_NS = 200
-
+from compare import placement_of
 
 def parse(log, label, before, after):
     text = open(log).read()
@@ -33,8 +32,7 @@ def parse(log, label, before, after):
 
 
 def placement(row):
-    far = [row["before"] > FAR_NS, row["after"] > FAR_NS]
-    return "far" if all(far) else "near" if not any(far) else "changed"
+    return placement_of(row["before"], row["after"])
 
 
 def summary(files):

@@ -68,8 +68,7 @@ final class OptimizerTests: XCTestCase {
         func run(_ pool: WorkerPool?) -> [[Float]] {
             let opt = Adam(learningRate: 1e-2, weightDecay: 0.01)
             var p = start
-            for step in grads {
-                var g = step
+            for g in grads {
                 let pp = p.indices.map { i in UnsafeMutableBufferPointer<Float>.allocate(capacity: p[i].count) }
                 let gp = g.indices.map { i in UnsafeMutableBufferPointer<Float>.allocate(capacity: g[i].count) }
                 defer { (pp + gp).forEach { $0.deallocate() } }
@@ -80,7 +79,7 @@ final class OptimizerTests: XCTestCase {
                     for i in p.indices { opt.update(slot: i, parameter: pp[i], gradient: gp[i], clip: 5, pool: .serial) }
                 }
                 opt.finishStep()
-                p = pp.map { Array($0) }; g = gp.map { Array($0) }
+                p = pp.map { Array($0) }
             }
             return p
         }
