@@ -75,24 +75,30 @@ final class KernelThinProductTests: XCTestCase {
         }
     }
 
-    /// Every way `sgemm(pool:)` splits a product equals the naive product.
+    /// Every way `sgemm(pool:)` splits a product equals the naive product, as C = op(A)·op(B)
+    /// and as C = beta·C + alpha·op(A)·op(B) (a fused weight update's accumulating product).
     func testEveryGEMMSplitMatchesTheReference() {
         let pool = WorkerPool(threads: 2)
         for (m, k, n, ta, tb) in [(64, 300, 500, false, true), (600, 8, 1152, true, false), (8, 1152, 600, false, false), (33, 129, 257, true, true)] {
             let a = data.floats(ta ? [k, m] : [m, k]).floats, b = data.floats(tb ? [n, k] : [k, n]).floats
-            var expected = [Double](repeating: 0, count: m * n)
+            let c0 = data.floats([m, n]).floats
+            var product = [Double](repeating: 0, count: m * n)
             for i in 0..<m { for j in 0..<n { for p in 0..<k {
-                expected[i * n + j] += Double(ta ? a[p * m + i] : a[i * k + p]) * Double(tb ? b[j * k + p] : b[p * n + j])
+                product[i * n + j] += Double(ta ? a[p * m + i] : a[i * k + p]) * Double(tb ? b[j * k + p] : b[p * n + j])
             } } }
             for split in GEMMSplit.allCases {
-                var y = [Float](repeating: .nan, count: m * n)
-                a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in y.withUnsafeMutableBufferPointer { py in
-                    split.run(pool: pool, transA: ta, transB: tb, m: m, n: n, k: k, a: pa.baseAddress!, lda: ta ? m : k,
-                              b: pb.baseAddress!, ldb: tb ? k : n, c: py.baseAddress!, ldc: n)
-                } } }
-                for i in y.indices where abs(Double(y[i]) - expected[i]) > 1e-4 * max(1, abs(expected[i])) {
-                    XCTFail("\(m)x\(k)x\(n) ta \(ta) tb \(tb) split \(split): [\(i)] \(y[i]) vs \(expected[i])")
-                    break
+                for (alpha, beta) in [(Float(1), Float(0)), (-0.5, 1)] {
+                    var y = beta == 0 ? [Float](repeating: .nan, count: m * n) : c0
+                    a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in y.withUnsafeMutableBufferPointer { py in
+                        split.run(pool: pool, transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: pa.baseAddress!, lda: ta ? m : k,
+                                  b: pb.baseAddress!, ldb: tb ? k : n, beta: beta, c: py.baseAddress!, ldc: n)
+                    } } }
+                    for i in y.indices {
+                        let expected = Double(alpha) * product[i] + (beta == 0 ? 0 : Double(beta) * Double(c0[i]))
+                        guard abs(Double(y[i]) - expected) > 1e-4 * max(1, abs(product[i])) else { continue }
+                        XCTFail("\(m)x\(k)x\(n) ta \(ta) tb \(tb) split \(split) alpha \(alpha) beta \(beta): [\(i)] \(y[i]) vs \(expected)")
+                        break
+                    }
                 }
             }
         }

@@ -168,27 +168,60 @@ final class KernelThinProductUnpackedTests: XCTestCase {
 
     /// An executor lists the untransposed thin products a k-split could take, once per key,
     /// from its last run: on 2 threads dy·W at batch 64 (also inside a batch of leading
-    /// dimensions, as [2, 32, 600]), never a transposed product or a pool of one thread.
+    /// dimensions, as [2, 32, 600]), never a transposed thin product or a pool of one thread.
     func testExecutorListsItsSplitKCandidates() throws {
-        func candidates(_ a: [Int], _ b: [Int], transposeB: Bool = false, threads: Int) throws -> [SplitKCandidate] {
+        func candidates(_ a: [Int], _ b: [Int], transposeB: Bool = false, threads: Int) throws -> [WeightRowSplitCandidate] {
             let builder = GraphBuilder(name: "dyw")
             let x = builder.input("x", TensorType(.f32, Shape(known: a)))
             let w = builder.input("w", TensorType(.f32, Shape(known: b)))
             let y = try builder.emit(.matmul, [x, w], ["transpose_b": .bool(transposeB)])
             builder.outputs = [("y", y), ("z", try builder.emit(.matmul, [x, w], ["transpose_b": .bool(transposeB)]))]
             let executor = try Executor(graph: builder.finish(), options: ExecutionOptions(threads: threads, tuner: Tuner(mode: .fast)))
-            XCTAssertEqual(executor.splitKCandidates.count, 0, "none before a run")
+            XCTAssertEqual(executor.weightRowSplitCandidates.count, 0, "none before a run")
             _ = try executor.run(feeds: ["x": data.floats(a), "w": data.floats(b)], parameters: ParameterStore())
-            return executor.splitKCandidates
+            return executor.weightRowSplitCandidates
         }
         let found = try candidates([64, 600], [600, 1152], threads: 2)
         XCTAssertEqual(found.map(\.key), [TuningKey(point: "thin-matmul", shapes: [[64, 600], [600, 1152]], detail: "", threads: 2)],
                        "two products, one key")
-        XCTAssertEqual(found.first?.splitK, "k-split-2")
+        XCTAssertEqual(found.first?.byWeightRows, "k-split-2")
         XCTAssertEqual(found.first?.variants.prefix(3), ["whole", "unpacked", "k-split-2"])
         XCTAssertEqual(try candidates([2, 32, 600], [600, 1152], threads: 2).map(\.key.shapes), [[[64, 600], [600, 1152]]])
         XCTAssertEqual(try candidates([64, 600], [1152, 600], transposeB: true, threads: 2).count, 0)
         XCTAssertEqual(try candidates([64, 600], [600, 1152], threads: 1).count, 0)
+    }
+
+    /// Products of more rows than a thin one are listed when b is a parameter: a·W (a caption
+    /// decoder's input gradient over all its steps, [168, 1024]·[1024, 100]) by its k split
+    /// (`GEMMSplit.kSplit`), x·Wᵀ (its forward product) by the columns of the result, W's rows;
+    /// the same products of a fed b, too small a product, a k too short to split and a pool
+    /// of one thread are not.
+    func testExecutorListsLargerProductsOfAWeightByItsRows() throws {
+        func candidates(rows: Int, k: Int = 1024, weightIsParameter: Bool = true, threads: Int = 2) throws -> [WeightRowSplitCandidate] {
+            let builder = GraphBuilder(name: "decoder-products")
+            let type = TensorType(.f32, Shape(known: [k, 100]))
+            let w = weightIsParameter ? builder.parameter("w", type, initializer: ["init": .string("zeros")]) : builder.input("w", type)
+            let x = builder.input("x", TensorType(.f32, Shape(known: [rows, 100])))
+            let dy = builder.input("dy", TensorType(.f32, Shape(known: [rows, k])))
+            builder.outputs = [("y", try builder.emit(.matmul, [x, w], ["transpose_b": .bool(true)])),
+                               ("dx", try builder.emit(.matmul, [dy, w], [:]))]
+            let store = ParameterStore()
+            store.set("w", data.floats([k, 100]))
+            var feeds = ["x": data.floats([rows, 100]), "dy": data.floats([rows, k])]
+            if !weightIsParameter { feeds["w"] = data.floats([k, 100]) }
+            let executor = try Executor(graph: builder.finish(), options: ExecutionOptions(threads: threads, tuner: Tuner(mode: .fast)))
+            _ = try executor.run(feeds: feeds, parameters: store)
+            return executor.weightRowSplitCandidates
+        }
+        let found = try candidates(rows: 168)
+        XCTAssertEqual(found.map(\.key), [TuningKey(point: "gemm-split", shapes: [[168, 100], [100, 1024]], detail: "tb", threads: 2),
+                                          TuningKey(point: "gemm-split", shapes: [[168, 1024], [1024, 100]], detail: "", threads: 2)])
+        XCTAssertEqual(found.map(\.byWeightRows), ["columns", "k-split"])
+        XCTAssertEqual(found.first.map { Set($0.variants) }, Set(GEMMSplit.allCases.map(\.rawValue)))
+        XCTAssertEqual(try candidates(rows: 168, weightIsParameter: false).count, 0, "a fed b is no weight the update writes")
+        XCTAssertEqual(try candidates(rows: 168, k: 100).map(\.byWeightRows), ["columns"], "k of 100: too short to split on 2 threads")
+        XCTAssertEqual(try candidates(rows: 65, k: 64).count, 0, "65 x 64 x 100: below a split product's work")
+        XCTAssertEqual(try candidates(rows: 168, threads: 1).count, 0)
     }
 
     /// `gc_thin_product_strided` over a slice of k (a's columns from k0, rows lda apart; b's

@@ -62,13 +62,14 @@ public let maxBLASElementCount = Int(Int32.max)
 /// products stay serial (not worth a dispatch). Only for beta 0 (every variant overwrites C).
 func sgemm(pool: WorkerPool, transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-           c: UnsafeMutablePointer<Float>, ldc: Int) {
+           c: UnsafeMutablePointer<Float>, ldc: Int, workspace: Workspace? = nil) {
     guard pool.width > 1, m > 1, n > 1, k > 0, m * n * k >= parallelGemmWork else {
         sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
         return
     }
     func run(_ split: GEMMSplit) {
-        split.run(pool: pool, transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+        split.run(pool: pool, transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+                  workspace: workspace)
     }
     let fixed = GEMMSplit.byShape(m: m, n: n, k: k)
     if pool.tuner.mode == .off || pool.isRunningJob { return run(fixed) }
@@ -121,8 +122,16 @@ enum GEMMSplit: String, CaseIterable {
     /// Rows or columns, two blocks per thread (a busy machine's caller takes over a late
     /// worker's second block).
     case rows2, columns2
+    /// K in one slice per thread, slice t on the thread for core t (`WorkerPool.parallelFor`),
+    /// the other slices' products then added to the first's in slice order, rows split by
+    /// core. For `dy·W` in a training step: core t reads only W's rows of slice t, the rows
+    /// its share of the weight update (split the same way) writes, so no row of W is in both
+    /// cores' caches when the update writes it (see `FusionTuning.chooseInputGradientSplit`).
+    /// Timed alone it loses to the other splits (its partials cost a pass), so only a whole
+    /// step or `--tune full` times it.
+    case kSplit = "k-split"
 
-    var fullOnly: Bool { self == .rows2 || self == .columns2 }
+    var fullOnly: Bool { self == .rows2 || self == .columns2 || self == .kSplit }
 
     /// The fixed rule (`--tune off`): rows when there are as many as columns, or when K is
     /// the small dimension (a weight gradient xᵀ·dy, where packing is cheap either way);
@@ -131,9 +140,10 @@ enum GEMMSplit: String, CaseIterable {
         m >= n || (k * 4 <= min(m, n) && m >= 2 * gemmRowBlock) ? .rows : .columns
     }
 
+    /// `workspace`: scratch for `kSplit`'s partial products (nil: allocated for the call).
     func run(pool: WorkerPool, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
-             c: UnsafeMutablePointer<Float>, ldc: Int) {
+             c: UnsafeMutablePointer<Float>, ldc: Int, workspace: Workspace? = nil) {
         switch self {
         case .serial:
             sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
@@ -152,6 +162,35 @@ enum GEMMSplit: String, CaseIterable {
                 let j = range.lowerBound * gemmColumnBlock, end = min(range.upperBound * gemmColumnBlock, n)
                 sgemm(transA: transA, transB: transB, m: m, n: end - j, k: k, alpha: alpha, a: a, lda: lda,
                       b: b + (transB ? j * ldb : j), ldb: ldb, beta: beta, c: c + j, ldc: ldc)
+            }
+        case .kSplit:
+            let parts = min(pool.width, k)
+            guard parts > 1, !pool.isRunningJob else {
+                return GEMMSplit.serial.run(pool: pool, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                                            a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            }
+            // Slice 0 goes into C with beta; the others into their own partials (beta 0).
+            let count = (parts - 1) * m * n
+            let owned = workspace == nil ? UnsafeMutablePointer<Float>.allocate(capacity: count) : nil
+            defer { owned?.deallocate() }
+            let partials = owned ?? workspace!.floats(count)
+            pool.parallelFor(parts, perThread: 1) { _, slices in
+                for t in slices {
+                    let depth = WorkerPool.range(t, of: parts, count: k)
+                    let k0 = depth.lowerBound
+                    sgemm(transA: transA, transB: transB, m: m, n: n, k: depth.count, alpha: alpha,
+                          a: a + (transA ? k0 * lda : k0), lda: lda, b: b + (transB ? k0 : k0 * ldb), ldb: ldb,
+                          beta: t == 0 ? beta : 0, c: t == 0 ? c : partials + (t - 1) * m * n, ldc: t == 0 ? ldc : n)
+                }
+            }
+            pool.parallelFor(m, grain: max(1, WorkerPool.memoryBoundMinimumWork / max(n * parts, 1)), perThread: 1) { _, rows in
+                for i in rows {
+                    let row = c + i * ldc
+                    for t in 1..<parts {
+                        let partial = partials + (t - 1) * m * n + i * n
+                        for j in 0..<n { row[j] += partial[j] }
+                    }
+                }
             }
         }
     }

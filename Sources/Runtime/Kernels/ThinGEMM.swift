@@ -35,7 +35,7 @@ let thinRows = 64
 func thinOrWholeMatmul(pool: WorkerPool, workspace: Workspace, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                        y: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, transB: Bool) {
     let ldb = transB ? k : n
-    func whole() { sgemm(pool: pool, transB: transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, c: y, ldc: n) }
+    func whole() { sgemm(pool: pool, transB: transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, c: y, ldc: n, workspace: workspace) }
     guard let variants = thinMatmulVariants(m: m, n: n, k: k, transB: transB, width: pool.width), pool.tuner.mode != .off,
           !pool.isRunningJob else { return whole() }
     let key = thinMatmulKey(m: m, n: n, k: k, transB: transB, threads: pool.width)
@@ -61,32 +61,52 @@ func thinMatmulKey(m: Int, n: Int, k: Int, transB: Bool, threads: Int) -> Tuning
     TuningKey(point: "thin-matmul", shapes: [[m, k], [k, n]], detail: transB ? "tb" : "", threads: threads)
 }
 
-/// A thin product of an executor's graph for which the tuner offers a k-split: its choice's
-/// key, the k-split's name, and every variant's name (the default first).
-public struct SplitKCandidate: Sendable {
+/// A product of an executor's graph that can run split over a weight's rows, the rows each
+/// core's share of the weight update writes: its choice's key, the variant that splits it so
+/// (`byWeightRows`), and every variant's name (the default first).
+public struct WeightRowSplitCandidate: Sendable {
     public let key: TuningKey
-    public let splitK: String
+    public let byWeightRows: String
     public let variants: [String]
 }
 
 extension Executor {
-    /// The thin products a·b (`matmul` or `fused_matmul`, b 2-D, neither operand transposed)
-    /// of the last run for which `thin-matmul` offers `k-split-N` on this executor's pool,
-    /// each once, in graph order: the products a whole-step choice can split over k (see
-    /// `thinMatmulSplitK`). Empty before any run.
-    public var splitKCandidates: [SplitKCandidate] {
+    /// The products of the last run that a whole-step choice can split over b's rows, each
+    /// key once, in graph order (`matmul` or `fused_matmul`, a untransposed, b 2-D), on a pool
+    /// of more than one thread; empty before any run:
+    /// - thin products a·b (up to `thinRows` rows) for which `thin-matmul` offers `k-split-N`
+    ///   (`thinMatmulSplitK`), whatever b is;
+    /// - larger products a·W of a parameter W, split over k (`GEMMSplit.kSplit`), such as a
+    ///   caption decoder's input gradients over all its steps at once, dgates·W_ih;
+    /// - larger products x·Wᵀ of a parameter W, split by the columns of the result
+    ///   (`GEMMSplit.columns`), which are W's rows: the forward products of those weights.
+    public var weightRowSplitCandidates: [WeightRowSplitCandidate] {
         guard let shapes = lastShapes, pool.width > 1 else { return [] }
-        var seen = Set<TuningKey>(), found: [SplitKCandidate] = []
+        var seen = Set<TuningKey>(), found: [WeightRowSplitCandidate] = []
+        func add(_ key: TuningKey, _ byWeightRows: String, _ variants: [String]) {
+            if seen.insert(key).inserted { found.append(WeightRowSplitCandidate(key: key, byWeightRows: byWeightRows, variants: variants)) }
+        }
+        let splits = GEMMSplit.allCases.map(\.rawValue)
         for node in graph.nodes where (node.op == .matmul || node.op == .fusedMatmul) && node.inputs.count >= 2 {
-            guard !(node.attributes[.transposeA] ?? false), !(node.attributes[.transposeB] ?? false),
-                  node.inputs[0].id < shapes.count, node.inputs[1].id < shapes.count else { continue }
+            guard !(node.attributes[.transposeA] ?? false), node.inputs[0].id < shapes.count, node.inputs[1].id < shapes.count else { continue }
+            let transB = node.attributes[.transposeB] ?? false
             let a = shapes[node.inputs[0].id], b = shapes[node.inputs[1].id]
-            guard a.count >= 2, b.count == 2, let k = a.last, k == b[0] else { continue }
-            let m = a.dropLast().reduce(1, *), n = b[1]
-            guard let variants = thinMatmulVariants(m: m, n: n, k: k, transB: false, width: pool.width),
-                  let split = variants.first(where: { if case .splitK = $0 { return true } else { return false } }) else { continue }
-            let key = thinMatmulKey(m: m, n: n, k: k, transB: false, threads: pool.width)
-            if seen.insert(key).inserted { found.append(SplitKCandidate(key: key, splitK: split.name, variants: variants.map(\.name))) }
+            guard a.count >= 2, b.count == 2, let k = a.last, k == b[transB ? 1 : 0] else { continue }
+            let m = a.dropLast().reduce(1, *), n = b[transB ? 0 : 1]
+            if let variants = thinMatmulVariants(m: m, n: n, k: k, transB: transB, width: pool.width) {
+                if let split = variants.first(where: { if case .splitK = $0 { return true } else { return false } }) {
+                    add(thinMatmulKey(m: m, n: n, k: k, transB: transB, threads: pool.width), split.name, variants.map(\.name))
+                }
+                continue
+            }
+            // Products that go whole through `sgemm(pool:)`, split there when they are big enough.
+            guard m > thinRows, n > 1, m * n * k >= parallelGemmWork, graph.nodes[node.inputs[1].id].op == .param else { continue }
+            let key = gemmSplitKey(pool: pool, transA: false, transB: transB, m: m, n: n, k: k)
+            if transB {
+                add(key, GEMMSplit.columns.rawValue, splits)
+            } else if k >= pool.width * thinSplitKMinimumDepth {
+                add(key, GEMMSplit.kSplit.rawValue, splits)
+            }
         }
         return found
     }
