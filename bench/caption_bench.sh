@@ -55,7 +55,7 @@ torch=yes
 "$PYTHON" -c 'import torch, h5py, nltk' 2>/dev/null || { torch=no; echo "bench/caption_bench.sh: PyTorch, h5py or nltk missing: graphc only, no ratios" >&2; }
 
 mkdir -p "$OUT"
-rm -f "$OUT"/graphc-*.json "$OUT"/graphc_unfused-*.json "$OUT"/torch-*.json "$OUT"/load-*.txt "$OUT"/trips-*.txt "$OUT"/machine.txt
+rm -f "$OUT"/graphc-*.json "$OUT"/graphc_unfused-*.json "$OUT"/torch-*.json "$OUT"/load-*.txt "$OUT"/trips-*.txt "$OUT"/l3-*.txt "$OUT"/machine.txt
 if [ -z "${TUNING_CACHE:-}" ]; then rm -f "$OUT/tuning.json"; fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -68,9 +68,11 @@ say "machine: $(cat "$OUT/machine.txt"); load $(cut -d' ' -f1-3 /proc/loadavg)"
 # Each reading also goes to OUT/trips-<decoder>-t<threads>-r<r>.txt, one number per line in run
 # order (before graphc, after it, after graphc --fusion off when UNFUSED=1, after PyTorch): each
 # process's placement is the pair around it (bench/caption_compare.py).
+# The lower of the vCPUs' L3 rates (`l3_gbs`) goes the same way to OUT/l3-<decoder>-t<threads>-r<r>.txt.
 placement() {
-  local ns; ns=$(round_trip_ns)
+  local ns l3; ns=$(round_trip_ns); l3=$(l3_gbs)
   [ -z "$ns" ] || { say "    core round trip $1: $ns ns"; echo "$ns" >> "$OUT/trips-$model-t$t-r$r.txt"; }
+  [ -z "$l3" ] || { say "    L3 rate $1: $l3 GB/s"; echo "$l3" >> "$OUT/l3-$model-t$t-r$r.txt"; }
 }
 for model in $DECODERS; do
   flag=""; tag=enc_dec

@@ -11,6 +11,8 @@ Files (one per run, r = repeat number):
   load-<decoder>-t<threads>.txt           /proc/loadavg before and after that group's runs
   trips-<decoder>-t<threads>-r<r>.txt     the vCPUs' core round trip (ns) around each process
                                           of repeat r, in run order (bench/core_round_trip.c)
+  l3-<decoder>-t<threads>-r<r>.txt        the lower of the vCPUs' L3 rates (GB/s) at the same
+                                          times (bench/core_speed.c)
 
     python3 bench/caption_compare.py bench/out/captions
 """
@@ -77,22 +79,28 @@ def run_conditions(runs, order):
         print("\n".join(rows))
 
 
-def read_placements(folder, decoder, threads, repeats, unfused):
-    """Per repeat, the placement of graphc's, graphc --fusion off's (when run) and PyTorch's
-    process from the round trips around each, or None when a repeat's file is missing or short."""
+def read_around(folder, prefix, decoder, threads, repeats, unfused, judge):
+    """Per repeat, `judge(before, after)` of the readings around graphc's, graphc --fusion
+    off's (when run) and PyTorch's process, from OUT/<prefix>-<decoder>-t<threads>-r<r>.txt (one
+    reading per line, in run order), or None when a repeat's file is missing or short."""
     sides = ["graphc"] + (["graphc_unfused"] if unfused else []) + ["torch"]
     out = []
     for r in range(1, repeats + 1):
-        path = os.path.join(folder, f"trips-{decoder}-t{threads}-r{r}.txt")
+        path = os.path.join(folder, f"{prefix}-{decoder}-t{threads}-r{r}.txt")
         try:
             with open(path) as f:
-                trips = [float(l) for l in f if l.strip()]
+                readings = [float(l) for l in f if l.strip()]
         except (OSError, ValueError):
             return None
-        if len(trips) != len(sides) + 1:
+        if len(readings) != len(sides) + 1:
             return None
-        out.append({side: placement_of(trips[i], trips[i + 1]) for i, side in enumerate(sides)})
+        out.append({side: judge(readings[i], readings[i + 1]) for i, side in enumerate(sides)})
     return out
+
+
+def read_placements(folder, decoder, threads, repeats, unfused):
+    """Per repeat, the placement of each process from the core round trips around it."""
+    return read_around(folder, "trips", decoder, threads, repeats, unfused, placement_of)
 
 
 def by_placement(folder, runs, order):
@@ -117,13 +125,17 @@ def by_placement(folder, runs, order):
             return ", ".join(parts)
         same = [b["epoch"] / a["epoch"] for a, b, p in zip(g, t, places) if p["graphc"] == p["torch"] != "changed"]
         ratio = f"{statistics.median(same):.2f}x ({len(same)} of {len(g)})" if same else "none"
-        rows.append(f"| {DECODERS.get(decoder, decoder)} | {threads} | {medians(g, 'graphc')} | {medians(t, 'torch')} | {ratio} |")
+        l3 = read_around(folder, "l3", decoder, threads, len(g), bool(sides.get("graphc_unfused")), min)
+        rates = " / ".join(f"{x['graphc']:.0f}, {x['torch']:.0f}" for x in l3) if l3 else "-"
+        rows.append(f"| {DECODERS.get(decoder, decoder)} | {threads} | {medians(g, 'graphc')} | {medians(t, 'torch')} | {ratio} | {rates} |")
     if rows:
-        print(f"\n| decoder | threads | graphc epoch s by placement (runs) | PyTorch epoch s by placement (runs) | torch/graphc, both near or both far |")
-        print("|---|---|---|---|---|")
+        print(f"\n| decoder | threads | graphc epoch s by placement (runs) | PyTorch epoch s by placement (runs) | torch/graphc, both near or both far"
+              " | lowest L3 GB/s around graphc, PyTorch, per repeat |")
+        print("|---|---|---|---|---|---|")
         print("\n".join(rows))
         print(f"\nPlacement: the core round trip before and after the process (bench/core_round_trip.c): near when both are at most {FAR_NS} ns,"
-              " far when both are above, changed otherwise.")
+              " far when both are above, changed otherwise. L3: the lower of the two vCPUs' L3 rates before and after the process"
+              " (bench/core_speed.c); about half its usual value when other guests load the shared L3.")
 
 
 def main(folder):

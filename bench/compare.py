@@ -181,13 +181,15 @@ def placement(runs):
     rows = [(p, d) for p, d in runs if placements(d)]
     if not rows:
         return
-    print(f"\n| threads | run | vCPU placement per round (core round trip > {FAR_NS} ns: far) | this run / PyTorch in rounds of the same placement: train b=8 | train b=64 | eval b=1024 |")
+    print(f"\n| threads | run | vCPU placement per round (core round trip > {FAR_NS} ns: far; the vCPUs' lower L3 rate, GB/s) | this run / PyTorch in rounds of the same placement: train b=8 | train b=64 | eval b=1024 |")
     print("|---|---|---|---|---|---|")
     torch = {threads(d): d for _, d in rows if kind(d) == "pytorch"}
     order = {"pytorch": 0, "jax": 1, "graphc": 2}
     for p, d in sorted(rows, key=lambda r: (threads(r[1]), order[kind(r[1])], r[0])):
         mine = placements(d)
-        trips = ", ".join(f"{c} ({t[0]:.0f}/{t[1]:.0f})" for c, t in zip(mine, d["core_round_trip_ns"]))
+        l3 = d.get("core_l3_gbs") or [None] * len(mine)
+        trips = ", ".join(f"{c} ({t[0]:.0f}/{t[1]:.0f}" + (f"; L3 {r[0]:.0f}/{r[1]:.0f}" if r else "") + ")"
+                          for c, t, r in zip(mine, d["core_round_trip_ns"], l3))
         cols = []
         ref = torch.get(threads(d))
         theirs = placements(ref) if ref else None

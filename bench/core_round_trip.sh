@@ -10,3 +10,12 @@ if [ "$(nproc)" -ge 2 ] && command -v cc > /dev/null \
     && cc -O2 -pthread -o "$OUT/core_round_trip" "$(dirname "${BASH_SOURCE[0]}")/core_round_trip.c" 2> /dev/null; then
     round_trip_ns() { "$OUT/core_round_trip" | python3 -c 'import json, sys; print(json.load(sys.stdin)["round_trip_ns"])'; }
 fi
+# `l3_gbs` prints the lower of the two vCPUs' L3 rates in GB/s (bench/core_speed.c: each re-reads
+# 4 MB, both at once), or nothing where that cannot be built. It reads about half its usual value
+# when other guests load the shared L3 (AMD EPYC VM: 90-98 GB/s, 48-62 when loaded), a second
+# cause of slow processes that the round trip does not show.
+l3_gbs() { :; }
+if [ "$(nproc)" -ge 2 ] && command -v cc > /dev/null \
+    && cc -O2 -pthread -o "$OUT/core_speed" "$(dirname "${BASH_SOURCE[0]}")/core_speed.c" 2> /dev/null; then
+    l3_gbs() { "$OUT/core_speed" | python3 -c 'import json, sys; print(min(json.load(sys.stdin)["l3_gbs"]))'; }
+fi

@@ -27,11 +27,13 @@ def main(paths):
     for section in ("train_conditions", "eval_conditions"):
         if section in rounds[0]:
             merged[section] = {size: [c for d in rounds for c in d.get(section, {}).get(size, [])] for size in rounds[0][section]}
-    # Where the host had placed the vCPUs before and after each round's process (bench/cnn.sh).
-    if all("core_round_trip_ns" in d for d in rounds):
-        merged["core_round_trip_ns"] = [d["core_round_trip_ns"] for d in rounds]
-    else:
-        merged.pop("core_round_trip_ns", None)
+    # Where the host had placed the vCPUs before and after each round's process, and the lower
+    # of their L3 rates then (bench/cnn.sh).
+    for key in ("core_round_trip_ns", "core_l3_gbs"):
+        if all(key in d for d in rounds):
+            merged[key] = [d[key] for d in rounds]
+        else:
+            merged.pop(key, None)
     merged["peak_rss_mb"] = max(d["peak_rss_mb"] for d in rounds)
     if "train_ms_per_step" in rounds[0]:
         merged["train_ms_per_step"] = {b: statistics.median(d["train_ms_per_step"][b] for d in rounds)

@@ -29,8 +29,9 @@ extension FusionTuning {
     /// split: the split decides which core last wrote or read each weight's rows, and the
     /// update writes them. In the vanilla caption decoder's steps (Adam, clipping) at far
     /// placements, the k-split of dh·W_hh took the update from 1.47-1.55 ms a step to
-    /// 0.78-0.85 (Zen 4, session 16; near, 0.29 against 0.34); splitting the products of
-    /// W_ih and W_fc over all steps by their rows too took it to 0.58-0.70 (session 17).
+    /// 0.78-0.85 (Zen 4, session 16; near, 0.29 against 0.34). Splitting the products of
+    /// W_ih and W_fc over all steps by their rows too gave 0.70 ms against 0.84-0.91 in the
+    /// few far processes measured, and 0.31 against 0.34 near (session 17).
     ///
     /// Runs one step first so that every product's own choice is made. Returns the choice, or
     /// nil when nothing was chosen: tuning off, one thread, or no product whose own choice is

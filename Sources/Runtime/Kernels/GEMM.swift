@@ -171,9 +171,9 @@ enum GEMMSplit: String, CaseIterable {
             }
             // Slice 0 goes into C with beta; the others into their own partials (beta 0).
             let count = (parts - 1) * m * n
-            let owned = workspace == nil ? UnsafeMutablePointer<Float>.allocate(capacity: count) : nil
+            let owned: UnsafeMutablePointer<Float>? = workspace == nil ? .allocate(capacity: count) : nil
             defer { owned?.deallocate() }
-            let partials = owned ?? workspace!.floats(count)
+            guard let partials = owned ?? workspace?.floats(count) else { return }
             pool.parallelFor(parts, perThread: 1) { _, slices in
                 for t in slices {
                     let depth = WorkerPool.range(t, of: parts, count: k)
