@@ -41,28 +41,26 @@ mkdir -p "$OUT"
 # every timed process and added to its round file ("core_round_trip_ns"): bench/compare.py
 # then pairs the rounds in which both processes ran with the same placement. The lower of the
 # vCPUs' L3 rates (`l3_gbs`) goes in too ("core_l3_gbs"), and compare.py shows it per round.
-# `timed FILE
-# CMD...` runs CMD with its stdout in FILE.
+# `timed FILE CMD...` runs CMD with its stdout in FILE.
 # shellcheck source=bench/core_round_trip.sh
 . bench/core_round_trip.sh
+# `around FILE KEY WHAT UNIT BEFORE AFTER`: logs the two readings and adds them to FILE's JSON
+# as KEY, when both were taken.
+around() {
+    [ -n "$5" ] && [ -n "$6" ] || return 0
+    echo "$3 around $(basename "$1" .round): $5 $4, $6 $4" >&2
+    python3 -c 'import json, sys
+d = json.load(open(sys.argv[1])); d[sys.argv[2]] = [float(sys.argv[3]), float(sys.argv[4])]
+json.dump(d, open(sys.argv[1], "w"))' "$1" "$2" "$5" "$6"
+}
 timed() {
     local file=$1; shift
     local before after l3_before l3_after
     before=$(round_trip_ns); l3_before=$(l3_gbs)
     "$@" > "$file"
     after=$(round_trip_ns); l3_after=$(l3_gbs)
-    if [ -n "$before" ] && [ -n "$after" ]; then
-        echo "core round trip around $(basename "$file" .round): $before ns, $after ns" >&2
-        python3 -c 'import json, sys
-d = json.load(open(sys.argv[1])); d["core_round_trip_ns"] = [float(sys.argv[2]), float(sys.argv[3])]
-json.dump(d, open(sys.argv[1], "w"))' "$file" "$before" "$after"
-    fi
-    if [ -n "$l3_before" ] && [ -n "$l3_after" ]; then
-        echo "L3 rate around $(basename "$file" .round): $l3_before GB/s, $l3_after GB/s" >&2
-        python3 -c 'import json, sys
-d = json.load(open(sys.argv[1])); d["core_l3_gbs"] = [float(sys.argv[2]), float(sys.argv[3])]
-json.dump(d, open(sys.argv[1], "w"))' "$file" "$l3_before" "$l3_after"
-    fi
+    around "$file" core_round_trip_ns "core round trip" ns "$before" "$after"
+    around "$file" core_l3_gbs "L3 rate" GB/s "$l3_before" "$l3_after"
 }
 common=(--tune "$TUNE" --bench --bench-repeats "$REPEATS" --bench-seconds "$SECONDS_PER_RUN" --bench-batches 8,64 --bench-eval-batch 1024)
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
