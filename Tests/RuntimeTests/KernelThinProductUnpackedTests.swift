@@ -72,6 +72,28 @@ final class KernelThinProductUnpackedTests: XCTestCase {
         assertMatchesTheNaiveProduct(rows: [17, 33, 64, 70], sizes: [(37, 1000), (21, 777), (23, 385), (19, 1152), (5, 13)])
     }
 
+    /// AVX2's and SSE2's untransposed form past one tile of rows reads b through a copy made by
+    /// blocks of k (NN_PACKS): k ending on a block's end (256 and 512 rows of b on AVX2), one
+    /// before and one past it, and strides of 4 KB (1024 columns).
+    func testCopiedPanelsOfBMatchTheNaiveProductOnEveryInstructionSet() {
+        assertMatchesTheNaiveProduct(rows: [7, 8, 12, 13, 25], sizes: [(1024, 256), (40, 512), (33, 255), (17, 257), (256, 768)])
+    }
+
+    /// The copy changes no sum: AVX2 and AVX-512 both sum each output with fused multiply-adds
+    /// over k in order, so where the CPU has both, AVX2 (which reads b through its copy past
+    /// one tile of rows) gives AVX-512's bits (which reads b where it lies up to 8 rows).
+    func testCopiedPanelsGiveTheBitsOfReadingBInPlace() throws {
+        try XCTSkipUnless(VectorISA.best == .avx512, "needs AVX-512 beside AVX2")
+        for (m, k, n) in [(8, 512, 256), (7, 1000, 37), (13, 257, 1024), (64, 600, 83)] {
+            let a = data.floats([m, k]).floats, b = data.floats([k, n]).floats
+            VectorISA.limit(to: .avx512)
+            let inPlace = product(a, b, m: m, k: k, n: n, tb: false, splits: [])
+            VectorISA.limit(to: .avx2)
+            XCTAssertEqual(product(a, b, m: m, k: k, n: n, tb: false, splits: []), inPlace, "\(m)x\(k)x\(n)")
+            XCTAssertEqual(product(a, b, m: m, k: k, n: n, tb: false, splits: [5, 22, 23]), inPlace, "\(m)x\(k)x\(n) by blocks")
+        }
+    }
+
     /// Any split of the columns gives the same bits: one call, every column alone, and blocks
     /// cut off the lane grid (so the untransposed form's last vector is shifted back).
     func testColumnSplitsGiveTheSameBits() {
