@@ -4,7 +4,8 @@
 # runs with their spread (min-max), for each thread count (THREADS). graphc runs
 # `--extract-features` over IMAGES images of the Sydney-captions folder (DATA/images, N.tif),
 # with OPENBLAS_CORETYPE=$CORETYPE (the homework's setting; "default" leaves OpenBLAS's own
-# choice) and, with UNBLOCKED=1, also with --fusion off (no blocked layout: im2col + GEMM);
+# choice; with Haswell or Zen graphc also gets --isa avx2, see bench/isa.sh; ISA=... overrides)
+# and, with UNBLOCKED=1, also with --fusion off (no blocked layout: im2col + GEMM);
 # with CONVOLUTIONS=1 also with every layer's algorithm fixed (--convolution blocked, and
 # winograd for the 3x3 stride-1 layers) beside the default (measured per layer with --tune).
 # onnxruntime and PyTorch come from PYTHON (a virtual environment, e.g.
@@ -19,6 +20,7 @@
 #   REPEATS=3 CONVOLUTIONS=1 bench/encoder.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/isa.sh
 GRAPHC=${GRAPHC:-.build/release/graphc}
 PYTHON=${PYTHON:-.venv-bench/bin/python}
 THREADS=${THREADS:-2}
@@ -36,6 +38,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/img"
 for i in $(seq 1 "$IMAGES"); do ln -s "$(realpath "$DATA/images/$i.tif")" "$tmp/img/$i.tif"; done
 envs=(); [ "$CORETYPE" != default ] && envs=(OPENBLAS_CORETYPE="$CORETYPE")
+isa=$(isa_args "$CORETYPE")
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 : > "$OUT/runs.jsonl"
 variants=("graphc:")
@@ -48,7 +51,7 @@ for t in $THREADS; do
         flags=${v#*:}
         # shellcheck disable=SC2086
         env "${envs[@]}" "$GRAPHC" graphs/resnet18.swiftgraph --extract-features --images "$tmp/img" \
-            --out "$tmp/features.hdf5" --threads "$t" $flags > "$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
+            --out "$tmp/features.hdf5" --threads "$t" $isa $flags > "$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
     done
     for r in $(seq 1 "$REPEATS"); do
         echo "[$(date -u +%T)] repeat $r, $t thread(s); load $(cut -d' ' -f1 /proc/loadavg)" >&2
@@ -56,7 +59,7 @@ for t in $THREADS; do
             label=${v%%:*}; flags=${v#*:}
             # shellcheck disable=SC2086
             env "${envs[@]}" "$GRAPHC" graphs/resnet18.swiftgraph --extract-features --images "$tmp/img" \
-                --out "$tmp/features.hdf5" --threads "$t" $flags > "$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
+                --out "$tmp/features.hdf5" --threads "$t" $isa $flags > "$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
             python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(json.dumps({"framework": sys.argv[2], "threads": int(sys.argv[3]), "seconds_per_image": s["seconds_per_image"], "images": s["images"]}))' \
                 "$tmp/features.hdf5.json" "$label" "$t" >> "$OUT/runs.jsonl"
         done
@@ -68,14 +71,14 @@ for t in $THREADS; do
     done
 done
 echo "machine load at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-python3 - "$OUT/runs.jsonl" "$CORETYPE" <<'PY'
+python3 - "$OUT/runs.jsonl" "$CORETYPE" "${isa:+ ($isa)}" <<'PY'
 import json, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 groups = {}
 for r in runs:
     name = r["framework"].split(" ")[0] if not r["framework"].startswith("graphc") else r["framework"]
     groups.setdefault((r["threads"], name), []).append(r["seconds_per_image"])
-print(f"ResNet-18 features, 500x500, s/image: median (min-max) of the runs; graphc with OPENBLAS_CORETYPE={sys.argv[2]}")
+print(f"ResNet-18 features, 500x500, s/image: median (min-max) of the runs; graphc with OPENBLAS_CORETYPE={sys.argv[2]}{sys.argv[3]}")
 print("| threads | framework | s/image | runs | onnxruntime / it | PyTorch / it |")
 print("|---|---|---|---|---|---|")
 for (t, name), v in sorted(groups.items()):

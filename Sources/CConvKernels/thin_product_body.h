@@ -308,7 +308,7 @@ static void GC_TNAME(thin_product)(const float *a, long lda, const float *b, flo
     // More than one tile of rows (NN_PACKS): by blocks of k, the first tile copies the block of
     // b's panel it reads into `panel`, and the others read that copy.
     const long tiles = (m + NN_ROWS - 1) / NN_ROWS;
-    if (NN_PACKS && tiles > 1 && tiles <= NN_PACK_TILES) {
+    if (NN_PACKS && tiles > 1 && tiles <= NN_PACK_TILES && k > 0) {
         const long tile_rows = (m + tiles - 1) / tiles;
         float panel[NN_PACK_DEPTH * NN_PANEL] __attribute__((aligned(64)));
         TV partial[NN_PACK_TILES][NN_ROWS * NN_VECTORS];

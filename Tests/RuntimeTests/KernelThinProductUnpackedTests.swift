@@ -94,6 +94,23 @@ final class KernelThinProductUnpackedTests: XCTestCase {
         }
     }
 
+    /// An empty k (a k-split's empty part, were it to reach the kernel) gives zeros on every
+    /// instruction set, past one tile of rows too, rather than leaving y as it was.
+    func testEmptyKGivesZeros() {
+        let best = VectorISA.limit(to: nil)
+        for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
+            VectorISA.limit(to: isa)
+            for m in [3, 13] {
+                let one: [Float] = [1]
+                var y = [Float](repeating: .nan, count: m * 40)
+                one.withUnsafeBufferPointer { p in y.withUnsafeMutableBufferPointer { py in
+                    gc_thin_product(p.baseAddress!, p.baseAddress!, py.baseAddress!, m, 40, 0, 0, 0, 40)
+                } }
+                XCTAssertEqual(y, [Float](repeating: 0, count: m * 40), "\(isa) \(m) rows")
+            }
+        }
+    }
+
     /// Any split of the columns gives the same bits: one call, every column alone, and blocks
     /// cut off the lane grid (so the untransposed form's last vector is shifted back).
     func testColumnSplitsGiveTheSameBits() {
