@@ -76,7 +76,27 @@ final class KernelThinProductUnpackedTests: XCTestCase {
     /// blocks of k (NN_PACKS): k ending on a block's end (256 and 512 rows of b on AVX2), one
     /// before and one past it, and strides of 4 KB (1024 columns).
     func testCopiedPanelsOfBMatchTheNaiveProductOnEveryInstructionSet() {
-        assertMatchesTheNaiveProduct(rows: [7, 8, 12, 13, 25], sizes: [(1024, 256), (40, 512), (33, 255), (17, 257), (256, 768)])
+        assertMatchesTheNaiveProduct(rows: [7, 8, 12, 13, 25], sizes: [(1024, 256), (40, 512), (33, 255), (17, 257), (256, 768),
+                                                                        (21, 341), (9, 342), (40, 682)])
+    }
+
+    /// On every instruction set, the rows of one call past a tile (tiles reading b through the
+    /// copy, rows shared among them) have the bits of each row alone (one tile, b read where it
+    /// lies), a's rows read through `gc_thin_product_strided`.
+    func testCopiedPanelsGiveTheBitsOfOneRowAtATime() {
+        let best = VectorISA.limit(to: nil)
+        for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
+            VectorISA.limit(to: isa)
+            for (m, k, n) in [(13, 700, 40), (25, 768, 33), (8, 512, 256), (64, 341, 17)] {
+                let a = data.floats([m, k]).floats, b = data.floats([k, n]).floats
+                let whole = product(a, b, m: m, k: k, n: n, tb: false, splits: [])
+                var rows = [Float](repeating: .nan, count: m * n)
+                a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in rows.withUnsafeMutableBufferPointer { py in
+                    for i in 0..<m { gc_thin_product_strided(pa.baseAddress! + i * k, k, pb.baseAddress!, py.baseAddress! + i * n, 1, n, k, 0, n) }
+                } } }
+                XCTAssertEqual(whole, rows, "\(isa) \(m)x\(k)x\(n)")
+            }
+        }
     }
 
     /// The copy changes no sum: AVX2 and AVX-512 both sum each output with fused multiply-adds
@@ -95,18 +115,20 @@ final class KernelThinProductUnpackedTests: XCTestCase {
     }
 
     /// An empty k (a k-split's empty part, were it to reach the kernel) gives zeros on every
-    /// instruction set, past one tile of rows too, rather than leaving y as it was.
+    /// instruction set, both forms, past one tile of rows too, rather than leaving y as it was.
     func testEmptyKGivesZeros() {
         let best = VectorISA.limit(to: nil)
         for isa in VectorISA.allCases where isa.rawValue <= best.rawValue {
             VectorISA.limit(to: isa)
             for m in [3, 13] {
                 let one: [Float] = [1]
-                var y = [Float](repeating: .nan, count: m * 40)
-                one.withUnsafeBufferPointer { p in y.withUnsafeMutableBufferPointer { py in
-                    gc_thin_product(p.baseAddress!, p.baseAddress!, py.baseAddress!, m, 40, 0, 0, 0, 40)
-                } }
-                XCTAssertEqual(y, [Float](repeating: 0, count: m * 40), "\(isa) \(m) rows")
+                for tb: Int32 in [0, 1] {
+                    var y = [Float](repeating: .nan, count: m * 40)
+                    one.withUnsafeBufferPointer { p in y.withUnsafeMutableBufferPointer { py in
+                        gc_thin_product(p.baseAddress!, p.baseAddress!, py.baseAddress!, m, 40, 0, tb, 0, 40)
+                    } }
+                    XCTAssertEqual(y, [Float](repeating: 0, count: m * 40), "\(isa) \(m) rows, trans_b \(tb)")
+                }
             }
         }
     }

@@ -12,8 +12,8 @@ extern "C" {
 
 /// Columns [begin, end) of y [m, n] = a [m, k] · op(b), all row-major: b is [k, n] when
 /// trans_b is 0 (each column's sum runs over k in order) and [n, k] when it is 1 (each sum is
-/// a dot product of two rows, in lane partials then a fixed tree). m, n, k > 0 and
-/// 0 <= begin <= end <= n.
+/// a dot product of two rows, in lane partials then a fixed tree). m, n > 0, k >= 0 (k = 0
+/// gives zeros) and 0 <= begin <= end <= n.
 void gc_thin_product(const float *a, const float *b, float *y, long m, long n, long k, int trans_b, long begin, long end);
 
 /// As gc_thin_product with trans_b 0, a's rows lda apart (lda >= k): columns [begin, end) of
