@@ -41,6 +41,13 @@ envs=(); [ "$CORETYPE" != default ] && envs=(OPENBLAS_CORETYPE="$CORETYPE")
 isa=$(isa_args "$CORETYPE")
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 : > "$OUT/runs.jsonl"
+# `extract THREADS FLAGS`: graphc's features of the images, with the core type's --isa and FLAGS
+# (words of a variant), its timing left in $tmp/features.hdf5.json.
+extract() {
+    # shellcheck disable=SC2086
+    env "${envs[@]}" "$GRAPHC" graphs/resnet18.swiftgraph --extract-features --images "$tmp/img" \
+        --out "$tmp/features.hdf5" --threads "$1" $isa $2 > "$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
+}
 variants=("graphc:")
 [ "${UNBLOCKED:-0}" = 1 ] && variants+=("graphc --fusion off:--fusion off")
 [ "${CONVOLUTIONS:-0}" = 1 ] && variants+=("graphc --convolution blocked:--convolution blocked"
@@ -48,18 +55,13 @@ variants=("graphc:")
 for t in $THREADS; do
     echo "[$(date -u +%T)] tuning runs, $t thread(s) (cache $GRAPHC_TUNING_CACHE)" >&2
     for v in "${variants[@]}"; do
-        flags=${v#*:}
-        # shellcheck disable=SC2086
-        env "${envs[@]}" "$GRAPHC" graphs/resnet18.swiftgraph --extract-features --images "$tmp/img" \
-            --out "$tmp/features.hdf5" --threads "$t" $isa $flags > "$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
+        extract "$t" "${v#*:}"
     done
     for r in $(seq 1 "$REPEATS"); do
         echo "[$(date -u +%T)] repeat $r, $t thread(s); load $(cut -d' ' -f1 /proc/loadavg)" >&2
         for v in "${variants[@]}"; do
-            label=${v%%:*}; flags=${v#*:}
-            # shellcheck disable=SC2086
-            env "${envs[@]}" "$GRAPHC" graphs/resnet18.swiftgraph --extract-features --images "$tmp/img" \
-                --out "$tmp/features.hdf5" --threads "$t" $isa $flags > "$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
+            label=${v%%:*}
+            extract "$t" "${v#*:}"
             python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(json.dumps({"framework": sys.argv[2], "threads": int(sys.argv[3]), "seconds_per_image": s["seconds_per_image"], "images": s["images"]}))' \
                 "$tmp/features.hdf5.json" "$label" "$t" >> "$OUT/runs.jsonl"
         done
