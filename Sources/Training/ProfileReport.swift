@@ -88,8 +88,9 @@ struct ProfileReport {
     }
 
     /// The tuner's decisions so far: each choice point's key, the variant run and how it was
-    /// chosen, with the median time of each candidate when it was measured in this process
-    /// and, when the tuner checks the machine, how busy it was (`CPUPressure`).
+    /// chosen, with the median time of each candidate when it was measured in this process,
+    /// a winning challenger's confirmation against the default (`Tuner.confirmedRatio`) and,
+    /// when the tuner checks the machine, how busy it was (`CPUPressure`).
     static func choiceLines(_ tuner: Tuner) -> [String] {
         let decisions = tuner.decisions
         guard !decisions.isEmpty else { return [] }
@@ -98,6 +99,9 @@ struct ProfileReport {
             var l = "    \(d.key) -> \(d.variant) (\(d.source.rawValue))"
             if !d.seconds.isEmpty {
                 l += ": " + d.seconds.map { String(format: "%@ %.3f ms", $0.variant, 1000 * $0.seconds) }.joined(separator: ", ")
+            }
+            if let c = d.confirmation {
+                l += String(format: "; timed again against the default, %@ took %.2fx its time", c.challenger, c.ratio)
             }
             if let p = d.pressure { l += String(format: "; threads waited for cores %.1f%% of the time", 100 * p) }
             lines.append(l)

@@ -251,6 +251,52 @@ final class TunerTests: XCTestCase {
     }
 
     /// The default keeps its place unless another variant is faster by more than the margin.
+    /// A challenger that beat the default in the first rounds is timed against it again, in
+    /// rounds of the two (the default first in every other), and kept only if it wins those by
+    /// the margin too: a chance winner among equal variants (quick in the first rounds only, as
+    /// the fastest of several noisy medians often is) leaves the default in place.
+    func testAChallengerMustWinAgainWhenTimedAgainstTheDefault() {
+        func choice(_ seconds: @escaping (String, Int) -> Double) -> (winner: String, measured: [String], decision: TuningDecision?) {
+            let tuner = Tuner(mode: .fast, machine: machine)
+            var measured: [String] = []
+            let winner = tuner.choose(key, variants: ["a", "b", "c"]) { name in
+                defer { measured.append(name) }
+                return seconds(name, measured.count)
+            }
+            return (winner, measured, tuner.decisions.first)
+        }
+        // Runs of a second: no rounds past `fastRepeats`, in the first rounds or the confirmation.
+        let first = Tuner.measuringOrder(variants: 3, rounds: Tuner.fastRepeats).count
+        let chance = choice { name, call in name == "c" && call < first ? 0.9 : 1.0 }
+        XCTAssertEqual(chance.winner, "a")
+        XCTAssertEqual(chance.decision?.confirmation?.challenger, "c")
+        XCTAssertEqual(chance.decision?.confirmation?.ratio, 1.0)
+        XCTAssertEqual(chance.decision?.seconds.map(\.seconds), [1.0, 1.0, 0.9], "the first rounds' medians stay listed")
+        XCTAssertEqual(Array(chance.measured.prefix(first)), Tuner.measuringOrder(variants: 3, rounds: Tuner.fastRepeats).map { ["a", "b", "c"][$0] })
+        XCTAssertEqual(Array(chance.measured.dropFirst(first)),
+                       (0..<Tuner.fastRepeats).flatMap { Tuner.confirmingOrder($0, challenger: "c", incumbent: "a") })
+        XCTAssertEqual(Tuner.confirmingOrder(0, challenger: "c", incumbent: "a"), ["a", "c"])
+        XCTAssertEqual(Tuner.confirmingOrder(1, challenger: "c", incumbent: "a"), ["c", "a"])
+        // Faster again, but by less than the margin: the default.
+        XCTAssertEqual(choice { name, call in name == "c" ? (call < first ? 0.9 : 0.98) : 1.0 }.winner, "a")
+        // Truly faster: chosen, with its ratio listed.
+        let faster = choice { name, _ in name == "c" ? 0.9 : 1.0 }
+        XCTAssertEqual(faster.winner, "c")
+        XCTAssertEqual(faster.decision?.confirmation?.ratio ?? 0, 0.9, accuracy: 1e-12)
+        XCTAssertEqual(faster.measured.count, first + 2 * Tuner.fastRepeats)
+        // A default that fails loses to a challenger that runs, in the confirmation too.
+        XCTAssertEqual(choice { name, _ in name == "a" ? .infinity : name == "b" ? 1.0 : 2.0 }.winner, "b")
+        // When the default wins the first rounds, nothing more is timed.
+        let same = choice { _, _ in 1.0 }
+        XCTAssertNil(same.decision?.confirmation)
+        XCTAssertEqual(same.measured.count, first)
+        // Short runs: more confirming rounds, until they add up to `roundsSeconds`.
+        // (Rounds of 2.4 ms: 11 first rounds; pairs of 1.4 ms: the most rounds.)
+        let short = choice { name, _ in name == "b" ? 0.4e-3 : 1e-3 }
+        XCTAssertEqual(short.winner, "b")
+        XCTAssertEqual(short.measured.count, Tuner.measuringOrder(variants: 3, rounds: 11).count + 2 * Tuner.maxRounds)
+    }
+
     func testDefaultWinsTiesWithinTheMargin() {
         XCTAssertEqual(Tuner.winner([1.0, 0.99, 1.5]), 0)
         XCTAssertEqual(Tuner.winner([1.0, 0.9, 0.95]), 1)

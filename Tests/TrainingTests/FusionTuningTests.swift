@@ -65,14 +65,25 @@ final class FusionTuningTests: XCTestCase {
         final class Step { static var alive = 0; init() { Step.alive += 1 }; deinit { Step.alive -= 1 } }
         var made: [String] = [], runs: [String: Int] = [:]
         let variants = ["all", "none", "without-x"]
+        let tuner = Tuner(mode: .fast)
         _ = try FusionTuning.measureOneAtATime(TuningKey(point: "fusion-test", shapes: [[1]], threads: 1), variants: variants,
-                                               tuner: Tuner(mode: .fast)) { name in
+                                               tuner: tuner) { name in
             XCTAssertEqual(Step.alive, 0, "the previous variant's step is gone before \(name)'s is made")
             made.append(name)
             let step = Step()
             return { _ = step; runs[name, default: 0] += 1 }
         }
         XCTAssertEqual(Step.alive, 0)
+        // Which variant wins is chance here; one that beat the default was timed against it
+        // again, in pairs after the rounds (`Tuner.confirmedRatio`).
+        if let challenger = tuner.decisions.first?.confirmation?.challenger {
+            let confirming = (Tuner.fastRepeats...Tuner.maxRounds).map { rounds in
+                (0..<rounds).flatMap { Tuner.confirmingOrder($0, challenger: challenger, incumbent: "all") }
+            }
+            let pairs = confirming.last { Array(made.suffix($0.count)) == $0 && (made.count - $0.count) % variants.count == 0 }
+            XCTAssertNotNil(pairs, "the rounds end with \(Tuner.fastRepeats) or more pairs of the default and \(challenger)")
+            made.removeLast(pairs?.count ?? 0)
+        }
         // Steps of microseconds: more rounds than the least, up to the most (`Tuner.roundsSeconds`).
         let rounds = made.count / variants.count - 1
         XCTAssertEqual(made.count % variants.count, 0)

@@ -53,9 +53,19 @@ public struct TuningDecision: Sendable {
     /// When measured by a tuner that checks the machine: the share of time some thread
     /// waited for a core (`CPUPressure.share`) while the variants ran.
     public let pressure: Double?
+    /// A challenger that beat the default in the first rounds, timed again against it
+    /// (`Tuner.confirmedRatio`): its median time over the default's in those rounds. It was
+    /// chosen only if that ratio was below 1 - `Tuner.margin` too.
+    public struct Confirmation: Sendable {
+        public let challenger: String
+        public let ratio: Double
+    }
+    public let confirmation: Confirmation?
 
-    public init(key: TuningKey, variant: String, source: Source, seconds: [(variant: String, seconds: Double)], pressure: Double? = nil) {
+    public init(key: TuningKey, variant: String, source: Source, seconds: [(variant: String, seconds: Double)], pressure: Double? = nil,
+                confirmation: Confirmation? = nil) {
         self.key = key; self.variant = variant; self.source = source; self.seconds = seconds; self.pressure = pressure
+        self.confirmation = confirmation
     }
 }
 
@@ -178,9 +188,11 @@ public final class Tuner: @unchecked Sendable {
     /// starting one variant further on, so that no variant always runs first, and more rounds
     /// while the timed runs add up to less than `roundsSeconds` (at most `maxRounds`). A
     /// variant's time is its median over the rounds: a burst of load from elsewhere lands in
-    /// a minority of the rounds and moves no median. A caller holding one variant at a time
-    /// (a whole compiled graph with its memory) makes it afresh at each call. The winner is
-    /// remembered in the cache only when the machine was quiet meanwhile (see the type).
+    /// a minority of the rounds and moves no median. A variant other than the default that
+    /// wins by `margin` is timed against the default again, in rounds of the two, and chosen
+    /// only if it wins those by `margin` too (`confirmedRatio`). A caller holding one variant
+    /// at a time (a whole compiled graph with its memory) makes it afresh at each call. The
+    /// winner is remembered in the cache only when the machine was quiet meanwhile (see the type).
     public func choose(_ key: TuningKey, variants: [String], measure: (String) -> Double) -> String {
         guard let first = variants.first else { return "" }
         if let name = known(key, names: variants, measuring: variants) { return name }
@@ -201,16 +213,50 @@ public final class Tuner: @unchecked Sendable {
                 if round > 0 && seconds.isFinite { timed += seconds }
             }
         }
-        let busy = start.flatMap(pressure(since:))
         // The warm-up round came first: drop each variant's first time.
         let medians = times.map { Tuner.median(Array($0.dropFirst())) }
-        let winner = Tuner.winner(medians)
+        var winner = Tuner.winner(medians)
+        var confirmation: TuningDecision.Confirmation?
+        if winner != 0 {
+            let ratio = confirmedRatio(variants[winner], against: first, repeats: repeats, measure: measure)
+            confirmation = TuningDecision.Confirmation(challenger: variants[winner], ratio: ratio)
+            if !(ratio < 1 - Tuner.margin) { winner = 0 }
+        }
+        let busy = start.flatMap(pressure(since:))
         // Waiting is expected, not a sign of other work, when the key has more threads than
         // the machine has cores.
         let quiet = key.threads > machine.cores || (busy ?? 0) <= Tuner.busyLimit
         record(TuningDecision(key: key, variant: variants[winner], source: quiet ? .measured : .measuredBusy,
-                              seconds: zip(variants, medians).map { ($0, $1) }, pressure: busy), remember: quiet)
+                              seconds: zip(variants, medians).map { ($0, $1) }, pressure: busy, confirmation: confirmation),
+               remember: quiet)
         return variants[winner]
+    }
+
+    /// The challenger's time over the default's in rounds of their own, after the challenger
+    /// won `choose`'s rounds: the median over rounds of the ratio of their two runs in that
+    /// round (the order alternating), at least `repeats` rounds and more while the timed runs
+    /// add up to less than `roundsSeconds` (at most `maxRounds`).
+    ///
+    /// Why: the fastest of several medians is biased low. Between variants of equal speed, the
+    /// one whose rounds happened to be quick wins, and with five challengers one of them often
+    /// beats the default by the margin by chance (a ResNet-18 layer moved to im2col by the
+    /// whole-graph check that way ran 3% slower in later runs). Timed again, a chance winner
+    /// is as likely to be slower as faster, so it must win twice; a variant truly faster by
+    /// more than the margin does. Ratios of the same round cancel a slow phase of the machine
+    /// that both runs of the round share.
+    func confirmedRatio(_ challenger: String, against incumbent: String, repeats: Int, measure: (String) -> Double) -> Double {
+        var ratios: [Double] = []
+        var timed = 0.0
+        for round in 0... {
+            guard round < repeats || (timed < Tuner.roundsSeconds && round < max(Tuner.maxRounds, repeats)) else { break }
+            var seconds: [String: Double] = [:]
+            for name in Tuner.confirmingOrder(round, challenger: challenger, incumbent: incumbent) { seconds[name] = measure(name) }
+            let c = seconds[challenger] ?? .infinity, i = seconds[incumbent] ?? .infinity
+            timed += [c, i].filter(\.isFinite).reduce(0, +)
+            // A default that failed loses to a challenger that ran; one that failed never wins.
+            ratios.append(!c.isFinite ? .infinity : !i.isFinite ? 0 : c / max(i, 1e-300))
+        }
+        return Tuner.median(ratios)
     }
 
     /// A reading of the machine's pressure, kept (see `pressureReadings`); nil when the tuner
@@ -246,6 +292,11 @@ public final class Tuner: @unchecked Sendable {
     /// rounds, round r starting at variant r mod n.
     static func measuringOrder(variants n: Int, rounds: Int) -> [Int] {
         (0...max(rounds, 1)).flatMap { roundOrder($0, variants: n) }
+    }
+
+    /// Round `r` of a confirmation (`confirmedRatio`): the default first in even rounds.
+    static func confirmingOrder(_ r: Int, challenger: String, incumbent: String) -> [String] {
+        r % 2 == 0 ? [incumbent, challenger] : [challenger, incumbent]
     }
 
     /// Round `r`'s order: variant r mod n first (round 0, the warm-up, from variant 0).
@@ -289,7 +340,8 @@ public final class Tuner: @unchecked Sendable {
             chosen[key] = variant
             if let i = made.firstIndex(where: { $0.key == key }) {
                 let d = made[i]
-                made[i] = TuningDecision(key: key, variant: variant, source: d.source, seconds: d.seconds, pressure: d.pressure)
+                made[i] = TuningDecision(key: key, variant: variant, source: d.source, seconds: d.seconds, pressure: d.pressure,
+                                         confirmation: d.confirmation)
             }
         }
     }
