@@ -10,9 +10,18 @@ public enum BLASInfo {
         return String(cString: p)
     }
 
+    /// OpenBLAS's thread count now: an executor with a worker pool sets it to one (one
+    /// OpenBLAS thread per chunk), so after the first executor it no longer tells the cores.
     public static var threads: Int { Int(openblas_get_num_threads()) }
 
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(clamping: max(1, n))) }
+    /// OpenBLAS's thread count before graphc first set it: the cores it found, or
+    /// OPENBLAS_NUM_THREADS. Training and `--bench` default to it.
+    public static let defaultThreads = Int(openblas_get_num_threads())
+
+    public static func setThreads(_ n: Int) {
+        _ = defaultThreads   // read before the first change
+        openblas_set_num_threads(Int32(clamping: max(1, n)))
+    }
 
     /// True when OpenBLAS runs its old SSE kernels on a CPU with AVX2 or AVX-512.
     public static var isGenericFallback: Bool { isGenericFallback(coreName: coreName, cpuFlags: cpuFlags) }

@@ -48,7 +48,7 @@ public struct Recipe {
         // Without a thread count, every core for training and evaluation alike: the kernels'
         // worker pool makes two threads faster than one even at batch 8 on a quiet machine,
         // and when another process holds a core the caller runs the chunks itself.
-        let cores = BLASInfo.threads
+        let cores = BLASInfo.defaultThreads
         threads = o.threads ?? cores
         evalThreads = o.evalThreads ?? o.threads ?? cores
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Frontend
 import Runtime
 @testable import Training
 import XCTest
@@ -73,5 +74,47 @@ final class BenchTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(seconds, spin)
         XCTAssertGreaterThan(conditions.waiting ?? 0, 0.25, "\(3 * cores) spinning threads on \(cores) cores")
         XCTAssertGreaterThan(conditions.process, 0.1, "the spinning threads' CPU time, not only this waiting thread's")
+    }
+}
+
+/// `--bench` without a thread count runs on every core, as training does, whatever the
+/// compilation's tuning did to OpenBLAS's thread count meanwhile (an executor with a worker
+/// pool sets it to one: the convolutions' timing runs left the CNN's bench on one thread).
+final class BenchThreadsTests: XCTestCase {
+    func testTheDefaultThreadCountIsReadBeforeTuning() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("tiny.swiftgraph")
+        try Data("""
+            let image = input("image", [batch, 1, 12, 12])
+            let label = input("label", [batch], .int64)
+            let net = Sequential {
+                Conv2d(16, kernel: 3, stride: 1, padding: .same)
+                ReLU()
+                Conv2d(16, kernel: 3, stride: 1, padding: .same)
+                ReLU()
+                Flatten()
+                Linear(10)
+                LogSoftmax()
+            }
+            let logProbs = net(image)
+            output("logProbs", logProbs)
+            loss(nllLoss(logProbs, label))
+            train(on: .fashionMNIST, metric: .accuracy, epochs: 1, batchSize: 4, lr: 0.01, optimizer: .sgd, weightDecay: 0, seed: 1)
+
+            """.utf8).write(to: model)
+        try XCTSkipIf(BLASInfo.defaultThreads < 2, "one core: one thread either way")
+        let before = Tuner.shared, blasThreads = BLASInfo.threads
+        defer { Tuner.shared = before; BLASInfo.setThreads(blasThreads) }
+        Tuner.shared = Tuner(mode: .fast, cache: TuningCache(url: dir.appendingPathComponent("tuning.json")))
+        BLASInfo.setThreads(BLASInfo.defaultThreads)
+        let report = try Bench.run(file: model.path, settings: Bench.Settings(batches: [4], evalBatch: 16, repeats: 1, seconds: 0.01))
+        XCTAssertEqual(report.threads["4"], BLASInfo.defaultThreads, "the cores OpenBLAS found, as training uses")
+        XCTAssertEqual(report.eval_threads, BLASInfo.defaultThreads)
+        // The compilation's timing ran executors with pools, which set OpenBLAS to one thread;
+        // a recipe made now still defaults to every core.
+        let recipe = try Recipe(graph: ModelLoading.load(model.path, options: FrontendOptions(mode: .train)))
+        XCTAssertEqual(recipe.threads, BLASInfo.defaultThreads)
     }
 }
