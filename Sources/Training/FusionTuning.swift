@@ -10,7 +10,7 @@ import Runtime
 /// shapes and thread count a model runs with, the graph is compiled with every fusion, with
 /// none (`--fusion off`), and without each kind of fusion the pass made (`FusionKind`), and
 /// the variant whose step is fastest is kept (the fully fused one unless another is faster by
-/// `Tuner.margin`). The winner is remembered in the tuning cache under point `fusion-train` or
+/// `Tuner.margin`, in the rounds and again timed against it alone: `Tuner.confirmedRatio`). The winner is remembered in the tuning cache under point `fusion-train` or
 /// `fusion-eval`, the shapes of the feeds and a fingerprint of the model, and shows in
 /// `--profile`'s kernel choices.
 public enum FusionTuning {

@@ -14,7 +14,8 @@ import Runtime
 /// residual read by its epilogue). So where a layer's runner-up came within `closeMargin` of
 /// its winner, the whole graph is timed (synthetic weights and inputs) with the per-layer
 /// winners, with each of the `mostSingleFlips` slowest close layers flipped to its runner-up alone,
-/// and with all of them flipped; the fastest stays (choice point `conv2d-graph`, keyed by a
+/// and with all of them flipped; the fastest stays if it beats the per-layer winners twice,
+/// in the rounds and timed against them again (`Tuner.choose`; choice point `conv2d-graph`, keyed by a
 /// fingerprint of the model). Each close layer's outcome is remembered as `conv2d-in-graph`
 /// with the layer's key and the fingerprint, so later runs read it from the cache without
 /// timing; `--profile` lists both with their source.
@@ -27,7 +28,8 @@ public enum TunedCompilation {
     /// that much (its input arrives cold, and its neighbours' reorders are not counted).
     public static let closeMargin = 1.0
     /// At most this many close calls are tried one at a time (the slowest layers), so that the
-    /// whole-graph step stays a few runs of the model per variant.
+    /// whole-graph step stays a few runs of the model per variant (and a few more of two
+    /// variants when one beats the per-layer winners).
     public static let mostSingleFlips = 5
 
     /// `lowered` (a model lowered in infer mode) -> the graph to run, compiled in `context`

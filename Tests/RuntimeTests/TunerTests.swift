@@ -273,8 +273,10 @@ final class TunerTests: XCTestCase {
         XCTAssertEqual(chance.decision?.confirmation?.ratio, 1.0)
         XCTAssertEqual(chance.decision?.seconds.map(\.seconds), [1.0, 1.0, 0.9], "the first rounds' medians stay listed")
         XCTAssertEqual(Array(chance.measured.prefix(first)), Tuner.measuringOrder(variants: 3, rounds: Tuner.fastRepeats).map { ["a", "b", "c"][$0] })
+        // Rounds of the two, as many with each first: `fastRepeats` rounded up to even.
+        let confirming = Tuner.fastRepeats + Tuner.fastRepeats % 2
         XCTAssertEqual(Array(chance.measured.dropFirst(first)),
-                       (0..<Tuner.fastRepeats).flatMap { Tuner.confirmingOrder($0, challenger: "c", incumbent: "a") })
+                       (0..<confirming).flatMap { Tuner.confirmingOrder($0, challenger: "c", incumbent: "a") })
         XCTAssertEqual(Tuner.confirmingOrder(0, challenger: "c", incumbent: "a"), ["a", "c"])
         XCTAssertEqual(Tuner.confirmingOrder(1, challenger: "c", incumbent: "a"), ["c", "a"])
         // Faster again, but by less than the margin: the default.
@@ -283,18 +285,24 @@ final class TunerTests: XCTestCase {
         let faster = choice { name, _ in name == "c" ? 0.9 : 1.0 }
         XCTAssertEqual(faster.winner, "c")
         XCTAssertEqual(faster.decision?.confirmation?.ratio ?? 0, 0.9, accuracy: 1e-12)
-        XCTAssertEqual(faster.measured.count, first + 2 * Tuner.fastRepeats)
-        // A default that fails loses to a challenger that runs, in the confirmation too.
-        XCTAssertEqual(choice { name, _ in name == "a" ? .infinity : name == "b" ? 1.0 : 2.0 }.winner, "b")
+        XCTAssertEqual(faster.measured.count, first + 2 * confirming)
+        // A default that fails loses to a challenger that runs, without a confirmation; one
+        // that fails in the confirmation only loses it too.
+        let failing = choice { name, _ in name == "a" ? .infinity : name == "b" ? 1.0 : 2.0 }
+        XCTAssertEqual(failing.winner, "b")
+        XCTAssertNil(failing.decision?.confirmation)
+        XCTAssertEqual(choice { name, call in name == "a" ? (call < first ? 1.0 : .infinity) : name == "b" ? 0.5 : 2.0 }.winner, "b")
+        // Equal times are a ratio of 1, zeros included (a stand-in clock).
+        XCTAssertEqual(choice { name, call in name == "c" && call < first ? 0 : (call < first ? 1.0 : 0) }.winner, "a")
         // When the default wins the first rounds, nothing more is timed.
         let same = choice { _, _ in 1.0 }
         XCTAssertNil(same.decision?.confirmation)
         XCTAssertEqual(same.measured.count, first)
         // Short runs: more confirming rounds, until they add up to `roundsSeconds`.
-        // (Rounds of 2.4 ms: 11 first rounds; pairs of 1.4 ms: the most rounds.)
+        // (Rounds of 2.4 ms: 11 first rounds; pairs of 1.4 ms: the most rounds, made even.)
         let short = choice { name, _ in name == "b" ? 0.4e-3 : 1e-3 }
         XCTAssertEqual(short.winner, "b")
-        XCTAssertEqual(short.measured.count, Tuner.measuringOrder(variants: 3, rounds: 11).count + 2 * Tuner.maxRounds)
+        XCTAssertEqual(short.measured.count, Tuner.measuringOrder(variants: 3, rounds: 11).count + 2 * (Tuner.maxRounds + Tuner.maxRounds % 2))
     }
 
     func testDefaultWinsTiesWithinTheMargin() {

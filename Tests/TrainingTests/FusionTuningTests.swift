@@ -77,7 +77,7 @@ final class FusionTuningTests: XCTestCase {
         // Which variant wins is chance here; one that beat the default was timed against it
         // again, in pairs after the rounds (`Tuner.confirmedRatio`).
         if let challenger = tuner.decisions.first?.confirmation?.challenger {
-            let confirming = (Tuner.fastRepeats...Tuner.maxRounds).map { rounds in
+            let confirming = (Tuner.fastRepeats...Tuner.maxRounds + 1).filter { $0 % 2 == 0 }.map { rounds in
                 (0..<rounds).flatMap { Tuner.confirmingOrder($0, challenger: challenger, incumbent: "all") }
             }
             let pairs = confirming.last { Array(made.suffix($0.count)) == $0 && (made.count - $0.count) % variants.count == 0 }

@@ -51,10 +51,12 @@ public enum ConvolutionTuning {
                   detail: detail(layer) + extra, threads: max(threads ?? 1, 1))
     }
 
-    /// The algorithm that came second for `layer` when it was timed alone in this process, its
-    /// time over the winner's, and the winner's seconds, if it took at most `margin` (a
-    /// fraction) longer; nil when it did not, or when the choice was read from the cache or fixed
-    /// (one measured on a busy machine was timed here too: its close call is confirmed as well).
+    /// The algorithm with the best median after the winner's when `layer` was timed alone in
+    /// this process, its time over the winner's, and the winner's seconds, if it took at most
+    /// `margin` (a fraction) longer; nil when it did not, or when the choice was read from the
+    /// cache or fixed (one measured on a busy machine was timed here too: its close call is
+    /// confirmed as well). A challenger that won the rounds but not its confirmation against the
+    /// default (`Tuner.confirmedRatio`) has a median below the winner's: a close call too.
     public static func closeRunnerUp(_ layer: ConvolutionLayer, winner: ConvolutionAlgorithm, tuner: Tuner, threads: Int?,
                                      margin: Double) -> (algorithm: ConvolutionAlgorithm, ratio: Double, seconds: Double)? {
         let key = self.key(layer, threads: threads)

@@ -217,7 +217,8 @@ public final class Tuner: @unchecked Sendable {
         let medians = times.map { Tuner.median(Array($0.dropFirst())) }
         var winner = Tuner.winner(medians)
         var confirmation: TuningDecision.Confirmation?
-        if winner != 0 {
+        // (A default that failed every run is not timed again: there is nothing to confirm.)
+        if winner != 0 && medians[0].isFinite {
             let ratio = confirmedRatio(variants[winner], against: first, repeats: repeats, measure: measure)
             confirmation = TuningDecision.Confirmation(challenger: variants[winner], ratio: ratio)
             if !(ratio < 1 - Tuner.margin) { winner = 0 }
@@ -235,7 +236,8 @@ public final class Tuner: @unchecked Sendable {
     /// The challenger's time over the default's in rounds of their own, after the challenger
     /// won `choose`'s rounds: the median over rounds of the ratio of their two runs in that
     /// round (the order alternating), at least `repeats` rounds and more while the timed runs
-    /// add up to less than `roundsSeconds` (at most `maxRounds`).
+    /// add up to less than `roundsSeconds` (at most `maxRounds`), rounded up to an even count
+    /// so that each of the two runs first as often.
     ///
     /// Why: the fastest of several medians is biased low. Between variants of equal speed, the
     /// one whose rounds happened to be quick wins, and with five challengers one of them often
@@ -248,13 +250,13 @@ public final class Tuner: @unchecked Sendable {
         var ratios: [Double] = []
         var timed = 0.0
         for round in 0... {
-            guard round < repeats || (timed < Tuner.roundsSeconds && round < max(Tuner.maxRounds, repeats)) else { break }
+            if round % 2 == 0 && !(round < repeats || (timed < Tuner.roundsSeconds && round < max(Tuner.maxRounds, repeats))) { break }
             var seconds: [String: Double] = [:]
             for name in Tuner.confirmingOrder(round, challenger: challenger, incumbent: incumbent) { seconds[name] = measure(name) }
             let c = seconds[challenger] ?? .infinity, i = seconds[incumbent] ?? .infinity
             timed += [c, i].filter(\.isFinite).reduce(0, +)
             // A default that failed loses to a challenger that ran; one that failed never wins.
-            ratios.append(!c.isFinite ? .infinity : !i.isFinite ? 0 : c / max(i, 1e-300))
+            ratios.append(c == i ? 1 : !c.isFinite ? .infinity : !i.isFinite ? 0 : c / max(i, 1e-300))
         }
         return Tuner.median(ratios)
     }
