@@ -29,7 +29,8 @@
 //   elements) and call OpenBLAS single-threaded inside each chunk, so OpenBLAS is set to one
 //   thread for this executor's runs: its own threading, which split only the GEMMs, would
 //   oversubscribe the cores. N = 1 runs everything on the calling thread with one OpenBLAS
-//   thread; nil keeps no pool and leaves OpenBLAS's thread count alone. OpenBLAS's count is
+//   thread; nil keeps no pool and runs OpenBLAS at its own count (`BLASInfo.defaultThreads`,
+//   not whatever the last executor with a pool left: one). OpenBLAS's count is
 //   process-wide, so it is set before each run. `BLASInfo` reports which kernels it picked.
 // - Values computed from parameters and constants only (`ParameterDerivedValues`: packed
 //   convolution weights, folded BatchNorms) are computed once, before the first run, into a
@@ -55,7 +56,8 @@ public struct ExecutionOptions {
     /// Seeds the generator behind dropout masks.
     public var seed: UInt64
     /// Threads for kernels (the worker pool's size; OpenBLAS then runs one thread per chunk);
-    /// nil runs kernels on the calling thread and leaves OpenBLAS's own thread count.
+    /// nil runs kernels on the calling thread, with OpenBLAS at its own thread count
+    /// (`BLASInfo.defaultThreads`, whatever an executor with a pool set before).
     public var threads: Int?
     /// Chooses kernel variants by measurement (nil: `Tuner.shared`, off unless the program set it).
     public var tuner: Tuner?
@@ -78,8 +80,9 @@ public final class Executor {
 
     private let planner: BufferPlanner
     /// OpenBLAS threads for this executor's runs (set before each run: the count is
-    /// process-wide and a trainer and an evaluator may want different ones).
-    private let threads: Int?
+    /// process-wide and a trainer and an evaluator may want different ones): one per chunk
+    /// with a pool, else OpenBLAS's own count.
+    private let threads: Int
     /// The threads kernels split their work over.
     public let pool: WorkerPool
     private let inputs: [Value]
@@ -167,8 +170,8 @@ public final class Executor {
         let tuner = options.tuner ?? Tuner.shared
         pool = tuner.mode == .off && (t ?? 1) == 1 ? .serial : WorkerPool(threads: t ?? 1, tuner: tuner)
         // With a pool, parallelism is the pool's: one OpenBLAS thread per chunk.
-        threads = t.map { _ in 1 }
-        if let t = threads { BLASInfo.setThreads(t) }
+        threads = t.map { _ in 1 } ?? BLASInfo.defaultThreads
+        BLASInfo.setThreads(threads)
 
         // Kernels trust recorded types for memory sizes and names for feeds, so a graph that
         // breaks an invariant (hand-made, or mis-rewritten by a pass) stops here.
@@ -296,7 +299,7 @@ public final class Executor {
             timedRuns += 1
             for (i, f) in plan.flops where i < nodeFlops.count { nodeFlops[i] += f }
         }
-        if let t = threads, BLASInfo.threads != t { BLASInfo.setThreads(t) }
+        if BLASInfo.threads != threads { BLASInfo.setThreads(threads) }
 
         for step in plan.steps {
             if let check = step.check {
@@ -478,7 +481,7 @@ public final class Executor {
         var loaded: [Int: UnsafeMutableRawPointer] = [:]
         defer { for p in loaded.values { p.deallocate() } }
         for (id, _) in derivedOnlyParameters { if let held = materialized[id] { views[id] = held } }
-        if let t = threads, BLASInfo.threads != t { BLASInfo.setThreads(t) }
+        if BLASInfo.threads != threads { BLASInfo.setThreads(threads) }
         for i in derived.nodes {
             let node = graph.nodes[i]
             for v in node.inputs where loaded[v.id] == nil {

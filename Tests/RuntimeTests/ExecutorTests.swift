@@ -52,6 +52,28 @@ final class ExecutorTests: XCTestCase {
         XCTAssertEqual(zip(preValue.floats, h).filter { $0.0 > 0 }.count, h.filter { $0 > 0 }.count)
     }
 
+    /// OpenBLAS's thread count is process-wide: an executor with a pool runs it at one thread
+    /// per chunk, and one without a pool at OpenBLAS's own count, whichever ran before.
+    func testExecutorsWithoutAPoolRunOpenBLASAtItsOwnCount() throws {
+        let (g, _) = try linearGraph()
+        let store = ParameterStore()
+        try store.initialise(from: g, seed: 3)
+        let before = BLASInfo.threads
+        defer { BLASInfo.setThreads(before) }
+        let pooled = try Executor(graph: g, options: ExecutionOptions(threads: 2))
+        let plain = try Executor(graph: g, options: ExecutionOptions())
+        let x = data.floats([5, 4])
+        for _ in 0..<2 {
+            _ = try pooled.run(feeds: ["x": x], parameters: store)
+            XCTAssertEqual(BLASInfo.threads, 1, "one OpenBLAS thread per chunk")
+            _ = try plain.run(feeds: ["x": x], parameters: store)
+            XCTAssertEqual(BLASInfo.threads, BLASInfo.defaultThreads)
+        }
+        _ = try Executor(graph: g, options: ExecutionOptions(threads: 2))
+        _ = try Executor(graph: g, options: ExecutionOptions())
+        XCTAssertEqual(BLASInfo.threads, BLASInfo.defaultThreads, "set when made, too")
+    }
+
     func testBatchSizesRebindAndPlansAreReused() throws {
         let (g, _) = try linearGraph()
         let store = ParameterStore()
