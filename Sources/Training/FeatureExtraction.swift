@@ -58,7 +58,7 @@ public enum FeatureExtraction {
             + (list.images.count < full.images.count ? "\nnote: --limit \(list.images.count): the rows of the other \(full.images.count - list.images.count) images stay zero" : ""))
         // `profile`: per-op and per-node times of the encoder (which convolution algorithm
         // each layer runs shows in its op names and the kernel choices).
-        if profile { encoder.executor.startProfiling(threads: threads ?? 0) }
+        if profile { encoder.executor.startProfiling(threads: encoder.threads) }
         let summary = try extract(list, rows: list.rows, encoder: encoder, policy: policy, to: out, reporter: reporter)
         if profile {
             reporter.log(ProfileReport(executor: encoder.executor, title: "encoding images").text)

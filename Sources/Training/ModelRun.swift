@@ -30,13 +30,18 @@ public final class ModelRun {
     /// The seed of the weights' initialisation (without `weights`) and, plus one, of random inputs.
     public let seed: UInt64
     private let executor: Executor
+    /// The kernel threads it runs with.
+    public let threads: Int
 
     /// Compiles `file`'s inference graph and loads `weights` (.safetensors as graphc saves
     /// them, or a PyTorch .pth state_dict), or initialises every parameter from the model's own
     /// initialisers with `seed` (default: the seed of the model's `train(...)`, else 0). The
-    /// graph is compiled in `context` (its options; it keeps the pass statistics).
+    /// graph is compiled in `context` (its options; it keeps the pass statistics), for
+    /// `threads` kernel threads (nil: every core, `BLASInfo.defaultThreads`, as training).
     public init(file: String, weights: String? = nil, seed: UInt64? = nil, threads: Int? = nil, context: PassContext = PassContext()) throws {
         self.file = file
+        let threads = threads ?? BLASInfo.defaultThreads
+        self.threads = threads
         graph = try TunedCompilation.inference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)), context, threads: threads)
         self.seed = seed ?? UInt64(max(0, graph.metadata.int("seed") ?? 0))
         if let w = weights {

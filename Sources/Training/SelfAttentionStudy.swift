@@ -69,7 +69,7 @@ public enum SelfAttentionStudy {
             singular[name] = m.singularValues
             ranks[name] = m.rank(relativeTolerance: rankTolerance)
         }
-        var result = Result(model: file, seed: seed, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+        var result = Result(model: file, seed: seed, threads: model.threads,
                             blas_core: BLASInfo.coreName, L: L, n: n, d: d,
                             b: (0..<d).map { r in (0..<d).map { b[r, $0] } }, b_singular_values: b.singularValues,
                             unrelated_max_difference: maxDifference(unrelated.p1, unrelated.p2),

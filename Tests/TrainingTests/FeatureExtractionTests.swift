@@ -106,6 +106,13 @@ final class FeatureExtractionTests: XCTestCase {
         let f = try e.encode(path: dir.appendingPathComponent("images/3.tif").path)
         XCTAssertEqual(f.regions, 16)
         for (g, x) in zip(f.values, Self.expected(Self.pixels(seed: 3))) { XCTAssertEqual(g, x, accuracy: 1e-5) }
+        // Without a thread count, every core, as training: a pool as wide as OpenBLAS's own count.
+        XCTAssertEqual(e.threads, BLASInfo.defaultThreads)
+        XCTAssertEqual(e.executor.pool.width, BLASInfo.defaultThreads)
+        // Given one, that many, with the same features.
+        let one = try FeatureEncoder(file: encoder, weights: weights, seed: 0, threads: 1)
+        XCTAssertEqual(one.executor.pool.width, 1)
+        for (a, b) in zip(try one.encode(path: dir.appendingPathComponent("images/3.tif").path).values, f.values) { XCTAssertEqual(a, b, accuracy: 1e-5) }
     }
 
     func testBadImagesStopOrAreSkipped() throws {
