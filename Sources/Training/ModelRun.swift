@@ -30,8 +30,8 @@ public final class ModelRun {
     /// The seed of the weights' initialisation (without `weights`) and, plus one, of random inputs.
     public let seed: UInt64
     private let executor: Executor
-    /// The kernel threads it runs with.
-    public let threads: Int
+    /// The kernel threads it runs with (its executor's pool).
+    public var threads: Int { executor.pool.width }
 
     /// Compiles `file`'s inference graph and loads `weights` (.safetensors as graphc saves
     /// them, or a PyTorch .pth state_dict), or initialises every parameter from the model's own
@@ -41,7 +41,6 @@ public final class ModelRun {
     public init(file: String, weights: String? = nil, seed: UInt64? = nil, threads: Int? = nil, context: PassContext = PassContext()) throws {
         self.file = file
         let threads = threads ?? BLASInfo.defaultThreads
-        self.threads = threads
         graph = try TunedCompilation.inference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)), context, threads: threads)
         self.seed = seed ?? UInt64(max(0, graph.metadata.int("seed") ?? 0))
         if let w = weights {

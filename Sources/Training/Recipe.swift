@@ -20,7 +20,8 @@ public struct Recipe {
     public var dropout: Double? { passes.dropout }
     public var gradClip: Float?
     public var seed: UInt64
-    /// OpenBLAS threads for training steps and for evaluation batches.
+    /// Kernel threads (the worker pool's width, OpenBLAS one thread per chunk) for training
+    /// steps and for evaluation batches; without a count, `BLASInfo.defaultThreads`.
     public var threads: Int
     public var evalThreads: Int
 

@@ -278,7 +278,9 @@ struct Graphc: ParsableCommand {
     /// (`--dump-ir` runs named passes, not the tuned compilation).
     var dumpOptions: PassOptions {
         var options = passOptions
-        if options.convolutionChooser == nil { options.convolutionChooser = ConvolutionTuning.chooser(threads: threads) }
+        // Timed for the threads `--run` and `--extract-features` use (every core by default), so
+        // that the IR shows their choices.
+        if options.convolutionChooser == nil { options.convolutionChooser = ConvolutionTuning.chooser(threads: threads ?? BLASInfo.defaultThreads) }
         return options
     }
 

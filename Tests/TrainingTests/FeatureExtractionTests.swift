@@ -107,7 +107,6 @@ final class FeatureExtractionTests: XCTestCase {
         XCTAssertEqual(f.regions, 16)
         for (g, x) in zip(f.values, Self.expected(Self.pixels(seed: 3))) { XCTAssertEqual(g, x, accuracy: 1e-5) }
         // Without a thread count, every core, as training: a pool as wide as OpenBLAS's own count.
-        XCTAssertEqual(e.threads, BLASInfo.defaultThreads)
         XCTAssertEqual(e.executor.pool.width, BLASInfo.defaultThreads)
         // Given one, that many, with the same features.
         let one = try FeatureEncoder(file: encoder, weights: weights, seed: 0, threads: 1)

@@ -46,7 +46,7 @@ final class ModelRunTests: XCTestCase {
 
     func testQ1AttentionMatchesANaiveComputation() throws {
         let model = try ModelRun(file: Self.graph("q1_attention"), seed: 3)
-        XCTAssertEqual(model.threads, BLASInfo.defaultThreads, "without a thread count, every core")
+        XCTAssertEqual(model.threads, BLASInfo.defaultThreads, "without a thread count, a pool as wide as every core")
         XCTAssertEqual(model.inputs.map(\.name), ["X"])
         XCTAssertEqual(model.outputNames, ["P1", "P2", "A1", "A2"])
         let outputs = try model.run(["X": HostTensor(shape: [6, 8], floats: x)])
