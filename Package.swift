@@ -80,7 +80,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "GraphIR"], exclude: ["Fixtures"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "GraphIR", "CZlib"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Runtime", "Datasets", "Frontend", "Passes", "GraphIR"],
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Runtime", "Datasets", "Frontend", "Passes", "GraphIR", "Distributed"],
                     exclude: ["Fixtures"]),
         // ONNX export: the written model, and graphc -> ONNX -> graphc and PyTorch -> ONNX -> graphc.
         .testTarget(name: "ONNXExportTests", dependencies: ["ONNX", "Training", "Runtime", "GraphIR", "Passes", "Datasets",

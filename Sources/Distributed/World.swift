@@ -1,5 +1,6 @@
 import CMPI
 import Foundation
+import Runtime
 
 /// The processes of a data-parallel job: this one's rank and how many there are.
 ///
@@ -30,6 +31,17 @@ public final class World: @unchecked Sendable {
         if let n = env["OMPI_COMM_WORLD_SIZE"].flatMap(Int.init) { return n > 1 }
         if let n = env["PMIX_SIZE"].flatMap(Int.init) { return n > 1 }
         return false
+    }
+
+    /// Kernel threads for each process of a job by default: OpenBLAS's own count (the cores,
+    /// `BLASInfo.defaultThreads`) shared among the job's processes on this host (Open MPI's
+    /// `OMPI_COMM_WORLD_LOCAL_SIZE`, PMIx's `PMIX_LOCAL_SIZE`), at least one. Outside such a
+    /// job, every core. (Each of two ranks on two cores taking both ran four threads on two.)
+    public static func threadsPerProcess(cores: Int = BLASInfo.defaultThreads,
+                                         environment env: [String: String] = ProcessInfo.processInfo.environment) -> Int {
+        let several = [env["OMPI_COMM_WORLD_SIZE"], env["PMIX_SIZE"]].contains { ($0.flatMap(Int.init) ?? 0) > 1 }
+        let local = several ? [env["OMPI_COMM_WORLD_LOCAL_SIZE"], env["PMIX_LOCAL_SIZE"]].lazy.compactMap { $0.flatMap(Int.init) }.first { $0 > 0 } ?? 1 : 1
+        return max(1, cores / local)
     }
 
     private init() {

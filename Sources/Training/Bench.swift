@@ -131,7 +131,7 @@ public enum Bench {
         guard settings.evalBatch > 0 else { throw RuntimeError("bench: the evaluation batch size must be positive, got \(settings.evalBatch)") }
         let (forward, training) = try TrainingJob.compile(lowered, recipe, "training", evalBatch: settings.evalBatch, reporter: reporter)
         let repeats = settings.repeats, seconds = settings.seconds
-        // The recipe's count (`BLASInfo.defaultThreads`), not OpenBLAS's now: the compilation's
+        // The recipe's count (`World.threadsPerProcess()`), not OpenBLAS's now: the compilation's
         // timing runs made executors, which set that to one thread.
         let cores = recipe.threads
         let evalThreads = recipe.evalThreads

@@ -1,4 +1,5 @@
 import Datasets
+import Distributed
 import Foundation
 import Frontend
 import GraphIR
@@ -23,11 +24,11 @@ public final class FeatureEncoder {
     public var threads: Int { executor.pool.width }
 
     /// Compiles `file` for inference in `context` (its options; it keeps the pass statistics),
-    /// for `threads` kernel threads (nil: every core, `BLASInfo.defaultThreads`, as training).
+    /// for `threads` kernel threads (nil: every core, as training: `World.threadsPerProcess`).
     public init(file: String, weights: String?, seed: UInt64, threads: Int?, context: PassContext = PassContext()) throws {
         self.file = file
         // Without a pool its convolutions ran on one core: 0.095 s a 500x500 image against 0.052.
-        let threads = threads ?? BLASInfo.defaultThreads
+        let threads = threads ?? World.threadsPerProcess()
         var lowered = try ModelLoading.load(file, options: FrontendOptions(mode: .infer))
         if ModelLoading.isONNX(file) { lowered = try ONNXTask.namingImage(lowered, file: file, what: "an encoder") }
         graph = try TunedCompilation.inference(lowered, context, threads: threads)

@@ -1,4 +1,5 @@
 import Datasets
+import Distributed
 import Foundation
 import Frontend
 import GraphIR
@@ -37,10 +38,10 @@ public final class ModelRun {
     /// them, or a PyTorch .pth state_dict), or initialises every parameter from the model's own
     /// initialisers with `seed` (default: the seed of the model's `train(...)`, else 0). The
     /// graph is compiled in `context` (its options; it keeps the pass statistics), for
-    /// `threads` kernel threads (nil: every core, `BLASInfo.defaultThreads`, as training).
+    /// `threads` kernel threads (nil: every core, as training: `World.threadsPerProcess`).
     public init(file: String, weights: String? = nil, seed: UInt64? = nil, threads: Int? = nil, context: PassContext = PassContext()) throws {
         self.file = file
-        let threads = threads ?? BLASInfo.defaultThreads
+        let threads = threads ?? World.threadsPerProcess()
         graph = try TunedCompilation.inference(try ModelLoading.load(file, options: FrontendOptions(mode: .infer)), context, threads: threads)
         self.seed = seed ?? UInt64(max(0, graph.metadata.int("seed") ?? 0))
         if let w = weights {

@@ -1,3 +1,4 @@
+import Distributed
 import GraphIR
 import Passes
 import Runtime
@@ -21,7 +22,7 @@ public struct Recipe {
     public var gradClip: Float?
     public var seed: UInt64
     /// Kernel threads (the worker pool's width, OpenBLAS one thread per chunk) for training
-    /// steps and for evaluation batches; without a count, `BLASInfo.defaultThreads`.
+    /// steps and for evaluation batches; without a count, `World.threadsPerProcess()`.
     public var threads: Int
     public var evalThreads: Int
 
@@ -46,10 +47,11 @@ public struct Recipe {
         self.passes.dropout = passes.dropout ?? m.float("dropout")
         gradClip = o.gradClip ?? m.float("grad_clip").map(Float.init)
         seed = o.seed ?? UInt64(max(0, m.int("seed") ?? 0))
-        // Without a thread count, every core for training and evaluation alike: the kernels'
-        // worker pool makes two threads faster than one even at batch 8 on a quiet machine,
-        // and when another process holds a core the caller runs the chunks itself.
-        let cores = BLASInfo.defaultThreads
+        // Without a thread count, every core for training and evaluation alike (shared among
+        // a data-parallel job's processes on this host): the kernels' worker pool makes two
+        // threads faster than one even at batch 8 on a quiet machine, and when another process
+        // holds a core the caller runs the chunks itself.
+        let cores = World.threadsPerProcess()
         threads = o.threads ?? cores
         evalThreads = o.evalThreads ?? o.threads ?? cores
     }

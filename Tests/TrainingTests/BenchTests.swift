@@ -1,4 +1,5 @@
 import Foundation
+import Distributed
 import Frontend
 import Runtime
 @testable import Training
@@ -116,5 +117,23 @@ final class BenchThreadsTests: XCTestCase {
         // a recipe made now still defaults to every core.
         let recipe = try Recipe(graph: ModelLoading.load(model.path, options: FrontendOptions(mode: .train)))
         XCTAssertEqual(recipe.threads, BLASInfo.defaultThreads)
+    }
+}
+
+/// A data-parallel job's processes on one host share its cores by default: each of two ranks
+/// on two cores taking both ran four kernel threads on two.
+final class ThreadsPerProcessTests: XCTestCase {
+    func testRanksOnOneHostShareItsCores() {
+        XCTAssertEqual(World.threadsPerProcess(cores: 8, environment: [:]), 8, "no job: every core")
+        let openMPI = ["OMPI_COMM_WORLD_SIZE": "4", "OMPI_COMM_WORLD_LOCAL_SIZE": "2"]
+        XCTAssertEqual(World.threadsPerProcess(cores: 8, environment: openMPI), 4)
+        XCTAssertEqual(World.threadsPerProcess(cores: 2, environment: ["PMIX_SIZE": "2", "PMIX_LOCAL_SIZE": "2"]), 1)
+        XCTAssertEqual(World.threadsPerProcess(cores: 2, environment: ["OMPI_COMM_WORLD_SIZE": "8", "OMPI_COMM_WORLD_LOCAL_SIZE": "8"]), 1,
+                       "more ranks than cores: one each")
+        // One rank per host (two hosts), a job of one, a size that is not a count: every core.
+        XCTAssertEqual(World.threadsPerProcess(cores: 2, environment: ["OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_LOCAL_SIZE": "1"]), 2)
+        XCTAssertEqual(World.threadsPerProcess(cores: 2, environment: ["OMPI_COMM_WORLD_SIZE": "1", "OMPI_COMM_WORLD_LOCAL_SIZE": "1"]), 2)
+        XCTAssertEqual(World.threadsPerProcess(cores: 2, environment: ["OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_LOCAL_SIZE": "x"]), 2)
+        XCTAssertEqual(World.threadsPerProcess(cores: 2, environment: ["OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_LOCAL_SIZE": "0"]), 2)
     }
 }
