@@ -15,7 +15,8 @@ public enum BLASInfo {
     public static var threads: Int { Int(openblas_get_num_threads()) }
 
     /// OpenBLAS's thread count before graphc first set it: the cores it found, or
-    /// OPENBLAS_NUM_THREADS. Training and `--bench` default to it.
+    /// OPENBLAS_NUM_THREADS. Training, `--bench`, `--run` and `--extract-features` default to it
+    /// (shared among the ranks of a data-parallel job on one host: `World.threadsPerProcess`).
     public static let defaultThreads = Int(openblas_get_num_threads())
 
     public static func setThreads(_ n: Int) {
