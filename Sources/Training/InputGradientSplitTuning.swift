@@ -31,7 +31,11 @@ extension FusionTuning {
     /// placements, the k-split of dh·W_hh took the update from 1.47-1.55 ms a step to
     /// 0.78-0.85 (Zen 4, session 16; near, 0.29 against 0.34). Splitting the products of
     /// W_ih and W_fc over all steps by their rows too gave 0.70 ms against 0.84-0.91 in the
-    /// few far processes measured, and 0.31 against 0.34 near (session 17).
+    /// few far processes measured, and 0.31 against 0.34 near (session 17). At batches of up to
+    /// 16 rows a dense layer's dy·W runs with its SGD update (`FusedWeightUpdate`), split as
+    /// dy·W's choice says, so this choice decides that kernel's split too: the CNN's head.1 at
+    /// batch 8 took 0.12-0.16 ms a step split by W's rows against 0.14-0.19 walking its columns
+    /// near, 0.18-0.25 against 0.38-0.48 far (session 20).
     ///
     /// Runs one step first so that every product's own choice is made. Returns the choice, or
     /// nil when nothing was chosen: tuning off, one thread, or no product whose own choice is

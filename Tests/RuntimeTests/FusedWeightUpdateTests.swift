@@ -175,10 +175,12 @@ final class FusedWeightUpdateTests: XCTestCase {
 
 extension FusedWeightUpdateTests {
     /// dx = dy·W and W - lr·dyᵀx together, against naive Double sums, with more columns than
-    /// one block and a partial last block, at 1 and 2 threads.
+    /// one block and a partial last block, at 1 and 2 threads, walking W's columns (1 part)
+    /// or its rows in 2 or 3 slices (uneven ones too), and with fewer rows of W than slices.
     func testInputGradientWithTheUpdateIsTheNaiveProducts() {
         let data = TestData(seed: 92)
-        for (rows, out, inn, threads) in [(8, 40, 300, 1), (8, 40, 300, 2), (3, 600, 70, 2)] {
+        for (rows, out, inn, threads, parts) in [(8, 40, 300, 1, 1), (8, 40, 300, 2, 1), (3, 600, 70, 2, 1), (8, 40, 300, 2, 2),
+                                                 (3, 601, 70, 2, 2), (5, 41, 130, 2, 3), (16, 2, 50, 2, 3)] {
             let dy = data.floats([rows, out]), x = data.floats([rows, inn]), w0 = data.floats([out, inn])
             var w = w0.floats, dyv = dy.floats, xv = x.floats
             var dx = [Float](repeating: .nan, count: rows * inn), grad = [Float](repeating: 0, count: out * inn)
@@ -195,7 +197,8 @@ extension FusedWeightUpdateTests {
                                                         attributes: [:], workspace: Workspace(), random: RandomSource(seed: 1), pool: pool)
                                 let dwc = KernelContext(inputs: [view(dyp, [rows, out]), view(xp, [rows, inn])], output: view(gp, [out, inn]),
                                                         attributes: ["transpose_a": .bool(true)], workspace: Workspace(), random: RandomSource(seed: 1), pool: pool)
-                                return FusedWeightUpdate.step(dwc, inputGradient: dxc, weight: wp.baseAddress!, count: out * inn, learningRate: 0.25)
+                                return FusedWeightUpdate.step(dwc, inputGradient: dxc, weight: wp.baseAddress!, count: out * inn, learningRate: 0.25,
+                                                              parts: parts)
                             }
                         }
                     }
@@ -206,17 +209,41 @@ extension FusedWeightUpdateTests {
                 for j in 0..<inn {
                     var s = 0.0
                     for o in 0..<out { s += Double(dy.floats[r * out + o]) * Double(w0.floats[o * inn + j]) }
-                    XCTAssertEqual(Double(dx[r * inn + j]), s, accuracy: 1e-4 * max(1, abs(s)), "dx \(rows)x\(out)x\(inn)")
+                    XCTAssertEqual(Double(dx[r * inn + j]), s, accuracy: 1e-4 * max(1, abs(s)), "dx \(rows)x\(out)x\(inn) in \(parts)")
                 }
             }
             for o in 0..<out {
                 for j in 0..<inn {
                     var s = 0.0
                     for r in 0..<rows { s += Double(dy.floats[r * out + o]) * Double(x.floats[r * inn + j]) }
-                    XCTAssertEqual(Double(w[o * inn + j]), Double(w0.floats[o * inn + j]) - 0.25 * s, accuracy: 1e-4, "w \(rows)x\(out)x\(inn)")
+                    XCTAssertEqual(Double(w[o * inn + j]), Double(w0.floats[o * inn + j]) - 0.25 * s, accuracy: 1e-4, "w \(rows)x\(out)x\(inn) in \(parts)")
                 }
             }
         }
+    }
+}
+
+extension FusedWeightUpdateTests {
+    /// The input gradient runs with the update in as many slices of W's rows as dy·W's own
+    /// choice says (`k-split-N`), else in column blocks: with tuning off, with no choice yet,
+    /// with another choice, on one thread.
+    func testInputGradientSplitsAsItsProductsChoiceSays() {
+        let (rows, out, inn) = (8, 600, 1152)
+        // Only the shapes and the pool are read.
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: 4, alignment: 64)
+        defer { memory.deallocate() }
+        func parts(_ tuner: Tuner, threads: Int = 2, choice: String? = nil) -> Int {
+            if let choice { tuner.use(thinMatmulKey(m: rows, n: inn, k: out, transB: false, threads: threads), variant: choice) }
+            let c = KernelContext(inputs: [TensorView(data: memory, shape: [rows, out], dtype: .f32), TensorView(data: memory, shape: [out, inn], dtype: .f32)],
+                                  output: TensorView(data: memory, shape: [rows, inn], dtype: .f32), attributes: [:], workspace: Workspace(),
+                                  random: RandomSource(seed: 1), pool: WorkerPool(threads: threads, tuner: tuner))
+            return FusedWeightUpdate.inputGradientParts(c)
+        }
+        XCTAssertEqual(parts(Tuner(mode: .fast), choice: "k-split-2"), 2)
+        XCTAssertEqual(parts(Tuner(mode: .fast), choice: "unpacked"), 1)
+        XCTAssertEqual(parts(Tuner(mode: .fast)), 1)
+        XCTAssertEqual(parts(Tuner(mode: .off), choice: "k-split-2"), 1)
+        XCTAssertEqual(parts(Tuner(mode: .fast), threads: 1, choice: "k-split-2"), 1)
     }
 }
 

@@ -223,6 +223,14 @@ func thinMatmulSplitK(pool: WorkerPool, workspace: Workspace, a: UnsafePointer<F
             gc_thin_product_strided(a + depth.lowerBound, k, b + depth.lowerBound * n, out, m, n, depth.count, 0, n)
         }
     }
+    addPartials(pool: pool, y: y, partials: partials, parts: parts, m: m, n: n)
+}
+
+/// `y += Σ partials[p]` for the `parts - 1` [m, n] partials of a product split over k (part 0
+/// was written to y), in part order, y's rows split by core: the rows land on the cores that
+/// read them by image.
+func addPartials(pool: WorkerPool, y: UnsafeMutablePointer<Float>, partials: UnsafePointer<Float>, parts: Int, m: Int, n: Int) {
+    guard parts > 1 else { return }
     pool.parallelFor(m, perThread: 1) { _, rows in
         let first = rows.lowerBound * n, count = rows.count * n
         for part in 1..<parts {
@@ -230,4 +238,15 @@ func thinMatmulSplitK(pool: WorkerPool, workspace: Workspace, a: UnsafePointer<F
             for i in 0..<count { out[i] += partial[i] }
         }
     }
+}
+
+/// The slices of k that the thin product a·b (a [m, k], b [k, n]) runs in as chosen for this
+/// process (`k-split-N`: N), or 1 for any other choice, none yet, or tuning off. For a kernel
+/// that runs the same product its own way and splits it as the product's choice says: the
+/// weight update fused with the input gradient dy·W (`FusedWeightUpdate`).
+func thinMatmulSplitParts(pool: WorkerPool, m: Int, n: Int, k: Int) -> Int {
+    guard pool.width > 1, let variants = thinMatmulVariants(m: m, n: n, k: k, transB: false, width: pool.width),
+          let chosen = pool.tuner.recall(thinMatmulKey(m: m, n: n, k: k, transB: false, threads: pool.width), variants: variants.map(\.name)),
+          case .splitK(let parts)? = variants.first(where: { $0.name == chosen }) else { return 1 }
+    return parts
 }

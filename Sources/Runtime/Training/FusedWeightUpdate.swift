@@ -17,12 +17,22 @@ import GraphIR
 ///
 /// When the step just before the gradient's product is the weight's input gradient
 /// `dx = dy·W` (a Linear layer's backward), that product is deferred to the gradient's step
-/// and both run together over column blocks of W: each block is read for `dx` and updated
-/// while it is in cache, so the weight is read from memory once in the backward, not twice.
-/// Each block is one serial GEMM of `dx` and one of the update, so the bits do not depend on
-/// the thread count. That pays only while the products are bound by memory, a batch of at
-/// most `pairedRowsLimit` rows (with more, the small block GEMMs lose more than the saved
-/// pass over W); it is a fixed rule because the tuner cannot time a kernel that updates W.
+/// and both run together over blocks of W: each block is read for `dx` and updated while it
+/// is in cache, so the weight is read from memory once in the backward, not twice. That pays
+/// only while the products are bound by memory, a batch of at most `pairedRowsLimit` rows
+/// (with more, the small block GEMMs lose more than the saved pass over W); it is a fixed
+/// rule because the tuner cannot time a kernel that updates W on its own.
+///
+/// Which core takes which blocks follows the choice made for `dy·W` itself (`thin-matmul`,
+/// confirmed on whole steps by `input-gradient-split-train`):
+/// - `k-split-N`: W's rows in N slices, slice p on the core p (each core updates the rows
+///   it reads in the forward x·Wᵀ, which splits W by rows too), its column blocks in turn;
+///   `dx` from N partials summed after (`addPartials`). When the host placed the two vCPUs on
+///   different core complexes, the CNN's head.1 update at batch 8 took 0.18-0.25 ms a step
+///   this way against 0.38-0.47 walking columns (Zen 4, session 20); near, the same 0.15.
+///   The bits of `dx` depend on N, never on which thread ran a slice.
+/// - anything else: column blocks of the whole of W over the pool, each one serial GEMM of
+///   `dx` and one of the update, so the bits do not depend on the thread count.
 final class FusedWeightUpdate {
     /// A parameter whose update can run in its gradient's product.
     struct Site {
@@ -113,7 +123,8 @@ final class FusedWeightUpdate {
                 let dx = self.deferred[index]
                 self.deferred[index] = nil
                 if lossIsFinite, let dx,
-                   FusedWeightUpdate.step(c, inputGradient: dx, weight: weight, count: count, learningRate: self.learningRate) {
+                   FusedWeightUpdate.step(c, inputGradient: dx, weight: weight, count: count, learningRate: self.learningRate,
+                                          parts: FusedWeightUpdate.inputGradientParts(dx)) {
                     self.applied[slot] = true
                     self.appliedWithInputGradient[slot] = true
                     return
@@ -144,12 +155,20 @@ final class FusedWeightUpdate {
                                  b: b.f32, ldb: tb ? k : n, beta: 1, c: w, ldc: n)
     }
 
+    /// The slices of W's rows the input gradient `dxc` (dy·W) runs in with the update: its own
+    /// product's `k-split-N` choice, else 1 (column blocks).
+    static func inputGradientParts(_ dxc: KernelContext) -> Int {
+        guard dxc.inputs.count == 2, dxc.inputs[0].shape.count == 2, dxc.output.shape.count == 2 else { return 1 }
+        return thinMatmulSplitParts(pool: dxc.pool, m: dxc.inputs[0].shape[0], n: dxc.output.shape[1], k: dxc.inputs[0].shape[1])
+    }
+
     /// `dx = dy·W` (the context `dxc`) and `W -= lr · dyᵀ·op(x)` (the gradient's matmul `c`, as
-    /// `step(_:weight:count:learningRate:)` takes it) over column blocks of W split over the
-    /// pool: each block's `dx` columns from the old block, then the block updated. False,
-    /// having run nothing, when the shapes or memory do not fit.
+    /// `step(_:weight:count:learningRate:)` takes it) over blocks of W split over the pool:
+    /// each block's share of `dx` from the old block, then the block updated. `parts` > 1:
+    /// W's rows in that many slices, one per core (see the type); 1: column blocks of all of
+    /// W. False, having run nothing, when the shapes or memory do not fit.
     static func step(_ c: KernelContext, inputGradient dxc: KernelContext, weight w: UnsafeMutablePointer<Float>, count: Int,
-                     learningRate lr: Float) -> Bool {
+                     learningRate lr: Float, parts: Int = 1) -> Bool {
         guard c.inputs.count == 2, dxc.inputs.count == 2 else { return false }
         let a = c.inputs[0], b = c.inputs[1], dy = dxc.inputs[0], dx = dxc.output
         let ta = c.attributes[.transposeA] ?? false, tb = c.attributes[.transposeB] ?? false
@@ -166,16 +185,33 @@ final class FusedWeightUpdate {
         let wRaw = UnsafeMutableRawPointer(w)
         for v in [a, b, dy] where overlap(v.data, v.count, wRaw, count) || overlap(v.data, v.count, dx.data, dx.count) { return false }
         guard !overlap(dx.data, dx.count, wRaw, count) else { return false }
+        let pa = a.f32, pb = b.f32, pdy = dy.f32, pdx = dx.f32
+        // One block: dx's columns j..<j+cols from W's rows `slice` (into `out`), then those rows updated.
+        func block(_ slice: Range<Int>, _ j: Int, _ cols: Int, into out: UnsafeMutablePointer<Float>) {
+            sgemm(m: rows, n: cols, k: slice.count, a: pdy + slice.lowerBound, lda: m, b: w + slice.lowerBound * n + j, ldb: n,
+                  c: out + j, ldc: n)
+            sgemm(transA: true, transB: tb, m: slice.count, n: cols, k: k, alpha: -lr, a: pa + slice.lowerBound, lda: m,
+                  b: tb ? pb + j * k : pb + j, ldb: tb ? k : n, beta: 1, c: w + slice.lowerBound * n + j, ldc: n)
+        }
+        if parts > 1 && m >= parts {
+            let partials = c.workspace.floats((parts - 1) * rows * n)
+            c.pool.parallelFor(parts, perThread: 1) { _, slices in
+                for part in slices {
+                    let slice = WorkerPool.range(part, of: parts, count: m), out = part == 0 ? pdx : partials + (part - 1) * rows * n
+                    let width = inputGradientBlock(rows: slice.count, columns: n)
+                    for j in stride(from: 0, to: n, by: width) { block(slice, j, min(width, n - j), into: out) }
+                }
+            }
+            addPartials(pool: c.pool, y: pdx, partials: partials, parts: parts, m: rows, n: n)
+            return true
+        }
         let width = inputGradientBlock(rows: m, columns: n)
         let blocks = (n + width - 1) / width
         let work = (rows + k) * m * width
-        let pa = a.f32, pb = b.f32, pdy = dy.f32, pdx = dx.f32
         c.pool.parallelFor(blocks, grain: max(1, parallelGemmWork / max(work, 1)), perThread: 1) { _, range in
-            for block in range {
-                let j = block * width, cols = min(width, n - j)
-                sgemm(m: rows, n: cols, k: m, a: pdy, lda: m, b: w + j, ldb: n, c: pdx + j, ldc: n)
-                sgemm(transA: true, transB: tb, m: m, n: cols, k: k, alpha: -lr, a: pa, lda: m, b: tb ? pb + j * k : pb + j,
-                      ldb: tb ? k : n, beta: 1, c: w + j, ldc: n)
+            for index in range {
+                let j = index * width
+                block(0..<m, j, min(width, n - j), into: pdx)
             }
         }
         return true
