@@ -21,6 +21,10 @@
 # default OUT/tuning.json, kept), so the measured runs read their kernel and fusion choices
 # from it as any later run on this machine would, and their peak RSS holds no tuning. The
 # table then shows fused / unfused per row, and the fusion each row chose.
+# Fused against unfused in one process: after the rounds, one graphc process per core type and
+# thread count times the model and its unfused build in turn (--bench-pairs PAIRS, default 12,
+# runs of PAIR_SECONDS, default 0.5; PAIRS=0 skips it), so that the fusion verdict does not
+# hang on a process that ran in a slow state or a vCPU placement the other did not have.
 # PYTHON: the interpreter with torch and jax (default: .venv-bench/bin/python if present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +35,8 @@ REPEATS=${REPEATS:-5}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-2}
 CORETYPES=${CORETYPES:-default}
 OUT=${OUT:-bench/out}
+PAIRS=${PAIRS:-12}
+PAIR_SECONDS=${PAIR_SECONDS:-0.5}
 MODEL=graphs/cnn.swiftgraph
 TUNE=${TUNE:-fast}
 PYTHON=${PYTHON:-$([ -x .venv-bench/bin/python ] && echo .venv-bench/bin/python || echo python3)}
@@ -112,6 +118,18 @@ for t in $THREADS; do
             rounds[graphc-unfused-$core-t$t]+=" $OUT/graphc-unfused-$core-t$t-r$r.round"
         done
     done
+    if [ "$PAIRS" -gt 0 ]; then
+        for core in $CORETYPES; do
+            envs=()
+            [ "$core" != default ] && envs=(OPENBLAS_CORETYPE="$core")
+            read -r -a isa <<< "$(isa_args "$core")"
+            echo "[$(date -u +%T)] graphc (OpenBLAS core $core), $t thread(s): fused against unfused, $PAIRS pairs in one process" >&2
+            timed "$OUT/graphc-pairs-$core-t$t.json" \
+                env "${envs[@]}" "$GRAPHC" "$MODEL" "${common[@]}" --bench-repeats 1 --bench-seconds "$PAIR_SECONDS" --bench-pairs "$PAIRS" \
+                --threads "$t" --eval-threads "$t" "${isa[@]}"
+            files+=("$OUT/graphc-pairs-$core-t$t.json")
+        done
+    fi
     for name in "${!rounds[@]}"; do
         read -r -a parts <<< "${rounds[$name]}"
         python3 bench/merge_runs.py "${parts[@]}" > "$OUT/$name.json"

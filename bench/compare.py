@@ -19,7 +19,8 @@ def kind(d):
 def label(path, d):
     if kind(d) != "graphc":
         return d["framework"]
-    name = "graphc unfused" if "unfused" in os.path.basename(path) else "graphc"
+    name = ("graphc fused and unfused in one process" if in_one_process(d)
+            else "graphc unfused" if "unfused" in os.path.basename(path) else "graphc")
     isa = f", {d['kernel_isa']}" if "kernel_isa" in d else ""
     return f"{name} (OpenBLAS {d['blas_core']}{isa})"
 
@@ -66,28 +67,48 @@ def against(d, ref):
     return " / ".join(parts)
 
 
+def in_one_process(d):
+    """Whether d is a `--bench-pairs` run (fused and unfused in turn in one process): its
+    figures are for the fusion table only, not the throughput and memory tables."""
+    return bool(d.get("unfused_pairs"))
+
+
+def core_of(d):
+    return d["blas_core"] + (f", kernels {d['kernel_isa']}" if "kernel_isa" in d else "")
+
+
 def fused_vs_unfused(runs):
     """graphc (fused, the default) / graphc --fusion off --memory-plan off, per thread count and
     OpenBLAS core: each column's median ratio with the worst case (fused min / unfused max),
     the paired ratio, the ratio over the rounds where both ran with the same vCPU placement,
-    and the fusion --tune chose for that row. A column is marked slower by the fairest of
-    these the run has: same placement, else paired, else the medians."""
+    the median ratio of the pairs run in one process (`--bench-pairs`) with their range, and
+    the fusion --tune chose for that row. A column is marked slower by the fairest of these
+    the run has: in one process, else same placement, else paired, else the medians."""
     pairs = {}
     for p, d in runs:
         if kind(d) == "graphc":
-            core = d["blas_core"] + (f", kernels {d['kernel_isa']}" if "kernel_isa" in d else "")
-            pairs.setdefault((threads(d), core), {})["unfused" if "unfused" in os.path.basename(p) else "fused"] = d
-    rows = [(k, v) for k, v in sorted(pairs.items()) if "fused" in v and "unfused" in v]
+            which = "one" if in_one_process(d) else "unfused" if "unfused" in os.path.basename(p) else "fused"
+            pairs.setdefault((threads(d), core_of(d)), {})[which] = d
+    rows = [(k, v) for k, v in sorted(pairs.items()) if ("fused" in v and "unfused" in v) or "one" in v]
     if not rows:
         return
     print("\n| threads | OpenBLAS core | fused / unfused: train b=8 | train b=64 | eval b=1024 | fusion / memory plan chosen (--tune) |")
     print("|---|---|---|---|---|---|")
     for (t, core), v in rows:
-        f, u = v["fused"], v["unfused"]
+        f, u, one = v.get("fused", {}), v.get("unfused", {}), v.get("one", {}).get("unfused_pairs", {})
         cols = []
         for col in COLUMNS:
             a, b = figure(f, col), figure(u, col)
-            if a and b:
+            together = one.get(f"{col[0]}_{col[1]}")
+            if together:
+                r = together["ratio"]
+                text = f"in one process {r['median']:.2f}x ({r['min']:.2f}-{r['max']:.2f}, {len(r['runs'])} pairs)"
+                if a and b:
+                    text += f"; rounds {a['median'] / b['median']:.2f}x"
+                    if (p := paired(a, b)) is not None:
+                        text += f", paired {p:.2f}x"
+                cols.append(text + (" **slower**" if r["median"] < 1 else ""))
+            elif a and b:
                 r = a["median"] / b["median"]
                 text = f"{r:.2f}x (worst {a['min'] / b['max']:.2f}x"
                 verdict = r
@@ -102,7 +123,8 @@ def fused_vs_unfused(runs):
                 cols.append(text + ")" + (" **slower**" if verdict < 1 else ""))
             else:
                 cols.append("-")
-        choice, plan = f.get("fusion_choice", {}), f.get("memory_plan_choice", {})
+        chosen_in = f or v.get("one", {})
+        choice, plan = chosen_in.get("fusion_choice", {}), chosen_in.get("memory_plan_choice", {})
         chosen = ", ".join(f"{k}: {choice[k]}" + (f" / {plan[k]}" if k in plan else "") for k in sorted(choice)) or "-"
         print(f"| {t} | {core} | " + " | ".join(cols) + f" | {chosen} |")
 
@@ -113,7 +135,7 @@ def conditions(runs):
     runs, the machine's median idle and stolen cores, and the median share of time some thread
     waited for a core. A slow run with the process's cores well below its thread count had
     threads that did not run; waiting above a few percent: other work competed."""
-    rows = [(p, d) for p, d in runs if "train_conditions" in d or "eval_conditions" in d]
+    rows = [(p, d) for p, d in runs if ("train_conditions" in d or "eval_conditions" in d) and not in_one_process(d)]
     if not rows:
         return
     print("\n| threads | run | cores used (min-max), idle, stolen, waiting: train b=8 | train b=64 | eval b=1024 |")
@@ -216,6 +238,11 @@ def main(paths):
         if not isinstance(d, dict) or "framework" not in d:
             print(f"compare.py: {p} is not a benchmark run (no 'framework'), left out", file=sys.stderr)
             continue
+        # A process run alone (not merged from rounds by bench/merge_runs.py, as the
+        # --bench-pairs run): its readings before and after as one round's.
+        for key in ("core_round_trip_ns", "core_l3_gbs"):
+            if d.get(key) and not isinstance(d[key][0], list):
+                d[key] = [d[key]]
         runs.append((p, d))
     if not runs:
         sys.exit("compare.py: no benchmark runs among the files")
@@ -225,6 +252,8 @@ def main(paths):
     print("| threads | run | train b=8 img/s | train b=64 img/s | eval b=1024 img/s | peak RSS MB | graphc vs JAX (b=8 / b=64 / eval) |")
     print("|---|---|---|---|---|---|---|")
     for p, d in sorted(runs, key=lambda r: (threads(r[1]), order[kind(r[1])], r[0])):
+        if in_one_process(d):
+            continue
         t = threads(d)
         ref = None if kind(d) == "pytorch" else torch.get(t)
         cols = [cell(figure(d, c), ref and figure(ref, c)) for c in COLUMNS]

@@ -28,6 +28,15 @@ public enum Bench {
         public var profile: Bool
         /// Let plain SGD update weights inside the backward (`Trainer.fusesUpdates`).
         public var fusesOptimizerStep = true
+        /// After each measurement, this many pairs of runs in this process of the model as
+        /// measured (fusion and the memory plan on) and as `--fusion off --memory-plan off`
+        /// compiles it, in turn, the order alternating (`Report.unfused_pairs`); 0: none. Why in
+        /// one process: on a virtual machine a process can run 2-2.5x slower for its whole
+        /// life and the host moves the vCPUs between core complexes for seconds to minutes
+        /// (bench/RESULTS.md, sessions 14-19), so fused and unfused processes a few seconds
+        /// apart can differ by more than fusion does; runs a fraction of a second apart in
+        /// one process share those conditions. The peak RSS then holds both graphs.
+        public var unfusedPairs = 0
 
         public init(batches: [Int] = [8, 64], evalBatch: Int = 1024, repeats: Int = 5, seconds: Double = 2,
                     memoryPlan: Bool = true, passes: PassOptions = PassOptions(), profile: Bool = false) {
@@ -54,6 +63,14 @@ public enum Bench {
             max = s.last ?? 0
             median = s.isEmpty ? 0 : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
         }
+    }
+
+    /// Two variants of a measurement run in turn in one process (`Settings.unfusedPairs`):
+    /// each one's images/s over its runs, and the ratios fused / unfused of the pairs' runs.
+    public struct PairedRuns: Codable {
+        public var fused: Summary
+        public var unfused: Summary
+        public var ratio: Summary
     }
 
     /// What the machine did while a run was timed, in cores (CPU seconds per wall second): this
@@ -109,6 +126,8 @@ public enum Bench {
         /// How the machine ran each timed run, in the order of `train[b].runs` / `eval[b].runs`.
         public var train_conditions: [String: [RunConditions]] = [:]
         public var eval_conditions: [String: [RunConditions]] = [:]
+        /// Fused against unfused in this process ("train_8", "eval_1024"), with `Settings.unfusedPairs`.
+        public var unfused_pairs: [String: PairedRuns] = [:]
 
         /// The report as one line of JSON with sorted keys.
         public var json: String {
@@ -130,6 +149,16 @@ public enum Bench {
         // Before the compilation, which times the scoring graph's convolutions at this batch.
         guard settings.evalBatch > 0 else { throw RuntimeError("bench: the evaluation batch size must be positive, got \(settings.evalBatch)") }
         let (forward, training) = try TrainingJob.compile(lowered, recipe, "training", evalBatch: settings.evalBatch, reporter: reporter)
+        let pairs = settings.unfusedPairs
+        guard pairs == 0 || (settings.passes.fusion && settings.memoryPlan) else {
+            throw RuntimeError("bench: pairs against the unfused model need fusion and the memory plan on in the measured one")
+        }
+        var unfusedPasses = settings.passes
+        unfusedPasses.fusion = false
+        // What `--fusion off --memory-plan off` runs: the model compiled without fusion, one buffer per value.
+        let unfused = pairs > 0 ? try TrainingJob.compile(lowered, try Recipe(graph: lowered, overrides: overrides, passes: unfusedPasses),
+                                                          "training, unfused", evalBatch: settings.evalBatch, reporter: reporter) : nil
+        let onePerValue: BufferPlanner = { _, sizes in .onePerValue(byteSizes: sizes) }
         let repeats = settings.repeats, seconds = settings.seconds
         // The recipe's count (`World.threadsPerProcess()`), not OpenBLAS's now: the compilation's
         // timing runs made executors, which set that to one thread.
@@ -169,8 +198,7 @@ public enum Bench {
             func rate(steps: Int, warmup: Int) throws -> (Double, RunConditions) {
                 try imagesPerSecond(batch: b, steps: steps, warmup: warmup) { _ = try trainer.step(feeds: feeds) }
             }
-            let probe = try rate(steps: 20, warmup: 5).0
-            let steps = max(20, Int(seconds * probe / Double(b)))
+            let steps = try stepsPerRun(batch: b, seconds: seconds, probeSteps: 20, warmup: 5, minimum: 20) { _ = try trainer.step(feeds: feeds) }
             var runs: [(Double, RunConditions)] = []
             for _ in 0..<repeats { runs.append(try rate(steps: steps, warmup: 5)) }
             let s = Summary(runs.map(\.0))
@@ -181,6 +209,19 @@ public enum Bench {
             reporter.log(String(format: "train batch %4d, %d thread%@: %8.0f images/s (median of %d; %.0f-%.0f), %.3f ms/step", b, trainThreads,
                                    trainThreads == 1 ? "" : "s", s.median, repeats, s.min, s.max, 1000 * Double(b) / s.median)
                          + describe(runs.map(\.1)))
+            if let unfused {
+                // The products' splits stay as the measured model's step chose them (`Tuner.use` is per process).
+                let unfusedStore = ParameterStore()
+                try ModelLoading.initialise(unfusedStore, for: unfused.forward, file: file, seed: recipe.seed)
+                let unfusedTrainer = try Trainer(graph: unfused.training, parameters: unfusedStore, optimizer: SGD(learningRate: 0.01),
+                                                 options: ExecutionOptions(training: true, seed: recipe.seed, threads: trainThreads),
+                                                 planner: onePerValue)
+                unfusedTrainer.fusesUpdates = settings.fusesOptimizerStep
+                let paired = try pairedRuns(batch: b, pairs: pairs, seconds: seconds, probeSteps: 20, warmup: 5, minimum: 20,
+                                            { _ = try trainer.step(feeds: feeds) }, { _ = try unfusedTrainer.step(feeds: feeds) })
+                report.unfused_pairs["train_\(b)"] = paired
+                reporter.log(describe(paired, "train batch \(b)"))
+            }
             if settings.profile {
                 trainer.executor.startProfiling(threads: trainThreads)
                 trainer.resetPhaseTimes()
@@ -213,8 +254,9 @@ public enum Bench {
         func evalRate(steps: Int, warmup: Int) throws -> (Double, RunConditions) {
             try imagesPerSecond(batch: evalBatch, steps: steps, warmup: warmup) { try executor.execute(feeds: feeds, parameters: store) }
         }
-        let probe = try evalRate(steps: 2, warmup: 1).0
-        let steps = max(3, Int(seconds * probe / Double(evalBatch)))
+        let steps = try stepsPerRun(batch: evalBatch, seconds: seconds, probeSteps: 2, warmup: 1, minimum: 3) {
+            try executor.execute(feeds: feeds, parameters: store)
+        }
         var runs: [(Double, RunConditions)] = []
         for _ in 0..<repeats { runs.append(try evalRate(steps: steps, warmup: 1)) }
         let s = Summary(runs.map(\.0))
@@ -223,6 +265,17 @@ public enum Bench {
         if let plan = executor.memorySummary { report.planned_mb["eval_\(evalBatch)"] = Double(plan.total) / 1_048_576 }
         reporter.log(String(format: "eval batch %4d: %8.0f images/s (median of %d; %.0f-%.0f)", evalBatch, s.median, repeats, s.min, s.max)
                      + describe(runs.map(\.1)))
+        if let unfused {
+            let unfusedStore = ParameterStore()
+            try ModelLoading.initialise(unfusedStore, for: unfused.forward, file: file, seed: recipe.seed)
+            let unfusedExecutor = try Executor(graph: unfused.forward, options: ExecutionOptions(training: false, threads: evalThreads),
+                                               planner: onePerValue)
+            let paired = try pairedRuns(batch: evalBatch, pairs: pairs, seconds: seconds, probeSteps: 2, warmup: 1, minimum: 3,
+                                        { try executor.execute(feeds: feeds, parameters: store) },
+                                        { try unfusedExecutor.execute(feeds: feeds, parameters: unfusedStore) })
+            report.unfused_pairs["eval_\(evalBatch)"] = paired
+            reporter.log(describe(paired, "eval batch \(evalBatch)"))
+        }
         if settings.profile {
             executor.startProfiling(threads: evalThreads)
             _ = try evalRate(steps: steps, warmup: 0)
@@ -254,6 +307,38 @@ public enum Bench {
             }
         }
         return feeds
+    }
+
+    /// Steps of `step` (one batch of `batch` images) for a run of about `seconds`, at least
+    /// `minimum`, from the rate of `probeSteps` steps after `warmup` untimed ones.
+    static func stepsPerRun(batch: Int, seconds: Double, probeSteps: Int, warmup: Int, minimum: Int,
+                            _ step: () throws -> Void) rethrows -> Int {
+        let probe = try imagesPerSecond(batch: batch, steps: probeSteps, warmup: warmup, step).0
+        // A bound on the count: --bench-seconds is at most an hour, and a step's rate is finite.
+        return max(minimum, Int(min(seconds * probe / Double(batch), 1e9)))
+    }
+
+    /// `pairs` pairs of runs of `fused` and `unfused` (each a step of `batch` images), the
+    /// order alternating from pair to pair, each run about `seconds` after `warmup` untimed
+    /// steps: each one's images/s and the ratio of each pair's two rates.
+    static func pairedRuns(batch: Int, pairs: Int, seconds: Double, probeSteps: Int, warmup: Int, minimum: Int,
+                           _ fused: () throws -> Void, _ unfused: () throws -> Void) throws -> PairedRuns {
+        let fusedSteps = try stepsPerRun(batch: batch, seconds: seconds, probeSteps: probeSteps, warmup: warmup, minimum: minimum, fused)
+        let unfusedSteps = try stepsPerRun(batch: batch, seconds: seconds, probeSteps: probeSteps, warmup: warmup, minimum: minimum, unfused)
+        var fusedRates: [Double] = [], unfusedRates: [Double] = []
+        for pair in 0..<pairs {
+            func runFused() throws { fusedRates.append(try imagesPerSecond(batch: batch, steps: fusedSteps, warmup: warmup, fused).0) }
+            func runUnfused() throws { unfusedRates.append(try imagesPerSecond(batch: batch, steps: unfusedSteps, warmup: warmup, unfused).0) }
+            if pair % 2 == 0 { try runFused(); try runUnfused() } else { try runUnfused(); try runFused() }
+        }
+        return PairedRuns(fused: Summary(fusedRates), unfused: Summary(unfusedRates),
+                          ratio: Summary(zip(fusedRates, unfusedRates).map { $0 / $1 }))
+    }
+
+    /// "train batch 8 against unfused, 12 pairs in this process: 13800 images/s against 11891, fused / unfused 1.17x (1.02-1.31)".
+    static func describe(_ p: PairedRuns, _ what: String) -> String {
+        String(format: "%@ against unfused, %d pairs in this process: %.0f images/s against %.0f, fused / unfused %.2fx (%.2f-%.2f)",
+               what, p.ratio.runs.count, p.fused.median, p.unfused.median, p.ratio.median, p.ratio.min, p.ratio.max)
     }
 
     /// Images per second of `step` (one batch of `batch` images) over `steps` runs, after

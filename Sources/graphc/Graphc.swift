@@ -145,6 +145,7 @@ struct Graphc: ParsableCommand {
     var loss: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: runs per measurement (median reported).", valueName: "n")) var benchRepeats: Int = 5
     @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: approximate seconds per run.", valueName: "s")) var benchSeconds: Double = 2
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --bench: after each measurement, n pairs of runs in this process of the model and of it as --fusion off --memory-plan off compiles it, in turn; JSON 'unfused_pairs'. 0: none.", valueName: "n")) var benchPairs: Int = 0
 
     // Data-parallel jobs (mpirun -np N graphc ... --train).
     @Flag(help: "Compile the training graph for a data-parallel job (on by itself under mpirun with several ranks); with --dump-ir shows the data-parallel pass's all-reduce ops.")
@@ -192,6 +193,10 @@ struct Graphc: ParsableCommand {
         if benchRepeats < 1 { throw ValidationError("--bench-repeats must be at least 1") }
         if benchEvalBatch < 1 { throw ValidationError("--bench-eval-batch must be at least 1") }
         if !(benchSeconds > 0 && benchSeconds < 3600) { throw ValidationError("--bench-seconds must be between 0 and 3600") }
+        if !(0...1000).contains(benchPairs) { throw ValidationError("--bench-pairs must be between 0 and 1000, got \(benchPairs)") }
+        if benchPairs > 0 && (fusion == "off" || memoryPlan == "off") {
+            throw ValidationError("--bench-pairs times the model against --fusion off --memory-plan off: leave both on")
+        }
         if !countParams && files.count > 1 { throw ValidationError("only --count-params takes several model files") }
         if after != nil && !dumpIR { throw ValidationError("--after goes with --dump-ir") }
         if timePasses && !dumpIR { throw ValidationError("--time-passes goes with --dump-ir (with the other commands, --pass-stats reports what each pass did)") }

@@ -50,6 +50,7 @@ extension Graphc {
         var settings = Bench.Settings(batches: batches, evalBatch: benchEvalBatch, repeats: benchRepeats, seconds: benchSeconds,
                                       memoryPlan: memoryPlan != "off", passes: passOptions, profile: profile)
         settings.fusesOptimizerStep = fusedUpdate != "off"
+        settings.unfusedPairs = benchPairs
         return settings
     }
 }

@@ -120,6 +120,57 @@ final class BenchThreadsTests: XCTestCase {
     }
 }
 
+/// Fused against unfused in one process (`--bench-pairs`): the runs alternate which goes first,
+/// each pair's ratio is of its own two runs, and a report holds a pair set per measurement.
+final class BenchPairsTests: XCTestCase {
+    /// Two "variants" whose steps only log their name: after a probe of one step each, each
+    /// pair runs three steps of one, then three of the other (runs too short for more), the
+    /// first of the pair alternating; the ratios are the pairs' own.
+    func testPairsAlternateAndTheirRatiosAreTheirOwn() throws {
+        var log = ""
+        let p = try Bench.pairedRuns(batch: 1, pairs: 4, seconds: 1e-12, probeSteps: 1, warmup: 0, minimum: 3,
+                                     { log.append("F") }, { log.append("U") })
+        XCTAssertEqual(log, "F" + "U" + "FFFUUU" + "UUUFFF" + "FFFUUU" + "UUUFFF")
+        XCTAssertEqual(p.fused.runs.count, 4)
+        XCTAssertEqual(p.unfused.runs.count, 4)
+        for i in 0..<4 { XCTAssertEqual(p.ratio.runs[i], p.fused.runs[i] / p.unfused.runs[i], accuracy: 1e-12) }
+    }
+
+    func testAReportHoldsPairsForEachMeasurement() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-pairs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("tiny.swiftgraph")
+        try Data("""
+            let image = input("image", [batch, 1, 8, 8])
+            let label = input("label", [batch], .int64)
+            let net = Sequential { Conv2d(4, kernel: 3, stride: 1, padding: .same); ReLU(); Flatten(); Linear(10); LogSoftmax() }
+            let logProbs = net(image)
+            output("logProbs", logProbs)
+            loss(nllLoss(logProbs, label))
+            train(on: .fashionMNIST, metric: .accuracy, epochs: 1, batchSize: 4, lr: 0.01, optimizer: .sgd, weightDecay: 0, seed: 1)
+
+            """.utf8).write(to: model)
+        let before = Tuner.shared
+        defer { Tuner.shared = before }
+        Tuner.shared = Tuner(mode: .off)
+        var settings = Bench.Settings(batches: [2, 4], evalBatch: 8, repeats: 1, seconds: 0.005)
+        settings.unfusedPairs = 3
+        let report = try Bench.run(file: model.path, overrides: RecipeOverrides(threads: 1), settings: settings)
+        XCTAssertEqual(Set(report.unfused_pairs.keys), ["train_2", "train_4", "eval_8"])
+        for (key, pairs) in report.unfused_pairs {
+            XCTAssertEqual(pairs.ratio.runs.count, 3, key)
+            XCTAssertTrue(pairs.fused.runs.allSatisfy { $0 > 0 } && pairs.unfused.runs.allSatisfy { $0 > 0 }, key)
+        }
+        // Without pairs, none; with the measured model unfused, refused.
+        settings.unfusedPairs = 0
+        XCTAssertTrue(try Bench.run(file: model.path, overrides: RecipeOverrides(threads: 1), settings: settings).unfused_pairs.isEmpty)
+        settings.unfusedPairs = 2
+        settings.memoryPlan = false
+        XCTAssertThrowsError(try Bench.run(file: model.path, overrides: RecipeOverrides(threads: 1), settings: settings))
+    }
+}
+
 /// A data-parallel job's processes on one host share its cores by default: each of two ranks
 /// on two cores taking both ran four kernel threads on two.
 final class ThreadsPerProcessTests: XCTestCase {

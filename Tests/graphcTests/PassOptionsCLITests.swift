@@ -34,6 +34,17 @@ final class PassOptionsCLITests: XCTestCase {
         XCTAssertTrue(bench.stdout.hasPrefix("{"), "stdout holds the JSON report only: \(bench.stdout)")
     }
 
+    /// `--bench-pairs` times the model against its unfused build, so it needs both on, and a count.
+    func testBenchPairsNeedFusionAndACount() throws {
+        for (flags, message) in [(["--bench-pairs", "2", "--fusion", "off"], "leave both on"),
+                                 (["--bench-pairs", "2", "--memory-plan", "off"], "leave both on"),
+                                 (["--bench-pairs", "-1"], "between 0 and 1000"), (["--bench-pairs", "1001"], "between 0 and 1000")] {
+            let r = try CLI.run(["graphs/cnn.swiftgraph", "--bench"] + flags)
+            XCTAssertNotEqual(r.status, 0, flags.joined(separator: " "))
+            XCTAssertTrue(r.stderr.contains(message), r.stderr)
+        }
+    }
+
     func testCountParamsRunsNoPasses() throws {
         let r = try CLI.run(["graphs/cnn.swiftgraph", "--count-params", "--pass-stats"])
         XCTAssertNotEqual(r.status, 0)
