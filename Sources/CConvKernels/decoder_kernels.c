@@ -32,6 +32,10 @@ void gc_log_softmax_rows(const float *x, float *y, float *scratch, long n, long 
     GC_DISPATCH(log_softmax_rows, x, y, scratch, n, begin, end)
 }
 
+void gc_log_softmax_grad_rows(const float *dy, const float *y, float *dx, long n, long begin, long end) {
+    GC_DISPATCH(log_softmax_grad_rows, dy, y, dx, n, begin, end)
+}
+
 void gc_exp_scaled(const float *x, float *y, long n, float scale) {
     GC_DISPATCH(exp_scaled, x, y, n, scale)
 }

@@ -195,6 +195,31 @@ static void GC_DNAME(log_softmax_rows)(const float *x, float *y, float *scratch,
     }
 }
 
+/// Rows begin..<end of log_softmax_grad along the last axis, dx = dy - fastExp(y) * Σ dy,
+/// with each row's Σ dy added in order in double (the general loop's bits), eight rows' sums
+/// side by side instead of one addition chain per row (SoftmaxLoops.swift's
+/// logSoftmaxGradLastAxis).
+static void GC_DNAME(log_softmax_grad_rows)(const float *dy, const float *y, float *dx, long n, long begin, long end) {
+#pragma clang fp contract(off)
+    for (long first = begin; first < end; first += 8) {
+        const long rows = end - first < 8 ? end - first : 8;
+        double totals[8] = {0};
+        const float *dyf = dy + first * n;
+        for (long k = 0; k < n; k++) {
+            for (long r = 0; r < rows; r++) totals[r] += (double)dyf[r * n + k];
+        }
+        for (long r = 0; r < rows; r++) {
+            const float *dyr = dyf + r * n, *yr = y + (first + r) * n;
+            float *dxr = dx + (first + r) * n;
+            const v16 s = SPLAT16((float)totals[r]);
+            for (long k = 0; k < n; k += 16) {
+                const long w = n - k < 16 ? n - k : 16;
+                GC_DNAME(dec_store)(dxr + k, GC_DNAME(dec_load)(dyr + k, w) - GC_DNAME(dec_exp)(GC_DNAME(dec_load)(yr + k, w)) * s, w);
+            }
+        }
+    }
+}
+
 /// y = fastExp(x) * scale over n elements, lane by lane (the rows of log_softmax_nll_grad:
 /// FusedLoops.swift's logSoftmaxNllBackward).
 static void GC_DNAME(exp_scaled)(const float *x, float *y, long n, float scale) {

@@ -47,6 +47,33 @@ final class KernelSoftmaxTests: XCTestCase {
         }
     }
 
+    /// log_softmax_grad along the last axis (the C kernel, eight rows' sums side by side, rows
+    /// split over two threads) gives the general loop's bits along the first axis of the
+    /// transpose: rows of 1024 (a vocabulary), 37 (a short last block of lanes) and 1, groups of
+    /// eight rows and a remainder; and stays close to the Jacobian product.
+    func testLastAxisLogSoftmaxGradGivesTheGeneralLoopsBits() throws {
+        for (rows, n, threads) in [(105, 1024, 2), (13, 37, 1), (9, 1, 2)] {
+            let x = data.floats([rows, n], in: -6...6), dy = data.floats([rows, n])
+            let y = try runOp(.logSoftmax, [x], ["axis": .int(1)])
+            func transpose(_ t: HostTensor) -> HostTensor {
+                var out = [Float](repeating: 0, count: rows * n)
+                for r in 0..<rows { for k in 0..<n { out[k * rows + r] = t.floats[r * n + k] } }
+                return HostTensor(shape: [n, rows], floats: out)
+            }
+            let last = try runOp(.logSoftmaxGrad, [dy, y], ["axis": .int(1)], threads: threads)
+            let first = try runOp(.logSoftmaxGrad, [transpose(dy), transpose(y)], ["axis": .int(0)])
+            var mismatches = 0
+            for r in 0..<rows { for k in 0..<n where last.floats[r * n + k].bitPattern != first.floats[k * rows + r].bitPattern { mismatches += 1 } }
+            XCTAssertEqual(mismatches, 0, "\(rows)x\(n) on \(threads) thread(s)")
+            var reference = [Double](repeating: 0, count: rows * n)
+            for r in 0..<rows {
+                let total = (0..<n).reduce(0.0) { $0 + Double(dy.floats[r * n + $1]) }
+                for k in 0..<n { reference[r * n + k] = Double(dy.floats[r * n + k]) - Foundation.exp(Double(y.floats[r * n + k])) * total }
+            }
+            assertClose(last, reference, shape: [rows, n], tol: 1e-4, "log_softmax_grad \(rows)x\(n)")
+        }
+    }
+
     func testSoftmaxIsStableForHugeLogits() throws {
         let x = HostTensor(shape: [2, 3], floats: [1000, 1001, 1002, -1000, -1000, -999])
         let p = try runOp(.softmax, [x], ["axis": .int(-1)])

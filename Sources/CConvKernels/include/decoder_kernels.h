@@ -35,6 +35,13 @@ void gc_adam_update(float *p, const float *g, float *m, float *v, long n, const 
 /// DecoderStepLoops.swift's logSoftmaxLastAxis row loop. `scratch` holds 8 n floats.
 void gc_log_softmax_rows(const float *x, float *y, float *scratch, long n, long begin, long end);
 
+/// Rows begin..<end of log_softmax_grad along the last axis: dx = dy - exp(y) * Σ dy per row of
+/// n, with FastMath.swift's exp, each row's sum in index order in double (the bits of
+/// SoftmaxLoops.swift's general loop), eight rows at a time. dx may be dy or y (each element
+/// is read before it is written, a group's sums before any of its rows), not overlap them
+/// otherwise.
+void gc_log_softmax_grad_rows(const float *dy, const float *y, float *dx, long n, long begin, long end);
+
 /// y = exp(x) * scale over n elements with FastMath.swift's exp (fastExp(x) * scale in Swift).
 void gc_exp_scaled(const float *x, float *y, long n, float scale);
 

@@ -29,7 +29,14 @@ extension SoftmaxGradOp: KernelOp {
 }
 
 extension LogSoftmaxGradOp: KernelOp {
-    public static func kernel(_ c: KernelContext) { softmaxGradAlongAxis(c, log: true) }
+    public static func kernel(_ c: KernelContext) {
+        let rank = c.output.shape.count
+        if rank > 0 && normalizedAxis(c.attributes[.axis], rank: rank) == rank - 1 {
+            logSoftmaxGradLastAxis(c)
+        } else {
+            softmaxGradAlongAxis(c, log: true)
+        }
+    }
 }
 
 extension NllLossOp: KernelOp {
