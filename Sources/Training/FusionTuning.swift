@@ -22,9 +22,16 @@ public enum FusionTuning {
     /// threads: `options` itself when tuning is off, fusion is off, or no fusion fires;
     /// otherwise options with the losing fusions switched off (`disabledFusions`, or
     /// `fusion` false when the unfused graph won).
+    ///
+    /// `update`: what a timed training step ends with, the training's own optimiser and
+    /// clipping (at a tiny rate), so that the step timed is the step run. Plain SGD without
+    /// clipping is applied inside the backward where the step's order allows
+    /// (`FusedWeightUpdate`), and a fusion can change that order: an Adam model's variants
+    /// timed with SGD would be timed on steps it never runs. The choice is keyed by the
+    /// optimiser too ("-sgd", "-adam-clip").
     public static func choose(_ lowered: Graph, options: PassOptions, step: Step, feeds: [String: HostTensor],
                               threads: Int, seed: UInt64, planner: @escaping BufferPlanner = BufferPlan.lifetimes, tuner: Tuner = .shared,
-                              reporter: TrainingReporter = SilentReporter()) throws -> PassOptions {
+                              update: TimingUpdate = .tinySGD, reporter: TrainingReporter = SilentReporter()) throws -> PassOptions {
         guard tuner.mode != .off, options.fusion else { return options }
         // The ranks of a data-parallel job must run one graph: timings differ per rank, so
         // they would choose (and measure, each all-reduce a collective call) differently.
@@ -48,8 +55,11 @@ public enum FusionTuning {
                 candidates.append(("without-" + kind.rawValue, o))
             }
         }
+        // A training step's choice is the optimiser's too (see `update`): "-sgd", "-adam-clip".
+        let updated = step == .train
+            ? "-" + String(describing: type(of: update.makeOptimizer())).lowercased() + (update.gradClip == nil ? "" : "-clip") : ""
         let key = TuningKey(point: "fusion-" + step.rawValue, shapes: feeds.keys.sorted().compactMap { feeds[$0]?.shape },
-                            detail: fingerprint(lowered, options), threads: threads)
+                            detail: fingerprint(lowered, options) + updated, threads: threads)
         // Each variant's graphs are compiled once; its step (with its memory) is made afresh
         // at each measurement.
         var compiled: [String: (forward: Graph, training: Graph)] = [:]
@@ -58,7 +68,7 @@ public enum FusionTuning {
             let graphs = try compiled[name] ?? Pipelines.compileForTraining(lowered, PassContext(options: options))
             compiled[name] = graphs
             return try makeStep(forward: graphs.forward, training: graphs.training, step: step, feeds: feeds, threads: threads,
-                                seed: seed, planner: planner)
+                                seed: seed, planner: planner, update: update)
         }
         guard let chosen = candidates.first(where: { $0.name == winner }) else { return options }
         if chosen.name != "all" { reporter.log("fusion (\(step.rawValue)): \(chosen.name), measured faster on this machine (--tune)") }

@@ -110,8 +110,9 @@ public enum TrainingJob {
     /// would measure differently.
     static func tunedTraining(_ lowered: Graph, _ training: Graph, _ recipe: Recipe, forward: Graph? = nil,
                               firstBatch: [String: HostTensor], reporter: TrainingReporter) throws -> Graph {
+        let update = FusionTuning.TimingUpdate(gradClip: recipe.gradClip) { recipe.makeOptimizer(learningRate: 1e-6) }
         let chosen = try FusionTuning.choose(lowered, options: recipe.passes, step: .train, feeds: firstBatch, threads: recipe.threads,
-                                             seed: recipe.seed, reporter: reporter)
+                                             seed: recipe.seed, update: update, reporter: reporter)
         var tunedGraph = training
         if chosen.fusion != recipe.passes.fusion || !chosen.disabledFusions.isEmpty {
             var tuned = recipe
@@ -119,7 +120,6 @@ public enum TrainingJob {
             tunedGraph = try compile(lowered, tuned, "training (fusion as tuned)", reporter: reporter).training
         }
         if let forward, !recipe.passes.dataParallel {
-            let update = FusionTuning.TimingUpdate(gradClip: recipe.gradClip) { recipe.makeOptimizer(learningRate: 1e-6) }
             try FusionTuning.chooseInputGradientSplit(forward: forward, training: tunedGraph, feeds: firstBatch, threads: recipe.threads,
                                                       seed: recipe.seed, update: update)
         }

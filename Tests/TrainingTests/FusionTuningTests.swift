@@ -56,6 +56,18 @@ final class FusionTuningTests: XCTestCase {
         var other = PassOptions()
         other.dropout = 0.3
         XCTAssertNotEqual(FusionTuning.fingerprint(model, other), FusionTuning.fingerprint(model, PassOptions()))
+
+        // Timed with the training's own optimiser, the steps end with it, and the choice is
+        // another key (the SGD-timed one does not answer for Adam with clipping).
+        var made = 0
+        let adam = FusionTuning.TimingUpdate(gradClip: 5) { made += 1; return Adam(learningRate: 1e-6) }
+        let withAdam = Tuner(mode: .fast, cache: TuningCache(url: url))
+        _ = try FusionTuning.choose(model, options: PassOptions(), step: .train, feeds: feeds, threads: 1, seed: 1, tuner: withAdam, update: adam)
+        let adamDecision = try XCTUnwrap(withAdam.decisions.first { $0.key.point == "fusion-train" })
+        XCTAssertEqual(adamDecision.source, .measured)
+        XCTAssertTrue(adamDecision.key.detail.hasSuffix("-adam-clip"), adamDecision.key.detail)
+        XCTAssertTrue(decision.key.detail.hasSuffix("-sgd"), decision.key.detail)
+        XCTAssertGreaterThan(made, 2, "every variant's timing trainer made its Adam (and the key's name one)")
     }
 
     /// Whole-graph variants are measured interleaved with one variant's step (and memory)
