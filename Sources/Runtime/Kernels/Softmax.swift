@@ -4,23 +4,13 @@ import GraphIR
 
 extension SoftmaxOp: KernelOp {
     public static func kernel(_ c: KernelContext) {
-        let rank = c.output.shape.count
-        if rank > 0 && normalizedAxis(c.attributes[.axis], rank: rank) == rank - 1 {
-            softmaxLastAxis(c)
-        } else {
-            softmaxAlongAxis(c, log: false)
-        }
+        if alongLastAxis(c) { softmaxLastAxis(c) } else { softmaxAlongAxis(c, log: false) }
     }
 }
 
 extension LogSoftmaxOp: KernelOp {
     public static func kernel(_ c: KernelContext) {
-        let rank = c.output.shape.count
-        if rank > 0 && normalizedAxis(c.attributes[.axis], rank: rank) == rank - 1 {
-            logSoftmaxLastAxis(c)
-        } else {
-            softmaxAlongAxis(c, log: true)
-        }
+        if alongLastAxis(c) { logSoftmaxLastAxis(c) } else { softmaxAlongAxis(c, log: true) }
     }
 }
 
@@ -30,13 +20,15 @@ extension SoftmaxGradOp: KernelOp {
 
 extension LogSoftmaxGradOp: KernelOp {
     public static func kernel(_ c: KernelContext) {
-        let rank = c.output.shape.count
-        if rank > 0 && normalizedAxis(c.attributes[.axis], rank: rank) == rank - 1 {
-            logSoftmaxGradLastAxis(c)
-        } else {
-            softmaxGradAlongAxis(c, log: true)
-        }
+        if alongLastAxis(c) { logSoftmaxGradLastAxis(c) } else { softmaxGradAlongAxis(c, log: true) }
     }
+}
+
+/// Whether the op's `axis` is its output's last: rows are then contiguous, and the kernels'
+/// vector paths take them (with the general loop's bits).
+func alongLastAxis(_ c: KernelContext) -> Bool {
+    let rank = c.output.shape.count
+    return rank > 0 && normalizedAxis(c.attributes[.axis], rank: rank) == rank - 1
 }
 
 extension NllLossOp: KernelOp {
